@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# make setup: installs what h2rpc needs from Debian (and npm, from the committed lockfile) only
+# when something is missing. Idempotent, non-interactive, fast when everything is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Build: compiler, Bazel, libraries. Tests: the real peers (nghttp2-client, curl, python3-h2,
+# python3-grpcio, gRPC C++, Node.js). Bench: taskset (util-linux), valgrind.
+PACKAGES=(
+  g++ make bazel-bootstrap python3 ca-certificates
+  libnghttp2-dev libssl-dev openssl libuv1-dev zlib1g-dev libabsl-dev
+  libprotobuf-dev libprotoc-dev protobuf-compiler
+  googletest libgtest-dev libgmock-dev
+  nghttp2-client curl python3-h2 python3-grpcio
+  libgrpc++-dev protobuf-compiler-grpc grpc-proto
+  util-linux procps
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+# Node.js and npm: any node >= 18 with npm will do (a NodeSource install counts); else Debian's.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
+
+if ((${#missing[@]})); then
+  echo "setup: installing from Debian: ${missing[*]}"
+  if [[ $(id -u) -eq 0 ]]; then
+    SUDO=()
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    SUDO=(sudo -n)
+  else
+    echo "setup: error: these Debian packages are missing and installing them needs root:" >&2
+    echo "  ${missing[*]}" >&2
+    echo "setup: run 'sudo make setup' once, or as root: apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  log=$(mktemp)
+  if ! "${SUDO[@]}" apt-get update -qq >"$log" 2>&1; then
+    echo "setup: error: 'apt-get update' failed:" >&2; tail -5 "$log" >&2; exit 1
+  fi
+  if ! "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$log" 2>&1; then
+    echo "setup: error: could not install: ${missing[*]}" >&2
+    grep -E '^E:' "$log" >&2 || tail -5 "$log" >&2
+    exit 1
+  fi
+  rm -f "$log"
+fi
+
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if ((node_major < 18)); then
+  echo "setup: error: Node.js >= 18 is needed for the interop tests, found $(node --version)" >&2
+  exit 1
+fi
+
+# npm packages the tests use (grpc-js, proto-loader), exactly as locked. Skipped when the
+# installed tree already matches the lockfile.
+npm_dir=third_party/npm
+stamp=$npm_dir/node_modules/.h2rpc-lock-sha
+want=$(sha256sum "$npm_dir/package-lock.json" | cut -d' ' -f1)
+if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
+  echo "setup: npm ci in $npm_dir"
+  if ! (cd "$npm_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null); then
+    echo "setup: error: 'npm ci' failed in $npm_dir" >&2; exit 1
+  fi
+  echo "$want" >"$stamp"
+fi
+echo "setup: ok"
