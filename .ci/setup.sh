@@ -57,16 +57,19 @@ if ((node_major < 18)); then
   exit 1
 fi
 
-# npm packages the tests use (grpc-js, proto-loader), exactly as locked. Skipped when the
+# npm packages the tests use (grpc-js, proto-loader), exactly as locked, from vendored tarballs. Skipped when the
 # installed tree already matches the lockfile.
 npm_dir=third_party/npm
 stamp=$npm_dir/node_modules/.h2rpc-lock-sha
 want=$(sha256sum "$npm_dir/package-lock.json" | cut -d' ' -f1)
 if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
   echo "setup: npm ci in $npm_dir"
-  if ! (cd "$npm_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null); then
-    echo "setup: error: 'npm ci' failed in $npm_dir" >&2; exit 1
+  # --offline: every package is vendored in $npm_dir/vendor (see update.sh); no registry needed.
+  log=$(mktemp)
+  if ! (cd "$npm_dir" && npm ci --offline --ignore-scripts --no-audit --no-fund >"$log" 2>&1); then
+    echo "setup: error: 'npm ci' failed in $npm_dir:" >&2; tail -5 "$log" >&2; exit 1
   fi
+  rm -f "$log"
   echo "$want" >"$stamp"
 fi
 echo "setup: ok"

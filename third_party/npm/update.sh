@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Re-vendors the Node.js test peers: resolves DIRECT (below) against the npm registry, packs
+# every package of the resulting tree into vendor/, and writes package.json + package-lock.json
+# that install from vendor/ only. `make setup` then runs `npm ci --offline`: no network at all,
+# so CI and fresh machines behind TLS-intercepting proxies install the same bytes.
+set -euo pipefail
+cd "$(dirname "$0")"
+DIRECT='{"@grpc/grpc-js": "1.14.3", "@grpc/proto-loader": "0.8.0"}'
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+echo "{\"name\":\"resolve\",\"private\":true,\"dependencies\":$DIRECT}" >"$tmp/package.json"
+(cd "$tmp" && npm install --package-lock-only --no-audit --no-fund >/dev/null)
+rm -rf vendor && mkdir vendor
+node -e '
+const l = require(process.argv[1]);
+for (const [k, v] of Object.entries(l.packages)) if (k) console.log(k.replace(/^node_modules\//, "") + "@" + v.version);
+' "$tmp/package-lock.json" | (cd vendor && xargs npm pack --silent >/dev/null)
+node -e '
+const fs = require("fs");
+const l = require(process.argv[1]);
+const deps = {};
+for (const [k, v] of Object.entries(l.packages)) {
+  if (!k) continue;
+  const name = k.replace(/^node_modules\//, "");
+  deps[name] = "file:vendor/" + name.replace("@", "").replace("/", "-") + "-" + v.version + ".tgz";
+}
+fs.writeFileSync("package.json", JSON.stringify({
+  name: "h2rpc-test-peers", private: true,
+  description: "Node.js peers of the interop tests, vendored (see update.sh); installed by make setup.",
+  direct: JSON.parse(process.argv[2]), dependencies: deps }, null, 2) + "\n");
+' "$tmp/package-lock.json" "$DIRECT"
+rm -rf node_modules package-lock.json
+npm install --offline --no-audit --no-fund >/dev/null
+echo "vendored $(ls vendor | wc -l) packages"
