@@ -1,0 +1,41 @@
+// transport/event_loop.h — what a session needs from an event loop: a clock, timers and "run this
+// soon" (Node's setImmediate). Injected, so tests drive time and ordering by hand (ManualLoop)
+// while programs use libuv (UvLoop).
+//
+// Threading: every method is called on the loop's thread. Nothing here is thread-safe.
+// Lifetime: the loop must outlive every object created with it (timers, sessions, servers).
+#ifndef H2RPC_TRANSPORT_EVENT_LOOP_H_
+#define H2RPC_TRANSPORT_EVENT_LOOP_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+namespace h2rpc::transport {
+
+// A one-shot timer. Destroying it stops it.
+class Timer {
+ public:
+  virtual ~Timer() = default;
+  // (Re)arms the timer: `fn` runs once, `ms` milliseconds from now. Restarting replaces fn.
+  virtual void start(uint64_t ms, std::function<void()> fn) = 0;
+  virtual void stop() = 0;
+  virtual bool active() const = 0;
+  // A timer that is unref'd does not keep UvLoop::run() going (Node's timeout.unref()).
+  virtual void unref() {}
+  virtual void ref() {}
+};
+
+class EventLoop {
+ public:
+  virtual ~EventLoop() = default;
+  // Milliseconds on a monotonic clock.
+  virtual uint64_t now() const = 0;
+  virtual std::unique_ptr<Timer> createTimer() = 0;
+  // Runs `fn` on this loop after the current callback returns (Node's setImmediate).
+  virtual void post(std::function<void()> fn) = 0;
+};
+
+}  // namespace h2rpc::transport
+
+#endif  // H2RPC_TRANSPORT_EVENT_LOOP_H_

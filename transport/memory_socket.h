@@ -1,0 +1,58 @@
+// transport/memory_socket.h — two Sockets joined back to back in memory, delivering through an
+// EventLoop. Tests connect a client and a server session with it (no kernel, no ports, exact
+// interleavings with ManualLoop), or keep one end to speak raw HTTP/2 bytes to a session.
+//
+// Threading: loop thread only. Lifetime: either end may be destroyed first; the other then sees
+// onSocketClose. The loop must outlive both.
+#ifndef H2RPC_TRANSPORT_MEMORY_SOCKET_H_
+#define H2RPC_TRANSPORT_MEMORY_SOCKET_H_
+
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "transport/event_loop.h"
+#include "transport/socket.h"
+
+namespace h2rpc::transport {
+
+class MemorySocket : public Socket {
+ public:
+  static std::pair<std::unique_ptr<MemorySocket>, std::unique_ptr<MemorySocket>> pair(
+      EventLoop* loop);
+  ~MemorySocket() override;
+
+  void setHandler(Handler* handler) override;
+  void write(std::string data) override;
+  size_t writeQueueSize() const override;
+  void pauseReading() override;
+  void resumeReading() override;
+  void end() override;
+  void destroy() override;
+  bool connecting() const override { return false; }
+  std::string remoteAddress() const override { return "memory"; }
+
+  // Test helpers: total bytes this end has received and sent.
+  size_t bytesRead() const { return bytes_read_; }
+  size_t bytesWritten() const { return bytes_written_; }
+
+ private:
+  struct Shared;
+  MemorySocket(EventLoop* loop, std::shared_ptr<Shared> shared, int side);
+  void scheduleDelivery();
+  void deliver();
+
+  EventLoop* loop_;
+  std::shared_ptr<Shared> shared_;
+  int side_;
+  Handler* handler_ = nullptr;
+  bool paused_ = false;
+  bool delivery_scheduled_ = false;
+  bool connect_pending_ = true;
+  size_t bytes_read_ = 0;
+  size_t bytes_written_ = 0;
+};
+
+}  // namespace h2rpc::transport
+
+#endif  // H2RPC_TRANSPORT_MEMORY_SOCKET_H_

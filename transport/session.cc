@@ -1,0 +1,917 @@
+#include "transport/session.h"
+
+#include <nghttp2/nghttp2.h>
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "transport/constants.h"
+#include "transport/errors.h"
+#include "transport/internal/nv.h"
+
+namespace h2rpc::transport {
+
+namespace {
+
+// We stop pulling frames out of nghttp2 while this much is queued on the socket; its 'drain'
+// resumes. Keeps memory bounded when the peer reads slowly, whatever the streams have queued.
+constexpr size_t kSocketHighWater = 256 * 1024;
+// Frames are coalesced into socket writes of about this size.
+constexpr size_t kWriteBatch = 64 * 1024;
+
+double msSince(EventLoop* loop, uint64_t start) {
+  return static_cast<double>(loop->now() - start);
+}
+
+std::vector<nghttp2_settings_entry> toEntries(const Settings& s) {
+  std::vector<nghttp2_settings_entry> iv;
+  auto add = [&iv](int32_t id, uint32_t v) { iv.push_back({id, v}); };
+  if (s.headerTableSize) add(NGHTTP2_SETTINGS_HEADER_TABLE_SIZE, *s.headerTableSize);
+  if (s.enablePush) add(NGHTTP2_SETTINGS_ENABLE_PUSH, *s.enablePush ? 1 : 0);
+  if (s.maxConcurrentStreams) add(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, *s.maxConcurrentStreams);
+  if (s.initialWindowSize) add(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, *s.initialWindowSize);
+  if (s.maxFrameSize) add(NGHTTP2_SETTINGS_MAX_FRAME_SIZE, *s.maxFrameSize);
+  if (s.maxHeaderListSize) {
+    add(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, *s.maxHeaderListSize);
+  } else if (s.maxHeaderSize) {
+    add(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, *s.maxHeaderSize);
+  }
+  if (s.enableConnectProtocol) {
+    add(NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, *s.enableConnectProtocol ? 1 : 0);
+  }
+  for (const auto& [id, value] : s.customSettings) add(id, value);
+  return iv;
+}
+
+}  // namespace
+
+// Static trampolines from nghttp2's C callbacks to the session's members.
+struct Nghttp2Callbacks {
+  static Http2Session* S(void* user_data) { return static_cast<Http2Session*>(user_data); }
+
+  static int beginHeaders(nghttp2_session*, const nghttp2_frame* frame, void* ud) {
+    return S(ud)->onBeginHeaders(frame);
+  }
+  static int header(nghttp2_session*, const nghttp2_frame* frame, nghttp2_rcbuf* name,
+                    nghttp2_rcbuf* value, uint8_t flags, void* ud) {
+    nghttp2_vec n = nghttp2_rcbuf_get_buf(name);
+    nghttp2_vec v = nghttp2_rcbuf_get_buf(value);
+    return S(ud)->onHeader(frame, {reinterpret_cast<const char*>(n.base), n.len},
+                           {reinterpret_cast<const char*>(v.base), v.len}, flags);
+  }
+  static int frameRecv(nghttp2_session*, const nghttp2_frame* frame, void* ud) {
+    return S(ud)->onFrameRecv(frame);
+  }
+  static int dataChunk(nghttp2_session*, uint8_t flags, int32_t id, const uint8_t* data,
+                       size_t len, void* ud) {
+    return S(ud)->onDataChunk(flags, id, {reinterpret_cast<const char*>(data), len});
+  }
+  static int streamClose(nghttp2_session*, int32_t id, uint32_t code, void* ud) {
+    return S(ud)->onStreamClose(id, code);
+  }
+  static int invalidFrame(nghttp2_session*, const nghttp2_frame* frame, int code, void* ud) {
+    return S(ud)->onInvalidFrame(frame, code);
+  }
+  static int frameNotSent(nghttp2_session*, const nghttp2_frame* frame, int code, void* ud) {
+    return S(ud)->onFrameNotSent(frame, code);
+  }
+  static int frameSent(nghttp2_session*, const nghttp2_frame* frame, void* ud) {
+    return S(ud)->onFrameSent(frame);
+  }
+  // Node's PADDING_STRATEGY_ALIGNED pads frames to a multiple of 8 bytes; MAX pads fully.
+  static ssize_t selectPadding(nghttp2_session*, const nghttp2_frame* frame, size_t max_payload,
+                               void* ud) {
+    const size_t len = frame->hd.length;
+    switch (S(ud)->options_.paddingStrategy) {
+      case constants::PADDING_STRATEGY_MAX:
+        return static_cast<ssize_t>(max_payload);
+      case constants::PADDING_STRATEGY_ALIGNED: {
+        const size_t r = (len + 9) % 8;
+        if (r == 0) return static_cast<ssize_t>(len);
+        return static_cast<ssize_t>(std::min(max_payload, len + (8 - r)));
+      }
+      default:
+        return static_cast<ssize_t>(len);
+    }
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+// Construction
+
+Http2Session::Http2Session(Type type, EventLoop* loop, std::unique_ptr<Socket> socket,
+                           SessionOptions options)
+    : type_(type), loop_(loop), socket_(std::move(socket)), options_(std::move(options)) {}
+
+Http2Session::~Http2Session() {
+  if (socket_) {
+    socket_->setHandler(nullptr);
+    socket_->destroy();
+  }
+  if (ng_) nghttp2_session_del(ng_);
+}
+
+absl::Status Http2Session::init() {
+  if (absl::Status st = validateSettings(options_.settings); !st.ok()) return st;
+
+  nghttp2_session_callbacks* cb = nullptr;
+  if (nghttp2_session_callbacks_new(&cb) != 0) {
+    return nodeError(absl::StatusCode::kResourceExhausted, "ERR_HTTP2_NO_MEM", "Out of memory");
+  }
+  nghttp2_session_callbacks_set_on_begin_headers_callback(cb, Nghttp2Callbacks::beginHeaders);
+  nghttp2_session_callbacks_set_on_header_callback2(cb, Nghttp2Callbacks::header);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(cb, Nghttp2Callbacks::frameRecv);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, Nghttp2Callbacks::dataChunk);
+  nghttp2_session_callbacks_set_on_stream_close_callback(cb, Nghttp2Callbacks::streamClose);
+  nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cb, Nghttp2Callbacks::invalidFrame);
+  nghttp2_session_callbacks_set_on_frame_not_send_callback(cb, Nghttp2Callbacks::frameNotSent);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cb, Nghttp2Callbacks::frameSent);
+  if (options_.paddingStrategy != constants::PADDING_STRATEGY_NONE) {
+    nghttp2_session_callbacks_set_select_padding_callback(cb, Nghttp2Callbacks::selectPadding);
+  }
+
+  nghttp2_option* opt = nullptr;
+  nghttp2_option_new(&opt);
+  // We credit flow control only for data the application has been handed: a reader that stops
+  // reading stops the peer (Node does the same).
+  nghttp2_option_set_no_auto_window_update(opt, 1);
+  nghttp2_option_set_max_deflate_dynamic_table_size(opt, options_.maxDeflateDynamicTableSize);
+  nghttp2_option_set_max_reserved_remote_streams(opt, options_.maxReservedRemoteStreams);
+  nghttp2_option_set_max_send_header_block_length(opt, options_.maxSendHeaderBlockLength);
+  nghttp2_option_set_peer_max_concurrent_streams(opt, options_.peerMaxConcurrentStreams);
+  nghttp2_option_set_max_settings(opt, options_.maxSettings);
+  nghttp2_option_set_stream_reset_rate_limit(opt, options_.streamResetBurst,
+                                             options_.streamResetRate);
+
+  int rv = type_ == Type::kServer ? nghttp2_session_server_new2(&ng_, cb, this, opt)
+                                  : nghttp2_session_client_new2(&ng_, cb, this, opt);
+  nghttp2_option_del(opt);
+  nghttp2_session_callbacks_del(cb);
+  if (rv != 0) {
+    return nodeError(absl::StatusCode::kResourceExhausted, "ERR_HTTP2_NO_MEM", "Out of memory");
+  }
+
+  std::vector<nghttp2_settings_entry> iv = toEntries(options_.settings);
+  rv = nghttp2_submit_settings(ng_, NGHTTP2_FLAG_NONE, iv.data(), iv.size());
+  if (rv != 0) {
+    return nodeError(absl::StatusCode::kInvalidArgument, "ERR_HTTP2_INVALID_SETTING_VALUE",
+                     nghttp2_strerror(rv));
+  }
+  // Our initial SETTINGS are acknowledged like any other: 'localSettings' follows the ACK.
+  pending_settings_.push_back({loop_->now(), nullptr});
+  // Node widens the connection window to the stream window it advertises, so that a single
+  // stream is not throttled by the connection (its default local window is 65535 either way).
+  if (options_.settings.initialWindowSize && *options_.settings.initialWindowSize > 65535) {
+    nghttp2_session_set_local_window_size(ng_, NGHTTP2_FLAG_NONE, 0,
+                                          static_cast<int32_t>(*options_.settings.initialWindowSize));
+  }
+  timer_ = loop_->createTimer();
+  socket_->setHandler(this);
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Properties
+
+bool Http2Session::encrypted() const { return socket_ && socket_->encrypted(); }
+
+std::string Http2Session::alpnProtocol() const {
+  return socket_ ? socket_->alpnProtocol() : std::string();
+}
+
+Settings Http2Session::readSettings(bool remote) const {
+  Settings s;
+  if (ng_ == nullptr || destroyed_) return s;
+  auto get = [&](nghttp2_settings_id id) {
+    return remote ? nghttp2_session_get_remote_settings(ng_, id)
+                  : nghttp2_session_get_local_settings(ng_, id);
+  };
+  s.headerTableSize = get(NGHTTP2_SETTINGS_HEADER_TABLE_SIZE);
+  s.enablePush = get(NGHTTP2_SETTINGS_ENABLE_PUSH) != 0;
+  s.initialWindowSize = get(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE);
+  s.maxFrameSize = get(NGHTTP2_SETTINGS_MAX_FRAME_SIZE);
+  s.maxConcurrentStreams = get(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+  s.maxHeaderListSize = get(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE);
+  s.maxHeaderSize = s.maxHeaderListSize;
+  s.enableConnectProtocol = get(NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL) != 0;
+  if (remote) {
+    for (const auto& [id, value] : remote_custom_settings_) s.customSettings[id] = value;
+  } else {
+    for (const auto& [id, value] : options_.settings.customSettings) s.customSettings[id] = value;
+  }
+  return s;
+}
+
+Settings Http2Session::localSettings() const { return readSettings(false); }
+Settings Http2Session::remoteSettings() const { return readSettings(true); }
+
+SessionState Http2Session::state() const {
+  SessionState s;
+  if (ng_ == nullptr || destroyed_) return s;
+  s.effectiveLocalWindowSize = nghttp2_session_get_effective_local_window_size(ng_);
+  s.effectiveRecvDataLength = nghttp2_session_get_effective_recv_data_length(ng_);
+  s.nextStreamID = static_cast<int32_t>(nghttp2_session_get_next_stream_id(ng_));
+  s.localWindowSize = nghttp2_session_get_local_window_size(ng_);
+  s.lastProcStreamID = nghttp2_session_get_last_proc_stream_id(ng_);
+  s.remoteWindowSize = nghttp2_session_get_remote_window_size(ng_);
+  s.outboundQueueSize = nghttp2_session_get_outbound_queue_size(ng_);
+  s.deflateDynamicTableSize = nghttp2_session_get_hd_deflate_dynamic_table_size(ng_);
+  s.inflateDynamicTableSize = nghttp2_session_get_hd_inflate_dynamic_table_size(ng_);
+  return s;
+}
+
+absl::Status Http2Session::invalidSession() const {
+  return nodeError(absl::StatusCode::kFailedPrecondition, "ERR_HTTP2_INVALID_SESSION",
+                   "The session has been destroyed");
+}
+
+void Http2Session::off(ListenerId id) {
+  connect_event_.off(id) || close_event_.off(id) || timeout_event_.off(id) ||
+      error_event_.off(id) || frame_error_event_.off(id) || goaway_event_.off(id) ||
+      local_settings_event_.off(id) || remote_settings_event_.off(id) || ping_event_.off(id);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operations
+
+absl::Status Http2Session::settings(const Settings& settings, SettingsCallback callback) {
+  if (destroyed_) return invalidSession();
+  if (absl::Status st = validateSettings(settings); !st.ok()) return st;
+  if (pending_settings_.size() >= options_.maxOutstandingSettings) {
+    absl::Status err = nodeError(absl::StatusCode::kResourceExhausted,
+                                 "ERR_HTTP2_MAX_PENDING_SETTINGS_ACK",
+                                 "Maximum number of pending settings acknowledgements");
+    destroy(err);  // as Node: the session cannot go on
+    return err;
+  }
+  std::vector<nghttp2_settings_entry> iv = toEntries(settings);
+  int rv = nghttp2_submit_settings(ng_, NGHTTP2_FLAG_NONE, iv.data(), iv.size());
+  if (rv != 0) {
+    return nodeError(absl::StatusCode::kInvalidArgument, "ERR_HTTP2_INVALID_SETTING_VALUE",
+                     nghttp2_strerror(rv));
+  }
+  for (const auto& [id, value] : settings.customSettings) {
+    options_.settings.customSettings[id] = value;
+  }
+  pending_settings_.push_back({loop_->now(), std::move(callback)});
+  updateTimer();
+  scheduleFlush();
+  return absl::OkStatus();
+}
+
+absl::Status Http2Session::ping(std::string_view payload, PingCallback callback) {
+  if (destroyed_) return invalidSession();
+  if (!payload.empty() && payload.size() != 8) {
+    return nodeError(absl::StatusCode::kInvalidArgument, "ERR_HTTP2_PING_LENGTH",
+                     "HTTP2 ping payload must be 8 bytes");
+  }
+  if (pending_pings_.size() >= options_.maxOutstandingPings) {
+    return nodeError(absl::StatusCode::kResourceExhausted, "ERR_HTTP2_PING_CANCEL",
+                     absl::StrCat("More than maxOutstandingPings (", options_.maxOutstandingPings,
+                                  ") pings are unacknowledged"));
+  }
+  std::string data(payload);
+  if (data.empty()) {
+    // A distinct payload per ping, so that acknowledgements are easy to tell apart.
+    uint64_t n = ++ping_counter_;
+    data.assign(8, '\0');
+    for (int i = 7; i >= 0; --i, n >>= 8) data[i] = static_cast<char>(n & 0xff);
+  }
+  if (closed_ || connecting_) {
+    // Node answers a ping on a closed session with ERR_HTTP2_PING_CANCEL.
+    auto self = shared_from_this();
+    post([callback = std::move(callback), data] {
+      if (callback) {
+        callback(nodeError(absl::StatusCode::kCancelled, "ERR_HTTP2_PING_CANCEL",
+                           "HTTP2 ping cancelled"),
+                 0, data);
+      }
+    });
+    return absl::OkStatus();
+  }
+  int rv = nghttp2_submit_ping(ng_, NGHTTP2_FLAG_NONE, reinterpret_cast<const uint8_t*>(data.data()));
+  if (rv != 0) {
+    return nodeError(absl::StatusCode::kInternal, "ERR_HTTP2_ERROR", nghttp2_strerror(rv));
+  }
+  pending_pings_.push_back({std::move(data), loop_->now(), std::move(callback)});
+  updateTimer();
+  scheduleFlush();
+  return absl::OkStatus();
+}
+
+absl::Status Http2Session::goaway(uint32_t code, int32_t lastStreamID, std::string_view opaqueData) {
+  if (destroyed_) return invalidSession();
+  if (lastStreamID <= 0) lastStreamID = nghttp2_session_get_last_proc_stream_id(ng_);
+  int rv = nghttp2_submit_goaway(ng_, NGHTTP2_FLAG_NONE, lastStreamID, code,
+                                 reinterpret_cast<const uint8_t*>(opaqueData.data()),
+                                 opaqueData.size());
+  if (rv != 0) {
+    return nodeError(absl::StatusCode::kInvalidArgument, "ERR_HTTP2_ERROR", nghttp2_strerror(rv));
+  }
+  updateTimer();
+  scheduleFlush();
+  return absl::OkStatus();
+}
+
+void Http2Session::close(std::function<void()> callback) {
+  if (closed_ || destroyed_) return;
+  closed_ = true;
+  if (callback) close_event_.once(std::move(callback));
+  if (!connecting_) (void)goaway();
+  maybeDestroy();
+}
+
+void Http2Session::maybeDestroy() {
+  if (destroyed_ || !closed_ || !streams_.empty()) return;
+  if (ng_ && nghttp2_session_want_write(ng_) && socket_ && !connecting_) {
+    scheduleFlush();  // let GOAWAY and the last frames out first; flush() calls us again
+    return;
+  }
+  destroy();
+}
+
+void Http2Session::destroy(absl::Status error, std::optional<uint32_t> code) {
+  if (destroyed_) return;
+  if (in_nghttp2_) {
+    // nghttp2 must not be torn down from inside its own callbacks.
+    auto self = shared_from_this();
+    post([self, error, code] { self->destroy(error, code); });
+    return;
+  }
+  auto self = shared_from_this();
+  const uint32_t c = code.value_or(error.ok() ? constants::NGHTTP2_NO_ERROR
+                                              : constants::NGHTTP2_INTERNAL_ERROR);
+  destroyed_ = true;
+  closed_ = true;
+  destroy_code_ = c;
+  if (timer_) timer_->stop();
+
+  // Streams go first (Node: each stream.destroy(error)); they report 'close' before we do.
+  detachStreams(error, c);
+
+  if (ng_ && socket_ && !connecting_) {
+    // GOAWAY with our code, unless one is out already (nghttp2 ignores a second one).
+    nghttp2_session_terminate_session(ng_, c);
+    writeOut();
+  }
+  failPending(nodeError(absl::StatusCode::kCancelled, "ERR_HTTP2_PING_CANCEL",
+                        "HTTP2 ping cancelled"));
+  if (socket_) {
+    socket_->setHandler(nullptr);
+    socket_->end();
+  }
+  finishClose(error);
+}
+
+void Http2Session::detachStreams(const absl::Status& error, uint32_t code) {
+  auto streams = std::move(streams_);
+  streams_.clear();
+  for (auto& [id, stream] : streams) {
+    if (stream->nghttp2_closed_) {
+      // It ended cleanly before the connection went: what it received is still delivered.
+      stream->keep_session_ = shared_from_this();
+      continue;
+    }
+    stream->detach(error, code);
+  }
+}
+
+void Http2Session::failPending(const absl::Status& error) {
+  auto pings = std::move(pending_pings_);
+  pending_pings_.clear();
+  auto settings = std::move(pending_settings_);
+  pending_settings_.clear();
+  if (pings.empty() && settings.empty()) return;
+  post([pings = std::move(pings), settings = std::move(settings), error]() mutable {
+    for (auto& p : pings) {
+      if (p.callback) p.callback(error, 0, p.payload);
+    }
+    for (auto& s : settings) {
+      if (s.callback) {
+        s.callback(nodeError(absl::StatusCode::kCancelled, "ERR_HTTP2_SETTINGS_CANCEL",
+                             "HTTP2 session settings canceled"),
+                   Settings{}, 0);
+      }
+    }
+  });
+}
+
+void Http2Session::finishClose(absl::Status error) {
+  if (finished_) return;
+  finished_ = true;
+  auto self = shared_from_this();
+  post([self, error] {
+    if (!error.ok()) self->error_event_.emit(error);
+    self->close_event_.emit();
+    self->connect_event_.removeAllListeners();
+  });
+}
+
+absl::Status Http2Session::setLocalWindowSize(int32_t windowSize) {
+  if (destroyed_) return invalidSession();
+  if (windowSize < 0) {
+    return nodeError(absl::StatusCode::kOutOfRange, "ERR_OUT_OF_RANGE",
+                     "The value of \"windowSize\" is out of range");
+  }
+  int rv = nghttp2_session_set_local_window_size(ng_, NGHTTP2_FLAG_NONE, 0, windowSize);
+  if (rv != 0) {
+    return nodeError(absl::StatusCode::kInvalidArgument, "ERR_HTTP2_ERROR", nghttp2_strerror(rv));
+  }
+  scheduleFlush();
+  return absl::OkStatus();
+}
+
+void Http2Session::setTimeout(uint64_t ms, std::function<void()> callback) {
+  if (destroyed_) return;
+  timeout_ms_ = ms;
+  if (callback) timeout_event_.on(std::move(callback));
+  if (ms == 0) {
+    timer_->stop();
+    return;
+  }
+  updateTimer();
+}
+
+void Http2Session::updateTimer() {
+  if (timeout_ms_ == 0 || destroyed_ || !timer_) return;
+  std::weak_ptr<Http2Session> weak = weak_from_this();
+  timer_->start(timeout_ms_, [weak] {
+    auto self = weak.lock();
+    if (!self || self->destroyed_) return;
+    // Node: 'timeout' with no listener... the application decides; with none, nothing happens.
+    self->timeout_event_.emit();
+  });
+}
+
+void Http2Session::ref() {
+  socket_referenced_ = true;
+  if (socket_) socket_->ref();
+}
+
+void Http2Session::unref() {
+  socket_referenced_ = false;
+  if (socket_) socket_->unref();
+}
+
+void Http2Session::post(std::function<void()> fn) { loop_->post(std::move(fn)); }
+
+// ---------------------------------------------------------------------------------------------
+// Streams
+
+Http2Stream* Http2Session::findStream(int32_t id) const {
+  auto it = streams_.find(id);
+  return it == streams_.end() ? nullptr : it->second.get();
+}
+
+void Http2Session::addStream(std::shared_ptr<Http2Stream> stream) {
+  streams_[stream->id()] = std::move(stream);
+}
+
+void Http2Session::removeStream(int32_t id) {
+  streams_.erase(id);
+  if (closed_) {
+    // Node defers this (setImmediate) so that the stream's own events run first.
+    auto self = shared_from_this();
+    post([self] { self->maybeDestroy(); });
+  }
+}
+
+void Http2Session::consume(int32_t stream_id, size_t bytes) {
+  if (ng_ == nullptr || destroyed_ || bytes == 0) return;
+  if (stream_id > 0) {
+    nghttp2_session_consume(ng_, stream_id, bytes);
+  } else {
+    nghttp2_session_consume_connection(ng_, bytes);
+  }
+  scheduleFlush();
+}
+
+// ---------------------------------------------------------------------------------------------
+// I/O
+
+void Http2Session::receive(std::string_view data) {
+  if (destroyed_ || ng_ == nullptr || data.empty()) return;
+  auto self = shared_from_this();
+  updateTimer();
+  in_nghttp2_ = true;
+  ssize_t rv = nghttp2_session_mem_recv(ng_, reinterpret_cast<const uint8_t*>(data.data()),
+                                        data.size());
+  in_nghttp2_ = false;
+  if (rv < 0) {
+    absl::Status err;
+    if (rv == NGHTTP2_ERR_BAD_CLIENT_MAGIC) {
+      err = nodeError(absl::StatusCode::kInvalidArgument, "ERR_HTTP2_ERROR",
+                      "Received bad client magic byte string");
+    } else if (rv == NGHTTP2_ERR_FLOODED) {
+      err = nodeError(absl::StatusCode::kResourceExhausted, "ERR_HTTP2_ERROR",
+                      "Flooding was detected in this HTTP/2 session, and it must be closed");
+    } else {
+      err = nodeError(absl::StatusCode::kInternal, "ERR_HTTP2_ERROR", nghttp2_strerror(rv));
+    }
+    // The peer broke the protocol: tell it (GOAWAY PROTOCOL_ERROR) and hang up.
+    destroy(err, constants::NGHTTP2_PROTOCOL_ERROR);
+    return;
+  }
+  flush();
+}
+
+void Http2Session::scheduleFlush() {
+  if (flush_scheduled_ || destroyed_) return;
+  flush_scheduled_ = true;
+  std::weak_ptr<Http2Session> weak = weak_from_this();
+  post([weak] {
+    if (auto self = weak.lock()) {
+      self->flush_scheduled_ = false;
+      self->flush();
+    }
+  });
+}
+
+void Http2Session::flush() {
+  if (destroyed_ || ng_ == nullptr || !socket_ || connecting_ || in_nghttp2_) return;
+  auto self = shared_from_this();
+  if (!writeOut()) return;
+  if (destroyed_) return;
+  // nghttp2 is done with this connection (GOAWAY sent after a protocol error, or both sides
+  // finished): close it.
+  if (!nghttp2_session_want_read(ng_) && !nghttp2_session_want_write(ng_)) {
+    destroy();
+    return;
+  }
+  if (closed_) maybeDestroy();
+}
+
+bool Http2Session::writeOut() {
+  std::string batch;
+  bool wrote = false;
+  while (socket_->writeQueueSize() + batch.size() < kSocketHighWater) {
+    const uint8_t* data = nullptr;
+    in_nghttp2_ = true;
+    ssize_t n = nghttp2_session_mem_send(ng_, &data);
+    in_nghttp2_ = false;
+    if (n < 0) {
+      if (!destroyed_) {
+        destroy(nodeError(absl::StatusCode::kInternal, "ERR_HTTP2_ERROR", nghttp2_strerror(n)));
+      }
+      return false;
+    }
+    if (n == 0) break;
+    batch.append(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
+    if (batch.size() >= kWriteBatch) {
+      socket_->write(std::move(batch));
+      batch.clear();
+      wrote = true;
+    }
+  }
+  if (!batch.empty()) {
+    socket_->write(std::move(batch));
+    wrote = true;
+  }
+  if (wrote) updateTimer();
+  return true;
+}
+
+void Http2Session::onSocketConnect() {
+  if (destroyed_) return;
+  connecting_ = false;
+  auto self = shared_from_this();
+  connect_event_.emit();
+  flush();
+}
+
+void Http2Session::onSocketData(std::string_view data) { receive(data); }
+
+void Http2Session::onSocketDrain() { flush(); }
+
+void Http2Session::onSocketClose(absl::Status status) {
+  auto self = shared_from_this();
+  socket_->setHandler(nullptr);
+  if (destroyed_) return;
+  // Node (socketOnClose): every stream is closed with CANCEL, then the session goes; an error
+  // only if we never connected.
+  absl::Status err = status;
+  if (err.ok() && connecting_) {
+    err = nodeError(absl::StatusCode::kUnavailable, "ERR_SOCKET_CLOSED", "Socket is closed");
+  }
+  connecting_ = true;  // nothing can be sent any more
+  detachStreams(absl::OkStatus(), constants::NGHTTP2_CANCEL);
+  destroy(err, constants::NGHTTP2_NO_ERROR);
+}
+
+// ---------------------------------------------------------------------------------------------
+// nghttp2 callbacks. User code never runs in here: events are posted to the loop.
+
+int Http2Session::onBeginHeaders(const nghttp2_frame* frame) {
+  const int32_t id = frame->hd.stream_id;
+  if (type_ == Type::kServer && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+    const uint32_t max_streams =
+        nghttp2_session_get_local_settings(ng_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+    if (closed_) {
+      nghttp2_submit_rst_stream(ng_, NGHTTP2_FLAG_NONE, id, NGHTTP2_REFUSED_STREAM);
+      return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
+    if (streams_.size() >= max_streams) {
+      // Node: too many streams at once; refuse with ENHANCE_YOUR_CALM, and give up on a peer
+      // that keeps doing it.
+      if (rejected_streams_++ > options_.maxSessionRejectedStreams) {
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+      }
+      nghttp2_submit_rst_stream(ng_, NGHTTP2_FLAG_NONE, id, NGHTTP2_ENHANCE_YOUR_CALM);
+      return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
+    rejected_streams_ = 0;
+  }
+  incoming_headers_[id] = Headers();
+  incoming_header_bytes_[id] = 0;
+  return 0;
+}
+
+int Http2Session::onHeader(const nghttp2_frame* frame, std::string_view name,
+                           std::string_view value, uint8_t flags) {
+  const int32_t id = frame->hd.stream_id;
+  auto it = incoming_headers_.find(id);
+  if (it == incoming_headers_.end()) return 0;
+  const uint32_t min_pairs = type_ == Type::kServer ? 4 : 1;
+  const size_t max_pairs = std::max(options_.maxHeaderListPairs, min_pairs);
+  const uint32_t max_length =
+      nghttp2_session_get_local_settings(ng_, NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE);
+  size_t& bytes = incoming_header_bytes_[id];
+  if (it->second.size() >= max_pairs || bytes + name.size() + value.size() > max_length) {
+    // Node: more header fields than maxHeaderListPairs (or bytes than maxHeaderListSize).
+    nghttp2_submit_rst_stream(ng_, NGHTTP2_FLAG_NONE, id, NGHTTP2_ENHANCE_YOUR_CALM);
+    incoming_headers_.erase(it);
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  }
+  bytes += name.size() + value.size();
+  it->second.add(name, value);
+  if (flags & NGHTTP2_NV_FLAG_NO_INDEX) it->second.setSensitive(name);
+  return 0;
+}
+
+int Http2Session::onFrameRecv(const nghttp2_frame* frame) {
+  auto self = shared_from_this();
+  const int32_t id = frame->hd.stream_id;
+  switch (frame->hd.type) {
+    case NGHTTP2_HEADERS: {
+      auto it = incoming_headers_.find(id);
+      if (it == incoming_headers_.end()) return 0;
+      Headers headers = std::move(it->second);
+      incoming_headers_.erase(it);
+      incoming_header_bytes_.erase(id);
+      const uint8_t flags = frame->hd.flags;
+      const int cat = frame->headers.cat;
+      if (type_ == Type::kServer && cat == NGHTTP2_HCAT_REQUEST) {
+        onNewStream(id, headers, flags);
+      } else if (Http2Stream* stream = findStream(id)) {
+        onStreamHeaders(stream, headers, flags, cat);
+      }
+      break;
+    }
+    case NGHTTP2_DATA:
+      if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) {
+        if (Http2Stream* stream = findStream(id)) stream->receiveEnd();
+      }
+      break;
+    case NGHTTP2_SETTINGS:
+      if (frame->hd.flags & NGHTTP2_FLAG_ACK) {
+        if (pending_settings_.empty()) break;
+        PendingSettings pending = std::move(pending_settings_.front());
+        pending_settings_.pop_front();
+        const double duration = msSince(loop_, pending.sent_at);
+        post([self, pending = std::move(pending), duration] {
+          if (self->destroyed_) return;
+          Settings local = self->localSettings();
+          if (pending.callback) pending.callback(absl::OkStatus(), local, duration);
+          self->local_settings_event_.emit(local);
+        });
+      } else {
+        for (size_t i = 0; i < frame->settings.niv; ++i) {
+          const nghttp2_settings_entry& e = frame->settings.iv[i];
+          const auto& wanted = options_.remoteCustomSettings;
+          if (std::find(wanted.begin(), wanted.end(), e.settings_id) != wanted.end()) {
+            std::erase_if(remote_custom_settings_,
+                          [&e](const auto& kv) { return kv.first == e.settings_id; });
+            remote_custom_settings_.push_back({static_cast<uint16_t>(e.settings_id), e.value});
+          }
+        }
+        post([self] {
+          if (!self->destroyed_) self->remote_settings_event_.emit(self->remoteSettings());
+        });
+      }
+      break;
+    case NGHTTP2_PING: {
+      std::string payload(reinterpret_cast<const char*>(frame->ping.opaque_data), 8);
+      if (frame->hd.flags & NGHTTP2_FLAG_ACK) {
+        if (pending_pings_.empty()) break;
+        PendingPing pending = std::move(pending_pings_.front());
+        pending_pings_.pop_front();
+        const double duration = msSince(loop_, pending.sent_at);
+        post([pending = std::move(pending), duration, payload] {
+          if (pending.callback) pending.callback(absl::OkStatus(), duration, payload);
+        });
+      } else {
+        post([self, payload] {
+          if (!self->destroyed_) self->ping_event_.emit(payload);
+        });
+      }
+      break;
+    }
+    case NGHTTP2_GOAWAY: {
+      const uint32_t code = frame->goaway.error_code;
+      const int32_t last = frame->goaway.last_stream_id;
+      std::string opaque(reinterpret_cast<const char*>(frame->goaway.opaque_data),
+                         frame->goaway.opaque_data_len);
+      goaway_code_ = code;
+      goaway_last_stream_id_ = last;
+      post([self, code, last, opaque] {
+        // Reported even if the connection closed right after the GOAWAY (as it usually does).
+        self->goaway_event_.emit(code, last, opaque);
+        if (self->destroyed_) return;
+        if (code == constants::NGHTTP2_NO_ERROR) {
+          self->close();  // no new streams; open ones finish on their own
+        } else {
+          self->destroy(http2SessionError(code), constants::NGHTTP2_NO_ERROR);
+        }
+      });
+      break;
+    }
+    default:
+      break;
+  }
+  return 0;
+}
+
+void Http2Session::onStreamHeaders(Http2Stream* stream, const Headers& headers, uint8_t flags,
+                                   int cat) {
+  stream->emitHeadersEvent(headers, flags, cat);
+  if (flags & NGHTTP2_FLAG_END_STREAM) stream->receiveEnd();
+}
+
+int Http2Session::onDataChunk(uint8_t flags, int32_t stream_id, std::string_view data) {
+  Http2Stream* stream = findStream(stream_id);
+  if (stream == nullptr || stream->destroyed()) {
+    consume(stream_id, data.size());  // nobody will read it: give the window back
+    return 0;
+  }
+  stream->receiveData(data);
+  return 0;
+}
+
+int Http2Session::onStreamClose(int32_t stream_id, uint32_t error_code) {
+  incoming_headers_.erase(stream_id);
+  incoming_header_bytes_.erase(stream_id);
+  auto it = streams_.find(stream_id);
+  if (it == streams_.end()) return 0;
+  std::shared_ptr<Http2Stream> stream = it->second;
+  if (error_code == constants::NGHTTP2_NO_ERROR) stream->nghttp2_closed_ = true;
+  post([stream, error_code] { stream->onNghttp2Close(error_code); });
+  return 0;
+}
+
+int Http2Session::onInvalidFrame(const nghttp2_frame* frame, int lib_error_code) {
+  // Node: a peer that keeps sending invalid frames is cut off.
+  if (invalid_frames_++ > options_.maxSessionInvalidFrames) return NGHTTP2_ERR_CALLBACK_FAILURE;
+  return 0;
+}
+
+int Http2Session::onFrameNotSent(const nghttp2_frame* frame, int lib_error_code) {
+  // Frames dropped because the session or stream is closing are not worth reporting (Node).
+  if (lib_error_code == NGHTTP2_ERR_SESSION_CLOSING ||
+      lib_error_code == NGHTTP2_ERR_STREAM_CLOSED ||
+      lib_error_code == NGHTTP2_ERR_STREAM_CLOSING) {
+    return 0;
+  }
+  auto self = shared_from_this();
+  const int32_t id = frame->hd.stream_id;
+  const uint8_t type = frame->hd.type;
+  auto it = streams_.find(id);
+  std::shared_ptr<Http2Stream> stream = it == streams_.end() ? nullptr : it->second;
+  post([self, stream, type, lib_error_code, id] {
+    if (stream) {
+      stream->emitFrameError(type, lib_error_code);
+    } else {
+      self->frame_error_event_.emit(type, lib_error_code, id);
+    }
+    // Node: give a pending GOAWAY a chance to arrive, then close the stream and the session.
+    self->post([self, stream, lib_error_code] {
+      if (stream) stream->close(static_cast<uint32_t>(constants::NGHTTP2_INTERNAL_ERROR));
+      self->close();
+    });
+  });
+  return 0;
+}
+
+int Http2Session::onFrameSent(const nghttp2_frame* frame) { return 0; }
+
+// ---------------------------------------------------------------------------------------------
+// Server and client
+
+absl::StatusOr<std::shared_ptr<ServerHttp2Session>> ServerHttp2Session::create(
+    EventLoop* loop, std::unique_ptr<Socket> socket, SessionOptions options) {
+  std::shared_ptr<ServerHttp2Session> session(
+      new ServerHttp2Session(Type::kServer, loop, std::move(socket), std::move(options)));
+  if (absl::Status st = session->init(); !st.ok()) return st;
+  return session;
+}
+
+void ServerHttp2Session::off(ListenerId id) {
+  if (!stream_event_.off(id)) Http2Session::off(id);
+}
+
+void ServerHttp2Session::onNewStream(int32_t id, const Headers& headers, uint8_t flags) {
+  auto stream = std::make_shared<ServerHttp2Stream>(this, id);
+  const bool end_stream = flags & NGHTTP2_FLAG_END_STREAM;
+  if (end_stream) {
+    stream->end_after_headers_ = true;
+    stream->read_ended_ = true;
+  }
+  if (headers.get(constants::HTTP2_HEADER_METHOD) == "HEAD") {
+    // No body may follow a HEAD response: the writable side is done before it starts.
+    stream->head_request_ = true;
+  }
+  addStream(stream);
+  nghttp2_session_set_stream_user_data(nghttp2(), id, stream.get());
+  auto self = std::static_pointer_cast<ServerHttp2Session>(shared_from_this());
+  post([self, stream, headers, flags] {
+    if (stream->destroyed()) return;
+    if (!self->stream_event_.emit(stream, headers, flags)) {
+      // Nobody listens: Node's server would leave it hanging; we refuse it cleanly.
+      stream->close(constants::NGHTTP2_REFUSED_STREAM);
+    }
+    stream->scheduleInbox();
+  });
+}
+
+absl::StatusOr<std::shared_ptr<ClientHttp2Session>> ClientHttp2Session::create(
+    EventLoop* loop, std::unique_ptr<Socket> socket, std::string scheme, std::string authority,
+    SessionOptions options) {
+  std::shared_ptr<ClientHttp2Session> session(new ClientHttp2Session(
+      loop, std::move(socket), std::move(options), std::move(scheme), std::move(authority)));
+  if (absl::Status st = session->init(); !st.ok()) return st;
+  return session;
+}
+
+ClientHttp2Session::ClientHttp2Session(EventLoop* loop, std::unique_ptr<Socket> socket,
+                                       SessionOptions options, std::string scheme,
+                                       std::string authority)
+    : Http2Session(Type::kClient, loop, std::move(socket), std::move(options)),
+      scheme_(std::move(scheme)),
+      authority_(std::move(authority)) {}
+
+absl::StatusOr<std::shared_ptr<ClientHttp2Stream>> ClientHttp2Session::request(
+    const Headers& headers_in, RequestOptions options) {
+  if (destroyed()) return invalidSession();
+  if (closed()) {
+    return nodeError(absl::StatusCode::kUnavailable, "ERR_HTTP2_GOAWAY_SESSION",
+                     "New streams cannot be created after receiving a GOAWAY");
+  }
+  Headers headers = headers_in;
+  if (!headers.has(constants::HTTP2_HEADER_METHOD)) {
+    headers.add(constants::HTTP2_HEADER_METHOD, "GET");
+  }
+  const std::string method = headers.get(constants::HTTP2_HEADER_METHOD).value_or("");
+  const bool connect = method == "CONNECT";
+  if (!connect || headers.has(constants::HTTP2_HEADER_PROTOCOL)) {
+    if (!headers.has(constants::HTTP2_HEADER_AUTHORITY) && !headers.has("host")) {
+      headers.add(constants::HTTP2_HEADER_AUTHORITY, authority_);
+    }
+    if (!headers.has(constants::HTTP2_HEADER_SCHEME)) {
+      headers.add(constants::HTTP2_HEADER_SCHEME, scheme_);
+    }
+    if (!headers.has(constants::HTTP2_HEADER_PATH)) headers.add(constants::HTTP2_HEADER_PATH, "/");
+  } else {
+    if (!headers.has(constants::HTTP2_HEADER_AUTHORITY)) {
+      return nodeError(absl::StatusCode::kInvalidArgument, "ERR_HTTP2_CONNECT_AUTHORITY",
+                       ":authority header is required for CONNECT requests");
+    }
+    if (headers.has(constants::HTTP2_HEADER_SCHEME)) {
+      return nodeError(absl::StatusCode::kInvalidArgument, "ERR_HTTP2_CONNECT_SCHEME",
+                       "The :scheme header is forbidden for CONNECT requests");
+    }
+    if (headers.has(constants::HTTP2_HEADER_PATH)) {
+      return nodeError(absl::StatusCode::kInvalidArgument, "ERR_HTTP2_CONNECT_PATH",
+                       "The :path header is forbidden for CONNECT requests");
+    }
+  }
+  const bool end_stream =
+      options.endStream.value_or(method == "GET" || method == "HEAD" || method == "DELETE");
+
+  auto stream = std::make_shared<ClientHttp2Stream>(this, 0);
+  if (absl::Status st = stream->submitHeaders(headers, end_stream, options.waitForTrailers);
+      !st.ok()) {
+    stream->destroyed_ = true;
+    stream->session_ = nullptr;
+    return st;
+  }
+  addStream(stream);
+  std::shared_ptr<Http2Stream> ready = stream;
+  post([ready] {
+    if (!ready->destroyed()) ready->ready_event_.emit();
+  });
+  updateTimer();
+  return stream;
+}
+
+}  // namespace h2rpc::transport

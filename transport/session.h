@@ -1,0 +1,305 @@
+// transport/session.h — Http2Session, ServerHttp2Session, ClientHttp2Session: one HTTP/2
+// connection, modelled on node:http2's classes of the same names, on top of nghttp2.
+//
+// The session is sans-I/O: it reads and writes bytes through a Socket and takes time from an
+// EventLoop, both injected. Over a MemorySocket and a ManualLoop, tests drive any interleaving of
+// frames, timeouts and application calls deterministically; programs use UvSocket/UvLoop (see
+// server.h and connect.h, which build sessions for you).
+//
+// Threading: one loop thread owns a session and all its streams; call everything on it.
+// Lifetime: sessions are shared_ptr. A session stays alive while its socket is open; after its
+// 'close' event it is destroyed() and refuses operations with ERR_HTTP2_INVALID_SESSION, but the
+// object stays valid as long as you hold it. Events never run inside a call you make: they are
+// delivered from the loop, in order (Node's process.nextTick).
+#ifndef H2RPC_TRANSPORT_SESSION_H_
+#define H2RPC_TRANSPORT_SESSION_H_
+
+#include <nghttp2/nghttp2.h>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "transport/event.h"
+#include "transport/event_loop.h"
+#include "transport/headers.h"
+#include "transport/settings.h"
+#include "transport/socket.h"
+#include "transport/stream.h"
+
+namespace h2rpc::transport {
+
+// Node's http2 session options, with Node's defaults.
+struct SessionOptions {
+  uint32_t maxDeflateDynamicTableSize = 4096;
+  uint32_t maxSettings = 32;               // SETTINGS entries per frame
+  uint32_t maxSessionMemory = 10;          // megabytes, as Node
+  uint32_t maxHeaderListPairs = 128;       // at least 4 on a server, 1 on a client
+  uint32_t maxOutstandingPings = 10;
+  uint32_t maxOutstandingSettings = 10;
+  uint32_t maxSendHeaderBlockLength = 65536;
+  int paddingStrategy = 0;                 // constants::PADDING_STRATEGY_*
+  uint32_t peerMaxConcurrentStreams = 100;
+  uint32_t maxSessionInvalidFrames = 1000;
+  uint32_t maxSessionRejectedStreams = 100;
+  uint32_t streamResetBurst = 1000;
+  uint32_t streamResetRate = 33;
+  uint32_t maxReservedRemoteStreams = 200;
+  uint64_t unknownProtocolTimeout = 10000;  // ms (TLS servers)
+  // Custom SETTINGS ids whose values we report in remoteSettings().customSettings.
+  std::vector<uint16_t> remoteCustomSettings;
+  // Our initial SETTINGS.
+  Settings settings;
+};
+
+// Node's http2session.state.
+struct SessionState {
+  int32_t effectiveLocalWindowSize = 0;
+  int32_t effectiveRecvDataLength = 0;
+  int32_t nextStreamID = 0;
+  int32_t localWindowSize = 0;
+  int32_t lastProcStreamID = 0;
+  int32_t remoteWindowSize = 0;
+  size_t outboundQueueSize = 0;
+  size_t deflateDynamicTableSize = 0;
+  size_t inflateDynamicTableSize = 0;
+};
+
+using PingCallback =
+    std::function<void(const absl::Status&, double durationMs, std::string_view payload)>;
+using SettingsCallback =
+    std::function<void(const absl::Status&, const Settings&, double durationMs)>;
+
+class Http2Session : public std::enable_shared_from_this<Http2Session>, private Socket::Handler {
+ public:
+  enum class Type { kServer = 0, kClient = 1 };  // Node's NGHTTP2_SESSION_SERVER / _CLIENT
+
+  Http2Session(const Http2Session&) = delete;
+  Http2Session& operator=(const Http2Session&) = delete;
+  ~Http2Session() override;
+
+  // --- properties ---
+  Type type() const { return type_; }
+  bool connecting() const { return connecting_; }
+  bool closed() const { return closed_; }
+  bool destroyed() const { return destroyed_; }
+  bool encrypted() const;
+  std::string alpnProtocol() const;
+  bool pendingSettingsAck() const { return !pending_settings_.empty(); }
+  // Settings in effect (local: acknowledged by the peer; remote: last received).
+  Settings localSettings() const;
+  Settings remoteSettings() const;
+  SessionState state() const;
+  uint32_t goawayCode() const { return goaway_code_; }
+  int32_t goawayLastStreamID() const { return goaway_last_stream_id_; }
+  const SessionOptions& options() const { return options_; }
+  EventLoop* loop() const { return loop_; }
+  Socket* socket() const { return socket_.get(); }
+  size_t streamCount() const { return streams_.size(); }
+
+  // --- operations ---
+  // Sends SETTINGS; `callback` runs when the peer acknowledges them (or fails with the error
+  // that ended the session). ERR_HTTP2_MAX_PENDING_SETTINGS_ACK beyond maxOutstandingSettings.
+  absl::Status settings(const Settings& settings, SettingsCallback callback = nullptr);
+  // Sends PING with an 8-byte payload (empty: a generated one); `callback` gets the round trip
+  // time. ERR_HTTP2_PING_LENGTH for a bad payload; where Node returns false (maxOutstandingPings
+  // unacknowledged pings), returns kResourceExhausted ERR_HTTP2_PING_CANCEL.
+  absl::Status ping(std::string_view payload, PingCallback callback);
+  // Sends GOAWAY. lastStreamID 0 = the last stream we processed.
+  absl::Status goaway(uint32_t code = 0, int32_t lastStreamID = 0, std::string_view opaqueData = {});
+  // Graceful: GOAWAY(NO_ERROR), no new streams; 'close' once open streams have finished.
+  void close(std::function<void()> callback = nullptr);
+  // Immediate: destroys every stream, sends GOAWAY(code) if it can, closes the socket. With an
+  // error, 'error' runs before 'close' and code defaults to NGHTTP2_INTERNAL_ERROR.
+  void destroy(absl::Status error = absl::OkStatus(), std::optional<uint32_t> code = std::nullopt);
+  // Grows (or shrinks) our connection-level receive window.
+  absl::Status setLocalWindowSize(int32_t windowSize);
+  // 'timeout' after `ms` without frames in either direction; 0 disables.
+  void setTimeout(uint64_t ms, std::function<void()> callback = nullptr);
+  void ref();
+  void unref();
+
+  // --- events ---
+  ListenerId onConnect(std::function<void()> fn) { return connect_event_.on(std::move(fn)); }
+  ListenerId onClose(std::function<void()> fn) { return close_event_.on(std::move(fn)); }
+  ListenerId onError(std::function<void(const absl::Status&)> fn) {
+    return error_event_.on(std::move(fn));
+  }
+  // (frame type, nghttp2 error code, stream id): a frame could not be sent.
+  ListenerId onFrameError(std::function<void(uint8_t, int, int32_t)> fn) {
+    return frame_error_event_.on(std::move(fn));
+  }
+  // (error code, last stream id, opaque data) of a GOAWAY received.
+  ListenerId onGoaway(std::function<void(uint32_t, int32_t, std::string_view)> fn) {
+    return goaway_event_.on(std::move(fn));
+  }
+  ListenerId onLocalSettings(std::function<void(const Settings&)> fn) {
+    return local_settings_event_.on(std::move(fn));
+  }
+  ListenerId onRemoteSettings(std::function<void(const Settings&)> fn) {
+    return remote_settings_event_.on(std::move(fn));
+  }
+  // A PING from the peer (we acknowledge it automatically).
+  ListenerId onPing(std::function<void(std::string_view payload)> fn) {
+    return ping_event_.on(std::move(fn));
+  }
+  ListenerId onTimeout(std::function<void()> fn) { return timeout_event_.on(std::move(fn)); }
+  virtual void off(ListenerId id);
+
+  // Feeds bytes as if read from the socket (what the socket handler does). Public for tests
+  // that speak raw HTTP/2 to a session.
+  void receive(std::string_view data);
+
+ protected:
+  Http2Session(Type type, EventLoop* loop, std::unique_ptr<Socket> socket, SessionOptions options);
+  // Creates the nghttp2 session and queues our SETTINGS; called by the factories.
+  absl::Status init();
+
+  // Stream bookkeeping shared with the subclasses.
+  Http2Stream* findStream(int32_t id) const;
+  void addStream(std::shared_ptr<Http2Stream> stream);
+  nghttp2_session* nghttp2() const { return ng_; }
+  absl::Status invalidSession() const;
+  void scheduleFlush();
+  void post(std::function<void()> fn);
+  void updateTimer();
+  virtual void onNewStream(int32_t id, const Headers& headers, uint8_t flags) {}
+  virtual void onStreamHeaders(Http2Stream* stream, const Headers& headers, uint8_t flags, int cat);
+
+ private:
+  friend class Http2Stream;
+  friend class ServerHttp2Stream;
+  friend class ClientHttp2Stream;
+  friend struct Nghttp2Callbacks;
+
+  // Socket::Handler
+  void onSocketConnect() override;
+  void onSocketData(std::string_view data) override;
+  void onSocketDrain() override;
+  void onSocketClose(absl::Status status) override;
+
+  void flush();
+  // Moves frames from nghttp2 to the socket until it is full; false if the session failed.
+  bool writeOut();
+  void maybeDestroy();
+  void finishClose(absl::Status error);
+  void removeStream(int32_t id);
+  void consume(int32_t stream_id, size_t bytes);
+  void failPending(const absl::Status& error);
+  void detachStreams(const absl::Status& error, uint32_t code);
+  Settings readSettings(bool remote) const;
+
+  // nghttp2 callbacks (see session.cc).
+  int onBeginHeaders(const nghttp2_frame* frame);
+  int onHeader(const nghttp2_frame* frame, std::string_view name, std::string_view value,
+               uint8_t flags);
+  int onFrameRecv(const nghttp2_frame* frame);
+  int onDataChunk(uint8_t flags, int32_t stream_id, std::string_view data);
+  int onStreamClose(int32_t stream_id, uint32_t error_code);
+  int onInvalidFrame(const nghttp2_frame* frame, int lib_error_code);
+  int onFrameNotSent(const nghttp2_frame* frame, int lib_error_code);
+  int onFrameSent(const nghttp2_frame* frame);
+
+  const Type type_;
+  EventLoop* const loop_;
+  std::unique_ptr<Socket> socket_;
+  SessionOptions options_;
+  nghttp2_session* ng_ = nullptr;
+
+  std::unordered_map<int32_t, std::shared_ptr<Http2Stream>> streams_;
+  // Headers of HEADERS frames being received, by stream id.
+  std::unordered_map<int32_t, Headers> incoming_headers_;
+  std::unordered_map<int32_t, size_t> incoming_header_bytes_;
+
+  struct PendingPing {
+    std::string payload;
+    uint64_t sent_at;
+    PingCallback callback;
+  };
+  std::deque<PendingPing> pending_pings_;
+  struct PendingSettings {
+    uint64_t sent_at;
+    SettingsCallback callback;
+  };
+  std::deque<PendingSettings> pending_settings_;
+  std::vector<std::pair<uint16_t, uint32_t>> remote_custom_settings_;
+  uint64_t ping_counter_ = 0;
+
+  bool connecting_ = true;
+  bool closed_ = false;
+  bool destroyed_ = false;
+  bool finished_ = false;
+  bool flush_scheduled_ = false;
+  bool in_nghttp2_ = false;  // inside mem_recv/mem_send: nghttp2 must not be re-entered
+  uint32_t goaway_code_ = 0;
+  int32_t goaway_last_stream_id_ = 0;
+  uint32_t destroy_code_ = 0;
+  uint32_t invalid_frames_ = 0;
+  uint32_t rejected_streams_ = 0;
+  std::unique_ptr<Timer> timer_;
+  uint64_t timeout_ms_ = 0;
+  bool socket_referenced_ = true;
+
+  Event<> connect_event_, close_event_, timeout_event_;
+  Event<const absl::Status&> error_event_;
+  Event<uint8_t, int, int32_t> frame_error_event_;
+  Event<uint32_t, int32_t, std::string_view> goaway_event_;
+  Event<const Settings&> local_settings_event_, remote_settings_event_;
+  Event<std::string_view> ping_event_;
+};
+
+class ServerHttp2Session : public Http2Session {
+ public:
+  // Wraps an accepted (or in-memory) socket. Server code normally gets sessions from
+  // Http2Server's 'session' event instead.
+  static absl::StatusOr<std::shared_ptr<ServerHttp2Session>> create(
+      EventLoop* loop, std::unique_ptr<Socket> socket, SessionOptions options = {});
+
+  // A new stream from the peer: (stream, request headers, flags of the HEADERS frame).
+  using StreamListener =
+      std::function<void(std::shared_ptr<ServerHttp2Stream>, const Headers&, uint8_t flags)>;
+  ListenerId onStream(StreamListener fn) { return stream_event_.on(std::move(fn)); }
+  void off(ListenerId id) override;
+
+ protected:
+  using Http2Session::Http2Session;
+  void onNewStream(int32_t id, const Headers& headers, uint8_t flags) override;
+
+ private:
+  Event<std::shared_ptr<ServerHttp2Stream>, const Headers&, uint8_t> stream_event_;
+};
+
+class ClientHttp2Session : public Http2Session {
+ public:
+  // `authority` is "host:port" and `scheme` "http" or "https": the defaults of :authority and
+  // :scheme in request().
+  static absl::StatusOr<std::shared_ptr<ClientHttp2Session>> create(
+      EventLoop* loop, std::unique_ptr<Socket> socket, std::string scheme, std::string authority,
+      SessionOptions options = {});
+
+  // Opens a stream. :method defaults to GET, :path to "/", :scheme and :authority to the
+  // session's. Errors: ERR_HTTP2_INVALID_SESSION (destroyed), ERR_HTTP2_GOAWAY_SESSION (closed),
+  // header validation errors (ERR_INVALID_HTTP_TOKEN, ...), ERR_HTTP2_OUT_OF_STREAMS.
+  absl::StatusOr<std::shared_ptr<ClientHttp2Stream>> request(const Headers& headers,
+                                                            RequestOptions options = {});
+
+ protected:
+  ClientHttp2Session(EventLoop* loop, std::unique_ptr<Socket> socket, SessionOptions options,
+                     std::string scheme, std::string authority);
+
+ private:
+  std::string scheme_;
+  std::string authority_;
+};
+
+}  // namespace h2rpc::transport
+
+#endif  // H2RPC_TRANSPORT_SESSION_H_

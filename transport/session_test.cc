@@ -1,0 +1,504 @@
+// Http2Session / Http2Stream over an in-memory socket pair and a manual clock: every scenario
+// runs deterministically, with real nghttp2 framing on both sides.
+#include "transport/session.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "transport/constants.h"
+#include "transport/errors.h"
+#include "transport/manual_loop.h"
+#include "transport/memory_socket.h"
+
+namespace h2rpc::transport {
+namespace {
+
+using ::testing::ElementsAre;
+
+struct Pair {
+  explicit Pair(SessionOptions server_options = {}, SessionOptions client_options = {}) {
+    auto [a, b] = MemorySocket::pair(&loop);
+    server_socket = a.get();
+    client_socket = b.get();
+    server = *ServerHttp2Session::create(&loop, std::move(a), server_options);
+    client = *ClientHttp2Session::create(&loop, std::move(b), "http", "localhost:8080",
+                                         client_options);
+    server->onStream([this](std::shared_ptr<ServerHttp2Stream> s, const Headers& h, uint8_t) {
+      streams.push_back(s);
+      request_headers.push_back(h);
+      if (on_stream) on_stream(s, h);
+    });
+  }
+  void run() { loop.runUntilIdle(); }
+
+  ManualLoop loop;
+  MemorySocket* server_socket;
+  MemorySocket* client_socket;
+  std::shared_ptr<ServerHttp2Session> server;
+  std::shared_ptr<ClientHttp2Session> client;
+  std::vector<std::shared_ptr<ServerHttp2Stream>> streams;
+  std::vector<Headers> request_headers;
+  std::function<void(std::shared_ptr<ServerHttp2Stream>, const Headers&)> on_stream;
+};
+
+// Everything a client stream reports, in order.
+struct Recorder {
+  explicit Recorder(ClientHttp2Stream& s) {
+    s.onResponse([this](const Headers& h, uint8_t) {
+      events.push_back("response");
+      response = h;
+    });
+    s.onHeaders([this](const Headers& h, uint8_t) {
+      events.push_back("headers " + h.get(":status").value_or("?"));
+    });
+    s.onData([this](std::string_view d) { body += d; });
+    s.onTrailers([this](const Headers& h, uint8_t) {
+      events.push_back("trailers");
+      trailers = h;
+    });
+    s.onEnd([this] { events.push_back("end"); });
+    s.onAborted([this] { events.push_back("aborted"); });
+    s.onError([this](const absl::Status& e) {
+      events.push_back("error");
+      error = e;
+    });
+    s.onClose([this] { events.push_back("close"); });
+  }
+  std::vector<std::string> events;
+  Headers response, trailers;
+  std::string body;
+  absl::Status error;
+};
+
+TEST(SessionTest, RequestResponseWithBodiesAndTrailers) {
+  Pair p;
+  std::string server_body;
+  bool server_end = false;
+  p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers&) {
+    s->onData([&](std::string_view d) { server_body += d; });
+    s->onEnd([&, s] {
+      server_end = true;
+      ASSERT_TRUE(s->respond({{":status", "200"}, {"content-type", "text/plain"}},
+                             {.waitForTrailers = true})
+                      .ok());
+      s->onWantTrailers([s] { ASSERT_TRUE(s->sendTrailers({{"x-checksum", "42"}}).ok()); });
+      s->write("hello ");
+      s->end("world");
+    });
+  };
+  auto req = p.client->request({{":method", "POST"}, {":path", "/echo"}, {"x-id", "7"}});
+  ASSERT_TRUE(req.ok()) << req.status();
+  Recorder r(**req);
+  (*req)->write("ping");
+  (*req)->end(" pong");
+  p.run();
+
+  ASSERT_EQ(p.request_headers.size(), 1u);
+  const Headers& h = p.request_headers[0];
+  EXPECT_EQ(h.get(":method"), "POST");
+  EXPECT_EQ(h.get(":path"), "/echo");
+  EXPECT_EQ(h.get(":scheme"), "http");
+  EXPECT_EQ(h.get(":authority"), "localhost:8080");
+  EXPECT_EQ(h.get("x-id"), "7");
+  EXPECT_EQ(server_body, "ping pong");
+  EXPECT_TRUE(server_end);
+  EXPECT_EQ(r.body, "hello world");
+  EXPECT_EQ(r.response.get(":status"), "200");
+  EXPECT_EQ(r.response.get("content-type"), "text/plain");
+  EXPECT_TRUE(r.response.has("date"));  // Node adds `date` to every response
+  EXPECT_EQ(r.trailers.get("x-checksum"), "42");
+  EXPECT_THAT(r.events, ElementsAre("response", "trailers", "end", "close"));
+  EXPECT_EQ((*req)->rstCode(), 0u);
+  EXPECT_TRUE((*req)->destroyed());
+  EXPECT_EQ(p.client->streamCount(), 0u);
+  EXPECT_EQ(p.server->streamCount(), 0u);
+  EXPECT_EQ(p.streams[0]->sentTrailers()->get("x-checksum"), "42");
+}
+
+TEST(SessionTest, NoWantTrailersListenerSendsEmptyTrailers) {
+  Pair p;
+  p.on_stream = [](std::shared_ptr<ServerHttp2Stream> s, const Headers&) {
+    ASSERT_TRUE(s->respond({}, {.waitForTrailers = true}).ok());
+    s->end("body");
+  };
+  auto req = p.client->request({{":path", "/"}});
+  ASSERT_TRUE(req.ok());
+  Recorder r(**req);
+  p.run();
+  EXPECT_EQ(r.body, "body");
+  // Node ends the stream with an empty DATA frame: no 'trailers' event.
+  EXPECT_THAT(r.events, ElementsAre("response", "end", "close"));
+}
+
+TEST(SessionTest, GetEndsTheRequestAndHeadImpliesNoBody) {
+  Pair p;
+  p.on_stream = [](std::shared_ptr<ServerHttp2Stream> s, const Headers& h) {
+    EXPECT_TRUE(s->endAfterHeaders());
+    EXPECT_EQ(s->headRequest(), h.get(":method") == "HEAD");
+    ASSERT_TRUE(s->respond({{"content-length", "4"}}).ok());
+    if (!s->headRequest()) s->end("body");
+  };
+  auto get = p.client->request({{":path", "/"}});
+  auto head = p.client->request({{":method", "HEAD"}, {":path", "/"}});
+  ASSERT_TRUE(get.ok() && head.ok());
+  Recorder rg(**get), rh(**head);
+  p.run();
+  EXPECT_EQ(rg.body, "body");
+  EXPECT_THAT(rh.events, ElementsAre("response", "end", "close"));
+  EXPECT_EQ(rh.body, "");
+}
+
+TEST(SessionTest, ApiMisuseGetsNodeErrors) {
+  Pair p;
+  std::shared_ptr<ServerHttp2Stream> s;
+  p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> st, const Headers&) { s = st; };
+  auto req = p.client->request({{":path", "/"}}, {.endStream = false});
+  ASSERT_TRUE(req.ok());
+  p.run();
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(nodeErrorCode(s->sendTrailers({})), "ERR_HTTP2_TRAILERS_NOT_READY");
+  EXPECT_EQ(nodeErrorCode(s->respond({{":status", "99"}})), "ERR_HTTP2_STATUS_INVALID");
+  ASSERT_TRUE(s->respond().ok());
+  EXPECT_EQ(nodeErrorCode(s->respond()), "ERR_HTTP2_HEADERS_SENT");
+  EXPECT_EQ(nodeErrorCode(s->additionalHeaders({{":status", "103"}})),
+            "ERR_HTTP2_HEADERS_AFTER_RESPOND");
+  s->end();
+  absl::Status write_error;
+  EXPECT_FALSE(s->write("late", [&](absl::Status st) { write_error = st; }));
+  p.run();
+  EXPECT_EQ(nodeErrorCode(write_error), "ERR_STREAM_WRITE_AFTER_END");
+  EXPECT_EQ(nodeErrorCode(p.client->request({{"bad name", "x"}}).status()),
+            "ERR_INVALID_HTTP_TOKEN");
+  EXPECT_EQ(nodeErrorCode(p.client->request({{"connection", "close"}}).status()),
+            "ERR_HTTP2_INVALID_CONNECTION_HEADERS");
+}
+
+TEST(SessionTest, InformationalHeadersBeforeResponse) {
+  Pair p;
+  p.on_stream = [](std::shared_ptr<ServerHttp2Stream> s, const Headers&) {
+    ASSERT_TRUE(s->additionalHeaders({{":status", "103"}, {"link", "</a.css>"}}).ok());
+    EXPECT_EQ(nodeErrorCode(s->additionalHeaders({{":status", "101"}})), "ERR_HTTP2_STATUS_101");
+    ASSERT_TRUE(s->respond({}, {.endStream = true}).ok());
+    EXPECT_EQ(s->sentInfoHeaders().size(), 1u);
+  };
+  auto req = p.client->request({{":path", "/"}});
+  ASSERT_TRUE(req.ok());
+  Recorder r(**req);
+  p.run();
+  EXPECT_THAT(r.events, ElementsAre("headers 103", "response", "end", "close"));
+}
+
+TEST(SessionTest, CloseWithCodeResetsThePeerStream) {
+  Pair p;
+  p.on_stream = [](std::shared_ptr<ServerHttp2Stream> s, const Headers&) {
+    s->close(constants::NGHTTP2_ENHANCE_YOUR_CALM);
+    EXPECT_TRUE(s->closed());
+    EXPECT_EQ(s->rstCode(), constants::NGHTTP2_ENHANCE_YOUR_CALM);
+  };
+  auto req = p.client->request({{":method", "POST"}, {":path", "/"}});
+  ASSERT_TRUE(req.ok());
+  Recorder r(**req);
+  p.run();
+  EXPECT_EQ((*req)->rstCode(), constants::NGHTTP2_ENHANCE_YOUR_CALM);
+  EXPECT_TRUE((*req)->aborted());  // our writable side was still open
+  EXPECT_THAT(r.events, ElementsAre("aborted", "error", "close"));
+  EXPECT_EQ(nodeErrorCode(r.error), "ERR_HTTP2_STREAM_ERROR");
+  EXPECT_THAT(std::string(r.error.message()), ::testing::HasSubstr("NGHTTP2_ENHANCE_YOUR_CALM"));
+}
+
+TEST(SessionTest, CancelIsNotAnError) {
+  Pair p;
+  auto req = p.client->request({{":path", "/"}});
+  ASSERT_TRUE(req.ok());
+  Recorder r(**req);
+  p.run();
+  (*req)->close(constants::NGHTTP2_CANCEL);
+  p.run();
+  EXPECT_THAT(r.events, ElementsAre("close"));  // GET: writable already ended, so no 'aborted'
+  ASSERT_EQ(p.streams.size(), 1u);
+  EXPECT_TRUE(p.streams[0]->destroyed());
+  EXPECT_EQ(p.streams[0]->rstCode(), constants::NGHTTP2_CANCEL);
+  EXPECT_TRUE(p.streams[0]->aborted());
+}
+
+TEST(SessionTest, WriteReportsBackpressureAndDrains) {
+  Pair p;
+  std::shared_ptr<ServerHttp2Stream> s;
+  p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> st, const Headers&) { s = st; };
+  auto req = p.client->request({{":path", "/"}});
+  ASSERT_TRUE(req.ok());
+  std::string body;
+  (*req)->onData([&](std::string_view d) { body += d; });
+  p.run();
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->respond().ok());
+  EXPECT_TRUE(s->write(std::string(10000, 'a')));
+  EXPECT_FALSE(s->write(std::string(10000, 'b')));  // 20000 >= 16384: wait for 'drain'
+  EXPECT_EQ(s->bufferSize(), 20000u);
+  int drains = 0;
+  s->onDrain([&] { ++drains; });
+  p.run();
+  EXPECT_EQ(drains, 1);
+  EXPECT_EQ(s->bufferSize(), 0u);
+  EXPECT_EQ(body.size(), 20000u);
+}
+
+// The application not reading means no WINDOW_UPDATE: the sender stops at the window and
+// memory stays bounded by it; reading again lets everything through.
+TEST(SessionTest, PausedReaderStopsThePeerThroughFlowControl) {
+  Pair p;
+  std::shared_ptr<ServerHttp2Stream> s;
+  p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> st, const Headers&) { s = st; };
+  auto req = p.client->request({{":path", "/big"}});
+  ASSERT_TRUE(req.ok());
+  size_t received = 0;
+  bool ended = false;
+  (*req)->onData([&](std::string_view d) { received += d.size(); });
+  (*req)->onEnd([&] { ended = true; });
+  (*req)->pause();
+  p.run();
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->respond().ok());
+  const size_t total = 1 << 20;
+  for (size_t i = 0; i < total / 16384; ++i) s->write(std::string(16384, 'x'));
+  s->end();
+  p.run();
+  EXPECT_EQ(received, 0u);
+  EXPECT_EQ((*req)->readableLength(), 65535u);          // exactly one stream window
+  EXPECT_EQ(s->bufferSize(), total - 65535u);             // the rest waits at the sender
+  EXPECT_EQ(p.client->state().effectiveRecvDataLength, 65535);
+  (*req)->resume();
+  p.run();
+  EXPECT_EQ(received, total);
+  EXPECT_TRUE(ended);
+  EXPECT_EQ(s->bufferSize(), 0u);
+}
+
+TEST(SessionTest, PingRoundTrip) {
+  Pair p;
+  std::vector<std::string> pings_seen;
+  p.server->onPing([&](std::string_view payload) { pings_seen.emplace_back(payload); });
+  absl::Status result = absl::UnknownError("not called");
+  std::string echoed;
+  p.run();
+  ASSERT_TRUE(p.client->ping("abcdefgh", [&](const absl::Status& st, double ms, std::string_view pl) {
+                         result = st;
+                         echoed = std::string(pl);
+                         EXPECT_GE(ms, 0);
+                       })
+                  .ok());
+  p.run();
+  EXPECT_TRUE(result.ok());
+  EXPECT_EQ(echoed, "abcdefgh");
+  EXPECT_THAT(pings_seen, ElementsAre("abcdefgh"));
+  EXPECT_EQ(nodeErrorCode(p.client->ping("short", nullptr)), "ERR_HTTP2_PING_LENGTH");
+}
+
+TEST(SessionTest, TooManyOutstandingPingsAreRefused) {
+  SessionOptions options;
+  options.maxOutstandingPings = 2;
+  Pair p({}, options);
+  p.run();
+  EXPECT_TRUE(p.client->ping("", nullptr).ok());
+  EXPECT_TRUE(p.client->ping("", nullptr).ok());
+  EXPECT_EQ(nodeErrorCode(p.client->ping("", nullptr)), "ERR_HTTP2_PING_CANCEL");
+  p.run();  // acknowledged: room again
+  EXPECT_TRUE(p.client->ping("", nullptr).ok());
+}
+
+TEST(SessionTest, SettingsAreAcknowledgedAndSeenByThePeer) {
+  Pair p;
+  int local_events = 0;
+  p.client->onLocalSettings([&](const Settings&) { ++local_events; });
+  std::optional<Settings> remote;
+  p.server->onRemoteSettings([&](const Settings& s) { remote = s; });
+  p.run();
+  EXPECT_EQ(local_events, 1);  // the initial SETTINGS were acknowledged
+  EXPECT_FALSE(p.client->pendingSettingsAck());
+  Settings update;
+  update.initialWindowSize = 100000;
+  update.maxConcurrentStreams = 7;
+  std::optional<Settings> acked;
+  ASSERT_TRUE(p.client->settings(update, [&](const absl::Status& st, const Settings& s, double) {
+                         ASSERT_TRUE(st.ok());
+                         acked = s;
+                       })
+                  .ok());
+  EXPECT_TRUE(p.client->pendingSettingsAck());
+  p.run();
+  EXPECT_FALSE(p.client->pendingSettingsAck());
+  ASSERT_TRUE(acked);
+  EXPECT_EQ(acked->initialWindowSize, 100000u);
+  EXPECT_EQ(p.client->localSettings().maxConcurrentStreams, 7u);
+  ASSERT_TRUE(remote);
+  EXPECT_EQ(remote->initialWindowSize, 100000u);
+  EXPECT_EQ(p.server->remoteSettings().maxConcurrentStreams, 7u);
+  EXPECT_EQ(local_events, 2);
+  Settings bad;
+  bad.maxFrameSize = 100;
+  EXPECT_EQ(nodeErrorCode(p.client->settings(bad)), "ERR_HTTP2_INVALID_SETTING_VALUE");
+}
+
+TEST(SessionTest, GoawayStopsNewRequestsAndLetsOpenOnesFinish) {
+  Pair p;
+  std::shared_ptr<ServerHttp2Stream> s;
+  p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> st, const Headers&) { s = st; };
+  auto req = p.client->request({{":path", "/"}});
+  ASSERT_TRUE(req.ok());
+  Recorder r(**req);
+  p.run();
+  std::vector<uint32_t> goaway;
+  std::vector<std::string> goaway_data;
+  p.client->onGoaway([&](uint32_t code, int32_t last, std::string_view data) {
+    if (goaway.empty()) goaway = {code, static_cast<uint32_t>(last)};
+    goaway_data.emplace_back(data);
+  });
+  ASSERT_TRUE(p.server->goaway(constants::NGHTTP2_NO_ERROR, 0, "bye").ok());
+  p.run();
+  EXPECT_THAT(goaway, ElementsAre(0u, 1u));
+  // The client answers with its own GOAWAY (Node's close()), and the server with another.
+  ASSERT_FALSE(goaway_data.empty());
+  EXPECT_EQ(goaway_data[0], "bye");
+  EXPECT_TRUE(p.client->closed());
+  EXPECT_EQ(nodeErrorCode(p.client->request({{":path", "/"}}).status()),
+            "ERR_HTTP2_GOAWAY_SESSION");
+  // The open stream still completes.
+  ASSERT_TRUE(s->respond().ok());
+  s->end("done");
+  bool client_closed = false;
+  p.client->onClose([&] { client_closed = true; });
+  p.run();
+  EXPECT_EQ(r.body, "done");
+  EXPECT_TRUE(client_closed);
+  EXPECT_TRUE(p.client->destroyed());
+}
+
+TEST(SessionTest, GracefulCloseWaitsForStreams) {
+  Pair p;
+  std::shared_ptr<ServerHttp2Stream> s;
+  p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> st, const Headers&) { s = st; };
+  auto req = p.client->request({{":path", "/"}});
+  ASSERT_TRUE(req.ok());
+  Recorder r(**req);
+  p.run();
+  bool server_closed = false;
+  p.server->close([&] { server_closed = true; });
+  p.run();
+  EXPECT_FALSE(server_closed);
+  EXPECT_FALSE(p.server->destroyed());
+  ASSERT_TRUE(s->respond().ok());
+  s->end("last");
+  p.run();
+  EXPECT_TRUE(server_closed);
+  EXPECT_EQ(r.body, "last");
+  EXPECT_THAT(r.events, ElementsAre("response", "end", "close"));
+}
+
+TEST(SessionTest, DestroyWithErrorEmitsErrorThenCloseAndResetsStreams) {
+  Pair p;
+  auto req = p.client->request({{":path", "/"}});
+  ASSERT_TRUE(req.ok());
+  Recorder r(**req);
+  p.run();
+  std::vector<std::string> events;
+  p.client->onError([&](const absl::Status& e) { events.push_back(std::string(e.message())); });
+  p.client->onClose([&] { events.push_back("close"); });
+  p.client->destroy(absl::InternalError("boom"));
+  uint32_t server_goaway = 99;
+  p.server->onGoaway([&](uint32_t code, int32_t, std::string_view) { server_goaway = code; });
+  p.run();
+  EXPECT_THAT(events, ElementsAre("boom", "close"));
+  EXPECT_TRUE((*req)->destroyed());
+  EXPECT_THAT(r.events, ElementsAre("error", "close"));
+  EXPECT_EQ(server_goaway, constants::NGHTTP2_INTERNAL_ERROR);
+  EXPECT_EQ(nodeErrorCode(p.client->ping("", nullptr)), "ERR_HTTP2_INVALID_SESSION");
+}
+
+TEST(SessionTest, PeerDisconnectCancelsStreams) {
+  Pair p;
+  auto req = p.client->request({{":method", "POST"}, {":path", "/"}});
+  ASSERT_TRUE(req.ok());
+  Recorder r(**req);
+  p.run();
+  ASSERT_EQ(p.streams.size(), 1u);
+  bool server_closed = false;
+  p.server->onClose([&] { server_closed = true; });
+  p.client_socket->destroy();  // the connection drops
+  p.run();
+  EXPECT_TRUE(server_closed);
+  EXPECT_TRUE(p.streams[0]->destroyed());
+  EXPECT_EQ(p.streams[0]->rstCode(), constants::NGHTTP2_CANCEL);
+  EXPECT_TRUE(p.streams[0]->aborted());
+}
+
+TEST(SessionTest, InactivityTimeouts) {
+  Pair p;
+  int session_timeouts = 0, stream_timeouts = 0;
+  p.server->setTimeout(1000, [&] { ++session_timeouts; });
+  auto req = p.client->request({{":path", "/"}});
+  ASSERT_TRUE(req.ok());
+  p.run();
+  ASSERT_EQ(p.streams.size(), 1u);
+  p.streams[0]->setTimeout(500, [&] { ++stream_timeouts; });
+  p.loop.advance(499);
+  EXPECT_EQ(stream_timeouts, 0);
+  p.loop.advance(1);
+  EXPECT_EQ(stream_timeouts, 1);
+  EXPECT_EQ(session_timeouts, 0);
+  p.loop.advance(600);
+  EXPECT_EQ(session_timeouts, 1);
+}
+
+TEST(SessionTest, TooManyConcurrentStreamsAreRefused) {
+  SessionOptions server_options;
+  server_options.settings.maxConcurrentStreams = 2;
+  SessionOptions client_options;
+  client_options.peerMaxConcurrentStreams = 100;
+  Pair p(server_options, client_options);
+  // Before the server's SETTINGS arrive the client believes 100 streams are fine.
+  std::vector<std::unique_ptr<Recorder>> recs;
+  std::vector<std::shared_ptr<ClientHttp2Stream>> reqs;
+  for (int i = 0; i < 3; ++i) {
+    auto r = p.client->request({{":method", "POST"}, {":path", "/"}});
+    ASSERT_TRUE(r.ok());
+    recs.push_back(std::make_unique<Recorder>(**r));
+    reqs.push_back(*r);
+  }
+  p.run();
+  EXPECT_EQ(p.streams.size(), 2u);
+  // nghttp2 refuses it first (as in Node): REFUSED_STREAM tells the client it may retry.
+  EXPECT_EQ(reqs[2]->rstCode(), constants::NGHTTP2_REFUSED_STREAM);
+  EXPECT_FALSE(reqs[0]->destroyed());
+}
+
+TEST(SessionTest, TooManyHeaderPairsResetTheStream) {
+  SessionOptions server_options;
+  server_options.maxHeaderListPairs = 8;
+  Pair p(server_options);
+  Headers h{{":path", "/"}};
+  for (int i = 0; i < 10; ++i) h.add("x-h" + std::to_string(i), "v");
+  auto req = p.client->request(h);
+  ASSERT_TRUE(req.ok());
+  Recorder r(**req);
+  p.run();
+  EXPECT_TRUE(p.streams.empty());
+  EXPECT_EQ((*req)->rstCode(), constants::NGHTTP2_ENHANCE_YOUR_CALM);
+}
+
+TEST(SessionTest, SensitiveHeadersAreSentNeverIndexed) {
+  Pair p;
+  Headers h{{":path", "/"}, {"authorization", "secret-token-value-long-enough"}};
+  h.setSensitive("authorization");
+  auto req = p.client->request(h);
+  ASSERT_TRUE(req.ok());
+  p.run();
+  ASSERT_EQ(p.request_headers.size(), 1u);
+  EXPECT_TRUE(p.request_headers[0].isSensitive("authorization"));
+  EXPECT_FALSE(p.request_headers[0].isSensitive(":path"));
+}
+
+}  // namespace
+}  // namespace h2rpc::transport

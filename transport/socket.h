@@ -1,0 +1,64 @@
+// transport/socket.h — a connected byte stream under an Http2Session: TCP (UvSocket), TLS over any
+// Socket (TlsSocket), or an in-memory pipe in tests (MemorySocket). The session never sees
+// sockets directly, only this interface: that is what keeps its core sans-I/O.
+//
+// Threading: loop thread only. Lifetime: owned by the session (or test) that uses it; the Handler
+// must outlive the socket or call setHandler(nullptr) first. Handler callbacks never run inside
+// a call into the socket (write/end/...); they always come from the loop.
+#ifndef H2RPC_TRANSPORT_SOCKET_H_
+#define H2RPC_TRANSPORT_SOCKET_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+
+namespace h2rpc::transport {
+
+class Socket {
+ public:
+  class Handler {
+   public:
+    virtual ~Handler() = default;
+    // The socket is connected (and for TLS, the handshake is done). Sockets created already
+    // connected (accepted ones, memory pipes) call it too, once, from the loop.
+    virtual void onSocketConnect() = 0;
+    virtual void onSocketData(std::string_view data) = 0;
+    // The write queue became empty after having been non-empty.
+    virtual void onSocketDrain() = 0;
+    // The peer closed (OK status) or the socket failed. No callback follows.
+    virtual void onSocketClose(absl::Status status) = 0;
+  };
+
+  virtual ~Socket() = default;
+  virtual void setHandler(Handler* handler) = 0;
+
+  // Queues bytes for the peer. Never blocks; writeQueueSize() tells how much is still queued so
+  // that the writer can stop producing (backpressure).
+  virtual void write(std::string data) = 0;
+  virtual size_t writeQueueSize() const = 0;
+
+  // Stop / restart delivering onSocketData (the peer is then held back by TCP flow control).
+  virtual void pauseReading() = 0;
+  virtual void resumeReading() = 0;
+
+  // Flushes queued bytes, then closes. destroy() closes at once, dropping queued bytes.
+  virtual void end() = 0;
+  virtual void destroy() = 0;
+
+  virtual bool connecting() const = 0;
+  virtual bool encrypted() const { return false; }
+  // The ALPN protocol negotiated by TLS ("h2"), or "h2c" for a cleartext socket (as Node).
+  virtual std::string alpnProtocol() const { return "h2c"; }
+  virtual std::string remoteAddress() const { return ""; }
+  virtual uint16_t remotePort() const { return 0; }
+  // Whether the socket keeps its loop alive (Node's socket.ref()/unref()).
+  virtual void ref() {}
+  virtual void unref() {}
+};
+
+}  // namespace h2rpc::transport
+
+#endif  // H2RPC_TRANSPORT_SOCKET_H_

@@ -1,0 +1,623 @@
+#include "transport/stream.h"
+
+#include <nghttp2/nghttp2.h>
+
+#include <algorithm>
+#include <cstring>
+#include <ctime>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "transport/constants.h"
+#include "transport/errors.h"
+#include "transport/internal/nv.h"
+#include "transport/session.h"
+
+namespace h2rpc::transport {
+
+namespace {
+
+absl::Status writeAfterEnd() {
+  return nodeError(absl::StatusCode::kFailedPrecondition, "ERR_STREAM_WRITE_AFTER_END",
+                   "write after end");
+}
+
+absl::Status streamDestroyed() {
+  return nodeError(absl::StatusCode::kCancelled, "ERR_STREAM_DESTROYED",
+                   "Cannot call write after a stream was destroyed");
+}
+
+// RFC 9110 IMF-fixdate, what Node puts in `date`.
+std::string httpDate() {
+  return absl::FormatTime("%a, %d %b %Y %H:%M:%S GMT", absl::Now(), absl::UTCTimeZone());
+}
+
+}  // namespace
+
+Http2Stream::Http2Stream(Http2Session* session, int32_t id)
+    : session_(session), loop_(session->loop()), id_(id) {}
+
+Http2Stream::~Http2Stream() = default;
+
+EventLoop* Http2Stream::loop() const { return loop_; }
+
+absl::Status Http2Stream::invalidStream() const {
+  return nodeError(absl::StatusCode::kFailedPrecondition, "ERR_HTTP2_INVALID_STREAM",
+                   "The stream has been destroyed");
+}
+
+void Http2Stream::setId(int32_t id) { id_ = id; }
+
+StreamState Http2Stream::state() const {
+  StreamState s;
+  if (destroyed_ || id_ == 0 || session_ == nullptr || session_->nghttp2() == nullptr) return s;
+  nghttp2_session* ng = session_->nghttp2();
+  nghttp2_stream* st = nghttp2_session_find_stream(ng, id_);
+  s.localWindowSize = nghttp2_session_get_stream_local_window_size(ng, id_);
+  s.state = st ? static_cast<int>(nghttp2_stream_get_state(st)) : NGHTTP2_STREAM_STATE_CLOSED;
+  s.localClose = writable_finished_;
+  s.remoteClose = read_ended_;
+  s.sumDependencyWeight = st ? nghttp2_stream_get_sum_dependency_weight(st) : 0;
+  s.weight = st ? nghttp2_stream_get_weight(st) : 0;
+  return s;
+}
+
+void Http2Stream::off(ListenerId id) {
+  data_event_.off(id) || end_event_.off(id) || drain_event_.off(id) || close_event_.off(id) ||
+      aborted_event_.off(id) || timeout_event_.off(id) || want_trailers_event_.off(id) ||
+      ready_event_.off(id) || finish_event_.off(id) || error_event_.off(id) ||
+      trailers_event_.off(id) || frame_error_event_.off(id);
+}
+
+void ClientHttp2Stream::off(ListenerId id) {
+  if (response_event_.off(id) || headers_event_.off(id) || continue_event_.off(id)) return;
+  Http2Stream::off(id);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writable side
+
+absl::Status Http2Stream::submitHeaders(const Headers& headers, bool end_stream,
+                                        bool wait_for_trailers) {
+  const bool server = session_->type() == Http2Session::Type::kServer;
+  auto fields = prepareOutgoingHeaders(headers, server ? HeadersKind::kResponse
+                                                       : HeadersKind::kRequest);
+  if (!fields.ok()) return fields.status();
+  std::vector<nghttp2_nv> nva = internal::toNv(*fields);
+  nghttp2_data_provider provider;
+  provider.source.ptr = this;
+  provider.read_callback = [](nghttp2_session* ng, int32_t id, uint8_t* buf, size_t length,
+                              uint32_t* flags, nghttp2_data_source* src, void*) -> ssize_t {
+    auto* stream = static_cast<Http2Stream*>(src->ptr);
+    // The provider outlives nothing: the session looks the stream up to be safe.
+    Http2Stream* live = stream->session_ ? stream->session_->findStream(id) : nullptr;
+    if (live != stream) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    return stream->readForFraming(buf, length, flags);
+  };
+  nghttp2_data_provider* p = end_stream ? nullptr : &provider;
+  nghttp2_session* ng = session_->nghttp2();
+  if (server) {
+    int rv = nghttp2_submit_response(ng, id_, nva.data(), nva.size(), p);
+    if (rv != 0) {
+      return nodeError(absl::StatusCode::kInternal, "ERR_HTTP2_ERROR", nghttp2_strerror(rv));
+    }
+  } else {
+    int32_t id = nghttp2_submit_request(ng, nullptr, nva.data(), nva.size(), p, this);
+    if (id == NGHTTP2_ERR_STREAM_ID_NOT_AVAILABLE) {
+      return nodeError(absl::StatusCode::kResourceExhausted, "ERR_HTTP2_OUT_OF_STREAMS",
+                       "No stream ID is available because maximum stream ID has been reached");
+    }
+    if (id < 0) {
+      return nodeError(absl::StatusCode::kInternal, "ERR_HTTP2_ERROR", nghttp2_strerror(id));
+    }
+    setId(id);
+  }
+  Headers sent;
+  for (const OutgoingField& f : *fields) sent.add(f.name, f.value);
+  sent_headers_ = std::move(sent);
+  headers_sent_ = true;
+  provider_attached_ = p != nullptr;
+  wait_for_trailers_ = wait_for_trailers && !end_stream;
+  if (end_stream) {
+    writable_ending_ = true;
+    writable_finished_ = true;
+    auto self = shared_from_this();
+    loop_->post([self] {
+      for (auto& cb : self->end_callbacks_) cb(absl::OkStatus());
+      self->end_callbacks_.clear();
+      self->finish_event_.emit();
+    });
+  }
+  updateTimer();
+  session_->scheduleFlush();
+  return absl::OkStatus();
+}
+
+bool Http2Stream::write(std::string data, WriteCallback cb) {
+  if (destroyed_ || writable_ending_) {
+    absl::Status err = destroyed_ ? streamDestroyed() : writeAfterEnd();
+    auto self = shared_from_this();
+    loop_->post([self, err, cb = std::move(cb)] {
+      if (cb) cb(err);
+      self->error_event_.emit(err);
+    });
+    return false;
+  }
+  if (!headers_sent_) {
+    if (absl::Status st = proceed(); !st.ok()) {
+      auto self = shared_from_this();
+      loop_->post([self, st, cb = std::move(cb)] {
+        if (cb) cb(st);
+        self->error_event_.emit(st);
+      });
+      return false;
+    }
+  }
+  updateTimer();
+  buffer_size_ += data.size();
+  outq_.push_back({std::move(data), 0, std::move(cb)});
+  resumeDataIfDeferred();
+  const bool ok = buffer_size_ < high_water_mark_;
+  if (!ok) need_drain_ = true;
+  return ok;
+}
+
+void Http2Stream::end(std::string data, WriteCallback cb) {
+  if (destroyed_) {
+    if (cb) {
+      auto self = shared_from_this();
+      loop_->post([cb = std::move(cb)] { cb(streamDestroyed()); });
+    }
+    return;
+  }
+  if (!data.empty()) write(std::move(data));
+  if (writable_ending_) {
+    if (cb) {
+      if (writable_finished_) {
+        loop_->post([cb = std::move(cb)] { cb(absl::OkStatus()); });
+      } else {
+        end_callbacks_.push_back(std::move(cb));
+      }
+    }
+    return;
+  }
+  if (!headers_sent_) {
+    if (absl::Status st = proceed(); !st.ok()) {
+      if (cb) loop_->post([cb = std::move(cb), st] { cb(st); });
+      return;
+    }
+  }
+  writable_ending_ = true;
+  if (cb) end_callbacks_.push_back(std::move(cb));
+  if (writable_finished_) {
+    // HEADERS already carried END_STREAM.
+    auto self = shared_from_this();
+    loop_->post([self] {
+      for (auto& c : self->end_callbacks_) c(absl::OkStatus());
+      self->end_callbacks_.clear();
+    });
+    return;
+  }
+  resumeDataIfDeferred();
+}
+
+void Http2Stream::resumeDataIfDeferred() {
+  if (!provider_attached_ || !deferred_ || session_ == nullptr || id_ == 0) return;
+  deferred_ = false;
+  nghttp2_session_resume_data(session_->nghttp2(), id_);
+  session_->scheduleFlush();
+}
+
+ssize_t Http2Stream::readForFraming(uint8_t* buf, size_t length, uint32_t* data_flags) {
+  size_t copied = 0;
+  std::vector<WriteCallback> done;
+  while (copied < length && !outq_.empty()) {
+    Chunk& chunk = outq_.front();
+    const size_t n = std::min(length - copied, chunk.data.size() - chunk.offset);
+    std::memcpy(buf + copied, chunk.data.data() + chunk.offset, n);
+    copied += n;
+    chunk.offset += n;
+    if (chunk.offset == chunk.data.size()) {
+      if (chunk.cb) done.push_back(std::move(chunk.cb));
+      outq_.pop_front();
+    }
+  }
+  buffer_size_ -= copied;
+  const bool drained = need_drain_ && buffer_size_ == 0;
+  if (drained) need_drain_ = false;
+  const bool eof = outq_.empty() && writable_ending_;
+  if (eof) {
+    *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+    writable_finished_ = true;
+    if (wait_for_trailers_) *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+  } else if (copied == 0) {
+    deferred_ = true;
+    return NGHTTP2_ERR_DEFERRED;
+  }
+  if (!done.empty() || drained || eof) {
+    // Events never run on nghttp2's stack.
+    auto self = shared_from_this();
+    const bool want_trailers = eof && wait_for_trailers_;
+    loop_->post([self, done = std::move(done), drained, eof, want_trailers]() mutable {
+      for (auto& cb : done) cb(absl::OkStatus());
+      if (drained && !self->destroyed_) self->drain_event_.emit();
+      if (eof) {
+        for (auto& cb : self->end_callbacks_) cb(absl::OkStatus());
+        self->end_callbacks_.clear();
+        self->finish_event_.emit();
+      }
+      if (want_trailers) {
+        // Node's onStreamTrailers: with no listener, empty trailers end the stream.
+        self->trailers_ready_ = true;
+        if (self->destroyed_ || self->closed_) return;
+        if (!self->want_trailers_event_.emit()) (void)self->sendTrailers(Headers());
+      }
+    });
+  }
+  return static_cast<ssize_t>(copied);
+}
+
+absl::Status Http2Stream::sendTrailers(const Headers& trailers) {
+  if (destroyed_ || closed_) return invalidStream();
+  if (sent_trailers_) {
+    return nodeError(absl::StatusCode::kFailedPrecondition, "ERR_HTTP2_TRAILERS_ALREADY_SENT",
+                     "Trailing headers have already been sent");
+  }
+  if (!trailers_ready_) {
+    return nodeError(absl::StatusCode::kFailedPrecondition, "ERR_HTTP2_TRAILERS_NOT_READY",
+                     "Trailing headers cannot be sent until after the wantTrailers event is "
+                     "emitted");
+  }
+  auto fields = prepareOutgoingHeaders(trailers, HeadersKind::kTrailers);
+  if (!fields.ok()) return fields.status();
+  nghttp2_session* ng = session_->nghttp2();
+  int rv;
+  if (fields->empty()) {
+    nghttp2_data_provider eof;
+    eof.source.ptr = nullptr;
+    eof.read_callback = [](nghttp2_session*, int32_t, uint8_t*, size_t, uint32_t* flags,
+                           nghttp2_data_source*, void*) -> ssize_t {
+      *flags |= NGHTTP2_DATA_FLAG_EOF;
+      return 0;
+    };
+    rv = nghttp2_submit_data(ng, NGHTTP2_FLAG_END_STREAM, id_, &eof);
+  } else {
+    std::vector<nghttp2_nv> nva = internal::toNv(*fields);
+    rv = nghttp2_submit_trailer(ng, id_, nva.data(), nva.size());
+  }
+  if (rv != 0) {
+    absl::Status err = nodeError(absl::StatusCode::kInternal, "ERR_HTTP2_ERROR",
+                                 nghttp2_strerror(rv));
+    destroy(err);
+    return err;
+  }
+  Headers sent;
+  for (const OutgoingField& f : *fields) sent.add(f.name, f.value);
+  sent_trailers_ = std::move(sent);
+  wait_for_trailers_ = false;
+  updateTimer();
+  session_->scheduleFlush();
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Readable side
+
+ListenerId Http2Stream::onData(std::function<void(std::string_view)> fn) {
+  ListenerId id = data_event_.on(std::move(fn));
+  // Node: attaching a 'data' listener switches a stream that was not explicitly paused to
+  // flowing mode.
+  if (!explicitly_paused_) resume();
+  return id;
+}
+
+void Http2Stream::pause() {
+  flowing_ = false;
+  explicitly_paused_ = true;
+}
+
+void Http2Stream::resume() {
+  explicitly_paused_ = false;
+  if (flowing_) return;
+  flowing_ = true;
+  did_read_ = true;
+  scheduleInbox();
+}
+
+void Http2Stream::receiveData(std::string_view data) {
+  if (data.empty()) return;
+  inbox_.emplace_back(data);
+  inbox_bytes_ += data.size();
+  updateTimer();
+  if (flowing_) scheduleInbox();
+}
+
+void Http2Stream::receiveEnd() {
+  read_ended_ = true;
+  scheduleInbox();
+}
+
+void Http2Stream::scheduleInbox() {
+  if (inbox_scheduled_) return;
+  inbox_scheduled_ = true;
+  auto self = shared_from_this();
+  loop_->post([self] {
+    self->inbox_scheduled_ = false;
+    self->processInbox();
+  });
+}
+
+void Http2Stream::processInbox() {
+  while (flowing_ && !inbox_.empty()) {
+    std::string chunk = std::move(inbox_.front());
+    inbox_.pop_front();
+    inbox_bytes_ -= chunk.size();
+    // Credit the peer's window only now that the application has the bytes.
+    if (session_) session_->consume(id_, chunk.size());
+    data_event_.emit(chunk);
+  }
+  if (inbox_.empty() && read_ended_ && !end_emitted_ && (flowing_ || destroyed_)) {
+    end_emitted_ = true;
+    end_event_.emit();
+    if (destroy_on_end_) finishDestroy(absl::OkStatus());
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Closing
+
+void Http2Stream::close(uint32_t code, std::function<void()> callback) {
+  if (closed_ || destroyed_) return;
+  if (callback) close_event_.once(std::move(callback));
+  closed_ = true;
+  rst_code_ = code;
+  if (timer_) timer_->stop();
+  timeout_event_.removeAllListeners();
+  const bool was_ending = writable_ending_;
+  if (!was_ending) {
+    aborted_ = true;
+    writable_ending_ = true;
+    auto self = shared_from_this();
+    loop_->post([self] { self->aborted_event_.emit(); });
+  }
+  if (session_ == nullptr || id_ == 0) return;
+  auto submitRst = [self = shared_from_this(), code] {
+    if (self->session_ == nullptr || self->destroyed_) return;
+    nghttp2_submit_rst_stream(self->session_->nghttp2(), NGHTTP2_FLAG_NONE, self->id_, code);
+    self->session_->scheduleFlush();
+  };
+  // Node: a NO_ERROR close after end() lets queued data go out first.
+  if (!was_ending || writable_finished_ || code != constants::NGHTTP2_NO_ERROR) {
+    submitRst();
+  } else {
+    finish_event_.once(submitRst);
+  }
+}
+
+void Http2Stream::destroy(absl::Status error) {
+  if (destroyed_) return;
+  uint32_t code = closed_ ? rst_code_.value_or(0) : 0;
+  if (session_ && (session_->goawayCode() || session_->destroy_code_)) {
+    if (!closed_ || !error.ok()) {
+      code = session_->goawayCode() ? session_->goawayCode() : session_->destroy_code_;
+    }
+  }
+  if (!error.ok() && !(session_ && (session_->goawayCode() || session_->destroy_code_))) {
+    code = constants::NGHTTP2_INTERNAL_ERROR;
+  }
+  if (!closed_) {
+    closed_ = true;
+    rst_code_ = code;
+    if (!writable_ending_) {
+      aborted_ = true;
+      writable_ending_ = true;
+      auto self = shared_from_this();
+      loop_->post([self] { self->aborted_event_.emit(); });
+    }
+    if (session_ && id_ != 0 && session_->nghttp2()) {
+      nghttp2_submit_rst_stream(session_->nghttp2(), NGHTTP2_FLAG_NONE, id_, code);
+      session_->scheduleFlush();
+    }
+  }
+  finishDestroy(error);
+}
+
+void Http2Stream::onNghttp2Close(uint32_t code) {
+  if (destroyed_) return;
+  if (session_ && session_->destroyed() && !keep_session_) return;
+  if (!closed_) {
+    closed_ = true;
+    rst_code_ = code;
+    if (!writable_ending_) {
+      aborted_ = true;
+      writable_ending_ = true;
+      aborted_event_.emit();
+    }
+  }
+  if (timer_) timer_->stop();
+  read_ended_ = true;
+  if (end_emitted_ || code != constants::NGHTTP2_NO_ERROR) {
+    finishDestroy(absl::OkStatus());
+    return;
+  }
+  // Wait for 'end' to destroy, so that buffered data is not lost.
+  destroy_on_end_ = true;
+  const bool server = session_ && session_->type() == Http2Session::Type::kServer;
+  if (server && !did_read_ && !explicitly_paused_) {
+    // Node: a server that never read the request body has it dumped so the stream can go.
+    resume();
+  }
+  scheduleInbox();
+}
+
+void Http2Stream::detach(const absl::Status& error, uint32_t code) {
+  if (destroyed_) return;
+  if (!closed_) {
+    closed_ = true;
+    rst_code_ = code;
+    if (!writable_ending_) {
+      aborted_ = true;
+      writable_ending_ = true;
+      auto self = shared_from_this();
+      loop_->post([self] { self->aborted_event_.emit(); });
+    }
+  }
+  read_ended_ = true;
+  session_ = nullptr;  // the session no longer has a live nghttp2 stream for us
+  finishDestroy(error);
+}
+
+void Http2Stream::finishDestroy(absl::Status error) {
+  if (destroyed_) return;
+  destroyed_ = true;
+  if (timer_) timer_->stop();
+  const uint32_t code = rst_code_.value_or(0);
+  if (!rst_code_) rst_code_ = code;
+  if (error.ok() && code != constants::NGHTTP2_NO_ERROR && code != constants::NGHTTP2_CANCEL) {
+    error = http2StreamError(code);
+  }
+  // Unread data will never be read: give its flow-control credit back to the connection.
+  Http2Session* session = session_;
+  if (session) {
+    if (inbox_bytes_) session->consume(0, inbox_bytes_);
+    session->removeStream(id_);
+  }
+  inbox_.clear();
+  inbox_bytes_ = 0;
+  // Queued writes will never be sent.
+  std::vector<WriteCallback> dropped;
+  for (Chunk& c : outq_) {
+    if (c.cb) dropped.push_back(std::move(c.cb));
+  }
+  outq_.clear();
+  buffer_size_ = 0;
+  for (auto& cb : end_callbacks_) dropped.push_back(std::move(cb));
+  end_callbacks_.clear();
+  session_ = nullptr;
+  auto self = shared_from_this();
+  loop_->post([self, error, dropped = std::move(dropped)]() mutable {
+    self->keep_session_.reset();
+    for (auto& cb : dropped) cb(streamDestroyed());
+    if (!self->end_emitted_ && self->read_ended_ && self->flowing_) {
+      // Nothing more will arrive; a reader still learns that the stream ended.
+    }
+    if (!error.ok()) self->error_event_.emit(error);
+    self->close_event_.emit();
+  });
+}
+
+void Http2Stream::setTimeout(uint64_t ms, std::function<void()> callback) {
+  if (destroyed_) return;
+  timeout_ms_ = ms;
+  if (callback) timeout_event_.on(std::move(callback));
+  if (ms == 0) {
+    if (timer_) timer_->stop();
+    return;
+  }
+  if (!timer_) timer_ = loop_->createTimer();
+  updateTimer();
+}
+
+void Http2Stream::updateTimer() {
+  if (session_) session_->updateTimer();
+  if (timeout_ms_ == 0 || destroyed_ || !timer_) return;
+  std::weak_ptr<Http2Stream> weak = weak_from_this();
+  timer_->start(timeout_ms_, [weak] {
+    auto self = weak.lock();
+    if (self && !self->destroyed_) self->timeout_event_.emit();
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events from the session
+
+void Http2Stream::emitFrameError(uint8_t type, int code) {
+  frame_error_event_.emit(type, code, id_);
+}
+
+void Http2Stream::emitHeadersEvent(const Headers& headers, uint8_t flags, int cat) {
+  // Node's onSessionHeaders: which event a HEADERS frame on an existing stream is.
+  const bool end_of_stream = flags & NGHTTP2_FLAG_END_STREAM;
+  std::optional<int> status;
+  if (auto s = headers.get(constants::HTTP2_HEADER_STATUS)) {
+    int v;
+    if (absl::SimpleAtoi(*s, &v)) status = v;
+  }
+  enum class Kind { kResponse, kHeaders, kTrailers } kind;
+  if (cat == NGHTTP2_HCAT_RESPONSE) {
+    kind = (!end_of_stream && status && *status >= 100 && *status < 200) ? Kind::kHeaders
+                                                                          : Kind::kResponse;
+  } else if (status && *status >= 200) {
+    kind = Kind::kResponse;
+  } else {
+    kind = end_of_stream ? Kind::kTrailers : Kind::kHeaders;
+  }
+  auto self = shared_from_this();
+  loop_->post([self, headers, flags, kind, status] {
+    auto* client = dynamic_cast<ClientHttp2Stream*>(self.get());
+    if (client && status == 100) client->continue_event_.emit();
+    switch (kind) {
+      case Kind::kResponse:
+        if (client) client->response_event_.emit(headers, flags);
+        break;
+      case Kind::kHeaders:
+        if (client) client->headers_event_.emit(headers, flags);
+        break;
+      case Kind::kTrailers:
+        self->trailers_event_.emit(headers, flags);
+        break;
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server streams
+
+absl::Status ServerHttp2Stream::respond(const Headers& headers_in, RespondOptions options) {
+  if (destroyed_ || closed_) return invalidStream();
+  if (headers_sent_) {
+    return nodeError(absl::StatusCode::kFailedPrecondition, "ERR_HTTP2_HEADERS_SENT",
+                     "Response has already been initiated.");
+  }
+  Headers headers = headers_in;
+  if (!headers.has(constants::HTTP2_HEADER_STATUS)) headers.add(constants::HTTP2_HEADER_STATUS, "200");
+  if (options.sendDate && !headers.has(constants::HTTP2_HEADER_DATE)) {
+    headers.add(constants::HTTP2_HEADER_DATE, httpDate());
+  }
+  int status = 0;
+  (void)absl::SimpleAtoi(headers.get(constants::HTTP2_HEADER_STATUS).value_or(""), &status);
+  bool end_stream = options.endStream || status == 204 || status == 205 || status == 304 ||
+                    head_request_;
+  return submitHeaders(headers, end_stream, options.waitForTrailers);
+}
+
+absl::Status ServerHttp2Stream::proceed() { return respond(); }
+
+absl::Status ServerHttp2Stream::additionalHeaders(const Headers& headers) {
+  if (destroyed_ || closed_) return invalidStream();
+  if (headers_sent_) {
+    return nodeError(absl::StatusCode::kFailedPrecondition, "ERR_HTTP2_HEADERS_AFTER_RESPOND",
+                     "Cannot specify additional headers after response initiated");
+  }
+  auto fields = prepareOutgoingHeaders(headers, HeadersKind::kInfo);
+  if (!fields.ok()) return fields.status();
+  std::vector<nghttp2_nv> nva = internal::toNv(*fields);
+  int rv = nghttp2_submit_headers(session_->nghttp2(), NGHTTP2_FLAG_NONE, id_, nullptr,
+                                  nva.data(), nva.size(), nullptr);
+  if (rv != 0) {
+    absl::Status err = nodeError(absl::StatusCode::kInternal, "ERR_HTTP2_ERROR",
+                                 nghttp2_strerror(rv));
+    destroy(err);
+    return err;
+  }
+  Headers sent;
+  for (const OutgoingField& f : *fields) sent.add(f.name, f.value);
+  sent_info_headers_.push_back(std::move(sent));
+  updateTimer();
+  session_->scheduleFlush();
+  return absl::OkStatus();
+}
+
+}  // namespace h2rpc::transport

@@ -1,0 +1,290 @@
+// transport/stream.h — Http2Stream, ServerHttp2Stream, ClientHttp2Stream: one HTTP/2 stream,
+// modelled on node:http2's classes of the same names. A stream is a duplex: the readable side
+// delivers the peer's DATA ('data', 'end'; pause()/resume() hold the peer back through HTTP/2
+// flow control), the writable side sends ours (write()/end() with backpressure and 'drain').
+//
+// Threading: every method must be called on the owning session's loop thread.
+// Lifetime: streams are shared_ptr. The session keeps each stream alive until its 'close' event
+// has run; after that the object stays valid as long as you hold it, reports destroyed() and
+// refuses every operation with ERR_HTTP2_INVALID_STREAM. Events never run inside a call you
+// make: like Node's process.nextTick, they are delivered from the loop.
+#ifndef H2RPC_TRANSPORT_STREAM_H_
+#define H2RPC_TRANSPORT_STREAM_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "transport/event.h"
+#include "transport/event_loop.h"
+#include "transport/headers.h"
+
+namespace h2rpc::transport {
+
+class Http2Session;
+struct Nghttp2Callbacks;
+
+// Node's http2stream.state.
+struct StreamState {
+  int32_t localWindowSize = 0;
+  int state = 0;  // constants::NGHTTP2_STREAM_STATE_*
+  bool localClose = false;
+  bool remoteClose = false;
+  int32_t sumDependencyWeight = 0;
+  int32_t weight = 0;
+};
+
+// Called once the chunk is handed to HTTP/2 framing (OK), or with the error that dropped it.
+using WriteCallback = std::function<void(absl::Status)>;
+
+class Http2Stream : public std::enable_shared_from_this<Http2Stream> {
+ public:
+  // Node's writableHighWaterMark: write() returns false once this many bytes are buffered.
+  static constexpr size_t kDefaultHighWaterMark = 16384;
+
+  Http2Stream(const Http2Stream&) = delete;
+  Http2Stream& operator=(const Http2Stream&) = delete;
+  virtual ~Http2Stream();
+
+  // --- properties (Node's names) ---
+  int32_t id() const { return id_; }
+  // The session, or nullptr once the stream is destroyed.
+  Http2Session* session() const { return session_; }
+  bool pending() const { return id_ == 0; }
+  bool aborted() const { return aborted_; }
+  bool closed() const { return closed_; }
+  bool destroyed() const { return destroyed_; }
+  bool endAfterHeaders() const { return end_after_headers_; }
+  bool headersSent() const { return headers_sent_; }
+  // Bytes written but not yet handed to HTTP/2 framing.
+  size_t bufferSize() const { return buffer_size_; }
+  // The RST_STREAM code once the stream has closed (NGHTTP2_NO_ERROR after a normal end).
+  std::optional<uint32_t> rstCode() const { return rst_code_; }
+  const std::optional<Headers>& sentHeaders() const { return sent_headers_; }
+  const std::vector<Headers>& sentInfoHeaders() const { return sent_info_headers_; }
+  const std::optional<Headers>& sentTrailers() const { return sent_trailers_; }
+  // Empty state (all zero) when pending or destroyed, as Node returns {}.
+  StreamState state() const;
+
+  // --- writable side ---
+  // Queues `data`. Returns false when bufferSize() reached the high-water mark: wait for
+  // 'drain' before writing more. After end(), the chunk is refused (ERR_STREAM_WRITE_AFTER_END
+  // to `cb` and 'error'). On a server stream, the first write() responds with :status 200 if
+  // respond() was not called yet (as Node).
+  bool write(std::string data, WriteCallback cb = nullptr);
+  // Ends the writable side after `data` (if any): END_STREAM, or 'wantTrailers' when the stream
+  // was opened with waitForTrailers.
+  void end(std::string data = {}, WriteCallback cb = nullptr);
+  bool writableEnded() const { return writable_ending_; }
+  void setHighWaterMark(size_t bytes) { high_water_mark_ = bytes; }
+
+  // Sends trailing HEADERS; only after 'wantTrailers' (ERR_HTTP2_TRAILERS_NOT_READY before,
+  // ERR_HTTP2_TRAILERS_ALREADY_SENT twice). Empty trailers end the stream with an empty DATA.
+  absl::Status sendTrailers(const Headers& trailers);
+
+  // --- readable side ---
+  // A stream starts paused: DATA is buffered (never beyond the flow-control window, since we
+  // send WINDOW_UPDATE only for data handed to you). The first onData() listener or resume()
+  // starts the flow.
+  void pause();
+  void resume();
+  bool isPaused() const { return !flowing_; }
+  bool readableEnded() const { return end_emitted_; }
+  size_t readableLength() const { return inbox_bytes_; }
+
+  // --- closing ---
+  // Sends RST_STREAM with `code` (default NGHTTP2_NO_ERROR) and closes both sides.
+  void close(uint32_t code = 0, std::function<void()> callback = nullptr);
+  // Node's stream.destroy([error]): closes at once; with an error the RST code is
+  // NGHTTP2_INTERNAL_ERROR and 'error' is emitted before 'close'.
+  void destroy(absl::Status error = absl::OkStatus());
+  // 'timeout' after `ms` without activity on this stream; 0 disables.
+  void setTimeout(uint64_t ms, std::function<void()> callback = nullptr);
+  // Node's http2stream.priority() is deprecated (RFC 9113 dropped priorities): accepted, no-op.
+  void priority() {}
+
+  // --- events (each returns an id for off()) ---
+  ListenerId onData(std::function<void(std::string_view)> fn);
+  ListenerId onEnd(std::function<void()> fn) { return end_event_.on(std::move(fn)); }
+  ListenerId onDrain(std::function<void()> fn) { return drain_event_.on(std::move(fn)); }
+  ListenerId onClose(std::function<void()> fn) { return close_event_.on(std::move(fn)); }
+  ListenerId onError(std::function<void(const absl::Status&)> fn) {
+    return error_event_.on(std::move(fn));
+  }
+  ListenerId onAborted(std::function<void()> fn) { return aborted_event_.on(std::move(fn)); }
+  ListenerId onTimeout(std::function<void()> fn) { return timeout_event_.on(std::move(fn)); }
+  ListenerId onTrailers(std::function<void(const Headers&, uint8_t flags)> fn) {
+    return trailers_event_.on(std::move(fn));
+  }
+  ListenerId onWantTrailers(std::function<void()> fn) {
+    return want_trailers_event_.on(std::move(fn));
+  }
+  ListenerId onReady(std::function<void()> fn) { return ready_event_.on(std::move(fn)); }
+  // (frame type, nghttp2 error code, stream id): a frame for this stream could not be sent.
+  ListenerId onFrameError(std::function<void(uint8_t, int, int32_t)> fn) {
+    return frame_error_event_.on(std::move(fn));
+  }
+  // 'finish': everything written, END_STREAM (or trailers) handed to framing.
+  ListenerId onFinish(std::function<void()> fn) { return finish_event_.on(std::move(fn)); }
+  virtual void off(ListenerId id);
+
+ protected:
+  Http2Stream(Http2Session* session, int32_t id);
+
+  // Hooks for ServerHttp2Stream (respond on first write).
+  virtual absl::Status proceed() { return absl::OkStatus(); }
+
+  // --- called by Http2Session (the nghttp2 glue) ---
+  friend class Http2Session;
+struct Nghttp2Callbacks;
+  friend class ServerHttp2Session;
+  friend class ClientHttp2Session;
+  friend struct Nghttp2Callbacks;
+  void setId(int32_t id);
+  // A DATA payload arrived (buffered until read; flow control credited when delivered).
+  void receiveData(std::string_view data);
+  // END_STREAM arrived from the peer.
+  void receiveEnd();
+  // nghttp2 closed the stream (after RST_STREAM either way, or both sides ended).
+  void onNghttp2Close(uint32_t code);
+  // Fills nghttp2's DATA buffer; returns bytes or an nghttp2 error code (DEFERRED).
+  ssize_t readForFraming(uint8_t* buf, size_t length, uint32_t* data_flags);
+  // The session is going away: drop everything without touching nghttp2.
+  void detach(const absl::Status& error, uint32_t code);
+  void emitHeadersEvent(const Headers& headers, uint8_t flags, int category);
+  void emitFrameError(uint8_t type, int code);
+  void updateTimer();
+
+  // Submits our (initial) HEADERS with a data provider unless end_stream.
+  absl::Status submitHeaders(const Headers& headers, bool end_stream, bool wait_for_trailers);
+  void resumeDataIfDeferred();
+  void processInbox();
+  void scheduleInbox();
+  void maybeDestroy();
+  void finishDestroy(absl::Status error);
+  absl::Status invalidStream() const;
+  EventLoop* loop() const;
+
+  Http2Session* session_;
+  EventLoop* loop_;
+  int32_t id_ = 0;
+
+  // Writable side.
+  struct Chunk {
+    std::string data;
+    size_t offset = 0;
+    WriteCallback cb;
+  };
+  std::deque<Chunk> outq_;
+  size_t buffer_size_ = 0;
+  size_t high_water_mark_ = kDefaultHighWaterMark;
+  bool need_drain_ = false;
+  bool writable_ending_ = false;    // end() called
+  bool writable_finished_ = false;  // EOF handed to nghttp2
+  bool provider_attached_ = false;  // HEADERS went out with a data provider
+  bool deferred_ = false;           // the provider returned NGHTTP2_ERR_DEFERRED
+  bool wait_for_trailers_ = false;
+  bool trailers_ready_ = false;
+  bool headers_sent_ = false;
+  std::vector<WriteCallback> end_callbacks_;
+
+  // Readable side.
+  std::deque<std::string> inbox_;
+  size_t inbox_bytes_ = 0;
+  bool flowing_ = false;
+  bool explicitly_paused_ = false;
+  bool did_read_ = false;
+  bool read_ended_ = false;  // END_STREAM (or close) seen
+  bool end_emitted_ = false;
+  bool inbox_scheduled_ = false;
+
+  // Lifecycle.
+  bool aborted_ = false;
+  bool closed_ = false;
+  bool destroyed_ = false;
+  bool destroy_on_end_ = false;
+  // nghttp2 closed the stream cleanly; its buffered events still have to run.
+  bool nghttp2_closed_ = false;
+  // Keeps the session alive while such a stream finishes after the session went away.
+  std::shared_ptr<Http2Session> keep_session_;
+  bool end_after_headers_ = false;
+  bool head_request_ = false;
+  std::optional<uint32_t> rst_code_;
+  std::optional<Headers> sent_headers_;
+  std::vector<Headers> sent_info_headers_;
+  std::optional<Headers> sent_trailers_;
+  std::unique_ptr<Timer> timer_;
+  uint64_t timeout_ms_ = 0;
+
+  Event<std::string_view> data_event_;
+  Event<> end_event_, drain_event_, close_event_, aborted_event_, timeout_event_;
+  Event<> want_trailers_event_, ready_event_, finish_event_;
+  Event<const absl::Status&> error_event_;
+  Event<const Headers&, uint8_t> trailers_event_;
+  Event<uint8_t, int, int32_t> frame_error_event_;
+};
+
+// Node's respond() options.
+struct RespondOptions {
+  bool endStream = false;        // HEADERS carry END_STREAM: no body (Trailers-Only in gRPC)
+  bool waitForTrailers = false;  // after the last DATA, emit 'wantTrailers' instead of ending
+  bool sendDate = true;          // add a `date` header when absent (Node's default)
+};
+
+// A stream the peer opened on our server session.
+class ServerHttp2Stream : public Http2Stream {
+ public:
+  // Sends the response HEADERS. :status defaults to 200 and must be 200–599
+  // (ERR_HTTP2_STATUS_INVALID); 204, 205, 304 and HEAD requests imply endStream.
+  absl::Status respond(const Headers& headers = {}, RespondOptions options = {});
+  // Sends a 1xx informational HEADERS before respond() (ERR_HTTP2_HEADERS_AFTER_RESPOND after).
+  absl::Status additionalHeaders(const Headers& headers);
+  bool headRequest() const { return head_request_; }
+  // Server push is not implemented yet: always false.
+  bool pushAllowed() const { return false; }
+
+  ServerHttp2Stream(Http2Session* session, int32_t id) : Http2Stream(session, id) {}
+
+ protected:
+  absl::Status proceed() override;
+};
+
+// Options of ClientHttp2Session::request() (Node's names).
+struct RequestOptions {
+  // END_STREAM on the request HEADERS. Unset: true for GET, HEAD and DELETE (as Node).
+  std::optional<bool> endStream;
+  bool waitForTrailers = false;
+};
+
+// A request we sent on our client session.
+class ClientHttp2Stream : public Http2Stream {
+ public:
+  // The final response HEADERS (:status >= 200, or any HEADERS with END_STREAM).
+  ListenerId onResponse(std::function<void(const Headers&, uint8_t flags)> fn) {
+    return response_event_.on(std::move(fn));
+  }
+  // 1xx informational HEADERS (and non-final HEADERS).
+  ListenerId onHeaders(std::function<void(const Headers&, uint8_t flags)> fn) {
+    return headers_event_.on(std::move(fn));
+  }
+  // The server answered 100 Continue.
+  ListenerId onContinue(std::function<void()> fn) { return continue_event_.on(std::move(fn)); }
+  void off(ListenerId id) override;
+
+  ClientHttp2Stream(Http2Session* session, int32_t id) : Http2Stream(session, id) {}
+
+ private:
+  friend class Http2Stream;
+  Event<const Headers&, uint8_t> response_event_, headers_event_;
+  Event<> continue_event_;
+};
+
+}  // namespace h2rpc::transport
+
+#endif  // H2RPC_TRANSPORT_STREAM_H_

@@ -1,0 +1,762 @@
+// transport/tls.cc — see tls.h.
+//
+// Each TlsEngine owns an SSL and a BIO pair of kBioBufferSize bytes per direction: OpenSSL reads
+// and writes the "internal" end, the engine writes fed ciphertext into and drains output from the
+// "network" end. Input is pushed in at most kBioBufferSize bytes at a time and processed before the
+// next piece, output is moved into output_ (a std::string handed to the caller by move), so the
+// engine's memory stays bounded whatever the traffic; only pending_plaintext_ (data written before
+// the handshake is done) and output_ (ciphertext the caller has not taken) grow with what the caller
+// does.
+#include "transport/tls.h"
+
+#include <arpa/inet.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace h2rpc::transport {
+namespace {
+
+constexpr size_t kBioBufferSize = 32 * 1024;
+constexpr char kSessionIdContext[] = "h2rpc";
+
+// Empties OpenSSL's error queue of this thread into "error:...:reason[:data]; ...". `first` gets
+// the first packed error code (0 if none).
+std::string takeOpenSslErrors(unsigned long* first = nullptr) {
+  std::vector<std::string> parts;
+  if (first != nullptr) *first = 0;
+  const char* data = nullptr;
+  int flags = 0;
+  unsigned long code;
+  while ((code = ERR_get_error_all(nullptr, nullptr, nullptr, &data, &flags)) != 0) {
+    if (first != nullptr && *first == 0) *first = code;
+    char buf[256];
+    ERR_error_string_n(code, buf, sizeof(buf));
+    std::string part = buf;
+    if ((flags & ERR_TXT_STRING) != 0 && data != nullptr && *data != '\0') {
+      absl::StrAppend(&part, " (", data, ")");
+    }
+    parts.push_back(std::move(part));
+  }
+  return absl::StrJoin(parts, "; ");
+}
+
+std::string withOpenSslErrors(std::string message) {
+  std::string errors = takeOpenSslErrors();
+  if (!errors.empty()) absl::StrAppend(&message, " [", errors, "]");
+  return message;
+}
+
+// One PEM input: its contents and how to name it in an error message.
+struct PemSource {
+  std::string label;  // e.g. "TlsOptions.cert" or "TlsOptions.certFile '/path'"
+  std::string pem;
+  bool present = false;
+};
+
+absl::StatusOr<PemSource> loadPem(const std::string& contents, const std::string& path,
+                                  const char* contents_option, const char* file_option) {
+  PemSource source;
+  if (!contents.empty()) {
+    source.label = contents_option;
+    source.pem = contents;
+    source.present = true;
+    return source;
+  }
+  if (path.empty()) return source;
+  source.label = absl::StrCat(file_option, " '", path, "'");
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) {
+    int err = errno;
+    auto message = absl::StrCat(source.label, ": cannot open the file: ", std::strerror(err));
+    return err == ENOENT ? absl::NotFoundError(message) : absl::InvalidArgumentError(message);
+  }
+  char buf[8192];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), file)) > 0) source.pem.append(buf, n);
+  bool failed = std::ferror(file) != 0;
+  int err = errno;
+  std::fclose(file);
+  if (failed) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source.label, ": cannot read the file: ", std::strerror(err)));
+  }
+  source.present = true;
+  return source;
+}
+
+struct BioDeleter {
+  void operator()(BIO* bio) const { BIO_free(bio); }
+};
+struct X509Deleter {
+  void operator()(X509* x) const { X509_free(x); }
+};
+struct PkeyDeleter {
+  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
+};
+using BioPtr = std::unique_ptr<BIO, BioDeleter>;
+using X509Ptr = std::unique_ptr<X509, X509Deleter>;
+using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
+
+BioPtr memBio(const std::string& data) {
+  return BioPtr(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
+}
+
+// True if the error queue's last entry is the PEM "no start line" that ends every PEM loop.
+bool onlyEndOfPem() {
+  unsigned long code = ERR_peek_last_error();
+  return code == 0 ||
+         (ERR_GET_LIB(code) == ERR_LIB_PEM && ERR_GET_REASON(code) == PEM_R_NO_START_LINE);
+}
+
+// All certificates of a PEM text (at least one).
+absl::StatusOr<std::vector<X509Ptr>> parseCertificates(const PemSource& source, bool first_aux) {
+  std::vector<X509Ptr> certs;
+  if (source.pem.size() > static_cast<size_t>(INT32_MAX)) {
+    return absl::InvalidArgumentError(absl::StrCat(source.label, ": too large"));
+  }
+  ERR_clear_error();
+  BioPtr bio = memBio(source.pem);
+  if (!bio) return absl::ResourceExhaustedError(withOpenSslErrors("BIO_new_mem_buf failed"));
+  for (;;) {
+    X509* cert = certs.empty() && first_aux
+                     ? PEM_read_bio_X509_AUX(bio.get(), nullptr, nullptr, nullptr)
+                     : PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr);
+    if (cert == nullptr) break;
+    certs.emplace_back(cert);
+  }
+  if (certs.empty()) {
+    return absl::InvalidArgumentError(withOpenSslErrors(absl::StrCat(
+        source.label,
+        ": no valid PEM certificate found (expected \"-----BEGIN CERTIFICATE-----\")")));
+  }
+  if (!onlyEndOfPem()) {
+    return absl::InvalidArgumentError(withOpenSslErrors(absl::StrCat(
+        source.label, ": malformed PEM certificate after the first ", certs.size())));
+  }
+  ERR_clear_error();
+  return certs;
+}
+
+int passphraseCallback(char* buf, int size, int, void* userdata) {
+  const auto* passphrase = static_cast<const std::string*>(userdata);
+  if (passphrase == nullptr || passphrase->empty()) return -1;  // never prompt on a terminal
+  int n = static_cast<int>(std::min<size_t>(passphrase->size(), static_cast<size_t>(size)));
+  std::memcpy(buf, passphrase->data(), static_cast<size_t>(n));
+  return n;
+}
+
+absl::StatusOr<PkeyPtr> parsePrivateKey(const PemSource& source, const std::string& passphrase) {
+  if (source.pem.size() > static_cast<size_t>(INT32_MAX)) {
+    return absl::InvalidArgumentError(absl::StrCat(source.label, ": too large"));
+  }
+  ERR_clear_error();
+  BioPtr bio = memBio(source.pem);
+  if (!bio) return absl::ResourceExhaustedError(withOpenSslErrors("BIO_new_mem_buf failed"));
+  EVP_PKEY* key = PEM_read_bio_PrivateKey(bio.get(), nullptr, passphraseCallback,
+                                          const_cast<std::string*>(&passphrase));
+  if (key == nullptr) {
+    return absl::InvalidArgumentError(withOpenSslErrors(absl::StrCat(
+        source.label,
+        ": no valid PEM private key found (expected \"-----BEGIN PRIVATE KEY-----\" or a "
+        "traditional EC/RSA key; an encrypted key needs TlsOptions.passphrase)")));
+  }
+  ERR_clear_error();
+  return PkeyPtr(key);
+}
+
+absl::StatusOr<int> parseVersion(const std::string& version, const char* option) {
+  if (version == "TLSv1.2") return TLS1_2_VERSION;
+  if (version == "TLSv1.3") return TLS1_3_VERSION;
+  return absl::InvalidArgumentError(absl::StrCat(
+      option, ": \"", version,
+      "\" is not supported; use \"TLSv1.2\" or \"TLSv1.3\" (HTTP/2 requires TLS 1.2 or later)"));
+}
+
+int acceptAnyCertificate(int, X509_STORE_CTX*) { return 1; }
+
+// "[::1]" -> "::1".
+std::string stripBrackets(std::string name) {
+  if (name.size() >= 2 && name.front() == '[' && name.back() == ']') {
+    name = name.substr(1, name.size() - 2);
+  }
+  return name;
+}
+
+bool isIpAddress(const std::string& name) {
+  unsigned char addr[16];
+  return inet_pton(AF_INET, name.c_str(), addr) == 1 || inet_pton(AF_INET6, name.c_str(), addr) == 1;
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------------------------------------
+// TlsContext
+
+TlsContext::~TlsContext() { SSL_CTX_free(ctx_); }
+
+absl::StatusOr<std::shared_ptr<TlsContext>> TlsContext::createServer(const TlsOptions& options) {
+  return create(true, options);
+}
+
+absl::StatusOr<std::shared_ptr<TlsContext>> TlsContext::createClient(const TlsOptions& options) {
+  return create(false, options);
+}
+
+absl::StatusOr<std::shared_ptr<TlsContext>> TlsContext::create(bool is_server,
+                                                                const TlsOptions& options) {
+  // Options that need no OpenSSL first.
+  absl::StatusOr<int> min_version = parseVersion(options.minVersion, "TlsOptions.minVersion");
+  if (!min_version.ok()) return min_version.status();
+  absl::StatusOr<int> max_version = parseVersion(options.maxVersion, "TlsOptions.maxVersion");
+  if (!max_version.ok()) return max_version.status();
+  if (*min_version > *max_version) {
+    return absl::InvalidArgumentError(absl::StrCat("TlsOptions.minVersion \"", options.minVersion,
+                                                   "\" is above TlsOptions.maxVersion \"",
+                                                   options.maxVersion, "\""));
+  }
+  std::string alpn_wire;
+  for (const std::string& protocol : options.ALPNProtocols) {
+    if (protocol.empty() || protocol.size() > 255) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "TlsOptions.ALPNProtocols: \"", protocol, "\" must be 1 to 255 bytes long"));
+    }
+    alpn_wire.push_back(static_cast<char>(protocol.size()));
+    alpn_wire.append(protocol);
+  }
+
+  absl::StatusOr<PemSource> cert =
+      loadPem(options.cert, options.certFile, "TlsOptions.cert", "TlsOptions.certFile");
+  if (!cert.ok()) return cert.status();
+  absl::StatusOr<PemSource> key =
+      loadPem(options.key, options.keyFile, "TlsOptions.key", "TlsOptions.keyFile");
+  if (!key.ok()) return key.status();
+  absl::StatusOr<PemSource> ca =
+      loadPem(options.ca, options.caFile, "TlsOptions.ca", "TlsOptions.caFile");
+  if (!ca.ok()) return ca.status();
+  if (is_server && !cert->present) {
+    return absl::InvalidArgumentError(
+        "a TLS server needs a certificate: set TlsOptions.cert or TlsOptions.certFile");
+  }
+  if (cert->present && !key->present) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        cert->label, " is set but no private key: set TlsOptions.key or TlsOptions.keyFile"));
+  }
+  if (key->present && !cert->present) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        key->label, " is set but no certificate: set TlsOptions.cert or TlsOptions.certFile"));
+  }
+
+  std::shared_ptr<TlsContext> context(new TlsContext(is_server, options));
+  context->alpn_wire_ = std::move(alpn_wire);
+  ERR_clear_error();
+  SSL_CTX* ctx = SSL_CTX_new(is_server ? TLS_server_method() : TLS_client_method());
+  if (ctx == nullptr) return absl::ResourceExhaustedError(withOpenSslErrors("SSL_CTX_new failed"));
+  context->ctx_ = ctx;
+
+  if (SSL_CTX_set_min_proto_version(ctx, *min_version) != 1 ||
+      SSL_CTX_set_max_proto_version(ctx, *max_version) != 1) {
+    return absl::InvalidArgumentError(withOpenSslErrors("cannot set the TLS versions"));
+  }
+  // RFC 9113 §9.2.1: no renegotiation, no compression.
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
+                               (is_server ? SSL_OP_CIPHER_SERVER_PREFERENCE : 0));
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                            SSL_MODE_RELEASE_BUFFERS);
+
+  if (cert->present) {
+    absl::StatusOr<std::vector<X509Ptr>> chain = parseCertificates(*cert, /*first_aux=*/true);
+    if (!chain.ok()) return chain.status();
+    absl::StatusOr<PkeyPtr> pkey = parsePrivateKey(*key, options.passphrase);
+    if (!pkey.ok()) return pkey.status();
+    X509* leaf = (*chain)[0].get();
+    if (X509_check_private_key(leaf, pkey->get()) != 1) {
+      return absl::InvalidArgumentError(withOpenSslErrors(absl::StrCat(
+          "the private key (", key->label, ") does not match the certificate (", cert->label,
+          "): it is not the private half of the certificate's public key")));
+    }
+    if (SSL_CTX_use_certificate(ctx, leaf) != 1) {
+      return absl::InvalidArgumentError(withOpenSslErrors(
+          absl::StrCat(cert->label, ": OpenSSL rejected the certificate")));
+    }
+    for (size_t i = 1; i < chain->size(); ++i) {
+      if (SSL_CTX_add1_chain_cert(ctx, (*chain)[i].get()) != 1) {
+        return absl::InvalidArgumentError(withOpenSslErrors(absl::StrCat(
+            cert->label, ": OpenSSL rejected chain certificate #", i + 1)));
+      }
+    }
+    if (SSL_CTX_use_PrivateKey(ctx, pkey->get()) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+      return absl::InvalidArgumentError(withOpenSslErrors(absl::StrCat(
+          "the private key (", key->label, ") does not match the certificate (", cert->label,
+          ")")));
+    }
+  }
+
+  bool verify_peer = !is_server || options.requestCert;
+  if (verify_peer) {
+    if (ca->present) {
+      absl::StatusOr<std::vector<X509Ptr>> cas = parseCertificates(*ca, /*first_aux=*/false);
+      if (!cas.ok()) return cas.status();
+      X509_STORE* store = SSL_CTX_get_cert_store(ctx);
+      for (const X509Ptr& c : *cas) {
+        if (X509_STORE_add_cert(store, c.get()) != 1) {
+          unsigned long code = ERR_peek_last_error();
+          if (ERR_GET_REASON(code) == X509_R_CERT_ALREADY_IN_HASH_TABLE) {
+            ERR_clear_error();
+            continue;
+          }
+          return absl::InvalidArgumentError(
+              withOpenSslErrors(absl::StrCat(ca->label, ": cannot add a CA certificate")));
+        }
+        if (is_server && SSL_CTX_add_client_CA(ctx, c.get()) != 1) {
+          return absl::InvalidArgumentError(
+              withOpenSslErrors(absl::StrCat(ca->label, ": cannot add a client CA name")));
+        }
+      }
+    } else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+      return absl::InternalError(withOpenSslErrors("cannot load the system's default CA store"));
+    }
+    int mode = SSL_VERIFY_PEER;
+    if (is_server && options.rejectUnauthorized) mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+    SSL_CTX_set_verify(ctx, mode, options.rejectUnauthorized ? nullptr : acceptAnyCertificate);
+  } else {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+  }
+
+  if (is_server) {
+    // Resumption with a verified client would fail without a session id context.
+    SSL_CTX_set_session_id_context(ctx, reinterpret_cast<const unsigned char*>(kSessionIdContext),
+                                   sizeof(kSessionIdContext) - 1);
+    // Installed even without protocols of our own, to record what the client offers.
+    SSL_CTX_set_alpn_select_cb(ctx, &TlsContext::selectAlpn, context.get());
+  } else if (!context->alpn_wire_.empty()) {
+    if (SSL_CTX_set_alpn_protos(ctx,
+                                reinterpret_cast<const unsigned char*>(context->alpn_wire_.data()),
+                                static_cast<unsigned int>(context->alpn_wire_.size())) != 0) {
+      return absl::InvalidArgumentError(withOpenSslErrors("TlsOptions.ALPNProtocols: rejected"));
+    }
+  }
+  ERR_clear_error();
+  return context;
+}
+
+int TlsContext::selectAlpn(SSL* ssl, const unsigned char** out, unsigned char* outlen,
+                           const unsigned char* in, unsigned int inlen, void* arg) {
+  auto* self = static_cast<TlsContext*>(arg);
+  auto* engine = static_cast<TlsEngine*>(SSL_get_app_data(ssl));
+  if (engine != nullptr) {
+    engine->client_alpn_.clear();
+    for (unsigned int i = 0; i < inlen;) {
+      unsigned int len = in[i];
+      if (len == 0 || i + 1 + len > inlen) break;  // OpenSSL validated it; be safe anyway
+      engine->client_alpn_.emplace_back(reinterpret_cast<const char*>(in + i + 1), len);
+      i += 1 + len;
+    }
+  }
+  unsigned char* selected = nullptr;
+  if (inlen == 0 || self->alpn_wire_.empty() ||
+      SSL_select_next_proto(&selected, outlen,
+                            reinterpret_cast<const unsigned char*>(self->alpn_wire_.data()),
+                            static_cast<unsigned int>(self->alpn_wire_.size()), in,
+                            inlen) != OPENSSL_NPN_NEGOTIATED) {
+    // No common protocol: complete the handshake without ALPN; the HTTP/2 server decides
+    // (Node's 'unknownProtocol').
+    return SSL_TLSEXT_ERR_NOACK;
+  }
+  *out = selected;
+  return SSL_TLSEXT_ERR_OK;
+}
+
+// ------------------------------------------------------------------------------------------------
+// TlsEngine
+
+std::unique_ptr<TlsEngine> TlsEngine::create(std::shared_ptr<TlsContext> context, bool isServer) {
+  if (!context || context->isServer() != isServer) return nullptr;
+  std::unique_ptr<TlsEngine> engine(new TlsEngine(std::move(context), isServer));
+  if (engine->ssl_ == nullptr) return nullptr;
+  return engine;
+}
+
+TlsEngine::TlsEngine(std::shared_ptr<TlsContext> context, bool is_server)
+    : context_(std::move(context)), is_server_(is_server) {
+  ERR_clear_error();
+  SSL* ssl = SSL_new(context_->native());
+  if (ssl == nullptr) return;
+  BIO* internal = nullptr;
+  BIO* network = nullptr;
+  if (BIO_new_bio_pair(&internal, kBioBufferSize, &network, kBioBufferSize) != 1) {
+    SSL_free(ssl);
+    ERR_clear_error();
+    return;
+  }
+  SSL_set_bio(ssl, internal, internal);
+  SSL_set_app_data(ssl, this);
+  if (is_server_) {
+    SSL_set_accept_state(ssl);
+  } else {
+    SSL_set_connect_state(ssl);
+    servername_ = context_->options().servername;
+  }
+  ssl_ = ssl;
+  network_ = network;
+}
+
+TlsEngine::~TlsEngine() {
+  *alive_ = false;
+  if (ssl_ != nullptr) SSL_free(ssl_);
+  if (network_ != nullptr) BIO_free(network_);
+}
+
+absl::Status TlsEngine::setServername(std::string servername) {
+  if (is_server_) return absl::FailedPreconditionError("setServername() is for clients only");
+  if (started_) return absl::FailedPreconditionError("setServername() must precede start()");
+  servername_ = std::move(servername);
+  return absl::OkStatus();
+}
+
+absl::Status TlsEngine::begin() {
+  if (started_) return absl::OkStatus();
+  started_ = true;
+  if (is_server_) return absl::OkStatus();
+  std::string name = stripBrackets(servername_);
+  if (name.empty()) return absl::OkStatus();
+  ERR_clear_error();
+  if (isIpAddress(name)) {
+    // Checked against the IP SANs; no SNI for addresses (RFC 6066 §3).
+    if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), name.c_str()) != 1) {
+      error_ = absl::InvalidArgumentError(
+          withOpenSslErrors(absl::StrCat("servername '", servername_, "': bad IP address")));
+    }
+    return error_;
+  }
+  SSL_set_hostflags(ssl_, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  if (name.find('\0') != std::string::npos || name.size() > 255 ||
+      SSL_set_tlsext_host_name(ssl_, name.c_str()) != 1 || SSL_set1_host(ssl_, name.c_str()) != 1) {
+    error_ = absl::InvalidArgumentError(withOpenSslErrors(
+        absl::StrCat("servername '", servername_, "' is not a valid host name")));
+  }
+  return error_;
+}
+
+absl::Status TlsEngine::start() {
+  if (!error_.ok()) return error_;
+  if (started_) return absl::OkStatus();
+  if (absl::Status s = begin(); !s.ok()) return s;
+  return run();
+}
+
+absl::Status TlsEngine::run() {
+  if (!process()) return absl::OkStatus();
+  if (!flushOutput()) return absl::OkStatus();
+  return error_;
+}
+
+absl::Status TlsEngine::feedCiphertext(std::string_view bytes) {
+  if (!error_.ok()) return error_;
+  if (feeding_) {
+    // Fed from inside a callback of an outer feedCiphertext(): those bytes come after the outer
+    // call's, which still has some to push. It processes these before returning.
+    reentrant_input_.append(bytes);
+    return absl::OkStatus();
+  }
+  if (absl::Status s = begin(); !s.ok()) return s;
+  std::shared_ptr<bool> alive = alive_;
+  feeding_ = true;
+  std::string more;  // reentrant input taken over from reentrant_input_
+  for (;;) {
+    do {
+      if (peer_close_notify_) {
+        bytes = {};  // nothing may follow close_notify: drop it
+        break;
+      }
+      size_t room = BIO_ctrl_get_write_guarantee(network_);
+      if (room == 0) {
+        error_ = absl::InternalError("TLS engine stalled: OpenSSL does not read its input");
+        break;
+      }
+      size_t n = std::min(room, bytes.size());
+      size_t written = 0;
+      if (n > 0 && BIO_write_ex(network_, bytes.data(), n, &written) != 1) {
+        error_ = absl::InternalError(withOpenSslErrors("BIO_write to the TLS engine failed"));
+        break;
+      }
+      bytes.remove_prefix(written);
+      if (!process()) return absl::OkStatus();
+    } while (!bytes.empty() && error_.ok());
+    if (reentrant_input_.empty() || !error_.ok()) break;
+    more = std::move(reentrant_input_);
+    reentrant_input_.clear();
+    bytes = more;
+  }
+  feeding_ = false;
+  reentrant_input_.clear();
+  if (!flushOutput()) return absl::OkStatus();
+  return error_;
+}
+
+absl::Status TlsEngine::writePlaintext(std::string_view bytes) {
+  if (!error_.ok()) return error_;
+  if (shutdown_requested_) {
+    return absl::FailedPreconditionError("TLS: writePlaintext() after shutdown()");
+  }
+  if (!started_) {
+    std::shared_ptr<bool> alive = alive_;
+    absl::Status s = start();  // may hand the ClientHello to onCiphertext, which may destroy us
+    if (!*alive) return absl::OkStatus();
+    if (!s.ok()) return s;
+  }
+  if (!handshake_done_ || !pending_plaintext_.empty()) {
+    pending_plaintext_.append(bytes);
+  } else {
+    size_t consumed = writeNow(bytes);
+    if (consumed < bytes.size() && error_.ok()) pending_plaintext_.append(bytes.substr(consumed));
+  }
+  if (!flushOutput()) return absl::OkStatus();
+  return error_;
+}
+
+size_t TlsEngine::writeNow(std::string_view data) {
+  size_t consumed = 0;
+  while (consumed < data.size() && error_.ok()) {
+    ERR_clear_error();
+    size_t written = 0;
+    int r = SSL_write_ex(ssl_, data.data() + consumed, data.size() - consumed, &written);
+    if (r == 1) {
+      consumed += written;
+      continue;
+    }
+    int e = SSL_get_error(ssl_, r);
+    if (e == SSL_ERROR_WANT_WRITE) {
+      if (!drain()) break;
+      continue;
+    }
+    if (e == SSL_ERROR_WANT_READ) break;  // retried after the next feedCiphertext()
+    fail(r, "TLS write failed");
+  }
+  drain();
+  return consumed;
+}
+
+void TlsEngine::writePending() {
+  if (!pending_plaintext_.empty()) {
+    size_t consumed = writeNow(pending_plaintext_);
+    pending_plaintext_.erase(0, consumed);
+    if (pending_plaintext_.empty()) pending_plaintext_.shrink_to_fit();
+  }
+  if (shutdown_requested_ && !close_notify_sent_ && pending_plaintext_.empty() && error_.ok()) {
+    sendCloseNotify();
+  }
+}
+
+void TlsEngine::sendCloseNotify() {
+  for (int attempt = 0; attempt < 4 && !close_notify_sent_; ++attempt) {
+    ERR_clear_error();
+    int r = SSL_shutdown(ssl_);
+    if (r >= 0) {
+      close_notify_sent_ = true;
+      break;
+    }
+    int e = SSL_get_error(ssl_, r);
+    if (e == SSL_ERROR_WANT_WRITE && drain()) continue;
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+      // Sent or queued as far as OpenSSL is concerned; what it waits for is the peer's answer.
+      close_notify_sent_ = (SSL_get_shutdown(ssl_) & SSL_SENT_SHUTDOWN) != 0;
+      break;
+    }
+    fail(r, "TLS shutdown failed");
+    break;
+  }
+  drain();
+}
+
+void TlsEngine::shutdown() {
+  if (!error_.ok() || shutdown_requested_) return;
+  shutdown_requested_ = true;
+  if (handshake_done_ && pending_plaintext_.empty()) {
+    sendCloseNotify();
+    flushOutput();
+  }
+}
+
+bool TlsEngine::process() {
+  std::shared_ptr<bool> alive = alive_;
+  if (!error_.ok()) return true;
+  if (!handshake_done_) {
+    for (;;) {
+      ERR_clear_error();
+      int r = SSL_do_handshake(ssl_);
+      if (r == 1) break;
+      int e = SSL_get_error(ssl_, r);
+      if (e == SSL_ERROR_WANT_WRITE && drain()) continue;
+      if (e == SSL_ERROR_WANT_READ) {
+        drain();
+        return true;
+      }
+      fail(r, "TLS handshake failed");
+      drain();
+      return true;
+    }
+    handshake_done_ = true;
+    writePending();
+    if (onHandshakeDone) {
+      onHandshakeDone();
+      if (!*alive) return false;
+    }
+  }
+  char buf[kMaxPlaintextChunk];
+  while (error_.ok() && !peer_close_notify_) {
+    ERR_clear_error();
+    size_t n = 0;
+    int r = SSL_read_ex(ssl_, buf, sizeof(buf), &n);
+    if (r == 1) {
+      if (onPlaintext) {
+        onPlaintext(std::string_view(buf, n));
+        if (!*alive) return false;
+      }
+      continue;
+    }
+    int e = SSL_get_error(ssl_, r);
+    if (e == SSL_ERROR_WANT_WRITE && drain()) continue;
+    if (e == SSL_ERROR_WANT_READ) break;
+    if (e == SSL_ERROR_ZERO_RETURN) {
+      peer_close_notify_ = true;
+      if (onCloseNotify) {
+        onCloseNotify();
+        if (!*alive) return false;
+      }
+      break;
+    }
+    fail(r, "TLS error");
+  }
+  if (error_.ok() && (!pending_plaintext_.empty() || (shutdown_requested_ && !close_notify_sent_))) {
+    writePending();
+  }
+  drain();
+  return true;
+}
+
+bool TlsEngine::drain() {
+  size_t total = 0;
+  for (;;) {
+    size_t pending = BIO_ctrl_pending(network_);
+    if (pending == 0) break;
+    size_t old_size = output_.size();
+    output_.resize(old_size + pending);
+    size_t n = 0;
+    if (BIO_read_ex(network_, output_.data() + old_size, pending, &n) != 1) n = 0;
+    output_.resize(old_size + n);
+    if (n == 0) break;
+    total += n;
+  }
+  return total > 0;
+}
+
+bool TlsEngine::flushOutput() {
+  drain();
+  if (!onCiphertext || output_.empty()) return true;
+  std::shared_ptr<bool> alive = alive_;
+  std::string out = std::move(output_);
+  output_ = std::string();
+  onCiphertext(std::move(out));
+  return *alive;
+}
+
+std::string TlsEngine::takeCiphertext() {
+  drain();
+  std::string out = std::move(output_);
+  output_ = std::string();
+  return out;
+}
+
+size_t TlsEngine::pendingCiphertextBytes() const {
+  return output_.size() + BIO_ctrl_pending(network_);
+}
+
+void TlsEngine::fail(int ret, std::string_view what) {
+  int ssl_error = SSL_get_error(ssl_, ret);
+  unsigned long first = 0;
+  std::string errors = takeOpenSslErrors(&first);
+  std::string message(what);
+  absl::StatusCode code = absl::StatusCode::kUnavailable;
+  if (first != 0) {
+    const char* reason = ERR_reason_error_string(first);
+    absl::StrAppend(&message, ": ", reason != nullptr ? reason : "unknown error");
+    int lib = ERR_GET_LIB(first);
+    int r = ERR_GET_REASON(first);
+    if (lib == ERR_LIB_SSL && r == SSL_R_CERTIFICATE_VERIFY_FAILED) {
+      code = absl::StatusCode::kUnauthenticated;
+      long verify = SSL_get_verify_result(ssl_);
+      absl::StrAppend(&message, ": ", X509_verify_cert_error_string(verify));
+    } else if (lib == ERR_LIB_SSL && r == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE) {
+      code = absl::StatusCode::kUnauthenticated;
+    }
+    appendServername(&message);
+    absl::StrAppend(&message, " [", errors, "]");
+  } else if (ssl_error == SSL_ERROR_ZERO_RETURN) {
+    absl::StrAppend(&message, ": the peer sent close_notify");
+    appendServername(&message);
+  } else {
+    absl::StrAppend(&message, ": SSL_get_error() = ", ssl_error, " without an OpenSSL error");
+    appendServername(&message);
+  }
+  error_ = absl::Status(code, message);
+}
+
+void TlsEngine::appendServername(std::string* message) const {
+  if (!handshake_done_ && !is_server_ && !servername_.empty()) {
+    absl::StrAppend(message, " (servername '", servername_, "')");
+  }
+}
+
+std::string TlsEngine::alpnProtocol() const {
+  const unsigned char* data = nullptr;
+  unsigned int len = 0;
+  SSL_get0_alpn_selected(ssl_, &data, &len);
+  return data == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(data), len);
+}
+
+std::string TlsEngine::protocolVersion() const {
+  return handshake_done_ ? std::string(SSL_get_version(ssl_)) : std::string();
+}
+
+std::string TlsEngine::cipherName() const {
+  if (!handshake_done_) return std::string();
+  const char* name = SSL_get_cipher_name(ssl_);
+  return name != nullptr ? std::string(name) : std::string();
+}
+
+std::string TlsEngine::servername() const {
+  if (!is_server_) return servername_;
+  const char* name = SSL_get_servername(ssl_, TLSEXT_NAMETYPE_host_name);
+  return name != nullptr ? std::string(name) : std::string();
+}
+
+absl::Status TlsEngine::verifyResult() const {
+  if (!handshake_done_) {
+    return absl::FailedPreconditionError("verifyResult(): the TLS handshake is not done");
+  }
+  if (SSL_get0_peer_certificate(ssl_) == nullptr) {
+    return absl::UnauthenticatedError("the peer presented no certificate");
+  }
+  long result = SSL_get_verify_result(ssl_);
+  if (result != X509_V_OK) {
+    return absl::UnauthenticatedError(absl::StrCat("the peer's certificate failed verification: ",
+                                                   X509_verify_cert_error_string(result)));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace h2rpc::transport

@@ -1,0 +1,252 @@
+// transport/tls.h — a sans-I/O TLS layer (OpenSSL over a BIO pair): bytes in, bytes out, no
+// sockets. The HTTP/2 session runs over a TCP socket directly or through a TlsEngine identically.
+//
+//   TlsOptions  Node's tls options as http2.createSecureServer() / http2.connect() take them.
+//   TlsContext  an SSL_CTX: certificates, trusted CAs, versions, ALPN. Immutable once created and
+//               shared (std::shared_ptr) by all the connections of a server or client.
+//   TlsEngine   one connection's TLS state machine.
+//
+// Driving a TlsEngine from a socket (libuv):
+//   - Set the callbacks, then call start() (a client queues its ClientHello; a server waits).
+//   - Every byte read from the socket goes to feedCiphertext(). It runs the handshake, then decrypts
+//     and calls onPlaintext() in chunks of at most kMaxPlaintextChunk bytes as it reads them; all
+//     the bytes fed are consumed before it returns, so nothing accumulates inside the engine
+//     (the BIO pair holds at most 32 KiB each way). There is no pause inside a feed: a reader that
+//     wants backpressure stops reading the socket, and buffers what one feed still delivers.
+//     Bytes that arrive after the peer's close_notify are dropped.
+//   - Application data goes to writePlaintext(). Data written before the handshake is done is
+//     buffered (without limit: the caller's writes) and encrypted, in order, as soon as it is.
+//   - Ciphertext to send: every public call that produced some (start, feedCiphertext,
+//     writePlaintext, shutdown) hands it, before returning, to onCiphertext(std::string) in one
+//     string that the callback owns (move it into the uv_write request's buffer). Without an
+//     onCiphertext callback the bytes wait inside the engine until takeCiphertext() is called.
+//     Either way, a call that fails still emits the alert it produced first, so send it before
+//     closing the socket.
+//   - Errors: the call that meets one returns it; the engine is then dead and every later call
+//     returns the same Status. absl::StatusCode::kUnauthenticated = the peer's certificate failed
+//     verification (unknown CA, hostname mismatch, no certificate when one is required);
+//     kUnavailable = any other TLS failure (garbage bytes, an alert from the peer, no common
+//     version, ...). Messages include OpenSSL's error strings. (A call during which a callback
+//     destroyed the engine returns OkStatus.)
+//   - shutdown() sends close_notify (after the handshake and the buffered data, if called early).
+//     Reading continues afterwards. The peer's close_notify sets peerCloseNotify() and calls
+//     onCloseNotify(); the engine does not answer it by itself (Node's allowHalfOpen=false answer
+//     is the caller's: call shutdown(), then close the socket).
+//
+// ALPN (server side): the server selects the first of its ALPNProtocols (in its own order of
+// preference) that the client offers. When the client offers ALPN but none of those, the handshake
+// still completes without ALPN (alpnProtocol() == ""), and clientAlpnProtocols() says what the
+// client offered; a client that offers no ALPN also gets alpnProtocol() == "" with an empty offer.
+// That is what the HTTP/2 server needs for Node's 'unknownProtocol' handling (allowHTTP1 = false:
+// emit 'unknownProtocol', destroy the socket after unknownProtocolTimeout). A server that allows
+// HTTP/1.1 lists {"h2", "http/1.1"} and then sees "http/1.1" for such clients.
+//
+// Callbacks: a callback may call any method of its engine, including writePlaintext() and
+// shutdown(), and may destroy the engine (the engine notices and returns at once without touching
+// itself). Ciphertext fed from inside a callback is processed after the rest of the outer feed. Threading: a TlsEngine belongs to one thread (its loop's); a TlsContext may be shared
+// between threads.
+#ifndef H2RPC_TRANSPORT_TLS_H_
+#define H2RPC_TRANSPORT_TLS_H_
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+// OpenSSL's types, without its headers.
+struct ssl_ctx_st;
+struct ssl_st;
+struct bio_st;
+
+namespace h2rpc::transport {
+
+// Node's tls options (tls.createSecureContext / tls.connect / tls.createServer) as h2rpc uses them.
+// Each of certificate, key and CAs can be given as PEM contents or as a file path; when both are set
+// the contents win.
+struct TlsOptions {
+  // This side's certificate (chain: leaf first, then intermediates) and private key, PEM. Required
+  // on a server; on a client only to answer a server's requestCert.
+  std::string cert;
+  std::string key;
+  std::string certFile;
+  std::string keyFile;
+  // Passphrase of an encrypted private key (empty: the key must not be encrypted; never prompts).
+  std::string passphrase;
+  // Trusted CAs (PEM, one or more) that verify the peer's certificate: the server's on a client, the
+  // client's on a server with requestCert. When neither is set, the system's default CA store is
+  // used (Node uses its bundled Mozilla roots).
+  std::string ca;
+  std::string caFile;
+  // Client: false lets the handshake complete whatever the verification result (which
+  // TlsEngine::verifyResult() still reports) — for tests only. Server: with requestCert, false
+  // accepts clients without a valid certificate.
+  bool rejectUnauthorized = true;
+  // Client: SNI and the name the server certificate must match (DNS name or IP address, brackets
+  // allowed: "[::1]"). The caller sets it to the host it connects to (http2.connect does). An IP
+  // address is checked against the certificate's IP SANs and is not sent as SNI (RFC 6066). Empty:
+  // no SNI and no name check (the chain is still verified). TlsEngine::setServername() overrides
+  // it per connection.
+  std::string servername;
+  // Client: offered in this order (empty: no ALPN extension). Server: the accepted protocols in
+  // preference order. Each name is 1..255 bytes.
+  std::vector<std::string> ALPNProtocols = {"h2"};
+  // "TLSv1.2" or "TLSv1.3" (HTTP/2 requires TLS 1.2 or later, RFC 9113 §9.2).
+  std::string minVersion = "TLSv1.2";
+  std::string maxVersion = "TLSv1.3";
+  // Server: ask the client for a certificate (verified with ca/caFile; see rejectUnauthorized).
+  bool requestCert = false;
+};
+
+// An SSL_CTX configured from TlsOptions. Immutable after creation; share it between connections.
+class TlsContext {
+ public:
+  // Errors (never a crash): kNotFound for a file that cannot be read (with the path and errno
+  // text), kInvalidArgument for bad PEM, a private key that does not match the certificate, a
+  // server without certificate or key, a bad version string or ALPN name. Each message names the
+  // option at fault and includes OpenSSL's error string when OpenSSL had one.
+  static absl::StatusOr<std::shared_ptr<TlsContext>> createServer(const TlsOptions& options);
+  static absl::StatusOr<std::shared_ptr<TlsContext>> createClient(const TlsOptions& options);
+
+  TlsContext(const TlsContext&) = delete;
+  TlsContext& operator=(const TlsContext&) = delete;
+  ~TlsContext();
+
+  bool isServer() const { return is_server_; }
+  const TlsOptions& options() const { return options_; }
+  ssl_ctx_st* native() const { return ctx_; }
+
+ private:
+  friend class TlsEngine;
+  TlsContext(bool is_server, TlsOptions options) : is_server_(is_server), options_(std::move(options)) {}
+  static absl::StatusOr<std::shared_ptr<TlsContext>> create(bool is_server, const TlsOptions& options);
+  static int selectAlpn(ssl_st* ssl, const unsigned char** out, unsigned char* outlen,
+                        const unsigned char* in, unsigned int inlen, void* arg);
+
+  const bool is_server_;
+  const TlsOptions options_;
+  ssl_ctx_st* ctx_ = nullptr;
+  std::string alpn_wire_;  // ALPNProtocols in wire format (length-prefixed names)
+};
+
+// One connection's TLS state machine. See the top of this file for how to drive it.
+class TlsEngine {
+ public:
+  // The largest string_view onPlaintext() receives (one TLS record's worth).
+  static constexpr size_t kMaxPlaintextChunk = 16384;
+
+  // nullptr if `context` is null, was made for the other role (context->isServer() != isServer),
+  // or OpenSSL is out of memory.
+  static std::unique_ptr<TlsEngine> create(std::shared_ptr<TlsContext> context, bool isServer);
+
+  TlsEngine(const TlsEngine&) = delete;
+  TlsEngine& operator=(const TlsEngine&) = delete;
+  ~TlsEngine();
+
+  // --- Callbacks (set before start()) ---
+  // Decrypted application data, in order, as it is read. The view is valid during the call only.
+  std::function<void(std::string_view)> onPlaintext;
+  // The handshake completed (once). alpnProtocol(), protocolVersion() etc. are now set.
+  std::function<void()> onHandshakeDone;
+  // Ciphertext to send to the peer (see the top of this file). Unset: use takeCiphertext().
+  std::function<void(std::string)> onCiphertext;
+  // The peer sent close_notify: no more plaintext will come (Node's 'end').
+  std::function<void()> onCloseNotify;
+
+  // Client only, before start(): the SNI / expected name of this connection (see
+  // TlsOptions::servername), instead of the context's.
+  absl::Status setServername(std::string servername);
+
+  // Client: queues the ClientHello. Server: nothing to send yet. Idempotent; feedCiphertext() and
+  // writePlaintext() call it if the caller did not.
+  absl::Status start();
+  // Bytes read from the socket. Consumes all of them; see the top of this file.
+  absl::Status feedCiphertext(std::string_view bytes);
+  // Application data to encrypt; buffered until the handshake is done. kFailedPrecondition after
+  // shutdown().
+  absl::Status writePlaintext(std::string_view bytes);
+  // Everything not yet handed out by onCiphertext (empty when that callback is set).
+  std::string takeCiphertext();
+  size_t pendingCiphertextBytes() const;
+  // Sends close_notify (once). Before the handshake is done it is sent after the handshake and the
+  // data buffered until then. Never fails; an error is reported by the call that meets it.
+  void shutdown();
+
+  // --- State ---
+  bool isServer() const { return is_server_; }
+  bool handshakeDone() const { return handshake_done_; }
+  // The first error met (OkStatus while the engine is healthy).
+  absl::Status error() const { return error_; }
+  // The negotiated ALPN protocol, "" if none (or before the handshake is done).
+  std::string alpnProtocol() const;
+  // Server: the protocols the client offered in its ALPN extension (empty: it sent none).
+  const std::vector<std::string>& clientAlpnProtocols() const { return client_alpn_; }
+  // "TLSv1.2" / "TLSv1.3"; "" before the handshake is done.
+  std::string protocolVersion() const;
+  // OpenSSL's name of the cipher suite, e.g. "TLS_AES_256_GCM_SHA384"; "" before the handshake.
+  std::string cipherName() const;
+  // Server: the SNI name the client sent ("" if none). Client: the name it sent/checks.
+  std::string servername() const;
+  // The result of verifying the peer's certificate (Node's socket.authorized /
+  // authorizationError): OkStatus if the peer presented a certificate that verified (chain and,
+  // on a client, name); otherwise kUnauthenticated with the reason (also when rejectUnauthorized
+  // was false and the handshake completed anyway), or kFailedPrecondition before the handshake.
+  absl::Status verifyResult() const;
+  // Whether the peer's close_notify was received / ours was sent.
+  bool peerCloseNotify() const { return peer_close_notify_; }
+  bool closeNotifySent() const { return close_notify_sent_; }
+
+  ssl_st* native() const { return ssl_; }
+
+ private:
+  friend class TlsContext;
+  TlsEngine(std::shared_ptr<TlsContext> context, bool is_server);
+
+  // Marks the engine started; on a client, applies the servername (SNI, name to verify).
+  absl::Status begin();
+  // The handshake, then the read loop delivering plaintext. Returns false if a callback destroyed
+  // the engine (the caller must return without touching it).
+  bool process();
+  // SSL_write of `data`; returns how much OpenSSL took (all, unless it wants to read first).
+  size_t writeNow(std::string_view data);
+  // Writes the plaintext buffered before the handshake, then a requested close_notify.
+  void writePending();
+  void sendCloseNotify();
+  // Moves OpenSSL's output from the BIO pair into output_; true if there was some.
+  bool drain();
+  // Hands output_ to onCiphertext if set. Returns false if the engine was destroyed by it.
+  bool flushOutput();
+  // Records in error_ the failure of an OpenSSL call that returned `ret`.
+  void fail(int ret, std::string_view what);
+  void appendServername(std::string* message) const;
+  // process() then flushOutput(); returns error_ (OkStatus if a callback destroyed the engine).
+  absl::Status run();
+
+  std::shared_ptr<TlsContext> context_;
+  const bool is_server_;
+  ssl_st* ssl_ = nullptr;
+  bio_st* network_ = nullptr;  // our end of the BIO pair whose other end the SSL reads and writes
+  std::string servername_;
+  std::string output_;             // ciphertext drained from the BIO pair, not yet handed out
+  std::string pending_plaintext_;  // written before the handshake was done
+  std::string reentrant_input_;    // fed from a callback during feedCiphertext()
+  std::vector<std::string> client_alpn_;
+  absl::Status error_;
+  bool started_ = false;
+  bool feeding_ = false;
+  bool handshake_done_ = false;
+  bool shutdown_requested_ = false;
+  bool close_notify_sent_ = false;
+  bool peer_close_notify_ = false;
+  // Set to false by the destructor: lets a method notice that a callback destroyed the engine.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace h2rpc::transport
+
+#endif  // H2RPC_TRANSPORT_TLS_H_
