@@ -169,6 +169,13 @@ absl::Status Http2Session::init() {
   }
   timer_ = loop_->createTimer();
   socket_->setHandler(this);
+  if (!socket_->connecting()) {
+    // Already connected (an accepted socket, a finished TLS handshake): start from the loop.
+    std::weak_ptr<Http2Session> weak = weak_from_this();
+    post([weak] {
+      if (auto self = weak.lock()) self->onSocketConnect();
+    });
+  }
   return absl::OkStatus();
 }
 
@@ -574,7 +581,7 @@ bool Http2Session::writeOut() {
 }
 
 void Http2Session::onSocketConnect() {
-  if (destroyed_) return;
+  if (destroyed_ || !connecting_) return;
   connecting_ = false;
   auto self = shared_from_this();
   connect_event_.emit();

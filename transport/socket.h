@@ -44,7 +44,8 @@ class Socket {
   virtual void pauseReading() = 0;
   virtual void resumeReading() = 0;
 
-  // Flushes queued bytes, then closes. destroy() closes at once, dropping queued bytes.
+  // Flushes queued bytes, then closes. destroy() closes at once, dropping queued bytes; the
+  // handler is not told (MemorySocket, a test tool, does tell it: a simulated connection drop).
   virtual void end() = 0;
   virtual void destroy() = 0;
 

@@ -1,0 +1,135 @@
+// hello_server: the HTTP/2 server example of h2rpc's transport (node:http2's server example).
+//
+//   bazel run //examples/http2:hello_server -- --port=8080
+//   bazel run //examples/http2:hello_server -- --port=8443 --tls_cert=cert.pem --tls_key=key.pem
+//
+// GET (any path) answers 200 with a small HTML page; POST echoes the request body; other methods
+// get 405. It advertises SETTINGS_MAX_CONCURRENT_STREAMS 100 and, on SIGINT/SIGTERM, sends
+// GOAWAY to every client, lets open streams finish, and exits.
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "transport/server.h"
+#include "transport/uv_loop.h"
+
+ABSL_FLAG(int, port, 8080, "TCP port to listen on (0 picks a free one)");
+ABSL_FLAG(std::string, host, "127.0.0.1", "address to listen on (127.0.0.1, ::1, 0.0.0.0, ...)");
+ABSL_FLAG(std::string, tls_cert, "", "PEM certificate file: serve TLS (ALPN h2) instead of h2c");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key file for --tls_cert");
+
+namespace {
+
+using h2rpc::transport::Headers;
+using h2rpc::transport::Http2Server;
+using h2rpc::transport::ServerHttp2Stream;
+
+constexpr char kPage[] =
+    "<!DOCTYPE html><html><head><title>h2rpc</title></head>"
+    "<body><h1>Hello from h2rpc over HTTP/2</h1></body></html>\n";
+
+void handle(std::shared_ptr<ServerHttp2Stream> stream, const Headers& headers) {
+  const std::string method = headers.get(":method").value_or("");
+  if (method == "GET" || method == "HEAD") {
+    (void)stream->respond({{":status", "200"}, {"content-type", "text/html; charset=utf-8"}});
+    stream->end(kPage);
+    return;
+  }
+  if (method == "POST" || method == "PUT") {
+    // Echo: answer as soon as the body starts, stream it back as it comes.
+    Headers response{{":status", "200"}};
+    if (auto type = headers.get("content-type")) response.add("content-type", *type);
+    (void)stream->respond(response);
+    std::weak_ptr<ServerHttp2Stream> weak = stream;
+    stream->onData([weak](std::string_view chunk) {
+      if (auto s = weak.lock()) {
+        // Backpressure: stop reading while the echo waits to be sent.
+        if (!s->write(std::string(chunk))) {
+          s->pause();
+          s->onDrain([weak] {
+            if (auto again = weak.lock()) again->resume();
+          });
+        }
+      }
+    });
+    stream->onEnd([weak] {
+      if (auto s = weak.lock()) s->end();
+    });
+    return;
+  }
+  (void)stream->respond({{":status", "405"}, {"allow", "GET, HEAD, POST, PUT"}});
+  stream->end();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  std::signal(SIGPIPE, SIG_IGN);
+  h2rpc::transport::UvLoop loop;
+
+  h2rpc::transport::ServerOptions options;
+  options.settings.maxConcurrentStreams = 100;
+  absl::StatusOr<std::unique_ptr<Http2Server>> server;
+  const std::string cert = absl::GetFlag(FLAGS_tls_cert), key = absl::GetFlag(FLAGS_tls_key);
+  if (cert.empty() != key.empty()) {
+    std::fprintf(stderr, "hello_server: --tls_cert and --tls_key go together\n");
+    return 2;
+  }
+  if (!cert.empty()) {
+    h2rpc::transport::TlsOptions tls;
+    tls.certFile = cert;
+    tls.keyFile = key;
+    server = Http2Server::createSecureServer(&loop, tls, options);
+  } else {
+    server = Http2Server::createServer(&loop, options);
+  }
+  if (!server.ok()) {
+    std::fprintf(stderr, "hello_server: %s\n", server.status().ToString().c_str());
+    return 1;
+  }
+  (*server)->onStream([](std::shared_ptr<ServerHttp2Stream> stream, const Headers& headers,
+                         uint8_t) { handle(std::move(stream), headers); });
+  const std::string host = absl::GetFlag(FLAGS_host);
+  if (absl::Status st = (*server)->listen(static_cast<uint16_t>(absl::GetFlag(FLAGS_port)), host);
+      !st.ok()) {
+    std::fprintf(stderr, "hello_server: %s\n", st.ToString().c_str());
+    return 1;
+  }
+  std::printf("hello_server: listening on %s://%s:%u\n", cert.empty() ? "http" : "https",
+              host.c_str(), (*server)->port());
+  std::fflush(stdout);
+
+  // Graceful stop: GOAWAY to every session, then exit once they have closed.
+  auto* stop = new uv_signal_t;
+  auto* stop2 = new uv_signal_t;
+  struct Ctx {
+    Http2Server* server;
+    uv_signal_t* signals[2];
+  } ctx{server->get(), {stop, stop2}};
+  for (int i = 0; i < 2; ++i) {
+    uv_signal_init(loop.uv(), ctx.signals[i]);
+    ctx.signals[i]->data = &ctx;
+    uv_signal_start(
+        ctx.signals[i],
+        [](uv_signal_t* sig, int signum) {
+          auto* c = static_cast<Ctx*>(sig->data);
+          std::printf("hello_server: signal %d, sending GOAWAY and closing\n", signum);
+          std::fflush(stdout);
+          for (uv_signal_t* s : c->signals) {
+            uv_signal_stop(s);
+            uv_close(reinterpret_cast<uv_handle_t*>(s),
+                     [](uv_handle_t* h) { delete reinterpret_cast<uv_signal_t*>(h); });
+          }
+          c->server->close();
+          c->server->closeAllSessions();
+        },
+        i == 0 ? SIGINT : SIGTERM);
+  }
+  loop.run();
+  std::printf("hello_server: closed\n");
+  return 0;
+}

@@ -1,0 +1,42 @@
+// transport/connect.h — node:http2's connect(): a ClientHttp2Session to an authority URL,
+// "http://host:port" (h2c, prior knowledge) or "https://host:port" (TLS, ALPN h2).
+//
+// Threading: the loop's thread only. Lifetime: the session is shared_ptr (see session.h); it is
+// usable at once — requests made before the connection is up are sent when it is ('connect').
+#ifndef H2RPC_TRANSPORT_CONNECT_H_
+#define H2RPC_TRANSPORT_CONNECT_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "transport/session.h"
+#include "transport/tls.h"
+#include "transport/uv_loop.h"
+
+namespace h2rpc::transport {
+
+struct ConnectOptions : SessionOptions {
+  // TLS settings for https:// (ca/caFile to verify the server, rejectUnauthorized=false to skip
+  // verification in tests). servername defaults to the host.
+  TlsOptions tls;
+};
+
+// Errors: ERR_INVALID_URL for an authority that is not http(s)://host[:port]; a bad TLS setup.
+// Connection failures (refused, unknown host, TLS verification) arrive as the session's 'error'.
+absl::StatusOr<std::shared_ptr<ClientHttp2Session>> connect(UvLoop* loop,
+                                                           std::string_view authority,
+                                                           ConnectOptions options = {});
+
+struct Authority {
+  std::string scheme;  // "http" or "https"
+  std::string host;    // without brackets
+  uint16_t port = 0;
+  std::string hostPort() const;  // "host:port", brackets around IPv6
+};
+absl::StatusOr<Authority> parseAuthority(std::string_view url);
+
+}  // namespace h2rpc::transport
+
+#endif  // H2RPC_TRANSPORT_CONNECT_H_

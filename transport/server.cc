@@ -1,0 +1,248 @@
+#include "transport/server.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "transport/constants.h"
+#include "transport/errors.h"
+#include "transport/tls_socket.h"
+#include "transport/uv_socket.h"
+
+namespace h2rpc::transport {
+
+namespace {
+
+// What Node writes to a TLS client that did not negotiate h2 when nobody handles
+// 'unknownProtocol' (lib/internal/http2/core.js connectionListener).
+constexpr char kMissingAlpn[] =
+    "HTTP/1.0 403 Forbidden\r\nContent-Type: text/plain\r\n\r\n"
+    "Missing ALPN Protocol, expected `h2` to be available.\n"
+    "If this is a HTTP request: The server was not configured with the `allowHTTP1` option or a "
+    "listener for the `unknownProtocol` event.\n";
+
+}  // namespace
+
+// Holds a TLS connection until its handshake says which protocol it speaks.
+class PendingTls : public Socket::Handler {
+ public:
+  PendingTls(Http2Server* server, std::unique_ptr<TlsSocket> socket, std::weak_ptr<bool> alive,
+             std::function<void(PendingTls*, bool h2)> done)
+      : socket_(std::move(socket)), done_(std::move(done)) {
+    socket_->setHandler(this);
+  }
+  std::unique_ptr<TlsSocket> release() {
+    socket_->setHandler(nullptr);
+    return std::move(socket_);
+  }
+  TlsSocket* socket() { return socket_.get(); }
+
+  void onSocketConnect() override { done_(this, socket_->alpnProtocol() == "h2"); }
+  void onSocketData(std::string_view) override {}
+  void onSocketDrain() override {}
+  void onSocketClose(absl::Status) override {
+    socket_->setHandler(nullptr);
+    closed_ = true;
+    done_(this, false);
+  }
+  bool closed() const { return closed_; }
+  std::unique_ptr<Timer> timer;
+
+ private:
+  std::unique_ptr<TlsSocket> socket_;
+  std::function<void(PendingTls*, bool)> done_;
+  bool closed_ = false;
+};
+
+Http2Server::Http2Server(UvLoop* loop, ServerOptions options, std::shared_ptr<TlsContext> tls)
+    : loop_(loop), options_(std::move(options)), tls_(std::move(tls)) {}
+
+Http2Server::~Http2Server() {
+  *alive_ = false;
+  if (listener_) {
+    uv_close(reinterpret_cast<uv_handle_t*>(listener_),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
+    listener_ = nullptr;
+  }
+  for (auto& session : sessions_) session->destroy();
+  pending_tls_.clear();
+}
+
+absl::StatusOr<std::unique_ptr<Http2Server>> Http2Server::createServer(UvLoop* loop,
+                                                                       ServerOptions options) {
+  if (absl::Status st = validateSettings(options.settings); !st.ok()) return st;
+  return std::unique_ptr<Http2Server>(new Http2Server(loop, std::move(options), nullptr));
+}
+
+absl::StatusOr<std::unique_ptr<Http2Server>> Http2Server::createSecureServer(
+    UvLoop* loop, const TlsOptions& tls, ServerOptions options) {
+  if (absl::Status st = validateSettings(options.settings); !st.ok()) return st;
+  auto ctx = TlsContext::createServer(tls);
+  if (!ctx.ok()) return ctx.status();
+  return std::unique_ptr<Http2Server>(new Http2Server(loop, std::move(options), *ctx));
+}
+
+absl::Status Http2Server::listen(uint16_t port, const std::string& host) {
+  if (listening_) {
+    return nodeError(absl::StatusCode::kFailedPrecondition, "ERR_SERVER_ALREADY_LISTEN",
+                     "Listen method has been called more than once without closing.");
+  }
+  sockaddr_storage addr;
+  std::string bare = host;
+  if (bare.size() > 2 && bare.front() == '[') bare = bare.substr(1, bare.size() - 2);
+  if (uv_ip4_addr(bare.c_str(), port, reinterpret_cast<sockaddr_in*>(&addr)) != 0 &&
+      uv_ip6_addr(bare.c_str(), port, reinterpret_cast<sockaddr_in6*>(&addr)) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("listen: not an IP address: '", host, "'"));
+  }
+  auto* tcp = new uv_tcp_t;
+  uv_tcp_init(loop_->uv(), tcp);
+  tcp->data = this;
+  int rv = uv_tcp_bind(tcp, reinterpret_cast<sockaddr*>(&addr), 0);
+  if (rv == 0) {
+    rv = uv_listen(reinterpret_cast<uv_stream_t*>(tcp), 511, [](uv_stream_t* s, int status) {
+      if (status >= 0) static_cast<Http2Server*>(s->data)->onConnection();
+    });
+  }
+  if (rv != 0) {
+    uv_close(reinterpret_cast<uv_handle_t*>(tcp),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
+    return absl::UnavailableError(
+        absl::StrCat("listen ", uv_err_name(rv), ": ", uv_strerror(rv), " ", host, ":", port));
+  }
+  sockaddr_storage bound;
+  int len = sizeof(bound);
+  uv_tcp_getsockname(tcp, reinterpret_cast<sockaddr*>(&bound), &len);
+  formatAddress(reinterpret_cast<sockaddr*>(&bound), &port_);
+  listener_ = tcp;
+  listening_ = true;
+  closing_ = false;
+  return absl::OkStatus();
+}
+
+void Http2Server::onConnection() {
+  auto accepted = UvSocket::accept(loop_, reinterpret_cast<uv_stream_t*>(listener_));
+  if (!accepted.ok()) return;
+  if (!tls_) {
+    addSession(std::move(*accepted));
+    return;
+  }
+  auto tls = TlsSocket::create(loop_, std::move(*accepted), tls_, /*isServer=*/true);
+  if (!tls.ok()) return;
+  std::weak_ptr<bool> alive = alive_;
+  auto pending = std::make_unique<PendingTls>(
+      this, std::move(*tls), alive, [this, alive](PendingTls* p, bool h2) {
+        if (alive.expired()) return;
+        // Not on the TLS socket's stack: we may destroy it.
+        loop_->post([this, alive, p, h2] {
+          if (alive.expired()) return;
+          auto it = pending_tls_.find(p);
+          if (it == pending_tls_.end()) return;
+          if (h2) {
+            std::unique_ptr<TlsSocket> socket = p->release();
+            pending_tls_.erase(it);
+            addSession(std::move(socket));
+            return;
+          }
+          if (p->closed()) {
+            pending_tls_.erase(it);
+            return;
+          }
+          // Node: 'unknownProtocol', or a 403 in plain text when nobody listens; either way
+          // the socket is destroyed after unknownProtocolTimeout.
+          std::vector<std::string> offered = p->socket()->clientAlpnProtocols();
+          if (!unknown_protocol_event_.emit(offered)) {
+            p->socket()->write(kMissingAlpn);
+            p->socket()->end();
+          }
+          p->timer = loop_->createTimer();
+          p->timer->start(options_.unknownProtocolTimeout, [this, alive, p] {
+            if (!alive.expired()) pending_tls_.erase(p);
+          });
+        });
+      });
+  PendingTls* key = pending.get();
+  pending_tls_[key] = std::move(pending);
+}
+
+void Http2Server::addSession(std::unique_ptr<Socket> socket) {
+  auto created = ServerHttp2Session::create(loop_, std::move(socket), options_);
+  if (!created.ok()) return;
+  std::shared_ptr<ServerHttp2Session> session = *created;
+  sessions_.insert(session);
+  std::weak_ptr<bool> alive = alive_;
+  std::weak_ptr<ServerHttp2Session> weak = session;
+  session->onStream([this, alive](std::shared_ptr<ServerHttp2Stream> stream, const Headers& h,
+                                  uint8_t flags) {
+    if (alive.expired()) return;
+    if (!stream_event_.emit(stream, h, flags)) {
+      stream->close(constants::NGHTTP2_REFUSED_STREAM);
+    }
+  });
+  session->onError([this, alive, weak](const absl::Status& err) {
+    if (alive.expired()) return;
+    if (auto s = weak.lock()) session_error_event_.emit(err, s);
+  });
+  session->onClose([this, alive, weak] {
+    if (alive.expired()) return;
+    if (auto s = weak.lock()) sessions_.erase(s);
+    maybeFinishClose();
+  });
+  if (options_.timeout > 0) {
+    session->setTimeout(options_.timeout, [this, alive, weak] {
+      if (alive.expired()) return;
+      auto s = weak.lock();
+      if (!s) return;
+      // Node: with no 'timeout' listener on the server, the session is destroyed.
+      if (!timeout_event_.emit(s)) s->destroy();
+    });
+  }
+  session_event_.emit(session);
+}
+
+void Http2Server::close(std::function<void()> callback) {
+  if (callback) close_event_.once(std::move(callback));
+  closing_ = true;
+  if (listener_) {
+    uv_close(reinterpret_cast<uv_handle_t*>(listener_),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
+    listener_ = nullptr;
+  }
+  listening_ = false;
+  maybeFinishClose();
+}
+
+void Http2Server::closeAllSessions() {
+  auto sessions = sessions_;
+  for (auto& s : sessions) s->close();
+}
+
+void Http2Server::maybeFinishClose() {
+  if (!closing_ || !sessions_.empty()) return;
+  closing_ = false;
+  std::weak_ptr<bool> alive = alive_;
+  loop_->post([this, alive] {
+    if (!alive.expired()) close_event_.emit();
+  });
+}
+
+void Http2Server::setTimeout(uint64_t ms,
+                             std::function<void(std::shared_ptr<ServerHttp2Session>)> cb) {
+  options_.timeout = ms;
+  if (cb) timeout_event_.on(std::move(cb));
+}
+
+absl::Status Http2Server::updateSettings(const Settings& settings) {
+  if (absl::Status st = validateSettings(settings); !st.ok()) return st;
+  Settings& s = options_.settings;
+  if (settings.headerTableSize) s.headerTableSize = settings.headerTableSize;
+  if (settings.enablePush) s.enablePush = settings.enablePush;
+  if (settings.initialWindowSize) s.initialWindowSize = settings.initialWindowSize;
+  if (settings.maxFrameSize) s.maxFrameSize = settings.maxFrameSize;
+  if (settings.maxConcurrentStreams) s.maxConcurrentStreams = settings.maxConcurrentStreams;
+  if (settings.maxHeaderListSize) s.maxHeaderListSize = settings.maxHeaderListSize;
+  if (settings.maxHeaderSize) s.maxHeaderSize = settings.maxHeaderSize;
+  if (settings.enableConnectProtocol) s.enableConnectProtocol = settings.enableConnectProtocol;
+  for (const auto& [id, v] : settings.customSettings) s.customSettings[id] = v;
+  return absl::OkStatus();
+}
+
+}  // namespace h2rpc::transport

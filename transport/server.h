@@ -1,0 +1,111 @@
+// transport/server.h — Http2Server: node:http2's createServer() (h2c with prior knowledge) and
+// createSecureServer() (TLS with ALPN h2) on a libuv loop. Each accepted connection becomes a
+// ServerHttp2Session ('session' event); its streams are forwarded as the server's 'stream'.
+//
+// Threading: the loop's thread only. Lifetime: the server must outlive none of its sessions
+// (they hold no pointer to it); destroy it after close() has called back, or at any time when
+// the loop is being torn down.
+#ifndef H2RPC_TRANSPORT_SERVER_H_
+#define H2RPC_TRANSPORT_SERVER_H_
+
+#include <uv.h>
+
+#include <functional>
+#include <memory>
+#include <map>
+#include <set>
+#include <vector>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "transport/event.h"
+#include "transport/session.h"
+#include "transport/tls.h"
+#include "transport/uv_loop.h"
+
+namespace h2rpc::transport {
+
+class PendingTls;
+
+// createServer() options: the session options plus the server's own.
+struct ServerOptions : SessionOptions {
+  // Inactivity timeout of each session in ms (Node's server.timeout); 0 = none.
+  uint64_t timeout = 0;
+};
+
+class Http2Server {
+ public:
+  // Node's http2.createServer(): cleartext HTTP/2 (prior knowledge).
+  static absl::StatusOr<std::unique_ptr<Http2Server>> createServer(UvLoop* loop,
+                                                                   ServerOptions options = {});
+  // Node's http2.createSecureServer(): TLS with ALPN "h2". A client that does not negotiate h2
+  // gets 'unknownProtocol' and is disconnected after options.unknownProtocolTimeout.
+  static absl::StatusOr<std::unique_ptr<Http2Server>> createSecureServer(
+      UvLoop* loop, const TlsOptions& tls, ServerOptions options = {});
+  ~Http2Server();
+
+  // Listens on host:port (port 0 picks a free one; see port()). Errors: EADDRINUSE etc.
+  absl::Status listen(uint16_t port, const std::string& host = "127.0.0.1");
+  uint16_t port() const { return port_; }
+  bool listening() const { return listening_; }
+
+  // Stops accepting connections. `callback` runs once every session has closed. Sessions are
+  // not closed by this (as Node); closeAllSessions() sends them GOAWAY and closes them
+  // gracefully.
+  void close(std::function<void()> callback = nullptr);
+  void closeAllSessions();
+  // Inactivity timeout applied to each new session ('timeout' on the server).
+  void setTimeout(uint64_t ms, std::function<void(std::shared_ptr<ServerHttp2Session>)> cb = nullptr);
+  // Settings for sessions created from now on.
+  absl::Status updateSettings(const Settings& settings);
+  size_t sessionCount() const { return sessions_.size(); }
+
+  using StreamListener = ServerHttp2Session::StreamListener;
+  ListenerId onStream(StreamListener fn) { return stream_event_.on(std::move(fn)); }
+  ListenerId onSession(std::function<void(std::shared_ptr<ServerHttp2Session>)> fn) {
+    return session_event_.on(std::move(fn));
+  }
+  // An error on a session (it then closes): Node's 'sessionError'.
+  ListenerId onSessionError(
+      std::function<void(const absl::Status&, std::shared_ptr<ServerHttp2Session>)> fn) {
+    return session_error_event_.on(std::move(fn));
+  }
+  ListenerId onTimeout(std::function<void(std::shared_ptr<ServerHttp2Session>)> fn) {
+    return timeout_event_.on(std::move(fn));
+  }
+  // TLS client without ALPN h2 (only secure servers): (offered protocols).
+  ListenerId onUnknownProtocol(std::function<void(const std::vector<std::string>&)> fn) {
+    return unknown_protocol_event_.on(std::move(fn));
+  }
+  ListenerId onClose(std::function<void()> fn) { return close_event_.on(std::move(fn)); }
+
+ private:
+  friend class PendingTls;
+  Http2Server(UvLoop* loop, ServerOptions options, std::shared_ptr<TlsContext> tls);
+  void onConnection();
+  void addSession(std::unique_ptr<Socket> socket);
+  void maybeFinishClose();
+
+  UvLoop* loop_;
+  ServerOptions options_;
+  std::shared_ptr<TlsContext> tls_;
+  uv_tcp_t* listener_ = nullptr;
+  uint16_t port_ = 0;
+  bool listening_ = false;
+  bool closing_ = false;
+  std::set<std::shared_ptr<ServerHttp2Session>> sessions_;
+  // TLS connections whose handshake is not done yet.
+  std::map<PendingTls*, std::unique_ptr<PendingTls>> pending_tls_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+
+  Event<std::shared_ptr<ServerHttp2Stream>, const Headers&, uint8_t> stream_event_;
+  Event<std::shared_ptr<ServerHttp2Session>> session_event_, timeout_event_;
+  Event<const absl::Status&, std::shared_ptr<ServerHttp2Session>> session_error_event_;
+  Event<const std::vector<std::string>&> unknown_protocol_event_;
+  Event<> close_event_;
+};
+
+}  // namespace h2rpc::transport
+
+#endif  // H2RPC_TRANSPORT_SERVER_H_

@@ -1,0 +1,85 @@
+#include "transport/uv_loop.h"
+
+#include <utility>
+
+namespace h2rpc::transport {
+
+namespace {
+
+// libuv handles must stay allocated until their close callback: timers own a heap block that
+// outlives the Timer object when needed.
+class UvTimer : public Timer {
+ public:
+  explicit UvTimer(uv_loop_t* loop) : handle_(new uv_timer_t) {
+    uv_timer_init(loop, handle_);
+    handle_->data = this;
+  }
+  ~UvTimer() override {
+    uv_timer_stop(handle_);
+    handle_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(handle_),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+  }
+  void start(uint64_t ms, std::function<void()> fn) override {
+    fn_ = std::move(fn);
+    uv_timer_start(handle_, &UvTimer::fire, ms, 0);
+  }
+  void stop() override { uv_timer_stop(handle_); }
+  bool active() const override {
+    return uv_is_active(reinterpret_cast<const uv_handle_t*>(handle_)) != 0;
+  }
+  void unref() override { uv_unref(reinterpret_cast<uv_handle_t*>(handle_)); }
+  void ref() override { uv_ref(reinterpret_cast<uv_handle_t*>(handle_)); }
+
+ private:
+  static void fire(uv_timer_t* h) {
+    auto* self = static_cast<UvTimer*>(h->data);
+    if (self == nullptr) return;
+    auto fn = std::move(self->fn_);
+    if (fn) fn();  // may destroy the timer
+  }
+  uv_timer_t* handle_;
+  std::function<void()> fn_;
+};
+
+}  // namespace
+
+UvLoop::UvLoop() : loop_(new uv_loop_t), idle_(new uv_idle_t) {
+  uv_loop_init(loop_);
+  uv_idle_init(loop_, idle_);
+  idle_->data = this;
+}
+
+UvLoop::~UvLoop() {
+  uv_idle_stop(idle_);
+  uv_close(reinterpret_cast<uv_handle_t*>(idle_),
+           [](uv_handle_t* h) { delete reinterpret_cast<uv_idle_t*>(h); });
+  // Let close callbacks of everything already closed run, then free the loop.
+  uv_run(loop_, UV_RUN_DEFAULT);
+  uv_loop_close(loop_);
+  delete loop_;
+}
+
+std::unique_ptr<Timer> UvLoop::createTimer() { return std::make_unique<UvTimer>(loop_); }
+
+void UvLoop::post(std::function<void()> fn) {
+  posted_.push_back(std::move(fn));
+  // An active idle handle makes the loop poll without blocking and call onIdle next iteration.
+  uv_idle_start(idle_, &UvLoop::onIdle);
+}
+
+void UvLoop::onIdle(uv_idle_t* idle) {
+  auto* self = static_cast<UvLoop*>(idle->data);
+  // Run what is queued now; what those callbacks post runs on the next iteration, after I/O.
+  size_t n = self->posted_.size();
+  while (n-- > 0 && !self->posted_.empty()) {
+    auto fn = std::move(self->posted_.front());
+    self->posted_.pop_front();
+    fn();
+  }
+  if (self->posted_.empty()) uv_idle_stop(idle);
+}
+
+int UvLoop::run() { return uv_run(loop_, UV_RUN_DEFAULT); }
+
+}  // namespace h2rpc::transport

@@ -1,0 +1,45 @@
+// transport/uv_loop.h — the EventLoop programs use: a libuv loop (as in Node).
+//
+// Threading: one thread runs the loop (run()) and makes every call; post() too.
+// Lifetime: owns its uv_loop_t; everything created with it must be destroyed before it, and
+// run() must have returned. The destructor runs the loop once more to let libuv close handles.
+#ifndef H2RPC_TRANSPORT_UV_LOOP_H_
+#define H2RPC_TRANSPORT_UV_LOOP_H_
+
+#include <uv.h>
+
+#include <deque>
+#include <functional>
+#include <memory>
+
+#include "transport/event_loop.h"
+
+namespace h2rpc::transport {
+
+class UvLoop : public EventLoop {
+ public:
+  UvLoop();
+  UvLoop(const UvLoop&) = delete;
+  UvLoop& operator=(const UvLoop&) = delete;
+  ~UvLoop() override;
+
+  uint64_t now() const override { return uv_now(loop_); }
+  std::unique_ptr<Timer> createTimer() override;
+  void post(std::function<void()> fn) override;
+
+  // Runs until nothing referenced is left (or stop()). Returns like uv_run.
+  int run();
+  void stop() { uv_stop(loop_); }
+  uv_loop_t* uv() const { return loop_; }
+
+ private:
+  static void onIdle(uv_idle_t* idle);
+
+  uv_loop_t* loop_;
+  uv_idle_t* idle_;
+  std::deque<std::function<void()>> posted_;
+};
+
+}  // namespace h2rpc::transport
+
+#endif  // H2RPC_TRANSPORT_UV_LOOP_H_

@@ -1,0 +1,334 @@
+#include "transport/uv_socket.h"
+
+#include <arpa/inet.h>
+
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace h2rpc::transport {
+
+namespace {
+
+absl::Status uvError(const char* syscall, int err, const std::string& where) {
+  // Node's wording: "connect ECONNREFUSED 127.0.0.1:8080".
+  std::string msg = absl::StrCat(syscall, " ", uv_err_name(err));
+  if (!where.empty()) absl::StrAppend(&msg, " ", where);
+  return absl::UnavailableError(msg);
+}
+
+}  // namespace
+
+std::string formatAddress(const sockaddr* addr, uint16_t* port) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (addr->sa_family == AF_INET) {
+    auto* in = reinterpret_cast<const sockaddr_in*>(addr);
+    uv_ip4_name(in, buf, sizeof(buf));
+    if (port) *port = ntohs(in->sin_port);
+    return buf;
+  }
+  if (addr->sa_family == AF_INET6) {
+    auto* in6 = reinterpret_cast<const sockaddr_in6*>(addr);
+    uv_ip6_name(in6, buf, sizeof(buf));
+    if (port) *port = ntohs(in6->sin6_port);
+    return buf;
+  }
+  return "";
+}
+
+// Everything libuv points at. It lives until libuv's close callback, even when the UvSocket
+// that owns it is gone (self_ keeps it alive while the handle is open).
+struct UvSocket::State : std::enable_shared_from_this<State> {
+  UvLoop* loop = nullptr;
+  uv_tcp_t tcp;
+  bool tcp_open = false;
+  Handler* handler = nullptr;
+  bool connecting = false;
+  bool connect_pending = false;  // connected; the handler has not heard it yet
+  bool paused = false;
+  bool reading = false;
+  bool ending = false;
+  bool closed = false;
+  size_t queued = 0;
+  std::string host;
+  uint16_t port = 0;
+  std::shared_ptr<State> self;
+
+  struct WriteReq {
+    uv_write_t req;
+    std::string data;
+    std::shared_ptr<State> state;
+  };
+
+  void open() {
+    uv_tcp_init(loop->uv(), &tcp);
+    tcp.data = this;
+    tcp_open = true;
+    self = shared_from_this();
+  }
+
+  void startReading() {
+    if (closed || connecting || paused || reading || handler == nullptr) return;
+    reading = true;
+    uv_read_start(
+        reinterpret_cast<uv_stream_t*>(&tcp),
+        [](uv_handle_t*, size_t suggested, uv_buf_t* buf) {
+          // One 64 KiB buffer per read: the session copies what it keeps.
+          static thread_local char storage[65536];
+          buf->base = storage;
+          buf->len = sizeof(storage);
+        },
+        [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+          auto* st = static_cast<State*>(s->data);
+          auto keep = st->shared_from_this();
+          if (nread > 0) {
+            if (st->handler) st->handler->onSocketData({buf->base, static_cast<size_t>(nread)});
+          } else if (nread == UV_EOF) {
+            st->closeWith(absl::OkStatus(), /*notify=*/true);
+          } else if (nread < 0) {
+            st->closeWith(uvError("read", static_cast<int>(nread), ""), /*notify=*/true);
+          }
+        });
+  }
+
+  void stopReading() {
+    if (!reading || closed) return;
+    reading = false;
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp));
+  }
+
+  void notifyConnect() {
+    if (!connect_pending || handler == nullptr) return;
+    connect_pending = false;
+    auto keep = shared_from_this();
+    loop->post([keep] {
+      if (keep->closed || keep->handler == nullptr) return;
+      keep->handler->onSocketConnect();
+      keep->startReading();
+    });
+  }
+
+  void onConnected() {
+    connecting = false;
+    uv_tcp_nodelay(&tcp, 1);
+    connect_pending = true;
+    notifyConnect();
+  }
+
+  void write(std::string data) {
+    if (closed || ending || data.empty()) return;
+    auto* req = new WriteReq;
+    req->data = std::move(data);
+    req->state = shared_from_this();
+    queued += req->data.size();
+    uv_buf_t buf = uv_buf_init(req->data.data(), static_cast<unsigned>(req->data.size()));
+    int rv = uv_write(&req->req, reinterpret_cast<uv_stream_t*>(&tcp), &buf, 1,
+                      [](uv_write_t* r, int status) {
+                        auto* wr = reinterpret_cast<WriteReq*>(r);
+                        std::shared_ptr<State> st = std::move(wr->state);
+                        st->queued -= wr->data.size();
+                        delete wr;
+                        if (status < 0) {
+                          if (status != UV_ECANCELED) {
+                            st->closeWith(uvError("write", status, ""), /*notify=*/true);
+                          }
+                          return;
+                        }
+                        if (st->queued == 0) {
+                          if (st->ending) {
+                            st->shutdown();
+                          } else if (st->handler) {
+                            st->handler->onSocketDrain();
+                          }
+                        }
+                      });
+    if (rv < 0) {
+      queued -= req->data.size();
+      delete req;
+      auto keep = shared_from_this();
+      loop->post([keep, rv] { keep->closeWith(uvError("write", rv, ""), /*notify=*/true); });
+    }
+  }
+
+  void shutdown() {
+    if (closed) return;
+    auto* req = new uv_shutdown_t;
+    req->data = this;
+    int rv = uv_shutdown(req, reinterpret_cast<uv_stream_t*>(&tcp), [](uv_shutdown_t* r, int) {
+      auto* st = static_cast<State*>(r->data);
+      delete r;
+      // Our side is finished; without a handler nobody will read the rest either.
+      if (st->handler == nullptr) st->closeWith(absl::OkStatus(), /*notify=*/false);
+    });
+    if (rv < 0) {
+      delete req;
+      closeWith(absl::OkStatus(), /*notify=*/false);
+    }
+  }
+
+  // Closes the handle; tells the handler (from the loop) when `notify`.
+  void closeWith(absl::Status status, bool notify) {
+    if (closed) return;
+    closed = true;
+    reading = false;
+    Handler* h = handler;
+    handler = nullptr;
+    if (tcp_open) {
+      uv_close(reinterpret_cast<uv_handle_t*>(&tcp), [](uv_handle_t* hd) {
+        auto* st = static_cast<State*>(hd->data);
+        st->self.reset();  // may free the state
+      });
+    }
+    if (notify && h) h->onSocketClose(std::move(status));
+  }
+};
+
+UvSocket::UvSocket(UvLoop* loop) : state_(std::make_shared<State>()) { state_->loop = loop; }
+
+UvSocket::~UvSocket() {
+  state_->handler = nullptr;
+  state_->closeWith(absl::OkStatus(), /*notify=*/false);
+}
+
+std::unique_ptr<UvSocket> UvSocket::connect(UvLoop* loop, std::string host, uint16_t port) {
+  std::unique_ptr<UvSocket> sock(new UvSocket(loop));
+  std::shared_ptr<State> st = sock->state_;
+  st->open();
+  st->connecting = true;
+  st->host = host;
+  st->port = port;
+  // Strip the brackets of an IPv6 literal.
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  struct Gai {
+    uv_getaddrinfo_t req;
+    std::shared_ptr<State> state;
+  };
+  auto* gai = new Gai;
+  gai->state = st;
+  addrinfo hints = {};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  const std::string service = std::to_string(port);
+  int rv = uv_getaddrinfo(
+      loop->uv(), &gai->req,
+      [](uv_getaddrinfo_t* req, int status, addrinfo* res) {
+        auto* g = reinterpret_cast<Gai*>(req);
+        std::shared_ptr<State> st = std::move(g->state);
+        delete g;
+        if (st->closed) {
+          if (res) uv_freeaddrinfo(res);
+          return;
+        }
+        const std::string where = absl::StrCat(st->host, ":", st->port);
+        if (status < 0 || res == nullptr) {
+          st->closeWith(uvError("getaddrinfo", status < 0 ? status : UV_EAI_NONAME, st->host),
+                        true);
+          return;
+        }
+        auto* creq = new uv_connect_t;
+        creq->data = st.get();
+        int crv = uv_tcp_connect(creq, &st->tcp, res->ai_addr, [](uv_connect_t* c, int cstatus) {
+          auto* s = static_cast<State*>(c->data);
+          delete c;
+          if (s->closed) return;
+          auto keep = s->shared_from_this();
+          if (cstatus < 0) {
+            s->closeWith(uvError("connect", cstatus, absl::StrCat(s->host, ":", s->port)), true);
+            return;
+          }
+          s->onConnected();
+        });
+        uv_freeaddrinfo(res);
+        if (crv < 0) {
+          delete creq;
+          st->closeWith(uvError("connect", crv, where), true);
+        }
+      },
+      host.c_str(), service.c_str(), &hints);
+  if (rv < 0) {
+    delete gai;
+    loop->post([st, rv] { st->closeWith(uvError("getaddrinfo", rv, st->host), true); });
+  }
+  return sock;
+}
+
+absl::StatusOr<std::unique_ptr<UvSocket>> UvSocket::accept(UvLoop* loop, uv_stream_t* server) {
+  std::unique_ptr<UvSocket> sock(new UvSocket(loop));
+  sock->state_->open();
+  int rv = uv_accept(server, reinterpret_cast<uv_stream_t*>(&sock->state_->tcp));
+  if (rv < 0) return uvError("accept", rv, "");
+  sock->state_->onConnected();
+  return sock;
+}
+
+void UvSocket::setHandler(Handler* handler) {
+  state_->handler = handler;
+  if (handler == nullptr) {
+    state_->stopReading();
+    return;
+  }
+  state_->notifyConnect();
+  if (!state_->connect_pending) state_->startReading();
+}
+
+void UvSocket::write(std::string data) { state_->write(std::move(data)); }
+
+size_t UvSocket::writeQueueSize() const { return state_->queued; }
+
+void UvSocket::pauseReading() {
+  state_->paused = true;
+  state_->stopReading();
+}
+
+void UvSocket::resumeReading() {
+  state_->paused = false;
+  state_->startReading();
+}
+
+void UvSocket::end() {
+  if (state_->closed || state_->ending) return;
+  state_->ending = true;
+  if (state_->connecting) {
+    state_->closeWith(absl::OkStatus(), false);
+    return;
+  }
+  if (state_->queued == 0) state_->shutdown();
+}
+
+void UvSocket::destroy() {
+  // The owner asked for it: its handler is not called back.
+  state_->closeWith(absl::OkStatus(), /*notify=*/false);
+}
+
+bool UvSocket::connecting() const { return state_->connecting; }
+
+std::string UvSocket::remoteAddress() const {
+  if (!state_->tcp_open || state_->closed) return "";
+  sockaddr_storage ss;
+  int len = sizeof(ss);
+  if (uv_tcp_getpeername(&state_->tcp, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "";
+  return formatAddress(reinterpret_cast<sockaddr*>(&ss));
+}
+
+uint16_t UvSocket::remotePort() const {
+  if (!state_->tcp_open || state_->closed) return 0;
+  sockaddr_storage ss;
+  int len = sizeof(ss);
+  if (uv_tcp_getpeername(&state_->tcp, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return 0;
+  uint16_t port = 0;
+  formatAddress(reinterpret_cast<sockaddr*>(&ss), &port);
+  return port;
+}
+
+void UvSocket::ref() {
+  if (state_->tcp_open && !state_->closed) uv_ref(reinterpret_cast<uv_handle_t*>(&state_->tcp));
+}
+
+void UvSocket::unref() {
+  if (state_->tcp_open && !state_->closed) uv_unref(reinterpret_cast<uv_handle_t*>(&state_->tcp));
+}
+
+}  // namespace h2rpc::transport

@@ -1,0 +1,52 @@
+// transport/uv_socket.h — a TCP Socket on a libuv loop (TCP_NODELAY on, as Node's http2 does).
+//
+// Threading: the loop's thread only. Lifetime: the object may be destroyed at any time, even from
+// inside its own handler's callbacks; libuv memory is released after libuv is done with it.
+#ifndef H2RPC_TRANSPORT_UV_SOCKET_H_
+#define H2RPC_TRANSPORT_UV_SOCKET_H_
+
+#include <uv.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "transport/socket.h"
+#include "transport/uv_loop.h"
+
+namespace h2rpc::transport {
+
+class UvSocket : public Socket {
+ public:
+  // Resolves `host` and connects; connecting() until onSocketConnect (or onSocketClose with the
+  // error: ECONNREFUSED, unknown host, ...).
+  static std::unique_ptr<UvSocket> connect(UvLoop* loop, std::string host, uint16_t port);
+  // Accepts a pending connection on a listening libuv TCP handle.
+  static absl::StatusOr<std::unique_ptr<UvSocket>> accept(UvLoop* loop, uv_stream_t* server);
+  ~UvSocket() override;
+
+  void setHandler(Handler* handler) override;
+  void write(std::string data) override;
+  size_t writeQueueSize() const override;
+  void pauseReading() override;
+  void resumeReading() override;
+  void end() override;
+  void destroy() override;
+  bool connecting() const override;
+  std::string remoteAddress() const override;
+  uint16_t remotePort() const override;
+  void ref() override;
+  void unref() override;
+
+ private:
+  struct State;
+  explicit UvSocket(UvLoop* loop);
+  std::shared_ptr<State> state_;
+};
+
+// "host:port" text of a sockaddr (IPv6 in brackets); empty if unknown.
+std::string formatAddress(const sockaddr* addr, uint16_t* port = nullptr);
+
+}  // namespace h2rpc::transport
+
+#endif  // H2RPC_TRANSPORT_UV_SOCKET_H_
