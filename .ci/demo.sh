@@ -1,21 +1,80 @@
 #!/usr/bin/env bash
-# make demo: builds everything, starts each example server on loopback, runs its client against it,
-# prints what each call returned, stops the servers, and ends with 'demo: ok'.
-# DEMO_PORT (default 50151) is the first port used; a port already in use is reported clearly.
+# make demo: builds everything, starts each example server on loopback with `bazel run`, runs its
+# client against it, prints what each call returned, stops the servers (they send GOAWAY), and
+# ends with 'demo: ok'. DEMO_PORT (default 50151) is the first port used; DEMO_PORT+1 too.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 flags=()
 [[ -n "${CI:-}" || ! -t 1 ]] && flags+=(--config=ci)
-trap 'bazel shutdown >/dev/null 2>&1' EXIT
+quiet=(--ui_event_filters=-info,-stdout,-stderr --noshow_progress)
+port=${DEMO_PORT:-50151}
+tls_port=$((port + 1))
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  bazel shutdown >/dev/null 2>&1
+}
+trap cleanup EXIT
+fail() { echo "demo: FAILED: $*" >&2; exit 1; }
+
+port_free() {
+  /usr/bin/python3 - "$1" <<'PY'
+import socket, sys
+s = socket.socket()
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    sys.exit(1)
+PY
+}
+for p in "$port" "$tls_port"; do
+  port_free "$p" || fail "port $p on 127.0.0.1 is already in use; free it or run: make demo DEMO_PORT=<another port>"
+done
 
 echo "demo: building //... (offline)"
-bazel build "${flags[@]}" //... || { echo "demo: FAILED: the build failed" >&2; exit 1; }
+bazel build "${flags[@]}" //... || fail "the build failed"
 
-examples=$(bazel query 'kind("cc_binary", //examples/...)' 2>/dev/null)
-if [[ -z "$examples" ]]; then
-  echo "demo: everything builds; no example programs exist yet (transport and RPC examples join this demo as they land)"
-  echo "demo: ok"
-  exit 0
-fi
-echo "demo: FAILED: examples exist but no demo steps are defined for them" >&2
-exit 1
+# Starts `bazel run TARGET -- ARGS` in the background and waits (20 s at most) for its
+# "listening" line.
+start_server() {
+  local log=$1; shift
+  bazel run "${flags[@]}" "${quiet[@]}" "$@" >"$log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 200); do
+    grep -q "listening" "$log" && return 0
+    kill -0 "${pids[-1]}" 2>/dev/null || break
+    sleep 0.1
+  done
+  cat "$log" >&2
+  fail "$1 did not start"
+}
+run_client() {
+  echo "demo: \$ bazel run $*"
+  bazel run "${flags[@]}" "${quiet[@]}" "$@" 2>&1 | sed 's/^/    /'
+  return "${PIPESTATUS[0]}"
+}
+
+logdir=$(mktemp -d)
+certs=$PWD/tests/testdata/tls
+
+echo "demo: HTTP/2 over cleartext (h2c) — //examples/http2:hello_server on port $port"
+start_server "$logdir/h2c.log" //examples/http2:hello_server -- --port="$port"
+run_client //examples/http2:client -- --url="http://127.0.0.1:$port/" || fail "GET over h2c"
+run_client //examples/http2:client -- --url="http://127.0.0.1:$port/echo" --data="hello, h2rpc" \
+  || fail "POST echo over h2c"
+echo
+
+echo "demo: HTTP/2 over TLS (ALPN h2) — //examples/http2:hello_server on port $tls_port"
+start_server "$logdir/tls.log" //examples/http2:hello_server -- --port="$tls_port" \
+  --tls_cert="$certs/server.pem" --tls_key="$certs/server.key"
+run_client //examples/http2:client -- --url="https://localhost:$tls_port/" --ca_file="$certs/ca.pem" \
+  || fail "GET over TLS"
+echo
+
+for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+wait 2>/dev/null
+pids=()
+grep -h "GOAWAY\|closed" "$logdir"/*.log | sed 's/^/    /'
+rm -rf "$logdir"
+echo "demo: ok"

@@ -36,7 +36,11 @@ class PendingTls : public Socket::Handler {
   }
   TlsSocket* socket() { return socket_.get(); }
 
-  void onSocketConnect() override { done_(this, socket_->alpnProtocol() == "h2"); }
+  void onSocketConnect() override {
+    // Hold what arrives after the handshake until the session takes over the socket.
+    socket_->pauseReading();
+    done_(this, socket_->alpnProtocol() == "h2");
+  }
   void onSocketData(std::string_view) override {}
   void onSocketDrain() override {}
   void onSocketClose(absl::Status) override {
@@ -139,7 +143,8 @@ void Http2Server::onConnection() {
           if (h2) {
             std::unique_ptr<TlsSocket> socket = p->release();
             pending_tls_.erase(it);
-            addSession(std::move(socket));
+            TlsSocket* raw = socket.get();
+            if (addSession(std::move(socket))) raw->resumeReading();  // the session reads now
             return;
           }
           if (p->closed()) {
@@ -163,9 +168,9 @@ void Http2Server::onConnection() {
   pending_tls_[key] = std::move(pending);
 }
 
-void Http2Server::addSession(std::unique_ptr<Socket> socket) {
+bool Http2Server::addSession(std::unique_ptr<Socket> socket) {
   auto created = ServerHttp2Session::create(loop_, std::move(socket), options_);
-  if (!created.ok()) return;
+  if (!created.ok()) return false;
   std::shared_ptr<ServerHttp2Session> session = *created;
   sessions_.insert(session);
   std::weak_ptr<bool> alive = alive_;
@@ -196,6 +201,7 @@ void Http2Server::addSession(std::unique_ptr<Socket> socket) {
     });
   }
   session_event_.emit(session);
+  return true;
 }
 
 void Http2Server::close(std::function<void()> callback) {

@@ -84,7 +84,8 @@ class Http2Server {
   friend class PendingTls;
   Http2Server(UvLoop* loop, ServerOptions options, std::shared_ptr<TlsContext> tls);
   void onConnection();
-  void addSession(std::unique_ptr<Socket> socket);
+  // False if no session could be made (the socket is then gone).
+  bool addSession(std::unique_ptr<Socket> socket);
   void maybeFinishClose();
 
   UvLoop* loop_;
