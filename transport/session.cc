@@ -3,6 +3,8 @@
 #include <nghttp2/nghttp2.h>
 
 #include <algorithm>
+#include <cstddef>
+#include <cstdlib>
 #include <cstring>
 #include <utility>
 
@@ -44,6 +46,41 @@ std::vector<nghttp2_settings_entry> toEntries(const Settings& s) {
   for (const auto& [id, value] : s.customSettings) add(id, value);
   return iv;
 }
+
+// nghttp2's allocations, counted for maxSessionMemory (as Node does). Each block carries its
+// size in a header so that free() and realloc() can keep the count exact.
+struct CountedAllocator {
+  static constexpr size_t kHeader = alignof(std::max_align_t);
+  static size_t* counter(void* ud) { return static_cast<size_t*>(ud); }
+  static void* alloc(size_t size, void* ud) {
+    auto* p = static_cast<char*>(std::malloc(size + kHeader));
+    if (p == nullptr) return nullptr;
+    *reinterpret_cast<size_t*>(p) = size;
+    *counter(ud) += size;
+    return p + kHeader;
+  }
+  static void release(void* ptr, void* ud) {
+    if (ptr == nullptr) return;
+    char* p = static_cast<char*>(ptr) - kHeader;
+    *counter(ud) -= *reinterpret_cast<size_t*>(p);
+    std::free(p);
+  }
+  static void* zalloc(size_t n, size_t size, void* ud) {
+    void* p = alloc(n * size, ud);
+    if (p) std::memset(p, 0, n * size);
+    return p;
+  }
+  static void* resize(void* ptr, size_t size, void* ud) {
+    if (ptr == nullptr) return alloc(size, ud);
+    char* p = static_cast<char*>(ptr) - kHeader;
+    const size_t old = *reinterpret_cast<size_t*>(p);
+    auto* q = static_cast<char*>(std::realloc(p, size + kHeader));
+    if (q == nullptr) return nullptr;
+    *reinterpret_cast<size_t*>(q) = size;
+    *counter(ud) = *counter(ud) - old + size;
+    return q + kHeader;
+  }
+};
 
 }  // namespace
 
@@ -145,8 +182,10 @@ absl::Status Http2Session::init() {
   nghttp2_option_set_stream_reset_rate_limit(opt, options_.streamResetBurst,
                                              options_.streamResetRate);
 
-  int rv = type_ == Type::kServer ? nghttp2_session_server_new2(&ng_, cb, this, opt)
-                                  : nghttp2_session_client_new2(&ng_, cb, this, opt);
+  nghttp2_mem mem = {&nghttp2_memory_, CountedAllocator::alloc, CountedAllocator::release,
+                     CountedAllocator::zalloc, CountedAllocator::resize};
+  int rv = type_ == Type::kServer ? nghttp2_session_server_new3(&ng_, cb, this, opt, &mem)
+                                  : nghttp2_session_client_new3(&ng_, cb, this, opt, &mem);
   nghttp2_option_del(opt);
   nghttp2_session_callbacks_del(cb);
   if (rv != 0) {
@@ -495,6 +534,23 @@ void Http2Session::consume(int32_t stream_id, size_t bytes) {
   scheduleFlush();
 }
 
+size_t Http2Session::memoryInUse() const {
+  // What Node counts: nghttp2's own memory (header tables, queued frames), data queued to be
+  // sent or waiting to be read, each stream, unacknowledged PINGs and SETTINGS.
+  size_t total = nghttp2_memory_ + (socket_ ? socket_->writeQueueSize() : 0);
+  for (const auto& [id, stream] : streams_) {
+    total += sizeof(Http2Stream) + stream->bufferSize() + stream->readableLength();
+  }
+  total += pending_pings_.size() * sizeof(PendingPing);
+  total += pending_settings_.size() * sizeof(PendingSettings);
+  return total;
+}
+
+bool Http2Session::hasAvailableMemory() const {
+  return memoryInUse() + sizeof(Http2Stream) <=
+         static_cast<size_t>(options_.maxSessionMemory) * 1000000;
+}
+
 // ---------------------------------------------------------------------------------------------
 // I/O
 
@@ -619,7 +675,7 @@ int Http2Session::onBeginHeaders(const nghttp2_frame* frame) {
       nghttp2_submit_rst_stream(ng_, NGHTTP2_FLAG_NONE, id, NGHTTP2_REFUSED_STREAM);
       return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     }
-    if (streams_.size() >= max_streams) {
+    if (streams_.size() >= max_streams || !hasAvailableMemory()) {
       // Node: too many streams at once; refuse with ENHANCE_YOUR_CALM, and give up on a peer
       // that keeps doing it.
       if (rejected_streams_++ > options_.maxSessionRejectedStreams) {

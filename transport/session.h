@@ -41,7 +41,9 @@ namespace h2rpc::transport {
 struct SessionOptions {
   uint32_t maxDeflateDynamicTableSize = 4096;
   uint32_t maxSettings = 32;               // SETTINGS entries per frame
-  uint32_t maxSessionMemory = 10;          // megabytes, as Node
+  // Megabytes (10^6 bytes, as Node). Over it, new streams are refused with ENHANCE_YOUR_CALM;
+  // open ones go on (a credit limit, as Node).
+  uint32_t maxSessionMemory = 10;
   uint32_t maxHeaderListPairs = 128;       // at least 4 on a server, 1 on a client
   uint32_t maxOutstandingPings = 10;
   uint32_t maxOutstandingSettings = 10;
@@ -104,6 +106,8 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   EventLoop* loop() const { return loop_; }
   Socket* socket() const { return socket_.get(); }
   size_t streamCount() const { return streams_.size(); }
+  // Bytes counted against maxSessionMemory (Node's definition; see session.cc).
+  size_t memoryInUse() const;
 
   // --- operations ---
   // Sends SETTINGS; `callback` runs when the peer acknowledges them (or fails with the error
@@ -194,6 +198,7 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   void removeStream(int32_t id);
   void consume(int32_t stream_id, size_t bytes);
   void failPending(const absl::Status& error);
+  bool hasAvailableMemory() const;
   void detachStreams(const absl::Status& error, uint32_t code);
   Settings readSettings(bool remote) const;
 
@@ -213,6 +218,7 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   std::unique_ptr<Socket> socket_;
   SessionOptions options_;
   nghttp2_session* ng_ = nullptr;
+  size_t nghttp2_memory_ = 0;  // bytes nghttp2 holds (CountedAllocator)
 
   std::unordered_map<int32_t, std::shared_ptr<Http2Stream>> streams_;
   // Headers of HEADERS frames being received, by stream id.

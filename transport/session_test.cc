@@ -500,5 +500,121 @@ TEST(SessionTest, SensitiveHeadersAreSentNeverIndexed) {
   EXPECT_FALSE(p.request_headers[0].isSensitive(":path"));
 }
 
+
+TEST(SessionTest, MaxSessionMemoryRefusesNewStreamsWhileOver) {
+  SessionOptions server_options;
+  server_options.maxSessionMemory = 1;  // 1 MB
+  Pair p(server_options);
+  std::shared_ptr<ServerHttp2Stream> first;
+  p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers&) {
+    if (!first) first = s;
+  };
+  auto req1 = p.client->request({{":path", "/big"}});
+  ASSERT_TRUE(req1.ok());
+  (*req1)->pause();  // the client does not read: the server's data stays queued
+  p.run();
+  ASSERT_TRUE(first);
+  ASSERT_TRUE(first->respond().ok());
+  for (int i = 0; i < 128; ++i) first->write(std::string(16384, 'm'));  // 2 MiB
+  p.run();
+  EXPECT_GT(p.server->memoryInUse(), 1000000u);
+  auto req2 = p.client->request({{":path", "/more"}});
+  ASSERT_TRUE(req2.ok());
+  p.run();
+  EXPECT_EQ((*req2)->rstCode(), constants::NGHTTP2_ENHANCE_YOUR_CALM);
+  EXPECT_EQ(p.streams.size(), 1u);
+  // The open stream goes on (a credit limit), and once drained new streams are welcome again.
+  size_t got = 0;
+  (*req1)->onData([&](std::string_view d) { got += d.size(); });
+  (*req1)->resume();  // explicitly paused: a new 'data' listener alone does not resume (Node)
+  first->end();
+  p.run();
+  EXPECT_EQ(got, 128u * 16384u);
+  auto req3 = p.client->request({{":path", "/again"}});
+  ASSERT_TRUE(req3.ok());
+  p.run();
+  EXPECT_EQ(p.streams.size(), 2u);
+}
+
+TEST(SessionTest, PaddingStrategyMaxPadsFrames) {
+  auto bytesFor = [](int strategy) {
+    SessionOptions server_options;
+    server_options.paddingStrategy = strategy;
+    Pair p(server_options);
+    p.on_stream = [](std::shared_ptr<ServerHttp2Stream> s, const Headers&) {
+      ASSERT_TRUE(s->respond().ok());
+      s->end("x");
+    };
+    auto req = p.client->request({{":path", "/"}});
+    std::string body;
+    (*req)->onData([&](std::string_view d) { body += d; });
+    p.run();
+    EXPECT_EQ(body, "x");  // padding never reaches the application
+    return p.server_socket->bytesWritten();
+  };
+  const size_t none = bytesFor(constants::PADDING_STRATEGY_NONE);
+  const size_t aligned = bytesFor(constants::PADDING_STRATEGY_ALIGNED);
+  const size_t max = bytesFor(constants::PADDING_STRATEGY_MAX);
+  // ALIGNED adds at most 7 bytes a frame; MAX pads HEADERS and DATA as far as nghttp2 lets it
+  // (256 bytes of padding a frame at most).
+  EXPECT_GT(aligned, none);
+  EXPECT_LT(aligned, none + 7 * 4);
+  EXPECT_GT(max, aligned + 400);
+}
+
+TEST(SessionTest, RemoteCustomSettingsAreReported) {
+  SessionOptions server_options;
+  server_options.remoteCustomSettings = {0x1234};
+  SessionOptions client_options;
+  client_options.settings.customSettings[0x1234] = 77;
+  client_options.settings.customSettings[0x2345] = 5;  // not asked for: not reported
+  Pair p(server_options, client_options);
+  p.run();
+  Settings remote = p.server->remoteSettings();
+  ASSERT_EQ(remote.customSettings.size(), 1u);
+  EXPECT_EQ(remote.customSettings[0x1234], 77u);
+  EXPECT_EQ(p.client->localSettings().customSettings[0x1234], 77u);
+}
+
+TEST(SessionTest, SetLocalWindowSizeAndState) {
+  Pair p;
+  p.run();
+  EXPECT_EQ(p.client->type(), Http2Session::Type::kClient);
+  EXPECT_EQ(p.server->type(), Http2Session::Type::kServer);
+  EXPECT_EQ(p.client->alpnProtocol(), "h2c");
+  EXPECT_FALSE(p.client->encrypted());
+  EXPECT_FALSE(p.client->connecting());
+  EXPECT_EQ(p.client->state().localWindowSize, 65535);
+  EXPECT_EQ(p.client->state().nextStreamID, 1);
+  ASSERT_TRUE(p.client->setLocalWindowSize(1 << 20).ok());
+  p.run();
+  EXPECT_EQ(p.client->state().localWindowSize, 1 << 20);
+  EXPECT_EQ(p.server->state().remoteWindowSize, 1 << 20);
+  EXPECT_EQ(nodeErrorCode(p.client->setLocalWindowSize(-1)), "ERR_OUT_OF_RANGE");
+  auto req = p.client->request({{":path", "/"}});
+  ASSERT_TRUE(req.ok());
+  EXPECT_EQ((*req)->id(), 1);
+  EXPECT_EQ(p.client->state().nextStreamID, 3);
+  p.run();
+  ASSERT_EQ(p.streams.size(), 1u);
+  StreamState st = p.streams[0]->state();
+  EXPECT_EQ(st.localWindowSize, 65535);
+  EXPECT_TRUE(st.remoteClose);  // a GET ends with its HEADERS
+  EXPECT_FALSE(st.localClose);
+}
+
+TEST(SessionTest, EventListenersCanBeRemoved) {
+  Pair p;
+  int pings = 0;
+  ListenerId id = p.server->onPing([&](std::string_view) { ++pings; });
+  p.run();
+  ASSERT_TRUE(p.client->ping("", nullptr).ok());
+  p.run();
+  p.server->off(id);
+  ASSERT_TRUE(p.client->ping("", nullptr).ok());
+  p.run();
+  EXPECT_EQ(pings, 1);
+}
+
 }  // namespace
 }  // namespace h2rpc::transport

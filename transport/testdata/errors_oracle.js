@@ -10,8 +10,9 @@ const codes = process.argv.slice(2).map(Number);
 const server = http2.createServer();
 server.on('stream', (stream, headers) => {
   stream.on('error', () => {});  // closing with an error code also errors our own stream
-  if (headers[':path'] === '/rst') stream.close(Number(headers['x-code']));
-  else stream.session.goaway(Number(headers['x-code']));
+  if (headers[':path'] === '/rst') return stream.close(Number(headers['x-code']));
+  stream.session.goaway(Number(headers['x-code']));
+  stream.respond({ ':status': 200 }, { endStream: true });  // lets a NO_ERROR goaway finish
 });
 
 function once(kind, code) {
