@@ -616,5 +616,117 @@ TEST(SessionTest, EventListenersCanBeRemoved) {
   EXPECT_EQ(pings, 1);
 }
 
+// A raw HTTP/2 peer: the test writes bytes and reads what the session answers.
+struct RawPeer : Socket::Handler {
+  explicit RawPeer(SessionOptions options = {}) {
+    auto [a, b] = MemorySocket::pair(&loop);
+    peer = std::move(b);
+    peer->setHandler(this);
+    server = *ServerHttp2Session::create(&loop, std::move(a), options);
+    server->onStream([this](std::shared_ptr<ServerHttp2Stream> st, const Headers&, uint8_t) {
+      ++streams;
+      (void)st->respond({}, {.endStream = true});
+    });
+    server->onClose([this] { server_closed = true; });
+  }
+  void onSocketConnect() override {}
+  void onSocketData(std::string_view d) override { received += d; }
+  void onSocketDrain() override {}
+  void onSocketClose(absl::Status) override { peer_closed = true; }
+
+  static std::string frame(uint8_t type, uint8_t flags, uint32_t stream, std::string_view payload) {
+    std::string f;
+    f += static_cast<char>(payload.size() >> 16);
+    f += static_cast<char>(payload.size() >> 8);
+    f += static_cast<char>(payload.size());
+    f += static_cast<char>(type);
+    f += static_cast<char>(flags);
+    for (int i = 3; i >= 0; --i) f += static_cast<char>(stream >> (8 * i));
+    return f + std::string(payload);
+  }
+  // HEADERS for GET / with one extra literal field (HPACK literal without indexing).
+  static std::string getWith(uint32_t stream, std::string_view name, std::string_view value) {
+    std::string block = "\x82\x84\x86\x41\x09localhost";  // :method GET, :path /, :scheme http
+    block += '\0';
+    block += static_cast<char>(name.size());
+    block += name;
+    block += static_cast<char>(value.size());
+    block += value;
+    return frame(1, 0x05, stream, block);  // END_STREAM | END_HEADERS
+  }
+  void send(const std::string& bytes) {
+    peer->write(bytes);
+    loop.runUntilIdle();
+  }
+  // GOAWAY error code the session sent, or -1.
+  int goawayCode() const {
+    for (size_t i = 0; i + 9 <= received.size();) {
+      const size_t len = (uint8_t(received[i]) << 16) | (uint8_t(received[i + 1]) << 8) |
+                         uint8_t(received[i + 2]);
+      if (received[i + 3] == 7 && i + 9 + len <= received.size()) {
+        const std::string_view p(received.data() + i + 9, len);
+        return (uint8_t(p[4]) << 24) | (uint8_t(p[5]) << 16) | (uint8_t(p[6]) << 8) |
+               uint8_t(p[7]);
+      }
+      i += 9 + len;
+    }
+    return -1;
+  }
+
+  ManualLoop loop;
+  std::unique_ptr<MemorySocket> peer;
+  std::shared_ptr<ServerHttp2Session> server;
+  std::string received;
+  int streams = 0;
+  bool server_closed = false, peer_closed = false;
+};
+
+constexpr char kPreface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+TEST(SessionTest, MaxSessionInvalidFramesDestroysTheSession) {
+  SessionOptions options;
+  options.maxSessionInvalidFrames = 3;
+  RawPeer raw(options);
+  raw.send(std::string(kPreface) + RawPeer::frame(4, 0, 0, ""));
+  // Uppercase field names make a request malformed: each one is an invalid frame (stream error).
+  for (uint32_t id = 1; id <= 7; id += 2) raw.send(RawPeer::getWith(id, "X-Bad", "1"));
+  EXPECT_FALSE(raw.server->destroyed());  // 4 invalid frames: still within 3 (+ the one over)
+  raw.send(RawPeer::getWith(9, "X-Bad", "1"));
+  EXPECT_TRUE(raw.server->destroyed());
+  EXPECT_TRUE(raw.server_closed);
+  EXPECT_EQ(raw.streams, 0);
+  EXPECT_EQ(raw.goawayCode(), static_cast<int>(constants::NGHTTP2_PROTOCOL_ERROR));
+}
+
+TEST(SessionTest, ValidRequestsAfterStreamErrorsStillWork) {
+  RawPeer raw;
+  raw.send(std::string(kPreface) + RawPeer::frame(4, 0, 0, ""));
+  raw.send(RawPeer::getWith(1, "X-Bad", "1"));
+  raw.send(RawPeer::getWith(3, "x-good", "1"));
+  EXPECT_EQ(raw.streams, 1);
+  EXPECT_FALSE(raw.server->destroyed());
+}
+
+TEST(SessionTest, MaxSendHeaderBlockLengthGivesFrameError) {
+  SessionOptions client_options;
+  client_options.maxSendHeaderBlockLength = 200;
+  Pair p({}, client_options);
+  auto req = p.client->request({{":path", "/"}, {"x-big", std::string(500, 'b')}});
+  ASSERT_TRUE(req.ok());
+  std::vector<int> frame_error;
+  (*req)->onFrameError([&](uint8_t type, int code, int32_t id) {
+    frame_error = {type, code, id};
+  });
+  bool closed = false;
+  (*req)->onClose([&] { closed = true; });
+  p.run();
+  ASSERT_EQ(frame_error.size(), 3u);
+  EXPECT_EQ(frame_error[0], 1);  // HEADERS
+  EXPECT_EQ(frame_error[1], NGHTTP2_ERR_FRAME_SIZE_ERROR);
+  EXPECT_EQ(frame_error[2], 1);
+  EXPECT_TRUE(closed);
+  EXPECT_TRUE(p.streams.empty());
+}
+
 }  // namespace
 }  // namespace h2rpc::transport
