@@ -273,6 +273,23 @@ absl::Status Http2Session::invalidSession() const {
                    "The session has been destroyed");
 }
 
+void Http2Session::removeAllListeners() {
+  connect_event_.removeAllListeners();
+  close_event_.removeAllListeners();
+  timeout_event_.removeAllListeners();
+  error_event_.removeAllListeners();
+  frame_error_event_.removeAllListeners();
+  goaway_event_.removeAllListeners();
+  local_settings_event_.removeAllListeners();
+  remote_settings_event_.removeAllListeners();
+  ping_event_.removeAllListeners();
+}
+
+void ServerHttp2Session::removeAllListeners() {
+  Http2Session::removeAllListeners();
+  stream_event_.removeAllListeners();
+}
+
 void Http2Session::off(ListenerId id) {
   connect_event_.off(id) || close_event_.off(id) || timeout_event_.off(id) ||
       error_event_.off(id) || frame_error_event_.off(id) || goaway_event_.off(id) ||
@@ -451,7 +468,7 @@ void Http2Session::finishClose(absl::Status error) {
   post([self, error] {
     if (!error.ok()) self->error_event_.emit(error);
     self->close_event_.emit();
-    self->connect_event_.removeAllListeners();
+    self->removeAllListeners();  // nothing follows 'close'; breaks listener→session cycles
   });
 }
 

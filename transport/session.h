@@ -157,6 +157,8 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   }
   ListenerId onTimeout(std::function<void()> fn) { return timeout_event_.on(std::move(fn)); }
   virtual void off(ListenerId id);
+  // Drops every listener (done automatically after 'close').
+  virtual void removeAllListeners();
 
   // Feeds bytes as if read from the socket (what the socket handler does). Public for tests
   // that speak raw HTTP/2 to a session.
@@ -274,6 +276,7 @@ class ServerHttp2Session : public Http2Session {
       std::function<void(std::shared_ptr<ServerHttp2Stream>, const Headers&, uint8_t flags)>;
   ListenerId onStream(StreamListener fn) { return stream_event_.on(std::move(fn)); }
   void off(ListenerId id) override;
+  void removeAllListeners() override;
 
  protected:
   using Http2Session::Http2Session;

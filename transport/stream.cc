@@ -505,7 +505,32 @@ void Http2Stream::finishDestroy(absl::Status error) {
     }
     if (!error.ok()) self->error_event_.emit(error);
     self->close_event_.emit();
+    // Nothing follows 'close'. Dropping the listeners also breaks the cycles of listeners that
+    // hold the stream they listen to, the natural way to write them with shared_ptr.
+    self->removeAllListeners();
   });
+}
+
+void Http2Stream::removeAllListeners() {
+  data_event_.removeAllListeners();
+  end_event_.removeAllListeners();
+  drain_event_.removeAllListeners();
+  close_event_.removeAllListeners();
+  aborted_event_.removeAllListeners();
+  timeout_event_.removeAllListeners();
+  want_trailers_event_.removeAllListeners();
+  ready_event_.removeAllListeners();
+  finish_event_.removeAllListeners();
+  error_event_.removeAllListeners();
+  trailers_event_.removeAllListeners();
+  frame_error_event_.removeAllListeners();
+}
+
+void ClientHttp2Stream::removeAllListeners() {
+  Http2Stream::removeAllListeners();
+  response_event_.removeAllListeners();
+  headers_event_.removeAllListeners();
+  continue_event_.removeAllListeners();
 }
 
 void Http2Stream::setTimeout(uint64_t ms, std::function<void()> callback) {

@@ -6,8 +6,9 @@
 // Threading: every method must be called on the owning session's loop thread.
 // Lifetime: streams are shared_ptr. The session keeps each stream alive until its 'close' event
 // has run; after that the object stays valid as long as you hold it, reports destroyed() and
-// refuses every operation with ERR_HTTP2_INVALID_STREAM. Events never run inside a call you
-// make: like Node's process.nextTick, they are delivered from the loop.
+// refuses every operation with ERR_HTTP2_INVALID_STREAM. After 'close' the stream drops its
+// listeners, so a listener may hold the stream's shared_ptr without a leak. Events never run
+// inside a call you make: like Node's process.nextTick, they are delivered from the loop.
 #ifndef H2RPC_TRANSPORT_STREAM_H_
 #define H2RPC_TRANSPORT_STREAM_H_
 
@@ -133,6 +134,8 @@ class Http2Stream : public std::enable_shared_from_this<Http2Stream> {
   // 'finish': everything written, END_STREAM (or trailers) handed to framing.
   ListenerId onFinish(std::function<void()> fn) { return finish_event_.on(std::move(fn)); }
   virtual void off(ListenerId id);
+  // Drops every listener (done automatically after 'close').
+  virtual void removeAllListeners();
 
  protected:
   Http2Stream(Http2Session* session, int32_t id);
@@ -276,6 +279,7 @@ class ClientHttp2Stream : public Http2Stream {
   // The server answered 100 Continue.
   ListenerId onContinue(std::function<void()> fn) { return continue_event_.on(std::move(fn)); }
   void off(ListenerId id) override;
+  void removeAllListeners() override;
 
   ClientHttp2Stream(Http2Session* session, int32_t id) : Http2Stream(session, id) {}
 
