@@ -72,6 +72,10 @@ run_client //examples/http2:client -- --url="https://localhost:$tls_port/" --ca_
   || fail "GET over TLS"
 echo
 
+echo "demo: the Core API examples of the node:http2 docs, server and client in one process"
+run_client //examples/http2:core_api_tour || fail "core_api_tour"
+echo
+
 for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
 wait 2>/dev/null
 pids=()
