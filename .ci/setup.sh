@@ -15,6 +15,9 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc grpc-proto
   util-linux procps
 )
+# More packages to require, e.g. to try the error paths: H2RPC_EXTRA_PACKAGES=no-such-pkg make setup
+read -r -a extra <<<"${H2RPC_EXTRA_PACKAGES:-}"
+PACKAGES+=("${extra[@]}")
 
 missing=()
 for p in "${PACKAGES[@]}"; do
