@@ -1,5 +1,6 @@
-// Node's http2.constants as C++ constants, plus errorCodeName(). Generated from Node v20.20.2
-// (`require('http2').constants`, every entry it prints, same names and values); edit by regenerating.
+// Node's http2.constants as C++ constants, plus errorCodeName(). Generated from Node v20.20.2's
+// `require('http2').constants` (every entry it prints, same names and values);
+// constants_node_oracle_test checks this file against the installed Node.
 //
 // Threading: plain compile-time values, usable from any thread. Lifetime: static; the string_views
 // point at string literals and never dangle.
@@ -101,13 +102,20 @@ inline constexpr std::string_view HTTP2_HEADER_ACCEPT_ENCODING = "accept-encodin
 inline constexpr std::string_view HTTP2_HEADER_ACCEPT_LANGUAGE = "accept-language";
 inline constexpr std::string_view HTTP2_HEADER_ACCEPT_RANGES = "accept-ranges";
 inline constexpr std::string_view HTTP2_HEADER_ACCEPT = "accept";
-inline constexpr std::string_view HTTP2_HEADER_ACCESS_CONTROL_ALLOW_CREDENTIALS = "access-control-allow-credentials";
-inline constexpr std::string_view HTTP2_HEADER_ACCESS_CONTROL_ALLOW_HEADERS = "access-control-allow-headers";
-inline constexpr std::string_view HTTP2_HEADER_ACCESS_CONTROL_ALLOW_METHODS = "access-control-allow-methods";
-inline constexpr std::string_view HTTP2_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN = "access-control-allow-origin";
-inline constexpr std::string_view HTTP2_HEADER_ACCESS_CONTROL_EXPOSE_HEADERS = "access-control-expose-headers";
-inline constexpr std::string_view HTTP2_HEADER_ACCESS_CONTROL_REQUEST_HEADERS = "access-control-request-headers";
-inline constexpr std::string_view HTTP2_HEADER_ACCESS_CONTROL_REQUEST_METHOD = "access-control-request-method";
+inline constexpr std::string_view HTTP2_HEADER_ACCESS_CONTROL_ALLOW_CREDENTIALS =
+    "access-control-allow-credentials";
+inline constexpr std::string_view HTTP2_HEADER_ACCESS_CONTROL_ALLOW_HEADERS =
+    "access-control-allow-headers";
+inline constexpr std::string_view HTTP2_HEADER_ACCESS_CONTROL_ALLOW_METHODS =
+    "access-control-allow-methods";
+inline constexpr std::string_view HTTP2_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN =
+    "access-control-allow-origin";
+inline constexpr std::string_view HTTP2_HEADER_ACCESS_CONTROL_EXPOSE_HEADERS =
+    "access-control-expose-headers";
+inline constexpr std::string_view HTTP2_HEADER_ACCESS_CONTROL_REQUEST_HEADERS =
+    "access-control-request-headers";
+inline constexpr std::string_view HTTP2_HEADER_ACCESS_CONTROL_REQUEST_METHOD =
+    "access-control-request-method";
 inline constexpr std::string_view HTTP2_HEADER_AGE = "age";
 inline constexpr std::string_view HTTP2_HEADER_AUTHORIZATION = "authorization";
 inline constexpr std::string_view HTTP2_HEADER_CACHE_CONTROL = "cache-control";
@@ -131,10 +139,12 @@ inline constexpr std::string_view HTTP2_HEADER_RANGE = "range";
 inline constexpr std::string_view HTTP2_HEADER_REFERER = "referer";
 inline constexpr std::string_view HTTP2_HEADER_SERVER = "server";
 inline constexpr std::string_view HTTP2_HEADER_SET_COOKIE = "set-cookie";
-inline constexpr std::string_view HTTP2_HEADER_STRICT_TRANSPORT_SECURITY = "strict-transport-security";
+inline constexpr std::string_view HTTP2_HEADER_STRICT_TRANSPORT_SECURITY =
+    "strict-transport-security";
 inline constexpr std::string_view HTTP2_HEADER_TRANSFER_ENCODING = "transfer-encoding";
 inline constexpr std::string_view HTTP2_HEADER_TE = "te";
-inline constexpr std::string_view HTTP2_HEADER_UPGRADE_INSECURE_REQUESTS = "upgrade-insecure-requests";
+inline constexpr std::string_view HTTP2_HEADER_UPGRADE_INSECURE_REQUESTS =
+    "upgrade-insecure-requests";
 inline constexpr std::string_view HTTP2_HEADER_UPGRADE = "upgrade";
 inline constexpr std::string_view HTTP2_HEADER_USER_AGENT = "user-agent";
 inline constexpr std::string_view HTTP2_HEADER_VARY = "vary";
@@ -286,25 +296,40 @@ inline constexpr uint32_t HTTP_STATUS_NETWORK_AUTHENTICATION_REQUIRED = 511;
 
 }  // namespace constants
 
-// Node's name for an RST_STREAM/GOAWAY error code ("NGHTTP2_PROTOCOL_ERROR"), or "UNKNOWN" for codes
-// outside 0..0xd (Node's own messages print such codes as numbers; see errors.h).
+// Node's name for an RST_STREAM/GOAWAY error code ("NGHTTP2_PROTOCOL_ERROR"), or "UNKNOWN" for
+// codes outside 0..0xd (Node's own messages print such codes as numbers; see errors.h).
 constexpr std::string_view errorCodeName(uint32_t code) {
   switch (code) {
-    case 0: return "NGHTTP2_NO_ERROR";
-    case 1: return "NGHTTP2_PROTOCOL_ERROR";
-    case 2: return "NGHTTP2_INTERNAL_ERROR";
-    case 3: return "NGHTTP2_FLOW_CONTROL_ERROR";
-    case 4: return "NGHTTP2_SETTINGS_TIMEOUT";
-    case 5: return "NGHTTP2_STREAM_CLOSED";
-    case 6: return "NGHTTP2_FRAME_SIZE_ERROR";
-    case 7: return "NGHTTP2_REFUSED_STREAM";
-    case 8: return "NGHTTP2_CANCEL";
-    case 9: return "NGHTTP2_COMPRESSION_ERROR";
-    case 10: return "NGHTTP2_CONNECT_ERROR";
-    case 11: return "NGHTTP2_ENHANCE_YOUR_CALM";
-    case 12: return "NGHTTP2_INADEQUATE_SECURITY";
-    case 13: return "NGHTTP2_HTTP_1_1_REQUIRED";
-    default: return "UNKNOWN";
+    case 0:
+      return "NGHTTP2_NO_ERROR";
+    case 1:
+      return "NGHTTP2_PROTOCOL_ERROR";
+    case 2:
+      return "NGHTTP2_INTERNAL_ERROR";
+    case 3:
+      return "NGHTTP2_FLOW_CONTROL_ERROR";
+    case 4:
+      return "NGHTTP2_SETTINGS_TIMEOUT";
+    case 5:
+      return "NGHTTP2_STREAM_CLOSED";
+    case 6:
+      return "NGHTTP2_FRAME_SIZE_ERROR";
+    case 7:
+      return "NGHTTP2_REFUSED_STREAM";
+    case 8:
+      return "NGHTTP2_CANCEL";
+    case 9:
+      return "NGHTTP2_COMPRESSION_ERROR";
+    case 10:
+      return "NGHTTP2_CONNECT_ERROR";
+    case 11:
+      return "NGHTTP2_ENHANCE_YOUR_CALM";
+    case 12:
+      return "NGHTTP2_INADEQUATE_SECURITY";
+    case 13:
+      return "NGHTTP2_HTTP_1_1_REQUIRED";
+    default:
+      return "UNKNOWN";
   }
 }
 

@@ -21,14 +21,14 @@ std::string nodeErrorCode(const absl::Status& status) {
   return payload ? std::string(*payload) : std::string();
 }
 
-std::string_view nodeErrorMessage(const absl::Status& status) {
+std::string nodeErrorMessage(const absl::Status& status) {
   std::string_view message(status.message().data(), status.message().size());
   std::string prefix = nodeErrorCode(status);
   if (!prefix.empty() && message.substr(0, prefix.size()) == prefix &&
       message.substr(prefix.size(), 2) == ": ") {
     message.remove_prefix(prefix.size() + 2);
   }
-  return message;
+  return std::string(message);
 }
 
 absl::StatusCode statusCodeForHttp2Error(uint32_t code) {

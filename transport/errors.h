@@ -9,8 +9,8 @@
 //   TypeError / RangeError from argument or value validation  -> kInvalidArgument
 //   state errors (headers already sent, stream destroyed...)   -> kFailedPrecondition
 //   ERR_HTTP2_STREAM_ERROR / ERR_HTTP2_SESSION_ERROR           -> by the HTTP/2 error code, as gRPC
-//     maps RST_STREAM codes (doc/PROTOCOL-HTTP2.md): REFUSED_STREAM -> kUnavailable (safe to retry),
-//     CANCEL -> kCancelled, ENHANCE_YOUR_CALM -> kResourceExhausted, INADEQUATE_SECURITY ->
+//     maps RST_STREAM codes (doc/PROTOCOL-HTTP2.md): REFUSED_STREAM -> kUnavailable (safe to
+//     retry), CANCEL -> kCancelled, ENHANCE_YOUR_CALM -> kResourceExhausted, INADEQUATE_SECURITY ->
 //     kPermissionDenied, anything else -> kInternal.
 #ifndef H2RPC_TRANSPORT_ERRORS_H_
 #define H2RPC_TRANSPORT_ERRORS_H_
@@ -34,7 +34,7 @@ absl::Status nodeError(absl::StatusCode code, std::string_view nodeCode, std::st
 std::string nodeErrorCode(const absl::Status& status);
 
 // The message as Node would print it: status.message() without the "<nodeCode>: " prefix.
-std::string_view nodeErrorMessage(const absl::Status& status);
+std::string nodeErrorMessage(const absl::Status& status);
 
 // The absl code the transport uses for an HTTP/2 RST_STREAM/GOAWAY error code (see above).
 absl::StatusCode statusCodeForHttp2Error(uint32_t code);
@@ -43,7 +43,8 @@ absl::StatusCode statusCodeForHttp2Error(uint32_t code);
 // without a name (above 0xd) are printed in decimal: "Stream closed with error code 153".
 absl::Status http2StreamError(uint32_t code);
 
-// ERR_HTTP2_SESSION_ERROR: "Session closed with error code 1" (Node prints the number, not the name).
+// ERR_HTTP2_SESSION_ERROR: "Session closed with error code 1" (Node prints the number, not the
+// name).
 absl::Status http2SessionError(uint32_t code);
 
 }  // namespace h2rpc::transport

@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
+#include <iterator>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "transport/constants.h"
@@ -24,7 +24,8 @@
 //     stream with PROTOCOL_ERROR before Node sees them);
 //   - any other name: values joined with ", " (empty values too: "", "", "z" -> ", , z");
 //   - nghttp2 silently drops fields with a non-token name or a value with CR, LF, NUL, DEL or
-//     leading/trailing whitespace; an upper-case name resets the stream.
+//     leading/trailing whitespace; an upper-case name, or te other than "trailers", resets the
+//     stream.
 //
 // Outgoing (mapToHeaders and friends), surprises included:
 //   - Node only rejects a SPACE in names (ERR_INVALID_HTTP_TOKEN); other non-token names pass in
@@ -58,31 +59,28 @@ std::string join(const std::vector<std::string_view>& values, std::string_view s
 }
 
 // Node's kSingleValueHeaders (lib/internal/http2/util.js).
-const absl::flat_hash_set<std::string_view>& singleValueHeaders() {
-  namespace c = constants;
-  static const auto* set = new absl::flat_hash_set<std::string_view>{
-      c::HTTP2_HEADER_STATUS, c::HTTP2_HEADER_METHOD, c::HTTP2_HEADER_AUTHORITY,
-      c::HTTP2_HEADER_SCHEME, c::HTTP2_HEADER_PATH, c::HTTP2_HEADER_PROTOCOL,
-      c::HTTP2_HEADER_ACCESS_CONTROL_ALLOW_CREDENTIALS, c::HTTP2_HEADER_ACCESS_CONTROL_MAX_AGE,
-      c::HTTP2_HEADER_ACCESS_CONTROL_REQUEST_METHOD, c::HTTP2_HEADER_AGE,
-      c::HTTP2_HEADER_AUTHORIZATION, c::HTTP2_HEADER_CONTENT_ENCODING,
-      c::HTTP2_HEADER_CONTENT_LANGUAGE, c::HTTP2_HEADER_CONTENT_LENGTH,
-      c::HTTP2_HEADER_CONTENT_LOCATION, c::HTTP2_HEADER_CONTENT_MD5,
-      c::HTTP2_HEADER_CONTENT_RANGE, c::HTTP2_HEADER_CONTENT_TYPE, c::HTTP2_HEADER_DATE,
-      c::HTTP2_HEADER_DNT, c::HTTP2_HEADER_ETAG, c::HTTP2_HEADER_EXPIRES, c::HTTP2_HEADER_FROM,
-      c::HTTP2_HEADER_HOST, c::HTTP2_HEADER_IF_MATCH, c::HTTP2_HEADER_IF_MODIFIED_SINCE,
-      c::HTTP2_HEADER_IF_NONE_MATCH, c::HTTP2_HEADER_IF_RANGE,
-      c::HTTP2_HEADER_IF_UNMODIFIED_SINCE, c::HTTP2_HEADER_LAST_MODIFIED,
-      c::HTTP2_HEADER_LOCATION, c::HTTP2_HEADER_MAX_FORWARDS,
-      c::HTTP2_HEADER_PROXY_AUTHORIZATION, c::HTTP2_HEADER_RANGE, c::HTTP2_HEADER_REFERER,
-      c::HTTP2_HEADER_RETRY_AFTER, c::HTTP2_HEADER_TK, c::HTTP2_HEADER_UPGRADE_INSECURE_REQUESTS,
-      c::HTTP2_HEADER_USER_AGENT, c::HTTP2_HEADER_X_CONTENT_TYPE_OPTIONS};
-  return *set;
-}
+namespace c = constants;
+// clang-format off
+constexpr std::string_view kSingleValueHeaders[] = {
+    c::HTTP2_HEADER_STATUS, c::HTTP2_HEADER_METHOD, c::HTTP2_HEADER_AUTHORITY,
+    c::HTTP2_HEADER_SCHEME, c::HTTP2_HEADER_PATH, c::HTTP2_HEADER_PROTOCOL,
+    c::HTTP2_HEADER_ACCESS_CONTROL_ALLOW_CREDENTIALS, c::HTTP2_HEADER_ACCESS_CONTROL_MAX_AGE,
+    c::HTTP2_HEADER_ACCESS_CONTROL_REQUEST_METHOD, c::HTTP2_HEADER_AGE,
+    c::HTTP2_HEADER_AUTHORIZATION, c::HTTP2_HEADER_CONTENT_ENCODING,
+    c::HTTP2_HEADER_CONTENT_LANGUAGE, c::HTTP2_HEADER_CONTENT_LENGTH,
+    c::HTTP2_HEADER_CONTENT_LOCATION, c::HTTP2_HEADER_CONTENT_MD5, c::HTTP2_HEADER_CONTENT_RANGE,
+    c::HTTP2_HEADER_CONTENT_TYPE, c::HTTP2_HEADER_DATE, c::HTTP2_HEADER_DNT, c::HTTP2_HEADER_ETAG,
+    c::HTTP2_HEADER_EXPIRES, c::HTTP2_HEADER_FROM, c::HTTP2_HEADER_HOST, c::HTTP2_HEADER_IF_MATCH,
+    c::HTTP2_HEADER_IF_MODIFIED_SINCE, c::HTTP2_HEADER_IF_NONE_MATCH, c::HTTP2_HEADER_IF_RANGE,
+    c::HTTP2_HEADER_IF_UNMODIFIED_SINCE, c::HTTP2_HEADER_LAST_MODIFIED, c::HTTP2_HEADER_LOCATION,
+    c::HTTP2_HEADER_MAX_FORWARDS, c::HTTP2_HEADER_PROXY_AUTHORIZATION, c::HTTP2_HEADER_RANGE,
+    c::HTTP2_HEADER_REFERER, c::HTTP2_HEADER_RETRY_AFTER, c::HTTP2_HEADER_TK,
+    c::HTTP2_HEADER_UPGRADE_INSECURE_REQUESTS, c::HTTP2_HEADER_USER_AGENT,
+    c::HTTP2_HEADER_X_CONTENT_TYPE_OPTIONS};
+// clang-format on
 
 // Node's kValidPseudoHeaders: the pseudo-headers RFC 9113 and RFC 8441 define.
 bool isValidPseudoHeader(std::string_view name) {
-  namespace c = constants;
   return name == c::HTTP2_HEADER_STATUS || name == c::HTTP2_HEADER_METHOD ||
          name == c::HTTP2_HEADER_AUTHORITY || name == c::HTTP2_HEADER_SCHEME ||
          name == c::HTTP2_HEADER_PATH || name == c::HTTP2_HEADER_PROTOCOL;
@@ -92,7 +90,6 @@ bool isValidPseudoHeader(std::string_view name) {
 // Node compares an array with 'trailers', which is never equal.
 bool isIllegalConnectionSpecificHeader(std::string_view name,
                                        const std::vector<std::string_view>& values) {
-  namespace c = constants;
   if (name == c::HTTP2_HEADER_TE) return values.size() != 1 || values[0] != "trailers";
   return name == c::HTTP2_HEADER_CONNECTION || name == c::HTTP2_HEADER_UPGRADE ||
          name == c::HTTP2_HEADER_HTTP2_SETTINGS || name == c::HTTP2_HEADER_KEEP_ALIVE ||
@@ -111,7 +108,7 @@ int32_t jsStringToInt32(std::string_view s) {
   } else if (s.size() > 2 && s[0] == '0' && std::string_view("xXoObB").find(s[1]) != s.npos) {
     const int base = (s[1] == 'x' || s[1] == 'X') ? 16 : (s[1] == 'o' || s[1] == 'O') ? 8 : 2;
     for (char ch : s.substr(2)) {
-      int digit = absl::ascii_isdigit(ch) ? ch - '0'
+      int digit = absl::ascii_isdigit(ch)   ? ch - '0'
                   : absl::ascii_isalpha(ch) ? absl::ascii_tolower(ch) - 'a' + 10
                                             : 99;
       if (digit >= base) return 0;
@@ -137,7 +134,8 @@ int32_t jsStringToInt32(std::string_view s) {
       if (expDigits == 0) return 0;
     }
     if (i != body.size()) return 0;
-    number = std::strtod(std::string(s).c_str(), nullptr);
+    // Locale-independent, unlike strtod; out of range gives +-inf, as in JS.
+    if (!absl::SimpleAtod(AbslView(s), &number)) return 0;
   }
   if (!std::isfinite(number)) return 0;
   double wrapped = std::fmod(std::trunc(number), 4294967296.0);
@@ -179,8 +177,9 @@ absl::Status invalidArgument(std::string_view nodeCode, std::string_view message
 }
 
 absl::Status invalidPseudoHeader(std::string_view name) {
-  return invalidArgument("ERR_HTTP2_INVALID_PSEUDOHEADER",
-                         absl::StrCat("\"", AbslView(name), "\" is an invalid pseudoheader or is used incorrectly"));
+  return invalidArgument(
+      "ERR_HTTP2_INVALID_PSEUDOHEADER",
+      absl::StrCat("\"", AbslView(name), "\" is an invalid pseudoheader or is used incorrectly"));
 }
 
 // request(): every pseudo-header is checked before anything else, then the CONNECT rules.
@@ -188,19 +187,19 @@ absl::Status checkRequest(std::vector<Group>& groups) {
   for (const Group& g : groups) {
     if (g.name[0] == ':' && !isValidPseudoHeader(g.name)) return invalidPseudoHeader(g.name);
   }
-  const Group* method = findGroup(groups, constants::HTTP2_HEADER_METHOD);
-  bool connect = method && method->values.size() == 1 &&
-                 method->values[0] == constants::HTTP2_METHOD_CONNECT;
-  if (!connect || findGroup(groups, constants::HTTP2_HEADER_PROTOCOL)) return absl::OkStatus();
-  if (!findGroup(groups, constants::HTTP2_HEADER_AUTHORITY)) {
-    return nodeError(absl::StatusCode::kInvalidArgument, "ERR_HTTP2_CONNECT_AUTHORITY",
-                     ":authority header is required for CONNECT requests");
+  const Group* method = findGroup(groups, c::HTTP2_HEADER_METHOD);
+  bool connect =
+      method && method->values.size() == 1 && method->values[0] == c::HTTP2_METHOD_CONNECT;
+  if (!connect || findGroup(groups, c::HTTP2_HEADER_PROTOCOL)) return absl::OkStatus();
+  if (!findGroup(groups, c::HTTP2_HEADER_AUTHORITY)) {
+    return invalidArgument("ERR_HTTP2_CONNECT_AUTHORITY",
+                           ":authority header is required for CONNECT requests");
   }
-  if (findGroup(groups, constants::HTTP2_HEADER_SCHEME)) {
+  if (findGroup(groups, c::HTTP2_HEADER_SCHEME)) {
     return invalidArgument("ERR_HTTP2_CONNECT_SCHEME",
                            "The :scheme header is forbidden for CONNECT requests");
   }
-  if (findGroup(groups, constants::HTTP2_HEADER_PATH)) {
+  if (findGroup(groups, c::HTTP2_HEADER_PATH)) {
     return invalidArgument("ERR_HTTP2_CONNECT_PATH",
                            "The :path header is forbidden for CONNECT requests");
   }
@@ -210,15 +209,15 @@ absl::Status checkRequest(std::vector<Group>& groups) {
 // respond() (processHeaders) and additionalHeaders(): coerce :status like JS and check its range.
 // On success `statusText` holds the value to send and the :status group points at it.
 absl::Status checkStatus(std::vector<Group>& groups, HeadersKind kind, std::string& statusText) {
-  Group* status = findGroup(groups, constants::HTTP2_HEADER_STATUS);
+  Group* status = findGroup(groups, c::HTTP2_HEADER_STATUS);
   if (kind == HeadersKind::kInfo && status == nullptr) return absl::OkStatus();
   // Several values are a JS array, whose String() joins them with ",".
   int32_t code = status ? jsStringToInt32(join(status->values, ",")) : 0;
   if (kind == HeadersKind::kResponse) {
     if (code == 0) code = 200;
     if (code < 200 || code > 599) {
-      return nodeError(absl::StatusCode::kInvalidArgument, "ERR_HTTP2_STATUS_INVALID",
-                       absl::StrCat("Invalid status code: ", code));
+      return invalidArgument("ERR_HTTP2_STATUS_INVALID",
+                             absl::StrCat("Invalid status code: ", code));
     }
   } else {
     if (code == 101) {
@@ -232,7 +231,7 @@ absl::Status checkStatus(std::vector<Group>& groups, HeadersKind kind, std::stri
   }
   statusText = absl::StrCat(code);
   if (status == nullptr) {
-    groups.push_back({constants::HTTP2_HEADER_STATUS, {}});
+    groups.push_back({c::HTTP2_HEADER_STATUS, {}});
     status = &groups.back();
   }
   status->values = {statusText};
@@ -245,7 +244,7 @@ bool pseudoHeaderAllowed(std::string_view name, HeadersKind kind) {
       return isValidPseudoHeader(name);
     case HeadersKind::kResponse:
     case HeadersKind::kInfo:
-      return name == constants::HTTP2_HEADER_STATUS;
+      return name == c::HTTP2_HEADER_STATUS;
     case HeadersKind::kTrailers:
       return false;
   }
@@ -294,7 +293,7 @@ std::optional<std::string> Headers::get(std::string_view name) const {
   if (values.empty()) return std::nullopt;
   std::string lower = lowerCase(name);
   if (isSingleValueHeader(lower)) return values[0];
-  return absl::StrJoin(values, lower == constants::HTTP2_HEADER_COOKIE ? "; " : ", ");
+  return absl::StrJoin(values, lower == c::HTTP2_HEADER_COOKIE ? "; " : ", ");
 }
 
 std::vector<std::string> Headers::getAll(std::string_view name) const {
@@ -324,7 +323,8 @@ std::string Headers::toString() const {
                     absl::CEscape(f.value), "\"");
   }
   out += "}";
-  if (!sensitive_.empty()) absl::StrAppend(&out, " sensitive=[", absl::StrJoin(sensitive_, ", "), "]");
+  if (!sensitive_.empty())
+    absl::StrAppend(&out, " sensitive=[", absl::StrJoin(sensitive_, ", "), "]");
   return out;
 }
 
@@ -334,7 +334,10 @@ bool operator==(const Headers& a, const Headers& b) {
                      [&](const std::string& name) { return b.isSensitive(name); });
 }
 
-bool isSingleValueHeader(std::string_view name) { return singleValueHeaders().contains(name); }
+bool isSingleValueHeader(std::string_view name) {
+  return std::find(std::begin(kSingleValueHeaders), std::end(kSingleValueHeaders), name) !=
+         std::end(kSingleValueHeaders);
+}
 
 bool isValidHeaderName(std::string_view name) {
   static constexpr std::string_view kTokenPunctuation = "!#$%&'*+-.^_`|~";
@@ -365,14 +368,16 @@ absl::StatusOr<std::vector<OutgoingField>> prepareOutgoingHeaders(const Headers&
   for (const Group& g : groups) {
     const bool single = isSingleValueHeader(g.name);
     if (single && g.values.size() > 1) {
-      return invalidArgument("ERR_HTTP2_HEADER_SINGLE_VALUE",
-                             absl::StrCat("Header field \"", AbslView(g.name), "\" must only have a single value"));
+      return invalidArgument(
+          "ERR_HTTP2_HEADER_SINGLE_VALUE",
+          absl::StrCat("Header field \"", AbslView(g.name), "\" must only have a single value"));
     }
     const bool isPseudo = g.name[0] == ':';
     if (isPseudo && !pseudoHeaderAllowed(g.name, kind)) return invalidPseudoHeader(g.name);
     if (!isPseudo && !isValidHeaderName(g.name)) {
-      return invalidArgument("ERR_INVALID_HTTP_TOKEN",
-                             absl::StrCat("Header name must be a valid HTTP token [\"", AbslView(g.name), "\"]"));
+      return invalidArgument(
+          "ERR_INVALID_HTTP_TOKEN",
+          absl::StrCat("Header name must be a valid HTTP token [\"", AbslView(g.name), "\"]"));
     }
     if (!isPseudo && isIllegalConnectionSpecificHeader(g.name, g.values)) {
       return invalidArgument("ERR_HTTP2_INVALID_CONNECTION_HEADERS",
@@ -381,8 +386,9 @@ absl::StatusOr<std::vector<OutgoingField>> prepareOutgoingHeaders(const Headers&
     }
     for (std::string_view value : g.values) {
       if (!isValidHeaderValue(value)) {
-        return invalidArgument("ERR_INVALID_CHAR",
-                               absl::StrCat("Invalid character in header content [\"", AbslView(g.name), "\"]"));
+        return invalidArgument(
+            "ERR_INVALID_CHAR",
+            absl::StrCat("Invalid character in header content [\"", AbslView(g.name), "\"]"));
       }
     }
     const bool neverIndex = headers.isSensitive(g.name);
@@ -404,8 +410,9 @@ size_t headerBlockLength(const std::vector<OutgoingField>& fields) {
 
 size_t headerBlockBound(const std::vector<OutgoingField>& fields) {
   // nghttp2_hd_deflate_bound(): 12 bytes for two possible table size updates, then name, value
-  // and 12 bytes of representation overhead per field (headers_test compares with nghttp2's).
-  size_t bound = 12;
+  // and 12 bytes of representation overhead per field (headers_test compares with nghttp2's);
+  // nghttp2's session adds NGHTTP2_PRIORITY_SPECLEN (5) for every HEADERS frame it estimates.
+  size_t bound = 12 + 5;
   for (const OutgoingField& f : fields) bound += f.name.size() + f.value.size() + 12;
   return bound;
 }

@@ -8,7 +8,8 @@
 // and remove, like std::vector's.
 //
 // Names are lower-cased when stored (HTTP/2 sends them lower-case; Node lower-cases object keys).
-// A name given several values is Node's array value: add("x", "1"); add("x", "2") is {x: ['1','2']}.
+// A name given several values is Node's array value: add("x", "1"); add("x", "2") is {x:
+// ['1','2']}.
 #ifndef H2RPC_TRANSPORT_HEADERS_H_
 #define H2RPC_TRANSPORT_HEADERS_H_
 
@@ -116,9 +117,10 @@ absl::StatusOr<std::vector<OutgoingField>> prepareOutgoingHeaders(const Headers&
 // Header list size as Node and nghttp2 count it against SETTINGS_MAX_HEADER_LIST_SIZE:
 // name + value + 32 per field (RFC 7541 section 4.1).
 size_t headerBlockLength(const std::vector<OutgoingField>& fields);
-// nghttp2's upper bound for the encoded block (nghttp2_hd_deflate_bound), which is what Node's
-// maxSendHeaderBlockLength option is compared with: 12 + sum(name + value + 12). Above the limit
-// Node emits 'frameError' (type HEADERS) and the stream closes with NGHTTP2_REFUSED_STREAM.
+// nghttp2's estimate of the HEADERS payload, which is what Node's maxSendHeaderBlockLength option
+// (nghttp2's max_send_header_block_length) is compared with: nghttp2_hd_deflate_bound() plus 5
+// bytes for a priority field, i.e. 17 + sum(name + value + 12). When it exceeds the limit Node
+// emits 'frameError' (type HEADERS) and the stream closes with NGHTTP2_REFUSED_STREAM.
 size_t headerBlockBound(const std::vector<OutgoingField>& fields);
 
 }  // namespace h2rpc::transport

@@ -35,8 +35,8 @@ absl::StatusOr<std::string> runCommand(const std::string& command) {
   while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
   int status = pclose(pipe);
   if (status != 0) {
-    return absl::InternalError(absl::StrCat("`", command, "` failed (wait status ", status,
-                                            "); stdout:\n", out));
+    return absl::InternalError(
+        absl::StrCat("`", command, "` failed (wait status ", status, "); stdout:\n", out));
   }
   return out;
 }
@@ -46,26 +46,31 @@ absl::StatusOr<std::string> runCommand(const std::string& command) {
 absl::StatusOr<std::string> runNodeScript(std::string_view script,
                                           const std::vector<std::string>& args) {
   if (access(kNodePath, X_OK) != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        kNodePath, " is missing: this test compares transport/ with real Node.js 20 (the "
-                   "behaviour oracle) and cannot run without it. Install Node.js 20."));
+    return absl::FailedPreconditionError(
+        absl::StrCat(kNodePath,
+                     " is missing: this test compares transport/ with real Node.js (the "
+                     "behaviour oracle) and cannot run without it. Run `make setup`."));
   }
   absl::StatusOr<std::string> version = runCommand(absl::StrCat(kNodePath, " --version"));
   if (!version.ok()) return version.status();
-  if (version->rfind("v", 0) != 0 || std::atoi(version->c_str() + 1) < 20) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        kNodePath, " is ", *version, ": the oracle tests need Node.js 20 or later, whose http2 "
-                                     "behaviour transport/ reproduces."));
+  // Node 20 is the reference; Debian 12's Node 18 has the same http2 core for what these
+  // tests compare (checked on a fresh Debian 12 by make test).
+  if (version->rfind("v", 0) != 0 || std::atoi(version->c_str() + 1) < 18) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(kNodePath, " is ", *version,
+                     ": the oracle tests need Node.js 18 or later."));
   }
-  std::string command = absl::StrCat(
-      kNodePath, " ", shellQuote(absl::StrCat(env("TEST_SRCDIR"), "/", env("TEST_WORKSPACE"), "/",
-                                              absl::string_view(script.data(), script.size()))));
+  std::string command =
+      absl::StrCat(kNodePath, " ",
+                   shellQuote(absl::StrCat(env("TEST_SRCDIR"), "/", env("TEST_WORKSPACE"), "/",
+                                           absl::string_view(script.data(), script.size()))));
   for (const std::string& arg : args) absl::StrAppend(&command, " ", shellQuote(arg));
   return runCommand(command);
 }
 
 std::string writeTempFile(std::string_view name, std::string_view content) {
-  std::string path = absl::StrCat(env("TEST_TMPDIR"), "/", absl::string_view(name.data(), name.size()));
+  std::string path =
+      absl::StrCat(env("TEST_TMPDIR"), "/", absl::string_view(name.data(), name.size()));
   std::ofstream(path, std::ios::binary) << content;
   return path;
 }

@@ -162,6 +162,7 @@ void Http2Server::onConnection() {
           p->timer->start(options_.unknownProtocolTimeout, [this, alive, p] {
             if (!alive.expired()) pending_tls_.erase(p);
           });
+          p->timer->unref();  // as Node: it never keeps the process alive
         });
       });
   PendingTls* key = pending.get();
@@ -207,6 +208,8 @@ bool Http2Server::addSession(std::unique_ptr<Socket> socket) {
 void Http2Server::close(std::function<void()> callback) {
   if (callback) close_event_.once(std::move(callback));
   closing_ = true;
+  // Connections still in their TLS handshake, or rejected for their protocol, go now.
+  pending_tls_.clear();
   if (listener_) {
     uv_close(reinterpret_cast<uv_handle_t*>(listener_),
              [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });

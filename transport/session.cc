@@ -88,6 +88,9 @@ struct CountedAllocator {
 struct Nghttp2Callbacks {
   static Http2Session* S(void* user_data) { return static_cast<Http2Session*>(user_data); }
 
+  static int beginFrame(nghttp2_session*, const nghttp2_frame_hd* hd, void* ud) {
+    return S(ud)->onBeginFrame(hd);
+  }
   static int beginHeaders(nghttp2_session*, const nghttp2_frame* frame, void* ud) {
     return S(ud)->onBeginHeaders(frame);
   }
@@ -158,6 +161,7 @@ absl::Status Http2Session::init() {
     return nodeError(absl::StatusCode::kResourceExhausted, "ERR_HTTP2_NO_MEM", "Out of memory");
   }
   nghttp2_session_callbacks_set_on_begin_headers_callback(cb, Nghttp2Callbacks::beginHeaders);
+  nghttp2_session_callbacks_set_on_begin_frame_callback(cb, Nghttp2Callbacks::beginFrame);
   nghttp2_session_callbacks_set_on_header_callback2(cb, Nghttp2Callbacks::header);
   nghttp2_session_callbacks_set_on_frame_recv_callback(cb, Nghttp2Callbacks::frameRecv);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, Nghttp2Callbacks::dataChunk);
@@ -229,7 +233,7 @@ std::string Http2Session::alpnProtocol() const {
 
 Settings Http2Session::readSettings(bool remote) const {
   Settings s;
-  if (ng_ == nullptr || destroyed_) return s;
+  if (ng_ == nullptr) return s;
   auto get = [&](nghttp2_settings_id id) {
     return remote ? nghttp2_session_get_remote_settings(ng_, id)
                   : nghttp2_session_get_local_settings(ng_, id);
@@ -411,8 +415,9 @@ void Http2Session::destroy(absl::Status error, std::optional<uint32_t> code) {
   destroy_code_ = c;
   if (timer_) timer_->stop();
 
-  // Streams go first (Node: each stream.destroy(error)); they report 'close' before we do.
-  detachStreams(error, c);
+  // Streams go first (Node: each stream.destroy(error)); they report 'close' before we do, with
+  // the GOAWAY code we received if any, else ours.
+  detachStreams(error, goaway_code_ ? goaway_code_ : c);
 
   if (ng_ && socket_ && !connecting_) {
     // GOAWAY with our code, unless one is out already (nghttp2 ignores a second one).
@@ -542,12 +547,10 @@ void Http2Session::removeStream(int32_t id) {
 }
 
 void Http2Session::consume(int32_t stream_id, size_t bytes) {
-  if (ng_ == nullptr || destroyed_ || bytes == 0) return;
-  if (stream_id > 0) {
-    nghttp2_session_consume(ng_, stream_id, bytes);
-  } else {
-    nghttp2_session_consume_connection(ng_, bytes);
-  }
+  // Stream-level credit for bytes the application was handed (the connection's was given
+  // when they arrived).
+  if (ng_ == nullptr || destroyed_ || bytes == 0 || stream_id <= 0) return;
+  nghttp2_session_consume_stream(ng_, stream_id, bytes);
   scheduleFlush();
 }
 
@@ -581,7 +584,9 @@ void Http2Session::receive(std::string_view data) {
   in_nghttp2_ = false;
   if (rv < 0) {
     absl::Status err;
-    if (rv == NGHTTP2_ERR_BAD_CLIENT_MAGIC) {
+    if (!recv_error_.ok()) {
+      err = recv_error_;
+    } else if (rv == NGHTTP2_ERR_BAD_CLIENT_MAGIC) {
       err = nodeError(absl::StatusCode::kInvalidArgument, "ERR_HTTP2_ERROR",
                       "Received bad client magic byte string");
     } else if (rv == NGHTTP2_ERR_FLOODED) {
@@ -590,7 +595,9 @@ void Http2Session::receive(std::string_view data) {
     } else {
       err = nodeError(absl::StatusCode::kInternal, "ERR_HTTP2_ERROR", nghttp2_strerror(rv));
     }
-    // The peer broke the protocol: tell it (GOAWAY PROTOCOL_ERROR) and hang up.
+    // The peer broke the protocol: tell it (GOAWAY PROTOCOL_ERROR) and hang up. Its streams are
+    // cut off (CANCEL, as when Node's socket closes under them).
+    detachStreams(absl::OkStatus(), constants::NGHTTP2_CANCEL);
     destroy(err, constants::NGHTTP2_PROTOCOL_ERROR);
     return;
   }
@@ -617,6 +624,7 @@ void Http2Session::flush() {
   // nghttp2 is done with this connection (GOAWAY sent after a protocol error, or both sides
   // finished): close it.
   if (!nghttp2_session_want_read(ng_) && !nghttp2_session_want_write(ng_)) {
+    detachStreams(absl::OkStatus(), constants::NGHTTP2_CANCEL);
     destroy();
     return;
   }
@@ -682,6 +690,25 @@ void Http2Session::onSocketClose(absl::Status status) {
 
 // ---------------------------------------------------------------------------------------------
 // nghttp2 callbacks. User code never runs in here: events are posted to the loop.
+
+int Http2Session::onBeginFrame(const nghttp2_frame_hd* hd) {
+  if (type_ != Type::kServer || hd->type != NGHTTP2_HEADERS || (hd->stream_id & 1) == 0) {
+    return 0;
+  }
+  if (hd->stream_id > max_request_stream_id_) {
+    max_request_stream_id_ = hd->stream_id;
+    return 0;
+  }
+  // A lower id that nghttp2 does not know was never opened: "MUST respond with a connection
+  // error of type PROTOCOL_ERROR" (RFC 9113 §5.1.1). nghttp2 would silently drop it and leave
+  // the client waiting. (Known closed streams are nghttp2's: STREAM_CLOSED.)
+  if (nghttp2_session_find_stream(ng_, hd->stream_id) == nullptr) {
+    recv_error_ = nodeError(absl::StatusCode::kInvalidArgument, "ERR_HTTP2_ERROR",
+                            "Stream id lower than one the client already used");
+    return NGHTTP2_ERR_CALLBACK_FAILURE;
+  }
+  return 0;
+}
 
 int Http2Session::onBeginHeaders(const nghttp2_frame* frame) {
   const int32_t id = frame->hd.stream_id;
@@ -752,6 +779,10 @@ int Http2Session::onFrameRecv(const nghttp2_frame* frame) {
     case NGHTTP2_DATA:
       if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) {
         if (Http2Stream* stream = findStream(id)) stream->receiveEnd();
+      } else if (frame->hd.length == 0 && !countInvalidFrame()) {
+        // Empty DATA frames cost us work and carry nothing (CVE-2019-9518): Node counts them
+        // as invalid frames.
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
       }
       break;
     case NGHTTP2_SETTINGS:
@@ -761,7 +792,7 @@ int Http2Session::onFrameRecv(const nghttp2_frame* frame) {
         pending_settings_.pop_front();
         const double duration = msSince(loop_, pending.sent_at);
         post([self, pending = std::move(pending), duration] {
-          if (self->destroyed_) return;
+          // Delivered even if the connection closed right after the ACK (as Node).
           Settings local = self->localSettings();
           if (pending.callback) pending.callback(absl::OkStatus(), local, duration);
           self->local_settings_event_.emit(local);
@@ -776,9 +807,7 @@ int Http2Session::onFrameRecv(const nghttp2_frame* frame) {
             remote_custom_settings_.push_back({static_cast<uint16_t>(e.settings_id), e.value});
           }
         }
-        post([self] {
-          if (!self->destroyed_) self->remote_settings_event_.emit(self->remoteSettings());
-        });
+        post([self] { self->remote_settings_event_.emit(self->remoteSettings()); });
       }
       break;
     case NGHTTP2_PING: {
@@ -792,9 +821,7 @@ int Http2Session::onFrameRecv(const nghttp2_frame* frame) {
           if (pending.callback) pending.callback(absl::OkStatus(), duration, payload);
         });
       } else {
-        post([self, payload] {
-          if (!self->destroyed_) self->ping_event_.emit(payload);
-        });
+        post([self, payload] { self->ping_event_.emit(payload); });
       }
       break;
     }
@@ -825,16 +852,16 @@ int Http2Session::onFrameRecv(const nghttp2_frame* frame) {
 
 void Http2Session::onStreamHeaders(Http2Stream* stream, const Headers& headers, uint8_t flags,
                                    int cat) {
-  stream->emitHeadersEvent(headers, flags, cat);
-  if (flags & NGHTTP2_FLAG_END_STREAM) stream->receiveEnd();
+  stream->emitHeadersEvent(headers, flags, cat);  // also ends the readable side on END_STREAM
 }
 
 int Http2Session::onDataChunk(uint8_t flags, int32_t stream_id, std::string_view data) {
+  // Connection-level credit at once (as Node): one stream that is not read must not block the
+  // others. Each stream's own window still holds its sender back until the data is read, so
+  // memory stays bounded by the stream windows (and maxSessionMemory).
+  nghttp2_session_consume_connection(ng_, data.size());
   Http2Stream* stream = findStream(stream_id);
-  if (stream == nullptr || stream->destroyed()) {
-    consume(stream_id, data.size());  // nobody will read it: give the window back
-    return 0;
-  }
+  if (stream == nullptr || stream->destroyed()) return 0;
   stream->receiveData(data);
   return 0;
 }
@@ -851,9 +878,25 @@ int Http2Session::onStreamClose(int32_t stream_id, uint32_t error_code) {
 }
 
 int Http2Session::onInvalidFrame(const nghttp2_frame* frame, int lib_error_code) {
-  // Node: a peer that keeps sending invalid frames is cut off.
-  if (invalid_frames_++ > options_.maxSessionInvalidFrames) return NGHTTP2_ERR_CALLBACK_FAILURE;
+  if (!countInvalidFrame()) return NGHTTP2_ERR_CALLBACK_FAILURE;
+  // Node reports these on the session: a frame on a closed stream, or a fatal error.
+  if (nghttp2_is_fatal(lib_error_code) || lib_error_code == NGHTTP2_ERR_STREAM_CLOSED) {
+    auto self = shared_from_this();
+    absl::Status err = nodeError(absl::StatusCode::kInternal, "ERR_HTTP2_ERROR",
+                                 nghttp2_strerror(lib_error_code));
+    post([self, err] { self->error_event_.emit(err); });
+  }
   return 0;
+}
+
+bool Http2Session::countInvalidFrame() {
+  // Node: a peer that keeps sending invalid frames is cut off.
+  if (invalid_frames_++ > options_.maxSessionInvalidFrames) {
+    recv_error_ = nodeError(absl::StatusCode::kResourceExhausted,
+                            "ERR_HTTP2_TOO_MANY_INVALID_FRAMES", "Too many invalid HTTP/2 frames");
+    return false;
+  }
+  return true;
 }
 
 int Http2Session::onFrameNotSent(const nghttp2_frame* frame, int lib_error_code) {

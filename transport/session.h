@@ -205,7 +205,10 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   Settings readSettings(bool remote) const;
 
   // nghttp2 callbacks (see session.cc).
+  int onBeginFrame(const nghttp2_frame_hd* hd);
   int onBeginHeaders(const nghttp2_frame* frame);
+  // Counts an invalid frame; false once past maxSessionInvalidFrames.
+  bool countInvalidFrame();
   int onHeader(const nghttp2_frame* frame, std::string_view name, std::string_view value,
                uint8_t flags);
   int onFrameRecv(const nghttp2_frame* frame);
@@ -251,6 +254,9 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   int32_t goaway_last_stream_id_ = 0;
   uint32_t destroy_code_ = 0;
   uint32_t invalid_frames_ = 0;
+  int32_t max_request_stream_id_ = 0;
+  // Why a callback failed, when we know better than nghttp2's "callback failure".
+  absl::Status recv_error_;
   uint32_t rejected_streams_ = 0;
   std::unique_ptr<Timer> timer_;
   uint64_t timeout_ms_ = 0;

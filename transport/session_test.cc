@@ -269,7 +269,7 @@ TEST(SessionTest, PausedReaderStopsThePeerThroughFlowControl) {
   EXPECT_EQ(received, 0u);
   EXPECT_EQ((*req)->readableLength(), 65535u);          // exactly one stream window
   EXPECT_EQ(s->bufferSize(), total - 65535u);             // the rest waits at the sender
-  EXPECT_EQ(p.client->state().effectiveRecvDataLength, 65535);
+  EXPECT_EQ((*req)->state().localWindowSize, 0);  // the stream's window is used up
   (*req)->resume();
   p.run();
   EXPECT_EQ(received, total);
@@ -726,6 +726,31 @@ TEST(SessionTest, MaxSendHeaderBlockLengthGivesFrameError) {
   EXPECT_EQ(frame_error[2], 1);
   EXPECT_TRUE(closed);
   EXPECT_TRUE(p.streams.empty());
+}
+
+// The connection window is credited as data arrives (as Node): a stream nobody reads holds back
+// only its own sender, never the other streams of the connection.
+TEST(SessionTest, PausedStreamDoesNotBlockOtherStreams) {
+  Pair p;
+  std::vector<std::shared_ptr<ServerHttp2Stream>> s;
+  p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> st, const Headers&) { s.push_back(st); };
+  auto slow = p.client->request({{":path", "/slow"}});
+  auto fast = p.client->request({{":path", "/fast"}});
+  ASSERT_TRUE(slow.ok() && fast.ok());
+  (*slow)->pause();
+  size_t fast_bytes = 0;
+  (*fast)->onData([&](std::string_view d) { fast_bytes += d.size(); });
+  p.run();
+  ASSERT_EQ(s.size(), 2u);
+  ASSERT_TRUE(s[0]->respond().ok() && s[1]->respond().ok());
+  // More than the 65535-byte connection window on the paused stream first, then the other.
+  for (int i = 0; i < 8; ++i) s[0]->write(std::string(16384, 's'));
+  p.run();
+  for (int i = 0; i < 8; ++i) s[1]->write(std::string(16384, 'f'));
+  s[1]->end();
+  p.run();
+  EXPECT_EQ((*slow)->readableLength(), 65535u);  // the slow one stops at its stream window
+  EXPECT_EQ(fast_bytes, 8u * 16384u);            // the fast one is not held back
 }
 
 }  // namespace

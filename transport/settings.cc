@@ -28,9 +28,17 @@ absl::string_view AbslView(std::string_view s) { return {s.data(), s.size()}; }
 
 constexpr size_t kMaxAdditionalSettings = 10;  // Node's MAX_ADDITIONAL_SETTINGS
 
-// Node's settingsBuffer slots (IDX_SETTINGS_*), in the order Node packs the SETTINGS ids.
-enum Slot { kHeaderTableSize, kEnablePush, kInitialWindowSize, kMaxFrameSize,
-            kMaxConcurrentStreams, kMaxHeaderListSize, kEnableConnectProtocol, kSlotCount };
+// Node's settingsBuffer slots (IDX_SETTINGS_*), which customSettings ids below 7 also index.
+enum Slot {
+  kHeaderTableSize,
+  kEnablePush,
+  kInitialWindowSize,
+  kMaxFrameSize,
+  kMaxConcurrentStreams,
+  kMaxHeaderListSize,
+  kEnableConnectProtocol,
+  kSlotCount
+};
 
 absl::Status invalidSettingValue(std::string_view name, uint64_t actual) {
   return nodeError(absl::StatusCode::kInvalidArgument, "ERR_HTTP2_INVALID_SETTING_VALUE",
@@ -62,9 +70,9 @@ std::string Settings::toString() const {
   number("maxHeaderSize", maxHeaderSize);
   boolean("enableConnectProtocol", enableConnectProtocol);
   if (!customSettings.empty()) {
-    parts.push_back(absl::StrCat(
-        "customSettings: { ",
-        absl::StrJoin(customSettings, ", ", absl::PairFormatter(": ")), " }"));
+    parts.push_back(absl::StrCat("customSettings: { ",
+                                 absl::StrJoin(customSettings, ", ", absl::PairFormatter(": ")),
+                                 " }"));
   }
   return parts.empty() ? "{}" : absl::StrCat("{ ", absl::StrJoin(parts, ", "), " }");
 }
@@ -157,25 +165,42 @@ absl::StatusOr<std::string> getPackedSettings(const Settings& settings) {
 
 absl::StatusOr<Settings> getUnpackedSettings(std::string_view buf, UnpackOptions options) {
   if (buf.size() % 6 != 0) {
-    return nodeError(absl::StatusCode::kInvalidArgument,
-                     "ERR_HTTP2_INVALID_PACKED_SETTINGS_LENGTH",
+    return nodeError(absl::StatusCode::kInvalidArgument, "ERR_HTTP2_INVALID_PACKED_SETTINGS_LENGTH",
                      "Packed settings length must be a multiple of six");
   }
   namespace c = constants;
   Settings s;
   for (size_t offset = 0; offset < buf.size(); offset += 6) {
-    auto byte = [&](size_t i) { return static_cast<uint32_t>(static_cast<uint8_t>(buf[offset + i])); };
+    auto byte = [&](size_t i) {
+      return static_cast<uint32_t>(static_cast<uint8_t>(buf[offset + i]));
+    };
     const uint16_t id = static_cast<uint16_t>(byte(0) << 8 | byte(1));
     const uint32_t value = byte(2) << 24 | byte(3) << 16 | byte(4) << 8 | byte(5);
     switch (id) {
-      case c::NGHTTP2_SETTINGS_HEADER_TABLE_SIZE: s.headerTableSize = value; break;
-      case c::NGHTTP2_SETTINGS_ENABLE_PUSH: s.enablePush = value != 0; break;
-      case c::NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS: s.maxConcurrentStreams = value; break;
-      case c::NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE: s.initialWindowSize = value; break;
-      case c::NGHTTP2_SETTINGS_MAX_FRAME_SIZE: s.maxFrameSize = value; break;
-      case c::NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE: s.maxHeaderListSize = s.maxHeaderSize = value; break;
-      case c::NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL: s.enableConnectProtocol = value != 0; break;
-      default: s.customSettings[id] = value; break;
+      case c::NGHTTP2_SETTINGS_HEADER_TABLE_SIZE:
+        s.headerTableSize = value;
+        break;
+      case c::NGHTTP2_SETTINGS_ENABLE_PUSH:
+        s.enablePush = value != 0;
+        break;
+      case c::NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS:
+        s.maxConcurrentStreams = value;
+        break;
+      case c::NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE:
+        s.initialWindowSize = value;
+        break;
+      case c::NGHTTP2_SETTINGS_MAX_FRAME_SIZE:
+        s.maxFrameSize = value;
+        break;
+      case c::NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE:
+        s.maxHeaderListSize = s.maxHeaderSize = value;
+        break;
+      case c::NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL:
+        s.enableConnectProtocol = value != 0;
+        break;
+      default:
+        s.customSettings[id] = value;
+        break;
     }
   }
   if (options.validate) {

@@ -20,12 +20,13 @@
 namespace h2rpc::transport {
 
 // An unset field is a property Node's object does not have. (The `{}` initializers let callers
-// write designated initializers such as {.enablePush = false} without -Wmissing-field-initializers.)
+// write designated initializers such as {.enablePush = false} without
+// -Wmissing-field-initializers.)
 struct Settings {
   std::optional<uint32_t> headerTableSize{};
   std::optional<bool> enablePush{};
-  std::optional<uint32_t> initialWindowSize{};     // 0 .. 2^31-1
-  std::optional<uint32_t> maxFrameSize{};          // 16384 .. 2^24-1
+  std::optional<uint32_t> initialWindowSize{};  // 0 .. 2^31-1
+  std::optional<uint32_t> maxFrameSize{};       // 16384 .. 2^24-1
   std::optional<uint32_t> maxConcurrentStreams{};
   std::optional<uint32_t> maxHeaderListSize{};
   // Alias of maxHeaderListSize, as in Node: when both are set and differ, maxHeaderSize wins (Node

@@ -38,7 +38,8 @@ std::string json(const Settings& s) {
   addBool("enableConnectProtocol", s.enableConnectProtocol);
   if (!s.customSettings.empty()) {
     std::vector<std::string> custom;
-    for (const auto& [id, value] : s.customSettings) custom.push_back(absl::StrCat("\"", id, "\":", value));
+    for (const auto& [id, value] : s.customSettings)
+      custom.push_back(absl::StrCat("\"", id, "\":", value));
     parts.push_back(absl::StrCat("\"customSettings\":{", absl::StrJoin(custom, ","), "}"));
   }
   return absl::StrCat("{", absl::StrJoin(parts, ","), "}");
@@ -61,7 +62,8 @@ std::string canonical(const Settings& s) {
   add("maxHeaderListSize", s.maxHeaderListSize);
   add("maxHeaderSize", s.maxHeaderSize);
   addBool("enableConnectProtocol", s.enableConnectProtocol);
-  for (const auto& [id, value] : s.customSettings) parts.push_back(absl::StrCat("custom.", id, "=", value));
+  for (const auto& [id, value] : s.customSettings)
+    parts.push_back(absl::StrCat("custom.", id, "=", value));
   return absl::StrJoin(parts, ",");
 }
 
@@ -72,7 +74,7 @@ std::string answer(const absl::StatusOr<T>& result, Format format) {
   if (result.ok()) return absl::StrCat("OK\t", format(*result));
   if (nodeErrorCode(result.status()) == "ERR_HTTP2_ERROR") return "UNDEF";
   return absl::StrCat("ERR\t", nodeErrorCode(result.status()), "\t",
-                      std::string(nodeErrorMessage(result.status())));
+                      nodeErrorMessage(result.status()));
 }
 
 std::vector<Settings> packCases() {
@@ -80,8 +82,13 @@ std::vector<Settings> packCases() {
       {},
       {.enablePush = false},
       {.enablePush = true},
-      {.headerTableSize = 1, .enablePush = true, .initialWindowSize = 3, .maxFrameSize = 16385,
-       .maxConcurrentStreams = 5, .maxHeaderListSize = 6, .enableConnectProtocol = true},
+      {.headerTableSize = 1,
+       .enablePush = true,
+       .initialWindowSize = 3,
+       .maxFrameSize = 16385,
+       .maxConcurrentStreams = 5,
+       .maxHeaderListSize = 6,
+       .enableConnectProtocol = true},
       {.maxHeaderSize = 7},
       {.maxHeaderListSize = 8, .maxHeaderSize = 7},
       {.maxHeaderListSize = 8, .maxHeaderSize = 8},

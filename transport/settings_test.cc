@@ -14,9 +14,12 @@ namespace {
 
 // One 6-byte SETTINGS entry.
 std::string entry(uint16_t id, uint32_t value) {
-  return {static_cast<char>(id >> 8), static_cast<char>(id & 0xff),
-          static_cast<char>(value >> 24), static_cast<char>((value >> 16) & 0xff),
-          static_cast<char>((value >> 8) & 0xff), static_cast<char>(value & 0xff)};
+  return {static_cast<char>(id >> 8),
+          static_cast<char>(id & 0xff),
+          static_cast<char>(value >> 24),
+          static_cast<char>((value >> 16) & 0xff),
+          static_cast<char>((value >> 8) & 0xff),
+          static_cast<char>(value & 0xff)};
 }
 
 void expectNodeError(const absl::Status& status, std::string_view code, std::string_view message) {
@@ -49,12 +52,17 @@ TEST(SettingsTest, PacksTheDocsExample) {
 }
 
 TEST(SettingsTest, PacksInNodesOrderWhateverTheFieldOrder) {
-  Settings s{.headerTableSize = 1, .enablePush = true, .initialWindowSize = 3,
-             .maxFrameSize = 16385, .maxConcurrentStreams = 5, .maxHeaderListSize = 6,
-             .enableConnectProtocol = true, .customSettings = {{20, 2}, {10, 1}}};
-  EXPECT_EQ(getPackedSettings(s).value(),
-            entry(1, 1) + entry(2, 1) + entry(3, 5) + entry(4, 3) + entry(5, 16385) +
-                entry(6, 6) + entry(8, 1) + entry(10, 1) + entry(20, 2));
+  Settings s{.headerTableSize = 1,
+             .enablePush = true,
+             .initialWindowSize = 3,
+             .maxFrameSize = 16385,
+             .maxConcurrentStreams = 5,
+             .maxHeaderListSize = 6,
+             .enableConnectProtocol = true,
+             .customSettings = {{20, 2}, {10, 1}}};
+  EXPECT_EQ(getPackedSettings(s).value(), entry(1, 1) + entry(2, 1) + entry(3, 5) + entry(4, 3) +
+                                              entry(5, 16385) + entry(6, 6) + entry(8, 1) +
+                                              entry(10, 1) + entry(20, 2));
 }
 
 TEST(SettingsTest, MaxHeaderSizeIsAnAliasThatWins) {
@@ -68,7 +76,8 @@ TEST(SettingsTest, RangesAtTheirLimits) {
   EXPECT_TRUE(getPackedSettings({.maxFrameSize = 16384}).ok());
   EXPECT_TRUE(getPackedSettings({.maxFrameSize = 16777215}).ok());
   expectNodeError(getPackedSettings({.maxFrameSize = 16383}).status(),
-                  "ERR_HTTP2_INVALID_SETTING_VALUE", "Invalid value for setting \"maxFrameSize\": 16383");
+                  "ERR_HTTP2_INVALID_SETTING_VALUE",
+                  "Invalid value for setting \"maxFrameSize\": 16383");
   expectNodeError(validateSettings({.maxFrameSize = 16777216}), "ERR_HTTP2_INVALID_SETTING_VALUE",
                   "Invalid value for setting \"maxFrameSize\": 16777216");
   EXPECT_EQ(getPackedSettings({.initialWindowSize = 2147483647}).value(), entry(4, 2147483647));
@@ -98,12 +107,14 @@ TEST(SettingsTest, CustomSettingsLimits) {
   // Zero ids and values pass validateSettings but not packing, with Node's wording.
   EXPECT_TRUE(validateSettings({.customSettings = {{0, 1}}}).ok());
   expectNodeError(getPackedSettings({.customSettings = {{0, 1}}}).status(),
-                  "ERR_HTTP2_INVALID_SETTING_VALUE", "Invalid value for setting \"Range Error\": 0");
+                  "ERR_HTTP2_INVALID_SETTING_VALUE",
+                  "Invalid value for setting \"Range Error\": 0");
   expectNodeError(getPackedSettings({.customSettings = {{10, 0}}}).status(),
-                  "ERR_HTTP2_INVALID_SETTING_VALUE", "Invalid value for setting \"Range Error\": 0");
+                  "ERR_HTTP2_INVALID_SETTING_VALUE",
+                  "Invalid value for setting \"Range Error\": 0");
   // Range errors of named fields come first.
-  EXPECT_EQ(nodeErrorMessage(getPackedSettings({.maxFrameSize = 1, .customSettings = {{10, 0}}})
-                                 .status()),
+  EXPECT_EQ(nodeErrorMessage(
+                getPackedSettings({.maxFrameSize = 1, .customSettings = {{10, 0}}}).status()),
             "Invalid value for setting \"maxFrameSize\": 1");
 }
 
@@ -117,8 +128,9 @@ TEST(SettingsTest, CustomIdsBelowSevenAreNodesSlots) {
   EXPECT_EQ(getPackedSettings({.maxConcurrentStreams = 7, .customSettings = {{4, 100}}}).value(),
             entry(3, 7));
   // Values RFC 9113 forbids are refused by nghttp2 (Node returns undefined).
-  for (Settings bad : {Settings{.customSettings = {{1, 100}}}, Settings{.customSettings = {{3, 100}}},
-                       Settings{.customSettings = {{8, 7}}}, Settings{.customSettings = {{9, 5}}}}) {
+  for (Settings bad :
+       {Settings{.customSettings = {{1, 100}}}, Settings{.customSettings = {{3, 100}}},
+        Settings{.customSettings = {{8, 7}}}, Settings{.customSettings = {{9, 5}}}}) {
     absl::Status status = getPackedSettings(bad).status();
     EXPECT_EQ(nodeErrorCode(status), "ERR_HTTP2_ERROR") << bad.toString();
     EXPECT_EQ(nodeErrorMessage(status), "Invalid argument") << bad.toString();
@@ -144,9 +156,14 @@ TEST(SettingsTest, UnpacksEveryIdLikeNode) {
   std::string buf = entry(1, 1) + entry(2, 2) + entry(3, 3) + entry(4, 4) + entry(5, 5) +
                     entry(6, 6) + entry(8, 9) + entry(0, 10) + entry(7, 11) + entry(9, 12) +
                     entry(9, 13);
-  Settings expected{.headerTableSize = 1, .enablePush = true, .initialWindowSize = 4,
-                    .maxFrameSize = 5, .maxConcurrentStreams = 3, .maxHeaderListSize = 6,
-                    .maxHeaderSize = 6, .enableConnectProtocol = true,
+  Settings expected{.headerTableSize = 1,
+                    .enablePush = true,
+                    .initialWindowSize = 4,
+                    .maxFrameSize = 5,
+                    .maxConcurrentStreams = 3,
+                    .maxHeaderListSize = 6,
+                    .maxHeaderSize = 6,
+                    .enableConnectProtocol = true,
                     .customSettings = {{0, 10}, {7, 11}, {9, 13}}};
   EXPECT_EQ(getUnpackedSettings(buf).value(), expected);
   EXPECT_EQ(getUnpackedSettings(entry(2, 0) + entry(8, 0)).value(),
@@ -157,7 +174,8 @@ TEST(SettingsTest, UnpackValidatesOnlyWhenAsked) {
   std::string small = entry(5, 1);
   EXPECT_EQ(getUnpackedSettings(small).value().maxFrameSize, 1u);
   expectNodeError(getUnpackedSettings(small, {.validate = true}).status(),
-                  "ERR_HTTP2_INVALID_SETTING_VALUE", "Invalid value for setting \"maxFrameSize\": 1");
+                  "ERR_HTTP2_INVALID_SETTING_VALUE",
+                  "Invalid value for setting \"maxFrameSize\": 1");
   std::string many;
   for (uint16_t id = 10; id < 21; ++id) many += entry(id, 1);
   EXPECT_EQ(getUnpackedSettings(many).value().customSettings.size(), 11u);
@@ -166,9 +184,14 @@ TEST(SettingsTest, UnpackValidatesOnlyWhenAsked) {
 }
 
 TEST(SettingsTest, RoundTrips) {
-  Settings s{.headerTableSize = 0, .enablePush = false, .initialWindowSize = 1,
-             .maxFrameSize = 16777215, .maxConcurrentStreams = 100, .maxHeaderListSize = 8192,
-             .enableConnectProtocol = true, .customSettings = {{42, 7}}};
+  Settings s{.headerTableSize = 0,
+             .enablePush = false,
+             .initialWindowSize = 1,
+             .maxFrameSize = 16777215,
+             .maxConcurrentStreams = 100,
+             .maxHeaderListSize = 8192,
+             .enableConnectProtocol = true,
+             .customSettings = {{42, 7}}};
   Settings back = getUnpackedSettings(getPackedSettings(s).value()).value();
   s.maxHeaderSize = s.maxHeaderListSize;  // unpacking reports both names
   EXPECT_EQ(back, s);
@@ -176,9 +199,10 @@ TEST(SettingsTest, RoundTrips) {
 
 TEST(SettingsTest, ToStringLooksLikeNodesInspect) {
   EXPECT_EQ(Settings{}.toString(), "{}");
-  EXPECT_EQ((Settings{.enablePush = false, .maxFrameSize = 16384, .customSettings = {{9, 1}, {10, 2}}})
-                .toString(),
-            "{ enablePush: false, maxFrameSize: 16384, customSettings: { 9: 1, 10: 2 } }");
+  EXPECT_EQ(
+      (Settings{.enablePush = false, .maxFrameSize = 16384, .customSettings = {{9, 1}, {10, 2}}})
+          .toString(),
+      "{ enablePush: false, maxFrameSize: 16384, customSettings: { 9: 1, 10: 2 } }");
 }
 
 }  // namespace

@@ -349,7 +349,22 @@ void Http2Stream::scheduleInbox() {
   });
 }
 
+void Http2Stream::scheduleAborted() {
+  aborted_ = true;
+  aborted_pending_ = true;
+  auto self = shared_from_this();
+  loop_->post([self] { self->emitAbortedIfPending(); });
+}
+
+void Http2Stream::emitAbortedIfPending() {
+  // Node emits 'aborted' inside close(); we post it, but it still comes before a later 'end'.
+  if (!aborted_pending_) return;
+  aborted_pending_ = false;
+  aborted_event_.emit();
+}
+
 void Http2Stream::processInbox() {
+  emitAbortedIfPending();
   while (flowing_ && !inbox_.empty()) {
     std::string chunk = std::move(inbox_.front());
     inbox_.pop_front();
@@ -377,10 +392,8 @@ void Http2Stream::close(uint32_t code, std::function<void()> callback) {
   timeout_event_.removeAllListeners();
   const bool was_ending = writable_ending_;
   if (!was_ending) {
-    aborted_ = true;
     writable_ending_ = true;
-    auto self = shared_from_this();
-    loop_->post([self] { self->aborted_event_.emit(); });
+    scheduleAborted();
   }
   if (session_ == nullptr || id_ == 0) return;
   auto submitRst = [self = shared_from_this(), code] {
@@ -411,10 +424,8 @@ void Http2Stream::destroy(absl::Status error) {
     closed_ = true;
     rst_code_ = code;
     if (!writable_ending_) {
-      aborted_ = true;
       writable_ending_ = true;
-      auto self = shared_from_this();
-      loop_->post([self] { self->aborted_event_.emit(); });
+      scheduleAborted();
     }
     if (session_ && id_ != 0 && session_->nghttp2()) {
       nghttp2_submit_rst_stream(session_->nghttp2(), NGHTTP2_FLAG_NONE, id_, code);
@@ -431,11 +442,11 @@ void Http2Stream::onNghttp2Close(uint32_t code) {
     closed_ = true;
     rst_code_ = code;
     if (!writable_ending_) {
-      aborted_ = true;
       writable_ending_ = true;
-      aborted_event_.emit();
+      scheduleAborted();
     }
   }
+  emitAbortedIfPending();
   if (timer_) timer_->stop();
   read_ended_ = true;
   if (end_emitted_ || code != constants::NGHTTP2_NO_ERROR) {
@@ -458,10 +469,8 @@ void Http2Stream::detach(const absl::Status& error, uint32_t code) {
     closed_ = true;
     rst_code_ = code;
     if (!writable_ending_) {
-      aborted_ = true;
       writable_ending_ = true;
-      auto self = shared_from_this();
-      loop_->post([self] { self->aborted_event_.emit(); });
+      scheduleAborted();
     }
   }
   read_ended_ = true;
@@ -478,12 +487,9 @@ void Http2Stream::finishDestroy(absl::Status error) {
   if (error.ok() && code != constants::NGHTTP2_NO_ERROR && code != constants::NGHTTP2_CANCEL) {
     error = http2StreamError(code);
   }
-  // Unread data will never be read: give its flow-control credit back to the connection.
+  // Unread data is dropped (its connection-level credit was given when it arrived).
   Http2Session* session = session_;
-  if (session) {
-    if (inbox_bytes_) session->consume(0, inbox_bytes_);
-    session->removeStream(id_);
-  }
+  if (session) session->removeStream(id_);
   inbox_.clear();
   inbox_bytes_ = 0;
   // Queued writes will never be sent.
@@ -499,6 +505,7 @@ void Http2Stream::finishDestroy(absl::Status error) {
   auto self = shared_from_this();
   loop_->post([self, error, dropped = std::move(dropped)]() mutable {
     self->keep_session_.reset();
+    self->emitAbortedIfPending();
     for (auto& cb : dropped) cb(streamDestroyed());
     if (!self->end_emitted_ && self->read_ended_ && self->flowing_) {
       // Nothing more will arrive; a reader still learns that the stream ended.
@@ -594,6 +601,9 @@ void Http2Stream::emitHeadersEvent(const Headers& headers, uint8_t flags, int ca
         self->trailers_event_.emit(headers, flags);
         break;
     }
+    // The end of the readable side comes after the HEADERS that carried END_STREAM, even when
+    // DATA and trailers arrived together (Node: 'trailers' then 'end').
+    if (flags & NGHTTP2_FLAG_END_STREAM) self->receiveEnd();
   });
 }
 

@@ -170,6 +170,8 @@ struct Nghttp2Callbacks;
   void processInbox();
   void scheduleInbox();
   void maybeDestroy();
+  void scheduleAborted();
+  void emitAbortedIfPending();
   void finishDestroy(absl::Status error);
   absl::Status invalidStream() const;
   EventLoop* loop() const;
@@ -209,6 +211,7 @@ struct Nghttp2Callbacks;
 
   // Lifecycle.
   bool aborted_ = false;
+  bool aborted_pending_ = false;  // 'aborted' posted, not emitted yet
   bool closed_ = false;
   bool destroyed_ = false;
   bool destroy_on_end_ = false;

@@ -367,14 +367,15 @@ int TlsContext::selectAlpn(SSL* ssl, const unsigned char** out, unsigned char* o
     }
   }
   unsigned char* selected = nullptr;
-  if (inlen == 0 || self->alpn_wire_.empty() ||
-      SSL_select_next_proto(&selected, outlen,
+  if (inlen == 0 || self->alpn_wire_.empty()) return SSL_TLSEXT_ERR_NOACK;
+  if (SSL_select_next_proto(&selected, outlen,
                             reinterpret_cast<const unsigned char*>(self->alpn_wire_.data()),
                             static_cast<unsigned int>(self->alpn_wire_.size()), in,
                             inlen) != OPENSSL_NPN_NEGOTIATED) {
-    // No common protocol: complete the handshake without ALPN; the HTTP/2 server decides
-    // (Node's 'unknownProtocol').
-    return SSL_TLSEXT_ERR_NOACK;
+    // The client offered protocols, none of ours: abort with the no_application_protocol
+    // alert (120), as Node 20 does (RFC 7301 §3.2). A client offering no ALPN at all still
+    // completes the handshake, for the server's 'unknownProtocol' handling.
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
   }
   *out = selected;
   return SSL_TLSEXT_ERR_OK;

@@ -34,9 +34,10 @@
 //     is the caller's: call shutdown(), then close the socket).
 //
 // ALPN (server side): the server selects the first of its ALPNProtocols (in its own order of
-// preference) that the client offers. When the client offers ALPN but none of those, the handshake
-// still completes without ALPN (alpnProtocol() == ""), and clientAlpnProtocols() says what the
-// client offered; a client that offers no ALPN also gets alpnProtocol() == "" with an empty offer.
+// preference) that the client offers. When the client offers ALPN but none of those, the server
+// aborts the handshake with the no_application_protocol alert, as Node 20 (clientAlpnProtocols()
+// still says what was offered). A client that offers no ALPN completes the handshake with
+// alpnProtocol() == "" and an empty offer, for the server's 'unknownProtocol' handling.
 // That is what the HTTP/2 server needs for Node's 'unknownProtocol' handling (allowHTTP1 = false:
 // emit 'unknownProtocol', destroy the socket after unknownProtocolTimeout). A server that allows
 // HTTP/1.1 lists {"h2", "http/1.1"} and then sees "http/1.1" for such clients.

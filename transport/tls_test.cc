@@ -697,13 +697,16 @@ TEST_F(TlsTest, ShutdownBeforeTheHandshakeIsSentAfterTheBufferedData) {
 
 // --- ALPN ---
 
-TEST_F(TlsTest, ClientOfferingOnlyHttp11GetsNoAlpnAndTheServerSeesTheOffer) {
+TEST_F(TlsTest, ClientOfferingOnlyHttp11IsRefusedWithNoApplicationProtocol) {
+  // As Node 20 (RFC 7301 §3.2): the server aborts with alert 120 instead of going on without ALPN.
   TlsOptions c = ClientOptions();
   c.ALPNProtocols = {"http/1.1"};
   Handshake(c, ServerOptions());
-  ExpectConnected();
-  EXPECT_EQ(server.engine->alpnProtocol(), "");
-  EXPECT_EQ(client.engine->alpnProtocol(), "");
+  EXPECT_FALSE(client.engine->handshakeDone());
+  EXPECT_FALSE(server.engine->handshakeDone());
+  EXPECT_EQ(client.status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(client.status.message(), HasSubstr("no application protocol"));
+  EXPECT_FALSE(server.status.ok());
   EXPECT_THAT(server.engine->clientAlpnProtocols(), ElementsAre("http/1.1"));
 }
 

@@ -12,7 +12,9 @@ server.on('stream', (stream, headers) => {
   stream.on('error', () => {});  // closing with an error code also errors our own stream
   if (headers[':path'] === '/rst') return stream.close(Number(headers['x-code']));
   stream.session.goaway(Number(headers['x-code']));
-  stream.respond({ ':status': 200 }, { endStream: true });  // lets a NO_ERROR goaway finish
+  // A NO_ERROR goaway lets the stream finish; closing our side then lets the client's 'close' come.
+  stream.respond({ ':status': 200 }, { endStream: true });
+  stream.session.close();
 });
 
 function once(kind, code) {
