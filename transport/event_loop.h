@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <unordered_map>
 
 namespace h2rpc::transport {
 
@@ -29,11 +30,29 @@ class Timer {
 class EventLoop {
  public:
   virtual ~EventLoop() = default;
+
+  // Keeps `object` alive until release(key), or until the loop is destroyed: what keeps a
+  // session alive while its connection is open, whether or not the application holds it (as
+  // open handles keep Node's objects). Loops release everything first in their destructor.
+  void adopt(const void* key, std::shared_ptr<void> object) { adopted_[key] = std::move(object); }
+  void release(const void* key) { adopted_.erase(key); }
+  size_t adoptedCount() const { return adopted_.size(); }
   // Milliseconds on a monotonic clock.
   virtual uint64_t now() const = 0;
   virtual std::unique_ptr<Timer> createTimer() = 0;
   // Runs `fn` on this loop after the current callback returns (Node's setImmediate).
   virtual void post(std::function<void()> fn) = 0;
+
+ protected:
+  // Destroys what the loop still keeps (called first thing by each loop's destructor).
+  void releaseAll() {
+    auto adopted = std::move(adopted_);
+    adopted_.clear();
+    adopted.clear();
+  }
+
+ private:
+  std::unordered_map<const void*, std::shared_ptr<void>> adopted_;
 };
 
 }  // namespace h2rpc::transport

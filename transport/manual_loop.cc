@@ -36,7 +36,7 @@ class ManualLoop::ManualTimer : public Timer {
   bool active_ = false;
 };
 
-ManualLoop::~ManualLoop() = default;
+ManualLoop::~ManualLoop() { releaseAll(); }
 
 std::unique_ptr<Timer> ManualLoop::createTimer() { return std::make_unique<ManualTimer>(this); }
 

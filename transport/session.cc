@@ -211,6 +211,7 @@ absl::Status Http2Session::init() {
                                           static_cast<int32_t>(*options_.settings.initialWindowSize));
   }
   timer_ = loop_->createTimer();
+  loop_->adopt(this, shared_from_this());  // alive while its connection is (see the header)
   socket_->setHandler(this);
   if (!socket_->connecting()) {
     // Already connected (an accepted socket, a finished TLS handshake): start from the loop.
@@ -474,6 +475,7 @@ void Http2Session::finishClose(absl::Status error) {
     if (!error.ok()) self->error_event_.emit(error);
     self->close_event_.emit();
     self->removeAllListeners();  // nothing follows 'close'; breaks listener→session cycles
+    self->loop_->release(self.get());  // the connection is over: the session may go now
   });
 }
 

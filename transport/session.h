@@ -7,10 +7,11 @@
 // server.h and connect.h, which build sessions for you).
 //
 // Threading: one loop thread owns a session and all its streams; call everything on it.
-// Lifetime: sessions are shared_ptr. A session stays alive while its socket is open; after its
-// 'close' event it is destroyed() and refuses operations with ERR_HTTP2_INVALID_SESSION, but the
-// object stays valid as long as you hold it. Events never run inside a call you make: they are
-// delivered from the loop, in order (Node's process.nextTick).
+// Lifetime: sessions are shared_ptr. The loop keeps a session alive until its 'close' event, even
+// if you drop it (as Node); after 'close' it is destroyed() and refuses operations with
+// ERR_HTTP2_INVALID_SESSION, and it lives on only as long as you hold it. Destroying the loop
+// destroys the sessions still open on it. Events never run
+// inside a call you make: they are delivered from the loop, in order (Node's process.nextTick).
 #ifndef H2RPC_TRANSPORT_SESSION_H_
 #define H2RPC_TRANSPORT_SESSION_H_
 

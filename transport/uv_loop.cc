@@ -51,6 +51,8 @@ UvLoop::UvLoop() : loop_(new uv_loop_t), idle_(new uv_idle_t) {
 }
 
 UvLoop::~UvLoop() {
+  releaseAll();  // sessions still open close their handles now
+  posted_.clear();
   uv_idle_stop(idle_);
   uv_close(reinterpret_cast<uv_handle_t*>(idle_),
            [](uv_handle_t* h) { delete reinterpret_cast<uv_idle_t*>(h); });

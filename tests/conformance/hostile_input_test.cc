@@ -270,8 +270,10 @@ class Harness {
     peer_->setHandler(nullptr);
     peer_.reset();
     session_.reset();
-    records_.clear();
+    // The session lives until its connection has closed (the loop keeps it): let its last
+    // events run before the records its listeners write to go away.
     loop_.runUntilIdle(kMaxCallbacks);
+    records_.clear();
     nghttp2_hd_inflate_del(inflater_);
   }
 

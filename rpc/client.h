@@ -1,0 +1,147 @@
+// rpc/client.h — calling gRPC methods: Channel (a connection to one target, reconnecting when
+// needed), CallOptions, and the typed call objects that generated stubs return.
+//
+//   auto channel = Channel::Create(&loop, "127.0.0.1:50051");
+//   helloworld::Greeter::Stub stub(channel);
+//   absl::StatusOr<HelloReply> reply = co_await stub.SayHello(request);        // in a coroutine
+//   absl::StatusOr<HelloReply> reply = stub.SayHelloBlocking(request);         // outside the loop
+//
+//   auto chat = stub.RouteChat();                                              // bidi
+//   co_await chat->Write(note);
+//   while (std::optional<RouteNote> in = co_await chat->Read()) { ... }
+//   absl::Status status = co_await chat->Finish();
+//
+// Threading: a channel and its calls belong to one loop thread. Lifetime: calls keep their
+// channel alive; a call object may be dropped at any time (the call is then cancelled if it was
+// not finished).
+#ifndef H2RPC_RPC_CLIENT_H_
+#define H2RPC_RPC_CLIENT_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "rpc/client_call.h"
+#include "rpc/task.h"
+#include "transport/uv_loop.h"
+
+namespace h2rpc::rpc {
+
+// Runs `loop` until `task` has finished and returns its result: the blocking convenience.
+// Call it only from outside the loop (not from a callback or coroutine running on it).
+template <typename T>
+T BlockOn(transport::UvLoop* loop, Task<T> task) {
+  std::optional<T> result;
+  std::exception_ptr error;
+  task.Start([&result](T value) { result.emplace(std::move(value)); },
+             [&error](std::exception_ptr e) { error = e; });
+  while (!result && !error) uv_run(loop->uv(), UV_RUN_ONCE);
+  if (error) std::rethrow_exception(error);
+  return std::move(*result);
+}
+
+// A unary call: one request, one response (or the status).
+template <typename Request, typename Response>
+Task<absl::StatusOr<Response>> UnaryCall(std::shared_ptr<Channel> channel, std::string path,
+                                         const Request& request, CallOptions options) {
+  auto call = ClientCall::Start(std::move(channel), std::move(path), std::move(options));
+  co_await call->Write(request.SerializeAsString());
+  call->WritesDone();
+  std::optional<std::string> bytes = co_await call->Read();
+  absl::Status status = co_await call->Finish();
+  if (!status.ok()) co_return status;
+  if (!bytes) co_return absl::UnimplementedError("The server sent no response message");
+  Response response;
+  if (!response.ParseFromString(*bytes)) {
+    co_return absl::InternalError("Failed to parse the response message");
+  }
+  co_return response;
+}
+
+// Reads the messages of a server-streaming or bidirectional call.
+template <typename Response>
+class ClientReaderBase {
+ public:
+  explicit ClientReaderBase(std::shared_ptr<ClientCall> call) : call_(std::move(call)) {}
+  virtual ~ClientReaderBase() { call_->CancelIfUnfinished(); }
+  // The next message, or nullopt when the server is done (then Finish() says how it ended).
+  Task<std::optional<Response>> Read() {
+    std::optional<std::string> bytes = co_await call_->Read();
+    if (!bytes) co_return std::nullopt;
+    Response message;
+    if (!message.ParseFromString(*bytes)) {
+      call_->Cancel(absl::InternalError("Failed to parse the response message"));
+      co_return std::nullopt;
+    }
+    co_return message;
+  }
+  // The call's status, once it is over.
+  Awaitable<absl::Status> Finish() { return call_->Finish(); }
+  void Cancel() { call_->Cancel(absl::CancelledError("Cancelled by the client")); }
+  // Response headers and trailers (after the call).
+  const Metadata& initial_metadata() const { return call_->initial_metadata(); }
+  const Metadata& trailing_metadata() const { return call_->trailing_metadata(); }
+  ClientCall& call() { return *call_; }
+
+ protected:
+  std::shared_ptr<ClientCall> call_;
+};
+
+template <typename Response>
+class ClientReader : public ClientReaderBase<Response> {
+ public:
+  using ClientReaderBase<Response>::ClientReaderBase;
+};
+
+// Writes the messages of a client-streaming call, then gets its single response.
+template <typename Request, typename Response>
+class ClientWriter {
+ public:
+  explicit ClientWriter(std::shared_ptr<ClientCall> call) : call_(std::move(call)) {}
+  ~ClientWriter() { call_->CancelIfUnfinished(); }
+  // Completes when the transport took the message (waits under backpressure); false if the
+  // call is over (Finish() then says why).
+  Awaitable<bool> Write(const Request& message, WriteOptions options = {}) {
+    return call_->Write(message.SerializeAsString(), options);
+  }
+  // Half-closes, then waits for the response and the status.
+  Task<absl::StatusOr<Response>> Finish() {
+    call_->WritesDone();
+    std::optional<std::string> bytes = co_await call_->Read();
+    absl::Status status = co_await call_->Finish();
+    if (!status.ok()) co_return status;
+    if (!bytes) co_return absl::UnimplementedError("The server sent no response message");
+    Response response;
+    if (!response.ParseFromString(*bytes)) {
+      co_return absl::InternalError("Failed to parse the response message");
+    }
+    co_return response;
+  }
+  void Cancel() { call_->Cancel(absl::CancelledError("Cancelled by the client")); }
+  const Metadata& initial_metadata() const { return call_->initial_metadata(); }
+  const Metadata& trailing_metadata() const { return call_->trailing_metadata(); }
+  ClientCall& call() { return *call_; }
+
+ private:
+  std::shared_ptr<ClientCall> call_;
+};
+
+// Both directions of a bidirectional call.
+template <typename Request, typename Response>
+class ClientReaderWriter : public ClientReaderBase<Response> {
+ public:
+  using ClientReaderBase<Response>::ClientReaderBase;
+  Awaitable<bool> Write(const Request& message, WriteOptions options = {}) {
+    return this->call_->Write(message.SerializeAsString(), options);
+  }
+  // No more requests (half-close); responses may still come.
+  void WritesDone() { this->call_->WritesDone(); }
+};
+
+}  // namespace h2rpc::rpc
+
+#endif  // H2RPC_RPC_CLIENT_H_

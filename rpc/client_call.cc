@@ -1,0 +1,379 @@
+#include "rpc/client_call.h"
+
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "rpc/status_util.h"
+#include "rpc/timeout.h"
+#include "transport/constants.h"
+#include "transport/errors.h"
+
+namespace h2rpc::rpc {
+
+namespace {
+
+using transport::Headers;
+
+std::vector<Metadata::Entry> ToEntries(const Headers& headers) {
+  std::vector<Metadata::Entry> wire;
+  wire.reserve(headers.size());
+  for (const auto& field : headers) wire.emplace_back(field.name, field.value);
+  return wire;
+}
+
+}  // namespace
+
+// --- Channel --------------------------------------------------------------------------------
+
+Channel::Channel(transport::UvLoop* loop, std::string target, ChannelOptions options)
+    : loop_(loop), target_(std::move(target)), options_(std::move(options)) {
+  authority_ = options_.authority.empty() ? target_ : options_.authority;
+}
+
+Channel::~Channel() {
+  if (session_ && !session_->destroyed()) session_->close();
+}
+
+std::shared_ptr<Channel> Channel::Create(transport::UvLoop* loop, std::string target,
+                                         ChannelOptions options) {
+  return std::shared_ptr<Channel>(new Channel(loop, std::move(target), std::move(options)));
+}
+
+absl::StatusOr<std::shared_ptr<transport::ClientHttp2Session>> Channel::Session() {
+  // A session that is closing (GOAWAY received or sent) takes no new streams: make a new one.
+  if (session_ && !session_->closed() && !session_->destroyed()) return session_;
+  transport::ConnectOptions connect_options;
+  static_cast<transport::SessionOptions&>(connect_options) = options_.http2;
+  connect_options.tls = options_.tls;
+  const std::string url = absl::StrCat(options_.use_tls ? "https://" : "http://", target_);
+  auto session = transport::connect(loop_, url, connect_options);
+  if (!session.ok()) return session.status();
+  ++connections_made_;
+  session_ = *session;
+  return session_;
+}
+
+void Channel::Close() {
+  if (session_ && !session_->destroyed()) session_->close();
+  session_.reset();
+}
+
+// --- ClientCall -----------------------------------------------------------------------------
+
+ClientCall::ClientCall(std::shared_ptr<Channel> channel, std::string path, CallOptions options)
+    : channel_(std::move(channel)),
+      path_(std::move(path)),
+      options_(std::move(options)),
+      deframer_(channel_->options().max_receive_message_size) {
+  if (options_.timeout) deadline_ = absl::Now() + *options_.timeout;
+  if (options_.deadline && (!deadline_ || *options_.deadline < *deadline_)) {
+    deadline_ = options_.deadline;
+  }
+}
+
+ClientCall::~ClientCall() = default;
+
+std::shared_ptr<ClientCall> ClientCall::Start(std::shared_ptr<Channel> channel, std::string path,
+                                              CallOptions options) {
+  std::shared_ptr<ClientCall> call(
+      new ClientCall(std::move(channel), std::move(path), std::move(options)));
+  call->Begin();
+  return call;
+}
+
+void ClientCall::Begin() {
+  if (deadline_ && *deadline_ <= absl::Now()) {
+    deadline_expired_ = true;
+    End(absl::DeadlineExceededError("Deadline Exceeded"));
+    return;
+  }
+  auto session = channel_->Session();
+  if (!session.ok()) {
+    End(absl::UnavailableError(session.status().message()));
+    return;
+  }
+  const ChannelOptions& copt = channel_->options();
+  // Request headers in the order the spec asks: pseudo-headers, grpc-timeout, the other
+  // call-definition headers, then custom metadata.
+  Headers headers{{":method", "POST"},
+                  {":scheme", copt.use_tls ? "https" : "http"},
+                  {":path", path_},
+                  {":authority", channel_->authority()}};
+  if (deadline_) headers.add("grpc-timeout", EncodeGrpcTimeout(*deadline_ - absl::Now()));
+  headers.add("te", "trailers");
+  headers.add("content-type", "application/grpc");
+  if (options_.compression != Compression::kIdentity) {
+    headers.add("grpc-encoding", std::string(CompressionName(options_.compression)));
+  }
+  headers.add("grpc-accept-encoding", AcceptEncodingHeader(CompressionSet::All()));
+  headers.add("user-agent", copt.user_agent);
+  for (const auto& [key, value] : options_.metadata.ToWire()) headers.add(key, value);
+
+  auto stream = (*session)->request(headers, {.endStream = false});
+  if (!stream.ok()) {
+    // The connection is going away (GOAWAY) or broken: nothing reached the server.
+    End(absl::UnavailableError(stream.status().message()));
+    return;
+  }
+  stream_ = *stream;
+  std::weak_ptr<ClientCall> weak = weak_from_this();
+  stream_->onResponse([weak](const Headers& h, uint8_t flags) {
+    if (auto self = weak.lock()) self->OnResponse(h, flags);
+  });
+  stream_->onData([weak](std::string_view data) {
+    if (auto self = weak.lock()) self->OnData(data);
+  });
+  stream_->onTrailers([weak](const Headers& h, uint8_t) {
+    if (auto self = weak.lock()) self->OnTrailers(h);
+  });
+  stream_->onDrain([weak] {
+    if (auto self = weak.lock()) self->FlushWrites(true);
+  });
+  stream_->onClose([weak] {
+    if (auto self = weak.lock()) self->OnClose();
+  });
+  if (deadline_) {
+    deadline_timer_ = channel_->loop()->createTimer();
+    const absl::Duration left = *deadline_ - absl::Now();
+    const uint64_t ms =
+        left <= absl::ZeroDuration() ? 0 : static_cast<uint64_t>(absl::ToInt64Milliseconds(left) + 1);
+    deadline_timer_->start(ms, [weak] {
+      auto self = weak.lock();
+      if (!self || self->done()) return;
+      // Deadline expiry is a client-side cancellation (RST_STREAM CANCEL), reported as
+      // DEADLINE_EXCEEDED — generated here, never read from trailers.
+      self->deadline_expired_ = true;
+      self->Cancel(absl::DeadlineExceededError("Deadline Exceeded"));
+    });
+  }
+}
+
+Awaitable<bool> ClientCall::Write(std::string message, WriteOptions options) {
+  Awaitable<bool> result;
+  if (done() || writes_done_ || !stream_) {
+    result.state()->Complete(false);
+    return result;
+  }
+  if (message.size() > channel_->options().max_send_message_size) {
+    Cancel(absl::ResourceExhaustedError(
+        absl::StrCat("Sent message larger than max (", message.size(), " vs. ",
+                     channel_->options().max_send_message_size, ")")));
+    result.state()->Complete(false);
+    return result;
+  }
+  bool compressed = false;
+  if (options_.compression != Compression::kIdentity && !options.no_compression) {
+    auto packed = Compress(options_.compression, message);
+    if (packed.ok()) {
+      message = std::move(*packed);
+      compressed = true;
+    }
+  }
+  if (stream_->write(FrameMessage(message, compressed))) {
+    result.state()->Complete(true);
+  } else {
+    pending_writes_.push_back(result.state());
+  }
+  return result;
+}
+
+void ClientCall::WritesDone() {
+  if (writes_done_) return;
+  writes_done_ = true;
+  // END_STREAM on the last DATA (an empty DATA frame if nothing else is queued).
+  if (stream_ && !done()) stream_->end();
+}
+
+void ClientCall::FlushWrites(bool ok) {
+  auto writes = std::move(pending_writes_);
+  pending_writes_.clear();
+  for (auto& w : writes) w->Complete(ok);
+}
+
+void ClientCall::OnResponse(const Headers& headers, uint8_t flags) {
+  got_headers_ = true;
+  const bool trailers_only = flags & NGHTTP2_FLAG_END_STREAM;
+  int http_status = 0;
+  (void)absl::SimpleAtoi(headers.get(":status").value_or(""), &http_status);
+  const std::string content_type = headers.get("content-type").value_or("");
+  if (http_status != 200 || !absl::StartsWith(content_type, "application/grpc")) {
+    // Not a gRPC response: a grpc-status it carries wins, else the HTTP status decides.
+    if (trailers_only && headers.has("grpc-status")) {
+      OnTrailers(headers);
+      return;
+    }
+    absl::Status st = http_status != 200
+                          ? StatusFromHttpStatus(http_status)
+                          : absl::UnknownError(absl::StrCat("Unexpected content-type: '",
+                                                            content_type, "'"));
+    End(st);
+    if (stream_ && !stream_->closed()) stream_->close(transport::constants::NGHTTP2_CANCEL);
+    return;
+  }
+  if (auto encoding = headers.get("grpc-encoding")) {
+    std::optional<Compression> c = CompressionFromName(*encoding);
+    if (!c) {
+      End(absl::InternalError(absl::StrCat("Unsupported grpc-encoding: ", *encoding)));
+      stream_->close(transport::constants::NGHTTP2_CANCEL);
+      return;
+    }
+    response_compression_ = *c;
+  }
+  if (trailers_only) {
+    OnTrailers(headers);
+    return;
+  }
+  auto md = Metadata::FromWire(ToEntries(headers), /*skip_reserved=*/true);
+  if (!md.ok()) {
+    End(md.status());
+    stream_->close(transport::constants::NGHTTP2_CANCEL);
+    return;
+  }
+  initial_metadata_ = std::move(*md);
+}
+
+void ClientCall::OnData(std::string_view data) {
+  if (done()) return;
+  if (absl::Status st = deframer_.Feed(absl::string_view(data.data(), data.size())); !st.ok()) {
+    Cancel(st);
+    return;
+  }
+  while (auto frame = deframer_.Next()) {
+    last_message_compressed_ = frame->compressed;
+    if (frame->compressed) {
+      if (response_compression_ == Compression::kIdentity) {
+        Cancel(absl::InternalError(
+            "Compressed flag set on a message but the response has no grpc-encoding"));
+        return;
+      }
+      auto inflated = Decompress(response_compression_, frame->payload,
+                                 channel_->options().max_receive_message_size);
+      if (!inflated.ok()) {
+        Cancel(inflated.status());
+        return;
+      }
+      messages_.push_back(std::move(*inflated));
+    } else {
+      messages_.push_back(std::move(frame->payload));
+    }
+  }
+  DeliverReads();
+}
+
+absl::Status ClientCall::StatusFromTrailers(const Headers& trailers) {
+  auto grpc_status = trailers.get("grpc-status");
+  if (!grpc_status) return absl::UnknownError("Missing grpc-status in the trailers");
+  const absl::StatusCode code = StatusCodeFromGrpcStatus(*grpc_status);
+  std::string message = PercentDecodeGrpcMessage(trailers.get("grpc-message").value_or(""));
+  if (auto details = trailers.get("grpc-status-details-bin")) {
+    // The details must agree with grpc-status (grpc-go: INTERNAL on a mismatch).
+    auto all = Metadata::FromWire(ToEntries(trailers), /*skip_reserved=*/false);
+    if (all.ok()) {
+      if (auto bytes = all->GetFirst("grpc-status-details-bin")) {
+        auto detail_code = StatusDetailsCode(*bytes);
+        if (detail_code.ok() && *detail_code != static_cast<int>(code)) {
+          return absl::InternalError("grpc-status-details-bin does not match grpc-status");
+        }
+      }
+    }
+  }
+  return absl::Status(code, message);
+}
+
+void ClientCall::OnTrailers(const Headers& trailers) {
+  auto md = Metadata::FromWire(ToEntries(trailers), /*skip_reserved=*/true);
+  if (md.ok()) trailing_metadata_ = std::move(*md);
+  absl::Status status = md.ok() ? StatusFromTrailers(trailers) : md.status();
+  if (deframer_.HasPartial() && status.ok()) {
+    status = absl::InternalError("Response ended in the middle of a message");
+  }
+  End(status);
+  // The server is done before we are: no point sending more (gRPC's RST_STREAM NO_ERROR).
+  if (stream_ && !writes_done_ && !stream_->closed()) {
+    stream_->close(transport::constants::NGHTTP2_NO_ERROR);
+  }
+}
+
+void ClientCall::OnClose() {
+  FlushWrites(false);
+  if (done()) {
+    DeliverReads();
+    return;
+  }
+  // No status yet: the stream was reset, or the connection went away.
+  absl::Status status;
+  const uint32_t code = stream_->rstCode().value_or(transport::constants::NGHTTP2_CANCEL);
+  if (deadline_expired_) {
+    status = absl::DeadlineExceededError("Deadline Exceeded");
+  } else if (stream_->session() == nullptr || code == transport::constants::NGHTTP2_CANCEL) {
+    // A dropped connection: UNAVAILABLE (nothing says the server saw the call finish).
+    status = absl::UnavailableError("Connection closed before the call completed");
+  } else {
+    status = StatusFromRstCode(code);
+  }
+  End(status);
+}
+
+void ClientCall::End(absl::Status status) {
+  if (done()) return;
+  status_ = std::move(status);
+  if (deadline_timer_) deadline_timer_->stop();
+  auto waiters = std::move(finish_waiters_);
+  finish_waiters_.clear();
+  for (auto& w : waiters) w->Complete(*status_);
+  DeliverReads();
+  if (!status_->ok()) FlushWrites(false);
+}
+
+Awaitable<std::optional<std::string>> ClientCall::Read() {
+  Awaitable<std::optional<std::string>> result;
+  if (!messages_.empty()) {
+    std::string m = std::move(messages_.front());
+    messages_.pop_front();
+    result.state()->Complete(std::move(m));
+  } else if (done()) {
+    result.state()->Complete(std::nullopt);
+  } else {
+    pending_read_ = result.state();
+  }
+  return result;
+}
+
+void ClientCall::DeliverReads() {
+  if (!pending_read_) return;
+  if (!messages_.empty()) {
+    auto waiter = std::move(pending_read_);
+    std::string m = std::move(messages_.front());
+    messages_.pop_front();
+    waiter->Complete(std::move(m));
+  } else if (done()) {
+    auto waiter = std::move(pending_read_);
+    waiter->Complete(std::nullopt);
+  }
+}
+
+Awaitable<absl::Status> ClientCall::Finish() {
+  Awaitable<absl::Status> result;
+  if (done()) {
+    result.state()->Complete(*status_);
+  } else {
+    finish_waiters_.push_back(result.state());
+  }
+  return result;
+}
+
+void ClientCall::Cancel(const absl::Status& why) {
+  if (done()) return;
+  End(why);
+  messages_.clear();  // a cancelled call delivers nothing more
+  DeliverReads();
+  if (stream_ && !stream_->closed()) stream_->close(transport::constants::NGHTTP2_CANCEL);
+}
+
+void ClientCall::CancelIfUnfinished() {
+  if (!done()) Cancel(absl::CancelledError("The call object was destroyed"));
+}
+
+}  // namespace h2rpc::rpc

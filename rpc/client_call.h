@@ -1,0 +1,149 @@
+// rpc/client_call.h — Channel and ClientCall: the untyped client side (serialized messages).
+// A Channel holds one HTTP/2 connection to its target and makes a new one when it is gone
+// (closed, GOAWAY); a ClientCall is one call on one stream. client.h builds the typed API on
+// them.
+//
+// Threading: one loop thread. Lifetime: shared_ptr; a call holds its channel.
+#ifndef H2RPC_RPC_CLIENT_CALL_H_
+#define H2RPC_RPC_CLIENT_CALL_H_
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "rpc/compression.h"
+#include "rpc/framing.h"
+#include "rpc/metadata.h"
+#include "rpc/server_call.h"
+#include "rpc/task.h"
+#include "transport/connect.h"
+#include "transport/session.h"
+#include "transport/uv_loop.h"
+
+namespace h2rpc::rpc {
+
+struct ChannelOptions {
+  // TLS: set use_tls, and tls.caFile/ca to verify the server (or tls.rejectUnauthorized=false
+  // in tests). tls.servername overrides the name checked in the certificate.
+  bool use_tls = false;
+  transport::TlsOptions tls;
+  // :authority of every call (default: the target). The interop tests' --server_host_override.
+  std::string authority;
+  size_t max_receive_message_size = 4 * 1024 * 1024;
+  size_t max_send_message_size = SIZE_MAX;
+  std::string user_agent = "grpc-c++-h2rpc/0.1";
+  // HTTP/2 options of the connection (Node's names; see transport/session.h).
+  transport::SessionOptions http2;
+};
+
+struct CallOptions {
+  // The call fails with DEADLINE_EXCEEDED (and is cancelled) when this much time has passed.
+  std::optional<absl::Duration> timeout;
+  // Or an absolute deadline; the earlier of the two counts.
+  std::optional<absl::Time> deadline;
+  // Custom metadata (keys ending in -bin carry bytes).
+  Metadata metadata;
+  // Compression of our request messages (grpc-encoding).
+  Compression compression = Compression::kIdentity;
+};
+
+class Channel : public std::enable_shared_from_this<Channel> {
+ public:
+  // `target` is "host:port" ("[::1]:50051" for IPv6).
+  static std::shared_ptr<Channel> Create(transport::UvLoop* loop, std::string target,
+                                         ChannelOptions options = {});
+  ~Channel();
+
+  // The live connection, connecting (again) if there is none or it is closing.
+  absl::StatusOr<std::shared_ptr<transport::ClientHttp2Session>> Session();
+  // Closes the connection gracefully; calls in flight finish.
+  void Close();
+  transport::UvLoop* loop() const { return loop_; }
+  const ChannelOptions& options() const { return options_; }
+  const std::string& authority() const { return authority_; }
+  // How many connections this channel has made (reconnects show here).
+  int connections_made() const { return connections_made_; }
+
+ private:
+  Channel(transport::UvLoop* loop, std::string target, ChannelOptions options);
+
+  transport::UvLoop* loop_;
+  std::string target_;
+  std::string authority_;
+  ChannelOptions options_;
+  std::shared_ptr<transport::ClientHttp2Session> session_;
+  int connections_made_ = 0;
+};
+
+class ClientCall : public std::enable_shared_from_this<ClientCall> {
+ public:
+  // Starts a call of `path` ("/package.Service/Method"): the request headers go out at once.
+  // A call that cannot start (no connection) fails: Finish() says why.
+  static std::shared_ptr<ClientCall> Start(std::shared_ptr<Channel> channel, std::string path,
+                                           CallOptions options);
+  ~ClientCall();
+  ClientCall(const ClientCall&) = delete;
+  ClientCall& operator=(const ClientCall&) = delete;
+
+  // Sends a request message; true once the transport took it, false if the call is over.
+  Awaitable<bool> Write(std::string message, WriteOptions options = {});
+  // Half-closes the request stream.
+  void WritesDone();
+  // The next response message, or nullopt when there is none (the call ended).
+  Awaitable<std::optional<std::string>> Read();
+  // The final status: from the trailers (or Trailers-Only), or synthesized from the HTTP
+  // status, the RST_STREAM code, the deadline or a broken connection.
+  Awaitable<absl::Status> Finish();
+  // Cancels (RST_STREAM CANCEL); the status becomes `why` unless the call already ended.
+  void Cancel(const absl::Status& why);
+  void CancelIfUnfinished();
+
+  bool done() const { return status_.has_value(); }
+  const Metadata& initial_metadata() const { return initial_metadata_; }
+  const Metadata& trailing_metadata() const { return trailing_metadata_; }
+  // The response's compression (grpc-encoding) and whether each message was compressed.
+  Compression response_compression() const { return response_compression_; }
+  bool last_message_compressed() const { return last_message_compressed_; }
+
+ private:
+  ClientCall(std::shared_ptr<Channel> channel, std::string path, CallOptions options);
+  void Begin();
+  void OnResponse(const transport::Headers& headers, uint8_t flags);
+  void OnData(std::string_view data);
+  void OnTrailers(const transport::Headers& trailers);
+  void OnClose();
+  void End(absl::Status status);
+  void DeliverReads();
+  void FlushWrites(bool ok);
+  absl::Status StatusFromTrailers(const transport::Headers& trailers);
+
+  std::shared_ptr<Channel> channel_;
+  std::string path_;
+  CallOptions options_;
+  std::optional<absl::Time> deadline_;
+  std::shared_ptr<transport::ClientHttp2Stream> stream_;
+  std::unique_ptr<transport::Timer> deadline_timer_;
+  MessageDeframer deframer_;
+  Compression response_compression_ = Compression::kIdentity;
+  bool last_message_compressed_ = false;
+  bool got_headers_ = false;
+  bool writes_done_ = false;
+  bool deadline_expired_ = false;
+  Metadata initial_metadata_;
+  Metadata trailing_metadata_;
+  std::deque<std::string> messages_;
+  std::shared_ptr<Awaitable<std::optional<std::string>>::State> pending_read_;
+  std::deque<std::shared_ptr<Awaitable<bool>::State>> pending_writes_;
+  std::vector<std::shared_ptr<Awaitable<absl::Status>::State>> finish_waiters_;
+  std::optional<absl::Status> status_;
+};
+
+}  // namespace h2rpc::rpc
+
+#endif  // H2RPC_RPC_CLIENT_CALL_H_

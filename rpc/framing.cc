@@ -1,0 +1,86 @@
+#include "rpc/framing.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace h2rpc::rpc {
+
+std::string MessagePrefix(uint32_t length, bool compressed) {
+  std::string prefix(kMessagePrefixSize, '\0');
+  prefix[0] = compressed ? 1 : 0;
+  prefix[1] = static_cast<char>(length >> 24);
+  prefix[2] = static_cast<char>(length >> 16);
+  prefix[3] = static_cast<char>(length >> 8);
+  prefix[4] = static_cast<char>(length);
+  return prefix;
+}
+
+std::string FrameMessage(absl::string_view payload, bool compressed) {
+  // A wrong length would desynchronise the whole stream; failing loudly is the only safe option.
+  if (payload.size() > UINT32_MAX) std::abort();
+  std::string framed;
+  framed.reserve(kMessagePrefixSize + payload.size());
+  framed.append(MessagePrefix(static_cast<uint32_t>(payload.size()), compressed));
+  framed.append(payload.data(), payload.size());
+  return framed;
+}
+
+MessageDeframer::MessageDeframer(size_t max_message_size) : max_message_size_(max_message_size) {}
+
+absl::Status MessageDeframer::Feed(absl::string_view bytes) {
+  if (!error_.ok()) return error_;
+  while (!bytes.empty()) {
+    if (prefix_size_ < kMessagePrefixSize) {
+      const size_t take = std::min(kMessagePrefixSize - prefix_size_, bytes.size());
+      std::copy_n(bytes.data(), take, prefix_ + prefix_size_);
+      prefix_size_ += take;
+      bytes.remove_prefix(take);
+      if (prefix_size_ < kMessagePrefixSize) break;
+
+      const auto flag = static_cast<uint8_t>(prefix_[0]);
+      if (flag > 1) {
+        error_ = absl::InternalError(
+            absl::StrFormat("Received message with invalid Compressed-Flag 0x%02X", flag));
+        return error_;
+      }
+      const auto* p = reinterpret_cast<const uint8_t*>(prefix_);
+      const uint32_t length = (uint32_t{p[1]} << 24) | (uint32_t{p[2]} << 16) |
+                              (uint32_t{p[3]} << 8) | uint32_t{p[4]};
+      if (length > max_message_size_) {
+        error_ = absl::ResourceExhaustedError(absl::StrCat(
+            "Received message larger than max (", length, " vs. ", max_message_size_, ")"));
+        return error_;
+      }
+      partial_.compressed = flag == 1;
+      remaining_ = length;
+      // Reserve only what this feed already holds, never the declared length.
+      partial_.payload.reserve(std::min<size_t>(length, bytes.size()));
+    } else {
+      const size_t take = std::min<size_t>(remaining_, bytes.size());
+      partial_.payload.append(bytes.data(), take);
+      remaining_ -= static_cast<uint32_t>(take);
+      bytes.remove_prefix(take);
+    }
+    if (remaining_ == 0) {  // also right after the prefix of a zero-length message
+      ready_.push_back(std::move(partial_));
+      partial_ = Frame();
+      prefix_size_ = 0;
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::optional<MessageDeframer::Frame> MessageDeframer::Next() {
+  if (ready_.empty()) return std::nullopt;
+  Frame frame = std::move(ready_.front());
+  ready_.pop_front();
+  return frame;
+}
+
+}  // namespace h2rpc::rpc

@@ -1,0 +1,85 @@
+// gRPC Length-Prefixed-Message framing (doc/PROTOCOL-HTTP2.md; notes §3): each message on a stream's
+// DATA is a 1-byte Compressed-Flag (0 or 1), a 4-byte big-endian length and that many bytes. DATA
+// frame boundaries are unrelated to message boundaries, so MessageDeframer reassembles messages from
+// whatever chunks the transport delivers.
+//
+// Threading: FrameMessage/MessagePrefix are pure functions (any thread). A MessageDeframer is a
+// plain value owned by one call: use it from one thread at a time.
+// Lifetime: results own their bytes; Feed copies what it keeps, so its argument may be freed as soon
+// as it returns.
+#ifndef H2RPC_RPC_FRAMING_H_
+#define H2RPC_RPC_FRAMING_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace h2rpc::rpc {
+
+// Size of the Compressed-Flag + length prefix.
+inline constexpr size_t kMessagePrefixSize = 5;
+// gRPC's default receive limit (grpc-go, grpc-js: 4 MiB); sending is unlimited by default.
+inline constexpr size_t kDefaultMaxReceiveMessageSize = size_t{4} << 20;
+
+// The 5-byte prefix for a message of `length` bytes: flag 1 if `compressed`, else 0. For writing a
+// large payload after it without copying the payload.
+std::string MessagePrefix(uint32_t length, bool compressed);
+
+// Prefix + payload in one string. Precondition: payload.size() <= UINT32_MAX (the caller enforces
+// its max send size first); a larger payload cannot be framed and aborts the process.
+std::string FrameMessage(absl::string_view payload, bool compressed);
+
+// Incremental reassembly of the messages of one direction of one stream.
+//
+// Memory: a declared length is checked against the limit as soon as its prefix is complete and is
+// never used to pre-allocate (a peer declaring 1 GB and sending 10 bytes costs 10 bytes:
+// grpc/grpc-go#1455). What is held is the queued complete messages plus at most one partial one
+// (<= max_message_size); drain Next() after each Feed to keep it to one message + one feed.
+class MessageDeframer {
+ public:
+  struct Frame {
+    bool compressed = false;  // Compressed-Flag was 1: decompress with the stream's grpc-encoding
+    std::string payload;
+    friend bool operator==(const Frame&, const Frame&) = default;
+  };
+
+  // `max_message_size` bounds each message's declared length (on the wire, so compressed size for
+  // compressed messages; the caller also bounds the decompressed size). SIZE_MAX = unlimited.
+  explicit MessageDeframer(size_t max_message_size = kDefaultMaxReceiveMessageSize);
+
+  // Consumes `bytes` (any split: a prefix across feeds, many or zero-length messages per feed).
+  // Errors, after which every later Feed returns the same error and ignores its bytes (messages
+  // completed before the error stay queued):
+  //   declared length > max -> RESOURCE_EXHAUSTED "Received message larger than max (N vs. M)";
+  //   Compressed-Flag not 0/1 -> INTERNAL.
+  absl::Status Feed(absl::string_view bytes);
+
+  // The oldest complete message not yet taken, or nullopt.
+  std::optional<Frame> Next();
+
+  // Bytes of an unfinished message (prefix or payload) are buffered. At END_STREAM this means the
+  // stream ended in the middle of a message: the caller fails the call with INTERNAL.
+  bool HasPartial() const { return prefix_size_ > 0; }
+
+  // Complete messages waiting for Next().
+  size_t queued() const { return ready_.size(); }
+  size_t max_message_size() const { return max_message_size_; }
+
+ private:
+  size_t max_message_size_;
+  absl::Status error_;                 // sticky
+  char prefix_[kMessagePrefixSize]{};  // the current message's prefix, prefix_size_ bytes of it
+  size_t prefix_size_ = 0;             // 0: between messages; 5: reading the payload
+  uint32_t remaining_ = 0;             // payload bytes still to come once the prefix is complete
+  Frame partial_;
+  std::deque<Frame> ready_;
+};
+
+}  // namespace h2rpc::rpc
+
+#endif  // H2RPC_RPC_FRAMING_H_

@@ -1,0 +1,161 @@
+#include "rpc/server.h"
+
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "rpc/status_util.h"
+#include "rpc/timeout.h"
+#include "transport/constants.h"
+
+namespace h2rpc::rpc {
+
+namespace {
+
+using transport::Headers;
+
+// An early error: one HEADERS frame with END_STREAM carrying the status (Trailers-Only).
+void RespondTrailersOnly(transport::ServerHttp2Stream& stream, const absl::Status& status,
+                         const char* http_status = "200") {
+  Headers h{{":status", http_status}, {"content-type", "application/grpc"}};
+  h.add("grpc-accept-encoding", AcceptEncodingHeader(CompressionSet::All()));
+  h.add("grpc-status", absl::StrCat(static_cast<int>(status.code())));
+  if (!status.message().empty()) h.add("grpc-message", PercentEncodeGrpcMessage(status.message()));
+  (void)stream.respond(h, {.endStream = true, .sendDate = false});
+}
+
+}  // namespace
+
+Server::Server(transport::UvLoop* loop, ServerOptions options)
+    : loop_(loop), options_(std::move(options)) {}
+
+Server::~Server() { *alive_ = false; }
+
+void Server::RegisterService(Service* service) {
+  services_.insert(service->name());
+  for (const auto& [path, handler] : service->methods()) methods_[path] = handler;
+}
+
+absl::Status Server::Listen(const std::string& host, uint16_t port) {
+  auto http2 = transport::Http2Server::createServer(loop_, options_.http2);
+  if (!http2.ok()) return http2.status();
+  return Start(std::move(*http2), host, port);
+}
+
+absl::Status Server::ListenTls(const std::string& host, uint16_t port,
+                               const transport::TlsOptions& tls) {
+  auto http2 = transport::Http2Server::createSecureServer(loop_, tls, options_.http2);
+  if (!http2.ok()) return http2.status();
+  return Start(std::move(*http2), host, port);
+}
+
+absl::Status Server::Start(std::unique_ptr<transport::Http2Server> http2, const std::string& host,
+                           uint16_t port) {
+  if (http2_) return absl::FailedPreconditionError("the server is already listening");
+  std::weak_ptr<bool> alive = alive_;
+  http2->onSession([this, alive](std::shared_ptr<transport::ServerHttp2Session> session) {
+    if (alive.expired()) return;
+    sessions_.insert(session);
+    std::weak_ptr<transport::ServerHttp2Session> weak = session;
+    session->onClose([this, alive, weak] {
+      if (!alive.expired()) sessions_.erase(weak);
+    });
+  });
+  http2->onStream([this, alive](std::shared_ptr<transport::ServerHttp2Stream> stream,
+                                const Headers& headers, uint8_t) {
+    if (!alive.expired()) OnStream(std::move(stream), headers);
+  });
+  if (absl::Status st = http2->listen(port, host); !st.ok()) return st;
+  http2_ = std::move(http2);
+  return absl::OkStatus();
+}
+
+uint16_t Server::port() const { return http2_ ? http2_->port() : 0; }
+
+void Server::OnStream(std::shared_ptr<transport::ServerHttp2Stream> stream,
+                      const Headers& headers) {
+  const std::string method = headers.get(":method").value_or("");
+  if (method != "POST") {
+    RespondTrailersOnly(*stream, absl::InternalError(absl::StrCat("Method not allowed: ", method)),
+                        "405");
+    return;
+  }
+  const std::string content_type = headers.get("content-type").value_or("");
+  if (!absl::StartsWith(content_type, "application/grpc")) {
+    RespondTrailersOnly(
+        *stream,
+        absl::InvalidArgumentError(absl::StrCat("Unsupported content-type: '", content_type, "'")),
+        "415");
+    return;
+  }
+  const std::string path = headers.get(":path").value_or("");
+  auto it = methods_.find(path);
+  if (it == methods_.end()) {
+    // Tell "no such service" from "no such method", as gRPC does.
+    const std::string service = path.size() > 1 ? path.substr(1, path.rfind('/') - 1) : "";
+    RespondTrailersOnly(*stream, services_.count(service)
+                                     ? absl::UnimplementedError(absl::StrCat(
+                                           "Method not found: ", path))
+                                     : absl::UnimplementedError(absl::StrCat(
+                                           "Service not found: ", service)));
+    return;
+  }
+  std::optional<absl::Time> deadline;
+  if (auto timeout = headers.get("grpc-timeout")) {
+    auto d = DecodeGrpcTimeout(*timeout);
+    if (!d.ok()) {
+      RespondTrailersOnly(*stream, d.status());
+      return;
+    }
+    deadline = absl::Now() + *d;
+  }
+  Compression request_compression = Compression::kIdentity;
+  if (auto encoding = headers.get("grpc-encoding")) {
+    std::optional<Compression> c = CompressionFromName(*encoding);
+    if (!c) {
+      RespondTrailersOnly(*stream, absl::UnimplementedError(absl::StrCat(
+                                       "Unsupported grpc-encoding: ", *encoding)));
+      return;
+    }
+    request_compression = *c;
+  }
+  CompressionSet accepts = ParseAcceptEncoding(headers.get("grpc-accept-encoding").value_or(""));
+  std::vector<Metadata::Entry> wire;
+  for (const auto& field : headers) wire.emplace_back(field.name, field.value);
+  auto metadata = Metadata::FromWire(wire, /*skip_reserved=*/true);
+  if (!metadata.ok()) {
+    RespondTrailersOnly(*stream, absl::InternalError(metadata.status().message()));
+    return;
+  }
+  auto call = std::make_shared<ServerCall>(stream, path, std::move(*metadata), options_.limits,
+                                           request_compression, accepts);
+  ++active_calls_;
+  std::weak_ptr<bool> alive = alive_;
+  stream->onClose([this, alive] {
+    if (!alive.expired()) --active_calls_;
+  });
+  call->Start(deadline);
+  it->second.start(call);
+}
+
+void Server::Shutdown(absl::Duration grace, std::function<void()> done) {
+  if (!http2_) {
+    if (done) loop_->post(std::move(done));
+    return;
+  }
+  http2_->close(std::move(done));
+  http2_->closeAllSessions();  // GOAWAY; running calls may finish
+  grace_timer_ = loop_->createTimer();
+  std::weak_ptr<bool> alive = alive_;
+  grace_timer_->start(static_cast<uint64_t>(absl::ToInt64Milliseconds(grace)), [this, alive] {
+    if (alive.expired()) return;
+    // Grace is over: cancel what still runs (streams reset with CANCEL, connections closed).
+    auto sessions = sessions_;
+    for (auto& weak : sessions) {
+      if (auto s = weak.lock()) s->destroy(absl::OkStatus(), transport::constants::NGHTTP2_NO_ERROR);
+    }
+  });
+  grace_timer_->unref();
+}
+
+}  // namespace h2rpc::rpc

@@ -1,0 +1,305 @@
+#include "rpc/server_call.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "rpc/status_util.h"
+#include "transport/constants.h"
+#include "transport/session.h"
+
+namespace h2rpc::rpc {
+
+namespace {
+
+using transport::Headers;
+
+constexpr char kContentType[] = "application/grpc";
+
+// We never compress with an algorithm missing from the peer's grpc-accept-encoding.
+bool Accepts(CompressionSet accepts, Compression c) {
+  return c == Compression::kIdentity || accepts.Contains(c);
+}
+
+void AddMetadata(Headers& headers, const Metadata& md) {
+  for (const auto& [key, value] : md.ToWire()) headers.add(key, value);
+}
+
+void AddStatus(Headers& headers, const absl::Status& status) {
+  headers.add("grpc-status", absl::StrCat(static_cast<int>(status.code())));
+  if (!status.message().empty()) {
+    headers.add("grpc-message", PercentEncodeGrpcMessage(status.message()));
+  }
+}
+
+}  // namespace
+
+ServerCall::ServerCall(std::shared_ptr<transport::ServerHttp2Stream> stream, std::string method,
+                       Metadata client_metadata, CallLimits limits,
+                       Compression request_compression, CompressionSet peer_accepts)
+    : stream_(std::move(stream)),
+      method_(std::move(method)),
+      client_metadata_(std::move(client_metadata)),
+      limits_(limits),
+      request_compression_(request_compression),
+      peer_accepts_(peer_accepts),
+      deframer_(limits.max_receive_message_size) {
+  // Answer in the client's compression when it accepts it (it used it, so it does).
+  if (Accepts(peer_accepts_, request_compression_)) response_compression_ = request_compression_;
+}
+
+ServerCall::~ServerCall() = default;
+
+void ServerCall::Start(std::optional<absl::Time> deadline) {
+  std::weak_ptr<ServerCall> weak = weak_from_this();
+  stream_->onData([weak](std::string_view data) {
+    if (auto self = weak.lock()) self->OnData(data);
+  });
+  stream_->onEnd([weak] {
+    if (auto self = weak.lock()) self->OnEnd();
+  });
+  stream_->onDrain([weak] {
+    if (auto self = weak.lock()) self->FlushWrites(/*ok=*/true);
+  });
+  // The call object lives as long as its stream has listeners (until 'close').
+  auto keep = shared_from_this();
+  stream_->onClose([keep] { keep->OnClose(); });
+  deadline_ = deadline;
+  if (deadline) {
+    transport::EventLoop* loop = stream_->session()->loop();
+    deadline_timer_ = loop->createTimer();
+    const absl::Duration left = *deadline - absl::Now();
+    const uint64_t ms = left <= absl::ZeroDuration()
+                            ? 0
+                            : static_cast<uint64_t>(absl::ToInt64Milliseconds(left) + 1);
+    deadline_timer_->start(ms, [weak] {
+      auto self = weak.lock();
+      if (!self || self->finished_) return;
+      // The client gave up at this point: stop the handler and reset the stream (gRPC sends
+      // RST_STREAM CANCEL when the server's deadline expires).
+      self->Cancel(absl::DeadlineExceededError("Deadline Exceeded"));
+      self->stream_->close(transport::constants::NGHTTP2_CANCEL);
+    });
+  }
+}
+
+std::string ServerCall::peer() const {
+  if (transport::Http2Session* s = stream_->session()) {
+    if (transport::Socket* socket = s->socket()) {
+      return absl::StrCat(socket->remoteAddress(), ":", socket->remotePort());
+    }
+  }
+  return "";
+}
+
+void ServerCall::OnCancel(std::function<void()> fn) {
+  if (cancelled_) {
+    fn();
+    return;
+  }
+  on_cancel_.push_back(std::move(fn));
+}
+
+// --- reading --------------------------------------------------------------------------------
+
+void ServerCall::OnData(std::string_view data) {
+  if (finished_ || cancelled_) return;
+  if (absl::Status st = deframer_.Feed(absl::string_view(data.data(), data.size())); !st.ok()) {
+    Fail(st);
+    return;
+  }
+  while (auto frame = deframer_.Next()) {
+    std::string message;
+    if (frame->compressed) {
+      if (request_compression_ == Compression::kIdentity) {
+        Fail(absl::InternalError(
+            "Compressed flag set on a message but the request has no grpc-encoding"));
+        return;
+      }
+      auto inflated = Decompress(request_compression_, frame->payload,
+                                 limits_.max_receive_message_size);
+      if (!inflated.ok()) {
+        Fail(inflated.status());
+        return;
+      }
+      message = std::move(*inflated);
+    } else {
+      message = std::move(frame->payload);
+    }
+    messages_.push_back(std::move(message));
+  }
+  // Backpressure: a handler that does not read stops the client through flow control.
+  if (messages_.size() >= limits_.max_buffered_messages && !paused_) {
+    paused_ = true;
+    stream_->pause();
+  }
+  DeliverReads();
+}
+
+void ServerCall::OnEnd() {
+  request_ended_ = true;
+  if (deframer_.HasPartial() && !finished_) {
+    Fail(absl::InternalError("Request ended in the middle of a message"));
+    return;
+  }
+  DeliverReads();
+}
+
+Awaitable<std::optional<std::string>> ServerCall::Read() {
+  Awaitable<std::optional<std::string>> result;
+  if (!messages_.empty()) {
+    std::string m = std::move(messages_.front());
+    messages_.pop_front();
+    if (paused_ && messages_.size() < limits_.max_buffered_messages) {
+      paused_ = false;
+      stream_->resume();
+    }
+    result.state()->Complete(std::move(m));
+    return result;
+  }
+  if (request_ended_ || cancelled_ || finished_) {
+    result.state()->Complete(std::nullopt);
+    return result;
+  }
+  pending_read_ = result.state();
+  return result;
+}
+
+void ServerCall::DeliverReads() {
+  if (!pending_read_) return;
+  if (!messages_.empty()) {
+    auto waiter = std::move(pending_read_);
+    std::string m = std::move(messages_.front());
+    messages_.pop_front();
+    if (paused_ && messages_.size() < limits_.max_buffered_messages) {
+      paused_ = false;
+      stream_->resume();
+    }
+    waiter->Complete(std::move(m));  // resumes the handler
+  } else if (request_ended_ || cancelled_ || finished_) {
+    auto waiter = std::move(pending_read_);
+    waiter->Complete(std::nullopt);
+  }
+}
+
+// --- writing --------------------------------------------------------------------------------
+
+void ServerCall::RespondHeaders(bool end_stream, const absl::Status* trailers_only) {
+  Headers headers{{":status", "200"}, {"content-type", kContentType}};
+  if (response_compression_ != Compression::kIdentity) {
+    headers.add("grpc-encoding", std::string(CompressionName(response_compression_)));
+  }
+  headers.add("grpc-accept-encoding", AcceptEncodingHeader(CompressionSet::All()));
+  AddMetadata(headers, initial_metadata_);
+  if (trailers_only) {
+    AddStatus(headers, *trailers_only);
+    AddMetadata(headers, trailing_metadata_);
+  }
+  headers_sent_ = true;
+  std::weak_ptr<ServerCall> weak = weak_from_this();
+  if (!end_stream) {
+    stream_->onWantTrailers([weak] {
+      auto self = weak.lock();
+      if (!self || !self->final_status_) return;
+      Headers trailers;
+      AddStatus(trailers, *self->final_status_);
+      AddMetadata(trailers, self->trailing_metadata_);
+      (void)self->stream_->sendTrailers(trailers);
+    });
+  }
+  (void)stream_->respond(headers, {.endStream = end_stream, .waitForTrailers = !end_stream,
+                                   .sendDate = false});
+}
+
+void ServerCall::SendInitialMetadata() {
+  if (headers_sent_ || finished_ || cancelled_) return;
+  RespondHeaders(/*end_stream=*/false, nullptr);
+}
+
+Awaitable<bool> ServerCall::Write(std::string message, WriteOptions options) {
+  Awaitable<bool> result;
+  if (finished_ || cancelled_) {
+    result.state()->Complete(false);
+    return result;
+  }
+  if (message.size() > limits_.max_send_message_size) {
+    Fail(absl::ResourceExhaustedError(absl::StrCat("Sent message larger than max (",
+                                                   message.size(), " vs. ",
+                                                   limits_.max_send_message_size, ")")));
+    result.state()->Complete(false);
+    return result;
+  }
+  if (!headers_sent_) RespondHeaders(/*end_stream=*/false, nullptr);
+  bool compressed = false;
+  if (response_compression_ != Compression::kIdentity && !options.no_compression &&
+      Accepts(peer_accepts_, response_compression_)) {
+    auto packed = Compress(response_compression_, message);
+    if (packed.ok()) {
+      message = std::move(*packed);
+      compressed = true;
+    }
+  }
+  if (stream_->write(FrameMessage(message, compressed))) {
+    result.state()->Complete(true);
+  } else {
+    pending_writes_.push_back({result.state()});
+  }
+  return result;
+}
+
+void ServerCall::FlushWrites(bool ok) {
+  // On 'drain' the queued messages are in the transport's hands; on cancellation they may
+  // never leave.
+  auto writes = std::move(pending_writes_);
+  pending_writes_.clear();
+  for (auto& w : writes) w.done->Complete(ok);
+}
+
+// --- ending ---------------------------------------------------------------------------------
+
+void ServerCall::Finish(const absl::Status& status) {
+  if (finished_ || cancelled_) return;
+  finished_ = true;
+  final_status_ = status;
+  if (deadline_timer_) deadline_timer_->stop();
+  if (!headers_sent_) {
+    // Nothing sent yet: Trailers-Only (one HEADERS frame with END_STREAM).
+    RespondHeaders(/*end_stream=*/true, &status);
+  } else {
+    stream_->end();  // → 'wantTrailers' → grpc-status in trailers
+  }
+  DeliverReads();
+}
+
+void ServerCall::Fail(const absl::Status& status) {
+  // A status we generate ourselves (bad framing, size limit, ...): end the call with it and
+  // stop the handler as if cancelled.
+  Finish(status);
+  cancelled_ = true;
+  auto callbacks = std::move(on_cancel_);
+  on_cancel_.clear();
+  DeliverReads();
+  FlushWrites(/*ok=*/false);
+  for (auto& fn : callbacks) fn();
+}
+
+void ServerCall::Cancel(const absl::Status& why) {
+  if (cancelled_) return;
+  cancelled_ = true;
+  if (!final_status_) final_status_ = why;
+  if (deadline_timer_) deadline_timer_->stop();
+  auto callbacks = std::move(on_cancel_);
+  on_cancel_.clear();
+  DeliverReads();
+  FlushWrites(/*ok=*/false);
+  for (auto& fn : callbacks) fn();
+}
+
+void ServerCall::OnClose() {
+  // The stream is gone. If we had not finished, the client cancelled (RST_STREAM) or the
+  // connection dropped.
+  if (!finished_) Cancel(absl::CancelledError("Cancelled"));
+  DeliverReads();
+  FlushWrites(/*ok=*/false);
+}
+
+}  // namespace h2rpc::rpc

@@ -1,0 +1,120 @@
+// rpc/server_call.h — ServerCall: one incoming gRPC call on one HTTP/2 stream, in serialized
+// bytes. It turns the stream's DATA into messages (framing, decompression, size limit), sends
+// ours back, and ends the call with grpc-status in trailers — or alone in Trailers-Only when
+// nothing was sent yet. The typed API (service.h) is built on it; applications rarely use it.
+//
+// Threading: the server's loop thread only. Lifetime: shared_ptr, held by the handler's objects
+// and by the stream's listeners until the call is over (finished or cancelled).
+#ifndef H2RPC_RPC_SERVER_CALL_H_
+#define H2RPC_RPC_SERVER_CALL_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "rpc/compression.h"
+#include "rpc/framing.h"
+#include "rpc/metadata.h"
+#include "rpc/task.h"
+#include "transport/stream.h"
+#include "transport/event_loop.h"
+
+namespace h2rpc::rpc {
+
+// Limits and defaults a server applies to each call.
+struct CallLimits {
+  size_t max_receive_message_size = 4 * 1024 * 1024;  // uncompressed, as gRPC's default
+  size_t max_send_message_size = SIZE_MAX;
+  // Unread messages buffered per call before we stop reading (HTTP/2 flow control then holds
+  // the peer back).
+  size_t max_buffered_messages = 4;
+};
+
+struct WriteOptions {
+  // Send this message uncompressed even when the call compresses (e.g. secrets: CRIME/BREACH).
+  bool no_compression = false;
+};
+
+class ServerCall : public std::enable_shared_from_this<ServerCall> {
+ public:
+  ServerCall(std::shared_ptr<transport::ServerHttp2Stream> stream, std::string method,
+             Metadata client_metadata, CallLimits limits, Compression request_compression,
+             CompressionSet peer_accepts);
+  ~ServerCall();
+  ServerCall(const ServerCall&) = delete;
+  ServerCall& operator=(const ServerCall&) = delete;
+
+  // Starts reading the request stream and arms the deadline. Called once by the server.
+  void Start(std::optional<absl::Time> deadline);
+
+  // The next request message (decompressed), or nullopt once the client half-closed, the call
+  // was cancelled, or it failed (the call then ends with the error; see status()).
+  Awaitable<std::optional<std::string>> Read();
+  // Queues a response message; completes with true once it is handed to the transport, or with
+  // false if the call is over. Waits under backpressure (the transport's 'drain').
+  Awaitable<bool> Write(std::string message, WriteOptions options = {});
+  // Ends the call: OK or error status (code + message), with the trailing metadata.
+  void Finish(const absl::Status& status);
+  // Sends the response headers now (otherwise they go with the first message).
+  void SendInitialMetadata();
+
+  bool IsCancelled() const { return cancelled_; }
+  bool finished() const { return finished_; }
+  const std::string& method() const { return method_; }
+  const Metadata& client_metadata() const { return client_metadata_; }
+  Metadata& initial_metadata() { return initial_metadata_; }
+  Metadata& trailing_metadata() { return trailing_metadata_; }
+  std::optional<absl::Time> deadline() const { return deadline_; }
+  std::string peer() const;
+  // Compression of our responses (negotiated against grpc-accept-encoding).
+  void SetCompression(Compression c) { response_compression_ = c; }
+  // Runs `fn` once if the call is cancelled (client RST, deadline, disconnect).
+  void OnCancel(std::function<void()> fn);
+
+ private:
+  void OnData(std::string_view data);
+  void OnEnd();
+  void OnClose();
+  void Cancel(const absl::Status& why);
+  void Fail(const absl::Status& status);  // ends the call with a status we generated
+  void DeliverReads();
+  void FlushWrites(bool ok);
+  void RespondHeaders(bool end_stream, const absl::Status* trailers_only);
+
+  std::shared_ptr<transport::ServerHttp2Stream> stream_;
+  std::string method_;
+  Metadata client_metadata_;
+  Metadata initial_metadata_;
+  Metadata trailing_metadata_;
+  CallLimits limits_;
+  Compression request_compression_;
+  Compression response_compression_ = Compression::kIdentity;
+  CompressionSet peer_accepts_;
+  MessageDeframer deframer_;
+  std::optional<absl::Time> deadline_;
+  std::unique_ptr<transport::Timer> deadline_timer_;
+
+  std::deque<std::string> messages_;     // decoded, not yet read
+  std::shared_ptr<Awaitable<std::optional<std::string>>::State> pending_read_;
+  struct PendingWrite {
+    std::shared_ptr<Awaitable<bool>::State> done;
+  };
+  std::deque<PendingWrite> pending_writes_;  // waiting for 'drain'
+  bool request_ended_ = false;
+  bool headers_sent_ = false;
+  bool finished_ = false;
+  bool cancelled_ = false;
+  bool paused_ = false;
+  std::optional<absl::Status> final_status_;
+  std::vector<std::function<void()>> on_cancel_;
+};
+
+}  // namespace h2rpc::rpc
+
+#endif  // H2RPC_RPC_SERVER_CALL_H_

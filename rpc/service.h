@@ -1,0 +1,277 @@
+// rpc/service.h — what a gRPC service implementation sees: ServerContext, the typed stream
+// objects (ServerReader, ServerWriter, ServerReaderWriter) and the Service base class that
+// generated code derives from. Handlers are coroutines (Task<...>):
+//
+//   Task<absl::StatusOr<RouteSummary>> RecordRoute(ServerContext& ctx,
+//                                                  ServerReader<Point>& points) override {
+//     RouteSummary summary;
+//     while (std::optional<Point> p = co_await points.Read()) summary.set_point_count(...);
+//     co_return summary;
+//   }
+//
+// Threading: handlers run on the server's loop thread; never block in them (co_await instead).
+// Lifetime: the context and stream objects live until the handler's Task finishes; a handler
+// may keep running after the client cancelled (IsCancelled(), reads end, writes return false).
+#ifndef H2RPC_RPC_SERVICE_H_
+#define H2RPC_RPC_SERVICE_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "rpc/server_call.h"
+#include "rpc/task.h"
+
+namespace h2rpc::rpc {
+
+// The call as a handler sees it: request metadata, deadline, cancellation, response metadata.
+class ServerContext {
+ public:
+  explicit ServerContext(std::shared_ptr<ServerCall> call) : call_(std::move(call)) {}
+
+  // Metadata the client sent (custom headers; -bin values decoded).
+  const Metadata& client_metadata() const { return call_->client_metadata(); }
+  // Sent with the response headers (before the first message, or with Trailers-Only).
+  Metadata& initial_metadata() { return call_->initial_metadata(); }
+  // Sent with grpc-status in the trailers.
+  Metadata& trailing_metadata() { return call_->trailing_metadata(); }
+  // Sends the response headers now, before any message.
+  void SendInitialMetadata() { call_->SendInitialMetadata(); }
+  std::optional<absl::Time> deadline() const { return call_->deadline(); }
+  // True once the client cancelled, the deadline passed, or the connection dropped.
+  bool IsCancelled() const { return call_->IsCancelled(); }
+  void OnCancel(std::function<void()> fn) { call_->OnCancel(std::move(fn)); }
+  // "/package.Service/Method".
+  const std::string& method() const { return call_->method(); }
+  std::string peer() const { return call_->peer(); }
+  // Compresses our response messages with `c` (if the client accepts it).
+  void SetCompression(Compression c) { call_->SetCompression(c); }
+  ServerCall& call() { return *call_; }
+
+ private:
+  std::shared_ptr<ServerCall> call_;
+};
+
+// Request messages of a client-streaming or bidirectional call.
+template <typename Request>
+class ServerReader {
+ public:
+  explicit ServerReader(std::shared_ptr<ServerCall> call) : call_(std::move(call)) {}
+  // The next message; nullopt when the client is done (or the call ended). A message that
+  // does not parse ends the call with INTERNAL.
+  Task<std::optional<Request>> Read() {
+    std::optional<std::string> bytes = co_await call_->Read();
+    if (!bytes) co_return std::nullopt;
+    Request message;
+    if (!message.ParseFromString(*bytes)) {
+      call_->Finish(absl::InternalError("Failed to parse the request message"));
+      co_return std::nullopt;
+    }
+    co_return message;
+  }
+
+ private:
+  std::shared_ptr<ServerCall> call_;
+};
+
+// Response messages of a server-streaming or bidirectional call.
+template <typename Response>
+class ServerWriter {
+ public:
+  explicit ServerWriter(std::shared_ptr<ServerCall> call) : call_(std::move(call)) {}
+  // Sends a message. Completes when the transport has taken it (it waits while the client
+  // reads slowly: backpressure); false once the call is over — stop writing then.
+  Awaitable<bool> Write(const Response& message, WriteOptions options = {}) {
+    return call_->Write(message.SerializeAsString(), options);
+  }
+
+ private:
+  std::shared_ptr<ServerCall> call_;
+};
+
+template <typename Response, typename Request>
+class ServerReaderWriter : public ServerReader<Request>, public ServerWriter<Response> {
+ public:
+  explicit ServerReaderWriter(std::shared_ptr<ServerCall> call)
+      : ServerReader<Request>(call), ServerWriter<Response>(call) {}
+};
+
+enum class MethodKind { kUnary, kClientStreaming, kServerStreaming, kBidiStreaming };
+
+// A registered method: how the server starts a call of it.
+struct MethodHandler {
+  MethodKind kind;
+  std::function<void(std::shared_ptr<ServerCall>)> start;
+};
+
+// Base of generated service classes. Each generated method's default implementation answers
+// UNIMPLEMENTED; override the ones you serve.
+class Service {
+ public:
+  virtual ~Service() = default;
+  const std::string& name() const { return name_; }
+  const std::map<std::string, MethodHandler>& methods() const { return methods_; }
+
+ protected:
+  explicit Service(std::string name) : name_(std::move(name)) {}
+
+  template <typename Request, typename Response>
+  void AddUnaryMethod(
+      const std::string& path,
+      std::function<Task<absl::StatusOr<Response>>(ServerContext&, const Request&)> handler);
+  template <typename Request, typename Response>
+  void AddClientStreamingMethod(
+      const std::string& path,
+      std::function<Task<absl::StatusOr<Response>>(ServerContext&, ServerReader<Request>&)>
+          handler);
+  template <typename Request, typename Response>
+  void AddServerStreamingMethod(
+      const std::string& path,
+      std::function<Task<absl::Status>(ServerContext&, const Request&, ServerWriter<Response>&)>
+          handler);
+  template <typename Request, typename Response>
+  void AddBidiStreamingMethod(
+      const std::string& path,
+      std::function<Task<absl::Status>(ServerContext&, ServerReaderWriter<Response, Request>&)>
+          handler);
+
+ private:
+  std::string name_;
+  std::map<std::string, MethodHandler> methods_;
+};
+
+namespace internal {
+
+// Ends the call with what a handler's task produced (a thrown exception is UNKNOWN, as gRPC).
+inline std::function<void(std::exception_ptr)> FailWithUnknown(std::shared_ptr<ServerCall> call) {
+  return [call](std::exception_ptr e) {
+    std::string what = "Unexpected error in handler";
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      what += std::string(": ") + ex.what();
+    } catch (...) {
+    }
+    call->Finish(absl::UnknownError(what));
+  };
+}
+
+// Reads the single request of a unary or server-streaming call: exactly one message, or the
+// call ends (UNIMPLEMENTED for a cardinality violation, as gRPC's status codes document).
+template <typename Request>
+Task<std::optional<Request>> ReadSingleRequest(std::shared_ptr<ServerCall> call) {
+  std::optional<std::string> bytes = co_await call->Read();
+  if (!bytes) {
+    if (!call->IsCancelled()) {
+      call->Finish(absl::UnimplementedError("Expected one request message, got none"));
+    }
+    co_return std::nullopt;
+  }
+  std::optional<std::string> extra = co_await call->Read();
+  if (extra) {
+    call->Finish(absl::UnimplementedError("Expected one request message, got several"));
+    co_return std::nullopt;
+  }
+  Request request;
+  if (!request.ParseFromString(*bytes)) {
+    call->Finish(absl::InternalError("Failed to parse the request message"));
+    co_return std::nullopt;
+  }
+  co_return request;
+}
+
+template <typename Request, typename Response, typename Handler>
+Task<absl::Status> RunUnary(std::shared_ptr<ServerCall> call, Handler handler) {
+  std::optional<Request> request = co_await ReadSingleRequest<Request>(call);
+  if (!request) co_return absl::OkStatus();  // the call already ended
+  ServerContext ctx(call);
+  absl::StatusOr<Response> response = co_await handler(ctx, *request);
+  if (!response.ok()) co_return response.status();
+  co_await call->Write(response->SerializeAsString());
+  co_return absl::OkStatus();
+}
+
+template <typename Request, typename Response, typename Handler>
+Task<absl::Status> RunClientStreaming(std::shared_ptr<ServerCall> call, Handler handler) {
+  ServerContext ctx(call);
+  ServerReader<Request> reader(call);
+  absl::StatusOr<Response> response = co_await handler(ctx, reader);
+  if (!response.ok()) co_return response.status();
+  co_await call->Write(response->SerializeAsString());
+  co_return absl::OkStatus();
+}
+
+template <typename Request, typename Response, typename Handler>
+Task<absl::Status> RunServerStreaming(std::shared_ptr<ServerCall> call, Handler handler) {
+  std::optional<Request> request = co_await ReadSingleRequest<Request>(call);
+  if (!request) co_return absl::OkStatus();
+  ServerContext ctx(call);
+  ServerWriter<Response> writer(call);
+  co_return co_await handler(ctx, *request, writer);
+}
+
+template <typename Request, typename Response, typename Handler>
+Task<absl::Status> RunBidi(std::shared_ptr<ServerCall> call, Handler handler) {
+  ServerContext ctx(call);
+  ServerReaderWriter<Response, Request> stream(call);
+  co_return co_await handler(ctx, stream);
+}
+
+template <typename Run>
+MethodHandler MakeHandler(MethodKind kind, Run run) {
+  return {kind, [run](std::shared_ptr<ServerCall> call) {
+            run(call).Start([call](absl::Status status) { call->Finish(status); },
+                            FailWithUnknown(call));
+          }};
+}
+
+}  // namespace internal
+
+template <typename Request, typename Response>
+void Service::AddUnaryMethod(
+    const std::string& path,
+    std::function<Task<absl::StatusOr<Response>>(ServerContext&, const Request&)> handler) {
+  methods_[path] = internal::MakeHandler(MethodKind::kUnary, [handler](auto call) {
+    return internal::RunUnary<Request, Response>(std::move(call), handler);
+  });
+}
+
+template <typename Request, typename Response>
+void Service::AddClientStreamingMethod(
+    const std::string& path,
+    std::function<Task<absl::StatusOr<Response>>(ServerContext&, ServerReader<Request>&)>
+        handler) {
+  methods_[path] = internal::MakeHandler(MethodKind::kClientStreaming, [handler](auto call) {
+    return internal::RunClientStreaming<Request, Response>(std::move(call), handler);
+  });
+}
+
+template <typename Request, typename Response>
+void Service::AddServerStreamingMethod(
+    const std::string& path,
+    std::function<Task<absl::Status>(ServerContext&, const Request&, ServerWriter<Response>&)>
+        handler) {
+  methods_[path] = internal::MakeHandler(MethodKind::kServerStreaming, [handler](auto call) {
+    return internal::RunServerStreaming<Request, Response>(std::move(call), handler);
+  });
+}
+
+template <typename Request, typename Response>
+void Service::AddBidiStreamingMethod(
+    const std::string& path,
+    std::function<Task<absl::Status>(ServerContext&, ServerReaderWriter<Response, Request>&)>
+        handler) {
+  methods_[path] = internal::MakeHandler(MethodKind::kBidiStreaming, [handler](auto call) {
+    return internal::RunBidi<Request, Response>(std::move(call), handler);
+  });
+}
+
+}  // namespace h2rpc::rpc
+
+#endif  // H2RPC_RPC_SERVICE_H_

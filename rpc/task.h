@@ -1,0 +1,208 @@
+// rpc/task.h — Task<T>, the coroutine type of h2rpc's API, and Awaitable<T>, what asynchronous
+// operations return (reading a message, writing one, finishing a call).
+//
+//   Task<absl::StatusOr<HelloReply>> SayHello(ServerContext& ctx, const HelloRequest& req) {
+//     HelloReply reply;
+//     reply.set_message("Hello " + req.name());
+//     co_return reply;
+//   }
+//
+// A Task is lazy: it starts when awaited (`co_await task`) or when started with Start(), and it
+// resumes its awaiter when it finishes. Awaitables complete from the event loop.
+//
+// Threading: a task runs on the loop thread of the calls it awaits; do not await operations of
+// another loop. Lifetime: a Task owns its coroutine frame until started; Start() hands the frame
+// to itself (it is freed when it finishes). Destroying an unstarted Task destroys the frame.
+#ifndef H2RPC_RPC_TASK_H_
+#define H2RPC_RPC_TASK_H_
+
+#include <coroutine>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <utility>
+
+namespace h2rpc::rpc {
+
+template <typename T>
+class Task;
+
+namespace internal {
+
+// What a finished task does next: resume its awaiter, or call the Start() callback and free
+// itself.
+struct FinalAwaiter {
+  bool await_ready() noexcept { return false; }
+  template <typename Promise>
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> h) noexcept {
+    auto& p = h.promise();
+    if (p.continuation) return p.continuation;
+    if (p.detached) {
+      auto done = std::move(p.on_done);
+      if (done) done(p);
+      h.destroy();
+    }
+    return std::noop_coroutine();
+  }
+  void await_resume() noexcept {}
+};
+
+template <typename Derived>
+struct PromiseBase {
+  std::coroutine_handle<> continuation;
+  std::exception_ptr exception;
+  bool detached = false;
+  std::function<void(Derived&)> on_done;
+
+  std::suspend_always initial_suspend() noexcept { return {}; }
+  FinalAwaiter final_suspend() noexcept { return {}; }
+  void unhandled_exception() noexcept { exception = std::current_exception(); }
+};
+
+}  // namespace internal
+
+template <typename T>
+class [[nodiscard]] Task {
+ public:
+  struct promise_type : internal::PromiseBase<promise_type> {
+    std::optional<T> value;
+    Task get_return_object() {
+      return Task(std::coroutine_handle<promise_type>::from_promise(*this));
+    }
+    template <typename U>
+    void return_value(U&& v) {
+      value.emplace(std::forward<U>(v));
+    }
+  };
+
+  Task(Task&& other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+  Task& operator=(Task&& other) noexcept {
+    if (this != &other) {
+      if (handle_) handle_.destroy();
+      handle_ = std::exchange(other.handle_, nullptr);
+    }
+    return *this;
+  }
+  ~Task() {
+    if (handle_) handle_.destroy();
+  }
+
+  // Awaiting a task runs it; the result (or the exception it threw) comes back here.
+  bool await_ready() const noexcept { return false; }
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<> awaiter) noexcept {
+    handle_.promise().continuation = awaiter;
+    return handle_;
+  }
+  T await_resume() {
+    auto& p = handle_.promise();
+    if (p.exception) std::rethrow_exception(p.exception);
+    return std::move(*p.value);
+  }
+
+  // Runs the task to completion without an awaiter: `done` gets its value, `failed` what it
+  // threw. The task frees itself when it finishes.
+  void Start(std::function<void(T)> done, std::function<void(std::exception_ptr)> failed) {
+    auto h = std::exchange(handle_, nullptr);
+    h.promise().detached = true;
+    h.promise().on_done = [done = std::move(done), failed = std::move(failed)](promise_type& p) {
+      if (p.exception) {
+        if (failed) failed(p.exception);
+      } else if (done) {
+        done(std::move(*p.value));
+      }
+    };
+    h.resume();
+  }
+
+ private:
+  explicit Task(std::coroutine_handle<promise_type> h) : handle_(h) {}
+  std::coroutine_handle<promise_type> handle_;
+};
+
+template <>
+class [[nodiscard]] Task<void> {
+ public:
+  struct promise_type : internal::PromiseBase<promise_type> {
+    Task get_return_object() {
+      return Task(std::coroutine_handle<promise_type>::from_promise(*this));
+    }
+    void return_void() {}
+  };
+
+  Task(Task&& other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+  Task& operator=(Task&& other) noexcept {
+    if (this != &other) {
+      if (handle_) handle_.destroy();
+      handle_ = std::exchange(other.handle_, nullptr);
+    }
+    return *this;
+  }
+  ~Task() {
+    if (handle_) handle_.destroy();
+  }
+
+  bool await_ready() const noexcept { return false; }
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<> awaiter) noexcept {
+    handle_.promise().continuation = awaiter;
+    return handle_;
+  }
+  void await_resume() {
+    if (handle_.promise().exception) std::rethrow_exception(handle_.promise().exception);
+  }
+
+  void Start(std::function<void()> done = nullptr,
+             std::function<void(std::exception_ptr)> failed = nullptr) {
+    auto h = std::exchange(handle_, nullptr);
+    h.promise().detached = true;
+    h.promise().on_done = [done = std::move(done), failed = std::move(failed)](promise_type& p) {
+      if (p.exception) {
+        if (failed) failed(p.exception);
+      } else if (done) {
+        done();
+      }
+    };
+    h.resume();
+  }
+
+ private:
+  explicit Task(std::coroutine_handle<promise_type> h) : handle_(h) {}
+  std::coroutine_handle<promise_type> handle_;
+};
+
+// The result of an asynchronous operation: `co_await` it once. The operation completes it
+// (from the loop) with Complete(); the awaiting coroutine then resumes with the value.
+template <typename T>
+class [[nodiscard]] Awaitable {
+ public:
+  struct State {
+    std::optional<T> value;
+    std::coroutine_handle<> waiter;
+    void Complete(T v) {
+      if (value) return;  // the first completion wins
+      value.emplace(std::move(v));
+      if (auto h = std::exchange(waiter, nullptr)) h.resume();
+    }
+  };
+
+  Awaitable() : state_(std::make_shared<State>()) {}
+  explicit Awaitable(std::shared_ptr<State> state) : state_(std::move(state)) {}
+  // An already completed operation.
+  static Awaitable Ready(T value) {
+    Awaitable a;
+    a.state_->value.emplace(std::move(value));
+    return a;
+  }
+  const std::shared_ptr<State>& state() const { return state_; }
+
+  bool await_ready() const noexcept { return state_->value.has_value(); }
+  void await_suspend(std::coroutine_handle<> h) noexcept { state_->waiter = h; }
+  T await_resume() { return std::move(*state_->value); }
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace h2rpc::rpc
+
+#endif  // H2RPC_RPC_TASK_H_
