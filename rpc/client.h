@@ -44,10 +44,11 @@ T BlockOn(transport::UvLoop* loop, Task<T> task) {
   return std::move(*result);
 }
 
-// A unary call: one request, one response (or the status).
+// A unary call: one request, one response (or the status). The request is taken by value: the
+// task is lazy, and `stub.Method(MakeRequest())` must not leave it pointing at a dead temporary.
 template <typename Request, typename Response>
 Task<absl::StatusOr<Response>> UnaryCall(std::shared_ptr<Channel> channel, std::string path,
-                                         const Request& request, CallOptions options) {
+                                         Request request, CallOptions options) {
   auto call = ClientCall::Start(std::move(channel), std::move(path), std::move(options));
   co_await call->Write(request.SerializeAsString());
   call->WritesDone();

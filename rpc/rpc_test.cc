@@ -141,6 +141,15 @@ TEST_F(RpcTest, UnaryRoundTrip) {
   EXPECT_EQ(reply->text(), "echo: hello");
 }
 
+TEST_F(RpcTest, UnaryRequestMayBeATemporary) {
+  // The task is lazy: it must own its request (under ASan a reference would be use-after-free).
+  auto task = UnaryCall<EchoRequest, EchoReply>(channel_, "/h2rpc.rpc_test.Echo/Unary",
+                                                Req(std::string(1000, 't')), {});
+  auto reply = Run(std::move(task));
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->text(), "echo: " + std::string(1000, 't'));
+}
+
 TEST_F(RpcTest, EmptyMessagesAreValid) {
   auto reply = Unary(EchoRequest());
   ASSERT_TRUE(reply.ok()) << reply.status();

@@ -1,0 +1,458 @@
+// proto/plugin/generator.cc — see generator.h. The generated text lives in the Print() calls
+// below, one per piece of the output, with the names as Printer variables ($Method$, ...).
+#include "proto/plugin/generator.h"
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "google/protobuf/compiler/cpp/names.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/io/printer.h"
+#include "google/protobuf/io/zero_copy_stream.h"
+
+namespace h2rpc::protoc_plugin {
+namespace {
+
+namespace pb = ::google::protobuf;
+using Vars = std::map<std::string, std::string>;
+
+// Prints `text` (a raw string literal that starts on the line after its `R"(`) with `vars`.
+void Emit(pb::io::Printer& p, const Vars& vars, const char* text) {
+  if (*text == '\n') ++text;
+  p.Print(vars, text);
+}
+
+// All C++20 keywords and alternative tokens, and NULL. (protoc's own list predates C++20.)
+const std::set<std::string>& CppKeywords() {
+  static const auto* keywords = new std::set<std::string>{
+      "NULL",         "alignas",   "alignof",       "and",
+      "and_eq",       "asm",       "auto",          "bitand",
+      "bitor",        "bool",      "break",         "case",
+      "catch",        "char",      "char8_t",       "char16_t",
+      "char32_t",     "class",     "compl",         "concept",
+      "const",        "consteval", "constexpr",     "constinit",
+      "const_cast",   "continue",  "co_await",      "co_return",
+      "co_yield",     "decltype",  "default",       "delete",
+      "do",           "double",    "dynamic_cast",  "else",
+      "enum",         "explicit",  "export",        "extern",
+      "false",        "float",     "for",           "friend",
+      "goto",         "if",        "inline",        "int",
+      "long",         "mutable",   "namespace",     "new",
+      "noexcept",     "not",       "not_eq",        "nullptr",
+      "operator",     "or",        "or_eq",         "private",
+      "protected",    "public",    "register",      "reinterpret_cast",
+      "requires",     "return",    "short",         "signed",
+      "sizeof",       "static",    "static_assert", "static_cast",
+      "struct",       "switch",    "template",      "this",
+      "thread_local", "throw",     "true",          "try",
+      "typedef",      "typeid",    "typename",      "union",
+      "unsigned",     "using",     "virtual",       "void",
+      "volatile",     "wchar_t",   "while",         "xor",
+      "xor_eq",
+  };
+  return *keywords;
+}
+
+// Names a generated service class already uses: the nested classes, kServiceName, and the
+// members of h2rpc::rpc::Service and of the Stub. A method with one of these names would hide
+// or break them.
+const std::set<std::string>& ReservedMemberNames() {
+  static const auto* names = new std::set<std::string>{
+      "Service",
+      "Stub",
+      "kServiceName",
+      "name",
+      "name_",
+      "methods",
+      "methods_",
+      "channel_",
+      "AddUnaryMethod",
+      "AddClientStreamingMethod",
+      "AddServerStreamingMethod",
+      "AddBidiStreamingMethod",
+  };
+  return *names;
+}
+
+// The C++ name of a service: its proto name, with `_` appended to keywords and to the names of
+// the classes nested in it (a class may not contain a class of its own name).
+std::string ServiceClassName(const pb::ServiceDescriptor* service) {
+  const std::string& name = service->name();
+  if (CppKeywords().count(name) || name == "Service" || name == "Stub") return name + "_";
+  return name;
+}
+
+// The C++ name of a method (or of its blocking variant) inside the generated classes.
+std::string MemberName(const std::string& name) {
+  if (CppKeywords().count(name) || ReservedMemberNames().count(name)) return name + "_";
+  return name;
+}
+
+// "h2rpc.test.v1" -> "h2rpc::test::v1", as protoc's C++ generator spells it (it does not escape
+// keywords in package names; such packages give .pb.h files that do not compile).
+std::string CppNamespace(const pb::FileDescriptor* file) {
+  std::string result;
+  for (char c : file->package()) {
+    if (c == '.') {
+      result += "::";
+    } else {
+      result += c;
+    }
+  }
+  return result;
+}
+
+std::string StripProto(const std::string& file_name) {
+  for (const char* suffix : {".protodevel", ".proto"}) {
+    std::string s = suffix;
+    if (file_name.size() >= s.size() &&
+        file_name.compare(file_name.size() - s.size(), s.size(), s) == 0) {
+      return file_name.substr(0, file_name.size() - s.size());
+    }
+  }
+  return file_name;
+}
+
+// "proto/plugin/testdata/test_service.proto" ->
+// "H2RPC_GENERATED_PROTO_PLUGIN_TESTDATA_TEST_SERVICE_H2RPC_H_".
+std::string HeaderGuard(const std::string& file_name) {
+  std::string guard = "H2RPC_GENERATED_";
+  for (char c : StripProto(file_name)) {
+    if ((c >= 'a' && c <= 'z')) {
+      guard += static_cast<char>(c - 'a' + 'A');
+    } else if ((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
+      guard += c;
+    } else {
+      guard += '_';
+    }
+  }
+  return guard + "_H2RPC_H_";
+}
+
+enum class Kind { kUnary, kClientStreaming, kServerStreaming, kBidiStreaming };
+
+Kind KindOf(const pb::MethodDescriptor* method) {
+  if (method->client_streaming()) {
+    return method->server_streaming() ? Kind::kBidiStreaming : Kind::kClientStreaming;
+  }
+  return method->server_streaming() ? Kind::kServerStreaming : Kind::kUnary;
+}
+
+// The variables of one method, for the Print() calls below.
+Vars MethodVars(const pb::MethodDescriptor* method) {
+  return {
+      {"Method", MemberName(method->name())},
+      {"MethodBlocking", MemberName(method->name() + "Blocking")},
+      {"Request", pb::compiler::cpp::QualifiedClassName(method->input_type())},
+      {"Response", pb::compiler::cpp::QualifiedClassName(method->output_type())},
+      {"path", "/" + method->service()->full_name() + "/" + method->name()},
+      {"proto_name", method->name()},
+      {"proto_request", method->input_type()->full_name()},
+      {"proto_response", method->output_type()->full_name()},
+      {"client_stream", method->client_streaming() ? "stream " : ""},
+      {"server_stream", method->server_streaming() ? "stream " : ""},
+  };
+}
+
+// Checks that no two generated members of a service share a name (say methods `Get` and
+// `GetBlocking`, or `delete` and `delete_`).
+bool CheckMemberNames(const pb::ServiceDescriptor* service, std::string* error) {
+  std::map<std::string, std::string> seen;  // C++ name -> what it was generated for
+  for (int i = 0; i < service->method_count(); ++i) {
+    const pb::MethodDescriptor* method = service->method(i);
+    std::vector<std::pair<std::string, std::string>> members = {
+        {MemberName(method->name()), "method " + method->name()}};
+    if (KindOf(method) == Kind::kUnary) {
+      members.push_back({MemberName(method->name() + "Blocking"),
+                         "the blocking variant of method " + method->name()});
+    }
+    for (const auto& [cpp_name, what] : members) {
+      auto [it, inserted] = seen.emplace(cpp_name, what);
+      if (!inserted) {
+        *error = service->full_name() + ": " + what + " and " + it->second +
+                 " would both be named " + cpp_name + " in C++";
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+void PrintServiceRegistration(pb::io::Printer& p, const pb::MethodDescriptor* method) {
+  Vars vars = MethodVars(method);
+  switch (KindOf(method)) {
+    case Kind::kUnary:
+      Emit(p, vars, R"(
+AddUnaryMethod<$Request$, $Response$>(
+    "$path$",
+    [this](::h2rpc::rpc::ServerContext& context, const $Request$& request) {
+      return this->$Method$(context, request);
+    });
+)");
+      break;
+    case Kind::kClientStreaming:
+      Emit(p, vars, R"(
+AddClientStreamingMethod<$Request$, $Response$>(
+    "$path$",
+    [this](::h2rpc::rpc::ServerContext& context,
+           ::h2rpc::rpc::ServerReader<$Request$>& reader) {
+      return this->$Method$(context, reader);
+    });
+)");
+      break;
+    case Kind::kServerStreaming:
+      Emit(p, vars, R"(
+AddServerStreamingMethod<$Request$, $Response$>(
+    "$path$",
+    [this](::h2rpc::rpc::ServerContext& context, const $Request$& request,
+           ::h2rpc::rpc::ServerWriter<$Response$>& writer) {
+      return this->$Method$(context, request, writer);
+    });
+)");
+      break;
+    case Kind::kBidiStreaming:
+      Emit(p, vars, R"(
+AddBidiStreamingMethod<$Request$, $Response$>(
+    "$path$",
+    [this](::h2rpc::rpc::ServerContext& context,
+           ::h2rpc::rpc::ServerReaderWriter<$Response$, $Request$>& stream) {
+      return this->$Method$(context, stream);
+    });
+)");
+      break;
+  }
+}
+
+void PrintServiceMethod(pb::io::Printer& p, const pb::MethodDescriptor* method) {
+  Vars vars = MethodVars(method);
+  Emit(p, vars, R"(
+// rpc $proto_name$($client_stream$$proto_request$) returns ($server_stream$$proto_response$)
+)");
+  switch (KindOf(method)) {
+    case Kind::kUnary:
+      Emit(p, vars, R"(
+virtual ::h2rpc::rpc::Task<::absl::StatusOr<$Response$>> $Method$(
+    ::h2rpc::rpc::ServerContext& context, const $Request$& request) {
+  (void)context;
+  (void)request;
+)");
+      break;
+    case Kind::kClientStreaming:
+      Emit(p, vars, R"(
+virtual ::h2rpc::rpc::Task<::absl::StatusOr<$Response$>> $Method$(
+    ::h2rpc::rpc::ServerContext& context, ::h2rpc::rpc::ServerReader<$Request$>& reader) {
+  (void)context;
+  (void)reader;
+)");
+      break;
+    case Kind::kServerStreaming:
+      Emit(p, vars, R"(
+virtual ::h2rpc::rpc::Task<::absl::Status> $Method$(
+    ::h2rpc::rpc::ServerContext& context, const $Request$& request,
+    ::h2rpc::rpc::ServerWriter<$Response$>& writer) {
+  (void)context;
+  (void)request;
+  (void)writer;
+)");
+      break;
+    case Kind::kBidiStreaming:
+      Emit(p, vars, R"(
+virtual ::h2rpc::rpc::Task<::absl::Status> $Method$(
+    ::h2rpc::rpc::ServerContext& context,
+    ::h2rpc::rpc::ServerReaderWriter<$Response$, $Request$>& stream) {
+  (void)context;
+  (void)stream;
+)");
+      break;
+  }
+  Emit(p, vars, R"(
+  co_return ::absl::UnimplementedError("Method not implemented: $path$");
+}
+)");
+}
+
+void PrintStubMethod(pb::io::Printer& p, const pb::MethodDescriptor* method) {
+  Vars vars = MethodVars(method);
+  Emit(p, vars, R"(
+// rpc $proto_name$($client_stream$$proto_request$) returns ($server_stream$$proto_response$)
+)");
+  switch (KindOf(method)) {
+    case Kind::kUnary:
+      Emit(p, vars, R"(
+// `request` must stay alive until the task has finished (`co_await stub.$Method$(request)`).
+::h2rpc::rpc::Task<::absl::StatusOr<$Response$>> $Method$(
+    const $Request$& request, ::h2rpc::rpc::CallOptions options = {}) {
+  return ::h2rpc::rpc::UnaryCall<$Request$, $Response$>(
+      channel_, "$path$", request, ::std::move(options));
+}
+// Runs $Method$ on the channel's loop until it has finished. Call it only from outside the loop.
+::absl::StatusOr<$Response$> $MethodBlocking$(
+    const $Request$& request, ::h2rpc::rpc::CallOptions options = {}) {
+  return ::h2rpc::rpc::BlockOn(channel_->loop(), this->$Method$(request, ::std::move(options)));
+}
+)");
+      break;
+    case Kind::kClientStreaming:
+      Emit(p, vars, R"(
+::std::unique_ptr<::h2rpc::rpc::ClientWriter<$Request$, $Response$>> $Method$(
+    ::h2rpc::rpc::CallOptions options = {}) {
+  return ::std::make_unique<::h2rpc::rpc::ClientWriter<$Request$, $Response$>>(
+      ::h2rpc::rpc::ClientCall::Start(channel_, "$path$", ::std::move(options)));
+}
+)");
+      break;
+    case Kind::kServerStreaming:
+      Emit(p, vars, R"(
+// Sends `request` and half-closes; read the responses from the returned reader.
+::std::unique_ptr<::h2rpc::rpc::ClientReader<$Response$>> $Method$(
+    const $Request$& request, ::h2rpc::rpc::CallOptions options = {}) {
+  ::std::shared_ptr<::h2rpc::rpc::ClientCall> call =
+      ::h2rpc::rpc::ClientCall::Start(channel_, "$path$", ::std::move(options));
+  // The transport buffers the message; the write completes on its own (a failure shows in
+  // the call's status).
+  (void)call->Write(request.SerializeAsString());
+  call->WritesDone();
+  return ::std::make_unique<::h2rpc::rpc::ClientReader<$Response$>>(::std::move(call));
+}
+)");
+      break;
+    case Kind::kBidiStreaming:
+      Emit(p, vars, R"(
+::std::unique_ptr<::h2rpc::rpc::ClientReaderWriter<$Request$, $Response$>> $Method$(
+    ::h2rpc::rpc::CallOptions options = {}) {
+  return ::std::make_unique<::h2rpc::rpc::ClientReaderWriter<$Request$, $Response$>>(
+      ::h2rpc::rpc::ClientCall::Start(channel_, "$path$", ::std::move(options)));
+}
+)");
+      break;
+  }
+}
+
+void PrintService(pb::io::Printer& p, const pb::ServiceDescriptor* service) {
+  Vars vars = {
+      {"Svc", ServiceClassName(service)},
+      {"full_name", service->full_name()},
+  };
+  Emit(p, vars, R"(
+// service $full_name$
+class $Svc$ final {
+ public:
+  static constexpr char kServiceName[] = "$full_name$";
+
+  // The server side: derive from it, override the methods you serve (the others answer
+  // UNIMPLEMENTED) and add an instance to an h2rpc::rpc::Server, which must not outlive it.
+  class Service : public ::h2rpc::rpc::Service {
+   public:
+    Service() : ::h2rpc::rpc::Service(kServiceName) {
+)");
+  p.Indent();
+  p.Indent();
+  p.Indent();
+  for (int i = 0; i < service->method_count(); ++i) {
+    PrintServiceRegistration(p, service->method(i));
+  }
+  p.Outdent();
+  Emit(p, {}, R"(
+}
+virtual ~Service() = default;
+)");
+  for (int i = 0; i < service->method_count(); ++i) {
+    p.Print("\n");
+    PrintServiceMethod(p, service->method(i));
+  }
+  p.Outdent();
+  p.Outdent();
+  Emit(p, vars, R"(
+  };
+
+  // The client side: cheap to create, it only holds the channel. Calls run on the channel's loop.
+  class Stub {
+   public:
+    explicit Stub(::std::shared_ptr<::h2rpc::rpc::Channel> channel)
+        : channel_(::std::move(channel)) {}
+)");
+  p.Indent();
+  p.Indent();
+  for (int i = 0; i < service->method_count(); ++i) {
+    p.Print("\n");
+    PrintStubMethod(p, service->method(i));
+  }
+  p.Outdent();
+  p.Outdent();
+  Emit(p, vars, R"(
+
+   private:
+    ::std::shared_ptr<::h2rpc::rpc::Channel> channel_;
+  };
+};
+)");
+}
+
+}  // namespace
+
+std::string GeneratedHeaderName(const std::string& proto_file_name) {
+  return StripProto(proto_file_name) + ".h2rpc.h";
+}
+
+bool H2rpcGenerator::Generate(const pb::FileDescriptor* file, const std::string& parameter,
+                              pb::compiler::GeneratorContext* context, std::string* error) const {
+  if (!parameter.empty()) {
+    *error = "protoc-gen-h2rpc takes no options (got \"" + parameter + "\")";
+    return false;
+  }
+  for (int i = 0; i < file->service_count(); ++i) {
+    if (!CheckMemberNames(file->service(i), error)) return false;
+  }
+
+  std::unique_ptr<pb::io::ZeroCopyOutputStream> output(
+      context->Open(GeneratedHeaderName(file->name())));
+  pb::io::Printer p(output.get(), '$');
+  Vars vars = {
+      {"file", file->name()},
+      {"guard", HeaderGuard(file->name())},
+      {"pb_h", StripProto(file->name()) + ".pb.h"},
+      {"namespace", CppNamespace(file)},
+  };
+
+  Emit(p, vars, R"(
+// Generated by protoc-gen-h2rpc from $file$. DO NOT EDIT.
+#ifndef $guard$
+#define $guard$
+
+)");
+  if (file->service_count() == 0) {
+    Emit(p, vars, R"(
+// $file$ defines no services: this header only includes its messages.
+#include "$pb_h$"
+)");
+  } else {
+    Emit(p, vars, R"(
+#include <memory>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "$pb_h$"
+#include "rpc/client.h"
+#include "rpc/service.h"
+)");
+    if (!vars["namespace"].empty()) p.Print(vars, "\nnamespace $namespace$ {\n");
+    for (int i = 0; i < file->service_count(); ++i) {
+      p.Print("\n");
+      PrintService(p, file->service(i));
+    }
+    if (!vars["namespace"].empty()) p.Print(vars, "\n}  // namespace $namespace$\n");
+  }
+  p.Print(vars, "\n#endif  // $guard$\n");
+
+  if (p.failed()) {
+    *error = "failed to write " + GeneratedHeaderName(file->name());
+    return false;
+  }
+  return true;
+}
+
+}  // namespace h2rpc::protoc_plugin
