@@ -28,7 +28,7 @@ except OSError:
     sys.exit(1)
 PY
 }
-for p in "$port" "$tls_port"; do
+for p in "$port" "$tls_port" "$((port + 2))" "$((port + 3))"; do
   port_free "$p" || fail "port $p on 127.0.0.1 is already in use; free it or run: make demo DEMO_PORT=<another port>"
 done
 
@@ -72,6 +72,20 @@ run_client //examples/http2:client -- --url="https://localhost:$tls_port/" --ca_
   || fail "GET over TLS"
 echo
 
+grpc_port=$((port + 2))
+route_port=$((port + 3))
+echo "demo: gRPC helloworld — //examples/helloworld:greeter_server on port $grpc_port"
+start_server "$logdir/greeter.log" //examples/helloworld:greeter_server -- --port="$grpc_port"
+run_client //examples/helloworld:greeter_client -- --target="127.0.0.1:$grpc_port" --name=h2rpc \
+  || fail "greeter_client (unary SayHello)"
+echo
+
+echo "demo: gRPC route_guide — unary, server streaming, client streaming and bidirectional streaming"
+start_server "$logdir/route_guide.log" //examples/route_guide:route_guide_server -- --port="$route_port"
+run_client //examples/route_guide:route_guide_client -- --target="127.0.0.1:$route_port" \
+  || fail "route_guide_client (incl. the bidirectional RouteChat)"
+echo
+
 echo "demo: the Core API examples of the node:http2 docs, server and client in one process"
 run_client //examples/http2:core_api_tour || fail "core_api_tour"
 echo
@@ -79,6 +93,6 @@ echo
 for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
 wait 2>/dev/null
 pids=()
-grep -h "GOAWAY\|closed" "$logdir"/*.log | sed 's/^/    /'
+grep -h "GOAWAY\|closed\|shutting down\|stopped" "$logdir"/*.log | sed 's/^/    /'
 rm -rf "$logdir"
 echo "demo: ok"

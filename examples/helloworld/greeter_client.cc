@@ -1,0 +1,57 @@
+// greeter_client: gRPC's helloworld client on h2rpc.
+//
+//   bazel run //examples/helloworld:greeter_client -- --target=127.0.0.1:50051 --name=world
+//
+// Calls SayHello twice: with the blocking convenience, then from a coroutine.
+#include <cstdio>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "examples/helloworld/helloworld.h2rpc.h"
+#include "rpc/client.h"
+
+ABSL_FLAG(std::string, target, "127.0.0.1:50051", "server address host:port");
+ABSL_FLAG(std::string, name, "world", "who to greet");
+
+namespace {
+
+using h2rpc::rpc::Task;
+
+// The asynchronous style: a coroutine awaiting the call.
+Task<absl::Status> GreetTwice(helloworld::Greeter::Stub& stub, std::string name) {
+  helloworld::HelloRequest request;
+  request.set_name(name + " (again, from a coroutine)");
+  absl::StatusOr<helloworld::HelloReply> reply = co_await stub.SayHello(request);
+  if (!reply.ok()) co_return reply.status();
+  std::printf("Greeter received: %s\n", reply->message().c_str());
+  co_return absl::OkStatus();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  h2rpc::transport::UvLoop loop;
+  auto channel = h2rpc::rpc::Channel::Create(&loop, absl::GetFlag(FLAGS_target));
+  helloworld::Greeter::Stub stub(channel);
+
+  // The blocking style: one call, its result.
+  helloworld::HelloRequest request;
+  request.set_name(absl::GetFlag(FLAGS_name));
+  absl::StatusOr<helloworld::HelloReply> reply = stub.SayHelloBlocking(request);
+  if (!reply.ok()) {
+    std::fprintf(stderr, "greeter_client: SayHello failed: %s\n", reply.status().ToString().c_str());
+    return 1;
+  }
+  std::printf("Greeter received: %s\n", reply->message().c_str());
+
+  absl::Status st = h2rpc::rpc::BlockOn(&loop, GreetTwice(stub, absl::GetFlag(FLAGS_name)));
+  if (!st.ok()) {
+    std::fprintf(stderr, "greeter_client: %s\n", st.ToString().c_str());
+    return 1;
+  }
+  channel->Close();
+  loop.run();  // lets the connection close
+  return 0;
+}

@@ -1,0 +1,131 @@
+// route_guide_server: gRPC's route_guide server on h2rpc — all four kinds of calls.
+//
+//   bazel run //examples/route_guide:route_guide_server -- --port=50052
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "examples/common/shutdown_signal.h"
+#include "examples/route_guide/route_guide.h2rpc.h"
+#include "examples/route_guide/route_guide_db.h"
+#include "rpc/server.h"
+
+ABSL_FLAG(int, port, 50052, "port to listen on (0 picks a free one)");
+ABSL_FLAG(std::string, host, "127.0.0.1", "address to listen on");
+
+namespace {
+
+using h2rpc::rpc::ServerContext;
+using h2rpc::rpc::ServerReader;
+using h2rpc::rpc::ServerReaderWriter;
+using h2rpc::rpc::ServerWriter;
+using h2rpc::rpc::Task;
+using routeguide::Feature;
+using routeguide::Point;
+using routeguide::Rectangle;
+using routeguide::RouteNote;
+using routeguide::RouteSummary;
+
+bool SamePoint(const Point& a, const Point& b) {
+  return a.latitude() == b.latitude() && a.longitude() == b.longitude();
+}
+
+class RouteGuideImpl final : public routeguide::RouteGuide::Service {
+ public:
+  RouteGuideImpl() : features_(h2rpc::examples::RouteGuideFeatures()) {}
+
+  Task<absl::StatusOr<Feature>> GetFeature(ServerContext&, const Point& point) override {
+    Feature found;
+    found.mutable_location()->CopyFrom(point);
+    for (const Feature& f : features_) {
+      if (SamePoint(f.location(), point)) found.set_name(f.name());
+    }
+    co_return found;
+  }
+
+  Task<absl::Status> ListFeatures(ServerContext&, const Rectangle& rect,
+                                  ServerWriter<Feature>& writer) override {
+    const int32_t left = std::min(rect.lo().longitude(), rect.hi().longitude());
+    const int32_t right = std::max(rect.lo().longitude(), rect.hi().longitude());
+    const int32_t top = std::max(rect.lo().latitude(), rect.hi().latitude());
+    const int32_t bottom = std::min(rect.lo().latitude(), rect.hi().latitude());
+    for (const Feature& f : features_) {
+      const Point& p = f.location();
+      if (p.longitude() >= left && p.longitude() <= right && p.latitude() >= bottom &&
+          p.latitude() <= top) {
+        if (!co_await writer.Write(f)) co_return absl::CancelledError("client went away");
+      }
+    }
+    co_return absl::OkStatus();
+  }
+
+  Task<absl::StatusOr<RouteSummary>> RecordRoute(ServerContext&,
+                                                 ServerReader<Point>& reader) override {
+    RouteSummary summary;
+    std::optional<Point> previous;
+    const auto start = std::chrono::steady_clock::now();
+    while (std::optional<Point> point = co_await reader.Read()) {
+      summary.set_point_count(summary.point_count() + 1);
+      for (const Feature& f : features_) {
+        if (SamePoint(f.location(), *point)) summary.set_feature_count(summary.feature_count() + 1);
+      }
+      if (previous) {
+        summary.set_distance(summary.distance() +
+                             static_cast<int32_t>(h2rpc::examples::RouteDistance(*previous, *point)));
+      }
+      previous = point;
+    }
+    summary.set_elapsed_time(static_cast<int32_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                                      std::chrono::steady_clock::now() - start)
+                                                      .count()));
+    co_return summary;
+  }
+
+  // Every note received is answered with the notes sent earlier at the same place.
+  Task<absl::Status> RouteChat(ServerContext&,
+                               ServerReaderWriter<RouteNote, RouteNote>& stream) override {
+    std::vector<RouteNote> received;  // this call's notes
+    while (std::optional<RouteNote> note = co_await stream.Read()) {
+      for (const RouteNote& earlier : received) {
+        if (SamePoint(earlier.location(), note->location())) {
+          if (!co_await stream.Write(earlier)) co_return absl::CancelledError("client went away");
+        }
+      }
+      received.push_back(*note);
+    }
+    co_return absl::OkStatus();
+  }
+
+ private:
+  std::vector<Feature> features_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  h2rpc::transport::UvLoop loop;
+  RouteGuideImpl service;
+  h2rpc::rpc::Server server(&loop);
+  server.RegisterService(&service);
+  const std::string host = absl::GetFlag(FLAGS_host);
+  if (absl::Status st = server.Listen(host, static_cast<uint16_t>(absl::GetFlag(FLAGS_port)));
+      !st.ok()) {
+    std::fprintf(stderr, "route_guide_server: %s\n", st.ToString().c_str());
+    return 1;
+  }
+  std::printf("route_guide_server: listening on %s:%u\n", host.c_str(), server.port());
+  std::fflush(stdout);
+  h2rpc::examples::OnShutdownSignal(&loop, [&](int signum) {
+    std::printf("route_guide_server: signal %d, shutting down gracefully\n", signum);
+    std::fflush(stdout);
+    server.Shutdown(absl::Seconds(5));
+  });
+  loop.run();
+  std::printf("route_guide_server: stopped\n");
+  return 0;
+}
