@@ -5,6 +5,7 @@
 #include <cstring>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
 namespace h2rpc::transport {
@@ -202,6 +203,9 @@ std::unique_ptr<UvSocket> UvSocket::connect(UvLoop* loop, std::string host, uint
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
   }
+  // RFC 6761 §6.3: "localhost" is loopback, without asking DNS (a minimal system may have no
+  // /etc/hosts entry for it).
+  if (absl::AsciiStrToLower(host) == "localhost") host = "127.0.0.1";
   struct Gai {
     uv_getaddrinfo_t req;
     std::shared_ptr<State> state;

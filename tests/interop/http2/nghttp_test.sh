@@ -61,7 +61,7 @@ check "h2c server exits 0 within 5 s of SIGTERM (graceful close)" test $? -eq 0
 log "TLS: hello_server --tls_cert --tls_key (nghttp does not verify certificates)"
 start_server hello_tls "$HELLO_SERVER" --port=0 --tls_cert="$CERT" --tls_key="$KEY"
 TLS_PID=$SERVER_PID
-TLS_URL="https://localhost:$PORT/"
+TLS_URL="https://127.0.0.1:$PORT/"  # (no name lookup: a minimal system may lack /etc/hosts)
 timeout 15 "$NGHTTP" -v "$TLS_URL" >"$TMP/tls.txt" 2>&1
 check "TLS GET exits 0" test $? -eq 0
 check "TLS: ALPN negotiated h2" grep -q 'The negotiated protocol: h2' "$TMP/tls.txt"
