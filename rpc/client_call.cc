@@ -16,6 +16,9 @@ namespace {
 
 using transport::Headers;
 
+// Request bytes kept for a transparent retry; a call that sent more is not replayed.
+constexpr size_t kMaxRetryBuffer = 64 * 1024;
+
 std::vector<Metadata::Entry> ToEntries(const Headers& headers) {
   std::vector<Metadata::Entry> wire;
   wire.reserve(headers.size());
@@ -171,7 +174,17 @@ Awaitable<bool> ClientCall::Write(std::string message, WriteOptions options) {
       compressed = true;
     }
   }
-  if (stream_->write(FrameMessage(message, compressed))) {
+  std::string frame = FrameMessage(message, compressed);
+  if (retry_possible_) {
+    sent_bytes_ += frame.size();
+    if (sent_bytes_ > kMaxRetryBuffer) {
+      retry_possible_ = false;  // too much to keep: this call will not be replayed
+      sent_frames_.clear();
+    } else {
+      sent_frames_.push_back(frame);
+    }
+  }
+  if (stream_->write(std::move(frame))) {
     result.state()->Complete(true);
   } else {
     pending_writes_.push_back(result.state());
@@ -194,6 +207,9 @@ void ClientCall::FlushWrites(bool ok) {
 
 void ClientCall::OnResponse(const Headers& headers, uint8_t flags) {
   got_headers_ = true;
+  // Committed: the server has the call.
+  retry_possible_ = false;
+  sent_frames_.clear();
   const bool trailers_only = flags & NGHTTP2_FLAG_END_STREAM;
   int http_status = 0;
   (void)absl::SimpleAtoi(headers.get(":status").value_or(""), &http_status);
@@ -297,14 +313,17 @@ void ClientCall::OnTrailers(const Headers& trailers) {
 }
 
 void ClientCall::OnClose() {
-  FlushWrites(false);
   if (done()) {
+    FlushWrites(false);
     DeliverReads();
     return;
   }
   // No status yet: the stream was reset, or the connection went away.
   absl::Status status;
   const uint32_t code = stream_->rstCode().value_or(transport::constants::NGHTTP2_CANCEL);
+  // (Writes waiting for 'drain' wait on for the new stream's.)
+  if (code == transport::constants::NGHTTP2_REFUSED_STREAM && RetryTransparently()) return;
+  FlushWrites(false);
   if (deadline_expired_) {
     status = absl::DeadlineExceededError("Deadline Exceeded");
   } else if (stream_->session() == nullptr || code == transport::constants::NGHTTP2_CANCEL) {
@@ -314,6 +333,26 @@ void ClientCall::OnClose() {
     status = StatusFromRstCode(code);
   }
   End(status);
+}
+
+bool ClientCall::RetryTransparently() {
+  // REFUSED_STREAM before any response (nghttp2 also closes streams above a GOAWAY's last
+  // stream id with it): the server did not process the call, so it may run again — once.
+  if (!retry_possible_ || retried_ || got_headers_ || deadline_expired_) return false;
+  retried_ = true;
+  ++channel_->transparent_retries_;
+  auto frames = std::move(sent_frames_);
+  sent_frames_.clear();
+  sent_bytes_ = 0;
+  const bool writes_done = writes_done_;
+  writes_done_ = false;
+  if (deadline_timer_) deadline_timer_->stop();
+  stream_.reset();
+  Begin();
+  if (done()) return true;  // could not start again: Begin() ended the call
+  for (std::string& frame : frames) stream_->write(std::move(frame));
+  if (writes_done) WritesDone();
+  return true;
 }
 
 void ClientCall::End(absl::Status status) {

@@ -69,6 +69,8 @@ class Channel : public std::enable_shared_from_this<Channel> {
   const std::string& authority() const { return authority_; }
   // How many connections this channel has made (reconnects show here).
   int connections_made() const { return connections_made_; }
+  // Calls replayed because the server never processed them (REFUSED_STREAM / GOAWAY).
+  int transparent_retries() const { return transparent_retries_; }
 
  private:
   Channel(transport::UvLoop* loop, std::string target, ChannelOptions options);
@@ -79,6 +81,8 @@ class Channel : public std::enable_shared_from_this<Channel> {
   ChannelOptions options_;
   std::shared_ptr<transport::ClientHttp2Session> session_;
   int connections_made_ = 0;
+  int transparent_retries_ = 0;
+  friend class ClientCall;
 };
 
 class ClientCall : public std::enable_shared_from_this<ClientCall> {
@@ -134,6 +138,14 @@ class ClientCall : public std::enable_shared_from_this<ClientCall> {
   bool last_message_compressed_ = false;
   bool got_headers_ = false;
   bool writes_done_ = false;
+  // Transparent retry (gRFC A6): what we sent, kept until the server's first response headers
+  // commit the call, so that a call the server never processed (REFUSED_STREAM, or above a
+  // GOAWAY's last stream id) can be replayed once on a new stream.
+  std::vector<std::string> sent_frames_;
+  size_t sent_bytes_ = 0;
+  bool retry_possible_ = true;
+  bool retried_ = false;
+  bool RetryTransparently();
   bool deadline_expired_ = false;
   Metadata initial_metadata_;
   Metadata trailing_metadata_;

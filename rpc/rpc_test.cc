@@ -8,7 +8,10 @@
 #include "rpc/client.h"
 #include "rpc/server.h"
 #include "rpc/sleep.h"
+#include "rpc/framing.h"
 #include "rpc/testdata/echo.pb.h"
+#include "transport/constants.h"
+#include "transport/server.h"
 
 namespace h2rpc::rpc {
 namespace {
@@ -315,6 +318,83 @@ TEST_F(RpcTest, ReconnectsAfterTheConnectionDrops) {
   auto reply = Unary(Req("2"));
   ASSERT_TRUE(reply.ok()) << reply.status();
   EXPECT_EQ(channel_->connections_made(), 2);
+}
+
+// A raw HTTP/2 server that refuses the first `refusals` streams (RST_STREAM REFUSED_STREAM, or
+// GOAWAY with last-stream-id 0 when `goaway`), then answers Unary calls with an empty reply.
+struct RefusingServer {
+  RefusingServer(transport::UvLoop* loop, int refusals, bool goaway) : left(refusals) {
+    server = *transport::Http2Server::createServer(loop);
+    server->onStream([this, goaway](std::shared_ptr<transport::ServerHttp2Stream> s,
+                                     const transport::Headers&, uint8_t) {
+      ++streams;
+      if (left > 0 && (!goaway || s->id() == 3)) {
+        --left;
+        if (goaway) {
+          // Stream 3 arrived, but we go away having processed only stream 1: the client's
+          // stream 3 is refused (nghttp2 closes it with REFUSED_STREAM).
+          (void)s->session()->goaway(transport::constants::NGHTTP2_NO_ERROR, 1);
+        } else {
+          s->close(transport::constants::NGHTTP2_REFUSED_STREAM);
+        }
+        return;
+      }
+      (void)s->respond({{":status", "200"}, {"content-type", "application/grpc"}},
+                       {.waitForTrailers = true});
+      s->onData([](std::string_view) {});
+      s->onWantTrailers([s] { (void)s->sendTrailers({{"grpc-status", "0"}}); });
+      s->end(FrameMessage("", false));
+    });
+    (void)server->listen(0);
+  }
+  std::unique_ptr<transport::Http2Server> server;
+  int left;
+  int streams = 0;
+};
+
+TEST_F(RpcTest, RefusedStreamIsRetriedTransparently) {
+  RefusingServer refusing(&loop_, 1, /*goaway=*/false);
+  auto channel = Channel::Create(&loop_, "127.0.0.1:" + std::to_string(refusing.server->port()));
+  auto reply = Run(UnaryCall<EchoRequest, EchoReply>(channel, "/h2rpc.rpc_test.Echo/Unary",
+                                                     Req("again"), {}));
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(refusing.streams, 2);
+  EXPECT_EQ(channel->transparent_retries(), 1);
+  EXPECT_EQ(channel->connections_made(), 1);
+  channel->Close();
+}
+
+TEST_F(RpcTest, CallAboveGoawayLastStreamIdIsRetriedOnANewConnection) {
+  RefusingServer refusing(&loop_, 1, /*goaway=*/true);
+  auto channel = Channel::Create(&loop_, "127.0.0.1:" + std::to_string(refusing.server->port()));
+  // Two calls in flight on one connection (streams 1 and 3); the GOAWAY admits only stream 1.
+  auto first = ClientCall::Start(channel, "/h2rpc.rpc_test.Echo/Unary", {});
+  auto second = ClientCall::Start(channel, "/h2rpc.rpc_test.Echo/Unary", {});
+  auto body = [&]() -> Task<std::pair<absl::Status, absl::Status>> {
+    for (auto* call : {&first, &second}) {
+      co_await (*call)->Write(Req("x").SerializeAsString());
+      (*call)->WritesDone();
+    }
+    absl::Status a = co_await first->Finish();
+    absl::Status b = co_await second->Finish();
+    co_return std::make_pair(a, b);
+  };
+  auto [a, b] = Run(body());
+  EXPECT_TRUE(a.ok()) << a;
+  EXPECT_TRUE(b.ok()) << b;  // replayed on a new connection, not lost
+  EXPECT_EQ(channel->transparent_retries(), 1);
+  EXPECT_EQ(channel->connections_made(), 2);
+  channel->Close();
+}
+
+TEST_F(RpcTest, RetryHappensOnceOnly) {
+  RefusingServer refusing(&loop_, 5, /*goaway=*/false);
+  auto channel = Channel::Create(&loop_, "127.0.0.1:" + std::to_string(refusing.server->port()));
+  auto reply = Run(UnaryCall<EchoRequest, EchoReply>(channel, "/h2rpc.rpc_test.Echo/Unary",
+                                                     Req("no"), {}));
+  EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(refusing.streams, 2);
+  channel->Close();
 }
 
 }  // namespace

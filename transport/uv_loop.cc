@@ -1,5 +1,6 @@
 #include "transport/uv_loop.h"
 
+#include <csignal>
 #include <utility>
 
 namespace h2rpc::transport {
@@ -45,6 +46,13 @@ class UvTimer : public Timer {
 }  // namespace
 
 UvLoop::UvLoop() : loop_(new uv_loop_t), idle_(new uv_idle_t) {
+  // libuv writes to TCP sockets with write(2): a peer that has closed would raise SIGPIPE and
+  // kill the process. Like Node, ignore it (the write then fails with EPIPE, which we handle) —
+  // unless the application installed its own handler.
+  struct sigaction current;
+  if (sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) {
+    std::signal(SIGPIPE, SIG_IGN);
+  }
   uv_loop_init(loop_);
   uv_idle_init(loop_, idle_);
   idle_->data = this;
