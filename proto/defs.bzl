@@ -108,7 +108,7 @@ def h2rpc_cc_library(
         proto,
         deps = [],
         cc_proto = None,
-        rpc_dep = Label("//rpc"),
+        rpc_dep = Label("//:rpc"),
         **kwargs):
     """The h2rpc services and stubs of a proto_library's srcs, with their messages.
 
