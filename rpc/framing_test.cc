@@ -12,47 +12,9 @@
 
 #include "absl/status/status.h"
 #include "gtest/gtest.h"
+#include "rpc/testing/peak_heap.h"
 
-// Counts heap bytes (operator new/delete, which std::string uses) so tests can assert that a
-// declared length is never allocated up front. Defined in the test binary, so it replaces the
-// global operators for every library linked in (and ASan's own, which it then sees as malloc).
-namespace {
-std::atomic<int64_t> g_live_bytes{0};
-std::atomic<int64_t> g_peak_bytes{0};
-
-void* CountedAlloc(size_t size) {
-  void* p = std::malloc(size == 0 ? 1 : size);
-  if (p == nullptr) std::abort();
-  const int64_t live = g_live_bytes += static_cast<int64_t>(malloc_usable_size(p));
-  int64_t peak = g_peak_bytes.load();
-  while (live > peak && !g_peak_bytes.compare_exchange_weak(peak, live)) {
-  }
-  return p;
-}
-
-void CountedFree(void* p) {
-  if (p == nullptr) return;
-  g_live_bytes -= static_cast<int64_t>(malloc_usable_size(p));
-  std::free(p);
-}
-
-// Peak heap growth since construction.
-class PeakHeap {
- public:
-  PeakHeap() : start_(g_live_bytes.load()) { g_peak_bytes = start_; }
-  int64_t Growth() const { return g_peak_bytes.load() - start_; }
-
- private:
-  int64_t start_;
-};
-}  // namespace
-
-void* operator new(size_t size) { return CountedAlloc(size); }
-void* operator new[](size_t size) { return CountedAlloc(size); }
-void operator delete(void* p) noexcept { CountedFree(p); }
-void operator delete[](void* p) noexcept { CountedFree(p); }
-void operator delete(void* p, size_t) noexcept { CountedFree(p); }
-void operator delete[](void* p, size_t) noexcept { CountedFree(p); }
+using h2rpc::rpc::testing::PeakHeap;
 
 namespace h2rpc::rpc {
 namespace {

@@ -27,23 +27,13 @@ double msSince(EventLoop* loop, uint64_t start) {
   return static_cast<double>(loop->now() - start);
 }
 
-std::vector<nghttp2_settings_entry> toEntries(const Settings& s) {
+// Our Settings as SETTINGS entries, in the order Node packs them (settings.h).
+absl::StatusOr<std::vector<nghttp2_settings_entry>> toEntries(const Settings& s) {
+  auto entries = settingsEntries(s);
+  if (!entries.ok()) return entries.status();
   std::vector<nghttp2_settings_entry> iv;
-  auto add = [&iv](int32_t id, uint32_t v) { iv.push_back({id, v}); };
-  if (s.headerTableSize) add(NGHTTP2_SETTINGS_HEADER_TABLE_SIZE, *s.headerTableSize);
-  if (s.enablePush) add(NGHTTP2_SETTINGS_ENABLE_PUSH, *s.enablePush ? 1 : 0);
-  if (s.maxConcurrentStreams) add(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, *s.maxConcurrentStreams);
-  if (s.initialWindowSize) add(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, *s.initialWindowSize);
-  if (s.maxFrameSize) add(NGHTTP2_SETTINGS_MAX_FRAME_SIZE, *s.maxFrameSize);
-  if (s.maxHeaderListSize) {
-    add(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, *s.maxHeaderListSize);
-  } else if (s.maxHeaderSize) {
-    add(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, *s.maxHeaderSize);
-  }
-  if (s.enableConnectProtocol) {
-    add(NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, *s.enableConnectProtocol ? 1 : 0);
-  }
-  for (const auto& [id, value] : s.customSettings) add(id, value);
+  iv.reserve(entries->size());
+  for (const SettingsEntry& e : *entries) iv.push_back({e.id, e.value});
   return iv;
 }
 
@@ -196,8 +186,9 @@ absl::Status Http2Session::init() {
     return nodeError(absl::StatusCode::kResourceExhausted, "ERR_HTTP2_NO_MEM", "Out of memory");
   }
 
-  std::vector<nghttp2_settings_entry> iv = toEntries(options_.settings);
-  rv = nghttp2_submit_settings(ng_, NGHTTP2_FLAG_NONE, iv.data(), iv.size());
+  auto iv = toEntries(options_.settings);
+  if (!iv.ok()) return iv.status();
+  rv = nghttp2_submit_settings(ng_, NGHTTP2_FLAG_NONE, iv->data(), iv->size());
   if (rv != 0) {
     return nodeError(absl::StatusCode::kInvalidArgument, "ERR_HTTP2_INVALID_SETTING_VALUE",
                      nghttp2_strerror(rv));
@@ -314,8 +305,9 @@ absl::Status Http2Session::settings(const Settings& settings, SettingsCallback c
     destroy(err);  // as Node: the session cannot go on
     return err;
   }
-  std::vector<nghttp2_settings_entry> iv = toEntries(settings);
-  int rv = nghttp2_submit_settings(ng_, NGHTTP2_FLAG_NONE, iv.data(), iv.size());
+  auto iv = toEntries(settings);
+  if (!iv.ok()) return iv.status();
+  int rv = nghttp2_submit_settings(ng_, NGHTTP2_FLAG_NONE, iv->data(), iv->size());
   if (rv != 0) {
     return nodeError(absl::StatusCode::kInvalidArgument, "ERR_HTTP2_INVALID_SETTING_VALUE",
                      nghttp2_strerror(rv));
