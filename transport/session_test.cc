@@ -753,5 +753,78 @@ TEST(SessionTest, PausedStreamDoesNotBlockOtherStreams) {
   EXPECT_EQ(fast_bytes, 8u * 16384u);            // the fast one is not held back
 }
 
+TEST(SessionTest, ContinueEventFor100) {
+  Pair p;
+  p.on_stream = [](std::shared_ptr<ServerHttp2Stream> s, const Headers&) {
+    ASSERT_TRUE(s->additionalHeaders({{":status", "100"}}).ok());
+    ASSERT_TRUE(s->respond({}, {.endStream = true}).ok());
+  };
+  auto req = p.client->request({{":method", "POST"}, {":path", "/"}, {"expect", "100-continue"}});
+  ASSERT_TRUE(req.ok());
+  std::vector<std::string> events;
+  (*req)->onContinue([&] { events.push_back("continue"); });
+  (*req)->onHeaders([&](const Headers& h, uint8_t) { events.push_back("headers " + *h.get(":status")); });
+  (*req)->onResponse([&](const Headers& h, uint8_t) { events.push_back("response " + *h.get(":status")); });
+  (*req)->end();
+  p.run();
+  EXPECT_THAT(events, ElementsAre("continue", "headers 100", "response 200"));
+}
+
+TEST(SessionTest, MaxDeflateDynamicTableSizeZeroStopsHeaderIndexing) {
+  // The same custom header on five requests: with a dynamic table it is sent once in full, then
+  // as a one-byte index; with maxDeflateDynamicTableSize 0 it is sent in full every time.
+  auto bytesFor = [](uint32_t table) {
+    SessionOptions client_options;
+    client_options.maxDeflateDynamicTableSize = table;
+    Pair p({}, client_options);
+    p.run();
+    const size_t before = p.client_socket->bytesWritten();
+    for (int i = 0; i < 5; ++i) {
+      (void)p.client->request({{":path", "/"}, {"x-long-header", std::string(200, 'h')}});
+    }
+    p.run();
+    return p.client_socket->bytesWritten() - before;
+  };
+  const size_t indexed = bytesFor(4096);
+  const size_t literal = bytesFor(0);
+  EXPECT_GT(literal, indexed + 4 * 150);
+}
+
+TEST(SessionTest, PeerMaxConcurrentStreamsHoldsRequestsBeforeTheServerSettings) {
+  // Until the server's SETTINGS arrive the client assumes peerMaxConcurrentStreams: with 1, the
+  // second request waits (nghttp2 queues it) instead of being refused.
+  SessionOptions client_options;
+  client_options.peerMaxConcurrentStreams = 1;
+  SessionOptions server_options;
+  server_options.settings.maxConcurrentStreams = 1;
+  Pair p(server_options, client_options);
+  std::vector<std::shared_ptr<ServerHttp2Stream>> seen;
+  p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers&) { seen.push_back(s); };
+  auto a = p.client->request({{":path", "/a"}});
+  auto b = p.client->request({{":path", "/b"}});
+  ASSERT_TRUE(a.ok() && b.ok());
+  p.run();
+  ASSERT_EQ(seen.size(), 1u);
+  ASSERT_TRUE(seen[0]->respond({}, {.endStream = true}).ok());
+  p.run();
+  ASSERT_EQ(seen.size(), 2u);  // sent once the first finished
+  EXPECT_FALSE((*b)->rstCode().has_value());
+}
+
+TEST(SessionTest, MaxSettingsExceededEndsTheSession) {
+  SessionOptions options;
+  options.maxSettings = 2;
+  RawPeer raw(options);
+  std::string entries;
+  for (uint16_t id = 0x10; id < 0x15; ++id) {  // five (unknown, harmless) entries
+    entries += static_cast<char>(id >> 8);
+    entries += static_cast<char>(id & 0xff);
+    entries += std::string("\0\0\0\1", 4);
+  }
+  raw.send(std::string(kPreface) + RawPeer::frame(4, 0, 0, entries));
+  EXPECT_TRUE(raw.server->destroyed());
+  EXPECT_EQ(raw.goawayCode(), static_cast<int>(constants::NGHTTP2_ENHANCE_YOUR_CALM));
+}
+
 }  // namespace
 }  // namespace h2rpc::transport

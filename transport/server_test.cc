@@ -1,0 +1,189 @@
+// Http2Server and connect() over loopback TCP on a libuv loop: the server-level API (timeouts,
+// updateSettings, sessionError, close), ref/unref, and authority parsing.
+#include "transport/server.h"
+
+#include <memory>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "transport/connect.h"
+#include "transport/errors.h"
+#include "transport/uv_socket.h"
+
+namespace h2rpc::transport {
+namespace {
+
+// Runs the loop until `done` (bounded: a hang fails instead of blocking the test).
+template <typename F>
+bool RunUntil(UvLoop& loop, F done, int max_iterations = 20000) {
+  for (int i = 0; i < max_iterations && !done(); ++i) uv_run(loop.uv(), UV_RUN_ONCE);
+  return done();
+}
+
+std::string Url(const Http2Server& s) { return "http://127.0.0.1:" + std::to_string(s.port()); }
+
+TEST(ServerTest, SessionTimeoutWithListenerEmitsTimeout) {
+  UvLoop loop;
+  auto server = *Http2Server::createServer(&loop);
+  ASSERT_TRUE(server->listen(0).ok());
+  int timeouts = 0;
+  server->setTimeout(30, [&](std::shared_ptr<ServerHttp2Session> s) {
+    ++timeouts;
+    s->close();
+  });
+  auto client = *connect(&loop, Url(*server));
+  bool closed = false;
+  client->onClose([&] { closed = true; });
+  EXPECT_TRUE(RunUntil(loop, [&] { return closed; }));  // idle: timeout → close → GOAWAY
+  EXPECT_EQ(timeouts, 1);
+  server->close();
+}
+
+TEST(ServerTest, SessionTimeoutWithoutListenerDestroysTheSession) {
+  UvLoop loop;
+  ServerOptions options;
+  options.timeout = 30;
+  auto server = *Http2Server::createServer(&loop, options);
+  ASSERT_TRUE(server->listen(0).ok());
+  auto client = *connect(&loop, Url(*server));
+  bool closed = false;
+  client->onClose([&] { closed = true; });
+  EXPECT_TRUE(RunUntil(loop, [&] { return closed; }));
+  EXPECT_EQ(server->sessionCount(), 0u);
+  server->close();
+}
+
+TEST(ServerTest, UpdateSettingsAppliesToNewSessions) {
+  UvLoop loop;
+  auto server = *Http2Server::createServer(&loop);
+  ASSERT_TRUE(server->listen(0).ok());
+  Settings update;
+  update.maxConcurrentStreams = 7;
+  ASSERT_TRUE(server->updateSettings(update).ok());
+  Settings bad;
+  bad.maxFrameSize = 1;
+  EXPECT_EQ(nodeErrorCode(server->updateSettings(bad)), "ERR_HTTP2_INVALID_SETTING_VALUE");
+  auto client = *connect(&loop, Url(*server));
+  std::optional<Settings> remote;
+  client->onRemoteSettings([&](const Settings& s) { remote = s; });
+  ASSERT_TRUE(RunUntil(loop, [&] { return remote.has_value(); }));
+  EXPECT_EQ(remote->maxConcurrentStreams, 7u);
+  client->close();
+  server->close();
+  RunUntil(loop, [&] { return server->sessionCount() == 0; });
+}
+
+TEST(ServerTest, SessionErrorIsReported) {
+  UvLoop loop;
+  auto server = *Http2Server::createServer(&loop);
+  ASSERT_TRUE(server->listen(0).ok());
+  std::string error;
+  server->onSessionError([&](const absl::Status& e, std::shared_ptr<ServerHttp2Session>) {
+    error = nodeErrorCode(e);
+  });
+  // Not HTTP/2: a bad client preface.
+  auto raw = UvSocket::connect(&loop, "127.0.0.1", server->port());
+  struct Quiet : Socket::Handler {
+    void onSocketConnect() override { connected = true; }
+    void onSocketData(std::string_view) override {}
+    void onSocketDrain() override {}
+    void onSocketClose(absl::Status) override { closed = true; }
+    bool connected = false, closed = false;
+  } handler;
+  raw->setHandler(&handler);
+  ASSERT_TRUE(RunUntil(loop, [&] { return handler.connected; }));
+  raw->write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_TRUE(RunUntil(loop, [&] { return !error.empty() && handler.closed; }));
+  EXPECT_EQ(error, "ERR_HTTP2_ERROR");
+  raw->setHandler(nullptr);
+  server->close();
+}
+
+TEST(ServerTest, CloseCallsBackOnceSessionsHaveClosed) {
+  UvLoop loop;
+  auto server = *Http2Server::createServer(&loop);
+  ASSERT_TRUE(server->listen(0).ok());
+  auto client = *connect(&loop, Url(*server));
+  ASSERT_TRUE(RunUntil(loop, [&] { return server->sessionCount() == 1; }));
+  bool closed = false;
+  server->close([&] { closed = true; });
+  EXPECT_FALSE(server->listening());
+  for (int i = 0; i < 20; ++i) uv_run(loop.uv(), UV_RUN_NOWAIT);
+  EXPECT_FALSE(closed);  // a session is still open (Node: close() does not end sessions)
+  server->closeAllSessions();
+  EXPECT_TRUE(RunUntil(loop, [&] { return closed; }));
+}
+
+TEST(ServerTest, ListenOnABusyPortFails) {
+  UvLoop loop;
+  auto a = *Http2Server::createServer(&loop);
+  ASSERT_TRUE(a->listen(0).ok());
+  auto b = *Http2Server::createServer(&loop);
+  absl::Status st = b->listen(a->port());
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(std::string(st.message()).find("EADDRINUSE"), std::string::npos) << st;
+  a->close();
+}
+
+TEST(ServerTest, UnrefLetsTheLoopEndWithTheConnectionOpen) {
+  UvLoop loop;
+  auto server = *Http2Server::createServer(&loop);
+  ASSERT_TRUE(server->listen(0).ok());
+  std::shared_ptr<ServerHttp2Session> server_session;
+  server->onSession([&](std::shared_ptr<ServerHttp2Session> s) { server_session = s; });
+  auto client = *connect(&loop, Url(*server));
+  bool connected = false;
+  client->onConnect([&] { connected = true; });
+  ASSERT_TRUE(RunUntil(loop, [&] { return connected && server_session != nullptr; }));
+  server->close();  // no listener any more; the connection stays open
+  client->unref();
+  server_session->unref();
+  // If unref() did not work, this unreferenced guard would be what ends the loop.
+  bool guard_fired = false;
+  auto guard = loop.createTimer();
+  guard->start(5000, [&] {
+    guard_fired = true;
+    loop.stop();
+  });
+  guard->unref();
+  loop.run();  // returns at once: nothing referenced is left
+  EXPECT_FALSE(guard_fired);
+  EXPECT_FALSE(client->destroyed());  // the connection is still there
+  EXPECT_FALSE(server_session->destroyed());
+  client->ref();
+  client->close();
+  server_session->close();
+  RunUntil(loop, [&] { return client->destroyed() && server_session->destroyed(); });
+}
+
+TEST(ServerTest, ConnectRefusedReportsTheError) {
+  UvLoop loop;
+  auto client = *connect(&loop, "http://127.0.0.1:1");
+  std::string error;
+  client->onError([&](const absl::Status& e) { error = std::string(e.message()); });
+  bool closed = false;
+  client->onClose([&] { closed = true; });
+  EXPECT_TRUE(RunUntil(loop, [&] { return closed; }));
+  EXPECT_NE(error.find("ECONNREFUSED"), std::string::npos) << error;
+}
+
+TEST(ServerTest, ParseAuthority) {
+  auto a = parseAuthority("http://example.com:8080/path");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->scheme, "http");
+  EXPECT_EQ(a->host, "example.com");
+  EXPECT_EQ(a->port, 8080);
+  auto b = parseAuthority("https://[::1]");
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->host, "::1");
+  EXPECT_EQ(b->port, 443);
+  EXPECT_EQ(b->hostPort(), "[::1]:443");
+  EXPECT_EQ(parseAuthority("http://h")->port, 80);
+  for (const char* bad : {"ftp://x", "http://", "http://x:0", "http://x:70000", "http://[::1",
+                          "x:80"}) {
+    EXPECT_EQ(nodeErrorCode(parseAuthority(bad).status()), "ERR_INVALID_URL") << bad;
+  }
+}
+
+}  // namespace
+}  // namespace h2rpc::transport
