@@ -257,7 +257,6 @@ void ClientCall::OnData(std::string_view data) {
     return;
   }
   while (auto frame = deframer_.Next()) {
-    last_message_compressed_ = frame->compressed;
     if (frame->compressed) {
       if (response_compression_ == Compression::kIdentity) {
         Cancel(absl::InternalError(
@@ -270,9 +269,9 @@ void ClientCall::OnData(std::string_view data) {
         Cancel(inflated.status());
         return;
       }
-      messages_.push_back(std::move(*inflated));
+      messages_.push_back({std::move(*inflated), true});
     } else {
-      messages_.push_back(std::move(frame->payload));
+      messages_.push_back({std::move(frame->payload), false});
     }
   }
   DeliverReads();
@@ -369,9 +368,10 @@ void ClientCall::End(absl::Status status) {
 Awaitable<std::optional<std::string>> ClientCall::Read() {
   Awaitable<std::optional<std::string>> result;
   if (!messages_.empty()) {
-    std::string m = std::move(messages_.front());
+    Received m = std::move(messages_.front());
     messages_.pop_front();
-    result.state()->Complete(std::move(m));
+    last_message_compressed_ = m.compressed;
+    result.state()->Complete(std::move(m.bytes));
   } else if (done()) {
     result.state()->Complete(std::nullopt);
   } else {
@@ -384,9 +384,10 @@ void ClientCall::DeliverReads() {
   if (!pending_read_) return;
   if (!messages_.empty()) {
     auto waiter = std::move(pending_read_);
-    std::string m = std::move(messages_.front());
+    Received m = std::move(messages_.front());
     messages_.pop_front();
-    waiter->Complete(std::move(m));
+    last_message_compressed_ = m.compressed;
+    waiter->Complete(std::move(m.bytes));
   } else if (done()) {
     auto waiter = std::move(pending_read_);
     waiter->Complete(std::nullopt);

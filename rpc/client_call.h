@@ -111,7 +111,8 @@ class ClientCall : public std::enable_shared_from_this<ClientCall> {
   bool done() const { return status_.has_value(); }
   const Metadata& initial_metadata() const { return initial_metadata_; }
   const Metadata& trailing_metadata() const { return trailing_metadata_; }
-  // The response's compression (grpc-encoding) and whether each message was compressed.
+  // The response's compression (grpc-encoding), and whether the message returned by the last
+  // Read() arrived compressed.
   Compression response_compression() const { return response_compression_; }
   bool last_message_compressed() const { return last_message_compressed_; }
 
@@ -149,7 +150,11 @@ class ClientCall : public std::enable_shared_from_this<ClientCall> {
   bool deadline_expired_ = false;
   Metadata initial_metadata_;
   Metadata trailing_metadata_;
-  std::deque<std::string> messages_;
+  struct Received {
+    std::string bytes;
+    bool compressed;
+  };
+  std::deque<Received> messages_;
   std::shared_ptr<Awaitable<std::optional<std::string>>::State> pending_read_;
   std::deque<std::shared_ptr<Awaitable<bool>::State>> pending_writes_;
   std::vector<std::shared_ptr<Awaitable<absl::Status>::State>> finish_waiters_;

@@ -74,10 +74,12 @@ void ServerCall::Start(std::optional<absl::Time> deadline) {
     deadline_timer_->start(ms, [weak] {
       auto self = weak.lock();
       if (!self || self->finished_) return;
-      // The client gave up at this point: stop the handler and reset the stream (gRPC sends
-      // RST_STREAM CANCEL when the server's deadline expires).
-      self->Cancel(absl::DeadlineExceededError("Deadline Exceeded"));
-      self->stream_->close(transport::constants::NGHTTP2_CANCEL);
+      // The client's deadline is over: answer DEADLINE_EXCEEDED (grpc-status 4, as the gRPC C++
+      // and grpc-js servers do — a bare RST_STREAM would race the client's own timer and read
+      // as CANCELLED), and stop the handler.
+      absl::Status expired = absl::DeadlineExceededError("Deadline Exceeded");
+      self->Finish(expired);
+      self->Cancel(expired);
     });
   }
 }
@@ -108,7 +110,7 @@ void ServerCall::OnData(std::string_view data) {
     return;
   }
   while (auto frame = deframer_.Next()) {
-    std::string message;
+    Received message{"", frame->compressed};
     if (frame->compressed) {
       if (request_compression_ == Compression::kIdentity) {
         Fail(absl::InternalError(
@@ -121,9 +123,9 @@ void ServerCall::OnData(std::string_view data) {
         Fail(inflated.status());
         return;
       }
-      message = std::move(*inflated);
+      message.bytes = std::move(*inflated);
     } else {
-      message = std::move(frame->payload);
+      message.bytes = std::move(frame->payload);
     }
     messages_.push_back(std::move(message));
   }
@@ -147,13 +149,14 @@ void ServerCall::OnEnd() {
 Awaitable<std::optional<std::string>> ServerCall::Read() {
   Awaitable<std::optional<std::string>> result;
   if (!messages_.empty()) {
-    std::string m = std::move(messages_.front());
+    Received m = std::move(messages_.front());
     messages_.pop_front();
     if (paused_ && messages_.size() < limits_.max_buffered_messages) {
       paused_ = false;
       stream_->resume();
     }
-    result.state()->Complete(std::move(m));
+    last_message_compressed_ = m.compressed;
+    result.state()->Complete(std::move(m.bytes));
     return result;
   }
   if (request_ended_ || cancelled_ || finished_) {
@@ -168,13 +171,14 @@ void ServerCall::DeliverReads() {
   if (!pending_read_) return;
   if (!messages_.empty()) {
     auto waiter = std::move(pending_read_);
-    std::string m = std::move(messages_.front());
+    Received m = std::move(messages_.front());
     messages_.pop_front();
     if (paused_ && messages_.size() < limits_.max_buffered_messages) {
       paused_ = false;
       stream_->resume();
     }
-    waiter->Complete(std::move(m));  // resumes the handler
+    last_message_compressed_ = m.compressed;
+    waiter->Complete(std::move(m.bytes));  // resumes the handler
   } else if (request_ended_ || cancelled_ || finished_) {
     auto waiter = std::move(pending_read_);
     waiter->Complete(std::nullopt);
@@ -204,10 +208,20 @@ void ServerCall::RespondHeaders(bool end_stream, const absl::Status* trailers_on
       AddStatus(trailers, *self->final_status_);
       AddMetadata(trailers, self->trailing_metadata_);
       (void)self->stream_->sendTrailers(trailers);
+      self->ResetIfClientStillSending();
     });
   }
   (void)stream_->respond(headers, {.endStream = end_stream, .waitForTrailers = !end_stream,
                                    .sendDate = false});
+  if (end_stream) ResetIfClientStillSending();
+}
+
+void ServerCall::ResetIfClientStillSending() {
+  // The call is over before the client's END_STREAM: "it SHOULD follow with RST_STREAM(NO_ERROR)"
+  // so that the client stops sending (it goes out after the status, in nghttp2's queue order).
+  if (!request_ended_ && !stream_->closed()) {
+    stream_->close(transport::constants::NGHTTP2_NO_ERROR);
+  }
 }
 
 void ServerCall::SendInitialMetadata() {

@@ -74,6 +74,10 @@ class ServerCall : public std::enable_shared_from_this<ServerCall> {
   std::string peer() const;
   // Compression of our responses (negotiated against grpc-accept-encoding).
   void SetCompression(Compression c) { response_compression_ = c; }
+  // The request's grpc-encoding, and whether the message returned by the last Read() arrived
+  // compressed (interop's expect_compressed checks both).
+  Compression request_compression() const { return request_compression_; }
+  bool last_message_compressed() const { return last_message_compressed_; }
   // Runs `fn` once if the call is cancelled (client RST, deadline, disconnect).
   void OnCancel(std::function<void()> fn);
 
@@ -86,6 +90,7 @@ class ServerCall : public std::enable_shared_from_this<ServerCall> {
   void DeliverReads();
   void FlushWrites(bool ok);
   void RespondHeaders(bool end_stream, const absl::Status* trailers_only);
+  void ResetIfClientStillSending();
 
   std::shared_ptr<transport::ServerHttp2Stream> stream_;
   std::string method_;
@@ -100,7 +105,12 @@ class ServerCall : public std::enable_shared_from_this<ServerCall> {
   std::optional<absl::Time> deadline_;
   std::unique_ptr<transport::Timer> deadline_timer_;
 
-  std::deque<std::string> messages_;     // decoded, not yet read
+  struct Received {
+    std::string bytes;
+    bool compressed;
+  };
+  std::deque<Received> messages_;  // decoded, not yet read
+  bool last_message_compressed_ = false;
   std::shared_ptr<Awaitable<std::optional<std::string>>::State> pending_read_;
   struct PendingWrite {
     std::shared_ptr<Awaitable<bool>::State> done;

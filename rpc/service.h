@@ -52,6 +52,9 @@ class ServerContext {
   std::string peer() const { return call_->peer(); }
   // Compresses our response messages with `c` (if the client accepts it).
   void SetCompression(Compression c) { call_->SetCompression(c); }
+  // The request's grpc-encoding; whether the last message read arrived compressed.
+  Compression request_compression() const { return call_->request_compression(); }
+  bool last_message_compressed() const { return call_->last_message_compressed(); }
   ServerCall& call() { return *call_; }
 
  private:

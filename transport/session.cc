@@ -540,6 +540,19 @@ void Http2Session::removeStream(int32_t id) {
   }
 }
 
+void Http2Session::submitRstStream(int32_t stream_id, uint32_t code) {
+  if (ng_ == nullptr || destroyed_) return;
+  if (code == constants::NGHTTP2_CANCEL) {
+    // Cancelling: at once, whatever was queued for the stream is moot.
+    nghttp2_submit_rst_stream(ng_, NGHTTP2_FLAG_NONE, stream_id, code);
+  } else {
+    // As Node: other codes wait until what is queued (the final HEADERS, trailers) has gone
+    // out; nghttp2 would drop a stream's queued frames when its RST_STREAM is submitted.
+    pending_rst_.push_back({stream_id, code});
+  }
+  scheduleFlush();
+}
+
 void Http2Session::consume(int32_t stream_id, size_t bytes) {
   // Stream-level credit for bytes the application was handed (the connection's was given
   // when they arrived).
@@ -615,6 +628,13 @@ void Http2Session::flush() {
   auto self = shared_from_this();
   if (!writeOut()) return;
   if (destroyed_) return;
+  if (!pending_rst_.empty() && socket_->writeQueueSize() < kSocketHighWater) {
+    for (const auto& [id, code] : pending_rst_) {
+      nghttp2_submit_rst_stream(ng_, NGHTTP2_FLAG_NONE, id, code);
+    }
+    pending_rst_.clear();
+    if (!writeOut() || destroyed_) return;
+  }
   // nghttp2 is done with this connection (GOAWAY sent after a protocol error, or both sides
   // finished): close it.
   if (!nghttp2_session_want_read(ng_) && !nghttp2_session_want_write(ng_)) {

@@ -200,6 +200,8 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   void finishClose(absl::Status error);
   void removeStream(int32_t id);
   void consume(int32_t stream_id, size_t bytes);
+  // RST_STREAM: CANCEL at once, other codes after the frames already queued (as Node).
+  void submitRstStream(int32_t stream_id, uint32_t code);
   void failPending(const absl::Status& error);
   bool hasAvailableMemory() const;
   void detachStreams(const absl::Status& error, uint32_t code);
@@ -242,6 +244,7 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
     SettingsCallback callback;
   };
   std::deque<PendingSettings> pending_settings_;
+  std::vector<std::pair<int32_t, uint32_t>> pending_rst_;  // (stream, code), see submitRstStream
   std::vector<std::pair<uint16_t, uint32_t>> remote_custom_settings_;
   uint64_t ping_counter_ = 0;
 

@@ -826,5 +826,24 @@ TEST(SessionTest, MaxSettingsExceededEndsTheSession) {
   EXPECT_EQ(raw.goawayCode(), static_cast<int>(constants::NGHTTP2_ENHANCE_YOUR_CALM));
 }
 
+// Node's onStreamClose reads 0 bytes: a stream that closed cleanly with nothing left to read ends
+// (and closes) even if nobody ever read it.
+TEST(SessionTest, UnreadStreamWithNothingBufferedClosesAfterReset) {
+  Pair p;
+  p.on_stream = [](std::shared_ptr<ServerHttp2Stream> s, const Headers&) {
+    ASSERT_TRUE(s->respond({}, {.endStream = true}).ok());
+    s->close(constants::NGHTTP2_NO_ERROR);  // the client is still sending: stop it
+  };
+  auto req = p.client->request({{":method", "POST"}, {":path", "/"}}, {.endStream = false});
+  ASSERT_TRUE(req.ok());
+  std::vector<std::string> events;
+  (*req)->onResponse([&](const Headers& h, uint8_t) { events.push_back("response"); });
+  (*req)->onEnd([&] { events.push_back("end"); });
+  (*req)->onClose([&] { events.push_back("close"); });
+  p.run();  // nobody calls onData/resume on the request
+  EXPECT_THAT(events, ElementsAre("response", "end", "close"));
+  EXPECT_EQ((*req)->rstCode(), constants::NGHTTP2_NO_ERROR);
+}
+
 }  // namespace
 }  // namespace h2rpc::transport

@@ -373,7 +373,10 @@ void Http2Stream::processInbox() {
     if (session_) session_->consume(id_, chunk.size());
     data_event_.emit(chunk);
   }
-  if (inbox_.empty() && read_ended_ && !end_emitted_ && (flowing_ || destroyed_)) {
+  // 'end' once everything was read — or, once the stream has closed, when nothing is left to
+  // read even if nobody reads (Node's read(0) in onStreamClose), so that 'close' follows.
+  if (inbox_.empty() && read_ended_ && !end_emitted_ &&
+      (flowing_ || destroyed_ || destroy_on_end_)) {
     end_emitted_ = true;
     end_event_.emit();
     if (destroy_on_end_) finishDestroy(absl::OkStatus());
@@ -398,8 +401,7 @@ void Http2Stream::close(uint32_t code, std::function<void()> callback) {
   if (session_ == nullptr || id_ == 0) return;
   auto submitRst = [self = shared_from_this(), code] {
     if (self->session_ == nullptr || self->destroyed_) return;
-    nghttp2_submit_rst_stream(self->session_->nghttp2(), NGHTTP2_FLAG_NONE, self->id_, code);
-    self->session_->scheduleFlush();
+    self->session_->submitRstStream(self->id_, code);
   };
   // Node: a NO_ERROR close after end() lets queued data go out first.
   if (!was_ending || writable_finished_ || code != constants::NGHTTP2_NO_ERROR) {
@@ -428,8 +430,7 @@ void Http2Stream::destroy(absl::Status error) {
       scheduleAborted();
     }
     if (session_ && id_ != 0 && session_->nghttp2()) {
-      nghttp2_submit_rst_stream(session_->nghttp2(), NGHTTP2_FLAG_NONE, id_, code);
-      session_->scheduleFlush();
+      session_->submitRstStream(id_, code);
     }
   }
   finishDestroy(error);
