@@ -44,6 +44,14 @@ T BlockOn(transport::UvLoop* loop, Task<T> task) {
   return std::move(*result);
 }
 
+inline void BlockOn(transport::UvLoop* loop, Task<void> task) {
+  bool done = false;
+  std::exception_ptr error;
+  task.Start([&done] { done = true; }, [&error](std::exception_ptr e) { error = e; });
+  while (!done && !error) uv_run(loop->uv(), UV_RUN_ONCE);
+  if (error) std::rethrow_exception(error);
+}
+
 // A unary call: one request, one response (or the status). The request is taken by value: the
 // task is lazy, and `stub.Method(MakeRequest())` must not leave it pointing at a dead temporary.
 template <typename Request, typename Response>

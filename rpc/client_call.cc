@@ -291,6 +291,15 @@ absl::Status ClientCall::StatusFromTrailers(const Headers& trailers) {
         if (detail_code.ok() && *detail_code != static_cast<int>(code)) {
           return absl::InternalError("grpc-status-details-bin does not match grpc-status");
         }
+        // The details come back as the status's payloads (what the server's handler attached).
+        absl::Status decoded;
+        if (code != absl::StatusCode::kOk && DecodeStatusDetails(*bytes, &decoded).ok()) {
+          absl::Status status(code, message);
+          decoded.ForEachPayload([&](absl::string_view url, const absl::Cord& payload) {
+            status.SetPayload(url, payload);
+          });
+          return status;
+        }
       }
     }
   }

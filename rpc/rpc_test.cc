@@ -34,6 +34,17 @@ class EchoService : public Service {
     AddClientStreamingMethod<EchoRequest, EchoReply>(
         "/h2rpc.rpc_test.Echo/Collect",
         [this](ServerContext& ctx, ServerReader<EchoRequest>& in) { return Collect(ctx, in); });
+    AddClientStreamingMethod<EchoRequest, EchoReply>(
+        "/h2rpc.rpc_test.Echo/SlowCollect",
+        [this](ServerContext& ctx, ServerReader<EchoRequest>& in) -> Task<absl::StatusOr<EchoReply>> {
+          // Reads nothing until told to: the client's writes must wait (flow control).
+          while (!start_reading) co_await Sleep(loop_, absl::Milliseconds(5));
+          EchoReply reply;
+          int n = 0;
+          while (auto req = co_await in.Read()) ++n;
+          reply.set_index(n);
+          co_return reply;
+        });
     AddBidiStreamingMethod<EchoRequest, EchoReply>(
         "/h2rpc.rpc_test.Echo/Chat",
         [this](ServerContext& ctx, ServerReaderWriter<EchoReply, EchoRequest>& s) {
@@ -46,7 +57,11 @@ class EchoService : public Service {
     cancelled_seen = ctx.IsCancelled();
     if (req.status_code() != 0) {
       ctx.trailing_metadata().Add("x-trailer", "after-error").IgnoreError();
-      co_return absl::Status(static_cast<absl::StatusCode>(req.status_code()), req.text());
+      absl::Status error(static_cast<absl::StatusCode>(req.status_code()), req.text());
+      if (!req.payload().empty()) {
+        error.SetPayload("type.googleapis.com/h2rpc.rpc_test.Detail", absl::Cord(req.payload()));
+      }
+      co_return error;
     }
     for (const auto& v : ctx.client_metadata().Get("x-echo")) {
       ctx.initial_metadata().Add("x-echo", v).IgnoreError();
@@ -99,6 +114,7 @@ class EchoService : public Service {
   transport::EventLoop* loop_;
   bool cancelled_seen = false;
   bool chat_cancelled = false;
+  bool start_reading = false;
 };
 
 class RpcTest : public ::testing::Test {
@@ -395,6 +411,119 @@ TEST_F(RpcTest, RetryHappensOnceOnly) {
   EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(refusing.streams, 2);
   channel->Close();
+}
+
+TEST_F(RpcTest, StatusDetailsTravelAsPayloads) {
+  EchoRequest req = Req("with details");
+  req.set_status_code(static_cast<int>(absl::StatusCode::kFailedPrecondition));
+  req.set_payload(std::string("\x08\x01\xff", 3));
+  auto reply = Unary(req);
+  ASSERT_EQ(reply.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(reply.status().message(), "with details");
+  auto detail = reply.status().GetPayload("type.googleapis.com/h2rpc.rpc_test.Detail");
+  ASSERT_TRUE(detail.has_value());
+  EXPECT_EQ(std::string(*detail), std::string("\x08\x01\xff", 3));
+}
+
+TEST_F(RpcTest, ClientWritesWaitWhileTheServerDoesNotRead) {
+  constexpr int kMessages = 60;
+  int written = 0;
+  bool writer_done = false;
+  absl::StatusOr<EchoReply> result = absl::UnknownError("not finished");
+  auto writer = [&]() -> Task<void> {
+    ClientWriter<EchoRequest, EchoReply> w(
+        ClientCall::Start(channel_, "/h2rpc.rpc_test.Echo/SlowCollect", {}));
+    EchoRequest big = Req("x");
+    big.set_payload(std::string(16 * 1024, 'w'));
+    for (int i = 0; i < kMessages; ++i) {
+      if (!co_await w.Write(big)) break;
+      ++written;
+    }
+    result = co_await w.Finish();
+    writer_done = true;
+  };
+  writer().Start();
+  auto check = [&]() -> Task<int> {
+    co_await Sleep(&loop_, absl::Milliseconds(200));
+    const int while_blocked = written;
+    service_.start_reading = true;
+    for (int i = 0; i < 400 && !writer_done; ++i) co_await Sleep(&loop_, absl::Milliseconds(10));
+    co_return while_blocked;
+  };
+  const int while_blocked = Run(check());
+  // One stream window (64 KiB), the stream's send buffer (16 KiB) and a few buffered messages
+  // on the server: far fewer than 60 messages of 16 KiB.
+  EXPECT_LT(while_blocked, 16);
+  EXPECT_GT(while_blocked, 0);
+  ASSERT_TRUE(writer_done);
+  EXPECT_EQ(written, kMessages);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->index(), kMessages);
+}
+
+TEST_F(RpcTest, ShutdownLetsRunningCallsFinishWithinTheGrace) {
+  EchoRequest req = Req("finishing");
+  req.set_sleep_ms(100);
+  std::optional<absl::StatusOr<EchoReply>> reply;
+  UnaryCall<EchoRequest, EchoReply>(channel_, "/h2rpc.rpc_test.Echo/Unary", req, {})
+      .Start([&](absl::StatusOr<EchoReply> r) { reply = std::move(r); }, nullptr);
+  bool stopped = false;
+  auto body = [&]() -> Task<void> {
+    co_await Sleep(&loop_, absl::Milliseconds(20));  // the call is running
+    server_->Shutdown(absl::Seconds(5), [&] { stopped = true; });
+    for (int i = 0; i < 500 && !(stopped && reply); ++i) co_await Sleep(&loop_, absl::Milliseconds(10));
+  };
+  Run(body());
+  ASSERT_TRUE(reply.has_value());
+  ASSERT_TRUE(reply->ok()) << reply->status();
+  EXPECT_EQ((*reply)->text(), "echo: finishing");
+  EXPECT_TRUE(stopped);
+  // New calls are refused once the server has gone.
+  auto after = Unary(Req("late"));
+  EXPECT_EQ(after.status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST_F(RpcTest, ShutdownCancelsCallsStillRunningAfterTheGrace) {
+  EchoRequest req = Req("too slow");
+  req.set_sleep_ms(10000);
+  std::optional<absl::StatusOr<EchoReply>> reply;
+  UnaryCall<EchoRequest, EchoReply>(channel_, "/h2rpc.rpc_test.Echo/Unary", req, {})
+      .Start([&](absl::StatusOr<EchoReply> r) { reply = std::move(r); }, nullptr);
+  bool stopped = false;
+  auto body = [&]() -> Task<void> {
+    co_await Sleep(&loop_, absl::Milliseconds(20));
+    server_->Shutdown(absl::Milliseconds(100), [&] { stopped = true; });
+    for (int i = 0; i < 300 && !(stopped && reply); ++i) co_await Sleep(&loop_, absl::Milliseconds(10));
+  };
+  Run(body());
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->status().code(), absl::StatusCode::kUnavailable) << reply->status();
+  EXPECT_TRUE(stopped);
+}
+
+// A server that is not gRPC: the status comes from the HTTP status (gRPC's mapping table).
+TEST_F(RpcTest, HttpStatusWithoutGrpcStatusIsMapped) {
+  auto http = *transport::Http2Server::createServer(&loop_);
+  std::string next_status;
+  std::string next_type = "application/grpc";
+  http->onStream([&](std::shared_ptr<transport::ServerHttp2Stream> s, const transport::Headers&,
+                     uint8_t) {
+    (void)s->respond({{":status", next_status}, {"content-type", next_type}}, {.endStream = true});
+  });
+  ASSERT_TRUE(http->listen(0).ok());
+  auto channel = Channel::Create(&loop_, "127.0.0.1:" + std::to_string(http->port()));
+  auto call = [&](std::string status, std::string type) {
+    next_status = std::move(status);
+    next_type = std::move(type);
+    return Run(UnaryCall<EchoRequest, EchoReply>(channel, "/x.Y/Z", Req(""), {})).status().code();
+  };
+  EXPECT_EQ(call("404", "text/html"), absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(call("503", "text/html"), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(call("401", "text/plain"), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(call("200", "text/html"), absl::StatusCode::kUnknown);   // not gRPC
+  EXPECT_EQ(call("200", "application/grpc"), absl::StatusCode::kUnknown);  // no grpc-status
+  channel->Close();
+  http->close();
 }
 
 }  // namespace

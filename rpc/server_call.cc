@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "rpc/status_util.h"
 #include "transport/constants.h"
@@ -28,6 +29,15 @@ void AddStatus(Headers& headers, const absl::Status& status) {
   headers.add("grpc-status", absl::StrCat(static_cast<int>(status.code())));
   if (!status.message().empty()) {
     headers.add("grpc-message", PercentEncodeGrpcMessage(status.message()));
+  }
+  // Payloads a handler attached (absl::Status::SetPayload) travel as google.rpc.Status details,
+  // base64 without padding like every -bin value.
+  bool has_payload = false;
+  status.ForEachPayload([&](absl::string_view, const absl::Cord&) { has_payload = true; });
+  if (!status.ok() && has_payload) {
+    std::string b64 = absl::Base64Escape(EncodeStatusDetails(status));
+    while (!b64.empty() && b64.back() == '=') b64.pop_back();
+    headers.add("grpc-status-details-bin", b64);
   }
 }
 
