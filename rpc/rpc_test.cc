@@ -1,5 +1,6 @@
 // The gRPC call layer end to end over loopback TCP: a hand-written service (what generated code
 // does) and the typed client calls, for the four kinds of calls and their failure modes.
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -53,7 +54,11 @@ class EchoService : public Service {
   }
 
   Task<absl::StatusOr<EchoReply>> Unary(ServerContext& ctx, const EchoRequest& req) {
-    if (req.sleep_ms() > 0) co_await Sleep(loop_, absl::Milliseconds(req.sleep_ms()));
+    // Sleeps in short steps and stops early once the call is cancelled (the way handlers
+    // should wait: a cancelled call's handler keeps running until it returns).
+    for (int t = 0; t < req.sleep_ms() && !ctx.IsCancelled(); t += 10) {
+      co_await Sleep(loop_, absl::Milliseconds(std::min(10, req.sleep_ms() - t)));
+    }
     cancelled_seen = ctx.IsCancelled();
     if (req.status_code() != 0) {
       ctx.trailing_metadata().Add("x-trailer", "after-error").IgnoreError();

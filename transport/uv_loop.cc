@@ -64,10 +64,14 @@ UvLoop::~UvLoop() {
   uv_idle_stop(idle_);
   uv_close(reinterpret_cast<uv_handle_t*>(idle_),
            [](uv_handle_t* h) { delete reinterpret_cast<uv_idle_t*>(h); });
-  // Let close callbacks of everything already closed run, then free the loop.
-  uv_run(loop_, UV_RUN_DEFAULT);
-  uv_loop_close(loop_);
-  delete loop_;
+  // Let the close callbacks of what was closed run (one non-blocking turn each), without
+  // waiting for timers the application left running — that could be forever.
+  for (int i = 0; i < 16 && uv_loop_alive(loop_); ++i) uv_run(loop_, UV_RUN_NOWAIT);
+  if (uv_loop_close(loop_) == 0) {
+    delete loop_;
+  }
+  // Else handles are still open (a timer of a coroutine that never finished, say): libuv keeps
+  // pointing at the loop, so its memory stays allocated rather than freed under it.
 }
 
 std::unique_ptr<Timer> UvLoop::createTimer() { return std::make_unique<UvTimer>(loop_); }

@@ -2,7 +2,9 @@
 //
 // Threading: one thread runs the loop (run()) and makes every call; post() too.
 // Lifetime: owns its uv_loop_t; everything created with it must be destroyed before it, and
-// run() must have returned. The destructor runs the loop once more to let libuv close handles.
+// run() must have returned. The destructor lets libuv finish closing what was closed; handles
+// still open then (a timer nobody stopped) keep the loop's memory allocated, never freed under
+// them.
 // Creating one sets SIGPIPE to ignored if it is at its default (as Node does): writes to a
 // closed peer then fail with EPIPE instead of killing the process.
 #ifndef H2RPC_TRANSPORT_UV_LOOP_H_
