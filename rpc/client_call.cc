@@ -98,6 +98,12 @@ void ClientCall::Begin() {
     return;
   }
   const ChannelOptions& copt = channel_->options();
+  // Compress only with what the server accepts (known after its first response; before that,
+  // optimistically, as gRPC does — a server that cannot answers UNIMPLEMENTED).
+  if (options_.compression != Compression::kIdentity && channel_->server_accepts_ &&
+      !channel_->server_accepts_->Contains(options_.compression)) {
+    options_.compression = Compression::kIdentity;
+  }
   // Request headers in the order the spec asks: pseudo-headers, grpc-timeout, the other
   // call-definition headers, then custom metadata.
   Headers headers{{":method", "POST"},
@@ -227,6 +233,9 @@ void ClientCall::OnResponse(const Headers& headers, uint8_t flags) {
     End(st);
     if (stream_ && !stream_->closed()) stream_->close(transport::constants::NGHTTP2_CANCEL);
     return;
+  }
+  if (auto accepts = headers.get("grpc-accept-encoding")) {
+    channel_->server_accepts_ = ParseAcceptEncoding(*accepts);
   }
   if (auto encoding = headers.get("grpc-encoding")) {
     std::optional<Compression> c = CompressionFromName(*encoding);

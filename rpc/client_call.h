@@ -71,6 +71,9 @@ class Channel : public std::enable_shared_from_this<Channel> {
   int connections_made() const { return connections_made_; }
   // Calls replayed because the server never processed them (REFUSED_STREAM / GOAWAY).
   int transparent_retries() const { return transparent_retries_; }
+  // The server's last grpc-accept-encoding (unknown before its first response): we never
+  // compress with an algorithm it did not list.
+  std::optional<CompressionSet> server_accepts() const { return server_accepts_; }
 
  private:
   Channel(transport::UvLoop* loop, std::string target, ChannelOptions options);
@@ -82,6 +85,7 @@ class Channel : public std::enable_shared_from_this<Channel> {
   std::shared_ptr<transport::ClientHttp2Session> session_;
   int connections_made_ = 0;
   int transparent_retries_ = 0;
+  std::optional<CompressionSet> server_accepts_;
   friend class ClientCall;
 };
 

@@ -531,5 +531,37 @@ TEST_F(RpcTest, HttpStatusWithoutGrpcStatusIsMapped) {
   http->close();
 }
 
+// Never compress with an algorithm the server did not list in grpc-accept-encoding.
+TEST_F(RpcTest, ClientDoesNotCompressWithWhatTheServerDoesNotAccept) {
+  auto http = *transport::Http2Server::createServer(&loop_);
+  std::vector<std::string> request_encodings;
+  http->onStream([&](std::shared_ptr<transport::ServerHttp2Stream> s, const transport::Headers& h,
+                     uint8_t) {
+    request_encodings.push_back(h.get("grpc-encoding").value_or("identity"));
+    (void)s->respond({{":status", "200"},
+                      {"content-type", "application/grpc"},
+                      {"grpc-accept-encoding", "identity"},  // this server takes no gzip
+                      {"grpc-status", "0"}},
+                     {.endStream = true});
+  });
+  ASSERT_TRUE(http->listen(0).ok());
+  auto channel = Channel::Create(&loop_, "127.0.0.1:" + std::to_string(http->port()));
+  CallOptions gzip;
+  gzip.compression = Compression::kGzip;
+  for (int i = 0; i < 2; ++i) {
+    auto call = ClientCall::Start(channel, "/x.Y/Z", gzip);
+    auto body = [&]() -> Task<absl::Status> {
+      co_await call->Write("payload");
+      call->WritesDone();
+      co_return co_await call->Finish();
+    };
+    EXPECT_TRUE(Run(body()).ok());
+  }
+  // The first call could not know; the second knows the server's list.
+  EXPECT_EQ(request_encodings, (std::vector<std::string>{"gzip", "identity"}));
+  channel->Close();
+  http->close();
+}
+
 }  // namespace
 }  // namespace h2rpc::rpc
