@@ -62,7 +62,10 @@ need() {
   done
 }
 
-NODE=/usr/bin/node
+# Node 20, as everywhere in the tests: make setup installs it into /opt/h2rpc/node20 when the
+# system's is older (Debian 12 has 18).
+NODE=/opt/h2rpc/node20/bin/node
+[[ -x $NODE ]] || NODE=/usr/bin/node
 [[ -x $NODE ]] || NODE=$(command -v node) || die "node is not installed (make setup)"
 PYTHON=/usr/bin/python3
 
