@@ -19,5 +19,9 @@ asan: setup
 tsan: setup
 	@./.ci/test.sh --config=tsan
 
+# h2rpc vs gRPC C++ on this machine; writes bench/RESULTS.md (ROUNDS=N, see bench/README.md).
+bench: setup
+	@./bench/run.sh
+
 clean:
 	bazel clean

@@ -1,0 +1,190 @@
+// bench_server: grpc.testing.BenchmarkService on h2rpc (rpc/ on transport/), the server side of
+// the benchmarks (bench/README.md). The handlers do what gRPC C++'s benchmark server does
+// (test/cpp/qps/server_async.cc, v1.51), so both servers do the same work per call:
+//
+//   UnaryCall            responds with a payload of `response_size` zero bytes
+//   StreamingCall        ping-pong: one such response per request
+//   StreamingFromServer  writes that response over and over until the client cancels
+//   StreamingFromClient  reads every request, then responds once (to the last one)
+//   StreamingBothWays    reads the first request, then writes responses while reading the rest
+//
+//   bench_server --port=0 [--loops=1] [--host=127.0.0.1]
+//
+// Prints "listening PORT" once it accepts connections; SIGINT/SIGTERM stop it gracefully (so
+// that valgrind --tool=callgrind writes its profile).
+#include <uv.h>
+
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "grpc/testing/benchmark_service.h2rpc.h"
+#include "rpc/server.h"
+#include "transport/uv_loop.h"
+
+ABSL_FLAG(int, port, 0, "port to listen on (0 picks a free one; printed as 'listening PORT')");
+ABSL_FLAG(std::string, host, "127.0.0.1", "address to listen on");
+ABSL_FLAG(int, max_concurrent_streams, 0,
+          "SETTINGS_MAX_CONCURRENT_STREAMS the server advertises; 0 keeps the library's default "
+          "(Node's: unlimited)");
+ABSL_FLAG(int, loops, 1,
+          "event loops (threads), each with its own listening socket on the same port "
+          "(SO_REUSEPORT). Only 1 for now: see bench/README.md, 'N cores'");
+
+namespace {
+
+using grpc::testing::SimpleRequest;
+using grpc::testing::SimpleResponse;
+using h2rpc::rpc::ServerContext;
+using h2rpc::rpc::ServerReader;
+using h2rpc::rpc::ServerReaderWriter;
+using h2rpc::rpc::ServerWriter;
+using h2rpc::rpc::Task;
+
+// gRPC C++'s benchmark server: a payload of response_size zero bytes when it is > 0.
+void SetResponse(const SimpleRequest& request, SimpleResponse* response) {
+  if (request.response_size() > 0) {
+    response->mutable_payload()->set_type(request.response_type());
+    response->mutable_payload()->set_body(
+        std::string(static_cast<size_t>(request.response_size()), '\0'));
+  }
+}
+
+class BenchmarkServiceImpl final : public grpc::testing::BenchmarkService::Service {
+ public:
+  Task<absl::StatusOr<SimpleResponse>> UnaryCall(ServerContext&,
+                                                 const SimpleRequest& request) override {
+    SimpleResponse response;
+    SetResponse(request, &response);
+    co_return response;
+  }
+
+  Task<absl::Status> StreamingCall(
+      ServerContext&, ServerReaderWriter<SimpleResponse, SimpleRequest>& stream) override {
+    while (std::optional<SimpleRequest> request = co_await stream.Read()) {
+      SimpleResponse response;
+      SetResponse(*request, &response);
+      if (!co_await stream.Write(response)) break;
+    }
+    co_return absl::OkStatus();
+  }
+
+  Task<absl::Status> StreamingFromServer(ServerContext& context, const SimpleRequest& request,
+                                         ServerWriter<SimpleResponse>& writer) override {
+    SimpleResponse response;
+    SetResponse(request, &response);
+    // Write completes at once while the transport buffers little, and waits for 'drain' under
+    // backpressure, so this loop yields to the event loop whenever the socket is full.
+    while (!context.IsCancelled()) {
+      if (!co_await writer.Write(response)) break;
+    }
+    co_return absl::OkStatus();
+  }
+
+  Task<absl::StatusOr<SimpleResponse>> StreamingFromClient(
+      ServerContext&, ServerReader<SimpleRequest>& reader) override {
+    SimpleRequest last;
+    while (std::optional<SimpleRequest> request = co_await reader.Read()) last = std::move(*request);
+    SimpleResponse response;
+    SetResponse(last, &response);
+    co_return response;
+  }
+
+  Task<absl::Status> StreamingBothWays(
+      ServerContext& context, ServerReaderWriter<SimpleResponse, SimpleRequest>& stream) override {
+    std::optional<SimpleRequest> first = co_await stream.Read();
+    if (!first) co_return absl::OkStatus();
+    SimpleResponse response;
+    SetResponse(*first, &response);
+    // The reads run in their own task; this one writes until they end (the client half-closed
+    // or cancelled). `reads_done` outlives both: the reader holds it too.
+    auto reads_done = std::make_shared<h2rpc::rpc::Awaitable<bool>::State>();
+    DrainReads(stream).Start([reads_done] { reads_done->Complete(true); },
+                             [reads_done](std::exception_ptr) { reads_done->Complete(true); });
+    while (!reads_done->value && !context.IsCancelled()) {
+      if (!co_await stream.Write(response)) break;
+    }
+    // `stream` lives in our caller's frame: wait for the reader before returning.
+    co_await h2rpc::rpc::Awaitable<bool>(reads_done);
+    co_return absl::OkStatus();
+  }
+
+ private:
+  static Task<void> DrainReads(ServerReaderWriter<SimpleResponse, SimpleRequest>& stream) {
+    // Not `while (co_await stream.Read()) {}`: GCC 12.2 miscompiles a co_await in a condition
+    // when its temporary is the coroutine's first frame variable (bench/README.md).
+    for (;;) {
+      std::optional<SimpleRequest> request = co_await stream.Read();
+      if (!request) break;
+    }
+  }
+};
+
+// SIGINT/SIGTERM: runs `fn` once, then lets the loop end.
+void OnSignal(h2rpc::transport::UvLoop* loop, std::function<void()> fn) {
+  struct Watch {
+    uv_signal_t handles[2];
+    std::function<void()> fn;
+    int open = 2;
+  };
+  auto* watch = new Watch{{}, std::move(fn)};
+  const int signums[2] = {SIGINT, SIGTERM};
+  for (int i = 0; i < 2; ++i) {
+    uv_signal_init(loop->uv(), &watch->handles[i]);
+    watch->handles[i].data = watch;
+    uv_signal_start(
+        &watch->handles[i],
+        [](uv_signal_t* sig, int) {
+          auto* w = static_cast<Watch*>(sig->data);
+          auto fn = std::move(w->fn);
+          for (uv_signal_t& h : w->handles) {
+            uv_signal_stop(&h);
+            uv_close(reinterpret_cast<uv_handle_t*>(&h), [](uv_handle_t* hd) {
+              auto* ww = static_cast<Watch*>(hd->data);
+              if (--ww->open == 0) delete ww;
+            });
+          }
+          if (fn) fn();
+        },
+        signums[i]);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  const int loops = absl::GetFlag(FLAGS_loops);
+  if (loops != 1) {
+    std::fprintf(stderr,
+                 "bench_server: --loops=%d is not supported yet: N loops need N listening sockets "
+                 "on one port (SO_REUSEPORT), and transport::Http2Server::listen() cannot set it. "
+                 "The API this needs is in bench/README.md ('N cores'). Use --loops=1.\n",
+                 loops);
+    return 2;
+  }
+  h2rpc::transport::UvLoop loop;
+  BenchmarkServiceImpl service;
+  h2rpc::rpc::ServerOptions options;
+  if (const int n = absl::GetFlag(FLAGS_max_concurrent_streams); n > 0) {
+    options.http2.settings.maxConcurrentStreams = static_cast<uint32_t>(n);
+  }
+  h2rpc::rpc::Server server(&loop, options);
+  server.RegisterService(&service);
+  const std::string host = absl::GetFlag(FLAGS_host);
+  if (absl::Status st = server.Listen(host, static_cast<uint16_t>(absl::GetFlag(FLAGS_port)));
+      !st.ok()) {
+    std::fprintf(stderr, "bench_server: %s\n", st.ToString().c_str());
+    return 1;
+  }
+  std::printf("listening %u\n", server.port());
+  std::fflush(stdout);
+  OnSignal(&loop, [&] { server.Shutdown(absl::Milliseconds(500)); });
+  loop.run();
+  std::printf("bench_server: stopped\n");
+  return 0;
+}

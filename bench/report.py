@@ -1,0 +1,194 @@
+#!/usr/bin/python3
+"""bench/report.py: turns run.sh's raw measurements into bench/RESULTS.md.
+
+Input: a TSV of `round server client metric value` lines and the commands run.sh logged. Output:
+medians over the rounds, the ratio h2rpc / gRPC C++ of the medians, the issue's targets, every
+round's values (so the spread is visible) and the exact commands.
+"""
+import argparse
+import collections
+import datetime
+import os
+import platform
+import statistics
+import subprocess
+
+# (metric, what it is, unit, target ratio h2rpc/gRPC C++, direction: "ge" = higher is better)
+FIGURES = [
+    ("h2load_unary_0B.rps", "unary 0 B, h2load 8 conns × 32 streams", "req/s", 2.0, "ge"),
+    ("h2load_unary_1KiB.rps", "unary 1 KiB (req and resp), h2load 8 × 32", "req/s", 1.5, "ge"),
+    ("latency_unary_1x1.p50_us", "unary p50 latency, 1 call in flight (own client)", "µs", None, "le"),
+    ("latency_unary_1x1.p99_us", "unary p99 latency, 1 call in flight (own client)", "µs", 0.7, "le"),
+    ("pingpong_1x1.ops_per_s", "ping-pong round trips/s, 1 stream (own client)", "msg/s", 1.5, "ge"),
+    ("streaming_64KiB_1x1.mb_per_s", "server streaming 64 KiB messages, 1 stream (own client)", "MB/s", 1.2, "ge"),
+    ("rss_kib_per_conn", "RSS per idle connection (1000 connections)", "KiB", 1.0, "le"),
+    ("h2load_unary_0B.cpu_us_per_req", "server CPU per request, unary 0 B (h2load run)", "µs", None, "le"),
+    ("h2load_unary_1KiB.cpu_us_per_req", "server CPU per request, unary 1 KiB (h2load run)", "µs", None, "le"),
+]
+
+IMPLS = [("h2rpc", "h2rpc"), ("grpcpp", "gRPC C++")]
+
+
+def fmt(v):
+    if v is None:
+        return "—"
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    if abs(v) >= 100:
+        return f"{v:.0f}"
+    if abs(v) >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}"
+
+
+def git(*args):
+    try:
+        return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout.strip()
+    except Exception:  # noqa: BLE001 (no git: leave it out)
+        return ""
+
+
+def tool_version(cmd):
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True).stdout.strip().splitlines()
+        return out[0] if out else ""
+    except Exception:  # noqa: BLE001
+        return ""
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    for flag in ["raw", "commands", "out", "load_start", "load_end"]:
+        ap.add_argument("--" + flag, required=True)
+    ap.add_argument("--server_flags", default="")
+    for flag in ["rounds", "duration", "warmup", "idle_conns", "server_cpu", "client_cpu", "elapsed"]:
+        ap.add_argument("--" + flag, required=True)
+    a = ap.parse_args()
+
+    # values[(server, client, metric)] = [per-round values]
+    values = collections.defaultdict(list)
+    with open(a.raw) as f:
+        for line in f:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) != 5 or parts[4] == "":
+                continue
+            rnd, server, client, metric, value = parts
+            values[(server, client, metric)].append(float(value))
+
+    def series(server, metric):
+        for (s, _c, m), v in values.items():
+            if s == server and m == metric and (_c == server or _c in ("h2load", "idle_conns")):
+                return v
+        return []
+
+    def median(v):
+        return statistics.median(v) if v else None
+
+    out = []
+    w = out.append
+    w("# Benchmarks: h2rpc vs gRPC C++ (results)")
+    w("")
+    w("Written by `make bench` (bench/run.sh → bench/report.py); how to read it: bench/README.md. "
+      "Where our time goes (callgrind, instructions per request): bench/PROFILE.md.")
+    w("")
+    commit = git("rev-parse", "--short", "HEAD")
+    dirty = " (with uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no") else ""
+    w(f"- Date: {datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}; commit `{commit}`{dirty}")
+    w(f"- Machine: {os.cpu_count()} CPUs, {platform.system()} {platform.release()}; "
+      f"load average (1/5/15 min) before: {' '.join(a.load_start.split()[:3])}, "
+      f"after: {' '.join(a.load_end.split()[:3])}")
+    w(f"- Servers pinned to CPU {a.server_cpu}, load generators to CPU {a.client_cpu} (`taskset`); "
+      f"{a.rounds} rounds, {a.duration} s measured per run after {a.warmup} s of warm-up; "
+      f"{a.elapsed} s in all")
+    flags = f" with `{a.server_flags}`" if a.server_flags else " with its defaults"
+    w(f"- h2rpc: `bench_server`{flags} (1 event loop). gRPC C++: {tool_version(['pkg-config', '--modversion', 'grpc++']) or '1.51'} "
+      f"(Debian libgrpc++), `grpcpp_bench_server`: async API, 1 completion queue, 1 polling thread. "
+      f"{tool_version(['h2load', '--version'])}.")
+    w("- Every figure is the median over the rounds; ratio = h2rpc / gRPC C++ of the medians. Each "
+      "round runs every measurement on both servers back to back (order alternating between rounds), "
+      "so only ratios within this run mean anything.")
+    w("")
+    w("## Against the targets of issue 6")
+    w("")
+    w("| figure | h2rpc | gRPC C++ | ratio | target | met |")
+    w("|---|---|---|---|---|---|")
+    for metric, what, unit, target, direction in FIGURES:
+        ours, theirs = median(series("h2rpc", metric)), median(series("grpcpp", metric))
+        ratio = ours / theirs if ours is not None and theirs else None
+        tgt = "—" if target is None else (("≥ " if direction == "ge" else "≤ ") + f"{target:g}×")
+        met = "—"
+        if target is not None and ratio is not None:
+            met = "yes" if (ratio >= target if direction == "ge" else ratio <= target) else "**no**"
+        w(f"| {what} ({unit}) | {fmt(ours)} | {fmt(theirs)} | "
+          f"{'—' if ratio is None else f'{ratio:.2f}×'} | {tgt} | {met} |")
+    w("")
+    w("## Clients: h2rpc's `bench_client` vs gRPC C++'s `grpcpp_bench_client`")
+    w("")
+    w("Unary 0 B, 8 channels × 32 calls in flight, closed loop, one client thread on its own CPU. "
+      "Client CPU per call is the client process's CPU time (getrusage) over the measured time "
+      "divided by the calls.")
+    w("")
+    w("| server | client | calls/s | p99 µs | client CPU µs/call |")
+    w("|---|---|---|---|---|")
+    for server, sname in IMPLS:
+        for client, cname in IMPLS:
+            get = lambda f: median(values.get((server, client, f"client_unary_8x32.{f}"), []))  # noqa: E731
+            w(f"| {sname} | {cname} | {fmt(get('ops_per_s'))} | {fmt(get('p99_us'))} | "
+              f"{fmt(get('client_cpu_us_per_op'))} |")
+    w("")
+    for server, sname in IMPLS:
+        ours = median(values.get((server, "h2rpc", "client_unary_8x32.ops_per_s"), []))
+        theirs = median(values.get((server, "grpcpp", "client_unary_8x32.ops_per_s"), []))
+        ocpu = median(values.get((server, "h2rpc", "client_unary_8x32.client_cpu_us_per_op"), []))
+        tcpu = median(values.get((server, "grpcpp", "client_unary_8x32.client_cpu_us_per_op"), []))
+        if ours and theirs:
+            w(f"- Against the {sname} server: h2rpc's client makes {ours / theirs:.2f}× the calls/s "
+              f"of gRPC C++'s" + (f", at {ocpu / tcpu:.2f}× the CPU per call." if ocpu and tcpu else "."))
+    w("")
+    w("Server streaming, 64 KiB messages, 1 stream: every client against every server (MB/s; "
+      "client CPU µs per message).")
+    w("")
+    w("| server | client | MB/s | client CPU µs/msg |")
+    w("|---|---|---|---|")
+    for server, sname in IMPLS:
+        for client, cname in IMPLS:
+            get = lambda f: median(values.get((server, client, f"streaming_64KiB_1x1.{f}"), []))  # noqa: E731
+            w(f"| {sname} | {cname} | {fmt(get('mb_per_s'))} | {fmt(get('client_cpu_us_per_op'))} |")
+    for server, sname in IMPLS:
+        get = lambda f: median(values.get((server, "h2rpc", f"streaming_64KiB_1x1_window1MiB.{f}"), []))  # noqa: E731
+        w(f"| {sname} | h2rpc, `--window=1048576` | {fmt(get('mb_per_s'))} | "
+          f"{fmt(get('client_cpu_us_per_op'))} |")
+    w("")
+    w("## Every round")
+    w("")
+    w("| metric | server | client | values per round |")
+    w("|---|---|---|---|")
+    for (server, client, metric) in sorted(values):
+        w(f"| {metric} | {server} | {client} | {', '.join(fmt(v) for v in values[(server, client, metric)])} |")
+    w("")
+    w("## Commands")
+    w("")
+    w("`$BIN` is `bazel-bin/bench` of `bazel build --config=opt` (`bazel info --config=opt "
+      "bazel-bin`); `$WORK` holds the request bodies h2load posts, written by "
+      "`$BIN/make_request --req_size=0 --resp_size=0 $WORK/req0.bin` and "
+      "`--req_size=1024 --resp_size=1024 $WORK/req1k.bin` (5-byte gRPC prefix + SimpleRequest). "
+      "Ports are the ones picked in round 1. Each h2load run is preceded by the same command with "
+      f"`-D {a.warmup}` (warm-up, not measured); the server's CPU time is read from /proc/PID/stat "
+      "before and after the measured run.")
+    w("")
+    w("```sh")
+    with open(a.commands) as f:
+        seen = set()
+        for line in f:
+            line = line.rstrip("\n")
+            if line and line not in seen:
+                seen.add(line)
+                w(line)
+    w("```")
+    w("")
+    with open(a.out, "w") as f:
+        f.write("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,256 @@
+#!/usr/bin/env bash
+# bench/run.sh — `make bench`: h2rpc against gRPC C++ 1.51 (async, 1 completion-queue thread), in
+# one run, interleaved, several rounds; medians and ratios go to bench/RESULTS.md with the exact
+# commands. What each figure means: bench/README.md.
+#
+#   make bench                         # 3 rounds, 5 s per measurement (~6 min on 2 cores)
+#   ROUNDS=5 DURATION=10 make bench
+#   BAZEL="bazel --output_base=/tmp/ob" make bench
+#
+# Settings (environment): ROUNDS (3), DURATION (5 s measured per run), WARMUP (1 s), IDLE_CONNS
+# (1000), SERVER_CPU (0) and CLIENT_CPU (1) for taskset, BAZEL (bazel), OUT (bench/RESULTS.md),
+# KEEP_BAZEL=1 to leave the Bazel server running after the build (it is shut down by default, so
+# it does not sit on memory and CPU while we measure).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-5}
+WARMUP=${WARMUP:-1}
+IDLE_CONNS=${IDLE_CONNS:-1000}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+BAZEL=${BAZEL:-bazel}
+OUT=${OUT:-bench/RESULTS.md}
+# Flags for bench_server. The default works around a transport bug (bench/README.md, "Known
+# issues"): with the default (unlimited) SETTINGS_MAX_CONCURRENT_STREAMS, nghttp2 keeps every
+# closed stream, the session's memory count reaches maxSessionMemory after ~39,800 streams on one
+# connection, and the server then refuses new streams and drops the connection. Set
+# H2RPC_SERVER_FLAGS= (empty) to measure the defaults.
+H2RPC_SERVER_FLAGS=${H2RPC_SERVER_FLAGS---max_concurrent_streams=1000}
+
+die() { echo "bench: $*" >&2; exit 1; }
+for tool in h2load taskset /usr/bin/python3; do
+  command -v "$tool" >/dev/null || die "needs $tool (Debian: nghttp2-client, util-linux, python3)"
+done
+
+work=$(mktemp -d /tmp/h2rpc-bench.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# --- build ------------------------------------------------------------------------------------
+echo "bench: building (bazel --config=opt) ..."
+targets=(//bench:bench_server //bench:bench_client //bench:grpcpp_bench_server
+         //bench:grpcpp_bench_client //bench:idle_conns //bench:make_request)
+$BAZEL build --symlink_prefix=/ --config=opt --noshow_progress "${targets[@]}" \
+  >"$work/build.log" 2>&1 || { cat "$work/build.log"; die "build failed"; }
+bin=$($BAZEL info --config=opt bazel-bin 2>/dev/null)/bench
+[ -x "$bin/bench_server" ] || die "no binaries under $bin"
+[ -n "${KEEP_BAZEL:-}" ] || $BAZEL shutdown >/dev/null 2>&1
+
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+clk_tck=$(getconf CLK_TCK)
+"$bin/make_request" --req_size=0 --resp_size=0 "$work/req0.bin" || die "make_request"
+"$bin/make_request" --req_size=1024 --resp_size=1024 "$work/req1k.bin" || die "make_request"
+
+raw=$work/raw.tsv
+cmds=$work/commands.txt
+: >"$raw"
+: >"$cmds"
+round=0
+
+# Records one value: SERVER CLIENT METRIC VALUE.
+record() { printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$1" "$2" "$3" "$4" >>"$raw"; }
+# The exact command, once (round 1), with the binaries' directory shown as $BIN.
+log_cmd() { [ "$round" = 1 ] && echo "$*" | sed "s|$bin|\$BIN|g; s|$work|\$WORK|g" >>"$cmds"; }
+
+server_bin() { [ "$1" = h2rpc ] && echo "$bin/bench_server" || echo "$bin/grpcpp_bench_server"; }
+client_bin() { [ "$1" = h2rpc ] && echo "$bin/bench_client" || echo "$bin/grpcpp_bench_client"; }
+
+# start_server IMPL VAR: starts IMPL's server on SERVER_CPU; sets VAR_pid and VAR_port.
+start_server() {
+  local impl=$1 var=$2 log="$work/$2.log"
+  local cmd=(taskset -c "$SERVER_CPU" "$(server_bin "$impl")" --port=0)
+  # shellcheck disable=SC2206
+  [ "$impl" = h2rpc ] && cmd+=($H2RPC_SERVER_FLAGS)
+  log_cmd "${cmd[*]}"
+  "${cmd[@]}" >"$log" 2>&1 &
+  local pid=$! port=""
+  pids+=("$pid")
+  for _ in $(seq 200); do
+    port=$(sed -n 's/^listening \([0-9]*\)$/\1/p' "$log" | head -1)
+    [ -n "$port" ] && break
+    sleep 0.05
+  done
+  [ -n "$port" ] || { cat "$log"; die "$impl server did not start"; }
+  printf -v "${var}_pid" '%s' "$pid"
+  printf -v "${var}_port" '%s' "$port"
+}
+stop_server() {
+  kill -TERM "$1" 2>/dev/null
+  for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.05; done
+  kill -9 "$1" 2>/dev/null
+  wait "$1" 2>/dev/null
+}
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+
+# The gRPC-shaped request h2load posts must get grpc-status 0 (h2load itself only sees :status).
+check_grpc_ok() {
+  command -v nghttp >/dev/null || return 0
+  nghttp -v -d "$work/req1k.bin" -H 'content-type: application/grpc' -H 'te: trailers' \
+    "http://127.0.0.1:$1/grpc.testing.BenchmarkService/UnaryCall" 2>&1 |
+    grep -aq 'grpc-status: 0' || die "$2 server does not answer h2load's request with grpc-status 0"
+}
+
+# h2load_cmd PORT SECONDS FILE: the load of the h2load figures (8 connections × 32 streams).
+h2load_cmd() {
+  echo taskset -c "$CLIENT_CPU" h2load -c 8 -m 32 -t 1 -D "$2" -d "$3" \
+    -H "'content-type: application/grpc'" -H "'te: trailers'" \
+    "http://127.0.0.1:$1/grpc.testing.BenchmarkService/UnaryCall"
+}
+
+# h2load_unary SERVER PID PORT LABEL FILE: a warm-up run, then the measured one: req/s, and the
+# server's CPU time (utime + stime from /proc/PID/stat) over it divided by the requests.
+h2load_unary() {
+  local impl=$1 pid=$2 port=$3 label=$4 file=$5
+  eval "$(h2load_cmd "$port" "$WARMUP" "$file")" >/dev/null 2>&1
+  local cmd
+  cmd=$(h2load_cmd "$port" "$DURATION" "$file")
+  log_cmd "$cmd"
+  local t0 t1 out
+  t0=$(cpu_ticks "$pid")
+  out=$(eval "$cmd" 2>&1)
+  t1=$(cpu_ticks "$pid")
+  local rps ok bad
+  rps=$(sed -n 's/^finished in [0-9.]*s, \([0-9.]*\) req\/s.*/\1/p' <<<"$out")
+  ok=$(sed -n 's/^requests: .* \([0-9]*\) succeeded.*/\1/p' <<<"$out")
+  bad=$(sed -n 's/^requests: .* succeeded, \([0-9]*\) failed, \([0-9]*\) errored.*/\1\2/p' <<<"$out")
+  if [ -z "$rps" ] || [ -z "$ok" ] || [ "$ok" = 0 ] || [ "$bad" != 00 ]; then
+    echo "$out" >&2
+    echo "bench: h2load against $impl had failures (recorded as 0)" >&2
+    rps=0 ok=0
+  fi
+  record "$impl" h2load "h2load_$label.rps" "$rps"
+  [ "$ok" -gt 0 ] && record "$impl" h2load "h2load_$label.cpu_us_per_req" \
+    "$(awk -v d=$((t1 - t0)) -v n="$ok" -v hz="$clk_tck" 'BEGIN {printf "%.3f", d * 1e6 / hz / n}')"
+}
+
+json() { sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p" <<<"$1"; }
+
+# client_run SERVER CLIENT PORT METRIC MODE CHANNELS OUTSTANDING REQ RESP FIELD...: one closed-loop
+# run; records each FIELD of its JSON line as METRIC.FIELD.
+client_run() {
+  local server=$1 client=$2 port=$3 metric=$4 mode=$5 ch=$6 out=$7 req=$8 resp=$9
+  shift 9
+  local cmd=(taskset -c "$CLIENT_CPU" "$(client_bin "$client")" --target=127.0.0.1:"$port"
+             --mode="$mode" --channels="$ch" --outstanding="$out" --req_size="$req"
+             --resp_size="$resp" --warmup_s="$WARMUP" --duration_s="$DURATION")
+  # shellcheck disable=SC2206
+  [ -n "${client_extra:-}" ] && cmd+=($client_extra)
+  log_cmd "${cmd[*]}"
+  local line
+  line=$("${cmd[@]}" 2>"$work/client.err" | grep '^{' | tail -1)
+  if [ -z "$line" ] || [ "$(json "$line" errors)" != 0 ]; then
+    echo "bench: $client client against $server ($metric): ${line:-no output}" >&2
+    cat "$work/client.err" >&2
+  fi
+  for field in "$@"; do
+    record "$server" "$client" "$metric.$field" "$(json "$line" "$field")"
+  done
+}
+
+# rss_per_conn IMPL: a fresh server; its RSS before and after IDLE_CONNS idle connections.
+rss_per_conn() {
+  local impl=$1
+  start_server "$impl" rss
+  sleep 0.5
+  local before after
+  before=$(rss_kib "$rss_pid")
+  local cmd=(taskset -c "$CLIENT_CPU" "$bin/idle_conns" 127.0.0.1 "$rss_port" "$IDLE_CONNS")
+  log_cmd "${cmd[*]}   # VmRSS of the server from /proc/PID/status before and after"
+  "${cmd[@]}" >"$work/idle.log" 2>&1 &
+  local ipid=$!
+  pids+=("$ipid")
+  for _ in $(seq 600); do
+    grep -q '^ready' "$work/idle.log" && break
+    kill -0 "$ipid" 2>/dev/null || break
+    sleep 0.05
+  done
+  if grep -q '^ready' "$work/idle.log"; then
+    sleep 0.5
+    after=$(rss_kib "$rss_pid")
+    record "$impl" idle_conns rss_kib_per_conn \
+      "$(awk -v a="$after" -v b="$before" -v n="$IDLE_CONNS" 'BEGIN {printf "%.2f", (a - b) / n}')"
+    record "$impl" idle_conns rss_kib_base "$before"
+  else
+    cat "$work/idle.log" >&2
+    echo "bench: idle connections to $impl failed" >&2
+  fi
+  kill -9 "$ipid" 2>/dev/null
+  wait "$ipid" 2>/dev/null
+  stop_server "$rss_pid"
+}
+
+pid_of() { [ "$1" = h2rpc ] && echo "$ours_pid" || echo "$theirs_pid"; }
+port_of() { [ "$1" = h2rpc ] && echo "$ours_port" || echo "$theirs_port"; }
+
+uptime_start=$(cat /proc/loadavg)
+t_start=$(date +%s)
+for round in $(seq "$ROUNDS"); do
+  # Interleaved: every measurement runs on both servers back to back, the order alternating
+  # between rounds.
+  if ((round % 2)); then order=(h2rpc grpcpp); else order=(grpcpp h2rpc); fi
+  echo "bench: round $round/$ROUNDS (${order[*]})"
+  start_server h2rpc ours
+  start_server grpcpp theirs
+  check_grpc_ok "$ours_port" h2rpc
+  check_grpc_ok "$theirs_port" grpcpp
+
+  for s in "${order[@]}"; do h2load_unary "$s" "$(pid_of "$s")" "$(port_of "$s")" unary_0B "$work/req0.bin"; done
+  for s in "${order[@]}"; do h2load_unary "$s" "$(pid_of "$s")" "$(port_of "$s")" unary_1KiB "$work/req1k.bin"; done
+  # Each side with its own client.
+  for s in "${order[@]}"; do
+    client_run "$s" "$s" "$(port_of "$s")" latency_unary_1x1 unary 1 1 0 0 p50_us p99_us ops_per_s
+  done
+  for s in "${order[@]}"; do
+    client_run "$s" "$s" "$(port_of "$s")" pingpong_1x1 pingpong 1 1 0 0 ops_per_s p50_us p99_us
+  done
+  # Both clients against both servers: server streaming 64 KiB (1 stream), and unary 0 B at 8
+  # channels × 32 calls. The own-client pairs give the table's streaming figure; the others
+  # separate the server's share from the client's.
+  for s in "${order[@]}"; do
+    for c in "${order[@]}"; do
+      client_run "$s" "$c" "$(port_of "$s")" streaming_64KiB_1x1 server_streaming 1 1 0 65536 \
+        mb_per_s client_cpu_us_per_op
+    done
+  done
+  # Our client once more with a 1 MiB window instead of Node's 64 KiB default.
+  client_extra=--window=1048576
+  for s in "${order[@]}"; do
+    client_run "$s" h2rpc "$(port_of "$s")" streaming_64KiB_1x1_window1MiB server_streaming 1 1 0 \
+      65536 mb_per_s client_cpu_us_per_op
+  done
+  client_extra=
+  for s in "${order[@]}"; do
+    for c in "${order[@]}"; do
+      client_run "$s" "$c" "$(port_of "$s")" client_unary_8x32 unary 8 32 0 0 ops_per_s p99_us \
+        client_cpu_us_per_op
+    done
+  done
+  stop_server "$ours_pid"
+  stop_server "$theirs_pid"
+  for s in "${order[@]}"; do rss_per_conn "$s"; done
+done
+t_end=$(date +%s)
+
+/usr/bin/python3 bench/report.py --raw "$raw" --commands "$cmds" --out "$OUT" \
+  --rounds "$ROUNDS" --duration "$DURATION" --warmup "$WARMUP" --idle_conns "$IDLE_CONNS" \
+  --server_cpu "$SERVER_CPU" --client_cpu "$CLIENT_CPU" --elapsed $((t_end - t_start)) \
+  --load_start "$uptime_start" --load_end "$(cat /proc/loadavg)" \
+  --server_flags "$H2RPC_SERVER_FLAGS" || die "report failed"
+echo "bench: wrote $OUT ($((t_end - t_start)) s of measurements)"
