@@ -4,6 +4,7 @@
 # instructions per request with the top symbols. See bench/README.md, "Profiling".
 #
 #   bench/profile.sh [h2rpc|grpcpp] [SIZE=0|1024] [REQUESTS=20000]
+#   SERVER_FLAGS=--max_concurrent_streams=1000 bench/profile.sh h2rpc   # extra server flags
 #
 # Steps: start the server under `valgrind --tool=callgrind`, warm up with 2000 requests, zero the
 # counters (callgrind_control -z), run exactly REQUESTS requests with h2load (8 connections × 32
@@ -35,7 +36,9 @@ esac
 
 out=$OUTDIR/callgrind.out.$impl-$size
 log=$OUTDIR/server-$impl.log
-valgrind --tool=callgrind --callgrind-out-file="$out" "$server" --port=0 >"$log" 2>&1 &
+# shellcheck disable=SC2086
+valgrind --tool=callgrind --callgrind-out-file="$out" "$server" --port=0 ${SERVER_FLAGS:-} \
+  >"$log" 2>&1 &
 pid=$!
 trap 'kill -9 $pid 2>/dev/null' EXIT
 port=""

@@ -252,5 +252,5 @@ t_end=$(date +%s)
   --rounds "$ROUNDS" --duration "$DURATION" --warmup "$WARMUP" --idle_conns "$IDLE_CONNS" \
   --server_cpu "$SERVER_CPU" --client_cpu "$CLIENT_CPU" --elapsed $((t_end - t_start)) \
   --load_start "$uptime_start" --load_end "$(cat /proc/loadavg)" \
-  --server_flags "$H2RPC_SERVER_FLAGS" || die "report failed"
+  --server_flags="$H2RPC_SERVER_FLAGS" || die "report failed"
 echo "bench: wrote $OUT ($((t_end - t_start)) s of measurements)"

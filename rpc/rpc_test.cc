@@ -563,5 +563,34 @@ TEST_F(RpcTest, ClientDoesNotCompressWithWhatTheServerDoesNotAccept) {
   http->close();
 }
 
+// Many calls on one connection keep working (nghttp2's closed streams are bounded by the
+// server's MAX_CONCURRENT_STREAMS; with none, they filled maxSessionMemory after ~40k calls).
+TEST(RpcLongConnectionTest, ThousandsOfCallsOnOneConnection) {
+  transport::UvLoop loop;
+  EchoService service(&loop);
+  ServerOptions options;
+  options.http2.maxSessionMemory = 1;  // 1 MB: without the bound, fails after ~4000 calls
+  Server server(&loop, options);
+  server.RegisterService(&service);
+  ASSERT_TRUE(server.Listen("127.0.0.1", 0).ok());
+  auto channel = Channel::Create(&loop, "127.0.0.1:" + std::to_string(server.port()));
+  auto body = [&]() -> Task<int> {
+    int ok = 0;
+    for (int i = 0; i < 8000; ++i) {
+      auto reply = co_await UnaryCall<EchoRequest, EchoReply>(channel, "/h2rpc.rpc_test.Echo/Unary",
+                                                              Req("n"), {});
+      if (!reply.ok()) break;
+      ++ok;
+    }
+    co_return ok;
+  };
+  EXPECT_EQ(BlockOn(&loop, body()), 8000);
+  EXPECT_EQ(channel->connections_made(), 1);
+  channel->Close();
+  bool closed = false;
+  server.Shutdown(absl::Seconds(1), [&] { closed = true; });
+  for (int i = 0; i < 1000 && !closed; ++i) uv_run(loop.uv(), UV_RUN_ONCE);
+}
+
 }  // namespace
 }  // namespace h2rpc::rpc

@@ -27,7 +27,14 @@ void RespondTrailersOnly(transport::ServerHttp2Stream& stream, const absl::Statu
 }  // namespace
 
 Server::Server(transport::UvLoop* loop, ServerOptions options)
-    : loop_(loop), options_(std::move(options)) {}
+    : loop_(loop), options_(std::move(options)) {
+  // A finite SETTINGS_MAX_CONCURRENT_STREAMS by default: nghttp2 keeps closed streams up to
+  // that many, and with "unlimited" they piled up until maxSessionMemory refused every new
+  // stream (~40k calls on one connection; found by bench/).
+  if (!options_.http2.settings.maxConcurrentStreams) {
+    options_.http2.settings.maxConcurrentStreams = 1000;
+  }
+}
 
 Server::~Server() { *alive_ = false; }
 
