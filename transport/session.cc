@@ -175,6 +175,11 @@ absl::Status Http2Session::init() {
   nghttp2_option_set_max_settings(opt, options_.maxSettings);
   nghttp2_option_set_stream_reset_rate_limit(opt, options_.streamResetBurst,
                                              options_.streamResetRate);
+  // nghttp2 1.52 keeps every closed stream for the (RFC 9113-deprecated) priority tree while the
+  // local SETTINGS_MAX_CONCURRENT_STREAMS is unlimited, Node's default; that memory counts against
+  // maxSessionMemory, so one long-lived connection refused every stream after ~40k. Node 20's
+  // nghttp2 keeps none (its priority tree is gone): neither do we.
+  nghttp2_option_set_no_closed_streams(opt, 1);
 
   nghttp2_mem mem = {&nghttp2_memory_, CountedAllocator::alloc, CountedAllocator::release,
                      CountedAllocator::zalloc, CountedAllocator::resize};
@@ -709,17 +714,29 @@ int Http2Session::onBeginFrame(const nghttp2_frame_hd* hd) {
   if (type_ != Type::kServer || hd->type != NGHTTP2_HEADERS || (hd->stream_id & 1) == 0) {
     return 0;
   }
-  if (hd->stream_id > max_request_stream_id_) {
-    max_request_stream_id_ = hd->stream_id;
+  const int32_t id = hd->stream_id;
+  if (id > max_request_stream_id_) {
+    const int32_t next = max_request_stream_id_ == 0 ? 1 : max_request_stream_id_ + 2;
+    if (id > next) {
+      if (skipped_stream_ids_.size() == kMaxSkippedRanges) skipped_stream_ids_.pop_front();
+      skipped_stream_ids_.emplace_back(next, id - 2);
+    }
+    max_request_stream_id_ = id;
     return 0;
   }
-  // A lower id that nghttp2 does not know was never opened: "MUST respond with a connection
-  // error of type PROTOCOL_ERROR" (RFC 9113 §5.1.1). nghttp2 would silently drop it and leave
-  // the client waiting. (Known closed streams are nghttp2's: STREAM_CLOSED.)
-  if (nghttp2_session_find_stream(ng_, hd->stream_id) == nullptr) {
-    recv_error_ = nodeError(absl::StatusCode::kInvalidArgument, "ERR_HTTP2_ERROR",
-                            "Stream id lower than one the client already used");
-    return NGHTTP2_ERR_CALLBACK_FAILURE;
+  if (nghttp2_session_find_stream(ng_, id) != nullptr) return 0;  // trailers: nghttp2's to check
+  // A lower id nghttp2 does not know. If the client skipped it, it was never opened: "MUST
+  // respond with a connection error of type PROTOCOL_ERROR" (RFC 9113 §5.1.1); nghttp2 would
+  // silently drop it and leave the client waiting. Otherwise the stream was opened and is closed
+  // (nghttp2 keeps no closed streams, see create()): HEADERS after our RST_STREAM "MUST" be
+  // ignored (§5.1; trailers may be in flight), and we cannot tell that from a misbehaving peer,
+  // so nghttp2 ignores it, as Node 20 does.
+  for (const auto& [first, last] : skipped_stream_ids_) {
+    if (id >= first && id <= last) {
+      recv_error_ = nodeError(absl::StatusCode::kInvalidArgument, "ERR_HTTP2_ERROR",
+                              "Stream id lower than one the client already used");
+      return NGHTTP2_ERR_CALLBACK_FAILURE;
+    }
   }
   return 0;
 }

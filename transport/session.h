@@ -259,6 +259,10 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   uint32_t destroy_code_ = 0;
   uint32_t invalid_frames_ = 0;
   int32_t max_request_stream_id_ = 0;
+  // Client stream ids skipped over (a HEADERS on 7 after 1 skips 3..5), [first, last], at most
+  // kMaxSkippedRanges, oldest dropped first: a HEADERS on one of them is a PROTOCOL_ERROR.
+  static constexpr size_t kMaxSkippedRanges = 64;
+  std::deque<std::pair<int32_t, int32_t>> skipped_stream_ids_;
   // Why a callback failed, when we know better than nghttp2's "callback failure".
   absl::Status recv_error_;
   uint32_t rejected_streams_ = 0;

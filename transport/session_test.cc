@@ -536,6 +536,39 @@ TEST(SessionTest, MaxSessionMemoryRefusesNewStreamsWhileOver) {
   EXPECT_EQ(p.streams.size(), 2u);
 }
 
+// With Node's unlimited SETTINGS_MAX_CONCURRENT_STREAMS, nghttp2 used to keep every closed stream
+// and count it against maxSessionMemory (~250 B each): a 1 MB session refused all streams after
+// ~4,000. Node 20 serves any number of streams on one connection; so must we.
+TEST(SessionTest, ClosedStreamsDoNotAccumulateOnALongLivedConnection) {
+  SessionOptions server_options;
+  server_options.maxSessionMemory = 1;  // 1 MB
+  Pair p(server_options);
+  p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers&) {
+    ASSERT_TRUE(s->respond({{":status", "200"}}, {.endStream = true}).ok());
+  };
+  constexpr int kBatches = 200, kPerBatch = 100;  // 20,000 streams
+  int ok = 0, refused = 0;
+  size_t peak_memory = 0;
+  for (int b = 0; b < kBatches; ++b) {
+    std::vector<std::shared_ptr<ClientHttp2Stream>> reqs;
+    for (int i = 0; i < kPerBatch; ++i) {
+      auto r = p.client->request({{":path", "/"}}, {.endStream = true});
+      ASSERT_TRUE(r.ok()) << r.status();
+      (*r)->onResponse([&](const Headers& h, uint8_t) { ok += h.get(":status") == "200"; });
+      reqs.push_back(*r);
+    }
+    p.run();
+    for (auto& r : reqs) refused += r->rstCode() != constants::NGHTTP2_NO_ERROR;
+    p.streams.clear();
+    p.request_headers.clear();
+    peak_memory = std::max(peak_memory, p.server->memoryInUse());
+  }
+  EXPECT_EQ(ok, kBatches * kPerBatch);
+  EXPECT_EQ(refused, 0);
+  EXPECT_FALSE(p.server->destroyed());
+  EXPECT_LT(peak_memory, 500000u);
+}
+
 TEST(SessionTest, PaddingStrategyMaxPadsFrames) {
   auto bytesFor = [](int strategy) {
     SessionOptions server_options;
