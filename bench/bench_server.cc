@@ -19,6 +19,9 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -33,7 +36,7 @@ ABSL_FLAG(int, max_concurrent_streams, 0,
           "(Node's: unlimited)");
 ABSL_FLAG(int, loops, 1,
           "event loops (threads), each with its own listening socket on the same port "
-          "(SO_REUSEPORT). Only 1 for now: see bench/README.md, 'N cores'");
+          "(SO_REUSEPORT); see bench/README.md, 'N cores'");
 
 namespace {
 
@@ -156,35 +159,66 @@ void OnSignal(h2rpc::transport::UvLoop* loop, std::function<void()> fn) {
 
 }  // namespace
 
+// One event loop, its own service and rpc::Server, on its own thread (bench/README.md, "N cores").
+// Everything is created on the main thread before the worker thread starts, then only touched on
+// the worker thread, except `stop`, the one thread-safe handle (uv_async_send).
+struct Worker {
+  h2rpc::transport::UvLoop loop;
+  BenchmarkServiceImpl service;
+  std::unique_ptr<h2rpc::rpc::Server> server;
+  uv_async_t stop;
+  std::thread thread;
+};
+
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   const int loops = absl::GetFlag(FLAGS_loops);
-  if (loops != 1) {
-    std::fprintf(stderr,
-                 "bench_server: --loops=%d is not supported yet: N loops need N listening sockets "
-                 "on one port (SO_REUSEPORT), and transport::Http2Server::listen() cannot set it. "
-                 "The API this needs is in bench/README.md ('N cores'). Use --loops=1.\n",
-                 loops);
+  if (loops < 1 || loops > 256) {
+    std::fprintf(stderr, "bench_server: --loops must be 1..256, got %d\n", loops);
     return 2;
   }
-  h2rpc::transport::UvLoop loop;
-  BenchmarkServiceImpl service;
   h2rpc::rpc::ServerOptions options;
   if (const int n = absl::GetFlag(FLAGS_max_concurrent_streams); n > 0) {
     options.http2.settings.maxConcurrentStreams = static_cast<uint32_t>(n);
   }
-  h2rpc::rpc::Server server(&loop, options);
-  server.RegisterService(&service);
+  options.reuse_port = loops > 1;
   const std::string host = absl::GetFlag(FLAGS_host);
-  if (absl::Status st = server.Listen(host, static_cast<uint16_t>(absl::GetFlag(FLAGS_port)));
-      !st.ok()) {
-    std::fprintf(stderr, "bench_server: %s\n", st.ToString().c_str());
-    return 1;
+  uint16_t port = static_cast<uint16_t>(absl::GetFlag(FLAGS_port));
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (int i = 0; i < loops; ++i) {
+    auto w = std::make_unique<Worker>();
+    w->server = std::make_unique<h2rpc::rpc::Server>(&w->loop, options);
+    w->server->RegisterService(&w->service);
+    // Port 0: the first loop picks one, the others join it.
+    if (absl::Status st = w->server->Listen(host, port); !st.ok()) {
+      std::fprintf(stderr, "bench_server: loop %d: %s\n", i, st.ToString().c_str());
+      return 1;
+    }
+    port = w->server->port();
+    workers.push_back(std::move(w));
   }
-  std::printf("listening %u\n", server.port());
+  std::printf("listening %u\n", port);
   std::fflush(stdout);
-  OnSignal(&loop, [&] { server.Shutdown(absl::Milliseconds(500)); });
-  loop.run();
+  // Loop 0 runs here and owns the signals; a signal stops every loop.
+  for (int i = 1; i < loops; ++i) {
+    Worker* w = workers[i].get();
+    w->stop.data = w;
+    uv_async_init(w->loop.uv(), &w->stop, [](uv_async_t* a) {
+      auto* self = static_cast<Worker*>(a->data);
+      self->server->Shutdown(absl::Milliseconds(500));
+      uv_close(reinterpret_cast<uv_handle_t*>(a), nullptr);
+    });
+  }
+  OnSignal(&workers[0]->loop, [&] {
+    for (int i = 1; i < loops; ++i) uv_async_send(&workers[i]->stop);
+    workers[0]->server->Shutdown(absl::Milliseconds(500));
+  });
+  for (int i = 1; i < loops; ++i) {
+    Worker* w = workers[i].get();
+    w->thread = std::thread([w] { w->loop.run(); });
+  }
+  workers[0]->loop.run();
+  for (int i = 1; i < loops; ++i) workers[i]->thread.join();
   std::printf("bench_server: stopped\n");
   return 0;
 }

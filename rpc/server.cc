@@ -72,7 +72,9 @@ absl::Status Server::Start(std::unique_ptr<transport::Http2Server> http2, const 
                                 const Headers& headers, uint8_t) {
     if (!alive.expired()) OnStream(std::move(stream), headers);
   });
-  if (absl::Status st = http2->listen(port, host); !st.ok()) return st;
+  if (absl::Status st = http2->listen(port, host, {.reusePort = options_.reuse_port}); !st.ok()) {
+    return st;
+  }
   http2_ = std::move(http2);
   return absl::OkStatus();
 }

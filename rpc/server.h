@@ -34,6 +34,9 @@ struct ServerOptions {
   CallLimits limits;
   // HTTP/2 settings and limits of each connection (Node's names; see transport/session.h).
   transport::ServerOptions http2;
+  // SO_REUSEPORT on the listening socket, so several Servers (one per event loop and thread) can
+  // listen on one port and the kernel spreads connections over them. All of them must set it.
+  bool reuse_port = false;
 };
 
 class Server {

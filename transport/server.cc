@@ -1,5 +1,9 @@
 #include "transport/server.h"
 
+#include <sys/socket.h>
+
+#include <cerrno>
+
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -85,7 +89,8 @@ absl::StatusOr<std::unique_ptr<Http2Server>> Http2Server::createSecureServer(
   return std::unique_ptr<Http2Server>(new Http2Server(loop, std::move(options), *ctx));
 }
 
-absl::Status Http2Server::listen(uint16_t port, const std::string& host) {
+absl::Status Http2Server::listen(uint16_t port, const std::string& host,
+                                 const ListenOptions& options) {
   if (listening_) {
     return nodeError(absl::StatusCode::kFailedPrecondition, "ERR_SERVER_ALREADY_LISTEN",
                      "Listen method has been called more than once without closing.");
@@ -98,13 +103,25 @@ absl::Status Http2Server::listen(uint16_t port, const std::string& host) {
     return absl::InvalidArgumentError(absl::StrCat("listen: not an IP address: '", host, "'"));
   }
   auto* tcp = new uv_tcp_t;
-  uv_tcp_init(loop_->uv(), tcp);
+  // With a family, libuv creates the socket now, so options can be set before bind(). (libuv
+  // 1.44 has no UV_TCP_REUSEPORT; it came in 1.49.)
+  uv_tcp_init_ex(loop_->uv(), tcp, addr.ss_family);
   tcp->data = this;
-  int rv = uv_tcp_bind(tcp, reinterpret_cast<sockaddr*>(&addr), 0);
+  int rv = 0;
+  if (options.reusePort) {
+    uv_os_fd_t fd;
+    const int one = 1;
+    rv = uv_fileno(reinterpret_cast<uv_handle_t*>(tcp), &fd);
+    if (rv == 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
+      rv = uv_translate_sys_error(errno);
+    }
+  }
+  if (rv == 0) rv = uv_tcp_bind(tcp, reinterpret_cast<sockaddr*>(&addr), 0);
   if (rv == 0) {
-    rv = uv_listen(reinterpret_cast<uv_stream_t*>(tcp), 511, [](uv_stream_t* s, int status) {
-      if (status >= 0) static_cast<Http2Server*>(s->data)->onConnection();
-    });
+    rv = uv_listen(reinterpret_cast<uv_stream_t*>(tcp), options.backlog,
+                   [](uv_stream_t* s, int status) {
+                     if (status >= 0) static_cast<Http2Server*>(s->data)->onConnection();
+                   });
   }
   if (rv != 0) {
     uv_close(reinterpret_cast<uv_handle_t*>(tcp),

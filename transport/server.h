@@ -34,6 +34,15 @@ struct ServerOptions : SessionOptions {
   uint64_t timeout = 0;
 };
 
+// server.listen() options beyond host and port (Node's listen({...}) object).
+struct ListenOptions {
+  // SO_REUSEPORT (Node >= 22.12's `reusePort`): several servers, typically one per event loop and
+  // thread, may listen on the same port and the kernel spreads new connections over them. Every
+  // socket bound to the port must set it.
+  bool reusePort = false;
+  int backlog = 511;  // Node's default
+};
+
 class Http2Server {
  public:
   // Node's http2.createServer(): cleartext HTTP/2 (prior knowledge).
@@ -46,7 +55,8 @@ class Http2Server {
   ~Http2Server();
 
   // Listens on host:port (port 0 picks a free one; see port()). Errors: EADDRINUSE etc.
-  absl::Status listen(uint16_t port, const std::string& host = "127.0.0.1");
+  absl::Status listen(uint16_t port, const std::string& host = "127.0.0.1",
+                      const ListenOptions& options = {});
   uint16_t port() const { return port_; }
   bool listening() const { return listening_; }
 

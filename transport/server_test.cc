@@ -125,6 +125,42 @@ TEST(ServerTest, ListenOnABusyPortFails) {
   a->close();
 }
 
+// ListenOptions.reusePort: N servers (one per loop and thread in a real program) share a port and
+// the kernel spreads the connections over them.
+TEST(ServerTest, ReusePortLetsServersShareAPortAndSpreadsConnections) {
+  UvLoop loop;
+  auto a = *Http2Server::createServer(&loop);
+  ASSERT_TRUE(a->listen(0, "127.0.0.1", {.reusePort = true}).ok());
+  auto b = *Http2Server::createServer(&loop);
+  ASSERT_TRUE(b->listen(a->port(), "127.0.0.1", {.reusePort = true}).ok());
+  // Every socket on the port must ask for it.
+  auto c = *Http2Server::createServer(&loop);
+  EXPECT_NE(std::string(c->listen(a->port()).message()).find("EADDRINUSE"), std::string::npos);
+  // 64 connections from 64 source ports: the kernel's 4-tuple hash gives both servers some
+  // (all on one would happen with probability 2^-63).
+  int served_a = 0, served_b = 0, answered = 0;
+  auto respond = [](std::shared_ptr<ServerHttp2Stream> s, const Headers&, uint8_t) {
+    (void)s->respond({{":status", "200"}}, {.endStream = true});
+  };
+  a->onStream([&](auto s, const Headers& h, uint8_t f) { ++served_a; respond(s, h, f); });
+  b->onStream([&](auto s, const Headers& h, uint8_t f) { ++served_b; respond(s, h, f); });
+  std::vector<std::shared_ptr<ClientHttp2Session>> clients;
+  for (int i = 0; i < 64; ++i) {
+    clients.push_back(*connect(&loop, Url(*a)));
+    auto req = clients.back()->request({{":path", "/"}}, {.endStream = true});
+    ASSERT_TRUE(req.ok()) << req.status();
+    (*req)->onResponse([&](const Headers&, uint8_t) { ++answered; });
+  }
+  ASSERT_TRUE(RunUntil(loop, [&] { return answered == 64; }));
+  EXPECT_EQ(served_a + served_b, 64);
+  EXPECT_GT(served_a, 0);
+  EXPECT_GT(served_b, 0);
+  for (auto& client : clients) client->close();
+  a->close();
+  b->close();
+  RunUntil(loop, [&] { return a->sessionCount() == 0 && b->sessionCount() == 0; });
+}
+
 TEST(ServerTest, UnrefLetsTheLoopEndWithTheConnectionOpen) {
   UvLoop loop;
   auto server = *Http2Server::createServer(&loop);
