@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <unordered_map>
+#include <utility>
 
 namespace h2rpc::transport {
 
@@ -42,6 +43,10 @@ class EventLoop {
   virtual std::unique_ptr<Timer> createTimer() = 0;
   // Runs `fn` on this loop after the current callback returns (Node's setImmediate).
   virtual void post(std::function<void()> fn) = 0;
+  // Runs `fn` once everything posted so far, and what that posts, has run, before the loop
+  // waits for I/O again. A session flushes this way: every frame its streams produced in one
+  // loop turn goes out in one write. Loops without the distinction just post().
+  virtual void postLast(std::function<void()> fn) { post(std::move(fn)); }
 
  protected:
   // Destroys what the loop still keeps (called first thing by each loop's destructor).

@@ -436,7 +436,8 @@ void Http2Session::detachStreams(const absl::Status& error, uint32_t code) {
   streams_.clear();
   for (auto& [id, stream] : streams) {
     if (stream->nghttp2_closed_) {
-      // It ended cleanly before the connection went: what it received is still delivered.
+      // nghttp2 closed it before the connection went: what it received, and its close code, are
+      // still delivered.
       stream->keep_session_ = shared_from_this();
       continue;
     }
@@ -620,7 +621,8 @@ void Http2Session::scheduleFlush() {
   if (flush_scheduled_ || destroyed_) return;
   flush_scheduled_ = true;
   std::weak_ptr<Http2Session> weak = weak_from_this();
-  post([weak] {
+  // Last: what the other callbacks of this loop turn produce goes out in the same write.
+  loop_->postLast([weak] {
     if (auto self = weak.lock()) {
       self->flush_scheduled_ = false;
       self->flush();
@@ -903,7 +905,9 @@ int Http2Session::onStreamClose(int32_t stream_id, uint32_t error_code) {
   auto it = streams_.find(stream_id);
   if (it == streams_.end()) return 0;
   std::shared_ptr<Http2Stream> stream = it->second;
-  if (error_code == constants::NGHTTP2_NO_ERROR) stream->nghttp2_closed_ = true;
+  // Its fate is known now (ended, or RST_STREAM / refused above a GOAWAY's last stream id): if
+  // the connection drops before the posted close runs, that code is what the stream reports.
+  stream->nghttp2_closed_ = true;
   post([stream, error_code] { stream->onNghttp2Close(error_code); });
   return 0;
 }

@@ -569,6 +569,24 @@ TEST(SessionTest, ClosedStreamsDoNotAccumulateOnALongLivedConnection) {
   EXPECT_LT(peak_memory, 500000u);
 }
 
+// A server that sends GOAWAY and hangs up at once: the client reads the GOAWAY and the EOF in one
+// go. A stream above the GOAWAY's last stream id must still report REFUSED_STREAM (safe to retry,
+// the server never saw it), not the CANCEL of a dropped connection.
+TEST(SessionTest, StreamRefusedByGoawayKeepsItsCodeWhenTheConnectionDropsRightAfter) {
+  Pair p;
+  auto first = p.client->request({{":path", "/1"}});
+  auto second = p.client->request({{":path", "/2"}});
+  ASSERT_TRUE(first.ok() && second.ok());
+  p.run();
+  ASSERT_EQ(p.streams.size(), 2u);
+  ASSERT_TRUE(p.server->goaway(constants::NGHTTP2_NO_ERROR, 1).ok());
+  p.server->destroy();  // writes what is pending, then closes the socket
+  p.run();
+  EXPECT_TRUE(p.client->destroyed());
+  EXPECT_EQ((*second)->rstCode(), constants::NGHTTP2_REFUSED_STREAM);
+  EXPECT_EQ((*first)->rstCode(), constants::NGHTTP2_CANCEL);  // it was admitted, then cut off
+}
+
 TEST(SessionTest, PaddingStrategyMaxPadsFrames) {
   auto bytesFor = [](int strategy) {
     SessionOptions server_options;

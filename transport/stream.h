@@ -215,7 +215,7 @@ struct Nghttp2Callbacks;
   bool closed_ = false;
   bool destroyed_ = false;
   bool destroy_on_end_ = false;
-  // nghttp2 closed the stream cleanly; its buffered events still have to run.
+  // nghttp2 closed the stream (any code); its buffered events and close still have to run.
   bool nghttp2_closed_ = false;
   // Keeps the session alive while such a stream finishes after the session went away.
   std::shared_ptr<Http2Session> keep_session_;

@@ -61,6 +61,7 @@ UvLoop::UvLoop() : loop_(new uv_loop_t), idle_(new uv_idle_t) {
 UvLoop::~UvLoop() {
   releaseAll();  // sessions still open close their handles now
   posted_.clear();
+  posted_last_.clear();
   uv_idle_stop(idle_);
   uv_close(reinterpret_cast<uv_handle_t*>(idle_),
            [](uv_handle_t* h) { delete reinterpret_cast<uv_idle_t*>(h); });
@@ -82,16 +83,33 @@ void UvLoop::post(std::function<void()> fn) {
   uv_idle_start(idle_, &UvLoop::onIdle);
 }
 
+void UvLoop::postLast(std::function<void()> fn) {
+  posted_last_.push_back(std::move(fn));
+  uv_idle_start(idle_, &UvLoop::onIdle);
+}
+
 void UvLoop::onIdle(uv_idle_t* idle) {
   auto* self = static_cast<UvLoop*>(idle->data);
-  // Run what is queued now; what those callbacks post runs on the next iteration, after I/O.
-  size_t n = self->posted_.size();
-  while (n-- > 0 && !self->posted_.empty()) {
-    auto fn = std::move(self->posted_.front());
-    self->posted_.pop_front();
+  // Run what is queued and what that posts (as ManualLoop::runUntilIdle does), then the
+  // postLast() callbacks (writes), before polling again: one request's chain of events (stream,
+  // headers, data, respond, wantTrailers) then costs one loop turn and one write instead of one
+  // turn and an epoll_wait per link. The budget keeps a callback that re-posts itself forever
+  // from starving I/O.
+  constexpr int kBudget = 4096;
+  for (int ran = 0; ran < kBudget; ++ran) {
+    std::function<void()> fn;
+    if (!self->posted_.empty()) {
+      fn = std::move(self->posted_.front());
+      self->posted_.pop_front();
+    } else if (!self->posted_last_.empty()) {
+      fn = std::move(self->posted_last_.front());
+      self->posted_last_.pop_front();
+    } else {
+      break;
+    }
     fn();
   }
-  if (self->posted_.empty()) uv_idle_stop(idle);
+  if (self->posted_.empty() && self->posted_last_.empty()) uv_idle_stop(idle);
 }
 
 int UvLoop::run() { return uv_run(loop_, UV_RUN_DEFAULT); }

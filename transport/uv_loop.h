@@ -30,6 +30,7 @@ class UvLoop : public EventLoop {
   uint64_t now() const override { return uv_now(loop_); }
   std::unique_ptr<Timer> createTimer() override;
   void post(std::function<void()> fn) override;
+  void postLast(std::function<void()> fn) override;
 
   // Runs until nothing referenced is left (or stop()). Returns like uv_run.
   int run();
@@ -42,6 +43,7 @@ class UvLoop : public EventLoop {
   uv_loop_t* loop_;
   uv_idle_t* idle_;
   std::deque<std::function<void()>> posted_;
+  std::deque<std::function<void()>> posted_last_;
 };
 
 }  // namespace h2rpc::transport
