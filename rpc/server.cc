@@ -81,13 +81,20 @@ uint16_t Server::port() const { return http2_ ? http2_->port() : 0; }
 
 void Server::OnStream(std::shared_ptr<transport::ServerHttp2Stream> stream,
                       const Headers& headers) {
-  const std::string method = headers.get(":method").value_or("");
+  // Views into `headers` (no copies; `joined` holds a value only if several fields had to be
+  // joined). Absl's string_view is not std's on Debian: converted where absl functions take them.
+  std::string joined;
+  auto view = [&](std::string_view name) -> absl::string_view {
+    std::optional<std::string_view> v = headers.get(name, joined);
+    return v ? absl::string_view(v->data(), v->size()) : absl::string_view();
+  };
+  const std::string method(view(":method"));
   if (method != "POST") {
     RespondTrailersOnly(*stream, absl::InternalError(absl::StrCat("Method not allowed: ", method)),
                         "405");
     return;
   }
-  const std::string content_type = headers.get("content-type").value_or("");
+  const absl::string_view content_type = view("content-type");
   if (!absl::StartsWith(content_type, "application/grpc")) {
     RespondTrailersOnly(
         *stream,
@@ -95,7 +102,7 @@ void Server::OnStream(std::shared_ptr<transport::ServerHttp2Stream> stream,
         "415");
     return;
   }
-  const std::string path = headers.get(":path").value_or("");
+  const std::string path(view(":path"));
   auto it = methods_.find(path);
   if (it == methods_.end()) {
     // Tell "no such service" from "no such method", as gRPC does.
@@ -126,10 +133,8 @@ void Server::OnStream(std::shared_ptr<transport::ServerHttp2Stream> stream,
     }
     request_compression = *c;
   }
-  CompressionSet accepts = ParseAcceptEncoding(headers.get("grpc-accept-encoding").value_or(""));
-  std::vector<Metadata::Entry> wire;
-  for (const auto& field : headers) wire.emplace_back(field.name, field.value);
-  auto metadata = Metadata::FromWire(wire, /*skip_reserved=*/true);
+  CompressionSet accepts = ParseAcceptEncoding(view("grpc-accept-encoding"));
+  auto metadata = Metadata::FromHeaderFields(headers, /*skip_reserved=*/true);
   if (!metadata.ok()) {
     RespondTrailersOnly(*stream, absl::InternalError(metadata.status().message()));
     return;

@@ -90,6 +90,8 @@ class ServerCall : public std::enable_shared_from_this<ServerCall> {
   void DeliverReads();
   void FlushWrites(bool ok);
   void RespondHeaders(bool end_stream, const absl::Status* trailers_only);
+  // On 'wantTrailers': grpc-status (and grpc-message, trailing metadata) in trailers.
+  void SendTrailers();
   void ResetIfClientStillSending();
 
   std::shared_ptr<transport::ServerHttp2Stream> stream_;

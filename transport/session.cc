@@ -744,8 +744,10 @@ int Http2Session::onBeginHeaders(const nghttp2_frame* frame) {
     }
     rejected_streams_ = 0;
   }
-  incoming_headers_[id] = Headers();
-  incoming_header_bytes_[id] = 0;
+  IncomingHeaders& incoming = incoming_headers_[id];
+  incoming = IncomingHeaders();
+  // A request block is usually 6-10 fields: grow once, not field by field.
+  incoming.headers.reserve(8);
   return 0;
 }
 
@@ -758,16 +760,17 @@ int Http2Session::onHeader(const nghttp2_frame* frame, std::string_view name,
   const size_t max_pairs = std::max(options_.maxHeaderListPairs, min_pairs);
   const uint32_t max_length =
       nghttp2_session_get_local_settings(ng_, NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE);
-  size_t& bytes = incoming_header_bytes_[id];
-  if (it->second.size() >= max_pairs || bytes + name.size() + value.size() > max_length) {
+  Headers& headers = it->second.headers;
+  size_t& bytes = it->second.bytes;
+  if (headers.size() >= max_pairs || bytes + name.size() + value.size() > max_length) {
     // Node: more header fields than maxHeaderListPairs (or bytes than maxHeaderListSize).
     nghttp2_submit_rst_stream(ng_, NGHTTP2_FLAG_NONE, id, NGHTTP2_ENHANCE_YOUR_CALM);
     incoming_headers_.erase(it);
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   }
   bytes += name.size() + value.size();
-  it->second.add(name, value);
-  if (flags & NGHTTP2_NV_FLAG_NO_INDEX) it->second.setSensitive(name);
+  headers.add(name, value);
+  if (flags & NGHTTP2_NV_FLAG_NO_INDEX) headers.setSensitive(name);
   return 0;
 }
 
@@ -778,15 +781,14 @@ int Http2Session::onFrameRecv(const nghttp2_frame* frame) {
     case NGHTTP2_HEADERS: {
       auto it = incoming_headers_.find(id);
       if (it == incoming_headers_.end()) return 0;
-      Headers headers = std::move(it->second);
+      Headers headers = std::move(it->second.headers);
       incoming_headers_.erase(it);
-      incoming_header_bytes_.erase(id);
       const uint8_t flags = frame->hd.flags;
       const int cat = frame->headers.cat;
       if (type_ == Type::kServer && cat == NGHTTP2_HCAT_REQUEST) {
-        onNewStream(id, headers, flags);
+        onNewStream(id, std::move(headers), flags);
       } else if (Http2Stream* stream = findStream(id)) {
-        onStreamHeaders(stream, headers, flags, cat);
+        onStreamHeaders(stream, std::move(headers), flags, cat);
       }
       break;
     }
@@ -864,9 +866,9 @@ int Http2Session::onFrameRecv(const nghttp2_frame* frame) {
   return 0;
 }
 
-void Http2Session::onStreamHeaders(Http2Stream* stream, const Headers& headers, uint8_t flags,
+void Http2Session::onStreamHeaders(Http2Stream* stream, Headers headers, uint8_t flags,
                                    int cat) {
-  stream->emitHeadersEvent(headers, flags, cat);  // also ends the readable side on END_STREAM
+  stream->emitHeadersEvent(std::move(headers), flags, cat);  // also ends the readable side on END_STREAM
 }
 
 int Http2Session::onDataChunk(uint8_t flags, int32_t stream_id, std::string_view data) {
@@ -882,7 +884,6 @@ int Http2Session::onDataChunk(uint8_t flags, int32_t stream_id, std::string_view
 
 int Http2Session::onStreamClose(int32_t stream_id, uint32_t error_code) {
   incoming_headers_.erase(stream_id);
-  incoming_header_bytes_.erase(stream_id);
   auto it = streams_.find(stream_id);
   if (it == streams_.end()) return 0;
   std::shared_ptr<Http2Stream> stream = it->second;
@@ -957,21 +958,22 @@ void ServerHttp2Session::off(ListenerId id) {
   if (!stream_event_.off(id)) Http2Session::off(id);
 }
 
-void ServerHttp2Session::onNewStream(int32_t id, const Headers& headers, uint8_t flags) {
+void ServerHttp2Session::onNewStream(int32_t id, Headers headers, uint8_t flags) {
   auto stream = std::make_shared<ServerHttp2Stream>(this, id);
   const bool end_stream = flags & NGHTTP2_FLAG_END_STREAM;
   if (end_stream) {
     stream->end_after_headers_ = true;
     stream->read_ended_ = true;
   }
-  if (headers.get(constants::HTTP2_HEADER_METHOD) == "HEAD") {
+  std::string joined;
+  if (headers.get(constants::HTTP2_HEADER_METHOD, joined) == "HEAD") {
     // No body may follow a HEAD response: the writable side is done before it starts.
     stream->head_request_ = true;
   }
   addStream(stream);
   nghttp2_session_set_stream_user_data(nghttp2(), id, stream.get());
   auto self = std::static_pointer_cast<ServerHttp2Session>(shared_from_this());
-  post([self, stream, headers, flags] {
+  post([self, stream, headers = std::move(headers), flags] {
     if (stream->destroyed()) return;
     if (!self->stream_event_.emit(stream, headers, flags)) {
       // Nobody listens: Node's server would leave it hanging; we refuse it cleanly.
