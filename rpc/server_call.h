@@ -9,7 +9,6 @@
 #define H2RPC_RPC_SERVER_CALL_H_
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -24,6 +23,7 @@
 #include "rpc/task.h"
 #include "transport/stream.h"
 #include "transport/event_loop.h"
+#include "transport/fifo.h"
 
 namespace h2rpc::rpc {
 
@@ -111,13 +111,13 @@ class ServerCall : public std::enable_shared_from_this<ServerCall> {
     std::string bytes;
     bool compressed;
   };
-  std::deque<Received> messages_;  // decoded, not yet read
+  transport::Fifo<Received> messages_;  // decoded, not yet read
   bool last_message_compressed_ = false;
   std::shared_ptr<Awaitable<std::optional<std::string>>::State> pending_read_;
   struct PendingWrite {
     std::shared_ptr<Awaitable<bool>::State> done;
   };
-  std::deque<PendingWrite> pending_writes_;  // waiting for 'drain'
+  transport::Fifo<PendingWrite> pending_writes_;  // waiting for 'drain'
   bool request_ended_ = false;
   bool headers_sent_ = false;
   bool finished_ = false;

@@ -15,7 +15,6 @@
 #include <nghttp2/nghttp2.h>
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -27,6 +26,7 @@
 #include "absl/status/status.h"
 #include "transport/event.h"
 #include "transport/event_loop.h"
+#include "transport/fifo.h"
 #include "transport/headers.h"
 
 namespace h2rpc::transport {
@@ -207,7 +207,7 @@ struct Nghttp2Callbacks;
     size_t offset = 0;
     WriteCallback cb;
   };
-  std::deque<Chunk> outq_;
+  Fifo<Chunk> outq_;
   size_t buffer_size_ = 0;
   size_t high_water_mark_ = kDefaultHighWaterMark;
   bool need_drain_ = false;
@@ -221,7 +221,7 @@ struct Nghttp2Callbacks;
   std::vector<WriteCallback> end_callbacks_;
 
   // Readable side.
-  std::deque<std::string> inbox_;
+  Fifo<std::string> inbox_;
   size_t inbox_bytes_ = 0;
   bool flowing_ = false;
   bool explicitly_paused_ = false;
