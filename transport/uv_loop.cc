@@ -61,6 +61,7 @@ UvLoop::UvLoop() : loop_(new uv_loop_t), idle_(new uv_idle_t) {
 UvLoop::~UvLoop() {
   releaseAll();  // sessions still open close their handles now
   posted_.clear();
+  running_.clear();
   uv_idle_stop(idle_);
   uv_close(reinterpret_cast<uv_handle_t*>(idle_),
            [](uv_handle_t* h) { delete reinterpret_cast<uv_idle_t*>(h); });
@@ -85,12 +86,12 @@ void UvLoop::post(std::function<void()> fn) {
 void UvLoop::onIdle(uv_idle_t* idle) {
   auto* self = static_cast<UvLoop*>(idle->data);
   // Run what is queued now; what those callbacks post runs on the next iteration, after I/O.
-  size_t n = self->posted_.size();
-  while (n-- > 0 && !self->posted_.empty()) {
-    auto fn = std::move(self->posted_.front());
-    self->posted_.pop_front();
-    fn();
+  self->running_.swap(self->posted_);  // running_ was empty: posted_ is now
+  for (size_t i = 0; i < self->running_.size(); ++i) {
+    auto fn = std::move(self->running_[i]);
+    fn();  // destroyed before the next one runs, as its captures were when popped
   }
+  self->running_.clear();
   if (self->posted_.empty()) uv_idle_stop(idle);
 }
 
