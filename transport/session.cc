@@ -517,7 +517,7 @@ void Http2Session::unref() {
   if (socket_) socket_->unref();
 }
 
-void Http2Session::post(std::function<void()> fn) { loop_->post(std::move(fn)); }
+void Http2Session::post(LoopCallback fn) { loop_->post(std::move(fn)); }
 
 // ---------------------------------------------------------------------------------------------
 // Streams

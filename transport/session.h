@@ -176,7 +176,7 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   nghttp2_session* nghttp2() const { return ng_; }
   absl::Status invalidSession() const;
   void scheduleFlush();
-  void post(std::function<void()> fn);
+  void post(LoopCallback fn);
   void updateTimer();
   // The received block is handed over (moved), not copied: it reaches the application as is.
   virtual void onNewStream(int32_t id, Headers headers, uint8_t flags) {}

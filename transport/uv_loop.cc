@@ -77,7 +77,7 @@ UvLoop::~UvLoop() {
 
 std::unique_ptr<Timer> UvLoop::createTimer() { return std::make_unique<UvTimer>(loop_); }
 
-void UvLoop::post(std::function<void()> fn) {
+void UvLoop::post(LoopCallback fn) {
   posted_.push_back(std::move(fn));
   // An active idle handle makes the loop poll without blocking and call onIdle next iteration.
   uv_idle_start(idle_, &UvLoop::onIdle);

@@ -29,7 +29,7 @@ class UvLoop : public EventLoop {
 
   uint64_t now() const override { return uv_now(loop_); }
   std::unique_ptr<Timer> createTimer() override;
-  void post(std::function<void()> fn) override;
+  void post(LoopCallback fn) override;
 
   // Runs until nothing referenced is left (or stop()). Returns like uv_run.
   int run();
@@ -44,8 +44,8 @@ class UvLoop : public EventLoop {
   // What post() queued for the next turn, and the batch being run. Two vectors swapped each
   // turn keep their capacity: no allocation per post for the queue itself (a deque allocated
   // a block every few posts and freed it as it drained).
-  std::vector<std::function<void()>> posted_;
-  std::vector<std::function<void()>> running_;
+  std::vector<LoopCallback> posted_;
+  std::vector<LoopCallback> running_;
 };
 
 }  // namespace h2rpc::transport
