@@ -1,5 +1,7 @@
 #include "rpc/server.h"
 
+#include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -102,7 +104,7 @@ void Server::OnStream(std::shared_ptr<transport::ServerHttp2Stream> stream,
         "415");
     return;
   }
-  const std::string path(view(":path"));
+  std::string path(view(":path"));
   auto it = methods_.find(path);
   if (it == methods_.end()) {
     // Tell "no such service" from "no such method", as gRPC does.
@@ -134,13 +136,23 @@ void Server::OnStream(std::shared_ptr<transport::ServerHttp2Stream> stream,
     request_compression = *c;
   }
   CompressionSet accepts = ParseAcceptEncoding(view("grpc-accept-encoding"));
-  auto metadata = Metadata::FromHeaderFields(headers, /*skip_reserved=*/true);
-  if (!metadata.ok()) {
-    RespondTrailersOnly(*stream, absl::InternalError(metadata.status().message()));
-    return;
+  // Client metadata is parsed when the handler first asks for it (most never do). Only -bin
+  // values can make it fail, and that must fail the call now: with one, parse it now.
+  std::optional<Metadata> metadata;
+  const bool has_binary = std::any_of(headers.begin(), headers.end(), [](const auto& field) {
+    return absl::EndsWithIgnoreCase(absl::string_view(field.name.data(), field.name.size()),
+                                    "-bin");
+  });
+  if (has_binary) {
+    auto parsed = Metadata::FromHeaderFields(headers, /*skip_reserved=*/true);
+    if (!parsed.ok()) {
+      RespondTrailersOnly(*stream, absl::InternalError(parsed.status().message()));
+      return;
+    }
+    metadata = std::move(*parsed);
   }
-  auto call = std::make_shared<ServerCall>(stream, path, std::move(*metadata), options_.limits,
-                                           request_compression, accepts);
+  auto call = std::make_shared<ServerCall>(stream, std::move(path), std::move(metadata),
+                                           options_.limits, request_compression, accepts);
   ++active_calls_;
   std::weak_ptr<bool> alive = alive_;
   stream->onClose([this, alive] {

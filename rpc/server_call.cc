@@ -99,7 +99,7 @@ std::span<const transport::StaticHeaderField> StaticStatusTrailers(const absl::S
 }  // namespace
 
 ServerCall::ServerCall(std::shared_ptr<transport::ServerHttp2Stream> stream, std::string method,
-                       Metadata client_metadata, CallLimits limits,
+                       std::optional<Metadata> client_metadata, CallLimits limits,
                        Compression request_compression, CompressionSet peer_accepts)
     : stream_(std::move(stream)),
       method_(std::move(method)),
@@ -114,18 +114,25 @@ ServerCall::ServerCall(std::shared_ptr<transport::ServerHttp2Stream> stream, std
 
 ServerCall::~ServerCall() = default;
 
+const Metadata& ServerCall::client_metadata() const {
+  if (!client_metadata_) {
+    // The server checked at the start that these parse (only -bin values can fail).
+    auto parsed = Metadata::FromHeaderFields(stream_->requestHeaders(), /*skip_reserved=*/true);
+    client_metadata_ = parsed.ok() ? std::move(*parsed) : Metadata();
+  }
+  return *client_metadata_;
+}
+
 void ServerCall::Start(std::optional<absl::Time> deadline) {
   std::weak_ptr<ServerCall> weak = weak_from_this();
-  stream_->onData([weak](std::string_view data) {
-    if (auto self = weak.lock()) self->OnData(data);
-  });
-  stream_->onEnd([weak] {
-    if (auto self = weak.lock()) self->OnEnd();
-  });
-  stream_->onDrain([weak] {
-    if (auto self = weak.lock()) self->FlushWrites(/*ok=*/true);
-  });
-  // The call object lives as long as its stream has listeners (until 'close').
+  // The call object lives as long as its stream has listeners: the 'close' listener holds it,
+  // and the stream drops every listener after 'close' (nothing is emitted after it). So the
+  // other listeners (here and 'wantTrailers') can hold a plain pointer — which std::function
+  // keeps in place, where a weak_ptr cost an allocation and a lock per listener.
+  ServerCall* self = this;
+  stream_->onData([self](std::string_view data) { self->OnData(data); });
+  stream_->onEnd([self] { self->OnEnd(); });
+  stream_->onDrain([self] { self->FlushWrites(/*ok=*/true); });
   auto keep = shared_from_this();
   stream_->onClose([keep] { keep->OnClose(); });
   deadline_ = deadline;
@@ -253,15 +260,11 @@ void ServerCall::DeliverReads() {
 // --- writing --------------------------------------------------------------------------------
 
 void ServerCall::RespondHeaders(bool end_stream, const absl::Status* trailers_only) {
-  std::weak_ptr<ServerCall> weak = weak_from_this();
+  ServerCall* self = this;  // alive while the stream has listeners (see Start)
   if (!trailers_only && initial_metadata_.empty()) {
     // The common case: a fixed block, sent without building and re-checking it.
     headers_sent_ = true;
-    if (!end_stream) {
-      stream_->onWantTrailers([weak] {
-        if (auto self = weak.lock()) self->SendTrailers();
-      });
-    }
+    if (!end_stream) stream_->onWantTrailers([self] { self->SendTrailers(); });
     (void)stream_->respondStatic(StaticResponseHeaders(response_compression_),
                                  {.endStream = end_stream, .waitForTrailers = !end_stream,
                                   .sendDate = false});
@@ -279,11 +282,7 @@ void ServerCall::RespondHeaders(bool end_stream, const absl::Status* trailers_on
     AddMetadata(headers, trailing_metadata_);
   }
   headers_sent_ = true;
-  if (!end_stream) {
-    stream_->onWantTrailers([weak] {
-      if (auto self = weak.lock()) self->SendTrailers();
-    });
-  }
+  if (!end_stream) stream_->onWantTrailers([self] { self->SendTrailers(); });
   (void)stream_->respond(headers, {.endStream = end_stream, .waitForTrailers = !end_stream,
                                    .sendDate = false});
   if (end_stream) ResetIfClientStillSending();

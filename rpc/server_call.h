@@ -43,9 +43,12 @@ struct WriteOptions {
 
 class ServerCall : public std::enable_shared_from_this<ServerCall> {
  public:
+  // `client_metadata` nullopt: parsed from the stream's request headers the first time
+  // client_metadata() is called (most handlers never look), which the caller must have checked
+  // parse without error.
   ServerCall(std::shared_ptr<transport::ServerHttp2Stream> stream, std::string method,
-             Metadata client_metadata, CallLimits limits, Compression request_compression,
-             CompressionSet peer_accepts);
+             std::optional<Metadata> client_metadata, CallLimits limits,
+             Compression request_compression, CompressionSet peer_accepts);
   ~ServerCall();
   ServerCall(const ServerCall&) = delete;
   ServerCall& operator=(const ServerCall&) = delete;
@@ -67,7 +70,7 @@ class ServerCall : public std::enable_shared_from_this<ServerCall> {
   bool IsCancelled() const { return cancelled_; }
   bool finished() const { return finished_; }
   const std::string& method() const { return method_; }
-  const Metadata& client_metadata() const { return client_metadata_; }
+  const Metadata& client_metadata() const;
   Metadata& initial_metadata() { return initial_metadata_; }
   Metadata& trailing_metadata() { return trailing_metadata_; }
   std::optional<absl::Time> deadline() const { return deadline_; }
@@ -96,7 +99,7 @@ class ServerCall : public std::enable_shared_from_this<ServerCall> {
 
   std::shared_ptr<transport::ServerHttp2Stream> stream_;
   std::string method_;
-  Metadata client_metadata_;
+  mutable std::optional<Metadata> client_metadata_;  // see the constructor
   Metadata initial_metadata_;
   Metadata trailing_metadata_;
   CallLimits limits_;

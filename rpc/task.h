@@ -39,8 +39,7 @@ struct FinalAwaiter {
     auto& p = h.promise();
     if (p.continuation) return p.continuation;
     if (p.detached) {
-      auto done = std::move(p.on_done);
-      if (done) done(p);
+      p.RunDone();  // the Start() callbacks, while the frame (and what it holds) is alive
       h.destroy();
     }
     return std::noop_coroutine();
@@ -53,7 +52,8 @@ struct PromiseBase {
   std::coroutine_handle<> continuation;
   std::exception_ptr exception;
   bool detached = false;
-  std::function<void(Derived&)> on_done;
+  // Start()'s callbacks, kept as given (a wrapper around both cost an allocation per task).
+  std::function<void(std::exception_ptr)> failed;
 
   std::suspend_always initial_suspend() noexcept { return {}; }
   FinalAwaiter final_suspend() noexcept { return {}; }
@@ -67,6 +67,14 @@ class [[nodiscard]] Task {
  public:
   struct promise_type : internal::PromiseBase<promise_type> {
     std::optional<T> value;
+    std::function<void(T)> done;
+    void RunDone() {
+      if (this->exception) {
+        if (this->failed) this->failed(this->exception);
+      } else if (done) {
+        done(std::move(*value));
+      }
+    }
     Task get_return_object() {
       return Task(std::coroutine_handle<promise_type>::from_promise(*this));
     }
@@ -105,13 +113,8 @@ class [[nodiscard]] Task {
   void Start(std::function<void(T)> done, std::function<void(std::exception_ptr)> failed) {
     auto h = std::exchange(handle_, nullptr);
     h.promise().detached = true;
-    h.promise().on_done = [done = std::move(done), failed = std::move(failed)](promise_type& p) {
-      if (p.exception) {
-        if (failed) failed(p.exception);
-      } else if (done) {
-        done(std::move(*p.value));
-      }
-    };
+    h.promise().done = std::move(done);
+    h.promise().failed = std::move(failed);
     h.resume();
   }
 
@@ -124,6 +127,14 @@ template <>
 class [[nodiscard]] Task<void> {
  public:
   struct promise_type : internal::PromiseBase<promise_type> {
+    std::function<void()> done;
+    void RunDone() {
+      if (this->exception) {
+        if (this->failed) this->failed(this->exception);
+      } else if (done) {
+        done();
+      }
+    }
     Task get_return_object() {
       return Task(std::coroutine_handle<promise_type>::from_promise(*this));
     }
@@ -155,13 +166,8 @@ class [[nodiscard]] Task<void> {
              std::function<void(std::exception_ptr)> failed = nullptr) {
     auto h = std::exchange(handle_, nullptr);
     h.promise().detached = true;
-    h.promise().on_done = [done = std::move(done), failed = std::move(failed)](promise_type& p) {
-      if (p.exception) {
-        if (failed) failed(p.exception);
-      } else if (done) {
-        done();
-      }
-    };
+    h.promise().done = std::move(done);
+    h.promise().failed = std::move(failed);
     h.resume();
   }
 

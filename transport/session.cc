@@ -970,12 +970,13 @@ void ServerHttp2Session::onNewStream(int32_t id, Headers headers, uint8_t flags)
     // No body may follow a HEAD response: the writable side is done before it starts.
     stream->head_request_ = true;
   }
+  stream->request_headers_ = std::move(headers);
   addStream(stream);
   nghttp2_session_set_stream_user_data(nghttp2(), id, stream.get());
   auto self = std::static_pointer_cast<ServerHttp2Session>(shared_from_this());
-  post([self, stream, headers = std::move(headers), flags] {
+  post([self, stream, flags] {
     if (stream->destroyed()) return;
-    if (!self->stream_event_.emit(stream, headers, flags)) {
+    if (!self->stream_event_.emit(stream, stream->requestHeaders(), flags)) {
       // Nobody listens: Node's server would leave it hanging; we refuse it cleanly.
       stream->close(constants::NGHTTP2_REFUSED_STREAM);
     }

@@ -222,6 +222,24 @@ TEST(SessionDeathTest, InvalidStaticBlockAbortsInDebugBuilds) {
 }
 #endif
 
+// The 'stream' event's headers are the stream's requestHeaders(), kept for its lifetime.
+TEST(SessionTest, RequestHeadersStayWithTheStream) {
+  Pair p;
+  const Headers* seen = nullptr;
+  p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers& h) {
+    seen = &h;
+    EXPECT_EQ(&s->requestHeaders(), &h);  // the same object, not a copy
+  };
+  auto req = p.client->request({{":path", "/kept"}, {"x-id", "7"}});
+  ASSERT_TRUE(req.ok());
+  p.run();
+  ASSERT_EQ(p.streams.size(), 1u);
+  ASSERT_NE(seen, nullptr);
+  EXPECT_EQ(p.streams[0]->requestHeaders().get(":path"), "/kept");
+  EXPECT_EQ(p.streams[0]->requestHeaders().get("x-id"), "7");
+  EXPECT_EQ(p.streams[0]->requestHeaders(), p.request_headers[0]);
+}
+
 TEST(SessionTest, NoWantTrailersListenerSendsEmptyTrailers) {
   Pair p;
   p.on_stream = [](std::shared_ptr<ServerHttp2Stream> s, const Headers&) {

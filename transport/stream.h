@@ -289,11 +289,18 @@ class ServerHttp2Stream : public Http2Stream {
   bool headRequest() const { return head_request_; }
   // Server push is not implemented yet: always false.
   bool pushAllowed() const { return false; }
+  // The request headers, the ones the session's 'stream' event carried (a reference to these).
+  // Kept with the stream, so that what needs them later refers to them instead of copying.
+  const Headers& requestHeaders() const { return request_headers_; }
 
   ServerHttp2Stream(Http2Session* session, int32_t id) : Http2Stream(session, id) {}
 
  protected:
   absl::Status proceed() override;
+
+ private:
+  friend class ServerHttp2Session;
+  Headers request_headers_;
 };
 
 // Options of ClientHttp2Session::request() (Node's names).
