@@ -40,6 +40,12 @@ class Headers {
 
   // Appends a field (name lower-cased); earlier fields of the same name are kept.
   Headers& add(std::string_view name, std::string_view value);
+  // add() of a name the caller knows is lower-case already (received HTTP/2 headers: nghttp2
+  // rejects any other): stored as given, not checked.
+  Headers& addLowerCase(std::string_view name, std::string_view value) {
+    fields_.push_back({std::string(name), std::string(value)});
+    return *this;
+  }
   // Replaces every field of that name by one field, kept where the first one was (a JS property
   // assignment keeps the key's place); appended if the name is new.
   Headers& set(std::string_view name, std::string_view value);

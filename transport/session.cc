@@ -744,32 +744,35 @@ int Http2Session::onBeginHeaders(const nghttp2_frame* frame) {
     }
     rejected_streams_ = 0;
   }
-  IncomingHeaders& incoming = incoming_headers_[id];
-  incoming = IncomingHeaders();
+  // One block at a time: HTTP/2 sends a header block as HEADERS (or PUSH_PROMISE) and its
+  // CONTINUATIONs with no other frame in between, so a new block replaces any leftover (one
+  // nghttp2 stopped delivering after a stream error).
+  incoming_ = IncomingHeaders{id, Headers(), 0, true};
   // A request block is usually 6-10 fields: grow once, not field by field.
-  incoming.headers.reserve(8);
+  incoming_.headers.reserve(8);
   return 0;
 }
 
 int Http2Session::onHeader(const nghttp2_frame* frame, std::string_view name,
                            std::string_view value, uint8_t flags) {
   const int32_t id = frame->hd.stream_id;
-  auto it = incoming_headers_.find(id);
-  if (it == incoming_headers_.end()) return 0;
+  if (!incoming_.active || incoming_.id != id) return 0;
   const uint32_t min_pairs = type_ == Type::kServer ? 4 : 1;
   const size_t max_pairs = std::max(options_.maxHeaderListPairs, min_pairs);
   const uint32_t max_length =
       nghttp2_session_get_local_settings(ng_, NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE);
-  Headers& headers = it->second.headers;
-  size_t& bytes = it->second.bytes;
+  Headers& headers = incoming_.headers;
+  size_t& bytes = incoming_.bytes;
   if (headers.size() >= max_pairs || bytes + name.size() + value.size() > max_length) {
     // Node: more header fields than maxHeaderListPairs (or bytes than maxHeaderListSize).
     nghttp2_submit_rst_stream(ng_, NGHTTP2_FLAG_NONE, id, NGHTTP2_ENHANCE_YOUR_CALM);
-    incoming_headers_.erase(it);
+    incoming_ = IncomingHeaders();
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   }
   bytes += name.size() + value.size();
-  headers.add(name, value);
+  // nghttp2 resets a stream whose header names are not lower-case (HTTP/2 requires it): no
+  // need to check or lower-case again.
+  headers.addLowerCase(name, value);
   if (flags & NGHTTP2_NV_FLAG_NO_INDEX) headers.setSensitive(name);
   return 0;
 }
@@ -779,10 +782,9 @@ int Http2Session::onFrameRecv(const nghttp2_frame* frame) {
   const int32_t id = frame->hd.stream_id;
   switch (frame->hd.type) {
     case NGHTTP2_HEADERS: {
-      auto it = incoming_headers_.find(id);
-      if (it == incoming_headers_.end()) return 0;
-      Headers headers = std::move(it->second.headers);
-      incoming_headers_.erase(it);
+      if (!incoming_.active || incoming_.id != id) return 0;
+      Headers headers = std::move(incoming_.headers);
+      incoming_ = IncomingHeaders();
       const uint8_t flags = frame->hd.flags;
       const int cat = frame->headers.cat;
       if (type_ == Type::kServer && cat == NGHTTP2_HCAT_REQUEST) {
@@ -883,7 +885,7 @@ int Http2Session::onDataChunk(uint8_t flags, int32_t stream_id, std::string_view
 }
 
 int Http2Session::onStreamClose(int32_t stream_id, uint32_t error_code) {
-  incoming_headers_.erase(stream_id);
+  if (incoming_.active && incoming_.id == stream_id) incoming_ = IncomingHeaders();
   auto it = streams_.find(stream_id);
   if (it == streams_.end()) return 0;
   std::shared_ptr<Http2Stream> stream = it->second;

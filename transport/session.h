@@ -231,11 +231,14 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
 
   std::unordered_map<int32_t, std::shared_ptr<Http2Stream>> streams_;
   // Headers of HEADERS frames being received, by stream id.
+  // The header block being received (one at a time, see onBeginHeaders).
   struct IncomingHeaders {
+    int32_t id = 0;
     Headers headers;
     size_t bytes = 0;  // name + value bytes so far, against maxHeaderListSize
+    bool active = false;
   };
-  std::unordered_map<int32_t, IncomingHeaders> incoming_headers_;
+  IncomingHeaders incoming_;
 
   struct PendingPing {
     std::string payload;
