@@ -165,6 +165,12 @@ std::string ServerCall::peer() const {
   return "";
 }
 
+void ServerCall::CountActive(std::shared_ptr<size_t> active) {
+  if (active_) return;
+  active_ = std::move(active);
+  ++*active_;
+}
+
 void ServerCall::OnCancel(std::function<void()> fn) {
   if (cancelled_) {
     fn();
@@ -396,6 +402,10 @@ void ServerCall::Cancel(const absl::Status& why) {
 }
 
 void ServerCall::OnClose() {
+  if (active_) {
+    --*active_;  // first, as the server's own 'close' listener did before the call's
+    active_.reset();
+  }
   // The stream is gone. If we had not finished, the client cancelled (RST_STREAM) or the
   // connection dropped.
   if (!finished_) Cancel(absl::CancelledError("Cancelled"));

@@ -83,6 +83,8 @@ class ServerCall : public std::enable_shared_from_this<ServerCall> {
   bool last_message_compressed() const { return last_message_compressed_; }
   // Runs `fn` once if the call is cancelled (client RST, deadline, disconnect).
   void OnCancel(std::function<void()> fn);
+  // Counts the call in `*active` until its stream closes (the server's active_calls()).
+  void CountActive(std::shared_ptr<size_t> active);
 
  private:
   void OnData(std::string_view data);
@@ -128,6 +130,7 @@ class ServerCall : public std::enable_shared_from_this<ServerCall> {
   bool paused_ = false;
   std::optional<absl::Status> final_status_;
   std::vector<std::function<void()>> on_cancel_;
+  std::shared_ptr<size_t> active_;  // see CountActive
 };
 
 }  // namespace h2rpc::rpc
