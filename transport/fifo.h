@@ -1,8 +1,9 @@
 // transport/fifo.h — Fifo<T>: a first-in first-out queue for the short queues of a stream or a
 // call (received chunks, queued writes, waiting readers), which hold 0–2 entries nearly always.
 // std::deque allocates its map and a 512-byte block as soon as it is constructed, even if
-// nothing is ever queued — several allocations per stream and per call; a Fifo allocates on the
-// first push only and keeps its capacity when it empties.
+// nothing is ever queued — several allocations per stream and per call; a Fifo keeps one
+// element in place, allocates only when a second is queued, and keeps its capacity when it
+// empties.
 //
 // Threading: a plain value; no concurrent use. Lifetime: owns its elements; pop_front() destroys
 // the front element at once (a queued callback releases what it captured). References and
@@ -12,7 +13,8 @@
 
 #include <cstddef>
 #include <utility>
-#include <vector>
+
+#include "absl/container/inlined_vector.h"
 
 namespace h2rpc::transport {
 
@@ -20,8 +22,9 @@ template <typename T>
 class Fifo {
  public:
   using value_type = T;
-  using iterator = typename std::vector<T>::iterator;
-  using const_iterator = typename std::vector<T>::const_iterator;
+  using Storage = absl::InlinedVector<T, 1>;
+  using iterator = typename Storage::iterator;
+  using const_iterator = typename Storage::const_iterator;
 
   Fifo() = default;
   Fifo(const Fifo&) = default;
@@ -57,7 +60,7 @@ class Fifo {
   void pop_front() {
     items_[head_] = T();  // release it now, not when the slot is reused
     if (++head_ == items_.size()) {
-      items_.clear();
+      items_.erase(items_.begin(), items_.end());  // clear() would also free the capacity
       head_ = 0;
     } else if (head_ >= 16 && head_ * 2 >= items_.size()) {
       // A queue that never empties: drop the consumed prefix (amortized O(1) per element),
@@ -78,7 +81,7 @@ class Fifo {
   const_iterator end() const { return items_.end(); }
 
  private:
-  std::vector<T> items_;
+  Storage items_;
   size_t head_ = 0;  // items_[0, head_) were popped (moved-from, empty)
 };
 

@@ -41,6 +41,21 @@ TEST(FifoTest, PopDestroysTheElementAtOnce) {
   EXPECT_EQ(held.use_count(), 1);
 }
 
+TEST(FifoTest, OneElementInPlaceAndCapacityKept) {
+  Fifo<std::string> q;
+  EXPECT_EQ(q.capacity(), 1u);  // in place: nothing allocated for the usual 0-1 entries
+  q.push_back("a");
+  q.pop_front();
+  q.push_back("b");
+  q.push_back("c");
+  const size_t grown = q.capacity();
+  EXPECT_GE(grown, 2u);
+  q.pop_front();
+  q.pop_front();
+  EXPECT_TRUE(q.empty());
+  EXPECT_EQ(q.capacity(), grown);  // emptying keeps what was allocated
+}
+
 TEST(FifoTest, MovedFromIsEmpty) {
   Fifo<int> a;
   a.push_back(1);
