@@ -4,6 +4,7 @@
 #include <cmath>
 #include <iterator>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
@@ -65,8 +66,11 @@ bool sameName(std::string_view stored, std::string_view query) {
   }
   return true;
 }
+// The values of one name: nearly always one, kept in place.
+using Values = absl::InlinedVector<std::string_view, 1>;
+
 // Joins values with `separator`, as JS String(array) (",") or Node's header joins do.
-std::string join(const std::vector<std::string_view>& values, std::string_view separator) {
+std::string join(const Values& values, std::string_view separator) {
   std::string out;
   for (size_t i = 0; i < values.size(); ++i) {
     if (i > 0) out.append(separator);
@@ -106,7 +110,7 @@ bool isValidPseudoHeader(std::string_view name) {
 // Node's isIllegalConnectionSpecificHeader. `values` are all the values of `name`: with several,
 // Node compares an array with 'trailers', which is never equal.
 bool isIllegalConnectionSpecificHeader(std::string_view name,
-                                       const std::vector<std::string_view>& values) {
+                                       const Values& values) {
   if (name == c::HTTP2_HEADER_TE) return values.size() != 1 || values[0] != "trailers";
   return name == c::HTTP2_HEADER_CONNECTION || name == c::HTTP2_HEADER_UPGRADE ||
          name == c::HTTP2_HEADER_HTTP2_SETTINGS || name == c::HTTP2_HEADER_KEEP_ALIVE ||
@@ -164,11 +168,12 @@ int32_t jsStringToInt32(std::string_view s) {
 // (the keys of the headers object, each with a string or an array value).
 struct Group {
   std::string_view name;
-  std::vector<std::string_view> values;
+  Values values;
 };
 
 std::vector<Group> groupByName(const Headers& headers) {
   std::vector<Group> groups;
+  groups.reserve(headers.size() + 1);  // + a defaulted :status
   for (const HeaderField& field : headers) {
     if (field.name.empty()) continue;  // Node skips the key ''.
     auto it = std::find_if(groups.begin(), groups.end(),
@@ -400,6 +405,8 @@ absl::StatusOr<std::vector<OutgoingField>> prepareOutgoingHeaders(const Headers&
 
   // mapToHeaders: the checks run per name, in order; the first failure is reported.
   std::vector<OutgoingField> pseudo, regular;
+  pseudo.reserve(headers.size() + 1);
+  regular.reserve(headers.size());
   for (const Group& g : groups) {
     const bool single = isSingleValueHeader(g.name);
     if (single && g.values.size() > 1) {

@@ -94,7 +94,8 @@ absl::Status Http2Stream::submitHeaders(const Headers& headers, bool end_stream,
   }
   Headers sent;
   sent.reserve(fields->size());
-  for (const OutgoingField& f : *fields) sent.add(f.name, f.value);
+  // Names from a Headers, hence lower-case already.
+  for (const OutgoingField& f : *fields) sent.addLowerCase(f.name, f.value);
   sent_headers_ = std::move(sent);
   return absl::OkStatus();
 }
