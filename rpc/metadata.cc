@@ -1,5 +1,6 @@
 #include "rpc/metadata.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -137,24 +138,34 @@ std::vector<Metadata::Entry> Metadata::ToWire() const {
 absl::StatusOr<Metadata> Metadata::FromWire(absl::Span<const Entry> fields, bool skip_reserved) {
   Metadata metadata;
   for (const auto& [name, value] : fields) {
-    if (absl::StartsWith(name, ":")) continue;  // pseudo-header
-    std::string key = absl::AsciiStrToLower(name);
-    if (!IsValidKey(key)) continue;
-    if (skip_reserved && IsSkippedWhenReserved(key)) continue;
-    if (!IsBinaryKey(key)) {
-      if (IsValidAsciiValue(value)) metadata.entries_.emplace_back(std::move(key), value);
-      continue;
-    }
-    for (const absl::string_view piece : absl::StrSplit(value, ',')) {
-      std::optional<std::string> bytes = Base64Decode(absl::StripAsciiWhitespace(piece));
-      if (!bytes) {
-        // The value is not quoted: it may be kilobytes of attacker-chosen bytes.
-        return absl::InternalError(absl::StrCat("Malformed base64 in metadata \"", key, "\""));
-      }
-      metadata.entries_.emplace_back(key, std::move(*bytes));
-    }
+    if (absl::Status st = metadata.AddFromWire(name, value, skip_reserved); !st.ok()) return st;
   }
   return metadata;
+}
+
+absl::Status Metadata::AddFromWire(absl::string_view name, absl::string_view value,
+                                   bool skip_reserved) {
+  if (absl::StartsWith(name, ":")) return absl::OkStatus();  // pseudo-header
+  // Received names are lower-case (HTTP/2 requires it): lower-case a copy only if needed.
+  const bool lower = std::none_of(name.begin(), name.end(), absl::ascii_isupper);
+  std::string lowered;
+  if (!lower) lowered = absl::AsciiStrToLower(name);
+  const absl::string_view key = lower ? name : absl::string_view(lowered);
+  if (!IsValidKey(key)) return absl::OkStatus();
+  if (skip_reserved && IsSkippedWhenReserved(key)) return absl::OkStatus();
+  if (!IsBinaryKey(key)) {
+    if (IsValidAsciiValue(value)) entries_.emplace_back(std::string(key), std::string(value));
+    return absl::OkStatus();
+  }
+  for (const absl::string_view piece : absl::StrSplit(value, ',')) {
+    std::optional<std::string> bytes = Base64Decode(absl::StripAsciiWhitespace(piece));
+    if (!bytes) {
+      // The value is not quoted: it may be kilobytes of attacker-chosen bytes.
+      return absl::InternalError(absl::StrCat("Malformed base64 in metadata \"", key, "\""));
+    }
+    entries_.emplace_back(std::string(key), std::move(*bytes));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace h2rpc::rpc

@@ -76,10 +76,26 @@ class Metadata {
   //    too (grpc-status-details-bin arrives base64-decoded), for the library's own use.
   //  * Non-binary values are kept whole: an ASCII value may itself contain commas.
   static absl::StatusOr<Metadata> FromWire(absl::Span<const Entry> fields, bool skip_reserved);
+  // The same from any sequence of fields with `name` and `value` members (transport::Headers),
+  // read in place instead of copied into Entries first.
+  template <typename Fields>
+  static absl::StatusOr<Metadata> FromHeaderFields(const Fields& fields, bool skip_reserved) {
+    Metadata metadata;
+    for (const auto& field : fields) {
+      absl::Status st = metadata.AddFromWire(absl::string_view(field.name.data(), field.name.size()),
+                                             absl::string_view(field.value.data(), field.value.size()),
+                                             skip_reserved);
+      if (!st.ok()) return st;
+    }
+    return metadata;
+  }
 
   friend bool operator==(const Metadata&, const Metadata&) = default;
 
  private:
+  // One received field, by FromWire's rules.
+  absl::Status AddFromWire(absl::string_view name, absl::string_view value, bool skip_reserved);
+
   std::vector<Entry> entries_;
 };
 

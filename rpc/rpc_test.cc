@@ -209,6 +209,28 @@ TEST_F(RpcTest, MetadataBothWaysIncludingBinary) {
   EXPECT_EQ(call->trailing_metadata().GetFirst("x-echo-bin"), std::string("\x00\x01\xfe\xff", 4));
 }
 
+TEST_F(RpcTest, ActiveCallsCountsACallUntilItsStreamCloses) {
+  EXPECT_EQ(server_->active_calls(), 0u);
+  auto call = ClientCall::Start(channel_, "/h2rpc.rpc_test.Echo/SlowCollect", {});
+  // The handler waits for start_reading: the call stays active meanwhile.
+  for (int i = 0; i < 10000 && server_->active_calls() == 0; ++i) {
+    uv_run(loop_.uv(), UV_RUN_ONCE);
+  }
+  EXPECT_EQ(server_->active_calls(), 1u);
+  service_.start_reading = true;
+  auto body = [&]() -> Task<absl::Status> {
+    call->WritesDone();
+    co_await call->Read();
+    co_return co_await call->Finish();
+  };
+  absl::Status st = Run(body());
+  ASSERT_TRUE(st.ok()) << st;
+  for (int i = 0; i < 10000 && server_->active_calls() != 0; ++i) {
+    uv_run(loop_.uv(), UV_RUN_ONCE);
+  }
+  EXPECT_EQ(server_->active_calls(), 0u);
+}
+
 TEST_F(RpcTest, ServerStreaming) {
   EchoRequest req = Req("tick");
   req.set_count(5);

@@ -1,5 +1,7 @@
 #include "rpc/server.h"
 
+#include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -83,13 +85,43 @@ uint16_t Server::port() const { return http2_ ? http2_->port() : 0; }
 
 void Server::OnStream(std::shared_ptr<transport::ServerHttp2Stream> stream,
                       const Headers& headers) {
-  const std::string method = headers.get(":method").value_or("");
+  // One pass over the fields for everything the server reads (a get() per name was a pass
+  // each): views of the first field of each name; a name that came more than once is read
+  // with get(), which joins or picks as Node does. Names are stored lower-case.
+  enum Field { kMethod, kContentType, kPath, kTimeout, kEncoding, kAcceptEncoding, kFields };
+  static constexpr std::string_view kNames[kFields] = {
+      ":method", "content-type", ":path", "grpc-timeout", "grpc-encoding", "grpc-accept-encoding"};
+  const std::string* first[kFields] = {};
+  bool repeated[kFields] = {};
+  bool has_binary = false;  // a -bin field (see below)
+  for (const transport::HeaderField& field : headers) {
+    for (int i = 0; i < kFields; ++i) {
+      if (field.name != kNames[i]) continue;
+      if (first[i] != nullptr) {
+        repeated[i] = true;
+      } else {
+        first[i] = &field.value;
+      }
+      break;
+    }
+    const std::string& n = field.name;  // lower-case: ends with "-bin"?
+    if (n.size() >= 4 && n.compare(n.size() - 4, 4, "-bin") == 0) has_binary = true;
+  }
+  std::string joined[kFields];  // values get() had to build
+  // Absl's string_view is not std's on Debian: converted here, where absl functions take them.
+  auto value = [&](Field f) -> std::optional<absl::string_view> {
+    if (first[f] == nullptr) return std::nullopt;
+    std::string_view v = *first[f];
+    if (repeated[f]) v = *headers.get(kNames[f], joined[f]);
+    return absl::string_view(v.data(), v.size());
+  };
+  const std::string method(value(kMethod).value_or(""));
   if (method != "POST") {
     RespondTrailersOnly(*stream, absl::InternalError(absl::StrCat("Method not allowed: ", method)),
                         "405");
     return;
   }
-  const std::string content_type = headers.get("content-type").value_or("");
+  const absl::string_view content_type = value(kContentType).value_or("");
   if (!absl::StartsWith(content_type, "application/grpc")) {
     RespondTrailersOnly(
         *stream,
@@ -97,7 +129,7 @@ void Server::OnStream(std::shared_ptr<transport::ServerHttp2Stream> stream,
         "415");
     return;
   }
-  const std::string path = headers.get(":path").value_or("");
+  std::string path(value(kPath).value_or(""));
   auto it = methods_.find(path);
   if (it == methods_.end()) {
     // Tell "no such service" from "no such method", as gRPC does.
@@ -110,7 +142,7 @@ void Server::OnStream(std::shared_ptr<transport::ServerHttp2Stream> stream,
     return;
   }
   std::optional<absl::Time> deadline;
-  if (auto timeout = headers.get("grpc-timeout")) {
+  if (auto timeout = value(kTimeout)) {
     auto d = DecodeGrpcTimeout(*timeout);
     if (!d.ok()) {
       RespondTrailersOnly(*stream, d.status());
@@ -119,7 +151,7 @@ void Server::OnStream(std::shared_ptr<transport::ServerHttp2Stream> stream,
     deadline = absl::Now() + *d;
   }
   Compression request_compression = Compression::kIdentity;
-  if (auto encoding = headers.get("grpc-encoding")) {
+  if (auto encoding = value(kEncoding)) {
     std::optional<Compression> c = CompressionFromName(*encoding);
     if (!c) {
       RespondTrailersOnly(*stream, absl::UnimplementedError(absl::StrCat(
@@ -128,21 +160,21 @@ void Server::OnStream(std::shared_ptr<transport::ServerHttp2Stream> stream,
     }
     request_compression = *c;
   }
-  CompressionSet accepts = ParseAcceptEncoding(headers.get("grpc-accept-encoding").value_or(""));
-  std::vector<Metadata::Entry> wire;
-  for (const auto& field : headers) wire.emplace_back(field.name, field.value);
-  auto metadata = Metadata::FromWire(wire, /*skip_reserved=*/true);
-  if (!metadata.ok()) {
-    RespondTrailersOnly(*stream, absl::InternalError(metadata.status().message()));
-    return;
+  CompressionSet accepts = ParseAcceptEncoding(value(kAcceptEncoding).value_or(""));
+  // Client metadata is parsed when the handler first asks for it (most never do). Only -bin
+  // values can make it fail, and that must fail the call now: with one, parse it now.
+  std::optional<Metadata> metadata;
+  if (has_binary) {
+    auto parsed = Metadata::FromHeaderFields(headers, /*skip_reserved=*/true);
+    if (!parsed.ok()) {
+      RespondTrailersOnly(*stream, absl::InternalError(parsed.status().message()));
+      return;
+    }
+    metadata = std::move(*parsed);
   }
-  auto call = std::make_shared<ServerCall>(stream, path, std::move(*metadata), options_.limits,
-                                           request_compression, accepts);
-  ++active_calls_;
-  std::weak_ptr<bool> alive = alive_;
-  stream->onClose([this, alive] {
-    if (!alive.expired()) --active_calls_;
-  });
+  auto call = std::make_shared<ServerCall>(stream, std::move(path), std::move(metadata),
+                                           options_.limits, request_compression, accepts);
+  call->CountActive(active_calls_);  // until its stream closes (no listener of our own)
   call->Start(deadline);
   it->second.start(call);
 }

@@ -57,7 +57,7 @@ class Server {
   // Graceful stop: GOAWAY to every connection, no new calls; running calls have `grace` to
   // finish, then are cancelled. `done` runs once every connection is closed.
   void Shutdown(absl::Duration grace, std::function<void()> done = nullptr);
-  size_t active_calls() const { return active_calls_; }
+  size_t active_calls() const { return *active_calls_; }
 
  private:
   absl::Status Start(std::unique_ptr<transport::Http2Server> http2, const std::string& host,
@@ -74,7 +74,8 @@ class Server {
            std::owner_less<std::weak_ptr<transport::ServerHttp2Session>>>
       sessions_;
   std::unique_ptr<transport::Timer> grace_timer_;
-  size_t active_calls_ = 0;
+  // Shared with the calls, which count themselves out when their stream closes.
+  std::shared_ptr<size_t> active_calls_ = std::make_shared<size_t>(0);
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

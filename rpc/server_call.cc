@@ -1,6 +1,10 @@
 #include "rpc/server_call.h"
 
+#include <iterator>
+#include <span>
+#include <string_view>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -41,10 +45,61 @@ void AddStatus(Headers& headers, const absl::Status& status) {
   }
 }
 
+// The response headers of a call without initial metadata — nearly every call — as a static
+// block for ServerHttp2Stream::respondStatic(): the same fields, in the same order, as
+// RespondHeaders() builds in the general case, without building or checking them per call.
+std::span<const transport::StaticHeaderField> StaticResponseHeaders(Compression compression) {
+  struct Blocks {
+    std::string accept = AcceptEncodingHeader(CompressionSet::All());
+    std::vector<transport::StaticHeaderField> identity, gzip, deflate;
+    Blocks() {
+      for (auto [block, c] : {std::pair{&identity, Compression::kIdentity},
+                              std::pair{&gzip, Compression::kGzip},
+                              std::pair{&deflate, Compression::kDeflate}}) {
+        block->push_back({":status", "200"});
+        block->push_back({"content-type", kContentType});
+        if (c != Compression::kIdentity) {
+          const absl::string_view name = CompressionName(c);
+          block->push_back({"grpc-encoding", std::string_view(name.data(), name.size())});
+        }
+        block->push_back({"grpc-accept-encoding", accept});
+      }
+    }
+  };
+  static const Blocks* const blocks = new Blocks();  // never destroyed: calls may outlive exit
+  switch (compression) {
+    case Compression::kGzip:
+      return blocks->gzip;
+    case Compression::kDeflate:
+      return blocks->deflate;
+    case Compression::kIdentity:
+      break;
+  }
+  return blocks->identity;
+}
+
+// Trailers of a call that ends with a status code and no message, no details and no trailing
+// metadata (every successful call): grpc-status alone, as a static block. Empty otherwise.
+std::span<const transport::StaticHeaderField> StaticStatusTrailers(const absl::Status& status) {
+  static constexpr std::string_view kCodes[] = {"0", "1", "2",  "3",  "4",  "5",  "6",  "7",  "8",
+                                                "9", "10", "11", "12", "13", "14", "15", "16"};
+  static const auto* const blocks = [] {
+    auto* b = new std::vector<transport::StaticHeaderField>();
+    for (std::string_view code : kCodes) b->push_back({"grpc-status", code});
+    return b;
+  }();
+  const auto code = static_cast<size_t>(status.code());
+  if (!status.message().empty() || code >= std::size(kCodes)) return {};
+  bool has_payload = false;
+  status.ForEachPayload([&](absl::string_view, const absl::Cord&) { has_payload = true; });
+  if (has_payload) return {};
+  return std::span<const transport::StaticHeaderField>(&(*blocks)[code], 1);
+}
+
 }  // namespace
 
 ServerCall::ServerCall(std::shared_ptr<transport::ServerHttp2Stream> stream, std::string method,
-                       Metadata client_metadata, CallLimits limits,
+                       std::optional<Metadata> client_metadata, CallLimits limits,
                        Compression request_compression, CompressionSet peer_accepts)
     : stream_(std::move(stream)),
       method_(std::move(method)),
@@ -59,18 +114,25 @@ ServerCall::ServerCall(std::shared_ptr<transport::ServerHttp2Stream> stream, std
 
 ServerCall::~ServerCall() = default;
 
+const Metadata& ServerCall::client_metadata() const {
+  if (!client_metadata_) {
+    // The server checked at the start that these parse (only -bin values can fail).
+    auto parsed = Metadata::FromHeaderFields(stream_->requestHeaders(), /*skip_reserved=*/true);
+    client_metadata_ = parsed.ok() ? std::move(*parsed) : Metadata();
+  }
+  return *client_metadata_;
+}
+
 void ServerCall::Start(std::optional<absl::Time> deadline) {
   std::weak_ptr<ServerCall> weak = weak_from_this();
-  stream_->onData([weak](std::string_view data) {
-    if (auto self = weak.lock()) self->OnData(data);
-  });
-  stream_->onEnd([weak] {
-    if (auto self = weak.lock()) self->OnEnd();
-  });
-  stream_->onDrain([weak] {
-    if (auto self = weak.lock()) self->FlushWrites(/*ok=*/true);
-  });
-  // The call object lives as long as its stream has listeners (until 'close').
+  // The call object lives as long as its stream has listeners: the 'close' listener holds it,
+  // and the stream drops every listener after 'close' (nothing is emitted after it). So the
+  // other listeners (here and 'wantTrailers') can hold a plain pointer — which std::function
+  // keeps in place, where a weak_ptr cost an allocation and a lock per listener.
+  ServerCall* self = this;
+  stream_->onData([self](std::string_view data) { self->OnData(data); });
+  stream_->onEnd([self] { self->OnEnd(); });
+  stream_->onDrain([self] { self->FlushWrites(/*ok=*/true); });
   auto keep = shared_from_this();
   stream_->onClose([keep] { keep->OnClose(); });
   deadline_ = deadline;
@@ -101,6 +163,12 @@ std::string ServerCall::peer() const {
     }
   }
   return "";
+}
+
+void ServerCall::CountActive(std::shared_ptr<size_t> active) {
+  if (active_) return;
+  active_ = std::move(active);
+  ++*active_;
 }
 
 void ServerCall::OnCancel(std::function<void()> fn) {
@@ -198,6 +266,17 @@ void ServerCall::DeliverReads() {
 // --- writing --------------------------------------------------------------------------------
 
 void ServerCall::RespondHeaders(bool end_stream, const absl::Status* trailers_only) {
+  ServerCall* self = this;  // alive while the stream has listeners (see Start)
+  if (!trailers_only && initial_metadata_.empty()) {
+    // The common case: a fixed block, sent without building and re-checking it.
+    headers_sent_ = true;
+    if (!end_stream) stream_->onWantTrailers([self] { self->SendTrailers(); });
+    (void)stream_->respondStatic(StaticResponseHeaders(response_compression_),
+                                 {.endStream = end_stream, .waitForTrailers = !end_stream,
+                                  .sendDate = false});
+    if (end_stream) ResetIfClientStillSending();
+    return;
+  }
   Headers headers{{":status", "200"}, {"content-type", kContentType}};
   if (response_compression_ != Compression::kIdentity) {
     headers.add("grpc-encoding", std::string(CompressionName(response_compression_)));
@@ -209,21 +288,25 @@ void ServerCall::RespondHeaders(bool end_stream, const absl::Status* trailers_on
     AddMetadata(headers, trailing_metadata_);
   }
   headers_sent_ = true;
-  std::weak_ptr<ServerCall> weak = weak_from_this();
-  if (!end_stream) {
-    stream_->onWantTrailers([weak] {
-      auto self = weak.lock();
-      if (!self || !self->final_status_) return;
-      Headers trailers;
-      AddStatus(trailers, *self->final_status_);
-      AddMetadata(trailers, self->trailing_metadata_);
-      (void)self->stream_->sendTrailers(trailers);
-      self->ResetIfClientStillSending();
-    });
-  }
+  if (!end_stream) stream_->onWantTrailers([self] { self->SendTrailers(); });
   (void)stream_->respond(headers, {.endStream = end_stream, .waitForTrailers = !end_stream,
                                    .sendDate = false});
   if (end_stream) ResetIfClientStillSending();
+}
+
+void ServerCall::SendTrailers() {
+  if (!final_status_) return;
+  std::span<const transport::StaticHeaderField> fixed;
+  if (trailing_metadata_.empty()) fixed = StaticStatusTrailers(*final_status_);
+  if (!fixed.empty()) {
+    (void)stream_->sendStaticTrailers(fixed);
+  } else {
+    Headers trailers;
+    AddStatus(trailers, *final_status_);
+    AddMetadata(trailers, trailing_metadata_);
+    (void)stream_->sendTrailers(trailers);
+  }
+  ResetIfClientStillSending();
 }
 
 void ServerCall::ResetIfClientStillSending() {
@@ -319,6 +402,10 @@ void ServerCall::Cancel(const absl::Status& why) {
 }
 
 void ServerCall::OnClose() {
+  if (active_) {
+    --*active_;  // first, as the server's own 'close' listener did before the call's
+    active_.reset();
+  }
   // The stream is gone. If we had not finished, the client cancelled (RST_STREAM) or the
   // connection dropped.
   if (!finished_) Cancel(absl::CancelledError("Cancelled"));

@@ -9,7 +9,6 @@
 #define H2RPC_RPC_SERVER_CALL_H_
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -24,6 +23,7 @@
 #include "rpc/task.h"
 #include "transport/stream.h"
 #include "transport/event_loop.h"
+#include "transport/fifo.h"
 
 namespace h2rpc::rpc {
 
@@ -43,9 +43,12 @@ struct WriteOptions {
 
 class ServerCall : public std::enable_shared_from_this<ServerCall> {
  public:
+  // `client_metadata` nullopt: parsed from the stream's request headers the first time
+  // client_metadata() is called (most handlers never look), which the caller must have checked
+  // parse without error.
   ServerCall(std::shared_ptr<transport::ServerHttp2Stream> stream, std::string method,
-             Metadata client_metadata, CallLimits limits, Compression request_compression,
-             CompressionSet peer_accepts);
+             std::optional<Metadata> client_metadata, CallLimits limits,
+             Compression request_compression, CompressionSet peer_accepts);
   ~ServerCall();
   ServerCall(const ServerCall&) = delete;
   ServerCall& operator=(const ServerCall&) = delete;
@@ -67,7 +70,7 @@ class ServerCall : public std::enable_shared_from_this<ServerCall> {
   bool IsCancelled() const { return cancelled_; }
   bool finished() const { return finished_; }
   const std::string& method() const { return method_; }
-  const Metadata& client_metadata() const { return client_metadata_; }
+  const Metadata& client_metadata() const;
   Metadata& initial_metadata() { return initial_metadata_; }
   Metadata& trailing_metadata() { return trailing_metadata_; }
   std::optional<absl::Time> deadline() const { return deadline_; }
@@ -80,6 +83,8 @@ class ServerCall : public std::enable_shared_from_this<ServerCall> {
   bool last_message_compressed() const { return last_message_compressed_; }
   // Runs `fn` once if the call is cancelled (client RST, deadline, disconnect).
   void OnCancel(std::function<void()> fn);
+  // Counts the call in `*active` until its stream closes (the server's active_calls()).
+  void CountActive(std::shared_ptr<size_t> active);
 
  private:
   void OnData(std::string_view data);
@@ -90,11 +95,13 @@ class ServerCall : public std::enable_shared_from_this<ServerCall> {
   void DeliverReads();
   void FlushWrites(bool ok);
   void RespondHeaders(bool end_stream, const absl::Status* trailers_only);
+  // On 'wantTrailers': grpc-status (and grpc-message, trailing metadata) in trailers.
+  void SendTrailers();
   void ResetIfClientStillSending();
 
   std::shared_ptr<transport::ServerHttp2Stream> stream_;
   std::string method_;
-  Metadata client_metadata_;
+  mutable std::optional<Metadata> client_metadata_;  // see the constructor
   Metadata initial_metadata_;
   Metadata trailing_metadata_;
   CallLimits limits_;
@@ -109,13 +116,13 @@ class ServerCall : public std::enable_shared_from_this<ServerCall> {
     std::string bytes;
     bool compressed;
   };
-  std::deque<Received> messages_;  // decoded, not yet read
+  transport::Fifo<Received> messages_;  // decoded, not yet read
   bool last_message_compressed_ = false;
   std::shared_ptr<Awaitable<std::optional<std::string>>::State> pending_read_;
   struct PendingWrite {
     std::shared_ptr<Awaitable<bool>::State> done;
   };
-  std::deque<PendingWrite> pending_writes_;  // waiting for 'drain'
+  transport::Fifo<PendingWrite> pending_writes_;  // waiting for 'drain'
   bool request_ended_ = false;
   bool headers_sent_ = false;
   bool finished_ = false;
@@ -123,6 +130,7 @@ class ServerCall : public std::enable_shared_from_this<ServerCall> {
   bool paused_ = false;
   std::optional<absl::Status> final_status_;
   std::vector<std::function<void()>> on_cancel_;
+  std::shared_ptr<size_t> active_;  // see CountActive
 };
 
 }  // namespace h2rpc::rpc

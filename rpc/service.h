@@ -152,7 +152,8 @@ class Service {
 namespace internal {
 
 // Ends the call with what a handler's task produced (a thrown exception is UNKNOWN, as gRPC).
-inline std::function<void(std::exception_ptr)> FailWithUnknown(std::shared_ptr<ServerCall> call) {
+// A plain pointer: it runs while the task's frame, which holds the call, is still alive.
+inline std::function<void(std::exception_ptr)> FailWithUnknown(ServerCall* call) {
   return [call](std::exception_ptr e) {
     std::string what = "Unexpected error in handler";
     try {
@@ -229,8 +230,11 @@ Task<absl::Status> RunBidi(std::shared_ptr<ServerCall> call, Handler handler) {
 template <typename Run>
 MethodHandler MakeHandler(MethodKind kind, Run run) {
   return {kind, [run](std::shared_ptr<ServerCall> call) {
-            run(call).Start([call](absl::Status status) { call->Finish(status); },
-                            FailWithUnknown(call));
+            // The task's frame holds `call` until after these callbacks ran (Task::Start), so
+            // they hold a plain pointer, which std::function keeps without allocating.
+            ServerCall* c = call.get();
+            run(std::move(call))
+                .Start([c](absl::Status status) { c->Finish(status); }, FailWithUnknown(c));
           }};
 }
 

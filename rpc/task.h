@@ -17,9 +17,11 @@
 #define H2RPC_RPC_TASK_H_
 
 #include <coroutine>
+#include <cstddef>
 #include <exception>
 #include <functional>
 #include <memory>
+#include <new>
 #include <optional>
 #include <utility>
 
@@ -39,8 +41,7 @@ struct FinalAwaiter {
     auto& p = h.promise();
     if (p.continuation) return p.continuation;
     if (p.detached) {
-      auto done = std::move(p.on_done);
-      if (done) done(p);
+      p.RunDone();  // the Start() callbacks, while the frame (and what it holds) is alive
       h.destroy();
     }
     return std::noop_coroutine();
@@ -48,12 +49,96 @@ struct FinalAwaiter {
   void await_resume() noexcept {}
 };
 
+// Coroutine frames come and go several per call (the method's task, the handler, reads): a
+// per-thread free list of recently freed frames, by size class, saves malloc and free for
+// each. Frames larger than kMaxSize, and any beyond kMaxCached per class, use the heap. Under
+// AddressSanitizer the heap is used throughout, so that use-after-free stays detectable.
+class FramePool {
+ public:
+  static constexpr size_t kGranule = 64;
+  static constexpr size_t kMaxSize = 2048;
+  static constexpr size_t kMaxCached = 128;
+
+  static void* Allocate(size_t size) {
+#if !defined(__SANITIZE_ADDRESS__)
+    if (size <= kMaxSize) {
+      Bucket& b = Local().buckets[ClassOf(size)];
+      if (b.head != nullptr) {
+        Node* n = b.head;
+        b.head = n->next;
+        --b.count;
+        return n;
+      }
+      return ::operator new(RoundUp(size));
+    }
+#endif
+    return ::operator new(size);
+  }
+  static void Free(void* p, size_t size) noexcept {
+#if !defined(__SANITIZE_ADDRESS__)
+    if (size <= kMaxSize) {
+      Pool& pool = Local();
+      Bucket& b = pool.buckets[ClassOf(size)];
+      if (!pool.exiting && b.count < kMaxCached) {
+        b.head = ::new (p) Node{b.head};
+        ++b.count;
+        return;
+      }
+      ::operator delete(p, RoundUp(size));
+      return;
+    }
+#endif
+    ::operator delete(p, size);
+  }
+
+ private:
+  struct Node {
+    Node* next;
+  };
+  struct Bucket {
+    Node* head = nullptr;
+    size_t count = 0;
+  };
+  // Trivially destructible, so that it stays usable while other thread_local and static
+  // objects are destroyed; Drain empties it when the thread exits.
+  struct Pool {
+    Bucket buckets[kMaxSize / kGranule];
+    bool exiting;
+  };
+  struct Drain {
+    Pool* pool;
+    ~Drain() {
+      pool->exiting = true;  // frames freed from here on go back to the heap
+      for (Bucket& b : pool->buckets) {
+        while (Node* n = b.head) {
+          b.head = n->next;
+          ::operator delete(static_cast<void*>(n));
+        }
+        b.count = 0;
+      }
+    }
+  };
+  static size_t ClassOf(size_t size) { return size == 0 ? 0 : (size - 1) / kGranule; }
+  static size_t RoundUp(size_t size) { return (ClassOf(size) + 1) * kGranule; }
+  static Pool& Local() {
+    thread_local Pool pool{};
+    thread_local Drain drain{&pool};
+    (void)drain;
+    return pool;
+  }
+};
+
 template <typename Derived>
 struct PromiseBase {
+  // Frames from FramePool (the compiler passes the frame's size to both).
+  static void* operator new(size_t size) { return FramePool::Allocate(size); }
+  static void operator delete(void* p, size_t size) noexcept { FramePool::Free(p, size); }
+
   std::coroutine_handle<> continuation;
   std::exception_ptr exception;
   bool detached = false;
-  std::function<void(Derived&)> on_done;
+  // Start()'s callbacks, kept as given (a wrapper around both cost an allocation per task).
+  std::function<void(std::exception_ptr)> failed;
 
   std::suspend_always initial_suspend() noexcept { return {}; }
   FinalAwaiter final_suspend() noexcept { return {}; }
@@ -67,6 +152,14 @@ class [[nodiscard]] Task {
  public:
   struct promise_type : internal::PromiseBase<promise_type> {
     std::optional<T> value;
+    std::function<void(T)> done;
+    void RunDone() {
+      if (this->exception) {
+        if (this->failed) this->failed(this->exception);
+      } else if (done) {
+        done(std::move(*value));
+      }
+    }
     Task get_return_object() {
       return Task(std::coroutine_handle<promise_type>::from_promise(*this));
     }
@@ -105,13 +198,8 @@ class [[nodiscard]] Task {
   void Start(std::function<void(T)> done, std::function<void(std::exception_ptr)> failed) {
     auto h = std::exchange(handle_, nullptr);
     h.promise().detached = true;
-    h.promise().on_done = [done = std::move(done), failed = std::move(failed)](promise_type& p) {
-      if (p.exception) {
-        if (failed) failed(p.exception);
-      } else if (done) {
-        done(std::move(*p.value));
-      }
-    };
+    h.promise().done = std::move(done);
+    h.promise().failed = std::move(failed);
     h.resume();
   }
 
@@ -124,6 +212,14 @@ template <>
 class [[nodiscard]] Task<void> {
  public:
   struct promise_type : internal::PromiseBase<promise_type> {
+    std::function<void()> done;
+    void RunDone() {
+      if (this->exception) {
+        if (this->failed) this->failed(this->exception);
+      } else if (done) {
+        done();
+      }
+    }
     Task get_return_object() {
       return Task(std::coroutine_handle<promise_type>::from_promise(*this));
     }
@@ -155,13 +251,8 @@ class [[nodiscard]] Task<void> {
              std::function<void(std::exception_ptr)> failed = nullptr) {
     auto h = std::exchange(handle_, nullptr);
     h.promise().detached = true;
-    h.promise().on_done = [done = std::move(done), failed = std::move(failed)](promise_type& p) {
-      if (p.exception) {
-        if (failed) failed(p.exception);
-      } else if (done) {
-        done();
-      }
-    };
+    h.promise().done = std::move(done);
+    h.promise().failed = std::move(failed);
     h.resume();
   }
 

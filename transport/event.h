@@ -7,11 +7,13 @@
 #ifndef H2RPC_TRANSPORT_EVENT_H_
 #define H2RPC_TRANSPORT_EVENT_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <utility>
-#include <vector>
+
+#include "absl/container/inlined_vector.h"
 
 namespace h2rpc::transport {
 
@@ -42,7 +44,11 @@ class Event {
   }
   // Returns true if the id was one of this event's listeners.
   bool off(ListenerId id) {
-    return std::erase_if(listeners_, [id](const Entry& e) { return e.id == id; }) > 0;
+    auto it = std::remove_if(listeners_.begin(), listeners_.end(),
+                             [id](const Entry& e) { return e.id == id; });
+    if (it == listeners_.end()) return false;
+    listeners_.erase(it, listeners_.end());
+    return true;
   }
   void removeAllListeners() { listeners_.clear(); }
   size_t listenerCount() const { return listeners_.size(); }
@@ -50,10 +56,12 @@ class Event {
   // Node's emitter.emit(): calls every listener in order; true if there was at least one.
   bool emit(Args... args) {
     if (listeners_.empty()) return false;
-    std::vector<std::shared_ptr<Listener>> snapshot;
-    snapshot.reserve(listeners_.size());
+    // Inline for the usual one to four listeners: an emit allocates nothing.
+    absl::InlinedVector<std::shared_ptr<Listener>, 4> snapshot;
     for (const Entry& e : listeners_) snapshot.push_back(e.fn);
-    std::erase_if(listeners_, [](const Entry& e) { return e.once; });
+    listeners_.erase(std::remove_if(listeners_.begin(), listeners_.end(),
+                                    [](const Entry& e) { return e.once; }),
+                     listeners_.end());
     for (auto& fn : snapshot) (*fn)(args...);
     return true;
   }
@@ -64,7 +72,8 @@ class Event {
     std::shared_ptr<Listener> fn;
     bool once;
   };
-  std::vector<Entry> listeners_;
+  // Most events of a stream have no listener or one: that one is stored inline.
+  absl::InlinedVector<Entry, 1> listeners_;
 };
 
 }  // namespace h2rpc::transport

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <iterator>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
@@ -47,9 +48,29 @@ namespace {
 
 // Debian's Abseil is built with its own absl::string_view (not std::string_view): convert.
 absl::string_view AbslView(std::string_view s) { return {s.data(), s.size()}; }
-std::string lowerCase(std::string_view s) { return absl::AsciiStrToLower(AbslView(s)); }
+bool hasUpperCase(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char ch) { return ch >= 'A' && ch <= 'Z'; });
+}
+// Lower-cases only when needed: names almost always arrive lower-case (HTTP/2 requires it, and
+// nghttp2 resets a stream whose request has an upper-case name), so the common case is a copy.
+std::string lowerCase(std::string_view s) {
+  if (!hasUpperCase(s)) return std::string(s);
+  return absl::AsciiStrToLower(AbslView(s));
+}
+// Whether a stored (lower-case) name is `query`, matched case-insensitively, without building a
+// lower-cased copy of the query (Headers lookups run several times per request).
+bool sameName(std::string_view stored, std::string_view query) {
+  if (stored.size() != query.size()) return false;
+  for (size_t i = 0; i < stored.size(); ++i) {
+    if (stored[i] != absl::ascii_tolower(static_cast<unsigned char>(query[i]))) return false;
+  }
+  return true;
+}
+// The values of one name: nearly always one, kept in place.
+using Values = absl::InlinedVector<std::string_view, 1>;
+
 // Joins values with `separator`, as JS String(array) (",") or Node's header joins do.
-std::string join(const std::vector<std::string_view>& values, std::string_view separator) {
+std::string join(const Values& values, std::string_view separator) {
   std::string out;
   for (size_t i = 0; i < values.size(); ++i) {
     if (i > 0) out.append(separator);
@@ -89,7 +110,7 @@ bool isValidPseudoHeader(std::string_view name) {
 // Node's isIllegalConnectionSpecificHeader. `values` are all the values of `name`: with several,
 // Node compares an array with 'trailers', which is never equal.
 bool isIllegalConnectionSpecificHeader(std::string_view name,
-                                       const std::vector<std::string_view>& values) {
+                                       const Values& values) {
   if (name == c::HTTP2_HEADER_TE) return values.size() != 1 || values[0] != "trailers";
   return name == c::HTTP2_HEADER_CONNECTION || name == c::HTTP2_HEADER_UPGRADE ||
          name == c::HTTP2_HEADER_HTTP2_SETTINGS || name == c::HTTP2_HEADER_KEEP_ALIVE ||
@@ -147,11 +168,12 @@ int32_t jsStringToInt32(std::string_view s) {
 // (the keys of the headers object, each with a string or an array value).
 struct Group {
   std::string_view name;
-  std::vector<std::string_view> values;
+  Values values;
 };
 
 std::vector<Group> groupByName(const Headers& headers) {
   std::vector<Group> groups;
+  groups.reserve(headers.size() + 1);  // + a defaulted :status
   for (const HeaderField& field : headers) {
     if (field.name.empty()) continue;  // Node skips the key ''.
     auto it = std::find_if(groups.begin(), groups.end(),
@@ -263,57 +285,75 @@ Headers& Headers::add(std::string_view name, std::string_view value) {
 }
 
 Headers& Headers::set(std::string_view name, std::string_view value) {
-  std::string lower = lowerCase(name);
   auto first = std::find_if(fields_.begin(), fields_.end(),
-                            [&](const HeaderField& f) { return f.name == lower; });
+                            [&](const HeaderField& f) { return sameName(f.name, name); });
   if (first == fields_.end()) {
-    fields_.push_back({std::move(lower), std::string(value)});
+    fields_.push_back({lowerCase(name), std::string(value)});
     return *this;
   }
   first->value = std::string(value);
   fields_.erase(std::remove_if(std::next(first), fields_.end(),
-                               [&](const HeaderField& f) { return f.name == lower; }),
+                               [&](const HeaderField& f) { return sameName(f.name, name); }),
                 fields_.end());
   return *this;
 }
 
 size_t Headers::remove(std::string_view name) {
-  std::string lower = lowerCase(name);
-  return std::erase_if(fields_, [&](const HeaderField& f) { return f.name == lower; });
+  return std::erase_if(fields_, [&](const HeaderField& f) { return sameName(f.name, name); });
 }
 
 bool Headers::has(std::string_view name) const {
-  std::string lower = lowerCase(name);
   return std::any_of(fields_.begin(), fields_.end(),
-                     [&](const HeaderField& f) { return f.name == lower; });
+                     [&](const HeaderField& f) { return sameName(f.name, name); });
 }
 
 std::optional<std::string> Headers::get(std::string_view name) const {
-  std::vector<std::string> values = getAll(name);
-  if (values.empty()) return std::nullopt;
-  std::string lower = lowerCase(name);
-  if (isSingleValueHeader(lower)) return values[0];
-  return absl::StrJoin(values, lower == c::HTTP2_HEADER_COOKIE ? "; " : ", ");
+  std::string storage;
+  std::optional<std::string_view> value = get(name, storage);
+  if (!value) return std::nullopt;
+  if (value->data() == storage.data()) return storage;
+  return std::string(*value);
+}
+
+std::optional<std::string_view> Headers::get(std::string_view name, std::string& storage) const {
+  const HeaderField* first = nullptr;
+  size_t count = 0;
+  for (const HeaderField& f : fields_) {
+    if (!sameName(f.name, name)) continue;
+    if (first == nullptr) first = &f;
+    ++count;
+  }
+  if (first == nullptr) return std::nullopt;
+  // One field (the usual case), or a single-value header whose first field wins: a view.
+  if (count == 1 || isSingleValueHeader(first->name)) return std::string_view(first->value);
+  const std::string_view separator = first->name == c::HTTP2_HEADER_COOKIE ? "; " : ", ";
+  storage.clear();
+  bool any = false;
+  for (const HeaderField& f : fields_) {
+    if (!sameName(f.name, name)) continue;
+    if (any) storage.append(separator);
+    storage.append(f.value);
+    any = true;
+  }
+  return std::string_view(storage);
 }
 
 std::vector<std::string> Headers::getAll(std::string_view name) const {
-  std::string lower = lowerCase(name);
   std::vector<std::string> values;
   for (const HeaderField& f : fields_) {
-    if (f.name == lower) values.push_back(f.value);
+    if (sameName(f.name, name)) values.push_back(f.value);
   }
   return values;
 }
 
 Headers& Headers::setSensitive(std::string_view name) {
-  std::string lower = lowerCase(name);
-  if (!isSensitive(lower)) sensitive_.push_back(std::move(lower));
+  if (!isSensitive(name)) sensitive_.push_back(lowerCase(name));
   return *this;
 }
 
 bool Headers::isSensitive(std::string_view name) const {
-  std::string lower = lowerCase(name);
-  return std::find(sensitive_.begin(), sensitive_.end(), lower) != sensitive_.end();
+  return std::any_of(sensitive_.begin(), sensitive_.end(),
+                     [&](const std::string& s) { return sameName(s, name); });
 }
 
 std::string Headers::toString() const {
@@ -365,6 +405,8 @@ absl::StatusOr<std::vector<OutgoingField>> prepareOutgoingHeaders(const Headers&
 
   // mapToHeaders: the checks run per name, in order; the first failure is reported.
   std::vector<OutgoingField> pseudo, regular;
+  pseudo.reserve(headers.size() + 1);
+  regular.reserve(headers.size());
   for (const Group& g : groups) {
     const bool single = isSingleValueHeader(g.name);
     if (single && g.values.size() > 1) {

@@ -40,6 +40,12 @@ class Headers {
 
   // Appends a field (name lower-cased); earlier fields of the same name are kept.
   Headers& add(std::string_view name, std::string_view value);
+  // add() of a name the caller knows is lower-case already (received HTTP/2 headers: nghttp2
+  // rejects any other): stored as given, not checked.
+  Headers& addLowerCase(std::string_view name, std::string_view value) {
+    fields_.push_back({std::string(name), std::string(value)});
+    return *this;
+  }
   // Replaces every field of that name by one field, kept where the first one was (a JS property
   // assignment keeps the key's place); appended if the name is new.
   Headers& set(std::string_view name, std::string_view value);
@@ -53,6 +59,9 @@ class Headers {
   // keeps as an array, is joined with ", " here (use getAll for the list). nullopt if absent.
   // `:status` is returned as received (Node converts it to a number).
   std::optional<std::string> get(std::string_view name) const;
+  // get() without a copy: a view of the one field that holds the value (the usual case), or of
+  // the joined value, built in `storage`. Valid until this Headers or `storage` changes.
+  std::optional<std::string_view> get(std::string_view name, std::string& storage) const;
   // Every value of `name`, in order (Node's array value for set-cookie and outgoing arrays).
   std::vector<std::string> getAll(std::string_view name) const;
   // The fields in order, names lower-cased (Node's rawHeaders, as pairs).
@@ -64,6 +73,8 @@ class Headers {
   bool isSensitive(std::string_view name) const;
   const std::vector<std::string>& sensitiveHeaders() const { return sensitive_; }
 
+  // Room for `n` fields without reallocating (like std::vector's).
+  void reserve(size_t n) { fields_.reserve(n); }
   size_t size() const { return fields_.size(); }
   bool empty() const { return fields_.empty(); }
   const_iterator begin() const { return fields_.begin(); }

@@ -80,6 +80,32 @@ TEST(HeadersTest, GetJoinsLikeNodesIncomingHeaders) {
   EXPECT_EQ((Headers{{"cookie", ""}, {"cookie", "c"}}).get("cookie"), "; c");
 }
 
+// get(name, storage): the same values as get(), as views; one field is not copied.
+TEST(HeadersTest, GetWithStorageViewsTheFieldAndJoinsOnlyWhenNeeded) {
+  Headers h{{"cookie", "a=1"}, {"cookie", "b=2"}, {"x-multi", "1"}, {"x-multi", "2"},
+            {"user-agent", "A"}, {"user-agent", "B"}, {"x-one", "only"}, {":path", "/p"}};
+  std::string storage;
+  auto one = h.get("X-One", storage);
+  ASSERT_TRUE(one.has_value());
+  EXPECT_EQ(*one, "only");
+  EXPECT_EQ(one->data(), h.raw()[6].value.data());  // a view of the field itself
+  EXPECT_TRUE(storage.empty());
+  auto first = h.get("user-agent", storage);
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->data(), h.raw()[4].value.data());  // single-value: the first field
+  EXPECT_EQ(h.get(":path", storage), "/p");
+  EXPECT_EQ(h.get("x-multi", storage), "1, 2");
+  EXPECT_EQ(storage, "1, 2");
+  EXPECT_EQ(h.get("cookie", storage), "a=1; b=2");
+  EXPECT_EQ(h.get("absent", storage), std::nullopt);
+  for (const char* name : {"cookie", "x-multi", "user-agent", "x-one", ":path", "absent"}) {
+    std::optional<std::string_view> view = h.get(name, storage);
+    std::optional<std::string> copy = h.get(name);
+    EXPECT_EQ(view.has_value(), copy.has_value()) << name;
+    if (view && copy) EXPECT_EQ(*view, *copy) << name;
+  }
+}
+
 TEST(HeadersTest, SensitiveNamesAreCaseInsensitiveAndUnique) {
   Headers h{{"authorization", "x"}};
   h.setSensitive("Authorization").setSensitive("AUTHORIZATION").setSensitive("X-Secret");

@@ -25,7 +25,7 @@ class ManualLoop : public EventLoop {
 
   uint64_t now() const override { return now_; }
   std::unique_ptr<Timer> createTimer() override;
-  void post(std::function<void()> fn) override { posted_.push_back(std::move(fn)); }
+  void post(LoopCallback fn) override { posted_.push_back(std::move(fn)); }
 
   // Runs posted callbacks (and what they post) until none is left; returns how many ran.
   // Stops after `limit` callbacks so that a livelock fails a test instead of hanging it.
@@ -42,7 +42,7 @@ class ManualLoop : public EventLoop {
 
   uint64_t now_ = 0;
   uint64_t seq_ = 0;
-  std::deque<std::function<void()>> posted_;
+  std::deque<LoopCallback> posted_;
   // (deadline, sequence) → timer; the sequence keeps equal deadlines in start order.
   std::map<std::pair<uint64_t, uint64_t>, ManualTimer*> timers_;
 };

@@ -523,7 +523,7 @@ void Http2Session::unref() {
   if (socket_) socket_->unref();
 }
 
-void Http2Session::post(std::function<void()> fn) { loop_->post(std::move(fn)); }
+void Http2Session::post(LoopCallback fn) { loop_->post(std::move(fn)); }
 
 // ---------------------------------------------------------------------------------------------
 // Streams
@@ -763,30 +763,36 @@ int Http2Session::onBeginHeaders(const nghttp2_frame* frame) {
     }
     rejected_streams_ = 0;
   }
-  incoming_headers_[id] = Headers();
-  incoming_header_bytes_[id] = 0;
+  // One block at a time: HTTP/2 sends a header block as HEADERS (or PUSH_PROMISE) and its
+  // CONTINUATIONs with no other frame in between, so a new block replaces any leftover (one
+  // nghttp2 stopped delivering after a stream error).
+  incoming_ = IncomingHeaders{id, Headers(), 0, true};
+  // A request block is usually 6-10 fields: grow once, not field by field.
+  incoming_.headers.reserve(8);
   return 0;
 }
 
 int Http2Session::onHeader(const nghttp2_frame* frame, std::string_view name,
                            std::string_view value, uint8_t flags) {
   const int32_t id = frame->hd.stream_id;
-  auto it = incoming_headers_.find(id);
-  if (it == incoming_headers_.end()) return 0;
+  if (!incoming_.active || incoming_.id != id) return 0;
   const uint32_t min_pairs = type_ == Type::kServer ? 4 : 1;
   const size_t max_pairs = std::max(options_.maxHeaderListPairs, min_pairs);
   const uint32_t max_length =
       nghttp2_session_get_local_settings(ng_, NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE);
-  size_t& bytes = incoming_header_bytes_[id];
-  if (it->second.size() >= max_pairs || bytes + name.size() + value.size() > max_length) {
+  Headers& headers = incoming_.headers;
+  size_t& bytes = incoming_.bytes;
+  if (headers.size() >= max_pairs || bytes + name.size() + value.size() > max_length) {
     // Node: more header fields than maxHeaderListPairs (or bytes than maxHeaderListSize).
     nghttp2_submit_rst_stream(ng_, NGHTTP2_FLAG_NONE, id, NGHTTP2_ENHANCE_YOUR_CALM);
-    incoming_headers_.erase(it);
+    incoming_ = IncomingHeaders();
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   }
   bytes += name.size() + value.size();
-  it->second.add(name, value);
-  if (flags & NGHTTP2_NV_FLAG_NO_INDEX) it->second.setSensitive(name);
+  // nghttp2 resets a stream whose header names are not lower-case (HTTP/2 requires it): no
+  // need to check or lower-case again.
+  headers.addLowerCase(name, value);
+  if (flags & NGHTTP2_NV_FLAG_NO_INDEX) headers.setSensitive(name);
   return 0;
 }
 
@@ -795,17 +801,15 @@ int Http2Session::onFrameRecv(const nghttp2_frame* frame) {
   const int32_t id = frame->hd.stream_id;
   switch (frame->hd.type) {
     case NGHTTP2_HEADERS: {
-      auto it = incoming_headers_.find(id);
-      if (it == incoming_headers_.end()) return 0;
-      Headers headers = std::move(it->second);
-      incoming_headers_.erase(it);
-      incoming_header_bytes_.erase(id);
+      if (!incoming_.active || incoming_.id != id) return 0;
+      Headers headers = std::move(incoming_.headers);
+      incoming_ = IncomingHeaders();
       const uint8_t flags = frame->hd.flags;
       const int cat = frame->headers.cat;
       if (type_ == Type::kServer && cat == NGHTTP2_HCAT_REQUEST) {
-        onNewStream(id, headers, flags);
+        onNewStream(id, std::move(headers), flags);
       } else if (Http2Stream* stream = findStream(id)) {
-        onStreamHeaders(stream, headers, flags, cat);
+        onStreamHeaders(stream, std::move(headers), flags, cat);
       }
       break;
     }
@@ -883,9 +887,9 @@ int Http2Session::onFrameRecv(const nghttp2_frame* frame) {
   return 0;
 }
 
-void Http2Session::onStreamHeaders(Http2Stream* stream, const Headers& headers, uint8_t flags,
+void Http2Session::onStreamHeaders(Http2Stream* stream, Headers headers, uint8_t flags,
                                    int cat) {
-  stream->emitHeadersEvent(headers, flags, cat);  // also ends the readable side on END_STREAM
+  stream->emitHeadersEvent(std::move(headers), flags, cat);  // also ends the readable side on END_STREAM
 }
 
 int Http2Session::onDataChunk(uint8_t flags, int32_t stream_id, std::string_view data) {
@@ -900,8 +904,7 @@ int Http2Session::onDataChunk(uint8_t flags, int32_t stream_id, std::string_view
 }
 
 int Http2Session::onStreamClose(int32_t stream_id, uint32_t error_code) {
-  incoming_headers_.erase(stream_id);
-  incoming_header_bytes_.erase(stream_id);
+  if (incoming_.active && incoming_.id == stream_id) incoming_ = IncomingHeaders();
   auto it = streams_.find(stream_id);
   if (it == streams_.end()) return 0;
   std::shared_ptr<Http2Stream> stream = it->second;
@@ -978,23 +981,25 @@ void ServerHttp2Session::off(ListenerId id) {
   if (!stream_event_.off(id)) Http2Session::off(id);
 }
 
-void ServerHttp2Session::onNewStream(int32_t id, const Headers& headers, uint8_t flags) {
+void ServerHttp2Session::onNewStream(int32_t id, Headers headers, uint8_t flags) {
   auto stream = std::make_shared<ServerHttp2Stream>(this, id);
   const bool end_stream = flags & NGHTTP2_FLAG_END_STREAM;
   if (end_stream) {
     stream->end_after_headers_ = true;
     stream->read_ended_ = true;
   }
-  if (headers.get(constants::HTTP2_HEADER_METHOD) == "HEAD") {
+  std::string joined;
+  if (headers.get(constants::HTTP2_HEADER_METHOD, joined) == "HEAD") {
     // No body may follow a HEAD response: the writable side is done before it starts.
     stream->head_request_ = true;
   }
+  stream->request_headers_ = std::move(headers);
   addStream(stream);
   nghttp2_session_set_stream_user_data(nghttp2(), id, stream.get());
   auto self = std::static_pointer_cast<ServerHttp2Session>(shared_from_this());
-  post([self, stream, headers, flags] {
+  post([self, stream, flags] {
     if (stream->destroyed()) return;
-    if (!self->stream_event_.emit(stream, headers, flags)) {
+    if (!self->stream_event_.emit(stream, stream->requestHeaders(), flags)) {
       // Nobody listens: Node's server would leave it hanging; we refuse it cleanly.
       stream->close(constants::NGHTTP2_REFUSED_STREAM);
     }

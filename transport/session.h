@@ -176,10 +176,11 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   nghttp2_session* nghttp2() const { return ng_; }
   absl::Status invalidSession() const;
   void scheduleFlush();
-  void post(std::function<void()> fn);
+  void post(LoopCallback fn);
   void updateTimer();
-  virtual void onNewStream(int32_t id, const Headers& headers, uint8_t flags) {}
-  virtual void onStreamHeaders(Http2Stream* stream, const Headers& headers, uint8_t flags, int cat);
+  // The received block is handed over (moved), not copied: it reaches the application as is.
+  virtual void onNewStream(int32_t id, Headers headers, uint8_t flags) {}
+  virtual void onStreamHeaders(Http2Stream* stream, Headers headers, uint8_t flags, int cat);
 
  private:
   friend class Http2Stream;
@@ -230,8 +231,14 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
 
   std::unordered_map<int32_t, std::shared_ptr<Http2Stream>> streams_;
   // Headers of HEADERS frames being received, by stream id.
-  std::unordered_map<int32_t, Headers> incoming_headers_;
-  std::unordered_map<int32_t, size_t> incoming_header_bytes_;
+  // The header block being received (one at a time, see onBeginHeaders).
+  struct IncomingHeaders {
+    int32_t id = 0;
+    Headers headers;
+    size_t bytes = 0;  // name + value bytes so far, against maxHeaderListSize
+    bool active = false;
+  };
+  IncomingHeaders incoming_;
 
   struct PendingPing {
     std::string payload;
@@ -294,7 +301,7 @@ class ServerHttp2Session : public Http2Session {
 
  protected:
   using Http2Session::Http2Session;
-  void onNewStream(int32_t id, const Headers& headers, uint8_t flags) override;
+  void onNewStream(int32_t id, Headers headers, uint8_t flags) override;
 
  private:
   Event<std::shared_ptr<ServerHttp2Stream>, const Headers&, uint8_t> stream_event_;

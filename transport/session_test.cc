@@ -2,6 +2,7 @@
 // runs deterministically, with real nghttp2 framing on both sides.
 #include "transport/session.h"
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -116,6 +117,127 @@ TEST(SessionTest, RequestResponseWithBodiesAndTrailers) {
   EXPECT_EQ(p.client->streamCount(), 0u);
   EXPECT_EQ(p.server->streamCount(), 0u);
   EXPECT_EQ(p.streams[0]->sentTrailers()->get("x-checksum"), "42");
+}
+
+// respondStatic()/sendStaticTrailers() (rpc/'s fixed blocks) put the same frames on the wire
+// as respond()/sendTrailers() with the same fields, and keep their stream-state errors.
+TEST(SessionTest, StaticBlocksSendWhatRespondAndSendTrailersWould) {
+  static constexpr StaticHeaderField kHeaders[] = {
+      {":status", "200"}, {"content-type", "application/grpc"}, {"grpc-accept-encoding", "gzip"}};
+  static constexpr StaticHeaderField kTrailers[] = {{"grpc-status", "0"}};
+  Pair p;
+  std::map<bool, std::vector<absl::Status>> errors_of;  // by `fixed`
+  p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers& h) {
+    const bool fixed = h.get(":path") == "/static";
+    std::vector<absl::Status>& errors = errors_of[fixed];
+    // Before 'wantTrailers': not ready.
+    errors.push_back(fixed ? s->sendStaticTrailers(kTrailers)
+                           : s->sendTrailers({{"grpc-status", "0"}}));
+    absl::Status st =
+        fixed ? s->respondStatic(kHeaders, {.waitForTrailers = true, .sendDate = false})
+              : s->respond({{":status", "200"},
+                            {"content-type", "application/grpc"},
+                            {"grpc-accept-encoding", "gzip"}},
+                           {.waitForTrailers = true, .sendDate = false});
+    ASSERT_TRUE(st.ok()) << st;
+    errors.push_back(fixed ? s->respondStatic(kHeaders, {.sendDate = false})
+                           : s->respond({}, {.sendDate = false}));
+    s->onWantTrailers([&errors, s, fixed] {
+      ASSERT_TRUE((fixed ? s->sendStaticTrailers(kTrailers)
+                         : s->sendTrailers({{"grpc-status", "0"}}))
+                      .ok());
+      errors.push_back(fixed ? s->sendStaticTrailers(kTrailers)
+                             : s->sendTrailers({{"grpc-status", "0"}}));
+    });
+    s->end("body");
+  };
+  auto general = p.client->request({{":method", "POST"}, {":path", "/general"}});
+  auto fixed = p.client->request({{":method", "POST"}, {":path", "/static"}});
+  ASSERT_TRUE(general.ok() && fixed.ok());
+  Recorder rg(**general), rf(**fixed);
+  (*general)->end();
+  (*fixed)->end();
+  p.run();
+  ASSERT_EQ(p.streams.size(), 2u);
+  EXPECT_THAT(rf.events, ElementsAre("response", "trailers", "end", "close"));
+  EXPECT_EQ(rf.events, rg.events);
+  EXPECT_EQ(rf.response, rg.response);
+  EXPECT_EQ(rf.response.raw(), (std::vector<HeaderField>{{":status", "200"},
+                                                         {"content-type", "application/grpc"},
+                                                         {"grpc-accept-encoding", "gzip"}}));
+  EXPECT_EQ(rf.trailers, rg.trailers);
+  EXPECT_EQ(rf.trailers.get("grpc-status"), "0");
+  EXPECT_EQ(rf.body, "body");
+  EXPECT_EQ(p.streams[1]->sentHeaders(), p.streams[0]->sentHeaders());
+  EXPECT_EQ(p.streams[1]->sentTrailers(), p.streams[0]->sentTrailers());
+  for (bool f : {false, true}) {
+    const std::vector<absl::Status>& errors = errors_of[f];
+    ASSERT_EQ(errors.size(), 3u);
+    EXPECT_EQ(nodeErrorCode(errors[0]), "ERR_HTTP2_TRAILERS_NOT_READY");
+    EXPECT_EQ(nodeErrorCode(errors[1]), "ERR_HTTP2_HEADERS_SENT");
+    EXPECT_EQ(nodeErrorCode(errors[2]), "ERR_HTTP2_TRAILERS_ALREADY_SENT");
+  }
+}
+
+// Without :status a static block gets respond()'s 200 (first); 204 ends the stream as in respond().
+TEST(SessionTest, StaticResponseDefaultsStatusAndKeepsEndOfStreamRules) {
+  static constexpr StaticHeaderField kNoStatus[] = {{"content-type", "text/plain"}};
+  static constexpr StaticHeaderField kNoContent[] = {{":status", "204"}};
+  Pair p;
+  p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers& h) {
+    if (h.get(":path") == "/204") {
+      ASSERT_TRUE(s->respondStatic(kNoContent, {.sendDate = false}).ok());
+    } else {
+      ASSERT_TRUE(s->respondStatic(kNoStatus, {.sendDate = false}).ok());
+      s->end();
+    }
+  };
+  auto a = p.client->request({{":path", "/"}});
+  auto b = p.client->request({{":path", "/204"}});
+  ASSERT_TRUE(a.ok() && b.ok());
+  Recorder ra(**a), rb(**b);
+  p.run();
+  EXPECT_EQ(ra.response.raw(),
+            (std::vector<HeaderField>{{":status", "200"}, {"content-type", "text/plain"}}));
+  EXPECT_EQ(p.streams[0]->sentHeaders()->raw(), ra.response.raw());
+  EXPECT_EQ(rb.response.get(":status"), "204");
+  EXPECT_THAT(rb.events, ElementsAre("response", "end", "close"));
+  EXPECT_TRUE(p.streams[1]->writableEnded());
+}
+
+#ifndef NDEBUG
+// Debug builds check that a static block is one respond() would have sent unchanged.
+TEST(SessionDeathTest, InvalidStaticBlockAbortsInDebugBuilds) {
+  static constexpr StaticHeaderField kBad[] = {{"connection", "close"}};
+  EXPECT_DEATH(
+      {
+        Pair p;
+        p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers&) {
+          (void)s->respondStatic(kBad, {.sendDate = false});
+        };
+        auto a = p.client->request({{":path", "/"}});
+        p.run();
+      },
+      "invalid static header block");
+}
+#endif
+
+// The 'stream' event's headers are the stream's requestHeaders(), kept for its lifetime.
+TEST(SessionTest, RequestHeadersStayWithTheStream) {
+  Pair p;
+  const Headers* seen = nullptr;
+  p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers& h) {
+    seen = &h;
+    EXPECT_EQ(&s->requestHeaders(), &h);  // the same object, not a copy
+  };
+  auto req = p.client->request({{":path", "/kept"}, {"x-id", "7"}});
+  ASSERT_TRUE(req.ok());
+  p.run();
+  ASSERT_EQ(p.streams.size(), 1u);
+  ASSERT_NE(seen, nullptr);
+  EXPECT_EQ(p.streams[0]->requestHeaders().get(":path"), "/kept");
+  EXPECT_EQ(p.streams[0]->requestHeaders().get("x-id"), "7");
+  EXPECT_EQ(p.streams[0]->requestHeaders(), p.request_headers[0]);
 }
 
 TEST(SessionTest, NoWantTrailersListenerSendsEmptyTrailers) {

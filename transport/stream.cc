@@ -3,6 +3,8 @@
 #include <nghttp2/nghttp2.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <utility>
@@ -86,6 +88,21 @@ absl::Status Http2Stream::submitHeaders(const Headers& headers, bool end_stream,
                                                        : HeadersKind::kRequest);
   if (!fields.ok()) return fields.status();
   std::vector<nghttp2_nv> nva = internal::toNv(*fields);
+  if (absl::Status st = submitNv(nva.data(), nva.size(), end_stream, wait_for_trailers);
+      !st.ok()) {
+    return st;
+  }
+  Headers sent;
+  sent.reserve(fields->size());
+  // Names from a Headers, hence lower-case already.
+  for (const OutgoingField& f : *fields) sent.addLowerCase(f.name, f.value);
+  sent_headers_ = std::move(sent);
+  return absl::OkStatus();
+}
+
+absl::Status Http2Stream::submitNv(const nghttp2_nv* nva, size_t n, bool end_stream,
+                                   bool wait_for_trailers) {
+  const bool server = session_->type() == Http2Session::Type::kServer;
   nghttp2_data_provider provider;
   provider.source.ptr = this;
   provider.read_callback = [](nghttp2_session* ng, int32_t id, uint8_t* buf, size_t length,
@@ -99,12 +116,12 @@ absl::Status Http2Stream::submitHeaders(const Headers& headers, bool end_stream,
   nghttp2_data_provider* p = end_stream ? nullptr : &provider;
   nghttp2_session* ng = session_->nghttp2();
   if (server) {
-    int rv = nghttp2_submit_response(ng, id_, nva.data(), nva.size(), p);
+    int rv = nghttp2_submit_response(ng, id_, nva, n, p);
     if (rv != 0) {
       return nodeError(absl::StatusCode::kInternal, "ERR_HTTP2_ERROR", nghttp2_strerror(rv));
     }
   } else {
-    int32_t id = nghttp2_submit_request(ng, nullptr, nva.data(), nva.size(), p, this);
+    int32_t id = nghttp2_submit_request(ng, nullptr, nva, n, p, this);
     if (id == NGHTTP2_ERR_STREAM_ID_NOT_AVAILABLE) {
       return nodeError(absl::StatusCode::kResourceExhausted, "ERR_HTTP2_OUT_OF_STREAMS",
                        "No stream ID is available because maximum stream ID has been reached");
@@ -114,9 +131,6 @@ absl::Status Http2Stream::submitHeaders(const Headers& headers, bool end_stream,
     }
     setId(id);
   }
-  Headers sent;
-  for (const OutgoingField& f : *fields) sent.add(f.name, f.value);
-  sent_headers_ = std::move(sent);
   headers_sent_ = true;
   provider_attached_ = p != nullptr;
   wait_for_trailers_ = wait_for_trailers && !end_stream;
@@ -259,22 +273,110 @@ ssize_t Http2Stream::readForFraming(uint8_t* buf, size_t length, uint32_t* data_
   return static_cast<ssize_t>(copied);
 }
 
-absl::Status Http2Stream::sendTrailers(const Headers& trailers) {
-  if (destroyed_ || closed_) return invalidStream();
-  if (sent_trailers_) {
+namespace {
+
+absl::Status checkTrailersReady(bool sent, bool ready) {
+  if (sent) {
     return nodeError(absl::StatusCode::kFailedPrecondition, "ERR_HTTP2_TRAILERS_ALREADY_SENT",
                      "Trailing headers have already been sent");
   }
-  if (!trailers_ready_) {
+  if (!ready) {
     return nodeError(absl::StatusCode::kFailedPrecondition, "ERR_HTTP2_TRAILERS_NOT_READY",
                      "Trailing headers cannot be sent until after the wantTrailers event is "
                      "emitted");
   }
+  return absl::OkStatus();
+}
+
+// A static block as nghttp2 fields. NO_COPY: the strings outlive the frame (static storage),
+// so nghttp2 need not copy them into its own buffer.
+size_t staticNv(std::span<const StaticHeaderField> fields, nghttp2_nv* nva) {
+  size_t n = 0;
+  for (const StaticHeaderField& f : fields) {
+    nva[n++] = {reinterpret_cast<uint8_t*>(const_cast<char*>(f.name.data())),
+                reinterpret_cast<uint8_t*>(const_cast<char*>(f.value.data())), f.name.size(),
+                f.value.size(), NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE};
+  }
+  return n;
+}
+constexpr size_t kMaxStaticFields = 16;
+
+Headers headersOf(std::span<const StaticHeaderField> fields) {
+  Headers h;
+  h.reserve(fields.size());
+  for (const StaticHeaderField& f : fields) h.add(f.name, f.value);
+  return h;
+}
+
+#ifndef NDEBUG
+// Debug builds: a static block must be exactly what Node's checks would have sent.
+void checkStaticBlock(std::span<const StaticHeaderField> fields, HeadersKind kind,
+                      const nghttp2_nv* nva, size_t n) {
+  Headers h = headersOf(fields);
+  auto checked = prepareOutgoingHeaders(h, kind);
+  auto str = [](const uint8_t* p, size_t len) {
+    return std::string_view(reinterpret_cast<const char*>(p), len);
+  };
+  bool same = checked.ok() && checked->size() == n;
+  for (size_t i = 0; same && i < n; ++i) {
+    same = (*checked)[i].name == str(nva[i].name, nva[i].namelen) &&
+           (*checked)[i].value == str(nva[i].value, nva[i].valuelen) && !(*checked)[i].neverIndex;
+  }
+  if (!same) {
+    std::fprintf(stderr, "h2rpc: invalid static header block %s: %s\n", h.toString().c_str(),
+                 checked.ok() ? "reordered or defaulted" : checked.status().ToString().c_str());
+    std::abort();
+  }
+}
+#endif
+
+}  // namespace
+
+const std::optional<Headers>& Http2Stream::sentHeaders() const {
+  if (!sent_headers_ && !static_sent_headers_.empty()) {
+    sent_headers_ = headersOf(static_sent_headers_);
+  }
+  return sent_headers_;
+}
+
+const std::optional<Headers>& Http2Stream::sentTrailers() const {
+  if (!sent_trailers_ && trailers_sent_) sent_trailers_ = headersOf(static_sent_trailers_);
+  return sent_trailers_;
+}
+
+absl::Status Http2Stream::sendTrailers(const Headers& trailers) {
+  if (destroyed_ || closed_) return invalidStream();
+  if (absl::Status st = checkTrailersReady(trailers_sent_, trailers_ready_); !st.ok()) return st;
   auto fields = prepareOutgoingHeaders(trailers, HeadersKind::kTrailers);
   if (!fields.ok()) return fields.status();
+  std::vector<nghttp2_nv> nva = internal::toNv(*fields);
+  if (absl::Status st = submitTrailerNv(nva.data(), nva.size()); !st.ok()) return st;
+  Headers sent;
+  for (const OutgoingField& f : *fields) sent.add(f.name, f.value);
+  sent_trailers_ = std::move(sent);
+  return absl::OkStatus();
+}
+
+absl::Status Http2Stream::sendStaticTrailers(std::span<const StaticHeaderField> trailers) {
+  if (destroyed_ || closed_) return invalidStream();
+  if (absl::Status st = checkTrailersReady(trailers_sent_, trailers_ready_); !st.ok()) return st;
+  if (trailers.empty() || trailers.size() > kMaxStaticFields) {
+    return sendTrailers(headersOf(trailers));  // the general path handles these
+  }
+  nghttp2_nv nva[kMaxStaticFields];
+  const size_t n = staticNv(trailers, nva);
+#ifndef NDEBUG
+  checkStaticBlock(trailers, HeadersKind::kTrailers, nva, n);
+#endif
+  if (absl::Status st = submitTrailerNv(nva, n); !st.ok()) return st;
+  static_sent_trailers_ = trailers;
+  return absl::OkStatus();
+}
+
+absl::Status Http2Stream::submitTrailerNv(const nghttp2_nv* nva, size_t n) {
   nghttp2_session* ng = session_->nghttp2();
   int rv;
-  if (fields->empty()) {
+  if (n == 0) {
     nghttp2_data_provider eof;
     eof.source.ptr = nullptr;
     eof.read_callback = [](nghttp2_session*, int32_t, uint8_t*, size_t, uint32_t* flags,
@@ -284,8 +386,7 @@ absl::Status Http2Stream::sendTrailers(const Headers& trailers) {
     };
     rv = nghttp2_submit_data(ng, NGHTTP2_FLAG_END_STREAM, id_, &eof);
   } else {
-    std::vector<nghttp2_nv> nva = internal::toNv(*fields);
-    rv = nghttp2_submit_trailer(ng, id_, nva.data(), nva.size());
+    rv = nghttp2_submit_trailer(ng, id_, nva, n);
   }
   if (rv != 0) {
     absl::Status err = nodeError(absl::StatusCode::kInternal, "ERR_HTTP2_ERROR",
@@ -293,9 +394,7 @@ absl::Status Http2Stream::sendTrailers(const Headers& trailers) {
     destroy(err);
     return err;
   }
-  Headers sent;
-  for (const OutgoingField& f : *fields) sent.add(f.name, f.value);
-  sent_trailers_ = std::move(sent);
+  trailers_sent_ = true;
   wait_for_trailers_ = false;
   updateTimer();
   session_->scheduleFlush();
@@ -570,13 +669,14 @@ void Http2Stream::emitFrameError(uint8_t type, int code) {
   frame_error_event_.emit(type, code, id_);
 }
 
-void Http2Stream::emitHeadersEvent(const Headers& headers, uint8_t flags, int cat) {
+void Http2Stream::emitHeadersEvent(Headers headers, uint8_t flags, int cat) {
   // Node's onSessionHeaders: which event a HEADERS frame on an existing stream is.
   const bool end_of_stream = flags & NGHTTP2_FLAG_END_STREAM;
   std::optional<int> status;
-  if (auto s = headers.get(constants::HTTP2_HEADER_STATUS)) {
+  std::string joined;
+  if (auto s = headers.get(constants::HTTP2_HEADER_STATUS, joined)) {
     int v;
-    if (absl::SimpleAtoi(*s, &v)) status = v;
+    if (absl::SimpleAtoi(absl::string_view(s->data(), s->size()), &v)) status = v;
   }
   enum class Kind { kResponse, kHeaders, kTrailers } kind;
   if (cat == NGHTTP2_HCAT_RESPONSE) {
@@ -588,7 +688,7 @@ void Http2Stream::emitHeadersEvent(const Headers& headers, uint8_t flags, int ca
     kind = end_of_stream ? Kind::kTrailers : Kind::kHeaders;
   }
   auto self = shared_from_this();
-  loop_->post([self, headers, flags, kind, status] {
+  loop_->post([self, headers = std::move(headers), flags, kind, status] {
     auto* client = dynamic_cast<ClientHttp2Stream*>(self.get());
     if (client && status == 100) client->continue_event_.emit();
     switch (kind) {
@@ -627,6 +727,47 @@ absl::Status ServerHttp2Stream::respond(const Headers& headers_in, RespondOption
   bool end_stream = options.endStream || status == 204 || status == 205 || status == 304 ||
                     head_request_;
   return submitHeaders(headers, end_stream, options.waitForTrailers);
+}
+
+absl::Status ServerHttp2Stream::respondStatic(std::span<const StaticHeaderField> headers,
+                                              RespondOptions options) {
+  if (options.sendDate || headers.size() > kMaxStaticFields) {
+    return respond(headersOf(headers), options);  // a date is not static: the general path
+  }
+  if (destroyed_ || closed_) return invalidStream();
+  if (headers_sent_) {
+    return nodeError(absl::StatusCode::kFailedPrecondition, "ERR_HTTP2_HEADERS_SENT",
+                     "Response has already been initiated.");
+  }
+  static constexpr StaticHeaderField kStatus200[] = {{constants::HTTP2_HEADER_STATUS, "200"}};
+  nghttp2_nv nva[kMaxStaticFields + 1];
+  size_t n = 0;
+  int status = 200;
+  const bool has_status = !headers.empty() && headers[0].name == constants::HTTP2_HEADER_STATUS;
+  if (has_status) {
+    (void)absl::SimpleAtoi(absl::string_view(headers[0].value.data(), headers[0].value.size()),
+                           &status);
+  } else {
+    n = staticNv(kStatus200, nva);  // respond()'s default, first as pseudo-headers go
+  }
+  n += staticNv(headers, nva + n);
+#ifndef NDEBUG
+  checkStaticBlock(headers, HeadersKind::kResponse, nva, n);
+#endif
+  const bool end_stream = options.endStream || status == 204 || status == 205 ||
+                          status == 304 || head_request_;
+  if (absl::Status st = submitNv(nva, n, end_stream, options.waitForTrailers); !st.ok()) {
+    return st;
+  }
+  if (has_status) {
+    static_sent_headers_ = headers;
+  } else {
+    Headers sent;
+    sent.add(constants::HTTP2_HEADER_STATUS, "200");
+    for (const StaticHeaderField& f : headers) sent.add(f.name, f.value);
+    sent_headers_ = std::move(sent);
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ServerHttp2Stream::proceed() { return respond(); }

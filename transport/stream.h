@@ -12,11 +12,13 @@
 #ifndef H2RPC_TRANSPORT_STREAM_H_
 #define H2RPC_TRANSPORT_STREAM_H_
 
+#include <nghttp2/nghttp2.h>
+
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +26,7 @@
 #include "absl/status/status.h"
 #include "transport/event.h"
 #include "transport/event_loop.h"
+#include "transport/fifo.h"
 #include "transport/headers.h"
 
 namespace h2rpc::transport {
@@ -39,6 +42,14 @@ struct StreamState {
   bool remoteClose = false;
   int32_t sumDependencyWeight = 0;
   int32_t weight = 0;
+};
+
+// A header field of a fixed block for respondStatic() / sendStaticTrailers(): both strings have
+// static storage (string literals, or strings that live as long as the program), because
+// nghttp2 keeps pointing at them until the frame is written instead of copying them.
+struct StaticHeaderField {
+  std::string_view name;
+  std::string_view value;
 };
 
 // Called once the chunk is handed to HTTP/2 framing (OK), or with the error that dropped it.
@@ -67,9 +78,9 @@ class Http2Stream : public std::enable_shared_from_this<Http2Stream> {
   size_t bufferSize() const { return buffer_size_; }
   // The RST_STREAM code once the stream has closed (NGHTTP2_NO_ERROR after a normal end).
   std::optional<uint32_t> rstCode() const { return rst_code_; }
-  const std::optional<Headers>& sentHeaders() const { return sent_headers_; }
+  const std::optional<Headers>& sentHeaders() const;
   const std::vector<Headers>& sentInfoHeaders() const { return sent_info_headers_; }
-  const std::optional<Headers>& sentTrailers() const { return sent_trailers_; }
+  const std::optional<Headers>& sentTrailers() const;
   // Empty state (all zero) when pending or destroyed, as Node returns {}.
   StreamState state() const;
 
@@ -88,6 +99,12 @@ class Http2Stream : public std::enable_shared_from_this<Http2Stream> {
   // Sends trailing HEADERS; only after 'wantTrailers' (ERR_HTTP2_TRAILERS_NOT_READY before,
   // ERR_HTTP2_TRAILERS_ALREADY_SENT twice). Empty trailers end the stream with an empty DATA.
   absl::Status sendTrailers(const Headers& trailers);
+  // sendTrailers() of a fixed, non-empty block that the caller vouches for, without Node's
+  // checks (prepareOutgoingHeaders): what rpc/ sends on every call (grpc-status: 0). The caller
+  // guarantees what those checks would find: lower-case token names, no pseudo-header, values
+  // without CR/LF/NUL, no connection-specific or repeated single-value field. Debug builds
+  // verify it. The stream-state errors are sendTrailers()'.
+  absl::Status sendStaticTrailers(std::span<const StaticHeaderField> trailers);
 
   // --- readable side ---
   // A stream starts paused: DATA is buffered (never beyond the flow-control window, since we
@@ -160,12 +177,16 @@ struct Nghttp2Callbacks;
   ssize_t readForFraming(uint8_t* buf, size_t length, uint32_t* data_flags);
   // The session is going away: drop everything without touching nghttp2.
   void detach(const absl::Status& error, uint32_t code);
-  void emitHeadersEvent(const Headers& headers, uint8_t flags, int category);
+  void emitHeadersEvent(Headers headers, uint8_t flags, int category);
   void emitFrameError(uint8_t type, int code);
   void updateTimer();
 
   // Submits our (initial) HEADERS with a data provider unless end_stream.
   absl::Status submitHeaders(const Headers& headers, bool end_stream, bool wait_for_trailers);
+  // The part after validation: `nva` is submitted as is.
+  absl::Status submitNv(const nghttp2_nv* nva, size_t n, bool end_stream, bool wait_for_trailers);
+  // sendTrailers() after validation; empty `nva`: an empty DATA with END_STREAM instead.
+  absl::Status submitTrailerNv(const nghttp2_nv* nva, size_t n);
   void resumeDataIfDeferred();
   void processInbox();
   void scheduleInbox();
@@ -186,7 +207,7 @@ struct Nghttp2Callbacks;
     size_t offset = 0;
     WriteCallback cb;
   };
-  std::deque<Chunk> outq_;
+  Fifo<Chunk> outq_;
   size_t buffer_size_ = 0;
   size_t high_water_mark_ = kDefaultHighWaterMark;
   bool need_drain_ = false;
@@ -200,7 +221,7 @@ struct Nghttp2Callbacks;
   std::vector<WriteCallback> end_callbacks_;
 
   // Readable side.
-  std::deque<std::string> inbox_;
+  Fifo<std::string> inbox_;
   size_t inbox_bytes_ = 0;
   bool flowing_ = false;
   bool explicitly_paused_ = false;
@@ -222,9 +243,14 @@ struct Nghttp2Callbacks;
   bool end_after_headers_ = false;
   bool head_request_ = false;
   std::optional<uint32_t> rst_code_;
-  std::optional<Headers> sent_headers_;
+  // What went out, as Node's sentHeaders/sentTrailers. A static block is kept as its fields and
+  // turned into Headers only if someone asks (rpc/ never does: it would cost a copy per call).
+  mutable std::optional<Headers> sent_headers_;
+  std::span<const StaticHeaderField> static_sent_headers_;
   std::vector<Headers> sent_info_headers_;
-  std::optional<Headers> sent_trailers_;
+  mutable std::optional<Headers> sent_trailers_;
+  std::span<const StaticHeaderField> static_sent_trailers_;
+  bool trailers_sent_ = false;
   std::unique_ptr<Timer> timer_;
   uint64_t timeout_ms_ = 0;
 
@@ -249,16 +275,32 @@ class ServerHttp2Stream : public Http2Stream {
   // Sends the response HEADERS. :status defaults to 200 and must be 200–599
   // (ERR_HTTP2_STATUS_INVALID); 204, 205, 304 and HEAD requests imply endStream.
   absl::Status respond(const Headers& headers = {}, RespondOptions options = {});
+  // respond() with a fixed block the caller vouches for, without Node's checks
+  // (prepareOutgoingHeaders): rpc/'s response headers (:status 200, content-type
+  // application/grpc, ...) on every call. The caller guarantees what those checks would find:
+  // :status first if present (200-599; 200 if absent), no other pseudo-header, lower-case token
+  // names, values without CR/LF/NUL, no connection-specific or repeated single-value field.
+  // Debug builds verify it. Stream-state errors, options and the end-of-stream rules (204,
+  // 205, 304, HEAD) are respond()'s.
+  absl::Status respondStatic(std::span<const StaticHeaderField> headers,
+                             RespondOptions options = {});
   // Sends a 1xx informational HEADERS before respond() (ERR_HTTP2_HEADERS_AFTER_RESPOND after).
   absl::Status additionalHeaders(const Headers& headers);
   bool headRequest() const { return head_request_; }
   // Server push is not implemented yet: always false.
   bool pushAllowed() const { return false; }
+  // The request headers, the ones the session's 'stream' event carried (a reference to these).
+  // Kept with the stream, so that what needs them later refers to them instead of copying.
+  const Headers& requestHeaders() const { return request_headers_; }
 
   ServerHttp2Stream(Http2Session* session, int32_t id) : Http2Stream(session, id) {}
 
  protected:
   absl::Status proceed() override;
+
+ private:
+  friend class ServerHttp2Session;
+  Headers request_headers_;
 };
 
 // Options of ClientHttp2Session::request() (Node's names).

@@ -62,6 +62,7 @@ UvLoop::~UvLoop() {
   releaseAll();  // sessions still open close their handles now
   posted_.clear();
   posted_last_.clear();
+  running_.clear();
   uv_idle_stop(idle_);
   uv_close(reinterpret_cast<uv_handle_t*>(idle_),
            [](uv_handle_t* h) { delete reinterpret_cast<uv_idle_t*>(h); });
@@ -77,13 +78,13 @@ UvLoop::~UvLoop() {
 
 std::unique_ptr<Timer> UvLoop::createTimer() { return std::make_unique<UvTimer>(loop_); }
 
-void UvLoop::post(std::function<void()> fn) {
+void UvLoop::post(LoopCallback fn) {
   posted_.push_back(std::move(fn));
   // An active idle handle makes the loop poll without blocking and call onIdle next iteration.
   uv_idle_start(idle_, &UvLoop::onIdle);
 }
 
-void UvLoop::postLast(std::function<void()> fn) {
+void UvLoop::postLast(LoopCallback fn) {
   posted_last_.push_back(std::move(fn));
   uv_idle_start(idle_, &UvLoop::onIdle);
 }
@@ -93,21 +94,22 @@ void UvLoop::onIdle(uv_idle_t* idle) {
   // Run what is queued and what that posts (as ManualLoop::runUntilIdle does), then the
   // postLast() callbacks (writes), before polling again: one request's chain of events (stream,
   // headers, data, respond, wantTrailers) then costs one loop turn and one write instead of one
-  // turn and an epoll_wait per link. The budget keeps a callback that re-posts itself forever
-  // from starving I/O.
-  constexpr int kBudget = 4096;
-  for (int ran = 0; ran < kBudget; ++ran) {
-    std::function<void()> fn;
-    if (!self->posted_.empty()) {
-      fn = std::move(self->posted_.front());
-      self->posted_.pop_front();
-    } else if (!self->posted_last_.empty()) {
-      fn = std::move(self->posted_last_.front());
-      self->posted_last_.pop_front();
-    } else {
-      break;
+  // turn and an epoll_wait per link. Batches keep the order of posting. The budget keeps a
+  // callback that re-posts itself forever from starving I/O.
+  constexpr size_t kBudget = 4096;
+  size_t ran = 0;
+  while (ran < kBudget) {
+    std::vector<LoopCallback>* queue = !self->posted_.empty()        ? &self->posted_
+                                       : !self->posted_last_.empty() ? &self->posted_last_
+                                                                     : nullptr;
+    if (queue == nullptr) break;
+    self->running_.swap(*queue);  // running_ was empty: the queue is now
+    for (size_t i = 0; i < self->running_.size(); ++i) {
+      auto fn = std::move(self->running_[i]);
+      fn();  // destroyed before the next one runs, as its captures were when popped
     }
-    fn();
+    ran += self->running_.size();
+    self->running_.clear();
   }
   if (self->posted_.empty() && self->posted_last_.empty()) uv_idle_stop(idle);
 }
