@@ -1,5 +1,7 @@
 #include "rpc/client_call.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -49,12 +51,19 @@ absl::StatusOr<std::shared_ptr<transport::ClientHttp2Session>> Channel::Session(
   if (session_ && !session_->closed() && !session_->destroyed()) return session_;
   transport::ConnectOptions connect_options;
   static_cast<transport::SessionOptions&>(connect_options) = options_.http2;
+  if (!connect_options.settings.initialWindowSize && options_.initial_window_size > 0) {
+    connect_options.settings.initialWindowSize = options_.initial_window_size;
+  }
   connect_options.tls = options_.tls;
   const std::string url = absl::StrCat(options_.use_tls ? "https://" : "http://", target_);
   auto session = transport::connect(loop_, url, connect_options);
   if (!session.ok()) return session.status();
   ++connections_made_;
   session_ = *session;
+  if (options_.connection_window_size > 0) {
+    (void)session_->setLocalWindowSize(
+        static_cast<int32_t>(std::min<uint32_t>(options_.connection_window_size, INT32_MAX)));
+  }
   return session_;
 }
 
@@ -127,6 +136,7 @@ void ClientCall::Begin() {
     return;
   }
   stream_ = *stream;
+  paused_ = false;
   std::weak_ptr<ClientCall> weak = weak_from_this();
   stream_->onResponse([weak](const Headers& h, uint8_t flags) {
     if (auto self = weak.lock()) self->OnResponse(h, flags);
@@ -283,7 +293,22 @@ void ClientCall::OnData(std::string_view data) {
       messages_.push_back({std::move(frame->payload), false});
     }
   }
+  // Backpressure: a caller that does not read stops the server through flow control (the
+  // stream credits the server only for bytes it delivered to us).
+  const size_t max_buffered = std::max<size_t>(1, channel_->options().max_buffered_messages);
+  if (messages_.size() >= max_buffered && !paused_ && stream_) {
+    paused_ = true;
+    stream_->pause();
+  }
   DeliverReads();
+}
+
+void ClientCall::ResumeIfDrained() {
+  const size_t max_buffered = std::max<size_t>(1, channel_->options().max_buffered_messages);
+  if (paused_ && messages_.size() < max_buffered && stream_) {
+    paused_ = false;
+    stream_->resume();
+  }
 }
 
 absl::Status ClientCall::StatusFromTrailers(const Headers& trailers) {
@@ -388,6 +413,7 @@ Awaitable<std::optional<std::string>> ClientCall::Read() {
   if (!messages_.empty()) {
     Received m = std::move(messages_.front());
     messages_.pop_front();
+    ResumeIfDrained();
     last_message_compressed_ = m.compressed;
     result.state()->Complete(std::move(m.bytes));
   } else if (done()) {
@@ -404,6 +430,7 @@ void ClientCall::DeliverReads() {
     auto waiter = std::move(pending_read_);
     Received m = std::move(messages_.front());
     messages_.pop_front();
+    ResumeIfDrained();
     last_message_compressed_ = m.compressed;
     waiter->Complete(std::move(m.bytes));
   } else if (done()) {

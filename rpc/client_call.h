@@ -38,6 +38,16 @@ struct ChannelOptions {
   size_t max_receive_message_size = 4 * 1024 * 1024;
   size_t max_send_message_size = SIZE_MAX;
   std::string user_agent = "grpc-c++-h2rpc/0.1";
+  // HTTP/2 flow control, gRPC's kind of defaults rather than Node's 64 KiB (which allow less than
+  // one 64 KiB message per round trip): the stream window we advertise
+  // (SETTINGS_INITIAL_WINDOW_SIZE; an explicit http2.settings.initialWindowSize wins) and our
+  // connection window (Http2Session::setLocalWindowSize). A call that stops reading still stops
+  // the server, at this window (see rpc/README.md, "Flow control"). 0 keeps the transport's.
+  uint32_t initial_window_size = kDefaultInitialWindowSize;
+  uint32_t connection_window_size = kDefaultConnectionWindowSize;
+  // Response messages buffered per call before the call stops reading its stream (HTTP/2 flow
+  // control then holds the server back).
+  size_t max_buffered_messages = 4;
   // HTTP/2 options of the connection (Node's names; see transport/session.h).
   transport::SessionOptions http2;
 };
@@ -159,6 +169,9 @@ class ClientCall : public std::enable_shared_from_this<ClientCall> {
     bool compressed;
   };
   std::deque<Received> messages_;
+  // The stream is paused because max_buffered_messages are unread (backpressure).
+  bool paused_ = false;
+  void ResumeIfDrained();
   std::shared_ptr<Awaitable<std::optional<std::string>>::State> pending_read_;
   std::deque<std::shared_ptr<Awaitable<bool>::State>> pending_writes_;
   std::vector<std::shared_ptr<Awaitable<absl::Status>::State>> finish_waiters_;

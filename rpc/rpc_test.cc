@@ -88,6 +88,7 @@ class EchoService : public Service {
       reply.set_index(i);
       reply.set_payload(req.payload());
       if (!co_await out.Write(reply)) co_return absl::CancelledError("client went away");
+      ++expanded;
       if (req.sleep_ms() > 0) co_await Sleep(loop_, absl::Milliseconds(req.sleep_ms()));
     }
     co_return absl::OkStatus();
@@ -120,6 +121,7 @@ class EchoService : public Service {
   bool cancelled_seen = false;
   bool chat_cancelled = false;
   bool start_reading = false;
+  int expanded = 0;  // Expand's messages the transport took
 };
 
 class RpcTest : public ::testing::Test {
@@ -431,7 +433,7 @@ TEST_F(RpcTest, StatusDetailsTravelAsPayloads) {
 }
 
 TEST_F(RpcTest, ClientWritesWaitWhileTheServerDoesNotRead) {
-  constexpr int kMessages = 60;
+  constexpr int kMessages = 60;  // 3.75 MiB: well past the server's 1 MiB window
   int written = 0;
   bool writer_done = false;
   absl::StatusOr<EchoReply> result = absl::UnknownError("not finished");
@@ -439,7 +441,7 @@ TEST_F(RpcTest, ClientWritesWaitWhileTheServerDoesNotRead) {
     ClientWriter<EchoRequest, EchoReply> w(
         ClientCall::Start(channel_, "/h2rpc.rpc_test.Echo/SlowCollect", {}));
     EchoRequest big = Req("x");
-    big.set_payload(std::string(16 * 1024, 'w'));
+    big.set_payload(std::string(64 * 1024, 'w'));
     for (int i = 0; i < kMessages; ++i) {
       if (!co_await w.Write(big)) break;
       ++written;
@@ -456,14 +458,79 @@ TEST_F(RpcTest, ClientWritesWaitWhileTheServerDoesNotRead) {
     co_return while_blocked;
   };
   const int while_blocked = Run(check());
-  // One stream window (64 KiB), the stream's send buffer (16 KiB) and a few buffered messages
-  // on the server: far fewer than 60 messages of 16 KiB.
-  EXPECT_LT(while_blocked, 16);
+  // One stream window (1 MiB: 16 messages), the stream's send buffer (one message) and the few
+  // messages the server's call buffers (4): far fewer than 60 messages of 64 KiB.
+  EXPECT_LT(while_blocked, 16 + 1 + 4 + 3);
   EXPECT_GT(while_blocked, 0);
   ASSERT_TRUE(writer_done);
   EXPECT_EQ(written, kMessages);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->index(), kMessages);
+}
+
+TEST_F(RpcTest, ServerWritesWaitWhileTheClientDoesNotRead) {
+  // The client reads nothing at first: its call stops taking bytes after a few messages, so the
+  // server gets at most its stream window (1 MiB: 16 messages of 64 KiB) ahead, not all 200
+  // (12.5 MiB, which a client buffering without bound would take in).
+  constexpr int kMessages = 200;
+  EchoRequest req = Req("big");
+  req.set_count(kMessages);
+  req.set_payload(std::string(64 * 1024, 'r'));
+  auto call = ClientCall::Start(channel_, "/h2rpc.rpc_test.Echo/Expand", {});
+  auto body = [&]() -> Task<std::pair<int, int>> {
+    co_await call->Write(req.SerializeAsString());
+    call->WritesDone();
+    // Wait until the server stops making progress (or has sent everything: the failure).
+    int stable = 0;
+    int last = -1;
+    while (stable < 20 && service_.expanded < kMessages) {
+      co_await Sleep(&loop_, absl::Milliseconds(10));
+      stable = service_.expanded == last ? stable + 1 : 0;
+      last = service_.expanded;
+    }
+    const int while_blocked = service_.expanded;
+    ClientReader<EchoReply> reader(call);
+    int got = 0;
+    while (auto r = co_await reader.Read()) {
+      EXPECT_EQ(r->index(), got);
+      ++got;
+    }
+    absl::Status st = co_await reader.Finish();
+    EXPECT_TRUE(st.ok()) << st;
+    co_return std::make_pair(while_blocked, got);
+  };
+  auto [while_blocked, got] = Run(body());
+  // Window (16) + what the client's call buffers (4) + the server stream's send buffer (1).
+  EXPECT_LT(while_blocked, 16 + 4 + 1 + 3);
+  EXPECT_GT(while_blocked, 0);
+  EXPECT_EQ(got, kMessages);  // reading again resumes the flow
+}
+
+TEST_F(RpcTest, ChannelAndServerAdvertiseOneMiBWindows) {
+  ASSERT_TRUE(Unary(Req("w")).ok());
+  auto session = channel_->Session();
+  ASSERT_TRUE(session.ok());
+  // Ours (acknowledged by the server) and the server's SETTINGS_INITIAL_WINDOW_SIZE.
+  EXPECT_EQ((*session)->localSettings().initialWindowSize, uint32_t{1} << 20);
+  EXPECT_EQ((*session)->remoteSettings().initialWindowSize, uint32_t{1} << 20);
+  // Both connection windows were widened too (Node's is 65535).
+  EXPECT_GT((*session)->state().localWindowSize, 1 << 19);
+  EXPECT_GT((*session)->state().remoteWindowSize, 1 << 19);
+
+  // 0 keeps the transport's (Node's) windows.
+  ChannelOptions node_windows;
+  node_windows.initial_window_size = 0;
+  node_windows.connection_window_size = 0;
+  auto channel = Channel::Create(&loop_, "127.0.0.1:" + std::to_string(server_->port()),
+                                 node_windows);
+  auto reply = Run(UnaryCall<EchoRequest, EchoReply>(channel, "/h2rpc.rpc_test.Echo/Unary",
+                                                     Req("n"), {}));
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  auto node_session = channel->Session();
+  ASSERT_TRUE(node_session.ok());
+  EXPECT_EQ((*node_session)->localSettings().initialWindowSize, 65535u);
+  EXPECT_LE((*node_session)->state().localWindowSize, 65535);
+  channel->Close();
 }
 
 TEST_F(RpcTest, ShutdownLetsRunningCallsFinishWithinTheGrace) {

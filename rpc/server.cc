@@ -1,5 +1,7 @@
 #include "rpc/server.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -34,6 +36,9 @@ Server::Server(transport::UvLoop* loop, ServerOptions options)
   if (!options_.http2.settings.maxConcurrentStreams) {
     options_.http2.settings.maxConcurrentStreams = 1000;
   }
+  if (!options_.http2.settings.initialWindowSize && options_.initial_window_size > 0) {
+    options_.http2.settings.initialWindowSize = options_.initial_window_size;
+  }
 }
 
 Server::~Server() { *alive_ = false; }
@@ -63,6 +68,10 @@ absl::Status Server::Start(std::unique_ptr<transport::Http2Server> http2, const 
   http2->onSession([this, alive](std::shared_ptr<transport::ServerHttp2Session> session) {
     if (alive.expired()) return;
     sessions_.insert(session);
+    if (options_.connection_window_size > 0) {
+      (void)session->setLocalWindowSize(static_cast<int32_t>(
+          std::min<uint32_t>(options_.connection_window_size, INT32_MAX)));
+    }
     std::weak_ptr<transport::ServerHttp2Session> weak = session;
     session->onClose([this, alive, weak] {
       if (!alive.expired()) sessions_.erase(weak);

@@ -32,6 +32,11 @@ namespace h2rpc::rpc {
 
 struct ServerOptions {
   CallLimits limits;
+  // HTTP/2 flow control (see kDefaultInitialWindowSize): the stream window each connection
+  // advertises (an explicit http2.settings.initialWindowSize wins) and its connection window.
+  // 0 keeps the transport's (Node's 65535).
+  uint32_t initial_window_size = kDefaultInitialWindowSize;
+  uint32_t connection_window_size = kDefaultConnectionWindowSize;
   // HTTP/2 settings and limits of each connection (Node's names; see transport/session.h).
   transport::ServerOptions http2;
 };

@@ -27,6 +27,15 @@
 
 namespace h2rpc::rpc {
 
+// HTTP/2 flow-control windows of rpc's channels and servers (ChannelOptions, ServerOptions). Node's
+// (and so transport/'s) 65535 bytes cap a stream at one window per round trip: ~330 MB/s for
+// 64 KiB messages even on loopback. grpc-java starts every stream and connection at 1 MiB;
+// grpc-go and gRPC C++ start at 64 KiB and grow by BDP probing (grpc-go up to 16 MiB). We start
+// at 1 MiB. Memory stays bounded: credit is given only for bytes handed to the call, and a call
+// stops taking them after a few unread messages, so a peer can get at most one window ahead.
+inline constexpr uint32_t kDefaultInitialWindowSize = 1 << 20;
+inline constexpr uint32_t kDefaultConnectionWindowSize = 1 << 20;
+
 // Limits and defaults a server applies to each call.
 struct CallLimits {
   size_t max_receive_message_size = 4 * 1024 * 1024;  // uncompressed, as gRPC's default
