@@ -44,6 +44,13 @@ void MemorySocket::write(std::string data) {
   if (MemorySocket* peer = shared_->end[1 - side_]) peer->scheduleDelivery();
 }
 
+void MemorySocket::writev(std::vector<SharedBuffer> buffers) {
+  for (const SharedBuffer& b : buffers) {
+    writev_.emplace_back(reinterpret_cast<uintptr_t>(b.data()), b.size());
+  }
+  Socket::writev(std::move(buffers));
+}
+
 size_t MemorySocket::writeQueueSize() const { return shared_->inbox[1 - side_].size(); }
 
 void MemorySocket::pauseReading() { paused_ = true; }

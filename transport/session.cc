@@ -110,6 +110,11 @@ struct Nghttp2Callbacks {
   static int frameSent(nghttp2_session*, const nghttp2_frame* frame, void* ud) {
     return S(ud)->onFrameSent(frame);
   }
+  // A DATA frame whose payload the stream did not copy (NGHTTP2_DATA_FLAG_NO_COPY).
+  static int sendData(nghttp2_session*, nghttp2_frame* frame, const uint8_t* framehd,
+                      size_t length, nghttp2_data_source*, void* ud) {
+    return S(ud)->onSendData(frame, framehd, length);
+  }
   // Node's PADDING_STRATEGY_ALIGNED pads frames to a multiple of 8 bytes; MAX pads fully.
   static ssize_t selectPadding(nghttp2_session*, const nghttp2_frame* frame, size_t max_payload,
                                void* ud) {
@@ -159,6 +164,7 @@ absl::Status Http2Session::init() {
   nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cb, Nghttp2Callbacks::invalidFrame);
   nghttp2_session_callbacks_set_on_frame_not_send_callback(cb, Nghttp2Callbacks::frameNotSent);
   nghttp2_session_callbacks_set_on_frame_send_callback(cb, Nghttp2Callbacks::frameSent);
+  nghttp2_session_callbacks_set_send_data_callback(cb, Nghttp2Callbacks::sendData);
   if (options_.paddingStrategy != constants::PADDING_STRATEGY_NONE) {
     nghttp2_session_callbacks_set_select_padding_callback(cb, Nghttp2Callbacks::selectPadding);
   }
@@ -646,33 +652,83 @@ void Http2Session::flush() {
 }
 
 bool Http2Session::writeOut() {
-  std::string batch;
+  // One batch: nghttp2's own bytes (copied into out_bytes_: mem_send's pointer is only valid
+  // until its next call) and, in order between them, DATA payloads as references to the
+  // written buffers (onSendData). They go to the socket as one writev.
   bool wrote = false;
-  while (socket_->writeQueueSize() + batch.size() < kSocketHighWater) {
+  auto flushBatch = [&] {
+    if (out_pending_ == 0) return;
+    SharedBuffer bytes(std::move(out_bytes_));
+    std::vector<SharedBuffer> buffers;
+    buffers.reserve(out_segments_.size());
+    for (OutSegment& seg : out_segments_) {
+      buffers.push_back(seg.payload.empty() ? bytes.slice(seg.offset, seg.length)
+                                            : std::move(seg.payload));
+    }
+    out_segments_.clear();
+    out_bytes_ = std::string();
+    out_pending_ = 0;
+    socket_->writev(std::move(buffers));
+    wrote = true;
+  };
+  while (socket_->writeQueueSize() + out_pending_ < kSocketHighWater) {
     const uint8_t* data = nullptr;
     in_nghttp2_ = true;
     ssize_t n = nghttp2_session_mem_send(ng_, &data);
     in_nghttp2_ = false;
     if (n < 0) {
+      out_segments_.clear();
+      out_bytes_.clear();
+      out_pending_ = 0;
       if (!destroyed_) {
         destroy(nodeError(absl::StatusCode::kInternal, "ERR_HTTP2_ERROR", nghttp2_strerror(n)));
       }
       return false;
     }
+    if (n > 0) appendOutput(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
+    if (out_pending_ >= kWriteBatch) flushBatch();
     if (n == 0) break;
-    batch.append(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
-    if (batch.size() >= kWriteBatch) {
-      socket_->write(std::move(batch));
-      batch.clear();
-      wrote = true;
-    }
   }
-  if (!batch.empty()) {
-    socket_->write(std::move(batch));
-    wrote = true;
-  }
+  flushBatch();
   if (wrote) updateTimer();
   return true;
+}
+
+void Http2Session::appendOutput(const char* data, size_t length) {
+  // Consecutive bytes of nghttp2's extend the last segment.
+  if (!out_segments_.empty() && out_segments_.back().payload.empty() &&
+      out_segments_.back().offset + out_segments_.back().length == out_bytes_.size()) {
+    out_segments_.back().length += length;
+  } else {
+    out_segments_.push_back({SharedBuffer(), out_bytes_.size(), length});
+  }
+  out_bytes_.append(data, length);
+  out_pending_ += length;
+}
+
+int Http2Session::onSendData(nghttp2_frame* frame, const uint8_t* framehd, size_t length) {
+  Http2Stream* stream = findStream(frame->hd.stream_id);
+  if (stream == nullptr) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  std::vector<SharedBuffer> payload = stream->takeFramed();
+  size_t total = 0;
+  for (const SharedBuffer& b : payload) total += b.size();
+  // What readForFraming took is what nghttp2 framed; anything else would corrupt the stream.
+  if (total != length) return NGHTTP2_ERR_CALLBACK_FAILURE;
+  appendOutput(reinterpret_cast<const char*>(framehd), 9);
+  const size_t padlen = frame->data.padlen;  // includes the Pad Length byte itself
+  if (padlen > 0) {
+    const char pad_length = static_cast<char>(padlen - 1);
+    appendOutput(&pad_length, 1);
+  }
+  for (SharedBuffer& b : payload) {
+    out_pending_ += b.size();
+    out_segments_.push_back({std::move(b), 0, 0});
+  }
+  if (padlen > 1) {
+    static constexpr char kZeros[256] = {};
+    appendOutput(kZeros, padlen - 1);
+  }
+  return 0;
 }
 
 void Http2Session::onSocketConnect() {

@@ -196,6 +196,8 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   void flush();
   // Moves frames from nghttp2 to the socket until it is full; false if the session failed.
   bool writeOut();
+  void appendOutput(const char* data, size_t length);
+  int onSendData(nghttp2_frame* frame, const uint8_t* framehd, size_t length);
   void maybeDestroy();
   void finishClose(absl::Status error);
   void removeStream(int32_t id);
@@ -227,6 +229,16 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   SessionOptions options_;
   nghttp2_session* ng_ = nullptr;
   size_t nghttp2_memory_ = 0;  // bytes nghttp2 holds (CountedAllocator)
+  // The batch writeOut() is building: a segment is either a range of out_bytes_ (nghttp2's own
+  // bytes, copied) or a DATA payload (referenced, not copied). out_pending_: bytes in it.
+  struct OutSegment {
+    SharedBuffer payload;
+    size_t offset = 0;
+    size_t length = 0;
+  };
+  std::vector<OutSegment> out_segments_;
+  std::string out_bytes_;
+  size_t out_pending_ = 0;
 
   std::unordered_map<int32_t, std::shared_ptr<Http2Stream>> streams_;
   // Headers of HEADERS frames being received, by stream id.

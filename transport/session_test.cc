@@ -562,6 +562,37 @@ TEST(SessionTest, PaddingStrategyMaxPadsFrames) {
   EXPECT_GT(max, aligned + 400);
 }
 
+// DATA payloads go from the writer's SharedBuffer to the socket's writev() as references
+// (NGHTTP2_DATA_FLAG_NO_COPY), frame by frame, never copied into nghttp2's frame buffer.
+TEST(SessionTest, SharedBufferPayloadsReachTheSocketUncopied) {
+  constexpr size_t kSize = 40000;  // three DATA frames (16 KiB max), within the 64 KiB window
+  SharedBuffer payload = SharedBuffer::ForOverwrite(kSize);
+  for (size_t i = 0; i < kSize; ++i) payload.mutable_data()[i] = static_cast<char>('a' + i % 26);
+  const std::string expected(payload.view());
+  const auto begin = reinterpret_cast<uintptr_t>(payload.data());
+  Pair p;
+  p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers&) {
+    ASSERT_TRUE(s->respond().ok());
+    s->write(payload);
+    s->end();
+  };
+  auto req = p.client->request({{":path", "/"}});
+  std::string body;
+  (*req)->onData([&](std::string_view d) { body += d; });
+  p.run();
+  EXPECT_EQ(body, expected);
+  size_t referenced = 0;
+  int slices = 0;
+  for (const auto& [address, size] : p.server_socket->writevBuffers()) {
+    if (address >= begin && address + size <= begin + kSize) {
+      referenced += size;
+      ++slices;
+    }
+  }
+  EXPECT_EQ(referenced, kSize);
+  EXPECT_EQ(slices, 3);
+}
+
 TEST(SessionTest, RemoteCustomSettingsAreReported) {
   SessionOptions server_options;
   server_options.remoteCustomSettings = {0x1234};

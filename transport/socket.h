@@ -12,8 +12,10 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "transport/buffer.h"
 
 namespace h2rpc::transport {
 
@@ -38,6 +40,19 @@ class Socket {
   // Queues bytes for the peer. Never blocks; writeQueueSize() tells how much is still queued so
   // that the writer can stop producing (backpressure).
   virtual void write(std::string data) = 0;
+  // Queues several buffers as one write, in order. A socket that can send them as they are
+  // (UvSocket: one uv_write of N buffers, i.e. writev) keeps references until the kernel has
+  // them, so payloads reach it without a copy; the default concatenates into write() (TLS
+  // encrypts into records anyway, and fewer, larger records are cheaper).
+  virtual void writev(std::vector<SharedBuffer> buffers) {
+    size_t total = 0;
+    for (const SharedBuffer& b : buffers) total += b.size();
+    if (total == 0) return;
+    std::string data;
+    data.reserve(total);
+    for (const SharedBuffer& b : buffers) data.append(b.data(), b.size());
+    write(std::move(data));
+  }
   virtual size_t writeQueueSize() const = 0;
 
   // Stop / restart delivering onSocketData (the peer is then held back by TCP flow control).

@@ -88,13 +88,13 @@ absl::Status Http2Stream::submitHeaders(const Headers& headers, bool end_stream,
   std::vector<nghttp2_nv> nva = internal::toNv(*fields);
   nghttp2_data_provider provider;
   provider.source.ptr = this;
-  provider.read_callback = [](nghttp2_session* ng, int32_t id, uint8_t* buf, size_t length,
+  provider.read_callback = [](nghttp2_session* ng, int32_t id, uint8_t*, size_t length,
                               uint32_t* flags, nghttp2_data_source* src, void*) -> ssize_t {
     auto* stream = static_cast<Http2Stream*>(src->ptr);
     // The provider outlives nothing: the session looks the stream up to be safe.
     Http2Stream* live = stream->session_ ? stream->session_->findStream(id) : nullptr;
     if (live != stream) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-    return stream->readForFraming(buf, length, flags);
+    return stream->readForFraming(length, flags);
   };
   nghttp2_data_provider* p = end_stream ? nullptr : &provider;
   nghttp2_session* ng = session_->nghttp2();
@@ -136,6 +136,10 @@ absl::Status Http2Stream::submitHeaders(const Headers& headers, bool end_stream,
 }
 
 bool Http2Stream::write(std::string data, WriteCallback cb) {
+  return write(SharedBuffer(std::move(data)), std::move(cb));
+}
+
+bool Http2Stream::write(SharedBuffer data, WriteCallback cb) {
   if (destroyed_ || writable_ending_) {
     absl::Status err = destroyed_ ? streamDestroyed() : writeAfterEnd();
     auto self = shared_from_this();
@@ -210,13 +214,15 @@ void Http2Stream::resumeDataIfDeferred() {
   session_->scheduleFlush();
 }
 
-ssize_t Http2Stream::readForFraming(uint8_t* buf, size_t length, uint32_t* data_flags) {
+ssize_t Http2Stream::readForFraming(size_t length, uint32_t* data_flags) {
   size_t copied = 0;
   std::vector<WriteCallback> done;
+  // Slices of a frame nghttp2 did not send after all (its stream was closed in between).
+  framed_.clear();
   while (copied < length && !outq_.empty()) {
     Chunk& chunk = outq_.front();
     const size_t n = std::min(length - copied, chunk.data.size() - chunk.offset);
-    std::memcpy(buf + copied, chunk.data.data() + chunk.offset, n);
+    if (n > 0) framed_.push_back(chunk.data.slice(chunk.offset, n));
     copied += n;
     chunk.offset += n;
     if (chunk.offset == chunk.data.size()) {
@@ -225,6 +231,9 @@ ssize_t Http2Stream::readForFraming(uint8_t* buf, size_t length, uint32_t* data_
     }
   }
   buffer_size_ -= copied;
+  // nghttp2 writes the frame header and calls the session's send_data callback, which queues
+  // framed_ for the socket behind it.
+  if (copied > 0) *data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;
   const bool drained = need_drain_ && buffer_size_ == 0;
   if (drained) need_drain_ = false;
   const bool eof = outq_.empty() && writable_ending_;
@@ -499,6 +508,7 @@ void Http2Stream::finishDestroy(absl::Status error) {
     if (c.cb) dropped.push_back(std::move(c.cb));
   }
   outq_.clear();
+  framed_.clear();
   buffer_size_ = 0;
   for (auto& cb : end_callbacks_) dropped.push_back(std::move(cb));
   end_callbacks_.clear();

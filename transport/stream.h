@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "transport/buffer.h"
 #include "transport/event.h"
 #include "transport/event_loop.h"
 #include "transport/headers.h"
@@ -79,6 +80,9 @@ class Http2Stream : public std::enable_shared_from_this<Http2Stream> {
   // to `cb` and 'error'). On a server stream, the first write() responds with :status 200 if
   // respond() was not called yet (as Node).
   bool write(std::string data, WriteCallback cb = nullptr);
+  // The same for bytes the caller shares: the stream keeps a reference and DATA frames go to
+  // the socket straight from them (no copy), so they must not change after this call.
+  bool write(SharedBuffer data, WriteCallback cb = nullptr);
   // Ends the writable side after `data` (if any): END_STREAM, or 'wantTrailers' when the stream
   // was opened with waitForTrailers.
   void end(std::string data = {}, WriteCallback cb = nullptr);
@@ -156,8 +160,12 @@ struct Nghttp2Callbacks;
   void receiveEnd();
   // nghttp2 closed the stream (after RST_STREAM either way, or both sides ended).
   void onNghttp2Close(uint32_t code);
-  // Fills nghttp2's DATA buffer; returns bytes or an nghttp2 error code (DEFERRED).
-  ssize_t readForFraming(uint8_t* buf, size_t length, uint32_t* data_flags);
+  // Takes up to `length` bytes for nghttp2's next DATA frame; returns their count or an nghttp2
+  // error code (DEFERRED). The bytes are not copied (NGHTTP2_DATA_FLAG_NO_COPY): they wait in
+  // framed_ as slices of the written buffers until nghttp2 sends the frame and the session
+  // collects them with takeFramed().
+  ssize_t readForFraming(size_t length, uint32_t* data_flags);
+  std::vector<SharedBuffer> takeFramed() { return std::move(framed_); }
   // The session is going away: drop everything without touching nghttp2.
   void detach(const absl::Status& error, uint32_t code);
   void emitHeadersEvent(const Headers& headers, uint8_t flags, int category);
@@ -182,11 +190,13 @@ struct Nghttp2Callbacks;
 
   // Writable side.
   struct Chunk {
-    std::string data;
+    SharedBuffer data;
     size_t offset = 0;
     WriteCallback cb;
   };
   std::deque<Chunk> outq_;
+  // The payload of the DATA frame nghttp2 is about to send (see readForFraming).
+  std::vector<SharedBuffer> framed_;
   size_t buffer_size_ = 0;
   size_t high_water_mark_ = kDefaultHighWaterMark;
   bool need_drain_ = false;
