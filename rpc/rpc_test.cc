@@ -468,6 +468,20 @@ TEST_F(RpcTest, ClientWritesWaitWhileTheServerDoesNotRead) {
   EXPECT_EQ(result->index(), kMessages);
 }
 
+TEST(SerializeMessageTest, SerializesOnceBehindRoomForThePrefix) {
+  EchoReply reply;
+  reply.set_text("t");
+  reply.set_payload(std::string(70000, 'p'));
+  SerializedMessage m = SerializeMessage(reply);
+  ASSERT_EQ(m.payload_size, reply.ByteSizeLong());
+  ASSERT_EQ(m.framed.size(), kMessagePrefixSize + m.payload_size);
+  EXPECT_EQ(m.framed.view().substr(kMessagePrefixSize), reply.SerializeAsString());
+  EchoReply empty;
+  SerializedMessage e = SerializeMessage(empty);
+  EXPECT_EQ(e.payload_size, 0u);
+  EXPECT_EQ(e.framed.size(), kMessagePrefixSize);
+}
+
 TEST_F(RpcTest, ServerWritesWaitWhileTheClientDoesNotRead) {
   // The client reads nothing at first: its call stops taking bytes after a few messages, so the
   // server gets at most its stream window (1 MiB: 16 messages of 64 KiB) ahead, not all 200

@@ -8,6 +8,7 @@
 #ifndef H2RPC_RPC_SERVER_CALL_H_
 #define H2RPC_RPC_SERVER_CALL_H_
 
+#include <climits>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -22,6 +23,7 @@
 #include "rpc/framing.h"
 #include "rpc/metadata.h"
 #include "rpc/task.h"
+#include "transport/buffer.h"
 #include "transport/stream.h"
 #include "transport/event_loop.h"
 
@@ -50,6 +52,26 @@ struct WriteOptions {
   bool no_compression = false;
 };
 
+// A message serialized once, straight into the buffer that goes to the transport, behind
+// kMessagePrefixSize bytes left for the gRPC length prefix: Write() fills the prefix in place,
+// so the payload is neither zero-filled first (SerializeAsString) nor copied behind a prefix
+// (FrameMessage). The transport then sends it without copying either (transport/buffer.h).
+struct SerializedMessage {
+  transport::SharedBuffer framed;  // prefix room + payload; empty if the message could not be
+  size_t payload_size = 0;         // serialized (protobuf's 2 GiB limit)
+};
+
+template <typename Message>
+SerializedMessage SerializeMessage(const Message& message) {
+  SerializedMessage out;
+  out.payload_size = message.ByteSizeLong();  // also caches the sizes for the next call
+  if (out.payload_size > static_cast<size_t>(INT32_MAX)) return out;
+  out.framed = transport::SharedBuffer::ForOverwrite(kMessagePrefixSize + out.payload_size);
+  message.SerializeWithCachedSizesToArray(
+      reinterpret_cast<uint8_t*>(out.framed.mutable_data() + kMessagePrefixSize));
+  return out;
+}
+
 class ServerCall : public std::enable_shared_from_this<ServerCall> {
  public:
   ServerCall(std::shared_ptr<transport::ServerHttp2Stream> stream, std::string method,
@@ -68,6 +90,8 @@ class ServerCall : public std::enable_shared_from_this<ServerCall> {
   // Queues a response message; completes with true once it is handed to the transport, or with
   // false if the call is over. Waits under backpressure (the transport's 'drain').
   Awaitable<bool> Write(std::string message, WriteOptions options = {});
+  // The same for a message from SerializeMessage() (what the typed API uses: no copies).
+  Awaitable<bool> Write(SerializedMessage message, WriteOptions options = {});
   // Ends the call: OK or error status (code + message), with the trailing metadata.
   void Finish(const absl::Status& status);
   // Sends the response headers now (otherwise they go with the first message).
@@ -98,6 +122,10 @@ class ServerCall : public std::enable_shared_from_this<ServerCall> {
   void Fail(const absl::Status& status);  // ends the call with a status we generated
   void DeliverReads();
   void FlushWrites(bool ok);
+  // Write()'s checks; false (and `result` completed) if the message must not be sent.
+  bool CheckWrite(size_t payload_size, Awaitable<bool>& result);
+  bool ShouldCompress(const WriteOptions& options) const;
+  void WriteFramed(transport::SharedBuffer framed, Awaitable<bool>& result);
   void RespondHeaders(bool end_stream, const absl::Status* trailers_only);
   void ResetIfClientStillSending();
 
