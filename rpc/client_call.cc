@@ -28,6 +28,13 @@ std::vector<Metadata::Entry> ToEntries(const Headers& headers) {
   return wire;
 }
 
+// The stream window our connections advertise: how far a server may get ahead of a call (so
+// also what a message buffer may be reserved for before its bytes arrive).
+size_t StreamWindow(const ChannelOptions& o) {
+  if (o.http2.settings.initialWindowSize) return *o.http2.settings.initialWindowSize;
+  return o.initial_window_size > 0 ? o.initial_window_size : 65535;
+}
+
 }  // namespace
 
 // --- Channel --------------------------------------------------------------------------------
@@ -78,7 +85,7 @@ ClientCall::ClientCall(std::shared_ptr<Channel> channel, std::string path, CallO
     : channel_(std::move(channel)),
       path_(std::move(path)),
       options_(std::move(options)),
-      deframer_(channel_->options().max_receive_message_size) {
+      deframer_(channel_->options().max_receive_message_size, StreamWindow(channel_->options())) {
   if (options_.timeout) deadline_ = absl::Now() + *options_.timeout;
   if (options_.deadline && (!deadline_ || *options_.deadline < *deadline_)) {
     deadline_ = options_.deadline;

@@ -31,7 +31,8 @@ std::string FrameMessage(absl::string_view payload, bool compressed) {
   return framed;
 }
 
-MessageDeframer::MessageDeframer(size_t max_message_size) : max_message_size_(max_message_size) {}
+MessageDeframer::MessageDeframer(size_t max_message_size, size_t preallocate_up_to)
+    : max_message_size_(max_message_size), preallocate_up_to_(preallocate_up_to) {}
 
 absl::Status MessageDeframer::Feed(absl::string_view bytes) {
   if (!error_.ok()) return error_;
@@ -59,8 +60,9 @@ absl::Status MessageDeframer::Feed(absl::string_view bytes) {
       }
       partial_.compressed = flag == 1;
       remaining_ = length;
-      // Reserve only what this feed already holds, never the declared length.
-      partial_.payload.reserve(std::min<size_t>(length, bytes.size()));
+      // Reserve what this feed already holds, or the declared length up to the caller's bound;
+      // never more than the declared length.
+      partial_.payload.reserve(std::min<size_t>(length, std::max(bytes.size(), preallocate_up_to_)));
     } else {
       const size_t take = std::min<size_t>(remaining_, bytes.size());
       partial_.payload.append(bytes.data(), take);

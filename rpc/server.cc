@@ -39,6 +39,12 @@ Server::Server(transport::UvLoop* loop, ServerOptions options)
   if (!options_.http2.settings.initialWindowSize && options_.initial_window_size > 0) {
     options_.http2.settings.initialWindowSize = options_.initial_window_size;
   }
+  // A client can make a call hold a stream window of real bytes: reserving a message's buffer up
+  // to that much before its bytes arrive costs no more, and saves copies as it fills.
+  if (options_.limits.preallocate_message_up_to == 0) {
+    options_.limits.preallocate_message_up_to =
+        options_.http2.settings.initialWindowSize.value_or(65535);
+  }
 }
 
 Server::~Server() { *alive_ = false; }

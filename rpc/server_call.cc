@@ -53,7 +53,7 @@ ServerCall::ServerCall(std::shared_ptr<transport::ServerHttp2Stream> stream, std
       limits_(limits),
       request_compression_(request_compression),
       peer_accepts_(peer_accepts),
-      deframer_(limits.max_receive_message_size) {
+      deframer_(limits.max_receive_message_size, limits.preallocate_message_up_to) {
   // Answer in the client's compression when it accepts it (it used it, so it does).
   if (Accepts(peer_accepts_, request_compression_)) response_compression_ = request_compression_;
 }

@@ -45,6 +45,9 @@ struct CallLimits {
   // Unread messages buffered per call before we stop reading (HTTP/2 flow control then holds
   // the peer back).
   size_t max_buffered_messages = 4;
+  // A request message's buffer is reserved for its declared length up to this many bytes (see
+  // MessageDeframer). rpc::Server sets it to the stream window it advertises when left 0.
+  size_t preallocate_message_up_to = 0;
 };
 
 struct WriteOptions {
