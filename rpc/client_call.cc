@@ -1,12 +1,14 @@
 #include "rpc/client_call.h"
 
 #include <algorithm>
+#include <climits>
 #include <cstdint>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/io/zero_copy_stream.h"
 #include "rpc/status_util.h"
 #include "rpc/timeout.h"
 #include "transport/constants.h"
@@ -36,6 +38,77 @@ size_t StreamWindow(const ChannelOptions& o) {
 }
 
 }  // namespace
+
+// --- ReceivedMessage ------------------------------------------------------------------------
+
+namespace {
+
+// The pieces of a message as one protobuf input stream (no copy before parsing).
+class PiecesInputStream : public google::protobuf::io::ZeroCopyInputStream {
+ public:
+  explicit PiecesInputStream(const std::vector<transport::SharedBuffer>& pieces)
+      : pieces_(pieces) {}
+  bool Next(const void** data, int* size) override {
+    while (index_ < pieces_.size() && offset_ == pieces_[index_].size()) {
+      ++index_;
+      offset_ = 0;
+    }
+    if (index_ == pieces_.size()) return false;
+    const transport::SharedBuffer& p = pieces_[index_];
+    const size_t n = std::min<size_t>(p.size() - offset_, INT_MAX);
+    *data = p.data() + offset_;
+    *size = static_cast<int>(n);
+    offset_ += n;
+    consumed_ += static_cast<int64_t>(n);
+    return true;
+  }
+  void BackUp(int count) override {
+    // Only the end of the last Next() may be backed up (ZeroCopyInputStream's contract).
+    offset_ -= static_cast<size_t>(count);
+    consumed_ -= count;
+  }
+  bool Skip(int count) override {
+    while (count > 0) {
+      const void* data;
+      int size;
+      if (!Next(&data, &size)) return false;
+      if (size > count) {
+        BackUp(size - count);
+        return true;
+      }
+      count -= size;
+    }
+    return true;
+  }
+  int64_t ByteCount() const override { return consumed_; }
+
+ private:
+  const std::vector<transport::SharedBuffer>& pieces_;
+  size_t index_ = 0;
+  size_t offset_ = 0;
+  int64_t consumed_ = 0;
+};
+
+}  // namespace
+
+std::string ReceivedMessage::Take() && {
+  if (pieces.empty()) return std::move(bytes);
+  size_t total = 0;
+  for (const transport::SharedBuffer& p : pieces) total += p.size();
+  std::string out;
+  out.reserve(total);
+  for (const transport::SharedBuffer& p : pieces) out.append(p.data(), p.size());
+  return out;
+}
+
+bool ReceivedMessage::ParseTo(google::protobuf::MessageLite* message) const {
+  if (pieces.empty()) return message->ParseFromString(bytes);
+  if (pieces.size() == 1 && pieces[0].size() <= static_cast<size_t>(INT_MAX)) {
+    return message->ParseFromArray(pieces[0].data(), static_cast<int>(pieces[0].size()));
+  }
+  PiecesInputStream in(pieces);
+  return message->ParseFromZeroCopyStream(&in);
+}
 
 // --- Channel --------------------------------------------------------------------------------
 
@@ -148,7 +221,8 @@ void ClientCall::Begin() {
   stream_->onResponse([weak](const Headers& h, uint8_t flags) {
     if (auto self = weak.lock()) self->OnResponse(h, flags);
   });
-  stream_->onData([weak](std::string_view data) {
+  // Owned chunks: the deframer keeps slices of them instead of copying message bytes.
+  stream_->onDataBuffer([weak](const transport::SharedBuffer& data) {
     if (auto self = weak.lock()) self->OnData(data);
   });
   stream_->onTrailers([weak](const Headers& h, uint8_t) {
@@ -276,9 +350,9 @@ void ClientCall::OnResponse(const Headers& headers, uint8_t flags) {
   initial_metadata_ = std::move(*md);
 }
 
-void ClientCall::OnData(std::string_view data) {
+void ClientCall::OnData(const transport::SharedBuffer& data) {
   if (done()) return;
-  if (absl::Status st = deframer_.Feed(absl::string_view(data.data(), data.size())); !st.ok()) {
+  if (absl::Status st = deframer_.Feed(data); !st.ok()) {
     Cancel(st);
     return;
   }
@@ -289,15 +363,16 @@ void ClientCall::OnData(std::string_view data) {
             "Compressed flag set on a message but the response has no grpc-encoding"));
         return;
       }
-      auto inflated = Decompress(response_compression_, frame->payload,
+      auto inflated = Decompress(response_compression_, std::move(*frame).Assembled(),
                                  channel_->options().max_receive_message_size);
       if (!inflated.ok()) {
         Cancel(inflated.status());
         return;
       }
-      messages_.push_back({std::move(*inflated), true});
+      messages_.push_back({ReceivedMessage{{}, std::move(*inflated)}, true});
     } else {
-      messages_.push_back({std::move(frame->payload), false});
+      messages_.push_back(
+          {ReceivedMessage{std::move(frame->pieces), std::move(frame->payload)}, false});
     }
   }
   // Backpressure: a caller that does not read stops the server through flow control (the
@@ -418,11 +493,7 @@ void ClientCall::End(absl::Status status) {
 Awaitable<std::optional<std::string>> ClientCall::Read() {
   Awaitable<std::optional<std::string>> result;
   if (!messages_.empty()) {
-    Received m = std::move(messages_.front());
-    messages_.pop_front();
-    ResumeIfDrained();
-    last_message_compressed_ = m.compressed;
-    result.state()->Complete(std::move(m.bytes));
+    result.state()->Complete(std::move(PopMessage()).Take());
   } else if (done()) {
     result.state()->Complete(std::nullopt);
   } else {
@@ -431,18 +502,44 @@ Awaitable<std::optional<std::string>> ClientCall::Read() {
   return result;
 }
 
-void ClientCall::DeliverReads() {
-  if (!pending_read_) return;
+Awaitable<std::optional<ReceivedMessage>> ClientCall::ReadMessage() {
+  Awaitable<std::optional<ReceivedMessage>> result;
   if (!messages_.empty()) {
-    auto waiter = std::move(pending_read_);
-    Received m = std::move(messages_.front());
-    messages_.pop_front();
-    ResumeIfDrained();
-    last_message_compressed_ = m.compressed;
-    waiter->Complete(std::move(m.bytes));
+    result.state()->Complete(PopMessage());
   } else if (done()) {
-    auto waiter = std::move(pending_read_);
-    waiter->Complete(std::nullopt);
+    result.state()->Complete(std::nullopt);
+  } else {
+    pending_message_read_ = result.state();
+  }
+  return result;
+}
+
+ReceivedMessage ClientCall::PopMessage() {
+  Received m = std::move(messages_.front());
+  messages_.pop_front();
+  ResumeIfDrained();
+  last_message_compressed_ = m.compressed;
+  return std::move(m.message);
+}
+
+void ClientCall::DeliverReads() {
+  if (pending_read_) {
+    if (!messages_.empty()) {
+      auto waiter = std::move(pending_read_);
+      waiter->Complete(std::move(PopMessage()).Take());
+    } else if (done()) {
+      auto waiter = std::move(pending_read_);
+      waiter->Complete(std::nullopt);
+    }
+  }
+  if (pending_message_read_) {
+    if (!messages_.empty()) {
+      auto waiter = std::move(pending_message_read_);
+      waiter->Complete(PopMessage());
+    } else if (done()) {
+      auto waiter = std::move(pending_message_read_);
+      waiter->Complete(std::nullopt);
+    }
   }
 }
 

@@ -15,9 +15,11 @@
 #include <deque>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "transport/buffer.h"
 
 namespace h2rpc::rpc {
 
@@ -45,6 +47,10 @@ class MessageDeframer {
   struct Frame {
     bool compressed = false;  // Compressed-Flag was 1: decompress with the stream's grpc-encoding
     std::string payload;
+    // Messages fed as SharedBuffers: the payload as slices of the fed chunks (not copied), and
+    // `payload` is empty. Assembled() gives one string either way.
+    std::vector<transport::SharedBuffer> pieces;
+    std::string Assembled() &&;
     friend bool operator==(const Frame&, const Frame&) = default;
   };
 
@@ -63,6 +69,11 @@ class MessageDeframer {
   //   declared length > max -> RESOURCE_EXHAUSTED "Received message larger than max (N vs. M)";
   //   Compressed-Flag not 0/1 -> INTERNAL.
   absl::Status Feed(absl::string_view bytes);
+  // The same for a chunk the deframer may keep: payload bytes are referenced as slices of it
+  // (Frame::pieces) instead of being copied. Do not mix with Feed(string_view) on one deframer.
+  // Memory: the slices keep their chunks alive, and the chunks are bytes the peer sent, so what
+  // is held is still the queued messages plus one partial message (and the chunks' remainder).
+  absl::Status Feed(const transport::SharedBuffer& chunk);
 
   // The oldest complete message not yet taken, or nullopt.
   std::optional<Frame> Next();
@@ -76,6 +87,8 @@ class MessageDeframer {
   size_t max_message_size() const { return max_message_size_; }
 
  private:
+  absl::Status FeedImpl(absl::string_view bytes, const transport::SharedBuffer* owner);
+
   size_t max_message_size_;
   size_t preallocate_up_to_;
   absl::Status error_;                 // sticky

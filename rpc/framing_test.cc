@@ -241,6 +241,33 @@ TEST(MessageDeframerTest, PreallocatesUpToTheBound) {
   EXPECT_LT(lie.Growth(), (1 << 20) + 4096);
 }
 
+// Fed SharedBuffers, the deframer keeps slices of them: no payload byte is copied.
+TEST(MessageDeframerTest, OwnedChunksBecomeSlicesNotCopies) {
+  const std::string big(40000, 'b');
+  const std::string wire = FrameMessage(big, false) + FrameMessage("hi", false) +
+                           FrameMessage("", false) + FrameMessage("there", false);
+  std::vector<transport::SharedBuffer> chunks;
+  for (size_t offset = 0; offset < wire.size(); offset += 16384) {
+    chunks.emplace_back(wire.substr(offset, 16384));
+  }
+  MessageDeframer deframer;
+  for (const auto& c : chunks) ASSERT_TRUE(deframer.Feed(c).ok());
+  std::vector<std::string> got;
+  while (std::optional<Frame> f = deframer.Next()) {
+    EXPECT_TRUE(f->payload.empty());
+    for (const transport::SharedBuffer& piece : f->pieces) {
+      bool inside = false;
+      for (const auto& c : chunks) {
+        inside |= piece.data() >= c.data() && piece.data() + piece.size() <= c.data() + c.size();
+      }
+      EXPECT_TRUE(inside);
+    }
+    got.push_back(std::move(*f).Assembled());
+  }
+  EXPECT_EQ(got, (std::vector<std::string>{big, "hi", "", "there"}));
+  EXPECT_FALSE(deframer.HasPartial());
+}
+
 TEST(MessageDeframerTest, LargeMessageAtTheLimit) {
   MessageDeframer deframer;  // 4 MiB
   const std::string payload(4 << 20, 'z');

@@ -468,6 +468,34 @@ TEST_F(RpcTest, ClientWritesWaitWhileTheServerDoesNotRead) {
   EXPECT_EQ(result->index(), kMessages);
 }
 
+// The typed client parses a message from the slices it arrived in, whatever the split (a field
+// cut anywhere, empty pieces) — ZeroCopyInputStream's Next/BackUp/Skip.
+TEST(ReceivedMessageTest, ParsesFromAnySplit) {
+  EchoReply reply;
+  reply.set_text("split me");
+  reply.set_index(7);
+  reply.set_payload(std::string(300, 'q'));
+  const std::string wire = reply.SerializeAsString();
+  for (size_t a = 0; a <= wire.size(); a += 7) {
+    for (size_t b = a; b <= wire.size(); b += 13) {
+      ReceivedMessage m;
+      m.pieces.emplace_back(wire.substr(0, a));
+      m.pieces.emplace_back(wire.substr(a, b - a));
+      m.pieces.emplace_back(wire.substr(b));
+      EchoReply parsed;
+      ASSERT_TRUE(m.ParseTo(&parsed)) << a << " " << b;
+      EXPECT_EQ(parsed.text(), "split me");
+      EXPECT_EQ(parsed.index(), 7);
+      EXPECT_EQ(parsed.payload(), reply.payload());
+      EXPECT_EQ(std::move(m).Take(), wire);
+    }
+  }
+  ReceivedMessage bad;
+  bad.pieces.emplace_back(wire.substr(0, 5));  // cut short
+  EchoReply parsed;
+  EXPECT_FALSE(bad.ParseTo(&parsed));
+}
+
 TEST(SerializeMessageTest, SerializesOnceBehindRoomForThePrefix) {
   EchoReply reply;
   reply.set_text("t");

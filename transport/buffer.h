@@ -54,6 +54,11 @@ class SharedBuffer {
 
   // [offset, offset + length) of these bytes, sharing their ownership. Precondition:
   // offset + length <= size().
+  // Byte-wise equality of the contents (for tests and value types holding buffers).
+  friend bool operator==(const SharedBuffer& a, const SharedBuffer& b) {
+    return a.view() == b.view();
+  }
+
   SharedBuffer slice(size_t offset, size_t length) const {
     SharedBuffer b;
     if (length == 0) return b;

@@ -593,6 +593,40 @@ TEST(SessionTest, SharedBufferPayloadsReachTheSocketUncopied) {
   EXPECT_EQ(slices, 3);
 }
 
+// onDataBuffer hands each received chunk over as a SharedBuffer that owns the bytes (after the
+// onData listeners of the same chunk), so a reader can keep them without copying.
+TEST(SessionTest, DataBufferListenersGetOwnedChunks) {
+  std::string sent(40000, '\0');
+  for (size_t i = 0; i < sent.size(); ++i) sent[i] = static_cast<char>('A' + i % 26);
+  Pair p;
+  p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers&) {
+    ASSERT_TRUE(s->respond().ok());
+    s->end(sent);
+  };
+  auto req = p.client->request({{":path", "/"}});
+  std::string viewed;
+  std::vector<SharedBuffer> kept;
+  std::vector<std::string> order;
+  (*req)->onData([&](std::string_view d) {
+    viewed += d;
+    order.push_back("data");
+  });
+  (*req)->onDataBuffer([&](const SharedBuffer& b) {
+    kept.push_back(b);
+    order.push_back("buffer");
+  });
+  p.run();
+  EXPECT_EQ(viewed, sent);
+  std::string joined;
+  for (const SharedBuffer& b : kept) joined += b.view();  // still valid: the buffers own them
+  EXPECT_EQ(joined, sent);
+  ASSERT_FALSE(order.empty());
+  for (size_t i = 0; i + 1 < order.size(); i += 2) {
+    EXPECT_EQ(order[i], "data");
+    EXPECT_EQ(order[i + 1], "buffer");
+  }
+}
+
 TEST(SessionTest, RemoteCustomSettingsAreReported) {
   SessionOptions server_options;
   server_options.remoteCustomSettings = {0x1234};

@@ -65,7 +65,7 @@ StreamState Http2Stream::state() const {
 }
 
 void Http2Stream::off(ListenerId id) {
-  data_event_.off(id) || end_event_.off(id) || drain_event_.off(id) || close_event_.off(id) ||
+  data_event_.off(id) || data_buffer_event_.off(id) || end_event_.off(id) || drain_event_.off(id) || close_event_.off(id) ||
       aborted_event_.off(id) || timeout_event_.off(id) || want_trailers_event_.off(id) ||
       ready_event_.off(id) || finish_event_.off(id) || error_event_.off(id) ||
       trailers_event_.off(id) || frame_error_event_.off(id);
@@ -322,6 +322,12 @@ ListenerId Http2Stream::onData(std::function<void(std::string_view)> fn) {
   return id;
 }
 
+ListenerId Http2Stream::onDataBuffer(std::function<void(const SharedBuffer&)> fn) {
+  ListenerId id = data_buffer_event_.on(std::move(fn));
+  if (!explicitly_paused_) resume();
+  return id;
+}
+
 void Http2Stream::pause() {
   flowing_ = false;
   explicitly_paused_ = true;
@@ -380,7 +386,13 @@ void Http2Stream::processInbox() {
     inbox_bytes_ -= chunk.size();
     // Credit the peer's window only now that the application has the bytes.
     if (session_) session_->consume(id_, chunk.size());
-    data_event_.emit(chunk);
+    if (data_buffer_event_.listenerCount() == 0) {
+      data_event_.emit(chunk);
+    } else {
+      SharedBuffer owned(std::move(chunk));
+      data_event_.emit(owned.view());
+      data_buffer_event_.emit(owned);
+    }
   }
   // 'end' once everything was read — or, once the stream has closed, when nothing is left to
   // read even if nobody reads (Node's read(0) in onStreamClose), so that 'close' follows.
@@ -531,6 +543,7 @@ void Http2Stream::finishDestroy(absl::Status error) {
 
 void Http2Stream::removeAllListeners() {
   data_event_.removeAllListeners();
+  data_buffer_event_.removeAllListeners();
   end_event_.removeAllListeners();
   drain_event_.removeAllListeners();
   close_event_.removeAllListeners();

@@ -116,6 +116,10 @@ class Http2Stream : public std::enable_shared_from_this<Http2Stream> {
 
   // --- events (each returns an id for off()) ---
   ListenerId onData(std::function<void(std::string_view)> fn);
+  // Not in Node: 'data' for a listener that keeps the bytes. Each chunk arrives as a
+  // SharedBuffer that owns them (the received chunk, adopted without a copy), after the onData
+  // listeners of the same chunk. Starts the flow like onData.
+  ListenerId onDataBuffer(std::function<void(const SharedBuffer&)> fn);
   ListenerId onEnd(std::function<void()> fn) { return end_event_.on(std::move(fn)); }
   ListenerId onDrain(std::function<void()> fn) { return drain_event_.on(std::move(fn)); }
   ListenerId onClose(std::function<void()> fn) { return close_event_.on(std::move(fn)); }
@@ -239,6 +243,7 @@ struct Nghttp2Callbacks;
   uint64_t timeout_ms_ = 0;
 
   Event<std::string_view> data_event_;
+  Event<const SharedBuffer&> data_buffer_event_;
   Event<> end_event_, drain_event_, close_event_, aborted_event_, timeout_event_;
   Event<> want_trailers_event_, ready_event_, finish_event_;
   Event<const absl::Status&> error_event_;
