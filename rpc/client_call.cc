@@ -134,6 +134,9 @@ absl::StatusOr<std::shared_ptr<transport::ClientHttp2Session>> Channel::Session(
   if (!connect_options.settings.initialWindowSize && options_.initial_window_size > 0) {
     connect_options.settings.initialWindowSize = options_.initial_window_size;
   }
+  if (!connect_options.settings.maxFrameSize && options_.max_frame_size > 0) {
+    connect_options.settings.maxFrameSize = options_.max_frame_size;
+  }
   connect_options.tls = options_.tls;
   const std::string url = absl::StrCat(options_.use_tls ? "https://" : "http://", target_);
   auto session = transport::connect(loop_, url, connect_options);

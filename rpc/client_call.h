@@ -47,6 +47,9 @@ struct ChannelOptions {
   // the server, at this window (see rpc/README.md, "Flow control"). 0 keeps the transport's.
   uint32_t initial_window_size = kDefaultInitialWindowSize;
   uint32_t connection_window_size = kDefaultConnectionWindowSize;
+  // SETTINGS_MAX_FRAME_SIZE we advertise (see kDefaultMaxFrameSize); an explicit
+  // http2.settings.maxFrameSize wins, 0 keeps HTTP/2's 16 KiB.
+  uint32_t max_frame_size = kDefaultMaxFrameSize;
   // Response messages buffered per call before the call stops reading its stream (HTTP/2 flow
   // control then holds the server back).
   size_t max_buffered_messages = 4;

@@ -555,6 +555,9 @@ TEST_F(RpcTest, ChannelAndServerAdvertiseOneMiBWindows) {
   // Ours (acknowledged by the server) and the server's SETTINGS_INITIAL_WINDOW_SIZE.
   EXPECT_EQ((*session)->localSettings().initialWindowSize, uint32_t{1} << 20);
   EXPECT_EQ((*session)->remoteSettings().initialWindowSize, uint32_t{1} << 20);
+  // And 1 MiB DATA frames both ways (HTTP/2's default is 16 KiB).
+  EXPECT_EQ((*session)->localSettings().maxFrameSize, uint32_t{1} << 20);
+  EXPECT_EQ((*session)->remoteSettings().maxFrameSize, uint32_t{1} << 20);
   // Both connection windows were widened too (Node's is 65535).
   EXPECT_GT((*session)->state().localWindowSize, 1 << 19);
   EXPECT_GT((*session)->state().remoteWindowSize, 1 << 19);
@@ -563,6 +566,7 @@ TEST_F(RpcTest, ChannelAndServerAdvertiseOneMiBWindows) {
   ChannelOptions node_windows;
   node_windows.initial_window_size = 0;
   node_windows.connection_window_size = 0;
+  node_windows.max_frame_size = 0;
   auto channel = Channel::Create(&loop_, "127.0.0.1:" + std::to_string(server_->port()),
                                  node_windows);
   auto reply = Run(UnaryCall<EchoRequest, EchoReply>(channel, "/h2rpc.rpc_test.Echo/Unary",
@@ -572,6 +576,7 @@ TEST_F(RpcTest, ChannelAndServerAdvertiseOneMiBWindows) {
   ASSERT_TRUE(node_session.ok());
   EXPECT_EQ((*node_session)->localSettings().initialWindowSize, 65535u);
   EXPECT_LE((*node_session)->state().localWindowSize, 65535);
+  EXPECT_EQ((*node_session)->localSettings().maxFrameSize, 16384u);
   channel->Close();
 }
 

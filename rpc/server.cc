@@ -39,6 +39,9 @@ Server::Server(transport::UvLoop* loop, ServerOptions options)
   if (!options_.http2.settings.initialWindowSize && options_.initial_window_size > 0) {
     options_.http2.settings.initialWindowSize = options_.initial_window_size;
   }
+  if (!options_.http2.settings.maxFrameSize && options_.max_frame_size > 0) {
+    options_.http2.settings.maxFrameSize = options_.max_frame_size;
+  }
   // A client can make a call hold a stream window of real bytes: reserving a message's buffer up
   // to that much before its bytes arrive costs no more, and saves copies as it fills.
   if (options_.limits.preallocate_message_up_to == 0) {

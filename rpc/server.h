@@ -37,6 +37,9 @@ struct ServerOptions {
   // 0 keeps the transport's (Node's 65535).
   uint32_t initial_window_size = kDefaultInitialWindowSize;
   uint32_t connection_window_size = kDefaultConnectionWindowSize;
+  // SETTINGS_MAX_FRAME_SIZE each connection advertises (see kDefaultMaxFrameSize); an explicit
+  // http2.settings.maxFrameSize wins, 0 keeps HTTP/2's 16 KiB.
+  uint32_t max_frame_size = kDefaultMaxFrameSize;
   // HTTP/2 settings and limits of each connection (Node's names; see transport/session.h).
   transport::ServerOptions http2;
 };
