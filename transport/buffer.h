@@ -51,6 +51,8 @@ class SharedBuffer {
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
   std::string_view view() const { return {data_, size_}; }
+  // No other SharedBuffer (or slice) shares these bytes: they may be overwritten.
+  bool unique() const { return owner_ && owner_.use_count() == 1; }
 
   // [offset, offset + length) of these bytes, sharing their ownership. Precondition:
   // offset + length <= size().

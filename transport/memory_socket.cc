@@ -105,7 +105,10 @@ void MemorySocket::deliver() {
     bytes_read_ += data.size();
     // The writer's queue is now empty: tell it (after our handler ran, as a kernel would).
     MemorySocket* writer = shared_->end[1 - side_];
-    handler_->onSocketData(data);
+    // The delivered string is ours to give away: the handler may keep slices of it.
+    SharedBuffer buffer(std::move(data));
+    delivered_.emplace_back(reinterpret_cast<uintptr_t>(buffer.data()), buffer.size());
+    handler_->onSocketBuffer(buffer);
     if (writer && shared_->end[1 - side_] == writer && writer->handler_) {
       std::weak_ptr<Shared> weak = shared_;
       int wside = 1 - side_;

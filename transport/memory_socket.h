@@ -43,6 +43,8 @@ class MemorySocket : public Socket {
   // (address, size) of every buffer given to writev(), in order. Addresses only identify the
   // buffers: the bytes may be gone.
   const std::vector<std::pair<uintptr_t, size_t>>& writevBuffers() const { return writev_; }
+  // (address, size) of every buffer delivered to the handler (onSocketBuffer), in order.
+  const std::vector<std::pair<uintptr_t, size_t>>& deliveredBuffers() const { return delivered_; }
 
  private:
   struct Shared;
@@ -60,6 +62,7 @@ class MemorySocket : public Socket {
   size_t bytes_read_ = 0;
   size_t bytes_written_ = 0;
   std::vector<std::pair<uintptr_t, size_t>> writev_;
+  std::vector<std::pair<uintptr_t, size_t>> delivered_;
 };
 
 }  // namespace h2rpc::transport

@@ -22,6 +22,9 @@ namespace {
 constexpr size_t kSocketHighWater = 256 * 1024;
 // Frames are coalesced into socket writes of about this size.
 constexpr size_t kWriteBatch = 64 * 1024;
+// The largest DATA payload we send in one frame (when the peer allows it): a 64 KiB gRPC
+// message and its prefix fit.
+constexpr int64_t kMaxDataFrame = 128 * 1024;
 
 double msSince(EventLoop* loop, uint64_t start) {
   return static_cast<double>(loop->now() - start);
@@ -110,6 +113,15 @@ struct Nghttp2Callbacks {
   static int frameSent(nghttp2_session*, const nghttp2_frame* frame, void* ud) {
     return S(ud)->onFrameSent(frame);
   }
+  // DATA frames as large as the peer and flow control allow, up to kMaxDataFrame (nghttp2
+  // stops at 16 KiB otherwise, whatever SETTINGS_MAX_FRAME_SIZE the peer sent). nghttp2 sizes
+  // its frame buffer to this once per session, though our payloads never go through it.
+  static ssize_t dataReadLength(nghttp2_session*, uint8_t, int32_t, int32_t session_window,
+                                int32_t stream_window, uint32_t remote_max_frame_size, void*) {
+    int64_t n = std::min<int64_t>({session_window, stream_window, remote_max_frame_size,
+                                   kMaxDataFrame});
+    return static_cast<ssize_t>(std::max<int64_t>(n, 1));
+  }
   // A DATA frame whose payload the stream did not copy (NGHTTP2_DATA_FLAG_NO_COPY).
   static int sendData(nghttp2_session*, nghttp2_frame* frame, const uint8_t* framehd,
                       size_t length, nghttp2_data_source*, void* ud) {
@@ -165,6 +177,8 @@ absl::Status Http2Session::init() {
   nghttp2_session_callbacks_set_on_frame_not_send_callback(cb, Nghttp2Callbacks::frameNotSent);
   nghttp2_session_callbacks_set_on_frame_send_callback(cb, Nghttp2Callbacks::frameSent);
   nghttp2_session_callbacks_set_send_data_callback(cb, Nghttp2Callbacks::sendData);
+  nghttp2_session_callbacks_set_data_source_read_length_callback(cb,
+                                                                 Nghttp2Callbacks::dataReadLength);
   if (options_.paddingStrategy != constants::PADDING_STRATEGY_NONE) {
     nghttp2_session_callbacks_set_select_padding_callback(cb, Nghttp2Callbacks::selectPadding);
   }
@@ -741,6 +755,12 @@ void Http2Session::onSocketConnect() {
 
 void Http2Session::onSocketData(std::string_view data) { receive(data); }
 
+void Http2Session::onSocketBuffer(const SharedBuffer& data) {
+  input_ = &data;
+  receive(data.view());
+  input_ = nullptr;
+}
+
 void Http2Session::onSocketDrain() { flush(); }
 
 void Http2Session::onSocketClose(absl::Status status) {
@@ -932,7 +952,19 @@ int Http2Session::onDataChunk(uint8_t flags, int32_t stream_id, std::string_view
   nghttp2_session_consume_connection(ng_, data.size());
   Http2Stream* stream = findStream(stream_id);
   if (stream == nullptr || stream->destroyed()) return 0;
-  stream->receiveData(data);
+  // nghttp2 points into the bytes we fed it. A payload that fills at least half of the socket's
+  // buffer is kept as a slice of it (no copy); smaller ones are copied, so that what a stream
+  // holds is never more than twice what it counts (readableLength, maxSessionMemory).
+  if (input_ != nullptr && data.size() * 2 >= input_->size() &&
+      data.data() >= input_->data() &&
+      data.data() + data.size() <= input_->data() + input_->size()) {
+    stream->receiveData(
+        input_->slice(static_cast<size_t>(data.data() - input_->data()), data.size()));
+  } else {
+    SharedBuffer copy = SharedBuffer::ForOverwrite(data.size());
+    std::memcpy(copy.mutable_data(), data.data(), data.size());
+    stream->receiveData(std::move(copy));
+  }
   return 0;
 }
 

@@ -190,6 +190,7 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   // Socket::Handler
   void onSocketConnect() override;
   void onSocketData(std::string_view data) override;
+  void onSocketBuffer(const SharedBuffer& data) override;
   void onSocketDrain() override;
   void onSocketClose(absl::Status status) override;
 
@@ -239,6 +240,9 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   std::vector<OutSegment> out_segments_;
   std::string out_bytes_;
   size_t out_pending_ = 0;
+  // The socket buffer being fed to nghttp2 (onSocketBuffer), so that DATA payloads in it can
+  // be kept as slices instead of copies; null while feeding bytes we may not keep.
+  const SharedBuffer* input_ = nullptr;
 
   std::unordered_map<int32_t, std::shared_ptr<Http2Stream>> streams_;
   // Headers of HEADERS frames being received, by stream id.

@@ -627,6 +627,41 @@ TEST(SessionTest, DataBufferListenersGetOwnedChunks) {
   }
 }
 
+// A DATA payload that fills most of what the socket delivered is kept as a slice of that
+// buffer (no copy); small payloads are copied, so that a kept slice never pins much more than
+// it counts.
+TEST(SessionTest, LargeReceivedPayloadsAreSlicesOfTheSocketBuffer) {
+  SessionOptions client_options;
+  client_options.settings.maxFrameSize = 65536;  // 40000 bytes: one DATA frame
+  Pair p({}, client_options);
+  const std::string big(40000, 'L');
+  p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers& h) {
+    ASSERT_TRUE(s->respond().ok());
+    s->end(h.get(":path") == "/big" ? big : std::string("tiny"));
+  };
+  auto delivered = [&](uintptr_t address, size_t size) {
+    for (const auto& [a, n] : p.client_socket->deliveredBuffers()) {
+      if (address >= a && address + size <= a + n) return true;
+    }
+    return false;
+  };
+  for (const std::string path : {"/big", "/tiny"}) {
+    auto req = p.client->request({{":path", path}});
+    std::vector<SharedBuffer> chunks;
+    (*req)->onDataBuffer([&](const SharedBuffer& b) { chunks.push_back(b); });
+    p.run();
+    ASSERT_EQ(chunks.size(), 1u) << path;
+    const auto address = reinterpret_cast<uintptr_t>(chunks[0].data());
+    if (path == "/big") {
+      EXPECT_EQ(chunks[0].view(), big);
+      EXPECT_TRUE(delivered(address, chunks[0].size()));
+    } else {
+      EXPECT_EQ(chunks[0].view(), "tiny");
+      EXPECT_FALSE(delivered(address, chunks[0].size()));  // copied
+    }
+  }
+}
+
 TEST(SessionTest, RemoteCustomSettingsAreReported) {
   SessionOptions server_options;
   server_options.remoteCustomSettings = {0x1234};

@@ -28,6 +28,10 @@ class Socket {
     // connected (accepted ones, memory pipes) call it too, once, from the loop.
     virtual void onSocketConnect() = 0;
     virtual void onSocketData(std::string_view data) = 0;
+    // The same bytes in a buffer the handler may keep slices of instead of copying them.
+    // Sockets that read into buffers they can give away (UvSocket, MemorySocket) call this;
+    // the default hands the bytes to onSocketData.
+    virtual void onSocketBuffer(const SharedBuffer& data) { onSocketData(data.view()); }
     // The write queue became empty after having been non-empty.
     virtual void onSocketDrain() = 0;
     // The peer closed (OK status) or the socket failed. No callback follows.

@@ -341,10 +341,11 @@ void Http2Stream::resume() {
   scheduleInbox();
 }
 
-void Http2Stream::receiveData(std::string_view data) {
+void Http2Stream::receiveData(SharedBuffer data) {
   if (data.empty()) return;
-  inbox_.emplace_back(data);
-  inbox_bytes_ += data.size();
+  const size_t size = data.size();
+  inbox_.push_back(std::move(data));
+  inbox_bytes_ += size;
   updateTimer();
   if (flowing_) scheduleInbox();
 }
@@ -381,18 +382,13 @@ void Http2Stream::emitAbortedIfPending() {
 void Http2Stream::processInbox() {
   emitAbortedIfPending();
   while (flowing_ && !inbox_.empty()) {
-    std::string chunk = std::move(inbox_.front());
+    SharedBuffer chunk = std::move(inbox_.front());
     inbox_.pop_front();
     inbox_bytes_ -= chunk.size();
     // Credit the peer's window only now that the application has the bytes.
     if (session_) session_->consume(id_, chunk.size());
-    if (data_buffer_event_.listenerCount() == 0) {
-      data_event_.emit(chunk);
-    } else {
-      SharedBuffer owned(std::move(chunk));
-      data_event_.emit(owned.view());
-      data_buffer_event_.emit(owned);
-    }
+    data_event_.emit(chunk.view());
+    data_buffer_event_.emit(chunk);
   }
   // 'end' once everything was read — or, once the stream has closed, when nothing is left to
   // read even if nobody reads (Node's read(0) in onStreamClose), so that 'close' follows.

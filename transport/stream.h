@@ -118,7 +118,8 @@ class Http2Stream : public std::enable_shared_from_this<Http2Stream> {
   ListenerId onData(std::function<void(std::string_view)> fn);
   // Not in Node: 'data' for a listener that keeps the bytes. Each chunk arrives as a
   // SharedBuffer that owns them (the received chunk, adopted without a copy), after the onData
-  // listeners of the same chunk. Starts the flow like onData.
+  // listeners of the same chunk (often a slice of the socket's read buffer: keeping it keeps
+  // that buffer). Starts the flow like onData.
   ListenerId onDataBuffer(std::function<void(const SharedBuffer&)> fn);
   ListenerId onEnd(std::function<void()> fn) { return end_event_.on(std::move(fn)); }
   ListenerId onDrain(std::function<void()> fn) { return drain_event_.on(std::move(fn)); }
@@ -159,7 +160,7 @@ struct Nghttp2Callbacks;
   friend struct Nghttp2Callbacks;
   void setId(int32_t id);
   // A DATA payload arrived (buffered until read; flow control credited when delivered).
-  void receiveData(std::string_view data);
+  void receiveData(SharedBuffer data);
   // END_STREAM arrived from the peer.
   void receiveEnd();
   // nghttp2 closed the stream (after RST_STREAM either way, or both sides ended).
@@ -214,7 +215,7 @@ struct Nghttp2Callbacks;
   std::vector<WriteCallback> end_callbacks_;
 
   // Readable side.
-  std::deque<std::string> inbox_;
+  std::deque<SharedBuffer> inbox_;
   size_t inbox_bytes_ = 0;
   bool flowing_ = false;
   bool explicitly_paused_ = false;

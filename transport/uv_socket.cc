@@ -56,6 +56,9 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
   uint16_t port = 0;
   std::shared_ptr<State> self;
 
+  static constexpr size_t kReadBuffer = 65536;
+  SharedBuffer read_buffer;
+
   struct WriteReq {
     uv_write_t req;
     std::string data;
@@ -77,17 +80,21 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
     reading = true;
     uv_read_start(
         reinterpret_cast<uv_stream_t*>(&tcp),
-        [](uv_handle_t*, size_t suggested, uv_buf_t* buf) {
-          // One 64 KiB buffer per read: the session copies what it keeps.
-          static thread_local char storage[65536];
-          buf->base = storage;
-          buf->len = sizeof(storage);
+        [](uv_handle_t* h, size_t suggested, uv_buf_t* buf) {
+          // 64 KiB per read, in a buffer the session may keep slices of (large DATA payloads,
+          // see Http2Session::onDataChunk). Reused while nobody kept any of it.
+          auto* st = static_cast<State*>(h->data);
+          if (!st->read_buffer.unique()) st->read_buffer = SharedBuffer::ForOverwrite(kReadBuffer);
+          buf->base = st->read_buffer.mutable_data();
+          buf->len = kReadBuffer;
         },
         [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
           auto* st = static_cast<State*>(s->data);
           auto keep = st->shared_from_this();
           if (nread > 0) {
-            if (st->handler) st->handler->onSocketData({buf->base, static_cast<size_t>(nread)});
+            if (st->handler) {
+              st->handler->onSocketBuffer(st->read_buffer.slice(0, static_cast<size_t>(nread)));
+            }
           } else if (nread == UV_EOF) {
             st->closeWith(absl::OkStatus(), /*notify=*/true);
           } else if (nread < 0) {
