@@ -36,7 +36,7 @@ ABSL_FLAG(int, req_size, 0, "request payload bytes");
 ABSL_FLAG(int, resp_size, 0, "response payload bytes (SimpleRequest.response_size)");
 ABSL_FLAG(int, window, 0,
           "HTTP/2 initial window (stream and connection) the client advertises; 0 keeps the "
-          "library's default (Node's 65535)");
+          "library's default (rpc::ChannelOptions: 1 MiB)");
 
 namespace {
 

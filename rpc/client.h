@@ -79,10 +79,11 @@ class ClientReaderBase {
   virtual ~ClientReaderBase() { call_->CancelIfUnfinished(); }
   // The next message, or nullopt when the server is done (then Finish() says how it ended).
   Task<std::optional<Response>> Read() {
-    std::optional<std::string> bytes = co_await call_->Read();
+    // Parsed straight from the received DATA chunks: the message is never assembled first.
+    std::optional<ReceivedMessage> bytes = co_await call_->ReadMessage();
     if (!bytes) co_return std::nullopt;
     Response message;
-    if (!message.ParseFromString(*bytes)) {
+    if (!bytes->ParseTo(&message)) {
       call_->Cancel(absl::InternalError("Failed to parse the response message"));
       co_return std::nullopt;
     }

@@ -1,10 +1,14 @@
 #include "rpc/client_call.h"
 
+#include <algorithm>
+#include <climits>
+#include <cstdint>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/io/zero_copy_stream.h"
 #include "rpc/status_util.h"
 #include "rpc/timeout.h"
 #include "transport/constants.h"
@@ -26,7 +30,85 @@ std::vector<Metadata::Entry> ToEntries(const Headers& headers) {
   return wire;
 }
 
+// The stream window our connections advertise: how far a server may get ahead of a call (so
+// also what a message buffer may be reserved for before its bytes arrive).
+size_t StreamWindow(const ChannelOptions& o) {
+  if (o.http2.settings.initialWindowSize) return *o.http2.settings.initialWindowSize;
+  return o.initial_window_size > 0 ? o.initial_window_size : 65535;
+}
+
 }  // namespace
+
+// --- ReceivedMessage ------------------------------------------------------------------------
+
+namespace {
+
+// The pieces of a message as one protobuf input stream (no copy before parsing).
+class PiecesInputStream : public google::protobuf::io::ZeroCopyInputStream {
+ public:
+  explicit PiecesInputStream(const std::vector<transport::SharedBuffer>& pieces)
+      : pieces_(pieces) {}
+  bool Next(const void** data, int* size) override {
+    while (index_ < pieces_.size() && offset_ == pieces_[index_].size()) {
+      ++index_;
+      offset_ = 0;
+    }
+    if (index_ == pieces_.size()) return false;
+    const transport::SharedBuffer& p = pieces_[index_];
+    const size_t n = std::min<size_t>(p.size() - offset_, INT_MAX);
+    *data = p.data() + offset_;
+    *size = static_cast<int>(n);
+    offset_ += n;
+    consumed_ += static_cast<int64_t>(n);
+    return true;
+  }
+  void BackUp(int count) override {
+    // Only the end of the last Next() may be backed up (ZeroCopyInputStream's contract).
+    offset_ -= static_cast<size_t>(count);
+    consumed_ -= count;
+  }
+  bool Skip(int count) override {
+    while (count > 0) {
+      const void* data;
+      int size;
+      if (!Next(&data, &size)) return false;
+      if (size > count) {
+        BackUp(size - count);
+        return true;
+      }
+      count -= size;
+    }
+    return true;
+  }
+  int64_t ByteCount() const override { return consumed_; }
+
+ private:
+  const std::vector<transport::SharedBuffer>& pieces_;
+  size_t index_ = 0;
+  size_t offset_ = 0;
+  int64_t consumed_ = 0;
+};
+
+}  // namespace
+
+std::string ReceivedMessage::Take() && {
+  if (pieces.empty()) return std::move(bytes);
+  size_t total = 0;
+  for (const transport::SharedBuffer& p : pieces) total += p.size();
+  std::string out;
+  out.reserve(total);
+  for (const transport::SharedBuffer& p : pieces) out.append(p.data(), p.size());
+  return out;
+}
+
+bool ReceivedMessage::ParseTo(google::protobuf::MessageLite* message) const {
+  if (pieces.empty()) return message->ParseFromString(bytes);
+  if (pieces.size() == 1 && pieces[0].size() <= static_cast<size_t>(INT_MAX)) {
+    return message->ParseFromArray(pieces[0].data(), static_cast<int>(pieces[0].size()));
+  }
+  PiecesInputStream in(pieces);
+  return message->ParseFromZeroCopyStream(&in);
+}
 
 // --- Channel --------------------------------------------------------------------------------
 
@@ -49,12 +131,22 @@ absl::StatusOr<std::shared_ptr<transport::ClientHttp2Session>> Channel::Session(
   if (session_ && !session_->closed() && !session_->destroyed()) return session_;
   transport::ConnectOptions connect_options;
   static_cast<transport::SessionOptions&>(connect_options) = options_.http2;
+  if (!connect_options.settings.initialWindowSize && options_.initial_window_size > 0) {
+    connect_options.settings.initialWindowSize = options_.initial_window_size;
+  }
+  if (!connect_options.settings.maxFrameSize && options_.max_frame_size > 0) {
+    connect_options.settings.maxFrameSize = options_.max_frame_size;
+  }
   connect_options.tls = options_.tls;
   const std::string url = absl::StrCat(options_.use_tls ? "https://" : "http://", target_);
   auto session = transport::connect(loop_, url, connect_options);
   if (!session.ok()) return session.status();
   ++connections_made_;
   session_ = *session;
+  if (options_.connection_window_size > 0) {
+    (void)session_->setLocalWindowSize(
+        static_cast<int32_t>(std::min<uint32_t>(options_.connection_window_size, INT32_MAX)));
+  }
   return session_;
 }
 
@@ -69,7 +161,7 @@ ClientCall::ClientCall(std::shared_ptr<Channel> channel, std::string path, CallO
     : channel_(std::move(channel)),
       path_(std::move(path)),
       options_(std::move(options)),
-      deframer_(channel_->options().max_receive_message_size) {
+      deframer_(channel_->options().max_receive_message_size, StreamWindow(channel_->options())) {
   if (options_.timeout) deadline_ = absl::Now() + *options_.timeout;
   if (options_.deadline && (!deadline_ || *options_.deadline < *deadline_)) {
     deadline_ = options_.deadline;
@@ -127,11 +219,13 @@ void ClientCall::Begin() {
     return;
   }
   stream_ = *stream;
+  paused_ = false;
   std::weak_ptr<ClientCall> weak = weak_from_this();
   stream_->onResponse([weak](const Headers& h, uint8_t flags) {
     if (auto self = weak.lock()) self->OnResponse(h, flags);
   });
-  stream_->onData([weak](std::string_view data) {
+  // Owned chunks: the deframer keeps slices of them instead of copying message bytes.
+  stream_->onDataBuffer([weak](const transport::SharedBuffer& data) {
     if (auto self = weak.lock()) self->OnData(data);
   });
   stream_->onTrailers([weak](const Headers& h, uint8_t) {
@@ -259,9 +353,9 @@ void ClientCall::OnResponse(const Headers& headers, uint8_t flags) {
   initial_metadata_ = std::move(*md);
 }
 
-void ClientCall::OnData(std::string_view data) {
+void ClientCall::OnData(const transport::SharedBuffer& data) {
   if (done()) return;
-  if (absl::Status st = deframer_.Feed(absl::string_view(data.data(), data.size())); !st.ok()) {
+  if (absl::Status st = deframer_.Feed(data); !st.ok()) {
     Cancel(st);
     return;
   }
@@ -272,18 +366,34 @@ void ClientCall::OnData(std::string_view data) {
             "Compressed flag set on a message but the response has no grpc-encoding"));
         return;
       }
-      auto inflated = Decompress(response_compression_, frame->payload,
+      auto inflated = Decompress(response_compression_, std::move(*frame).Assembled(),
                                  channel_->options().max_receive_message_size);
       if (!inflated.ok()) {
         Cancel(inflated.status());
         return;
       }
-      messages_.push_back({std::move(*inflated), true});
+      messages_.push_back({ReceivedMessage{{}, std::move(*inflated)}, true});
     } else {
-      messages_.push_back({std::move(frame->payload), false});
+      messages_.push_back(
+          {ReceivedMessage{std::move(frame->pieces), std::move(frame->payload)}, false});
     }
   }
+  // Backpressure: a caller that does not read stops the server through flow control (the
+  // stream credits the server only for bytes it delivered to us).
+  const size_t max_buffered = std::max<size_t>(1, channel_->options().max_buffered_messages);
+  if (messages_.size() >= max_buffered && !paused_ && stream_) {
+    paused_ = true;
+    stream_->pause();
+  }
   DeliverReads();
+}
+
+void ClientCall::ResumeIfDrained() {
+  const size_t max_buffered = std::max<size_t>(1, channel_->options().max_buffered_messages);
+  if (paused_ && messages_.size() < max_buffered && stream_) {
+    paused_ = false;
+    stream_->resume();
+  }
 }
 
 absl::Status ClientCall::StatusFromTrailers(const Headers& trailers) {
@@ -386,10 +496,7 @@ void ClientCall::End(absl::Status status) {
 Awaitable<std::optional<std::string>> ClientCall::Read() {
   Awaitable<std::optional<std::string>> result;
   if (!messages_.empty()) {
-    Received m = std::move(messages_.front());
-    messages_.pop_front();
-    last_message_compressed_ = m.compressed;
-    result.state()->Complete(std::move(m.bytes));
+    result.state()->Complete(std::move(PopMessage()).Take());
   } else if (done()) {
     result.state()->Complete(std::nullopt);
   } else {
@@ -398,17 +505,44 @@ Awaitable<std::optional<std::string>> ClientCall::Read() {
   return result;
 }
 
-void ClientCall::DeliverReads() {
-  if (!pending_read_) return;
+Awaitable<std::optional<ReceivedMessage>> ClientCall::ReadMessage() {
+  Awaitable<std::optional<ReceivedMessage>> result;
   if (!messages_.empty()) {
-    auto waiter = std::move(pending_read_);
-    Received m = std::move(messages_.front());
-    messages_.pop_front();
-    last_message_compressed_ = m.compressed;
-    waiter->Complete(std::move(m.bytes));
+    result.state()->Complete(PopMessage());
   } else if (done()) {
-    auto waiter = std::move(pending_read_);
-    waiter->Complete(std::nullopt);
+    result.state()->Complete(std::nullopt);
+  } else {
+    pending_message_read_ = result.state();
+  }
+  return result;
+}
+
+ReceivedMessage ClientCall::PopMessage() {
+  Received m = std::move(messages_.front());
+  messages_.pop_front();
+  ResumeIfDrained();
+  last_message_compressed_ = m.compressed;
+  return std::move(m.message);
+}
+
+void ClientCall::DeliverReads() {
+  if (pending_read_) {
+    if (!messages_.empty()) {
+      auto waiter = std::move(pending_read_);
+      waiter->Complete(std::move(PopMessage()).Take());
+    } else if (done()) {
+      auto waiter = std::move(pending_read_);
+      waiter->Complete(std::nullopt);
+    }
+  }
+  if (pending_message_read_) {
+    if (!messages_.empty()) {
+      auto waiter = std::move(pending_message_read_);
+      waiter->Complete(PopMessage());
+    } else if (done()) {
+      auto waiter = std::move(pending_message_read_);
+      waiter->Complete(std::nullopt);
+    }
   }
 }
 

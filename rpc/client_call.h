@@ -17,11 +17,13 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "google/protobuf/message_lite.h"
 #include "rpc/compression.h"
 #include "rpc/framing.h"
 #include "rpc/metadata.h"
 #include "rpc/server_call.h"
 #include "rpc/task.h"
+#include "transport/buffer.h"
 #include "transport/connect.h"
 #include "transport/session.h"
 #include "transport/uv_loop.h"
@@ -38,8 +40,32 @@ struct ChannelOptions {
   size_t max_receive_message_size = 4 * 1024 * 1024;
   size_t max_send_message_size = SIZE_MAX;
   std::string user_agent = "grpc-c++-h2rpc/0.1";
+  // HTTP/2 flow control, gRPC's kind of defaults rather than Node's 64 KiB (which allow less than
+  // one 64 KiB message per round trip): the stream window we advertise
+  // (SETTINGS_INITIAL_WINDOW_SIZE; an explicit http2.settings.initialWindowSize wins) and our
+  // connection window (Http2Session::setLocalWindowSize). A call that stops reading still stops
+  // the server, at this window (see rpc/README.md, "Flow control"). 0 keeps the transport's.
+  uint32_t initial_window_size = kDefaultInitialWindowSize;
+  uint32_t connection_window_size = kDefaultConnectionWindowSize;
+  // SETTINGS_MAX_FRAME_SIZE we advertise (see kDefaultMaxFrameSize); an explicit
+  // http2.settings.maxFrameSize wins, 0 keeps HTTP/2's 16 KiB.
+  uint32_t max_frame_size = kDefaultMaxFrameSize;
+  // Response messages buffered per call before the call stops reading its stream (HTTP/2 flow
+  // control then holds the server back).
+  size_t max_buffered_messages = 4;
   // HTTP/2 options of the connection (Node's names; see transport/session.h).
   transport::SessionOptions http2;
+};
+
+// A response message as received: as slices of the DATA chunks it arrived in (not copied), or
+// as one string (decompressed messages). The typed API parses it straight from the slices.
+struct ReceivedMessage {
+  std::vector<transport::SharedBuffer> pieces;
+  std::string bytes;  // used when `pieces` is empty
+  // The bytes as one string (a copy if they are in pieces).
+  std::string Take() &&;
+  // Parses the bytes into `message` without assembling them first.
+  bool ParseTo(google::protobuf::MessageLite* message) const;
 };
 
 struct CallOptions {
@@ -105,6 +131,9 @@ class ClientCall : public std::enable_shared_from_this<ClientCall> {
   void WritesDone();
   // The next response message, or nullopt when there is none (the call ended).
   Awaitable<std::optional<std::string>> Read();
+  // The same without assembling the message into one string (what the typed API uses). One
+  // read (of either kind) at a time.
+  Awaitable<std::optional<ReceivedMessage>> ReadMessage();
   // The final status: from the trailers (or Trailers-Only), or synthesized from the HTTP
   // status, the RST_STREAM code, the deadline or a broken connection.
   Awaitable<absl::Status> Finish();
@@ -124,7 +153,7 @@ class ClientCall : public std::enable_shared_from_this<ClientCall> {
   ClientCall(std::shared_ptr<Channel> channel, std::string path, CallOptions options);
   void Begin();
   void OnResponse(const transport::Headers& headers, uint8_t flags);
-  void OnData(std::string_view data);
+  void OnData(const transport::SharedBuffer& data);
   void OnTrailers(const transport::Headers& trailers);
   void OnClose();
   void End(absl::Status status);
@@ -155,11 +184,16 @@ class ClientCall : public std::enable_shared_from_this<ClientCall> {
   Metadata initial_metadata_;
   Metadata trailing_metadata_;
   struct Received {
-    std::string bytes;
+    ReceivedMessage message;
     bool compressed;
   };
   std::deque<Received> messages_;
+  // The stream is paused because max_buffered_messages are unread (backpressure).
+  bool paused_ = false;
+  void ResumeIfDrained();
+  ReceivedMessage PopMessage();
   std::shared_ptr<Awaitable<std::optional<std::string>>::State> pending_read_;
+  std::shared_ptr<Awaitable<std::optional<ReceivedMessage>>::State> pending_message_read_;
   std::deque<std::shared_ptr<Awaitable<bool>::State>> pending_writes_;
   std::vector<std::shared_ptr<Awaitable<absl::Status>::State>> finish_waiters_;
   std::optional<absl::Status> status_;

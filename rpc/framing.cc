@@ -31,9 +31,28 @@ std::string FrameMessage(absl::string_view payload, bool compressed) {
   return framed;
 }
 
-MessageDeframer::MessageDeframer(size_t max_message_size) : max_message_size_(max_message_size) {}
+MessageDeframer::MessageDeframer(size_t max_message_size, size_t preallocate_up_to)
+    : max_message_size_(max_message_size), preallocate_up_to_(preallocate_up_to) {}
 
-absl::Status MessageDeframer::Feed(absl::string_view bytes) {
+std::string MessageDeframer::Frame::Assembled() && {
+  if (pieces.empty()) return std::move(payload);
+  size_t total = 0;
+  for (const transport::SharedBuffer& p : pieces) total += p.size();
+  std::string out;
+  out.reserve(total);
+  for (const transport::SharedBuffer& p : pieces) out.append(p.data(), p.size());
+  pieces.clear();
+  return out;
+}
+
+absl::Status MessageDeframer::Feed(absl::string_view bytes) { return FeedImpl(bytes, nullptr); }
+
+absl::Status MessageDeframer::Feed(const transport::SharedBuffer& chunk) {
+  return FeedImpl(absl::string_view(chunk.data(), chunk.size()), &chunk);
+}
+
+absl::Status MessageDeframer::FeedImpl(absl::string_view bytes,
+                                       const transport::SharedBuffer* owner) {
   if (!error_.ok()) return error_;
   while (!bytes.empty()) {
     if (prefix_size_ < kMessagePrefixSize) {
@@ -59,11 +78,22 @@ absl::Status MessageDeframer::Feed(absl::string_view bytes) {
       }
       partial_.compressed = flag == 1;
       remaining_ = length;
-      // Reserve only what this feed already holds, never the declared length.
-      partial_.payload.reserve(std::min<size_t>(length, bytes.size()));
+      // Reserve what this feed already holds, or the declared length up to the caller's bound;
+      // never more than the declared length. (Slices of owned chunks need no buffer.)
+      if (owner == nullptr) {
+        partial_.payload.reserve(
+            std::min<size_t>(length, std::max(bytes.size(), preallocate_up_to_)));
+      }
     } else {
       const size_t take = std::min<size_t>(remaining_, bytes.size());
-      partial_.payload.append(bytes.data(), take);
+      if (owner != nullptr) {
+        if (take > 0) {
+          partial_.pieces.push_back(
+              owner->slice(static_cast<size_t>(bytes.data() - owner->data()), take));
+        }
+      } else {
+        partial_.payload.append(bytes.data(), take);
+      }
       remaining_ -= static_cast<uint32_t>(take);
       bytes.remove_prefix(take);
     }

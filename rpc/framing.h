@@ -15,9 +15,11 @@
 #include <deque>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "transport/buffer.h"
 
 namespace h2rpc::rpc {
 
@@ -37,20 +39,29 @@ std::string FrameMessage(absl::string_view payload, bool compressed);
 // Incremental reassembly of the messages of one direction of one stream.
 //
 // Memory: a declared length is checked against the limit as soon as its prefix is complete and is
-// never used to pre-allocate (a peer declaring 1 GB and sending 10 bytes costs 10 bytes:
-// grpc/grpc-go#1455). What is held is the queued complete messages plus at most one partial one
+// never used to pre-allocate beyond `preallocate_up_to` (a peer declaring 1 GB and sending 10
+// bytes costs 10 bytes, or that bound: grpc/grpc-go#1455). What is held is the queued complete messages plus at most one partial one
 // (<= max_message_size); drain Next() after each Feed to keep it to one message + one feed.
 class MessageDeframer {
  public:
   struct Frame {
     bool compressed = false;  // Compressed-Flag was 1: decompress with the stream's grpc-encoding
     std::string payload;
+    // Messages fed as SharedBuffers: the payload as slices of the fed chunks (not copied), and
+    // `payload` is empty. Assembled() gives one string either way.
+    std::vector<transport::SharedBuffer> pieces;
+    std::string Assembled() &&;
     friend bool operator==(const Frame&, const Frame&) = default;
   };
 
   // `max_message_size` bounds each message's declared length (on the wire, so compressed size for
   // compressed messages; the caller also bounds the decompressed size). SIZE_MAX = unlimited.
-  explicit MessageDeframer(size_t max_message_size = kDefaultMaxReceiveMessageSize);
+  // `preallocate_up_to`: a message's buffer is reserved for its declared length up to this many
+  // bytes when its prefix arrives (one allocation, no copies as it grows). Callers pass their
+  // stream's flow-control window: a peer can make the call hold that much with real bytes
+  // anyway, so a lying prefix costs no more. 0 (default): reserve only what has arrived.
+  explicit MessageDeframer(size_t max_message_size = kDefaultMaxReceiveMessageSize,
+                           size_t preallocate_up_to = 0);
 
   // Consumes `bytes` (any split: a prefix across feeds, many or zero-length messages per feed).
   // Errors, after which every later Feed returns the same error and ignores its bytes (messages
@@ -58,6 +69,11 @@ class MessageDeframer {
   //   declared length > max -> RESOURCE_EXHAUSTED "Received message larger than max (N vs. M)";
   //   Compressed-Flag not 0/1 -> INTERNAL.
   absl::Status Feed(absl::string_view bytes);
+  // The same for a chunk the deframer may keep: payload bytes are referenced as slices of it
+  // (Frame::pieces) instead of being copied. Do not mix with Feed(string_view) on one deframer.
+  // Memory: the slices keep their chunks alive, and the chunks are bytes the peer sent, so what
+  // is held is still the queued messages plus one partial message (and the chunks' remainder).
+  absl::Status Feed(const transport::SharedBuffer& chunk);
 
   // The oldest complete message not yet taken, or nullopt.
   std::optional<Frame> Next();
@@ -71,7 +87,10 @@ class MessageDeframer {
   size_t max_message_size() const { return max_message_size_; }
 
  private:
+  absl::Status FeedImpl(absl::string_view bytes, const transport::SharedBuffer* owner);
+
   size_t max_message_size_;
+  size_t preallocate_up_to_;
   absl::Status error_;                 // sticky
   char prefix_[kMessagePrefixSize]{};  // the current message's prefix, prefix_size_ bytes of it
   size_t prefix_size_ = 0;             // 0: between messages; 5: reading the payload

@@ -219,6 +219,55 @@ TEST(MessageDeframerTest, DeclaredLengthIsNotPreallocated) {
   EXPECT_TRUE(deframer.HasPartial());
 }
 
+// With a preallocation bound (the stream window), a message's buffer is allocated once for its
+// declared length, and a lying prefix costs at most the bound.
+TEST(MessageDeframerTest, PreallocatesUpToTheBound) {
+  MessageDeframer deframer(SIZE_MAX, 1 << 20);
+  const std::string payload(65536, 'p');
+  const std::string bytes = FrameMessage(payload, false);
+  ASSERT_TRUE(deframer.Feed(absl::string_view(bytes).substr(0, 16384)).ok());
+  const PeakHeap heap;  // the rest fits in what the prefix reserved: no growth
+  for (size_t offset = 16384; offset < bytes.size(); offset += 16384) {
+    ASSERT_TRUE(deframer.Feed(absl::string_view(bytes).substr(offset, 16384)).ok());
+  }
+  EXPECT_LT(heap.Growth(), 4096);
+  std::optional<Frame> frame = deframer.Next();
+  ASSERT_TRUE(frame.has_value());
+  EXPECT_EQ(frame->payload, payload);
+
+  MessageDeframer liar(SIZE_MAX, 1 << 20);
+  const PeakHeap lie;
+  ASSERT_TRUE(liar.Feed(MessagePrefix(1u << 30, false) + std::string(10, 'x')).ok());
+  EXPECT_LT(lie.Growth(), (1 << 20) + 4096);
+}
+
+// Fed SharedBuffers, the deframer keeps slices of them: no payload byte is copied.
+TEST(MessageDeframerTest, OwnedChunksBecomeSlicesNotCopies) {
+  const std::string big(40000, 'b');
+  const std::string wire = FrameMessage(big, false) + FrameMessage("hi", false) +
+                           FrameMessage("", false) + FrameMessage("there", false);
+  std::vector<transport::SharedBuffer> chunks;
+  for (size_t offset = 0; offset < wire.size(); offset += 16384) {
+    chunks.emplace_back(wire.substr(offset, 16384));
+  }
+  MessageDeframer deframer;
+  for (const auto& c : chunks) ASSERT_TRUE(deframer.Feed(c).ok());
+  std::vector<std::string> got;
+  while (std::optional<Frame> f = deframer.Next()) {
+    EXPECT_TRUE(f->payload.empty());
+    for (const transport::SharedBuffer& piece : f->pieces) {
+      bool inside = false;
+      for (const auto& c : chunks) {
+        inside |= piece.data() >= c.data() && piece.data() + piece.size() <= c.data() + c.size();
+      }
+      EXPECT_TRUE(inside);
+    }
+    got.push_back(std::move(*f).Assembled());
+  }
+  EXPECT_EQ(got, (std::vector<std::string>{big, "hi", "", "there"}));
+  EXPECT_FALSE(deframer.HasPartial());
+}
+
 TEST(MessageDeframerTest, LargeMessageAtTheLimit) {
   MessageDeframer deframer;  // 4 MiB
   const std::string payload(4 << 20, 'z');

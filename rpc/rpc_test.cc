@@ -88,6 +88,7 @@ class EchoService : public Service {
       reply.set_index(i);
       reply.set_payload(req.payload());
       if (!co_await out.Write(reply)) co_return absl::CancelledError("client went away");
+      ++expanded;
       if (req.sleep_ms() > 0) co_await Sleep(loop_, absl::Milliseconds(req.sleep_ms()));
     }
     co_return absl::OkStatus();
@@ -120,6 +121,7 @@ class EchoService : public Service {
   bool cancelled_seen = false;
   bool chat_cancelled = false;
   bool start_reading = false;
+  int expanded = 0;  // Expand's messages the transport took
 };
 
 class RpcTest : public ::testing::Test {
@@ -453,7 +455,7 @@ TEST_F(RpcTest, StatusDetailsTravelAsPayloads) {
 }
 
 TEST_F(RpcTest, ClientWritesWaitWhileTheServerDoesNotRead) {
-  constexpr int kMessages = 60;
+  constexpr int kMessages = 60;  // 3.75 MiB: well past the server's 1 MiB window
   int written = 0;
   bool writer_done = false;
   absl::StatusOr<EchoReply> result = absl::UnknownError("not finished");
@@ -461,7 +463,7 @@ TEST_F(RpcTest, ClientWritesWaitWhileTheServerDoesNotRead) {
     ClientWriter<EchoRequest, EchoReply> w(
         ClientCall::Start(channel_, "/h2rpc.rpc_test.Echo/SlowCollect", {}));
     EchoRequest big = Req("x");
-    big.set_payload(std::string(16 * 1024, 'w'));
+    big.set_payload(std::string(64 * 1024, 'w'));
     for (int i = 0; i < kMessages; ++i) {
       if (!co_await w.Write(big)) break;
       ++written;
@@ -478,14 +480,126 @@ TEST_F(RpcTest, ClientWritesWaitWhileTheServerDoesNotRead) {
     co_return while_blocked;
   };
   const int while_blocked = Run(check());
-  // One stream window (64 KiB), the stream's send buffer (16 KiB) and a few buffered messages
-  // on the server: far fewer than 60 messages of 16 KiB.
-  EXPECT_LT(while_blocked, 16);
+  // One stream window (1 MiB: 16 messages), the stream's send buffer (one message) and the few
+  // messages the server's call buffers (4): far fewer than 60 messages of 64 KiB.
+  EXPECT_LT(while_blocked, 16 + 1 + 4 + 3);
   EXPECT_GT(while_blocked, 0);
   ASSERT_TRUE(writer_done);
   EXPECT_EQ(written, kMessages);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->index(), kMessages);
+}
+
+// The typed client parses a message from the slices it arrived in, whatever the split (a field
+// cut anywhere, empty pieces) — ZeroCopyInputStream's Next/BackUp/Skip.
+TEST(ReceivedMessageTest, ParsesFromAnySplit) {
+  EchoReply reply;
+  reply.set_text("split me");
+  reply.set_index(7);
+  reply.set_payload(std::string(300, 'q'));
+  const std::string wire = reply.SerializeAsString();
+  for (size_t a = 0; a <= wire.size(); a += 7) {
+    for (size_t b = a; b <= wire.size(); b += 13) {
+      ReceivedMessage m;
+      m.pieces.emplace_back(wire.substr(0, a));
+      m.pieces.emplace_back(wire.substr(a, b - a));
+      m.pieces.emplace_back(wire.substr(b));
+      EchoReply parsed;
+      ASSERT_TRUE(m.ParseTo(&parsed)) << a << " " << b;
+      EXPECT_EQ(parsed.text(), "split me");
+      EXPECT_EQ(parsed.index(), 7);
+      EXPECT_EQ(parsed.payload(), reply.payload());
+      EXPECT_EQ(std::move(m).Take(), wire);
+    }
+  }
+  ReceivedMessage bad;
+  bad.pieces.emplace_back(wire.substr(0, 5));  // cut short
+  EchoReply parsed;
+  EXPECT_FALSE(bad.ParseTo(&parsed));
+}
+
+TEST(SerializeMessageTest, SerializesOnceBehindRoomForThePrefix) {
+  EchoReply reply;
+  reply.set_text("t");
+  reply.set_payload(std::string(70000, 'p'));
+  SerializedMessage m = SerializeMessage(reply);
+  ASSERT_EQ(m.payload_size, reply.ByteSizeLong());
+  ASSERT_EQ(m.framed.size(), kMessagePrefixSize + m.payload_size);
+  EXPECT_EQ(m.framed.view().substr(kMessagePrefixSize), reply.SerializeAsString());
+  EchoReply empty;
+  SerializedMessage e = SerializeMessage(empty);
+  EXPECT_EQ(e.payload_size, 0u);
+  EXPECT_EQ(e.framed.size(), kMessagePrefixSize);
+}
+
+TEST_F(RpcTest, ServerWritesWaitWhileTheClientDoesNotRead) {
+  // The client reads nothing at first: its call stops taking bytes after a few messages, so the
+  // server gets at most its stream window (1 MiB: 16 messages of 64 KiB) ahead, not all 200
+  // (12.5 MiB, which a client buffering without bound would take in).
+  constexpr int kMessages = 200;
+  EchoRequest req = Req("big");
+  req.set_count(kMessages);
+  req.set_payload(std::string(64 * 1024, 'r'));
+  auto call = ClientCall::Start(channel_, "/h2rpc.rpc_test.Echo/Expand", {});
+  auto body = [&]() -> Task<std::pair<int, int>> {
+    co_await call->Write(req.SerializeAsString());
+    call->WritesDone();
+    // Wait until the server stops making progress (or has sent everything: the failure).
+    int stable = 0;
+    int last = -1;
+    while (stable < 20 && service_.expanded < kMessages) {
+      co_await Sleep(&loop_, absl::Milliseconds(10));
+      stable = service_.expanded == last ? stable + 1 : 0;
+      last = service_.expanded;
+    }
+    const int while_blocked = service_.expanded;
+    ClientReader<EchoReply> reader(call);
+    int got = 0;
+    while (auto r = co_await reader.Read()) {
+      EXPECT_EQ(r->index(), got);
+      ++got;
+    }
+    absl::Status st = co_await reader.Finish();
+    EXPECT_TRUE(st.ok()) << st;
+    co_return std::make_pair(while_blocked, got);
+  };
+  auto [while_blocked, got] = Run(body());
+  // Window (16) + what the client's call buffers (4) + the server stream's send buffer (1).
+  EXPECT_LT(while_blocked, 16 + 4 + 1 + 3);
+  EXPECT_GT(while_blocked, 0);
+  EXPECT_EQ(got, kMessages);  // reading again resumes the flow
+}
+
+TEST_F(RpcTest, ChannelAndServerAdvertiseOneMiBWindows) {
+  ASSERT_TRUE(Unary(Req("w")).ok());
+  auto session = channel_->Session();
+  ASSERT_TRUE(session.ok());
+  // Ours (acknowledged by the server) and the server's SETTINGS_INITIAL_WINDOW_SIZE.
+  EXPECT_EQ((*session)->localSettings().initialWindowSize, uint32_t{1} << 20);
+  EXPECT_EQ((*session)->remoteSettings().initialWindowSize, uint32_t{1} << 20);
+  // And 1 MiB DATA frames both ways (HTTP/2's default is 16 KiB).
+  EXPECT_EQ((*session)->localSettings().maxFrameSize, uint32_t{1} << 20);
+  EXPECT_EQ((*session)->remoteSettings().maxFrameSize, uint32_t{1} << 20);
+  // Both connection windows were widened too (Node's is 65535).
+  EXPECT_GT((*session)->state().localWindowSize, 1 << 19);
+  EXPECT_GT((*session)->state().remoteWindowSize, 1 << 19);
+
+  // 0 keeps the transport's (Node's) windows.
+  ChannelOptions node_windows;
+  node_windows.initial_window_size = 0;
+  node_windows.connection_window_size = 0;
+  node_windows.max_frame_size = 0;
+  auto channel = Channel::Create(&loop_, "127.0.0.1:" + std::to_string(server_->port()),
+                                 node_windows);
+  auto reply = Run(UnaryCall<EchoRequest, EchoReply>(channel, "/h2rpc.rpc_test.Echo/Unary",
+                                                     Req("n"), {}));
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  auto node_session = channel->Session();
+  ASSERT_TRUE(node_session.ok());
+  EXPECT_EQ((*node_session)->localSettings().initialWindowSize, 65535u);
+  EXPECT_LE((*node_session)->state().localWindowSize, 65535);
+  EXPECT_EQ((*node_session)->localSettings().maxFrameSize, 16384u);
+  channel->Close();
 }
 
 TEST_F(RpcTest, ShutdownLetsRunningCallsFinishWithinTheGrace) {

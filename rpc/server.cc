@@ -1,6 +1,7 @@
 #include "rpc/server.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <optional>
 #include <utility>
 
@@ -36,6 +37,18 @@ Server::Server(transport::UvLoop* loop, ServerOptions options)
   if (!options_.http2.settings.maxConcurrentStreams) {
     options_.http2.settings.maxConcurrentStreams = 1000;
   }
+  if (!options_.http2.settings.initialWindowSize && options_.initial_window_size > 0) {
+    options_.http2.settings.initialWindowSize = options_.initial_window_size;
+  }
+  if (!options_.http2.settings.maxFrameSize && options_.max_frame_size > 0) {
+    options_.http2.settings.maxFrameSize = options_.max_frame_size;
+  }
+  // A client can make a call hold a stream window of real bytes: reserving a message's buffer up
+  // to that much before its bytes arrive costs no more, and saves copies as it fills.
+  if (options_.limits.preallocate_message_up_to == 0) {
+    options_.limits.preallocate_message_up_to =
+        options_.http2.settings.initialWindowSize.value_or(65535);
+  }
 }
 
 Server::~Server() { *alive_ = false; }
@@ -65,6 +78,10 @@ absl::Status Server::Start(std::unique_ptr<transport::Http2Server> http2, const 
   http2->onSession([this, alive](std::shared_ptr<transport::ServerHttp2Session> session) {
     if (alive.expired()) return;
     sessions_.insert(session);
+    if (options_.connection_window_size > 0) {
+      (void)session->setLocalWindowSize(static_cast<int32_t>(
+          std::min<uint32_t>(options_.connection_window_size, INT32_MAX)));
+    }
     std::weak_ptr<transport::ServerHttp2Session> weak = session;
     session->onClose([this, alive, weak] {
       if (!alive.expired()) sessions_.erase(weak);

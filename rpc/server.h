@@ -32,6 +32,14 @@ namespace h2rpc::rpc {
 
 struct ServerOptions {
   CallLimits limits;
+  // HTTP/2 flow control (see kDefaultInitialWindowSize): the stream window each connection
+  // advertises (an explicit http2.settings.initialWindowSize wins) and its connection window.
+  // 0 keeps the transport's (Node's 65535).
+  uint32_t initial_window_size = kDefaultInitialWindowSize;
+  uint32_t connection_window_size = kDefaultConnectionWindowSize;
+  // SETTINGS_MAX_FRAME_SIZE each connection advertises (see kDefaultMaxFrameSize); an explicit
+  // http2.settings.maxFrameSize wins, 0 keeps HTTP/2's 16 KiB.
+  uint32_t max_frame_size = kDefaultMaxFrameSize;
   // HTTP/2 settings and limits of each connection (Node's names; see transport/session.h).
   transport::ServerOptions http2;
   // SO_REUSEPORT on the listening socket, so several Servers (one per event loop and thread) can

@@ -1,5 +1,6 @@
 #include "rpc/server_call.h"
 
+#include <algorithm>
 #include <iterator>
 #include <span>
 #include <string_view>
@@ -107,7 +108,7 @@ ServerCall::ServerCall(std::shared_ptr<transport::ServerHttp2Stream> stream, std
       limits_(limits),
       request_compression_(request_compression),
       peer_accepts_(peer_accepts),
-      deframer_(limits.max_receive_message_size) {
+      deframer_(limits.max_receive_message_size, limits.preallocate_message_up_to) {
   // Answer in the client's compression when it accepts it (it used it, so it does).
   if (Accepts(peer_accepts_, request_compression_)) response_compression_ = request_compression_;
 }
@@ -322,34 +323,72 @@ void ServerCall::SendInitialMetadata() {
   RespondHeaders(/*end_stream=*/false, nullptr);
 }
 
-Awaitable<bool> ServerCall::Write(std::string message, WriteOptions options) {
-  Awaitable<bool> result;
+bool ServerCall::CheckWrite(size_t payload_size, Awaitable<bool>& result) {
   if (finished_ || cancelled_) {
     result.state()->Complete(false);
-    return result;
+    return false;
   }
-  if (message.size() > limits_.max_send_message_size) {
+  if (payload_size > limits_.max_send_message_size) {
     Fail(absl::ResourceExhaustedError(absl::StrCat("Sent message larger than max (",
-                                                   message.size(), " vs. ",
+                                                   payload_size, " vs. ",
                                                    limits_.max_send_message_size, ")")));
     result.state()->Complete(false);
-    return result;
+    return false;
   }
   if (!headers_sent_) RespondHeaders(/*end_stream=*/false, nullptr);
+  return true;
+}
+
+bool ServerCall::ShouldCompress(const WriteOptions& options) const {
+  return response_compression_ != Compression::kIdentity && !options.no_compression &&
+         Accepts(peer_accepts_, response_compression_);
+}
+
+void ServerCall::WriteFramed(transport::SharedBuffer framed, Awaitable<bool>& result) {
+  if (stream_->write(std::move(framed))) {
+    result.state()->Complete(true);
+  } else {
+    pending_writes_.push_back({result.state()});
+  }
+}
+
+Awaitable<bool> ServerCall::Write(std::string message, WriteOptions options) {
+  Awaitable<bool> result;
+  if (!CheckWrite(message.size(), result)) return result;
   bool compressed = false;
-  if (response_compression_ != Compression::kIdentity && !options.no_compression &&
-      Accepts(peer_accepts_, response_compression_)) {
+  if (ShouldCompress(options)) {
     auto packed = Compress(response_compression_, message);
     if (packed.ok()) {
       message = std::move(*packed);
       compressed = true;
     }
   }
-  if (stream_->write(FrameMessage(message, compressed))) {
-    result.state()->Complete(true);
-  } else {
-    pending_writes_.push_back({result.state()});
+  WriteFramed(transport::SharedBuffer(FrameMessage(message, compressed)), result);
+  return result;
+}
+
+Awaitable<bool> ServerCall::Write(SerializedMessage message, WriteOptions options) {
+  Awaitable<bool> result;
+  if (!CheckWrite(message.payload_size, result)) return result;
+  if (message.framed.size() != kMessagePrefixSize + message.payload_size) {
+    Fail(absl::InternalError(absl::StrCat("Failed to serialize the response message (",
+                                          message.payload_size, " bytes)")));
+    result.state()->Complete(false);
+    return result;
   }
+  const absl::string_view payload(message.framed.data() + kMessagePrefixSize,
+                                  message.payload_size);
+  if (ShouldCompress(options)) {
+    auto packed = Compress(response_compression_, payload);
+    if (packed.ok()) {
+      WriteFramed(transport::SharedBuffer(FrameMessage(*packed, /*compressed=*/true)), result);
+      return result;
+    }
+  }
+  // The prefix goes into the room left for it: Compressed-Flag 0, big-endian length.
+  const std::string prefix = MessagePrefix(static_cast<uint32_t>(message.payload_size), false);
+  std::copy(prefix.begin(), prefix.end(), message.framed.mutable_data());
+  WriteFramed(std::move(message.framed), result);
   return result;
 }
 

@@ -8,6 +8,7 @@
 #ifndef H2RPC_RPC_SERVER_CALL_H_
 #define H2RPC_RPC_SERVER_CALL_H_
 
+#include <climits>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -21,11 +22,25 @@
 #include "rpc/framing.h"
 #include "rpc/metadata.h"
 #include "rpc/task.h"
+#include "transport/buffer.h"
 #include "transport/stream.h"
 #include "transport/event_loop.h"
 #include "transport/fifo.h"
 
 namespace h2rpc::rpc {
+
+// HTTP/2 flow-control windows of rpc's channels and servers (ChannelOptions, ServerOptions). Node's
+// (and so transport/'s) 65535 bytes cap a stream at one window per round trip: ~330 MB/s for
+// 64 KiB messages even on loopback. grpc-java starts every stream and connection at 1 MiB;
+// grpc-go and gRPC C++ start at 64 KiB and grow by BDP probing (grpc-go up to 16 MiB). We start
+// at 1 MiB. Memory stays bounded: credit is given only for bytes handed to the call, and a call
+// stops taking them after a few unread messages, so a peer can get at most one window ahead.
+inline constexpr uint32_t kDefaultInitialWindowSize = 1 << 20;
+inline constexpr uint32_t kDefaultConnectionWindowSize = 1 << 20;
+// The SETTINGS_MAX_FRAME_SIZE rpc's channels and servers advertise (HTTP/2's default is 16 KiB):
+// a 64 KiB message then travels as one DATA frame instead of five, so both ends handle fewer
+// frames, callbacks and buffers. The sender's frames are still bounded by the window.
+inline constexpr uint32_t kDefaultMaxFrameSize = 1 << 20;
 
 // Limits and defaults a server applies to each call.
 struct CallLimits {
@@ -34,12 +49,35 @@ struct CallLimits {
   // Unread messages buffered per call before we stop reading (HTTP/2 flow control then holds
   // the peer back).
   size_t max_buffered_messages = 4;
+  // A request message's buffer is reserved for its declared length up to this many bytes (see
+  // MessageDeframer). rpc::Server sets it to the stream window it advertises when left 0.
+  size_t preallocate_message_up_to = 0;
 };
 
 struct WriteOptions {
   // Send this message uncompressed even when the call compresses (e.g. secrets: CRIME/BREACH).
   bool no_compression = false;
 };
+
+// A message serialized once, straight into the buffer that goes to the transport, behind
+// kMessagePrefixSize bytes left for the gRPC length prefix: Write() fills the prefix in place,
+// so the payload is neither zero-filled first (SerializeAsString) nor copied behind a prefix
+// (FrameMessage). The transport then sends it without copying either (transport/buffer.h).
+struct SerializedMessage {
+  transport::SharedBuffer framed;  // prefix room + payload; empty if the message could not be
+  size_t payload_size = 0;         // serialized (protobuf's 2 GiB limit)
+};
+
+template <typename Message>
+SerializedMessage SerializeMessage(const Message& message) {
+  SerializedMessage out;
+  out.payload_size = message.ByteSizeLong();  // also caches the sizes for the next call
+  if (out.payload_size > static_cast<size_t>(INT32_MAX)) return out;
+  out.framed = transport::SharedBuffer::ForOverwrite(kMessagePrefixSize + out.payload_size);
+  message.SerializeWithCachedSizesToArray(
+      reinterpret_cast<uint8_t*>(out.framed.mutable_data() + kMessagePrefixSize));
+  return out;
+}
 
 class ServerCall : public std::enable_shared_from_this<ServerCall> {
  public:
@@ -62,6 +100,8 @@ class ServerCall : public std::enable_shared_from_this<ServerCall> {
   // Queues a response message; completes with true once it is handed to the transport, or with
   // false if the call is over. Waits under backpressure (the transport's 'drain').
   Awaitable<bool> Write(std::string message, WriteOptions options = {});
+  // The same for a message from SerializeMessage() (what the typed API uses: no copies).
+  Awaitable<bool> Write(SerializedMessage message, WriteOptions options = {});
   // Ends the call: OK or error status (code + message), with the trailing metadata.
   void Finish(const absl::Status& status);
   // Sends the response headers now (otherwise they go with the first message).
@@ -94,6 +134,10 @@ class ServerCall : public std::enable_shared_from_this<ServerCall> {
   void Fail(const absl::Status& status);  // ends the call with a status we generated
   void DeliverReads();
   void FlushWrites(bool ok);
+  // Write()'s checks; false (and `result` completed) if the message must not be sent.
+  bool CheckWrite(size_t payload_size, Awaitable<bool>& result);
+  bool ShouldCompress(const WriteOptions& options) const;
+  void WriteFramed(transport::SharedBuffer framed, Awaitable<bool>& result);
   void RespondHeaders(bool end_stream, const absl::Status* trailers_only);
   // On 'wantTrailers': grpc-status (and grpc-message, trailing metadata) in trailers.
   void SendTrailers();

@@ -91,7 +91,7 @@ class ServerWriter {
   // Sends a message. Completes when the transport has taken it (it waits while the client
   // reads slowly: backpressure); false once the call is over — stop writing then.
   Awaitable<bool> Write(const Response& message, WriteOptions options = {}) {
-    return call_->Write(message.SerializeAsString(), options);
+    return call_->Write(SerializeMessage(message), options);
   }
 
  private:
@@ -197,7 +197,7 @@ Task<absl::Status> RunUnary(std::shared_ptr<ServerCall> call, Handler handler) {
   ServerContext ctx(call);
   absl::StatusOr<Response> response = co_await handler(ctx, *request);
   if (!response.ok()) co_return response.status();
-  co_await call->Write(response->SerializeAsString());
+  co_await call->Write(SerializeMessage(*response));
   co_return absl::OkStatus();
 }
 
@@ -207,7 +207,7 @@ Task<absl::Status> RunClientStreaming(std::shared_ptr<ServerCall> call, Handler 
   ServerReader<Request> reader(call);
   absl::StatusOr<Response> response = co_await handler(ctx, reader);
   if (!response.ok()) co_return response.status();
-  co_await call->Write(response->SerializeAsString());
+  co_await call->Write(SerializeMessage(*response));
   co_return absl::OkStatus();
 }
 

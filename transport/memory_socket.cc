@@ -44,6 +44,13 @@ void MemorySocket::write(std::string data) {
   if (MemorySocket* peer = shared_->end[1 - side_]) peer->scheduleDelivery();
 }
 
+void MemorySocket::writev(std::vector<SharedBuffer> buffers) {
+  for (const SharedBuffer& b : buffers) {
+    writev_.emplace_back(reinterpret_cast<uintptr_t>(b.data()), b.size());
+  }
+  Socket::writev(std::move(buffers));
+}
+
 size_t MemorySocket::writeQueueSize() const { return shared_->inbox[1 - side_].size(); }
 
 void MemorySocket::pauseReading() { paused_ = true; }
@@ -98,7 +105,10 @@ void MemorySocket::deliver() {
     bytes_read_ += data.size();
     // The writer's queue is now empty: tell it (after our handler ran, as a kernel would).
     MemorySocket* writer = shared_->end[1 - side_];
-    handler_->onSocketData(data);
+    // The delivered string is ours to give away: the handler may keep slices of it.
+    SharedBuffer buffer(std::move(data));
+    delivered_.emplace_back(reinterpret_cast<uintptr_t>(buffer.data()), buffer.size());
+    handler_->onSocketBuffer(buffer);
     if (writer && shared_->end[1 - side_] == writer && writer->handler_) {
       std::weak_ptr<Shared> weak = shared_;
       int wside = 1 - side_;

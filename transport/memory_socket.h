@@ -7,9 +7,11 @@
 #ifndef H2RPC_TRANSPORT_MEMORY_SOCKET_H_
 #define H2RPC_TRANSPORT_MEMORY_SOCKET_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "transport/event_loop.h"
 #include "transport/socket.h"
@@ -24,6 +26,9 @@ class MemorySocket : public Socket {
 
   void setHandler(Handler* handler) override;
   void write(std::string data) override;
+  // Delivered like write() (concatenated), and the buffers' addresses are recorded so that
+  // tests can check that a payload reached the socket without being copied.
+  void writev(std::vector<SharedBuffer> buffers) override;
   size_t writeQueueSize() const override;
   void pauseReading() override;
   void resumeReading() override;
@@ -35,6 +40,11 @@ class MemorySocket : public Socket {
   // Test helpers: total bytes this end has received and sent.
   size_t bytesRead() const { return bytes_read_; }
   size_t bytesWritten() const { return bytes_written_; }
+  // (address, size) of every buffer given to writev(), in order. Addresses only identify the
+  // buffers: the bytes may be gone.
+  const std::vector<std::pair<uintptr_t, size_t>>& writevBuffers() const { return writev_; }
+  // (address, size) of every buffer delivered to the handler (onSocketBuffer), in order.
+  const std::vector<std::pair<uintptr_t, size_t>>& deliveredBuffers() const { return delivered_; }
 
  private:
   struct Shared;
@@ -51,6 +61,8 @@ class MemorySocket : public Socket {
   bool connect_pending_ = true;
   size_t bytes_read_ = 0;
   size_t bytes_written_ = 0;
+  std::vector<std::pair<uintptr_t, size_t>> writev_;
+  std::vector<std::pair<uintptr_t, size_t>> delivered_;
 };
 
 }  // namespace h2rpc::transport

@@ -22,6 +22,9 @@ namespace {
 constexpr size_t kSocketHighWater = 256 * 1024;
 // Frames are coalesced into socket writes of about this size.
 constexpr size_t kWriteBatch = 64 * 1024;
+// The largest DATA payload we send in one frame (when the peer allows it): a 64 KiB gRPC
+// message and its prefix fit.
+constexpr int64_t kMaxDataFrame = 128 * 1024;
 
 double msSince(EventLoop* loop, uint64_t start) {
   return static_cast<double>(loop->now() - start);
@@ -110,6 +113,20 @@ struct Nghttp2Callbacks {
   static int frameSent(nghttp2_session*, const nghttp2_frame* frame, void* ud) {
     return S(ud)->onFrameSent(frame);
   }
+  // DATA frames as large as the peer and flow control allow, up to kMaxDataFrame (nghttp2
+  // stops at 16 KiB otherwise, whatever SETTINGS_MAX_FRAME_SIZE the peer sent). nghttp2 sizes
+  // its frame buffer to this once per session, though our payloads never go through it.
+  static ssize_t dataReadLength(nghttp2_session*, uint8_t, int32_t, int32_t session_window,
+                                int32_t stream_window, uint32_t remote_max_frame_size, void*) {
+    int64_t n = std::min<int64_t>({session_window, stream_window, remote_max_frame_size,
+                                   kMaxDataFrame});
+    return static_cast<ssize_t>(std::max<int64_t>(n, 1));
+  }
+  // A DATA frame whose payload the stream did not copy (NGHTTP2_DATA_FLAG_NO_COPY).
+  static int sendData(nghttp2_session*, nghttp2_frame* frame, const uint8_t* framehd,
+                      size_t length, nghttp2_data_source*, void* ud) {
+    return S(ud)->onSendData(frame, framehd, length);
+  }
   // Node's PADDING_STRATEGY_ALIGNED pads frames to a multiple of 8 bytes; MAX pads fully.
   static ssize_t selectPadding(nghttp2_session*, const nghttp2_frame* frame, size_t max_payload,
                                void* ud) {
@@ -159,6 +176,9 @@ absl::Status Http2Session::init() {
   nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cb, Nghttp2Callbacks::invalidFrame);
   nghttp2_session_callbacks_set_on_frame_not_send_callback(cb, Nghttp2Callbacks::frameNotSent);
   nghttp2_session_callbacks_set_on_frame_send_callback(cb, Nghttp2Callbacks::frameSent);
+  nghttp2_session_callbacks_set_send_data_callback(cb, Nghttp2Callbacks::sendData);
+  nghttp2_session_callbacks_set_data_source_read_length_callback(cb,
+                                                                 Nghttp2Callbacks::dataReadLength);
   if (options_.paddingStrategy != constants::PADDING_STRATEGY_NONE) {
     nghttp2_session_callbacks_set_select_padding_callback(cb, Nghttp2Callbacks::selectPadding);
   }
@@ -653,33 +673,83 @@ void Http2Session::flush() {
 }
 
 bool Http2Session::writeOut() {
-  std::string batch;
+  // One batch: nghttp2's own bytes (copied into out_bytes_: mem_send's pointer is only valid
+  // until its next call) and, in order between them, DATA payloads as references to the
+  // written buffers (onSendData). They go to the socket as one writev.
   bool wrote = false;
-  while (socket_->writeQueueSize() + batch.size() < kSocketHighWater) {
+  auto flushBatch = [&] {
+    if (out_pending_ == 0) return;
+    SharedBuffer bytes(std::move(out_bytes_));
+    std::vector<SharedBuffer> buffers;
+    buffers.reserve(out_segments_.size());
+    for (OutSegment& seg : out_segments_) {
+      buffers.push_back(seg.payload.empty() ? bytes.slice(seg.offset, seg.length)
+                                            : std::move(seg.payload));
+    }
+    out_segments_.clear();
+    out_bytes_ = std::string();
+    out_pending_ = 0;
+    socket_->writev(std::move(buffers));
+    wrote = true;
+  };
+  while (socket_->writeQueueSize() + out_pending_ < kSocketHighWater) {
     const uint8_t* data = nullptr;
     in_nghttp2_ = true;
     ssize_t n = nghttp2_session_mem_send(ng_, &data);
     in_nghttp2_ = false;
     if (n < 0) {
+      out_segments_.clear();
+      out_bytes_.clear();
+      out_pending_ = 0;
       if (!destroyed_) {
         destroy(nodeError(absl::StatusCode::kInternal, "ERR_HTTP2_ERROR", nghttp2_strerror(n)));
       }
       return false;
     }
+    if (n > 0) appendOutput(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
+    if (out_pending_ >= kWriteBatch) flushBatch();
     if (n == 0) break;
-    batch.append(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
-    if (batch.size() >= kWriteBatch) {
-      socket_->write(std::move(batch));
-      batch.clear();
-      wrote = true;
-    }
   }
-  if (!batch.empty()) {
-    socket_->write(std::move(batch));
-    wrote = true;
-  }
+  flushBatch();
   if (wrote) updateTimer();
   return true;
+}
+
+void Http2Session::appendOutput(const char* data, size_t length) {
+  // Consecutive bytes of nghttp2's extend the last segment.
+  if (!out_segments_.empty() && out_segments_.back().payload.empty() &&
+      out_segments_.back().offset + out_segments_.back().length == out_bytes_.size()) {
+    out_segments_.back().length += length;
+  } else {
+    out_segments_.push_back({SharedBuffer(), out_bytes_.size(), length});
+  }
+  out_bytes_.append(data, length);
+  out_pending_ += length;
+}
+
+int Http2Session::onSendData(nghttp2_frame* frame, const uint8_t* framehd, size_t length) {
+  Http2Stream* stream = findStream(frame->hd.stream_id);
+  if (stream == nullptr) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  std::vector<SharedBuffer> payload = stream->takeFramed();
+  size_t total = 0;
+  for (const SharedBuffer& b : payload) total += b.size();
+  // What readForFraming took is what nghttp2 framed; anything else would corrupt the stream.
+  if (total != length) return NGHTTP2_ERR_CALLBACK_FAILURE;
+  appendOutput(reinterpret_cast<const char*>(framehd), 9);
+  const size_t padlen = frame->data.padlen;  // includes the Pad Length byte itself
+  if (padlen > 0) {
+    const char pad_length = static_cast<char>(padlen - 1);
+    appendOutput(&pad_length, 1);
+  }
+  for (SharedBuffer& b : payload) {
+    out_pending_ += b.size();
+    out_segments_.push_back({std::move(b), 0, 0});
+  }
+  if (padlen > 1) {
+    static constexpr char kZeros[256] = {};
+    appendOutput(kZeros, padlen - 1);
+  }
+  return 0;
 }
 
 void Http2Session::onSocketConnect() {
@@ -691,6 +761,12 @@ void Http2Session::onSocketConnect() {
 }
 
 void Http2Session::onSocketData(std::string_view data) { receive(data); }
+
+void Http2Session::onSocketBuffer(const SharedBuffer& data) {
+  input_ = &data;
+  receive(data.view());
+  input_ = nullptr;
+}
 
 void Http2Session::onSocketDrain() { flush(); }
 
@@ -899,7 +975,19 @@ int Http2Session::onDataChunk(uint8_t flags, int32_t stream_id, std::string_view
   nghttp2_session_consume_connection(ng_, data.size());
   Http2Stream* stream = findStream(stream_id);
   if (stream == nullptr || stream->destroyed()) return 0;
-  stream->receiveData(data);
+  // nghttp2 points into the bytes we fed it. A payload that fills at least half of the socket's
+  // buffer is kept as a slice of it (no copy); smaller ones are copied, so that what a stream
+  // holds is never more than twice what it counts (readableLength, maxSessionMemory).
+  if (input_ != nullptr && data.size() * 2 >= input_->size() &&
+      data.data() >= input_->data() &&
+      data.data() + data.size() <= input_->data() + input_->size()) {
+    stream->receiveData(
+        input_->slice(static_cast<size_t>(data.data() - input_->data()), data.size()));
+  } else {
+    SharedBuffer copy = SharedBuffer::ForOverwrite(data.size());
+    std::memcpy(copy.mutable_data(), data.data(), data.size());
+    stream->receiveData(std::move(copy));
+  }
   return 0;
 }
 

@@ -191,12 +191,15 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   // Socket::Handler
   void onSocketConnect() override;
   void onSocketData(std::string_view data) override;
+  void onSocketBuffer(const SharedBuffer& data) override;
   void onSocketDrain() override;
   void onSocketClose(absl::Status status) override;
 
   void flush();
   // Moves frames from nghttp2 to the socket until it is full; false if the session failed.
   bool writeOut();
+  void appendOutput(const char* data, size_t length);
+  int onSendData(nghttp2_frame* frame, const uint8_t* framehd, size_t length);
   void maybeDestroy();
   void finishClose(absl::Status error);
   void removeStream(int32_t id);
@@ -228,6 +231,19 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   SessionOptions options_;
   nghttp2_session* ng_ = nullptr;
   size_t nghttp2_memory_ = 0;  // bytes nghttp2 holds (CountedAllocator)
+  // The batch writeOut() is building: a segment is either a range of out_bytes_ (nghttp2's own
+  // bytes, copied) or a DATA payload (referenced, not copied). out_pending_: bytes in it.
+  struct OutSegment {
+    SharedBuffer payload;
+    size_t offset = 0;
+    size_t length = 0;
+  };
+  std::vector<OutSegment> out_segments_;
+  std::string out_bytes_;
+  size_t out_pending_ = 0;
+  // The socket buffer being fed to nghttp2 (onSocketBuffer), so that DATA payloads in it can
+  // be kept as slices instead of copies; null while feeding bytes we may not keep.
+  const SharedBuffer* input_ = nullptr;
 
   std::unordered_map<int32_t, std::shared_ptr<Http2Stream>> streams_;
   // Headers of HEADERS frames being received, by stream id.

@@ -735,6 +735,106 @@ TEST(SessionTest, PaddingStrategyMaxPadsFrames) {
   EXPECT_GT(max, aligned + 400);
 }
 
+// DATA payloads go from the writer's SharedBuffer to the socket's writev() as references
+// (NGHTTP2_DATA_FLAG_NO_COPY), frame by frame, never copied into nghttp2's frame buffer.
+TEST(SessionTest, SharedBufferPayloadsReachTheSocketUncopied) {
+  constexpr size_t kSize = 40000;  // three DATA frames (16 KiB max), within the 64 KiB window
+  SharedBuffer payload = SharedBuffer::ForOverwrite(kSize);
+  for (size_t i = 0; i < kSize; ++i) payload.mutable_data()[i] = static_cast<char>('a' + i % 26);
+  const std::string expected(payload.view());
+  const auto begin = reinterpret_cast<uintptr_t>(payload.data());
+  Pair p;
+  p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers&) {
+    ASSERT_TRUE(s->respond().ok());
+    s->write(payload);
+    s->end();
+  };
+  auto req = p.client->request({{":path", "/"}});
+  std::string body;
+  (*req)->onData([&](std::string_view d) { body += d; });
+  p.run();
+  EXPECT_EQ(body, expected);
+  size_t referenced = 0;
+  int slices = 0;
+  for (const auto& [address, size] : p.server_socket->writevBuffers()) {
+    if (address >= begin && address + size <= begin + kSize) {
+      referenced += size;
+      ++slices;
+    }
+  }
+  EXPECT_EQ(referenced, kSize);
+  EXPECT_EQ(slices, 3);
+}
+
+// onDataBuffer hands each received chunk over as a SharedBuffer that owns the bytes (after the
+// onData listeners of the same chunk), so a reader can keep them without copying.
+TEST(SessionTest, DataBufferListenersGetOwnedChunks) {
+  std::string sent(40000, '\0');
+  for (size_t i = 0; i < sent.size(); ++i) sent[i] = static_cast<char>('A' + i % 26);
+  Pair p;
+  p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers&) {
+    ASSERT_TRUE(s->respond().ok());
+    s->end(sent);
+  };
+  auto req = p.client->request({{":path", "/"}});
+  std::string viewed;
+  std::vector<SharedBuffer> kept;
+  std::vector<std::string> order;
+  (*req)->onData([&](std::string_view d) {
+    viewed += d;
+    order.push_back("data");
+  });
+  (*req)->onDataBuffer([&](const SharedBuffer& b) {
+    kept.push_back(b);
+    order.push_back("buffer");
+  });
+  p.run();
+  EXPECT_EQ(viewed, sent);
+  std::string joined;
+  for (const SharedBuffer& b : kept) joined += b.view();  // still valid: the buffers own them
+  EXPECT_EQ(joined, sent);
+  ASSERT_FALSE(order.empty());
+  for (size_t i = 0; i + 1 < order.size(); i += 2) {
+    EXPECT_EQ(order[i], "data");
+    EXPECT_EQ(order[i + 1], "buffer");
+  }
+}
+
+// A DATA payload that fills most of what the socket delivered is kept as a slice of that
+// buffer (no copy); small payloads are copied, so that a kept slice never pins much more than
+// it counts.
+TEST(SessionTest, LargeReceivedPayloadsAreSlicesOfTheSocketBuffer) {
+  SessionOptions client_options;
+  client_options.settings.maxFrameSize = 65536;  // 40000 bytes: one DATA frame
+  Pair p({}, client_options);
+  const std::string big(40000, 'L');
+  p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers& h) {
+    ASSERT_TRUE(s->respond().ok());
+    s->end(h.get(":path") == "/big" ? big : std::string("tiny"));
+  };
+  auto delivered = [&](uintptr_t address, size_t size) {
+    for (const auto& [a, n] : p.client_socket->deliveredBuffers()) {
+      if (address >= a && address + size <= a + n) return true;
+    }
+    return false;
+  };
+  for (const std::string path : {"/big", "/tiny"}) {
+    auto req = p.client->request({{":path", path}});
+    std::vector<SharedBuffer> chunks;
+    (*req)->onDataBuffer([&](const SharedBuffer& b) { chunks.push_back(b); });
+    p.run();
+    ASSERT_EQ(chunks.size(), 1u) << path;
+    const auto address = reinterpret_cast<uintptr_t>(chunks[0].data());
+    if (path == "/big") {
+      EXPECT_EQ(chunks[0].view(), big);
+      EXPECT_TRUE(delivered(address, chunks[0].size()));
+    } else {
+      EXPECT_EQ(chunks[0].view(), "tiny");
+      EXPECT_FALSE(delivered(address, chunks[0].size()));  // copied
+    }
+  }
+}
+
 TEST(SessionTest, RemoteCustomSettingsAreReported) {
   SessionOptions server_options;
   server_options.remoteCustomSettings = {0x1234};

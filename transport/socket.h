@@ -12,8 +12,10 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "transport/buffer.h"
 
 namespace h2rpc::transport {
 
@@ -26,6 +28,10 @@ class Socket {
     // connected (accepted ones, memory pipes) call it too, once, from the loop.
     virtual void onSocketConnect() = 0;
     virtual void onSocketData(std::string_view data) = 0;
+    // The same bytes in a buffer the handler may keep slices of instead of copying them.
+    // Sockets that read into buffers they can give away (UvSocket, MemorySocket) call this;
+    // the default hands the bytes to onSocketData.
+    virtual void onSocketBuffer(const SharedBuffer& data) { onSocketData(data.view()); }
     // The write queue became empty after having been non-empty.
     virtual void onSocketDrain() = 0;
     // The peer closed (OK status) or the socket failed. No callback follows.
@@ -38,6 +44,19 @@ class Socket {
   // Queues bytes for the peer. Never blocks; writeQueueSize() tells how much is still queued so
   // that the writer can stop producing (backpressure).
   virtual void write(std::string data) = 0;
+  // Queues several buffers as one write, in order. A socket that can send them as they are
+  // (UvSocket: one uv_write of N buffers, i.e. writev) keeps references until the kernel has
+  // them, so payloads reach it without a copy; the default concatenates into write() (TLS
+  // encrypts into records anyway, and fewer, larger records are cheaper).
+  virtual void writev(std::vector<SharedBuffer> buffers) {
+    size_t total = 0;
+    for (const SharedBuffer& b : buffers) total += b.size();
+    if (total == 0) return;
+    std::string data;
+    data.reserve(total);
+    for (const SharedBuffer& b : buffers) data.append(b.data(), b.size());
+    write(std::move(data));
+  }
   virtual size_t writeQueueSize() const = 0;
 
   // Stop / restart delivering onSocketData (the peer is then held back by TCP flow control).

@@ -67,7 +67,7 @@ StreamState Http2Stream::state() const {
 }
 
 void Http2Stream::off(ListenerId id) {
-  data_event_.off(id) || end_event_.off(id) || drain_event_.off(id) || close_event_.off(id) ||
+  data_event_.off(id) || data_buffer_event_.off(id) || end_event_.off(id) || drain_event_.off(id) || close_event_.off(id) ||
       aborted_event_.off(id) || timeout_event_.off(id) || want_trailers_event_.off(id) ||
       ready_event_.off(id) || finish_event_.off(id) || error_event_.off(id) ||
       trailers_event_.off(id) || frame_error_event_.off(id);
@@ -105,13 +105,13 @@ absl::Status Http2Stream::submitNv(const nghttp2_nv* nva, size_t n, bool end_str
   const bool server = session_->type() == Http2Session::Type::kServer;
   nghttp2_data_provider provider;
   provider.source.ptr = this;
-  provider.read_callback = [](nghttp2_session* ng, int32_t id, uint8_t* buf, size_t length,
+  provider.read_callback = [](nghttp2_session* ng, int32_t id, uint8_t*, size_t length,
                               uint32_t* flags, nghttp2_data_source* src, void*) -> ssize_t {
     auto* stream = static_cast<Http2Stream*>(src->ptr);
     // The provider outlives nothing: the session looks the stream up to be safe.
     Http2Stream* live = stream->session_ ? stream->session_->findStream(id) : nullptr;
     if (live != stream) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-    return stream->readForFraming(buf, length, flags);
+    return stream->readForFraming(length, flags);
   };
   nghttp2_data_provider* p = end_stream ? nullptr : &provider;
   nghttp2_session* ng = session_->nghttp2();
@@ -150,6 +150,10 @@ absl::Status Http2Stream::submitNv(const nghttp2_nv* nva, size_t n, bool end_str
 }
 
 bool Http2Stream::write(std::string data, WriteCallback cb) {
+  return write(SharedBuffer(std::move(data)), std::move(cb));
+}
+
+bool Http2Stream::write(SharedBuffer data, WriteCallback cb) {
   if (destroyed_ || writable_ending_) {
     absl::Status err = destroyed_ ? streamDestroyed() : writeAfterEnd();
     auto self = shared_from_this();
@@ -224,13 +228,15 @@ void Http2Stream::resumeDataIfDeferred() {
   session_->scheduleFlush();
 }
 
-ssize_t Http2Stream::readForFraming(uint8_t* buf, size_t length, uint32_t* data_flags) {
+ssize_t Http2Stream::readForFraming(size_t length, uint32_t* data_flags) {
   size_t copied = 0;
   std::vector<WriteCallback> done;
+  // Slices of a frame nghttp2 did not send after all (its stream was closed in between).
+  framed_.clear();
   while (copied < length && !outq_.empty()) {
     Chunk& chunk = outq_.front();
     const size_t n = std::min(length - copied, chunk.data.size() - chunk.offset);
-    std::memcpy(buf + copied, chunk.data.data() + chunk.offset, n);
+    if (n > 0) framed_.push_back(chunk.data.slice(chunk.offset, n));
     copied += n;
     chunk.offset += n;
     if (chunk.offset == chunk.data.size()) {
@@ -239,6 +245,9 @@ ssize_t Http2Stream::readForFraming(uint8_t* buf, size_t length, uint32_t* data_
     }
   }
   buffer_size_ -= copied;
+  // nghttp2 writes the frame header and calls the session's send_data callback, which queues
+  // framed_ for the socket behind it.
+  if (copied > 0) *data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;
   const bool drained = need_drain_ && buffer_size_ == 0;
   if (drained) need_drain_ = false;
   const bool eof = outq_.empty() && writable_ending_;
@@ -412,6 +421,12 @@ ListenerId Http2Stream::onData(std::function<void(std::string_view)> fn) {
   return id;
 }
 
+ListenerId Http2Stream::onDataBuffer(std::function<void(const SharedBuffer&)> fn) {
+  ListenerId id = data_buffer_event_.on(std::move(fn));
+  if (!explicitly_paused_) resume();
+  return id;
+}
+
 void Http2Stream::pause() {
   flowing_ = false;
   explicitly_paused_ = true;
@@ -425,10 +440,11 @@ void Http2Stream::resume() {
   scheduleInbox();
 }
 
-void Http2Stream::receiveData(std::string_view data) {
+void Http2Stream::receiveData(SharedBuffer data) {
   if (data.empty()) return;
-  inbox_.emplace_back(data);
-  inbox_bytes_ += data.size();
+  const size_t size = data.size();
+  inbox_.push_back(std::move(data));
+  inbox_bytes_ += size;
   updateTimer();
   if (flowing_) scheduleInbox();
 }
@@ -465,12 +481,13 @@ void Http2Stream::emitAbortedIfPending() {
 void Http2Stream::processInbox() {
   emitAbortedIfPending();
   while (flowing_ && !inbox_.empty()) {
-    std::string chunk = std::move(inbox_.front());
+    SharedBuffer chunk = std::move(inbox_.front());
     inbox_.pop_front();
     inbox_bytes_ -= chunk.size();
     // Credit the peer's window only now that the application has the bytes.
     if (session_) session_->consume(id_, chunk.size());
-    data_event_.emit(chunk);
+    data_event_.emit(chunk.view());
+    data_buffer_event_.emit(chunk);
   }
   // 'end' once everything was read — or, once the stream has closed, when nothing is left to
   // read even if nobody reads (Node's read(0) in onStreamClose), so that 'close' follows.
@@ -598,6 +615,7 @@ void Http2Stream::finishDestroy(absl::Status error) {
     if (c.cb) dropped.push_back(std::move(c.cb));
   }
   outq_.clear();
+  framed_.clear();
   buffer_size_ = 0;
   for (auto& cb : end_callbacks_) dropped.push_back(std::move(cb));
   end_callbacks_.clear();
@@ -620,6 +638,7 @@ void Http2Stream::finishDestroy(absl::Status error) {
 
 void Http2Stream::removeAllListeners() {
   data_event_.removeAllListeners();
+  data_buffer_event_.removeAllListeners();
   end_event_.removeAllListeners();
   drain_event_.removeAllListeners();
   close_event_.removeAllListeners();

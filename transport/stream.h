@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "transport/buffer.h"
 #include "transport/event.h"
 #include "transport/event_loop.h"
 #include "transport/fifo.h"
@@ -90,6 +91,9 @@ class Http2Stream : public std::enable_shared_from_this<Http2Stream> {
   // to `cb` and 'error'). On a server stream, the first write() responds with :status 200 if
   // respond() was not called yet (as Node).
   bool write(std::string data, WriteCallback cb = nullptr);
+  // The same for bytes the caller shares: the stream keeps a reference and DATA frames go to
+  // the socket straight from them (no copy), so they must not change after this call.
+  bool write(SharedBuffer data, WriteCallback cb = nullptr);
   // Ends the writable side after `data` (if any): END_STREAM, or 'wantTrailers' when the stream
   // was opened with waitForTrailers.
   void end(std::string data = {}, WriteCallback cb = nullptr);
@@ -129,6 +133,11 @@ class Http2Stream : public std::enable_shared_from_this<Http2Stream> {
 
   // --- events (each returns an id for off()) ---
   ListenerId onData(std::function<void(std::string_view)> fn);
+  // Not in Node: 'data' for a listener that keeps the bytes. Each chunk arrives as a
+  // SharedBuffer that owns them (the received chunk, adopted without a copy), after the onData
+  // listeners of the same chunk (often a slice of the socket's read buffer: keeping it keeps
+  // that buffer). Starts the flow like onData.
+  ListenerId onDataBuffer(std::function<void(const SharedBuffer&)> fn);
   ListenerId onEnd(std::function<void()> fn) { return end_event_.on(std::move(fn)); }
   ListenerId onDrain(std::function<void()> fn) { return drain_event_.on(std::move(fn)); }
   ListenerId onClose(std::function<void()> fn) { return close_event_.on(std::move(fn)); }
@@ -168,13 +177,17 @@ struct Nghttp2Callbacks;
   friend struct Nghttp2Callbacks;
   void setId(int32_t id);
   // A DATA payload arrived (buffered until read; flow control credited when delivered).
-  void receiveData(std::string_view data);
+  void receiveData(SharedBuffer data);
   // END_STREAM arrived from the peer.
   void receiveEnd();
   // nghttp2 closed the stream (after RST_STREAM either way, or both sides ended).
   void onNghttp2Close(uint32_t code);
-  // Fills nghttp2's DATA buffer; returns bytes or an nghttp2 error code (DEFERRED).
-  ssize_t readForFraming(uint8_t* buf, size_t length, uint32_t* data_flags);
+  // Takes up to `length` bytes for nghttp2's next DATA frame; returns their count or an nghttp2
+  // error code (DEFERRED). The bytes are not copied (NGHTTP2_DATA_FLAG_NO_COPY): they wait in
+  // framed_ as slices of the written buffers until nghttp2 sends the frame and the session
+  // collects them with takeFramed().
+  ssize_t readForFraming(size_t length, uint32_t* data_flags);
+  std::vector<SharedBuffer> takeFramed() { return std::move(framed_); }
   // The session is going away: drop everything without touching nghttp2.
   void detach(const absl::Status& error, uint32_t code);
   void emitHeadersEvent(Headers headers, uint8_t flags, int category);
@@ -203,11 +216,13 @@ struct Nghttp2Callbacks;
 
   // Writable side.
   struct Chunk {
-    std::string data;
+    SharedBuffer data;
     size_t offset = 0;
     WriteCallback cb;
   };
   Fifo<Chunk> outq_;
+  // The payload of the DATA frame nghttp2 is about to send (see readForFraming).
+  std::vector<SharedBuffer> framed_;
   size_t buffer_size_ = 0;
   size_t high_water_mark_ = kDefaultHighWaterMark;
   bool need_drain_ = false;
@@ -221,7 +236,7 @@ struct Nghttp2Callbacks;
   std::vector<WriteCallback> end_callbacks_;
 
   // Readable side.
-  Fifo<std::string> inbox_;
+  Fifo<SharedBuffer> inbox_;
   size_t inbox_bytes_ = 0;
   bool flowing_ = false;
   bool explicitly_paused_ = false;
@@ -255,6 +270,7 @@ struct Nghttp2Callbacks;
   uint64_t timeout_ms_ = 0;
 
   Event<std::string_view> data_event_;
+  Event<const SharedBuffer&> data_buffer_event_;
   Event<> end_event_, drain_event_, close_event_, aborted_event_, timeout_event_;
   Event<> want_trailers_event_, ready_event_, finish_event_;
   Event<const absl::Status&> error_event_;

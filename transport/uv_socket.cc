@@ -56,9 +56,15 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
   uint16_t port = 0;
   std::shared_ptr<State> self;
 
+  static constexpr size_t kReadBuffer = 65536;
+  SharedBuffer read_buffer;
+
   struct WriteReq {
     uv_write_t req;
     std::string data;
+    // writev(): the buffers, referenced until libuv is done with them.
+    std::vector<SharedBuffer> buffers;
+    size_t bytes = 0;
     std::shared_ptr<State> state;
   };
 
@@ -74,17 +80,21 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
     reading = true;
     uv_read_start(
         reinterpret_cast<uv_stream_t*>(&tcp),
-        [](uv_handle_t*, size_t suggested, uv_buf_t* buf) {
-          // One 64 KiB buffer per read: the session copies what it keeps.
-          static thread_local char storage[65536];
-          buf->base = storage;
-          buf->len = sizeof(storage);
+        [](uv_handle_t* h, size_t suggested, uv_buf_t* buf) {
+          // 64 KiB per read, in a buffer the session may keep slices of (large DATA payloads,
+          // see Http2Session::onDataChunk). Reused while nobody kept any of it.
+          auto* st = static_cast<State*>(h->data);
+          if (!st->read_buffer.unique()) st->read_buffer = SharedBuffer::ForOverwrite(kReadBuffer);
+          buf->base = st->read_buffer.mutable_data();
+          buf->len = kReadBuffer;
         },
         [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
           auto* st = static_cast<State*>(s->data);
           auto keep = st->shared_from_this();
           if (nread > 0) {
-            if (st->handler) st->handler->onSocketData({buf->base, static_cast<size_t>(nread)});
+            if (st->handler) {
+              st->handler->onSocketBuffer(st->read_buffer.slice(0, static_cast<size_t>(nread)));
+            }
           } else if (nread == UV_EOF) {
             st->closeWith(absl::OkStatus(), /*notify=*/true);
           } else if (nread < 0) {
@@ -121,14 +131,39 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
     if (closed || ending || data.empty()) return;
     auto* req = new WriteReq;
     req->data = std::move(data);
-    req->state = shared_from_this();
-    queued += req->data.size();
+    req->bytes = req->data.size();
     uv_buf_t buf = uv_buf_init(req->data.data(), static_cast<unsigned>(req->data.size()));
-    int rv = uv_write(&req->req, reinterpret_cast<uv_stream_t*>(&tcp), &buf, 1,
+    submit(req, &buf, 1);
+  }
+
+  void writev(std::vector<SharedBuffer> buffers) {
+    if (closed || ending) return;
+    auto* req = new WriteReq;
+    std::vector<uv_buf_t> bufs;
+    bufs.reserve(buffers.size());
+    for (const SharedBuffer& b : buffers) {
+      if (b.empty()) continue;
+      // libuv only reads through base; the const_cast never writes.
+      bufs.push_back(uv_buf_init(const_cast<char*>(b.data()), static_cast<unsigned>(b.size())));
+      req->bytes += b.size();
+    }
+    if (bufs.empty()) {
+      delete req;
+      return;
+    }
+    req->buffers = std::move(buffers);
+    // uv_write copies the uv_buf_t array it is given (not the bytes): `bufs` may go.
+    submit(req, bufs.data(), static_cast<unsigned>(bufs.size()));
+  }
+
+  void submit(WriteReq* req, const uv_buf_t* bufs, unsigned nbufs) {
+    req->state = shared_from_this();
+    queued += req->bytes;
+    int rv = uv_write(&req->req, reinterpret_cast<uv_stream_t*>(&tcp), bufs, nbufs,
                       [](uv_write_t* r, int status) {
                         auto* wr = reinterpret_cast<WriteReq*>(r);
                         std::shared_ptr<State> st = std::move(wr->state);
-                        st->queued -= wr->data.size();
+                        st->queued -= wr->bytes;
                         delete wr;
                         if (status < 0) {
                           if (status != UV_ECANCELED) {
@@ -145,7 +180,8 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
                         }
                       });
     if (rv < 0) {
-      queued -= req->data.size();
+      queued -= req->bytes;
+      req->state.reset();
       delete req;
       auto keep = shared_from_this();
       loop->post([keep, rv] { keep->closeWith(uvError("write", rv, ""), /*notify=*/true); });
@@ -279,6 +315,8 @@ void UvSocket::setHandler(Handler* handler) {
 }
 
 void UvSocket::write(std::string data) { state_->write(std::move(data)); }
+
+void UvSocket::writev(std::vector<SharedBuffer> buffers) { state_->writev(std::move(buffers)); }
 
 size_t UvSocket::writeQueueSize() const { return state_->queued; }
 

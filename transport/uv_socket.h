@@ -27,6 +27,7 @@ class UvSocket : public Socket {
 
   void setHandler(Handler* handler) override;
   void write(std::string data) override;
+  void writev(std::vector<SharedBuffer> buffers) override;
   size_t writeQueueSize() const override;
   void pauseReading() override;
   void resumeReading() override;

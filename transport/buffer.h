@@ -1,0 +1,81 @@
+// transport/buffer.h — SharedBuffer: bytes with shared, reference-counted ownership. It carries a
+// payload from the writer (rpc/'s serialized message, a write() chunk) through the stream's
+// queue, nghttp2's DATA frames (NGHTTP2_DATA_FLAG_NO_COPY) and the session's output to the
+// socket's writev() without copying it: every hop holds a reference, or a slice of one.
+//
+// Threading: a SharedBuffer is a value; copies may live on different threads, but the bytes are
+// only written through mutable_data() before the buffer is first copied or sliced (then they
+// are read-only, so concurrent reads are safe). The reference count is atomic (shared_ptr).
+// Lifetime: the bytes live as long as any SharedBuffer (or slice) refers to them.
+#ifndef H2RPC_TRANSPORT_BUFFER_H_
+#define H2RPC_TRANSPORT_BUFFER_H_
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace h2rpc::transport {
+
+class SharedBuffer {
+ public:
+  SharedBuffer() = default;
+  // Takes the string's bytes (moved, never copied).
+  explicit SharedBuffer(std::string bytes) {
+    if (bytes.empty()) return;
+    auto owner = std::make_shared<std::string>(std::move(bytes));
+    data_ = owner->data();
+    size_ = owner->size();
+    owner_ = std::move(owner);
+  }
+  // `size` bytes left uninitialised (no zero fill): fill them through mutable_data() before the
+  // buffer is handed on. For serializing a message straight into its final buffer.
+  static SharedBuffer ForOverwrite(size_t size) {
+    SharedBuffer b;
+    if (size == 0) return b;
+#if defined(__cpp_lib_smart_ptr_for_overwrite)
+    std::shared_ptr<char[]> owner = std::make_shared_for_overwrite<char[]>(size);
+#else
+    std::shared_ptr<char[]> owner(new char[size]);
+#endif
+    b.data_ = owner.get();
+    b.size_ = size;
+    b.owner_ = std::move(owner);
+    return b;
+  }
+
+  const char* data() const { return data_; }
+  // Only while this is the one reference (before copies or slices are handed on).
+  char* mutable_data() { return data_; }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  std::string_view view() const { return {data_, size_}; }
+  // No other SharedBuffer (or slice) shares these bytes: they may be overwritten.
+  bool unique() const { return owner_ && owner_.use_count() == 1; }
+
+  // [offset, offset + length) of these bytes, sharing their ownership. Precondition:
+  // offset + length <= size().
+  // Byte-wise equality of the contents (for tests and value types holding buffers).
+  friend bool operator==(const SharedBuffer& a, const SharedBuffer& b) {
+    return a.view() == b.view();
+  }
+
+  SharedBuffer slice(size_t offset, size_t length) const {
+    SharedBuffer b;
+    if (length == 0) return b;
+    b.owner_ = owner_;
+    b.data_ = data_ + offset;
+    b.size_ = length;
+    return b;
+  }
+
+ private:
+  std::shared_ptr<void> owner_;
+  char* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+}  // namespace h2rpc::transport
+
+#endif  // H2RPC_TRANSPORT_BUFFER_H_
