@@ -45,7 +45,7 @@ class UvTimer : public Timer {
 
 }  // namespace
 
-UvLoop::UvLoop() : loop_(new uv_loop_t), idle_(new uv_idle_t) {
+UvLoop::UvLoop() : loop_(new uv_loop_t), idle_(new uv_idle_t), prepare_(new uv_prepare_t) {
   // libuv writes to TCP sockets with write(2): a peer that has closed would raise SIGPIPE and
   // kill the process. Like Node, ignore it (the write then fails with EPIPE, which we handle) —
   // unless the application installed its own handler.
@@ -56,6 +56,8 @@ UvLoop::UvLoop() : loop_(new uv_loop_t), idle_(new uv_idle_t) {
   uv_loop_init(loop_);
   uv_idle_init(loop_, idle_);
   idle_->data = this;
+  uv_prepare_init(loop_, prepare_);
+  prepare_->data = this;
 }
 
 UvLoop::~UvLoop() {
@@ -66,6 +68,10 @@ UvLoop::~UvLoop() {
   uv_idle_stop(idle_);
   uv_close(reinterpret_cast<uv_handle_t*>(idle_),
            [](uv_handle_t* h) { delete reinterpret_cast<uv_idle_t*>(h); });
+  before_poll_.clear();
+  uv_prepare_stop(prepare_);
+  uv_close(reinterpret_cast<uv_handle_t*>(prepare_),
+           [](uv_handle_t* h) { delete reinterpret_cast<uv_prepare_t*>(h); });
   // Let the close callbacks of what was closed run (one non-blocking turn each), without
   // waiting for timers the application left running — that could be forever.
   for (int i = 0; i < 16 && uv_loop_alive(loop_); ++i) uv_run(loop_, UV_RUN_NOWAIT);
@@ -112,6 +118,28 @@ void UvLoop::onIdle(uv_idle_t* idle) {
     self->running_.clear();
   }
   if (self->posted_.empty() && self->posted_last_.empty()) uv_idle_stop(idle);
+}
+
+void UvLoop::beforePoll(LoopCallback fn) {
+  before_poll_.push_back(std::move(fn));
+  uv_prepare_start(prepare_, &UvLoop::onPrepare);
+}
+
+void UvLoop::onPrepare(uv_prepare_t* prepare) {
+  auto* self = static_cast<UvLoop*>(prepare->data);
+  // What these callbacks queue with beforePoll() runs next turn; what they post() makes the
+  // coming poll non-blocking (the idle handle), so it runs at once too.
+  self->running_before_poll_.swap(self->before_poll_);
+  for (size_t i = 0; i < self->running_before_poll_.size(); ++i) {
+    auto fn = std::move(self->running_before_poll_[i]);
+    fn();
+  }
+  self->running_before_poll_.clear();
+  if (self->before_poll_.empty()) {
+    uv_prepare_stop(prepare);
+  } else {
+    uv_idle_start(self->idle_, &UvLoop::onIdle);  // do not block in the poll with work queued
+  }
 }
 
 int UvLoop::run() { return uv_run(loop_, UV_RUN_DEFAULT); }

@@ -31,6 +31,10 @@ class UvLoop : public EventLoop {
   std::unique_ptr<Timer> createTimer() override;
   void post(LoopCallback fn) override;
   void postLast(LoopCallback fn) override;
+  // Runs `fn` in libuv's prepare phase: after this turn's posted callbacks (and postLast ones)
+  // have run, right before the loop polls for I/O. Sockets send their writes here, so what all
+  // sessions produced in a turn leaves in one write per connection.
+  void beforePoll(LoopCallback fn);
 
   // Runs until nothing referenced is left (or stop()). Returns like uv_run.
   int run();
@@ -39,15 +43,19 @@ class UvLoop : public EventLoop {
 
  private:
   static void onIdle(uv_idle_t* idle);
+  static void onPrepare(uv_prepare_t* prepare);
 
   uv_loop_t* loop_;
   uv_idle_t* idle_;
+  uv_prepare_t* prepare_;
   // What post() and postLast() queued, and the batch being run. Vectors swapped each batch keep
   // their capacity: no allocation per post for the queues themselves (a deque allocated a block
   // every few posts and freed it as it drained).
   std::vector<LoopCallback> posted_;
   std::vector<LoopCallback> posted_last_;
   std::vector<LoopCallback> running_;
+  std::vector<LoopCallback> before_poll_;
+  std::vector<LoopCallback> running_before_poll_;
 };
 
 }  // namespace h2rpc::transport

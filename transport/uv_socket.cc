@@ -51,7 +51,10 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
   bool reading = false;
   bool ending = false;
   bool closed = false;
-  size_t queued = 0;
+  size_t queued = 0;  // bytes corked or handed to libuv and not written yet
+  std::vector<SharedBuffer> corked;
+  size_t corked_bytes = 0;
+  bool uncork_scheduled = false;
   std::string host;
   uint16_t port = 0;
   std::shared_ptr<State> self;
@@ -61,8 +64,7 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
 
   struct WriteReq {
     uv_write_t req;
-    std::string data;
-    // writev(): the buffers, referenced until libuv is done with them.
+    // The buffers, referenced until libuv is done with them.
     std::vector<SharedBuffer> buffers;
     size_t bytes = 0;
     std::shared_ptr<State> state;
@@ -127,38 +129,68 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
     notifyConnect();
   }
 
+  // Writes are corked until the loop is about to poll (UvLoop::beforePoll): everything the
+  // connection's session wrote during a loop turn (response headers, DATA, then the trailers a
+  // 'wantTrailers' listener sent) leaves in one writev, one syscall, and the peer reads it in one
+  // read. They count in writeQueueSize() at once.
   void write(std::string data) {
     if (closed || ending || data.empty()) return;
-    auto* req = new WriteReq;
-    req->data = std::move(data);
-    req->bytes = req->data.size();
-    uv_buf_t buf = uv_buf_init(req->data.data(), static_cast<unsigned>(req->data.size()));
-    submit(req, &buf, 1);
+    cork(SharedBuffer(std::move(data)));
   }
 
   void writev(std::vector<SharedBuffer> buffers) {
     if (closed || ending) return;
+    for (SharedBuffer& b : buffers) {
+      if (!b.empty()) cork(std::move(b));
+    }
+  }
+
+  void cork(SharedBuffer b) {
+    queued += b.size();
+    corked_bytes += b.size();
+    corked.push_back(std::move(b));
+    if (uncork_scheduled) return;
+    uncork_scheduled = true;
+    loop->beforePoll([keep = shared_from_this()] {
+      keep->uncork_scheduled = false;
+      keep->uncork();
+    });
+  }
+
+  void uncork() {
+    if (corked.empty() || closed) return;
     auto* req = new WriteReq;
     std::vector<uv_buf_t> bufs;
-    bufs.reserve(buffers.size());
-    for (const SharedBuffer& b : buffers) {
-      if (b.empty()) continue;
+    bufs.reserve(corked.size());
+    for (const SharedBuffer& b : corked) {
       // libuv only reads through base; the const_cast never writes.
       bufs.push_back(uv_buf_init(const_cast<char*>(b.data()), static_cast<unsigned>(b.size())));
-      req->bytes += b.size();
     }
-    if (bufs.empty()) {
-      delete req;
-      return;
-    }
-    req->buffers = std::move(buffers);
+    req->bytes = corked_bytes;
+    req->buffers = std::move(corked);
+    corked.clear();
+    corked_bytes = 0;
     // uv_write copies the uv_buf_t array it is given (not the bytes): `bufs` may go.
     submit(req, bufs.data(), static_cast<unsigned>(bufs.size()));
   }
 
+  // Best effort when the socket closes with writes still corked (a GOAWAY written just before
+  // destroy()): what the kernel takes now, as an uncorked uv_write would have sent at once.
+  void writeCorkedNow() {
+    if (corked.empty() || !tcp_open) return;
+    std::vector<uv_buf_t> bufs;
+    for (const SharedBuffer& b : corked) {
+      bufs.push_back(uv_buf_init(const_cast<char*>(b.data()), static_cast<unsigned>(b.size())));
+    }
+    (void)uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp), bufs.data(),
+                       static_cast<unsigned>(bufs.size()));
+    queued -= corked_bytes;
+    corked.clear();
+    corked_bytes = 0;
+  }
+
   void submit(WriteReq* req, const uv_buf_t* bufs, unsigned nbufs) {
     req->state = shared_from_this();
-    queued += req->bytes;
     int rv = uv_write(&req->req, reinterpret_cast<uv_stream_t*>(&tcp), bufs, nbufs,
                       [](uv_write_t* r, int status) {
                         auto* wr = reinterpret_cast<WriteReq*>(r);
@@ -207,6 +239,7 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
   // Closes the handle; tells the handler (from the loop) when `notify`.
   void closeWith(absl::Status status, bool notify) {
     if (closed) return;
+    writeCorkedNow();
     closed = true;
     reading = false;
     Handler* h = handler;
