@@ -43,6 +43,23 @@ TEST(UvLoopTest, PostLastRunsAfterEverythingPostedInTheTurn) {
   EXPECT_EQ(ran, (std::vector<std::string>{"event", "nested event", "flush", "after flush"}));
 }
 
+// beforePoll (a socket's corked writes) runs after everything posted and postLast'd in the turn,
+// and what it posts runs without waiting for I/O.
+TEST(UvLoopTest, BeforePollRunsAfterThePostedWorkOfTheTurn) {
+  UvLoop loop;
+  std::vector<std::string> ran;
+  loop.beforePoll([&] {
+    ran.push_back("write");
+    loop.post([&] { ran.push_back("posted by write"); });
+  });
+  loop.postLast([&] { ran.push_back("flush"); });
+  loop.post([&] { ran.push_back("event"); });
+  uv_run(loop.uv(), UV_RUN_NOWAIT);
+  EXPECT_EQ(ran, (std::vector<std::string>{"event", "flush", "write"}));
+  uv_run(loop.uv(), UV_RUN_ONCE);  // must not block: something is queued
+  EXPECT_EQ(ran.back(), "posted by write");
+}
+
 // A callback that re-posts itself forever must not starve I/O and timers: the turn has a budget.
 TEST(UvLoopTest, ASelfRepostingCallbackDoesNotStarveTimers) {
   UvLoop loop;
