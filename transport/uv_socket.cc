@@ -159,19 +159,59 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
 
   void uncork() {
     if (corked.empty() || closed) return;
-    auto* req = new WriteReq;
     std::vector<uv_buf_t> bufs;
     bufs.reserve(corked.size());
     for (const SharedBuffer& b : corked) {
       // libuv only reads through base; the const_cast never writes.
       bufs.push_back(uv_buf_init(const_cast<char*>(b.data()), static_cast<unsigned>(b.size())));
     }
-    req->bytes = corked_bytes;
-    req->buffers = std::move(corked);
+    // Straight to the kernel when nothing is in flight (the common case): no write request, no
+    // completion callback next turn, no POLLOUT watcher change (an epoll_ctl and a non-blocking
+    // epoll_wait per write, measured with strace).
+    size_t written = 0;
+    if (queued == corked_bytes) {
+      int rv = uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp), bufs.data(),
+                            static_cast<unsigned>(bufs.size()));
+      if (rv < 0 && rv != UV_EAGAIN && rv != UV_ENOSYS) {
+        corked.clear();
+        queued -= corked_bytes;
+        corked_bytes = 0;
+        closeWith(uvError("write", rv, ""), /*notify=*/true);
+        return;
+      }
+      written = rv > 0 ? static_cast<size_t>(rv) : 0;
+    }
+    if (written == corked_bytes) {
+      corked.clear();
+      queued -= corked_bytes;
+      corked_bytes = 0;
+      if (queued == 0 && ending) {
+        shutdown();
+      } else if (queued == 0 && handler) {
+        handler->onSocketDrain();
+      }
+      return;
+    }
+    // The rest goes through uv_write, which keeps it until the socket is writable.
+    queued -= written;
+    size_t first = 0;
+    for (size_t skip = written; skip > 0;) {
+      const size_t n = bufs[first].len;
+      if (skip < n) {
+        bufs[first].base += skip;
+        bufs[first].len -= static_cast<unsigned>(skip);
+        break;
+      }
+      skip -= n;
+      ++first;
+    }
+    auto* req = new WriteReq;
+    req->bytes = corked_bytes - written;
+    req->buffers = std::move(corked);  // the bytes bufs point into stay referenced
     corked.clear();
     corked_bytes = 0;
     // uv_write copies the uv_buf_t array it is given (not the bytes): `bufs` may go.
-    submit(req, bufs.data(), static_cast<unsigned>(bufs.size()));
+    submit(req, bufs.data() + first, static_cast<unsigned>(bufs.size() - first));
   }
 
   // Best effort when the socket closes with writes still corked (a GOAWAY written just before

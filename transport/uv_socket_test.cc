@@ -71,7 +71,7 @@ TEST(UvSocketTest, WritesOfOneTurnAreCorkedThenSentTogether) {
   char buf[8];
   EXPECT_EQ(recv(p.peer, buf, sizeof(buf), MSG_DONTWAIT), -1);  // not written yet
   EXPECT_TRUE(errno == EAGAIN || errno == EWOULDBLOCK);
-  for (int i = 0; i < 10000 && p.handler.drains == 0; ++i) uv_run(p.loop.uv(), UV_RUN_ONCE);
+  for (int i = 0; i < 10000 && p.handler.drains == 0; ++i) uv_run(p.loop.uv(), UV_RUN_NOWAIT);
   EXPECT_EQ(p.handler.drains, 1);
   EXPECT_EQ(p.client->writeQueueSize(), 0u);
   EXPECT_EQ(p.readSome(), "abcd");  // one writev: one segment on loopback
