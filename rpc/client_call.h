@@ -187,14 +187,14 @@ class ClientCall : public std::enable_shared_from_this<ClientCall> {
     ReceivedMessage message;
     bool compressed;
   };
-  std::deque<Received> messages_;
+  transport::Fifo<Received> messages_;
   // The stream is paused because max_buffered_messages are unread (backpressure).
   bool paused_ = false;
   void ResumeIfDrained();
   ReceivedMessage PopMessage();
   std::shared_ptr<Awaitable<std::optional<std::string>>::State> pending_read_;
   std::shared_ptr<Awaitable<std::optional<ReceivedMessage>>::State> pending_message_read_;
-  std::deque<std::shared_ptr<Awaitable<bool>::State>> pending_writes_;
+  transport::Fifo<std::shared_ptr<Awaitable<bool>::State>> pending_writes_;
   std::vector<std::shared_ptr<Awaitable<absl::Status>::State>> finish_waiters_;
   std::optional<absl::Status> status_;
 };

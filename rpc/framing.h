@@ -20,6 +20,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "transport/buffer.h"
+#include "transport/fifo.h"
 
 namespace h2rpc::rpc {
 
@@ -96,7 +97,7 @@ class MessageDeframer {
   size_t prefix_size_ = 0;             // 0: between messages; 5: reading the payload
   uint32_t remaining_ = 0;             // payload bytes still to come once the prefix is complete
   Frame partial_;
-  std::deque<Frame> ready_;
+  transport::Fifo<Frame> ready_;
 };
 
 }  // namespace h2rpc::rpc

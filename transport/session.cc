@@ -796,7 +796,9 @@ int Http2Session::onBeginFrame(const nghttp2_frame_hd* hd) {
   if (id > max_request_stream_id_) {
     const int32_t next = max_request_stream_id_ == 0 ? 1 : max_request_stream_id_ + 2;
     if (id > next) {
-      if (skipped_stream_ids_.size() == kMaxSkippedRanges) skipped_stream_ids_.pop_front();
+      if (skipped_stream_ids_.size() == kMaxSkippedRanges) {
+        skipped_stream_ids_.erase(skipped_stream_ids_.begin());
+      }
       skipped_stream_ids_.emplace_back(next, id - 2);
     }
     max_request_stream_id_ = id;

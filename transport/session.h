@@ -31,6 +31,7 @@
 #include "absl/status/statusor.h"
 #include "transport/event.h"
 #include "transport/event_loop.h"
+#include "transport/fifo.h"
 #include "transport/headers.h"
 #include "transport/settings.h"
 #include "transport/socket.h"
@@ -261,12 +262,12 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
     uint64_t sent_at;
     PingCallback callback;
   };
-  std::deque<PendingPing> pending_pings_;
+  Fifo<PendingPing> pending_pings_;
   struct PendingSettings {
     uint64_t sent_at;
     SettingsCallback callback;
   };
-  std::deque<PendingSettings> pending_settings_;
+  Fifo<PendingSettings> pending_settings_;
   std::vector<std::pair<int32_t, uint32_t>> pending_rst_;  // (stream, code), see submitRstStream
   std::vector<std::pair<uint16_t, uint32_t>> remote_custom_settings_;
   uint64_t ping_counter_ = 0;
@@ -285,7 +286,7 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   // Client stream ids skipped over (a HEADERS on 7 after 1 skips 3..5), [first, last], at most
   // kMaxSkippedRanges, oldest dropped first: a HEADERS on one of them is a PROTOCOL_ERROR.
   static constexpr size_t kMaxSkippedRanges = 64;
-  std::deque<std::pair<int32_t, int32_t>> skipped_stream_ids_;
+  std::vector<std::pair<int32_t, int32_t>> skipped_stream_ids_;  // allocated at the first skip
   // Why a callback failed, when we know better than nghttp2's "callback failure".
   absl::Status recv_error_;
   uint32_t rejected_streams_ = 0;

@@ -60,7 +60,14 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
   std::shared_ptr<State> self;
 
   static constexpr size_t kReadBuffer = 65536;
-  SharedBuffer read_buffer;
+  // One read buffer per thread, not per socket: an idle connection then holds none (1000 idle
+  // connections would otherwise keep 1000 partly touched 64 KiB blocks). libuv calls the alloc
+  // and read callbacks of one read back to back, so sockets never share it at the same time; a
+  // buffer the session kept slices of is left to them and a new one made.
+  static SharedBuffer& readBuffer() {
+    static thread_local SharedBuffer buffer;
+    return buffer;
+  }
 
   struct WriteReq {
     uv_write_t req;
@@ -85,9 +92,10 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
         [](uv_handle_t* h, size_t suggested, uv_buf_t* buf) {
           // 64 KiB per read, in a buffer the session may keep slices of (large DATA payloads,
           // see Http2Session::onDataChunk). Reused while nobody kept any of it.
-          auto* st = static_cast<State*>(h->data);
-          if (!st->read_buffer.unique()) st->read_buffer = SharedBuffer::ForOverwrite(kReadBuffer);
-          buf->base = st->read_buffer.mutable_data();
+          (void)h;
+          SharedBuffer& rb = readBuffer();
+          if (!rb.unique()) rb = SharedBuffer::ForOverwrite(kReadBuffer);
+          buf->base = rb.mutable_data();
           buf->len = kReadBuffer;
         },
         [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
@@ -95,7 +103,7 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
           auto keep = st->shared_from_this();
           if (nread > 0) {
             if (st->handler) {
-              st->handler->onSocketBuffer(st->read_buffer.slice(0, static_cast<size_t>(nread)));
+              st->handler->onSocketBuffer(readBuffer().slice(0, static_cast<size_t>(nread)));
             }
           } else if (nread == UV_EOF) {
             st->closeWith(absl::OkStatus(), /*notify=*/true);
