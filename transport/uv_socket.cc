@@ -165,14 +165,19 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
     });
   }
 
-  void uncork() {
-    if (corked.empty() || closed) return;
+  std::vector<uv_buf_t> corkedBufs() const {
     std::vector<uv_buf_t> bufs;
     bufs.reserve(corked.size());
     for (const SharedBuffer& b : corked) {
       // libuv only reads through base; the const_cast never writes.
       bufs.push_back(uv_buf_init(const_cast<char*>(b.data()), static_cast<unsigned>(b.size())));
     }
+    return bufs;
+  }
+
+  void uncork() {
+    if (corked.empty() || closed) return;
+    std::vector<uv_buf_t> bufs = corkedBufs();
     // Straight to the kernel when nothing is in flight (the common case): no write request, no
     // completion callback next turn, no POLLOUT watcher change (an epoll_ctl and a non-blocking
     // epoll_wait per write, measured with strace).
@@ -226,10 +231,7 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
   // destroy()): what the kernel takes now, as an uncorked uv_write would have sent at once.
   void writeCorkedNow() {
     if (corked.empty() || !tcp_open) return;
-    std::vector<uv_buf_t> bufs;
-    for (const SharedBuffer& b : corked) {
-      bufs.push_back(uv_buf_init(const_cast<char*>(b.data()), static_cast<unsigned>(b.size())));
-    }
+    std::vector<uv_buf_t> bufs = corkedBufs();
     (void)uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp), bufs.data(),
                        static_cast<unsigned>(bufs.size()));
     queued -= corked_bytes;
