@@ -74,7 +74,7 @@ TEST(MessageDeframerTest, ManyMessagesPerFeedIncludingEmptyOnes) {
   ASSERT_TRUE(deframer.Feed(bytes).ok());
   EXPECT_FALSE(deframer.HasPartial());
   const std::vector<Frame> expected = {
-      {false, ""}, {true, "a"}, {true, ""}, {false, "bcd"}, {false, ""}};
+      {false, "", {}}, {true, "a", {}}, {true, "", {}}, {false, "bcd", {}}, {false, "", {}}};
   EXPECT_EQ(Drain(deframer), expected);
 }
 
@@ -94,7 +94,7 @@ TEST(MessageDeframerTest, PrefixSplitAtEveryOffset) {
     EXPECT_EQ(deframer.queued(), cut == bytes.size() ? 1u : 0u);
     ASSERT_TRUE(deframer.Feed(bytes.substr(cut)).ok());
     EXPECT_FALSE(deframer.HasPartial());
-    const std::vector<Frame> expected = {{true, "payload"}};
+    const std::vector<Frame> expected = {{true, "payload", {}}};
     EXPECT_EQ(Drain(deframer), expected) << cut;
   }
 }
@@ -115,7 +115,7 @@ TEST(MessageDeframerTest, AnySplitGivesTheSameMessages) {
   std::vector<Frame> messages;
   std::string stream;
   for (const size_t size : {0, 1, 5, 0, 16379, 16384, 100, 70000, 0, 3}) {
-    Frame frame{rng() % 2 == 0, std::string(size, '\0')};
+    Frame frame{rng() % 2 == 0, std::string(size, '\0'), {}};
     for (char& c : frame.payload) c = static_cast<char>(rng());
     stream += FrameMessage(frame.payload, frame.compressed);
     messages.push_back(std::move(frame));
@@ -169,7 +169,7 @@ TEST(MessageDeframerTest, OversizeDetectedFromPrefixAloneAndSticky) {
   EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(status.message(), "Received message larger than max (11 vs. 10)");
   // The message completed before the error is still there; later feeds keep failing.
-  const std::vector<Frame> expected = {{false, "ok"}};
+  const std::vector<Frame> expected = {{false, "ok", {}}};
   EXPECT_EQ(Drain(deframer), expected);
   EXPECT_EQ(deframer.Feed(FrameMessage("x", false)), status);
   EXPECT_EQ(deframer.queued(), 0u);

@@ -102,7 +102,9 @@ TEST(HeadersTest, GetWithStorageViewsTheFieldAndJoinsOnlyWhenNeeded) {
     std::optional<std::string_view> view = h.get(name, storage);
     std::optional<std::string> copy = h.get(name);
     EXPECT_EQ(view.has_value(), copy.has_value()) << name;
-    if (view && copy) EXPECT_EQ(*view, *copy) << name;
+    if (view && copy) {
+      EXPECT_EQ(*view, *copy) << name;
+    }
   }
 }
 
