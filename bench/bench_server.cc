@@ -14,7 +14,6 @@
 // that valgrind --tool=callgrind writes its profile).
 #include <uv.h>
 
-#include <csignal>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -25,6 +24,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "examples/common/shutdown_signal.h"
 #include "grpc/testing/benchmark_service.h2rpc.h"
 #include "rpc/server.h"
 #include "transport/uv_loop.h"
@@ -127,36 +127,6 @@ class BenchmarkServiceImpl final : public grpc::testing::BenchmarkService::Servi
   }
 };
 
-// SIGINT/SIGTERM: runs `fn` once, then lets the loop end.
-void OnSignal(h2rpc::transport::UvLoop* loop, std::function<void()> fn) {
-  struct Watch {
-    uv_signal_t handles[2];
-    std::function<void()> fn;
-    int open = 2;
-  };
-  auto* watch = new Watch{{}, std::move(fn)};
-  const int signums[2] = {SIGINT, SIGTERM};
-  for (int i = 0; i < 2; ++i) {
-    uv_signal_init(loop->uv(), &watch->handles[i]);
-    watch->handles[i].data = watch;
-    uv_signal_start(
-        &watch->handles[i],
-        [](uv_signal_t* sig, int) {
-          auto* w = static_cast<Watch*>(sig->data);
-          auto fn = std::move(w->fn);
-          for (uv_signal_t& h : w->handles) {
-            uv_signal_stop(&h);
-            uv_close(reinterpret_cast<uv_handle_t*>(&h), [](uv_handle_t* hd) {
-              auto* ww = static_cast<Watch*>(hd->data);
-              if (--ww->open == 0) delete ww;
-            });
-          }
-          if (fn) fn();
-        },
-        signums[i]);
-  }
-}
-
 }  // namespace
 
 // One event loop, its own service and rpc::Server, on its own thread (bench/README.md, "N cores").
@@ -209,7 +179,7 @@ int main(int argc, char** argv) {
       uv_close(reinterpret_cast<uv_handle_t*>(a), nullptr);
     });
   }
-  OnSignal(&workers[0]->loop, [&] {
+  h2rpc::examples::OnShutdownSignal(&workers[0]->loop, [&](int) {
     for (int i = 1; i < loops; ++i) uv_async_send(&workers[i]->stop);
     workers[0]->server->Shutdown(absl::Milliseconds(500));
   });
