@@ -186,18 +186,14 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
       int rv = uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp), bufs.data(),
                             static_cast<unsigned>(bufs.size()));
       if (rv < 0 && rv != UV_EAGAIN && rv != UV_ENOSYS) {
-        corked.clear();
-        queued -= corked_bytes;
-        corked_bytes = 0;
+        forgetCorked();
         closeWith(uvError("write", rv, ""), /*notify=*/true);
         return;
       }
       written = rv > 0 ? static_cast<size_t>(rv) : 0;
     }
     if (written == corked_bytes) {
-      corked.clear();
-      queued -= corked_bytes;
-      corked_bytes = 0;
+      forgetCorked();
       if (queued == 0 && ending) {
         shutdown();
       } else if (queued == 0 && handler) {
@@ -234,6 +230,11 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
     std::vector<uv_buf_t> bufs = corkedBufs();
     (void)uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp), bufs.data(),
                        static_cast<unsigned>(bufs.size()));
+    forgetCorked();
+  }
+
+  // The corked bytes are written (or given up on): they no longer count as queued.
+  void forgetCorked() {
     queued -= corked_bytes;
     corked.clear();
     corked_bytes = 0;
