@@ -7,6 +7,11 @@
 // only written through mutable_data() before the buffer is first copied or sliced (then they
 // are read-only, so concurrent reads are safe). The reference count is atomic (shared_ptr).
 // Lifetime: the bytes live as long as any SharedBuffer (or slice) refers to them.
+//
+// Large buffers (ForOverwrite of 16 KiB and more: socket reads, serialized messages) come from a
+// small per-thread cache of blocks and go back to it (internal::BlockCache): a stream of 64 KiB
+// messages would otherwise make glibc hand the top of its heap back to the kernel and fault it
+// in again for about every message (bench/PROFILE.md, "Large blocks").
 #ifndef H2RPC_TRANSPORT_BUFFER_H_
 #define H2RPC_TRANSPORT_BUFFER_H_
 
@@ -17,6 +22,29 @@
 #include <utility>
 
 namespace h2rpc::transport {
+
+namespace internal {
+
+// Blocks of 16 KiB .. 2 MiB in power-of-two size classes, kept per thread for reuse: up to
+// kPerClass free blocks per class and kMaxCachedBytes in all; beyond that, or on a thread that
+// is exiting, a block goes back to malloc. A block freed on another thread than the one that
+// allocated it joins that other thread's cache (it is plain malloc memory either way).
+class BlockCache {
+ public:
+  static constexpr size_t kMinBlock = size_t{16} << 10;
+  static constexpr size_t kMaxBlock = size_t{2} << 20;
+  static constexpr int kPerClass = 4;
+  static constexpr size_t kMaxCachedBytes = size_t{4} << 20;
+
+  // At least `size` bytes (kMinBlock <= size <= kMaxBlock), uninitialised; freed to the cache
+  // of the thread that drops the last reference.
+  static std::shared_ptr<void> Allocate(size_t size);
+  // Free blocks cached on this thread, and their bytes (tests, diagnostics).
+  static int CachedBlocks();
+  static size_t CachedBytes();
+};
+
+}  // namespace internal
 
 class SharedBuffer {
  public:
@@ -34,6 +62,13 @@ class SharedBuffer {
   static SharedBuffer ForOverwrite(size_t size) {
     SharedBuffer b;
     if (size == 0) return b;
+    if (size >= internal::BlockCache::kMinBlock && size <= internal::BlockCache::kMaxBlock) {
+      auto owner = internal::BlockCache::Allocate(size);
+      b.data_ = static_cast<char*>(owner.get());
+      b.size_ = size;
+      b.owner_ = std::move(owner);
+      return b;
+    }
 #if defined(__cpp_lib_smart_ptr_for_overwrite)
     std::shared_ptr<char[]> owner = std::make_shared_for_overwrite<char[]>(size);
 #else

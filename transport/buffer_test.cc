@@ -1,0 +1,95 @@
+// SharedBuffer: ownership, slices, and the per-thread cache of large blocks behind ForOverwrite.
+#include "transport/buffer.h"
+
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace h2rpc::transport {
+namespace {
+
+using internal::BlockCache;
+
+TEST(SharedBufferTest, SlicesShareTheBytesAndKeepThemAlive) {
+  SharedBuffer slice;
+  {
+    SharedBuffer whole(std::string("hello world"));
+    EXPECT_TRUE(whole.unique());
+    slice = whole.slice(6, 5);
+    EXPECT_FALSE(whole.unique());
+    EXPECT_EQ(slice.data(), whole.data() + 6);
+  }
+  EXPECT_EQ(slice.view(), "world");
+}
+
+// A 64 KiB message buffer freed and allocated again (one per streamed message) gets the same
+// block back instead of new memory from malloc.
+TEST(SharedBufferTest, LargeBlocksAreReusedOnTheSameThread) {
+  const int cached_before = BlockCache::CachedBlocks();
+  const void* first;
+  {
+    SharedBuffer a = SharedBuffer::ForOverwrite(65541);
+    ASSERT_EQ(a.size(), 65541u);
+    std::memset(a.mutable_data(), 'x', a.size());  // all of it is usable (ASan checks)
+    first = a.data();
+  }
+  EXPECT_EQ(BlockCache::CachedBlocks(), cached_before + 1);
+  SharedBuffer b = SharedBuffer::ForOverwrite(70000);  // same size class (128 KiB)
+  EXPECT_EQ(b.data(), first);
+  EXPECT_EQ(BlockCache::CachedBlocks(), cached_before);
+}
+
+// The block goes back only when the last slice is gone.
+TEST(SharedBufferTest, BlockReturnsWhenTheLastSliceIsDropped) {
+  const int cached_before = BlockCache::CachedBlocks();
+  SharedBuffer slice;
+  {
+    SharedBuffer a = SharedBuffer::ForOverwrite(32 << 10);
+    slice = a.slice(100, 10);
+  }
+  EXPECT_EQ(BlockCache::CachedBlocks(), cached_before);
+  slice = SharedBuffer();
+  EXPECT_EQ(BlockCache::CachedBlocks(), cached_before + 1);
+}
+
+// Small buffers (frames, headers) and huge ones stay with malloc.
+TEST(SharedBufferTest, SmallAndHugeBuffersAreNotCached) {
+  const int cached_before = BlockCache::CachedBlocks();
+  { SharedBuffer small = SharedBuffer::ForOverwrite(1000); }
+  { SharedBuffer huge = SharedBuffer::ForOverwrite(BlockCache::kMaxBlock + 1); }
+  EXPECT_EQ(BlockCache::CachedBlocks(), cached_before);
+}
+
+// Bounded: many blocks freed at once keep at most kPerClass per class and kMaxCachedBytes.
+TEST(SharedBufferTest, TheCacheIsBounded) {
+  std::vector<SharedBuffer> held;
+  for (int i = 0; i < 20; ++i) held.push_back(SharedBuffer::ForOverwrite(64 << 10));
+  for (int i = 0; i < 8; ++i) held.push_back(SharedBuffer::ForOverwrite(BlockCache::kMaxBlock));
+  held.clear();
+  EXPECT_LE(BlockCache::CachedBytes(), BlockCache::kMaxCachedBytes);
+  EXPECT_LE(BlockCache::CachedBlocks(), 2 * BlockCache::kPerClass);
+  EXPECT_GE(BlockCache::CachedBlocks(), BlockCache::kPerClass);  // the 64 KiB class filled up
+}
+
+// A buffer made on one thread and dropped on another (a message handed between threads) joins
+// the second thread's cache; a thread's cache is freed when it exits (LeakSanitizer checks).
+TEST(SharedBufferTest, BlocksMayBeFreedOnAnotherThread) {
+  SharedBuffer made_here = SharedBuffer::ForOverwrite(20 << 10);
+  int cached_there = -1;
+  std::thread other([&] {
+    SharedBuffer moved = std::move(made_here);
+    const int before = BlockCache::CachedBlocks();
+    moved = SharedBuffer();
+    cached_there = BlockCache::CachedBlocks() - before;
+    SharedBuffer made_there = SharedBuffer::ForOverwrite(20 << 10);  // reuses it
+    EXPECT_EQ(BlockCache::CachedBlocks(), before);
+  });
+  other.join();
+  EXPECT_EQ(cached_there, 1);
+}
+
+}  // namespace
+}  // namespace h2rpc::transport
