@@ -39,7 +39,7 @@ T BlockOn(transport::UvLoop* loop, Task<T> task) {
   std::exception_ptr error;
   task.Start([&result](T value) { result.emplace(std::move(value)); },
              [&error](std::exception_ptr e) { error = e; });
-  while (!result && !error) uv_run(loop->uv(), UV_RUN_ONCE);
+  while (!result && !error) loop->runOnce();
   if (error) std::rethrow_exception(error);
   return std::move(*result);
 }
@@ -48,7 +48,7 @@ inline void BlockOn(transport::UvLoop* loop, Task<void> task) {
   bool done = false;
   std::exception_ptr error;
   task.Start([&done] { done = true; }, [&error](std::exception_ptr e) { error = e; });
-  while (!done && !error) uv_run(loop->uv(), UV_RUN_ONCE);
+  while (!done && !error) loop->runOnce();
   if (error) std::rethrow_exception(error);
 }
 

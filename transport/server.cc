@@ -120,7 +120,9 @@ absl::Status Http2Server::listen(uint16_t port, const std::string& host,
   if (rv == 0) {
     rv = uv_listen(reinterpret_cast<uv_stream_t*>(tcp), options.backlog,
                    [](uv_stream_t* s, int status) {
-                     if (status >= 0) static_cast<Http2Server*>(s->data)->onConnection();
+                     auto* server = static_cast<Http2Server*>(s->data);
+                     server->loop_->noteIo();
+                     if (status >= 0) server->onConnection();
                    });
   }
   if (rv != 0) {

@@ -45,7 +45,9 @@ class UvTimer : public Timer {
 
 }  // namespace
 
-UvLoop::UvLoop() : loop_(new uv_loop_t), idle_(new uv_idle_t), prepare_(new uv_prepare_t) {
+UvLoop::UvLoop(UvLoopOptions options)
+    : busy_poll_ns_(uint64_t{options.busyPollMicros} * 1000),
+      loop_(new uv_loop_t), idle_(new uv_idle_t), prepare_(new uv_prepare_t) {
   // libuv writes to TCP sockets with write(2): a peer that has closed would raise SIGPIPE and
   // kill the process. Like Node, ignore it (the write then fails with EPIPE, which we handle) —
   // unless the application installed its own handler.
@@ -142,6 +144,27 @@ void UvLoop::onPrepare(uv_prepare_t* prepare) {
   }
 }
 
-int UvLoop::run() { return uv_run(loop_, UV_RUN_DEFAULT); }
+int UvLoop::run() {
+  int alive;
+  if (busy_poll_ns_ == 0) {
+    alive = uv_run(loop_, UV_RUN_DEFAULT);
+    stop_requested_ = false;
+    return alive;
+  }
+  do {
+    alive = runOnce();
+  } while (alive != 0 && !stop_requested_);
+  stop_requested_ = false;
+  return alive;
+}
+
+int UvLoop::runOnce() {
+  if (busy_poll_ns_ == 0) return uv_run(loop_, UV_RUN_ONCE);
+  const uint64_t seen = io_events_;
+  // uv_hrtime: a vDSO clock read, no system call.
+  const int alive = uv_run(loop_, uv_hrtime() < spin_until_ns_ ? UV_RUN_NOWAIT : UV_RUN_ONCE);
+  if (io_events_ != seen) spin_until_ns_ = uv_hrtime() + busy_poll_ns_;
+  return alive;
+}
 
 }  // namespace h2rpc::transport

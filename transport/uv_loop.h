@@ -12,6 +12,7 @@
 
 #include <uv.h>
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -20,9 +21,20 @@
 
 namespace h2rpc::transport {
 
+struct UvLoopOptions {
+  // Busy polling, off by default (as in Node). When not 0: after the loop has received data or
+  // a connection, it keeps polling without sleeping (epoll_wait with a zero timeout) for this
+  // many microseconds before it blocks again. A round trip then no longer waits for the kernel
+  // to wake a sleeping thread (tens of microseconds on a virtual machine, bench/README.md),
+  // at the price of a CPU kept busy for that long after each burst of traffic. For latency-bound
+  // programs on a core of their own; a loop with no traffic still sleeps.
+  uint32_t busyPollMicros = 0;
+};
+
 class UvLoop : public EventLoop {
  public:
-  UvLoop();
+  UvLoop() : UvLoop(UvLoopOptions{}) {}
+  explicit UvLoop(UvLoopOptions options);
   UvLoop(const UvLoop&) = delete;
   UvLoop& operator=(const UvLoop&) = delete;
   ~UvLoop() override;
@@ -38,13 +50,27 @@ class UvLoop : public EventLoop {
 
   // Runs until nothing referenced is left (or stop()). Returns like uv_run.
   int run();
-  void stop() { uv_stop(loop_); }
+  // One turn: polls for I/O once, blocking unless callbacks are pending or the loop is busy
+  // polling (UvLoopOptions::busyPollMicros). Returns like uv_run(UV_RUN_ONCE). For code that
+  // drives the loop itself until something happened (rpc::BlockOn).
+  int runOnce();
+  void stop() {
+    stop_requested_ = true;
+    uv_stop(loop_);
+  }
+  // Sockets and servers call this when data or a connection arrived: it keeps a busy-polling
+  // loop spinning. Cheap; a no-op in effect when busy polling is off.
+  void noteIo() { ++io_events_; }
   uv_loop_t* uv() const { return loop_; }
 
  private:
   static void onIdle(uv_idle_t* idle);
   static void onPrepare(uv_prepare_t* prepare);
 
+  const uint64_t busy_poll_ns_;
+  uint64_t io_events_ = 0;
+  uint64_t spin_until_ns_ = 0;  // busy polling: poll without blocking until then
+  bool stop_requested_ = false;
   uv_loop_t* loop_;
   uv_idle_t* idle_;
   uv_prepare_t* prepare_;

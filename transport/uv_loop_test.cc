@@ -79,5 +79,25 @@ TEST(UvLoopTest, ASelfRepostingCallbackDoesNotStarveTimers) {
   uv_run(loop.uv(), UV_RUN_NOWAIT);  // the last repost sees `fired` and stops
 }
 
+// A busy-polling loop's run() still ends when nothing is left, and when stop() is called.
+TEST(UvLoopTest, BusyPollingRunEndsLikeRun) {
+  UvLoop loop(UvLoopOptions{.busyPollMicros = 1000});
+  int fired = 0;
+  auto timer = loop.createTimer();
+  timer->start(1, [&] { ++fired; });
+  EXPECT_EQ(loop.run(), 0);
+  EXPECT_EQ(fired, 1);
+
+  timer->start(3'600'000, [&] { ++fired; });  // referenced: keeps the loop alive
+  loop.post([&] { loop.stop(); });
+  EXPECT_NE(loop.run(), 0);
+  EXPECT_EQ(fired, 1);
+  // The stop was used up: the next run goes on until stopped again.
+  loop.post([&] { loop.post([&] { loop.stop(); }); });
+  EXPECT_NE(loop.run(), 0);
+  timer->stop();
+  EXPECT_EQ(loop.run(), 0);
+}
+
 }  // namespace
 }  // namespace h2rpc::transport

@@ -101,6 +101,7 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
         [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
           auto* st = static_cast<State*>(s->data);
           auto keep = st->shared_from_this();
+          if (nread != 0) st->loop->noteIo();
           if (nread > 0) {
             if (st->handler) {
               st->handler->onSocketBuffer(readBuffer().slice(0, static_cast<size_t>(nread)));

@@ -19,16 +19,31 @@ namespace {
 
 struct Recorder : Socket::Handler {
   void onSocketConnect() override { connected = true; }
-  void onSocketData(std::string_view) override {}
+  void onSocketData(std::string_view data) override { received += data; }
   void onSocketDrain() override { ++drains; }
   void onSocketClose(absl::Status) override { closed = true; }
   bool connected = false, closed = false;
   int drains = 0;
+  std::string received;
 };
+
+// How many turns runOnce() takes while a `ms` timer runs out: a loop that sleeps in epoll_wait
+// takes one or two, a busy-polling one many.
+int TurnsUntilTimer(UvLoop& loop, uint64_t ms) {
+  bool fired = false;
+  auto timer = loop.createTimer();
+  timer->start(ms, [&] { fired = true; });
+  int turns = 0;
+  while (!fired && turns < 100'000'000) {
+    loop.runOnce();
+    ++turns;
+  }
+  return turns;
+}
 
 // A loopback listener and the client UvSocket connected to it; `peer` is the accepted fd.
 struct Pair {
-  Pair() {
+  explicit Pair(UvLoopOptions options = {}) : loop(options) {
     listener = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr = {};
     addr.sin_family = AF_INET;
@@ -96,6 +111,29 @@ TEST(UvSocketTest, EndSendsCorkedWritesThenFin) {
   for (int i = 0; i < 1000; ++i) uv_run(p.loop.uv(), UV_RUN_NOWAIT);
   EXPECT_EQ(p.readSome(), "last words");
   EXPECT_EQ(p.readSome(), "");  // EOF
+}
+
+}  // namespace
+}  // namespace h2rpc::transport
+
+namespace h2rpc::transport {
+namespace {
+
+// Busy polling: once data has arrived the loop polls without sleeping for busyPollMicros; a loop
+// that has seen no I/O yet, or has no busy polling, sleeps in epoll_wait.
+TEST(UvSocketTest, BusyPollingLoopSpinsAfterDataArrives) {
+  Pair p(UvLoopOptions{.busyPollMicros = 60'000'000});
+  EXPECT_LE(TurnsUntilTimer(p.loop, 20), 3);  // no I/O yet: sleeps
+  ASSERT_EQ(send(p.peer, "x", 1, 0), 1);
+  while (p.handler.received.empty()) p.loop.runOnce();
+  EXPECT_GT(TurnsUntilTimer(p.loop, 20), 50);  // thousands in practice
+}
+
+TEST(UvSocketTest, LoopWithoutBusyPollingSleepsAfterDataArrives) {
+  Pair p;
+  ASSERT_EQ(send(p.peer, "x", 1, 0), 1);
+  while (p.handler.received.empty()) p.loop.runOnce();
+  EXPECT_LE(TurnsUntilTimer(p.loop, 20), 3);
 }
 
 }  // namespace
