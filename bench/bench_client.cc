@@ -37,6 +37,12 @@ ABSL_FLAG(int, resp_size, 0, "response payload bytes (SimpleRequest.response_siz
 ABSL_FLAG(int, window, 0,
           "HTTP/2 initial window (stream and connection) the client advertises; 0 keeps the "
           "library's default (rpc::ChannelOptions: 1 MiB)");
+ABSL_FLAG(int, max_frame_size, 0,
+          "SETTINGS_MAX_FRAME_SIZE the client advertises: the largest DATA frame the server may "
+          "send; 0 keeps the library's default (rpc::ChannelOptions: 1 MiB)");
+ABSL_FLAG(int, busy_poll_us, 0,
+          "busy polling: after traffic, poll without sleeping for this many microseconds "
+          "before blocking again (0: off, the default; bench/README.md, 'Latency')");
 
 namespace {
 
@@ -235,13 +241,17 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  h2rpc::transport::UvLoop loop;
+  h2rpc::transport::UvLoop loop(h2rpc::transport::UvLoopOptions{
+      .busyPollMicros = static_cast<uint32_t>(std::max(0, absl::GetFlag(FLAGS_busy_poll_us)))});
   run.loop = &loop;
   std::vector<std::unique_ptr<BenchmarkService::Stub>> stubs;
   std::vector<std::shared_ptr<h2rpc::rpc::Channel>> channel_list;
   h2rpc::rpc::ChannelOptions channel_options;
   if (const int window = absl::GetFlag(FLAGS_window); window > 0) {
     channel_options.http2.settings.initialWindowSize = static_cast<uint32_t>(window);
+  }
+  if (const int size = absl::GetFlag(FLAGS_max_frame_size); size > 0) {
+    channel_options.max_frame_size = static_cast<uint32_t>(size);
   }
   for (int c = 0; c < channels; ++c) {
     channel_list.push_back(

@@ -14,6 +14,7 @@
 // that valgrind --tool=callgrind writes its profile).
 #include <uv.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -37,6 +38,9 @@ ABSL_FLAG(int, max_concurrent_streams, 0,
 ABSL_FLAG(int, loops, 1,
           "event loops (threads), each with its own listening socket on the same port "
           "(SO_REUSEPORT); see bench/README.md, 'N cores'");
+ABSL_FLAG(int, busy_poll_us, 0,
+          "busy polling: after traffic, poll without sleeping for this many microseconds "
+          "before blocking again (0: off, the default; bench/README.md, 'Latency')");
 
 namespace {
 
@@ -133,6 +137,7 @@ class BenchmarkServiceImpl final : public grpc::testing::BenchmarkService::Servi
 // Everything is created on the main thread before the worker thread starts, then only touched on
 // the worker thread, except `stop`, the one thread-safe handle (uv_async_send).
 struct Worker {
+  explicit Worker(h2rpc::transport::UvLoopOptions loop_options) : loop(loop_options) {}
   h2rpc::transport::UvLoop loop;
   BenchmarkServiceImpl service;
   std::unique_ptr<h2rpc::rpc::Server> server;
@@ -156,7 +161,8 @@ int main(int argc, char** argv) {
   uint16_t port = static_cast<uint16_t>(absl::GetFlag(FLAGS_port));
   std::vector<std::unique_ptr<Worker>> workers;
   for (int i = 0; i < loops; ++i) {
-    auto w = std::make_unique<Worker>();
+    auto w = std::make_unique<Worker>(h2rpc::transport::UvLoopOptions{
+        .busyPollMicros = static_cast<uint32_t>(std::max(0, absl::GetFlag(FLAGS_busy_poll_us)))});
     w->server = std::make_unique<h2rpc::rpc::Server>(&w->loop, options);
     w->server->RegisterService(&w->service);
     // Port 0: the first loop picks one, the others join it.

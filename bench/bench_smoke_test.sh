@@ -1,11 +1,12 @@
 #!/bin/bash
 # bench_smoke_test: bench_server and bench_client still work. Starts bench_server on a free port
-# (with 1 event loop, then with --loops=2), runs bench_client for 1 s in each mode, and checks each
-# JSON line reports ops > 0 and no errors, and that the server stops gracefully on SIGTERM. No
-# performance assertion: this runs under sanitizers and on busy machines.
-#   bench_smoke_test.sh BENCH_SERVER BENCH_CLIENT
+# (with 1 event loop, then with --loops=2, then 1 loop with busy polling on both sides), runs
+# bench_client for 1 s in each mode, and checks each JSON line reports ops > 0 and no errors, and
+# that the server stops gracefully on SIGTERM; then tcp_pingpong (the latency floor), blocking and
+# busy-polling. No performance assertion: this runs under sanitizers and on busy machines.
+#   bench_smoke_test.sh BENCH_SERVER BENCH_CLIENT TCP_PINGPONG
 set -u
-server=$1 client=$2
+server=$1 client=$2 tcp_pingpong=$3
 log=${TEST_TMPDIR:-/tmp}/bench_server.log
 pid=""
 trap '[ -n "$pid" ] && kill -9 $pid 2>/dev/null' EXIT
@@ -15,8 +16,9 @@ if "$server" --loops=0 --port=0 >/dev/null 2>&1; then
 fi
 
 fail=0
-for loops in 1 2; do
-  "$server" --port=0 --loops=$loops >"$log" 2>&1 &
+for config in 1:0 2:0 1:100; do
+  loops=${config%:*} busy=${config#*:}
+  "$server" --port=0 --loops=$loops --busy_poll_us=$busy >"$log" 2>&1 &
   pid=$!
   port=""
   for _ in $(seq 400); do
@@ -32,10 +34,10 @@ for loops in 1 2; do
     size=0
     [ "$mode" = server_streaming ] && size=65536
     out=$(timeout 60 "$client" --target=127.0.0.1:$port --mode=$mode --channels=4 --outstanding=4 \
-            --warmup_s=0.2 --duration_s=1 --req_size=16 --resp_size=$size 2>&1)
+            --busy_poll_us=$busy --warmup_s=0.2 --duration_s=1 --req_size=16 --resp_size=$size 2>&1)
     rc=$?
     json=$(grep '^{' <<<"$out" | tail -1)
-    echo "loops=$loops $mode: $json"
+    echo "loops=$loops busy_poll_us=$busy $mode: $json"
     ops=$(sed -n 's/.*"ops":\([0-9]*\).*/\1/p' <<<"$json")
     errors=$(sed -n 's/.*"errors":\([0-9]*\).*/\1/p' <<<"$json")
     if [ $rc -ne 0 ] || [ -z "$ops" ] || [ "$ops" -le 0 ] || [ "$errors" != 0 ]; then
@@ -50,5 +52,27 @@ for loops in 1 2; do
   wait $pid 2>/dev/null
   pid=""
 done
+"$tcp_pingpong" --port=0 >"$log" 2>&1 &
+pid=$!
+port=""
+for _ in $(seq 400); do
+  port=$(sed -n 's/^listening \([0-9]*\)$/\1/p' "$log" | head -1)
+  [ -n "$port" ] && break
+  sleep 0.05
+done
+[ -n "$port" ] || { echo "tcp_pingpong did not start:"; cat "$log"; exit 1; }
+for busy in 0 100; do
+  json=$(timeout 30 "$tcp_pingpong" --target=127.0.0.1:$port --busy_poll_us=$busy --warmup_s=0.1 \
+           --duration_s=0.5 | grep '^{')
+  echo "tcp_pingpong busy_poll_us=$busy: $json"
+  ops=$(sed -n 's/.*"ops":\([0-9]*\).*/\1/p' <<<"$json")
+  errors=$(sed -n 's/.*"errors":\([0-9]*\).*/\1/p' <<<"$json")
+  if [ -z "$ops" ] || [ "$ops" -le 0 ] || [ "$errors" != 0 ]; then
+    echo "FAIL tcp_pingpong busy_poll_us=$busy"; fail=1
+  fi
+done
+kill -9 $pid
+wait $pid 2>/dev/null
+pid=""
 [ $fail -eq 0 ] && echo ok
 exit $fail

@@ -32,6 +32,9 @@ ABSL_FLAG(double, duration_s, 5, "measured seconds (after the warm-up)");
 ABSL_FLAG(double, warmup_s, 1, "seconds of load before measuring");
 ABSL_FLAG(int, req_size, 0, "request payload bytes");
 ABSL_FLAG(int, resp_size, 0, "response payload bytes (SimpleRequest.response_size)");
+ABSL_FLAG(int, busy_poll_us, 0,
+          "busy polling (as bench_client's): after an event, AsyncNext with a zero deadline, for this many "
+          "microseconds before blocking again (0: off, the default; bench/README.md, 'Latency')");
 
 namespace {
 
@@ -288,6 +291,8 @@ int main(int argc, char** argv) {
   double cpu_start = 0, cpu_end = 0;
   int64_t measure_start = 0, measure_end = 0, give_up = 0;
   bool shutdown = false;
+  const int64_t busy_poll_ns = int64_t{std::max(0, absl::GetFlag(FLAGS_busy_poll_us))} * 1000;
+  int64_t spin_until = 0;
   for (;;) {
     const int64_t now = NowNs();
     if (!run.measuring && !run.stopping && now >= warmup_end) {
@@ -318,13 +323,16 @@ int main(int argc, char** argv) {
                                                           : now + 100'000'000;
     void* tag;
     bool ok;
-    const auto deadline = std::chrono::system_clock::now() +
-                          std::chrono::nanoseconds(std::max<int64_t>(next - now, 0));
+    // Busy polling: a deadline already passed makes AsyncNext poll once without blocking.
+    const auto deadline =
+        std::chrono::system_clock::now() +
+        std::chrono::nanoseconds(now < spin_until ? 0 : std::max<int64_t>(next - now, 0));
     const auto status = run.cq.AsyncNext(&tag, &ok, deadline);
     if (status == CompletionQueue::SHUTDOWN) break;
     if (status == CompletionQueue::GOT_EVENT) {
       Tag* t = static_cast<Tag*>(tag);
       t->worker->Proceed(t->op, ok);
+      if (busy_poll_ns > 0) spin_until = NowNs() + busy_poll_ns;
     }
   }
 

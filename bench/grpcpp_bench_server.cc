@@ -15,6 +15,7 @@
 // polled by its own thread (gRPC C++'s way of using N cores); the comparison uses 1.
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -25,6 +26,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "bench/stats.h"
 #include "grpc/testing/benchmark_service.grpc.pb.h"
 
 ABSL_FLAG(int, port, 0, "port to listen on (0 picks a free one; printed as 'listening PORT')");
@@ -33,6 +35,9 @@ ABSL_FLAG(int, loops, 1, "completion queues, each with one polling thread");
 ABSL_FLAG(int, preposted, 100,
           "calls requested in advance per method and queue (each accepted call requests the "
           "next one, so this many always wait)");
+ABSL_FLAG(int, busy_poll_us, 0,
+          "busy polling (as bench_server's): after an event, AsyncNext with a zero deadline, for this many "
+          "microseconds before blocking in Next again (0: off, the default; bench/README.md, 'Latency')");
 
 namespace {
 
@@ -266,7 +271,8 @@ class BothWaysCall final : public Call {
        write_failed_ = false, finishing_ = false;
 };
 
-void Poll(BenchmarkService::AsyncService* service, ServerCompletionQueue* cq, int preposted) {
+void Poll(BenchmarkService::AsyncService* service, ServerCompletionQueue* cq, int preposted,
+          int64_t busy_poll_ns) {
   for (int i = 0; i < preposted; ++i) {
     new UnaryCall(service, cq);
     new PingPongCall(service, cq);
@@ -276,9 +282,27 @@ void Poll(BenchmarkService::AsyncService* service, ServerCompletionQueue* cq, in
   }
   void* tag;
   bool ok;
-  while (cq->Next(&tag, &ok)) {
-    Tag* t = static_cast<Tag*>(tag);
-    t->call->Proceed(t->op, ok);
+  if (busy_poll_ns == 0) {
+    while (cq->Next(&tag, &ok)) {
+      Tag* t = static_cast<Tag*>(tag);
+      t->call->Proceed(t->op, ok);
+    }
+    return;
+  }
+  // gRPC's non-blocking poll: a deadline already passed makes AsyncNext poll the fds once
+  // (epoll_wait with a zero timeout) and return TIMEOUT if nothing completed.
+  int64_t spin_until = 0;
+  for (;;) {
+    const gpr_timespec deadline = h2rpc::bench::NowNs() < spin_until
+                                      ? gpr_time_0(GPR_CLOCK_MONOTONIC)
+                                      : gpr_inf_future(GPR_CLOCK_MONOTONIC);
+    const auto status = cq->AsyncNext(&tag, &ok, deadline);
+    if (status == grpc::CompletionQueue::SHUTDOWN) break;
+    if (status == grpc::CompletionQueue::GOT_EVENT) {
+      Tag* t = static_cast<Tag*>(tag);
+      t->call->Proceed(t->op, ok);
+      spin_until = h2rpc::bench::NowNs() + busy_poll_ns;
+    }
   }
 }
 
@@ -318,11 +342,13 @@ int main(int argc, char** argv) {
     for (auto& cq : cqs) cq->Shutdown();
   });
   const int preposted = std::max(1, absl::GetFlag(FLAGS_preposted));
+  const int64_t busy_poll_ns = int64_t{std::max(0, absl::GetFlag(FLAGS_busy_poll_us))} * 1000;
   std::vector<std::thread> pollers;
   for (int i = 1; i < loops; ++i) {
-    pollers.emplace_back(Poll, &service, cqs[static_cast<size_t>(i)].get(), preposted);
+    pollers.emplace_back(Poll, &service, cqs[static_cast<size_t>(i)].get(), preposted,
+                         busy_poll_ns);
   }
-  Poll(&service, cqs[0].get(), preposted);
+  Poll(&service, cqs[0].get(), preposted, busy_poll_ns);
   for (auto& t : pollers) t.join();
   stopper.join();
   std::printf("grpcpp_bench_server: stopped\n");

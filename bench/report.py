@@ -20,6 +20,8 @@ FIGURES = [
     ("latency_unary_1x1.p50_us", "unary p50 latency, 1 call in flight (own client)", "µs", None, "le"),
     ("latency_unary_1x1.p99_us", "unary p99 latency, 1 call in flight (own client)", "µs", 0.7, "le"),
     ("pingpong_1x1.ops_per_s", "ping-pong round trips/s, 1 stream (own client)", "msg/s", 1.5, "ge"),
+    ("latency_unary_1x1_busy.p99_us", "unary p99 latency, 1 call in flight, busy polling on both sides", "µs", 0.7, "le"),
+    ("pingpong_1x1_busy.ops_per_s", "ping-pong round trips/s, busy polling on both sides", "msg/s", 1.5, "ge"),
     ("streaming_64KiB_1x1.mb_per_s", "server streaming 64 KiB messages, 1 stream (own client)", "MB/s", 1.2, "ge"),
     ("rss_kib_per_conn", "RSS per idle connection (1000 connections)", "KiB", 1.0, "le"),
     ("h2load_unary_0B.cpu_us_per_req", "server CPU per request, unary 0 B (h2load run)", "µs", None, "le"),
@@ -61,7 +63,8 @@ def main():
     for flag in ["raw", "commands", "out", "load_start", "load_end"]:
         ap.add_argument("--" + flag, required=True)
     ap.add_argument("--server_flags", default="")
-    for flag in ["rounds", "duration", "warmup", "idle_conns", "server_cpu", "client_cpu", "elapsed"]:
+    for flag in ["rounds", "duration", "warmup", "idle_conns", "server_cpu", "client_cpu", "elapsed",
+                 "busy_poll_us"]:
         ap.add_argument("--" + flag, required=True)
     a = ap.parse_args()
 
@@ -154,11 +157,48 @@ def main():
         for client, cname in IMPLS:
             get = lambda f: median(values.get((server, client, f"streaming_64KiB_1x1.{f}"), []))  # noqa: E731
             w(f"| {sname} | {cname} | {fmt(get('mb_per_s'))} | {fmt(get('client_cpu_us_per_op'))} |")
-    for server, sname in IMPLS:
-        get = lambda f: median(values.get((server, "h2rpc", f"streaming_64KiB_1x1_window1MiB.{f}"), []))  # noqa: E731
-        w(f"| {sname} | h2rpc, `--window=1048576` | {fmt(get('mb_per_s'))} | "
-          f"{fmt(get('client_cpu_us_per_op'))} |")
     w("")
+    floor = median(series("tcp", "tcp_pingpong.ops_per_s"))
+    if floor:
+        w("## Latency: the floor under it")
+        w("")
+        w("One call or message in flight is bound by the time the kernel takes to wake the thread "
+          "sleeping on the other CPU, not by either stack. `tcp_pingpong` bounces 40 bytes over "
+          "loopback TCP with nothing on top: the fastest any HTTP/2 stack could go. With busy polling "
+          f"(`--busy_poll_us={a.busy_poll_us}` on server and client, both stacks) nobody sleeps while "
+          "traffic flows: the wake-up is gone and the stacks' own costs show. Client CPU per op is "
+          "what the spinning costs.")
+        w("")
+        w("| | round trips/s | p50 µs | p99 µs | unary calls/s | unary p50 µs | unary p99 µs | client CPU µs/call |")
+        w("|---|---|---|---|---|---|---|---|")
+        for suffix, label in (("", "blocking (the default)"), ("_busy", "busy polling")):
+            t = lambda f: median(series("tcp", f"tcp_pingpong{suffix}.{f}"))  # noqa: E731
+            w(f"| bare TCP, {label} | {fmt(t('ops_per_s'))} | {fmt(t('p50_us'))} | {fmt(t('p99_us'))} | — | — | — | — |")
+            for impl, name in IMPLS:
+                p = lambda f: median(series(impl, f"pingpong_1x1{suffix}.{f}"))  # noqa: E731
+                u = lambda f: median(series(impl, f"latency_unary_1x1{suffix}.{f}"))  # noqa: E731
+                w(f"| {name}, {label} | {fmt(p('ops_per_s'))} | {fmt(p('p50_us'))} | {fmt(p('p99_us'))} | "
+                  f"{fmt(u('ops_per_s'))} | {fmt(u('p50_us'))} | {fmt(u('p99_us'))} | {fmt(u('client_cpu_us_per_op'))} |")
+        w("")
+    scale = {(impl, loops): median(series(impl, f"h2load_unary_0B_all_cpus_loops{loops}.rps"))
+             for impl, _ in IMPLS for loops in (1, 2)}
+    if any(scale.values()):
+        w("## Scaling: `--loops=1` and `--loops=2`")
+        w("")
+        w(f"Unary 0 B, h2load 8 × 32 with 2 threads; server and h2load both on all {os.cpu_count()} "
+          "CPUs (no CPU is left for a separate load generator). req/s here is shared with h2load; "
+          "server CPU per request shows whether a second loop adds overhead (bench/README.md, "
+          "\"N cores\").")
+        w("")
+        w("| server | loops | req/s | server CPU µs/req | req/s vs 1 loop |")
+        w("|---|---|---|---|---|")
+        for impl, name in IMPLS:
+            for loops in (1, 2):
+                rps = scale[(impl, loops)]
+                cpu = median(series(impl, f"h2load_unary_0B_all_cpus_loops{loops}.cpu_us_per_req"))
+                rel = rps / scale[(impl, 1)] if rps and scale[(impl, 1)] else None
+                w(f"| {name} | {loops} | {fmt(rps)} | {fmt(cpu)} | {'—' if rel is None else f'{rel:.2f}×'} |")
+        w("")
     w("## Every round")
     w("")
     w("| metric | server | client | values per round |")

@@ -8,7 +8,8 @@
 #   BAZEL="bazel --output_base=/tmp/ob" make bench
 #
 # Settings (environment): ROUNDS (3), DURATION (5 s measured per run), WARMUP (1 s), IDLE_CONNS
-# (1000), SERVER_CPU (0) and CLIENT_CPU (1) for taskset, BAZEL (bazel), OUT (bench/RESULTS.md),
+# (1000), SERVER_CPU (0) and CLIENT_CPU (1) for taskset, BUSY_POLL_US (100: the busy-polling
+# latency runs), SCALING (1: the --loops=1/2 runs), BAZEL (bazel), OUT (bench/RESULTS.md),
 # KEEP_BAZEL=1 to leave the Bazel server running after the build (it is shut down by default, so
 # it does not sit on memory and CPU while we measure).
 set -uo pipefail
@@ -20,6 +21,8 @@ WARMUP=${WARMUP:-1}
 IDLE_CONNS=${IDLE_CONNS:-1000}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
+BUSY_POLL_US=${BUSY_POLL_US:-100}
+SCALING=${SCALING:-1}
 BAZEL=${BAZEL:-bazel}
 OUT=${OUT:-bench/RESULTS.md}
 # Extra flags for bench_server (e.g. --max_concurrent_streams=N); none by default. Until
@@ -43,7 +46,7 @@ trap cleanup EXIT
 # --- build ------------------------------------------------------------------------------------
 echo "bench: building (bazel --config=opt) ..."
 targets=(//bench:bench_server //bench:bench_client //bench:grpcpp_bench_server
-         //bench:grpcpp_bench_client //bench:idle_conns //bench:make_request)
+         //bench:grpcpp_bench_client //bench:idle_conns //bench:make_request //bench:tcp_pingpong)
 $BAZEL build --symlink_prefix=/ --config=opt --noshow_progress "${targets[@]}" \
   >"$work/build.log" 2>&1 || { cat "$work/build.log"; die "build failed"; }
 bin=$($BAZEL info --config=opt bazel-bin 2>/dev/null)/bench
@@ -66,15 +69,30 @@ record() { printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$1" "$2" "$3" "$4" >>"$raw"; 
 # The exact command, once (round 1), with the binaries' directory shown as $BIN.
 log_cmd() { [ "$round" = 1 ] && echo "$*" | sed "s|$bin|\$BIN|g; s|$work|\$WORK|g" >>"$cmds"; }
 
-server_bin() { [ "$1" = h2rpc ] && echo "$bin/bench_server" || echo "$bin/grpcpp_bench_server"; }
-client_bin() { [ "$1" = h2rpc ] && echo "$bin/bench_client" || echo "$bin/grpcpp_bench_client"; }
+server_bin() {
+  case $1 in
+    h2rpc) echo "$bin/bench_server" ;;
+    grpcpp) echo "$bin/grpcpp_bench_server" ;;
+    tcp) echo "$bin/tcp_pingpong" ;;
+  esac
+}
+client_bin() {
+  case $1 in
+    h2rpc) echo "$bin/bench_client" ;;
+    grpcpp) echo "$bin/grpcpp_bench_client" ;;
+    tcp) echo "$bin/tcp_pingpong" ;;
+  esac
+}
 
-# start_server IMPL VAR: starts IMPL's server on SERVER_CPU; sets VAR_pid and VAR_port.
+# start_server IMPL VAR: starts IMPL's server on SERVER_CPU (or on server_cpus when set), with
+# $server_extra; sets VAR_pid and VAR_port.
 start_server() {
   local impl=$1 var=$2 log="$work/$2.log"
-  local cmd=(taskset -c "$SERVER_CPU" "$(server_bin "$impl")" --port=0)
+  local cmd=(taskset -c "${server_cpus:-$SERVER_CPU}" "$(server_bin "$impl")" --port=0)
   # shellcheck disable=SC2206
   [ "$impl" = h2rpc ] && cmd+=($H2RPC_SERVER_FLAGS)
+  # shellcheck disable=SC2206
+  [ -n "${server_extra:-}" ] && cmd+=($server_extra)
   log_cmd "${cmd[*]}"
   "${cmd[@]}" >"$log" 2>&1 &
   local pid=$! port=""
@@ -107,7 +125,7 @@ check_grpc_ok() {
 
 # h2load_cmd PORT SECONDS FILE: the load of the h2load figures (8 connections × 32 streams).
 h2load_cmd() {
-  echo taskset -c "$CLIENT_CPU" h2load -c 8 -m 32 -t 1 -D "$2" -d "$3" \
+  echo taskset -c "${h2load_cpus:-$CLIENT_CPU}" h2load -c 8 -m 32 -t "${h2load_threads:-1}" -D "$2" -d "$3" \
     -H "'content-type: application/grpc'" -H "'te: trailers'" \
     "http://127.0.0.1:$1/grpc.testing.BenchmarkService/UnaryCall"
 }
@@ -145,9 +163,11 @@ json() { sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p" <<<"$1"; }
 client_run() {
   local server=$1 client=$2 port=$3 metric=$4 mode=$5 ch=$6 out=$7 req=$8 resp=$9
   shift 9
-  local cmd=(taskset -c "$CLIENT_CPU" "$(client_bin "$client")" --target=127.0.0.1:"$port"
-             --mode="$mode" --channels="$ch" --outstanding="$out" --req_size="$req"
-             --resp_size="$resp" --warmup_s="$WARMUP" --duration_s="$DURATION")
+  local cmd=(taskset -c "$CLIENT_CPU" "$(client_bin "$client")" --target=127.0.0.1:"$port")
+  # tcp_pingpong has one shape (1 connection, 40-byte messages): no mode or size flags.
+  [ "$client" = tcp ] || cmd+=(--mode="$mode" --channels="$ch" --outstanding="$out"
+                               --req_size="$req" --resp_size="$resp")
+  cmd+=(--warmup_s="$WARMUP" --duration_s="$DURATION")
   # shellcheck disable=SC2206
   [ -n "${client_extra:-}" ] && cmd+=($client_extra)
   log_cmd "${cmd[*]}"
@@ -227,13 +247,6 @@ for round in $(seq "$ROUNDS"); do
         mb_per_s client_cpu_us_per_op
     done
   done
-  # Our client once more with a 1 MiB window instead of Node's 64 KiB default.
-  client_extra=--window=1048576
-  for s in "${order[@]}"; do
-    client_run "$s" h2rpc "$(port_of "$s")" streaming_64KiB_1x1_window1MiB server_streaming 1 1 0 \
-      65536 mb_per_s client_cpu_us_per_op
-  done
-  client_extra=
   for s in "${order[@]}"; do
     for c in "${order[@]}"; do
       client_run "$s" "$c" "$(port_of "$s")" client_unary_8x32 unary 8 32 0 0 ops_per_s p99_us \
@@ -243,12 +256,55 @@ for round in $(seq "$ROUNDS"); do
   stop_server "$ours_pid"
   stop_server "$theirs_pid"
   for s in "${order[@]}"; do rss_per_conn "$s"; done
+
+  # Latency with busy polling on both sides (bench/README.md, "Latency"), and the floor under
+  # it: tcp_pingpong, a bare 40-byte TCP ping-pong, blocking and busy-polling.
+  if [ "$BUSY_POLL_US" -gt 0 ]; then
+    server_extra=--busy_poll_us=$BUSY_POLL_US
+    client_extra=--busy_poll_us=$BUSY_POLL_US
+    start_server h2rpc ours
+    start_server grpcpp theirs
+    for s in "${order[@]}"; do
+      client_run "$s" "$s" "$(port_of "$s")" latency_unary_1x1_busy unary 1 1 0 0 p50_us p99_us \
+        ops_per_s client_cpu_us_per_op
+    done
+    for s in "${order[@]}"; do
+      client_run "$s" "$s" "$(port_of "$s")" pingpong_1x1_busy pingpong 1 1 0 0 ops_per_s p50_us \
+        p99_us client_cpu_us_per_op
+    done
+    stop_server "$ours_pid"
+    stop_server "$theirs_pid"
+    server_extra= client_extra=
+    start_server tcp floor
+    client_run tcp tcp "$floor_port" tcp_pingpong pingpong 1 1 40 40 ops_per_s p50_us p99_us
+    client_extra=--busy_poll_us=$BUSY_POLL_US
+    client_run tcp tcp "$floor_port" tcp_pingpong_busy pingpong 1 1 40 40 ops_per_s p50_us p99_us
+    client_extra=
+    stop_server "$floor_pid"
+  fi
+
+  # Scaling (issue 6: --loops=2): unary 0 B from h2load, server with 1 then 2 loops (gRPC C++:
+  # completion queues, one polling thread each). With 2 CPUs there is no CPU left for the load
+  # generator, so here server and h2load (2 threads) share both: read it with the server CPU
+  # per request (bench/README.md, "N cores").
+  if [ "$SCALING" = 1 ]; then
+    server_cpus=0-$(($(nproc) - 1)) h2load_cpus=0-$(($(nproc) - 1)) h2load_threads=2
+    for s in "${order[@]}"; do
+      for loops in 1 2; do
+        server_extra=--loops=$loops
+        start_server "$s" scale
+        h2load_unary "$s" "$scale_pid" "$scale_port" "unary_0B_all_cpus_loops$loops" "$work/req0.bin"
+        stop_server "$scale_pid"
+      done
+    done
+    server_cpus= h2load_cpus= h2load_threads= server_extra=
+  fi
 done
 t_end=$(date +%s)
 
 /usr/bin/python3 bench/report.py --raw "$raw" --commands "$cmds" --out "$OUT" \
   --rounds "$ROUNDS" --duration "$DURATION" --warmup "$WARMUP" --idle_conns "$IDLE_CONNS" \
-  --server_cpu "$SERVER_CPU" --client_cpu "$CLIENT_CPU" --elapsed $((t_end - t_start)) \
+  --server_cpu "$SERVER_CPU" --client_cpu "$CLIENT_CPU" --busy_poll_us "$BUSY_POLL_US" --elapsed $((t_end - t_start)) \
   --load_start "$uptime_start" --load_end "$(cat /proc/loadavg)" \
   --server_flags="$H2RPC_SERVER_FLAGS" || die "report failed"
 echo "bench: wrote $OUT ($((t_end - t_start)) s of measurements)"
