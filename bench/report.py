@@ -125,6 +125,16 @@ def main():
         w(f"| {what} ({unit}) | {fmt(ours)} | {fmt(theirs)} | "
           f"{'—' if ratio is None else f'{ratio:.2f}×'} | {tgt} | {met} |")
     w("")
+    floor_rt = median(series("tcp", "tcp_pingpong.ops_per_s"))
+    grpc_pp = median(series("grpcpp", "pingpong_1x1.ops_per_s"))
+    if floor_rt and grpc_pp:
+        w(f"- The floor: a bare loopback TCP ping-pong (`tcp_pingpong`, blocking like both stacks' "
+          f"defaults) makes {fmt(floor_rt)} round trips/s, {floor_rt / grpc_pp:.2f}× gRPC C++'s "
+          "ping-pong" + (": with blocking loops no stack can reach 1.5× here" if floor_rt / grpc_pp < 1.5
+                         else "") +
+          "; the wake-up of the sleeping thread dominates (see \"Latency: the floor under it\" and "
+          "bench/README.md, \"Latency\"). The busy-polling rows run the same policy on both stacks.")
+        w("")
     w("## Clients: h2rpc's `bench_client` vs gRPC C++'s `grpcpp_bench_client`")
     w("")
     w("Unary 0 B, 8 channels × 32 calls in flight, closed loop, one client thread on its own CPU. "

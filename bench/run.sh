@@ -277,10 +277,13 @@ for round in $(seq "$ROUNDS"); do
     server_extra= client_extra=
     start_server tcp floor
     client_run tcp tcp "$floor_port" tcp_pingpong pingpong 1 1 40 40 ops_per_s p50_us p99_us
-    client_extra=--busy_poll_us=$BUSY_POLL_US
-    client_run tcp tcp "$floor_port" tcp_pingpong_busy pingpong 1 1 40 40 ops_per_s p50_us p99_us
-    client_extra=
     stop_server "$floor_pid"
+    server_extra=--busy_poll_us=$BUSY_POLL_US
+    client_extra=--busy_poll_us=$BUSY_POLL_US
+    start_server tcp floor
+    client_run tcp tcp "$floor_port" tcp_pingpong_busy pingpong 1 1 40 40 ops_per_s p50_us p99_us
+    stop_server "$floor_pid"
+    server_extra= client_extra=
   fi
 
   # Scaling (issue 6: --loops=2): unary 0 B from h2load, server with 1 then 2 loops (gRPC C++:

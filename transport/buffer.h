@@ -11,7 +11,7 @@
 // Large buffers (ForOverwrite of 16 KiB and more: socket reads, serialized messages) come from a
 // small per-thread cache of blocks and go back to it (internal::BlockCache): a stream of 64 KiB
 // messages would otherwise make glibc hand the top of its heap back to the kernel and fault it
-// in again for about every message (bench/PROFILE.md, "Large blocks").
+// in again for about every message (bench/README.md, "Known issues").
 #ifndef H2RPC_TRANSPORT_BUFFER_H_
 #define H2RPC_TRANSPORT_BUFFER_H_
 
