@@ -1152,11 +1152,32 @@ absl::StatusOr<std::shared_ptr<ClientHttp2Stream>> ClientHttp2Session::request(
       options.endStream.value_or(method == "GET" || method == "HEAD" || method == "DELETE");
 
   auto stream = std::make_shared<ClientHttp2Stream>(this, 0);
-  if (absl::Status st = stream->submitHeaders(headers, end_stream, options.waitForTrailers);
-      !st.ok()) {
+  absl::Status submitted = stream->submitHeaders(headers, end_stream, options.waitForTrailers);
+  return startRequest(std::move(stream), std::move(submitted));
+}
+
+absl::StatusOr<std::shared_ptr<ClientHttp2Stream>> ClientHttp2Session::requestPrevalidated(
+    std::span<const HeaderFieldView> headers, RequestOptions options) {
+  if (destroyed()) return invalidSession();
+  if (closed()) {
+    return nodeError(absl::StatusCode::kUnavailable, "ERR_HTTP2_GOAWAY_SESSION",
+                     "New streams cannot be created after receiving a GOAWAY");
+  }
+  const std::string_view method = headers.empty() ? std::string_view() : headers[0].value;
+  const bool end_stream =
+      options.endStream.value_or(method == "GET" || method == "HEAD" || method == "DELETE");
+  auto stream = std::make_shared<ClientHttp2Stream>(this, 0);
+  absl::Status submitted =
+      stream->submitPrevalidated(headers, end_stream, options.waitForTrailers);
+  return startRequest(std::move(stream), std::move(submitted));
+}
+
+absl::StatusOr<std::shared_ptr<ClientHttp2Stream>> ClientHttp2Session::startRequest(
+    std::shared_ptr<ClientHttp2Stream> stream, absl::Status submitted) {
+  if (!submitted.ok()) {
     stream->destroyed_ = true;
     stream->session_ = nullptr;
-    return st;
+    return submitted;
   }
   addStream(stream);
   std::shared_ptr<Http2Stream> ready = stream;

@@ -337,12 +337,25 @@ class ClientHttp2Session : public Http2Session {
   // header validation errors (ERR_INVALID_HTTP_TOKEN, ...), ERR_HTTP2_OUT_OF_STREAMS.
   absl::StatusOr<std::shared_ptr<ClientHttp2Stream>> request(const Headers& headers,
                                                             RequestOptions options = {});
+  // request() with a header block the caller vouches for, without Node's checks
+  // (prepareOutgoingHeaders) and request()'s defaults: rpc/'s request headers on every call.
+  // The caller guarantees what those checks would find: :method (not CONNECT), :scheme, :path,
+  // :authority first and in that order, then no other pseudo-header, lower-case token names,
+  // values of tab, visible ASCII or bytes >= 0x80, no connection-specific or repeated
+  // single-value field, nothing Node marks never-indexed. Debug builds verify it. nghttp2 copies
+  // the strings: they need to live only during the call. Session and stream errors are
+  // request()'s.
+  absl::StatusOr<std::shared_ptr<ClientHttp2Stream>> requestPrevalidated(
+      std::span<const HeaderFieldView> headers, RequestOptions options = {});
 
  protected:
   ClientHttp2Session(EventLoop* loop, std::unique_ptr<Socket> socket, SessionOptions options,
                      std::string scheme, std::string authority);
 
  private:
+  // Registers a stream whose HEADERS were just submitted (or drops it if that failed).
+  absl::StatusOr<std::shared_ptr<ClientHttp2Stream>> startRequest(
+      std::shared_ptr<ClientHttp2Stream> stream, absl::Status submitted);
   std::string scheme_;
   std::string authority_;
 };

@@ -179,6 +179,77 @@ TEST(SessionTest, StaticBlocksSendWhatRespondAndSendTrailersWould) {
   }
 }
 
+// requestPrevalidated() (rpc/'s request block, without Node's per-call checks) puts the same
+// request on the wire as request() with the same fields, copies the strings (they may change right
+// after the call), keeps sentHeaders(), and fails like request() on a closed session.
+TEST(SessionTest, PrevalidatedRequestMatchesRequest) {
+  Pair p;
+  std::vector<Headers> seen;
+  p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers& h) {
+    seen.push_back(h);
+    ASSERT_TRUE(s->respond({}, {.sendDate = false}).ok());
+    s->end();
+  };
+  std::string path = "/pkg.Svc/Method";
+  const HeaderFieldView fields[] = {{":method", "POST"},
+                                    {":scheme", "http"},
+                                    {":path", path},
+                                    {":authority", "example.com:80"},
+                                    {"te", "trailers"},
+                                    {"content-type", "application/grpc"},
+                                    {"user-agent", "ua/1.0 \xc3\xa9\t(test)"}};
+  Headers general;
+  for (const HeaderFieldView& f : fields) general.add(f.name, f.value);
+  // More fields than the fast path takes at once: it falls back to the general path.
+  std::vector<HeaderFieldView> many(std::begin(fields), std::end(fields));
+  std::vector<std::string> names;
+  for (int i = 0; i < 40; ++i) names.push_back("x-field-" + std::to_string(i));
+  for (const std::string& name : names) many.push_back({name, "v"});
+  Headers general_many = general;
+  for (const std::string& name : names) general_many.add(name, "v");
+
+  auto a = p.client->request(general, {.endStream = true});
+  auto b = p.client->requestPrevalidated(fields, {.endStream = true});
+  auto c = p.client->request(general_many, {.endStream = true});
+  auto d = p.client->requestPrevalidated(many, {.endStream = true});
+  path.assign("/overwritten/now");  // nghttp2 copied it: the frames are not sent yet
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok() && d.ok())
+      << a.status() << b.status() << c.status() << d.status();
+  Recorder ra(**a), rb(**b);
+  p.run();
+  ASSERT_EQ(seen.size(), 4u);
+  EXPECT_EQ(seen[1].raw(), seen[0].raw());
+  EXPECT_EQ(seen[1].get(":path"), "/pkg.Svc/Method");
+  EXPECT_EQ(seen[3].raw(), seen[2].raw());
+  EXPECT_EQ((*b)->sentHeaders(), (*a)->sentHeaders());
+  EXPECT_EQ((*d)->sentHeaders(), (*c)->sentHeaders());
+  EXPECT_EQ(rb.events, ra.events);
+  EXPECT_THAT(rb.events, ElementsAre("response", "end", "close"));
+
+  p.client->close();
+  auto e = p.client->requestPrevalidated(fields);
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(nodeErrorCode(e.status()), "ERR_HTTP2_GOAWAY_SESSION");
+}
+
+#ifndef NDEBUG
+// Debug builds check a prevalidated block against Node's checks: a caller that breaks the promise
+// stops there instead of sending what request() would have refused.
+TEST(SessionDeathTest, PrevalidatedRequestIsCheckedInDebugBuilds) {
+  const HeaderFieldView bad[] = {{":method", "POST"},
+                                 {":scheme", "http"},
+                                 {":path", "/"},
+                                 {":authority", "a"},
+                                 {"Upper-Case", "x"}};
+  EXPECT_DEATH(
+      {
+        Pair p;
+        (void)p.client->requestPrevalidated(bad);
+      },
+      "invalid static header block");
+}
+#endif
+
 // Without :status a static block gets respond()'s 200 (first); 204 ends the stream as in respond().
 TEST(SessionTest, StaticResponseDefaultsStatusAndKeepsEndOfStreamRules) {
   static constexpr StaticHeaderField kNoStatus[] = {{"content-type", "text/plain"}};

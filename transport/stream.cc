@@ -310,17 +310,19 @@ size_t staticNv(std::span<const StaticHeaderField> fields, nghttp2_nv* nva) {
 }
 constexpr size_t kMaxStaticFields = 16;
 
-Headers headersOf(std::span<const StaticHeaderField> fields) {
+template <typename Field>
+Headers headersOf(std::span<const Field> fields) {
   Headers h;
   h.reserve(fields.size());
-  for (const StaticHeaderField& f : fields) h.add(f.name, f.value);
+  for (const Field& f : fields) h.add(f.name, f.value);
   return h;
 }
 
 #ifndef NDEBUG
 // Debug builds: a static block must be exactly what Node's checks would have sent.
-void checkStaticBlock(std::span<const StaticHeaderField> fields, HeadersKind kind,
-                      const nghttp2_nv* nva, size_t n) {
+template <typename Field>
+void checkStaticBlock(std::span<const Field> fields, HeadersKind kind, const nghttp2_nv* nva,
+                      size_t n) {
   Headers h = headersOf(fields);
   auto checked = prepareOutgoingHeaders(h, kind);
   auto str = [](const uint8_t* p, size_t len) {
@@ -339,13 +341,61 @@ void checkStaticBlock(std::span<const StaticHeaderField> fields, HeadersKind kin
 }
 #endif
 
+// sent_block_: per field, the name and value lengths (uint32_t each), then the name and value.
+void appendBlockField(std::string& block, std::string_view name, std::string_view value) {
+  const uint32_t lengths[2] = {static_cast<uint32_t>(name.size()),
+                               static_cast<uint32_t>(value.size())};
+  block.append(reinterpret_cast<const char*>(lengths), sizeof(lengths));
+  block.append(name);
+  block.append(value);
+}
+
+Headers headersOfBlock(std::string_view block) {
+  Headers h;
+  while (block.size() >= 2 * sizeof(uint32_t)) {
+    uint32_t lengths[2];
+    std::memcpy(lengths, block.data(), sizeof(lengths));
+    block.remove_prefix(sizeof(lengths));
+    h.add(block.substr(0, lengths[0]), block.substr(lengths[0], lengths[1]));
+    block.remove_prefix(lengths[0] + lengths[1]);
+  }
+  return h;
+}
+
 }  // namespace
 
 const std::optional<Headers>& Http2Stream::sentHeaders() const {
   if (!sent_headers_ && !static_sent_headers_.empty()) {
     sent_headers_ = headersOf(static_sent_headers_);
   }
+  if (!sent_headers_ && !sent_block_.empty()) sent_headers_ = headersOfBlock(sent_block_);
   return sent_headers_;
+}
+
+absl::Status Http2Stream::submitPrevalidated(std::span<const HeaderFieldView> fields,
+                                             bool end_stream, bool wait_for_trailers) {
+  constexpr size_t kMaxFields = 32;
+  if (fields.size() > kMaxFields) {  // not rpc/'s block: the general path
+    return submitHeaders(headersOf(fields), end_stream, wait_for_trailers);
+  }
+  nghttp2_nv nva[kMaxFields];
+  size_t block_size = 0;
+  for (size_t i = 0; i < fields.size(); ++i) {
+    const HeaderFieldView& f = fields[i];
+    nva[i] = {reinterpret_cast<uint8_t*>(const_cast<char*>(f.name.data())),
+              reinterpret_cast<uint8_t*>(const_cast<char*>(f.value.data())), f.name.size(),
+              f.value.size(), NGHTTP2_NV_FLAG_NONE};  // nghttp2 copies them
+    block_size += 2 * sizeof(uint32_t) + f.name.size() + f.value.size();
+  }
+#ifndef NDEBUG
+  checkStaticBlock(fields, HeadersKind::kRequest, nva, fields.size());
+#endif
+  if (absl::Status st = submitNv(nva, fields.size(), end_stream, wait_for_trailers); !st.ok()) {
+    return st;
+  }
+  sent_block_.reserve(block_size);
+  for (const HeaderFieldView& f : fields) appendBlockField(sent_block_, f.name, f.value);
+  return absl::OkStatus();
 }
 
 const std::optional<Headers>& Http2Stream::sentTrailers() const {

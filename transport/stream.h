@@ -53,6 +53,13 @@ struct StaticHeaderField {
   std::string_view value;
 };
 
+// A header field for ClientHttp2Session::requestPrevalidated(): views that need to live only
+// during the call (nghttp2 copies them).
+struct HeaderFieldView {
+  std::string_view name;
+  std::string_view value;
+};
+
 // Called once the chunk is handed to HTTP/2 framing (OK), or with the error that dropped it.
 using WriteCallback = std::function<void(absl::Status)>;
 
@@ -176,6 +183,9 @@ struct Nghttp2Callbacks;
   friend class ClientHttp2Session;
   friend struct Nghttp2Callbacks;
   void setId(int32_t id);
+  // submitHeaders() for a block the caller vouches for (requestPrevalidated).
+  absl::Status submitPrevalidated(std::span<const HeaderFieldView> fields, bool end_stream,
+                                  bool wait_for_trailers);
   // A DATA payload arrived (buffered until read; flow control credited when delivered).
   void receiveData(SharedBuffer data);
   // END_STREAM arrived from the peer.
@@ -262,6 +272,9 @@ struct Nghttp2Callbacks;
   // turned into Headers only if someone asks (rpc/ never does: it would cost a copy per call).
   mutable std::optional<Headers> sent_headers_;
   std::span<const StaticHeaderField> static_sent_headers_;
+  // A prevalidated request block, kept in one string (per field: name length, value length,
+  // name, value) until someone asks for sentHeaders().
+  std::string sent_block_;
   std::vector<Headers> sent_info_headers_;
   mutable std::optional<Headers> sent_trailers_;
   std::span<const StaticHeaderField> static_sent_trailers_;
