@@ -89,6 +89,19 @@ class ClientReaderBase {
     }
     co_return message;
   }
+  // Reads the next message into `*message` (as gRPC C++'s Read(&message)): true if one came,
+  // false when the server is done or the message did not parse (the call is then cancelled;
+  // Finish() says how it ended). Reusing one message across reads reuses its storage: a stream
+  // of large messages then allocates nothing per message for their fields.
+  Task<bool> Read(Response* message) {
+    std::optional<ReceivedMessage> bytes = co_await call_->ReadMessage();
+    if (!bytes) co_return false;
+    if (!bytes->ParseTo(message)) {
+      call_->Cancel(absl::InternalError("Failed to parse the response message"));
+      co_return false;
+    }
+    co_return true;
+  }
   // The call's status, once it is over.
   Awaitable<absl::Status> Finish() { return call_->Finish(); }
   void Cancel() { call_->Cancel(absl::CancelledError("Cancelled by the client")); }
