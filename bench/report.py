@@ -95,7 +95,7 @@ def main():
       "Where our time goes (callgrind, instructions per request): bench/PROFILE.md.")
     w("")
     commit = git("rev-parse", "--short", "HEAD")
-    dirty = " (with uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no") else ""
+    dirty = " (with uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/RESULTS.md") else ""
     w(f"- Date: {datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}; commit `{commit}`{dirty}")
     w(f"- Machine: {os.cpu_count()} CPUs, {platform.system()} {platform.release()}; "
       f"load average (1/5/15 min) before: {' '.join(a.load_start.split()[:3])}, "
