@@ -13,6 +13,7 @@
 #include "rpc/timeout.h"
 #include "transport/constants.h"
 #include "transport/errors.h"
+#include "transport/headers.h"
 
 namespace h2rpc::rpc {
 
@@ -178,19 +179,6 @@ std::shared_ptr<ClientCall> ClientCall::Start(std::shared_ptr<Channel> channel, 
   return call;
 }
 
-namespace {
-
-// What Node accepts in a header value (checkInvalidHeaderChar): tab, visible ASCII and bytes
-// 0x80-0xff.
-bool IsValidHeaderValue(std::string_view value) {
-  for (unsigned char c : value) {
-    if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
-  }
-  return true;
-}
-
-}  // namespace
-
 void ClientCall::Begin() {
   if (deadline_ && *deadline_ <= absl::Now()) {
     deadline_expired_ = true;
@@ -232,8 +220,9 @@ void ClientCall::Begin() {
 
   absl::StatusOr<std::shared_ptr<transport::ClientHttp2Stream>> stream;
   if (options_.metadata.empty() && !path_.empty() && !channel_->authority().empty() &&
-      IsValidHeaderValue(path_) && IsValidHeaderValue(channel_->authority()) &&
-      IsValidHeaderValue(copt.user_agent)) {
+      transport::isValidHeaderValue(path_) &&
+      transport::isValidHeaderValue(channel_->authority()) &&
+      transport::isValidHeaderValue(copt.user_agent)) {
     // Every field is ours and checked above: skip Node's per-call validation (a debug build
     // still compares with it).
     stream = (*session)->requestPrevalidated(std::span(fields, n), {.endStream = false});
