@@ -1115,11 +1115,7 @@ ClientHttp2Session::ClientHttp2Session(EventLoop* loop, std::unique_ptr<Socket> 
 
 absl::StatusOr<std::shared_ptr<ClientHttp2Stream>> ClientHttp2Session::request(
     const Headers& headers_in, RequestOptions options) {
-  if (destroyed()) return invalidSession();
-  if (closed()) {
-    return nodeError(absl::StatusCode::kUnavailable, "ERR_HTTP2_GOAWAY_SESSION",
-                     "New streams cannot be created after receiving a GOAWAY");
-  }
+  if (absl::Status st = canRequest(); !st.ok()) return st;
   Headers headers = headers_in;
   if (!headers.has(constants::HTTP2_HEADER_METHOD)) {
     headers.add(constants::HTTP2_HEADER_METHOD, "GET");
@@ -1148,8 +1144,7 @@ absl::StatusOr<std::shared_ptr<ClientHttp2Stream>> ClientHttp2Session::request(
                        "The :path header is forbidden for CONNECT requests");
     }
   }
-  const bool end_stream =
-      options.endStream.value_or(method == "GET" || method == "HEAD" || method == "DELETE");
+  const bool end_stream = options.endStream.value_or(endsWithHeaders(method));
 
   auto stream = std::make_shared<ClientHttp2Stream>(this, 0);
   absl::Status submitted = stream->submitHeaders(headers, end_stream, options.waitForTrailers);
@@ -1158,18 +1153,26 @@ absl::StatusOr<std::shared_ptr<ClientHttp2Stream>> ClientHttp2Session::request(
 
 absl::StatusOr<std::shared_ptr<ClientHttp2Stream>> ClientHttp2Session::requestPrevalidated(
     std::span<const HeaderFieldView> headers, RequestOptions options) {
+  if (absl::Status st = canRequest(); !st.ok()) return st;
+  const std::string_view method = headers.empty() ? std::string_view() : headers[0].value;
+  const bool end_stream = options.endStream.value_or(endsWithHeaders(method));
+  auto stream = std::make_shared<ClientHttp2Stream>(this, 0);
+  absl::Status submitted =
+      stream->submitPrevalidated(headers, end_stream, options.waitForTrailers);
+  return startRequest(std::move(stream), std::move(submitted));
+}
+
+absl::Status ClientHttp2Session::canRequest() const {
   if (destroyed()) return invalidSession();
   if (closed()) {
     return nodeError(absl::StatusCode::kUnavailable, "ERR_HTTP2_GOAWAY_SESSION",
                      "New streams cannot be created after receiving a GOAWAY");
   }
-  const std::string_view method = headers.empty() ? std::string_view() : headers[0].value;
-  const bool end_stream =
-      options.endStream.value_or(method == "GET" || method == "HEAD" || method == "DELETE");
-  auto stream = std::make_shared<ClientHttp2Stream>(this, 0);
-  absl::Status submitted =
-      stream->submitPrevalidated(headers, end_stream, options.waitForTrailers);
-  return startRequest(std::move(stream), std::move(submitted));
+  return absl::OkStatus();
+}
+
+bool ClientHttp2Session::endsWithHeaders(std::string_view method) {
+  return method == "GET" || method == "HEAD" || method == "DELETE";
 }
 
 absl::StatusOr<std::shared_ptr<ClientHttp2Stream>> ClientHttp2Session::startRequest(

@@ -353,6 +353,10 @@ class ClientHttp2Session : public Http2Session {
                      std::string scheme, std::string authority);
 
  private:
+  // ERR_HTTP2_INVALID_SESSION or ERR_HTTP2_GOAWAY_SESSION when no stream may start.
+  absl::Status canRequest() const;
+  // Node's default of options.endStream: requests with these methods carry no body.
+  static bool endsWithHeaders(std::string_view method);
   // Registers a stream whose HEADERS were just submitted (or drops it if that failed).
   absl::StatusOr<std::shared_ptr<ClientHttp2Stream>> startRequest(
       std::shared_ptr<ClientHttp2Stream> stream, absl::Status submitted);

@@ -297,16 +297,22 @@ absl::Status checkTrailersReady(bool sent, bool ready) {
   return absl::OkStatus();
 }
 
+// Fields as nghttp2 fields, with nghttp2's `flags`; returns how many.
+template <typename Field>
+size_t fieldsToNv(std::span<const Field> fields, nghttp2_nv* nva, uint8_t flags) {
+  size_t n = 0;
+  for (const Field& f : fields) {
+    nva[n++] = {reinterpret_cast<uint8_t*>(const_cast<char*>(f.name.data())),
+                reinterpret_cast<uint8_t*>(const_cast<char*>(f.value.data())), f.name.size(),
+                f.value.size(), flags};
+  }
+  return n;
+}
+
 // A static block as nghttp2 fields. NO_COPY: the strings outlive the frame (static storage),
 // so nghttp2 need not copy them into its own buffer.
 size_t staticNv(std::span<const StaticHeaderField> fields, nghttp2_nv* nva) {
-  size_t n = 0;
-  for (const StaticHeaderField& f : fields) {
-    nva[n++] = {reinterpret_cast<uint8_t*>(const_cast<char*>(f.name.data())),
-                reinterpret_cast<uint8_t*>(const_cast<char*>(f.value.data())), f.name.size(),
-                f.value.size(), NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE};
-  }
-  return n;
+  return fieldsToNv(fields, nva, NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE);
 }
 constexpr size_t kMaxStaticFields = 16;
 
@@ -342,12 +348,21 @@ void checkStaticBlock(std::span<const Field> fields, HeadersKind kind, const ngh
 #endif
 
 // sent_block_: per field, the name and value lengths (uint32_t each), then the name and value.
-void appendBlockField(std::string& block, std::string_view name, std::string_view value) {
-  const uint32_t lengths[2] = {static_cast<uint32_t>(name.size()),
-                               static_cast<uint32_t>(value.size())};
-  block.append(reinterpret_cast<const char*>(lengths), sizeof(lengths));
-  block.append(name);
-  block.append(value);
+std::string encodeBlock(std::span<const HeaderFieldView> fields) {
+  size_t size = 0;
+  for (const HeaderFieldView& f : fields) {
+    size += 2 * sizeof(uint32_t) + f.name.size() + f.value.size();
+  }
+  std::string block;
+  block.reserve(size);
+  for (const HeaderFieldView& f : fields) {
+    const uint32_t lengths[2] = {static_cast<uint32_t>(f.name.size()),
+                                 static_cast<uint32_t>(f.value.size())};
+    block.append(reinterpret_cast<const char*>(lengths), sizeof(lengths));
+    block.append(f.name);
+    block.append(f.value);
+  }
+  return block;
 }
 
 Headers headersOfBlock(std::string_view block) {
@@ -379,22 +394,12 @@ absl::Status Http2Stream::submitPrevalidated(std::span<const HeaderFieldView> fi
     return submitHeaders(headersOf(fields), end_stream, wait_for_trailers);
   }
   nghttp2_nv nva[kMaxFields];
-  size_t block_size = 0;
-  for (size_t i = 0; i < fields.size(); ++i) {
-    const HeaderFieldView& f = fields[i];
-    nva[i] = {reinterpret_cast<uint8_t*>(const_cast<char*>(f.name.data())),
-              reinterpret_cast<uint8_t*>(const_cast<char*>(f.value.data())), f.name.size(),
-              f.value.size(), NGHTTP2_NV_FLAG_NONE};  // nghttp2 copies them
-    block_size += 2 * sizeof(uint32_t) + f.name.size() + f.value.size();
-  }
+  const size_t n = fieldsToNv(fields, nva, NGHTTP2_NV_FLAG_NONE);  // nghttp2 copies them
 #ifndef NDEBUG
-  checkStaticBlock(fields, HeadersKind::kRequest, nva, fields.size());
+  checkStaticBlock(fields, HeadersKind::kRequest, nva, n);
 #endif
-  if (absl::Status st = submitNv(nva, fields.size(), end_stream, wait_for_trailers); !st.ok()) {
-    return st;
-  }
-  sent_block_.reserve(block_size);
-  for (const HeaderFieldView& f : fields) appendBlockField(sent_block_, f.name, f.value);
+  if (absl::Status st = submitNv(nva, n, end_stream, wait_for_trailers); !st.ok()) return st;
+  sent_block_ = encodeBlock(fields);
   return absl::OkStatus();
 }
 
