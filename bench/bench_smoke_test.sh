@@ -15,10 +15,10 @@ if "$server" --loops=0 --port=0 >/dev/null 2>&1; then
   echo "FAIL bench_server --loops=0 should be refused"; exit 1
 fi
 
-fail=0
-for config in 1:0 2:0 1:100; do
-  loops=${config%:*} busy=${config#*:}
-  "$server" --port=0 --loops=$loops --busy_poll_us=$busy >"$log" 2>&1 &
+# start SERVER_COMMAND...: runs it in the background (pid) and waits for its "listening PORT"
+# line (port); exits the test if it never comes.
+start() {
+  "$@" >"$log" 2>&1 &
   pid=$!
   port=""
   for _ in $(seq 400); do
@@ -27,7 +27,21 @@ for config in 1:0 2:0 1:100; do
     kill -0 $pid 2>/dev/null || break
     sleep 0.05
   done
-  [ -n "$port" ] || { echo "bench_server --loops=$loops did not start:"; cat "$log"; exit 1; }
+  [ -n "$port" ] || { echo "$* did not start:"; cat "$log"; exit 1; }
+}
+
+# json_ok JSON: the client's JSON line reports ops > 0 and no errors.
+json_ok() {
+  local ops errors
+  ops=$(sed -n 's/.*"ops":\([0-9]*\).*/\1/p' <<<"$1")
+  errors=$(sed -n 's/.*"errors":\([0-9]*\).*/\1/p' <<<"$1")
+  [ -n "$ops" ] && [ "$ops" -gt 0 ] && [ "$errors" = 0 ]
+}
+
+fail=0
+for config in 1:0 2:0 1:100; do
+  loops=${config%:*} busy=${config#*:}
+  start "$server" --port=0 --loops=$loops --busy_poll_us=$busy
 
   # 4 channels: with 2 loops the kernel spreads the connections over both listening sockets.
   for mode in unary pingpong server_streaming client_streaming both_streaming; do
@@ -38,9 +52,7 @@ for config in 1:0 2:0 1:100; do
     rc=$?
     json=$(grep '^{' <<<"$out" | tail -1)
     echo "loops=$loops busy_poll_us=$busy $mode: $json"
-    ops=$(sed -n 's/.*"ops":\([0-9]*\).*/\1/p' <<<"$json")
-    errors=$(sed -n 's/.*"errors":\([0-9]*\).*/\1/p' <<<"$json")
-    if [ $rc -ne 0 ] || [ -z "$ops" ] || [ "$ops" -le 0 ] || [ "$errors" != 0 ]; then
+    if [ $rc -ne 0 ] || ! json_ok "$json"; then
       echo "FAIL loops=$loops $mode (exit $rc):"; echo "$out"; fail=1
     fi
   done
@@ -52,24 +64,12 @@ for config in 1:0 2:0 1:100; do
   wait $pid 2>/dev/null
   pid=""
 done
-"$tcp_pingpong" --port=0 >"$log" 2>&1 &
-pid=$!
-port=""
-for _ in $(seq 400); do
-  port=$(sed -n 's/^listening \([0-9]*\)$/\1/p' "$log" | head -1)
-  [ -n "$port" ] && break
-  sleep 0.05
-done
-[ -n "$port" ] || { echo "tcp_pingpong did not start:"; cat "$log"; exit 1; }
+start "$tcp_pingpong" --port=0
 for busy in 0 100; do
   json=$(timeout 30 "$tcp_pingpong" --target=127.0.0.1:$port --busy_poll_us=$busy --warmup_s=0.1 \
            --duration_s=0.5 | grep '^{')
   echo "tcp_pingpong busy_poll_us=$busy: $json"
-  ops=$(sed -n 's/.*"ops":\([0-9]*\).*/\1/p' <<<"$json")
-  errors=$(sed -n 's/.*"errors":\([0-9]*\).*/\1/p' <<<"$json")
-  if [ -z "$ops" ] || [ "$ops" -le 0 ] || [ "$errors" != 0 ]; then
-    echo "FAIL tcp_pingpong busy_poll_us=$busy"; fail=1
-  fi
+  json_ok "$json" || { echo "FAIL tcp_pingpong busy_poll_us=$busy"; fail=1; }
 done
 kill -9 $pid
 wait $pid 2>/dev/null
