@@ -9,6 +9,7 @@
 //
 // Modes and what one op is: see bench/stats.h and bench/README.md. Exit code 0 when at least one
 // op completed and no call failed, 1 otherwise.
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <memory>
@@ -19,6 +20,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/time/time.h"
+#include "bench/loop_flags.h"
 #include "bench/stats.h"
 #include "grpc/testing/benchmark_service.h2rpc.h"
 #include "rpc/client.h"
@@ -34,15 +36,15 @@ ABSL_FLAG(double, duration_s, 5, "measured seconds (after the warm-up)");
 ABSL_FLAG(double, warmup_s, 1, "seconds of load before measuring");
 ABSL_FLAG(int, req_size, 0, "request payload bytes");
 ABSL_FLAG(int, resp_size, 0, "response payload bytes (SimpleRequest.response_size)");
+ABSL_FLAG(int, think_ms, 0,
+          "unary mode: each worker pauses this many milliseconds after a call before the next "
+          "(sparse traffic: what idle polling costs when it does not pay off)");
 ABSL_FLAG(int, window, 0,
           "HTTP/2 initial window (stream and connection) the client advertises; 0 keeps the "
           "library's default (rpc::ChannelOptions: 1 MiB)");
 ABSL_FLAG(int, max_frame_size, 0,
           "SETTINGS_MAX_FRAME_SIZE the client advertises: the largest DATA frame the server may "
           "send; 0 keeps the library's default (rpc::ChannelOptions: 1 MiB)");
-ABSL_FLAG(int, busy_poll_us, 0,
-          "busy polling: after traffic, poll without sleeping for this many microseconds "
-          "before blocking again (0: off, the default; bench/README.md, 'Latency')");
 
 namespace {
 
@@ -60,6 +62,7 @@ struct Run {
   Mode mode = Mode::kUnary;
   int req_size = 0;
   int resp_size = 0;
+  int think_ms = 0;
   bool measuring = false;
   bool stopping = false;
   Histogram latency;
@@ -106,6 +109,7 @@ Task<void> UnaryWorker(Run& run, BenchmarkService::Stub& stub) {
       continue;
     }
     run.Op(NowNs() - start, static_cast<uint64_t>(run.req_size) + BodySize(*response));
+    if (run.think_ms > 0) co_await h2rpc::rpc::Sleep(run.loop, absl::Milliseconds(run.think_ms));
   }
 }
 
@@ -238,19 +242,20 @@ int main(int argc, char** argv) {
   const double duration_s = absl::GetFlag(FLAGS_duration_s);
   run.req_size = absl::GetFlag(FLAGS_req_size);
   run.resp_size = absl::GetFlag(FLAGS_resp_size);
+  run.think_ms = std::max(0, absl::GetFlag(FLAGS_think_ms));
   if (channels < 1 || outstanding < 1 || duration_s <= 0 || warmup_s < 0) {
     std::fprintf(stderr, "bench_client: need --channels, --outstanding >= 1, --duration_s > 0\n");
     return 2;
   }
 
-  h2rpc::transport::UvLoop loop(h2rpc::transport::UvLoopOptions{
-      .busyPollMicros = static_cast<uint32_t>(std::max(0, absl::GetFlag(FLAGS_busy_poll_us)))});
+  h2rpc::transport::UvLoop loop(h2rpc::bench::LoopOptionsFromFlags());
   run.loop = &loop;
   std::vector<std::unique_ptr<BenchmarkService::Stub>> stubs;
   std::vector<std::shared_ptr<h2rpc::rpc::Channel>> channel_list;
   h2rpc::rpc::ChannelOptions channel_options;
   if (const int window = absl::GetFlag(FLAGS_window); window > 0) {
     channel_options.http2.settings.initialWindowSize = static_cast<uint32_t>(window);
+    channel_options.connection_window_size = static_cast<uint32_t>(window);
   }
   if (const int size = absl::GetFlag(FLAGS_max_frame_size); size > 0) {
     channel_options.max_frame_size = static_cast<uint32_t>(size);

@@ -25,6 +25,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "bench/loop_flags.h"
 #include "examples/common/shutdown_signal.h"
 #include "grpc/testing/benchmark_service.h2rpc.h"
 #include "rpc/server.h"
@@ -38,9 +39,6 @@ ABSL_FLAG(int, max_concurrent_streams, 0,
 ABSL_FLAG(int, loops, 1,
           "event loops (threads), each with its own listening socket on the same port "
           "(SO_REUSEPORT); see bench/README.md, 'N cores'");
-ABSL_FLAG(int, busy_poll_us, 0,
-          "busy polling: after traffic, poll without sleeping for this many microseconds "
-          "before blocking again (0: off, the default; bench/README.md, 'Latency')");
 
 namespace {
 
@@ -161,8 +159,7 @@ int main(int argc, char** argv) {
   uint16_t port = static_cast<uint16_t>(absl::GetFlag(FLAGS_port));
   std::vector<std::unique_ptr<Worker>> workers;
   for (int i = 0; i < loops; ++i) {
-    auto w = std::make_unique<Worker>(h2rpc::transport::UvLoopOptions{
-        .busyPollMicros = static_cast<uint32_t>(std::max(0, absl::GetFlag(FLAGS_busy_poll_us)))});
+    auto w = std::make_unique<Worker>(h2rpc::bench::LoopOptionsFromFlags());
     w->server = std::make_unique<h2rpc::rpc::Server>(&w->loop, options);
     w->server->RegisterService(&w->service);
     // Port 0: the first loop picks one, the others join it.

@@ -1,6 +1,7 @@
 #!/bin/bash
 # bench_smoke_test: bench_server and bench_client still work. Starts bench_server on a free port
-# (with 1 event loop, then with --loops=2, then 1 loop with busy polling on both sides), runs
+# (with 1 event loop, then with --loops=2, then 1 loop with busy polling on both sides, then 1
+# loop with idle polling off on both sides; the others keep the default adaptive polling), runs
 # bench_client for 1 s in each mode, and checks each JSON line reports ops > 0 and no errors, and
 # that the server stops gracefully on SIGTERM; then tcp_pingpong (the latency floor), blocking and
 # busy-polling. No performance assertion: this runs under sanitizers and on busy machines.
@@ -39,21 +40,21 @@ json_ok() {
 }
 
 fail=0
-for config in 1:0 2:0 1:100; do
-  loops=${config%:*} busy=${config#*:}
-  start "$server" --port=0 --loops=$loops --busy_poll_us=$busy
+for config in 1:0:-1 2:0:-1 1:100:-1 1:0:0; do
+  IFS=: read -r loops busy adaptive <<<"$config"
+  start "$server" --port=0 --loops=$loops --busy_poll_us=$busy --adaptive_poll_max_us=$adaptive
 
   # 4 channels: with 2 loops the kernel spreads the connections over both listening sockets.
   for mode in unary pingpong server_streaming client_streaming both_streaming; do
     size=0
     [ "$mode" = server_streaming ] && size=65536
     out=$(timeout 60 "$client" --target=127.0.0.1:$port --mode=$mode --channels=4 --outstanding=4 \
-            --busy_poll_us=$busy --warmup_s=0.2 --duration_s=1 --req_size=16 --resp_size=$size 2>&1)
+            --busy_poll_us=$busy --adaptive_poll_max_us=$adaptive --warmup_s=0.2 --duration_s=1 --req_size=16 --resp_size=$size 2>&1)
     rc=$?
     json=$(grep '^{' <<<"$out" | tail -1)
-    echo "loops=$loops busy_poll_us=$busy $mode: $json"
+    echo "loops=$loops busy_poll_us=$busy adaptive_poll_max_us=$adaptive $mode: $json"
     if [ $rc -ne 0 ] || ! json_ok "$json"; then
-      echo "FAIL loops=$loops $mode (exit $rc):"; echo "$out"; fail=1
+      echo "FAIL $config $mode (exit $rc):"; echo "$out"; fail=1
     fi
   done
 

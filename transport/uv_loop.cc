@@ -43,10 +43,18 @@ class UvTimer : public Timer {
   std::function<void()> fn_;
 };
 
+internal::IdlePoll::Options IdlePollOptions(const UvLoopOptions& o) {
+  constexpr uint64_t kGrowStartNs = 25'000;
+  if (o.busyPollMicros > 0) {
+    return {.max_ns = uint64_t{o.busyPollMicros} * 1000, .grow_start_ns = 0, .fixed = true};
+  }
+  return {.max_ns = uint64_t{o.adaptivePollMaxMicros} * 1000, .grow_start_ns = kGrowStartNs};
+}
+
 }  // namespace
 
 UvLoop::UvLoop(UvLoopOptions options)
-    : busy_poll_ns_(uint64_t{options.busyPollMicros} * 1000),
+    : idle_poll_(IdlePollOptions(options)),
       loop_(new uv_loop_t), idle_(new uv_idle_t), prepare_(new uv_prepare_t) {
   // libuv writes to TCP sockets with write(2): a peer that has closed would raise SIGPIPE and
   // kill the process. Like Node, ignore it (the write then fails with EPIPE, which we handle) —
@@ -146,7 +154,7 @@ void UvLoop::onPrepare(uv_prepare_t* prepare) {
 
 int UvLoop::run() {
   int alive;
-  if (busy_poll_ns_ == 0) {
+  if (!idle_poll_.enabled()) {
     alive = uv_run(loop_, UV_RUN_DEFAULT);
     stop_requested_ = false;
     return alive;
@@ -159,11 +167,11 @@ int UvLoop::run() {
 }
 
 int UvLoop::runOnce() {
-  if (busy_poll_ns_ == 0) return uv_run(loop_, UV_RUN_ONCE);
-  const uint64_t seen = io_events_;
-  // uv_hrtime: a vDSO clock read, no system call.
-  const int alive = uv_run(loop_, uv_hrtime() < spin_until_ns_ ? UV_RUN_NOWAIT : UV_RUN_ONCE);
-  if (io_events_ != seen) spin_until_ns_ = uv_hrtime() + busy_poll_ns_;
+  if (!idle_poll_.enabled()) return uv_run(loop_, UV_RUN_ONCE);
+  io_this_turn_ = false;
+  const int alive =
+      uv_run(loop_, idle_poll_.polling(uv_hrtime()) ? UV_RUN_NOWAIT : UV_RUN_ONCE);
+  if (io_this_turn_) idle_poll_.onIoTurn(first_io_ns_, uv_hrtime());
   return alive;
 }
 

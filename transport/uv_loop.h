@@ -18,16 +18,27 @@
 #include <vector>
 
 #include "transport/event_loop.h"
+#include "transport/internal/idle_poll.h"
 
 namespace h2rpc::transport {
 
 struct UvLoopOptions {
-  // Busy polling, off by default (as in Node). When not 0: after the loop has received data or
-  // a connection, it keeps polling without sleeping (epoll_wait with a zero timeout) for this
-  // many microseconds before it blocks again. A round trip then no longer waits for the kernel
-  // to wake a sleeping thread (tens of microseconds on a virtual machine, bench/README.md),
-  // at the price of a CPU kept busy for that long after each burst of traffic. For latency-bound
-  // programs on a core of their own; a loop with no traffic still sleeps.
+  // Idle polling: after the loop has received data or a connection, it may poll for more I/O
+  // (epoll_wait with a zero timeout) for a while before it sleeps, so that an answer coming back
+  // within microseconds does not wait for the kernel to wake a sleeping thread (tens of
+  // microseconds on a virtual machine, and about as much CPU; bench/README.md, "Latency").
+  //
+  // Adaptive, the default: the loop learns how long to poll from the gaps between its bursts of
+  // I/O, as Linux's cpuidle-haltpoll governor does for an idle guest CPU
+  // (transport/internal/idle_poll.h). A gap of at most `adaptivePollMaxMicros` that polling
+  // missed doubles the window (from 25 µs, up to that maximum); a longer gap halves it, then
+  // turns it off. Quick request/response traffic gets polling; sparse traffic and an idle loop
+  // get none, and after a burst the loop polls at most the window. 0: off, the loop always
+  // sleeps when it has nothing to do (as Node's does).
+  uint32_t adaptivePollMaxMicros = 100;
+  // Fixed busy polling, for latency-bound programs on a core of their own: after I/O the loop
+  // always polls this many microseconds before it sleeps (instead of the adaptive window).
+  // 0: not fixed.
   uint32_t busyPollMicros = 0;
 };
 
@@ -50,26 +61,32 @@ class UvLoop : public EventLoop {
 
   // Runs until nothing referenced is left (or stop()). Returns like uv_run.
   int run();
-  // One turn: polls for I/O once, blocking unless callbacks are pending or the loop is busy
-  // polling (UvLoopOptions::busyPollMicros). Returns like uv_run(UV_RUN_ONCE). For code that
-  // drives the loop itself until something happened (rpc::BlockOn).
+  // One turn: polls for I/O once, blocking unless callbacks are pending or the loop is within an
+  // idle-polling window (UvLoopOptions). Returns like uv_run(UV_RUN_ONCE). For code that drives
+  // the loop itself until something happened (rpc::BlockOn).
   int runOnce();
   void stop() {
     stop_requested_ = true;
     uv_stop(loop_);
   }
-  // Sockets and servers call this when data or a connection arrived: it keeps a busy-polling
-  // loop spinning. Cheap; a no-op in effect when busy polling is off.
-  void noteIo() { ++io_events_; }
+  // Sockets and servers call this when data or a connection arrived: what idle polling learns
+  // from and starts its window after. Cheap (one clock read per turn at most).
+  void noteIo() {
+    if (io_this_turn_ || !idle_poll_.enabled()) return;
+    io_this_turn_ = true;
+    first_io_ns_ = uv_hrtime();  // a vDSO clock read, no system call
+  }
+  // The current idle-polling window in nanoseconds (for tests and diagnostics).
+  uint64_t idlePollWindowNs() const { return idle_poll_.windowNs(); }
   uv_loop_t* uv() const { return loop_; }
 
  private:
   static void onIdle(uv_idle_t* idle);
   static void onPrepare(uv_prepare_t* prepare);
 
-  const uint64_t busy_poll_ns_;
-  uint64_t io_events_ = 0;
-  uint64_t spin_until_ns_ = 0;  // busy polling: poll without blocking until then
+  internal::IdlePoll idle_poll_;
+  bool io_this_turn_ = false;
+  uint64_t first_io_ns_ = 0;
   bool stop_requested_ = false;
   uv_loop_t* loop_;
   uv_idle_t* idle_;

@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -119,8 +121,8 @@ TEST(UvSocketTest, EndSendsCorkedWritesThenFin) {
 namespace h2rpc::transport {
 namespace {
 
-// Busy polling: once data has arrived the loop polls without sleeping for busyPollMicros; a loop
-// that has seen no I/O yet, or has no busy polling, sleeps in epoll_wait.
+// Fixed busy polling: once data has arrived the loop polls without sleeping for busyPollMicros;
+// a loop that has seen no I/O yet sleeps in epoll_wait.
 TEST(UvSocketTest, BusyPollingLoopSpinsAfterDataArrives) {
   Pair p(UvLoopOptions{.busyPollMicros = 60'000'000});
   EXPECT_LE(TurnsUntilTimer(p.loop, 20), 3);  // no I/O yet: sleeps
@@ -129,11 +131,33 @@ TEST(UvSocketTest, BusyPollingLoopSpinsAfterDataArrives) {
   EXPECT_GT(TurnsUntilTimer(p.loop, 20), 50);  // thousands in practice
 }
 
-TEST(UvSocketTest, LoopWithoutBusyPollingSleepsAfterDataArrives) {
-  Pair p;
+// With idle polling off (Node's loop) the loop sleeps even right after data.
+TEST(UvSocketTest, LoopWithoutIdlePollingSleepsAfterDataArrives) {
+  Pair p(UvLoopOptions{.adaptivePollMaxMicros = 0});
+  for (int i = 0; i < 30; ++i) {
+    ASSERT_EQ(send(p.peer, "x", 1, 0), 1);
+    while (p.handler.received.size() <= static_cast<size_t>(i)) p.loop.runOnce();
+  }
+  EXPECT_EQ(p.loop.idlePollWindowNs(), 0u);
+  EXPECT_LE(TurnsUntilTimer(p.loop, 20), 3);
+}
+
+// Adaptive idle polling learns from the data the socket receives: bursts that come a little
+// later than the window (2 ms apart here; the maximum is a minute, so that a slow machine cannot
+// make a gap too long) grow it, doubling from 25 µs, until it covers them; then the loop polls
+// after data instead of sleeping.
+TEST(UvSocketTest, AdaptivePollingLoopLearnsToPollFromTheGapsBetweenData) {
+  Pair p(UvLoopOptions{.adaptivePollMaxMicros = 60'000'000});
   ASSERT_EQ(send(p.peer, "x", 1, 0), 1);
   while (p.handler.received.empty()) p.loop.runOnce();
-  EXPECT_LE(TurnsUntilTimer(p.loop, 20), 3);
+  EXPECT_EQ(p.loop.idlePollWindowNs(), 0u);  // one burst teaches nothing
+  for (size_t i = 1; i < 12; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // the gap (the input, not a wait)
+    ASSERT_EQ(send(p.peer, "x", 1, 0), 1);
+    while (p.handler.received.size() <= i) p.loop.runOnce();
+  }
+  EXPECT_GE(p.loop.idlePollWindowNs(), uint64_t{2'000'000});
+  EXPECT_GT(TurnsUntilTimer(p.loop, 20), 50);  // it polled for milliseconds before sleeping
 }
 
 }  // namespace
