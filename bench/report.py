@@ -128,12 +128,13 @@ def main():
     floor_rt = median(series("tcp", "tcp_pingpong.ops_per_s"))
     grpc_pp = median(series("grpcpp", "pingpong_1x1.ops_per_s"))
     if floor_rt and grpc_pp:
-        w(f"- The floor: a bare loopback TCP ping-pong (`tcp_pingpong`, blocking like both stacks' "
-          f"defaults) makes {fmt(floor_rt)} round trips/s, {floor_rt / grpc_pp:.2f}× gRPC C++'s "
-          "ping-pong" + (": with blocking loops no stack can reach 1.5× here" if floor_rt / grpc_pp < 1.5
-                         else "") +
-          "; the wake-up of the sleeping thread dominates (see \"Latency: the floor under it\" and "
-          "bench/README.md, \"Latency\"). The busy-polling rows run the same policy on both stacks.")
+        w("- h2rpc's loops poll for a short learned window after traffic instead of sleeping "
+          "(adaptive idle polling, its default; transport/README.md); gRPC C++'s sleep. The floor "
+          f"of sleeping: a bare loopback TCP ping-pong (`tcp_pingpong`, blocking) makes {fmt(floor_rt)} "
+          f"round trips/s, {floor_rt / grpc_pp:.2f}× gRPC C++'s ping-pong" +
+          (": with loops that sleep no stack can reach 1.5× here" if floor_rt / grpc_pp < 1.5 else "") +
+          ". See \"Latency: the floor under it\" (h2rpc with polling off, busy polling on both "
+          "stacks) and \"Idle polling: what it costs\".")
         w("")
     w("## Clients: h2rpc's `bench_client` vs gRPC C++'s `grpcpp_bench_client`")
     w("")
@@ -172,23 +173,57 @@ def main():
     if floor:
         w("## Latency: the floor under it")
         w("")
-        w("One call or message in flight is bound by the time the kernel takes to wake the thread "
-          "sleeping on the other CPU, not by either stack. `tcp_pingpong` bounces 40 bytes over "
-          "loopback TCP with nothing on top: the fastest any HTTP/2 stack could go. With busy polling "
-          f"(`--busy_poll_us={a.busy_poll_us}` on server and client, both stacks) nobody sleeps while "
-          "traffic flows: the wake-up is gone and the stacks' own costs show. Client CPU per op is "
-          "what the spinning costs.")
+        w("With loops that sleep when idle, one call or message in flight is bound by the time the "
+          "kernel takes to wake the thread sleeping on the other CPU, not by either stack. "
+          "`tcp_pingpong` bounces 40 bytes over loopback TCP with nothing on top: the fastest any "
+          "HTTP/2 stack could go with sleeping loops. h2rpc's default loops poll for a learned "
+          "window after traffic instead (adaptive idle polling); its rows with polling off show "
+          f"what sleeping costs. With busy polling (`--busy_poll_us={a.busy_poll_us}` on server and "
+          "client, both stacks) nobody sleeps while traffic flows and the stacks' own costs show. "
+          "Client CPU per call is the client's CPU time / calls (it includes the kernel's cost of "
+          "sleeping and waking, or of polling).")
         w("")
         w("| | round trips/s | p50 µs | p99 µs | unary calls/s | unary p50 µs | unary p99 µs | client CPU µs/call |")
         w("|---|---|---|---|---|---|---|---|")
-        for suffix, label in (("", "blocking (the default)"), ("_busy", "busy polling")):
-            t = lambda f: median(series("tcp", f"tcp_pingpong{suffix}.{f}"))  # noqa: E731
-            w(f"| bare TCP, {label} | {fmt(t('ops_per_s'))} | {fmt(t('p50_us'))} | {fmt(t('p99_us'))} | — | — | — | — |")
-            for impl, name in IMPLS:
-                p = lambda f: median(series(impl, f"pingpong_1x1{suffix}.{f}"))  # noqa: E731
-                u = lambda f: median(series(impl, f"latency_unary_1x1{suffix}.{f}"))  # noqa: E731
-                w(f"| {name}, {label} | {fmt(p('ops_per_s'))} | {fmt(p('p50_us'))} | {fmt(p('p99_us'))} | "
-                  f"{fmt(u('ops_per_s'))} | {fmt(u('p50_us'))} | {fmt(u('p99_us'))} | {fmt(u('client_cpu_us_per_op'))} |")
+        rows = [("tcp", "tcp_pingpong", None, "bare TCP, blocking"),
+                ("grpcpp", "pingpong_1x1", "latency_unary_1x1", "gRPC C++, default (blocking)"),
+                ("h2rpc", "pingpong_1x1_nopoll", "latency_unary_1x1_nopoll",
+                 "h2rpc, idle polling off (blocking, as Node)"),
+                ("h2rpc", "pingpong_1x1", "latency_unary_1x1", "h2rpc, default (adaptive idle polling)"),
+                ("tcp", "tcp_pingpong_busy", None, "bare TCP, busy polling"),
+                ("grpcpp", "pingpong_1x1_busy", "latency_unary_1x1_busy", "gRPC C++, busy polling"),
+                ("h2rpc", "pingpong_1x1_busy", "latency_unary_1x1_busy", "h2rpc, busy polling")]
+        for impl, pp, unary, label in rows:
+            p = lambda f: median(series(impl, f"{pp}.{f}"))  # noqa: E731
+            u = lambda f: median(series(impl, f"{unary}.{f}")) if unary else None  # noqa: E731
+            w(f"| {label} | {fmt(p('ops_per_s'))} | {fmt(p('p50_us'))} | {fmt(p('p99_us'))} | "
+              f"{fmt(u('ops_per_s'))} | {fmt(u('p50_us'))} | {fmt(u('p99_us'))} | {fmt(u('client_cpu_us_per_op'))} |")
+        w("")
+    sparse = {v: median(series("h2rpc", f"sparse_unary_{v}.ops_per_s")) for v in ("nopoll", "ours")}
+    if any(sparse.values()):
+        w("## Idle polling: what it costs")
+        w("")
+        w("h2rpc against itself, polling off on both sides (`--adaptive_poll_max_us=0`) and the "
+          "default adaptive polling. Back to back (one call in flight, next call at once) polling "
+          "pays: the loops stop waiting for wake-ups. Sparse (`--think_ms=1`: a 1 ms pause after "
+          "each call, longer than the 100 µs maximum window) it should not poll at all, so cost "
+          "nothing. Server CPU per call: the server's CPU time (/proc) over the run / the calls.")
+        w("")
+        w("| traffic | idle polling | calls/s | p50 µs | p99 µs | client CPU µs/call | server CPU µs/call |")
+        w("|---|---|---|---|---|---|---|")
+        for metric, traffic in (("latency_unary_1x1", "back to back"), ("sparse_unary", "sparse (1 ms pauses)")):
+            for suffix, label in (("_nopoll", "off"), ("", "adaptive (default)")) if metric != "sparse_unary" else \
+                    (("_nopoll", "off"), ("_ours", "adaptive (default)")):
+                g = lambda f: median(series("h2rpc", f"{metric}{suffix}.{f}"))  # noqa: E731
+                w(f"| {traffic} | {label} | {fmt(g('ops_per_s'))} | {fmt(g('p50_us'))} | {fmt(g('p99_us'))} | "
+                  f"{fmt(g('client_cpu_us_per_op'))} | {fmt(g('server_cpu_us_per_op'))} |")
+        st = lambda v: median(series("h2rpc", f"streaming_64KiB_1x1{v}.mb_per_s"))  # noqa: E731
+        if st("_nopoll") and st(""):
+            w("")
+            w(f"- Server streaming 64 KiB, own client: {fmt(st('_nopoll'))} MB/s with polling off, "
+              f"{fmt(st(''))} MB/s with the default (gRPC C++: "
+              f"{fmt(median(series('grpcpp', 'streaming_64KiB_1x1.mb_per_s')))} MB/s). A client that "
+              "polls is rarely asleep when data comes, so the server's writes rarely have to wake it.")
         w("")
     scale = {(impl, loops): median(series(impl, f"h2load_unary_0B_all_cpus_loops{loops}.rps"))
              for impl, _ in IMPLS for loops in (1, 2)}

@@ -113,6 +113,8 @@ stop_server() {
   wait "$1" 2>/dev/null
 }
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+# CPU time of all the process's threads in ns (the scheduler's run time: finer than ticks).
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%d", s}'; }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 
 # The gRPC-shaped request h2load posts must get grpc-status 0 (h2load itself only sees :status).
@@ -233,10 +235,12 @@ for round in $(seq "$ROUNDS"); do
   for s in "${order[@]}"; do h2load_unary "$s" "$(pid_of "$s")" "$(port_of "$s")" unary_1KiB "$work/req1k.bin"; done
   # Each side with its own client.
   for s in "${order[@]}"; do
-    client_run "$s" "$s" "$(port_of "$s")" latency_unary_1x1 unary 1 1 0 0 p50_us p99_us ops_per_s
+    client_run "$s" "$s" "$(port_of "$s")" latency_unary_1x1 unary 1 1 0 0 p50_us p99_us ops_per_s \
+      client_cpu_us_per_op
   done
   for s in "${order[@]}"; do
-    client_run "$s" "$s" "$(port_of "$s")" pingpong_1x1 pingpong 1 1 0 0 ops_per_s p50_us p99_us
+    client_run "$s" "$s" "$(port_of "$s")" pingpong_1x1 pingpong 1 1 0 0 ops_per_s p50_us p99_us \
+      client_cpu_us_per_op
   done
   # Both clients against both servers: server streaming 64 KiB (1 stream), and unary 0 B at 8
   # channels × 32 calls. The own-client pairs give the table's streaming figure; the others
@@ -256,6 +260,40 @@ for round in $(seq "$ROUNDS"); do
   stop_server "$ours_pid"
   stop_server "$theirs_pid"
   for s in "${order[@]}"; do rss_per_conn "$s"; done
+
+  # h2rpc with idle polling off on both sides (--adaptive_poll_max_us=0: Node's always-sleep
+  # loop), against gRPC C++'s default again: what the adaptive polling of the default rows
+  # brings. Then sparse unary traffic (a 1 ms pause after each call), polling off and on: what
+  # it costs when it does not pay off (client and server CPU per call).
+  server_extra=--adaptive_poll_max_us=0
+  start_server h2rpc nopoll
+  server_extra=
+  start_server h2rpc ours
+  client_extra=--adaptive_poll_max_us=0
+  client_run h2rpc h2rpc "$nopoll_port" latency_unary_1x1_nopoll unary 1 1 0 0 p50_us p99_us \
+    ops_per_s client_cpu_us_per_op
+  client_run h2rpc h2rpc "$nopoll_port" pingpong_1x1_nopoll pingpong 1 1 0 0 ops_per_s p50_us \
+    p99_us client_cpu_us_per_op
+  client_run h2rpc h2rpc "$nopoll_port" streaming_64KiB_1x1_nopoll server_streaming 1 1 0 65536 \
+    mb_per_s client_cpu_us_per_op
+  for variant in nopoll ours; do
+    client_extra=--think_ms=1
+    [ "$variant" = nopoll ] && client_extra+=" --adaptive_poll_max_us=0"
+    pid_var=${variant}_pid port_var=${variant}_port
+    t0=$(cpu_ns "${!pid_var}")
+    client_run h2rpc h2rpc "${!port_var}" "sparse_unary_$variant" unary 1 1 0 0 ops_per_s p50_us \
+      p99_us client_cpu_us_per_op
+    t1=$(cpu_ns "${!pid_var}")
+    # The server's CPU over the whole run (warm-up included) / the calls of the whole run.
+    ops=$(awk -F'\t' -v r="$round" -v m="sparse_unary_$variant.ops_per_s" \
+      '$1 == r && $4 == m {print $5}' "$raw")
+    [ -n "$ops" ] && record h2rpc h2rpc "sparse_unary_$variant.server_cpu_us_per_op" \
+      "$(awk -v d=$((t1 - t0)) -v ops="$ops" -v s="$((DURATION + WARMUP))" \
+        'BEGIN {printf "%.2f", d / 1e3 / (ops * s)}')"
+  done
+  client_extra=
+  stop_server "$nopoll_pid"
+  stop_server "$ours_pid"
 
   # Latency with busy polling on both sides (bench/README.md, "Latency"), and the floor under
   # it: tcp_pingpong, a bare 40-byte TCP ping-pong, blocking and busy-polling.
