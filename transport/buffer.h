@@ -33,7 +33,7 @@ class BlockCache {
  public:
   static constexpr size_t kMinBlock = size_t{16} << 10;
   static constexpr size_t kMaxBlock = size_t{2} << 20;
-  static constexpr int kPerClass = 4;
+  static constexpr int kPerClass = 32;
   static constexpr size_t kMaxCachedBytes = size_t{4} << 20;
 
   // At least `size` bytes (kMinBlock <= size <= kMaxBlock), uninitialised; freed to the cache

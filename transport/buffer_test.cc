@@ -2,6 +2,7 @@
 #include "transport/buffer.h"
 
 #include <cstring>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -42,6 +43,25 @@ TEST(SharedBufferTest, LargeBlocksAreReusedOnTheSameThread) {
   EXPECT_EQ(BlockCache::CachedBlocks(), cached_before);
 }
 
+// A client reading a stream of 64 KiB messages holds up to a stream window of socket reads
+// (64 KiB each) in unread messages, and drops them in bursts as it parses them: all of them
+// must come back from the cache, or each burst is new heap memory faulted in again (~10k page
+// faults/s measured with 4 blocks per class).
+TEST(SharedBufferTest, AWindowOfReadBuffersIsReused) {
+  constexpr int kReads = (1 << 20) / (64 << 10) + 1;  // rpc's 1 MiB window, messages spanning reads
+  std::vector<SharedBuffer> held;
+  for (int i = 0; i < kReads; ++i) held.push_back(SharedBuffer::ForOverwrite(64 << 10));
+  std::set<const char*> blocks;
+  for (const SharedBuffer& b : held) blocks.insert(b.data());
+  const int cached_before = BlockCache::CachedBlocks();
+  held.clear();
+  EXPECT_EQ(BlockCache::CachedBlocks(), cached_before + kReads);
+  for (int i = 0; i < kReads; ++i) {
+    held.push_back(SharedBuffer::ForOverwrite(64 << 10));
+    EXPECT_EQ(blocks.count(held.back().data()), 1u);
+  }
+}
+
 // The block goes back only when the last slice is gone.
 TEST(SharedBufferTest, BlockReturnsWhenTheLastSliceIsDropped) {
   const int cached_before = BlockCache::CachedBlocks();
@@ -66,7 +86,9 @@ TEST(SharedBufferTest, SmallAndHugeBuffersAreNotCached) {
 // Bounded: many blocks freed at once keep at most kPerClass per class and kMaxCachedBytes.
 TEST(SharedBufferTest, TheCacheIsBounded) {
   std::vector<SharedBuffer> held;
-  for (int i = 0; i < 20; ++i) held.push_back(SharedBuffer::ForOverwrite(64 << 10));
+  for (int i = 0; i < BlockCache::kPerClass + 4; ++i) {
+    held.push_back(SharedBuffer::ForOverwrite(64 << 10));
+  }
   for (int i = 0; i < 8; ++i) held.push_back(SharedBuffer::ForOverwrite(BlockCache::kMaxBlock));
   held.clear();
   EXPECT_LE(BlockCache::CachedBytes(), BlockCache::kMaxCachedBytes);
