@@ -160,14 +160,15 @@ def main():
               f"of gRPC C++'s" + (f", at {ocpu / tcpu:.2f}× the CPU per call." if ocpu and tcpu else "."))
     w("")
     w("Server streaming, 64 KiB messages, 1 stream: every client against every server (MB/s; "
-      "client CPU µs per message).")
+      "client and server CPU µs per message: each process's CPU time over the run / the messages).")
     w("")
-    w("| server | client | MB/s | client CPU µs/msg |")
-    w("|---|---|---|---|")
+    w("| server | client | MB/s | client CPU µs/msg | server CPU µs/msg |")
+    w("|---|---|---|---|---|")
     for server, sname in IMPLS:
         for client, cname in IMPLS:
             get = lambda f: median(values.get((server, client, f"streaming_64KiB_1x1.{f}"), []))  # noqa: E731
-            w(f"| {sname} | {cname} | {fmt(get('mb_per_s'))} | {fmt(get('client_cpu_us_per_op'))} |")
+            w(f"| {sname} | {cname} | {fmt(get('mb_per_s'))} | {fmt(get('client_cpu_us_per_op'))} | "
+              f"{fmt(get('server_cpu_us_per_op'))} |")
     w("")
     floor = median(series("tcp", "tcp_pingpong.ops_per_s"))
     if floor:
@@ -217,13 +218,30 @@ def main():
                 g = lambda f: median(series("h2rpc", f"{metric}{suffix}.{f}"))  # noqa: E731
                 w(f"| {traffic} | {label} | {fmt(g('ops_per_s'))} | {fmt(g('p50_us'))} | {fmt(g('p99_us'))} | "
                   f"{fmt(g('client_cpu_us_per_op'))} | {fmt(g('server_cpu_us_per_op'))} |")
+        paced = [r for r in (4000, 20000) if median(series("h2rpc", f"paced_{r}.server_cpu_pct"))]
+        if paced:
+            w("")
+            w("Paced load: unary 0 B from `h2load -c 8 -m 1 --rps=N` (8 connections, one call at a "
+              "time each, N calls/s each), so the server's loop is idle between requests: the "
+              "server's CPU (scheduler run time, all threads) and h2load's mean request time.")
+            w("")
+            w("| load | server | server CPU (% of one CPU) | server CPU µs/request | mean request µs |")
+            w("|---|---|---|---|---|")
+            for r in paced:
+                for impl, name in (("h2rpc_nopoll", "h2rpc, idle polling off"),
+                                   ("h2rpc", "h2rpc, default (adaptive)"), ("grpcpp", "gRPC C++")):
+                    g = lambda f: median(series(impl, f"paced_{r}.{f}"))  # noqa: E731
+                    w(f"| {r:,} calls/s | {name} | {fmt(g('server_cpu_pct'))} | "
+                      f"{fmt(g('cpu_us_per_req'))} | {fmt(g('mean_us'))} |")
         st = lambda v: median(series("h2rpc", f"streaming_64KiB_1x1{v}.mb_per_s"))  # noqa: E731
         if st("_nopoll") and st(""):
             w("")
+            sc = lambda v: median(series("h2rpc", f"streaming_64KiB_1x1{v}.server_cpu_us_per_op"))  # noqa: E731
             w(f"- Server streaming 64 KiB, own client: {fmt(st('_nopoll'))} MB/s with polling off, "
               f"{fmt(st(''))} MB/s with the default (gRPC C++: "
-              f"{fmt(median(series('grpcpp', 'streaming_64KiB_1x1.mb_per_s')))} MB/s). A client that "
-              "polls is rarely asleep when data comes, so the server's writes rarely have to wake it.")
+              f"{fmt(median(series('grpcpp', 'streaming_64KiB_1x1.mb_per_s')))} MB/s); the server's "
+              f"CPU per message {fmt(sc('_nopoll'))} µs and {fmt(sc(''))} µs. A client that polls is "
+              "rarely asleep when data comes, so the server's writes rarely have to wake it.")
         w("")
     scale = {(impl, loops): median(series(impl, f"h2load_unary_0B_all_cpus_loops{loops}.rps"))
              for impl, _ in IMPLS for loops in (1, 2)}

@@ -158,6 +158,34 @@ h2load_unary() {
     "$(awk -v d=$((t1 - t0)) -v n="$ok" -v hz="$clk_tck" 'BEGIN {printf "%.3f", d * 1e6 / hz / n}')"
 }
 
+# h2load_paced SERVER PID PORT RPS: paced unary 0 B load, 8 connections of one stream each,
+# each sending RPS requests/s (h2load --rps): the server's CPU (% of one CPU, and µs per request,
+# from the scheduler's run time) and h2load's mean request time. Load that leaves the loop idle
+# between requests: what idle polling costs and brings under moderate traffic.
+h2load_paced() {
+  local impl=$1 pid=$2 port=$3 rps=$4
+  local cmd="taskset -c $CLIENT_CPU h2load -c 8 -m 1 --rps=$rps -D $DURATION -d $work/req0.bin"
+  cmd+=" -H 'content-type: application/grpc' -H 'te: trailers'"
+  cmd+=" http://127.0.0.1:$port/grpc.testing.BenchmarkService/UnaryCall"
+  log_cmd "$cmd"
+  local t0 t1 out ok mean
+  t0=$(cpu_ns "$pid")
+  out=$(eval "$cmd" 2>&1)
+  t1=$(cpu_ns "$pid")
+  ok=$(sed -n 's/^requests: .* \([0-9]*\) succeeded.*/\1/p' <<<"$out")
+  # "time for request:  min  max  mean  sd  +/- sd", each with its unit (us or ms).
+  mean=$(awk '/^time for request:/ {v = $6; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
+         print (u == "ms" ? v * 1000 : (u == "s" ? v * 1e6 : v))}' <<<"$out")
+  if [ -z "$ok" ] || [ "$ok" = 0 ]; then
+    echo "$out" >&2; echo "bench: paced h2load against $impl failed" >&2; return
+  fi
+  record "$impl" h2load "paced_$((rps * 8)).server_cpu_pct" \
+    "$(awk -v d=$((t1 - t0)) -v s="$DURATION" 'BEGIN {printf "%.1f", d / (s * 1e7)}')"
+  record "$impl" h2load "paced_$((rps * 8)).cpu_us_per_req" \
+    "$(awk -v d=$((t1 - t0)) -v n="$ok" 'BEGIN {printf "%.2f", d / 1e3 / n}')"
+  [ -n "$mean" ] && record "$impl" h2load "paced_$((rps * 8)).mean_us" "$mean"
+}
+
 json() { sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p" <<<"$1"; }
 
 # client_run SERVER CLIENT PORT METRIC MODE CHANNELS OUTSTANDING REQ RESP FIELD...: one closed-loop
@@ -173,8 +201,10 @@ client_run() {
   # shellcheck disable=SC2206
   [ -n "${client_extra:-}" ] && cmd+=($client_extra)
   log_cmd "${cmd[*]}"
-  local line
+  local line t0=0 t1=0
+  [ -n "${server_pid:-}" ] && t0=$(cpu_ns "$server_pid")
   line=$("${cmd[@]}" 2>"$work/client.err" | grep '^{' | tail -1)
+  [ -n "${server_pid:-}" ] && t1=$(cpu_ns "$server_pid")
   if [ -z "$line" ] || [ "$(json "$line" errors)" != 0 ]; then
     echo "bench: $client client against $server ($metric): ${line:-no output}" >&2
     cat "$work/client.err" >&2
@@ -182,6 +212,15 @@ client_run() {
   for field in "$@"; do
     record "$server" "$client" "$metric.$field" "$(json "$line" "$field")"
   done
+  # With server_pid set: the server's CPU per op, its run time over the whole run (warm-up
+  # included) divided by the ops of the whole run (the measured rate times the run's length).
+  local rate
+  rate=$(json "$line" ops_per_s)
+  if [ -n "${server_pid:-}" ] && [ -n "$rate" ]; then
+    record "$server" "$client" "$metric.server_cpu_us_per_op" \
+      "$(awk -v d=$((t1 - t0)) -v r="$rate" -v s="$((DURATION + WARMUP))" \
+        'BEGIN {if (r > 0) printf "%.2f", d / 1e3 / (r * s)}')"
+  fi
 }
 
 # rss_per_conn IMPL: a fresh server; its RSS before and after IDLE_CONNS idle connections.
@@ -247,8 +286,8 @@ for round in $(seq "$ROUNDS"); do
   # separate the server's share from the client's.
   for s in "${order[@]}"; do
     for c in "${order[@]}"; do
-      client_run "$s" "$c" "$(port_of "$s")" streaming_64KiB_1x1 server_streaming 1 1 0 65536 \
-        mb_per_s client_cpu_us_per_op
+      server_pid=$(pid_of "$s") client_run "$s" "$c" "$(port_of "$s")" streaming_64KiB_1x1 \
+        server_streaming 1 1 0 65536 mb_per_s client_cpu_us_per_op
     done
   done
   for s in "${order[@]}"; do
@@ -274,26 +313,29 @@ for round in $(seq "$ROUNDS"); do
     ops_per_s client_cpu_us_per_op
   client_run h2rpc h2rpc "$nopoll_port" pingpong_1x1_nopoll pingpong 1 1 0 0 ops_per_s p50_us \
     p99_us client_cpu_us_per_op
-  client_run h2rpc h2rpc "$nopoll_port" streaming_64KiB_1x1_nopoll server_streaming 1 1 0 65536 \
-    mb_per_s client_cpu_us_per_op
+  server_pid=$nopoll_pid client_run h2rpc h2rpc "$nopoll_port" streaming_64KiB_1x1_nopoll \
+    server_streaming 1 1 0 65536 mb_per_s client_cpu_us_per_op
   for variant in nopoll ours; do
     client_extra=--think_ms=1
     [ "$variant" = nopoll ] && client_extra+=" --adaptive_poll_max_us=0"
     pid_var=${variant}_pid port_var=${variant}_port
-    t0=$(cpu_ns "${!pid_var}")
-    client_run h2rpc h2rpc "${!port_var}" "sparse_unary_$variant" unary 1 1 0 0 ops_per_s p50_us \
-      p99_us client_cpu_us_per_op
-    t1=$(cpu_ns "${!pid_var}")
-    # The server's CPU over the whole run (warm-up included) / the calls of the whole run.
-    ops=$(awk -F'\t' -v r="$round" -v m="sparse_unary_$variant.ops_per_s" \
-      '$1 == r && $4 == m {print $5}' "$raw")
-    [ -n "$ops" ] && record h2rpc h2rpc "sparse_unary_$variant.server_cpu_us_per_op" \
-      "$(awk -v d=$((t1 - t0)) -v ops="$ops" -v s="$((DURATION + WARMUP))" \
-        'BEGIN {printf "%.2f", d / 1e3 / (ops * s)}')"
+    server_pid=${!pid_var} client_run h2rpc h2rpc "${!port_var}" "sparse_unary_$variant" unary 1 1 \
+      0 0 ops_per_s p50_us p99_us client_cpu_us_per_op
   done
   client_extra=
+  # Paced load (4,000 and 20,000 requests/s) on the three servers: polling off, the default,
+  # gRPC C++. The h2rpc server with polling off is recorded as server "h2rpc_nopoll".
+  start_server grpcpp theirs
+  for rps in 500 2500; do
+    for s in nopoll ours theirs; do
+      pid_var=${s}_pid port_var=${s}_port
+      case $s in nopoll) impl=h2rpc_nopoll ;; ours) impl=h2rpc ;; theirs) impl=grpcpp ;; esac
+      h2load_paced "$impl" "${!pid_var}" "${!port_var}" "$rps"
+    done
+  done
   stop_server "$nopoll_pid"
   stop_server "$ours_pid"
+  stop_server "$theirs_pid"
 
   # Latency with busy polling on both sides (bench/README.md, "Latency"), and the floor under
   # it: tcp_pingpong, a bare 40-byte TCP ping-pong, blocking and busy-polling.
