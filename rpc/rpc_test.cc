@@ -1,6 +1,7 @@
 // The gRPC call layer end to end over loopback TCP: a hand-written service (what generated code
 // does) and the typed client calls, for the four kinds of calls and their failure modes.
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -54,6 +55,7 @@ class EchoService : public Service {
   }
 
   Task<absl::StatusOr<EchoReply>> Unary(ServerContext& ctx, const EchoRequest& req) {
+    ++unary_started;
     // Sleeps in short steps and stops early once the call is cancelled (the way handlers
     // should wait: a cancelled call's handler keeps running until it returns).
     for (int t = 0; t < req.sleep_ms() && !ctx.IsCancelled(); t += 10) {
@@ -118,6 +120,7 @@ class EchoService : public Service {
   }
 
   transport::EventLoop* loop_;
+  int unary_started = 0;
   bool cancelled_seen = false;
   bool chat_cancelled = false;
   bool start_reading = false;
@@ -143,6 +146,25 @@ class RpcTest : public ::testing::Test {
   template <typename T>
   T Run(Task<T> task) {
     return BlockOn(&loop_, std::move(task));
+  }
+  // Runs the loop until `done()` holds (checked every 5 ms), for at most 5 s: how a test waits
+  // for something the server side does that it cannot await. Returns done().
+  Task<bool> Until(std::function<bool()> done) {
+    for (int i = 0; i < 1000 && !done(); ++i) co_await Sleep(&loop_, absl::Milliseconds(5));
+    co_return done();
+  }
+  // Runs the loop until `counter` has moved from 0 and then not moved for 200 ms (at most 5 s),
+  // and returns it: how a test sees that a writer has stopped. Waiting for a negative takes
+  // time; a writer that is not held back gets through all its messages long before (a few MiB
+  // over loopback).
+  Task<int> UntilStalled(const int& counter) {
+    int last = counter;
+    for (int stable = 0, i = 0; stable < 20 && i < 500; ++i) {
+      co_await Sleep(&loop_, absl::Milliseconds(10));
+      stable = counter > 0 && counter == last ? stable + 1 : 0;
+      last = counter;
+    }
+    co_return counter;
   }
   absl::StatusOr<EchoReply> Unary(const EchoRequest& req, CallOptions options = {}) {
     return Run(UnaryCall<EchoRequest, EchoReply>(channel_, "/h2rpc.rpc_test.Echo/Unary", req,
@@ -298,11 +320,10 @@ TEST_F(RpcTest, DeadlineExceeded) {
   options.timeout = absl::Milliseconds(50);
   auto reply = Unary(req, options);
   EXPECT_EQ(reply.status().code(), absl::StatusCode::kDeadlineExceeded);
-  // The server learned it too (its own deadline from grpc-timeout) and reset the stream.
-  EXPECT_TRUE(Run([&]() -> Task<bool> {
-    co_await Sleep(&loop_, absl::Milliseconds(300));
-    co_return service_.cancelled_seen;
-  }()));
+  // The server learned it too (its own deadline from grpc-timeout) and reset the stream: its
+  // handler, which sleeps 300 ms in 10 ms steps, sees the cancellation and returns early.
+  EXPECT_TRUE(Run(Until([&] { return service_.cancelled_seen; })));
+  EXPECT_EQ(service_.unary_started, 1);
 }
 
 TEST_F(RpcTest, ClientCancellationReachesTheHandler) {
@@ -312,12 +333,12 @@ TEST_F(RpcTest, ClientCancellationReachesTheHandler) {
     co_await chat.Write(Req("first"));
     co_await chat.Read();
     chat.Cancel();
-    co_await Sleep(&loop_, absl::Milliseconds(50));
     co_return co_await chat.Finish();
   };
   absl::Status st = Run(body());
   EXPECT_EQ(st.code(), absl::StatusCode::kCancelled);
-  EXPECT_TRUE(service_.chat_cancelled);
+  // The RST_STREAM reaches the server: its handler's Read ends and it sees the cancellation.
+  EXPECT_TRUE(Run(Until([&] { return service_.chat_cancelled; })));
 }
 
 TEST_F(RpcTest, CompressionBothWays) {
@@ -473,10 +494,9 @@ TEST_F(RpcTest, ClientWritesWaitWhileTheServerDoesNotRead) {
   };
   writer().Start();
   auto check = [&]() -> Task<int> {
-    co_await Sleep(&loop_, absl::Milliseconds(200));
-    const int while_blocked = written;
+    const int while_blocked = co_await UntilStalled(written);
     service_.start_reading = true;
-    for (int i = 0; i < 400 && !writer_done; ++i) co_await Sleep(&loop_, absl::Milliseconds(10));
+    co_await Until([&] { return writer_done; });
     co_return while_blocked;
   };
   const int while_blocked = Run(check());
@@ -545,14 +565,7 @@ TEST_F(RpcTest, ServerWritesWaitWhileTheClientDoesNotRead) {
     co_await call->Write(req.SerializeAsString());
     call->WritesDone();
     // Wait until the server stops making progress (or has sent everything: the failure).
-    int stable = 0;
-    int last = -1;
-    while (stable < 20 && service_.expanded < kMessages) {
-      co_await Sleep(&loop_, absl::Milliseconds(10));
-      stable = service_.expanded == last ? stable + 1 : 0;
-      last = service_.expanded;
-    }
-    const int while_blocked = service_.expanded;
+    const int while_blocked = co_await UntilStalled(service_.expanded);
     ClientReader<EchoReply> reader(call);
     int got = 0;
     while (auto r = co_await reader.Read()) {
@@ -610,9 +623,9 @@ TEST_F(RpcTest, ShutdownLetsRunningCallsFinishWithinTheGrace) {
       .Start([&](absl::StatusOr<EchoReply> r) { reply = std::move(r); }, nullptr);
   bool stopped = false;
   auto body = [&]() -> Task<void> {
-    co_await Sleep(&loop_, absl::Milliseconds(20));  // the call is running
+    co_await Until([&] { return service_.unary_started == 1; });  // the call is running
     server_->Shutdown(absl::Seconds(5), [&] { stopped = true; });
-    for (int i = 0; i < 500 && !(stopped && reply); ++i) co_await Sleep(&loop_, absl::Milliseconds(10));
+    co_await Until([&] { return stopped && reply; });
   };
   Run(body());
   ASSERT_TRUE(reply.has_value());
@@ -632,9 +645,9 @@ TEST_F(RpcTest, ShutdownCancelsCallsStillRunningAfterTheGrace) {
       .Start([&](absl::StatusOr<EchoReply> r) { reply = std::move(r); }, nullptr);
   bool stopped = false;
   auto body = [&]() -> Task<void> {
-    co_await Sleep(&loop_, absl::Milliseconds(20));
+    co_await Until([&] { return service_.unary_started == 1; });  // the call is running
     server_->Shutdown(absl::Milliseconds(100), [&] { stopped = true; });
-    for (int i = 0; i < 300 && !(stopped && reply); ++i) co_await Sleep(&loop_, absl::Milliseconds(10));
+    co_await Until([&] { return stopped && reply; });
   };
   Run(body());
   ASSERT_TRUE(reply.has_value());

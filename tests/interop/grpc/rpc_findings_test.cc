@@ -65,7 +65,11 @@ TEST_F(RpcFindingsTest, LastMessageCompressedDescribesTheMessageJustRead) {
   auto reader = stub.StreamingOutputCall(req);
 
   auto body = [&]() -> rpc::Task<std::vector<bool>> {
-    co_await Sleep(&loop_, absl::Milliseconds(200));  // both messages arrive meanwhile
+    // Wait for the trailers: both messages have arrived and wait in the call when we read.
+    for (int i = 0; i < 1000 && !reader->call().done(); ++i) {
+      co_await Sleep(&loop_, absl::Milliseconds(5));
+    }
+    EXPECT_TRUE(reader->call().done());
     std::vector<bool> flags;
     while (std::optional<StreamingOutputCallResponse> r = co_await reader->Read()) {
       flags.push_back(reader->call().last_message_compressed());
