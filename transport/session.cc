@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <utility>
@@ -153,6 +154,8 @@ Http2Session::Http2Session(Type type, EventLoop* loop, std::unique_ptr<Socket> s
     : type_(type), loop_(loop), socket_(std::move(socket)), options_(std::move(options)) {}
 
 Http2Session::~Http2Session() {
+  // Streams the application still holds must not count into a session that is gone.
+  for (auto& [id, stream] : streams_) stream->leaveSessionCount();
   if (socket_) {
     socket_->setHandler(nullptr);
     socket_->destroy();
@@ -454,6 +457,7 @@ void Http2Session::destroy(absl::Status error, std::optional<uint32_t> code) {
 void Http2Session::detachStreams(const absl::Status& error, uint32_t code) {
   auto streams = std::move(streams_);
   streams_.clear();
+  for (auto& [id, stream] : streams) stream->leaveSessionCount();
   for (auto& [id, stream] : streams) {
     if (stream->nghttp2_closed_) {
       // nghttp2 closed it before the connection went: what it received, and its close code, are
@@ -554,11 +558,18 @@ Http2Stream* Http2Session::findStream(int32_t id) const {
 }
 
 void Http2Session::addStream(std::shared_ptr<Http2Stream> stream) {
-  streams_[stream->id()] = std::move(stream);
+  std::shared_ptr<Http2Stream>& slot = streams_[stream->id()];
+  if (slot) slot->leaveSessionCount();
+  slot = std::move(stream);
+  slot->joinSessionCount();
 }
 
 void Http2Session::removeStream(int32_t id) {
-  streams_.erase(id);
+  auto it = streams_.find(id);
+  if (it != streams_.end()) {
+    it->second->leaveSessionCount();
+    streams_.erase(it);
+  }
   if (closed_) {
     // Node defers this (setImmediate) so that the stream's own events run first.
     auto self = shared_from_this();
@@ -591,9 +602,18 @@ size_t Http2Session::memoryInUse() const {
   // What Node counts: nghttp2's own memory (header tables, queued frames), data queued to be
   // sent or waiting to be read, each stream, unacknowledged PINGs and SETTINGS.
   size_t total = nghttp2_memory_ + (socket_ ? socket_->writeQueueSize() : 0);
+  total += streams_.size() * sizeof(Http2Stream) + stream_bytes_;
+#ifndef NDEBUG
+  // Debug builds (and so every test) check the running total against a walk of the streams.
+  size_t walked = 0;
   for (const auto& [id, stream] : streams_) {
-    total += sizeof(Http2Stream) + stream->bufferSize() + stream->readableLength();
+    walked += stream->bufferSize() + stream->readableLength();
   }
+  if (walked != stream_bytes_) {
+    std::fprintf(stderr, "h2rpc: stream byte total %zu, streams hold %zu\n", stream_bytes_, walked);
+    std::abort();
+  }
+#endif
   total += pending_pings_.size() * sizeof(PendingPing);
   total += pending_settings_.size() * sizeof(PendingSettings);
   return total;

@@ -247,6 +247,9 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   const SharedBuffer* input_ = nullptr;
 
   std::unordered_map<int32_t, std::shared_ptr<Http2Stream>> streams_;
+  // Sum over streams_ of bufferSize() + readableLength(), kept by the streams as their buffers
+  // change, so that memoryInUse() (checked for every new stream) does not walk them all.
+  size_t stream_bytes_ = 0;
   // Headers of HEADERS frames being received, by stream id.
   // The header block being received (one at a time, see onBeginHeaders).
   struct IncomingHeaders {

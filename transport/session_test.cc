@@ -729,6 +729,70 @@ TEST(SessionTest, MaxSessionMemoryRefusesNewStreamsWhileOver) {
   EXPECT_EQ(p.streams.size(), 2u);
 }
 
+// memoryInUse() keeps a running total of what the streams buffer (it is checked for every new
+// stream, so it must not walk them all; debug builds cross-check the total against a walk).
+// Received-but-unread and written-but-unsent bytes count while they wait, and stop counting once
+// read, sent, or dropped with their stream.
+TEST(SessionTest, MemoryInUseFollowsWhatStreamsBuffer) {
+  Pair p;
+  auto req = p.client->request({{":method", "POST"}, {":path", "/upload"}});
+  ASSERT_TRUE(req.ok());
+  (*req)->pause();  // the client does not read what the server sends
+  p.run();
+  ASSERT_EQ(p.streams.size(), 1u);
+  std::shared_ptr<ServerHttp2Stream> s = p.streams[0];
+  const size_t base = p.server->memoryInUse();
+
+  // Unread on the server: no 'data' listener yet, so the stream is not flowing.
+  (*req)->write(std::string(3000, 'u'));
+  p.run();
+  EXPECT_GE(p.server->memoryInUse(), base + 3000);
+  EXPECT_LT(p.server->memoryInUse(), base + 3000 + 1000);
+  size_t read = 0;
+  s->onData([&](std::string_view d) { read += d.size(); });
+  p.run();
+  EXPECT_EQ(read, 3000u);
+  EXPECT_LT(p.server->memoryInUse(), base + 1000);
+
+  // Unsent on the server: 100,000 bytes against the client's 65,535-byte window.
+  ASSERT_TRUE(s->respond().ok());
+  s->write(std::string(100000, 'd'));
+  p.run();
+  EXPECT_EQ(s->bufferSize(), 100000u - 65535u);
+  EXPECT_GE(p.server->memoryInUse(), base + s->bufferSize());
+
+  // A second stream with unread data, then both go: the total drops back to where it was.
+  auto req2 = p.client->request({{":method", "POST"}, {":path", "/second"}});
+  ASSERT_TRUE(req2.ok());
+  (*req2)->write(std::string(5000, 'v'));
+  p.run();
+  ASSERT_EQ(p.streams.size(), 2u);
+  EXPECT_GE(p.server->memoryInUse(), base + s->bufferSize() + 5000);
+  s->close(constants::NGHTTP2_CANCEL);
+  p.run();
+  EXPECT_GE(p.server->memoryInUse(), base + 5000);
+  EXPECT_LT(p.server->memoryInUse(), base + 5000 + 2000);
+  p.streams[1]->close(constants::NGHTTP2_CANCEL);
+  p.run();
+  EXPECT_EQ(p.server->streamCount(), 0u);
+  EXPECT_LT(p.server->memoryInUse(), base);  // less: no stream at all now
+
+  // The session goes with a stream still holding unread data; the stream outlives it.
+  auto req3 = p.client->request({{":method", "POST"}, {":path", "/third"}});
+  ASSERT_TRUE(req3.ok());
+  (*req3)->write(std::string(2000, 'w'));
+  p.run();
+  ASSERT_EQ(p.streams.size(), 3u);
+  EXPECT_GE(p.server->memoryInUse(), base + 2000 - sizeof(Http2Stream));
+  p.server->destroy();
+  p.run();
+  EXPECT_EQ(p.server->streamCount(), 0u);
+  EXPECT_LT(p.server->memoryInUse(), base);
+  p.streams[2]->write(std::string(10, 'x'));  // a destroyed stream: counts nowhere
+  p.run();
+  EXPECT_LT(p.server->memoryInUse(), base);
+}
+
 // With Node's unlimited SETTINGS_MAX_CONCURRENT_STREAMS, nghttp2 used to keep every closed stream
 // and count it against maxSessionMemory (~250 B each): a 1 MB session refused all streams after
 // ~4,000. Node 20 serves any number of streams on one connection; so must we.

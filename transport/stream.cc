@@ -175,6 +175,7 @@ bool Http2Stream::write(SharedBuffer data, WriteCallback cb) {
   }
   updateTimer();
   buffer_size_ += data.size();
+  countBuffered(data.size(), 0);
   outq_.push_back({std::move(data), 0, std::move(cb)});
   resumeDataIfDeferred();
   const bool ok = buffer_size_ < high_water_mark_;
@@ -245,6 +246,7 @@ ssize_t Http2Stream::readForFraming(size_t length, uint32_t* data_flags) {
     }
   }
   buffer_size_ -= copied;
+  countBuffered(0, copied);
   // nghttp2 writes the frame header and calls the session's send_data callback, which queues
   // framed_ for the socket behind it.
   if (copied > 0) *data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;
@@ -500,6 +502,7 @@ void Http2Stream::receiveData(SharedBuffer data) {
   const size_t size = data.size();
   inbox_.push_back(std::move(data));
   inbox_bytes_ += size;
+  countBuffered(size, 0);
   updateTimer();
   if (flowing_) scheduleInbox();
 }
@@ -539,6 +542,7 @@ void Http2Stream::processInbox() {
     SharedBuffer chunk = std::move(inbox_.front());
     inbox_.pop_front();
     inbox_bytes_ -= chunk.size();
+    countBuffered(0, chunk.size());
     // Credit the peer's window only now that the application has the bytes.
     if (session_) session_->consume(id_, chunk.size());
     data_event_.emit(chunk.view());
@@ -635,6 +639,21 @@ void Http2Stream::onNghttp2Close(uint32_t code) {
   scheduleInbox();
 }
 
+void Http2Stream::joinSessionCount() {
+  counted_in_ = session_;
+  countBuffered(buffer_size_ + inbox_bytes_, 0);
+}
+
+void Http2Stream::leaveSessionCount() {
+  countBuffered(0, buffer_size_ + inbox_bytes_);
+  counted_in_ = nullptr;
+}
+
+void Http2Stream::countBuffered(size_t added, size_t removed) {
+  if (counted_in_ == nullptr) return;
+  counted_in_->stream_bytes_ = counted_in_->stream_bytes_ + added - removed;
+}
+
 void Http2Stream::detach(const absl::Status& error, uint32_t code) {
   if (destroyed_) return;
   if (!closed_) {
@@ -662,6 +681,7 @@ void Http2Stream::finishDestroy(absl::Status error) {
   // Unread data is dropped (its connection-level credit was given when it arrived).
   Http2Session* session = session_;
   if (session) session->removeStream(id_);
+  countBuffered(0, inbox_bytes_ + buffer_size_);
   inbox_.clear();
   inbox_bytes_ = 0;
   // Queued writes will never be sent.

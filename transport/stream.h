@@ -200,6 +200,11 @@ struct Nghttp2Callbacks;
   std::vector<SharedBuffer> takeFramed() { return std::move(framed_); }
   // The session is going away: drop everything without touching nghttp2.
   void detach(const absl::Status& error, uint32_t code);
+  // While the stream is in the session's table, its buffered bytes (bufferSize() +
+  // readableLength()) are part of the session's running total for memoryInUse().
+  void joinSessionCount();
+  void leaveSessionCount();
+  void countBuffered(size_t added, size_t removed);
   void emitHeadersEvent(Headers headers, uint8_t flags, int category);
   void emitFrameError(uint8_t type, int code);
   void updateTimer();
@@ -221,6 +226,7 @@ struct Nghttp2Callbacks;
   EventLoop* loop() const;
 
   Http2Session* session_;
+  Http2Session* counted_in_ = nullptr;  // see joinSessionCount
   EventLoop* loop_;
   int32_t id_ = 0;
 
