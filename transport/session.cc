@@ -457,8 +457,8 @@ void Http2Session::destroy(absl::Status error, std::optional<uint32_t> code) {
 void Http2Session::detachStreams(const absl::Status& error, uint32_t code) {
   auto streams = std::move(streams_);
   streams_.clear();
-  for (auto& [id, stream] : streams) stream->leaveSessionCount();
   for (auto& [id, stream] : streams) {
+    stream->leaveSessionCount();
     if (stream->nghttp2_closed_) {
       // nghttp2 closed it before the connection went: what it received, and its close code, are
       // still delivered.

@@ -651,7 +651,8 @@ void Http2Stream::leaveSessionCount() {
 
 void Http2Stream::countBuffered(size_t added, size_t removed) {
   if (counted_in_ == nullptr) return;
-  counted_in_->stream_bytes_ = counted_in_->stream_bytes_ + added - removed;
+  counted_in_->stream_bytes_ += added;
+  counted_in_->stream_bytes_ -= removed;
 }
 
 void Http2Stream::detach(const absl::Status& error, uint32_t code) {
@@ -680,8 +681,7 @@ void Http2Stream::finishDestroy(absl::Status error) {
   }
   // Unread data is dropped (its connection-level credit was given when it arrived).
   Http2Session* session = session_;
-  if (session) session->removeStream(id_);
-  countBuffered(0, inbox_bytes_ + buffer_size_);
+  if (session) session->removeStream(id_);  // which takes our bytes out of its total
   inbox_.clear();
   inbox_bytes_ = 0;
   // Queued writes will never be sent.
