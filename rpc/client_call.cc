@@ -393,28 +393,40 @@ void ClientCall::OnData(const transport::SharedBuffer& data) {
         Cancel(inflated.status());
         return;
       }
+      queued_bytes_ += inflated->size();
       messages_.push_back({ReceivedMessage{{}, std::move(*inflated)}, true});
     } else {
-      messages_.push_back(
-          {ReceivedMessage{std::move(frame->pieces), std::move(frame->payload)}, false});
+      ReceivedMessage m{std::move(frame->pieces), std::move(frame->payload)};
+      queued_bytes_ += MessageBytes(m);
+      messages_.push_back({std::move(m), false});
     }
   }
-  // Backpressure: a caller that does not read stops the server through flow control (the
-  // stream credits the server only for bytes it delivered to us).
-  const size_t max_buffered = std::max<size_t>(1, channel_->options().max_buffered_messages);
-  if (messages_.size() >= max_buffered && !paused_ && stream_) {
-    paused_ = true;
-    stream_->pause();
-  }
+  UpdateFlow();
   DeliverReads();
 }
 
-void ClientCall::ResumeIfDrained() {
-  const size_t max_buffered = std::max<size_t>(1, channel_->options().max_buffered_messages);
-  if (paused_ && messages_.size() < max_buffered && stream_) {
+size_t ClientCall::MessageBytes(const ReceivedMessage& m) {
+  size_t n = m.bytes.size();
+  for (const transport::SharedBuffer& p : m.pieces) n += p.size();
+  return n;
+}
+
+void ClientCall::UpdateFlow() {
+  if (!stream_) return;
+  // Backpressure: a caller that does not read stops the server through flow control (the
+  // stream credits the server only for bytes it delivered to us).
+  const auto& o = channel_->options();
+  const bool full = messages_.size() >= std::max<size_t>(1, o.max_buffered_messages) ||
+                    (!messages_.empty() && queued_bytes_ >= o.max_buffered_bytes);
+  if (full && !paused_) {
+    paused_ = true;
+    stream_->pause();
+  } else if (!full && paused_) {
     paused_ = false;
     stream_->resume();
   }
+  // What the call holds for the server counts against the connection's memory budget.
+  stream_->setRetainedBytes(deframer_.buffered_bytes() + queued_bytes_);
 }
 
 absl::Status ClientCall::StatusFromTrailers(const Headers& trailers) {
@@ -541,7 +553,8 @@ Awaitable<std::optional<ReceivedMessage>> ClientCall::ReadMessage() {
 ReceivedMessage ClientCall::PopMessage() {
   Received m = std::move(messages_.front());
   messages_.pop_front();
-  ResumeIfDrained();
+  queued_bytes_ -= MessageBytes(m.message);
+  UpdateFlow();
   last_message_compressed_ = m.compressed;
   return std::move(m.message);
 }
@@ -581,6 +594,7 @@ void ClientCall::Cancel(const absl::Status& why) {
   if (done()) return;
   End(why);
   messages_.clear();  // a cancelled call delivers nothing more
+  queued_bytes_ = 0;
   DeliverReads();
   if (stream_ && !stream_->closed()) stream_->close(transport::constants::NGHTTP2_CANCEL);
 }

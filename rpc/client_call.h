@@ -53,6 +53,10 @@ struct ChannelOptions {
   // Response messages buffered per call before the call stops reading its stream (HTTP/2 flow
   // control then holds the server back).
   size_t max_buffered_messages = 4;
+  // The same in bytes, whichever limit comes first (one message is always taken). What a call
+  // buffers counts against the connection's http2.maxSessionMemory: a server that makes us
+  // hold more (e.g. a huge partial message) has its largest stream reset (ENHANCE_YOUR_CALM).
+  size_t max_buffered_bytes = 1 << 20;
   // HTTP/2 options of the connection (Node's names; see transport/session.h).
   transport::SessionOptions http2;
 };
@@ -188,9 +192,12 @@ class ClientCall : public std::enable_shared_from_this<ClientCall> {
     bool compressed;
   };
   transport::Fifo<Received> messages_;
-  // The stream is paused because max_buffered_messages are unread (backpressure).
+  size_t queued_bytes_ = 0;  // their bytes
+  // The stream is paused because max_buffered_messages (or _bytes) are unread (backpressure).
   bool paused_ = false;
-  void ResumeIfDrained();
+  // Pauses or resumes the stream by what is buffered, and reports it to the stream (memory).
+  void UpdateFlow();
+  static size_t MessageBytes(const ReceivedMessage& m);
   ReceivedMessage PopMessage();
   std::shared_ptr<Awaitable<std::optional<std::string>>::State> pending_read_;
   std::shared_ptr<Awaitable<std::optional<ReceivedMessage>>::State> pending_message_read_;

@@ -90,6 +90,7 @@ absl::Status MessageDeframer::FeedImpl(absl::string_view bytes,
         if (take > 0) {
           partial_.pieces.push_back(
               owner->slice(static_cast<size_t>(bytes.data() - owner->data()), take));
+          partial_pieces_bytes_ += take;
         }
       } else {
         partial_.payload.append(bytes.data(), take);
@@ -98,8 +99,10 @@ absl::Status MessageDeframer::FeedImpl(absl::string_view bytes,
       bytes.remove_prefix(take);
     }
     if (remaining_ == 0) {  // also right after the prefix of a zero-length message
+      ready_bytes_ += FrameBytes(partial_);
       ready_.push_back(std::move(partial_));
       partial_ = Frame();
+      partial_pieces_bytes_ = 0;
       prefix_size_ = 0;
     }
   }
@@ -110,6 +113,7 @@ std::optional<MessageDeframer::Frame> MessageDeframer::Next() {
   if (ready_.empty()) return std::nullopt;
   Frame frame = std::move(ready_.front());
   ready_.pop_front();
+  ready_bytes_ -= FrameBytes(frame);
   return frame;
 }
 

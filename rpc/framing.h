@@ -85,6 +85,11 @@ class MessageDeframer {
 
   // Complete messages waiting for Next().
   size_t queued() const { return ready_.size(); }
+  // Bytes held: the partial message (its reserved buffer, or its slices) and the complete
+  // messages waiting for Next(). What a call reports to its stream as retained (memory budget).
+  size_t buffered_bytes() const {
+    return partial_.payload.capacity() + partial_pieces_bytes_ + ready_bytes_;
+  }
   size_t max_message_size() const { return max_message_size_; }
 
  private:
@@ -97,7 +102,14 @@ class MessageDeframer {
   size_t prefix_size_ = 0;             // 0: between messages; 5: reading the payload
   uint32_t remaining_ = 0;             // payload bytes still to come once the prefix is complete
   Frame partial_;
+  size_t partial_pieces_bytes_ = 0;  // bytes in partial_.pieces
   transport::Fifo<Frame> ready_;
+  size_t ready_bytes_ = 0;  // buffered_bytes() of the frames in ready_
+  static size_t FrameBytes(const Frame& f) {
+    size_t n = f.payload.capacity();
+    for (const transport::SharedBuffer& p : f.pieces) n += p.size();
+    return n;
+  }
 };
 
 }  // namespace h2rpc::rpc

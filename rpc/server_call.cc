@@ -206,14 +206,36 @@ void ServerCall::OnData(std::string_view data) {
     } else {
       message.bytes = std::move(frame->payload);
     }
+    queued_bytes_ += message.bytes.size();
     messages_.push_back(std::move(message));
   }
+  UpdateFlow();
+  DeliverReads();
+}
+
+void ServerCall::UpdateFlow() {
   // Backpressure: a handler that does not read stops the client through flow control.
-  if (messages_.size() >= limits_.max_buffered_messages && !paused_) {
+  const bool full = messages_.size() >= std::max<size_t>(1, limits_.max_buffered_messages) ||
+                    (!messages_.empty() && queued_bytes_ >= limits_.max_buffered_bytes);
+  if (full && !paused_) {
     paused_ = true;
     stream_->pause();
+  } else if (!full && paused_) {
+    paused_ = false;
+    stream_->resume();
   }
-  DeliverReads();
+  // What the call holds for the client counts against the connection's memory budget; over
+  // it, the transport resets the stream that holds the most (then OnClose cancels the call).
+  stream_->setRetainedBytes(deframer_.buffered_bytes() + queued_bytes_);
+}
+
+ServerCall::Received ServerCall::PopMessage() {
+  Received m = std::move(messages_.front());
+  messages_.pop_front();
+  queued_bytes_ -= m.bytes.size();
+  UpdateFlow();
+  last_message_compressed_ = m.compressed;
+  return m;
 }
 
 void ServerCall::OnEnd() {
@@ -228,14 +250,7 @@ void ServerCall::OnEnd() {
 Awaitable<std::optional<std::string>> ServerCall::Read() {
   Awaitable<std::optional<std::string>> result;
   if (!messages_.empty()) {
-    Received m = std::move(messages_.front());
-    messages_.pop_front();
-    if (paused_ && messages_.size() < limits_.max_buffered_messages) {
-      paused_ = false;
-      stream_->resume();
-    }
-    last_message_compressed_ = m.compressed;
-    result.state()->Complete(std::move(m.bytes));
+    result.state()->Complete(PopMessage().bytes);
     return result;
   }
   if (request_ended_ || cancelled_ || finished_) {
@@ -250,14 +265,7 @@ void ServerCall::DeliverReads() {
   if (!pending_read_) return;
   if (!messages_.empty()) {
     auto waiter = std::move(pending_read_);
-    Received m = std::move(messages_.front());
-    messages_.pop_front();
-    if (paused_ && messages_.size() < limits_.max_buffered_messages) {
-      paused_ = false;
-      stream_->resume();
-    }
-    last_message_compressed_ = m.compressed;
-    waiter->Complete(std::move(m.bytes));  // resumes the handler
+    waiter->Complete(PopMessage().bytes);  // resumes the handler
   } else if (request_ended_ || cancelled_ || finished_) {
     auto waiter = std::move(pending_read_);
     waiter->Complete(std::nullopt);
@@ -347,6 +355,11 @@ bool ServerCall::ShouldCompress(const WriteOptions& options) const {
 void ServerCall::WriteFramed(transport::SharedBuffer framed, Awaitable<bool>& result) {
   if (stream_->write(std::move(framed))) {
     result.state()->Complete(true);
+  } else if (stream_->destroyed()) {
+    // The write itself ended the stream (over the connection's memory budget, the transport
+    // reset it): fail now, so the handler lets go of its response at once instead of holding
+    // it until the stream's close event runs.
+    result.state()->Complete(false);
   } else {
     pending_writes_.push_back({result.state()});
   }

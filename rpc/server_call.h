@@ -49,6 +49,10 @@ struct CallLimits {
   // Unread messages buffered per call before we stop reading (HTTP/2 flow control then holds
   // the peer back).
   size_t max_buffered_messages = 4;
+  // The same in bytes, whichever limit comes first (one message is always taken, whatever its
+  // size). What a call buffers also counts against its connection's memory budget
+  // (transport's maxSessionMemory and the server's maxServerMemory).
+  size_t max_buffered_bytes = 1 << 20;
   // A request message's buffer is reserved for its declared length up to this many bytes (see
   // MessageDeframer). rpc::Server sets it to the stream window it advertises when left 0.
   size_t preallocate_message_up_to = 0;
@@ -133,6 +137,11 @@ class ServerCall : public std::enable_shared_from_this<ServerCall> {
   void Cancel(const absl::Status& why);
   void Fail(const absl::Status& status);  // ends the call with a status we generated
   void DeliverReads();
+  struct Received;
+  // Takes the oldest unread message (there must be one).
+  Received PopMessage();
+  // Pauses or resumes the stream by what is buffered, and reports it to the stream (memory).
+  void UpdateFlow();
   void FlushWrites(bool ok);
   // Write()'s checks; false (and `result` completed) if the message must not be sent.
   bool CheckWrite(size_t payload_size, Awaitable<bool>& result);
@@ -161,6 +170,7 @@ class ServerCall : public std::enable_shared_from_this<ServerCall> {
     bool compressed;
   };
   transport::Fifo<Received> messages_;  // decoded, not yet read
+  size_t queued_bytes_ = 0;             // their bytes
   bool last_message_compressed_ = false;
   std::shared_ptr<Awaitable<std::optional<std::string>>::State> pending_read_;
   struct PendingWrite {

@@ -197,7 +197,11 @@ Task<absl::Status> RunUnary(std::shared_ptr<ServerCall> call, Handler handler) {
   ServerContext ctx(call);
   absl::StatusOr<Response> response = co_await handler(ctx, *request);
   if (!response.ok()) co_return response.status();
-  co_await call->Write(SerializeMessage(*response));
+  Awaitable<bool> written = call->Write(SerializeMessage(*response));
+  // Its bytes are queued: the message goes now, not once the peer has taken them (a peer that
+  // reads slowly must not make us hold every response twice).
+  response = absl::StatusOr<Response>();
+  co_await written;
   co_return absl::OkStatus();
 }
 
@@ -207,7 +211,9 @@ Task<absl::Status> RunClientStreaming(std::shared_ptr<ServerCall> call, Handler 
   ServerReader<Request> reader(call);
   absl::StatusOr<Response> response = co_await handler(ctx, reader);
   if (!response.ok()) co_return response.status();
-  co_await call->Write(SerializeMessage(*response));
+  Awaitable<bool> written = call->Write(SerializeMessage(*response));
+  response = absl::StatusOr<Response>();  // queued: see RunUnary
+  co_await written;
   co_return absl::OkStatus();
 }
 

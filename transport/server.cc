@@ -62,7 +62,12 @@ class PendingTls : public Socket::Handler {
 };
 
 Http2Server::Http2Server(UvLoop* loop, ServerOptions options, std::shared_ptr<TlsContext> tls)
-    : loop_(loop), options_(std::move(options)), tls_(std::move(tls)) {}
+    : loop_(loop), options_(std::move(options)), tls_(std::move(tls)) {
+  if (!options_.memoryQuota && options_.maxServerMemory > 0) {
+    options_.memoryQuota =
+        std::make_shared<MemoryQuota>(static_cast<size_t>(options_.maxServerMemory) * 1000000);
+  }
+}
 
 Http2Server::~Http2Server() {
   *alive_ = false;

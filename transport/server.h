@@ -32,6 +32,14 @@ class PendingTls;
 struct ServerOptions : SessionOptions {
   // Inactivity timeout of each session in ms (Node's server.timeout); 0 = none.
   uint64_t timeout = 0;
+  // Megabytes (10^6 bytes, like maxSessionMemory) that all the server's sessions together may
+  // hold for their peers (a MemoryQuota; not in Node). Over it, the session holding the most
+  // resets its largest stream (ENHANCE_YOUR_CALM), and new streams that still do not fit are
+  // refused (REFUSED_STREAM). It bounds what peers make us hold (unread data, partial
+  // messages, responses their windows hold back), not throughput: clients that read what they
+  // ask for cost little of it. 0: no server-wide limit. Ignored when memoryQuota is set.
+  uint32_t maxServerMemory = kDefaultMaxServerMemory;
+  static constexpr uint32_t kDefaultMaxServerMemory = 32;
 };
 
 // server.listen() options beyond host and port (Node's listen({...}) object).
@@ -70,6 +78,8 @@ class Http2Server {
   // Settings for sessions created from now on.
   absl::Status updateSettings(const Settings& settings);
   size_t sessionCount() const { return sessions_.size(); }
+  // The budget the sessions share (maxServerMemory), or nullptr if there is none.
+  const std::shared_ptr<MemoryQuota>& memoryQuota() const { return options_.memoryQuota; }
 
   using StreamListener = ServerHttp2Session::StreamListener;
   ListenerId onStream(StreamListener fn) { return stream_event_.on(std::move(fn)); }

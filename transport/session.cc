@@ -154,6 +154,7 @@ Http2Session::Http2Session(Type type, EventLoop* loop, std::unique_ptr<Socket> s
     : type_(type), loop_(loop), socket_(std::move(socket)), options_(std::move(options)) {}
 
 Http2Session::~Http2Session() {
+  leaveQuota();
   // Streams the application still holds must not count into a session that is gone.
   for (auto& [id, stream] : streams_) stream->leaveSessionCount();
   if (socket_) {
@@ -447,6 +448,7 @@ void Http2Session::destroy(absl::Status error, std::optional<uint32_t> code) {
   }
   failPending(nodeError(absl::StatusCode::kCancelled, "ERR_HTTP2_PING_CANCEL",
                         "HTTP2 ping cancelled"));
+  leaveQuota();
   if (socket_) {
     socket_->setHandler(nullptr);
     socket_->end();
@@ -600,26 +602,26 @@ void Http2Session::consume(int32_t stream_id, size_t bytes) {
 
 size_t Http2Session::memoryInUse() const {
   // What Node counts: nghttp2's own memory (header tables, queued frames), data queued to be
-  // sent or waiting to be read, each stream, unacknowledged PINGs and SETTINGS.
+  // sent or waiting to be read, each stream, unacknowledged PINGs and SETTINGS; and what the
+  // application retains for streams and their request headers (setRetainedBytes).
   size_t total = nghttp2_memory_ + (socket_ ? socket_->writeQueueSize() : 0);
   total += streams_.size() * sizeof(Http2Stream) + stream_bytes_;
-#ifndef NDEBUG
-  // Debug builds (and so every test) check the running total against a walk of the streams.
-  size_t walked = 0;
-  for (const auto& [id, stream] : streams_) {
-    walked += stream->bufferSize() + stream->readableLength();
-  }
-  if (walked != stream_bytes_) {
-    std::fprintf(stderr, "h2rpc: stream byte total %zu, streams hold %zu\n", stream_bytes_, walked);
-    std::abort();
-  }
-#endif
   total += pending_pings_.size() * sizeof(PendingPing);
   total += pending_settings_.size() * sizeof(PendingSettings);
   return total;
 }
 
 bool Http2Session::hasAvailableMemory() const {
+#ifndef NDEBUG
+  // Debug builds (and so every test) check the running total against a walk of the streams,
+  // once per new stream.
+  size_t walked = 0;
+  for (const auto& [id, stream] : streams_) walked += stream->countedBytes();
+  if (walked != stream_bytes_) {
+    std::fprintf(stderr, "h2rpc: stream byte total %zu, streams hold %zu\n", stream_bytes_, walked);
+    std::abort();
+  }
+#endif
   return memoryInUse() + sizeof(Http2Stream) <=
          static_cast<size_t>(options_.maxSessionMemory) * 1000000;
 }
@@ -860,6 +862,12 @@ int Http2Session::onBeginHeaders(const nghttp2_frame* frame) {
       return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     }
     rejected_streams_ = 0;
+    if (!quotaAdmitsStream()) {
+      // The server as a whole is over its memory quota and nothing could be reclaimed: refuse
+      // (the client may retry it elsewhere). Not held against this peer.
+      nghttp2_submit_rst_stream(ng_, NGHTTP2_FLAG_NONE, id, NGHTTP2_REFUSED_STREAM);
+      return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
   }
   // One block at a time: HTTP/2 sends a header block as HEADERS (or PUSH_PROMISE) and its
   // CONTINUATIONs with no other frame in between, so a new block replaces any leftover (one
@@ -1103,6 +1111,8 @@ void ServerHttp2Session::onNewStream(int32_t id, Headers headers, uint8_t flags)
     // No body may follow a HEAD response: the writable side is done before it starts.
     stream->head_request_ = true;
   }
+  // The request headers live as long as the stream: they count against the session's memory.
+  for (const HeaderField& f : headers) stream->header_bytes_ += f.name.size() + f.value.size() + 32;
   stream->request_headers_ = std::move(headers);
   addStream(stream);
   nghttp2_session_set_stream_user_data(nghttp2(), id, stream.get());

@@ -33,6 +33,7 @@
 #include "transport/event_loop.h"
 #include "transport/fifo.h"
 #include "transport/headers.h"
+#include "transport/memory_quota.h"
 #include "transport/settings.h"
 #include "transport/socket.h"
 #include "transport/stream.h"
@@ -43,9 +44,14 @@ namespace h2rpc::transport {
 struct SessionOptions {
   uint32_t maxDeflateDynamicTableSize = 4096;
   uint32_t maxSettings = 32;               // SETTINGS entries per frame
-  // Megabytes (10^6 bytes, as Node). Over it, new streams are refused with ENHANCE_YOUR_CALM;
-  // open ones go on (a credit limit, as Node).
+  // Megabytes (10^6 bytes, as Node). Over it, new streams are refused with ENHANCE_YOUR_CALM
+  // (as Node). Unlike Node, open streams do not grow past it either: when what the peer makes
+  // us hold (unread data, what the application retains for a stream, data the peer's window
+  // keeps us from sending) takes the session over, the stream holding the most is reset with
+  // ENHANCE_YOUR_CALM (see Http2Stream::setRetainedBytes).
   uint32_t maxSessionMemory = 10;
+  // A budget shared with other sessions (a server's; see memory_quota.h). nullptr: none.
+  std::shared_ptr<MemoryQuota> memoryQuota;
   uint32_t maxHeaderListPairs = 128;       // at least 4 on a server, 1 on a client
   uint32_t maxOutstandingPings = 10;
   uint32_t maxOutstandingSettings = 10;
@@ -108,8 +114,11 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   EventLoop* loop() const { return loop_; }
   Socket* socket() const { return socket_.get(); }
   size_t streamCount() const { return streams_.size(); }
-  // Bytes counted against maxSessionMemory (Node's definition; see session.cc).
+  // Bytes counted against maxSessionMemory and the memory quota (Node's definition plus what
+  // the application retains for streams; see session.cc). O(1).
   size_t memoryInUse() const;
+  // Streams reset with ENHANCE_YOUR_CALM to keep this session, or its quota, within budget.
+  uint64_t memoryResets() const { return memory_resets_; }
 
   // --- operations ---
   // Sends SETTINGS; `callback` runs when the peer acknowledges them (or fails with the error
@@ -188,6 +197,7 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   friend class ServerHttp2Stream;
   friend class ClientHttp2Stream;
   friend struct Nghttp2Callbacks;
+  friend class MemoryQuota;
 
   // Socket::Handler
   void onSocketConnect() override;
@@ -209,6 +219,21 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   void submitRstStream(int32_t stream_id, uint32_t code);
   void failPending(const absl::Status& error);
   bool hasAvailableMemory() const;
+  // Memory budget (session_memory.cc). After growth: while over maxSessionMemory (less what is
+  // flowing out), resets the stream holding the most; then the same for the quota, across its
+  // sessions.
+  // `grown`: the stream whose growth triggered the check, reset first among equals (so that
+  // what it just took is freed in the call that took it).
+  void checkMemory(const Http2Stream* grown = nullptr);
+  // Resets this session's stream that holds the most bytes the peer makes us hold (`prefer`
+  // on a tie); false if there is none.
+  bool reclaimMemory(const Http2Stream* prefer = nullptr);
+  // memoryInUse() less the unsent bytes the peer's windows let flow out (a walk).
+  size_t memoryHeldByPeer() const;
+  // Whether a new stream fits the quota (after reclaiming from the largest sessions).
+  bool quotaAdmitsStream();
+  void reclaimFromQuota();
+  void leaveQuota();
   void detachStreams(const absl::Status& error, uint32_t code);
   Settings readSettings(bool remote) const;
 
@@ -293,6 +318,8 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   // Why a callback failed, when we know better than nghttp2's "callback failure".
   absl::Status recv_error_;
   uint32_t rejected_streams_ = 0;
+  uint64_t memory_resets_ = 0;
+  bool checking_memory_ = false;  // checkMemory() is running (it does not nest)
   std::unique_ptr<Timer> timer_;
   uint64_t timeout_ms_ = 0;
   bool socket_referenced_ = true;

@@ -178,6 +178,11 @@ bool Http2Stream::write(SharedBuffer data, WriteCallback cb) {
   countBuffered(data.size(), 0);
   outq_.push_back({std::move(data), 0, std::move(cb)});
   resumeDataIfDeferred();
+  if (counted_in_ != nullptr) {
+    auto self = shared_from_this();
+    counted_in_->checkMemory(this);  // may reset this very stream (its peer stopped reading)
+    if (destroyed_) return false;
+  }
   const bool ok = buffer_size_ < high_water_mark_;
   if (!ok) need_drain_ = true;
   return ok;
@@ -505,6 +510,7 @@ void Http2Stream::receiveData(SharedBuffer data) {
   countBuffered(size, 0);
   updateTimer();
   if (flowing_) scheduleInbox();
+  if (counted_in_ != nullptr) counted_in_->checkMemory(this);
 }
 
 void Http2Stream::receiveEnd() {
@@ -641,12 +647,40 @@ void Http2Stream::onNghttp2Close(uint32_t code) {
 
 void Http2Stream::joinSessionCount() {
   counted_in_ = session_;
-  countBuffered(buffer_size_ + inbox_bytes_, 0);
+  countBuffered(countedBytes(), 0);
 }
 
 void Http2Stream::leaveSessionCount() {
-  countBuffered(0, buffer_size_ + inbox_bytes_);
+  countBuffered(0, countedBytes());
   counted_in_ = nullptr;
+}
+
+void Http2Stream::setRetainedBytes(size_t bytes) {
+  const size_t old = retained_bytes_;
+  retained_bytes_ = bytes;
+  countBuffered(bytes, old);
+  if (bytes > old && counted_in_ != nullptr) counted_in_->checkMemory(this);
+}
+
+void Http2Stream::resetForMemory() {
+  if (destroyed_ || session_ == nullptr) return;
+  constexpr uint32_t kCode = constants::NGHTTP2_ENHANCE_YOUR_CALM;
+  if (!closed_) {
+    closed_ = true;
+    rst_code_ = kCode;
+    if (timer_) timer_->stop();
+    if (!writable_ending_) {
+      writable_ending_ = true;
+      scheduleAborted();
+    }
+  }
+  if (id_ != 0 && session_->nghttp2() != nullptr) {
+    // At once, not behind the stream's queued frames (submitRstStream waits for those): they
+    // are what we want to drop.
+    nghttp2_submit_rst_stream(session_->nghttp2(), NGHTTP2_FLAG_NONE, id_, kCode);
+    session_->scheduleFlush();
+  }
+  finishDestroy(http2StreamError(kCode));
 }
 
 void Http2Stream::countBuffered(size_t added, size_t removed) {

@@ -127,6 +127,16 @@ class Http2Stream : public std::enable_shared_from_this<Http2Stream> {
   bool readableEnded() const { return end_emitted_; }
   size_t readableLength() const { return inbox_bytes_; }
 
+  // --- memory (not in Node) ---
+  // Bytes the application holds for this stream beyond the stream's own buffers: a partial
+  // message it is assembling, messages it has queued (rpc/ reports its message buffers here).
+  // They count, like bufferSize(), readableLength() and the request headers, against the
+  // session's maxSessionMemory and the server's memory quota. When a session goes over either,
+  // the stream holding the most bytes the peer makes us hold (unread, retained, or unsent
+  // because the peer's window is shut) is reset with ENHANCE_YOUR_CALM ('error', then 'close').
+  void setRetainedBytes(size_t bytes);
+  size_t retainedBytes() const { return retained_bytes_; }
+
   // --- closing ---
   // Sends RST_STREAM with `code` (default NGHTTP2_NO_ERROR) and closes both sides.
   void close(uint32_t code = 0, std::function<void()> callback = nullptr);
@@ -205,6 +215,13 @@ struct Nghttp2Callbacks;
   void joinSessionCount();
   void leaveSessionCount();
   void countBuffered(size_t added, size_t removed);
+  // What the stream counts in its session's total (see setRetainedBytes).
+  size_t countedBytes() const {
+    return buffer_size_ + inbox_bytes_ + retained_bytes_ + header_bytes_;
+  }
+  // The session is over its memory budget and this stream holds the most: RST_STREAM
+  // ENHANCE_YOUR_CALM at once, its buffers dropped now.
+  void resetForMemory();
   void emitHeadersEvent(Headers headers, uint8_t flags, int category);
   void emitFrameError(uint8_t type, int code);
   void updateTimer();
@@ -254,6 +271,10 @@ struct Nghttp2Callbacks;
   // Readable side.
   Fifo<SharedBuffer> inbox_;
   size_t inbox_bytes_ = 0;
+  // Memory counted for the session beyond the buffers (see setRetainedBytes): what the
+  // application reported, and the request headers a server stream keeps.
+  size_t retained_bytes_ = 0;
+  size_t header_bytes_ = 0;
   bool flowing_ = false;
   bool explicitly_paused_ = false;
   bool did_read_ = false;

@@ -1,0 +1,60 @@
+#!/bin/bash
+# memory_budget_test: the hardening issue's two memory scenarios against bench_server (defaults).
+#   1. partial: 1000 streams on one connection, each sending part of a 4 MiB gRPC message.
+#   2. window0: 8 connections with SETTINGS_INITIAL_WINDOW_SIZE 0, 100 streams each asking for a
+#      1 MB response.
+# For each, on a fresh server: peak RSS (VmHWM) - RSS after warm-up < 64 MiB, the server reset
+# streams with ENHANCE_YOUR_CALM (the budget engaged: without it, nothing is reset and the
+# server grows by gigabytes), and 20 legitimate unary calls on another connection, made while
+# the hostile connections are still open, all get grpc-status 0.
+#   memory_budget_test.sh BENCH_SERVER MEMORY_ATTACK
+set -u
+server=$1 attack=$2
+log=${TEST_TMPDIR:-/tmp}/bench_server.log
+pid=""
+trap '[ -n "$pid" ] && kill -9 $pid 2>/dev/null' EXIT
+limit_kib=$((64 * 1024))
+
+start() {
+  "$server" --port=0 >"$log" 2>&1 &
+  pid=$!
+  port=""
+  for _ in $(seq 400); do
+    port=$(sed -n 's/^listening \([0-9]*\)$/\1/p' "$log" | head -1)
+    [ -n "$port" ] && break
+    kill -0 $pid 2>/dev/null || break
+    sleep 0.05
+  done
+  [ -n "$port" ] || { echo "bench_server did not start:"; cat "$log"; exit 1; }
+}
+
+kib() { sed -n "s/^$1:[[:space:]]*\([0-9]*\) kB$/\1/p" /proc/$pid/status; }
+field() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" <<<"$2"; }
+
+fail=0
+run() {
+  local name=$1; shift
+  start
+  # Warm-up: a few legitimate calls, so that the idle figure includes what serving costs.
+  warm=$("$attack" --port=$port --mode=partial --connections=0 --attack_ms=0 --legit_calls=5)
+  [ "$(field legit_ok "$warm")" = 5 ] || { echo "FAIL $name: warm-up calls failed: $warm"; fail=1; }
+  idle=$(kib VmRSS)
+  out=$("$attack" --port=$port "$@")
+  peak=$(kib VmHWM)
+  kill -0 $pid 2>/dev/null || { echo "FAIL $name: the server died:"; cat "$log"; fail=1; }
+  kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null; pid=""
+  growth=$((peak - idle))
+  echo "$name: idle ${idle} KiB, peak ${peak} KiB, growth ${growth} KiB; $out"
+  if ((growth >= limit_kib)); then echo "FAIL $name: the server grew by ${growth} KiB"; fail=1; fi
+  calm=$(field enhance_your_calm "$out")
+  if [ -z "$calm" ] || ((calm == 0)); then
+    echo "FAIL $name: no stream was reset with ENHANCE_YOUR_CALM: the budget never engaged"; fail=1
+  fi
+  if [ "$(field legit_ok "$out")" != 20 ]; then
+    echo "FAIL $name: legitimate calls failed"; fail=1
+  fi
+}
+
+run partial --mode=partial --connections=1 --streams=1000 --message_bytes=4194304 --attack_ms=3000
+run window0 --mode=window0 --connections=8 --streams=100 --response_bytes=1000000 --attack_ms=3000
+exit $fail

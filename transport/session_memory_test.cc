@@ -1,0 +1,196 @@
+// The memory budget: maxSessionMemory bounds what one connection's peer makes us hold, and a
+// MemoryQuota bounds the sum over a server's sessions (session_memory.cc). Sans-I/O: sessions
+// over in-memory sockets and a manual loop.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "transport/constants.h"
+#include "transport/manual_loop.h"
+#include "transport/memory_quota.h"
+#include "transport/memory_socket.h"
+#include "transport/session.h"
+
+namespace h2rpc::transport {
+namespace {
+
+// A server and a client session, connected.
+struct Connection {
+  Connection(ManualLoop* loop, SessionOptions server_options, SessionOptions client_options = {}) {
+    auto [a, b] = MemorySocket::pair(loop);
+    server = *ServerHttp2Session::create(loop, std::move(a), std::move(server_options));
+    client = *ClientHttp2Session::create(loop, std::move(b), "http", "localhost:8080",
+                                         std::move(client_options));
+    server->onStream([this](std::shared_ptr<ServerHttp2Stream> s, const Headers&, uint8_t) {
+      streams.push_back(s);
+    });
+  }
+  // Opens a request and returns it (the server's side lands in `streams` once the loop ran).
+  std::shared_ptr<ClientHttp2Stream> request(std::string path) {
+    auto req = client->request({{":method", "POST"}, {":path", path}});
+    EXPECT_TRUE(req.ok()) << req.status();
+    return req.ok() ? *req : nullptr;
+  }
+  std::shared_ptr<ServerHttp2Session> server;
+  std::shared_ptr<ClientHttp2Session> client;
+  std::vector<std::shared_ptr<ServerHttp2Stream>> streams;
+};
+
+SessionOptions WithMemory(uint32_t megabytes) {
+  SessionOptions o;
+  o.maxSessionMemory = megabytes;
+  return o;
+}
+
+// A client that advertises a zero stream window: the server can send it nothing.
+SessionOptions ShutWindow() {
+  SessionOptions o;
+  o.settings.initialWindowSize = 0;
+  return o;
+}
+
+TEST(SessionMemoryTest, RetainedBytesOverTheBudgetResetTheLargestStream) {
+  ManualLoop loop;
+  Connection c(&loop, WithMemory(1));
+  auto small = c.request("/small");
+  auto big = c.request("/big");
+  loop.runUntilIdle();
+  ASSERT_EQ(c.streams.size(), 2u);
+  std::vector<std::string> events;
+  c.streams[1]->onError([&](const absl::Status& e) { events.push_back("error"); });
+  c.streams[1]->onClose([&] { events.push_back("close"); });
+
+  c.streams[0]->setRetainedBytes(100000);
+  c.streams[1]->setRetainedBytes(500000);
+  EXPECT_EQ(c.server->memoryResets(), 0u);  // 600 KB: within 1 MB
+  c.streams[1]->setRetainedBytes(950000);   // 1.05 MB: over
+  EXPECT_EQ(c.server->memoryResets(), 1u);
+  EXPECT_TRUE(c.streams[1]->destroyed());
+  EXPECT_FALSE(c.streams[0]->destroyed());
+  EXPECT_LT(c.server->memoryInUse(), 1000000u);
+  loop.runUntilIdle();
+  EXPECT_EQ(big->rstCode(), constants::NGHTTP2_ENHANCE_YOUR_CALM);
+  EXPECT_EQ(c.streams[1]->rstCode(), constants::NGHTTP2_ENHANCE_YOUR_CALM);
+  EXPECT_EQ(events, (std::vector<std::string>{"error", "close"}));
+  EXPECT_FALSE(small->destroyed());
+  // The session goes on: a new stream is served.
+  c.request("/next");
+  loop.runUntilIdle();
+  EXPECT_EQ(c.streams.size(), 3u);
+}
+
+TEST(SessionMemoryTest, UnsentDataTheWindowHoldsBackCountsAgainstThePeer) {
+  ManualLoop loop;
+  Connection c(&loop, WithMemory(1), ShutWindow());
+  std::vector<std::shared_ptr<ClientHttp2Stream>> reqs;
+  for (int i = 0; i < 3; ++i) reqs.push_back(c.request("/r" + std::to_string(i)));
+  loop.runUntilIdle();
+  ASSERT_EQ(c.streams.size(), 3u);
+  int write_errors = 0;
+  for (auto& s : c.streams) {
+    ASSERT_TRUE(s->respond().ok());
+    s->write(std::string(400000, 'x'), [&](absl::Status st) { write_errors += !st.ok(); });
+    loop.runUntilIdle();
+  }
+  // 1.2 MB would be held for a peer that reads nothing: one stream was reset, 800 KB remain.
+  EXPECT_EQ(c.server->memoryResets(), 1u);
+  EXPECT_EQ(write_errors, 1);
+  EXPECT_LT(c.server->memoryInUse(), 1000000u);
+  int reset = 0;
+  for (auto& r : reqs) reset += r->rstCode() == constants::NGHTTP2_ENHANCE_YOUR_CALM;
+  EXPECT_EQ(reset, 1);
+}
+
+TEST(SessionMemoryTest, AWriteToAnOpenWindowIsNotHeldAgainstThePeer) {
+  ManualLoop loop;
+  Connection c(&loop, WithMemory(1));
+  auto req = c.request("/download");
+  std::string body;
+  req->onData([&](std::string_view d) { body += d; });
+  loop.runUntilIdle();
+  ASSERT_EQ(c.streams.size(), 1u);
+  ASSERT_TRUE(c.streams[0]->respond().ok());
+  // 2 MB in one write, over the budget, but the peer's window is open: it flows out.
+  c.streams[0]->end(std::string(2000000, 'd'));
+  EXPECT_FALSE(c.streams[0]->destroyed());
+  loop.runUntilIdle();
+  EXPECT_EQ(c.server->memoryResets(), 0u);
+  EXPECT_EQ(body.size(), 2000000u);
+  EXPECT_TRUE(req->readableEnded());
+}
+
+TEST(SessionMemoryTest, UnreadDataCountsAndIsResetOverTheBudget) {
+  // The server never reads; its 1 MB stream windows let each client push up to 1 MB.
+  ManualLoop loop;
+  SessionOptions server = WithMemory(1);
+  server.settings.initialWindowSize = 1 << 20;
+  Connection c(&loop, server);
+  auto a = c.request("/a");
+  auto b = c.request("/b");
+  a->write(std::string(700000, 'a'));
+  loop.runUntilIdle();
+  EXPECT_EQ(c.server->memoryResets(), 0u);
+  b->write(std::string(500000, 'b'));
+  loop.runUntilIdle();
+  EXPECT_EQ(c.server->memoryResets(), 1u);
+  EXPECT_EQ(a->rstCode(), constants::NGHTTP2_ENHANCE_YOUR_CALM);  // it held the most
+  EXPECT_FALSE(b->destroyed());
+  EXPECT_LT(c.server->memoryInUse(), 1000000u);
+}
+
+TEST(SessionMemoryTest, QuotaTakesFromTheLargestSessionFirst) {
+  ManualLoop loop;
+  auto quota = std::make_shared<MemoryQuota>(1000000);
+  SessionOptions server = WithMemory(10);
+  server.memoryQuota = quota;
+  Connection hostile(&loop, server, ShutWindow());
+  Connection fair(&loop, server, ShutWindow());
+  auto h1 = hostile.request("/h1");
+  auto h2 = hostile.request("/h2");
+  auto f1 = fair.request("/f1");
+  loop.runUntilIdle();
+  ASSERT_EQ(hostile.streams.size(), 2u);
+  ASSERT_EQ(fair.streams.size(), 1u);
+  EXPECT_EQ(quota->sessionCount(), 2u);
+  for (auto& s : hostile.streams) {
+    ASSERT_TRUE(s->respond().ok());
+    s->write(std::string(400000, 'h'));
+  }
+  loop.runUntilIdle();
+  EXPECT_EQ(hostile.server->memoryResets(), 0u);  // 800 KB of 1 MB
+  ASSERT_TRUE(fair.streams[0]->respond().ok());
+  fair.streams[0]->write(std::string(300000, 'f'));
+  loop.runUntilIdle();
+  // The fair session's write took the server over: the hostile one gave a stream back.
+  EXPECT_EQ(hostile.server->memoryResets(), 1u);
+  EXPECT_EQ(fair.server->memoryResets(), 0u);
+  EXPECT_FALSE(fair.streams[0]->destroyed());
+  EXPECT_LE(quota->used(), quota->limit());
+
+  // A session that goes leaves the quota.
+  hostile.server->destroy();
+  loop.runUntilIdle();
+  EXPECT_EQ(quota->sessionCount(), 1u);
+}
+
+TEST(SessionMemoryTest, QuotaRefusesNewStreamsWhenNothingCanBeReclaimed) {
+  ManualLoop loop;
+  auto quota = std::make_shared<MemoryQuota>(1);  // a session's own bookkeeping is over it
+  SessionOptions server = WithMemory(10);
+  server.memoryQuota = quota;
+  Connection c(&loop, server);
+  std::vector<std::shared_ptr<ClientHttp2Stream>> reqs;
+  // More than maxSessionRejectedStreams (100): refusals for the server's sake are not held
+  // against the peer, whose session goes on.
+  for (int i = 0; i < 150; ++i) reqs.push_back(c.request("/r"));
+  loop.runUntilIdle();
+  EXPECT_TRUE(c.streams.empty());
+  for (auto& r : reqs) EXPECT_EQ(r->rstCode(), constants::NGHTTP2_REFUSED_STREAM);
+  EXPECT_FALSE(c.server->destroyed());
+  EXPECT_FALSE(c.client->destroyed());
+  EXPECT_EQ(c.server->memoryResets(), 0u);
+}
+
+}  // namespace
+}  // namespace h2rpc::transport
