@@ -486,8 +486,10 @@ void ClientCall::OnClose() {
   FlushWrites(false);
   if (deadline_expired_) {
     status = absl::DeadlineExceededError("Deadline Exceeded");
-  } else if (stream_->session() == nullptr || code == transport::constants::NGHTTP2_CANCEL) {
-    // A dropped connection: UNAVAILABLE (nothing says the server saw the call finish).
+  } else if (code == transport::constants::NGHTTP2_CANCEL) {
+    // A dropped connection (its streams close with CANCEL, as in Node): UNAVAILABLE, since
+    // nothing says the server saw the call finish. (The stream's session is always gone by
+    // now, so it cannot tell a dropped connection from a reset stream.)
     status = absl::UnavailableError("Connection closed before the call completed");
   } else {
     status = StatusFromRstCode(code);

@@ -85,10 +85,11 @@ class MessageDeframer {
 
   // Complete messages waiting for Next().
   size_t queued() const { return ready_.size(); }
-  // Bytes held: the partial message (its reserved buffer, or its slices) and the complete
-  // messages waiting for Next(). What a call reports to its stream as retained (memory budget).
+  // Bytes held: what arrived of the partial message, and the complete messages waiting for
+  // Next(). What a call reports to its stream as retained (memory budget). A reserved buffer's
+  // untouched tail is not counted: it costs address space, not memory, until bytes fill it.
   size_t buffered_bytes() const {
-    return partial_.payload.capacity() + partial_pieces_bytes_ + ready_bytes_;
+    return partial_.payload.size() + partial_pieces_bytes_ + ready_bytes_;
   }
   size_t max_message_size() const { return max_message_size_; }
 
@@ -106,7 +107,7 @@ class MessageDeframer {
   transport::Fifo<Frame> ready_;
   size_t ready_bytes_ = 0;  // buffered_bytes() of the frames in ready_
   static size_t FrameBytes(const Frame& f) {
-    size_t n = f.payload.capacity();
+    size_t n = f.payload.size();
     for (const transport::SharedBuffer& p : f.pieces) n += p.size();
     return n;
   }

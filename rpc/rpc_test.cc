@@ -510,6 +510,44 @@ TEST_F(RpcTest, ClientWritesWaitWhileTheServerDoesNotRead) {
   EXPECT_EQ(result->index(), kMessages);
 }
 
+// A call stops taking bytes at max_buffered_bytes (1 MiB) as well as at max_buffered_messages
+// (4): with ~1 MB messages the server holds two of them, not four.
+TEST_F(RpcTest, ServerCallStopsReadingAtItsBufferedBytes) {
+  constexpr int kMessages = 8;
+  int written = 0;
+  bool writer_done = false;
+  absl::StatusOr<EchoReply> result = absl::UnknownError("not finished");
+  auto writer = [&]() -> Task<void> {
+    ClientWriter<EchoRequest, EchoReply> w(
+        ClientCall::Start(channel_, "/h2rpc.rpc_test.Echo/SlowCollect", {}));
+    EchoRequest big = Req("x");
+    big.set_payload(std::string(1000000, 'w'));  // under the test server's 1 MiB limit
+    for (int i = 0; i < kMessages; ++i) {
+      if (!co_await w.Write(big)) break;
+      ++written;
+    }
+    result = co_await w.Finish();
+    writer_done = true;
+  };
+  writer().Start();
+  auto check = [&]() -> Task<int> {
+    const int while_blocked = co_await UntilStalled(written);
+    service_.start_reading = true;
+    co_await Until([&] { return writer_done; });
+    co_return while_blocked;
+  };
+  const int while_blocked = Run(check());
+  // The server's call holds two messages and stops crediting: the stream window (1 MiB) lets a
+  // third one through, and the client's Write waits on the fourth. Counting messages only, the
+  // call would have taken four, and the client written five.
+  EXPECT_LE(while_blocked, 3);
+  EXPECT_GT(while_blocked, 0);
+  ASSERT_TRUE(writer_done);
+  EXPECT_EQ(written, kMessages);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->index(), kMessages);
+}
+
 // The typed client parses a message from the slices it arrived in, whatever the split (a field
 // cut anywhere, empty pieces) — ZeroCopyInputStream's Next/BackUp/Skip.
 TEST(ReceivedMessageTest, ParsesFromAnySplit) {
@@ -676,6 +714,29 @@ TEST_F(RpcTest, HttpStatusWithoutGrpcStatusIsMapped) {
   EXPECT_EQ(call("401", "text/plain"), absl::StatusCode::kUnauthenticated);
   EXPECT_EQ(call("200", "text/html"), absl::StatusCode::kUnknown);   // not gRPC
   EXPECT_EQ(call("200", "application/grpc"), absl::StatusCode::kUnknown);  // no grpc-status
+  channel->Close();
+  http->close();
+}
+
+// A stream reset by the server maps by its code (gRPC's table): ENHANCE_YOUR_CALM, what a
+// server over its memory budget sends, is RESOURCE_EXHAUSTED; a dropped connection (CANCEL)
+// stays UNAVAILABLE.
+TEST_F(RpcTest, ServerResetCodeIsMapped) {
+  auto http = *transport::Http2Server::createServer(&loop_);
+  uint32_t next_code = 0;
+  http->onStream([&](std::shared_ptr<transport::ServerHttp2Stream> s, const transport::Headers&,
+                     uint8_t) { s->close(next_code); });
+  ASSERT_TRUE(http->listen(0).ok());
+  auto channel = Channel::Create(&loop_, "127.0.0.1:" + std::to_string(http->port()));
+  auto call = [&](uint32_t code) {
+    next_code = code;
+    return Run(UnaryCall<EchoRequest, EchoReply>(channel, "/x.Y/Z", Req(""), {})).status();
+  };
+  absl::Status calm = call(transport::constants::NGHTTP2_ENHANCE_YOUR_CALM);
+  EXPECT_EQ(calm.code(), absl::StatusCode::kResourceExhausted) << calm;
+  EXPECT_EQ(call(transport::constants::NGHTTP2_INTERNAL_ERROR).code(),
+            absl::StatusCode::kInternal);
+  EXPECT_EQ(call(transport::constants::NGHTTP2_CANCEL).code(), absl::StatusCode::kUnavailable);
   channel->Close();
   http->close();
 }

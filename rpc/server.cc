@@ -1,7 +1,10 @@
 #include "rpc/server.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <utility>
 
@@ -16,6 +19,14 @@ namespace h2rpc::rpc {
 namespace {
 
 using transport::Headers;
+
+// See ServerOptions::fix_malloc_mmap_threshold.
+void FixMallocMmapThreshold() {
+#ifdef __GLIBC__
+  static std::once_flag once;
+  std::call_once(once, [] { mallopt(M_MMAP_THRESHOLD, 256 * 1024); });
+#endif
+}
 
 // An early error: one HEADERS frame with END_STREAM carrying the status (Trailers-Only).
 void RespondTrailersOnly(transport::ServerHttp2Stream& stream, const absl::Status& status,
@@ -36,6 +47,13 @@ Server::Server(transport::UvLoop* loop, ServerOptions options)
   // stream (~40k calls on one connection; found by bench/).
   if (!options_.http2.settings.maxConcurrentStreams) {
     options_.http2.settings.maxConcurrentStreams = 1000;
+  }
+  if (options_.fix_malloc_mmap_threshold) FixMallocMmapThreshold();
+  if (options_.max_connection_memory_mb > 0) {
+    options_.http2.maxSessionMemory = options_.max_connection_memory_mb;
+  }
+  if (options_.max_server_memory_mb > 0) {
+    options_.http2.maxServerMemory = options_.max_server_memory_mb;
   }
   if (!options_.http2.settings.initialWindowSize && options_.initial_window_size > 0) {
     options_.http2.settings.initialWindowSize = options_.initial_window_size;

@@ -40,6 +40,22 @@ struct ServerOptions {
   // SETTINGS_MAX_FRAME_SIZE each connection advertises (see kDefaultMaxFrameSize); an explicit
   // http2.settings.maxFrameSize wins, 0 keeps HTTP/2's 16 KiB.
   uint32_t max_frame_size = kDefaultMaxFrameSize;
+  // Memory budget in megabytes (10^6 bytes): what one connection, and all connections together,
+  // may make the server hold (partial and unread messages, responses their windows hold back;
+  // rpc/README.md, "Memory budget"). Over it, the stream holding the most is reset
+  // (ENHANCE_YOUR_CALM; the client sees RESOURCE_EXHAUSTED). 32 MB per connection lets one
+  // client run gRPC's interop concurrent_large_unary (120 calls of ~270 KB at once); 40 MB in
+  // all keeps a hostile crowd under 64 MiB of RSS (tests/hardening). They set
+  // http2.maxSessionMemory and http2.maxServerMemory; 0 keeps those.
+  uint32_t max_connection_memory_mb = 32;
+  uint32_t max_server_memory_mb = 40;
+  // glibc raises its mmap threshold (up to 32 MiB) each time it frees a large block; from then
+  // on freed message buffers stay in the heap, and a peer that churns large partial messages
+  // leaves the process at its high-water mark (tests/hardening: +70 MB of RSS against +38 MB
+  // for the same budget). When true, the first Server fixes the threshold at 256 KiB for the
+  // process (what MALLOC_MMAP_THRESHOLD_=262144 does): larger blocks are mmapped and go back to
+  // the kernel when freed. Smaller ones, and the transport's cached buffers, are unaffected.
+  bool fix_malloc_mmap_threshold = true;
   // HTTP/2 settings and limits of each connection (Node's names; see transport/session.h).
   transport::ServerOptions http2;
   // SO_REUSEPORT on the listening socket, so several Servers (one per event loop and thread) can

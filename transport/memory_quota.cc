@@ -4,13 +4,13 @@
 
 namespace h2rpc::transport {
 
-void MemoryQuota::report(const Http2Session* session, size_t bytes) {
+void MemoryQuota::report(Http2Session* session, size_t bytes) {
   size_t& share = shares_[session];
   used_ = used_ - share + bytes;
   share = bytes;
 }
 
-void MemoryQuota::leave(const Http2Session* session) {
+void MemoryQuota::leave(Http2Session* session) {
   auto it = shares_.find(session);
   if (it == shares_.end()) return;
   used_ -= it->second;
@@ -28,7 +28,7 @@ void MemoryQuota::refresh() {
 Http2Session* MemoryQuota::largest() const {
   // A walk over the sessions: only done while over the limit, which is rare and short (each
   // call is followed by a stream reset that brings the sum down).
-  const Http2Session* best = nullptr;
+  Http2Session* best = nullptr;
   size_t most = 0;
   for (const auto& [session, bytes] : shares_) {
     if (bytes > most) {
@@ -36,7 +36,7 @@ Http2Session* MemoryQuota::largest() const {
       best = session;
     }
   }
-  return const_cast<Http2Session*>(best);
+  return best;
 }
 
 }  // namespace h2rpc::transport

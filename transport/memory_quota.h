@@ -36,9 +36,9 @@ class MemoryQuota {
   size_t sessionCount() const { return shares_.size(); }
 
   // What `session` holds now (replaces its previous report).
-  void report(const Http2Session* session, size_t bytes);
+  void report(Http2Session* session, size_t bytes);
   // `session` is gone: what it reported no longer counts.
-  void leave(const Http2Session* session);
+  void leave(Http2Session* session);
   // Re-reads what each session holds now, less what is flowing out to its peer (reports go
   // stale as sessions drain). A walk over the sessions and their streams: done only when over.
   void refresh();
@@ -48,7 +48,7 @@ class MemoryQuota {
  private:
   size_t limit_;
   size_t used_ = 0;
-  std::unordered_map<const Http2Session*, size_t> shares_;
+  std::unordered_map<Http2Session*, size_t> shares_;
 };
 
 }  // namespace h2rpc::transport

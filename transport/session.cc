@@ -968,6 +968,14 @@ int Http2Session::onFrameRecv(const nghttp2_frame* frame) {
       }
       break;
     }
+    case NGHTTP2_WINDOW_UPDATE:
+      // The peer reads: whatever waited for this credit is no longer stalled (memory budget).
+      if (id == 0) {
+        connection_stalled_since_ = Http2Stream::kNotStalled;
+      } else if (Http2Stream* stream = findStream(id)) {
+        stream->stalled_since_ = Http2Stream::kNotStalled;
+      }
+      break;
     case NGHTTP2_GOAWAY: {
       const uint32_t code = frame->goaway.error_code;
       const int32_t last = frame->goaway.last_stream_id;

@@ -45,10 +45,11 @@ struct SessionOptions {
   uint32_t maxDeflateDynamicTableSize = 4096;
   uint32_t maxSettings = 32;               // SETTINGS entries per frame
   // Megabytes (10^6 bytes, as Node). Over it, new streams are refused with ENHANCE_YOUR_CALM
-  // (as Node). Unlike Node, open streams do not grow past it either: when what the peer makes
-  // us hold (unread data, what the application retains for a stream, data the peer's window
-  // keeps us from sending) takes the session over, the stream holding the most is reset with
-  // ENHANCE_YOUR_CALM (see Http2Stream::setRetainedBytes).
+  // (as Node). Unlike Node, a server's open streams do not grow past it either: when what the
+  // peer makes us hold (unread data, what the application retains for a stream, data the
+  // peer's window keeps us from sending) takes the session over, the stream holding the most
+  // is reset with ENHANCE_YOUR_CALM (see Http2Stream::setRetainedBytes). Client sessions count
+  // but reset nothing: they hold what their application asked for.
   uint32_t maxSessionMemory = 10;
   // A budget shared with other sessions (a server's; see memory_quota.h). nullptr: none.
   std::shared_ptr<MemoryQuota> memoryQuota;
@@ -228,8 +229,11 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   // Resets this session's stream that holds the most bytes the peer makes us hold (`prefer`
   // on a tie); false if there is none.
   bool reclaimMemory(const Http2Stream* prefer = nullptr);
-  // memoryInUse() less the unsent bytes the peer's windows let flow out (a walk).
-  size_t memoryHeldByPeer() const;
+  // memoryInUse() less the unsent bytes that are not held against the peer (a walk).
+  size_t memoryHeldByPeer();
+  // The unsent bytes of `stream` that the peer holds back: on a server, bytes behind a window
+  // the peer never opened, or has left shut for kStallGraceMs. Updates the stall clocks.
+  size_t unsentHeldByPeer(Http2Stream& stream, uint64_t now, bool connection_shut);
   // Whether a new stream fits the quota (after reclaiming from the largest sessions).
   bool quotaAdmitsStream();
   void reclaimFromQuota();
@@ -319,6 +323,9 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   absl::Status recv_error_;
   uint32_t rejected_streams_ = 0;
   uint64_t memory_resets_ = 0;
+  // Since when (loop time) our unsent bytes have waited for a connection-level WINDOW_UPDATE
+  // (Http2Stream::kNotStalled: they do not).
+  uint64_t connection_stalled_since_ = UINT64_MAX;
   bool checking_memory_ = false;  // checkMemory() is running (it does not nest)
   std::unique_ptr<Timer> timer_;
   uint64_t timeout_ms_ = 0;

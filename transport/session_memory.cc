@@ -23,35 +23,61 @@ namespace {
 // Resets per check: each frees the largest holder, so one is almost always enough; the bound
 // keeps a check's work small whatever the peer does.
 constexpr int kMaxResetsPerCheck = 16;
+// How long a window that ran out may stay shut before the bytes behind it count as held by
+// the peer: a reading peer credits us within a round trip.
+constexpr uint64_t kStallGraceMs = 1000;
 
 }  // namespace
 
-size_t Http2Session::memoryHeldByPeer() const {
-  // memoryInUse() less what is flowing out: unsent bytes of streams the peer lets us send to.
-  // A walk, done only when over a budget.
-  size_t flowing = 0;
-  if (ng_ != nullptr && nghttp2_session_get_remote_window_size(ng_) > 0) {
+size_t Http2Session::unsentHeldByPeer(Http2Stream& stream, uint64_t now, bool connection_shut) {
+  // On a client, what we send is the application's own requests: never the server's doing.
+  if (type_ == Type::kClient || stream.buffer_size_ == 0) return 0;
+  const bool stream_shut = nghttp2_session_get_stream_remote_window_size(ng_, stream.id_) <= 0;
+  if (!stream_shut) stream.stalled_since_ = Http2Stream::kNotStalled;
+  if (!stream_shut && !connection_shut) return 0;  // flowing out
+  // A window the peer never opened (SETTINGS_INITIAL_WINDOW_SIZE 0): it asked for a response
+  // it does not let us send.
+  if (stream_shut && !stream.sent_data_) return stream.buffer_size_;
+  // A window that ran out: a reading peer opens it again within a round trip; one that has
+  // not done so for kStallGraceMs holds these bytes. (The clocks start when a check first sees
+  // the window shut and stop at the peer's next WINDOW_UPDATE.)
+  if (stream_shut && stream.stalled_since_ == Http2Stream::kNotStalled) {
+    stream.stalled_since_ = now;
+  }
+  const bool stream_stalled = stream_shut && now - stream.stalled_since_ >= kStallGraceMs;
+  const bool connection_stalled =
+      connection_shut && now - connection_stalled_since_ >= kStallGraceMs;
+  return stream_stalled || connection_stalled ? stream.buffer_size_ : 0;
+}
+
+size_t Http2Session::memoryHeldByPeer() {
+  // memoryInUse() less the unsent bytes that are flowing out, or only waiting a round trip for
+  // the peer's credit. A walk, done only when over a budget.
+  const uint64_t now = loop_->now();
+  const bool connection_shut = ng_ != nullptr && nghttp2_session_get_remote_window_size(ng_) <= 0;
+  if (!connection_shut) connection_stalled_since_ = Http2Stream::kNotStalled;
+  if (connection_shut && connection_stalled_since_ == Http2Stream::kNotStalled) {
+    connection_stalled_since_ = now;
+  }
+  size_t not_held = 0;
+  if (ng_ != nullptr) {
     for (const auto& [id, stream] : streams_) {
-      if (stream->buffer_size_ > 0 && nghttp2_session_get_stream_remote_window_size(ng_, id) > 0) {
-        flowing += stream->buffer_size_;
-      }
+      not_held += stream->buffer_size_ - unsentHeldByPeer(*stream, now, connection_shut);
     }
   }
   const size_t used = memoryInUse();
-  return used > flowing ? used - flowing : 0;
+  return used > not_held ? used - not_held : 0;
 }
 
 bool Http2Session::reclaimMemory(const Http2Stream* prefer) {
   if (destroyed_ || ng_ == nullptr) return false;
-  const bool connection_stalled = nghttp2_session_get_remote_window_size(ng_) <= 0;
+  const uint64_t now = loop_->now();
+  const bool connection_shut = nghttp2_session_get_remote_window_size(ng_) <= 0;
   std::shared_ptr<Http2Stream> victim;
   size_t most = 0;
   for (const auto& [id, stream] : streams_) {
-    size_t held = stream->inbox_bytes_ + stream->retained_bytes_;
-    if (stream->buffer_size_ > 0 &&
-        (connection_stalled || nghttp2_session_get_stream_remote_window_size(ng_, id) <= 0)) {
-      held += stream->buffer_size_;
-    }
+    const size_t held = stream->inbox_bytes_ + stream->retained_bytes_ +
+                        unsentHeldByPeer(*stream, now, connection_shut);
     if (held > most || (held == most && held > 0 && stream.get() == prefer)) {
       most = held;
       victim = stream;
@@ -64,6 +90,10 @@ bool Http2Session::reclaimMemory(const Http2Stream* prefer) {
 }
 
 void Http2Session::checkMemory(const Http2Stream* grown) {
+  // Servers only: what a client holds is the responses its application asked for, bounded by
+  // its calls (their count, message size limit and flow-control windows); a client session
+  // keeps Node's budget, which refuses streams the server pushes.
+  if (type_ == Type::kClient) return;
   if (checking_memory_ || destroyed_ || ng_ == nullptr) return;
   checking_memory_ = true;
   auto self = shared_from_this();

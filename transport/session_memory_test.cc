@@ -120,6 +120,89 @@ TEST(SessionMemoryTest, AWriteToAnOpenWindowIsNotHeldAgainstThePeer) {
   EXPECT_TRUE(req->readableEnded());
 }
 
+TEST(SessionMemoryTest, AWindowThatRanOutCountsOnceThePeerLeftItShutForASecond) {
+  ManualLoop loop;
+  Connection c(&loop, WithMemory(1));
+  auto download = c.request("/download");
+  download->pause();  // reads nothing: the stream window (65535) runs out and stays shut
+  auto other = c.request("/other");
+  loop.runUntilIdle();
+  ASSERT_EQ(c.streams.size(), 2u);
+  ASSERT_TRUE(c.streams[0]->respond().ok());
+  c.streams[0]->write(std::string(2000000, 'd'));
+  loop.runUntilIdle();
+  // Over the budget, but a reading peer would credit us within a round trip: growth elsewhere
+  // on the session (here, retained bytes of the other stream) resets nothing yet.
+  c.streams[1]->setRetainedBytes(1000);
+  EXPECT_EQ(c.server->memoryResets(), 0u);
+  loop.advance(999);
+  c.streams[1]->setRetainedBytes(2000);
+  EXPECT_EQ(c.server->memoryResets(), 0u);
+  // A second without credit: the peer holds those bytes; the stream goes.
+  loop.advance(1);
+  c.streams[1]->setRetainedBytes(3000);
+  EXPECT_EQ(c.server->memoryResets(), 1u);
+  loop.runUntilIdle();
+  EXPECT_EQ(download->rstCode(), constants::NGHTTP2_ENHANCE_YOUR_CALM);
+  EXPECT_FALSE(c.streams[1]->destroyed());
+}
+
+TEST(SessionMemoryTest, CreditFromThePeerRestartsTheGrace) {
+  ManualLoop loop;
+  Connection c(&loop, WithMemory(1));
+  auto download = c.request("/download");
+  size_t got = 0;
+  size_t pause_at = 0;
+  download->onData([&](std::string_view d) {
+    got += d.size();
+    if (got >= pause_at) download->pause();
+  });
+  download->pause();
+  auto other = c.request("/other");
+  loop.runUntilIdle();
+  ASSERT_TRUE(c.streams[0]->respond().ok());
+  c.streams[0]->write(std::string(2000000, 'd'));
+  loop.runUntilIdle();
+  c.streams[1]->setRetainedBytes(1000);  // the stall clock starts
+  loop.advance(900);
+  // The peer reads a little (over half its window, so that it sends WINDOW_UPDATE): the credit
+  // restarts the clock.
+  const size_t sent_before = 2000000 - c.streams[0]->bufferSize();
+  pause_at = 40000;
+  download->resume();
+  loop.runUntilIdle();
+  EXPECT_GE(got, pause_at);
+  EXPECT_GT(2000000 - c.streams[0]->bufferSize(), sent_before);  // the credit let more out
+  c.streams[1]->setRetainedBytes(2000);
+  loop.advance(900);
+  c.streams[1]->setRetainedBytes(3000);
+  EXPECT_EQ(c.server->memoryResets(), 0u);
+}
+
+// A client holds what its application asked for (its own requests, the responses it reads):
+// bounded by its calls, not by the server. Client sessions count but never reset.
+TEST(SessionMemoryTest, AClientSessionCountsButResetsNothing) {
+  ManualLoop loop;
+  SessionOptions server;
+  server.settings.initialWindowSize = 0;  // the server takes nothing of the body
+  Connection c(&loop, server, WithMemory(1));
+  auto upload = c.request("/upload");
+  upload->write(std::string(2000000, 'u'));
+  auto download = c.request("/download");
+  download->setRetainedBytes(2000000);  // e.g. a large response being assembled
+  loop.runUntilIdle();
+  ASSERT_EQ(c.streams.size(), 2u);
+  ASSERT_TRUE(c.streams[1]->respond().ok());
+  c.streams[1]->write(std::string(1000, 'r'));  // growth on the client: a response arrives
+  loop.advance(5000);
+  c.streams[1]->write(std::string(1000, 'r'));
+  loop.runUntilIdle();
+  EXPECT_GT(c.client->memoryInUse(), 3000000u);
+  EXPECT_EQ(c.client->memoryResets(), 0u);
+  EXPECT_FALSE(upload->destroyed());
+  EXPECT_FALSE(download->destroyed());
+}
+
 TEST(SessionMemoryTest, UnreadDataCountsAndIsResetOverTheBudget) {
   // The server never reads; its 1 MB stream windows let each client push up to 1 MB.
   ManualLoop loop;

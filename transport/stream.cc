@@ -252,6 +252,7 @@ ssize_t Http2Stream::readForFraming(size_t length, uint32_t* data_flags) {
   }
   buffer_size_ -= copied;
   countBuffered(0, copied);
+  if (copied > 0) sent_data_ = true;
   // nghttp2 writes the frame header and calls the session's send_data callback, which queues
   // framed_ for the socket behind it.
   if (copied > 0) *data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;

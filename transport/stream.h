@@ -131,9 +131,10 @@ class Http2Stream : public std::enable_shared_from_this<Http2Stream> {
   // Bytes the application holds for this stream beyond the stream's own buffers: a partial
   // message it is assembling, messages it has queued (rpc/ reports its message buffers here).
   // They count, like bufferSize(), readableLength() and the request headers, against the
-  // session's maxSessionMemory and the server's memory quota. When a session goes over either,
-  // the stream holding the most bytes the peer makes us hold (unread, retained, or unsent
-  // because the peer's window is shut) is reset with ENHANCE_YOUR_CALM ('error', then 'close').
+  // session's maxSessionMemory and the server's memory quota. When a server session goes over
+  // either, the stream holding the most bytes the peer makes us hold (unread, retained, or
+  // unsent because the peer keeps its window shut) is reset with ENHANCE_YOUR_CALM ('error',
+  // then 'close'). Client sessions only count.
   void setRetainedBytes(size_t bytes);
   size_t retainedBytes() const { return retained_bytes_; }
 
@@ -275,6 +276,11 @@ struct Nghttp2Callbacks;
   // application reported, and the request headers a server stream keeps.
   size_t retained_bytes_ = 0;
   size_t header_bytes_ = 0;
+  // For the memory budget: whether any DATA of ours went out, and since when (loop time) our
+  // unsent bytes have waited for a WINDOW_UPDATE of this stream (kNotStalled: they do not).
+  static constexpr uint64_t kNotStalled = UINT64_MAX;
+  bool sent_data_ = false;
+  uint64_t stalled_since_ = kNotStalled;
   bool flowing_ = false;
   bool explicitly_paused_ = false;
   bool did_read_ = false;
