@@ -167,6 +167,7 @@ Http2Session::~Http2Session() {
 absl::Status Http2Session::init() {
   if (absl::Status st = validateSettings(options_.settings); !st.ok()) return st;
 
+  frame_scanner_ = internal::FrameScanner(type_ == Type::kServer ? NGHTTP2_CLIENT_MAGIC_LEN : 0);
   nghttp2_session_callbacks* cb = nullptr;
   if (nghttp2_session_callbacks_new(&cb) != 0) {
     return nodeError(absl::StatusCode::kResourceExhausted, "ERR_HTTP2_NO_MEM", "Out of memory");
@@ -202,7 +203,8 @@ absl::Status Http2Session::init() {
   // nghttp2 1.52 keeps every closed stream for the (RFC 9113-deprecated) priority tree while the
   // local SETTINGS_MAX_CONCURRENT_STREAMS is unlimited, Node's default; that memory counts against
   // maxSessionMemory, so one long-lived connection refused every stream after ~40k. Node 20's
-  // nghttp2 keeps none (its priority tree is gone): neither do we.
+  // nghttp2 keeps none (its priority tree is gone): neither do we. What RFC 9113 §5.1 needs to
+  // know about closed streams is kept by closed_streams_, bounded (internal/closed_streams.h).
   nghttp2_option_set_no_closed_streams(opt, 1);
 
   nghttp2_mem mem = {&nghttp2_memory_, CountedAllocator::alloc, CountedAllocator::release,
@@ -634,8 +636,7 @@ void Http2Session::receive(std::string_view data) {
   auto self = shared_from_this();
   updateTimer();
   in_nghttp2_ = true;
-  ssize_t rv = nghttp2_session_mem_recv(ng_, reinterpret_cast<const uint8_t*>(data.data()),
-                                        data.size());
+  ssize_t rv = memRecv(data);
   in_nghttp2_ = false;
   if (rv < 0) {
     absl::Status err;
@@ -657,6 +658,55 @@ void Http2Session::receive(std::string_view data) {
     return;
   }
   flush();
+}
+
+ssize_t Http2Session::memRecv(std::string_view data) {
+  size_t pos = 0;
+  while (pos < data.size()) {
+    internal::FrameScanner::Frame frame;
+    bool found = false;
+    const size_t n = frame_scanner_.scan(data.substr(pos), &frame, &found);
+    if (n > 0) {
+      ssize_t rv = nghttp2_session_mem_recv(
+          ng_, reinterpret_cast<const uint8_t*>(data.data()) + pos, n);
+      if (rv < 0) return rv;
+      pos += n;
+    }
+    if (found) {
+      if (int rv = checkClosedStream(frame); rv != 0) return rv;
+    }
+  }
+  return static_cast<ssize_t>(data.size());
+}
+
+int Http2Session::checkClosedStream(const internal::FrameScanner::Frame& frame) {
+  // Only streams nghttp2 has forgotten (no_closed_streams): RFC 9113 §5.1 says what to do from
+  // how they closed. A stream we reset first is not recorded: frames on it are ignored (nghttp2
+  // skips them), as §5.1 requires, since they may have crossed our RST_STREAM.
+  if (frame.stream_id <= 0 || closed_streams_.size() == 0 ||
+      nghttp2_session_find_stream(ng_, frame.stream_id) != nullptr) {
+    return 0;
+  }
+  switch (closed_streams_.find(frame.stream_id)) {
+    case internal::ClosedStreams::How::kPeerEnded:
+      // "any frames after receiving a frame with the END_STREAM flag set MUST [be treated] as a
+      // connection error of type STREAM_CLOSED". This GOAWAY is the one sent: nghttp2 keeps the
+      // first.
+      nghttp2_session_terminate_session(ng_, NGHTTP2_STREAM_CLOSED);
+      recv_error_ = nodeError(absl::StatusCode::kInvalidArgument, "ERR_HTTP2_ERROR",
+                              nghttp2_strerror(NGHTTP2_ERR_STREAM_CLOSED));
+      return NGHTTP2_ERR_CALLBACK_FAILURE;
+    case internal::ClosedStreams::How::kPeerReset:
+      // "any frame other than PRIORITY after receiving a RST_STREAM MUST [be treated] as a stream
+      // error of type STREAM_CLOSED". nghttp2 then skips the frame (crediting the connection
+      // window for DATA); a peer that keeps doing it is cut off like any source of invalid frames.
+      if (!countInvalidFrame()) return NGHTTP2_ERR_CALLBACK_FAILURE;
+      nghttp2_submit_rst_stream(ng_, NGHTTP2_FLAG_NONE, frame.stream_id, NGHTTP2_STREAM_CLOSED);
+      return 0;
+    case internal::ClosedStreams::How::kUnknown:
+      break;
+  }
+  return 0;
 }
 
 void Http2Session::scheduleFlush() {
@@ -830,9 +880,9 @@ int Http2Session::onBeginFrame(const nghttp2_frame_hd* hd) {
   // A lower id nghttp2 does not know. If the client skipped it, it was never opened: "MUST
   // respond with a connection error of type PROTOCOL_ERROR" (RFC 9113 §5.1.1); nghttp2 would
   // silently drop it and leave the client waiting. Otherwise the stream was opened and is closed
-  // (nghttp2 keeps no closed streams, see create()): HEADERS after our RST_STREAM "MUST" be
-  // ignored (§5.1; trailers may be in flight), and we cannot tell that from a misbehaving peer,
-  // so nghttp2 ignores it, as Node 20 does.
+  // (nghttp2 keeps no closed streams, see init()): if the peer ended or reset it,
+  // checkClosedStream() has answered; else we reset it first, or it is too old to be remembered,
+  // and HEADERS after our RST_STREAM "MUST" be ignored (§5.1; trailers may be in flight).
   for (const auto& [first, last] : skipped_stream_ids_) {
     if (id >= first && id <= last) {
       recv_error_ = nodeError(absl::StatusCode::kInvalidArgument, "ERR_HTTP2_ERROR",
@@ -976,6 +1026,9 @@ int Http2Session::onFrameRecv(const nghttp2_frame* frame) {
         stream->stalled_since_ = Http2Stream::kNotStalled;
       }
       break;
+    case NGHTTP2_RST_STREAM:
+      closed_streams_.peerReset(id);  // the stream closes right after this callback
+      break;
     case NGHTTP2_GOAWAY: {
       const uint32_t code = frame->goaway.error_code;
       const int32_t last = frame->goaway.last_stream_id;
@@ -1030,6 +1083,7 @@ int Http2Session::onDataChunk(uint8_t flags, int32_t stream_id, std::string_view
 }
 
 int Http2Session::onStreamClose(int32_t stream_id, uint32_t error_code) {
+  closed_streams_.closed(stream_id, error_code);  // nghttp2 forgets it right after this
   if (incoming_.active && incoming_.id == stream_id) incoming_ = IncomingHeaders();
   auto it = streams_.find(stream_id);
   if (it == streams_.end()) return 0;
@@ -1090,7 +1144,12 @@ int Http2Session::onFrameNotSent(const nghttp2_frame* frame, int lib_error_code)
   return 0;
 }
 
-int Http2Session::onFrameSent(const nghttp2_frame* frame) { return 0; }
+int Http2Session::onFrameSent(const nghttp2_frame* frame) {
+  if (frame->hd.type == NGHTTP2_RST_STREAM) {
+    closed_streams_.localReset(frame->hd.stream_id);  // nghttp2 closes the stream next
+  }
+  return 0;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Server and client

@@ -33,6 +33,8 @@
 #include "transport/event_loop.h"
 #include "transport/fifo.h"
 #include "transport/headers.h"
+#include "transport/internal/closed_streams.h"
+#include "transport/internal/frame_scanner.h"
 #include "transport/memory_quota.h"
 #include "transport/settings.h"
 #include "transport/socket.h"
@@ -175,6 +177,9 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   // Feeds bytes as if read from the socket (what the socket handler does). Public for tests
   // that speak raw HTTP/2 to a session.
   void receive(std::string_view data);
+  // nghttp2_session_mem_recv, stopping before each DATA/HEADERS frame for checkClosedStream().
+  ssize_t memRecv(std::string_view data);
+  int checkClosedStream(const internal::FrameScanner::Frame& frame);
 
  protected:
   Http2Session(Type type, EventLoop* loop, std::unique_ptr<Socket> socket, SessionOptions options);
@@ -319,6 +324,9 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   // kMaxSkippedRanges, oldest dropped first: a HEADERS on one of them is a PROTOCOL_ERROR.
   static constexpr size_t kMaxSkippedRanges = 64;
   std::vector<std::pair<int32_t, int32_t>> skipped_stream_ids_;  // allocated at the first skip
+  // How the last streams closed, for frames that arrive on them (RFC 9113 §5.1; bounded).
+  internal::ClosedStreams closed_streams_;
+  internal::FrameScanner frame_scanner_{0};  // set in init()
   // Why a callback failed, when we know better than nghttp2's "callback failure".
   absl::Status recv_error_;
   uint32_t rejected_streams_ = 0;

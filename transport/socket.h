@@ -65,6 +65,8 @@ class Socket {
 
   // Flushes queued bytes, then closes. destroy() closes at once, dropping queued bytes; the
   // handler is not told (MemorySocket, a test tool, does tell it: a simulated connection drop).
+  // After end(), destroy() lets the close in progress finish: UvSocket's lingering close (the
+  // queued bytes, FIN, then input read and dropped until the peer's FIN, bounded; uv_loop.h).
   virtual void end() = 0;
   virtual void destroy() = 0;
 

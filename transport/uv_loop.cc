@@ -54,7 +54,8 @@ internal::IdlePoll::Options IdlePollOptions(const UvLoopOptions& o) {
 }  // namespace
 
 UvLoop::UvLoop(UvLoopOptions options)
-    : idle_poll_(IdlePollOptions(options)),
+    : options_(options),
+      idle_poll_(IdlePollOptions(options)),
       loop_(new uv_loop_t), idle_(new uv_idle_t), prepare_(new uv_prepare_t) {
   // libuv writes to TCP sockets with write(2): a peer that has closed would raise SIGPIPE and
   // kill the process. Like Node, ignore it (the write then fails with EPIPE, which we handle) —

@@ -40,12 +40,21 @@ struct UvLoopOptions {
   // always polls this many microseconds before it sleeps (instead of the adaptive window).
   // 0: not fixed.
   uint32_t busyPollMicros = 0;
+  // Lingering close of the loop's TCP sockets (UvSocket::end()): after the queued bytes, our FIN
+  // (shutdown of the write side) and then input is read and thrown away until the peer's FIN, for
+  // at most `lingerMillis` from end() and `lingerMaxBytes`, and only then is the socket closed.
+  // Closing with unread input makes the kernel answer with a TCP RST, and a peer that gets an RST
+  // may drop what it had not read yet: our last frames (GOAWAY, even SETTINGS, TLS close_notify).
+  // 0 ms: close as soon as the queued bytes are written (still after the FIN).
+  uint32_t lingerMillis = 2000;
+  size_t lingerMaxBytes = 1 << 20;
 };
 
 class UvLoop : public EventLoop {
  public:
   UvLoop() : UvLoop(UvLoopOptions{}) {}
   explicit UvLoop(UvLoopOptions options);
+  const UvLoopOptions& options() const { return options_; }
   UvLoop(const UvLoop&) = delete;
   UvLoop& operator=(const UvLoop&) = delete;
   ~UvLoop() override;
@@ -84,6 +93,7 @@ class UvLoop : public EventLoop {
   static void onIdle(uv_idle_t* idle);
   static void onPrepare(uv_prepare_t* prepare);
 
+  UvLoopOptions options_;
   internal::IdlePoll idle_poll_;
   bool io_this_turn_ = false;
   uint64_t first_io_ns_ = 0;

@@ -51,6 +51,13 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
   bool reading = false;
   bool ending = false;
   bool closed = false;
+  // Lingering close (UvLoopOptions::lingerMillis): from end() on, input is read (and dropped
+  // when nobody handles it) until the peer's FIN, at most lingerMaxBytes, until the timer fires.
+  uv_timer_t linger_timer;
+  bool timer_open = false;
+  size_t lingered_bytes = 0;
+  bool detached = false;  // the UvSocket is gone: the loop holds the close in progress
+  int handles_closing = 0;
   size_t queued = 0;  // bytes corked or handed to libuv and not written yet
   std::vector<SharedBuffer> corked;
   size_t corked_bytes = 0;
@@ -85,7 +92,9 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
   }
 
   void startReading() {
-    if (closed || connecting || paused || reading || handler == nullptr) return;
+    // Ending without a handler: read only to drop the bytes (lingering close).
+    const bool drain = ending && handler == nullptr;
+    if (closed || connecting || reading || (!drain && (paused || handler == nullptr))) return;
     reading = true;
     uv_read_start(
         reinterpret_cast<uv_stream_t*>(&tcp),
@@ -103,6 +112,13 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
           auto keep = st->shared_from_this();
           if (nread != 0) st->loop->noteIo();
           if (nread > 0) {
+            if (st->ending) {
+              st->lingered_bytes += static_cast<size_t>(nread);
+              if (st->lingered_bytes > st->loop->options().lingerMaxBytes) {
+                st->closeWith(absl::OkStatus(), /*notify=*/true);
+                return;
+              }
+            }
             if (st->handler) {
               st->handler->onSocketBuffer(readBuffer().slice(0, static_cast<size_t>(nread)));
             }
@@ -279,13 +295,50 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
     int rv = uv_shutdown(req, reinterpret_cast<uv_stream_t*>(&tcp), [](uv_shutdown_t* r, int) {
       auto* st = static_cast<State*>(r->data);
       delete r;
-      // Our side is finished; without a handler nobody will read the rest either.
-      if (st->handler == nullptr) st->closeWith(absl::OkStatus(), /*notify=*/false);
+      // Our FIN is out. The socket closes at the peer's FIN (read as EOF), past lingerMaxBytes
+      // or when the linger timer fires, whichever comes first: never with unread input.
+      if (st->closed) return;
+      if (st->loop->options().lingerMillis == 0 && st->handler == nullptr) {
+        st->closeWith(absl::OkStatus(), /*notify=*/false);
+      }
     });
     if (rv < 0) {
       delete req;
       closeWith(absl::OkStatus(), /*notify=*/false);
     }
+  }
+
+  // end(): the lingering close starts; bounded in time from here.
+  void startLinger() {
+    const uint32_t ms = loop->options().lingerMillis;
+    if (ms > 0 && !timer_open && tcp_open) {
+      uv_timer_init(loop->uv(), &linger_timer);
+      linger_timer.data = this;
+      timer_open = true;
+      uv_timer_start(
+          &linger_timer,
+          [](uv_timer_t* t) {
+            auto* st = static_cast<State*>(t->data);
+            auto keep = st->shared_from_this();
+            st->closeWith(absl::OkStatus(), /*notify=*/true);
+          },
+          ms, 0);
+    }
+    if (handler == nullptr) startReading();
+  }
+
+  // The UvSocket was destroyed while ending: the close in progress goes on without it (bounded
+  // by the linger timer). The loop keeps a guard that cuts it short if the loop goes first.
+  void detach() {
+    handler = nullptr;
+    if (detached || closed) return;
+    detached = true;
+    std::weak_ptr<State> weak = shared_from_this();
+    loop->adopt(this, std::shared_ptr<void>(new char, [weak](void* p) {
+                  delete static_cast<char*>(p);
+                  if (auto st = weak.lock()) st->closeWith(absl::OkStatus(), false);
+                }));
+    startReading();
   }
 
   // Closes the handle; tells the handler (from the loop) when `notify`.
@@ -296,22 +349,29 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
     reading = false;
     Handler* h = handler;
     handler = nullptr;
+    auto keep = shared_from_this();
     if (tcp_open) {
-      uv_close(reinterpret_cast<uv_handle_t*>(&tcp), [](uv_handle_t* hd) {
-        auto* st = static_cast<State*>(hd->data);
-        st->self.reset();  // may free the state
-      });
+      ++handles_closing;
+      uv_close(reinterpret_cast<uv_handle_t*>(&tcp), &State::onHandleClosed);
     }
+    if (timer_open) {
+      uv_timer_stop(&linger_timer);
+      ++handles_closing;
+      uv_close(reinterpret_cast<uv_handle_t*>(&linger_timer), &State::onHandleClosed);
+    }
+    if (detached) loop->release(this);  // its guard finds us closed
     if (notify && h) h->onSocketClose(std::move(status));
+  }
+
+  static void onHandleClosed(uv_handle_t* hd) {
+    auto* st = static_cast<State*>(hd->data);
+    if (--st->handles_closing == 0) st->self.reset();  // may free the state
   }
 };
 
 UvSocket::UvSocket(UvLoop* loop) : state_(std::make_shared<State>()) { state_->loop = loop; }
 
-UvSocket::~UvSocket() {
-  state_->handler = nullptr;
-  state_->closeWith(absl::OkStatus(), /*notify=*/false);
-}
+UvSocket::~UvSocket() { destroy(); }
 
 std::unique_ptr<UvSocket> UvSocket::connect(UvLoop* loop, std::string host, uint16_t port) {
   std::unique_ptr<UvSocket> sock(new UvSocket(loop));
@@ -392,7 +452,7 @@ absl::StatusOr<std::unique_ptr<UvSocket>> UvSocket::accept(UvLoop* loop, uv_stre
 void UvSocket::setHandler(Handler* handler) {
   state_->handler = handler;
   if (handler == nullptr) {
-    state_->stopReading();
+    if (!state_->ending) state_->stopReading();  // else the lingering close goes on reading
     return;
   }
   state_->notifyConnect();
@@ -422,11 +482,18 @@ void UvSocket::end() {
     state_->closeWith(absl::OkStatus(), false);
     return;
   }
+  state_->startLinger();
   if (state_->queued == 0) state_->shutdown();
 }
 
 void UvSocket::destroy() {
-  // The owner asked for it: its handler is not called back.
+  // The owner asked for it: its handler is not called back. After end(), the close in progress
+  // (queued bytes, FIN, lingering) goes on, bounded by lingerMillis; else the socket closes now.
+  if (state_->ending && !state_->closed) {
+    state_->detach();
+    return;
+  }
+  state_->handler = nullptr;
   state_->closeWith(absl::OkStatus(), /*notify=*/false);
 }
 

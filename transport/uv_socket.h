@@ -1,5 +1,13 @@
 // transport/uv_socket.h — a TCP Socket on a libuv loop (TCP_NODELAY on, as Node's http2 does).
 //
+// end() is a lingering close: the queued bytes, then our FIN (shutdown of the write side; TLS
+// sends close_notify before it), then input is read — and dropped once nobody handles it — until
+// the peer's FIN, for at most UvLoopOptions::lingerMillis (2 s) from end() and lingerMaxBytes
+// (1 MiB); only then is the socket closed. A socket closed with unread input makes the kernel
+// send a TCP RST, and a peer that gets one may never read our last frames (the GOAWAY). The
+// lingering socket outlives the UvSocket object (destroy() after end() does not cut it short)
+// and keeps the loop running until it closes; a loop destroyed first closes it.
+//
 // Threading: the loop's thread only. Lifetime: the object may be destroyed at any time, even from
 // inside its own handler's callbacks; libuv memory is released after libuv is done with it.
 #ifndef H2RPC_TRANSPORT_UV_SOCKET_H_

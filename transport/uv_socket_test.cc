@@ -7,7 +7,10 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
+#include <memory>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -113,6 +116,139 @@ TEST(UvSocketTest, EndSendsCorkedWritesThenFin) {
   for (int i = 0; i < 1000; ++i) uv_run(p.loop.uv(), UV_RUN_NOWAIT);
   EXPECT_EQ(p.readSome(), "last words");
   EXPECT_EQ(p.readSome(), "");  // EOF
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lingering close: end() never closes with unread input (the kernel would send a TCP RST, and a
+// peer that gets one may lose what it had not read yet, our last frames included).
+
+UvLoopOptions Linger(uint32_t ms, size_t max_bytes = 1 << 20) {
+  UvLoopOptions o;
+  o.lingerMillis = ms;
+  o.lingerMaxBytes = max_bytes;
+  return o;
+}
+
+// What the raw peer reads until EOF or an error; sends `more` bytes now and then meanwhile.
+struct PeerRead {
+  std::string data;
+  bool eof = false;
+  int error = 0;  // errno of a failed recv (ECONNRESET: the peer got a TCP RST)
+};
+
+PeerRead ReadUntilEof(Pair& p, size_t more) {
+  PeerRead r;
+  const std::string chunk(4096, 'z');
+  for (int i = 0; i < 200000 && !r.eof && r.error == 0; ++i) {
+    uv_run(p.loop.uv(), UV_RUN_NOWAIT);
+    if (more > 0 && send(p.peer, chunk.data(), chunk.size(), MSG_DONTWAIT | MSG_NOSIGNAL) > 0) {
+      more -= std::min(more, chunk.size());
+    }
+    char buf[4096];
+    ssize_t n = recv(p.peer, buf, sizeof(buf), MSG_DONTWAIT);
+    if (n > 0) r.data.append(buf, static_cast<size_t>(n));
+    if (n == 0) r.eof = true;
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) r.error = errno;
+  }
+  return r;
+}
+
+// Sends `n` bytes from the peer that the socket will not have read: its handler is about to go.
+void SendUnread(Pair& p, size_t n) {
+  const std::string junk(n, 'j');
+  ASSERT_EQ(send(p.peer, junk.data(), junk.size(), 0), static_cast<ssize_t>(n));
+}
+
+// As a session ends: last frames, no handler, end(), then the socket object goes (destroy()).
+void EndLikeASession(Pair& p, const std::string& last) {
+  p.client->write(last);
+  p.client->setHandler(nullptr);
+  p.client->end();
+  p.client.reset();
+}
+
+// Unread input when we end, and more input after our FIN: the peer still reads our last bytes and
+// then a FIN, not a RST; the socket stays open (reading and dropping) until the peer's FIN.
+TEST(UvSocketTest, EndWithUnreadInputLingersAndThePeerSeesFinNotReset) {
+  Pair p(Linger(60000));
+  SendUnread(p, 32 * 1024);
+  EndLikeASession(p, "GOAWAY");
+  EXPECT_EQ(p.loop.adoptedCount(), 1u);  // the close in progress outlives the UvSocket
+  PeerRead r = ReadUntilEof(p, 64 * 1024);
+  EXPECT_EQ(r.data, "GOAWAY");
+  EXPECT_TRUE(r.eof);
+  EXPECT_EQ(r.error, 0) << strerror(r.error);
+  // Still lingering: the peer may keep writing, and nothing resets it.
+  const std::string more(8192, 'm');
+  EXPECT_EQ(send(p.peer, more.data(), more.size(), MSG_NOSIGNAL), 8192);
+  for (int i = 0; i < 1000; ++i) uv_run(p.loop.uv(), UV_RUN_NOWAIT);
+  EXPECT_EQ(p.loop.adoptedCount(), 1u);
+  // The peer's FIN ends it at once, cleanly.
+  ASSERT_EQ(shutdown(p.peer, SHUT_WR), 0);
+  for (int i = 0; i < 100000 && p.loop.adoptedCount() > 0; ++i) uv_run(p.loop.uv(), UV_RUN_NOWAIT);
+  EXPECT_EQ(p.loop.adoptedCount(), 0u);
+  char buf[16];
+  EXPECT_EQ(recv(p.peer, buf, sizeof(buf), 0), 0) << strerror(errno);  // no RST after the FIN
+}
+
+// A peer that never closes holds the socket for lingerMillis at most.
+TEST(UvSocketTest, LingeringEndsAfterLingerMillis) {
+  Pair p(Linger(50));
+  SendUnread(p, 1024);
+  EndLikeASession(p, "bye");
+  for (int i = 0; i < 1000 && p.loop.adoptedCount() > 0; ++i) {
+    uv_run(p.loop.uv(), UV_RUN_ONCE);  // sleeps until the timer at the latest
+  }
+  EXPECT_EQ(p.loop.adoptedCount(), 0u);
+  EXPECT_EQ(p.readSome(), "bye");
+}
+
+// ... and reads at most lingerMaxBytes of it.
+TEST(UvSocketTest, LingeringEndsAfterLingerMaxBytes) {
+  Pair p(Linger(600000, 16 * 1024));
+  EndLikeASession(p, "bye");
+  const std::string chunk(4096, 'z');
+  for (int i = 0; i < 200000 && p.loop.adoptedCount() > 0; ++i) {
+    (void)send(p.peer, chunk.data(), chunk.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    uv_run(p.loop.uv(), UV_RUN_NOWAIT);
+  }
+  EXPECT_EQ(p.loop.adoptedCount(), 0u);
+  EXPECT_EQ(p.readSome(), "bye");
+}
+
+// end() while still flushing, the handler kept (as TlsSocket keeps its lower socket's): the
+// handler still gets the input, then onSocketClose at the peer's FIN.
+TEST(UvSocketTest, EndKeepsDeliveringInputToAHandlerUntilThePeersFin) {
+  Pair p(Linger(60000));
+  p.client->write("last");
+  p.client->end();
+  const std::string hello = "after our FIN";
+  for (int i = 0; i < 1000; ++i) uv_run(p.loop.uv(), UV_RUN_NOWAIT);
+  EXPECT_EQ(p.readSome(), "last");
+  EXPECT_EQ(p.readSome(), "");  // our FIN
+  ASSERT_EQ(send(p.peer, hello.data(), hello.size(), 0), static_cast<ssize_t>(hello.size()));
+  ASSERT_EQ(shutdown(p.peer, SHUT_WR), 0);
+  for (int i = 0; i < 100000 && !p.handler.closed; ++i) uv_run(p.loop.uv(), UV_RUN_NOWAIT);
+  EXPECT_EQ(p.handler.received, hello);
+  EXPECT_TRUE(p.handler.closed);
+}
+
+// The loop may go first: the lingering socket is closed then (no leak, no hang; ASan checks).
+TEST(UvSocketTest, ALoopDestroyedWhileASocketLingersClosesIt) {
+  auto p = std::make_unique<Pair>(Linger(600000));
+  SendUnread(*p, 1024);
+  EndLikeASession(*p, "bye");
+  EXPECT_EQ(p->loop.adoptedCount(), 1u);
+  p.reset();
+}
+
+// destroy() without end() still closes at once (an abort).
+TEST(UvSocketTest, DestroyWithoutEndDoesNotLinger) {
+  Pair p(Linger(600000));
+  p.client->destroy();
+  EXPECT_EQ(p.loop.adoptedCount(), 0u);
+  for (int i = 0; i < 100; ++i) uv_run(p.loop.uv(), UV_RUN_NOWAIT);
+  EXPECT_EQ(p.readSome(), "");
 }
 
 }  // namespace
