@@ -165,6 +165,7 @@ Http2Session::~Http2Session() {
 
 absl::Status Http2Session::init() {
   if (absl::Status st = validateSettings(options_.settings); !st.ok()) return st;
+  last_activity_ = idle_since_ = loop_->now();
 
   nghttp2_session_callbacks* cb = nullptr;
   if (nghttp2_session_callbacks_new(&cb) != 0) {
@@ -527,6 +528,7 @@ void Http2Session::setTimeout(uint64_t ms, std::function<void()> callback) {
 }
 
 void Http2Session::updateTimer() {
+  last_activity_ = loop_->now();
   if (timeout_ms_ == 0 || destroyed_ || !timer_) return;
   std::weak_ptr<Http2Session> weak = weak_from_this();
   timer_->start(timeout_ms_, [weak] {
@@ -569,6 +571,7 @@ void Http2Session::removeStream(int32_t id) {
   if (it != streams_.end()) {
     it->second->leaveSessionCount();
     streams_.erase(it);
+    if (streams_.empty()) idle_since_ = loop_->now();
   }
   if (closed_) {
     // Node defers this (setImmediate) so that the stream's own events run first.
@@ -1074,7 +1077,14 @@ int Http2Session::onFrameNotSent(const nghttp2_frame* frame, int lib_error_code)
   return 0;
 }
 
-int Http2Session::onFrameSent(const nghttp2_frame* frame) { return 0; }
+int Http2Session::onFrameSent(const nghttp2_frame* frame) {
+  // The end of our side of a stream went out (ServerHttp2Stream resets a request still open).
+  if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
+      (frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS)) {
+    if (Http2Stream* stream = findStream(frame->hd.stream_id)) stream->onEndStreamSent();
+  }
+  return 0;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Server and client
