@@ -2,6 +2,7 @@
 // updateSettings, sessionError, close), ref/unref, and authority parsing.
 #include "transport/server.h"
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -240,6 +241,34 @@ TEST(ServerTest, ConnectionWithoutPrefaceIsDroppedAfterHandshakeTimeout) {
   EXPECT_GE(loop.now() - start, 100u);  // not before the deadline (less what accepting took)
   EXPECT_EQ(error, "ERR_HTTP2_HANDSHAKE_TIMEOUT");
   EXPECT_TRUE(RunUntil(loop, [&] { return server->sessionCount() == 0; }));
+  server->close();
+}
+
+TEST(ServerTest, TrickledPrefaceIsCutAtTheHandshakeDeadline) {
+  UvLoop loop;
+  ServerOptions options;
+  options.handshakeTimeout = 200;
+  options.sessionIdleTimeout = 0;
+  auto server = *Http2Server::createServer(&loop, options);
+  ASSERT_TRUE(server->listen(0).ok());
+  RawClient slow(&loop, server->port());
+  ASSERT_TRUE(RunUntil(loop, [&] { return slow.connected; }));
+  const uint64_t start = loop.now();
+  // One byte of the preface (and SETTINGS) every 20 ms: 33 bytes would take 660 ms.
+  const std::string hello = std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") +
+                            std::string("\0\0\0\x04\0\0\0\0\0", 9);
+  size_t sent = 0;
+  auto timer = loop.createTimer();
+  std::function<void()> drip = [&] {
+    if (slow.closed || sent == hello.size()) return;
+    slow.socket->write(hello.substr(sent++, 1));
+    timer->start(20, drip);
+  };
+  drip();
+  ASSERT_TRUE(RunUntil(loop, [&] { return slow.closed; }));
+  EXPECT_GE(loop.now() - start, 150u);
+  EXPECT_LT(sent, hello.size());  // cut while still trickling
+  timer->stop();
   server->close();
 }
 
