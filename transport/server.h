@@ -45,9 +45,10 @@ struct ServerOptions : SessionOptions {
   // connection costs a socket and a session.
   uint64_t handshakeTimeout = 10000;
   // ms a session may stay with no open stream and no frame either way; then it is closed
-  // gracefully (GOAWAY NO_ERROR; clients reconnect when they need to). nginx's and nghttpx's
-  // HTTP/2 idle timeouts default to 3 min, Envoy's to 1 h; Node's HTTP/1 keepAliveTimeout is
-  // the same idea (5 s there). Clients that ping keep their connection.
+  // gracefully (GOAWAY NO_ERROR; clients reconnect when they need to). 3 min as nghttpx's
+  // frontend HTTP/2 idle timeout and nginx's former http2_idle_timeout; Envoy's idle_timeout is
+  // 1 h, gRPC's max_connection_idle off (rpc::ServerOptions has it). Node's HTTP/1
+  // keepAliveTimeout is the same idea (5 s there). Clients that ping keep their connection.
   uint64_t sessionIdleTimeout = 180000;
 };
 
