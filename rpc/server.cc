@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -38,7 +39,27 @@ void RespondTrailersOnly(transport::ServerHttp2Stream& stream, const absl::Statu
   (void)stream.respond(h, {.endStream = true, .sendDate = false});
 }
 
+// Whole milliseconds, at least 1 for any positive duration; 0 for infinite (off).
+uint64_t TimeoutMs(absl::Duration d) {
+  if (d == absl::InfiniteDuration()) return 0;
+  if (d <= absl::ZeroDuration()) return 1;
+  return static_cast<uint64_t>(std::max<int64_t>(1, absl::ToInt64Milliseconds(d)));
+}
+
 }  // namespace
+
+transport::SessionTimeoutOptions ConnectionTimeouts(const ServerOptions& options, double jitter) {
+  transport::SessionTimeoutOptions t;
+  t.idleTimeout = TimeoutMs(options.max_connection_idle);
+  t.idleCountsFrames = false;  // gRPC: idle means no outstanding call, whatever the pings
+  if (options.max_connection_age != absl::InfiniteDuration()) {
+    jitter = std::clamp(jitter, -1.0, 1.0);
+    t.maxAge = TimeoutMs(options.max_connection_age * (1.0 + 0.1 * jitter));
+    // Grace 0 (gRPC: close right after the GOAWAY) becomes 1 ms: 0 means "wait forever" there.
+    t.maxAgeGrace = TimeoutMs(options.max_connection_age_grace);
+  }
+  return t;
+}
 
 Server::Server(transport::UvLoop* loop, ServerOptions options)
     : loop_(loop), options_(std::move(options)) {
@@ -104,6 +125,12 @@ absl::Status Server::Start(std::unique_ptr<transport::Http2Server> http2, const 
     session->onClose([this, alive, weak] {
       if (!alive.expired()) sessions_.erase(weak);
     });
+    if (options_.max_connection_idle != absl::InfiniteDuration() ||
+        options_.max_connection_age != absl::InfiniteDuration()) {
+      static thread_local std::minstd_rand random(std::random_device{}());
+      const double jitter = std::uniform_real_distribution<double>(-1.0, 1.0)(random);
+      transport::SessionTimeouts::attach(session, ConnectionTimeouts(options_, jitter));
+    }
   });
   http2->onStream([this, alive](std::shared_ptr<transport::ServerHttp2Stream> stream,
                                 const Headers& headers, uint8_t) {

@@ -25,6 +25,7 @@
 #include "rpc/server_call.h"
 #include "rpc/service.h"
 #include "transport/server.h"
+#include "transport/session_timeouts.h"
 #include "transport/tls.h"
 #include "transport/uv_loop.h"
 
@@ -61,7 +62,27 @@ struct ServerOptions {
   // SO_REUSEPORT on the listening socket, so several Servers (one per event loop and thread) can
   // listen on one port and the kernel spreads connections over them. All of them must set it.
   bool reuse_port = false;
+  // gRPC's connection management (gRFC A9; gRPC C++'s GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+  // GRPC_ARG_MAX_CONNECTION_AGE_MS, GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS), with gRPC's defaults:
+  // infinite, i.e. off. (The transport's own http2.handshakeTimeout and
+  // http2.sessionIdleTimeout apply as well; see transport/server.h.)
+  //
+  // A connection without an outstanding call for this long gets GOAWAY(NO_ERROR) and closes;
+  // PINGs do not count as activity. Frees what idle clients hold.
+  absl::Duration max_connection_idle = absl::InfiniteDuration();
+  // A connection this old (±10% random jitter, so that clients connected together do not all
+  // reconnect together) gets GOAWAY(NO_ERROR): no new calls, running ones go on. Lets load
+  // balancers rebalance long-lived clients.
+  absl::Duration max_connection_age = absl::InfiniteDuration();
+  // After max_connection_age's GOAWAY, the calls still running have this long; then the
+  // connection is closed and they fail (UNAVAILABLE at the client). Infinite: they may finish.
+  absl::Duration max_connection_age_grace = absl::InfiniteDuration();
 };
+
+// The per-connection timeouts `options` asks for (the max_connection_* fields), for
+// transport::SessionTimeouts. `jitter` in [-1, 1] picks max_connection_age within its ±10%.
+// Exposed for tests; the server draws a jitter per connection.
+transport::SessionTimeoutOptions ConnectionTimeouts(const ServerOptions& options, double jitter);
 
 class Server {
  public:

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "transport/constants.h"
 #include "transport/errors.h"
+#include "transport/session_timeouts.h"
 #include "transport/tls_socket.h"
 #include "transport/uv_socket.h"
 
@@ -54,6 +55,7 @@ class PendingTls : public Socket::Handler {
   }
   bool closed() const { return closed_; }
   std::unique_ptr<Timer> timer;
+  uint64_t accepted_at = 0;
 
  private:
   std::unique_ptr<TlsSocket> socket_;
@@ -149,8 +151,9 @@ absl::Status Http2Server::listen(uint16_t port, const std::string& host,
 void Http2Server::onConnection() {
   auto accepted = UvSocket::accept(loop_, reinterpret_cast<uv_stream_t*>(listener_));
   if (!accepted.ok()) return;
+  const uint64_t accepted_at = loop_->now();
   if (!tls_) {
-    addSession(std::move(*accepted));
+    addSession(std::move(*accepted), accepted_at);
     return;
   }
   auto tls = TlsSocket::create(loop_, std::move(*accepted), tls_, /*isServer=*/true);
@@ -165,10 +168,13 @@ void Http2Server::onConnection() {
           auto it = pending_tls_.find(p);
           if (it == pending_tls_.end()) return;
           if (h2) {
+            const uint64_t p_accepted_at = p->accepted_at;
             std::unique_ptr<TlsSocket> socket = p->release();
             pending_tls_.erase(it);
             TlsSocket* raw = socket.get();
-            if (addSession(std::move(socket))) raw->resumeReading();  // the session reads now
+            if (addSession(std::move(socket), p_accepted_at)) {
+              raw->resumeReading();  // the session reads now
+            }
             return;
           }
           if (p->closed()) {
@@ -190,13 +196,31 @@ void Http2Server::onConnection() {
         });
       });
   PendingTls* key = pending.get();
+  pending->accepted_at = accepted_at;
+  if (options_.handshakeTimeout > 0) {
+    // The TLS handshake counts against handshakeTimeout; the session gets what is left.
+    pending->timer = loop_->createTimer();
+    pending->timer->start(options_.handshakeTimeout, [this, alive, key] {
+      if (!alive.expired()) pending_tls_.erase(key);
+    });
+    pending->timer->unref();
+  }
   pending_tls_[key] = std::move(pending);
 }
 
-bool Http2Server::addSession(std::unique_ptr<Socket> socket) {
+bool Http2Server::addSession(std::unique_ptr<Socket> socket, uint64_t accepted_at) {
   auto created = ServerHttp2Session::create(loop_, std::move(socket), options_);
   if (!created.ok()) return false;
   std::shared_ptr<ServerHttp2Session> session = *created;
+  SessionTimeoutOptions timeouts;
+  if (options_.handshakeTimeout > 0) {
+    const uint64_t spent = loop_->now() - accepted_at;
+    // At least 1 ms: 0 would mean "none".
+    timeouts.handshakeTimeout =
+        spent < options_.handshakeTimeout ? options_.handshakeTimeout - spent : 1;
+  }
+  timeouts.idleTimeout = options_.sessionIdleTimeout;
+  SessionTimeouts::attach(session, std::move(timeouts));
   sessions_.insert(session);
   std::weak_ptr<bool> alive = alive_;
   std::weak_ptr<ServerHttp2Session> weak = session;

@@ -40,6 +40,24 @@ struct ServerOptions : SessionOptions {
   // ask for cost little of it. 0: no server-wide limit. Ignored when memoryQuota is set.
   uint32_t maxServerMemory = kDefaultMaxServerMemory;
   static constexpr uint32_t kDefaultMaxServerMemory = 32;
+  // Not in Node's http2 (which has neither and holds such connections forever); both are
+  // 0 = none. See session_timeouts.h.
+  //
+  // ms from accept until the connection has finished its TLS handshake (secure servers) and
+  // sent its HTTP/2 preface and first SETTINGS; a preface trickled byte by byte does not push
+  // the deadline back. Past it the connection is dropped: during TLS, silently (as Node's
+  // unknownProtocolTimeout); after, the session reports 'sessionError'
+  // ERR_HTTP2_HANDSHAKE_TIMEOUT. The name is Node's tls.createServer() option, whose default is
+  // 120 s (gRPC C++'s server handshake timeout too); 10 s, like unknownProtocolTimeout, because
+  // a legitimate client on any network finishes both well within it while every held
+  // connection costs a socket and a session.
+  uint64_t handshakeTimeout = 10000;
+  // ms a session may stay with no open stream and no frame either way; then it is closed
+  // gracefully (GOAWAY NO_ERROR; clients reconnect when they need to). 3 min as nghttpx's
+  // frontend HTTP/2 idle timeout and nginx's former http2_idle_timeout; Envoy's idle_timeout is
+  // 1 h, gRPC's max_connection_idle off (rpc::ServerOptions has it). Node's HTTP/1
+  // keepAliveTimeout is the same idea (5 s there). Clients that ping keep their connection.
+  uint64_t sessionIdleTimeout = 180000;
 };
 
 // server.listen() options beyond host and port (Node's listen({...}) object).
@@ -105,7 +123,8 @@ class Http2Server {
   Http2Server(UvLoop* loop, ServerOptions options, std::shared_ptr<TlsContext> tls);
   void onConnection();
   // False if no session could be made (the socket is then gone).
-  bool addSession(std::unique_ptr<Socket> socket);
+  // `accepted_at`: loop time of the accept, from which handshakeTimeout counts.
+  bool addSession(std::unique_ptr<Socket> socket, uint64_t accepted_at);
   void maybeFinishClose();
 
   UvLoop* loop_;

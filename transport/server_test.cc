@@ -2,12 +2,15 @@
 // updateSettings, sessionError, close), ref/unref, and authority parsing.
 #include "transport/server.h"
 
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "gtest/gtest.h"
 #include "transport/connect.h"
+#include "transport/constants.h"
 #include "transport/errors.h"
+#include "transport/tls.h"
 #include "transport/uv_socket.h"
 
 namespace h2rpc::transport {
@@ -201,6 +204,138 @@ TEST(ServerTest, ConnectRefusedReportsTheError) {
   client->onClose([&] { closed = true; });
   EXPECT_TRUE(RunUntil(loop, [&] { return closed; }));
   EXPECT_NE(error.find("ECONNREFUSED"), std::string::npos) << error;
+}
+
+// A TCP client that sends what it is told and records when the server hangs up.
+struct RawClient : Socket::Handler {
+  RawClient(UvLoop* loop, uint16_t port) : socket(UvSocket::connect(loop, "127.0.0.1", port)) {
+    socket->setHandler(this);
+  }
+  ~RawClient() override {
+    if (socket) socket->setHandler(nullptr);
+  }
+  void onSocketConnect() override { connected = true; }
+  void onSocketData(std::string_view) override {}
+  void onSocketDrain() override {}
+  void onSocketClose(absl::Status) override { closed = true; }
+  std::unique_ptr<UvSocket> socket;
+  bool connected = false;
+  bool closed = false;
+};
+
+TEST(ServerTest, ConnectionWithoutPrefaceIsDroppedAfterHandshakeTimeout) {
+  UvLoop loop;
+  ServerOptions options;
+  options.handshakeTimeout = 150;
+  options.sessionIdleTimeout = 0;
+  auto server = *Http2Server::createServer(&loop, options);
+  ASSERT_TRUE(server->listen(0).ok());
+  std::string error;
+  server->onSessionError([&](const absl::Status& e, std::shared_ptr<ServerHttp2Session>) {
+    error = std::string(nodeErrorCode(e));
+  });
+  RawClient silent(&loop, server->port());
+  ASSERT_TRUE(RunUntil(loop, [&] { return silent.connected && server->sessionCount() == 1; }));
+  const uint64_t start = loop.now();
+  ASSERT_TRUE(RunUntil(loop, [&] { return silent.closed; }));
+  EXPECT_GE(loop.now() - start, 100u);  // not before the deadline (less what accepting took)
+  EXPECT_EQ(error, "ERR_HTTP2_HANDSHAKE_TIMEOUT");
+  EXPECT_TRUE(RunUntil(loop, [&] { return server->sessionCount() == 0; }));
+  server->close();
+}
+
+TEST(ServerTest, TrickledPrefaceIsCutAtTheHandshakeDeadline) {
+  UvLoop loop;
+  ServerOptions options;
+  options.handshakeTimeout = 200;
+  options.sessionIdleTimeout = 0;
+  auto server = *Http2Server::createServer(&loop, options);
+  ASSERT_TRUE(server->listen(0).ok());
+  RawClient slow(&loop, server->port());
+  ASSERT_TRUE(RunUntil(loop, [&] { return slow.connected; }));
+  const uint64_t start = loop.now();
+  // One byte of the preface (and SETTINGS) every 20 ms: 33 bytes would take 660 ms.
+  const std::string hello = std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") +
+                            std::string("\0\0\0\x04\0\0\0\0\0", 9);
+  size_t sent = 0;
+  auto timer = loop.createTimer();
+  std::function<void()> drip = [&] {
+    if (slow.closed || sent == hello.size()) return;
+    slow.socket->write(hello.substr(sent++, 1));
+    timer->start(20, drip);
+  };
+  drip();
+  ASSERT_TRUE(RunUntil(loop, [&] { return slow.closed; }));
+  EXPECT_GE(loop.now() - start, 150u);
+  EXPECT_LT(sent, hello.size());  // cut while still trickling
+  timer->stop();
+  server->close();
+}
+
+TEST(ServerTest, TlsHandshakeCountsAgainstHandshakeTimeout) {
+  UvLoop loop;
+  TlsOptions tls;
+  tls.certFile = "tests/testdata/tls/server.pem";
+  tls.keyFile = "tests/testdata/tls/server.key";
+  ServerOptions options;
+  options.handshakeTimeout = 150;
+  auto server = *Http2Server::createSecureServer(&loop, tls, options);
+  ASSERT_TRUE(server->listen(0).ok());
+  RawClient silent(&loop, server->port());  // never sends a ClientHello
+  ASSERT_TRUE(RunUntil(loop, [&] { return silent.connected; }));
+  const uint64_t start = loop.now();
+  ASSERT_TRUE(RunUntil(loop, [&] { return silent.closed; }));
+  EXPECT_GE(loop.now() - start, 100u);
+  EXPECT_EQ(server->sessionCount(), 0u);  // it never became a session
+  server->close();
+}
+
+TEST(ServerTest, HandshakeTimeoutSparesARealClient) {
+  UvLoop loop;
+  ServerOptions options;
+  options.handshakeTimeout = 50;
+  options.sessionIdleTimeout = 0;
+  auto server = *Http2Server::createServer(&loop, options);
+  ASSERT_TRUE(server->listen(0).ok());
+  auto client = *connect(&loop, Url(*server));
+  bool connected = false;
+  client->onConnect([&] { connected = true; });
+  ASSERT_TRUE(RunUntil(loop, [&] { return connected && server->sessionCount() == 1; }));
+  // Well past the deadline: the connection is still there and serves a request.
+  bool waited = false;
+  auto timer = loop.createTimer();
+  timer->start(200, [&] { waited = true; });
+  ASSERT_TRUE(RunUntil(loop, [&] { return waited; }));
+  EXPECT_FALSE(client->closed());
+  server->onStream([](std::shared_ptr<ServerHttp2Stream> s, const Headers&, uint8_t) {
+    (void)s->respond({{":status", "204"}}, {.endStream = true});
+  });
+  auto req = client->request({{":path", "/"}});
+  ASSERT_TRUE(req.ok());
+  bool answered = false;
+  (*req)->onResponse([&](const Headers&, uint8_t) { answered = true; });
+  EXPECT_TRUE(RunUntil(loop, [&] { return answered; }));
+  client->close();
+  server->close();
+  RunUntil(loop, [&] { return server->sessionCount() == 0; });
+}
+
+TEST(ServerTest, IdleSessionGetsGoawayAndCloses) {
+  UvLoop loop;
+  ServerOptions options;
+  options.sessionIdleTimeout = 100;
+  auto server = *Http2Server::createServer(&loop, options);
+  ASSERT_TRUE(server->listen(0).ok());
+  auto client = *connect(&loop, Url(*server));
+  std::vector<uint32_t> goaways;
+  client->onGoaway([&](uint32_t code, int32_t, std::string_view) { goaways.push_back(code); });
+  bool closed = false;
+  client->onClose([&] { closed = true; });
+  ASSERT_TRUE(RunUntil(loop, [&] { return closed; }));
+  ASSERT_FALSE(goaways.empty());
+  EXPECT_EQ(goaways[0], constants::NGHTTP2_NO_ERROR);
+  EXPECT_TRUE(RunUntil(loop, [&] { return server->sessionCount() == 0; }));
+  server->close();
 }
 
 TEST(ServerTest, ParseAuthority) {

@@ -166,6 +166,7 @@ Http2Session::~Http2Session() {
 
 absl::Status Http2Session::init() {
   if (absl::Status st = validateSettings(options_.settings); !st.ok()) return st;
+  last_activity_ = idle_since_ = loop_->now();
 
   frame_scanner_ = internal::FrameScanner(type_ == Type::kServer ? NGHTTP2_CLIENT_MAGIC_LEN : 0);
   nghttp2_session_callbacks* cb = nullptr;
@@ -531,6 +532,7 @@ void Http2Session::setTimeout(uint64_t ms, std::function<void()> callback) {
 }
 
 void Http2Session::updateTimer() {
+  last_activity_ = loop_->now();
   if (timeout_ms_ == 0 || destroyed_ || !timer_) return;
   std::weak_ptr<Http2Session> weak = weak_from_this();
   timer_->start(timeout_ms_, [weak] {
@@ -573,6 +575,7 @@ void Http2Session::removeStream(int32_t id) {
   if (it != streams_.end()) {
     it->second->leaveSessionCount();
     streams_.erase(it);
+    if (streams_.empty()) idle_since_ = loop_->now();
   }
   if (closed_) {
     // Node defers this (setImmediate) so that the stream's own events run first.
@@ -1147,6 +1150,11 @@ int Http2Session::onFrameNotSent(const nghttp2_frame* frame, int lib_error_code)
 int Http2Session::onFrameSent(const nghttp2_frame* frame) {
   if (frame->hd.type == NGHTTP2_RST_STREAM) {
     closed_streams_.localReset(frame->hd.stream_id);  // nghttp2 closes the stream next
+  }
+  // The end of our side of a stream went out (ServerHttp2Stream resets a request still open).
+  if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
+      (frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS)) {
+    if (Http2Stream* stream = findStream(frame->hd.stream_id)) stream->onEndStreamSent();
   }
   return 0;
 }

@@ -117,6 +117,11 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   EventLoop* loop() const { return loop_; }
   Socket* socket() const { return socket_.get(); }
   size_t streamCount() const { return streams_.size(); }
+  // Loop time (ms) of the last frame sent or received: what setTimeout() watches.
+  uint64_t lastActivity() const { return last_activity_; }
+  // Loop time (ms) since which no stream has been open (meaningful while streamCount() is 0):
+  // what idle timeouts count from (see session_timeouts.h).
+  uint64_t idleSince() const { return idle_since_; }
   // Bytes counted against maxSessionMemory and the memory quota (Node's definition plus what
   // the application retains for streams; see session.cc). O(1).
   size_t memoryInUse() const;
@@ -337,6 +342,8 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   bool checking_memory_ = false;  // checkMemory() is running (it does not nest)
   std::unique_ptr<Timer> timer_;
   uint64_t timeout_ms_ = 0;
+  uint64_t last_activity_ = 0;  // see lastActivity()
+  uint64_t idle_since_ = 0;     // see idleSince()
   bool socket_referenced_ = true;
 
   Event<> connect_event_, close_event_, timeout_event_;

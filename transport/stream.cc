@@ -901,6 +901,16 @@ absl::Status ServerHttp2Stream::respondStatic(std::span<const StaticHeaderField>
 
 absl::Status ServerHttp2Stream::proceed() { return respond(); }
 
+void ServerHttp2Stream::onEndStreamSent() {
+  // RFC 9113 §8.1: a server may answer before the request is complete and then ask the client
+  // to stop sending with RST_STREAM(NO_ERROR). Node 20 does this right after the frame that
+  // ends its response goes out, whenever the client has not ended its side yet (whether or
+  // not the application read what came): otherwise a client uploading a body nobody reads
+  // waits at the flow-control window forever. A request already ended closes normally.
+  if (read_ended_ || closed_ || destroyed_ || session_ == nullptr) return;
+  close(constants::NGHTTP2_NO_ERROR);
+}
+
 absl::Status ServerHttp2Stream::additionalHeaders(const Headers& headers) {
   if (destroyed_ || closed_) return invalidStream();
   if (headers_sent_) {

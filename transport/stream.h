@@ -186,6 +186,8 @@ class Http2Stream : public std::enable_shared_from_this<Http2Stream> {
 
   // Hooks for ServerHttp2Stream (respond on first write).
   virtual absl::Status proceed() { return absl::OkStatus(); }
+  // The frame carrying our END_STREAM (HEADERS, DATA or trailers) was handed to the socket.
+  virtual void onEndStreamSent() {}
 
   // --- called by Http2Session (the nghttp2 glue) ---
   friend class Http2Session;
@@ -359,6 +361,8 @@ class ServerHttp2Stream : public Http2Stream {
 
  protected:
   absl::Status proceed() override;
+  // A complete response while the request is still open: RST_STREAM(NO_ERROR) (see stream.cc).
+  void onEndStreamSent() override;
 
  private:
   friend class ServerHttp2Session;

@@ -1,0 +1,215 @@
+// gRPC's connection management on the server (gRFC A9): max_connection_idle, max_connection_age
+// (with its ±10% jitter) and max_connection_age_grace. The timers themselves are tested to the
+// millisecond on a manual clock in transport/session_timeouts_test.cc; here, the options'
+// translation exactly, and the behaviour end to end over loopback TCP with short timeouts,
+// asserted by lower bounds on the loop's clock (never "it happened within N ms").
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "rpc/client.h"
+#include "rpc/server.h"
+#include "rpc/sleep.h"
+#include "rpc/testdata/echo.pb.h"
+#include "transport/constants.h"
+
+namespace h2rpc::rpc {
+namespace {
+
+using rpc_test::EchoReply;
+using rpc_test::EchoRequest;
+
+TEST(ConnectionTimeoutsTest, DefaultsAreOff) {
+  transport::SessionTimeoutOptions t = ConnectionTimeouts(ServerOptions(), 0.5);
+  EXPECT_EQ(t.idleTimeout, 0u);
+  EXPECT_EQ(t.maxAge, 0u);
+  EXPECT_EQ(t.maxAgeGrace, 0u);
+  EXPECT_EQ(t.handshakeTimeout, 0u);  // the transport's own, set by Http2Server
+}
+
+TEST(ConnectionTimeoutsTest, IdleCountsCallsNotFrames) {
+  ServerOptions o;
+  o.max_connection_idle = absl::Seconds(30);
+  transport::SessionTimeoutOptions t = ConnectionTimeouts(o, 0);
+  EXPECT_EQ(t.idleTimeout, 30000u);
+  EXPECT_FALSE(t.idleCountsFrames);
+}
+
+TEST(ConnectionTimeoutsTest, AgeJitterSpansTenPercentEitherWay) {
+  ServerOptions o;
+  o.max_connection_age = absl::Seconds(100);
+  o.max_connection_age_grace = absl::Seconds(7);
+  EXPECT_EQ(ConnectionTimeouts(o, -1).maxAge, 90000u);
+  EXPECT_EQ(ConnectionTimeouts(o, 0).maxAge, 100000u);
+  EXPECT_EQ(ConnectionTimeouts(o, 1).maxAge, 110000u);
+  EXPECT_EQ(ConnectionTimeouts(o, 5).maxAge, 110000u);  // clamped
+  EXPECT_EQ(ConnectionTimeouts(o, 0).maxAgeGrace, 7000u);
+  o.max_connection_age_grace = absl::ZeroDuration();  // gRPC: close right after the GOAWAY
+  EXPECT_EQ(ConnectionTimeouts(o, 0).maxAgeGrace, 1u);
+  o.max_connection_age_grace = absl::InfiniteDuration();
+  EXPECT_EQ(ConnectionTimeouts(o, 0).maxAgeGrace, 0u);  // SessionTimeouts: wait forever
+}
+
+// Unary only: sleeps req.sleep_ms() (in 10 ms steps, stopping once cancelled), then echoes.
+class SleepyService : public Service {
+ public:
+  explicit SleepyService(transport::EventLoop* loop) : Service("h2rpc.rpc_test.Echo"), loop_(loop) {
+    AddUnaryMethod<EchoRequest, EchoReply>(
+        "/h2rpc.rpc_test.Echo/Unary",
+        [this](ServerContext& ctx, const EchoRequest& req) -> Task<absl::StatusOr<EchoReply>> {
+          for (int t = 0; t < req.sleep_ms() && !ctx.IsCancelled(); t += 10) {
+            co_await Sleep(loop_, absl::Milliseconds(10));
+          }
+          EchoReply reply;
+          reply.set_text("echo: " + req.text());
+          co_return reply;
+        });
+  }
+
+ private:
+  transport::EventLoop* loop_;
+};
+
+class ConnectionManagementTest : public ::testing::Test {
+ protected:
+  void StartServer(ServerOptions options) {
+    server_ = std::make_unique<Server>(&loop_, options);
+    server_->RegisterService(&service_);
+    ASSERT_TRUE(server_->Listen("127.0.0.1", 0).ok());
+    channel_ = Channel::Create(&loop_, "127.0.0.1:" + std::to_string(server_->port()));
+    // Connect now and watch the connection's GOAWAYs and close, on the loop's clock.
+    auto session = channel_->Session();
+    ASSERT_TRUE(session.ok()) << session.status();
+    start_ = loop_.now();
+    (*session)->onGoaway([this](uint32_t code, int32_t, std::string_view) {
+      if (!goaway_at_) goaway_at_ = loop_.now();
+      goaway_codes_.push_back(code);
+    });
+    (*session)->onClose([this] { closed_at_ = loop_.now(); });
+  }
+  void TearDown() override {
+    if (!server_) return;
+    channel_->Close();
+    bool closed = false;
+    server_->Shutdown(absl::Seconds(1), [&] { closed = true; });
+    for (int i = 0; i < 1000 && !closed; ++i) uv_run(loop_.uv(), UV_RUN_ONCE);
+  }
+  // Runs the loop until `done()` holds (checked every 5 ms), for at most 5 s.
+  Task<bool> Until(std::function<bool()> done) {
+    for (int i = 0; i < 1000 && !done(); ++i) co_await Sleep(&loop_, absl::Milliseconds(5));
+    co_return done();
+  }
+  // A unary call sleeping `sleep_ms` at the server; `ended_at` gets the loop time of its end.
+  Task<absl::StatusOr<EchoReply>> Call(int sleep_ms, uint64_t* ended_at = nullptr) {
+    EchoRequest req;
+    req.set_text("x");
+    req.set_sleep_ms(sleep_ms);
+    auto reply = co_await UnaryCall<EchoRequest, EchoReply>(channel_, "/h2rpc.rpc_test.Echo/Unary",
+                                                            req, {});
+    if (ended_at) *ended_at = loop_.now();
+    co_return reply;
+  }
+  template <typename T>
+  T Run(Task<T> task) {
+    return BlockOn(&loop_, std::move(task));
+  }
+
+  transport::UvLoop loop_;
+  SleepyService service_{&loop_};
+  std::unique_ptr<Server> server_;
+  std::shared_ptr<Channel> channel_;
+  uint64_t start_ = 0;
+  std::optional<uint64_t> goaway_at_, closed_at_;
+  std::vector<uint32_t> goaway_codes_;
+};
+
+TEST_F(ConnectionManagementTest, IdleConnectionGetsGoawayAfterMaxConnectionIdle) {
+  ServerOptions o;
+  o.max_connection_idle = absl::Milliseconds(150);
+  StartServer(o);
+  ASSERT_TRUE(Run(Until([&] { return closed_at_.has_value(); })));
+  ASSERT_TRUE(goaway_at_.has_value());
+  EXPECT_GE(*goaway_at_ - start_, 150u);
+  EXPECT_EQ(goaway_codes_[0], transport::constants::NGHTTP2_NO_ERROR);
+  // The channel just reconnects for the next call.
+  auto reply = Run(Call(0));
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(channel_->connections_made(), 2);
+}
+
+TEST_F(ConnectionManagementTest, ConnectionInTheMiddleOfACallIsNotIdle) {
+  ServerOptions o;
+  o.max_connection_idle = absl::Milliseconds(150);
+  StartServer(o);
+  uint64_t call_start = loop_.now();
+  auto reply = Run(Call(400));  // far longer than the idle timeout, with no frame meanwhile
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  ASSERT_TRUE(Run(Until([&] { return goaway_at_.has_value(); })));
+  // Idle only counts from the call's end: at least 400 + 150 ms after it started (a server
+  // that ignored the open call would have sent it ~150 ms after the start).
+  EXPECT_GE(*goaway_at_ - call_start, 550u);
+  EXPECT_EQ(channel_->connections_made(), 1);
+}
+
+TEST_F(ConnectionManagementTest, PingsDoNotKeepAConnectionFromIdling) {
+  ServerOptions o;
+  o.max_connection_idle = absl::Milliseconds(200);
+  StartServer(o);
+  auto session = *channel_->Session();
+  int acks = 0;
+  auto pinger = [&]() -> Task<void> {
+    for (int i = 0; i < 200 && !closed_at_; ++i) {
+      (void)session->ping("", [&](const absl::Status& st, double, std::string_view) {
+        if (st.ok()) ++acks;
+      });
+      co_await Sleep(&loop_, absl::Milliseconds(20));
+    }
+  };
+  Run(pinger());
+  EXPECT_TRUE(closed_at_.has_value());
+  EXPECT_GT(acks, 3);  // the pings were answered, and the connection went idle anyway
+  ASSERT_TRUE(goaway_at_.has_value());
+  EXPECT_GE(*goaway_at_ - start_, 200u);
+}
+
+TEST_F(ConnectionManagementTest, MaxConnectionAgeSendsGoawayAndLetsTheCallFinish) {
+  ServerOptions o;
+  o.max_connection_age = absl::Milliseconds(200);
+  StartServer(o);
+  auto reply = Run(Call(600));
+  ASSERT_TRUE(reply.ok()) << reply.status();  // infinite grace: the call may finish
+  ASSERT_TRUE(goaway_at_.has_value());
+  EXPECT_GE(*goaway_at_ - start_, 180u);  // 200 ms - 10 %
+  EXPECT_EQ(goaway_codes_[0], transport::constants::NGHTTP2_NO_ERROR);
+  // The next call goes on a new connection.
+  ASSERT_TRUE(Run(Call(0)).ok());
+  EXPECT_EQ(channel_->connections_made(), 2);
+}
+
+TEST_F(ConnectionManagementTest, AgeGraceCutsOffACallThatRunsTooLong) {
+  ServerOptions o;
+  o.max_connection_age = absl::Milliseconds(200);
+  o.max_connection_age_grace = absl::Milliseconds(200);
+  StartServer(o);
+  uint64_t ended_at = 0;
+  auto reply = Run(Call(5000, &ended_at));
+  EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnavailable) << reply.status();
+  ASSERT_TRUE(goaway_at_.has_value());
+  EXPECT_GE(*goaway_at_ - start_, 180u);
+  EXPECT_GE(ended_at - start_, 180u + 200u);  // age (less its jitter) + grace
+}
+
+TEST_F(ConnectionManagementTest, YoungBusyConnectionIsLeftAlone) {
+  ServerOptions o;
+  o.max_connection_idle = absl::Seconds(60);
+  o.max_connection_age = absl::Seconds(60);
+  StartServer(o);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(Run(Call(20)).ok());
+  EXPECT_FALSE(goaway_at_.has_value());
+  EXPECT_EQ(channel_->connections_made(), 1);
+}
+
+}  // namespace
+}  // namespace h2rpc::rpc

@@ -1,0 +1,86 @@
+// transport/session_timeouts.h — SessionTimeouts: the deadlines a server puts on a connection it
+// accepted, so that a client cannot hold one forever:
+//   - handshake: the client's connection preface and its first SETTINGS frame must have arrived
+//     by a deadline (a preface trickled byte by byte does not push it back);
+//   - idle: a connection with no open stream (and, if asked, no frame either way) for a while
+//     is closed gracefully (GOAWAY NO_ERROR);
+//   - age: gRPC's max_connection_age: GOAWAY (NO_ERROR) at an age, then, after a grace period,
+//     whatever still runs is cut off.
+// Http2Server attaches one to every session (handshake + idle, ServerOptions); rpc::Server
+// attaches another for gRPC's max_connection_idle / max_connection_age(_grace).
+//
+// Sans-I/O: time comes from the session's EventLoop (ManualLoop in tests), activity from the
+// session (lastActivity(), idleSince(), streamCount()): no listener per stream, the timers
+// poll those when they fire.
+//
+// Threading: the session's loop thread. Lifetime: attach() ties the timers to the session: they
+// live until its 'close' (kept by its listeners) and never keep it alive; dropping the handle
+// attach() returns does not stop them. Timers are unref'd: they never keep a UvLoop running.
+#ifndef H2RPC_TRANSPORT_SESSION_TIMEOUTS_H_
+#define H2RPC_TRANSPORT_SESSION_TIMEOUTS_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include "absl/status/status.h"
+#include "transport/event_loop.h"
+#include "transport/session.h"
+
+namespace h2rpc::transport {
+
+// Milliseconds; 0 disables the timeout (except maxAgeGrace: see there).
+struct SessionTimeoutOptions {
+  // From attach() until the client's preface and first SETTINGS have been received. On expiry
+  // the session is destroyed with ERR_HTTP2_HANDSHAKE_TIMEOUT ('error', then 'close').
+  uint64_t handshakeTimeout = 0;
+  // With no open stream for this long — and, if idleCountsFrames, no frame sent or received
+  // either (PINGs keep such a connection) — the session is closed gracefully (GOAWAY NO_ERROR).
+  // gRPC's max_connection_idle counts streams only (idleCountsFrames = false).
+  uint64_t idleTimeout = 0;
+  bool idleCountsFrames = true;
+  // From attach(): close() (GOAWAY NO_ERROR, open streams may finish), then destroy() after
+  // maxAgeGrace more; maxAgeGrace 0 waits for the streams forever (gRPC's default). Jitter, if
+  // any, is the caller's (rpc::Server adds gRPC's ±10%).
+  uint64_t maxAge = 0;
+  uint64_t maxAgeGrace = 0;
+  // Told which timeout closed the session ("handshake", "idle", "age", "age grace"), before it
+  // is closed. Optional.
+  std::function<void(const char* which)> onExpire;
+};
+
+class SessionTimeouts : public std::enable_shared_from_this<SessionTimeouts> {
+ public:
+  // Starts the timers on `session` (which must not be closed); does nothing when every timeout
+  // is 0. The returned handle only lets tests look; the timers run without it.
+  static std::shared_ptr<SessionTimeouts> attach(const std::shared_ptr<Http2Session>& session,
+                                                 SessionTimeoutOptions options);
+
+  SessionTimeouts(const SessionTimeouts&) = delete;
+  SessionTimeouts& operator=(const SessionTimeouts&) = delete;
+  ~SessionTimeouts();
+
+  bool handshakeDone() const { return handshake_done_; }
+
+ private:
+  SessionTimeouts(const std::shared_ptr<Http2Session>& session, SessionTimeoutOptions options);
+  void start();
+  void onHandshakeTimer();
+  std::unique_ptr<Timer> makeTimer(uint64_t ms, void (SessionTimeouts::*fn)());
+  void armIdle(uint64_t ms);
+  void onIdleTimer();
+  void onAgeTimer();
+  void onGraceTimer();
+  void stopAll();
+  void expire(const char* which);
+
+  std::weak_ptr<Http2Session> session_;
+  EventLoop* loop_;
+  SessionTimeoutOptions options_;
+  bool handshake_done_ = false;
+  std::unique_ptr<Timer> handshake_timer_, idle_timer_, age_timer_, grace_timer_;
+};
+
+}  // namespace h2rpc::transport
+
+#endif  // H2RPC_TRANSPORT_SESSION_TIMEOUTS_H_

@@ -1,0 +1,310 @@
+// SessionTimeouts on a server session over an in-memory socket and a manual clock: each timeout
+// fires exactly at its deadline and not a millisecond before, and what must hold a connection
+// open (activity for idle, an open stream, a completed handshake) does.
+#include "transport/session_timeouts.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "transport/constants.h"
+#include "transport/errors.h"
+#include "transport/manual_loop.h"
+#include "transport/memory_socket.h"
+#include "transport/session.h"
+
+namespace h2rpc::transport {
+namespace {
+
+constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+// An empty SETTINGS frame.
+const std::string kSettings("\0\0\0\x04\0\0\0\0\0", 9);
+
+// A server session; the other end is a raw byte pipe (raw()) or a client session (connect()).
+struct Fixture {
+  Fixture() {
+    auto [a, b] = MemorySocket::pair(&loop);
+    peer_socket = std::move(b);
+    server = *ServerHttp2Session::create(&loop, std::move(a));
+    server->onError([this](const absl::Status& e) { server_error = e; });
+    server->onClose([this] { server_closed = true; });
+    server->onStream([this](std::shared_ptr<ServerHttp2Stream> s, const Headers&, uint8_t) {
+      streams.push_back(s);
+    });
+  }
+  ~Fixture() {
+    if (peer_socket) peer_socket->setHandler(nullptr);
+  }
+  void attach(SessionTimeoutOptions options) {
+    options.onExpire = [this](const char* which) { expired.push_back(which); };
+    timeouts = SessionTimeouts::attach(server, std::move(options));
+  }
+  // Keeps the peer end raw: the test writes bytes, the server's are collected.
+  void raw() { peer_socket->setHandler(&raw_handler); }
+  void connect() {
+    client = *ClientHttp2Session::create(&loop, std::move(peer_socket), "http", "localhost");
+    client->onGoaway([this](uint32_t code, int32_t, std::string_view) {
+      client_goaways.push_back(code);
+    });
+    client->onClose([this] { client_closed = true; });
+    loop.runUntilIdle();
+  }
+  std::shared_ptr<ClientHttp2Stream> request() {
+    auto req = client->request({{":method", "POST"}, {":path", "/call"}});
+    EXPECT_TRUE(req.ok());
+    loop.runUntilIdle();
+    return req.ok() ? *req : nullptr;
+  }
+
+  struct RawHandler : Socket::Handler {
+    void onSocketConnect() override {}
+    void onSocketData(std::string_view) override {}
+    void onSocketDrain() override {}
+    void onSocketClose(absl::Status) override { closed = true; }
+    bool closed = false;
+  };
+
+  ManualLoop loop;
+  std::unique_ptr<MemorySocket> peer_socket;
+  RawHandler raw_handler;
+  std::shared_ptr<ServerHttp2Session> server;
+  std::shared_ptr<ClientHttp2Session> client;
+  std::shared_ptr<SessionTimeouts> timeouts;
+  std::vector<std::shared_ptr<ServerHttp2Stream>> streams;
+  std::vector<std::string> expired;
+  std::vector<uint32_t> client_goaways;
+  absl::Status server_error;
+  bool server_closed = false;
+  bool client_closed = false;
+};
+
+// The client saw GOAWAY, NO_ERROR only (close() sends one, and the session's end repeats it).
+bool GracefulGoaway(const std::vector<uint32_t>& codes) {
+  if (codes.empty()) return false;
+  for (uint32_t c : codes) {
+    if (c != constants::NGHTTP2_NO_ERROR) return false;
+  }
+  return true;
+}
+
+// ---- handshake --------------------------------------------------------------------------------
+
+TEST(SessionTimeoutsTest, SilentConnectionIsCutAtTheHandshakeDeadline) {
+  Fixture f;
+  f.raw();
+  f.attach({.handshakeTimeout = 1000});
+  f.loop.runUntilIdle();
+  f.loop.advance(999);
+  EXPECT_FALSE(f.server->destroyed());
+  EXPECT_FALSE(f.raw_handler.closed);
+  f.loop.advance(1);
+  EXPECT_TRUE(f.server->destroyed());
+  EXPECT_TRUE(f.server_closed);
+  EXPECT_EQ(nodeErrorCode(f.server_error), "ERR_HTTP2_HANDSHAKE_TIMEOUT");
+  EXPECT_EQ(f.server_error.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_TRUE(f.raw_handler.closed);  // the socket is gone
+  EXPECT_EQ(f.expired, std::vector<std::string>{"handshake"});
+}
+
+TEST(SessionTimeoutsTest, TrickledPrefaceDoesNotPushTheHandshakeDeadlineBack) {
+  Fixture f;
+  f.raw();
+  f.attach({.handshakeTimeout = 1000});
+  f.loop.runUntilIdle();
+  const std::string hello = std::string(kPreface) + kSettings;
+  // One byte every 50 ms: 33 bytes would take 1650 ms; every byte is activity.
+  size_t sent = 0;
+  for (uint64_t t = 0; t < 1000; t += 50) {
+    f.peer_socket->write(hello.substr(sent++, 1));
+    f.loop.advance(50);
+    if (t + 50 < 1000) ASSERT_FALSE(f.server->destroyed()) << "at " << t + 50 << " ms";
+  }
+  EXPECT_LT(sent, hello.size());
+  EXPECT_TRUE(f.server->destroyed());
+  EXPECT_EQ(nodeErrorCode(f.server_error), "ERR_HTTP2_HANDSHAKE_TIMEOUT");
+}
+
+TEST(SessionTimeoutsTest, CompletePrefaceInTimeStopsTheHandshakeTimer) {
+  Fixture f;
+  f.raw();
+  f.attach({.handshakeTimeout = 1000});
+  f.loop.advance(900);
+  f.peer_socket->write(std::string(kPreface) + kSettings);  // just in time
+  f.loop.advance(10);
+  EXPECT_TRUE(f.timeouts->handshakeDone());
+  f.loop.advance(100000);
+  EXPECT_FALSE(f.server->destroyed());
+  EXPECT_TRUE(f.server_error.ok());
+  EXPECT_TRUE(f.expired.empty());
+}
+
+TEST(SessionTimeoutsTest, PrefaceWithoutSettingsIsNotAHandshake) {
+  Fixture f;
+  f.raw();
+  f.attach({.handshakeTimeout = 1000});
+  f.peer_socket->write(std::string(kPreface));
+  f.loop.advance(999);
+  EXPECT_FALSE(f.server->destroyed());
+  f.loop.advance(1);
+  EXPECT_TRUE(f.server->destroyed());
+  EXPECT_EQ(nodeErrorCode(f.server_error), "ERR_HTTP2_HANDSHAKE_TIMEOUT");
+}
+
+// ---- idle (frames count) ----------------------------------------------------------------------
+
+TEST(SessionTimeoutsTest, IdleSessionGetsGoawayAndClosesAtTheDeadline) {
+  Fixture f;
+  f.attach({.idleTimeout = 1000});
+  f.connect();  // the handshake frames are the last activity, at t = 0
+  f.loop.advance(999);
+  EXPECT_FALSE(f.server->closed());
+  EXPECT_TRUE(f.client_goaways.empty());
+  f.loop.advance(1);
+  EXPECT_EQ(f.expired, std::vector<std::string>{"idle"});
+  EXPECT_TRUE(GracefulGoaway(f.client_goaways));
+  EXPECT_TRUE(f.server->destroyed());  // nothing open: graceful close finishes at once
+  EXPECT_TRUE(f.server_error.ok());
+  EXPECT_TRUE(f.client_closed);
+}
+
+TEST(SessionTimeoutsTest, FramesResetTheIdleClock) {
+  Fixture f;
+  f.attach({.idleTimeout = 1000});
+  f.connect();
+  f.loop.advance(600);
+  ASSERT_TRUE(f.client->ping("", nullptr).ok());  // PING and its ACK at t = 600
+  f.loop.runUntilIdle();
+  f.loop.advance(999);  // t = 1599
+  EXPECT_FALSE(f.server->closed());
+  f.loop.advance(1);
+  EXPECT_TRUE(f.server->closed());
+  EXPECT_TRUE(GracefulGoaway(f.client_goaways));
+}
+
+TEST(SessionTimeoutsTest, SessionInTheMiddleOfACallIsNotIdle) {
+  Fixture f;
+  f.attach({.idleTimeout = 1000});
+  f.connect();
+  auto req = f.request();
+  ASSERT_EQ(f.streams.size(), 1u);
+  f.loop.advance(10000);  // no frame at all, but a stream is open
+  EXPECT_FALSE(f.server->closed());
+  EXPECT_TRUE(f.expired.empty());
+  // The call ends at t = 10000 (response, then END_STREAM from the client): idle from there.
+  ASSERT_TRUE(f.streams[0]->respond({{":status", "200"}}).ok());
+  f.streams[0]->end("done");
+  req->end();
+  f.loop.runUntilIdle();
+  EXPECT_EQ(f.server->streamCount(), 0u);
+  f.loop.advance(999);
+  EXPECT_FALSE(f.server->closed());
+  f.loop.advance(1);
+  EXPECT_TRUE(f.server->closed());
+}
+
+TEST(SessionTimeoutsTest, ZeroDisablesEverything) {
+  Fixture f;
+  f.raw();
+  f.attach({});
+  EXPECT_EQ(f.timeouts, nullptr);
+  f.loop.advance(10000000);
+  EXPECT_FALSE(f.server->destroyed());
+}
+
+// ---- idle (streams only: gRPC's max_connection_idle) -----------------------------------------
+
+TEST(SessionTimeoutsTest, StreamsOnlyIdleIgnoresPings) {
+  Fixture f;
+  f.attach({.idleTimeout = 1000, .idleCountsFrames = false});
+  f.connect();
+  f.loop.advance(600);
+  ASSERT_TRUE(f.client->ping("", nullptr).ok());
+  f.loop.runUntilIdle();
+  f.loop.advance(399);
+  EXPECT_FALSE(f.server->closed());
+  f.loop.advance(1);  // t = 1000 in spite of the ping
+  EXPECT_TRUE(f.server->closed());
+  EXPECT_TRUE(GracefulGoaway(f.client_goaways));
+}
+
+TEST(SessionTimeoutsTest, StreamsOnlyIdleCountsFromTheLastStreamClose) {
+  Fixture f;
+  f.attach({.idleTimeout = 1000, .idleCountsFrames = false});
+  f.connect();
+  f.loop.advance(500);
+  auto req = f.request();
+  f.loop.advance(2500);  // t = 3000, the call still runs
+  EXPECT_FALSE(f.server->closed());
+  ASSERT_EQ(f.streams.size(), 1u);
+  f.streams[0]->close(constants::NGHTTP2_NO_ERROR);
+  f.loop.runUntilIdle();
+  ASSERT_EQ(f.server->streamCount(), 0u);
+  f.loop.advance(999);
+  EXPECT_FALSE(f.server->closed());
+  f.loop.advance(1);
+  EXPECT_TRUE(f.server->closed());
+}
+
+// ---- age + grace ------------------------------------------------------------------------------
+
+TEST(SessionTimeoutsTest, MaxAgeSendsGoawayThenGraceCutsTheCallOff) {
+  Fixture f;
+  f.attach({.maxAge = 1000, .maxAgeGrace = 500});
+  f.connect();
+  auto req = f.request();
+  bool req_closed = false;
+  req->onClose([&] { req_closed = true; });
+  f.loop.advance(999);
+  EXPECT_TRUE(f.client_goaways.empty());
+  f.loop.advance(1);
+  EXPECT_EQ(f.client_goaways, std::vector<uint32_t>{constants::NGHTTP2_NO_ERROR});
+  EXPECT_TRUE(f.server->closed());
+  EXPECT_FALSE(f.server->destroyed());  // the call may finish
+  // New streams are refused, the running one goes on.
+  auto late = f.client->request({{":method", "POST"}, {":path", "/late"}});
+  f.loop.runUntilIdle();
+  EXPECT_EQ(f.streams.size(), 1u);
+  f.loop.advance(499);
+  EXPECT_FALSE(f.server->destroyed());
+  EXPECT_FALSE(req_closed);
+  f.loop.advance(1);
+  EXPECT_TRUE(f.server->destroyed());
+  EXPECT_TRUE(req_closed);
+  EXPECT_EQ(f.expired, (std::vector<std::string>{"age", "age grace"}));
+}
+
+TEST(SessionTimeoutsTest, CallFinishingWithinGraceEndsTheConnectionCleanly) {
+  Fixture f;
+  f.attach({.maxAge = 1000, .maxAgeGrace = 5000});
+  f.connect();
+  auto req = f.request();
+  std::string body;
+  req->onData([&](std::string_view d) { body += d; });
+  f.loop.advance(1000);
+  ASSERT_TRUE(f.server->closed());
+  f.loop.advance(100);
+  ASSERT_TRUE(f.streams[0]->respond({{":status", "200"}}).ok());
+  f.streams[0]->end("finished");
+  req->end();
+  f.loop.runUntilIdle();
+  EXPECT_EQ(body, "finished");
+  EXPECT_TRUE(f.server->destroyed());
+  EXPECT_EQ(f.expired, std::vector<std::string>{"age"});
+}
+
+TEST(SessionTimeoutsTest, MaxAgeWithoutGraceWaitsForTheCall) {
+  Fixture f;
+  f.attach({.maxAge = 1000});
+  f.connect();
+  auto req = f.request();
+  f.loop.advance(1000000);
+  EXPECT_TRUE(f.server->closed());
+  EXPECT_FALSE(f.server->destroyed());
+  f.streams[0]->close(constants::NGHTTP2_NO_ERROR);
+  f.loop.runUntilIdle();
+  EXPECT_TRUE(f.server->destroyed());
+}
+
+}  // namespace
+}  // namespace h2rpc::transport
