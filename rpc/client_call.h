@@ -21,6 +21,7 @@
 #include "rpc/compression.h"
 #include "rpc/framing.h"
 #include "rpc/metadata.h"
+#include "rpc/metadata_limits.h"
 #include "rpc/server_call.h"
 #include "rpc/task.h"
 #include "transport/buffer.h"
@@ -53,6 +54,10 @@ struct ChannelOptions {
   // Response messages buffered per call before the call stops reading its stream (HTTP/2 flow
   // control then holds the server back).
   size_t max_buffered_messages = 4;
+  // gRPC's limits on response headers and trailers, as rpc::ServerOptions's for requests (see
+  // there and rpc/metadata_limits.h): over them a call fails with RESOURCE_EXHAUSTED.
+  uint32_t max_metadata_size = 0;
+  uint32_t absolute_max_metadata_size = 0;
   // HTTP/2 options of the connection (Node's names; see transport/session.h).
   transport::SessionOptions http2;
 };
@@ -108,6 +113,7 @@ class Channel : public std::enable_shared_from_this<Channel> {
   std::string target_;
   std::string authority_;
   ChannelOptions options_;
+  MetadataSizeLimits metadata_limits_;
   std::shared_ptr<transport::ClientHttp2Session> session_;
   int connections_made_ = 0;
   int transparent_retries_ = 0;
@@ -155,7 +161,8 @@ class ClientCall : public std::enable_shared_from_this<ClientCall> {
   void OnResponse(const transport::Headers& headers, uint8_t flags);
   void OnData(const transport::SharedBuffer& data);
   void OnTrailers(const transport::Headers& trailers);
-  void OnClose();
+  // `connection_gone`: the stream closed because its connection did (not by RST_STREAM).
+  void OnClose(bool connection_gone);
   void End(absl::Status status);
   void DeliverReads();
   void FlushWrites(bool ok);
