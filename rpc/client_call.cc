@@ -346,8 +346,7 @@ void ClientCall::OnResponse(const Headers& headers, uint8_t flags) {
   const bool trailers_only = flags & NGHTTP2_FLAG_END_STREAM;
   // gRPC's metadata size limits (Trailers-Only: OnTrailers checks them).
   if (!trailers_only) {
-    if (absl::Status st = CheckMetadataSize(HeaderListSize(headers),
-                                            channel_->metadata_limits_, RandomDraw());
+    if (absl::Status st = CheckMetadataSize(HeaderListSize(headers), channel_->metadata_limits_);
         !st.ok()) {
       Cancel(st);
       return;
@@ -469,8 +468,7 @@ absl::Status ClientCall::StatusFromTrailers(const Headers& trailers) {
 
 void ClientCall::OnTrailers(const Headers& trailers) {
   // gRPC's metadata size limits, on the trailers (or the Trailers-Only response).
-  if (absl::Status st = CheckMetadataSize(HeaderListSize(trailers), channel_->metadata_limits_,
-                                          RandomDraw());
+  if (absl::Status st = CheckMetadataSize(HeaderListSize(trailers), channel_->metadata_limits_);
       !st.ok()) {
     Cancel(st);
     return;

@@ -43,6 +43,11 @@ absl::Status CheckMetadataSize(size_t size, const MetadataSizeLimits& limits, do
   return absl::OkStatus();
 }
 
+absl::Status CheckMetadataSize(size_t size, const MetadataSizeLimits& limits) {
+  if (size <= limits.soft) return absl::OkStatus();  // the common case: no draw
+  return CheckMetadataSize(size, limits, size > limits.hard ? 0.0 : RandomDraw());
+}
+
 double RandomDraw() {
   thread_local std::mt19937_64 generator{std::random_device{}()};
   return std::uniform_real_distribution<double>(0.0, 1.0)(generator);

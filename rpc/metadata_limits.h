@@ -54,6 +54,9 @@ size_t HeaderListSize(const Fields& fields) {
 // RandomDraw): above the soft limit a call is rejected when draw < (size - soft) / (hard - soft).
 absl::Status CheckMetadataSize(size_t size, const MetadataSizeLimits& limits, double draw);
 
+// The same with a draw from RandomDraw(), made only when `size` is between the limits.
+absl::Status CheckMetadataSize(size_t size, const MetadataSizeLimits& limits);
+
 // A uniform draw in [0, 1) from a per-thread generator.
 double RandomDraw();
 

@@ -76,6 +76,17 @@ TEST(MetadataLimitsTest, OverTheHardLimitAlwaysFails) {
   EXPECT_EQ(CheckMetadataSize(501, flat, 0.999).code(), absl::StatusCode::kResourceExhausted);
 }
 
+TEST(MetadataLimitsTest, WithItsOwnDrawsTheBandIsRandom) {
+  const MetadataSizeLimits l{.soft = 1000, .hard = 2000};
+  EXPECT_TRUE(CheckMetadataSize(1000, l).ok());
+  EXPECT_EQ(CheckMetadataSize(2001, l).code(), absl::StatusCode::kResourceExhausted);
+  // Half way: 200 calls all alike would happen with probability 2^-199.
+  int rejected = 0;
+  for (int i = 0; i < 200; ++i) rejected += CheckMetadataSize(1500, l).ok() ? 0 : 1;
+  EXPECT_GT(rejected, 0);
+  EXPECT_LT(rejected, 200);
+}
+
 TEST(MetadataLimitsTest, RandomDrawIsInTheUnitIntervalAndVaries) {
   double lo = 1, hi = 0;
   for (int i = 0; i < 1000; ++i) {

@@ -145,8 +145,7 @@ void Server::OnStream(std::shared_ptr<transport::ServerHttp2Stream> stream,
   };
   // First, as gRPC's HPACK parser does. The transport enforces the hard limit while receiving
   // only once the client has acknowledged our SETTINGS (as Node); this covers the rest.
-  if (absl::Status st = CheckMetadataSize(metadata_size, metadata_limits_, RandomDraw());
-      !st.ok()) {
+  if (absl::Status st = CheckMetadataSize(metadata_size, metadata_limits_); !st.ok()) {
     RespondTrailersOnly(*stream, st);
     return;
   }
