@@ -11,13 +11,17 @@ demo: setup
 	@./.ci/demo.sh
 
 test: setup
-	@./.ci/test.sh
+	@./.ci/test.sh --suite=test
 
+# The ASan+UBSan suite: the patterns in ASAN_TARGETS_FILE, or ASAN_TARGETS="//a/... //b:c".
+ASAN_TARGETS_FILE ?= .ci/asan_targets.txt
+ASAN_TARGETS ?=
 asan: setup
-	@./.ci/test.sh --config=asan
+	@./.ci/test.sh --suite=asan --config=asan \
+	  $(if $(strip $(ASAN_TARGETS)),--targets="$(ASAN_TARGETS)",--targets-file=$(ASAN_TARGETS_FILE))
 
 tsan: setup
-	@./.ci/test.sh --config=tsan
+	@./.ci/test.sh --suite=tsan --config=tsan
 
 # h2rpc vs gRPC C++ on this machine; writes bench/RESULTS.md (ROUNDS=N, see bench/README.md).
 bench: setup

@@ -1,18 +1,82 @@
 #!/usr/bin/env bash
-# make test / make asan: bazel test //... (extra flags in $@), one 'N passed, N failed' line, and
-# always `bazel shutdown` at the end so no server idles for hours.
+# make test / make asan (and so .ci/run): one test suite = `bazel test` of some target patterns
+# with some flags, then one 'N passed, N failed, N skipped' line (.ci/test_summary.py) counted
+# from this run's results, and `bazel shutdown` at the end so no server idles for hours.
+#
+#   .ci/test.sh [--suite=NAME] [--targets-file=FILE | --targets="//a/... //b:c"] [bazel flags]
+#
+# Patterns default to //... . A pattern whose package does not exist (yet) is left out with a
+# note, so a list can name a package before it lands (the fuzz tests). Exit status: non-zero if
+# bazel test failed or any test failed or did not run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+
+suite=test
+patterns=()
+bazel_flags=()
+for a in "$@"; do
+  case $a in
+    --suite=*) suite=${a#*=} ;;
+    --targets-file=*)
+      file=${a#*=}
+      [[ -r $file ]] || { echo "$suite: cannot read $file" >&2; exit 2; }
+      # One pattern per line; '#' starts a comment.
+      while read -r line; do
+        line=${line%%#*}
+        for p in $line; do patterns+=("$p"); done
+      done <"$file" ;;
+    --targets=*) for p in ${a#*=}; do patterns+=("$p"); done ;;
+    *) bazel_flags+=("$a") ;;
+  esac
+done
+((${#patterns[@]})) || patterns=(//...)
+
+# Leave out patterns of packages that do not exist.
+present=()
+for p in "${patterns[@]}"; do
+  pkg=${p#//}
+  pkg=${pkg%%:*}
+  pkg=${pkg%/...}
+  pkg=${pkg%...}
+  if [[ $p == *... && -d ./$pkg && -n $(find "./$pkg" \( -name BUILD.bazel -o -name BUILD \) \
+        -print -quit) ]] || [[ $p != *... && ( -f ./$pkg/BUILD.bazel || -f ./$pkg/BUILD ) ]]; then
+    present+=("$p")
+  else
+    echo "$suite: note: $p left out (no such package yet)"
+  fi
+done
+if ((${#present[@]} == 0)); then
+  echo "$suite: none of the target patterns exists: ${patterns[*]}" >&2
+  echo "0 passed, 1 failed, 0 skipped"
+  exit 1
+fi
+
 flags=()
 [[ -n "${CI:-}" || ! -t 1 ]] && flags+=(--config=ci)
-trap 'bazel shutdown >/dev/null 2>&1' EXIT
-bazel test "${flags[@]}" "$@" //...
+tmp=$(mktemp -d /tmp/h2rpc-test.XXXXXX)
+trap 'bazel shutdown >/dev/null 2>&1; rm -rf "$tmp"' EXIT
+
+echo "=== $suite: bazel test ${bazel_flags[*]} ${present[*]}"
+start=$SECONDS
+bazel test "${flags[@]}" "${bazel_flags[@]}" --keep_going \
+  --build_event_json_file="$tmp/bep.json" -- "${present[@]}"
 rc=$?
-# Only the test targets that exist now: stale test.xml files of removed targets never count.
-bazel query 'tests(//...)' 2>/dev/null >/tmp/h2rpc-test-targets.$$ || true
-logs=$(bazel info "${flags[@]}" "$@" bazel-testlogs 2>/dev/null)
-/usr/bin/python3 .ci/test_summary.py "$logs" </tmp/h2rpc-test-targets.$$
+
+# The test targets of these patterns that `bazel test` runs (not the manual ones). A query that
+# fails leaves the list empty, which the summary counts as a failure.
+set_expr="set(${present[*]})"
+if ! bazel query "tests($set_expr) except attr(tags, '\\bmanual\\b', tests($set_expr))" \
+    >"$tmp/targets" 2>"$tmp/query.err"; then
+  echo "$suite: bazel query failed:" >&2
+  cat "$tmp/query.err" >&2
+  : >"$tmp/targets"
+fi
+logs=$(bazel info "${flags[@]}" "${bazel_flags[@]}" bazel-testlogs 2>/dev/null)
+echo "=== $suite: $((SECONDS - start)) s"
+/usr/bin/python3 .ci/test_summary.py "$logs" --bep "$tmp/bep.json" <"$tmp/targets"
 summary_rc=$?
-rm -f /tmp/h2rpc-test-targets.$$
 if ((rc == 0 && summary_rc != 0)); then rc=$summary_rc; fi
+if ((rc != 0 && summary_rc == 0)); then
+  echo "$suite: bazel test exited with status $rc although every test passed (a build error?)" >&2
+fi
 exit $rc

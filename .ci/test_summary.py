@@ -1,55 +1,138 @@
 #!/usr/bin/env python3
-"""Prints 'N passed, N failed' for the given Bazel test targets, counted from their test.xml.
+"""Prints 'N passed, N failed, N skipped' for the Bazel test targets listed on stdin.
 
-Each <testcase> is one test; a target that produced no test.xml (it failed to build or crashed
-before writing one) counts as one failure. Usage: test_summary.py TESTLOGS_DIR < targets.txt
+Usage: test_summary.py TESTLOGS_DIR [--bep FILE] < targets.txt
+
+Counts test cases from each target's test.xml (shards and runs included): a <testcase> with
+<failure> or <error> failed; one with <skipped>, status="notrun" or result="skipped"/"suppressed"
+(GTEST_SKIP, DISABLED_) was skipped; any other passed. Nothing is silently green:
+  - a target with no test.xml counts as one failure;
+  - with --bep (the run's --build_event_json_file), a target this run did not test (no test
+    summary, NO_STATUS, FAILED_TO_BUILD, INCOMPLETE, cancelled...) counts as one failure even if
+    an old test.xml is lying in TESTLOGS_DIR, and a target whose status is FAILED or TIMEOUT
+    counts at least one failure whatever its test.xml says;
+  - an empty target list is a failure (the query went wrong).
+Each problem is named on stderr. Exit status 1 if anything failed, else 0.
 """
 import glob
+import json
 import os
 import sys
 import xml.etree.ElementTree as ET
 
+RAN = {"PASSED", "FLAKY", "FAILED", "TIMEOUT"}
+FAILING = {"FAILED", "TIMEOUT"}
 
-def count(xml_path):
-    passed = failed = 0
+
+def count_xml(xml_path):
+    """(passed, failed, skipped) test cases in one test.xml."""
+    passed = failed = skipped = 0
     root = ET.parse(xml_path).getroot()
     for case in root.iter("testcase"):
         if case.find("failure") is not None or case.find("error") is not None:
             failed += 1
-        elif case.get("status", "run") == "run" and case.find("skipped") is None:
+        elif (case.find("skipped") is not None or case.get("status") == "notrun"
+              or case.get("result") in ("skipped", "suppressed")):
+            skipped += 1
+        else:
             passed += 1
-    if passed == 0 and failed == 0:
-        # A test.xml without testcases: trust the suite's own error count.
-        errors = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in root.iter("testsuite"))
+    if passed == failed == skipped == 0:
+        # A test.xml without test cases: trust the suite's own error count.
+        errors = sum(int(s.get("failures", 0) or 0) + int(s.get("errors", 0) or 0)
+                     for s in root.iter("testsuite"))
         if errors:
             failed = 1
-    return passed, failed
+    return passed, failed, skipped
 
 
-def main():
-    logs = sys.argv[1]
-    passed = failed = 0
-    for line in sys.stdin:
-        label = line.strip()
-        if not label.startswith("//"):
-            continue
-        pkg, _, name = label[2:].partition(":")
-        xmls = glob.glob(os.path.join(logs, pkg, name, "test.xml")) + glob.glob(
-            os.path.join(logs, pkg, name, "*", "test.xml"))
+def read_bep(path):
+    """{label: overall status} from a build event JSON file (one event per line)."""
+    status = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            summary_id = event.get("id", {}).get("testSummary")
+            if not summary_id:
+                continue
+            label = summary_id.get("label", "")
+            if "testSummary" in event:
+                # proto3 JSON leaves out the default value: no overallStatus is NO_STATUS.
+                status[label] = event["testSummary"].get("overallStatus", "NO_STATUS")
+            else:
+                status.setdefault(label, "ABORTED")  # an 'aborted' event in its place
+    return status
+
+
+def xml_files(logs, label):
+    pkg, _, name = label[2:].partition(":")
+    base = os.path.join(logs, pkg, name)
+    return sorted(glob.glob(os.path.join(base, "test.xml")) +
+                  glob.glob(os.path.join(base, "*", "test.xml")))
+
+
+def summarize(logs, labels, bep_status=None, err=sys.stderr):
+    passed = failed = skipped = 0
+    for label in labels:
+        status = None
+        if bep_status is not None:
+            status = bep_status.get(label, "NOT_RUN")
+            if status not in RAN:
+                print("not run: %s (%s)" % (label, status), file=err)
+                failed += 1
+                continue
+        xmls = xml_files(logs, label)
         if not xmls:
-            print("no test result for %s" % label, file=sys.stderr)
+            print("no test result for %s" % label, file=err)
             failed += 1
             continue
+        p = f = s = 0
         for x in xmls:
             try:
-                p, f = count(x)
-            except ET.ParseError:
-                p, f = 0, 1
-            passed += p
-            failed += f
-    print("%d passed, %d failed" % (passed, failed))
+                dp, df, ds = count_xml(x)
+            except (ET.ParseError, OSError):
+                print("unreadable test.xml: %s" % x, file=err)
+                dp, df, ds = 0, 1, 0
+            p, f, s = p + dp, f + df, s + ds
+        if status in FAILING and f == 0:
+            print("%s: %s with no failed test case in its test.xml" % (label, status), file=err)
+            f = 1
+        if status == "FLAKY":
+            print("flaky: %s (passed on a retry)" % label, file=err)
+        passed, failed, skipped = passed + p, failed + f, skipped + s
+    if not labels:
+        print("no test targets", file=err)
+        failed += 1
+    return passed, failed, skipped
+
+
+def main(argv):
+    args = argv[1:]
+    bep = None
+    if "--bep" in args:
+        i = args.index("--bep")
+        bep = args[i + 1]
+        del args[i:i + 2]
+    if len(args) != 1:
+        print(__doc__, file=sys.stderr)
+        return 2
+    labels = [l.strip() for l in sys.stdin if l.strip().startswith("//")]
+    bep_status = None
+    if bep is not None:
+        try:
+            bep_status = read_bep(bep)
+        except OSError as e:
+            print("cannot read the build event file: %s" % e, file=sys.stderr)
+            bep_status = {}
+    passed, failed, skipped = summarize(args[0], labels, bep_status)
+    print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
     return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv))

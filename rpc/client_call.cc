@@ -116,6 +116,8 @@ bool ReceivedMessage::ParseTo(google::protobuf::MessageLite* message) const {
 Channel::Channel(transport::UvLoop* loop, std::string target, ChannelOptions options)
     : loop_(loop), target_(std::move(target)), options_(std::move(options)) {
   authority_ = options_.authority.empty() ? target_ : options_.authority;
+  metadata_limits_ = ResolveMetadataSizeLimits(
+      {options_.max_metadata_size, options_.absolute_max_metadata_size});
 }
 
 Channel::~Channel() {
@@ -138,6 +140,12 @@ absl::StatusOr<std::shared_ptr<transport::ClientHttp2Session>> Channel::Session(
   if (!connect_options.settings.maxFrameSize && options_.max_frame_size > 0) {
     connect_options.settings.maxFrameSize = options_.max_frame_size;
   }
+  // Response metadata is limited by size, as on the server (see Server::Server).
+  if (!connect_options.settings.maxHeaderListSize && !connect_options.settings.maxHeaderSize) {
+    connect_options.settings.maxHeaderListSize = metadata_limits_.hard;
+  }
+  connect_options.maxHeaderListPairs =
+      std::max(connect_options.maxHeaderListPairs, MaxFieldsWithin(metadata_limits_));
   connect_options.tls = options_.tls;
   const std::string url = absl::StrCat(options_.use_tls ? "https://" : "http://", target_);
   auto session = transport::connect(loop_, url, connect_options);
@@ -255,8 +263,12 @@ void ClientCall::Begin() {
   stream_->onDrain([weak] {
     if (auto self = weak.lock()) self->FlushWrites(true);
   });
-  stream_->onClose([weak] {
-    if (auto self = weak.lock()) self->OnClose();
+  // The stream's own session() is gone by 'close' in every case: whether its connection still
+  // lives tells a reset stream (its RST_STREAM code maps to the status) from a dropped one.
+  std::weak_ptr<transport::ClientHttp2Session> connection = *session;
+  stream_->onClose([weak, connection] {
+    auto live = connection.lock();
+    if (auto self = weak.lock()) self->OnClose(!live || live->destroyed());
   });
   if (deadline_) {
     deadline_timer_ = channel_->loop()->createTimer();
@@ -332,6 +344,14 @@ void ClientCall::OnResponse(const Headers& headers, uint8_t flags) {
   retry_possible_ = false;
   sent_frames_.clear();
   const bool trailers_only = flags & NGHTTP2_FLAG_END_STREAM;
+  // gRPC's metadata size limits (Trailers-Only: OnTrailers checks them).
+  if (!trailers_only) {
+    if (absl::Status st = CheckMetadataSize(HeaderListSize(headers), channel_->metadata_limits_);
+        !st.ok()) {
+      Cancel(st);
+      return;
+    }
+  }
   int http_status = 0;
   (void)absl::SimpleAtoi(headers.get(":status").value_or(""), &http_status);
   const std::string content_type = headers.get("content-type").value_or("");
@@ -459,6 +479,12 @@ absl::Status ClientCall::StatusFromTrailers(const Headers& trailers) {
 }
 
 void ClientCall::OnTrailers(const Headers& trailers) {
+  // gRPC's metadata size limits, on the trailers (or the Trailers-Only response).
+  if (absl::Status st = CheckMetadataSize(HeaderListSize(trailers), channel_->metadata_limits_);
+      !st.ok()) {
+    Cancel(st);
+    return;
+  }
   auto md = Metadata::FromWire(ToEntries(trailers), /*skip_reserved=*/true);
   if (md.ok()) trailing_metadata_ = std::move(*md);
   absl::Status status = md.ok() ? StatusFromTrailers(trailers) : md.status();
@@ -472,7 +498,7 @@ void ClientCall::OnTrailers(const Headers& trailers) {
   }
 }
 
-void ClientCall::OnClose() {
+void ClientCall::OnClose(bool connection_gone) {
   if (done()) {
     FlushWrites(false);
     DeliverReads();
@@ -486,10 +512,9 @@ void ClientCall::OnClose() {
   FlushWrites(false);
   if (deadline_expired_) {
     status = absl::DeadlineExceededError("Deadline Exceeded");
-  } else if (code == transport::constants::NGHTTP2_CANCEL) {
+  } else if (connection_gone || code == transport::constants::NGHTTP2_CANCEL) {
     // A dropped connection (its streams close with CANCEL, as in Node): UNAVAILABLE, since
-    // nothing says the server saw the call finish. (The stream's session is always gone by
-    // now, so it cannot tell a dropped connection from a reset stream.)
+    // nothing says the server saw the call finish.
     status = absl::UnavailableError("Connection closed before the call completed");
   } else {
     status = StatusFromRstCode(code);

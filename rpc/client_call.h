@@ -21,6 +21,7 @@
 #include "rpc/compression.h"
 #include "rpc/framing.h"
 #include "rpc/metadata.h"
+#include "rpc/metadata_limits.h"
 #include "rpc/server_call.h"
 #include "rpc/task.h"
 #include "transport/buffer.h"
@@ -57,6 +58,10 @@ struct ChannelOptions {
   // buffers counts against the connection's http2.maxSessionMemory: a server that makes us
   // hold more (e.g. a huge partial message) has its largest stream reset (ENHANCE_YOUR_CALM).
   size_t max_buffered_bytes = 1 << 20;
+  // gRPC's limits on response headers and trailers, as rpc::ServerOptions's for requests (see
+  // there and rpc/metadata_limits.h): over them a call fails with RESOURCE_EXHAUSTED.
+  uint32_t max_metadata_size = 0;
+  uint32_t absolute_max_metadata_size = 0;
   // HTTP/2 options of the connection (Node's names; see transport/session.h).
   transport::SessionOptions http2;
 };
@@ -112,6 +117,7 @@ class Channel : public std::enable_shared_from_this<Channel> {
   std::string target_;
   std::string authority_;
   ChannelOptions options_;
+  MetadataSizeLimits metadata_limits_;
   std::shared_ptr<transport::ClientHttp2Session> session_;
   int connections_made_ = 0;
   int transparent_retries_ = 0;
@@ -159,7 +165,8 @@ class ClientCall : public std::enable_shared_from_this<ClientCall> {
   void OnResponse(const transport::Headers& headers, uint8_t flags);
   void OnData(const transport::SharedBuffer& data);
   void OnTrailers(const transport::Headers& trailers);
-  void OnClose();
+  // `connection_gone`: the stream closed because its connection did (not by RST_STREAM).
+  void OnClose(bool connection_gone);
   void End(absl::Status status);
   void DeliverReads();
   void FlushWrites(bool ok);

@@ -82,6 +82,15 @@ Server::Server(transport::UvLoop* loop, ServerOptions options)
   if (!options_.http2.settings.maxFrameSize && options_.max_frame_size > 0) {
     options_.http2.settings.maxFrameSize = options_.max_frame_size;
   }
+  // Request metadata is limited by size as in gRPC, which also advertises its hard limit. Node's
+  // 128 fields would refuse calls gRPC takes (~125 small entries): allow as many as fit.
+  metadata_limits_ = ResolveMetadataSizeLimits(
+      {options_.max_metadata_size, options_.absolute_max_metadata_size});
+  if (!options_.http2.settings.maxHeaderListSize && !options_.http2.settings.maxHeaderSize) {
+    options_.http2.settings.maxHeaderListSize = metadata_limits_.hard;
+  }
+  options_.http2.maxHeaderListPairs =
+      std::max(options_.http2.maxHeaderListPairs, MaxFieldsWithin(metadata_limits_));
   // A client can make a call hold a stream window of real bytes: reserving a message's buffer up
   // to that much before its bytes arrive costs no more, and saves copies as it fills.
   if (options_.limits.preallocate_message_up_to == 0) {
@@ -156,7 +165,9 @@ void Server::OnStream(std::shared_ptr<transport::ServerHttp2Stream> stream,
   const std::string* first[kFields] = {};
   bool repeated[kFields] = {};
   bool has_binary = false;  // a -bin field (see below)
+  size_t metadata_size = 0;  // RFC 9113's header list size, as gRPC's limits count it
   for (const transport::HeaderField& field : headers) {
+    metadata_size += field.name.size() + field.value.size() + 32;
     for (int i = 0; i < kFields; ++i) {
       if (field.name != kNames[i]) continue;
       if (first[i] != nullptr) {
@@ -177,6 +188,12 @@ void Server::OnStream(std::shared_ptr<transport::ServerHttp2Stream> stream,
     if (repeated[f]) v = *headers.get(kNames[f], joined[f]);
     return absl::string_view(v.data(), v.size());
   };
+  // First, as gRPC's HPACK parser does. The transport enforces the hard limit while receiving
+  // only once the client has acknowledged our SETTINGS (as Node); this covers the rest.
+  if (absl::Status st = CheckMetadataSize(metadata_size, metadata_limits_); !st.ok()) {
+    RespondTrailersOnly(*stream, st);
+    return;
+  }
   const std::string method(value(kMethod).value_or(""));
   if (method != "POST") {
     RespondTrailersOnly(*stream, absl::InternalError(absl::StrCat("Method not allowed: ", method)),

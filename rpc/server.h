@@ -22,6 +22,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "rpc/metadata_limits.h"
 #include "rpc/server_call.h"
 #include "rpc/service.h"
 #include "transport/server.h"
@@ -57,6 +58,15 @@ struct ServerOptions {
   // process (what MALLOC_MMAP_THRESHOLD_=262144 does): larger blocks are mmapped and go back to
   // the kernel when freed. Smaller ones, and the transport's cached buffers, are unaffected.
   bool fix_malloc_mmap_threshold = true;
+  // gRPC's limits on request metadata (rpc/metadata_limits.h; grpc.max_metadata_size and
+  // grpc.absolute_max_metadata_size): over the soft limit a call is refused with
+  // RESOURCE_EXHAUSTED with a probability rising linearly to 1 at the hard limit. 0 = gRPC's
+  // default (8 KiB soft, 16 KiB hard) or derived from the other. The hard limit is advertised as
+  // SETTINGS_MAX_HEADER_LIST_SIZE (an explicit http2.settings.maxHeaderListSize wins) and
+  // http2.maxHeaderListPairs is raised to the most fields that fit in it: size decides, not
+  // the count of fields (as in gRPC).
+  uint32_t max_metadata_size = 0;
+  uint32_t absolute_max_metadata_size = 0;
   // HTTP/2 settings and limits of each connection (Node's names; see transport/session.h).
   transport::ServerOptions http2;
   // SO_REUSEPORT on the listening socket, so several Servers (one per event loop and thread) can
@@ -112,6 +122,7 @@ class Server {
 
   transport::UvLoop* loop_;
   ServerOptions options_;
+  MetadataSizeLimits metadata_limits_;
   std::map<std::string, MethodHandler> methods_;
   std::set<std::string> services_;
   std::unique_ptr<transport::Http2Server> http2_;

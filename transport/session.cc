@@ -937,17 +937,23 @@ int Http2Session::onHeader(const nghttp2_frame* frame, std::string_view name,
   if (!incoming_.active || incoming_.id != id) return 0;
   const uint32_t min_pairs = type_ == Type::kServer ? 4 : 1;
   const size_t max_pairs = std::max(options_.maxHeaderListPairs, min_pairs);
-  const uint32_t max_length =
-      nghttp2_session_get_local_settings(ng_, NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE);
+  // The SETTINGS_MAX_HEADER_LIST_SIZE our peer has acknowledged (until then nghttp2's
+  // "unlimited"), capped at 16 MiB, and each field counted as RFC 9113 §6.5.2 does (name +
+  // value + 32): Node's Http2Stream::AddHeader exactly.
+  constexpr size_t kMaxMaxHeaderListSize = 16777215;  // Node's MAX_MAX_HEADER_LIST_SIZE
+  const size_t max_length = std::min<size_t>(
+      nghttp2_session_get_local_settings(ng_, NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE),
+      kMaxMaxHeaderListSize);
+  const size_t length = name.size() + value.size() + 32;
   Headers& headers = incoming_.headers;
   size_t& bytes = incoming_.bytes;
-  if (headers.size() >= max_pairs || bytes + name.size() + value.size() > max_length) {
+  if (headers.size() >= max_pairs || bytes + length > max_length) {
     // Node: more header fields than maxHeaderListPairs (or bytes than maxHeaderListSize).
     nghttp2_submit_rst_stream(ng_, NGHTTP2_FLAG_NONE, id, NGHTTP2_ENHANCE_YOUR_CALM);
     incoming_ = IncomingHeaders();
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   }
-  bytes += name.size() + value.size();
+  bytes += length;
   // nghttp2 resets a stream whose header names are not lower-case (HTTP/2 requires it): no
   // need to check or lower-case again.
   headers.addLowerCase(name, value);

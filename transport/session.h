@@ -294,7 +294,7 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   struct IncomingHeaders {
     int32_t id = 0;
     Headers headers;
-    size_t bytes = 0;  // name + value bytes so far, against maxHeaderListSize
+    size_t bytes = 0;  // name + value + 32 per field so far, against maxHeaderListSize
     bool active = false;
   };
   IncomingHeaders incoming_;

@@ -2,6 +2,7 @@
 // runs deterministically, with real nghttp2 framing on both sides.
 #include "transport/session.h"
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <string>
@@ -679,6 +680,69 @@ TEST(SessionTest, TooManyHeaderPairsResetTheStream) {
   p.run();
   EXPECT_TRUE(p.streams.empty());
   EXPECT_EQ((*req)->rstCode(), constants::NGHTTP2_ENHANCE_YOUR_CALM);
+}
+
+// RFC 9113 §6.5.2's size of a header list, as Node counts it against maxHeaderListSize.
+size_t listSize(const Headers& h) {
+  size_t n = 0;
+  for (const HeaderField& f : h) n += f.name.size() + f.value.size() + 32;
+  return n;
+}
+
+TEST(SessionTest, MaxHeaderListSizeCountsNameValueAnd32PerField) {
+  SessionOptions server_options;
+  server_options.settings.maxHeaderListSize = 1000;
+  Pair p(server_options);
+  p.run();  // the client acknowledges our SETTINGS: from now on the limit applies (as Node)
+  ASSERT_EQ(p.server->localSettings().maxHeaderListSize, 1000u);
+  auto probe = p.client->request({{":path", "/"}, {"x-f", ""}});
+  ASSERT_TRUE(probe.ok());
+  p.run();
+  ASSERT_EQ(p.request_headers.size(), 1u);
+  const size_t base = listSize(p.request_headers[0]);
+  ASSERT_LT(base, 1000u);
+  // Exactly 1000 bytes (name + value + 32 per field) passes; one byte more is reset, as in Node.
+  auto at = p.client->request({{":path", "/"}, {"x-f", std::string(1000 - base, 'f')}});
+  auto over = p.client->request({{":path", "/"}, {"x-f", std::string(1001 - base, 'f')}});
+  ASSERT_TRUE(at.ok() && over.ok());
+  p.run();
+  ASSERT_EQ(p.request_headers.size(), 2u);
+  EXPECT_EQ(listSize(p.request_headers[1]), 1000u);
+  EXPECT_FALSE((*at)->rstCode().has_value());
+  EXPECT_EQ((*over)->rstCode(), constants::NGHTTP2_ENHANCE_YOUR_CALM);
+}
+
+TEST(SessionTest, ClientAppliesItsMaxHeaderListSizeToResponses) {
+  SessionOptions client_options;
+  client_options.settings.maxHeaderListSize = 600;
+  Pair p({}, client_options);
+  size_t base = 0;
+  p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers& h) {
+    // The first request learns the size of a response with an empty x-f; the next ones ask
+    // for a list of exactly `x-size` bytes.
+    const size_t want = std::stoul(h.get("x-size").value_or("0"));
+    const std::string filler = want ? std::string(want - base, 'f') : "";
+    ASSERT_TRUE(s->respond({{":status", "200"}, {"x-f", filler}},
+                           {.endStream = true, .sendDate = false})
+                    .ok());
+  };
+  p.run();
+  auto probe = p.client->request({{":path", "/"}});
+  ASSERT_TRUE(probe.ok());
+  Recorder probed(**probe);
+  p.run();
+  ASSERT_EQ(probed.events.front(), "response");
+  base = listSize(probed.response);
+  auto at = p.client->request({{":path", "/"}, {"x-size", "600"}});
+  auto over = p.client->request({{":path", "/"}, {"x-size", "601"}});
+  ASSERT_TRUE(at.ok() && over.ok());
+  Recorder at_r(**at), over_r(**over);
+  p.run();
+  ASSERT_FALSE(at_r.events.empty());
+  EXPECT_EQ(at_r.events.front(), "response");
+  EXPECT_EQ(listSize(at_r.response), 600u);
+  EXPECT_EQ(std::count(over_r.events.begin(), over_r.events.end(), "response"), 0);
+  EXPECT_EQ((*over)->rstCode(), constants::NGHTTP2_ENHANCE_YOUR_CALM);
 }
 
 TEST(SessionTest, SensitiveHeadersAreSentNeverIndexed) {

@@ -286,6 +286,17 @@ class Client:
         check(responses.code() == grpc.StatusCode.OK, 'status ', responses.code())
         verify('FullDuplexCall', responses.initial_metadata(), responses.trailing_metadata())
 
+    def many_small_metadata(self):
+        # Not an official case (h2rpc issue 13): 125 small entries, ~6 KB in all. gRPC limits
+        # metadata by size (8 KiB soft by default), not by count: a server must take them.
+        initial_value = 'many'
+        metadata = [('x-grpc-test-echo-initial', initial_value)]
+        metadata += [('x-md-%03d' % i, 'v%03d' % i) for i in range(124)]
+        resp, call = self.unary_call().with_call(self.m.SimpleRequest(), metadata=metadata)
+        check(resp is not None, 'UnaryCall: no response')
+        i = [v for k, v in call.initial_metadata() if k == 'x-grpc-test-echo-initial']
+        check(i == [initial_value], 'the echoed initial metadata: ', i)
+
     def expect_unary_status(self, message):
         req = self.m.SimpleRequest()
         req.response_status.code = 2
@@ -408,7 +419,7 @@ ALL = ['empty_unary', 'large_unary', 'client_compressed_unary', 'server_compress
        'server_compressed_streaming', 'ping_pong', 'empty_stream', 'custom_metadata',
        'status_code_and_message', 'special_status_message', 'unimplemented_method',
        'unimplemented_service', 'cancel_after_begin', 'cancel_after_first_response',
-       'timeout_on_sleeping_server', 'rpc_soak', 'channel_soak']
+       'timeout_on_sleeping_server', 'rpc_soak', 'channel_soak', 'many_small_metadata']
 
 
 def main():
