@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -1315,6 +1316,117 @@ TEST(SessionTest, UnreadStreamWithNothingBufferedClosesAfterReset) {
   p.run();  // nobody calls onData/resume on the request
   EXPECT_THAT(events, ElementsAre("response", "end", "close"));
   EXPECT_EQ((*req)->rstCode(), constants::NGHTTP2_NO_ERROR);
+}
+
+}  // namespace
+}  // namespace h2rpc::transport
+
+namespace h2rpc::transport {
+namespace {
+
+// A client session against a raw HTTP/2 server peer: RFC 9113 §5.1 closed-stream checks apply
+// to clients too (transport/internal/closed_streams.h).
+struct RawServer : Socket::Handler {
+  RawServer() {
+    auto [a, b] = MemorySocket::pair(&loop);
+    peer = std::move(b);
+    peer->setHandler(this);
+    client = *ClientHttp2Session::create(&loop, std::move(a), "http", "localhost", {});
+    client->onClose([this] { client_closed = true; });
+    client->onError([this](const absl::Status&) { ++client_errors; });
+    loop.runUntilIdle();
+    send(RawPeer::frame(4, 0, 0, "") + RawPeer::frame(4, 1, 0, ""));  // SETTINGS, ACK
+  }
+  void onSocketConnect() override {}
+  void onSocketData(std::string_view d) override { received += d; }
+  void onSocketDrain() override {}
+  void onSocketClose(absl::Status) override { peer_closed = true; }
+  void send(const std::string& bytes) {
+    peer->write(bytes);
+    loop.runUntilIdle();
+  }
+  // Frames the client sent (after its 24-byte preface), as {type, stream, first 4 payload bytes
+  // of RST_STREAM or the code of a GOAWAY}.
+  std::vector<std::tuple<int, uint32_t, uint32_t>> frames() const {
+    std::vector<std::tuple<int, uint32_t, uint32_t>> out;
+    for (size_t i = 24; i + 9 <= received.size();) {
+      const size_t len = (uint8_t(received[i]) << 16) | (uint8_t(received[i + 1]) << 8) |
+                         uint8_t(received[i + 2]);
+      if (i + 9 + len > received.size()) break;
+      const int type = received[i + 3];
+      const uint32_t stream = (uint32_t(uint8_t(received[i + 5]) & 0x7f) << 24) |
+                              (uint32_t(uint8_t(received[i + 6])) << 16) |
+                              (uint32_t(uint8_t(received[i + 7])) << 8) | uint8_t(received[i + 8]);
+      const size_t at = type == 7 ? 4 : 0;  // GOAWAY: the code follows the last-stream-id
+      uint32_t code = 0;
+      if ((type == 3 || type == 7) && len >= at + 4) {
+        for (size_t k = 0; k < 4; ++k) code = (code << 8) | uint8_t(received[i + 9 + at + k]);
+      }
+      out.emplace_back(type, stream, code);
+      i += 9 + len;
+    }
+    return out;
+  }
+  bool sent(int type, uint32_t code) const {
+    for (const auto& [t, s, c] : frames()) {
+      if (t == type && c == code) return true;
+    }
+    return false;
+  }
+
+  ManualLoop loop;
+  std::unique_ptr<MemorySocket> peer;
+  std::shared_ptr<ClientHttp2Session> client;
+  std::string received;
+  bool client_closed = false, peer_closed = false;
+  int client_errors = 0;
+};
+
+constexpr int kRstStream = 3, kGoaway = 7;
+
+TEST(SessionTest, ClientTreatsDataAfterTheServersEndStreamAsAConnectionErrorStreamClosed) {
+  RawServer s;
+  auto req = s.client->request({{":path", "/"}}, {.endStream = true});
+  ASSERT_TRUE(req.ok());
+  s.loop.runUntilIdle();
+  s.send(RawPeer::frame(1, 0x05, 1, "\x88"));  // :status 200, END_STREAM: stream 1 closed
+  EXPECT_FALSE(s.sent(kGoaway, constants::NGHTTP2_STREAM_CLOSED));
+  s.send(RawPeer::frame(0, 0x01, 1, "late"));
+  EXPECT_TRUE(s.sent(kGoaway, constants::NGHTTP2_STREAM_CLOSED));
+  EXPECT_TRUE(s.client->destroyed());
+  EXPECT_TRUE(s.client_closed);
+  EXPECT_EQ(s.client_errors, 1);
+}
+
+TEST(SessionTest, ClientAnswersDataAfterTheServersRstStreamWithRstStreamClosed) {
+  RawServer s;
+  auto req = s.client->request({{":path", "/"}}, {.endStream = false});
+  ASSERT_TRUE(req.ok());
+  s.loop.runUntilIdle();
+  s.send(RawPeer::frame(3, 0, 1, std::string("\0\0\0\x08", 4)));  // RST_STREAM CANCEL
+  s.send(RawPeer::frame(0, 0, 1, "late"));
+  EXPECT_TRUE(s.sent(kRstStream, constants::NGHTTP2_STREAM_CLOSED));
+  EXPECT_FALSE(s.sent(kGoaway, constants::NGHTTP2_STREAM_CLOSED));
+  EXPECT_FALSE(s.client->destroyed());
+  EXPECT_EQ(s.client_errors, 0);
+}
+
+TEST(SessionTest, ClientIgnoresFramesAfterItsOwnRstStream) {
+  RawServer s;
+  auto req = s.client->request({{":path", "/"}}, {.endStream = false});
+  ASSERT_TRUE(req.ok());
+  s.loop.runUntilIdle();
+  (*req)->close(constants::NGHTTP2_CANCEL);
+  s.loop.runUntilIdle();
+  ASSERT_TRUE(s.sent(kRstStream, constants::NGHTTP2_CANCEL));
+  // The server's answer crossed our RST_STREAM: it "MUST" be ignored (§5.1).
+  s.send(RawPeer::frame(1, 0x04, 1, "\x88") + RawPeer::frame(0, 0x01, 1, "late"));
+  for (const auto& [t, stream, c] : s.frames()) {
+    EXPECT_NE(t, kGoaway);
+    if (t == kRstStream) EXPECT_EQ(c, constants::NGHTTP2_CANCEL);
+  }
+  EXPECT_FALSE(s.client->destroyed());
+  EXPECT_EQ(s.client_errors, 0);
 }
 
 }  // namespace
