@@ -60,12 +60,15 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
   std::shared_ptr<State> self;
 
   static constexpr size_t kReadBuffer = 65536;
-  // Fairness: one full buffer per socket per loop turn. libuv would read up to 32 buffers (2 MiB)
-  // from a busy socket before looking at any other, and what a peer sends can cost far more to
-  // process than to send (an HPACK bomb block: 1.7 ms per 64 KiB), so one connection could hold
-  // everyone else's requests for a whole 32-read turn (bench/FLOODS.md). Once a read filled the
-  // buffer, the next allocation this turn is refused (a zero-length buffer: libuv reports
+  // Fairness: at most kReadTurnBudget bytes per socket per loop turn. libuv would read up to 32
+  // buffers (2 MiB) from a busy socket before looking at any other, and what a peer sends can
+  // cost far more to process than to send (an HPACK bomb block: 1.7 ms per 64 KiB), so one
+  // connection held everyone else's requests for a whole 32-read turn (bench/FLOODS.md). The
+  // budget matches what a session writes per turn (its 256 KiB socket high-water mark). Once it
+  // is spent, the next allocation this turn is refused (a zero-length buffer: libuv reports
   // UV_ENOBUFS and moves on; the socket stays readable, so the next poll comes back to it).
+  static constexpr size_t kReadTurnBudget = 4 * kReadBuffer;
+  size_t read_turn_bytes = 0;  // full reads this turn (partial ones end libuv's reading anyway)
   bool read_turn_spent = false;
   // One read buffer per thread, not per socket: an idle connection then holds none (1000 idle
   // connections would otherwise keep 1000 partly touched 64 KiB blocks). libuv calls the alloc
@@ -115,10 +118,17 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
           if (nread == UV_ENOBUFS) return;  // this turn's read is spent (see read_turn_spent)
           auto keep = st->shared_from_this();
           if (nread != 0) st->loop->noteIo();
-          if (static_cast<size_t>(nread) == kReadBuffer && !st->read_turn_spent) {
-            // More may be waiting: leave it for the next turn, after the other sockets.
-            st->read_turn_spent = true;
-            st->loop->beforePoll([keep] { keep->read_turn_spent = false; });
+          if (static_cast<size_t>(nread) == kReadBuffer) {
+            // More may be waiting: past the budget, leave it for the next turn, after the other
+            // sockets.
+            if (st->read_turn_bytes == 0) {
+              st->loop->beforePoll([keep] {
+                keep->read_turn_bytes = 0;
+                keep->read_turn_spent = false;
+              });
+            }
+            st->read_turn_bytes += kReadBuffer;
+            if (st->read_turn_bytes >= kReadTurnBudget) st->read_turn_spent = true;
           }
           if (nread > 0) {
             if (st->handler) {
