@@ -260,8 +260,10 @@ def free_port():
 
 
 class Server:
-    def __init__(self, name, args, bin_dir, work, cpu):
+    def __init__(self, name, bin_dir, work, cpu, before_bin=None):
         self.name = name
+        if name.endswith("_before"):  # the same server built from another commit
+            name, bin_dir = name[:-len("_before")], before_bin
         port = free_port()
         docroot = os.path.join(work, "htdocs")
         os.makedirs(docroot, exist_ok=True)
@@ -396,6 +398,10 @@ def main():
     ap.add_argument("--client_cpu", type=int, default=1)
     ap.add_argument("--out", default="bench/FLOODS.md")
     ap.add_argument("--commit", default="")
+    ap.add_argument("--before_bin", default="",
+                    help="bazel-bin of another build (e.g. an older commit): adds its servers as "
+                         "h2rpc_grpc_before and h2rpc_http_before")
+    ap.add_argument("--before_label", default="")
     args = ap.parse_args()
 
     work = tempfile.mkdtemp(prefix="h2rpc-floods.")
@@ -403,9 +409,12 @@ def main():
     subprocess.run([os.path.join(args.bin, "bench/make_request"), "--req_size=0",
                     "--resp_size=0", req_file], check=True)
     attacks = [a for a in args.only.split(",") if a]
+    if args.before_bin and "_before" not in args.servers:
+        args.servers += ",h2rpc_grpc_before,h2rpc_http_before"
+
     rows = []
     for sname in args.servers.split(","):
-        server = Server(sname, None, args.bin, work, args.server_cpu)
+        server = Server(sname, args.bin, work, args.server_cpu, args.before_bin)
         try:
             base_success, base_p99, out = legit(server, args.duration, work, args.client_cpu,
                                                 "baseline", req_file)
@@ -443,11 +452,14 @@ def write_report(args, rows):
         "(`--rps=50`, `-T 5 -N 5`: a request unanswered after 5 s fails), unary gRPC call (h2rpc_grpc, grpcpp) or GET /index.html (h2rpc_http = "
         "examples/http2:hello_server, nghttpd). *success* = h2load's succeeded / total requests; "
         "*p99* from h2load's per-request log; *×* = p99 / the same server's p99 with no attack; "
-        "*peak RSS* sampled every 50 ms during the attack. The attacker reconnects whenever the "
+        "*RSS* the largest VmRSS sampled every 50 ms during the attack (memory a server kept "
+        "from an earlier attack shows again). The attacker reconnects whenever the "
         "server closes its connection (*conns* = connections it made). Timing on a shared 2-CPU "
         "machine is noisy: compare servers within a run, not across runs.",
         "",
-        "| server | attack | legit success | legit p99 (ms) | × no attack | peak RSS (MiB) | attacker conns |",
+        *([f"Servers named `*_before` are the same programs built from {args.before_label or 'another commit'} "
+           "(before the fixes of issue 13 item 3), for comparison.", ""] if args.before_bin else []),
+        "| server | attack | legit success | legit p99 (ms) | × no attack | RSS (MiB) | attacker conns |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
     for sname, attack, success, p99, ratio, rss, conns, alive in rows:

@@ -9,7 +9,7 @@
 #   DURATION=2 ONLY=hpack_bomb SERVERS=h2rpc_grpc,grpcpp make floods
 #
 # Settings (environment): DURATION, ONLY (attacks, comma-separated), SERVERS, IDLE_CONNS (1000),
-# BAZEL (bazel), OUT (bench/FLOODS.md).
+# BAZEL (bazel), OUT (bench/FLOODS.md), BEFORE_BIN and BEFORE_LABEL (below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BAZEL=${BAZEL:-bazel}
@@ -29,4 +29,7 @@ args=(--bin "$bin" --duration "${DURATION:-4}" --idle_conns "${IDLE_CONNS:-1000}
       --out "${OUT:-bench/FLOODS.md}" --commit "$commit")
 [ -n "${ONLY:-}" ] && args+=(--only "$ONLY")
 [ -n "${SERVERS:-}" ] && args+=(--servers "$SERVERS")
+# BEFORE_BIN=DIR: also run bench_server and hello_server from DIR (bench/, examples/http2/
+# below it), e.g. binaries built from an older commit; BEFORE_LABEL names it in the report.
+[ -n "${BEFORE_BIN:-}" ] && args+=(--before_bin "$BEFORE_BIN" --before_label "${BEFORE_LABEL:-}")
 exec /usr/bin/python3 bench/floods.py "${args[@]}"
