@@ -1,5 +1,5 @@
 # h2rpc: the two commands for a new machine are `make demo` and `make test` (see README.md).
-.PHONY: setup demo test asan tsan bench build clean
+.PHONY: setup demo test asan tsan bench floods build clean
 
 setup:
 	@./.ci/setup.sh
@@ -26,6 +26,11 @@ tsan: setup
 # h2rpc vs gRPC C++ on this machine; writes bench/RESULTS.md (ROUNDS=N, see bench/README.md).
 bench: setup
 	@./bench/run.sh
+
+# Hostile clients (HPACK bomb, floods, idle connections) vs nghttpd and gRPC C++; writes
+# bench/FLOODS.md (DURATION=N ONLY=attack,... SERVERS=..., see bench/floods.sh).
+floods: setup
+	@./bench/floods.sh
 
 clean:
 	bazel clean

@@ -39,6 +39,12 @@ json_ok() {
   [ -n "$ops" ] && [ "$ops" -gt 0 ] && [ "$errors" = 0 ]
 }
 
+# window_ok JSON: bench_client measured for at least the 1 s asked (minus scheduling slack), not
+# for whatever was left of it after a late warm-up ("duration_s":0.010 and 0 ops, seen under load).
+window_ok() {
+  awk -v d="$(sed -n 's/.*"duration_s":\([0-9.]*\).*/\1/p' <<<"$1")" 'BEGIN {exit !(d >= 0.9)}'
+}
+
 fail=0
 for config in 1:0:-1 2:0:-1 1:100:-1 1:0:0; do
   IFS=: read -r loops busy adaptive <<<"$config"
@@ -53,7 +59,7 @@ for config in 1:0:-1 2:0:-1 1:100:-1 1:0:0; do
     rc=$?
     json=$(grep '^{' <<<"$out" | tail -1)
     echo "loops=$loops busy_poll_us=$busy adaptive_poll_max_us=$adaptive $mode: $json"
-    if [ $rc -ne 0 ] || ! json_ok "$json"; then
+    if [ $rc -ne 0 ] || ! json_ok "$json" || ! window_ok "$json"; then
       echo "FAIL $config $mode (exit $rc):"; echo "$out"; fail=1
     fi
   done

@@ -935,6 +935,23 @@ int Http2Session::onHeader(const nghttp2_frame* frame, std::string_view name,
                            std::string_view value, uint8_t flags) {
   const int32_t id = frame->hd.stream_id;
   if (!incoming_.active || incoming_.id != id) return 0;
+  // HPACK must decode a block to its end to keep its table in step with the peer's, however
+  // large the block decodes: one byte can name a 4 KB table entry, so 64 KB of wire can decode
+  // to 262 MB (an "HPACK bomb"). Refusing the stream with TEMPORAL_CALLBACK_FAILURE made nghttp2
+  // decode the rest of such a block without us (~25 ns a field: 1.7 ms per 64 KiB request, for
+  // as long as the peer liked). So a refused block is still counted here, field by field, and
+  // a block decoding to more than twice our limit ends the connection (RFC 9113 §10.5.1 allows
+  // closing instead of decoding): the work a block costs is bounded by our limit.
+  // session_header_bomb_test.cc; bench/FLOODS.md.
+  incoming_.decoded += name.size() + value.size() + 32;
+  if (incoming_.decoded > headerBlockHardLimit()) {
+    recv_error_ = nodeError(absl::StatusCode::kResourceExhausted,
+                            "ERR_HTTP2_HEADER_BLOCK_TOO_LARGE",
+                            "A header block decoded to more than twice maxHeaderListSize");
+    nghttp2_session_terminate_session(ng_, NGHTTP2_ENHANCE_YOUR_CALM);
+    return NGHTTP2_ERR_CALLBACK_FAILURE;  // nghttp2 stops decoding at once
+  }
+  if (incoming_.refused) return 0;
   const uint32_t min_pairs = type_ == Type::kServer ? 4 : 1;
   const size_t max_pairs = std::max(options_.maxHeaderListPairs, min_pairs);
   // The SETTINGS_MAX_HEADER_LIST_SIZE our peer has acknowledged (until then nghttp2's
@@ -950,8 +967,9 @@ int Http2Session::onHeader(const nghttp2_frame* frame, std::string_view name,
   if (headers.size() >= max_pairs || bytes + length > max_length) {
     // Node: more header fields than maxHeaderListPairs (or bytes than maxHeaderListSize).
     nghttp2_submit_rst_stream(ng_, NGHTTP2_FLAG_NONE, id, NGHTTP2_ENHANCE_YOUR_CALM);
-    incoming_ = IncomingHeaders();
-    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    incoming_.refused = true;
+    incoming_.headers = Headers();
+    return 0;  // see above: the rest of the block is counted, then dropped
   }
   bytes += length;
   // nghttp2 resets a stream whose header names are not lower-case (HTTP/2 requires it): no
@@ -961,12 +979,29 @@ int Http2Session::onHeader(const nghttp2_frame* frame, std::string_view name,
   return 0;
 }
 
+uint64_t Http2Session::headerBlockHardLimit() const {
+  // Our limit as acknowledged by the peer, else as we advertise it (nghttp2 reports "unlimited"
+  // until the peer acknowledges our SETTINGS, and a bomb may come first).
+  uint64_t limit = nghttp2_session_get_local_settings(ng_, NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE);
+  if (limit == UINT32_MAX) {
+    const Settings& s = options_.settings;
+    limit = s.maxHeaderSize       ? *s.maxHeaderSize
+            : s.maxHeaderListSize ? *s.maxHeaderListSize
+                                  : constants::DEFAULT_SETTINGS_MAX_HEADER_LIST_SIZE;
+  }
+  return 2 * std::max<uint64_t>(limit, 16 * 1024);
+}
+
 int Http2Session::onFrameRecv(const nghttp2_frame* frame) {
   auto self = shared_from_this();
   const int32_t id = frame->hd.stream_id;
   switch (frame->hd.type) {
     case NGHTTP2_HEADERS: {
       if (!incoming_.active || incoming_.id != id) return 0;
+      if (incoming_.refused) {  // reset in onHeader: nothing to deliver
+        incoming_ = IncomingHeaders();
+        return 0;
+      }
       Headers headers = std::move(incoming_.headers);
       incoming_ = IncomingHeaders();
       const uint8_t flags = frame->hd.flags;

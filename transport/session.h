@@ -256,6 +256,8 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   int onBeginHeaders(const nghttp2_frame* frame);
   // Counts an invalid frame; false once past maxSessionInvalidFrames.
   bool countInvalidFrame();
+  // What a header block may decode to before the connection is given up (see onHeader).
+  uint64_t headerBlockHardLimit() const;
   int onHeader(const nghttp2_frame* frame, std::string_view name, std::string_view value,
                uint8_t flags);
   int onFrameRecv(const nghttp2_frame* frame);
@@ -296,6 +298,11 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
     Headers headers;
     size_t bytes = 0;  // name + value + 32 per field so far, against maxHeaderListSize
     bool active = false;
+    // The whole block's decoded size as RFC 9113 counts it (name + value + 32 per field),
+    // fields dropped after a refusal included: see onHeader.
+    uint64_t decoded = 0;
+    // Refused for its size (stream reset): the rest of the block is counted and dropped.
+    bool refused = false;
   };
   IncomingHeaders incoming_;
 

@@ -239,10 +239,27 @@ ssize_t Http2Stream::readForFraming(size_t length, uint32_t* data_flags) {
   std::vector<WriteCallback> done;
   // Slices of a frame nghttp2 did not send after all (its stream was closed in between).
   framed_.clear();
+  // Consecutive small pieces are copied into one buffer; larger ones go out as slices of the
+  // written buffers (no copy). One slice per piece made a frame of 5-byte gRPC messages
+  // thousands of iovecs: libuv writes at most IOV_MAX (1024) per writev and waits a loop turn
+  // for the rest, so a busy connection got 1024 messages out per turn; under CPU load a
+  // bidirectional stream then sent nothing for seconds (bench_smoke_test's both_streaming).
+  std::string small;
+  auto flushSmall = [&] {
+    if (small.empty()) return;
+    framed_.push_back(SharedBuffer(std::move(small)));
+    small = std::string();
+  };
   while (copied < length && !outq_.empty()) {
     Chunk& chunk = outq_.front();
     const size_t n = std::min(length - copied, chunk.data.size() - chunk.offset);
-    if (n > 0) framed_.push_back(chunk.data.slice(chunk.offset, n));
+    if (n > 0 && n < kCopyBelow) {
+      if (small.empty()) small.reserve(std::min(length - copied, buffer_size_));
+      small.append(chunk.data.data() + chunk.offset, n);
+    } else if (n > 0) {
+      flushSmall();
+      framed_.push_back(chunk.data.slice(chunk.offset, n));
+    }
     copied += n;
     chunk.offset += n;
     if (chunk.offset == chunk.data.size()) {
@@ -250,6 +267,7 @@ ssize_t Http2Stream::readForFraming(size_t length, uint32_t* data_flags) {
       outq_.pop_front();
     }
   }
+  flushSmall();
   buffer_size_ -= copied;
   countBuffered(0, copied);
   if (copied > 0) sent_data_ = true;

@@ -208,7 +208,8 @@ struct Nghttp2Callbacks;
   // Takes up to `length` bytes for nghttp2's next DATA frame; returns their count or an nghttp2
   // error code (DEFERRED). The bytes are not copied (NGHTTP2_DATA_FLAG_NO_COPY): they wait in
   // framed_ as slices of the written buffers until nghttp2 sends the frame and the session
-  // collects them with takeFramed().
+  // collects them with takeFramed(); only runs of pieces under kCopyBelow bytes are copied, into
+  // one buffer.
   ssize_t readForFraming(size_t length, uint32_t* data_flags);
   std::vector<SharedBuffer> takeFramed() { return std::move(framed_); }
   // The session is going away: drop everything without touching nghttp2.
@@ -259,6 +260,8 @@ struct Nghttp2Callbacks;
   Fifo<Chunk> outq_;
   // The payload of the DATA frame nghttp2 is about to send (see readForFraming).
   std::vector<SharedBuffer> framed_;
+  // Pieces of a DATA frame smaller than this are copied together (see readForFraming).
+  static constexpr size_t kCopyBelow = 512;
   size_t buffer_size_ = 0;
   size_t high_water_mark_ = kDefaultHighWaterMark;
   bool need_drain_ = false;

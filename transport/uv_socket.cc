@@ -67,6 +67,16 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
   std::shared_ptr<State> self;
 
   static constexpr size_t kReadBuffer = 65536;
+  // Fairness: at most kReadTurnBudget bytes per socket per loop turn. libuv would read up to 32
+  // buffers (2 MiB) from a busy socket before looking at any other, and what a peer sends can
+  // cost far more to process than to send (an HPACK bomb block: 1.7 ms per 64 KiB), so one
+  // connection held everyone else's requests for a whole 32-read turn (bench/FLOODS.md). The
+  // budget matches what a session writes per turn (its 256 KiB socket high-water mark). Once it
+  // is spent, the next allocation this turn is refused (a zero-length buffer: libuv reports
+  // UV_ENOBUFS and moves on; the socket stays readable, so the next poll comes back to it).
+  static constexpr size_t kReadTurnBudget = 4 * kReadBuffer;
+  size_t read_turn_bytes = 0;  // full reads this turn (partial ones end libuv's reading anyway)
+  bool read_turn_spent = false;
   // One read buffer per thread, not per socket: an idle connection then holds none (1000 idle
   // connections would otherwise keep 1000 partly touched 64 KiB blocks). libuv calls the alloc
   // and read callbacks of one read back to back, so sockets never share it at the same time; a
@@ -101,7 +111,12 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
         [](uv_handle_t* h, size_t suggested, uv_buf_t* buf) {
           // 64 KiB per read, in a buffer the session may keep slices of (large DATA payloads,
           // see Http2Session::onDataChunk). Reused while nobody kept any of it.
-          (void)h;
+          auto* st = static_cast<State*>(h->data);
+          if (st->read_turn_spent) {
+            buf->base = nullptr;
+            buf->len = 0;
+            return;
+          }
           SharedBuffer& rb = readBuffer();
           if (!rb.unique()) rb = SharedBuffer::ForOverwrite(kReadBuffer);
           buf->base = rb.mutable_data();
@@ -109,8 +124,21 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
         },
         [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
           auto* st = static_cast<State*>(s->data);
+          if (nread == UV_ENOBUFS) return;  // this turn's read is spent (see read_turn_spent)
           auto keep = st->shared_from_this();
           if (nread != 0) st->loop->noteIo();
+          if (static_cast<size_t>(nread) == kReadBuffer) {
+            // More may be waiting: past the budget, leave it for the next turn, after the other
+            // sockets.
+            if (st->read_turn_bytes == 0) {
+              st->loop->beforePoll([keep] {
+                keep->read_turn_bytes = 0;
+                keep->read_turn_spent = false;
+              });
+            }
+            st->read_turn_bytes += kReadBuffer;
+            if (st->read_turn_bytes >= kReadTurnBudget) st->read_turn_spent = true;
+          }
           if (nread > 0) {
             if (st->ending) {
               st->lingered_bytes += static_cast<size_t>(nread);
