@@ -11,6 +11,7 @@
 #include "transport/constants.h"
 #include "transport/errors.h"
 #include "transport/tls.h"
+#include "transport/tls_socket.h"
 #include "transport/uv_socket.h"
 
 namespace h2rpc::transport {
@@ -287,6 +288,49 @@ TEST(ServerTest, TlsHandshakeCountsAgainstHandshakeTimeout) {
   ASSERT_TRUE(RunUntil(loop, [&] { return silent.closed; }));
   EXPECT_GE(loop.now() - start, 100u);
   EXPECT_EQ(server->sessionCount(), 0u);  // it never became a session
+  server->close();
+}
+
+TEST(ServerTest, TlsClientThatSendsNoPrefaceIsCutAtTheSameDeadline) {
+  UvLoop loop;
+  TlsOptions tls;
+  tls.certFile = "tests/testdata/tls/server.pem";
+  tls.keyFile = "tests/testdata/tls/server.key";
+  ServerOptions options;
+  options.handshakeTimeout = 200;
+  options.sessionIdleTimeout = 0;
+  auto server = *Http2Server::createSecureServer(&loop, tls, options);
+  ASSERT_TRUE(server->listen(0).ok());
+  std::string error;
+  server->onSessionError([&](const absl::Status& e, std::shared_ptr<ServerHttp2Session>) {
+    error = std::string(nodeErrorCode(e));
+  });
+  // A TLS client that negotiates h2, then says nothing: it becomes a session, and the deadline
+  // (from accept, the TLS handshake included) still holds.
+  TlsOptions client_tls;
+  client_tls.caFile = "tests/testdata/tls/ca.pem";
+  client_tls.servername = "localhost";
+  auto ctx = TlsContext::createClient(client_tls);
+  ASSERT_TRUE(ctx.ok()) << ctx.status();
+  struct Handler : Socket::Handler {
+    void onSocketConnect() override { connected = true; }
+    void onSocketData(std::string_view) override {}
+    void onSocketDrain() override {}
+    void onSocketClose(absl::Status) override { closed = true; }
+    bool connected = false, closed = false;
+  } handler;
+  const uint64_t start = loop.now();
+  auto client = TlsSocket::create(&loop, UvSocket::connect(&loop, "127.0.0.1", server->port()),
+                                  *ctx, /*isServer=*/false);
+  ASSERT_TRUE(client.ok()) << client.status();
+  (*client)->setHandler(&handler);
+  ASSERT_TRUE(RunUntil(loop, [&] { return handler.connected; }));
+  EXPECT_EQ((*client)->alpnProtocol(), "h2");
+  ASSERT_TRUE(RunUntil(loop, [&] { return server->sessionCount() == 1 || handler.closed; }));
+  ASSERT_TRUE(RunUntil(loop, [&] { return handler.closed; }));
+  EXPECT_GE(loop.now() - start, 150u);
+  EXPECT_EQ(error, "ERR_HTTP2_HANDSHAKE_TIMEOUT");
+  (*client)->setHandler(nullptr);
   server->close();
 }
 
