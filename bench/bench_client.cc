@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -279,7 +280,15 @@ int main(int argc, char** argv) {
   // after it whenever a loop turn outlasted the measured time (a busy machine, tiny messages by
   // the ten thousand per turn), and the window shrank to nothing ("duration_s":0.010, 0 ops in
   // bench_smoke_test).
-  auto on_end = [&] {
+  std::function<void()> on_end = [&] {
+    // The loop's clock is read once per turn: a timer armed late in a long turn fires early by
+    // as much. Measure the whole --duration_s: wait for what is left, if anything.
+    const int64_t left_ms =
+        static_cast<int64_t>(duration_s * 1000) - (NowNs() - measure_start) / 1'000'000;
+    if (left_ms > 0) {
+      end_timer->start(static_cast<uint64_t>(left_ms), on_end);
+      return;
+    }
     measure_end = NowNs();
     cpu_end = h2rpc::bench::ProcessCpuSeconds();
     run.measuring = false;
