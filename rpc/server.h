@@ -61,6 +61,11 @@ class Server {
   // TLS with ALPN h2.
   absl::Status ListenTls(const std::string& host, uint16_t port, const transport::TlsOptions& tls);
   uint16_t port() const;
+  // Serves the streams of a connection made elsewhere, e.g. a session over a
+  // transport::MemorySocket on a ManualLoop (sans-I/O tests, tests/fuzz): the same request
+  // validation and handlers as a listened connection's streams. Only the streams are taken:
+  // the owner keeps the session, its windows and its closing (Shutdown() does not see it).
+  void ServeSession(transport::ServerHttp2Session& session);
 
   // Graceful stop: GOAWAY to every connection, no new calls; running calls have `grace` to
   // finish, then are cancelled. `done` runs once every connection is closed.
