@@ -12,7 +12,6 @@
 #include "transport/manual_loop.h"
 #include "transport/memory_socket.h"
 #include "transport/session.h"
-#include "transport/uv_loop.h"
 
 namespace h2rpc::rpc {
 namespace {
@@ -79,9 +78,8 @@ class ServeSessionTest : public ::testing::Test {
   }
 
   transport::ManualLoop loop_;
-  transport::UvLoop unused_uv_loop_;  // the server's listening loop: never run here
   EchoService service_;
-  Server server_{&unused_uv_loop_};
+  Server server_{nullptr};  // never listens: needs no UvLoop
   std::shared_ptr<transport::ServerHttp2Session> server_session_;
   std::shared_ptr<transport::ClientHttp2Session> client_;
 };

@@ -24,7 +24,6 @@
 #include "tests/fuzz/fuzz_util.h"
 #include "tests/fuzz/session_harness.h"
 #include "transport/session.h"
-#include "transport/uv_loop.h"
 
 namespace {
 
@@ -150,13 +149,6 @@ std::string EncodeRequest(nghttp2_hd_deflater* deflater,
   return out;
 }
 
-// rpc::Server wants the UvLoop it would listen on; serving a MemorySocket session, it never
-// runs it. One per process (a loop per input would cost an epoll and an eventfd each).
-h2rpc::transport::UvLoop* UnusedUvLoop() {
-  static auto* loop = new h2rpc::transport::UvLoop();
-  return loop;
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -193,7 +185,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     server_options.limits.max_buffered_messages = 1;
   }
   EchoService service(&h.loop);
-  auto server = std::make_unique<Server>(UnusedUvLoop(), server_options);
+  // Null loop: a server that never listens needs none (Server::ServeSession).
+  auto server = std::make_unique<Server>(nullptr, server_options);
   server->RegisterService(&service);
   // The session Server::Listen would make for an accepted connection (the same settings).
   h2rpc::transport::SessionOptions session_options = server_options.http2;
