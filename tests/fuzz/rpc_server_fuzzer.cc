@@ -206,6 +206,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   session->destroy();
   h.Run();
+  // Handlers may go on after their call was cancelled (rpc/service.h), and this one sleeps up to
+  // 999 ms: let time pass so that every sleeping handler finishes, as a real loop's timers would
+  // (otherwise its coroutine, which holds the call, is still waiting when the loop goes).
+  h.Advance(1'000);
   H2RPC_FUZZ_CHECK(session->destroyed());
   session.reset();
   h.Run();
