@@ -1,5 +1,5 @@
 # h2rpc: the two commands for a new machine are `make demo` and `make test` (see README.md).
-.PHONY: setup demo test asan tsan bench floods build clean
+.PHONY: setup demo test asan tsan fuzz bench floods build clean
 
 setup:
 	@./.ci/setup.sh
@@ -22,6 +22,11 @@ asan: setup
 
 tsan: setup
 	@./.ci/test.sh --suite=tsan --config=tsan
+
+# libFuzzer targets (clang 14, ASan+UBSan), each for FUZZ_S seconds (default 60); see tests/fuzz/README.md.
+FUZZ_S ?= 60
+fuzz: setup
+	@FUZZ_S=$(FUZZ_S) ./tests/fuzz/run.sh
 
 # h2rpc vs gRPC C++ on this machine; writes bench/RESULTS.md (ROUNDS=N, see bench/README.md).
 bench: setup

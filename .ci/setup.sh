@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Build: compiler, Bazel, libraries. Tests: the real peers (nghttp2-client, curl, python3-h2,
-# python3-grpcio, gRPC C++, Node.js). Bench: taskset (util-linux), valgrind.
+# python3-grpcio, gRPC C++, Node.js). Bench: taskset (util-linux), valgrind. Fuzzing (make fuzz):
+# clang 14 and its libFuzzer runtime.
 PACKAGES=(
   g++ make bazel-bootstrap python3 ca-certificates
   libnghttp2-dev libssl-dev openssl libuv1-dev zlib1g-dev libabsl-dev
@@ -14,6 +15,7 @@ PACKAGES=(
   nghttp2-client curl python3-h2 python3-grpcio
   libgrpc++-dev protobuf-compiler-grpc grpc-proto
   util-linux procps
+  clang-14 libfuzzer-14-dev
 )
 # More packages to require, e.g. to try the error paths: H2RPC_EXTRA_PACKAGES=no-such-pkg make setup
 read -r -a extra <<<"${H2RPC_EXTRA_PACKAGES:-}"

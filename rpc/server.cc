@@ -154,6 +154,14 @@ absl::Status Server::Start(std::unique_ptr<transport::Http2Server> http2, const 
 
 uint16_t Server::port() const { return http2_ ? http2_->port() : 0; }
 
+void Server::ServeSession(transport::ServerHttp2Session& session) {
+  std::weak_ptr<bool> alive = alive_;
+  session.onStream([this, alive](std::shared_ptr<transport::ServerHttp2Stream> stream,
+                                 const Headers& headers, uint8_t) {
+    if (!alive.expired()) OnStream(std::move(stream), headers);
+  });
+}
+
 void Server::OnStream(std::shared_ptr<transport::ServerHttp2Stream> stream,
                       const Headers& headers) {
   // One pass over the fields for everything the server reads (a get() per name was a pass

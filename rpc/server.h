@@ -108,6 +108,12 @@ class Server {
   // TLS with ALPN h2.
   absl::Status ListenTls(const std::string& host, uint16_t port, const transport::TlsOptions& tls);
   uint16_t port() const;
+  // Serves the streams of a connection made elsewhere, e.g. a session over a
+  // transport::MemorySocket on a ManualLoop (sans-I/O tests, tests/fuzz): the same request
+  // validation and handlers as a listened connection's streams. Only the streams are taken:
+  // the owner keeps the session, its windows and its closing (Shutdown() does not see it).
+  // A server that only serves such sessions never listens and may be made with a null loop.
+  void ServeSession(transport::ServerHttp2Session& session);
 
   // Graceful stop: GOAWAY to every connection, no new calls; running calls have `grace` to
   // finish, then are cancelled. `done` runs once every connection is closed.

@@ -1,0 +1,125 @@
+// Server::ServeSession: an rpc::Server serving a session it did not accept itself, here one end
+// of a MemorySocket on a ManualLoop (how tests/fuzz/rpc_server_fuzzer drives the server sans
+// I/O). A transport client session on the other end makes real gRPC requests: they are
+// validated and handled exactly as on a listened connection.
+#include <memory>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "rpc/framing.h"
+#include "rpc/server.h"
+#include "rpc/testdata/echo.pb.h"
+#include "transport/manual_loop.h"
+#include "transport/memory_socket.h"
+#include "transport/session.h"
+
+namespace h2rpc::rpc {
+namespace {
+
+using rpc_test::EchoReply;
+using rpc_test::EchoRequest;
+using transport::Headers;
+
+class EchoService : public Service {
+ public:
+  EchoService() : Service("h2rpc.rpc_test.Echo") {
+    AddUnaryMethod<EchoRequest, EchoReply>(
+        "/h2rpc.rpc_test.Echo/Unary",
+        [](ServerContext&, const EchoRequest& req) -> Task<absl::StatusOr<EchoReply>> {
+          EchoReply reply;
+          reply.set_text(req.text());
+          co_return reply;
+        });
+  }
+};
+
+struct Answer {
+  std::string http_status, grpc_status, body;
+  bool closed = false;
+};
+
+class ServeSessionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_.RegisterService(&service_);
+    auto [server_end, client_end] = transport::MemorySocket::pair(&loop_);
+    auto server_session = transport::ServerHttp2Session::create(&loop_, std::move(server_end));
+    ASSERT_TRUE(server_session.ok());
+    server_session_ = *server_session;
+    server_.ServeSession(*server_session_);
+    auto client = transport::ClientHttp2Session::create(&loop_, std::move(client_end), "http",
+                                                        "localhost");
+    ASSERT_TRUE(client.ok());
+    client_ = *client;
+  }
+  void TearDown() override {
+    client_->destroy();
+    server_session_->destroy();
+    loop_.runUntilIdle();
+  }
+
+  Answer Send(const Headers& headers, const std::string& body) {
+    Answer a;
+    auto req = client_->request(headers, {.endStream = false});
+    EXPECT_TRUE(req.ok()) << req.status();
+    if (!req.ok()) return a;
+    auto take = [&a](const Headers& h) {
+      if (auto v = h.get(":status")) a.http_status = *v;
+      if (auto v = h.get("grpc-status")) a.grpc_status = *v;
+    };
+    (*req)->onResponse([&](const Headers& h, uint8_t) { take(h); });
+    (*req)->onTrailers([&](const Headers& h, uint8_t) { take(h); });
+    (*req)->onData([&](std::string_view d) { a.body += d; });
+    (*req)->onClose([&] { a.closed = true; });
+    (*req)->end(body);
+    loop_.runUntilIdle();
+    EXPECT_TRUE(a.closed);
+    return a;
+  }
+
+  transport::ManualLoop loop_;
+  EchoService service_;
+  Server server_{nullptr};  // never listens: needs no UvLoop
+  std::shared_ptr<transport::ServerHttp2Session> server_session_;
+  std::shared_ptr<transport::ClientHttp2Session> client_;
+};
+
+TEST_F(ServeSessionTest, ServesAValidCall) {
+  EchoRequest req;
+  req.set_text("over memory");
+  Answer a = Send({{":method", "POST"},
+                   {":path", "/h2rpc.rpc_test.Echo/Unary"},
+                   {"content-type", "application/grpc"},
+                   {"te", "trailers"}},
+                  FrameMessage(req.SerializeAsString(), false));
+  EXPECT_EQ(a.http_status, "200");
+  EXPECT_EQ(a.grpc_status, "0");
+  EchoReply reply;
+  ASSERT_GE(a.body.size(), kMessagePrefixSize);
+  ASSERT_TRUE(reply.ParseFromString(a.body.substr(kMessagePrefixSize)));
+  EXPECT_EQ(reply.text(), "over memory");
+}
+
+TEST_F(ServeSessionTest, ValidatesRequestsAsAListenedConnection) {
+  Answer get = Send({{":method", "GET"}, {":path", "/h2rpc.rpc_test.Echo/Unary"}}, "");
+  EXPECT_EQ(get.http_status, "405");
+  Answer type = Send({{":method", "POST"},
+                      {":path", "/h2rpc.rpc_test.Echo/Unary"},
+                      {"content-type", "text/plain"}},
+                     "");
+  EXPECT_EQ(type.http_status, "415");
+  Answer timeout = Send({{":method", "POST"},
+                         {":path", "/h2rpc.rpc_test.Echo/Unary"},
+                         {"content-type", "application/grpc"},
+                         {"grpc-timeout", "1x"}},
+                        "");
+  EXPECT_EQ(timeout.grpc_status, "13");  // INTERNAL: malformed grpc-timeout
+  Answer missing = Send({{":method", "POST"},
+                         {":path", "/h2rpc.rpc_test.Echo/Nope"},
+                         {"content-type", "application/grpc"}},
+                        "");
+  EXPECT_EQ(missing.grpc_status, "12");  // UNIMPLEMENTED
+}
+
+}  // namespace
+}  // namespace h2rpc::rpc
