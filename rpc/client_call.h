@@ -55,8 +55,8 @@ struct ChannelOptions {
   // control then holds the server back).
   size_t max_buffered_messages = 4;
   // The same in bytes, whichever limit comes first (one message is always taken). What a call
-  // buffers counts against the connection's http2.maxSessionMemory: a server that makes us
-  // hold more (e.g. a huge partial message) has its largest stream reset (ENHANCE_YOUR_CALM).
+  // buffers is counted in the connection's memoryInUse(); a client session never resets for
+  // it (it holds what its calls asked for: see transport/README.md, "Memory budget").
   size_t max_buffered_bytes = 1 << 20;
   // gRPC's limits on response headers and trailers, as rpc::ServerOptions's for requests (see
   // there and rpc/metadata_limits.h): over them a call fails with RESOURCE_EXHAUSTED.

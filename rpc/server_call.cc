@@ -229,6 +229,15 @@ void ServerCall::UpdateFlow() {
   stream_->setRetainedBytes(deframer_.buffered_bytes() + queued_bytes_);
 }
 
+void ServerCall::DropBuffered() {
+  // A call that is over reads nothing more: what it buffered goes now, not when the handler
+  // lets go of the call (its stream may already be gone from the connection's budget).
+  messages_.clear();
+  queued_bytes_ = 0;
+  deframer_ = MessageDeframer(deframer_.max_message_size(), 0);
+  stream_->setRetainedBytes(0);
+}
+
 ServerCall::Received ServerCall::PopMessage() {
   Received m = std::move(messages_.front());
   messages_.pop_front();
@@ -434,6 +443,7 @@ void ServerCall::Fail(const absl::Status& status) {
   // stop the handler as if cancelled.
   Finish(status);
   cancelled_ = true;
+  DropBuffered();
   auto callbacks = std::move(on_cancel_);
   on_cancel_.clear();
   DeliverReads();
@@ -444,6 +454,7 @@ void ServerCall::Fail(const absl::Status& status) {
 void ServerCall::Cancel(const absl::Status& why) {
   if (cancelled_) return;
   cancelled_ = true;
+  DropBuffered();
   if (!final_status_) final_status_ = why;
   if (deadline_timer_) deadline_timer_->stop();
   auto callbacks = std::move(on_cancel_);

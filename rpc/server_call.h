@@ -142,6 +142,8 @@ class ServerCall : public std::enable_shared_from_this<ServerCall> {
   Received PopMessage();
   // Pauses or resumes the stream by what is buffered, and reports it to the stream (memory).
   void UpdateFlow();
+  // Cancelled or failed: drops the unread messages and the partial one.
+  void DropBuffered();
   void FlushWrites(bool ok);
   // Write()'s checks; false (and `result` completed) if the message must not be sent.
   bool CheckWrite(size_t payload_size, Awaitable<bool>& result);

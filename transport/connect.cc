@@ -40,6 +40,7 @@ absl::StatusOr<Authority> parseAuthority(std::string_view url) {
     auto close = rest.find(']');
     if (close == std::string_view::npos) return invalid();
     a.host = std::string(rest.substr(1, close - 1));
+    if (a.host.find('[') != std::string::npos) return invalid();
     std::string_view after = rest.substr(close + 1);
     if (!after.empty()) {
       if (after.front() != ':') return invalid();
@@ -55,6 +56,9 @@ absl::StatusOr<Authority> parseAuthority(std::string_view url) {
     }
   }
   if (a.host.empty()) return invalid();
+  // Outside brackets a host has no '[', ']' or ':' (an IPv6 address needs its brackets), as
+  // Node's URL parser says: "http://::1]:80", "http://a:b:80" and "http://a[b" are invalid.
+  if (rest.front() != '[' && a.host.find_first_of("[]:") != std::string::npos) return invalid();
   if (!port_text.empty()) {
     uint32_t port;
     if (!absl::SimpleAtoi(std::string(port_text), &port) || port == 0 || port > 65535) {

@@ -395,7 +395,8 @@ TEST(ServerTest, ParseAuthority) {
   EXPECT_EQ(b->hostPort(), "[::1]:443");
   EXPECT_EQ(parseAuthority("http://h")->port, 80);
   for (const char* bad : {"ftp://x", "http://", "http://x:0", "http://x:70000", "http://[::1",
-                          "x:80"}) {
+                          "x:80", "http://::1]:50051", "http://a:b:80", "http://a[b",
+                          "http://[a[b]:80"}) {
     EXPECT_EQ(nodeErrorCode(parseAuthority(bad).status()), "ERR_INVALID_URL") << bad;
   }
 }

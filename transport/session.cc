@@ -18,9 +18,6 @@ namespace h2rpc::transport {
 
 namespace {
 
-// We stop pulling frames out of nghttp2 while this much is queued on the socket; its 'drain'
-// resumes. Keeps memory bounded when the peer reads slowly, whatever the streams have queued.
-constexpr size_t kSocketHighWater = 256 * 1024;
 // Frames are coalesced into socket writes of about this size.
 constexpr size_t kWriteBatch = 64 * 1024;
 // The largest DATA payload we send in one frame (when the peer allows it): a 64 KiB gRPC
@@ -824,6 +821,10 @@ int Http2Session::onSendData(nghttp2_frame* frame, const uint8_t* framehd, size_
     static constexpr char kZeros[256] = {};
     appendOutput(kZeros, padlen - 1);
   }
+  // nghttp2 turns every DATA frame the windows allow into output in one mem_send call: stop it
+  // at the socket's high-water mark, or a peer with wide windows that does not read its socket
+  // would have everything the streams hold moved to the socket queue, held by no stream.
+  if (socket_->writeQueueSize() + out_pending_ >= kSocketHighWater) return NGHTTP2_ERR_PAUSE;
   return 0;
 }
 
@@ -901,9 +902,18 @@ int Http2Session::onBeginHeaders(const nghttp2_frame* frame) {
   if (type_ == Type::kServer && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
     const uint32_t max_streams =
         nghttp2_session_get_local_settings(ng_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+    // A refused block is still decoded (HPACK state), so it is refused the way onHeader
+    // refuses one: counted field by field against headerBlockHardLimit() and dropped, never
+    // decoded without bound behind TEMPORAL_CALLBACK_FAILURE.
+    auto refuse = [&](uint32_t code) {
+      nghttp2_submit_rst_stream(ng_, NGHTTP2_FLAG_NONE, id, code);
+      incoming_ = IncomingHeaders{id, Headers(), 0, true};
+      incoming_.refused = true;
+      return 0;
+    };
     if (closed_) {
-      nghttp2_submit_rst_stream(ng_, NGHTTP2_FLAG_NONE, id, NGHTTP2_REFUSED_STREAM);
-      return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+      if (!countInvalidFrame()) return NGHTTP2_ERR_CALLBACK_FAILURE;  // streams after GOAWAY
+      return refuse(NGHTTP2_REFUSED_STREAM);
     }
     if (streams_.size() >= max_streams || !hasAvailableMemory()) {
       // Node: too many streams at once; refuse with ENHANCE_YOUR_CALM, and give up on a peer
@@ -911,15 +921,16 @@ int Http2Session::onBeginHeaders(const nghttp2_frame* frame) {
       if (rejected_streams_++ > options_.maxSessionRejectedStreams) {
         return NGHTTP2_ERR_CALLBACK_FAILURE;
       }
-      nghttp2_submit_rst_stream(ng_, NGHTTP2_FLAG_NONE, id, NGHTTP2_ENHANCE_YOUR_CALM);
-      return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+      return refuse(NGHTTP2_ENHANCE_YOUR_CALM);
     }
     rejected_streams_ = 0;
     if (!quotaAdmitsStream()) {
       // The server as a whole is over its memory quota and nothing could be reclaimed: refuse
-      // (the client may retry it elsewhere). Not held against this peer.
-      nghttp2_submit_rst_stream(ng_, NGHTTP2_FLAG_NONE, id, NGHTTP2_REFUSED_STREAM);
-      return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+      // (the client may retry it elsewhere). Not held against this peer as a rejected stream,
+      // but counted as an invalid frame, so that a peer cannot make us decode refused blocks
+      // for ever.
+      if (!countInvalidFrame()) return NGHTTP2_ERR_CALLBACK_FAILURE;
+      return refuse(NGHTTP2_REFUSED_STREAM);
     }
   }
   // One block at a time: HTTP/2 sends a header block as HEADERS (or PUSH_PROMISE) and its
@@ -1062,14 +1073,21 @@ int Http2Session::onFrameRecv(const nghttp2_frame* frame) {
       }
       break;
     }
-    case NGHTTP2_WINDOW_UPDATE:
+    case NGHTTP2_WINDOW_UPDATE: {
       // The peer reads: whatever waited for this credit is no longer stalled (memory budget).
+      // A trickle (less than 16 KiB, or than what waits) does not count as reading: a peer
+      // crediting a byte a second must not keep megabytes waiting for ever.
+      constexpr size_t kMinUnstallCredit = 16 * 1024;
+      const auto credit = static_cast<size_t>(frame->window_update.window_size_increment);
       if (id == 0) {
-        connection_stalled_since_ = Http2Stream::kNotStalled;
+        if (credit >= kMinUnstallCredit) connection_stalled_since_ = Http2Stream::kNotStalled;
       } else if (Http2Stream* stream = findStream(id)) {
-        stream->stalled_since_ = Http2Stream::kNotStalled;
+        if (credit >= std::min(kMinUnstallCredit, stream->buffer_size_)) {
+          stream->stalled_since_ = Http2Stream::kNotStalled;
+        }
       }
       break;
+    }
     case NGHTTP2_RST_STREAM:
       closed_streams_.peerReset(id);  // the stream closes right after this callback
       break;

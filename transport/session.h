@@ -244,6 +244,9 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   // The unsent bytes of `stream` that the peer holds back: on a server, bytes behind a window
   // the peer never opened, or has left shut for kStallGraceMs. Updates the stall clocks.
   size_t unsentHeldByPeer(Http2Stream& stream, uint64_t now, bool connection_shut);
+  // Whether the socket's queue has stayed at its high-water mark for kStallGraceMs (updates
+  // the clock).
+  bool socketStalled(uint64_t now);
   // Whether a new stream fits the quota (after reclaiming from the largest sessions).
   bool quotaAdmitsStream();
   void reclaimFromQuota();
@@ -266,6 +269,10 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   int onInvalidFrame(const nghttp2_frame* frame, int lib_error_code);
   int onFrameNotSent(const nghttp2_frame* frame, int lib_error_code);
   int onFrameSent(const nghttp2_frame* frame);
+
+  // We stop pulling frames out of nghttp2 while this much is queued on the socket; its 'drain'
+  // resumes. Keeps memory bounded when the peer reads slowly, whatever the streams have queued.
+  static constexpr size_t kSocketHighWater = 256 * 1024;
 
   const Type type_;
   EventLoop* const loop_;
@@ -346,6 +353,9 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   // Since when (loop time) our unsent bytes have waited for a connection-level WINDOW_UPDATE
   // (Http2Stream::kNotStalled: they do not).
   uint64_t connection_stalled_since_ = UINT64_MAX;
+  // Since when the socket's queue has been at its high-water mark: a peer that stops reading its
+  // socket holds our unsent bytes as surely as one that shuts its windows.
+  uint64_t socket_stalled_since_ = UINT64_MAX;
   bool checking_memory_ = false;  // checkMemory() is running (it does not nest)
   std::unique_ptr<Timer> timer_;
   uint64_t timeout_ms_ = 0;

@@ -31,13 +31,14 @@ constexpr uint64_t kStallGraceMs = 1000;
 
 size_t Http2Session::unsentHeldByPeer(Http2Stream& stream, uint64_t now, bool connection_shut) {
   // On a client, what we send is the application's own requests: never the server's doing.
-  if (type_ == Type::kClient || stream.buffer_size_ == 0) return 0;
+  if (type_ == Type::kClient || stream.buffer_size_ == 0 || stream.nghttp2_closed_) return 0;
   const bool stream_shut = nghttp2_session_get_stream_remote_window_size(ng_, stream.id_) <= 0;
   if (!stream_shut) stream.stalled_since_ = Http2Stream::kNotStalled;
-  if (!stream_shut && !connection_shut) return 0;  // flowing out
+  if (!stream_shut && !connection_shut && !socketStalled(now)) return 0;  // flowing out
   // A window the peer never opened (SETTINGS_INITIAL_WINDOW_SIZE 0): it asked for a response
   // it does not let us send.
   if (stream_shut && !stream.sent_data_) return stream.buffer_size_;
+  if (socketStalled(now)) return stream.buffer_size_;
   // A window that ran out: a reading peer opens it again within a round trip; one that has
   // not done so for kStallGraceMs holds these bytes. (The clocks start when a check first sees
   // the window shut and stop at the peer's next WINDOW_UPDATE.)
@@ -48,6 +49,16 @@ size_t Http2Session::unsentHeldByPeer(Http2Stream& stream, uint64_t now, bool co
   const bool connection_stalled =
       connection_shut && now - connection_stalled_since_ >= kStallGraceMs;
   return stream_stalled || connection_stalled ? stream.buffer_size_ : 0;
+}
+
+bool Http2Session::socketStalled(uint64_t now) {
+  const bool blocked = socket_ && socket_->writeQueueSize() >= kSocketHighWater;
+  if (!blocked) {
+    socket_stalled_since_ = Http2Stream::kNotStalled;
+    return false;
+  }
+  if (socket_stalled_since_ == Http2Stream::kNotStalled) socket_stalled_since_ = now;
+  return now - socket_stalled_since_ >= kStallGraceMs;
 }
 
 size_t Http2Session::memoryHeldByPeer() {
@@ -76,8 +87,10 @@ bool Http2Session::reclaimMemory(const Http2Stream* prefer) {
   std::shared_ptr<Http2Stream> victim;
   size_t most = 0;
   for (const auto& [id, stream] : streams_) {
-    const size_t held = stream->inbox_bytes_ + stream->retained_bytes_ +
-                        unsentHeldByPeer(*stream, now, connection_shut);
+    // What the peer made us hold for this stream, its request headers and the stream itself
+    // included (many streams with large headers can fill a quota too).
+    const size_t held = stream->inbox_bytes_ + stream->retained_bytes_ + stream->header_bytes_ +
+                        sizeof(Http2Stream) + unsentHeldByPeer(*stream, now, connection_shut);
     if (held > most || (held == most && held > 0 && stream.get() == prefer)) {
       most = held;
       victim = stream;

@@ -2,6 +2,7 @@
 // MemoryQuota bounds the sum over a server's sessions (session_memory.cc). Sans-I/O: sessions
 // over in-memory sockets and a manual loop.
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -201,6 +202,75 @@ TEST(SessionMemoryTest, AClientSessionCountsButResetsNothing) {
   EXPECT_EQ(c.client->memoryResets(), 0u);
   EXPECT_FALSE(upload->destroyed());
   EXPECT_FALSE(download->destroyed());
+}
+
+// A peer that opens its windows wide but stops reading its socket: nghttp2 is stopped at the
+// socket's high-water mark (the rest stays with the stream), and a second later those bytes are
+// held against it.
+TEST(SessionMemoryTest, APeerThatStopsReadingItsSocketHoldsWhatWaits) {
+  ManualLoop loop;
+  SessionOptions wide;
+  wide.settings.initialWindowSize = 0x7fffffff;
+  Connection c(&loop, WithMemory(1), wide);
+  ASSERT_TRUE(c.client->setLocalWindowSize(0x7fffffff).ok());
+  auto download = c.request("/download");
+  auto other = c.request("/other");
+  loop.runUntilIdle();
+  ASSERT_EQ(c.streams.size(), 2u);
+  c.client->socket()->pauseReading();
+  ASSERT_TRUE(c.streams[0]->respond().ok());
+  c.streams[0]->write(std::string(5000000, 'd'));
+  loop.runUntilIdle();
+  EXPECT_LT(c.server->socket()->writeQueueSize(), 512u * 1024);  // not 5 MB
+  EXPECT_GT(c.streams[0]->bufferSize(), 4000000u);
+  c.streams[1]->setRetainedBytes(1000);  // growth: the socket's stall clock starts
+  EXPECT_EQ(c.server->memoryResets(), 0u);
+  loop.advance(1000);
+  c.streams[1]->setRetainedBytes(2000);
+  EXPECT_EQ(c.server->memoryResets(), 1u);
+  EXPECT_TRUE(c.streams[0]->destroyed());
+  EXPECT_FALSE(c.streams[1]->destroyed());
+}
+
+// Request headers count as held: streams with large headers cannot pin a quota and lock every
+// other connection out.
+TEST(SessionMemoryTest, RequestHeadersCountAsHeldForTheQuota) {
+  ManualLoop loop;
+  auto quota = std::make_shared<MemoryQuota>(600000);
+  SessionOptions server = WithMemory(10);
+  server.memoryQuota = quota;
+  server.maxHeaderListPairs = 1000;
+  Connection hostile(&loop, server);
+  Connection fair(&loop, server);
+  std::vector<std::shared_ptr<ClientHttp2Stream>> held;
+  for (int i = 0; i < 60; ++i) {
+    auto req = hostile.client->request({{":method", "POST"}, {":path", "/h"},
+                                        {"x-big", std::string(15000, 'h')}});
+    ASSERT_TRUE(req.ok());
+    held.push_back(*req);
+  }
+  loop.runUntilIdle();
+  auto f = fair.request("/fair");
+  loop.runUntilIdle();
+  ASSERT_EQ(fair.streams.size(), 1u);  // admitted: hostile streams gave way
+  EXPECT_GT(hostile.server->memoryResets(), 0u);
+  EXPECT_EQ(f->rstCode(), std::nullopt);
+}
+
+// end(data, cb): when the write itself gets the stream reset, cb still runs, with the error.
+TEST(SessionMemoryTest, EndCallbackRunsWhenItsWriteIsReset) {
+  ManualLoop loop;
+  Connection c(&loop, WithMemory(1), ShutWindow());
+  auto req = c.request("/r");
+  loop.runUntilIdle();
+  ASSERT_EQ(c.streams.size(), 1u);
+  ASSERT_TRUE(c.streams[0]->respond().ok());
+  std::optional<absl::Status> ended;
+  c.streams[0]->end(std::string(2000000, 'x'), [&](absl::Status st) { ended = st; });
+  loop.runUntilIdle();
+  EXPECT_TRUE(c.streams[0]->destroyed());
+  ASSERT_TRUE(ended.has_value());
+  EXPECT_FALSE(ended->ok());
 }
 
 TEST(SessionMemoryTest, UnreadDataCountsAndIsResetOverTheBudget) {

@@ -196,7 +196,13 @@ void Http2Stream::end(std::string data, WriteCallback cb) {
     }
     return;
   }
-  if (!data.empty()) write(std::move(data));
+  if (!data.empty()) {
+    write(std::move(data));
+    if (destroyed_) {  // the write itself ended the stream (memory budget): cb must still run
+      if (cb) loop_->post([cb = std::move(cb)] { cb(streamDestroyed()); });
+      return;
+    }
+  }
   if (writable_ending_) {
     if (cb) {
       if (writable_finished_) {
@@ -693,9 +699,10 @@ void Http2Stream::resetForMemory() {
       scheduleAborted();
     }
   }
-  if (id_ != 0 && session_->nghttp2() != nullptr) {
+  if (id_ != 0 && session_->nghttp2() != nullptr && !nghttp2_closed_) {
     // At once, not behind the stream's queued frames (submitRstStream waits for those): they
-    // are what we want to drop.
+    // are what we want to drop. (A stream nghttp2 has closed, whose unread data is still
+    // here, is not reset: its id is closed on the wire.)
     nghttp2_submit_rst_stream(session_->nghttp2(), NGHTTP2_FLAG_NONE, id_, kCode);
     session_->scheduleFlush();
   }
