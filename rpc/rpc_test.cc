@@ -685,12 +685,15 @@ TEST_F(RpcTest, ShutdownCancelsCallsStillRunningAfterTheGrace) {
   auto body = [&]() -> Task<void> {
     co_await Until([&] { return service_.unary_started == 1; });  // the call is running
     server_->Shutdown(absl::Milliseconds(100), [&] { stopped = true; });
-    co_await Until([&] { return stopped && reply; });
+    // ...and until the handler has seen the cancellation and returned: it sleeps in 10 ms
+    // steps, and a loop torn down under a pending step would leak its frame (and the call).
+    co_await Until([&] { return stopped && reply && service_.cancelled_seen; });
   };
   Run(body());
   ASSERT_TRUE(reply.has_value());
   EXPECT_EQ(reply->status().code(), absl::StatusCode::kUnavailable) << reply->status();
   EXPECT_TRUE(stopped);
+  EXPECT_TRUE(service_.cancelled_seen);
 }
 
 // A server that is not gRPC: the status comes from the HTTP status (gRPC's mapping table).
