@@ -55,7 +55,9 @@ class EchoService : public Service {
           if (req.sleep_ms() > 0) co_await Sleep(loop, absl::Milliseconds(req.sleep_ms() % 1000));
           if (req.status_code() != 0) {
             (void)ctx.trailing_metadata().Add("detail-bin", req.payload());
-            co_return absl::Status(static_cast<absl::StatusCode>(req.status_code() & 15),
+            // 1-16: never OK (a StatusOr made from an OK status aborts; the harness's own
+            // bug, found by the fuzzer with status_code 16).
+            co_return absl::Status(static_cast<absl::StatusCode>(1 + (req.status_code() & 15)),
                                    req.text());
           }
           ctx.SetCompression(Compression::kGzip);
