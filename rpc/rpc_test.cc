@@ -166,6 +166,39 @@ class RpcTest : public ::testing::Test {
     }
     co_return counter;
   }
+  // A client streams `messages` requests of `payload` bytes to SlowCollect, whose handler does
+  // not read until the writer has stalled; then it reads them all.
+  struct SlowUpload {
+    int while_blocked = 0;  // messages written when the writer stalled
+    int written = 0;
+    bool writer_done = false;
+    absl::StatusOr<EchoReply> result = absl::UnknownError("not finished");
+  };
+  SlowUpload UploadToASlowReader(int messages, size_t payload) {
+    SlowUpload up;
+    auto writer = [&]() -> Task<void> {
+      ClientWriter<EchoRequest, EchoReply> w(
+          ClientCall::Start(channel_, "/h2rpc.rpc_test.Echo/SlowCollect", {}));
+      EchoRequest big;
+      big.set_text("x");
+      big.set_payload(std::string(payload, 'w'));
+      for (int i = 0; i < messages; ++i) {
+        if (!co_await w.Write(big)) break;
+        ++up.written;
+      }
+      up.result = co_await w.Finish();
+      up.writer_done = true;
+    };
+    writer().Start();
+    auto check = [&]() -> Task<int> {
+      const int while_blocked = co_await UntilStalled(up.written);
+      service_.start_reading = true;
+      co_await Until([&] { return up.writer_done; });
+      co_return while_blocked;
+    };
+    up.while_blocked = Run(check());
+    return up;
+  }
   absl::StatusOr<EchoReply> Unary(const EchoRequest& req, CallOptions options = {}) {
     return Run(UnaryCall<EchoRequest, EchoReply>(channel_, "/h2rpc.rpc_test.Echo/Unary", req,
                                                  std::move(options)));
@@ -477,75 +510,32 @@ TEST_F(RpcTest, StatusDetailsTravelAsPayloads) {
 
 TEST_F(RpcTest, ClientWritesWaitWhileTheServerDoesNotRead) {
   constexpr int kMessages = 60;  // 3.75 MiB: well past the server's 1 MiB window
-  int written = 0;
-  bool writer_done = false;
-  absl::StatusOr<EchoReply> result = absl::UnknownError("not finished");
-  auto writer = [&]() -> Task<void> {
-    ClientWriter<EchoRequest, EchoReply> w(
-        ClientCall::Start(channel_, "/h2rpc.rpc_test.Echo/SlowCollect", {}));
-    EchoRequest big = Req("x");
-    big.set_payload(std::string(64 * 1024, 'w'));
-    for (int i = 0; i < kMessages; ++i) {
-      if (!co_await w.Write(big)) break;
-      ++written;
-    }
-    result = co_await w.Finish();
-    writer_done = true;
-  };
-  writer().Start();
-  auto check = [&]() -> Task<int> {
-    const int while_blocked = co_await UntilStalled(written);
-    service_.start_reading = true;
-    co_await Until([&] { return writer_done; });
-    co_return while_blocked;
-  };
-  const int while_blocked = Run(check());
+  const SlowUpload up = UploadToASlowReader(kMessages, 64 * 1024);
   // One stream window (1 MiB: 16 messages), the stream's send buffer (one message) and the few
   // messages the server's call buffers (4): far fewer than 60 messages of 64 KiB.
-  EXPECT_LT(while_blocked, 16 + 1 + 4 + 3);
-  EXPECT_GT(while_blocked, 0);
-  ASSERT_TRUE(writer_done);
-  EXPECT_EQ(written, kMessages);
-  ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_EQ(result->index(), kMessages);
+  EXPECT_LT(up.while_blocked, 16 + 1 + 4 + 3);
+  EXPECT_GT(up.while_blocked, 0);
+  ASSERT_TRUE(up.writer_done);
+  EXPECT_EQ(up.written, kMessages);
+  ASSERT_TRUE(up.result.ok()) << up.result.status();
+  EXPECT_EQ(up.result->index(), kMessages);
 }
 
 // A call stops taking bytes at max_buffered_bytes (1 MiB) as well as at max_buffered_messages
 // (4): with ~1 MB messages the server holds two of them, not four.
 TEST_F(RpcTest, ServerCallStopsReadingAtItsBufferedBytes) {
   constexpr int kMessages = 8;
-  int written = 0;
-  bool writer_done = false;
-  absl::StatusOr<EchoReply> result = absl::UnknownError("not finished");
-  auto writer = [&]() -> Task<void> {
-    ClientWriter<EchoRequest, EchoReply> w(
-        ClientCall::Start(channel_, "/h2rpc.rpc_test.Echo/SlowCollect", {}));
-    EchoRequest big = Req("x");
-    big.set_payload(std::string(1000000, 'w'));  // under the test server's 1 MiB limit
-    for (int i = 0; i < kMessages; ++i) {
-      if (!co_await w.Write(big)) break;
-      ++written;
-    }
-    result = co_await w.Finish();
-    writer_done = true;
-  };
-  writer().Start();
-  auto check = [&]() -> Task<int> {
-    const int while_blocked = co_await UntilStalled(written);
-    service_.start_reading = true;
-    co_await Until([&] { return writer_done; });
-    co_return while_blocked;
-  };
-  const int while_blocked = Run(check());
+  // ~1 MB messages: under the test server's 1 MiB limit.
+  const SlowUpload up = UploadToASlowReader(kMessages, 1000000);
   // The server's call holds two messages and stops crediting: the stream window (1 MiB) lets a
   // third one through, and the client's Write waits on the fourth. Counting messages only, the
   // call would have taken four, and the client written five.
-  EXPECT_LE(while_blocked, 3);
-  EXPECT_GT(while_blocked, 0);
-  ASSERT_TRUE(writer_done);
-  EXPECT_EQ(written, kMessages);
-  ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_EQ(result->index(), kMessages);
+  EXPECT_LE(up.while_blocked, 3);
+  EXPECT_GT(up.while_blocked, 0);
+  ASSERT_TRUE(up.writer_done);
+  EXPECT_EQ(up.written, kMessages);
+  ASSERT_TRUE(up.result.ok()) << up.result.status();
+  EXPECT_EQ(up.result->index(), kMessages);
 }
 
 // The typed client parses a message from the slices it arrived in, whatever the split (a field
