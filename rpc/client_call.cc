@@ -580,11 +580,10 @@ void ClientCall::OnClose(bool connection_gone) {
   } else if (connection_gone || code == transport::constants::NGHTTP2_CANCEL) {
     // A dropped connection (its streams close with CANCEL, as in Node): UNAVAILABLE, since
     // nothing says the server saw the call finish.
-    status = stream_error_.ok()
-                 ? absl::UnavailableError("Connection closed before the call completed")
-                 : absl::UnavailableError(absl::StrCat(
-                       "Connection closed before the call completed: ",
-                       std::string(stream_error_.message())));
+    // The target is named, as every connection failure's message does.
+    status = absl::UnavailableError(absl::StrCat(
+        "Connection to '", channel_->target(), "' closed before the call completed",
+        stream_error_.ok() ? "" : ": ", std::string(stream_error_.message())));
   } else {
     status = StatusFromRstCode(code);
   }
