@@ -170,14 +170,16 @@ absl::StatusOr<std::shared_ptr<transport::ClientHttp2Session>> Channel::Session(
   connect_options.maxHeaderListPairs =
       std::max(connect_options.maxHeaderListPairs, MaxFieldsWithin(metadata_limits_));
   connect_options.tls = options_.tls;
-  // The URL gives the TLS servername (the dns host; "localhost" for the other forms, which
-  // tls.servername overrides); the addresses come from the resolver, asked on every connect.
+  // The URL gives the TLS servername (tls.servername overrides it): the dns host, the first
+  // address of an ipv4/ipv6 list, "localhost" for Unix sockets (what the :authority says). The
+  // addresses themselves come from the resolver, asked on every connect.
   std::string host = "localhost";
   if (parsed_target_.scheme == Target::Scheme::kDns) {
-    host = parsed_target_.host.find(':') != std::string::npos
-               ? absl::StrCat("[", parsed_target_.host, "]")
-               : parsed_target_.host;
+    host = parsed_target_.host;
+  } else if (!parsed_target_.addresses.empty() && !parsed_target_.addresses[0].isUnix()) {
+    host = parsed_target_.addresses[0].address();
   }
+  if (host.find(':') != std::string::npos) host = absl::StrCat("[", host, "]");
   const std::string url = absl::StrCat(options_.use_tls ? "https://" : "http://", host, ":",
                                        parsed_target_.port ? parsed_target_.port : 443);
   connect_options.lookup = [resolver = resolver_](const std::string&, uint16_t,

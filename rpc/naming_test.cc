@@ -249,5 +249,33 @@ TEST_F(NamingTest, TlsServerWithoutH2AlpnIsRefused) {
                 "server selected no protocol, not h2)");
 }
 
+// The name the certificate is checked against follows the target: the dns host, the address of
+// an ipv4 target (the test certificate has IP:127.0.0.1), "localhost" for a Unix socket.
+TEST_F(NamingTest, TlsOverEachTargetForm) {
+  transport::TlsOptions tls;
+  tls.certFile = "tests/testdata/tls/server.pem";
+  tls.keyFile = "tests/testdata/tls/server.key";
+  server_ = std::make_unique<Server>(&loop_);
+  server_->RegisterService(&service_);
+  ASSERT_TRUE(server_->ListenTls("127.0.0.1:0", tls).ok());
+  const std::string path = TempSocketPath("tls");
+  Server unix_server(&loop_);
+  unix_server.RegisterService(&service_);
+  ASSERT_TRUE(unix_server.ListenTls("unix:" + path, tls).ok());
+  ChannelOptions options;
+  options.use_tls = true;
+  options.tls.caFile = "tests/testdata/tls/ca.pem";
+  const std::string port = std::to_string(server_->port());
+  for (const std::string& target :
+       {"localhost:" + port, "ipv4:127.0.0.1:" + port, "unix:" + path}) {
+    auto reply = Call(target, options);
+    EXPECT_TRUE(reply.ok()) << target << ": " << reply.status();
+  }
+  for (auto& c : channels_) c->Close();
+  bool closed = false;
+  unix_server.Shutdown(absl::Seconds(1), [&] { closed = true; });
+  for (int i = 0; i < 1000 && !closed; ++i) uv_run(loop_.uv(), UV_RUN_ONCE);
+}
+
 }  // namespace
 }  // namespace h2rpc::rpc
