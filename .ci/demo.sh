@@ -80,6 +80,13 @@ run_client //examples/helloworld:greeter_client -- --target="127.0.0.1:$grpc_por
   || fail "greeter_client (unary SayHello)"
 echo
 
+sock=$logdir/greeter.sock
+echo "demo: gRPC helloworld over a Unix domain socket — greeter_server --listen=unix:$sock"
+start_server "$logdir/greeter_unix.log" //examples/helloworld:greeter_server -- --listen="unix:$sock"
+run_client //examples/helloworld:greeter_client -- --target="unix:$sock" --name="h2rpc over unix" \
+  || fail "greeter_client over a Unix socket"
+echo
+
 echo "demo: gRPC route_guide — unary, server streaming, client streaming and bidirectional streaming"
 start_server "$logdir/route_guide.log" //examples/route_guide:route_guide_server -- --port="$route_port"
 run_client //examples/route_guide:route_guide_client -- --target="127.0.0.1:$route_port" \

@@ -115,7 +115,21 @@ bool ReceivedMessage::ParseTo(google::protobuf::MessageLite* message) const {
 
 Channel::Channel(transport::UvLoop* loop, std::string target, ChannelOptions options)
     : loop_(loop), target_(std::move(target)), options_(std::move(options)) {
-  authority_ = options_.authority.empty() ? target_ : options_.authority;
+  auto parsed = ParseTarget(target_);
+  if (parsed.ok()) {
+    auto resolver = Resolver::Create(loop_, *parsed);
+    if (resolver.ok()) {
+      parsed_target_ = std::move(*parsed);
+      resolver_ = std::move(*resolver);
+    } else {
+      target_status_ = resolver.status();
+    }
+  } else {
+    target_status_ = parsed.status();
+  }
+  authority_ = !options_.authority.empty() ? options_.authority
+               : target_status_.ok()       ? parsed_target_.DefaultAuthority()
+                                           : target_;
   metadata_limits_ = ResolveMetadataSizeLimits(
       {options_.max_metadata_size, options_.absolute_max_metadata_size});
 }
@@ -129,7 +143,16 @@ std::shared_ptr<Channel> Channel::Create(transport::UvLoop* loop, std::string ta
   return std::shared_ptr<Channel>(new Channel(loop, std::move(target), std::move(options)));
 }
 
+absl::StatusOr<std::shared_ptr<Channel>> Channel::New(transport::UvLoop* loop,
+                                                      std::string target,
+                                                      ChannelOptions options) {
+  std::shared_ptr<Channel> channel = Create(loop, std::move(target), std::move(options));
+  if (!channel->target_status().ok()) return channel->target_status();
+  return channel;
+}
+
 absl::StatusOr<std::shared_ptr<transport::ClientHttp2Session>> Channel::Session() {
+  if (!target_status_.ok()) return target_status_;
   // A session that is closing (GOAWAY received or sent) takes no new streams: make a new one.
   if (session_ && !session_->closed() && !session_->destroyed()) return session_;
   transport::ConnectOptions connect_options;
@@ -147,11 +170,44 @@ absl::StatusOr<std::shared_ptr<transport::ClientHttp2Session>> Channel::Session(
   connect_options.maxHeaderListPairs =
       std::max(connect_options.maxHeaderListPairs, MaxFieldsWithin(metadata_limits_));
   connect_options.tls = options_.tls;
-  const std::string url = absl::StrCat(options_.use_tls ? "https://" : "http://", target_);
+  // The URL gives the TLS servername (tls.servername overrides it): the dns host, the first
+  // address of an ipv4/ipv6 list, "localhost" for Unix sockets (what the :authority says). The
+  // addresses themselves come from the resolver, asked on every connect.
+  std::string host = "localhost";
+  if (parsed_target_.scheme == Target::Scheme::kDns) {
+    host = parsed_target_.host;
+  } else if (!parsed_target_.addresses.empty() && !parsed_target_.addresses[0].isUnix()) {
+    host = parsed_target_.addresses[0].address();
+  }
+  if (host.find(':') != std::string::npos) host = absl::StrCat("[", host, "]");
+  const std::string url = absl::StrCat(options_.use_tls ? "https://" : "http://", host, ":",
+                                       parsed_target_.port ? parsed_target_.port : 443);
+  connect_options.lookup = [resolver = resolver_](const std::string&, uint16_t,
+                                                  transport::LookupCallback callback) {
+    resolver->Resolve(std::move(callback));
+  };
   auto session = transport::connect(loop_, url, connect_options);
   if (!session.ok()) return session.status();
   ++connections_made_;
   session_ = *session;
+  session_connected_ = std::make_shared<bool>(false);
+  // gRPC needs h2: a TLS server that did not select it by ALPN (an HTTP/1.1-only server) fails
+  // the connection before any request is sent, as gRPC's "missing selected ALPN property".
+  std::weak_ptr<transport::ClientHttp2Session> weak_session = session_;
+  session_->onConnect([weak_session, connected = session_connected_,
+                       tls = options_.use_tls] {
+    auto s = weak_session.lock();
+    if (!s) return;
+    if (tls && s->alpnProtocol() != "h2") {
+      const std::string got = s->alpnProtocol();
+      s->destroy(absl::UnavailableError(absl::StrCat(
+          "Cannot check peer: missing selected ALPN property (the server selected ",
+          got.empty() ? std::string("no protocol") : absl::StrCat("'", got, "'"),
+          ", not h2)")));
+      return;
+    }
+    *connected = true;
+  });
   if (options_.connection_window_size > 0) {
     (void)session_->setLocalWindowSize(
         static_cast<int32_t>(std::min<uint32_t>(options_.connection_window_size, INT32_MAX)));
@@ -197,9 +253,13 @@ void ClientCall::Begin() {
   }
   auto session = channel_->Session();
   if (!session.ok()) {
-    End(absl::UnavailableError(session.status().message()));
+    // An invalid target keeps its INVALID_ARGUMENT; anything else is the connection's failure.
+    End(channel_->target_status().ok() ? absl::UnavailableError(session.status().message())
+                                       : channel_->target_status());
     return;
   }
+  connection_connected_ = channel_->session_connected_;
+  stream_error_ = absl::OkStatus();
   const ChannelOptions& copt = channel_->options();
   // Compress only with what the server accepts (known after its first response; before that,
   // optimistically, as gRPC does — a server that cannot answers UNIMPLEMENTED).
@@ -264,6 +324,9 @@ void ClientCall::Begin() {
   });
   stream_->onEnd([weak] {
     if (auto self = weak.lock()) self->OnEnd();
+  });
+  stream_->onError([weak](const absl::Status& error) {
+    if (auto self = weak.lock()) self->stream_error_ = error;
   });
   stream_->onDrain([weak] {
     if (auto self = weak.lock()) self->FlushWrites(true);
@@ -575,10 +638,17 @@ void ClientCall::OnClose(bool connection_gone) {
   FlushWrites(false);
   if (deadline_expired_) {
     status = absl::DeadlineExceededError("Deadline Exceeded");
+  } else if (connection_gone && !stream_error_.ok() && connection_connected_ &&
+             !*connection_connected_) {
+    // The connection never came up: say where we tried and why (refused, DNS, TLS, ALPN).
+    status = ConnectFailure(channel_->parsed_target(), stream_error_, channel_->options().use_tls);
   } else if (connection_gone || code == transport::constants::NGHTTP2_CANCEL) {
     // A dropped connection (its streams close with CANCEL, as in Node): UNAVAILABLE, since
     // nothing says the server saw the call finish.
-    status = absl::UnavailableError("Connection closed before the call completed");
+    // The target is named, as every connection failure's message does.
+    status = absl::UnavailableError(absl::StrCat(
+        "Connection to '", channel_->target(), "' closed before the call completed",
+        stream_error_.ok() ? "" : ": ", std::string(stream_error_.message())));
   } else {
     status = StatusFromRstCode(code);
   }

@@ -22,7 +22,9 @@
 #include "rpc/framing.h"
 #include "rpc/metadata.h"
 #include "rpc/metadata_limits.h"
+#include "rpc/resolver.h"
 #include "rpc/server_call.h"
+#include "rpc/target.h"
 #include "rpc/task.h"
 #include "transport/buffer.h"
 #include "transport/connect.h"
@@ -90,13 +92,25 @@ struct CallOptions {
 
 class Channel : public std::enable_shared_from_this<Channel> {
  public:
-  // `target` is "host:port" ("[::1]:50051" for IPv6).
+  // `target` is any form of rpc/target.h: "host:port" ("[::1]:50051" for IPv6),
+  // "dns:///host:port", "unix:/run/x.sock", "unix-abstract:name", "ipv4:10.0.0.1:50051,...".
+  // An invalid target still gives a channel, whose calls all fail with target_status()
+  // (INVALID_ARGUMENT naming the target); New() reports it instead.
   static std::shared_ptr<Channel> Create(transport::UvLoop* loop, std::string target,
                                          ChannelOptions options = {});
+  // The same, or the INVALID_ARGUMENT error of an invalid target (as grpc-go's NewClient).
+  static absl::StatusOr<std::shared_ptr<Channel>> New(transport::UvLoop* loop, std::string target,
+                                                      ChannelOptions options = {});
   ~Channel();
 
-  // The live connection, connecting (again) if there is none or it is closing.
+  // The live connection, connecting (again) if there is none or it is closing. Each connection
+  // resolves the target afresh and tries its addresses in order.
   absl::StatusOr<std::shared_ptr<transport::ClientHttp2Session>> Session();
+  // OK, or why the target is invalid.
+  const absl::Status& target_status() const { return target_status_; }
+  // The target as given, and as parsed (valid when target_status() is OK).
+  const std::string& target() const { return target_; }
+  const Target& parsed_target() const { return parsed_target_; }
   // Closes the connection gracefully; calls in flight finish.
   void Close();
   transport::UvLoop* loop() const { return loop_; }
@@ -115,6 +129,12 @@ class Channel : public std::enable_shared_from_this<Channel> {
 
   transport::UvLoop* loop_;
   std::string target_;
+  absl::Status target_status_;
+  Target parsed_target_;
+  std::shared_ptr<Resolver> resolver_;
+  // Whether session_ has connected (TCP/Unix, TLS and ALPN h2): a call whose connection closes
+  // before then failed to connect (ConnectFailure()).
+  std::shared_ptr<bool> session_connected_;
   std::string authority_;
   ChannelOptions options_;
   MetadataSizeLimits metadata_limits_;
@@ -216,6 +236,10 @@ class ClientCall : public std::enable_shared_from_this<ClientCall> {
   bool response_ended_ = false;  // the stream's 'end'
   // Reads completed without waiting since the last one that waited (see ReadMessage()).
   int reads_without_yield_ = 0;
+  // The stream's 'error' (a connection that failed: refused, TLS...), and whether its connection
+  // had connected (the channel's flag for it).
+  absl::Status stream_error_;
+  std::shared_ptr<bool> connection_connected_;
   Metadata initial_metadata_;
   Metadata trailing_metadata_;
   struct Received {

@@ -218,7 +218,7 @@ class ClientLimitsTest : public ::testing::Test {
       });
       s->end(FrameMessage(EchoReply().SerializeAsString(), false));
     });
-    ASSERT_TRUE(http2_->listen(0).ok());
+    ASSERT_TRUE(http2_->listen(0, "127.0.0.1").ok());
     channel_ = Channel::Create(&loop_, "127.0.0.1:" + std::to_string(http2_->port()));
   }
   void TearDown() override {

@@ -470,7 +470,7 @@ struct RefusingServer {
       s->onWantTrailers([s] { (void)s->sendTrailers({{"grpc-status", "0"}}); });
       s->end(FrameMessage("", false));
     });
-    (void)server->listen(0);
+    (void)server->listen(0, "127.0.0.1");
   }
   std::unique_ptr<transport::Http2Server> server;
   int left;
@@ -721,7 +721,7 @@ TEST_F(RpcTest, HttpStatusWithoutGrpcStatusIsMapped) {
                      uint8_t) {
     (void)s->respond({{":status", next_status}, {"content-type", next_type}}, {.endStream = true});
   });
-  ASSERT_TRUE(http->listen(0).ok());
+  ASSERT_TRUE(http->listen(0, "127.0.0.1").ok());
   auto channel = Channel::Create(&loop_, "127.0.0.1:" + std::to_string(http->port()));
   auto call = [&](std::string status, std::string type) {
     next_status = std::move(status);
@@ -745,7 +745,7 @@ TEST_F(RpcTest, ServerResetCodeIsMapped) {
   uint32_t next_code = 0;
   http->onStream([&](std::shared_ptr<transport::ServerHttp2Stream> s, const transport::Headers&,
                      uint8_t) { s->close(next_code); });
-  ASSERT_TRUE(http->listen(0).ok());
+  ASSERT_TRUE(http->listen(0, "127.0.0.1").ok());
   auto channel = Channel::Create(&loop_, "127.0.0.1:" + std::to_string(http->port()));
   auto call = [&](uint32_t code) {
     next_code = code;
@@ -773,7 +773,7 @@ TEST_F(RpcTest, ClientDoesNotCompressWithWhatTheServerDoesNotAccept) {
                       {"grpc-status", "0"}},
                      {.endStream = true});
   });
-  ASSERT_TRUE(http->listen(0).ok());
+  ASSERT_TRUE(http->listen(0, "127.0.0.1").ok());
   auto channel = Channel::Create(&loop_, "127.0.0.1:" + std::to_string(http->port()));
   CallOptions gzip;
   gzip.compression = Compression::kGzip;

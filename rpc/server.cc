@@ -1,6 +1,8 @@
 #include "rpc/server.h"
 
 #include <malloc.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -109,18 +111,49 @@ void Server::RegisterService(Service* service) {
 absl::Status Server::Listen(const std::string& host, uint16_t port) {
   auto http2 = transport::Http2Server::createServer(loop_, options_.http2);
   if (!http2.ok()) return http2.status();
-  return Start(std::move(*http2), host, port);
+  return Start(std::move(*http2), ListenAddress{host, port, ""});
 }
 
 absl::Status Server::ListenTls(const std::string& host, uint16_t port,
                                const transport::TlsOptions& tls) {
   auto http2 = transport::Http2Server::createSecureServer(loop_, tls, options_.http2);
   if (!http2.ok()) return http2.status();
-  return Start(std::move(*http2), host, port);
+  return Start(std::move(*http2), ListenAddress{host, port, ""});
 }
 
-absl::Status Server::Start(std::unique_ptr<transport::Http2Server> http2, const std::string& host,
-                           uint16_t port) {
+absl::Status Server::Listen(std::string_view address) {
+  auto parsed = ParseListenAddress(address);
+  if (!parsed.ok()) return parsed.status();
+  auto http2 = transport::Http2Server::createServer(loop_, options_.http2);
+  if (!http2.ok()) return http2.status();
+  return Start(std::move(*http2), *parsed);
+}
+
+absl::Status Server::ListenTls(std::string_view address, const transport::TlsOptions& tls) {
+  auto parsed = ParseListenAddress(address);
+  if (!parsed.ok()) return parsed.status();
+  auto http2 = transport::Http2Server::createSecureServer(loop_, tls, options_.http2);
+  if (!http2.ok()) return http2.status();
+  return Start(std::move(*http2), *parsed);
+}
+
+std::string Server::path() const { return http2_ ? http2_->path() : std::string(); }
+
+namespace {
+
+// gRPC C++ unlinks a Unix socket file before binding its path (a server that crashed leaves
+// one, and bind() would then fail with EADDRINUSE). Only a socket: a regular file at the path
+// is a mistake the listen error should show, not something to delete.
+void RemoveStaleSocket(const std::string& path) {
+  if (path.empty() || path.front() == '\0') return;
+  struct stat st;
+  if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(path.c_str());
+}
+
+}  // namespace
+
+absl::Status Server::Start(std::unique_ptr<transport::Http2Server> http2,
+                           const ListenAddress& address) {
   if (http2_) return absl::FailedPreconditionError("the server is already listening");
   std::weak_ptr<bool> alive = alive_;
   http2->onSession([this, alive](std::shared_ptr<transport::ServerHttp2Session> session) {
@@ -145,9 +178,14 @@ absl::Status Server::Start(std::unique_ptr<transport::Http2Server> http2, const 
                                 const Headers& headers, uint8_t) {
     if (!alive.expired()) OnStream(std::move(stream), headers);
   });
-  if (absl::Status st = http2->listen(port, host, {.reusePort = options_.reuse_port}); !st.ok()) {
-    return st;
+  absl::Status listened;
+  if (address.is_unix()) {
+    RemoveStaleSocket(address.path);
+    listened = http2->listenPath(address.path);
+  } else {
+    listened = http2->listen(address.port, address.host, {.reusePort = options_.reuse_port});
   }
+  if (!listened.ok()) return listened;
   http2_ = std::move(http2);
   return absl::OkStatus();
 }

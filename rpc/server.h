@@ -25,6 +25,7 @@
 #include "rpc/metadata_limits.h"
 #include "rpc/server_call.h"
 #include "rpc/service.h"
+#include "rpc/target.h"
 #include "transport/server.h"
 #include "transport/session_timeouts.h"
 #include "transport/tls.h"
@@ -103,11 +104,23 @@ class Server {
 
   // Serves `service`'s methods. Call before Listen; `service` must outlive the server.
   void RegisterService(Service* service);
-  // Cleartext HTTP/2 (prior knowledge). Port 0 picks a free port: see port().
+  // Cleartext HTTP/2 (prior knowledge). Port 0 picks a free port: see port(). `host` is an IP
+  // address; "" listens on every interface (transport::Http2Server::listen).
   absl::Status Listen(const std::string& host, uint16_t port);
   // TLS with ALPN h2.
   absl::Status ListenTls(const std::string& host, uint16_t port, const transport::TlsOptions& tls);
+  // The same with gRPC's address forms (rpc/target.h, ParseListenAddress): "127.0.0.1:50051",
+  // "[::]:50051" (every interface), "unix:/run/x.sock", "unix:///abs/x.sock",
+  // "unix-abstract:name". A socket file already at a unix path is removed first, as gRPC
+  // C++ does, so that a crashed server's file does not block its successor (a live server there
+  // loses its name; anything but a socket is left alone and the listen fails with EADDRINUSE);
+  // the file is removed when the server closes. INVALID_ARGUMENT for a bad
+  // address.
+  absl::Status Listen(std::string_view address);
+  absl::Status ListenTls(std::string_view address, const transport::TlsOptions& tls);
   uint16_t port() const;
+  // The Unix socket path listened on ('\0' first if abstract), or "" for TCP.
+  std::string path() const;
   // Serves the streams of a connection made elsewhere, e.g. a session over a
   // transport::MemorySocket on a ManualLoop (sans-I/O tests, tests/fuzz): the same request
   // validation and handlers as a listened connection's streams. Only the streams are taken:
@@ -121,8 +134,7 @@ class Server {
   size_t active_calls() const { return *active_calls_; }
 
  private:
-  absl::Status Start(std::unique_ptr<transport::Http2Server> http2, const std::string& host,
-                     uint16_t port);
+  absl::Status Start(std::unique_ptr<transport::Http2Server> http2, const ListenAddress& address);
   void OnStream(std::shared_ptr<transport::ServerHttp2Stream> stream,
                 const transport::Headers& headers);
 

@@ -74,7 +74,14 @@ absl::StatusOr<std::shared_ptr<ClientHttp2Session>> connect(UvLoop* loop,
                                                            ConnectOptions options) {
   auto parsed = parseAuthority(authority);
   if (!parsed.ok()) return parsed.status();
-  std::unique_ptr<Socket> socket = UvSocket::connect(loop, parsed->host, parsed->port);
+  std::unique_ptr<Socket> socket;
+  if (!options.path.empty()) {
+    auto address = SocketAddress::fromPath(options.path);
+    if (!address.ok()) return address.status();
+    socket = UvSocket::connect(loop, std::vector<SocketAddress>{*address});
+  } else {
+    socket = UvSocket::connect(loop, parsed->host, parsed->port, options.lookup);
+  }
   if (parsed->scheme == "https") {
     TlsOptions tls = options.tls;
     if (tls.servername.empty()) tls.servername = parsed->host;

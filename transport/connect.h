@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "transport/session.h"
+#include "transport/socket_address.h"
 #include "transport/tls.h"
 #include "transport/uv_loop.h"
 
@@ -21,10 +22,19 @@ struct ConnectOptions : SessionOptions {
   // TLS settings for https:// (ca/caFile to verify the server, rejectUnauthorized=false to skip
   // verification in tests). servername defaults to the host.
   TlsOptions tls;
+  // net.connect()'s options, which Node's http2.connect() passes on:
+  // `path`: connect to this Unix domain socket instead of the authority's host and port (which
+  // still give :authority and the TLS servername); '\0' first for an abstract name (Linux).
+  std::string path;
+  // `lookup`: resolves the authority's host to the addresses to try, in order (default:
+  // dnsLookup(), every address getaddrinfo gives). A refused address falls to the next one.
+  LookupFunction lookup;
 };
 
-// Errors: ERR_INVALID_URL for an authority that is not http(s)://host[:port]; a bad TLS setup.
-// Connection failures (refused, unknown host, TLS verification) arrive as the session's 'error'.
+// Errors: ERR_INVALID_URL for an authority that is not http(s)://host[:port]; a bad TLS setup;
+// kInvalidArgument for a bad `path`. Connection failures arrive as the session's 'error' (and
+// each pending stream's, as in Node): the socket's systemError() (getaddrinfo ENOTFOUND host,
+// connect ECONNREFUSED 127.0.0.1:1; see socket_address.h) or the TLS engine's.
 absl::StatusOr<std::shared_ptr<ClientHttp2Session>> connect(UvLoop* loop,
                                                            std::string_view authority,
                                                            ConnectOptions options = {});

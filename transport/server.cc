@@ -1,6 +1,7 @@
 #include "transport/server.h"
 
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 
@@ -11,6 +12,7 @@
 #include "transport/errors.h"
 #include "transport/session_timeouts.h"
 #include "transport/tls_socket.h"
+#include "transport/socket_address.h"
 #include "transport/uv_socket.h"
 
 namespace h2rpc::transport {
@@ -74,9 +76,7 @@ Http2Server::Http2Server(UvLoop* loop, ServerOptions options, std::shared_ptr<Tl
 Http2Server::~Http2Server() {
   *alive_ = false;
   if (listener_) {
-    uv_close(reinterpret_cast<uv_handle_t*>(listener_),
-             [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
-    listener_ = nullptr;
+    closeListener();
   }
   for (auto& session : sessions_) session->destroy();
   pending_tls_.clear();
@@ -96,25 +96,76 @@ absl::StatusOr<std::unique_ptr<Http2Server>> Http2Server::createSecureServer(
   return std::unique_ptr<Http2Server>(new Http2Server(loop, std::move(options), *ctx));
 }
 
+namespace {
+
+// The listening handle: TCP or a pipe (Unix domain socket).
+union ListenHandle {
+  uv_handle_t handle;
+  uv_stream_t stream;
+  uv_tcp_t tcp;
+  uv_pipe_t pipe;
+};
+
+void freeListenHandle(uv_handle_t* h) { delete reinterpret_cast<ListenHandle*>(h); }
+
+}  // namespace
+
+void Http2Server::closeListener() {
+  if (!listener_) return;
+  uv_close(reinterpret_cast<uv_handle_t*>(listener_), &freeListenHandle);
+  listener_ = nullptr;
+  // As libuv does for the pipes it binds (and so Node): the socket file goes with the server.
+  if (!path_.empty() && path_.front() != '\0') ::unlink(path_.c_str());
+}
+
+absl::Status Http2Server::startListening(uv_stream_t* stream, int backlog,
+                                         const std::string& where) {
+  stream->data = this;
+  int rv = uv_listen(stream, backlog, [](uv_stream_t* s, int status) {
+    auto* server = static_cast<Http2Server*>(s->data);
+    server->loop_->noteIo();
+    if (status >= 0) server->onConnection();
+  });
+  if (rv != 0) {
+    uv_close(reinterpret_cast<uv_handle_t*>(stream), &freeListenHandle);
+    return absl::UnavailableError(
+        absl::StrCat("listen ", uv_err_name(rv), ": ", uv_strerror(rv), " ", where));
+  }
+  listener_ = stream;
+  listening_ = true;
+  closing_ = false;
+  return absl::OkStatus();
+}
+
 absl::Status Http2Server::listen(uint16_t port, const std::string& host,
                                  const ListenOptions& options) {
   if (listening_) {
     return nodeError(absl::StatusCode::kFailedPrecondition, "ERR_SERVER_ALREADY_LISTEN",
                      "Listen method has been called more than once without closing.");
   }
-  sockaddr_storage addr;
-  std::string bare = host;
-  if (bare.size() > 2 && bare.front() == '[') bare = bare.substr(1, bare.size() - 2);
-  if (uv_ip4_addr(bare.c_str(), port, reinterpret_cast<sockaddr_in*>(&addr)) != 0 &&
-      uv_ip6_addr(bare.c_str(), port, reinterpret_cast<sockaddr_in6*>(&addr)) != 0) {
+  if (host.empty()) {
+    // Node: the unspecified IPv6 address (dual stack: IPv4 clients too), or the IPv4 one where
+    // the system has no IPv6.
+    absl::Status st = listen(port, "::", options);
+    if (st.ok() || (st.message().find("EAFNOSUPPORT") == absl::string_view::npos &&
+                    st.message().find("EADDRNOTAVAIL") == absl::string_view::npos)) {
+      return st;
+    }
+    return listen(port, "0.0.0.0", options);
+  }
+  auto address = SocketAddress::fromIp(host, port);
+  if (!address.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("listen: not an IP address: '", host, "'"));
   }
-  auto* tcp = new uv_tcp_t;
+  auto* tcp = &(new ListenHandle)->tcp;
   // With a family, libuv creates the socket now, so options can be set before bind(). (libuv
   // 1.44 has no UV_TCP_REUSEPORT; it came in 1.49.)
-  uv_tcp_init_ex(loop_->uv(), tcp, addr.ss_family);
-  tcp->data = this;
-  int rv = 0;
+  int rv = uv_tcp_init_ex(loop_->uv(), tcp, address->family());
+  if (rv != 0) {
+    delete reinterpret_cast<ListenHandle*>(tcp);
+    return absl::UnavailableError(
+        absl::StrCat("listen ", uv_err_name(rv), ": ", uv_strerror(rv), " ", host, ":", port));
+  }
   if (options.reusePort) {
     uv_os_fd_t fd;
     const int one = 1;
@@ -123,33 +174,72 @@ absl::Status Http2Server::listen(uint16_t port, const std::string& host,
       rv = uv_translate_sys_error(errno);
     }
   }
-  if (rv == 0) rv = uv_tcp_bind(tcp, reinterpret_cast<sockaddr*>(&addr), 0);
-  if (rv == 0) {
-    rv = uv_listen(reinterpret_cast<uv_stream_t*>(tcp), options.backlog,
-                   [](uv_stream_t* s, int status) {
-                     auto* server = static_cast<Http2Server*>(s->data);
-                     server->loop_->noteIo();
-                     if (status >= 0) server->onConnection();
-                   });
-  }
+  if (rv == 0) rv = uv_tcp_bind(tcp, address->sockaddrPtr(), 0);
   if (rv != 0) {
-    uv_close(reinterpret_cast<uv_handle_t*>(tcp),
-             [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
+    uv_close(reinterpret_cast<uv_handle_t*>(tcp), &freeListenHandle);
     return absl::UnavailableError(
         absl::StrCat("listen ", uv_err_name(rv), ": ", uv_strerror(rv), " ", host, ":", port));
+  }
+  if (absl::Status st = startListening(reinterpret_cast<uv_stream_t*>(tcp), options.backlog,
+                                       absl::StrCat(host, ":", port));
+      !st.ok()) {
+    return st;
   }
   sockaddr_storage bound;
   int len = sizeof(bound);
   uv_tcp_getsockname(tcp, reinterpret_cast<sockaddr*>(&bound), &len);
   formatAddress(reinterpret_cast<sockaddr*>(&bound), &port_);
-  listener_ = tcp;
-  listening_ = true;
-  closing_ = false;
+  address_ = SocketAddress::fromSockaddr(reinterpret_cast<sockaddr*>(&bound),
+                                         static_cast<socklen_t>(len));
+  path_.clear();
+  return absl::OkStatus();
+}
+
+absl::Status Http2Server::listenPath(const std::string& path, const ListenOptions& options) {
+  if (listening_) {
+    return nodeError(absl::StatusCode::kFailedPrecondition, "ERR_SERVER_ALREADY_LISTEN",
+                     "Listen method has been called more than once without closing.");
+  }
+  auto address = SocketAddress::fromPath(path);
+  if (!address.ok()) return address.status();
+  const std::string where = address->toString();
+  // libuv 1.44's uv_pipe_bind() takes a C string (no abstract names): bind here, then hand the
+  // socket to a pipe handle.
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int rv = 0;
+  if (fd < 0) {
+    rv = uv_translate_sys_error(errno);
+  } else if (::bind(fd, address->sockaddrPtr(), address->length()) != 0) {
+    rv = uv_translate_sys_error(errno);
+    ::close(fd);
+  }
+  if (rv != 0) {
+    return absl::UnavailableError(
+        absl::StrCat("listen ", uv_err_name(rv), ": ", uv_strerror(rv), " ", where));
+  }
+  auto* pipe = &(new ListenHandle)->pipe;
+  uv_pipe_init(loop_->uv(), pipe, 0);
+  if (rv = uv_pipe_open(pipe, fd); rv != 0) {
+    ::close(fd);
+    uv_close(reinterpret_cast<uv_handle_t*>(pipe), &freeListenHandle);
+    return absl::UnavailableError(
+        absl::StrCat("listen ", uv_err_name(rv), ": ", uv_strerror(rv), " ", where));
+  }
+  path_ = path;
+  if (absl::Status st =
+          startListening(reinterpret_cast<uv_stream_t*>(pipe), options.backlog, where);
+      !st.ok()) {
+    if (path_.front() != '\0') ::unlink(path_.c_str());
+    path_.clear();
+    return st;
+  }
+  port_ = 0;
+  address_ = *address;
   return absl::OkStatus();
 }
 
 void Http2Server::onConnection() {
-  auto accepted = UvSocket::accept(loop_, reinterpret_cast<uv_stream_t*>(listener_));
+  auto accepted = UvSocket::accept(loop_, listener_);
   if (!accepted.ok()) return;
   const uint64_t accepted_at = loop_->now();
   if (!tls_) {
@@ -259,9 +349,7 @@ void Http2Server::close(std::function<void()> callback) {
   // Connections still in their TLS handshake, or rejected for their protocol, go now.
   pending_tls_.clear();
   if (listener_) {
-    uv_close(reinterpret_cast<uv_handle_t*>(listener_),
-             [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
-    listener_ = nullptr;
+    closeListener();
   }
   listening_ = false;
   maybeFinishClose();

@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "transport/event.h"
 #include "transport/session.h"
+#include "transport/socket_address.h"
 #include "transport/tls.h"
 #include "transport/uv_loop.h"
 
@@ -80,10 +81,23 @@ class Http2Server {
       UvLoop* loop, const TlsOptions& tls, ServerOptions options = {});
   ~Http2Server();
 
-  // Listens on host:port (port 0 picks a free one; see port()). Errors: EADDRINUSE etc.
-  absl::Status listen(uint16_t port, const std::string& host = "127.0.0.1",
+  // Listens on host:port (port 0 picks a free one; see port()). `host` is an IP address; without
+  // one the server listens on every interface, as Node's server.listen(port) does: "::" (dual
+  // stack, so IPv4 clients too), or "0.0.0.0" where the system has no IPv6. Tests pass
+  // "127.0.0.1" to stay on loopback. Errors: EADDRINUSE etc.
+  absl::Status listen(uint16_t port, const std::string& host = "",
                       const ListenOptions& options = {});
+  // Node's server.listen(path): a Unix domain socket; '\0' first for an abstract name (Linux).
+  // The socket file is removed when the server closes (libuv and so Node do the same); one
+  // already there is EADDRINUSE (rpc::Server removes a stale one first, as gRPC does).
+  // reusePort does not apply.
+  absl::Status listenPath(const std::string& path, const ListenOptions& options = {});
   uint16_t port() const { return port_; }
+  // The path listened on by listenPath() (empty otherwise): Node's server.address() for a pipe.
+  const std::string& path() const { return path_; }
+  // Node's server.address(): the bound address ("::" port 8080 after listen(8080)), or the
+  // Unix path.
+  const SocketAddress& address() const { return address_; }
   bool listening() const { return listening_; }
 
   // Stops accepting connections. `callback` runs once every session has closed. Sessions are
@@ -126,12 +140,16 @@ class Http2Server {
   // `accepted_at`: loop time of the accept, from which handshakeTimeout counts.
   bool addSession(std::unique_ptr<Socket> socket, uint64_t accepted_at);
   void maybeFinishClose();
+  void closeListener();
+  absl::Status startListening(uv_stream_t* stream, int backlog, const std::string& where);
 
   UvLoop* loop_;
   ServerOptions options_;
   std::shared_ptr<TlsContext> tls_;
-  uv_tcp_t* listener_ = nullptr;
+  uv_stream_t* listener_ = nullptr;  // TCP or pipe
   uint16_t port_ = 0;
+  std::string path_;
+  SocketAddress address_;
   bool listening_ = false;
   bool closing_ = false;
   std::set<std::shared_ptr<ServerHttp2Session>> sessions_;

@@ -29,7 +29,7 @@ std::string Url(const Http2Server& s) { return "http://127.0.0.1:" + std::to_str
 TEST(ServerTest, SessionTimeoutWithListenerEmitsTimeout) {
   UvLoop loop;
   auto server = *Http2Server::createServer(&loop);
-  ASSERT_TRUE(server->listen(0).ok());
+  ASSERT_TRUE(server->listen(0, "127.0.0.1").ok());
   int timeouts = 0;
   server->setTimeout(30, [&](std::shared_ptr<ServerHttp2Session> s) {
     ++timeouts;
@@ -48,7 +48,7 @@ TEST(ServerTest, SessionTimeoutWithoutListenerDestroysTheSession) {
   ServerOptions options;
   options.timeout = 30;
   auto server = *Http2Server::createServer(&loop, options);
-  ASSERT_TRUE(server->listen(0).ok());
+  ASSERT_TRUE(server->listen(0, "127.0.0.1").ok());
   auto client = *connect(&loop, Url(*server));
   bool closed = false;
   client->onClose([&] { closed = true; });
@@ -60,7 +60,7 @@ TEST(ServerTest, SessionTimeoutWithoutListenerDestroysTheSession) {
 TEST(ServerTest, UpdateSettingsAppliesToNewSessions) {
   UvLoop loop;
   auto server = *Http2Server::createServer(&loop);
-  ASSERT_TRUE(server->listen(0).ok());
+  ASSERT_TRUE(server->listen(0, "127.0.0.1").ok());
   Settings update;
   update.maxConcurrentStreams = 7;
   ASSERT_TRUE(server->updateSettings(update).ok());
@@ -80,7 +80,7 @@ TEST(ServerTest, UpdateSettingsAppliesToNewSessions) {
 TEST(ServerTest, SessionErrorIsReported) {
   UvLoop loop;
   auto server = *Http2Server::createServer(&loop);
-  ASSERT_TRUE(server->listen(0).ok());
+  ASSERT_TRUE(server->listen(0, "127.0.0.1").ok());
   std::string error;
   server->onSessionError([&](const absl::Status& e, std::shared_ptr<ServerHttp2Session>) {
     error = nodeErrorCode(e);
@@ -106,7 +106,7 @@ TEST(ServerTest, SessionErrorIsReported) {
 TEST(ServerTest, CloseCallsBackOnceSessionsHaveClosed) {
   UvLoop loop;
   auto server = *Http2Server::createServer(&loop);
-  ASSERT_TRUE(server->listen(0).ok());
+  ASSERT_TRUE(server->listen(0, "127.0.0.1").ok());
   auto client = *connect(&loop, Url(*server));
   ASSERT_TRUE(RunUntil(loop, [&] { return server->sessionCount() == 1; }));
   bool closed = false;
@@ -121,9 +121,9 @@ TEST(ServerTest, CloseCallsBackOnceSessionsHaveClosed) {
 TEST(ServerTest, ListenOnABusyPortFails) {
   UvLoop loop;
   auto a = *Http2Server::createServer(&loop);
-  ASSERT_TRUE(a->listen(0).ok());
+  ASSERT_TRUE(a->listen(0, "127.0.0.1").ok());
   auto b = *Http2Server::createServer(&loop);
-  absl::Status st = b->listen(a->port());
+  absl::Status st = b->listen(a->port(), "127.0.0.1");
   EXPECT_FALSE(st.ok());
   EXPECT_NE(std::string(st.message()).find("EADDRINUSE"), std::string::npos) << st;
   a->close();
@@ -139,7 +139,7 @@ TEST(ServerTest, ReusePortLetsServersShareAPortAndSpreadsConnections) {
   ASSERT_TRUE(b->listen(a->port(), "127.0.0.1", {.reusePort = true}).ok());
   // Every socket on the port must ask for it.
   auto c = *Http2Server::createServer(&loop);
-  EXPECT_NE(std::string(c->listen(a->port()).message()).find("EADDRINUSE"), std::string::npos);
+  EXPECT_NE(std::string(c->listen(a->port(), "127.0.0.1").message()).find("EADDRINUSE"), std::string::npos);
   // 64 connections from 64 source ports: the kernel's 4-tuple hash gives both servers some
   // (all on one would happen with probability 2^-63).
   int served_a = 0, served_b = 0, answered = 0;
@@ -168,7 +168,7 @@ TEST(ServerTest, ReusePortLetsServersShareAPortAndSpreadsConnections) {
 TEST(ServerTest, UnrefLetsTheLoopEndWithTheConnectionOpen) {
   UvLoop loop;
   auto server = *Http2Server::createServer(&loop);
-  ASSERT_TRUE(server->listen(0).ok());
+  ASSERT_TRUE(server->listen(0, "127.0.0.1").ok());
   std::shared_ptr<ServerHttp2Session> server_session;
   server->onSession([&](std::shared_ptr<ServerHttp2Session> s) { server_session = s; });
   auto client = *connect(&loop, Url(*server));
@@ -230,7 +230,7 @@ TEST(ServerTest, ConnectionWithoutPrefaceIsDroppedAfterHandshakeTimeout) {
   options.handshakeTimeout = 150;
   options.sessionIdleTimeout = 0;
   auto server = *Http2Server::createServer(&loop, options);
-  ASSERT_TRUE(server->listen(0).ok());
+  ASSERT_TRUE(server->listen(0, "127.0.0.1").ok());
   std::string error;
   server->onSessionError([&](const absl::Status& e, std::shared_ptr<ServerHttp2Session>) {
     error = std::string(nodeErrorCode(e));
@@ -251,7 +251,7 @@ TEST(ServerTest, TrickledPrefaceIsCutAtTheHandshakeDeadline) {
   options.handshakeTimeout = 200;
   options.sessionIdleTimeout = 0;
   auto server = *Http2Server::createServer(&loop, options);
-  ASSERT_TRUE(server->listen(0).ok());
+  ASSERT_TRUE(server->listen(0, "127.0.0.1").ok());
   RawClient slow(&loop, server->port());
   ASSERT_TRUE(RunUntil(loop, [&] { return slow.connected; }));
   const uint64_t start = loop.now();
@@ -281,7 +281,7 @@ TEST(ServerTest, TlsHandshakeCountsAgainstHandshakeTimeout) {
   ServerOptions options;
   options.handshakeTimeout = 150;
   auto server = *Http2Server::createSecureServer(&loop, tls, options);
-  ASSERT_TRUE(server->listen(0).ok());
+  ASSERT_TRUE(server->listen(0, "127.0.0.1").ok());
   RawClient silent(&loop, server->port());  // never sends a ClientHello
   ASSERT_TRUE(RunUntil(loop, [&] { return silent.connected; }));
   const uint64_t start = loop.now();
@@ -300,7 +300,7 @@ TEST(ServerTest, TlsClientThatSendsNoPrefaceIsCutAtTheSameDeadline) {
   options.handshakeTimeout = 200;
   options.sessionIdleTimeout = 0;
   auto server = *Http2Server::createSecureServer(&loop, tls, options);
-  ASSERT_TRUE(server->listen(0).ok());
+  ASSERT_TRUE(server->listen(0, "127.0.0.1").ok());
   std::string error;
   server->onSessionError([&](const absl::Status& e, std::shared_ptr<ServerHttp2Session>) {
     error = std::string(nodeErrorCode(e));
@@ -340,7 +340,7 @@ TEST(ServerTest, HandshakeTimeoutSparesARealClient) {
   options.handshakeTimeout = 50;
   options.sessionIdleTimeout = 0;
   auto server = *Http2Server::createServer(&loop, options);
-  ASSERT_TRUE(server->listen(0).ok());
+  ASSERT_TRUE(server->listen(0, "127.0.0.1").ok());
   auto client = *connect(&loop, Url(*server));
   bool connected = false;
   client->onConnect([&] { connected = true; });
@@ -369,7 +369,7 @@ TEST(ServerTest, IdleSessionGetsGoawayAndCloses) {
   ServerOptions options;
   options.sessionIdleTimeout = 100;
   auto server = *Http2Server::createServer(&loop, options);
-  ASSERT_TRUE(server->listen(0).ok());
+  ASSERT_TRUE(server->listen(0, "127.0.0.1").ok());
   auto client = *connect(&loop, Url(*server));
   std::vector<uint32_t> goaways;
   client->onGoaway([&](uint32_t code, int32_t, std::string_view) { goaways.push_back(code); });

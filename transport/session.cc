@@ -857,7 +857,9 @@ void Http2Session::onSocketClose(absl::Status status) {
     err = nodeError(absl::StatusCode::kUnavailable, "ERR_SOCKET_CLOSED", "Socket is closed");
   }
   connecting_ = true;  // nothing can be sent any more
-  detachStreams(absl::OkStatus(), constants::NGHTTP2_CANCEL);
+  // A socket error (ECONNREFUSED, a TLS failure) destroys the streams with it, as Node's
+  // socketOnError does: each request's 'error' says why it failed.
+  detachStreams(status, constants::NGHTTP2_CANCEL);
   destroy(err, constants::NGHTTP2_NO_ERROR);
 }
 

@@ -7,6 +7,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include <sys/socket.h>
+#include <unistd.h>
 
 namespace h2rpc::transport {
 
@@ -42,8 +44,20 @@ std::string formatAddress(const sockaddr* addr, uint16_t* port) {
 // that owns it is gone (self_ keeps it alive while the handle is open).
 struct UvSocket::State : std::enable_shared_from_this<State> {
   UvLoop* loop = nullptr;
-  uv_tcp_t tcp;
-  bool tcp_open = false;
+  // The open handle: TCP, or a pipe for Unix domain sockets. On the heap, because a failed
+  // connect attempt closes its handle (asynchronously) while the next attempt opens another.
+  union Handle {
+    uv_handle_t handle;
+    uv_stream_t stream;
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+  };
+  Handle* h = nullptr;
+  bool tcp_open = false;  // h is open (TCP or pipe)
+  // Connecting: the addresses to try in order, the one being tried, and the last failure.
+  std::vector<SocketAddress> addresses;
+  size_t attempt = 0;
+  absl::Status last_error;
   Handler* handler = nullptr;
   bool connecting = false;
   bool connect_pending = false;  // connected; the handler has not heard it yet
@@ -94,11 +108,101 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
     std::shared_ptr<State> state;
   };
 
-  void open() {
-    uv_tcp_init(loop->uv(), &tcp);
-    tcp.data = this;
+  uv_stream_t* stream() { return &h->stream; }
+
+  // Opens a handle for `family` (a pipe for AF_UNIX). The state keeps itself alive until its
+  // handles are closed.
+  void open(int family) {
+    h = new Handle;
+    if (family == AF_UNIX) {
+      uv_pipe_init(loop->uv(), &h->pipe, 0);
+    } else {
+      uv_tcp_init(loop->uv(), &h->tcp);
+    }
+    h->handle.data = this;
     tcp_open = true;
     self = shared_from_this();
+  }
+
+  // Closes the handle of a failed connect attempt; it is freed once libuv is done with it.
+  void dropHandle() {
+    if (!tcp_open) return;
+    tcp_open = false;
+    h->handle.data = nullptr;
+    uv_close(&h->handle, [](uv_handle_t* hd) { delete reinterpret_cast<Handle*>(hd); });
+    h = nullptr;
+  }
+
+  // Tries addresses[attempt], then the next ones when it fails (Node's net.connect() with
+  // autoSelectFamily tries every address lookup gave; one after the other here, no 250 ms
+  // race). Fails with the last attempt's error.
+  void tryNext() {
+    if (closed) return;
+    if (attempt >= addresses.size()) {
+      closeWith(last_error.ok() ? systemError("connect", UV_EAI_NODATA, host) : last_error,
+                /*notify=*/true);
+      return;
+    }
+    const SocketAddress& a = addresses[attempt];
+    dropHandle();
+    if (a.isUnix()) {
+      connectUnix(a);
+      return;
+    }
+    open(a.family());
+    auto* creq = new uv_connect_t;
+    creq->data = this;
+    int rv = uv_tcp_connect(creq, &h->tcp, a.sockaddrPtr(), [](uv_connect_t* c, int status) {
+      auto* s = static_cast<State*>(c->data);
+      delete c;
+      if (s->closed || status == UV_ECANCELED) return;
+      auto keep = s->shared_from_this();
+      if (status < 0) {
+        s->attemptFailed(systemError("connect", status, s->addresses[s->attempt].toString()));
+        return;
+      }
+      s->onConnected();
+    });
+    if (rv < 0) {
+      delete creq;
+      attemptFailed(systemError("connect", rv, a.toString()));
+    }
+  }
+
+  void attemptFailed(absl::Status error) {
+    last_error = std::move(error);
+    ++attempt;
+    auto keep = shared_from_this();
+    loop->post([keep] { keep->tryNext(); });
+  }
+
+  // libuv 1.44's uv_pipe_connect() takes a C string, so it cannot name an abstract socket: the
+  // socket is made and connected here (a Unix connect completes or fails at once) and handed to
+  // a pipe handle.
+  void connectUnix(const SocketAddress& a) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int err = 0;
+    if (fd < 0) {
+      err = uv_translate_sys_error(errno);
+    } else if (::connect(fd, a.sockaddrPtr(), a.length()) != 0) {
+      // EAGAIN: the listener's backlog is full (Unix sockets do not connect asynchronously).
+      err = uv_translate_sys_error(errno);
+      ::close(fd);
+    }
+    if (err != 0) {
+      attemptFailed(systemError("connect", err, a.toString()));
+      return;
+    }
+    open(AF_UNIX);
+    if (int rv = uv_pipe_open(&h->pipe, fd); rv != 0) {
+      ::close(fd);
+      attemptFailed(systemError("connect", rv, a.toString()));
+      return;
+    }
+    auto keep = shared_from_this();
+    loop->post([keep] {
+      if (!keep->closed) keep->onConnected();
+    });
   }
 
   void startReading() {
@@ -107,7 +211,7 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
     if (closed || connecting || reading || (!drain && (paused || handler == nullptr))) return;
     reading = true;
     uv_read_start(
-        reinterpret_cast<uv_stream_t*>(&tcp),
+        stream(),
         [](uv_handle_t* h, size_t suggested, uv_buf_t* buf) {
           // 64 KiB per read, in a buffer the session may keep slices of (large DATA payloads,
           // see Http2Session::onDataChunk). Reused while nobody kept any of it.
@@ -161,7 +265,7 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
   void stopReading() {
     if (!reading || closed) return;
     reading = false;
-    uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp));
+    uv_read_stop(stream());
   }
 
   void notifyConnect() {
@@ -177,7 +281,9 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
 
   void onConnected() {
     connecting = false;
-    uv_tcp_nodelay(&tcp, 1);
+    if (h->handle.type == UV_TCP) uv_tcp_nodelay(&h->tcp, 1);
+    addresses.clear();
+    if (!corked.empty()) uncork();  // written while connecting
     connect_pending = true;
     notifyConnect();
   }
@@ -221,14 +327,16 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
   }
 
   void uncork() {
-    if (corked.empty() || closed) return;
+    // While connecting there may be no handle yet (lookup) or only a failing one: the bytes wait
+    // for onConnected().
+    if (corked.empty() || closed || connecting) return;
     std::vector<uv_buf_t> bufs = corkedBufs();
     // Straight to the kernel when nothing is in flight (the common case): no write request, no
     // completion callback next turn, no POLLOUT watcher change (an epoll_ctl and a non-blocking
     // epoll_wait per write, measured with strace).
     size_t written = 0;
     if (queued == corked_bytes) {
-      int rv = uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp), bufs.data(),
+      int rv = uv_try_write(stream(), bufs.data(),
                             static_cast<unsigned>(bufs.size()));
       if (rv < 0 && rv != UV_EAGAIN && rv != UV_ENOSYS) {
         forgetCorked();
@@ -273,7 +381,7 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
   void writeCorkedNow() {
     if (corked.empty() || !tcp_open) return;
     std::vector<uv_buf_t> bufs = corkedBufs();
-    (void)uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp), bufs.data(),
+    (void)uv_try_write(stream(), bufs.data(),
                        static_cast<unsigned>(bufs.size()));
     forgetCorked();
   }
@@ -287,7 +395,7 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
 
   void submit(WriteReq* req, const uv_buf_t* bufs, unsigned nbufs) {
     req->state = shared_from_this();
-    int rv = uv_write(&req->req, reinterpret_cast<uv_stream_t*>(&tcp), bufs, nbufs,
+    int rv = uv_write(&req->req, stream(), bufs, nbufs,
                       [](uv_write_t* r, int status) {
                         auto* wr = reinterpret_cast<WriteReq*>(r);
                         std::shared_ptr<State> st = std::move(wr->state);
@@ -320,7 +428,7 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
     if (closed) return;
     auto* req = new uv_shutdown_t;
     req->data = this;
-    int rv = uv_shutdown(req, reinterpret_cast<uv_stream_t*>(&tcp), [](uv_shutdown_t* r, int) {
+    int rv = uv_shutdown(req, stream(), [](uv_shutdown_t* r, int) {
       auto* st = static_cast<State*>(r->data);
       delete r;
       // Our FIN is out. The socket closes at the peer's FIN (read as EOF), past lingerMaxBytes
@@ -375,12 +483,12 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
     writeCorkedNow();
     closed = true;
     reading = false;
-    Handler* h = handler;
+    Handler* handler_was = handler;
     handler = nullptr;
     auto keep = shared_from_this();
     if (tcp_open) {
       ++handles_closing;
-      uv_close(reinterpret_cast<uv_handle_t*>(&tcp), &State::onHandleClosed);
+      uv_close(&h->handle, &State::onHandleClosed);
     }
     if (timer_open) {
       uv_timer_stop(&linger_timer);
@@ -388,11 +496,15 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
       uv_close(reinterpret_cast<uv_handle_t*>(&linger_timer), &State::onHandleClosed);
     }
     if (detached) loop->release(this);  // its guard finds us closed
-    if (notify && h) h->onSocketClose(std::move(status));
+    if (handles_closing == 0) self.reset();  // nothing open (every connect attempt failed)
+    if (notify && handler_was) handler_was->onSocketClose(std::move(status));
   }
 
   static void onHandleClosed(uv_handle_t* hd) {
     auto* st = static_cast<State*>(hd->data);
+    if (hd != reinterpret_cast<uv_handle_t*>(&st->linger_timer)) {
+      delete reinterpret_cast<Handle*>(hd);
+    }
     if (--st->handles_closing == 0) st->self.reset();  // may free the state
   }
 };
@@ -401,77 +513,53 @@ UvSocket::UvSocket(UvLoop* loop) : state_(std::make_shared<State>()) { state_->l
 
 UvSocket::~UvSocket() { destroy(); }
 
-std::unique_ptr<UvSocket> UvSocket::connect(UvLoop* loop, std::string host, uint16_t port) {
+std::unique_ptr<UvSocket> UvSocket::connect(UvLoop* loop, std::string host, uint16_t port,
+                                            LookupFunction lookup) {
   std::unique_ptr<UvSocket> sock(new UvSocket(loop));
   std::shared_ptr<State> st = sock->state_;
-  st->open();
+  st->self = st;  // until closed
   st->connecting = true;
-  st->host = host;
-  st->port = port;
   // Strip the brackets of an IPv6 literal.
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
   }
-  // RFC 6761 §6.3: "localhost" is loopback, without asking DNS (a minimal system may have no
-  // /etc/hosts entry for it).
-  if (absl::AsciiStrToLower(host) == "localhost") host = "127.0.0.1";
-  struct Gai {
-    uv_getaddrinfo_t req;
-    std::shared_ptr<State> state;
+  st->host = host;
+  st->port = port;
+  auto done = [weak = std::weak_ptr<State>(st)](
+                  absl::StatusOr<std::vector<SocketAddress>> addresses) {
+    auto st = weak.lock();
+    if (!st || st->closed) return;
+    if (!addresses.ok()) {
+      st->closeWith(addresses.status(), /*notify=*/true);
+      return;
+    }
+    st->addresses = std::move(*addresses);
+    st->tryNext();
   };
-  auto* gai = new Gai;
-  gai->state = st;
-  addrinfo hints = {};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  const std::string service = std::to_string(port);
-  int rv = uv_getaddrinfo(
-      loop->uv(), &gai->req,
-      [](uv_getaddrinfo_t* req, int status, addrinfo* res) {
-        auto* g = reinterpret_cast<Gai*>(req);
-        std::shared_ptr<State> st = std::move(g->state);
-        delete g;
-        if (st->closed) {
-          if (res) uv_freeaddrinfo(res);
-          return;
-        }
-        const std::string where = absl::StrCat(st->host, ":", st->port);
-        if (status < 0 || res == nullptr) {
-          st->closeWith(uvError("getaddrinfo", status < 0 ? status : UV_EAI_NONAME, st->host),
-                        true);
-          return;
-        }
-        auto* creq = new uv_connect_t;
-        creq->data = st.get();
-        int crv = uv_tcp_connect(creq, &st->tcp, res->ai_addr, [](uv_connect_t* c, int cstatus) {
-          auto* s = static_cast<State*>(c->data);
-          delete c;
-          if (s->closed) return;
-          auto keep = s->shared_from_this();
-          if (cstatus < 0) {
-            s->closeWith(uvError("connect", cstatus, absl::StrCat(s->host, ":", s->port)), true);
-            return;
-          }
-          s->onConnected();
-        });
-        uv_freeaddrinfo(res);
-        if (crv < 0) {
-          delete creq;
-          st->closeWith(uvError("connect", crv, where), true);
-        }
-      },
-      host.c_str(), service.c_str(), &hints);
-  if (rv < 0) {
-    delete gai;
-    loop->post([st, rv] { st->closeWith(uvError("getaddrinfo", rv, st->host), true); });
+  if (lookup) {
+    lookup(host, port, std::move(done));
+  } else {
+    dnsLookup(loop, host, port, std::move(done));
   }
+  return sock;
+}
+
+std::unique_ptr<UvSocket> UvSocket::connect(UvLoop* loop, std::vector<SocketAddress> addresses) {
+  std::unique_ptr<UvSocket> sock(new UvSocket(loop));
+  std::shared_ptr<State> st = sock->state_;
+  st->self = st;
+  st->connecting = true;
+  if (!addresses.empty()) st->host = addresses.front().toString();
+  st->addresses = std::move(addresses);
+  // From the loop, as every connect outcome is.
+  loop->post([st] { st->tryNext(); });
   return sock;
 }
 
 absl::StatusOr<std::unique_ptr<UvSocket>> UvSocket::accept(UvLoop* loop, uv_stream_t* server) {
   std::unique_ptr<UvSocket> sock(new UvSocket(loop));
-  sock->state_->open();
-  int rv = uv_accept(server, reinterpret_cast<uv_stream_t*>(&sock->state_->tcp));
+  sock->state_->open(server->type == UV_NAMED_PIPE ? AF_UNIX : AF_INET);
+  int rv = uv_accept(server, sock->state_->stream());
   if (rv < 0) return uvError("accept", rv, "");
   sock->state_->onConnected();
   return sock;
@@ -528,29 +616,29 @@ void UvSocket::destroy() {
 bool UvSocket::connecting() const { return state_->connecting; }
 
 std::string UvSocket::remoteAddress() const {
-  if (!state_->tcp_open || state_->closed) return "";
+  if (!state_->tcp_open || state_->closed || state_->h->handle.type != UV_TCP) return "";
   sockaddr_storage ss;
   int len = sizeof(ss);
-  if (uv_tcp_getpeername(&state_->tcp, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "";
+  if (uv_tcp_getpeername(&state_->h->tcp, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "";
   return formatAddress(reinterpret_cast<sockaddr*>(&ss));
 }
 
 uint16_t UvSocket::remotePort() const {
-  if (!state_->tcp_open || state_->closed) return 0;
+  if (!state_->tcp_open || state_->closed || state_->h->handle.type != UV_TCP) return 0;
   sockaddr_storage ss;
   int len = sizeof(ss);
-  if (uv_tcp_getpeername(&state_->tcp, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return 0;
+  if (uv_tcp_getpeername(&state_->h->tcp, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return 0;
   uint16_t port = 0;
   formatAddress(reinterpret_cast<sockaddr*>(&ss), &port);
   return port;
 }
 
 void UvSocket::ref() {
-  if (state_->tcp_open && !state_->closed) uv_ref(reinterpret_cast<uv_handle_t*>(&state_->tcp));
+  if (state_->tcp_open && !state_->closed) uv_ref(&state_->h->handle);
 }
 
 void UvSocket::unref() {
-  if (state_->tcp_open && !state_->closed) uv_unref(reinterpret_cast<uv_handle_t*>(&state_->tcp));
+  if (state_->tcp_open && !state_->closed) uv_unref(&state_->h->handle);
 }
 
 }  // namespace h2rpc::transport

@@ -1,4 +1,6 @@
-// transport/uv_socket.h — a TCP Socket on a libuv loop (TCP_NODELAY on, as Node's http2 does).
+// transport/uv_socket.h — a TCP or Unix domain Socket on a libuv loop (TCP_NODELAY on, as
+// Node's http2 does). connect() tries every address of the host in order (Node's net.connect()
+// with autoSelectFamily, sequentially): a refused first address falls to the next one.
 //
 // end() is a lingering close: the queued bytes, then our FIN (shutdown of the write side; TLS
 // sends close_notify before it), then input is read — and dropped once nobody handles it — until
@@ -20,16 +22,22 @@
 
 #include "absl/status/statusor.h"
 #include "transport/socket.h"
+#include "transport/socket_address.h"
 #include "transport/uv_loop.h"
 
 namespace h2rpc::transport {
 
 class UvSocket : public Socket {
  public:
-  // Resolves `host` and connects; connecting() until onSocketConnect (or onSocketClose with the
-  // error: ECONNREFUSED, unknown host, ...).
-  static std::unique_ptr<UvSocket> connect(UvLoop* loop, std::string host, uint16_t port);
-  // Accepts a pending connection on a listening libuv TCP handle.
+  // Resolves `host` (with `lookup`, Node's option, or dnsLookup()) and connects to the addresses
+  // in order; connecting() until onSocketConnect, or onSocketClose with the error: the lookup's
+  // (getaddrinfo ENOTFOUND host) or the last address's (connect ECONNREFUSED 127.0.0.1:1), a
+  // systemError() (socket_address.h). A lookup may give Unix addresses too.
+  static std::unique_ptr<UvSocket> connect(UvLoop* loop, std::string host, uint16_t port,
+                                           LookupFunction lookup = nullptr);
+  // Connects to resolved addresses (IP or Unix, abstract included), tried in order.
+  static std::unique_ptr<UvSocket> connect(UvLoop* loop, std::vector<SocketAddress> addresses);
+  // Accepts a pending connection on a listening libuv TCP or pipe handle.
   static absl::StatusOr<std::unique_ptr<UvSocket>> accept(UvLoop* loop, uv_stream_t* server);
   ~UvSocket() override;
 

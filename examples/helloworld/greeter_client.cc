@@ -8,10 +8,14 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "examples/common/listen_flags.h"
 #include "examples/helloworld/helloworld.h2rpc.h"
 #include "rpc/client.h"
 
-ABSL_FLAG(std::string, target, "127.0.0.1:50051", "server address host:port");
+ABSL_FLAG(std::string, target, "127.0.0.1:50051",
+          "server target: host:port, dns:///host:port, unix:/path, unix-abstract:name, "
+          "ipv4:addr:port[,addr:port...], ipv6:[addr]:port[,...]");
+ABSL_FLAG(std::string, ca_file, "", "PEM CA file: use TLS and verify the server with it");
 ABSL_FLAG(std::string, name, "world", "who to greet");
 
 namespace {
@@ -33,7 +37,14 @@ Task<absl::Status> GreetTwice(helloworld::Greeter::Stub& stub, std::string name)
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   h2rpc::transport::UvLoop loop;
-  auto channel = h2rpc::rpc::Channel::Create(&loop, absl::GetFlag(FLAGS_target));
+  auto made = h2rpc::rpc::Channel::New(
+      &loop, absl::GetFlag(FLAGS_target),
+      h2rpc::examples::ChannelOptionsFromFlags(absl::GetFlag(FLAGS_ca_file)));
+  if (!made.ok()) {
+    std::fprintf(stderr, "%s\n", made.status().ToString().c_str());
+    return 2;
+  }
+  std::shared_ptr<h2rpc::rpc::Channel> channel = *made;
   helloworld::Greeter::Stub stub(channel);
 
   // The blocking style: one call, its result.

@@ -8,12 +8,18 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "examples/common/listen_flags.h"
 #include "examples/common/shutdown_signal.h"
 #include "examples/helloworld/helloworld.h2rpc.h"
 #include "rpc/server.h"
 
 ABSL_FLAG(int, port, 50051, "port to listen on (0 picks a free one)");
-ABSL_FLAG(std::string, host, "127.0.0.1", "address to listen on");
+ABSL_FLAG(std::string, host, "127.0.0.1", "address to listen on (with --port)");
+ABSL_FLAG(std::string, listen, "",
+          "where to listen, instead of --host/--port: host:port, [::]:port (every interface), "
+          "unix:/path/to.sock or unix-abstract:name");
+ABSL_FLAG(std::string, tls_cert, "", "PEM certificate file: serve TLS (ALPN h2) instead of h2c");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key file for --tls_cert");
 
 namespace {
 
@@ -37,13 +43,14 @@ int main(int argc, char** argv) {
   GreeterImpl greeter;
   h2rpc::rpc::Server server(&loop);
   server.RegisterService(&greeter);
-  const std::string host = absl::GetFlag(FLAGS_host);
-  if (absl::Status st = server.Listen(host, static_cast<uint16_t>(absl::GetFlag(FLAGS_port)));
-      !st.ok()) {
-    std::fprintf(stderr, "greeter_server: %s\n", st.ToString().c_str());
+  auto where = h2rpc::examples::ListenFromFlags(
+      server, {absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_host), absl::GetFlag(FLAGS_port),
+               absl::GetFlag(FLAGS_tls_cert), absl::GetFlag(FLAGS_tls_key)});
+  if (!where.ok()) {
+    std::fprintf(stderr, "greeter_server: %s\n", where.status().ToString().c_str());
     return 1;
   }
-  std::printf("greeter_server: listening on %s:%u\n", host.c_str(), server.port());
+  std::printf("greeter_server: listening on %s\n", where->c_str());
   std::fflush(stdout);
   h2rpc::examples::OnShutdownSignal(&loop, [&](int signum) {
     std::printf("greeter_server: signal %d, shutting down gracefully\n", signum);

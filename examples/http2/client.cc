@@ -3,6 +3,7 @@
 //   bazel run //examples/http2:client -- --url=http://127.0.0.1:8080/
 //   bazel run //examples/http2:client -- --url=https://localhost:8443/ --ca_file=ca.pem
 //   bazel run //examples/http2:client -- --url=http://127.0.0.1:8080/echo --data='hello'
+//   bazel run //examples/http2:client -- --url=http://localhost/ --unix_socket=/tmp/hello.sock
 //
 // Connects, sends one request (GET, or POST with --data), prints the response headers and body.
 #include <cstdio>
@@ -18,6 +19,9 @@ ABSL_FLAG(std::string, url, "http://127.0.0.1:8080/", "http:// (h2c) or https://
 ABSL_FLAG(std::string, data, "", "request body: sends a POST instead of a GET");
 ABSL_FLAG(std::string, ca_file, "", "PEM CA file to verify the server (https)");
 ABSL_FLAG(bool, insecure, false, "do not verify the server's certificate (tests only)");
+ABSL_FLAG(std::string, unix_socket, "",
+          "connect to this Unix domain socket instead of the URL's host and port (curl's "
+          "--unix-socket; the URL still gives :authority)");
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
@@ -27,6 +31,7 @@ int main(int argc, char** argv) {
   ConnectOptions options;
   options.tls.caFile = absl::GetFlag(FLAGS_ca_file);
   options.tls.rejectUnauthorized = !absl::GetFlag(FLAGS_insecure);
+  options.path = absl::GetFlag(FLAGS_unix_socket);  // Node: net.connect()'s `path`
   auto client = connect(&loop, url, options);
   if (!client.ok()) {
     std::fprintf(stderr, "client: %s\n", client.status().ToString().c_str());

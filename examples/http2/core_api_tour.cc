@@ -71,7 +71,7 @@ int main() {
       stream->end("<h1>Hello World</h1>");
     }
   });
-  (void)(*server)->listen(0);
+  (void)(*server)->listen(0, "127.0.0.1");
   const std::string url = "http://127.0.0.1:" + std::to_string((*server)->port());
   auto client = *connect(&loop, url);
   std::printf("connect(%s)\n", url.c_str());

@@ -18,6 +18,9 @@
 
 ABSL_FLAG(int, port, 8080, "TCP port to listen on (0 picks a free one)");
 ABSL_FLAG(std::string, host, "127.0.0.1", "address to listen on (127.0.0.1, ::1, 0.0.0.0, ...)");
+ABSL_FLAG(std::string, unix_socket, "",
+          "listen on this Unix domain socket path instead of --host/--port (Node's "
+          "server.listen(path))");
 ABSL_FLAG(std::string, tls_cert, "", "PEM certificate file: serve TLS (ALPN h2) instead of h2c");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key file for --tls_cert");
 
@@ -94,13 +97,21 @@ int main(int argc, char** argv) {
   (*server)->onStream([](std::shared_ptr<ServerHttp2Stream> stream, const Headers& headers,
                          uint8_t) { handle(std::move(stream), headers); });
   const std::string host = absl::GetFlag(FLAGS_host);
-  if (absl::Status st = (*server)->listen(static_cast<uint16_t>(absl::GetFlag(FLAGS_port)), host);
-      !st.ok()) {
+  const std::string unix_socket = absl::GetFlag(FLAGS_unix_socket);
+  absl::Status st =
+      unix_socket.empty()
+          ? (*server)->listen(static_cast<uint16_t>(absl::GetFlag(FLAGS_port)), host)
+          : (*server)->listenPath(unix_socket);
+  if (!st.ok()) {
     std::fprintf(stderr, "hello_server: %s\n", st.ToString().c_str());
     return 1;
   }
-  std::printf("hello_server: listening on %s://%s:%u\n", cert.empty() ? "http" : "https",
-              host.c_str(), (*server)->port());
+  if (unix_socket.empty()) {
+    std::printf("hello_server: listening on %s://%s:%u\n", cert.empty() ? "http" : "https",
+                host.c_str(), (*server)->port());
+  } else {
+    std::printf("hello_server: listening on unix:%s\n", unix_socket.c_str());
+  }
   std::fflush(stdout);
 
   // Graceful stop: GOAWAY to every session, then exit once they have closed.

@@ -6,11 +6,15 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "examples/common/listen_flags.h"
 #include "examples/route_guide/route_guide.h2rpc.h"
 #include "examples/route_guide/route_guide_db.h"
 #include "rpc/client.h"
 
-ABSL_FLAG(std::string, target, "127.0.0.1:50052", "server address host:port");
+ABSL_FLAG(std::string, target, "127.0.0.1:50052",
+          "server target: host:port, dns:///host:port, unix:/path, unix-abstract:name, "
+          "ipv4:addr:port[,addr:port...], ipv6:[addr]:port[,...]");
+ABSL_FLAG(std::string, ca_file, "", "PEM CA file: use TLS and verify the server with it");
 
 namespace {
 
@@ -92,7 +96,14 @@ Task<absl::Status> Tour(routeguide::RouteGuide::Stub& stub) {
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   h2rpc::transport::UvLoop loop;
-  auto channel = h2rpc::rpc::Channel::Create(&loop, absl::GetFlag(FLAGS_target));
+  auto made = h2rpc::rpc::Channel::New(
+      &loop, absl::GetFlag(FLAGS_target),
+      h2rpc::examples::ChannelOptionsFromFlags(absl::GetFlag(FLAGS_ca_file)));
+  if (!made.ok()) {
+    std::fprintf(stderr, "%s\n", made.status().ToString().c_str());
+    return 2;
+  }
+  std::shared_ptr<h2rpc::rpc::Channel> channel = *made;
   routeguide::RouteGuide::Stub stub(channel);
   absl::Status st = h2rpc::rpc::BlockOn(&loop, Tour(stub));
   channel->Close();

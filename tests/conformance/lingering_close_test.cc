@@ -91,7 +91,7 @@ class ServerThread {
     tls.certFile = "tests/testdata/tls/server.pem";
     tls.keyFile = "tests/testdata/tls/server.key";
     auto server = Http2Server::createSecureServer(&loop, tls);
-    if (!server.ok() || !(*server)->listen(0).ok()) {
+    if (!server.ok() || !(*server)->listen(0, "127.0.0.1").ok()) {
       ADD_FAILURE() << "server: " << server.status();
       port.set_value(0);
       return;

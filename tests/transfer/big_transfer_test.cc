@@ -54,7 +54,7 @@ TEST(BigTransferTest, OneGibibyteEachWayWithBoundedMemory) {
       if (auto st = weak.lock()) st->end();
     });
   });
-  ASSERT_TRUE((*server)->listen(0).ok());
+  ASSERT_TRUE((*server)->listen(0, "127.0.0.1").ok());
 
   auto client = connect(&loop, "http://127.0.0.1:" + std::to_string((*server)->port()));
   ASSERT_TRUE(client.ok());

@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
     stream->end("answered without reading\n");
   });
   const int port = argc > 1 ? std::atoi(argv[1]) : 0;
-  if (!(*server)->listen(static_cast<uint16_t>(port)).ok()) return 1;
+  if (!(*server)->listen(static_cast<uint16_t>(port), "127.0.0.1").ok()) return 1;
   std::printf("listening %u\n", (*server)->port());
   std::fflush(stdout);
   loop.run();

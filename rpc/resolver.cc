@@ -1,0 +1,65 @@
+#include "rpc/resolver.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "transport/errors.h"
+
+namespace h2rpc::rpc {
+
+namespace {
+
+// The text of a transport address ("127.0.0.1:1", "[::1]:1", "/run/x.sock", "@name") as an
+// address URI ("ipv4:127.0.0.1:1").
+std::string AddressUriFromText(const std::string& text) {
+  if (text.empty()) return text;
+  if (text.front() == '@') return absl::StrCat("unix-abstract:", text.substr(1));
+  if (text.front() == '[') return absl::StrCat("ipv6:", text);
+  const size_t colon = text.rfind(':');
+  if (colon != std::string::npos && transport::SocketAddress::fromIp(text.substr(0, colon), 0).ok()) {
+    return absl::StrCat("ipv4:", text);
+  }
+  return absl::StrCat("unix:", text);
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<Resolver>> Resolver::Create(transport::UvLoop* loop,
+                                                           Target target) {
+  if (!target.dns_authority.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "invalid target '", target.text, "': a DNS server authority ('", target.dns_authority,
+        "') is not supported; use dns:///host:port"));
+  }
+  return std::shared_ptr<Resolver>(new Resolver(loop, std::move(target)));
+}
+
+void Resolver::Resolve(transport::LookupCallback callback) {
+  if (target_.scheme == Target::Scheme::kDns) {
+    transport::dnsLookup(loop_, target_.host, target_.port, std::move(callback));
+    return;
+  }
+  loop_->post([callback = std::move(callback), addresses = target_.addresses] {
+    callback(addresses);
+  });
+}
+
+absl::Status ConnectFailure(const Target& target, const absl::Status& error, bool tls) {
+  const transport::SystemErrorInfo info = transport::systemErrorInfo(error);
+  const std::string cause = transport::nodeErrorMessage(error);
+  if (info.syscall == "getaddrinfo") {
+    return absl::UnavailableError(absl::StrCat(
+        "DNS resolution failed for '", target.endpoint, "' (target '", target.text,
+        "'): ", info.description, " (", cause, ")"));
+  }
+  if (!info.syscall.empty()) {
+    return absl::UnavailableError(absl::StrCat(
+        "failed to connect to all addresses of '", target.text, "'; last error: ",
+        AddressUriFromText(info.address), ": ", info.description, " (", cause, ")"));
+  }
+  return absl::UnavailableError(absl::StrCat("failed to connect to '", target.text, "': ",
+                                             tls ? "TLS handshake failed: " : "",
+                                             std::string(error.message())));
+}
+
+}  // namespace h2rpc::rpc

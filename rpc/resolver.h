@@ -1,0 +1,55 @@
+// rpc/resolver.h — Resolver: a channel target's addresses, asked for afresh each time the
+// channel connects (so a DNS change is seen on reconnect). dns targets are looked up with
+// transport::dnsLookup() (libuv's getaddrinfo on its thread pool; every address, in the order
+// getaddrinfo gives); unix, unix-abstract, ipv4 and ipv6 targets have their addresses already.
+// The result is the whole list, so that a load-balancing policy can pick from it; today the
+// connection tries them in order (transport::UvSocket::connect), a refused one falling to the
+// next.
+//
+// ConnectFailure() words why a connection failed the gRPC way: UNAVAILABLE naming the target,
+// the address and the cause.
+//
+// Threading: the loop's thread. Lifetime: shared_ptr; a pending Resolve() holds the resolver.
+#ifndef H2RPC_RPC_RESOLVER_H_
+#define H2RPC_RPC_RESOLVER_H_
+
+#include <memory>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "rpc/target.h"
+#include "transport/socket_address.h"
+#include "transport/uv_loop.h"
+
+namespace h2rpc::rpc {
+
+class Resolver : public std::enable_shared_from_this<Resolver> {
+ public:
+  // kInvalidArgument for a target this resolver cannot serve (a dns://authority/ DNS server).
+  static absl::StatusOr<std::shared_ptr<Resolver>> Create(transport::UvLoop* loop, Target target);
+
+  // Calls back once, from the loop (never inside this call), with the addresses or
+  // UNAVAILABLE "DNS resolution failed for <host:port> ...".
+  void Resolve(transport::LookupCallback callback);
+  const Target& target() const { return target_; }
+
+ private:
+  Resolver(transport::UvLoop* loop, Target target) : loop_(loop), target_(std::move(target)) {}
+  transport::UvLoop* loop_;
+  Target target_;
+};
+
+// The status of a call whose connection failed before it was up. `error` is what the
+// transport reported (a transport::systemError(), a TLS error, ...); `tls` whether the channel
+// uses TLS. UNAVAILABLE, e.g.
+//   failed to connect to all addresses of 'localhost:1'; last error: ipv4:127.0.0.1:1:
+//   Connection refused (connect ECONNREFUSED 127.0.0.1:1)
+//   DNS resolution failed for 'nonexistent.invalid:443': Name or service not known
+//   (getaddrinfo ENOTFOUND nonexistent.invalid)
+//   failed to connect to 'localhost:8443': TLS handshake failed: <OpenSSL's reason>
+absl::Status ConnectFailure(const Target& target, const absl::Status& error, bool tls);
+
+}  // namespace h2rpc::rpc
+
+#endif  // H2RPC_RPC_RESOLVER_H_
