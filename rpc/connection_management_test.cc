@@ -156,6 +156,9 @@ TEST_F(ConnectionManagementTest, ConnectionInTheMiddleOfACallIsNotIdle) {
 TEST_F(ConnectionManagementTest, PingsDoNotKeepAConnectionFromIdling) {
   ServerOptions o;
   o.max_connection_idle = absl::Milliseconds(200);
+  // Pings every 20 ms without a call: allowed here (by default they are too_many_pings).
+  o.keepalive_min_time = absl::Milliseconds(1);
+  o.keepalive_permit_without_calls = true;
   StartServer(o);
   auto session = *channel_->Session();
   int acks = 0;

@@ -163,7 +163,7 @@ Http2Session::~Http2Session() {
 
 absl::Status Http2Session::init() {
   if (absl::Status st = validateSettings(options_.settings); !st.ok()) return st;
-  last_activity_ = idle_since_ = loop_->now();
+  last_activity_ = idle_since_ = last_received_ = loop_->now();
 
   frame_scanner_ = internal::FrameScanner(type_ == Type::kServer ? NGHTTP2_CLIENT_MAGIC_LEN : 0);
   nghttp2_session_callbacks* cb = nullptr;
@@ -399,6 +399,19 @@ absl::Status Http2Session::goaway(uint32_t code, int32_t lastStreamID, std::stri
   if (rv != 0) {
     return nodeError(absl::StatusCode::kInvalidArgument, "ERR_HTTP2_ERROR", nghttp2_strerror(rv));
   }
+  goaway_sent_ = true;
+  updateTimer();
+  scheduleFlush();
+  return absl::OkStatus();
+}
+
+absl::Status Http2Session::shutdownNotice() {
+  if (destroyed_) return invalidSession();
+  if (closed_) return absl::OkStatus();  // the final GOAWAY is out already
+  int rv = nghttp2_submit_shutdown_notice(ng_);
+  if (rv != 0) {
+    return nodeError(absl::StatusCode::kFailedPrecondition, "ERR_HTTP2_ERROR", nghttp2_strerror(rv));
+  }
   updateTimer();
   scheduleFlush();
   return absl::OkStatus();
@@ -408,7 +421,9 @@ void Http2Session::close(std::function<void()> callback) {
   if (closed_ || destroyed_) return;
   closed_ = true;
   if (callback) close_event_.once(std::move(callback));
-  if (!connecting_) (void)goaway();
+  // Node sends one more GOAWAY; after one of ours it would only repeat it (minus its debug
+  // data, which gRPC's max_age/max_idle GOAWAYs carry).
+  if (!connecting_ && !goaway_sent_) (void)goaway();
   maybeDestroy();
 }
 
@@ -865,6 +880,7 @@ void Http2Session::onSocketClose(absl::Status status) {
 // nghttp2 callbacks. User code never runs in here: events are posted to the loop.
 
 int Http2Session::onBeginFrame(const nghttp2_frame_hd* hd) {
+  last_received_ = loop_->now();
   if (type_ != Type::kServer || hd->type != NGHTTP2_HEADERS || (hd->stream_id & 1) == 0) {
     return 0;
   }
@@ -1207,6 +1223,7 @@ int Http2Session::onFrameNotSent(const nghttp2_frame* frame, int lib_error_code)
 }
 
 int Http2Session::onFrameSent(const nghttp2_frame* frame) {
+  if (frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) ++stream_frames_sent_;
   if (frame->hd.type == NGHTTP2_RST_STREAM) {
     closed_streams_.localReset(frame->hd.stream_id);  // nghttp2 closes the stream next
   }

@@ -9,6 +9,51 @@
 
 namespace h2rpc::transport {
 
+void closeGracefully(const std::shared_ptr<Http2Session>& session, GracefulCloseOptions options,
+                     std::function<void()> callback) {
+  if (session->closed() || session->destroyed()) return;
+  if (session->type() != Http2Session::Type::kServer || session->connecting() ||
+      !session->shutdownNotice().ok()) {
+    session->close(std::move(callback));
+    return;
+  }
+  // Runs once: on the PING's ACK (or its failure: the session is going anyway) or the timer.
+  struct State {
+    bool done = false;
+    std::unique_ptr<Timer> timer;
+  };
+  auto state = std::make_shared<State>();
+  std::weak_ptr<Http2Session> weak = session;
+  auto finish = [state, weak, debug = std::move(options.debugData),
+                 callback = std::move(callback)]() mutable {
+    if (state->done) return;
+    state->done = true;
+    state->timer.reset();
+    auto s = weak.lock();
+    if (!s || s->closed() || s->destroyed()) return;
+    (void)s->goaway(constants::NGHTTP2_NO_ERROR, 0, debug);  // 0: the last stream processed
+    s->close(std::move(callback));
+  };
+  state->timer = session->loop()->createTimer();
+  state->timer->start(options.pingTimeout, [finish]() mutable { finish(); });
+  state->timer->unref();
+  // The PING goes after the notice has been flushed (posted behind the session's flush):
+  // nghttp2 would otherwise send it first, and the ACK could come before the client has read
+  // the GOAWAY.
+  session->loop()->post([weak, finish]() mutable {
+    auto s = weak.lock();
+    if (!s || s->closed() || s->destroyed()) {
+      finish();
+      return;
+    }
+    if (!s->ping({}, [finish](const absl::Status&, double, std::string_view) mutable {
+           finish();
+         }).ok()) {
+      finish();  // too many pings outstanding: go by the timer's rule at once
+    }
+  });
+}
+
 std::shared_ptr<SessionTimeouts> SessionTimeouts::attach(
     const std::shared_ptr<Http2Session>& session, SessionTimeoutOptions options) {
   if (session->destroyed() || session->closed()) return nullptr;
@@ -98,7 +143,11 @@ void SessionTimeouts::onIdleTimer() {
   }
   expire("idle");
   stopAll();
-  session->close();
+  if (options_.twoPhaseGoaway) {
+    closeGracefully(session, {options_.goawayPingTimeout, options_.idleDebugData});
+  } else {
+    session->close();
+  }
 }
 
 void SessionTimeouts::onAgeTimer() {
@@ -110,7 +159,12 @@ void SessionTimeouts::onAgeTimer() {
   if (options_.maxAgeGrace > 0) {
     grace_timer_ = makeTimer(options_.maxAgeGrace, &SessionTimeouts::onGraceTimer);
   }
-  session->close();  // GOAWAY(NO_ERROR): no new streams, open ones may finish
+  // GOAWAY(NO_ERROR): no new streams, open ones may finish.
+  if (options_.twoPhaseGoaway) {
+    closeGracefully(session, {options_.goawayPingTimeout, options_.ageDebugData});
+  } else {
+    session->close();
+  }
 }
 
 void SessionTimeouts::onGraceTimer() {
