@@ -126,6 +126,9 @@ class Channel : public std::enable_shared_from_this<Channel> {
   absl::Duration keepalive_time() const { return keepalive_time_; }
   // GOAWAYs "too_many_pings" received.
   int too_many_pings() const { return too_many_pings_; }
+  // The current connection's keepalive pinger (null when keepalive is off or before the first
+  // connection).
+  const KeepalivePinger* keepalive() const { return keepalive_.get(); }
 
  private:
   Channel(transport::UvLoop* loop, std::string target, ChannelOptions options);
