@@ -64,14 +64,18 @@ class SleepyService : public Service {
     AddUnaryMethod<EchoRequest, EchoReply>(
         "/h2rpc.rpc_test.Echo/Unary",
         [this](ServerContext& ctx, const EchoRequest& req) -> Task<absl::StatusOr<EchoReply>> {
+          ++running;
           for (int t = 0; t < req.sleep_ms() && !ctx.IsCancelled(); t += 10) {
             co_await Sleep(loop_, absl::Milliseconds(10));
           }
+          --running;
           EchoReply reply;
           reply.set_text("echo: " + req.text());
           co_return reply;
         });
   }
+
+  int running = 0;  // handlers not returned yet
 
  private:
   transport::EventLoop* loop_;
@@ -98,6 +102,9 @@ class ConnectionManagementTest : public ::testing::Test {
   }
   void TearDown() override {
     if (!server_) return;
+    // Handlers of cancelled calls stop at their next 10 ms step: a loop torn down under a
+    // pending sleep would leak them (LSan).
+    EXPECT_TRUE(Run(Until([&] { return service_.running == 0; })));
     channel_->Close();
     bool closed = false;
     server_->Shutdown(absl::Seconds(1), [&] { closed = true; });

@@ -17,39 +17,47 @@ void closeGracefully(const std::shared_ptr<Http2Session>& session, GracefulClose
     session->close(std::move(callback));
     return;
   }
-  // Runs once: on the PING's ACK (or its failure: the session is going anyway) or the timer.
+  // Runs finish() once: on the PING's ACK (or its failure: the session is going anyway) or
+  // when the timer fires. The PING's callback owns the state; the timer only refers to it, so
+  // that nothing is left in a cycle if the loop goes before either happens.
   struct State {
+    std::weak_ptr<Http2Session> session;
+    std::string debugData;
+    std::function<void()> callback;
     bool done = false;
     std::unique_ptr<Timer> timer;
+    void finish() {
+      if (done) return;
+      done = true;
+      timer.reset();
+      auto s = session.lock();
+      if (!s || s->closed() || s->destroyed()) return;
+      (void)s->goaway(constants::NGHTTP2_NO_ERROR, 0, debugData);  // 0: the last processed
+      s->close(std::move(callback));
+    }
   };
   auto state = std::make_shared<State>();
-  std::weak_ptr<Http2Session> weak = session;
-  auto finish = [state, weak, debug = std::move(options.debugData),
-                 callback = std::move(callback)]() mutable {
-    if (state->done) return;
-    state->done = true;
-    state->timer.reset();
-    auto s = weak.lock();
-    if (!s || s->closed() || s->destroyed()) return;
-    (void)s->goaway(constants::NGHTTP2_NO_ERROR, 0, debug);  // 0: the last stream processed
-    s->close(std::move(callback));
-  };
+  state->session = session;
+  state->debugData = std::move(options.debugData);
+  state->callback = std::move(callback);
   state->timer = session->loop()->createTimer();
-  state->timer->start(options.pingTimeout, [finish]() mutable { finish(); });
+  state->timer->start(options.pingTimeout, [weak = std::weak_ptr<State>(state)] {
+    if (auto s = weak.lock()) s->finish();
+  });
   state->timer->unref();
   // The PING goes after the notice has been flushed (posted behind the session's flush):
   // nghttp2 would otherwise send it first, and the ACK could come before the client has read
   // the GOAWAY.
-  session->loop()->post([weak, finish]() mutable {
-    auto s = weak.lock();
+  session->loop()->post([state] {
+    auto s = state->session.lock();
     if (!s || s->closed() || s->destroyed()) {
-      finish();
+      state->finish();
       return;
     }
-    if (!s->ping({}, [finish](const absl::Status&, double, std::string_view) mutable {
-           finish();
+    if (!s->ping({}, [state](const absl::Status&, double, std::string_view) {
+           state->finish();
          }).ok()) {
-      finish();  // too many pings outstanding: go by the timer's rule at once
+      state->finish();  // too many pings outstanding: go by the timer's rule at once
     }
   });
 }
