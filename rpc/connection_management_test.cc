@@ -267,6 +267,48 @@ TEST_F(ConnectionManagementTest, KeepaliveWithinTheServerPolicyIsServed) {
   EXPECT_EQ(channel_->connections_made(), 1);
 }
 
+TEST_F(ConnectionManagementTest, ServerPingsAQuietClient) {
+  ServerOptions o;
+  o.keepalive_time = absl::Milliseconds(50);  // the server's own pings (gRPC's default: 2 h)
+  StartServer(o);
+  int pings = 0;
+  (*channel_->Session())->onPing([&](std::string_view) { ++pings; });
+  ASSERT_TRUE(Run(Until([&] { return pings >= 3; })));  // no call needed: servers always ping
+  EXPECT_GE(loop_.now() - start_, 150u);
+  EXPECT_FALSE(closed_at_.has_value());  // answered: the connection stays
+}
+
+TEST_F(ConnectionManagementTest, ServerClosesAClientThatNeverAcknowledgesItsPing) {
+  ServerOptions o;
+  o.keepalive_time = absl::Milliseconds(50);
+  o.keepalive_timeout = absl::Milliseconds(100);
+  StartServer(o);
+  // A raw client: the preface and an empty SETTINGS, then silence (a PING ACK never comes).
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(server_->port());
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const std::string hello = std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") +
+                            std::string("\0\0\0\x04\0\0\0\0\0", 9);
+  ASSERT_EQ(write(fd, hello.data(), hello.size()), static_cast<ssize_t>(hello.size()));
+  const uint64_t connected = loop_.now();
+  bool eof = false;
+  auto read_all = [&] {
+    char buf[4096];
+    for (;;) {
+      ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+      if (n == 0) eof = true;
+      if (n <= 0) return eof;
+    }
+  };
+  ASSERT_TRUE(Run(Until(read_all)));  // the server hangs up
+  EXPECT_GE(loop_.now() - connected, 150u);  // keepalive_time + keepalive_timeout
+  close(fd);
+}
+
 TEST(KeepaliveTimeoutTest, PeerThatNeverAnswersFailsTheCallWithUnavailable) {
   // A listening socket nobody accepts on: the kernel completes the handshake and takes our
   // bytes, and not one frame ever comes back (a peer dead behind a NAT looks the same).
