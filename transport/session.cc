@@ -399,7 +399,6 @@ absl::Status Http2Session::goaway(uint32_t code, int32_t lastStreamID, std::stri
   if (rv != 0) {
     return nodeError(absl::StatusCode::kInvalidArgument, "ERR_HTTP2_ERROR", nghttp2_strerror(rv));
   }
-  goaway_sent_ = true;
   updateTimer();
   scheduleFlush();
   return absl::OkStatus();
@@ -421,9 +420,7 @@ void Http2Session::close(std::function<void()> callback) {
   if (closed_ || destroyed_) return;
   closed_ = true;
   if (callback) close_event_.once(std::move(callback));
-  // Node sends one more GOAWAY; after one of ours it would only repeat it (minus its debug
-  // data, which gRPC's max_age/max_idle GOAWAYs carry).
-  if (!connecting_ && !goaway_sent_) (void)goaway();
+  if (!connecting_) (void)goaway();  // as Node, even after one from goaway()
   maybeDestroy();
 }
 

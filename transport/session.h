@@ -149,8 +149,7 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   // opens afterwards are accepted as before, until the real GOAWAY (goaway() or close()).
   // ERR_HTTP2_ERROR (kFailedPrecondition) on a client session.
   absl::Status shutdownNotice();
-  // Graceful: GOAWAY(NO_ERROR) (unless goaway() already sent one), no new streams; 'close'
-  // once open streams have finished.
+  // Graceful: GOAWAY(NO_ERROR), no new streams; 'close' once open streams have finished.
   void close(std::function<void()> callback = nullptr);
   // Immediate: destroys every stream, sends GOAWAY(code) if it can, closes the socket. With an
   // error, 'error' runs before 'close' and code defaults to NGHTTP2_INTERNAL_ERROR.
@@ -375,7 +374,6 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   uint64_t idle_since_ = 0;     // see idleSince()
   uint64_t last_received_ = 0;  // see lastFrameReceived()
   uint64_t stream_frames_sent_ = 0;  // see streamFramesSent()
-  bool goaway_sent_ = false;    // goaway() submitted one (close() then adds none)
   bool socket_referenced_ = true;
 
   Event<> connect_event_, close_event_, timeout_event_;

@@ -68,8 +68,9 @@ struct GracefulCloseOptions {
 // Closes a server session without losing a request in flight (RFC 9113 §6.8, as grpc-go and
 // gRPC C++ do): GOAWAY(NO_ERROR, last stream id 2^31-1) and a PING; streams the client opens
 // until the PING's ACK (which it sends after those streams' HEADERS) are served normally; on
-// the ACK, or after options.pingTimeout, the final GOAWAY with the last stream id processed,
-// then close(): open streams finish, `callback` runs at 'close'. A client session, or one not
+// the ACK, or after options.pingTimeout, the final GOAWAY with the last stream id processed
+// and options.debugData, then close() (which repeats it without the data, as Node's does after
+// goaway()): open streams finish, `callback` runs at 'close'. A client session, or one not
 // yet connected, is simply close()d. Nothing happens to a session already closing.
 void closeGracefully(const std::shared_ptr<Http2Session>& session, GracefulCloseOptions options,
                      std::function<void()> callback = nullptr);
