@@ -7,7 +7,8 @@
 //     previous one (2 h when no call is open and pings without calls are not permitted) is a
 //     strike; the third strike gets GOAWAY(ENHANCE_YOUR_CALM, "too_many_pings") and the
 //     connection is closed. Once the server has sent HEADERS or DATA, the next PING is always
-//     allowed and clears the strikes (both implementations: BDP and latency pings follow data).
+//     allowed and clears the strikes (grpc-go; gRPC C++ also counts WINDOW_UPDATEs it writes):
+//     BDP and latency pings follow data.
 //
 // Sans-I/O: both work on a transport::Http2Session through its public API (ping(), 'ping'
 // events, lastFrameReceived(), streamFramesSent(), streamCount()) and take time from its loop
