@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstdint>
+#include <cstdio>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -114,7 +115,10 @@ bool ReceivedMessage::ParseTo(google::protobuf::MessageLite* message) const {
 // --- Channel --------------------------------------------------------------------------------
 
 Channel::Channel(transport::UvLoop* loop, std::string target, ChannelOptions options)
-    : loop_(loop), target_(std::move(target)), options_(std::move(options)) {
+    : loop_(loop),
+      target_(std::move(target)),
+      options_(std::move(options)),
+      keepalive_time_(options_.keepalive_time) {
   auto parsed = ParseTarget(target_);
   if (parsed.ok()) {
     auto resolver = Resolver::Create(loop_, *parsed);
@@ -212,7 +216,33 @@ absl::StatusOr<std::shared_ptr<transport::ClientHttp2Session>> Channel::Session(
     (void)session_->setLocalWindowSize(
         static_cast<int32_t>(std::min<uint32_t>(options_.connection_window_size, INT32_MAX)));
   }
+  StartKeepalive();
   return session_;
+}
+
+void Channel::StartKeepalive() {
+  keepalive_ = KeepalivePinger::Attach(
+      session_, {.time = keepalive_time_,
+                 .timeout = options_.keepalive_timeout,
+                 .permit_without_calls = options_.keepalive_permit_without_calls});
+  // gRFC A8: a server that finds our pings too frequent says so with GOAWAY(ENHANCE_YOUR_CALM,
+  // "too_many_pings"); pinging half as often on the next connections. (The GOAWAY closes
+  // this one.) The listener dies with the session: a weak reference to the channel.
+  std::weak_ptr<Channel> weak = weak_from_this();
+  session_->onGoaway([weak](uint32_t code, int32_t, std::string_view data) {
+    auto self = weak.lock();
+    if (!self || code != transport::constants::NGHTTP2_ENHANCE_YOUR_CALM ||
+        data != "too_many_pings") {
+      return;
+    }
+    ++self->too_many_pings_;
+    if (self->keepalive_time_ == absl::InfiniteDuration()) return;  // not our pings
+    self->keepalive_time_ *= 2;
+    std::fprintf(stderr,
+                 "h2rpc: %s answered GOAWAY ENHANCE_YOUR_CALM \"too_many_pings\": keepalive_time "
+                 "of this channel doubled to %s\n",
+                 self->target_.c_str(), absl::FormatDuration(self->keepalive_time_).c_str());
+  });
 }
 
 void Channel::Close() {
@@ -310,6 +340,8 @@ void ClientCall::Begin() {
     return;
   }
   stream_ = *stream;
+  keepalive_ = channel_->keepalive_;
+  if (keepalive_) keepalive_->OnCallStarted();
   paused_ = false;
   std::weak_ptr<ClientCall> weak = weak_from_this();
   stream_->onResponse([weak](const Headers& h, uint8_t flags) {
@@ -638,6 +670,8 @@ void ClientCall::OnClose(bool connection_gone) {
   FlushWrites(false);
   if (deadline_expired_) {
     status = absl::DeadlineExceededError("Deadline Exceeded");
+  } else if (connection_gone && keepalive_ && keepalive_->failure()) {
+    status = *keepalive_->failure();  // the keepalive watchdog closed the connection
   } else if (connection_gone && !stream_error_.ok() && connection_connected_ &&
              !*connection_connected_) {
     // The connection never came up: say where we tried and why (refused, DNS, TLS, ALPN).

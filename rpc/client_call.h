@@ -20,6 +20,7 @@
 #include "google/protobuf/message_lite.h"
 #include "rpc/compression.h"
 #include "rpc/framing.h"
+#include "rpc/keepalive.h"
 #include "rpc/metadata.h"
 #include "rpc/metadata_limits.h"
 #include "rpc/resolver.h"
@@ -64,6 +65,17 @@ struct ChannelOptions {
   // there and rpc/metadata_limits.h): over them a call fails with RESOURCE_EXHAUSTED.
   uint32_t max_metadata_size = 0;
   uint32_t absolute_max_metadata_size = 0;
+  // Keepalive (gRFC A8; rpc/README.md, "Keepalive"), gRPC's client defaults
+  // (GRPC_ARG_KEEPALIVE_TIME_MS, _TIMEOUT_MS, GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS): after
+  // keepalive_time without a frame from the server the connection sends a PING, and if no ACK
+  // comes within keepalive_timeout it is closed; its calls fail with UNAVAILABLE naming the
+  // keepalive timeout. Only while calls are open unless keepalive_permit_without_calls.
+  // Infinite: no pings. Servers forbid pings more often than every 5 minutes by default (gRPC
+  // C++, grpc-go): a server answering GOAWAY "too_many_pings" doubles this channel's
+  // keepalive_time for its next connections (see Channel::keepalive_time()).
+  absl::Duration keepalive_time = absl::InfiniteDuration();
+  absl::Duration keepalive_timeout = absl::Seconds(20);
+  bool keepalive_permit_without_calls = false;
   // HTTP/2 options of the connection (Node's names; see transport/session.h).
   transport::SessionOptions http2;
 };
@@ -123,6 +135,14 @@ class Channel : public std::enable_shared_from_this<Channel> {
   // The server's last grpc-accept-encoding (unknown before its first response): we never
   // compress with an algorithm it did not list.
   std::optional<CompressionSet> server_accepts() const { return server_accepts_; }
+  // The keepalive time new connections use: options().keepalive_time, doubled each time a
+  // server said "too_many_pings" (gRFC A8).
+  absl::Duration keepalive_time() const { return keepalive_time_; }
+  // GOAWAYs "too_many_pings" received.
+  int too_many_pings() const { return too_many_pings_; }
+  // The current connection's keepalive pinger (null when keepalive is off or before the first
+  // connection).
+  const KeepalivePinger* keepalive() const { return keepalive_.get(); }
 
  private:
   Channel(transport::UvLoop* loop, std::string target, ChannelOptions options);
@@ -142,6 +162,11 @@ class Channel : public std::enable_shared_from_this<Channel> {
   int connections_made_ = 0;
   int transparent_retries_ = 0;
   std::optional<CompressionSet> server_accepts_;
+  absl::Duration keepalive_time_;
+  int too_many_pings_ = 0;
+  // The current connection's pinger (null when keepalive is off).
+  std::shared_ptr<KeepalivePinger> keepalive_;
+  void StartKeepalive();
   friend class ClientCall;
 };
 
@@ -214,6 +239,8 @@ class ClientCall : public std::enable_shared_from_this<ClientCall> {
   CallOptions options_;
   std::optional<absl::Time> deadline_;
   std::shared_ptr<transport::ClientHttp2Stream> stream_;
+  // The pinger of the stream's connection: if it closed the connection, it says why.
+  std::shared_ptr<KeepalivePinger> keepalive_;
   std::unique_ptr<transport::Timer> deadline_timer_;
   MessageDeframer deframer_;
   Compression response_compression_ = Compression::kIdentity;

@@ -3,6 +3,11 @@
 // millisecond on a manual clock in transport/session_timeouts_test.cc; here, the options'
 // translation exactly, and the behaviour end to end over loopback TCP with short timeouts,
 // asserted by lower bounds on the loop's clock (never "it happened within N ms").
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <memory>
 #include <optional>
 #include <string>
@@ -70,7 +75,6 @@ class SleepyService : public Service {
         });
   }
 
- public:
   // Handlers still running: a call cut off with its connection ends at once for the client, but
   // its handler notices only at its next 10 ms step, and one left sleeping when the loop is torn
   // down leaks its coroutine (LSan).
@@ -91,14 +95,19 @@ class ConnectionManagementTest : public ::testing::Test {
     auto session = channel_->Session();
     ASSERT_TRUE(session.ok()) << session.status();
     start_ = loop_.now();
-    (*session)->onGoaway([this](uint32_t code, int32_t, std::string_view) {
+    (*session)->onGoaway([this](uint32_t code, int32_t last, std::string_view data) {
       if (!goaway_at_) goaway_at_ = loop_.now();
       goaway_codes_.push_back(code);
+      goaway_last_ids_.push_back(last);
+      goaway_data_.emplace_back(data);
     });
     (*session)->onClose([this] { closed_at_ = loop_.now(); });
   }
   void TearDown() override {
     if (!server_) return;
+    // Handlers of cancelled calls stop at their next 10 ms step: a loop torn down under a
+    // pending sleep would leak them (LSan).
+    EXPECT_TRUE(Run(Until([&] { return service_.running == 0; })));
     channel_->Close();
     bool closed = false;
     server_->Shutdown(absl::Seconds(1), [&] { closed = true; });
@@ -133,6 +142,8 @@ class ConnectionManagementTest : public ::testing::Test {
   uint64_t start_ = 0;
   std::optional<uint64_t> goaway_at_, closed_at_;
   std::vector<uint32_t> goaway_codes_;
+  std::vector<int32_t> goaway_last_ids_;
+  std::vector<std::string> goaway_data_;
 };
 
 TEST_F(ConnectionManagementTest, IdleConnectionGetsGoawayAfterMaxConnectionIdle) {
@@ -143,6 +154,9 @@ TEST_F(ConnectionManagementTest, IdleConnectionGetsGoawayAfterMaxConnectionIdle)
   ASSERT_TRUE(goaway_at_.has_value());
   EXPECT_GE(*goaway_at_ - start_, 150u);
   EXPECT_EQ(goaway_codes_[0], transport::constants::NGHTTP2_NO_ERROR);
+  // gRPC's two-phase GOAWAY: "going away" (2^31-1), then the last stream, with "max_idle".
+  ASSERT_EQ(goaway_last_ids_.size(), 1u);  // the idle client leaves at the first
+  EXPECT_EQ(goaway_last_ids_[0], INT32_MAX);
   // The channel just reconnects for the next call.
   auto reply = Run(Call(0));
   ASSERT_TRUE(reply.ok()) << reply.status();
@@ -166,6 +180,9 @@ TEST_F(ConnectionManagementTest, ConnectionInTheMiddleOfACallIsNotIdle) {
 TEST_F(ConnectionManagementTest, PingsDoNotKeepAConnectionFromIdling) {
   ServerOptions o;
   o.max_connection_idle = absl::Milliseconds(200);
+  // Pings every 20 ms without a call: allowed here (by default they are too_many_pings).
+  o.keepalive_min_time = absl::Milliseconds(1);
+  o.keepalive_permit_without_calls = true;
   StartServer(o);
   auto session = *channel_->Session();
   int acks = 0;
@@ -193,6 +210,11 @@ TEST_F(ConnectionManagementTest, MaxConnectionAgeSendsGoawayAndLetsTheCallFinish
   ASSERT_TRUE(goaway_at_.has_value());
   EXPECT_GE(*goaway_at_ - start_, 180u);  // 200 ms - 10 %
   EXPECT_EQ(goaway_codes_[0], transport::constants::NGHTTP2_NO_ERROR);
+  // Two-phase: 2^31-1 first, then the real last stream (the call's) with "max_age".
+  ASSERT_GE(goaway_last_ids_.size(), 2u);
+  EXPECT_EQ(goaway_last_ids_[0], INT32_MAX);
+  EXPECT_EQ(goaway_last_ids_[1], 1);
+  EXPECT_EQ(goaway_data_[1], "max_age");
   // The next call goes on a new connection.
   ASSERT_TRUE(Run(Call(0)).ok());
   EXPECT_EQ(channel_->connections_made(), 2);
@@ -219,6 +241,107 @@ TEST_F(ConnectionManagementTest, YoungBusyConnectionIsLeftAlone) {
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(Run(Call(20)).ok());
   EXPECT_FALSE(goaway_at_.has_value());
   EXPECT_EQ(channel_->connections_made(), 1);
+}
+
+// --- keepalive (gRFC A8), end to end over loopback -------------------------------------------
+
+TEST_F(ConnectionManagementTest, TooFrequentKeepaliveGetsTooManyPingsAndDoublesTheTime) {
+  StartServer({});  // gRPC's default policy: a PING every 5 min at most
+  ChannelOptions co;
+  co.keepalive_time = absl::Milliseconds(50);
+  channel_ = Channel::Create(&loop_, "127.0.0.1:" + std::to_string(server_->port()), co);
+  auto reply = Run(Call(2000));  // pings every 50 ms during the call: the 4th is too many
+  EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnavailable) << reply.status();
+  EXPECT_EQ(server_->too_many_pings(), 1u);
+  EXPECT_EQ(channel_->too_many_pings(), 1);
+  EXPECT_EQ(channel_->keepalive_time(), absl::Milliseconds(100));  // A8: doubled
+  EXPECT_EQ(channel_->options().keepalive_time, absl::Milliseconds(50));
+}
+
+TEST_F(ConnectionManagementTest, KeepaliveWithinTheServerPolicyIsServed) {
+  ServerOptions o;
+  o.keepalive_min_time = absl::Milliseconds(20);
+  StartServer(o);
+  ChannelOptions co;
+  co.keepalive_time = absl::Milliseconds(50);
+  channel_ = Channel::Create(&loop_, "127.0.0.1:" + std::to_string(server_->port()), co);
+  auto reply = Run(Call(500));  // ~10 pings during the call, all within the policy
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(server_->too_many_pings(), 0u);
+  EXPECT_EQ(channel_->too_many_pings(), 0);
+  EXPECT_EQ(channel_->connections_made(), 1);
+}
+
+TEST_F(ConnectionManagementTest, ServerPingsAQuietClient) {
+  ServerOptions o;
+  o.keepalive_time = absl::Milliseconds(50);  // the server's own pings (gRPC's default: 2 h)
+  StartServer(o);
+  int pings = 0;
+  (*channel_->Session())->onPing([&](std::string_view) { ++pings; });
+  ASSERT_TRUE(Run(Until([&] { return pings >= 3; })));  // no call needed: servers always ping
+  EXPECT_GE(loop_.now() - start_, 150u);
+  EXPECT_FALSE(closed_at_.has_value());  // answered: the connection stays
+}
+
+TEST_F(ConnectionManagementTest, ServerClosesAClientThatNeverAcknowledgesItsPing) {
+  ServerOptions o;
+  o.keepalive_time = absl::Milliseconds(50);
+  o.keepalive_timeout = absl::Milliseconds(100);
+  StartServer(o);
+  // A raw client: the preface and an empty SETTINGS, then silence (a PING ACK never comes).
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(server_->port());
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const std::string hello = std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") +
+                            std::string("\0\0\0\x04\0\0\0\0\0", 9);
+  ASSERT_EQ(write(fd, hello.data(), hello.size()), static_cast<ssize_t>(hello.size()));
+  const uint64_t connected = loop_.now();
+  bool eof = false;
+  auto read_all = [&] {
+    char buf[4096];
+    for (;;) {
+      ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+      if (n == 0) eof = true;
+      if (n <= 0) return eof;
+    }
+  };
+  ASSERT_TRUE(Run(Until(read_all)));  // the server hangs up
+  EXPECT_GE(loop_.now() - connected, 150u);  // keepalive_time + keepalive_timeout
+  close(fd);
+}
+
+TEST(KeepaliveTimeoutTest, PeerThatNeverAnswersFailsTheCallWithUnavailable) {
+  // A listening socket nobody accepts on: the kernel completes the handshake and takes our
+  // bytes, and not one frame ever comes back (a peer dead behind a NAT looks the same).
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(listen(fd, 4), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  transport::UvLoop loop;
+  ChannelOptions co;
+  co.keepalive_time = absl::Milliseconds(100);
+  co.keepalive_timeout = absl::Milliseconds(200);
+  auto channel =
+      Channel::Create(&loop, "127.0.0.1:" + std::to_string(ntohs(addr.sin_port)), co);
+  EchoRequest req;
+  const uint64_t start = loop.now();
+  auto reply = BlockOn(&loop, UnaryCall<EchoRequest, EchoReply>(
+                                  channel, "/h2rpc.rpc_test.Echo/Unary", req, {}));
+  EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnavailable) << reply.status();
+  EXPECT_NE(reply.status().message().find("Keepalive watchdog timeout"), std::string::npos)
+      << reply.status();
+  EXPECT_GE(loop.now() - start, 300u);  // keepalive_time + keepalive_timeout
+  channel->Close();
+  close(fd);
 }
 
 }  // namespace

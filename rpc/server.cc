@@ -60,6 +60,11 @@ transport::SessionTimeoutOptions ConnectionTimeouts(const ServerOptions& options
     // Grace 0 (gRPC: close right after the GOAWAY) becomes 1 ms: 0 means "wait forever" there.
     t.maxAgeGrace = TimeoutMs(options.max_connection_age_grace);
   }
+  // gRPC's GOAWAYs for these (grpc-go's and gRPC C++'s debug data).
+  t.twoPhaseGoaway = true;
+  t.goawayPingTimeout = TimeoutMs(options.goaway_ping_timeout);
+  t.idleDebugData = "max_idle";
+  t.ageDebugData = "max_age";
   return t;
 }
 
@@ -173,6 +178,15 @@ absl::Status Server::Start(std::unique_ptr<transport::Http2Server> http2,
       const double jitter = std::uniform_real_distribution<double>(-1.0, 1.0)(random);
       transport::SessionTimeouts::attach(session, ConnectionTimeouts(options_, jitter));
     }
+    KeepalivePinger::Attach(session, {.time = options_.keepalive_time,
+                                      .timeout = options_.keepalive_timeout,
+                                      .permit_without_calls = true});
+    PingPolicy::Attach(session,
+                       {.min_time = options_.keepalive_min_time,
+                        .permit_without_calls = options_.keepalive_permit_without_calls},
+                       [this, alive] {
+                         if (!alive.expired()) ++too_many_pings_;
+                       });
   });
   http2->onStream([this, alive](std::shared_ptr<transport::ServerHttp2Stream> stream,
                                 const Headers& headers, uint8_t) {
@@ -309,8 +323,14 @@ void Server::Shutdown(absl::Duration grace, std::function<void()> done) {
     if (done) loop_->post(std::move(done));
     return;
   }
-  http2_->close(std::move(done));
-  http2_->closeAllSessions();  // GOAWAY; running calls may finish
+  http2_->close(std::move(done));  // stops listening; `done` once every connection closed
+  // Two-phase GOAWAY on each: running calls, and those already on their way, may finish.
+  auto sessions = sessions_;
+  for (auto& weak : sessions) {
+    if (auto s = weak.lock()) {
+      transport::closeGracefully(s, {.pingTimeout = TimeoutMs(options_.goaway_ping_timeout)});
+    }
+  }
   grace_timer_ = loop_->createTimer();
   std::weak_ptr<bool> alive = alive_;
   grace_timer_->start(static_cast<uint64_t>(absl::ToInt64Milliseconds(grace)), [this, alive] {

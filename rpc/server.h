@@ -22,6 +22,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "rpc/keepalive.h"
 #include "rpc/metadata_limits.h"
 #include "rpc/server_call.h"
 #include "rpc/service.h"
@@ -88,6 +89,25 @@ struct ServerOptions {
   // After max_connection_age's GOAWAY, the calls still running have this long; then the
   // connection is closed and they fail (UNAVAILABLE at the client). Infinite: they may finish.
   absl::Duration max_connection_age_grace = absl::InfiniteDuration();
+  // Every GOAWAY this server sends to close gracefully (Shutdown(), max_connection_age,
+  // max_connection_idle) is gRPC's two-phase one (rpc/README.md, "Shutdown"): GOAWAY with last
+  // stream id 2^31-1 and a PING, then, on the PING's ACK or after this long, the final GOAWAY
+  // with the last stream id processed. Calls that cross the first GOAWAY are served.
+  absl::Duration goaway_ping_timeout = absl::Seconds(1);
+
+  // Keepalive (gRFC A8, grpc/doc/keepalive.md; rpc/README.md, "Keepalive"), with gRPC C++'s
+  // defaults. The server's own pings find dead clients: a PING after keepalive_time without a
+  // frame from the client, and the connection is closed (its calls cancelled) if no ACK comes
+  // within keepalive_timeout (GRPC_ARG_KEEPALIVE_TIME_MS / _TIMEOUT_MS). Infinite: no pings.
+  absl::Duration keepalive_time = kServerKeepaliveTime;
+  absl::Duration keepalive_timeout = kKeepaliveTimeout;
+  // Enforcement of the clients' pings (GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+  // GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS): a PING sooner than keepalive_min_time after the
+  // previous one — or than 2 h while no call is open, unless keepalive_permit_without_calls —
+  // is a strike, unless the server sent HEADERS or DATA in between; after 2 strikes the next
+  // one gets GOAWAY(ENHANCE_YOUR_CALM, "too_many_pings") and the connection is closed.
+  absl::Duration keepalive_min_time = kDefaultKeepaliveMinTime;
+  bool keepalive_permit_without_calls = false;
 };
 
 // The per-connection timeouts `options` asks for (the max_connection_* fields), for
@@ -130,8 +150,13 @@ class Server {
 
   // Graceful stop: GOAWAY to every connection, no new calls; running calls have `grace` to
   // finish, then are cancelled. `done` runs once every connection is closed.
+  // The GOAWAY is gRPC's two-phase one (see ServerOptions::goaway_ping_timeout): a call that
+  // reaches the server before the final GOAWAY is served, one after it is never processed
+  // (the client retries it elsewhere), none is refused.
   void Shutdown(absl::Duration grace, std::function<void()> done = nullptr);
   size_t active_calls() const { return *active_calls_; }
+  // Connections closed with GOAWAY "too_many_pings" (see ServerOptions::keepalive_min_time).
+  uint64_t too_many_pings() const { return too_many_pings_; }
 
  private:
   absl::Status Start(std::unique_ptr<transport::Http2Server> http2, const ListenAddress& address);
@@ -148,6 +173,7 @@ class Server {
            std::owner_less<std::weak_ptr<transport::ServerHttp2Session>>>
       sessions_;
   std::unique_ptr<transport::Timer> grace_timer_;
+  uint64_t too_many_pings_ = 0;
   // Shared with the calls, which count themselves out when their stream closes.
   std::shared_ptr<size_t> active_calls_ = std::make_shared<size_t>(0);
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

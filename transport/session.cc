@@ -163,7 +163,7 @@ Http2Session::~Http2Session() {
 
 absl::Status Http2Session::init() {
   if (absl::Status st = validateSettings(options_.settings); !st.ok()) return st;
-  last_activity_ = idle_since_ = loop_->now();
+  last_activity_ = idle_since_ = last_received_ = loop_->now();
 
   frame_scanner_ = internal::FrameScanner(type_ == Type::kServer ? NGHTTP2_CLIENT_MAGIC_LEN : 0);
   nghttp2_session_callbacks* cb = nullptr;
@@ -404,11 +404,23 @@ absl::Status Http2Session::goaway(uint32_t code, int32_t lastStreamID, std::stri
   return absl::OkStatus();
 }
 
+absl::Status Http2Session::shutdownNotice() {
+  if (destroyed_) return invalidSession();
+  if (closed_) return absl::OkStatus();  // the final GOAWAY is out already
+  int rv = nghttp2_submit_shutdown_notice(ng_);
+  if (rv != 0) {
+    return nodeError(absl::StatusCode::kFailedPrecondition, "ERR_HTTP2_ERROR", nghttp2_strerror(rv));
+  }
+  updateTimer();
+  scheduleFlush();
+  return absl::OkStatus();
+}
+
 void Http2Session::close(std::function<void()> callback) {
   if (closed_ || destroyed_) return;
   closed_ = true;
   if (callback) close_event_.once(std::move(callback));
-  if (!connecting_) (void)goaway();
+  if (!connecting_) (void)goaway();  // as Node, even after one from goaway()
   maybeDestroy();
 }
 
@@ -867,6 +879,7 @@ void Http2Session::onSocketClose(absl::Status status) {
 // nghttp2 callbacks. User code never runs in here: events are posted to the loop.
 
 int Http2Session::onBeginFrame(const nghttp2_frame_hd* hd) {
+  last_received_ = loop_->now();
   if (type_ != Type::kServer || hd->type != NGHTTP2_HEADERS || (hd->stream_id & 1) == 0) {
     return 0;
   }
@@ -1209,6 +1222,7 @@ int Http2Session::onFrameNotSent(const nghttp2_frame* frame, int lib_error_code)
 }
 
 int Http2Session::onFrameSent(const nghttp2_frame* frame) {
+  if (frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) ++stream_frames_sent_;
   if (frame->hd.type == NGHTTP2_RST_STREAM) {
     closed_streams_.localReset(frame->hd.stream_id);  // nghttp2 closes the stream next
   }

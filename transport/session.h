@@ -122,6 +122,12 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   // Loop time (ms) since which no stream has been open (meaningful while streamCount() is 0):
   // what idle timeouts count from (see session_timeouts.h).
   uint64_t idleSince() const { return idle_since_; }
+  // Loop time (ms) of the last frame received (any type): gRPC's keepalive counts silence
+  // from it (rpc/keepalive.h).
+  uint64_t lastFrameReceived() const { return last_received_; }
+  // HEADERS and DATA frames sent so far: what gRPC's ping policy counts as the server having
+  // sent data (a PING from the client after that is never a strike; rpc/keepalive.h).
+  uint64_t streamFramesSent() const { return stream_frames_sent_; }
   // Bytes counted against maxSessionMemory and the memory quota (Node's definition plus what
   // the application retains for streams; see session.cc). O(1).
   size_t memoryInUse() const;
@@ -138,6 +144,11 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   absl::Status ping(std::string_view payload, PingCallback callback);
   // Sends GOAWAY. lastStreamID 0 = the last stream we processed.
   absl::Status goaway(uint32_t code = 0, int32_t lastStreamID = 0, std::string_view opaqueData = {});
+  // Servers only (not in Node): nghttp2's shutdown notice, GOAWAY(NO_ERROR) with last stream
+  // id 2^31-1 — "going away soon" (RFC 9113 §6.8). Nothing else changes: streams the peer
+  // opens afterwards are accepted as before, until the real GOAWAY (goaway() or close()).
+  // ERR_HTTP2_ERROR (kFailedPrecondition) on a client session.
+  absl::Status shutdownNotice();
   // Graceful: GOAWAY(NO_ERROR), no new streams; 'close' once open streams have finished.
   void close(std::function<void()> callback = nullptr);
   // Immediate: destroys every stream, sends GOAWAY(code) if it can, closes the socket. With an
@@ -361,6 +372,8 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   uint64_t timeout_ms_ = 0;
   uint64_t last_activity_ = 0;  // see lastActivity()
   uint64_t idle_since_ = 0;     // see idleSince()
+  uint64_t last_received_ = 0;  // see lastFrameReceived()
+  uint64_t stream_frames_sent_ = 0;  // see streamFramesSent()
   bool socket_referenced_ = true;
 
   Event<> connect_event_, close_event_, timeout_event_;

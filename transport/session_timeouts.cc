@@ -9,6 +9,59 @@
 
 namespace h2rpc::transport {
 
+void closeGracefully(const std::shared_ptr<Http2Session>& session, GracefulCloseOptions options,
+                     std::function<void()> callback) {
+  if (session->closed() || session->destroyed()) return;
+  if (session->type() != Http2Session::Type::kServer || session->connecting() ||
+      !session->shutdownNotice().ok()) {
+    session->close(std::move(callback));
+    return;
+  }
+  // Runs finish() once: on the PING's ACK (or its failure: the session is going anyway) or
+  // when the timer fires. The PING's callback owns the state; the timer only refers to it, so
+  // that nothing is left in a cycle if the loop goes before either happens.
+  struct State {
+    std::weak_ptr<Http2Session> session;
+    std::string debugData;
+    std::function<void()> callback;
+    bool done = false;
+    std::unique_ptr<Timer> timer;
+    void finish() {
+      if (done) return;
+      done = true;
+      timer.reset();
+      auto s = session.lock();
+      if (!s || s->closed() || s->destroyed()) return;
+      (void)s->goaway(constants::NGHTTP2_NO_ERROR, 0, debugData);  // 0: the last processed
+      s->close(std::move(callback));
+    }
+  };
+  auto state = std::make_shared<State>();
+  state->session = session;
+  state->debugData = std::move(options.debugData);
+  state->callback = std::move(callback);
+  state->timer = session->loop()->createTimer();
+  state->timer->start(options.pingTimeout, [weak = std::weak_ptr<State>(state)] {
+    if (auto s = weak.lock()) s->finish();
+  });
+  state->timer->unref();
+  // The PING goes after the notice has been flushed (posted behind the session's flush):
+  // nghttp2 would otherwise send it first, and the ACK could come before the client has read
+  // the GOAWAY.
+  session->loop()->post([state] {
+    auto s = state->session.lock();
+    if (!s || s->closed() || s->destroyed()) {
+      state->finish();
+      return;
+    }
+    if (!s->ping({}, [state](const absl::Status&, double, std::string_view) {
+           state->finish();
+         }).ok()) {
+      state->finish();  // too many pings outstanding: go by the timer's rule at once
+    }
+  });
+}
+
 std::shared_ptr<SessionTimeouts> SessionTimeouts::attach(
     const std::shared_ptr<Http2Session>& session, SessionTimeoutOptions options) {
   if (session->destroyed() || session->closed()) return nullptr;
@@ -98,7 +151,11 @@ void SessionTimeouts::onIdleTimer() {
   }
   expire("idle");
   stopAll();
-  session->close();
+  if (options_.twoPhaseGoaway) {
+    closeGracefully(session, {options_.goawayPingTimeout, options_.idleDebugData});
+  } else {
+    session->close();
+  }
 }
 
 void SessionTimeouts::onAgeTimer() {
@@ -110,7 +167,12 @@ void SessionTimeouts::onAgeTimer() {
   if (options_.maxAgeGrace > 0) {
     grace_timer_ = makeTimer(options_.maxAgeGrace, &SessionTimeouts::onGraceTimer);
   }
-  session->close();  // GOAWAY(NO_ERROR): no new streams, open ones may finish
+  // GOAWAY(NO_ERROR): no new streams, open ones may finish.
+  if (options_.twoPhaseGoaway) {
+    closeGracefully(session, {options_.goawayPingTimeout, options_.ageDebugData});
+  } else {
+    session->close();
+  }
 }
 
 void SessionTimeouts::onGraceTimer() {

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 
 #include "absl/status/status.h"
 #include "transport/event_loop.h"
@@ -44,10 +45,35 @@ struct SessionTimeoutOptions {
   // any, is the caller's (rpc::Server adds gRPC's ±10%).
   uint64_t maxAge = 0;
   uint64_t maxAgeGrace = 0;
+  // gRPC's way of closing for idle and age (grpc-go, gRPC C++): closeGracefully() below, with
+  // idleDebugData / ageDebugData in the final GOAWAY ("max_idle" and "max_age" in gRPC),
+  // instead of a single GOAWAY.
+  bool twoPhaseGoaway = false;
+  std::string idleDebugData;
+  std::string ageDebugData;
+  uint64_t goawayPingTimeout = 1000;  // see GracefulCloseOptions
   // Told which timeout closed the session ("handshake", "idle", "age", "age grace"), before it
   // is closed. Optional.
   std::function<void(const char* which)> onExpire;
 };
+
+struct GracefulCloseOptions {
+  // How long to wait for the PING's acknowledgement before the final GOAWAY: a peer that does
+  // not answer gets its last stream id anyway after this.
+  uint64_t pingTimeout = 1000;
+  // Opaque data of the final GOAWAY.
+  std::string debugData;
+};
+
+// Closes a server session without losing a request in flight (RFC 9113 §6.8, as grpc-go and
+// gRPC C++ do): GOAWAY(NO_ERROR, last stream id 2^31-1) and a PING; streams the client opens
+// until the PING's ACK (which it sends after those streams' HEADERS) are served normally; on
+// the ACK, or after options.pingTimeout, the final GOAWAY with the last stream id processed
+// and options.debugData, then close() (which repeats it without the data, as Node's does after
+// goaway()): open streams finish, `callback` runs at 'close'. A client session, or one not
+// yet connected, is simply close()d. Nothing happens to a session already closing.
+void closeGracefully(const std::shared_ptr<Http2Session>& session, GracefulCloseOptions options,
+                     std::function<void()> callback = nullptr);
 
 class SessionTimeouts : public std::enable_shared_from_this<SessionTimeouts> {
  public:

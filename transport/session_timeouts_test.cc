@@ -4,6 +4,7 @@
 #include "transport/session_timeouts.h"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -304,6 +305,110 @@ TEST(SessionTimeoutsTest, MaxAgeWithoutGraceWaitsForTheCall) {
   f.streams[0]->close(constants::NGHTTP2_NO_ERROR);
   f.loop.runUntilIdle();
   EXPECT_TRUE(f.server->destroyed());
+}
+
+// --- closeGracefully: gRPC's two-phase GOAWAY ------------------------------------------------
+
+struct Goaway {
+  uint32_t code;
+  int32_t last;
+  std::string data;
+  bool operator==(const Goaway&) const = default;
+};
+
+// What the client sees, in order: "goaway" and "ping" entries.
+struct ClientLog {
+  void watch(ClientHttp2Session& client) {
+    client.onGoaway([this](uint32_t code, int32_t last, std::string_view data) {
+      goaways.push_back({code, last, std::string(data)});
+      order.push_back("goaway");
+    });
+    client.onPing([this](std::string_view) { order.push_back("ping"); });
+  }
+  std::vector<Goaway> goaways;
+  std::vector<std::string> order;
+};
+
+TEST(GracefulCloseTest, NoticeAndPingThenFinalGoawayWithTheLastStream) {
+  Fixture f;
+  f.connect();
+  ClientLog log;
+  log.watch(*f.client);
+  auto req = f.request();  // stream 1, still open
+  bool done = false;
+  closeGracefully(f.server, {.pingTimeout = 1000, .debugData = "bye"}, [&] { done = true; });
+  f.loop.runUntilIdle();  // the client acknowledges the PING at once
+  ASSERT_GE(log.goaways.size(), 2u);
+  EXPECT_EQ(log.goaways[0], (Goaway{constants::NGHTTP2_NO_ERROR, INT32_MAX, ""}));
+  EXPECT_EQ(log.goaways[1], (Goaway{constants::NGHTTP2_NO_ERROR, 1, "bye"}));
+  // The PING follows the first GOAWAY, so that its ACK comes after the client read it.
+  EXPECT_EQ(std::vector<std::string>(log.order.begin(), log.order.begin() + 3),
+            (std::vector<std::string>{"goaway", "ping", "goaway"}));
+  EXPECT_TRUE(f.server->closed());
+  EXPECT_FALSE(done);  // stream 1 may finish
+  ASSERT_TRUE(f.streams[0]->respond({{":status", "200"}}, {.endStream = true}).ok());
+  f.loop.runUntilIdle();
+  EXPECT_TRUE(done);
+}
+
+TEST(GracefulCloseTest, StreamCrossingTheFirstGoawayIsServed) {
+  Fixture f;
+  f.connect();
+  ClientLog log;
+  log.watch(*f.client);
+  f.server->onStream([](std::shared_ptr<ServerHttp2Stream> s, const Headers&, uint8_t) {
+    (void)s->respond({{":status", "200"}}, {.endStream = true});
+  });
+  closeGracefully(f.server, {});
+  // The client opens a stream before it has read the first GOAWAY: they cross.
+  auto req = f.client->request({{":method", "GET"}, {":path", "/crossing"}});
+  ASSERT_TRUE(req.ok());
+  std::optional<uint32_t> rst;
+  std::string status;
+  (*req)->onResponse([&](const Headers& h, uint8_t) { status = h.get(":status").value_or(""); });
+  (*req)->onClose([&] { rst = (*req)->rstCode(); });
+  f.loop.runUntilIdle();
+  EXPECT_EQ(status, "200");  // served, not refused
+  EXPECT_EQ(rst, std::optional<uint32_t>(constants::NGHTTP2_NO_ERROR));
+  // (A third GOAWAY repeats the final one when the session is destroyed, as in Node.)
+  ASSERT_GE(log.goaways.size(), 2u);
+  EXPECT_EQ(log.goaways[0].last, INT32_MAX);
+  EXPECT_EQ(log.goaways[1].last, 1);  // the crossing stream was processed
+}
+
+TEST(GracefulCloseTest, SilentPeerGetsTheFinalGoawayAfterThePingTimeout) {
+  Fixture f;
+  f.raw();
+  f.loop.runUntilIdle();
+  f.peer_socket->write(std::string(kPreface) + kSettings);
+  f.loop.runUntilIdle();
+  closeGracefully(f.server, {.pingTimeout = 300, .debugData = {}});
+  f.loop.runUntilIdle();
+  EXPECT_FALSE(f.server->closed());  // phase one: streams are still taken
+  f.loop.advance(299);
+  EXPECT_FALSE(f.server->closed());
+  f.loop.advance(1);
+  EXPECT_TRUE(f.server->closed());
+}
+
+TEST(GracefulCloseTest, TwoPhaseMaxAgeCarriesItsDebugData) {
+  Fixture f;
+  f.attach({.maxAge = 1000, .twoPhaseGoaway = true, .ageDebugData = "max_age"});
+  f.connect();
+  ClientLog log;
+  log.watch(*f.client);
+  auto req = f.request();  // keeps the client on the connection after the first GOAWAY
+  f.loop.advance(1000);
+  ASSERT_GE(log.goaways.size(), 2u);
+  EXPECT_EQ(log.goaways[0], (Goaway{constants::NGHTTP2_NO_ERROR, INT32_MAX, ""}));
+  EXPECT_EQ(log.goaways[1], (Goaway{constants::NGHTTP2_NO_ERROR, 1, "max_age"}));
+}
+
+TEST(GracefulCloseTest, ShutdownNoticeIsForServersOnly) {
+  Fixture f;
+  f.connect();
+  EXPECT_EQ(f.client->shutdownNotice().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(f.server->shutdownNotice().ok());
 }
 
 }  // namespace

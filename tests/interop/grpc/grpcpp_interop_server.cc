@@ -37,6 +37,9 @@ grpc_compression_algorithm grpc_call_test_only_get_compression_algorithm(grpc_ca
 
 ABSL_FLAG(int, port, 0, "Server port (0: pick one; printed as 'listening PORT').");
 ABSL_FLAG(bool, use_tls, false, "Whether to use TLS.");
+ABSL_FLAG(int, min_ping_interval_ms, -1,
+          "GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS (-1: gRPC's default, 5 min); "
+          "not an official flag (keepalive_interop_test.sh).");
 ABSL_FLAG(std::string, tls_cert_file, "", "PEM certificate (default: tests/testdata/tls/server.pem).");
 ABSL_FLAG(std::string, tls_key_file, "", "PEM key (default: tests/testdata/tls/server.key).");
 
@@ -260,6 +263,10 @@ int main(int argc, char** argv) {
   int port = 0;
   builder.AddListeningPort(absl::StrCat("0.0.0.0:", absl::GetFlag(FLAGS_port)), creds, &port);
   builder.RegisterService(&service);
+  if (absl::GetFlag(FLAGS_min_ping_interval_ms) >= 0) {
+    builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                               absl::GetFlag(FLAGS_min_ping_interval_ms));
+  }
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) {
     std::fprintf(stderr, "grpcpp_interop_server: cannot listen on port %d\n",

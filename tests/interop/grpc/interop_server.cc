@@ -3,7 +3,8 @@
 //
 //   interop_server --port=0 [--use_tls [--tls_cert_file=server.pem --tls_key_file=server.key]]
 //
-// Prints "listening PORT" once it accepts connections; SIGTERM/SIGINT stop it gracefully (exit 0).
+// Prints "listening PORT" once it accepts connections; SIGTERM/SIGINT stop it gracefully (exit 0)
+// after printing "too_many_pings N" (connections closed for pinging too often).
 // The service itself is test_service_impl.h (see its known gap: `expect_compressed`).
 #include <signal.h>
 
@@ -88,6 +89,8 @@ int Main(const char* argv0) {
     uv_close(reinterpret_cast<uv_handle_t*>(handle), nullptr);
   }
   uv_run(loop.uv(), UV_RUN_NOWAIT);
+  // For keepalive_interop_test.sh: connections closed with GOAWAY "too_many_pings".
+  std::printf("too_many_pings %llu\n", static_cast<unsigned long long>(server.too_many_pings()));
   return 0;
 }
 
