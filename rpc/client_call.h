@@ -123,6 +123,8 @@ class Channel : public std::enable_shared_from_this<Channel> {
   // The target as given, and as parsed (valid when target_status() is OK).
   const std::string& target() const { return target_; }
   const Target& parsed_target() const { return parsed_target_; }
+  // The target's resolver (null for an invalid target).
+  const std::shared_ptr<Resolver>& resolver() const { return resolver_; }
   // Closes the connection gracefully; calls in flight finish.
   void Close();
   transport::UvLoop* loop() const { return loop_; }

@@ -150,6 +150,24 @@ TEST_F(NamingTest, DnsFormsOfLocalhost) {
   EXPECT_EQ(channels_.back()->authority(), "localhost:" + port);
 }
 
+TEST_F(NamingTest, EachNewConnectionResolvesAgain) {
+  StartServer("127.0.0.1:0");
+  auto channel = Channel::Create(&loop_, "localhost:" + std::to_string(server_->port()));
+  channels_.push_back(channel);
+  EchoRequest req;
+  auto call = [&] {
+    return BlockOn(&loop_, UnaryCall<EchoRequest, EchoReply>(
+                               channel, "/h2rpc.rpc_test.Echo/Unary", req, {}));
+  };
+  ASSERT_TRUE(call().ok());
+  ASSERT_TRUE(call().ok());  // same connection: not resolved again
+  EXPECT_EQ(channel->resolver()->resolutions(), 1);
+  channel->Close();  // the next call reconnects, and resolves the name afresh
+  ASSERT_TRUE(call().ok());
+  EXPECT_EQ(channel->connections_made(), 2);
+  EXPECT_EQ(channel->resolver()->resolutions(), 2);
+}
+
 TEST_F(NamingTest, ServerOnEveryInterfaceIsReachableOnLoopback) {
   StartServer("[::]:0");  // "::" dual stack, or 0.0.0.0 without IPv6
   ExpectEcho("127.0.0.1:" + std::to_string(server_->port()));

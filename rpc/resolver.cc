@@ -35,6 +35,7 @@ absl::StatusOr<std::shared_ptr<Resolver>> Resolver::Create(transport::UvLoop* lo
 }
 
 void Resolver::Resolve(transport::LookupCallback callback) {
+  ++resolutions_;
   if (target_.scheme == Target::Scheme::kDns) {
     transport::dnsLookup(loop_, target_.host, target_.port, std::move(callback));
     return;

@@ -33,11 +33,14 @@ class Resolver : public std::enable_shared_from_this<Resolver> {
   // UNAVAILABLE "DNS resolution failed for <host:port> ...".
   void Resolve(transport::LookupCallback callback);
   const Target& target() const { return target_; }
+  // How many times Resolve() was called (one per connection the channel made).
+  int resolutions() const { return resolutions_; }
 
  private:
   Resolver(transport::UvLoop* loop, Target target) : loop_(loop), target_(std::move(target)) {}
   transport::UvLoop* loop_;
   Target target_;
+  int resolutions_ = 0;
 };
 
 // The status of a call whose connection failed before it was up. `error` is what the

@@ -209,6 +209,20 @@ TEST(UvConnectTest, DestroyedWhileResolvingCallsNobody) {
   EXPECT_FALSE(r.connected);
 }
 
+TEST(UvConnectTest, LookupWithNoAddressFailsClearly) {
+  UvLoop loop;
+  Recorder r;
+  auto client = UvSocket::connect(&loop, "empty.example", 1,
+                                  [&](const std::string&, uint16_t, LookupCallback cb) {
+                                    loop.post([cb] { cb(std::vector<SocketAddress>{}); });
+                                  });
+  client->setHandler(&r);
+  Settle(loop, r);
+  ASSERT_TRUE(r.closed);
+  EXPECT_EQ(r.status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(std::string(r.status.message()), "connect: no address to try for 'empty.example'");
+}
+
 TEST(SocketAddressTest, Forms) {
   EXPECT_EQ(SocketAddress::fromIp("::1", 5)->toString(), "[::1]:5");
   EXPECT_EQ(SocketAddress::fromIp("[::1]", 5)->address(), "::1");

@@ -1,14 +1,14 @@
 #include "transport/uv_socket.h"
 
 #include <arpa/inet.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include <sys/socket.h>
-#include <unistd.h>
 
 namespace h2rpc::transport {
 
@@ -139,7 +139,10 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
   void tryNext() {
     if (closed) return;
     if (attempt >= addresses.size()) {
-      closeWith(last_error.ok() ? systemError("connect", UV_EAI_NODATA, host) : last_error,
+      // A lookup that gave no address at all has nothing to blame but itself.
+      closeWith(last_error.ok() ? absl::UnavailableError(absl::StrCat(
+                                      "connect: no address to try for '", host, "'"))
+                                : last_error,
                 /*notify=*/true);
       return;
     }
