@@ -39,6 +39,7 @@ bazel build "${flags[@]}" //... || fail "the build failed"
 # "listening" line.
 start_server() {
   local log=$1; shift
+  : >"$log"  # the child truncates it only once it runs
   bazel run "${flags[@]}" "${quiet[@]}" "$@" >"$log" 2>&1 &
   pids+=($!)
   for _ in $(seq 200); do

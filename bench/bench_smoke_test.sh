@@ -19,6 +19,10 @@ fi
 # start SERVER_COMMAND...: runs it in the background (pid) and waits for its "listening PORT"
 # line (port); exits the test if it never comes.
 start() {
+  # Empty the log first: the background child truncates it only once it runs, and until then
+  # the loop below could read the previous server's "listening PORT" (a stopped server's port:
+  # connection refused, 0 ops).
+  : >"$log"
   "$@" >"$log" 2>&1 &
   pid=$!
   port=""

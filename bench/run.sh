@@ -94,6 +94,7 @@ start_server() {
   # shellcheck disable=SC2206
   [ -n "${server_extra:-}" ] && cmd+=($server_extra)
   log_cmd "${cmd[*]}"
+  : >"$log"  # the child truncates it only once it runs: never read a stale "listening"
   "${cmd[@]}" >"$log" 2>&1 &
   local pid=$! port=""
   pids+=("$pid")

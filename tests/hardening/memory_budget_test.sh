@@ -16,6 +16,7 @@ trap '[ -n "$pid" ] && kill -9 $pid 2>/dev/null' EXIT
 limit_kib=$((64 * 1024))
 
 start() {
+  : >"$log"  # the child truncates it only once it runs
   "$server" --port=0 >"$log" 2>&1 &
   pid=$!
   port=""

@@ -32,6 +32,7 @@ FRONT_H2C=8080 FRONT_TLS=8443
 start_backend() {
   local name=$1 tls=()
   [[ $name == tls* ]] && tls=(--use_tls)
+  : >"$TMP/$name.log"  # a restart must not read the previous run's "listening"
   "$server" --host=127.0.0.1 --port="${PORT[$name]}" "${tls[@]}" >"$TMP/$name.log" 2>&1 &
   PID[$name]=$!
   PIDS+=($!)
