@@ -5,6 +5,7 @@
 // flight. Meant to run under --config=tsan as well (and asan).
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <future>
 #include <memory>
@@ -93,14 +94,25 @@ class ThreadsImpl : public Threads::Service {
     co_return reply;
   }
   Task<absl::StatusOr<Msg>> Hang(ServerContext& context, const Msg&) override {
-    ++hanging;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      ++hanging;
+    }
+    cv.notify_all();
     Awaitable<bool> cancelled;
     context.OnCancel([state = cancelled.state()] { state->Complete(true); });
     if (!context.IsCancelled()) co_await cancelled;
     co_return absl::CancelledError("cancelled");
   }
 
-  std::atomic<int> hanging{0};
+  // Hang() calls that reached the handler.
+  std::mutex mu;
+  std::condition_variable cv;
+  int hanging = 0;  // guarded by mu
+  bool WaitForHanging(int n) {
+    std::unique_lock<std::mutex> lock(mu);
+    return cv.wait_for(lock, std::chrono::seconds(60), [&] { return hanging >= n; });
+  }
 
  private:
   ThreadPool* pool_;
@@ -368,10 +380,7 @@ TEST_F(ThreadsTest, ServerShutdownWithBlockingCallsInFlightWakesEveryCaller) {
   }
   channel_.reset();  // the stubs hold the channel: calls go on
   // Every call reached its handler: the waits are for the calls, not for the shutdown.
-  for (int i = 0; i < 60000 && impl_.hanging.load() < kThreads; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // polling a counter, bounded
-  }
-  ASSERT_EQ(impl_.hanging.load(), kThreads);
+  ASSERT_TRUE(impl_.WaitForHanging(kThreads));
   servers_->Shutdown(absl::ZeroDuration());
   for (auto& th : threads) th.join();
   for (auto& f : results) {
