@@ -70,9 +70,16 @@ class ThreadsImpl : public Threads::Service {
     reply.set_thread(ThisThread());
     co_return reply;
   }
-  Task<absl::Status> Chat(ServerContext&, ServerReaderWriter<Msg, Msg>& stream) override {
+  Task<absl::Status> Chat(ServerContext& context, ServerReaderWriter<Msg, Msg>& stream) override {
     while (std::optional<Msg> m = co_await stream.Read()) {
       if (!co_await stream.Write(MakeMsg("re:" + m->text()))) break;
+    }
+    if (context.IsCancelled()) {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        ++chats_cancelled;
+      }
+      cv.notify_all();
     }
     co_return absl::OkStatus();
   }
@@ -109,6 +116,11 @@ class ThreadsImpl : public Threads::Service {
   std::mutex mu;
   std::condition_variable cv;
   int hanging = 0;  // guarded by mu
+  int chats_cancelled = 0;  // guarded by mu
+  bool WaitForCancelledChats(int n) {
+    std::unique_lock<std::mutex> lock(mu);
+    return cv.wait_for(lock, std::chrono::seconds(60), [&] { return chats_cancelled >= n; });
+  }
   bool WaitForHanging(int n) {
     std::unique_lock<std::mutex> lock(mu);
     return cv.wait_for(lock, std::chrono::seconds(60), [&] { return hanging >= n; });
@@ -389,6 +401,30 @@ TEST_F(ThreadsTest, ServerShutdownWithBlockingCallsInFlightWakesEveryCaller) {
                 st.code() == absl::StatusCode::kCancelled)
         << st;
   }
+}
+
+// A blocking stream object dropped mid-call (on its own thread) cancels the call, on the loop:
+// the server's handler sees the cancellation. Cancel() does the same explicitly.
+TEST_F(ThreadsTest, DroppingOrCancellingABlockingStreamCancelsTheCall) {
+  Start(1);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      Threads::Stub stub(channel_);
+      auto chat = stub.ChatBlocking();
+      Msg m;
+      ASSERT_TRUE(chat->Write(MakeMsg("x")));
+      ASSERT_TRUE(chat->Read(&m));  // the handler is running
+      if (t % 2 == 0) {
+        chat->Cancel();
+        EXPECT_EQ(chat->Finish().code(), absl::StatusCode::kCancelled);
+        EXPECT_FALSE(chat->Write(MakeMsg("after")));
+      }
+      chat.reset();  // unfinished: cancelled on the loop
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_TRUE(impl_.WaitForCancelledChats(4));
 }
 
 }  // namespace
