@@ -4,7 +4,7 @@
 //   auto channel = Channel::Create(&loop, "127.0.0.1:50051");
 //   helloworld::Greeter::Stub stub(channel);
 //   absl::StatusOr<HelloReply> reply = co_await stub.SayHello(request);        // in a coroutine
-//   absl::StatusOr<HelloReply> reply = stub.SayHelloBlocking(request);         // outside the loop
+//   absl::StatusOr<HelloReply> reply = stub.SayHelloBlocking(request);         // other threads
 //
 //   auto chat = stub.RouteChat();                                              // bidi
 //   co_await chat->Write(note);

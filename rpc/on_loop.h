@@ -16,6 +16,7 @@
 #ifndef H2RPC_RPC_ON_LOOP_H_
 #define H2RPC_RPC_ON_LOOP_H_
 
+#include <coroutine>
 #include <exception>
 #include <memory>
 #include <optional>
@@ -153,6 +154,64 @@ void ReleaseOnLoop(transport::UvLoop* loop, std::shared_ptr<T> object, F last) {
   }
   last(*object);
   object.reset();
+}
+
+namespace internal {
+
+template <typename T>
+class RunOnAwaiter {
+ public:
+  RunOnAwaiter(transport::UvLoop* target, Task<T> task)
+      : target_(target), task_(std::move(task)) {}
+
+  bool await_ready() const noexcept { return false; }
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
+    transport::UvLoop* here = transport::UvLoop::current();
+    if (here == target_) {
+      same_loop_ = true;
+      return task_.await_suspend(h);  // an ordinary co_await of the task
+    }
+    if (here == nullptr) return h;  // no loop to come back to: nullopt
+    std::shared_ptr<transport::LoopExecutor> home = here->executor();
+    // The awaiter lives in the suspended coroutine's frame until it is resumed.
+    const bool posted = target_->postFromAnyThread(
+        [this, h, home, task = std::make_shared<Task<T>>(std::move(task_))] {
+          std::move(*task).Start(
+              [this, h, home](T value) {
+                result_.emplace(std::move(value));
+                (void)home->post([h] { h.resume(); });
+              },
+              [this, h, home](std::exception_ptr e) {
+                error_ = e;
+                (void)home->post([h] { h.resume(); });
+              });
+        });
+    return posted ? std::noop_coroutine() : h;
+  }
+  std::optional<T> await_resume() {
+    if (same_loop_) return task_.await_resume();
+    if (error_) std::rethrow_exception(error_);
+    return std::move(result_);
+  }
+
+ private:
+  transport::UvLoop* target_;
+  Task<T> task_;
+  bool same_loop_ = false;
+  std::optional<T> result_;  // written on the target loop, read after the hop back (post)
+  std::exception_ptr error_;
+};
+
+}  // namespace internal
+
+// `co_await RunOn(loop, task)` from a coroutine on another loop: runs `task` on `loop` (a
+// channel's, say) and resumes the awaiting coroutine on its own loop with the result — the
+// cross-loop form of `co_await task`. nullopt if `loop` was already being destroyed (or if the
+// awaiting coroutine runs on no loop). On `loop` itself it is a plain `co_await task`. If the
+// awaiting coroutine's loop is destroyed first, that coroutine is never resumed.
+template <typename T>
+internal::RunOnAwaiter<T> RunOn(transport::UvLoop* loop, Task<T> task) {
+  return internal::RunOnAwaiter<T>(loop, std::move(task));
 }
 
 }  // namespace h2rpc::rpc

@@ -134,7 +134,9 @@ class ThreadsImpl : public Threads::Service {
 class ThreadsTest : public ::testing::Test {
  protected:
   void Start(int server_threads) {
-    servers_ = std::make_unique<ServerPool>(ServerPoolOptions{.num_threads = server_threads});
+    ServerPoolOptions options;
+    options.num_threads = server_threads;
+    servers_ = std::make_unique<ServerPool>(options);
     servers_->RegisterService(&impl_);
     ASSERT_TRUE(servers_->Listen("127.0.0.1", 0).ok());
     channel_ = Channel::Create(io_.loop(), Target());
@@ -301,6 +303,41 @@ TEST_F(ThreadsTest, OffloadRunsOnThePoolAndResumesOnTheHandlersLoop) {
   }
   for (auto& th : threads) th.join();
   EXPECT_EQ(checked.load(), 40);
+}
+
+// A coroutine on one loop calls through a channel of another loop with RunOn(): the call runs
+// on the channel's loop, and the coroutine resumes on its own.
+TEST_F(ThreadsTest, RunOnHopsToTheChannelsLoopAndBack) {
+  Start(1);
+  transport::UvLoopThread other;
+  Threads::Stub stub(channel_);
+  std::promise<std::string> outcome;
+  auto body = [&]() -> Task<bool> {
+    int ok = 0;
+    for (int i = 0; i < 20; ++i) {
+      Msg request = MakeMsg("hop" + std::to_string(i));
+      std::optional<absl::StatusOr<Msg>> reply = co_await RunOn(io_.loop(), stub.Unary(request));
+      if (reply && reply->ok() && (*reply)->text() == request.text() &&
+          std::this_thread::get_id() == other.threadId()) {
+        ++ok;
+      }
+    }
+    outcome.set_value(std::to_string(ok));
+    co_return true;
+  };
+  ASSERT_TRUE(other.loop()->postFromAnyThread([&] { body().Start([](bool) {}, nullptr); }));
+  auto f = outcome.get_future();
+  ASSERT_EQ(f.wait_for(std::chrono::seconds(60)), std::future_status::ready);
+  EXPECT_EQ(f.get(), "20");
+  // On the channel's own loop RunOn is a plain co_await.
+  std::promise<bool> same_loop;
+  auto direct = [&]() -> Task<bool> {
+    std::optional<absl::StatusOr<Msg>> reply = co_await RunOn(io_.loop(), stub.Unary(MakeMsg("d")));
+    same_loop.set_value(reply && reply->ok() && std::this_thread::get_id() == io_.threadId());
+    co_return true;
+  };
+  ASSERT_TRUE(io_.loop()->postFromAnyThread([&] { direct().Start([](bool) {}, nullptr); }));
+  EXPECT_TRUE(same_loop.get_future().get());
 }
 
 // Outside a running loop, Offload runs the work inline (nothing to keep free, nowhere to hop).
