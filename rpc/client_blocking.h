@@ -26,6 +26,7 @@
 #define H2RPC_RPC_CLIENT_BLOCKING_H_
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -107,21 +108,30 @@ class BlockingCallBase {
   }
 
  protected:
-  // Runs `task` on the loop; `failed` (the error it did not run for) if it could not.
+  // Runs `task` on the loop; nullopt, and Failed() says why, if it could not.
   template <typename T>
   std::optional<T> Run(Task<T> task) {
     if (!call_) return std::nullopt;
     if (AccessFromThisThread(loop_) == LoopAccess::kLoopThread) {
-      failed_ = BlockingOnLoopThreadError();
+      SetFailed(BlockingOnLoopThreadError());
       return std::nullopt;
     }
     std::optional<T> result = TryBlockOn(loop_, std::move(task));
-    if (!result) failed_ = LoopGoneError();
+    if (!result) SetFailed(LoopGoneError());
     return result;
+  }
+  // Locked: a Read on one thread and a Write on another may both fail.
+  void SetFailed(absl::Status status) {
+    std::lock_guard<std::mutex> lock(failed_mu_);
+    failed_ = std::move(status);
+  }
+  absl::Status Failed() {
+    std::lock_guard<std::mutex> lock(failed_mu_);
+    return failed_;
   }
   absl::Status FinishStatus() {
     std::optional<absl::Status> status = Run(internal::AwaitFinish(call_));
-    return status ? *status : failed_;
+    return status ? *status : Failed();
   }
   bool WriteMessage(const google::protobuf::MessageLite& message, WriteOptions options) {
     return Run(internal::WriteBytes(call_, message.SerializeAsString(), options)).value_or(false);
@@ -136,7 +146,8 @@ class BlockingCallBase {
 
   transport::UvLoop* loop_;
   std::shared_ptr<ClientCall> call_;
-  absl::Status failed_;
+  std::mutex failed_mu_;
+  absl::Status failed_;  // guarded by failed_mu_
   Metadata empty_;
 };
 
@@ -172,7 +183,7 @@ class BlockingClientWriter : public BlockingCallBase {
   absl::StatusOr<Response> Finish() {
     std::optional<absl::StatusOr<Response>> result =
         Run(internal::HalfCloseAndFinish<Response>(call_));
-    if (!result) return failed_;
+    if (!result) return Failed();
     return std::move(*result);
   }
 };

@@ -33,6 +33,7 @@ absl::Status ServerPool::ListenTls(const std::string& host, uint16_t port,
 absl::Status ServerPool::Start(const std::string& host, uint16_t port,
                                const transport::TlsOptions* tls) {
   if (stopped_) return absl::FailedPreconditionError("The server pool was shut down");
+  if (servers_[0]) return absl::FailedPreconditionError("The server pool is already listening");
   for (size_t i = 0; i < threads_.size(); ++i) {
     transport::UvLoop* loop = threads_[i]->loop();
     const uint16_t this_port = i == 0 ? port : port_;

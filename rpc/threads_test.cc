@@ -254,6 +254,7 @@ TEST_F(ThreadsTest, ServerPoolServesConcurrentClientsOnAllItsLoops) {
   Start(2);
   const std::set<uint64_t> pool_threads = ServerThreads();
   ASSERT_EQ(pool_threads.size(), 2u);
+  EXPECT_EQ(servers_->Listen("127.0.0.1", 0).code(), absl::StatusCode::kFailedPrecondition);
   std::mutex mu;
   std::set<uint64_t> seen;
   std::atomic<int> ok{0};

@@ -88,16 +88,18 @@ bool LoopExecutor::open() const {
 }
 
 void LoopExecutor::runQueued() {
+  // A local batch, not a member: a callback that runs a nested turn of the loop (uv_run from a
+  // callback, as some tests do) may come back here.
+  std::vector<LoopCallback> batch;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    running_.swap(queue_);
+    batch.swap(queue_);
   }
   // Run outside the lock: callbacks may post again (that lands in the next wake-up).
-  for (size_t i = 0; i < running_.size(); ++i) {
-    auto fn = std::move(running_[i]);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    auto fn = std::move(batch[i]);
     fn();
   }
-  running_.clear();
 }
 
 bool LoopExecutor::wait(const std::function<bool()>& done) {

@@ -97,7 +97,6 @@ class LoopExecutor {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::vector<LoopCallback> queue_;  // guarded by mu_
-  std::vector<LoopCallback> running_;  // loop thread only
   bool closed_ = false;               // guarded by mu_
   uv_async_t* async_;                 // sent under mu_ while !closed_; closed by close()
   std::atomic<std::thread::id> runner_{};
