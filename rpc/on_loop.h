@@ -16,6 +16,7 @@
 #ifndef H2RPC_RPC_ON_LOOP_H_
 #define H2RPC_RPC_ON_LOOP_H_
 
+#include <condition_variable>
 #include <coroutine>
 #include <exception>
 #include <memory>
@@ -60,6 +61,7 @@ struct BlockState {
   std::optional<T> value;  // guarded by the executor's lock until `done`
   std::exception_ptr error;
   bool done = false;
+  std::condition_variable cv;  // the waiting thread's own (LoopExecutor::wait)
 };
 
 }  // namespace internal
@@ -93,20 +95,20 @@ std::optional<T> TryBlockOn(transport::UvLoop* loop, Task<T> task) {
             // On the loop thread. The task resumes there; its end wakes the caller.
             std::move(*task).Start(
                 [state, executor](T value) {
-                  executor->notify([&] {
+                  executor->notify(state->cv, [&] {
                     state->value.emplace(std::move(value));
                     state->done = true;
                   });
                 },
                 [state, executor](std::exception_ptr e) {
-                  executor->notify([&] {
+                  executor->notify(state->cv, [&] {
                     state->error = e;
                     state->done = true;
                   });
                 });
           });
       if (!posted) return std::nullopt;
-      if (!executor->wait([&] { return state->done; })) return std::nullopt;
+      if (!executor->wait(state->cv, [&] { return state->done; })) return std::nullopt;
       break;
     }
   }
@@ -124,13 +126,13 @@ std::optional<R> CallOnLoop(transport::UvLoop* loop, F fn) {
   std::shared_ptr<transport::LoopExecutor> executor = loop->executor();
   const bool posted = executor->post([fn = std::make_shared<F>(std::move(fn)), state, executor] {
     R result = (*fn)();
-    executor->notify([&] {
+    executor->notify(state->cv, [&] {
       state->value.emplace(std::move(result));
       state->done = true;
     });
   });
   if (!posted) return std::nullopt;
-  if (!executor->wait([&] { return state->done; })) return std::nullopt;
+  if (!executor->wait(state->cv, [&] { return state->done; })) return std::nullopt;
   return std::move(state->value);
 }
 

@@ -2,6 +2,7 @@
 // happens to work posted while or after the loop goes away. Run under TSan (--config=tsan).
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <future>
 #include <memory>
 #include <thread>
@@ -145,14 +146,16 @@ TEST(LoopExecutorTest, WaitersWakeOnNotifyOrWhenTheLoopIsDestroyed) {
   auto io = std::make_unique<UvLoopThread>();
   auto executor = io->loop()->executor();
   bool done = false;  // guarded by the executor's lock
-  ASSERT_TRUE(executor->post([&] { executor->notify([&] { done = true; }); }));
-  EXPECT_TRUE(executor->wait([&] { return done; }));
+  std::condition_variable cv;
+  ASSERT_TRUE(executor->post([&] { executor->notify(cv, [&] { done = true; }); }));
+  EXPECT_TRUE(executor->wait(cv, [&] { return done; }));
 
   std::promise<void> waiting;
   std::atomic<int> result{-1};
   std::thread waiter([&] {
     waiting.set_value();
-    result = executor->wait([] { return false; }) ? 1 : 0;
+    std::condition_variable own;
+    result = executor->wait(own, [] { return false; }) ? 1 : 0;
   });
   waiting.get_future().wait();
   io.reset();  // stops, joins and destroys the loop

@@ -102,18 +102,18 @@ void LoopExecutor::runQueued() {
   }
 }
 
-bool LoopExecutor::wait(const std::function<bool()>& done) {
+bool LoopExecutor::wait(std::condition_variable& cv, const std::function<bool()>& done) {
   std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [&] { return closed_ || done(); });
+  waiters_.push_back(&cv);
+  cv.wait(lock, [&] { return closed_ || done(); });
+  std::erase(waiters_, &cv);
   return done();
 }
 
-void LoopExecutor::notify(const std::function<void()>& fn) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    fn();
-  }
-  cv_.notify_all();
+void LoopExecutor::notify(std::condition_variable& cv, const std::function<void()>& fn) {
+  std::lock_guard<std::mutex> lock(mu_);
+  fn();
+  cv.notify_all();
 }
 
 void LoopExecutor::close() {
@@ -122,8 +122,8 @@ void LoopExecutor::close() {
     std::lock_guard<std::mutex> lock(mu_);
     closed_ = true;
     dropped.swap(queue_);
+    for (std::condition_variable* cv : waiters_) cv->notify_all();
   }
-  cv_.notify_all();
   dropped.clear();  // destroyed unrun, outside the lock (their destructors may post: refused)
   uv_close(reinterpret_cast<uv_handle_t*>(async_),
            [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });

@@ -81,12 +81,14 @@ class LoopExecutor {
   // False once the loop is being destroyed.
   bool open() const;
 
-  // A condition variable of this loop, for threads that wait for work they posted: wait()
-  // returns once `done()` holds (checked under the executor's lock) or the loop is destroyed;
-  // true if done() holds. Whatever makes done() true must change it inside notify(fn), which
-  // runs fn under the same lock and wakes every waiter.
-  bool wait(const std::function<bool()>& done);
-  void notify(const std::function<void()>& fn);
+  // For threads that wait for work they posted, each on a condition variable of its own (no
+  // thundering herd when many threads wait on one loop): wait(cv, done) sleeps on `cv` until
+  // `done()` holds (checked under the executor's lock) or the loop is destroyed, and returns
+  // done(). Whatever makes done() true must change it inside notify(cv, fn), which runs fn under
+  // the same lock and wakes `cv` (under the lock too, so the waiter may destroy `cv` as soon as
+  // it returns).
+  bool wait(std::condition_variable& cv, const std::function<bool()>& done);
+  void notify(std::condition_variable& cv, const std::function<void()>& fn);
 
  private:
   friend class UvLoop;
@@ -95,7 +97,7 @@ class LoopExecutor {
   void close();       // on the destroying thread: refuses posts, destroys the queue
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;
+  std::vector<std::condition_variable*> waiters_;  // guarded by mu_; woken by close()
   std::vector<LoopCallback> queue_;  // guarded by mu_
   bool closed_ = false;               // guarded by mu_
   uv_async_t* async_;                 // sent under mu_ while !closed_; closed by close()
