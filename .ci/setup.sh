@@ -16,6 +16,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc grpc-proto
   util-linux procps
   clang-14 libfuzzer-14-dev
+  nginx-light
 )
 # More packages to require, e.g. to try the error paths: H2RPC_EXTRA_PACKAGES=no-such-pkg make setup
 read -r -a extra <<<"${H2RPC_EXTRA_PACKAGES:-}"

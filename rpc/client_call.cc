@@ -176,6 +176,8 @@ ClientCall::ClientCall(std::shared_ptr<Channel> channel, std::string path, CallO
       path_(std::move(path)),
       options_(std::move(options)),
       deframer_(channel_->options().max_receive_message_size, StreamWindow(channel_->options())) {
+  // Parse one message ahead of the reader: what the server sends is held as the bytes it sent.
+  deframer_.set_max_ready(1);
   if (options_.timeout) deadline_ = absl::Now() + *options_.timeout;
   if (options_.deadline && (!deadline_ || *options_.deadline < *deadline_)) {
     deadline_ = options_.deadline;
@@ -265,6 +267,9 @@ void ClientCall::Begin() {
   stream_->onTrailers([weak](const Headers& h, uint8_t) {
     if (auto self = weak.lock()) self->OnTrailers(h);
   });
+  stream_->onEnd([weak] {
+    if (auto self = weak.lock()) self->OnEnd();
+  });
   stream_->onDrain([weak] {
     if (auto self = weak.lock()) self->FlushWrites(true);
   });
@@ -322,10 +327,19 @@ Awaitable<bool> ClientCall::Write(std::string message, WriteOptions options) {
       sent_frames_.push_back(frame);
     }
   }
-  if (stream_->write(std::move(frame))) {
-    result.state()->Complete(true);
-  } else {
+  if (!stream_->write(std::move(frame))) {
     pending_writes_.push_back(result.state());
+  } else if (++writes_without_yield_ > kWritesPerYield) {
+    // A writer that never has to wait (tiny messages under a 16 KiB high-water mark that the
+    // session drains within the turn) would otherwise never leave the loop callback it runs
+    // in: every kWritesPerYield writes, the write completes from a posted callback.
+    writes_without_yield_ = 0;
+    std::weak_ptr<ClientCall> weak = weak_from_this();
+    channel_->loop()->post([weak, state = result.state()] {
+      if (weak.lock()) state->Complete(true);
+    });
+  } else {
+    result.state()->Complete(true);
   }
   return result;
 }
@@ -401,22 +415,37 @@ void ClientCall::OnResponse(const Headers& headers, uint8_t flags) {
 
 void ClientCall::OnData(const transport::SharedBuffer& data) {
   if (done()) return;
-  if (absl::Status st = deframer_.Feed(data); !st.ok()) {
-    Cancel(st);
+  absl::Status error = deframer_.Feed(data);
+  if (error.ok()) PullMessages(&error);
+  if (!error.ok()) {
+    Cancel(error);
     return;
   }
-  while (auto frame = deframer_.Next()) {
+  UpdateFlow();
+  DeliverReads();
+}
+
+bool ClientCall::BufferFull() const {
+  const auto& o = channel_->options();
+  return messages_.size() >= std::max<size_t>(1, o.max_buffered_messages) ||
+         (!messages_.empty() && queued_bytes_ >= o.max_buffered_bytes);
+}
+
+bool ClientCall::PullMessages(absl::Status* error) {
+  while (!BufferFull()) {
+    std::optional<MessageDeframer::Frame> frame = deframer_.Next();
+    if (!frame) break;
     if (frame->compressed) {
       if (response_compression_ == Compression::kIdentity) {
-        Cancel(absl::InternalError(
-            "Compressed flag set on a message but the response has no grpc-encoding"));
-        return;
+        *error = absl::InternalError(
+            "Compressed flag set on a message but the response has no grpc-encoding");
+        return false;
       }
       auto inflated = Decompress(response_compression_, std::move(*frame).Assembled(),
                                  channel_->options().max_receive_message_size);
       if (!inflated.ok()) {
-        Cancel(inflated.status());
-        return;
+        *error = inflated.status();
+        return false;
       }
       queued_bytes_ += inflated->size();
       messages_.push_back({ReceivedMessage{{}, std::move(*inflated)}, true});
@@ -426,8 +455,11 @@ void ClientCall::OnData(const transport::SharedBuffer& data) {
       messages_.push_back({std::move(m), false});
     }
   }
-  UpdateFlow();
-  DeliverReads();
+  if (!deframer_.status().ok()) {
+    *error = deframer_.status();
+    return false;
+  }
+  return true;
 }
 
 size_t ClientCall::MessageBytes(const ReceivedMessage& m) {
@@ -440,9 +472,7 @@ void ClientCall::UpdateFlow() {
   if (!stream_) return;
   // Backpressure: a caller that does not read stops the server through flow control (the
   // stream credits the server only for bytes it delivered to us).
-  const auto& o = channel_->options();
-  const bool full = messages_.size() >= std::max<size_t>(1, o.max_buffered_messages) ||
-                    (!messages_.empty() && queued_bytes_ >= o.max_buffered_bytes);
+  const bool full = BufferFull();
   if (full && !paused_) {
     paused_ = true;
     stream_->pause();
@@ -493,11 +523,38 @@ void ClientCall::OnTrailers(const Headers& trailers) {
   auto md = Metadata::FromWire(ToEntries(trailers), /*skip_reserved=*/true);
   if (md.ok()) trailing_metadata_ = std::move(*md);
   absl::Status status = md.ok() ? StatusFromTrailers(trailers) : md.status();
-  if (deframer_.HasPartial() && status.ok()) {
+  trailers_status_ = std::move(status);
+  MaybeEndWithTrailers(/*dropping_unread=*/false);
+}
+
+void ClientCall::OnEnd() {
+  response_ended_ = true;
+  MaybeEndWithTrailers(/*dropping_unread=*/false);
+}
+
+void ClientCall::MaybeEndWithTrailers(bool dropping_unread) {
+  if (done() || !trailers_status_) return;
+  // Someone waits in Finish(): reading is over (see Finish()).
+  dropping_unread |= !finish_waiters_.empty();
+  // A failed status needs no messages: end now, as before (what was read stays readable).
+  if (trailers_status_->ok() && !dropping_unread) {
+    // Wait until every DATA byte reached the deframer ('end'; a stream already closed has no
+    // more), and the deframer holds no message the call has no room for yet.
+    const bool all_here = response_ended_ || !stream_ || stream_->destroyed();
+    if (!all_here) return;
+    if (deframer_.HasPartial()) {
+      End(absl::InternalError("Response ended in the middle of a message"));
+      return;
+    }
+    if (deframer_.buffered_bytes() > 0) return;  // PopMessage() comes back here
+  }
+  absl::Status status = *trailers_status_;
+  if (status.ok() && deframer_.HasPartial()) {
     status = absl::InternalError("Response ended in the middle of a message");
   }
   End(status);
-  // The server is done before we are: no point sending more (gRPC's RST_STREAM NO_ERROR).
+  // The server is done before we are: no point sending more (gRPC's RST_STREAM NO_ERROR). Not
+  // before: closing the stream drops the DATA it still holds for us.
   if (stream_ && !writes_done_ && !stream_->closed()) {
     stream_->close(transport::constants::NGHTTP2_NO_ERROR);
   }
@@ -507,6 +564,12 @@ void ClientCall::OnClose(bool connection_gone) {
   if (done()) {
     FlushWrites(false);
     DeliverReads();
+    return;
+  }
+  if (trailers_status_) {
+    // The server finished (its 'close' follows 'end'): the status waits for the reader.
+    FlushWrites(false);
+    MaybeEndWithTrailers(/*dropping_unread=*/false);
     return;
   }
   // No status yet: the stream was reset, or the connection went away.
@@ -560,9 +623,9 @@ void ClientCall::End(absl::Status status) {
 
 Awaitable<std::optional<std::string>> ClientCall::Read() {
   Awaitable<std::optional<std::string>> result;
-  if (!messages_.empty()) {
+  if (!messages_.empty() && !YieldBeforeRead()) {
     result.state()->Complete(std::move(PopMessage()).Take());
-  } else if (done()) {
+  } else if (messages_.empty() && done()) {
     result.state()->Complete(std::nullopt);
   } else {
     pending_read_ = result.state();
@@ -570,11 +633,25 @@ Awaitable<std::optional<std::string>> ClientCall::Read() {
   return result;
 }
 
+bool ClientCall::YieldBeforeRead() {
+  // A reader that always finds a message ready never leaves the loop callback it runs in: a
+  // window of 5-byte messages is ~200,000 reads, seconds for one callback on a loaded machine,
+  // while timers, other calls and our own writes wait (issue 13, item 10). Every
+  // kReadsPerYield ready reads, the read completes from a posted callback instead.
+  if (++reads_without_yield_ <= kReadsPerYield) return false;
+  reads_without_yield_ = 0;
+  std::weak_ptr<ClientCall> weak = weak_from_this();
+  channel_->loop()->post([weak] {
+    if (auto self = weak.lock()) self->DeliverReads();
+  });
+  return true;
+}
+
 Awaitable<std::optional<ReceivedMessage>> ClientCall::ReadMessage() {
   Awaitable<std::optional<ReceivedMessage>> result;
-  if (!messages_.empty()) {
+  if (!messages_.empty() && !YieldBeforeRead()) {
     result.state()->Complete(PopMessage());
-  } else if (done()) {
+  } else if (messages_.empty() && done()) {
     result.state()->Complete(std::nullopt);
   } else {
     pending_message_read_ = result.state();
@@ -586,8 +663,31 @@ ReceivedMessage ClientCall::PopMessage() {
   Received m = std::move(messages_.front());
   messages_.pop_front();
   queued_bytes_ -= MessageBytes(m.message);
-  UpdateFlow();
   last_message_compressed_ = m.compressed;
+  // Room again: the next message comes out of the deframer (a bad one fails the call, later:
+  // not inside the read that is completing).
+  if (!done() || status_->ok()) {
+    absl::Status error;
+    if (!PullMessages(&error)) {
+      std::weak_ptr<ClientCall> weak = weak_from_this();
+      channel_->loop()->post([weak, error] {
+        if (auto self = weak.lock()) self->Cancel(error);
+      });
+    }
+  }
+  UpdateFlow();
+  if (messages_.empty() || deframer_.buffered_bytes() == 0) {
+    // The last message before the trailers may have been the one holding their status back.
+    std::weak_ptr<ClientCall> weak = weak_from_this();
+    if (trailers_status_ && !done()) {
+      channel_->loop()->post([weak] {
+        if (auto self = weak.lock()) {
+          self->MaybeEndWithTrailers(/*dropping_unread=*/false);
+          self->DeliverReads();
+        }
+      });
+    }
+  }
   return std::move(m.message);
 }
 
@@ -614,6 +714,9 @@ void ClientCall::DeliverReads() {
 
 Awaitable<absl::Status> ClientCall::Finish() {
   Awaitable<absl::Status> result;
+  // Finish() ends reading: with the trailers here, messages not read yet are dropped (a unary
+  // response with extra messages, a stream the caller stopped reading).
+  if (!done() && trailers_status_) MaybeEndWithTrailers(/*dropping_unread=*/true);
   if (done()) {
     result.state()->Complete(*status_);
   } else {

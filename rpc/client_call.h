@@ -149,7 +149,10 @@ class ClientCall : public std::enable_shared_from_this<ClientCall> {
   // read (of either kind) at a time.
   Awaitable<std::optional<ReceivedMessage>> ReadMessage();
   // The final status: from the trailers (or Trailers-Only), or synthesized from the HTTP
-  // status, the RST_STREAM code, the deadline or a broken connection.
+  // status, the RST_STREAM code, the deadline or a broken connection. The trailers' status
+  // comes once the messages before them are all delivered (read, or buffered in the call);
+  // calling Finish() ends reading: messages not read by then are dropped (gRPC's rule: call
+  // Finish() after Read() returned nullopt).
   Awaitable<absl::Status> Finish();
   // Cancels (RST_STREAM CANCEL); the status becomes `why` unless the call already ended.
   void Cancel(const absl::Status& why);
@@ -169,6 +172,20 @@ class ClientCall : public std::enable_shared_from_this<ClientCall> {
   void OnResponse(const transport::Headers& headers, uint8_t flags);
   void OnData(const transport::SharedBuffer& data);
   void OnTrailers(const transport::Headers& trailers);
+  // The stream's 'end': every DATA byte has reached OnData.
+  void OnEnd();
+  // Ends the call with the trailers' status once the response is all here and parsed (or
+  // `dropping_unread`: Finish() was called, the messages nobody read are dropped).
+  void MaybeEndWithTrailers(bool dropping_unread);
+  // Moves messages from the deframer to messages_ while the call's buffer has room; false (and
+  // `*error` set) when the bytes held were bad.
+  bool PullMessages(absl::Status* error);
+  bool BufferFull() const;
+  // True when this read must complete from a posted callback (see kReadsPerYield).
+  bool YieldBeforeRead();
+  static constexpr int kReadsPerYield = 64;
+  static constexpr int kWritesPerYield = 64;
+  int writes_without_yield_ = 0;
   // `connection_gone`: the stream closed because its connection did (not by RST_STREAM).
   void OnClose(bool connection_gone);
   void End(absl::Status status);
@@ -196,6 +213,13 @@ class ClientCall : public std::enable_shared_from_this<ClientCall> {
   bool retried_ = false;
   bool RetryTransparently();
   bool deadline_expired_ = false;
+  // The status the trailers gave, kept until the messages before them are all delivered: the
+  // trailers arrive as soon as the server sends them, while the stream may still hold DATA a
+  // slow reader has not taken (ending the call then lost those messages).
+  std::optional<absl::Status> trailers_status_;
+  bool response_ended_ = false;  // the stream's 'end'
+  // Reads completed without waiting since the last one that waited (see ReadMessage()).
+  int reads_without_yield_ = 0;
   Metadata initial_metadata_;
   Metadata trailing_metadata_;
   struct Received {

@@ -48,13 +48,78 @@ std::string MessageDeframer::Frame::Assembled() && {
 absl::Status MessageDeframer::Feed(absl::string_view bytes) { return FeedImpl(bytes, nullptr); }
 
 absl::Status MessageDeframer::Feed(const transport::SharedBuffer& chunk) {
+  owned_ = true;
   return FeedImpl(absl::string_view(chunk.data(), chunk.size()), &chunk);
 }
 
 absl::Status MessageDeframer::FeedImpl(absl::string_view bytes,
                                        const transport::SharedBuffer* owner) {
   if (!error_.ok()) return error_;
+  if (bytes.empty()) return absl::OkStatus();
+  size_t taken = 0;
+  if (unparsed_.empty()) {
+    taken = Parse(bytes, owner);
+    if (!error_.ok()) return error_;
+    if (taken == bytes.size()) return absl::OkStatus();
+  }
+  // The rest waits for Next(): a slice of the chunk, or a copy of what the caller lends us.
+  transport::SharedBuffer rest =
+      owner != nullptr ? owner->slice(static_cast<size_t>(bytes.data() - owner->data()) + taken,
+                                      bytes.size() - taken)
+                       : transport::SharedBuffer(std::string(bytes.substr(taken)));
+  unparsed_bytes_ += rest.size();
+  unparsed_.push_back(std::move(rest));
+  return absl::OkStatus();
+}
+
+void MessageDeframer::ParseMore() {
+  while (error_.ok() && !unparsed_.empty() && ready_.size() < max_ready_) {
+    transport::SharedBuffer& front = unparsed_.front();
+    const size_t taken =
+        Parse(absl::string_view(front.data(), front.size()), owned_ ? &front : nullptr);
+    unparsed_bytes_ -= taken;
+    if (taken == front.size()) {
+      unparsed_.pop_front();
+    } else {
+      front = front.slice(taken, front.size() - taken);
+    }
+  }
+  if (!error_.ok()) {
+    unparsed_.clear();
+    unparsed_bytes_ = 0;
+  }
+}
+
+bool MessageDeframer::HasPartial() const {
+  if (unparsed_.empty()) return prefix_size_ > 0;
+  // Walk the message boundaries of the unparsed bytes (they start at one) without parsing.
+  uint8_t prefix[kMessagePrefixSize];
+  size_t have = 0;        // prefix bytes seen of the current message
+  uint64_t skip = 0;      // payload bytes still to skip
+  for (const transport::SharedBuffer& b : unparsed_) {
+    size_t pos = 0;
+    while (pos < b.size()) {
+      if (skip > 0) {
+        const size_t n = static_cast<size_t>(std::min<uint64_t>(skip, b.size() - pos));
+        skip -= n;
+        pos += n;
+        continue;
+      }
+      prefix[have++] = static_cast<uint8_t>(b.data()[pos++]);
+      if (have == kMessagePrefixSize) {
+        skip = (uint64_t{prefix[1]} << 24) | (uint64_t{prefix[2]} << 16) |
+               (uint64_t{prefix[3]} << 8) | uint64_t{prefix[4]};
+        have = 0;  // skip > 0 at the end: the payload has not all arrived
+      }
+    }
+  }
+  return have > 0 || skip > 0;
+}
+
+size_t MessageDeframer::Parse(absl::string_view bytes, const transport::SharedBuffer* owner) {
+  const size_t size = bytes.size();
   while (!bytes.empty()) {
+    if (prefix_size_ == 0 && ready_.size() >= max_ready_) break;  // parse-ahead bound
     if (prefix_size_ < kMessagePrefixSize) {
       const size_t take = std::min(kMessagePrefixSize - prefix_size_, bytes.size());
       std::copy_n(bytes.data(), take, prefix_ + prefix_size_);
@@ -66,7 +131,7 @@ absl::Status MessageDeframer::FeedImpl(absl::string_view bytes,
       if (flag > 1) {
         error_ = absl::InternalError(
             absl::StrFormat("Received message with invalid Compressed-Flag 0x%02X", flag));
-        return error_;
+        return size - bytes.size();
       }
       const auto* p = reinterpret_cast<const uint8_t*>(prefix_);
       const uint32_t length = (uint32_t{p[1]} << 24) | (uint32_t{p[2]} << 16) |
@@ -74,7 +139,7 @@ absl::Status MessageDeframer::FeedImpl(absl::string_view bytes,
       if (length > max_message_size_) {
         error_ = absl::ResourceExhaustedError(absl::StrCat(
             "Received message larger than max (", length, " vs. ", max_message_size_, ")"));
-        return error_;
+        return size - bytes.size();
       }
       partial_.compressed = flag == 1;
       remaining_ = length;
@@ -106,7 +171,7 @@ absl::Status MessageDeframer::FeedImpl(absl::string_view bytes,
       prefix_size_ = 0;
     }
   }
-  return absl::OkStatus();
+  return size - bytes.size();
 }
 
 std::optional<MessageDeframer::Frame> MessageDeframer::Next() {
@@ -114,6 +179,7 @@ std::optional<MessageDeframer::Frame> MessageDeframer::Next() {
   Frame frame = std::move(ready_.front());
   ready_.pop_front();
   ready_bytes_ -= FrameBytes(frame);
+  ParseMore();
   return frame;
 }
 

@@ -69,6 +69,9 @@ class MessageDeframer {
   // completed before the error stay queued):
   //   declared length > max -> RESOURCE_EXHAUSTED "Received message larger than max (N vs. M)";
   //   Compressed-Flag not 0/1 -> INTERNAL.
+  // With a parse-ahead bound (set_max_ready), Feed parses only until that many messages are
+  // complete and keeps the rest of the bytes unparsed; Next() parses on, and an error found
+  // then shows in status().
   absl::Status Feed(absl::string_view bytes);
   // The same for a chunk the deframer may keep: payload bytes are referenced as slices of it
   // (Frame::pieces) instead of being copied. Do not mix with Feed(string_view) on one deframer.
@@ -76,12 +79,22 @@ class MessageDeframer {
   // is held is still the queued messages plus one partial message (and the chunks' remainder).
   absl::Status Feed(const transport::SharedBuffer& chunk);
 
-  // The oldest complete message not yet taken, or nullopt.
+  // The oldest complete message not yet taken, or nullopt (then status() says whether the
+  // bytes held were bad).
   std::optional<Frame> Next();
+  // OK, or the error that stopped the deframer (sticky).
+  const absl::Status& status() const { return error_; }
+  // Parse-ahead bound: at most `n` complete messages are made at a time; the bytes after them
+  // stay unparsed (slices of the fed chunks, counted in buffered_bytes()) until Next() takes
+  // one. Calls use 1, so that what a peer sends costs what it sent (never a Frame per 5-byte
+  // message for a whole window, nor a window's worth of decompressed messages at once) and
+  // the work done per message read is bounded. Default: no bound (Feed parses everything).
+  void set_max_ready(size_t n) { max_ready_ = n == 0 ? 1 : n; }
 
-  // Bytes of an unfinished message (prefix or payload) are buffered. At END_STREAM this means the
-  // stream ended in the middle of a message: the caller fails the call with INTERNAL.
-  bool HasPartial() const { return prefix_size_ > 0; }
+  // Bytes of an unfinished message (prefix or payload) are buffered, the unparsed bytes
+  // included. At END_STREAM this means the stream ended in the middle of a message: the caller
+  // fails the call with INTERNAL.
+  bool HasPartial() const;
 
   // Complete messages waiting for Next().
   size_t queued() const { return ready_.size(); }
@@ -89,12 +102,17 @@ class MessageDeframer {
   // Next(). What a call reports to its stream as retained (memory budget). A reserved buffer's
   // untouched tail is not counted: it costs address space, not memory, until bytes fill it.
   size_t buffered_bytes() const {
-    return partial_.payload.size() + partial_pieces_bytes_ + ready_bytes_;
+    return partial_.payload.size() + partial_pieces_bytes_ + ready_bytes_ + unparsed_bytes_;
   }
   size_t max_message_size() const { return max_message_size_; }
 
  private:
+  // Parses `bytes` until they are used up or max_ready_ messages are complete; returns how
+  // many bytes it took (all of them, or up to a message boundary). Sets error_ on bad input.
+  size_t Parse(absl::string_view bytes, const transport::SharedBuffer* owner);
   absl::Status FeedImpl(absl::string_view bytes, const transport::SharedBuffer* owner);
+  // Parses unparsed_ until max_ready_ messages are complete or it is empty.
+  void ParseMore();
 
   size_t max_message_size_;
   size_t preallocate_up_to_;
@@ -106,6 +124,13 @@ class MessageDeframer {
   size_t partial_pieces_bytes_ = 0;  // bytes in partial_.pieces
   transport::Fifo<Frame> ready_;
   size_t ready_bytes_ = 0;  // buffered_bytes() of the frames in ready_
+  size_t max_ready_ = SIZE_MAX;
+  // Bytes fed but not parsed yet (only while ready_ holds max_ready_ messages), as slices of
+  // the fed chunks (or copies of string_view feeds), oldest first. Parsing resumes at a message
+  // boundary, so prefix_size_ is 0 whenever this is not empty.
+  transport::Fifo<transport::SharedBuffer> unparsed_;
+  size_t unparsed_bytes_ = 0;
+  bool owned_ = false;  // fed SharedBuffers: payloads are slices of them
   static size_t FrameBytes(const Frame& f) {
     size_t n = f.payload.size();
     for (const transport::SharedBuffer& p : f.pieces) n += p.size();

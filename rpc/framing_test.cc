@@ -280,5 +280,107 @@ TEST(MessageDeframerTest, LargeMessageAtTheLimit) {
   EXPECT_EQ(frame->payload, payload);
 }
 
+
+// --- parse-ahead bound (set_max_ready): what calls use --------------------------------------
+
+// Every split of `wire` into chunks of `step` bytes, fed as SharedBuffers with max_ready 1,
+// taking one message after each feed as a slow reader would, then draining.
+std::vector<std::string> FeedBoundedAndDrain(const std::string& wire, size_t step,
+                                             MessageDeframer* deframer, bool owned) {
+  std::vector<std::string> got;
+  for (size_t offset = 0; offset < wire.size(); offset += step) {
+    const std::string piece = wire.substr(offset, step);
+    absl::Status st = owned ? deframer->Feed(transport::SharedBuffer(piece))
+                            : deframer->Feed(absl::string_view(piece));
+    EXPECT_TRUE(st.ok()) << st;
+    EXPECT_LE(deframer->queued(), 1u);
+    if (std::optional<Frame> f = deframer->Next()) got.push_back(std::move(*f).Assembled());
+  }
+  while (std::optional<Frame> f = deframer->Next()) got.push_back(std::move(*f).Assembled());
+  return got;
+}
+
+TEST(MessageDeframerTest, ParseAheadBoundKeepsTheRestUnparsedAndCounted) {
+  std::string wire;
+  for (int i = 0; i < 10000; ++i) wire += FrameMessage(i % 3 ? "" : "xy", false);
+  for (bool owned : {true, false}) {
+    MessageDeframer deframer;
+    deframer.set_max_ready(1);
+    ASSERT_TRUE(owned ? deframer.Feed(transport::SharedBuffer(wire)).ok()
+                      : deframer.Feed(wire).ok());
+    // One message made, the rest held as the bytes they are: no Frame per message.
+    EXPECT_EQ(deframer.queued(), 1u);
+    EXPECT_EQ(deframer.buffered_bytes(), wire.size() - kMessagePrefixSize);
+    EXPECT_FALSE(deframer.HasPartial());
+    int n = 0;
+    while (std::optional<Frame> f = deframer.Next()) {
+      EXPECT_EQ(std::move(*f).Assembled(), n % 3 ? "" : "xy") << n;
+      EXPECT_LE(deframer.queued(), 1u);
+      ++n;
+    }
+    EXPECT_EQ(n, 10000);
+    EXPECT_EQ(deframer.buffered_bytes(), 0u);
+    EXPECT_TRUE(deframer.status().ok());
+  }
+}
+
+TEST(MessageDeframerTest, ParseAheadBoundGivesTheSameMessagesForAnySplit) {
+  const std::string big(20000, 'q');
+  const std::string wire = FrameMessage("a", false) + FrameMessage(big, true) +
+                           FrameMessage("", false) + FrameMessage("bc", false) +
+                           FrameMessage(big, false) + FrameMessage("", true);
+  const std::vector<std::string> expected = {"a", big, "", "bc", big, ""};
+  for (size_t step : {1, 2, 5, 6, 7, 4096, 16384, 100000}) {
+    for (bool owned : {true, false}) {
+      MessageDeframer deframer;
+      deframer.set_max_ready(1);
+      EXPECT_EQ(FeedBoundedAndDrain(wire, step, &deframer, owned), expected)
+          << "step " << step << " owned " << owned;
+      EXPECT_FALSE(deframer.HasPartial());
+    }
+  }
+}
+
+TEST(MessageDeframerTest, ParseAheadBoundFindsErrorsWhenItGetsToThem) {
+  const std::string wire = FrameMessage("ok", false) + FrameMessage("fine", false) +
+                           std::string("\x07\0\0\0\0", 5) + FrameMessage("lost", false);
+  MessageDeframer deframer;
+  deframer.set_max_ready(1);
+  ASSERT_TRUE(deframer.Feed(wire).ok());  // the bad prefix is not parsed yet
+  ASSERT_EQ(deframer.Next()->payload, "ok");
+  ASSERT_EQ(deframer.Next()->payload, "fine");  // parsing on past it finds the bad flag
+  EXPECT_FALSE(deframer.Next().has_value());
+  EXPECT_EQ(deframer.status().code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(deframer.buffered_bytes(), 0u);  // what followed is dropped
+  EXPECT_EQ(deframer.Feed("more").code(), absl::StatusCode::kInternal);  // sticky
+}
+
+TEST(MessageDeframerTest, HasPartialLooksThroughTheUnparsedBytes) {
+  const std::string two = FrameMessage("one", false) + FrameMessage("two", false);
+  for (size_t cut = 0; cut <= two.size(); ++cut) {
+    MessageDeframer deframer;
+    deframer.set_max_ready(1);
+    ASSERT_TRUE(deframer.Feed(FrameMessage("first", false) + two.substr(0, cut)).ok());
+    const bool boundary = cut == 0 || cut == two.size() / 2 || cut == two.size();
+    EXPECT_EQ(deframer.HasPartial(), !boundary) << cut;
+  }
+  MessageDeframer deframer;
+  deframer.set_max_ready(1);
+  ASSERT_TRUE(deframer.Feed(FrameMessage("first", false) + std::string("\0\0\0\0\0", 5)).ok());
+  EXPECT_FALSE(deframer.HasPartial());  // an empty message is complete at its prefix
+}
+
+// The bound in memory: 1 MiB of empty messages costs about 1 MiB, not a Frame per message.
+TEST(MessageDeframerTest, ParseAheadBoundHoldsTinyMessagesAsBytes) {
+  std::string wire;
+  for (int i = 0; i < (1 << 20) / 5; ++i) wire += FrameMessage("", false);
+  transport::SharedBuffer chunk(std::move(wire));
+  PeakHeap peak;
+  MessageDeframer deframer;
+  deframer.set_max_ready(1);
+  ASSERT_TRUE(deframer.Feed(chunk).ok());
+  EXPECT_LT(peak.Growth(), 64 * 1024);
+}
+
 }  // namespace
 }  // namespace h2rpc::rpc

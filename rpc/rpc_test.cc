@@ -305,6 +305,32 @@ TEST_F(RpcTest, ServerStreaming) {
   EXPECT_EQ(Run(body()), (std::vector<int>{0, 1, 2, 3, 4}));
 }
 
+// A reader slower than the server: the replies wait in the call and in the stream (paused at
+// max_buffered_messages), and the trailers arrive before the reader has taken them. Every
+// reply still comes, in order, then the status.
+TEST_F(RpcTest, ServerStreamingToASlowReaderGetsEveryMessageAfterTheTrailers) {
+  EchoRequest req = Req("tick");
+  req.set_count(40);
+  req.set_payload(std::string(20000, 'p'));  // several DATA frames, several chunks
+  auto body = [&]() -> Task<std::vector<int>> {
+    auto call = ClientCall::Start(channel_, "/h2rpc.rpc_test.Echo/Expand", {});
+    co_await call->Write(req.SerializeAsString());
+    call->WritesDone();
+    ClientReader<EchoReply> reader(call);
+    std::vector<int> got;
+    // Let the whole response, trailers included, arrive before reading any of it.
+    while (service_.expanded < 40) co_await Sleep(&loop_, absl::Milliseconds(2));
+    co_await Sleep(&loop_, absl::Milliseconds(20));
+    while (auto r = co_await reader.Read()) got.push_back(r->index());
+    absl::Status st = co_await reader.Finish();
+    EXPECT_TRUE(st.ok()) << st;
+    co_return got;
+  };
+  std::vector<int> expected(40);
+  for (int i = 0; i < 40; ++i) expected[i] = i;
+  EXPECT_EQ(Run(body()), expected);
+}
+
 TEST_F(RpcTest, ClientStreaming) {
   auto body = [&]() -> Task<absl::StatusOr<EchoReply>> {
     ClientWriter<EchoRequest, EchoReply> writer(

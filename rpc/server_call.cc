@@ -109,6 +109,8 @@ ServerCall::ServerCall(std::shared_ptr<transport::ServerHttp2Stream> stream, std
       request_compression_(request_compression),
       peer_accepts_(peer_accepts),
       deframer_(limits.max_receive_message_size, limits.preallocate_message_up_to) {
+  // Parse one message ahead of the handler (see MessageDeframer::set_max_ready).
+  deframer_.set_max_ready(1);
   // Answer in the client's compression when it accepts it (it used it, so it does).
   if (Accepts(peer_accepts_, request_compression_)) response_compression_ = request_compression_;
 }
@@ -131,11 +133,13 @@ void ServerCall::Start(std::optional<absl::Time> deadline) {
   // other listeners (here and 'wantTrailers') can hold a plain pointer — which std::function
   // keeps in place, where a weak_ptr cost an allocation and a lock per listener.
   ServerCall* self = this;
-  stream_->onData([self](std::string_view data) { self->OnData(data); });
+  // Owned chunks: the deframer keeps the bytes not parsed yet as slices of them.
+  stream_->onDataBuffer([self](const transport::SharedBuffer& data) { self->OnData(data); });
   stream_->onEnd([self] { self->OnEnd(); });
   stream_->onDrain([self] { self->FlushWrites(/*ok=*/true); });
   auto keep = shared_from_this();
   stream_->onClose([keep] { keep->OnClose(); });
+  loop_ = stream_->session()->loop();
   deadline_ = deadline;
   if (deadline) {
     transport::EventLoop* loop = stream_->session()->loop();
@@ -182,41 +186,53 @@ void ServerCall::OnCancel(std::function<void()> fn) {
 
 // --- reading --------------------------------------------------------------------------------
 
-void ServerCall::OnData(std::string_view data) {
+void ServerCall::OnData(const transport::SharedBuffer& data) {
   if (finished_ || cancelled_) return;
-  if (absl::Status st = deframer_.Feed(absl::string_view(data.data(), data.size())); !st.ok()) {
-    Fail(st);
+  absl::Status error = deframer_.Feed(data);
+  if (error.ok()) error = PullMessages();
+  if (!error.ok()) {
+    Fail(error);
     return;
-  }
-  while (auto frame = deframer_.Next()) {
-    Received message{"", frame->compressed};
-    if (frame->compressed) {
-      if (request_compression_ == Compression::kIdentity) {
-        Fail(absl::InternalError(
-            "Compressed flag set on a message but the request has no grpc-encoding"));
-        return;
-      }
-      auto inflated = Decompress(request_compression_, frame->payload,
-                                 limits_.max_receive_message_size);
-      if (!inflated.ok()) {
-        Fail(inflated.status());
-        return;
-      }
-      message.bytes = std::move(*inflated);
-    } else {
-      message.bytes = std::move(frame->payload);
-    }
-    queued_bytes_ += message.bytes.size();
-    messages_.push_back(std::move(message));
   }
   UpdateFlow();
   DeliverReads();
 }
 
+bool ServerCall::BufferFull() const {
+  return messages_.size() >= std::max<size_t>(1, limits_.max_buffered_messages) ||
+         (!messages_.empty() && queued_bytes_ >= limits_.max_buffered_bytes);
+}
+
+absl::Status ServerCall::PullMessages() {
+  // One message at a time, and only while the call has room: a window of tiny messages or of
+  // compressed ones costs what the client sent, never a Frame or a decompressed message each.
+  while (!BufferFull()) {
+    std::optional<MessageDeframer::Frame> frame = deframer_.Next();
+    if (!frame) break;
+    Received message{"", frame->compressed};
+    if (frame->compressed) {
+      if (request_compression_ == Compression::kIdentity) {
+        return absl::InternalError(
+            "Compressed flag set on a message but the request has no grpc-encoding");
+      }
+      auto inflated = Decompress(request_compression_, std::move(*frame).Assembled(),
+                                 limits_.max_receive_message_size);
+      if (!inflated.ok()) return inflated.status();
+      message.bytes = std::move(*inflated);
+    } else {
+      message.bytes = std::move(*frame).Assembled();
+    }
+    queued_bytes_ += message.bytes.size();
+    messages_.push_back(std::move(message));
+  }
+  return deframer_.status();
+}
+
 void ServerCall::UpdateFlow() {
-  // Backpressure: a handler that does not read stops the client through flow control.
-  const bool full = messages_.size() >= std::max<size_t>(1, limits_.max_buffered_messages) ||
-                    (!messages_.empty() && queued_bytes_ >= limits_.max_buffered_bytes);
+  // Backpressure: a handler that does not read stops the client through flow control. A call
+  // that is over reads on and drops what comes (OnData ignores it): a stream left paused with
+  // unread DATA never ends, and never lets go of its call and connection.
+  const bool full = BufferFull() && !finished_ && !cancelled_;
   if (full && !paused_) {
     paused_ = true;
     stream_->pause();
@@ -235,6 +251,8 @@ void ServerCall::DropBuffered() {
   messages_.clear();
   queued_bytes_ = 0;
   deframer_ = MessageDeframer(deframer_.max_message_size(), 0);
+  deframer_.set_max_ready(1);
+  UpdateFlow();
   stream_->setRetainedBytes(0);
 }
 
@@ -242,6 +260,18 @@ ServerCall::Received ServerCall::PopMessage() {
   Received m = std::move(messages_.front());
   messages_.pop_front();
   queued_bytes_ -= m.bytes.size();
+  if (!finished_ && !cancelled_) {
+    // Room again: the next message comes out of the deframer. A bad one fails the call from a
+    // posted callback, not inside the read that is completing.
+    if (absl::Status error = PullMessages(); !error.ok()) {
+      std::weak_ptr<ServerCall> weak = weak_from_this();
+      loop_->post([weak, error] {
+        if (auto self = weak.lock(); self && !self->finished_ && !self->cancelled_) {
+          self->Fail(error);
+        }
+      });
+    }
+  }
   UpdateFlow();
   last_message_compressed_ = m.compressed;
   return m;
@@ -259,6 +289,10 @@ void ServerCall::OnEnd() {
 Awaitable<std::optional<std::string>> ServerCall::Read() {
   Awaitable<std::optional<std::string>> result;
   if (!messages_.empty()) {
+    if (YieldBeforeRead()) {
+      pending_read_ = result.state();
+      return result;
+    }
     result.state()->Complete(PopMessage().bytes);
     return result;
   }
@@ -268,6 +302,19 @@ Awaitable<std::optional<std::string>> ServerCall::Read() {
   }
   pending_read_ = result.state();
   return result;
+}
+
+bool ServerCall::YieldBeforeRead() {
+  // A handler that always finds a message ready never leaves the loop callback it runs in
+  // (a window of 5-byte messages is ~200,000 reads): every kReadsPerYield ready reads, the
+  // read completes from a posted callback, so timers, writes and other calls get their turn.
+  if (++reads_without_yield_ <= kReadsPerYield) return false;
+  reads_without_yield_ = 0;
+  std::weak_ptr<ServerCall> weak = weak_from_this();
+  loop_->post([weak] {
+    if (auto self = weak.lock()) self->DeliverReads();
+  });
+  return true;
 }
 
 void ServerCall::DeliverReads() {
@@ -363,7 +410,18 @@ bool ServerCall::ShouldCompress(const WriteOptions& options) const {
 
 void ServerCall::WriteFramed(transport::SharedBuffer framed, Awaitable<bool>& result) {
   if (stream_->write(std::move(framed))) {
-    result.state()->Complete(true);
+    if (++writes_without_yield_ > kWritesPerYield) {
+      // A handler whose writes never wait (small messages drained within the turn) would
+      // never leave the loop callback it runs in: every kWritesPerYield writes, the write
+      // completes from a posted callback.
+      writes_without_yield_ = 0;
+      std::weak_ptr<ServerCall> weak = weak_from_this();
+      loop_->post([weak, state = result.state()] {
+        if (weak.lock()) state->Complete(true);
+      });
+    } else {
+      result.state()->Complete(true);
+    }
   } else if (stream_->destroyed()) {
     // The write itself ended the stream (over the connection's memory budget, the transport
     // reset it): fail now, so the handler lets go of its response at once instead of holding
@@ -435,6 +493,7 @@ void ServerCall::Finish(const absl::Status& status) {
   } else {
     stream_->end();  // → 'wantTrailers' → grpc-status in trailers
   }
+  UpdateFlow();  // the rest of the request body is dropped as it comes
   DeliverReads();
 }
 

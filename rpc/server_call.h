@@ -131,13 +131,24 @@ class ServerCall : public std::enable_shared_from_this<ServerCall> {
   void CountActive(std::shared_ptr<size_t> active);
 
  private:
-  void OnData(std::string_view data);
+  void OnData(const transport::SharedBuffer& data);
   void OnEnd();
   void OnClose();
   void Cancel(const absl::Status& why);
   void Fail(const absl::Status& status);  // ends the call with a status we generated
   void DeliverReads();
   struct Received;
+  bool BufferFull() const;
+  // Moves messages from the deframer into messages_ while there is room; the error if the
+  // bytes were bad.
+  absl::Status PullMessages();
+  // True when this read must complete from a posted callback instead (see the .cc).
+  bool YieldBeforeRead();
+  static constexpr int kReadsPerYield = 64;
+  static constexpr int kWritesPerYield = 64;
+  int writes_without_yield_ = 0;
+  int reads_without_yield_ = 0;
+  transport::EventLoop* loop_ = nullptr;  // the stream's, from Start()
   // Takes the oldest unread message (there must be one).
   Received PopMessage();
   // Pauses or resumes the stream by what is buffered, and reports it to the stream (memory).

@@ -7,6 +7,9 @@
 #   FUZZ_JOBS=2                                    fuzzers run at once (default 1)
 #   FUZZ_KEEP=dir                                  keep the grown corpora there (default: a temp dir)
 #   FUZZ_BIN=dir                                   use fuzzers already built there (no build)
+#   FUZZ_TIMEOUT=s                                 an input slower than this is a finding (default 5;
+#                                                  libFuzzer counts wall time: raise it for fuzzers
+#                                                  run under nice on a loaded machine)
 #
 # The clang build lives in its own Bazel output base (--config=fuzz changes the C++ toolchain;
 # in the normal output base every switch back to g++ would re-run the toolchain configuration).
@@ -14,6 +17,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 FUZZ_S=${FUZZ_S:-60}
+FUZZ_TIMEOUT=${FUZZ_TIMEOUT:-5}
 JOBS=${FUZZ_JOBS:-1}
 ALL=(server_session client_session rpc_server deframer metadata timeout status authority)
 targets=("$@")
@@ -47,7 +51,7 @@ run_one() {
   cp -n tests/fuzz/corpus/"$t"/* "$dir"/ 2>/dev/null
   # -rss_limit_mb / -timeout: memory growth and slow inputs are findings too.
   /usr/bin/time -f "%U %S" -o "$work/$t.time" \
-    "$bin/tests/fuzz/${t}_fuzzer" "$dir" -max_total_time="$FUZZ_S" -timeout=5 -rss_limit_mb=2048 \
+    "$bin/tests/fuzz/${t}_fuzzer" "$dir" -max_total_time="$FUZZ_S" -timeout="$FUZZ_TIMEOUT" -rss_limit_mb=2048 \
     -max_len=16384 -print_final_stats=1 -artifact_prefix="$work/$t.artifacts/" \
     >"$log" 2>&1
   local rc=$?

@@ -146,6 +146,7 @@ class InteropClient {
         {"channel_soak", [this] { return Soak(/*new_channel=*/true); }},
         {"long_lived_channel", [this] { return LongLivedChannel(); }},
         {"concurrent_large_unary", [this] { return ConcurrentLargeUnary(); }},
+        {"slow_server_streaming", [this] { return SlowServerStreaming(); }},
     };
   }
 
@@ -306,6 +307,28 @@ class InteropClient {
     absl::Status st = co_await reader->Finish();
     CHECK_OR_FAIL(st.ok(), "StreamingOutputCall failed: ", Describe(st));
     CHECK_OR_FAIL(n == kResponseSizes.size(), "StreamingOutputCall: ", n, " responses, expected 4");
+    co_return absl::OkStatus();
+  }
+
+  // Not an official case: 8 responses 50 ms apart, so that the call is in flight for ~0.4 s
+  // (tests/proxy: a backend drained under such calls must let them finish).
+  Task<absl::Status> SlowServerStreaming() {
+    auto stub = Stub();
+    StreamingOutputCallRequest req;
+    for (int i = 0; i < 8; ++i) {
+      auto* p = req.add_response_parameters();
+      p->set_size(100);
+      p->set_interval_us(50000);
+    }
+    auto reader = stub.StreamingOutputCall(req);
+    int n = 0;
+    while (std::optional<StreamingOutputCallResponse> resp = co_await reader->Read()) {
+      CHECK_OR_FAIL(IsZeros(resp->payload().body(), 100), "response ", n, ": wrong body");
+      ++n;
+    }
+    absl::Status st = co_await reader->Finish();
+    CHECK_OR_FAIL(st.ok(), "StreamingOutputCall failed: ", Describe(st));
+    CHECK_OR_FAIL(n == 8, "StreamingOutputCall: ", n, " responses, expected 8");
     co_return absl::OkStatus();
   }
 
