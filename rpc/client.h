@@ -4,16 +4,20 @@
 //   auto channel = Channel::Create(&loop, "127.0.0.1:50051");
 //   helloworld::Greeter::Stub stub(channel);
 //   absl::StatusOr<HelloReply> reply = co_await stub.SayHello(request);        // in a coroutine
-//   absl::StatusOr<HelloReply> reply = stub.SayHelloBlocking(request);         // outside the loop
+//   absl::StatusOr<HelloReply> reply = stub.SayHelloBlocking(request);         // other threads
 //
 //   auto chat = stub.RouteChat();                                              // bidi
 //   co_await chat->Write(note);
 //   while (std::optional<RouteNote> in = co_await chat->Read()) { ... }
 //   absl::Status status = co_await chat->Finish();
 //
-// Threading: a channel and its calls belong to one loop thread. Lifetime: calls keep their
-// channel alive; a call object may be dropped at any time (the call is then cancelled if it was
-// not finished).
+// Threading: a channel's calls run on its loop's thread. The coroutine API here (Task,
+// Awaitable, the call objects) is for coroutines running on that loop; other threads use the
+// blocking API (BlockOn, the stubs' *Blocking methods, rpc/client_blocking.h), which hops onto
+// the loop and sleeps until the result is back. A Channel itself may be created, shared and
+// dropped on any thread (its last reference posts its destruction to the loop). See
+// rpc/README.md, "Threading". Lifetime: calls keep their channel alive; a call object may be
+// dropped at any time (the call is then cancelled if it was not finished).
 #ifndef H2RPC_RPC_CLIENT_H_
 #define H2RPC_RPC_CLIENT_H_
 
@@ -26,30 +30,33 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "rpc/client_call.h"
+#include "rpc/on_loop.h"
 #include "rpc/task.h"
 #include "transport/uv_loop.h"
 
 namespace h2rpc::rpc {
 
-// Runs `loop` until `task` has finished and returns its result: the blocking convenience.
-// Call it only from outside the loop (not from a callback or coroutine running on it).
+// Runs `task` to completion on `loop` and returns its result: from a thread of its own while the
+// loop runs elsewhere (the task is posted to the loop and this thread sleeps), or by running the
+// loop here when nobody runs it (a single-threaded program). Never from the loop's own thread, and
+// the loop must outlive the call: either aborts with a message (TryBlockOn in rpc/on_loop.h
+// reports them instead).
 template <typename T>
 T BlockOn(transport::UvLoop* loop, Task<T> task) {
-  std::optional<T> result;
-  std::exception_ptr error;
-  task.Start([&result](T value) { result.emplace(std::move(value)); },
-             [&error](std::exception_ptr e) { error = e; });
-  while (!result && !error) loop->runOnce();
-  if (error) std::rethrow_exception(error);
+  std::optional<T> result = TryBlockOn(loop, std::move(task));
+  if (!result) internal::BlockOnFailed();
   return std::move(*result);
 }
 
+namespace internal {
+inline Task<bool> AsBool(Task<void> task) {
+  co_await std::move(task);
+  co_return true;
+}
+}  // namespace internal
+
 inline void BlockOn(transport::UvLoop* loop, Task<void> task) {
-  bool done = false;
-  std::exception_ptr error;
-  task.Start([&done] { done = true; }, [&error](std::exception_ptr e) { error = e; });
-  while (!done && !error) loop->runOnce();
-  if (error) std::rethrow_exception(error);
+  (void)BlockOn(loop, internal::AsBool(std::move(task)));
 }
 
 // A unary call: one request, one response (or the status). The request is taken by value: the

@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/zero_copy_stream.h"
+#include "rpc/on_loop.h"
 #include "rpc/status_util.h"
 #include "rpc/timeout.h"
 #include "transport/constants.h"
@@ -144,7 +145,11 @@ Channel::~Channel() {
 
 std::shared_ptr<Channel> Channel::Create(transport::UvLoop* loop, std::string target,
                                          ChannelOptions options) {
-  return std::shared_ptr<Channel>(new Channel(loop, std::move(target), std::move(options)));
+  // The last reference may go on any thread: the connection is closed on the loop's.
+  return std::shared_ptr<Channel>(
+      new Channel(loop, std::move(target), std::move(options)), [loop](Channel* channel) {
+        ReleaseOnLoop(loop, std::shared_ptr<Channel>(channel), [](Channel&) {});
+      });
 }
 
 absl::StatusOr<std::shared_ptr<Channel>> Channel::New(transport::UvLoop* loop,

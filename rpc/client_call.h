@@ -3,7 +3,11 @@
 // (closed, GOAWAY); a ClientCall is one call on one stream. client.h builds the typed API on
 // them.
 //
-// Threading: one loop thread. Lifetime: shared_ptr; a call holds its channel.
+// Threading: a ClientCall, and a Channel's methods, on the channel's loop thread only (other
+// threads go through rpc/on_loop.h or the blocking API, rpc/client_blocking.h). A Channel may be
+// created on any thread and its last reference dropped on any thread: it is then destroyed on
+// its loop (posted there if another thread runs it). Lifetime: shared_ptr; a call holds its
+// channel; the loop outlives both.
 #ifndef H2RPC_RPC_CLIENT_CALL_H_
 #define H2RPC_RPC_CLIENT_CALL_H_
 

@@ -9,7 +9,9 @@
 //   server.Listen("127.0.0.1", 50051);
 //   loop.run();
 //
-// Threading: the loop's thread only. Lifetime: services must outlive the server; destroy the
+// Threading: the loop's thread only (other threads post to it: transport::LoopExecutor). Its
+// handlers run on that thread; to serve on several threads, rpc::ServerPool (server_pool.h)
+// runs one Server per loop on one port. Lifetime: services must outlive the server; destroy the
 // server after Shutdown() has called back (or when tearing the loop down).
 #ifndef H2RPC_RPC_SERVER_H_
 #define H2RPC_RPC_SERVER_H_

@@ -9,7 +9,9 @@
 //     co_return summary;
 //   }
 //
-// Threading: handlers run on the server's loop thread; never block in them (co_await instead).
+// Threading: handlers run on the server's loop thread; never block in them (co_await instead;
+// blocking work goes to rpc::Offload, thread_pool.h). Under rpc::ServerPool one Service object's
+// handlers run on several loop threads at once: shared state needs a lock.
 // Lifetime: the context and stream objects live until the handler's Task finishes; a handler
 // may keep running after the client cancelled (IsCancelled(), reads end, writes return false).
 #ifndef H2RPC_RPC_SERVICE_H_

@@ -11,7 +11,8 @@
 // resumes its awaiter when it finishes. Awaitables complete from the event loop.
 //
 // Threading: a task runs on the loop thread of the calls it awaits; do not await operations of
-// another loop. Lifetime: a Task owns its coroutine frame until started; Start() hands the frame
+// another loop. Awaitables complete, and so resume their awaiter, on the loop thread; other
+// threads hand results over through the loop's executor (rpc::Offload, rpc/on_loop.h). Lifetime: a Task owns its coroutine frame until started; Start() hands the frame
 // to itself (it is freed when it finishes). Destroying an unstarted Task destroys the frame.
 #ifndef H2RPC_RPC_TASK_H_
 #define H2RPC_RPC_TASK_H_

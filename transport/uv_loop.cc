@@ -1,6 +1,8 @@
 #include "transport/uv_loop.h"
 
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <utility>
 
 namespace h2rpc::transport {
@@ -51,7 +53,119 @@ internal::IdlePoll::Options IdlePollOptions(const UvLoopOptions& o) {
   return {.max_ns = uint64_t{o.adaptivePollMaxMicros} * 1000, .grow_start_ns = kGrowStartNs};
 }
 
+thread_local UvLoop* current_loop = nullptr;
+
 }  // namespace
+
+// --- LoopExecutor ---------------------------------------------------------------------------
+
+LoopExecutor::LoopExecutor(uv_loop_t* loop) : async_(new uv_async_t) {
+  uv_async_init(loop, async_, [](uv_async_t* h) {
+    static_cast<LoopExecutor*>(h->data)->runQueued();
+  });
+  async_->data = this;
+  // Does not keep run() going by itself (UvLoop::keepAlive).
+  uv_unref(reinterpret_cast<uv_handle_t*>(async_));
+}
+
+bool LoopExecutor::post(LoopCallback fn) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!closed_) {
+      queue_.push_back(std::move(fn));
+      // Under the lock: close() cannot free the handle between the check and the send.
+      // uv_async_send coalesces: several posts before the loop wakes cost one wake-up.
+      uv_async_send(async_);
+      return true;
+    }
+  }
+  return false;  // `fn` is destroyed here, on the caller's thread, outside the lock
+}
+
+bool LoopExecutor::open() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return !closed_;
+}
+
+void LoopExecutor::runQueued() {
+  // A local batch, not a member: a callback that runs a nested turn of the loop (uv_run from a
+  // callback, as some tests do) may come back here.
+  std::vector<LoopCallback> batch;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    batch.swap(queue_);
+  }
+  // Run outside the lock: callbacks may post again (that lands in the next wake-up).
+  for (size_t i = 0; i < batch.size(); ++i) {
+    auto fn = std::move(batch[i]);
+    fn();
+  }
+}
+
+bool LoopExecutor::wait(std::condition_variable& cv, const std::function<bool()>& done) {
+  std::unique_lock<std::mutex> lock(mu_);
+  waiters_.push_back(&cv);
+  cv.wait(lock, [&] { return closed_ || done(); });
+  std::erase(waiters_, &cv);
+  return done();
+}
+
+void LoopExecutor::notify(std::condition_variable& cv, const std::function<void()>& fn) {
+  std::lock_guard<std::mutex> lock(mu_);
+  fn();
+  cv.notify_all();
+}
+
+void LoopExecutor::close() {
+  std::vector<LoopCallback> dropped;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+    dropped.swap(queue_);
+    for (std::condition_variable* cv : waiters_) cv->notify_all();
+  }
+  dropped.clear();  // destroyed unrun, outside the lock (their destructors may post: refused)
+  uv_close(reinterpret_cast<uv_handle_t*>(async_),
+           [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
+}
+
+// --- UvLoop ---------------------------------------------------------------------------------
+
+class UvLoop::RunScope {
+ public:
+  explicit RunScope(UvLoop* loop) : loop_(loop), previous_(current_loop) {
+    std::thread::id none;
+    const std::thread::id self = std::this_thread::get_id();
+    if (!loop->executor_->runner_.compare_exchange_strong(none, self)) {
+      if (none != self) {
+        std::fprintf(stderr, "h2rpc: a UvLoop is run by two threads at once\n");
+        std::abort();
+      }
+      nested_ = true;
+    }
+    current_loop = loop;
+  }
+  ~RunScope() {
+    current_loop = previous_;
+    if (!nested_) loop_->executor_->runner_.store(std::thread::id());
+  }
+
+ private:
+  UvLoop* loop_;
+  UvLoop* previous_;
+  bool nested_ = false;
+};
+
+UvLoop* UvLoop::current() { return current_loop; }
+
+void UvLoop::keepAlive(bool on) {
+  auto* h = reinterpret_cast<uv_handle_t*>(executor_->async_);
+  if (on) {
+    uv_ref(h);
+  } else {
+    uv_unref(h);
+  }
+}
 
 UvLoop::UvLoop(UvLoopOptions options)
     : options_(options),
@@ -69,9 +183,12 @@ UvLoop::UvLoop(UvLoopOptions options)
   idle_->data = this;
   uv_prepare_init(loop_, prepare_);
   prepare_->data = this;
+  executor_ = std::shared_ptr<LoopExecutor>(new LoopExecutor(loop_));
 }
 
 UvLoop::~UvLoop() {
+  // Other threads' posts are refused from here on, and their waiters wake.
+  executor_->close();
   releaseAll();  // sessions still open close their handles now
   posted_.clear();
   posted_last_.clear();
@@ -176,6 +293,7 @@ void UvLoop::onPrepare(uv_prepare_t* prepare) {
 }
 
 int UvLoop::run() {
+  RunScope scope(this);
   int alive;
   if (!idle_poll_.enabled()) {
     alive = uv_run(loop_, UV_RUN_DEFAULT);
@@ -190,6 +308,7 @@ int UvLoop::run() {
 }
 
 int UvLoop::runOnce() {
+  RunScope scope(this);
   if (!idle_poll_.enabled()) return uv_run(loop_, UV_RUN_ONCE);
   io_this_turn_ = false;
   const int alive =

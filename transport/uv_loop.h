@@ -1,6 +1,9 @@
-// transport/uv_loop.h — the EventLoop programs use: a libuv loop (as in Node).
+// transport/uv_loop.h — the EventLoop programs use: a libuv loop (as in Node), and
+// LoopExecutor, the one way into it from other threads.
 //
-// Threading: one thread runs the loop (run()) and makes every call; post() too.
+// Threading: one thread runs the loop (run()) and makes every call, post() included — except
+// postFromAnyThread() and executor(), which any thread may call. A loop is run by one thread at a
+// time (run()/runOnce() from a second thread while one runs it aborts with a message).
 // Lifetime: owns its uv_loop_t; everything created with it must be destroyed before it, and
 // run() must have returned. The destructor lets libuv finish closing what was closed; handles
 // still open then (a timer nobody stopped) keep the loop's memory allocated, never freed under
@@ -12,9 +15,13 @@
 
 #include <uv.h>
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include "transport/event_loop.h"
@@ -50,6 +57,53 @@ struct UvLoopOptions {
   size_t lingerMaxBytes = 1 << 20;
 };
 
+class UvLoop;
+
+// Posts work to a UvLoop from any thread (libuv's uv_async_t and a mutex-protected queue): the
+// callback runs on the loop's thread, in the order posted, and the loop wakes up for it.
+// Shared: it may outlive its loop, so a thread holding it can post at any time. Work posted once
+// the loop is being destroyed (or after) is refused: post() returns false and `fn` is destroyed,
+// not run. Work still queued when the loop is destroyed is destroyed, not run, by the thread
+// destroying the loop. Waiters (wait()) wake when the loop is destroyed.
+//
+// Threading: every method, from any thread. Lifetime: shared_ptr, from UvLoop::executor().
+class LoopExecutor {
+ public:
+  // Queues `fn` and wakes the loop. False (fn destroyed unrun) once the loop is gone or going.
+  bool post(LoopCallback fn);
+  // True on the thread running the loop right now (inside run() or runOnce()).
+  bool inLoopThread() const { return runner_.load() == std::this_thread::get_id(); }
+  // True if another thread is running the loop (then work must be posted to it).
+  bool runningElsewhere() const {
+    const std::thread::id r = runner_.load();
+    return r != std::thread::id() && r != std::this_thread::get_id();
+  }
+  // False once the loop is being destroyed.
+  bool open() const;
+
+  // For threads that wait for work they posted, each on a condition variable of its own (no
+  // thundering herd when many threads wait on one loop): wait(cv, done) sleeps on `cv` until
+  // `done()` holds (checked under the executor's lock) or the loop is destroyed, and returns
+  // done(). Whatever makes done() true must change it inside notify(cv, fn), which runs fn under
+  // the same lock and wakes `cv` (under the lock too, so the waiter may destroy `cv` as soon as
+  // it returns).
+  bool wait(std::condition_variable& cv, const std::function<bool()>& done);
+  void notify(std::condition_variable& cv, const std::function<void()>& fn);
+
+ private:
+  friend class UvLoop;
+  explicit LoopExecutor(uv_loop_t* loop);
+  void runQueued();   // on the loop thread (the async callback)
+  void close();       // on the destroying thread: refuses posts, destroys the queue
+
+  mutable std::mutex mu_;
+  std::vector<std::condition_variable*> waiters_;  // guarded by mu_; woken by close()
+  std::vector<LoopCallback> queue_;  // guarded by mu_
+  bool closed_ = false;               // guarded by mu_
+  uv_async_t* async_;                 // sent under mu_ while !closed_; closed by close()
+  std::atomic<std::thread::id> runner_{};
+};
+
 class UvLoop : public EventLoop {
  public:
   UvLoop() : UvLoop(UvLoopOptions{}) {}
@@ -63,6 +117,17 @@ class UvLoop : public EventLoop {
   std::unique_ptr<Timer> createTimer() override;
   void post(LoopCallback fn) override;
   void postLast(LoopCallback fn) override;
+  // post() from any thread (see LoopExecutor): false if the loop is being destroyed.
+  bool postFromAnyThread(LoopCallback fn) { return executor_->post(std::move(fn)); }
+  // The loop's way in from other threads; it may be kept after the loop is gone. Any thread.
+  const std::shared_ptr<LoopExecutor>& executor() const { return executor_; }
+  // Whether the executor's wake-up handle keeps run() going when nothing else is left (off by
+  // default: run() returns once the loop's own work is done, as Node's loop does). A loop on a
+  // thread of its own (UvLoopThread) keeps it on, so that it waits for work from other threads
+  // until stop(). Loop thread (or before the loop runs).
+  void keepAlive(bool on);
+  // The loop the calling thread is running (inside run()/runOnce()), or null.
+  static UvLoop* current();
   // Runs `fn` in libuv's prepare phase: after this turn's posted callbacks (and postLast ones)
   // have run, right before the loop polls for I/O. Sockets send their writes here, so what all
   // sessions produced in a turn leaves in one write per connection.
@@ -90,6 +155,9 @@ class UvLoop : public EventLoop {
   uv_loop_t* uv() const { return loop_; }
 
  private:
+  // Marks the calling thread as the one running the loop for its scope (nested scopes on the
+  // same thread are fine; another thread already running it is a programming error: abort).
+  class RunScope;
   static void onIdle(uv_idle_t* idle);
   static void onPrepare(uv_prepare_t* prepare);
 
@@ -101,6 +169,7 @@ class UvLoop : public EventLoop {
   uv_loop_t* loop_;
   uv_idle_t* idle_;
   uv_prepare_t* prepare_;
+  std::shared_ptr<LoopExecutor> executor_;
   // What post() and postLast() queued, and the batch being run. Vectors swapped each batch keep
   // their capacity: no allocation per post for the queues themselves (a deque allocated a block
   // every few posts and freed it as it drained).

@@ -140,6 +140,17 @@ static_assert(
                    std::unique_ptr<ClientReader<EchoResponse>>>);
 static_assert(std::is_same_v<decltype(std::declval<Stub&>().ChatEcho()),
                              std::unique_ptr<ClientReaderWriter<EchoRequest, EchoResponse>>>);
+// The blocking variants of the streaming kinds (rpc/client_blocking.h).
+static_assert(std::is_same_v<decltype(std::declval<Stub&>().CollectEchoesBlocking()),
+                             std::unique_ptr<::h2rpc::rpc::BlockingClientWriter<EchoRequest,
+                                                                                EchoResponse>>>);
+static_assert(std::is_same_v<
+              decltype(std::declval<Stub&>().ExpandEchoBlocking(std::declval<EchoRequest>())),
+              std::unique_ptr<::h2rpc::rpc::BlockingClientReader<EchoResponse>>>);
+static_assert(
+    std::is_same_v<decltype(std::declval<Stub&>().ChatEchoBlocking(std::declval<CallOptions>())),
+                   std::unique_ptr<::h2rpc::rpc::BlockingClientReaderWriter<EchoRequest,
+                                                                            EchoResponse>>>);
 static_assert(std::is_same_v<decltype(std::declval<BlobService::Stub&>().Put()),
                              std::unique_ptr<ClientWriter<::h2rpc::test::shared::Payload_Chunk,
                                                           ::google::protobuf::Empty>>>);

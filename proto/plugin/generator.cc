@@ -165,10 +165,8 @@ bool CheckMemberNames(const pb::ServiceDescriptor* service, std::string* error) 
     const pb::MethodDescriptor* method = service->method(i);
     std::vector<std::pair<std::string, std::string>> members = {
         {MemberName(method->name()), "method " + method->name()}};
-    if (KindOf(method) == Kind::kUnary) {
-      members.push_back({MemberName(method->name() + "Blocking"),
-                         "the blocking variant of method " + method->name()});
-    }
+    members.push_back({MemberName(method->name() + "Blocking"),
+                       "the blocking variant of method " + method->name()});
     for (const auto& [cpp_name, what] : members) {
       auto [it, inserted] = seen.emplace(cpp_name, what);
       if (!inserted) {
@@ -288,10 +286,11 @@ void PrintStubMethod(pb::io::Printer& p, const pb::MethodDescriptor* method) {
   return ::h2rpc::rpc::UnaryCall<$Request$, $Response$>(
       channel_, "$path$", request, ::std::move(options));
 }
-// Runs $Method$ on the channel's loop until it has finished. Call it only from outside the loop.
+// Blocking, from any thread but the loop's (rpc/client_blocking.h).
 ::absl::StatusOr<$Response$> $MethodBlocking$(
     const $Request$& request, ::h2rpc::rpc::CallOptions options = {}) {
-  return ::h2rpc::rpc::BlockOn(channel_->loop(), this->$Method$(request, ::std::move(options)));
+  return ::h2rpc::rpc::BlockingUnaryCall<$Request$, $Response$>(
+      channel_, "$path$", request, ::std::move(options));
 }
 )");
       break;
@@ -301,6 +300,12 @@ void PrintStubMethod(pb::io::Printer& p, const pb::MethodDescriptor* method) {
     ::h2rpc::rpc::CallOptions options = {}) {
   return ::std::make_unique<::h2rpc::rpc::ClientWriter<$Request$, $Response$>>(
       ::h2rpc::rpc::ClientCall::Start(channel_, "$path$", ::std::move(options)));
+}
+// Blocking, from any thread but the loop's (rpc/client_blocking.h).
+::std::unique_ptr<::h2rpc::rpc::BlockingClientWriter<$Request$, $Response$>> $MethodBlocking$(
+    ::h2rpc::rpc::CallOptions options = {}) {
+  return ::h2rpc::rpc::BlockingClientStreamingCall<$Request$, $Response$>(
+      channel_, "$path$", ::std::move(options));
 }
 )");
       break;
@@ -317,6 +322,12 @@ void PrintStubMethod(pb::io::Printer& p, const pb::MethodDescriptor* method) {
   call->WritesDone();
   return ::std::make_unique<::h2rpc::rpc::ClientReader<$Response$>>(::std::move(call));
 }
+// Blocking, from any thread but the loop's (rpc/client_blocking.h).
+::std::unique_ptr<::h2rpc::rpc::BlockingClientReader<$Response$>> $MethodBlocking$(
+    const $Request$& request, ::h2rpc::rpc::CallOptions options = {}) {
+  return ::h2rpc::rpc::BlockingServerStreamingCall<$Request$, $Response$>(
+      channel_, "$path$", request, ::std::move(options));
+}
 )");
       break;
     case Kind::kBidiStreaming:
@@ -325,6 +336,12 @@ void PrintStubMethod(pb::io::Printer& p, const pb::MethodDescriptor* method) {
     ::h2rpc::rpc::CallOptions options = {}) {
   return ::std::make_unique<::h2rpc::rpc::ClientReaderWriter<$Request$, $Response$>>(
       ::h2rpc::rpc::ClientCall::Start(channel_, "$path$", ::std::move(options)));
+}
+// Blocking, from any thread but the loop's (rpc/client_blocking.h).
+::std::unique_ptr<::h2rpc::rpc::BlockingClientReaderWriter<$Request$, $Response$>>
+$MethodBlocking$(::h2rpc::rpc::CallOptions options = {}) {
+  return ::h2rpc::rpc::BlockingBidiStreamingCall<$Request$, $Response$>(
+      channel_, "$path$", ::std::move(options));
 }
 )");
       break;
@@ -368,7 +385,9 @@ virtual ~Service() = default;
   Emit(p, vars, R"(
   };
 
-  // The client side: cheap to create, it only holds the channel. Calls run on the channel's loop.
+  // The client side: cheap to create, it only holds the channel. Calls run on the channel's
+  // loop: the coroutine methods from coroutines on that loop, the *Blocking ones from any other
+  // thread (rpc/README.md, "Threading").
   class Stub {
    public:
     explicit Stub(::std::shared_ptr<::h2rpc::rpc::Channel> channel)
@@ -437,6 +456,7 @@ bool H2rpcGenerator::Generate(const pb::FileDescriptor* file, const std::string&
 #include "absl/status/statusor.h"
 #include "$pb_h$"
 #include "rpc/client.h"
+#include "rpc/client_blocking.h"
 #include "rpc/service.h"
 )");
     if (!vars["namespace"].empty()) p.Print(vars, "\nnamespace $namespace$ {\n");

@@ -1,0 +1,221 @@
+// rpc/on_loop.h — running work on a loop's thread from any thread and waiting for it: what
+// BlockOn(), the blocking stubs (client_blocking.h) and rpc::Channel use to hop onto their loop.
+//
+// A thread that calls into a loop is in one of three situations (LoopAccess):
+// - kPost: another thread runs the loop (a transport::UvLoopThread, or a thread in loop.run()):
+//   the work is posted to it (LoopExecutor) and the caller sleeps until it is done;
+// - kDrive: nobody runs the loop: the caller runs it itself until the work is done (the
+//   single-threaded program of the examples: `stub.SayHelloBlocking(req)` from main());
+// - kLoopThread: the caller is the loop's own thread (a callback or coroutine on the loop):
+//   blocking there would deadlock, so the blocking functions refuse (FAILED_PRECONDITION) —
+//   `co_await` instead.
+//
+// Threading: any thread, as above. Lifetime: the loop must outlive the call; if it is destroyed
+// while a caller waits (kPost), the caller wakes and gets nothing (nullopt), and the work is
+// dropped with the loop (transport/uv_loop.h, LoopExecutor).
+#ifndef H2RPC_RPC_ON_LOOP_H_
+#define H2RPC_RPC_ON_LOOP_H_
+
+#include <condition_variable>
+#include <coroutine>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "rpc/task.h"
+#include "transport/uv_loop.h"
+
+namespace h2rpc::rpc {
+
+enum class LoopAccess { kPost, kDrive, kLoopThread };
+
+inline LoopAccess AccessFromThisThread(transport::UvLoop* loop) {
+  const transport::LoopExecutor& executor = *loop->executor();
+  if (executor.inLoopThread()) return LoopAccess::kLoopThread;
+  if (executor.runningElsewhere()) return LoopAccess::kPost;
+  return LoopAccess::kDrive;
+}
+
+// The status a blocking call returns when it was made on its loop's own thread.
+inline absl::Status BlockingOnLoopThreadError() {
+  return absl::FailedPreconditionError(
+      "A blocking call was made on its channel's loop thread (it would deadlock); co_await the "
+      "asynchronous call instead");
+}
+
+// The status of a blocking call whose loop was destroyed before the call ended.
+inline absl::Status LoopGoneError() {
+  return absl::UnavailableError("The channel's event loop was stopped before the call ended");
+}
+
+namespace internal {
+
+// BlockOn() where it cannot block: prints why and aborts (a programming error).
+[[noreturn]] void BlockOnFailed();
+
+template <typename T>
+struct BlockState {
+  std::optional<T> value;  // guarded by the executor's lock until `done`
+  std::exception_ptr error;
+  bool done = false;
+  std::condition_variable cv;  // the waiting thread's own (LoopExecutor::wait)
+};
+
+}  // namespace internal
+
+// Runs `task` on `loop` to completion and returns its result: posted to the loop's thread
+// (kPost) or by running the loop here (kDrive). nullopt on the loop's own thread (kLoopThread;
+// the task is not run) or when the loop is destroyed first. What the task threw is rethrown here.
+template <typename T>
+std::optional<T> TryBlockOn(transport::UvLoop* loop, Task<T> task) {
+  auto state = std::make_shared<internal::BlockState<T>>();
+  switch (AccessFromThisThread(loop)) {
+    case LoopAccess::kLoopThread:
+      return std::nullopt;
+    case LoopAccess::kDrive: {
+      std::move(task).Start(
+          [state](T value) {
+            state->value.emplace(std::move(value));
+            state->done = true;
+          },
+          [state](std::exception_ptr e) {
+            state->error = e;
+            state->done = true;
+          });
+      while (!state->done) loop->runOnce();
+      break;
+    }
+    case LoopAccess::kPost: {
+      std::shared_ptr<transport::LoopExecutor> executor = loop->executor();
+      const bool posted =
+          executor->post([task = std::make_shared<Task<T>>(std::move(task)), state, executor] {
+            // On the loop thread. The task resumes there; its end wakes the caller.
+            std::move(*task).Start(
+                [state, executor](T value) {
+                  executor->notify(state->cv, [&] {
+                    state->value.emplace(std::move(value));
+                    state->done = true;
+                  });
+                },
+                [state, executor](std::exception_ptr e) {
+                  executor->notify(state->cv, [&] {
+                    state->error = e;
+                    state->done = true;
+                  });
+                });
+          });
+      if (!posted) return std::nullopt;
+      if (!executor->wait(state->cv, [&] { return state->done; })) return std::nullopt;
+      break;
+    }
+  }
+  if (state->error) std::rethrow_exception(state->error);
+  return std::move(state->value);
+}
+
+// Runs `fn()` on the loop's thread and returns what it returns: inline when the caller is the
+// loop thread or nobody runs the loop, else posted and waited for. nullopt if the loop was
+// destroyed first.
+template <typename F, typename R = std::invoke_result_t<F&>>
+std::optional<R> CallOnLoop(transport::UvLoop* loop, F fn) {
+  if (AccessFromThisThread(loop) != LoopAccess::kPost) return fn();
+  auto state = std::make_shared<internal::BlockState<R>>();
+  std::shared_ptr<transport::LoopExecutor> executor = loop->executor();
+  const bool posted = executor->post([fn = std::make_shared<F>(std::move(fn)), state, executor] {
+    R result = (*fn)();
+    executor->notify(state->cv, [&] {
+      state->value.emplace(std::move(result));
+      state->done = true;
+    });
+  });
+  if (!posted) return std::nullopt;
+  if (!executor->wait(state->cv, [&] { return state->done; })) return std::nullopt;
+  return std::move(state->value);
+}
+
+// Gives `object` to the loop's thread, runs `last(object)` there and drops it there (the last
+// reference to loop objects must go on their loop): inline when that is the calling thread or
+// nobody runs the loop, else posted without waiting. A loop already gone: done here.
+template <typename T, typename F>
+void ReleaseOnLoop(transport::UvLoop* loop, std::shared_ptr<T> object, F last) {
+  if (!object) return;
+  if (AccessFromThisThread(loop) == LoopAccess::kPost) {
+    auto release = std::make_shared<std::pair<std::shared_ptr<T>, F>>(std::move(object),
+                                                                      std::move(last));
+    if (loop->postFromAnyThread([release] {
+          release->second(*release->first);
+          release->first.reset();
+        })) {
+      return;
+    }
+    object = std::move(release->first);
+    last = std::move(release->second);
+  }
+  last(*object);
+  object.reset();
+}
+
+namespace internal {
+
+template <typename T>
+class RunOnAwaiter {
+ public:
+  RunOnAwaiter(transport::UvLoop* target, Task<T> task)
+      : target_(target), task_(std::move(task)) {}
+
+  bool await_ready() const noexcept { return false; }
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
+    transport::UvLoop* here = transport::UvLoop::current();
+    if (here == target_) {
+      same_loop_ = true;
+      return task_.await_suspend(h);  // an ordinary co_await of the task
+    }
+    if (here == nullptr) return h;  // no loop to come back to: nullopt
+    std::shared_ptr<transport::LoopExecutor> home = here->executor();
+    // The awaiter lives in the suspended coroutine's frame until it is resumed.
+    const bool posted = target_->postFromAnyThread(
+        [this, h, home, task = std::make_shared<Task<T>>(std::move(task_))] {
+          std::move(*task).Start(
+              [this, h, home](T value) {
+                result_.emplace(std::move(value));
+                (void)home->post([h] { h.resume(); });
+              },
+              [this, h, home](std::exception_ptr e) {
+                error_ = e;
+                (void)home->post([h] { h.resume(); });
+              });
+        });
+    return posted ? std::noop_coroutine() : h;
+  }
+  std::optional<T> await_resume() {
+    if (same_loop_) return task_.await_resume();
+    if (error_) std::rethrow_exception(error_);
+    return std::move(result_);
+  }
+
+ private:
+  transport::UvLoop* target_;
+  Task<T> task_;
+  bool same_loop_ = false;
+  std::optional<T> result_;  // written on the target loop, read after the hop back (post)
+  std::exception_ptr error_;
+};
+
+}  // namespace internal
+
+// `co_await RunOn(loop, task)` from a coroutine on another loop: runs `task` on `loop` (a
+// channel's, say) and resumes the awaiting coroutine on its own loop with the result — the
+// cross-loop form of `co_await task`. nullopt if `loop` was already being destroyed (or if the
+// awaiting coroutine runs on no loop). On `loop` itself it is a plain `co_await task`. If the
+// awaiting coroutine's loop is destroyed first, that coroutine is never resumed.
+template <typename T>
+internal::RunOnAwaiter<T> RunOn(transport::UvLoop* loop, Task<T> task) {
+  return internal::RunOnAwaiter<T>(loop, std::move(task));
+}
+
+}  // namespace h2rpc::rpc
+
+#endif  // H2RPC_RPC_ON_LOOP_H_

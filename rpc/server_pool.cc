@@ -1,0 +1,94 @@
+#include "rpc/server_pool.h"
+
+#include <condition_variable>
+#include <mutex>
+#include <utility>
+
+#include "rpc/on_loop.h"
+
+namespace h2rpc::rpc {
+
+ServerPool::ServerPool(ServerPoolOptions options) : options_(std::move(options)) {
+  const int n = options_.num_threads < 1 ? 1 : options_.num_threads;
+  if (n > 1) options_.server.reuse_port = true;
+  for (int i = 0; i < n; ++i) {
+    threads_.push_back(std::make_unique<transport::UvLoopThread>(options_.loop));
+  }
+  servers_.resize(threads_.size());
+}
+
+ServerPool::~ServerPool() { Shutdown(absl::ZeroDuration()); }
+
+void ServerPool::RegisterService(Service* service) { services_.push_back(service); }
+
+absl::Status ServerPool::Listen(const std::string& host, uint16_t port) {
+  return Start(host, port, nullptr);
+}
+
+absl::Status ServerPool::ListenTls(const std::string& host, uint16_t port,
+                                   const transport::TlsOptions& tls) {
+  return Start(host, port, &tls);
+}
+
+absl::Status ServerPool::Start(const std::string& host, uint16_t port,
+                               const transport::TlsOptions* tls) {
+  if (stopped_) return absl::FailedPreconditionError("The server pool was shut down");
+  if (servers_[0]) return absl::FailedPreconditionError("The server pool is already listening");
+  for (size_t i = 0; i < threads_.size(); ++i) {
+    transport::UvLoop* loop = threads_[i]->loop();
+    const uint16_t this_port = i == 0 ? port : port_;
+    // Made, registered and listening on its own loop's thread.
+    std::optional<absl::Status> st = CallOnLoop(loop, [&]() -> absl::Status {
+      servers_[i] = std::make_unique<Server>(loop, options_.server);
+      for (Service* s : services_) servers_[i]->RegisterService(s);
+      absl::Status listened = tls ? servers_[i]->ListenTls(host, this_port, *tls)
+                                  : servers_[i]->Listen(host, this_port);
+      if (listened.ok() && i == 0) port_ = servers_[i]->port();
+      return listened;
+    });
+    if (!st || !st->ok()) {
+      DestroyServers();
+      return st ? *st : LoopGoneError();
+    }
+  }
+  return absl::OkStatus();
+}
+
+void ServerPool::Shutdown(absl::Duration grace) {
+  if (stopped_) return;
+  stopped_ = true;
+  std::mutex mu;
+  std::condition_variable cv;
+  size_t closed = 0;
+  size_t started = 0;
+  for (size_t i = 0; i < threads_.size(); ++i) {
+    if (!servers_[i]) continue;
+    ++started;
+    (void)CallOnLoop(threads_[i]->loop(), [&, i] {
+      servers_[i]->Shutdown(grace, [&] {
+        std::lock_guard<std::mutex> lock(mu);
+        ++closed;
+        cv.notify_all();
+      });
+      return true;
+    });
+  }
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return closed == started; });
+  }
+  DestroyServers();
+  for (auto& t : threads_) t->stop();
+}
+
+void ServerPool::DestroyServers() {
+  for (size_t i = 0; i < threads_.size(); ++i) {
+    if (!servers_[i]) continue;
+    (void)CallOnLoop(threads_[i]->loop(), [&, i] {
+      servers_[i].reset();
+      return true;
+    });
+  }
+}
+
+}  // namespace h2rpc::rpc
