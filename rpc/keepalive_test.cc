@@ -178,7 +178,9 @@ TEST_F(KeepaliveTest, ThirdStrikeGetsGoawayTooManyPings) {
   for (int i = 0; i < 3; ++i) {
     loop_.advance(100);
     ClientPing();  // strikes 1, 2, 3
-    if (i < 2) EXPECT_FALSE(TooManyPings()) << "after strike " << i + 1;
+    if (i < 2) {
+      EXPECT_FALSE(TooManyPings()) << "after strike " << i + 1;
+    }
   }
   EXPECT_TRUE(TooManyPings());
   EXPECT_EQ(reported, 1);
