@@ -40,13 +40,7 @@ void LbPolicy::SetAddresses(const std::vector<transport::SocketAddress>& address
     bool duplicate = false;
     for (auto& s : subchannels_) duplicate = duplicate || s->address() == a;
     if (duplicate) continue;
-    if (!found) {
-      found = helper_.create_subchannel(a);
-      SubchannelInterface* raw = found.get();
-      found->set_watcher([this, raw] {
-        if (!shut_down_) OnSubchannelChange(raw);
-      });
-    }
+    if (!found) found = NewSubchannel(a);
     subchannels_.push_back(std::move(found));
   }
   for (auto& s : old) {
@@ -54,6 +48,27 @@ void LbPolicy::SetAddresses(const std::vector<transport::SocketAddress>& address
     s->set_watcher(nullptr);
     s->Shutdown();
   }
+}
+
+std::shared_ptr<SubchannelInterface> LbPolicy::NewSubchannel(const transport::SocketAddress& a) {
+  std::shared_ptr<SubchannelInterface> s = helper_.create_subchannel(a);
+  SubchannelInterface* raw = s.get();
+  s->set_watcher([this, raw] {
+    if (shut_down_) return;
+    // The most recent failure is the one a failing call reports (gRPC's "last error"), but
+    // one that reached a server (TLS, ALPN) says more than a refused address, e.g. ::1 of
+    // "localhost" while the server listens on 127.0.0.1 only.
+    if (raw->state() == ConnectivityState::kReady) last_failure_reached_server_ = false;
+    if (raw->state() == ConnectivityState::kTransientFailure && !raw->last_error().ok()) {
+      const bool reached = raw->last_error().GetPayload(kReachedServerPayload).has_value();
+      if (reached || !last_failure_reached_server_) {
+        last_failure_ = raw->last_error();
+        last_failure_reached_server_ = reached;
+      }
+    }
+    OnSubchannelChange(raw);
+  });
+  return s;
 }
 
 void LbPolicy::SetState(ConnectivityState s, absl::Status error) {
@@ -128,10 +143,9 @@ class PickFirst : public LbPolicy {
   }
 
   void AllFailed() {
-    absl::Status last = absl::UnavailableError("no address could be connected");
-    for (auto& s : subchannels_) {
-      if (!s->last_error().ok()) last = s->last_error();
-    }
+    absl::Status last = last_failure_.ok()
+                            ? absl::UnavailableError("no address could be connected")
+                            : last_failure_;
     // Keeps trying: each subchannel reconnects after its backoff, the first READY wins.
     SetState(ConnectivityState::kTransientFailure, last);
     if (helper_.request_reresolution) helper_.request_reresolution();
@@ -148,12 +162,7 @@ class PickFirst : public LbPolicy {
         // pass starts from IDLE.
         c->set_watcher(nullptr);
         c->Shutdown();
-        auto fresh = helper_.create_subchannel(c->address());
-        SubchannelInterface* raw = fresh.get();
-        fresh->set_watcher([this, raw] {
-          if (!shut_down_) OnSubchannelChange(raw);
-        });
-        c = std::move(fresh);
+        c = NewSubchannel(c->address());
       }
     }
     SetState(ConnectivityState::kReady);
@@ -242,7 +251,6 @@ class RoundRobin : public LbPolicy {
     if (!wanted_ || subchannels_.empty()) return;
     bool any_connecting = false;
     bool all_failed = true;
-    absl::Status last;
     for (auto& s : subchannels_) {
       switch (s->state()) {
         case ConnectivityState::kReady:
@@ -254,7 +262,6 @@ class RoundRobin : public LbPolicy {
           all_failed = false;
           break;
         case ConnectivityState::kTransientFailure:
-          if (!s->last_error().ok()) last = s->last_error();
           break;
         case ConnectivityState::kShutdown:
           break;
@@ -262,7 +269,8 @@ class RoundRobin : public LbPolicy {
     }
     if (all_failed) {
       SetState(ConnectivityState::kTransientFailure,
-               last.ok() ? absl::UnavailableError("no address could be connected") : last);
+               last_failure_.ok() ? absl::UnavailableError("no address could be connected")
+                                  : last_failure_);
     } else if (any_connecting && state_ != ConnectivityState::kTransientFailure) {
       // Sticky TRANSIENT_FAILURE (gRPC): reconnecting does not hide that nothing works.
       SetState(ConnectivityState::kConnecting);

@@ -44,6 +44,10 @@ struct LbHelper {
   std::function<void()> request_reresolution;
 };
 
+// The payload (any value) of a connection failure that reached the server (a TLS or ALPN
+// failure, not a refused address): the policies report it rather than a later refusal.
+inline constexpr char kReachedServerPayload[] = "h2rpc.reached_server";
+
 class LbPolicy {
  public:
   // "pick_first" or "round_robin"; INVALID_ARGUMENT for any other name.
@@ -73,12 +77,16 @@ class LbPolicy {
   // order), shutting down the others; each new one is watched by OnSubchannelChange().
   void SetAddresses(const std::vector<transport::SocketAddress>& addresses);
   virtual void OnSubchannelChange(SubchannelInterface* subchannel) = 0;
+  // A subchannel for `address`, watched by OnSubchannelChange().
+  std::shared_ptr<SubchannelInterface> NewSubchannel(const transport::SocketAddress& address);
   void SetState(ConnectivityState s, absl::Status error = absl::OkStatus());
 
   LbHelper helper_;
   std::vector<std::shared_ptr<SubchannelInterface>> subchannels_;
   ConnectivityState state_ = ConnectivityState::kIdle;
   absl::Status error_;
+  absl::Status last_failure_;  // the most recent subchannel failure (see NewSubchannel())
+  bool last_failure_reached_server_ = false;
   bool shut_down_ = false;
 };
 

@@ -65,7 +65,10 @@ void Subchannel::StartAttempt(ConnectionBackoff::Attempt attempt) {
   events.on_goaway = [weak, id] {
     if (auto self = weak.lock()) self->OnGoaway(id);
   };
-  if (!connect_timer_) connect_timer_ = loop_->createTimer();
+  if (!connect_timer_) {
+    connect_timer_ = loop_->createTimer();
+    connect_timer_->unref();  // the connection attempt itself keeps a loop running
+  }
   const absl::Duration limit = attempt.deadline - attempt.start;
   connect_timer_->start(MillisUntil(Now(), attempt.deadline), [weak, id, limit] {
     auto self = weak.lock();
@@ -121,7 +124,11 @@ void Subchannel::Fail(absl::Status status) {
   const ConnectionBackoff::Attempt next = backoff_.Next(Now());
   SetState(ConnectivityState::kTransientFailure);
   if (state_ != ConnectivityState::kTransientFailure) return;
-  if (!backoff_timer_) backoff_timer_ = loop_->createTimer();
+  if (!backoff_timer_) {
+    // A channel retrying in the background does not keep a loop running by itself.
+    backoff_timer_ = loop_->createTimer();
+    backoff_timer_->unref();
+  }
   std::weak_ptr<Subchannel> weak = weak_from_this();
   const uint64_t id = attempt_id_;
   backoff_timer_->start(MillisUntil(Now(), next.start), [weak, id, next] {

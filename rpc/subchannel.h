@@ -55,6 +55,8 @@ class SubchannelInterface {
   virtual const absl::Status& last_error() const = 0;
   // The connection of a READY subchannel.
   virtual const SubchannelConnection* connection() const = 0;
+  // The connection being made (CONNECTING) or used (READY), if any.
+  virtual const SubchannelConnection* attempt() const { return nullptr; }
   // Called after every state change (set by the owning policy).
   void set_watcher(std::function<void()> watcher) { watcher_ = std::move(watcher); }
 
@@ -103,6 +105,11 @@ class Subchannel : public SubchannelInterface,
   const absl::Status& last_error() const override { return last_error_; }
   const SubchannelConnection* connection() const override {
     return state_ == ConnectivityState::kReady ? &connection_ : nullptr;
+  }
+  const SubchannelConnection* attempt() const override {
+    return state_ == ConnectivityState::kConnecting || state_ == ConnectivityState::kReady
+               ? &connection_
+               : nullptr;
   }
   // Connection attempts started (each reconnect counts).
   int attempts() const { return attempts_; }
