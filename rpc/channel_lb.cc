@@ -71,6 +71,7 @@ void Channel::ExitIdle() {
     }
     if (!known.empty()) {
       resolved_ = true;
+      ++resolutions_;
       lb_->UpdateAddresses(std::move(known));
       return;
     }
@@ -87,6 +88,7 @@ void Channel::Resolve() {
     return;
   }
   resolving_ = true;
+  ++resolutions_;
   std::weak_ptr<Channel> weak = weak_from_this();
   resolver_->Resolve(
       [weak](absl::StatusOr<std::vector<transport::SocketAddress>> addresses) {

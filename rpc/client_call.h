@@ -144,6 +144,9 @@ class Channel : public std::enable_shared_from_this<Channel> {
   void WatchState(ConnectivityState last_observed, std::function<void(ConnectivityState)> callback);
   // The same as an Awaitable: true when the state changed, false at `deadline`.
   Awaitable<bool> WaitForStateChange(ConnectivityState last_observed, absl::Time deadline);
+  // Times the target was resolved (the first time and every re-resolution; addresses known
+  // without a lookup count once).
+  int resolutions() const { return resolutions_; }
   // The load-balancing policy's subchannels (for tests and diagnostics).
   const LbPolicy* lb_policy() const { return lb_.get(); }
   // OK, or why the target is invalid.
@@ -192,6 +195,7 @@ class Channel : public std::enable_shared_from_this<Channel> {
   bool resolving_ = false;
   bool resolve_again_ = false;
   bool resolved_ = false;  // the policy has had addresses (or a resolver error)
+  int resolutions_ = 0;
   uint64_t subchannels_made_ = 0;  // seeds each one's jitter differently
   // Calls waiting for a pick (run again from the loop when the state changes).
   std::vector<std::function<void()>> waiting_picks_;

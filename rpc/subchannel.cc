@@ -51,6 +51,7 @@ void Subchannel::StartAttempt(ConnectionBackoff::Attempt attempt) {
   backoff_started_ = true;
   const uint64_t id = ++attempt_id_;
   ++attempts_;
+  last_attempt_at_ = loop_->now();
   if (backoff_timer_) backoff_timer_->stop();
   SetState(ConnectivityState::kConnecting);
   if (attempt_id_ != id || state_ != ConnectivityState::kConnecting) return;  // watcher acted
@@ -121,7 +122,10 @@ void Subchannel::OnGoaway(uint64_t attempt) {
 
 void Subchannel::Fail(absl::Status status) {
   last_error_ = std::move(status);
-  const ConnectionBackoff::Attempt next = backoff_.Next(Now());
+  // Sleep until the attempt's backoff has passed since it started, then start the next one
+  // (Next() on waking: the following backoff counts from this actual start, as the spec's
+  // "current_deadline = now() + current_backoff").
+  const absl::Time wake = backoff_.next_start();
   SetState(ConnectivityState::kTransientFailure);
   if (state_ != ConnectivityState::kTransientFailure) return;
   if (!backoff_timer_) {
@@ -131,13 +135,13 @@ void Subchannel::Fail(absl::Status status) {
   }
   std::weak_ptr<Subchannel> weak = weak_from_this();
   const uint64_t id = attempt_id_;
-  backoff_timer_->start(MillisUntil(Now(), next.start), [weak, id, next] {
+  backoff_timer_->start(MillisUntil(Now(), wake), [weak, id] {
     auto self = weak.lock();
     if (!self || self->attempt_id_ != id ||
         self->state_ != ConnectivityState::kTransientFailure) {
       return;
     }
-    self->StartAttempt(next);
+    self->StartAttempt(self->backoff_.Next(self->Now()));
   });
 }
 

@@ -113,6 +113,8 @@ class Subchannel : public SubchannelInterface,
   }
   // Connection attempts started (each reconnect counts).
   int attempts() const { return attempts_; }
+  // The loop's now() when the last attempt started.
+  uint64_t last_attempt_at() const { return last_attempt_at_; }
   const ConnectionBackoff& backoff() const { return backoff_; }
 
  private:
@@ -137,6 +139,7 @@ class Subchannel : public SubchannelInterface,
   SubchannelConnection connection_;
   uint64_t attempt_id_ = 0;  // events carry it: an older attempt's are stale
   int attempts_ = 0;
+  uint64_t last_attempt_at_ = 0;
   bool backoff_started_ = false;
   std::unique_ptr<transport::Timer> connect_timer_;  // the attempt's deadline
   std::unique_ptr<transport::Timer> backoff_timer_;  // TRANSIENT_FAILURE until the next attempt

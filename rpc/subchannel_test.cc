@@ -67,14 +67,14 @@ TEST_F(SubchannelTest, BackoffScheduleOfRefusedAttempts) {
   s->RequestConnection();
   std::vector<uint64_t> expected = {0};
   double backoff = 1000;
-  double start = 0;
   for (int i = 0; i < 14; ++i) {
     loop_.advance(3);  // refused quickly
     attempts_.back().on_closed(absl::UnavailableError("Connection refused"));
     EXPECT_EQ(s->state(), S::kTransientFailure);
     EXPECT_EQ(s->last_error().message(), "Connection refused");
-    start += backoff;
-    // The loop's clock counts whole milliseconds: the timer fires at the first one not before.
+    // From the previous attempt's actual start; the loop's clock counts whole milliseconds,
+    // the timer fires at the first one not before.
+    const double start = static_cast<double>(expected.back()) + backoff;
     const uint64_t us = static_cast<uint64_t>(std::llround(start * 1000));
     expected.push_back((us + 999) / 1000);
     backoff = std::min(backoff * 1.6, 120000.0);
