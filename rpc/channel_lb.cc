@@ -115,12 +115,33 @@ void Channel::OnStateChange(ConnectivityState state) {
   // Waiting calls try again (from the loop: not inside the policy's own change).
   auto picks = std::move(waiting_picks_);
   waiting_picks_.clear();
-  for (auto& retry : picks) loop_->post(std::move(retry));
+  for (auto& [id, retry] : picks) loop_->post(std::move(retry));
   auto watchers = std::move(state_watchers_);
   state_watchers_.clear();
   for (auto& w : watchers) {
     loop_->post([w = std::move(w), state] { w(state); });
   }
+  UpdateWaitingRef();
+}
+
+void Channel::ForgetPick(uint64_t waiting_id) {
+  waiting_picks_.erase(waiting_id);
+  UpdateWaitingRef();
+}
+
+void Channel::UpdateWaitingRef() {
+  const bool waiting = !waiting_picks_.empty() || !state_watchers_.empty();
+  if (!waiting) {
+    if (waiting_timer_) waiting_timer_->stop();
+    return;
+  }
+  if (!waiting_timer_) waiting_timer_ = loop_->createTimer();
+  if (waiting_timer_->active()) return;
+  // Does nothing when it fires but keep the loop running; restarted while someone waits.
+  std::weak_ptr<Channel> weak = weak_from_this();
+  waiting_timer_->start(3600 * 1000, [weak] {
+    if (auto self = weak.lock()) self->UpdateWaitingRef();
+  });
 }
 
 SubchannelConnection Channel::Connect(const transport::SocketAddress& address,
@@ -225,7 +246,8 @@ SubchannelConnection Channel::Connect(const transport::SocketAddress& address,
 }
 
 absl::StatusOr<SubchannelConnection> Channel::PickConnection(bool wait_for_ready,
-                                                             std::function<void()> retry) {
+                                                             std::function<void()> retry,
+                                                             uint64_t* waiting_id) {
   if (!target_status_.ok()) return target_status_;
   if (state_ == ConnectivityState::kIdle) ExitIdle();
   if (SubchannelInterface* s = lb_->Pick()) {
@@ -238,7 +260,9 @@ absl::StatusOr<SubchannelConnection> Channel::PickConnection(bool wait_for_ready
     // try again from the loop.
     loop_->post(std::move(retry));
   } else {
-    waiting_picks_.push_back(std::move(retry));
+    *waiting_id = ++next_pick_id_;
+    waiting_picks_.emplace(*waiting_id, std::move(retry));
+    UpdateWaitingRef();
   }
   return SubchannelConnection{};
 }
@@ -269,6 +293,7 @@ void Channel::WatchState(ConnectivityState last_observed,
     return;
   }
   state_watchers_.push_back(std::move(callback));
+  UpdateWaitingRef();
 }
 
 Awaitable<bool> Channel::WaitForStateChange(ConnectivityState last_observed, absl::Time deadline) {

@@ -140,6 +140,7 @@ Channel::Channel(transport::UvLoop* loop, std::string target, ChannelOptions opt
 }
 
 Channel::~Channel() {
+  if (waiting_timer_) waiting_timer_->stop();
   if (lb_) lb_->Shutdown();  // closes the connections gracefully
 }
 
@@ -215,10 +216,13 @@ void ClientCall::Begin() {
   // The deadline counts while the call waits for a connection too.
   if (deadline_ && (!deadline_timer_ || !deadline_timer_->active())) StartDeadlineTimer();
   std::weak_ptr<ClientCall> weak_call = weak_from_this();
-  auto picked = channel_->PickConnection(options_.wait_for_ready, [weak_call] {
-    auto self = weak_call.lock();
-    if (self && !self->done()) self->Begin();
-  });
+  auto picked = channel_->PickConnection(
+      options_.wait_for_ready,
+      [weak_call] {
+        auto self = weak_call.lock();
+        if (self && !self->done()) self->Begin();
+      },
+      &waiting_id_);
   if (!picked.ok()) {
     // An invalid target keeps its INVALID_ARGUMENT; anything else is the connection's failure.
     End(picked.status().code() == absl::StatusCode::kInvalidArgument
@@ -679,6 +683,7 @@ bool ClientCall::RetryTransparently() {
 void ClientCall::End(absl::Status status) {
   if (done()) return;
   status_ = std::move(status);
+  if (waiting_) channel_->ForgetPick(waiting_id_);  // no longer waiting for a connection
   if (deadline_timer_) deadline_timer_->stop();
   auto waiters = std::move(finish_waiters_);
   finish_waiters_.clear();

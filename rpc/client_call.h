@@ -10,6 +10,7 @@
 
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -197,9 +198,14 @@ class Channel : public std::enable_shared_from_this<Channel> {
   bool resolved_ = false;  // the policy has had addresses (or a resolver error)
   int resolutions_ = 0;
   uint64_t subchannels_made_ = 0;  // seeds each one's jitter differently
-  // Calls waiting for a pick (run again from the loop when the state changes).
-  std::vector<std::function<void()>> waiting_picks_;
+  // Calls waiting for a pick, by id (run again from the loop when the state changes).
+  std::map<uint64_t, std::function<void()>> waiting_picks_;
+  uint64_t next_pick_id_ = 0;
   std::vector<std::function<void(ConnectivityState)>> state_watchers_;
+  // Holds the loop while calls or watchers wait (the subchannels' backoff timers do not: a
+  // channel retrying for nobody lets a loop end).
+  std::unique_ptr<transport::Timer> waiting_timer_;
+  void UpdateWaitingRef();
   void MakePolicy();
   void ExitIdle();
   void Resolve();
@@ -208,8 +214,11 @@ class Channel : public std::enable_shared_from_this<Channel> {
   SubchannelConnection Connect(const transport::SocketAddress& address, ConnectionEvents events);
   // The connection for a new call; a null session when it must wait (then `retry` runs when
   // the channel's state changes); an error when it fails now.
+  // `*waiting_id` names the wait, for ForgetPick() (a call that ends meanwhile).
   absl::StatusOr<SubchannelConnection> PickConnection(bool wait_for_ready,
-                                                      std::function<void()> retry);
+                                                      std::function<void()> retry,
+                                                      uint64_t* waiting_id);
+  void ForgetPick(uint64_t waiting_id);
   int transparent_retries_ = 0;
   std::optional<CompressionSet> server_accepts_;
   absl::Duration keepalive_time_;
@@ -308,6 +317,7 @@ class ClientCall : public std::enable_shared_from_this<ClientCall> {
   bool RetryTransparently();
   // The call waits for a connection (Channel::PickConnection()); what is written meanwhile.
   bool waiting_ = false;
+  uint64_t waiting_id_ = 0;
   std::vector<std::string> waiting_frames_;
   bool deadline_expired_ = false;
   // The status the trailers gave, kept until the messages before them are all delivered: the

@@ -147,8 +147,11 @@ class PickFirst : public LbPolicy {
                             ? absl::UnavailableError("no address could be connected")
                             : last_failure_;
     // Keeps trying: each subchannel reconnects after its backoff, the first READY wins.
+    // Re-resolves on entering TRANSIENT_FAILURE only: the resolver's answer comes back here
+    // through UpdateAddresses(), which must not ask again (a busy loop).
+    const bool entering = state_ != ConnectivityState::kTransientFailure;
     SetState(ConnectivityState::kTransientFailure, last);
-    if (helper_.request_reresolution) helper_.request_reresolution();
+    if (entering && helper_.request_reresolution) helper_.request_reresolution();
   }
 
   void Select(SubchannelInterface* s) {
@@ -184,6 +187,13 @@ class PickFirst : public LbPolicy {
       return;
     }
     if (state_ == ConnectivityState::kIdle) return;
+    if (state_ == ConnectivityState::kTransientFailure &&
+        s->state() == ConnectivityState::kTransientFailure) {
+      // A retry after the pass failed too: its error is the news, and the resolver is asked
+      // again (at the backoff's pace: a subchannel's failure, never the resolver's answer).
+      SetState(ConnectivityState::kTransientFailure, last_failure_);
+      if (helper_.request_reresolution) helper_.request_reresolution();
+    }
     if (index_ < subchannels_.size() && subchannels_[index_].get() == s &&
         (s->state() == ConnectivityState::kTransientFailure ||
          s->state() == ConnectivityState::kIdle)) {

@@ -122,6 +122,12 @@ TEST_F(LbPolicyTest, PickFirstAllFailedIsTransientFailureUntilOneConnects) {
   p->UpdateAddresses({Addr(1), Addr(2)});
   EXPECT_EQ(created.size(), 2u);
   EXPECT_EQ(p->state(), S::kTransientFailure);
+  // Answering the re-resolution does not ask for another (no busy loop)...
+  EXPECT_EQ(reresolutions, 1);
+  // ... but a retry failing again does.
+  Sub(1)->Set(S::kTransientFailure, absl::UnavailableError("refused 1 again"));
+  EXPECT_EQ(reresolutions, 2);
+  EXPECT_EQ(p->error().message(), "refused 1 again");
   Sub(2)->Set(S::kReady);
   EXPECT_EQ(p->state(), S::kReady);
   EXPECT_EQ(p->Pick(), Sub(2));

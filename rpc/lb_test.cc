@@ -338,7 +338,11 @@ TEST_F(LbTest, BackoffScheduleOnARefusedPort) {
                .max_backoff = absl::Milliseconds(400),
                .min_connect_timeout = absl::Seconds(5)};
   auto channel = MakeChannel(absl::StrCat("ipv4:127.0.0.1:", port), o);
-  channel->GetState(true);
+  // A wait_for_ready call without a deadline waits: the channel holds the loop meanwhile
+  // (the backoff timers alone do not).
+  CallOptions wfr;
+  wfr.wait_for_ready = true;
+  auto call = ClientCall::Start(channel, kMethod, wfr);
   auto* sub = static_cast<const Subchannel*>(channel->lb_policy()->subchannels()[0].get());
   std::vector<uint64_t> times = {sub->last_attempt_at()};
   ASSERT_EQ(sub->attempts(), 1);
@@ -356,6 +360,8 @@ TEST_F(LbTest, BackoffScheduleOnARefusedPort) {
   }
   EXPECT_EQ(channel->GetState(false), S::kTransientFailure);
   EXPECT_EQ(channel->connections_made(), 6);
+  EXPECT_FALSE(call->done());
+  call->Cancel(absl::CancelledError("test over"));
 }
 
 }  // namespace
