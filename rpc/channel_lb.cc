@@ -118,7 +118,7 @@ void Channel::OnStateChange(ConnectivityState state) {
   for (auto& [id, retry] : picks) loop_->post(std::move(retry));
   auto watchers = std::move(state_watchers_);
   state_watchers_.clear();
-  for (auto& w : watchers) {
+  for (auto& [id, w] : watchers) {
     loop_->post([w = std::move(w), state] { w(state); });
   }
   UpdateWaitingRef();
@@ -292,7 +292,7 @@ void Channel::WatchState(ConnectivityState last_observed,
     loop_->post([callback = std::move(callback), s = state_] { callback(s); });
     return;
   }
-  state_watchers_.push_back(std::move(callback));
+  state_watchers_.emplace(++next_watcher_id_, std::move(callback));
   UpdateWaitingRef();
 }
 
@@ -304,14 +304,21 @@ Awaitable<bool> Channel::WaitForStateChange(ConnectivityState last_observed, abs
     timer->stop();
     state->Complete(true);
   });
-  if (deadline != absl::InfiniteFuture()) {
+  const uint64_t id = next_watcher_id_;
+  if (deadline != absl::InfiniteFuture() && state_watchers_.count(id)) {
     const absl::Duration left = deadline - absl::Now();
     const uint64_t ms = left <= absl::ZeroDuration()
                             ? 0
                             : static_cast<uint64_t>(absl::ToInt64Milliseconds(left) + 1);
-    // The timer is held by the watcher; it refers to the result weakly.
+    // The timer is held by the watcher; it refers to the result and the channel weakly, and
+    // removes the watcher (which would hold the loop until the next change).
     std::weak_ptr<Awaitable<bool>::State> weak_state = state;
-    timer->start(ms, [weak_state] {
+    std::weak_ptr<Channel> weak = weak_from_this();
+    timer->start(ms, [weak_state, weak, id] {
+      if (auto self = weak.lock()) {
+        self->state_watchers_.erase(id);
+        self->UpdateWaitingRef();
+      }
       if (auto s = weak_state.lock()) s->Complete(false);
     });
   }

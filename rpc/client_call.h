@@ -201,7 +201,8 @@ class Channel : public std::enable_shared_from_this<Channel> {
   // Calls waiting for a pick, by id (run again from the loop when the state changes).
   std::map<uint64_t, std::function<void()>> waiting_picks_;
   uint64_t next_pick_id_ = 0;
-  std::vector<std::function<void(ConnectivityState)>> state_watchers_;
+  std::map<uint64_t, std::function<void(ConnectivityState)>> state_watchers_;
+  uint64_t next_watcher_id_ = 0;
   // Holds the loop while calls or watchers wait (the subchannels' backoff timers do not: a
   // channel retrying for nobody lets a loop end).
   std::unique_ptr<transport::Timer> waiting_timer_;
