@@ -49,6 +49,9 @@ class ConnectionBackoff {
   // A connection succeeded: the next failure starts over from initial_backoff.
   void Reset();
 
+  // When the next attempt may start (after Begin()): a caller that sleeps until then and calls
+  // Next() on waking follows the spec to the letter (the backoff counts from the actual start).
+  absl::Time next_start() const { return next_start_; }
   // The backoff the next Next() will wait from (before jitter), for tests and diagnostics.
   absl::Duration current_backoff() const { return current_backoff_; }
   const BackoffOptions& options() const { return options_; }

@@ -137,10 +137,12 @@ Channel::Channel(transport::UvLoop* loop, std::string target, ChannelOptions opt
                                            : target_;
   metadata_limits_ = ResolveMetadataSizeLimits(
       {options_.max_metadata_size, options_.absolute_max_metadata_size});
+  MakePolicy();
 }
 
 Channel::~Channel() {
-  if (session_ && !session_->destroyed()) session_->close();
+  if (waiting_timer_) waiting_timer_->stop();
+  if (lb_) lb_->Shutdown();  // closes the connections gracefully
 }
 
 std::shared_ptr<Channel> Channel::Create(transport::UvLoop* loop, std::string target,
@@ -160,81 +162,16 @@ absl::StatusOr<std::shared_ptr<Channel>> Channel::New(transport::UvLoop* loop,
   return channel;
 }
 
-absl::StatusOr<std::shared_ptr<transport::ClientHttp2Session>> Channel::Session() {
-  if (!target_status_.ok()) return target_status_;
-  // A session that is closing (GOAWAY received or sent) takes no new streams: make a new one.
-  if (session_ && !session_->closed() && !session_->destroyed()) return session_;
-  transport::ConnectOptions connect_options;
-  static_cast<transport::SessionOptions&>(connect_options) = options_.http2;
-  if (!connect_options.settings.initialWindowSize && options_.initial_window_size > 0) {
-    connect_options.settings.initialWindowSize = options_.initial_window_size;
-  }
-  if (!connect_options.settings.maxFrameSize && options_.max_frame_size > 0) {
-    connect_options.settings.maxFrameSize = options_.max_frame_size;
-  }
-  // Response metadata is limited by size, as on the server (see Server::Server).
-  if (!connect_options.settings.maxHeaderListSize && !connect_options.settings.maxHeaderSize) {
-    connect_options.settings.maxHeaderListSize = metadata_limits_.hard;
-  }
-  connect_options.maxHeaderListPairs =
-      std::max(connect_options.maxHeaderListPairs, MaxFieldsWithin(metadata_limits_));
-  connect_options.tls = options_.tls;
-  // The URL gives the TLS servername (tls.servername overrides it): the dns host, the first
-  // address of an ipv4/ipv6 list, "localhost" for Unix sockets (what the :authority says). The
-  // addresses themselves come from the resolver, asked on every connect.
-  std::string host = "localhost";
-  if (parsed_target_.scheme == Target::Scheme::kDns) {
-    host = parsed_target_.host;
-  } else if (!parsed_target_.addresses.empty() && !parsed_target_.addresses[0].isUnix()) {
-    host = parsed_target_.addresses[0].address();
-  }
-  if (host.find(':') != std::string::npos) host = absl::StrCat("[", host, "]");
-  const std::string url = absl::StrCat(options_.use_tls ? "https://" : "http://", host, ":",
-                                       parsed_target_.port ? parsed_target_.port : 443);
-  connect_options.lookup = [resolver = resolver_](const std::string&, uint16_t,
-                                                  transport::LookupCallback callback) {
-    resolver->Resolve(std::move(callback));
-  };
-  auto session = transport::connect(loop_, url, connect_options);
-  if (!session.ok()) return session.status();
-  ++connections_made_;
-  session_ = *session;
-  session_connected_ = std::make_shared<bool>(false);
-  // gRPC needs h2: a TLS server that did not select it by ALPN (an HTTP/1.1-only server) fails
-  // the connection before any request is sent, as gRPC's "missing selected ALPN property".
-  std::weak_ptr<transport::ClientHttp2Session> weak_session = session_;
-  session_->onConnect([weak_session, connected = session_connected_,
-                       tls = options_.use_tls] {
-    auto s = weak_session.lock();
-    if (!s) return;
-    if (tls && s->alpnProtocol() != "h2") {
-      const std::string got = s->alpnProtocol();
-      s->destroy(absl::UnavailableError(absl::StrCat(
-          "Cannot check peer: missing selected ALPN property (the server selected ",
-          got.empty() ? std::string("no protocol") : absl::StrCat("'", got, "'"),
-          ", not h2)")));
-      return;
-    }
-    *connected = true;
-  });
-  if (options_.connection_window_size > 0) {
-    (void)session_->setLocalWindowSize(
-        static_cast<int32_t>(std::min<uint32_t>(options_.connection_window_size, INT32_MAX)));
-  }
-  StartKeepalive();
-  return session_;
-}
-
-void Channel::StartKeepalive() {
+void Channel::StartKeepalive(const std::shared_ptr<transport::ClientHttp2Session>& session) {
   keepalive_ = KeepalivePinger::Attach(
-      session_, {.time = keepalive_time_,
+      session, {.time = keepalive_time_,
                  .timeout = options_.keepalive_timeout,
                  .permit_without_calls = options_.keepalive_permit_without_calls});
   // gRFC A8: a server that finds our pings too frequent says so with GOAWAY(ENHANCE_YOUR_CALM,
   // "too_many_pings"); pinging half as often on the next connections. (The GOAWAY closes
   // this one.) The listener dies with the session: a weak reference to the channel.
   std::weak_ptr<Channel> weak = weak_from_this();
-  session_->onGoaway([weak](uint32_t code, int32_t, std::string_view data) {
+  session->onGoaway([weak](uint32_t code, int32_t, std::string_view data) {
     auto self = weak.lock();
     if (!self || code != transport::constants::NGHTTP2_ENHANCE_YOUR_CALM ||
         data != "too_many_pings") {
@@ -248,11 +185,6 @@ void Channel::StartKeepalive() {
                  "of this channel doubled to %s\n",
                  self->target_.c_str(), absl::FormatDuration(self->keepalive_time_).c_str());
   });
-}
-
-void Channel::Close() {
-  if (session_ && !session_->destroyed()) session_->close();
-  session_.reset();
 }
 
 // --- ClientCall -----------------------------------------------------------------------------
@@ -286,14 +218,31 @@ void ClientCall::Begin() {
     End(absl::DeadlineExceededError("Deadline Exceeded"));
     return;
   }
-  auto session = channel_->Session();
-  if (!session.ok()) {
+  // The deadline counts while the call waits for a connection too.
+  if (deadline_ && (!deadline_timer_ || !deadline_timer_->active())) StartDeadlineTimer();
+  std::weak_ptr<ClientCall> weak_call = weak_from_this();
+  auto picked = channel_->PickConnection(
+      options_.wait_for_ready,
+      [weak_call] {
+        auto self = weak_call.lock();
+        if (self && !self->done()) self->Begin();
+      },
+      &waiting_id_);
+  if (!picked.ok()) {
     // An invalid target keeps its INVALID_ARGUMENT; anything else is the connection's failure.
-    End(channel_->target_status().ok() ? absl::UnavailableError(session.status().message())
-                                       : channel_->target_status());
+    End(picked.status().code() == absl::StatusCode::kInvalidArgument
+            ? picked.status()
+            : absl::UnavailableError(picked.status().message()));
     return;
   }
-  connection_connected_ = channel_->session_connected_;
+  if (!picked->session) {
+    // Waiting for a connection: Begin() runs again when the channel's state changes; writes
+    // are held until then.
+    waiting_ = true;
+    return;
+  }
+  auto session = &picked->session;
+  connection_connected_ = picked->connected;
   stream_error_ = absl::OkStatus();
   const ChannelOptions& copt = channel_->options();
   // Compress only with what the server accepts (known after its first response; before that,
@@ -345,7 +294,7 @@ void ClientCall::Begin() {
     return;
   }
   stream_ = *stream;
-  keepalive_ = channel_->keepalive_;
+  keepalive_ = picked->keepalive;
   if (keepalive_) keepalive_->OnCallStarted();
   paused_ = false;
   std::weak_ptr<ClientCall> weak = weak_from_this();
@@ -375,7 +324,20 @@ void ClientCall::Begin() {
     auto live = connection.lock();
     if (auto self = weak.lock()) self->OnClose(!live || live->destroyed());
   });
-  if (deadline_) {
+  if (waiting_) {
+    // What was written while the call waited for its connection goes out now.
+    waiting_ = false;
+    bool took_all = true;
+    for (std::string& frame : waiting_frames_) took_all = stream_->write(std::move(frame));
+    waiting_frames_.clear();
+    if (took_all) FlushWrites(true);  // otherwise the stream's 'drain' completes them
+    if (writes_done_) stream_->end();
+  }
+}
+
+void ClientCall::StartDeadlineTimer() {
+  std::weak_ptr<ClientCall> weak = weak_from_this();
+  {
     deadline_timer_ = channel_->loop()->createTimer();
     const absl::Duration left = *deadline_ - absl::Now();
     const uint64_t ms =
@@ -393,7 +355,7 @@ void ClientCall::Begin() {
 
 Awaitable<bool> ClientCall::Write(std::string message, WriteOptions options) {
   Awaitable<bool> result;
-  if (done() || writes_done_ || !stream_) {
+  if (done() || writes_done_ || (!stream_ && !waiting_)) {
     result.state()->Complete(false);
     return result;
   }
@@ -422,7 +384,10 @@ Awaitable<bool> ClientCall::Write(std::string message, WriteOptions options) {
       sent_frames_.push_back(frame);
     }
   }
-  if (!stream_->write(std::move(frame))) {
+  if (waiting_) {
+    waiting_frames_.push_back(std::move(frame));
+    pending_writes_.push_back(result.state());  // completed when the stream takes it
+  } else if (!stream_->write(std::move(frame))) {
     pending_writes_.push_back(result.state());
   } else if (++writes_without_yield_ > kWritesPerYield) {
     // A writer that never has to wait (tiny messages under a 16 KiB high-water mark that the
@@ -709,6 +674,12 @@ bool ClientCall::RetryTransparently() {
   stream_.reset();
   Begin();
   if (done()) return true;  // could not start again: Begin() ended the call
+  if (waiting_) {
+    // Waiting for a connection (the draining one was the only one): Begin() sends these.
+    waiting_frames_ = std::move(frames);
+    writes_done_ = writes_done;
+    return true;
+  }
   for (std::string& frame : frames) stream_->write(std::move(frame));
   if (writes_done) WritesDone();
   return true;
@@ -717,6 +688,7 @@ bool ClientCall::RetryTransparently() {
 void ClientCall::End(absl::Status status) {
   if (done()) return;
   status_ = std::move(status);
+  if (waiting_) channel_->ForgetPick(waiting_id_);  // no longer waiting for a connection
   if (deadline_timer_) deadline_timer_->stop();
   auto waiters = std::move(finish_waiters_);
   finish_waiters_.clear();

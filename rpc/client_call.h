@@ -1,7 +1,8 @@
 // rpc/client_call.h — Channel and ClientCall: the untyped client side (serialized messages).
-// A Channel holds one HTTP/2 connection to its target and makes a new one when it is gone
-// (closed, GOAWAY); a ClientCall is one call on one stream. client.h builds the typed API on
-// them.
+// A Channel resolves its target and keeps one subchannel (an HTTP/2 connection with its
+// backoff) per address, its load-balancing policy picking one for each call (rpc/lb_policy.h;
+// rpc/README.md, "Load balancing and connectivity"); a ClientCall is one call on one stream.
+// client.h builds the typed API on them.
 //
 // Threading: a ClientCall, and a Channel's methods, on the channel's loop thread only (other
 // threads go through rpc/on_loop.h or the blocking API, rpc/client_blocking.h). A Channel may be
@@ -13,6 +14,7 @@
 
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -22,9 +24,12 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "google/protobuf/message_lite.h"
+#include "rpc/backoff.h"
 #include "rpc/compression.h"
+#include "rpc/connectivity.h"
 #include "rpc/framing.h"
 #include "rpc/keepalive.h"
+#include "rpc/lb_policy.h"
 #include "rpc/metadata.h"
 #include "rpc/metadata_limits.h"
 #include "rpc/resolver.h"
@@ -82,6 +87,15 @@ struct ChannelOptions {
   bool keepalive_permit_without_calls = false;
   // HTTP/2 options of the connection (Node's names; see transport/session.h).
   transport::SessionOptions http2;
+  // Load balancing (rpc/README.md, "Load balancing and connectivity"): "pick_first" (the
+  // default) or "round_robin". A service config (gRPC's JSON) whose "loadBalancingConfig"
+  // names a policy wins, e.g. {"loadBalancingConfig":[{"round_robin":{}}]}. An unknown name or
+  // bad JSON makes the channel invalid (its calls fail with INVALID_ARGUMENT, as a bad target).
+  std::string lb_policy;
+  std::string service_config;
+  // Reconnection backoff of each subchannel (gRPC's connection-backoff defaults: 1 s, x1.6,
+  // jitter 0.2, 120 s at most, every attempt allowed at least 20 s to connect).
+  BackoffOptions backoff;
 };
 
 // A response message as received: as slices of the DATA chunks it arrived in (not copied), or
@@ -104,6 +118,10 @@ struct CallOptions {
   Metadata metadata;
   // Compression of our request messages (grpc-encoding).
   Compression compression = Compression::kIdentity;
+  // gRPC's wait-for-ready: when the channel is in TRANSIENT_FAILURE (no address connects) the
+  // call waits, until its deadline, for a connection instead of failing at once with
+  // UNAVAILABLE. (Every call waits while the channel is IDLE or CONNECTING.)
+  bool wait_for_ready = false;
 };
 
 class Channel : public std::enable_shared_from_this<Channel> {
@@ -119,9 +137,23 @@ class Channel : public std::enable_shared_from_this<Channel> {
                                                       ChannelOptions options = {});
   ~Channel();
 
-  // The live connection, connecting (again) if there is none or it is closing. Each connection
-  // resolves the target afresh and tries its addresses in order.
+  // The connection a call would use now (a READY subchannel's); when none is READY, the
+  // channel starts connecting and this is the connection being made (or UNAVAILABLE if there
+  // is none yet: a target being resolved, every address in backoff).
   absl::StatusOr<std::shared_ptr<transport::ClientHttp2Session>> Session();
+  // The channel's connectivity state (rpc/connectivity.h), aggregated by its policy;
+  // `try_to_connect` leaves IDLE (resolves and connects).
+  ConnectivityState GetState(bool try_to_connect);
+  // Calls `callback` (from the loop, once) with the new state when it differs from
+  // `last_observed` (at once if it already does).
+  void WatchState(ConnectivityState last_observed, std::function<void(ConnectivityState)> callback);
+  // The same as an Awaitable: true when the state changed, false at `deadline`.
+  Awaitable<bool> WaitForStateChange(ConnectivityState last_observed, absl::Time deadline);
+  // Times the target was resolved (the first time and every re-resolution; addresses known
+  // without a lookup count once).
+  int resolutions() const { return resolutions_; }
+  // The load-balancing policy's subchannels (for tests and diagnostics).
+  const LbPolicy* lb_policy() const { return lb_.get(); }
   // OK, or why the target is invalid.
   const absl::Status& target_status() const { return target_status_; }
   // The target as given, and as parsed (valid when target_status() is OK).
@@ -129,7 +161,8 @@ class Channel : public std::enable_shared_from_this<Channel> {
   const Target& parsed_target() const { return parsed_target_; }
   // The target's resolver (null for an invalid target).
   const std::shared_ptr<Resolver>& resolver() const { return resolver_; }
-  // Closes the connection gracefully; calls in flight finish.
+  // Closes the connections gracefully; calls in flight finish. The channel is IDLE again
+  // (a later call connects anew).
   void Close();
   transport::UvLoop* loop() const { return loop_; }
   const ChannelOptions& options() const { return options_; }
@@ -158,21 +191,48 @@ class Channel : public std::enable_shared_from_this<Channel> {
   absl::Status target_status_;
   Target parsed_target_;
   std::shared_ptr<Resolver> resolver_;
-  // Whether session_ has connected (TCP/Unix, TLS and ALPN h2): a call whose connection closes
-  // before then failed to connect (ConnectFailure()).
-  std::shared_ptr<bool> session_connected_;
   std::string authority_;
   ChannelOptions options_;
   MetadataSizeLimits metadata_limits_;
-  std::shared_ptr<transport::ClientHttp2Session> session_;
   int connections_made_ = 0;
+  // Load balancing (rpc/channel_lb.cc).
+  std::string lb_policy_name_;
+  std::unique_ptr<LbPolicy> lb_;
+  ConnectivityState state_ = ConnectivityState::kIdle;
+  bool resolving_ = false;
+  bool resolve_again_ = false;
+  bool resolved_ = false;  // the policy has had addresses (or a resolver error)
+  int resolutions_ = 0;
+  uint64_t subchannels_made_ = 0;  // seeds each one's jitter differently
+  // Calls waiting for a pick, by id (run again from the loop when the state changes).
+  std::map<uint64_t, std::function<void()>> waiting_picks_;
+  uint64_t next_pick_id_ = 0;
+  std::map<uint64_t, std::function<void(ConnectivityState)>> state_watchers_;
+  uint64_t next_watcher_id_ = 0;
+  // Holds the loop while calls or watchers wait (the subchannels' backoff timers do not: a
+  // channel retrying for nobody lets a loop end).
+  std::unique_ptr<transport::Timer> waiting_timer_;
+  void UpdateWaitingRef();
+  void MakePolicy();
+  void ExitIdle();
+  void Resolve();
+  void OnStateChange(ConnectivityState state);
+  // One connection to one address (the subchannels' Connector).
+  SubchannelConnection Connect(const transport::SocketAddress& address, ConnectionEvents events);
+  // The connection for a new call; a null session when it must wait (then `retry` runs when
+  // the channel's state changes); an error when it fails now.
+  // `*waiting_id` names the wait, for ForgetPick() (a call that ends meanwhile).
+  absl::StatusOr<SubchannelConnection> PickConnection(bool wait_for_ready,
+                                                      std::function<void()> retry,
+                                                      uint64_t* waiting_id);
+  void ForgetPick(uint64_t waiting_id);
   int transparent_retries_ = 0;
   std::optional<CompressionSet> server_accepts_;
   absl::Duration keepalive_time_;
   int too_many_pings_ = 0;
   // The current connection's pinger (null when keepalive is off).
   std::shared_ptr<KeepalivePinger> keepalive_;
-  void StartKeepalive();
+  void StartKeepalive(const std::shared_ptr<transport::ClientHttp2Session>& session);
   friend class ClientCall;
 };
 
@@ -216,6 +276,7 @@ class ClientCall : public std::enable_shared_from_this<ClientCall> {
  private:
   ClientCall(std::shared_ptr<Channel> channel, std::string path, CallOptions options);
   void Begin();
+  void StartDeadlineTimer();
   void OnResponse(const transport::Headers& headers, uint8_t flags);
   void OnData(const transport::SharedBuffer& data);
   void OnTrailers(const transport::Headers& trailers);
@@ -261,6 +322,10 @@ class ClientCall : public std::enable_shared_from_this<ClientCall> {
   bool retry_possible_ = true;
   bool retried_ = false;
   bool RetryTransparently();
+  // The call waits for a connection (Channel::PickConnection()); what is written meanwhile.
+  bool waiting_ = false;
+  uint64_t waiting_id_ = 0;
+  std::vector<std::string> waiting_frames_;
   bool deadline_expired_ = false;
   // The status the trailers gave, kept until the messages before them are all delivered: the
   // trailers arrive as soon as the server sends them, while the stream may still hold DATA a

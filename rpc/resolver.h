@@ -1,10 +1,9 @@
 // rpc/resolver.h — Resolver: a channel target's addresses, asked for afresh each time the
-// channel connects (so a DNS change is seen on reconnect). dns targets are looked up with
+// channel resolves (first use, and each re-resolution: a DNS change is seen on reconnect). dns targets are looked up with
 // transport::dnsLookup() (libuv's getaddrinfo on its thread pool; every address, in the order
 // getaddrinfo gives); unix, unix-abstract, ipv4 and ipv6 targets have their addresses already.
-// The result is the whole list, so that a load-balancing policy can pick from it; today the
-// connection tries them in order (transport::UvSocket::connect), a refused one falling to the
-// next.
+// The result is the whole list: the channel's load-balancing policy (rpc/lb_policy.h) keeps
+// one subchannel per address, and asks for a new resolution when they fail or are lost.
 //
 // ConnectFailure() words why a connection failed the gRPC way: UNAVAILABLE naming the target,
 // the address and the cause.
