@@ -127,6 +127,26 @@ class ClientReader : public ClientReaderBase<Response> {
   using ClientReaderBase<Response>::ClientReaderBase;
 };
 
+namespace internal {
+
+// Half-closes `call`, then waits for its single response and its status (client streaming's
+// end; the blocking ClientWriter uses it too).
+template <typename Response>
+Task<absl::StatusOr<Response>> HalfCloseAndFinish(std::shared_ptr<ClientCall> call) {
+  call->WritesDone();
+  std::optional<std::string> bytes = co_await call->Read();
+  absl::Status status = co_await call->Finish();
+  if (!status.ok()) co_return status;
+  if (!bytes) co_return absl::UnimplementedError("The server sent no response message");
+  Response response;
+  if (!response.ParseFromString(*bytes)) {
+    co_return absl::InternalError("Failed to parse the response message");
+  }
+  co_return response;
+}
+
+}  // namespace internal
+
 // Writes the messages of a client-streaming call, then gets its single response.
 template <typename Request, typename Response>
 class ClientWriter {
@@ -140,16 +160,7 @@ class ClientWriter {
   }
   // Half-closes, then waits for the response and the status.
   Task<absl::StatusOr<Response>> Finish() {
-    call_->WritesDone();
-    std::optional<std::string> bytes = co_await call_->Read();
-    absl::Status status = co_await call_->Finish();
-    if (!status.ok()) co_return status;
-    if (!bytes) co_return absl::UnimplementedError("The server sent no response message");
-    Response response;
-    if (!response.ParseFromString(*bytes)) {
-      co_return absl::InternalError("Failed to parse the response message");
-    }
-    co_return response;
+    return internal::HalfCloseAndFinish<Response>(call_);
   }
   void Cancel() { call_->Cancel(absl::CancelledError("Cancelled by the client")); }
   const Metadata& initial_metadata() const { return call_->initial_metadata(); }

@@ -64,20 +64,6 @@ inline Task<absl::Status> AwaitFinish(std::shared_ptr<ClientCall> call) {
   co_return co_await call->Finish();
 }
 
-template <typename Response>
-Task<absl::StatusOr<Response>> HalfCloseAndFinish(std::shared_ptr<ClientCall> call) {
-  call->WritesDone();
-  std::optional<std::string> bytes = co_await call->Read();
-  absl::Status status = co_await call->Finish();
-  if (!status.ok()) co_return status;
-  if (!bytes) co_return absl::UnimplementedError("The server sent no response message");
-  Response response;
-  if (!response.ParseFromString(*bytes)) {
-    co_return absl::InternalError("Failed to parse the response message");
-  }
-  co_return response;
-}
-
 }  // namespace internal
 
 // What the three blocking stream objects share: the call, its loop, and how it ended if it
