@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -252,8 +253,13 @@ std::string AddressUri(const SocketAddress& address) {
     case AF_INET6:
       return absl::StrCat("ipv6:", address.toString());
     case AF_UNIX:
-      return address.isAbstract() ? absl::StrCat("unix-abstract:", address.address().substr(1))
-                                  : absl::StrCat("unix:", address.address());
+      if (address.isAbstract()) {
+        return absl::StrCat("unix-abstract:", address.address().substr(1));
+      }
+      // "unix://" starts an absolute path after it, so a path that itself starts with "//"
+      // is written "unix:////..." to parse back the same.
+      return absl::StrCat(absl::StartsWith(address.address(), "//") ? "unix://" : "unix:",
+                          address.address());
     default:
       return "";
   }

@@ -1,6 +1,7 @@
 #include "transport/socket_address.h"
 
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <sys/un.h>
 #include <uv.h>
@@ -63,7 +64,36 @@ absl::StatusOr<SocketAddress> SocketAddress::fromIp(std::string_view ip, uint16_
     return a;
   }
   a.storage_ = {};
-  if (uv_ip6_addr(bare.c_str(), port, reinterpret_cast<sockaddr_in6*>(&a.storage_)) == 0) {
+  // A zone ("fe80::1%eth0", "fe80::1%2"): libuv maps a name with if_nametoindex and silently
+  // drops one it does not know, and does not read a number at all; a scope id lost that way
+  // dials another interface, so both forms are read here and an unknown interface is refused.
+  std::string zone;
+  const size_t percent = bare.find('%');
+  if (percent != std::string::npos) {
+    zone = bare.substr(percent + 1);
+    bare.resize(percent);
+  }
+  auto* a6 = reinterpret_cast<sockaddr_in6*>(&a.storage_);
+  if (bare.find('\0') == std::string::npos && uv_ip6_addr(bare.c_str(), port, a6) == 0) {
+    if (percent != std::string::npos) {
+      uint32_t scope = 0;
+      if (zone.empty()) {
+        // "fe80::1%" names no interface: refused below.
+      } else if (std::all_of(zone.begin(), zone.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        if (zone.size() > 10 || std::stoull(zone) > UINT32_MAX) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("bad IPv6 zone '", zone, "' in '", std::string(ip), "'"));
+        }
+        scope = static_cast<uint32_t>(std::stoull(zone));
+      } else if (zone.find('\0') == std::string::npos) {
+        scope = if_nametoindex(zone.c_str());
+      }
+      if (scope == 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("unknown network interface '", zone, "' in '", std::string(ip), "'"));
+      }
+      a6->sin6_scope_id = scope;
+    }
     a.length_ = sizeof(sockaddr_in6);
     return a;
   }
@@ -112,9 +142,18 @@ std::string SocketAddress::address() const {
     case AF_INET:
       uv_ip4_name(reinterpret_cast<const sockaddr_in*>(&storage_), buf, sizeof(buf));
       return buf;
-    case AF_INET6:
-      uv_ip6_name(reinterpret_cast<const sockaddr_in6*>(&storage_), buf, sizeof(buf));
-      return buf;
+    case AF_INET6: {
+      auto* a6 = reinterpret_cast<const sockaddr_in6*>(&storage_);
+      uv_ip6_name(a6, buf, sizeof(buf));
+      if (a6->sin6_scope_id == 0) return buf;
+      // The zone, as Node's remoteAddress shows it: the interface's name, else its number.
+      char name[IF_NAMESIZE + 1] = {};
+      size_t size = sizeof(name);
+      if (uv_if_indextoname(a6->sin6_scope_id, name, &size) == 0) {
+        return absl::StrCat(buf, "%", name);
+      }
+      return absl::StrCat(buf, "%", a6->sin6_scope_id);
+    }
     case AF_UNIX: {
       auto* un = reinterpret_cast<const sockaddr_un*>(&storage_);
       const size_t n = length_ - offsetof(sockaddr_un, sun_path);
