@@ -169,6 +169,7 @@ SubchannelConnection Channel::Connect(const transport::SocketAddress& address,
     host = parsed_target_.host;
   } else if (!parsed_target_.addresses.empty() && !parsed_target_.addresses[0].isUnix()) {
     host = parsed_target_.addresses[0].address();
+    host = host.substr(0, host.find('%'));  // a zone is no part of a name (lookup dials it)
   }
   if (host.find(':') != std::string::npos) host = absl::StrCat("[", host, "]");
   const std::string url = absl::StrCat(options_.use_tls ? "https://" : "http://", host, ":",

@@ -161,6 +161,12 @@ void ServerCall::Start(std::optional<absl::Time> deadline) {
   }
 }
 
+std::string ServerCall::authority() const {
+  const transport::Headers& headers = stream_->requestHeaders();
+  if (auto a = headers.get(":authority")) return *a;
+  return headers.get("host").value_or("");
+}
+
 std::string ServerCall::peer() const {
   if (transport::Http2Session* s = stream_->session()) {
     if (transport::Socket* socket = s->socket()) {

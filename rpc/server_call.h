@@ -119,6 +119,9 @@ class ServerCall : public std::enable_shared_from_this<ServerCall> {
   Metadata& trailing_metadata() { return trailing_metadata_; }
   std::optional<absl::Time> deadline() const { return deadline_; }
   std::string peer() const;
+  // The request's :authority (Host for HTTP/1-style requests): the name the client dialled,
+  // e.g. "localhost" for unix: targets (what gRPC C++'s ExperimentalGetAuthority gives).
+  std::string authority() const;
   // Compression of our responses (negotiated against grpc-accept-encoding).
   void SetCompression(Compression c) { response_compression_ = c; }
   // The request's grpc-encoding, and whether the message returned by the last Read() arrived

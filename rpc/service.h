@@ -52,6 +52,8 @@ class ServerContext {
   // "/package.Service/Method".
   const std::string& method() const { return call_->method(); }
   std::string peer() const { return call_->peer(); }
+  // The request's :authority: the host (and port) the client dialled.
+  std::string authority() const { return call_->authority(); }
   // Compresses our response messages with `c` (if the client accepts it).
   void SetCompression(Compression c) { call_->SetCompression(c); }
   // The request's grpc-encoding; whether the last message read arrived compressed.

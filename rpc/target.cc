@@ -169,8 +169,22 @@ std::string Target::DefaultAuthority() const {
     case Scheme::kUnixAbstract:
       return "localhost";
     case Scheme::kIpv4:
-    case Scheme::kIpv6:
-      return addresses.empty() ? std::string() : addresses.front().toString();
+    case Scheme::kIpv6: {
+      // gRPC sends the whole address list as written ("ipv4:10.0.0.1:1,10.0.0.2" gives
+      // "10.0.0.1:1,10.0.0.2"), percent-encoding what an authority cannot hold (an IPv6
+      // zone's '%').
+      std::string authority;
+      for (char c : std::string_view(text).substr(5)) {
+        if (absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+            std::string_view("-._~!$&'()*+,;=:[]@").find(c) != std::string_view::npos) {
+          authority.push_back(c);
+        } else {
+          absl::StrAppend(&authority, "%", absl::Hex(static_cast<unsigned char>(c),
+                                                     absl::kZeroPad2));
+        }
+      }
+      return authority;
+    }
   }
   return "";
 }

@@ -35,8 +35,9 @@ struct Target {
   // unix, unix-abstract, ipv4, ipv6: the addresses, known without resolving.
   std::vector<transport::SocketAddress> addresses;
 
-  // The :authority calls send unless ChannelOptions::authority says otherwise: dns: host[:port]
-  // as written; unix and unix-abstract: "localhost" (as gRPC); ipv4/ipv6: the first address.
+  // The :authority calls send unless ChannelOptions::authority says otherwise, as gRPC C++ and
+  // grpcio send it (tests/interop/grpc/naming_interop_test.sh): dns: host[:port] as written;
+  // unix and unix-abstract: "localhost"; ipv4/ipv6: the address list as written.
   std::string DefaultAuthority() const;
 };
 

@@ -102,7 +102,7 @@ TEST(ParseTargetTest, Ipv4List) {
   ASSERT_EQ(t.addresses.size(), 2u);
   EXPECT_EQ(t.addresses[0].toString(), "10.0.0.1:1");
   EXPECT_EQ(t.addresses[1].toString(), "10.0.0.2:443");
-  EXPECT_EQ(t.DefaultAuthority(), "10.0.0.1:1");
+  EXPECT_EQ(t.DefaultAuthority(), "10.0.0.1:1,10.0.0.2");  // the list, as gRPC sends it
   EXPECT_EQ(AddressUri(t.addresses[0]), "ipv4:10.0.0.1:1");
 }
 
@@ -120,6 +120,7 @@ TEST(ParseTargetTest, Ipv6ZoneIsKeptAndPrinted) {
   Target t = Parse("ipv6:[fe80::1%lo]:50051");
   ASSERT_EQ(t.addresses.size(), 1u);
   EXPECT_EQ(AddressUri(t.addresses[0]), "ipv6:[fe80::1%lo]:50051");
+  EXPECT_EQ(t.DefaultAuthority(), "[fe80::1%25lo]:50051");  // percent-encoded, as gRPC
   EXPECT_EQ(Parse(AddressUri(t.addresses[0])).addresses[0], t.addresses[0]);
   EXPECT_FALSE(ParseTarget("ipv6:[fe80::1%no-such-if9]:1").ok());
 }

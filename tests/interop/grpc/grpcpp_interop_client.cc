@@ -39,6 +39,7 @@ grpc_compression_algorithm grpc_call_test_only_get_compression_algorithm(grpc_ca
 ABSL_FLAG(std::string, server_host, "localhost", "Server host to connect to.");
 ABSL_FLAG(std::string, server_host_override, "", "Override the :authority and TLS target name.");
 ABSL_FLAG(int, server_port, 0, "Server port.");
+ABSL_FLAG(std::string, target, "", "Instead of --server_host/--server_port, a gRPC target.");
 ABSL_FLAG(std::string, test_case, "large_unary", "One case, a comma-separated list, or 'all'.");
 ABSL_FLAG(bool, use_tls, false, "Whether to use TLS.");
 ABSL_FLAG(bool, use_test_ca, false, "Verify the server with the test CA.");
@@ -472,11 +473,14 @@ class Client {
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   const int port = absl::GetFlag(FLAGS_server_port);
-  if (port <= 0) {
-    std::fprintf(stderr, "grpcpp_interop_client: --server_port is required\n");
-    return 2;
+  std::string target = absl::GetFlag(FLAGS_target);
+  if (target.empty()) {
+    if (port <= 0) {
+      std::fprintf(stderr, "grpcpp_interop_client: --server_port or --target is required\n");
+      return 2;
+    }
+    target = absl::StrCat(absl::GetFlag(FLAGS_server_host), ":", port);
   }
-  const std::string target = absl::StrCat(absl::GetFlag(FLAGS_server_host), ":", port);
   std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
   grpc::ChannelArguments args;
   const std::string override_host = absl::GetFlag(FLAGS_server_host_override);

@@ -36,6 +36,8 @@ grpc_compression_algorithm grpc_call_test_only_get_compression_algorithm(grpc_ca
 #define GRPC_WRITE_INTERNAL_TEST_ONLY_WAS_COMPRESSED (0x40000000u)
 
 ABSL_FLAG(int, port, 0, "Server port (0: pick one; printed as 'listening PORT').");
+ABSL_FLAG(std::string, listen, "", "Instead of --port, a gRPC listen address (unix:path, [::]:0, ...).");
+ABSL_FLAG(bool, print_authority, false, "EmptyCall prints 'authority <:authority>'.");
 ABSL_FLAG(bool, use_tls, false, "Whether to use TLS.");
 ABSL_FLAG(int, min_ping_interval_ms, -1,
           "GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS (-1: gRPC's default, 5 min); "
@@ -121,6 +123,11 @@ class TestServiceImpl : public grpc::testing::TestService::Service {
  public:
   Status EmptyCall(ServerContext* context, const Empty*, Empty*) override {
     MaybeEchoMetadata(context);
+    if (absl::GetFlag(FLAGS_print_authority)) {
+      const grpc::string_ref authority = context->ExperimentalGetAuthority();
+      std::printf("authority %.*s\n", static_cast<int>(authority.size()), authority.data());
+      std::fflush(stdout);
+    }
     return Status::OK;
   }
 
@@ -261,7 +268,9 @@ int main(int argc, char** argv) {
   TestServiceImpl service;
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(absl::StrCat("0.0.0.0:", absl::GetFlag(FLAGS_port)), creds, &port);
+  const std::string listen = absl::GetFlag(FLAGS_listen);
+  builder.AddListeningPort(
+      listen.empty() ? absl::StrCat("0.0.0.0:", absl::GetFlag(FLAGS_port)) : listen, creds, &port);
   builder.RegisterService(&service);
   if (absl::GetFlag(FLAGS_min_ping_interval_ms) >= 0) {
     builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,

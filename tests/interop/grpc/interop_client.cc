@@ -41,6 +41,9 @@ ABSL_FLAG(std::string, server_host, "localhost", "Server host to connect to.");
 ABSL_FLAG(std::string, server_host_override, "",
           "Override the server host: the :authority and the TLS name checked.");
 ABSL_FLAG(int, server_port, 0, "Server port.");
+ABSL_FLAG(std::string, target, "",
+          "Instead of --server_host/--server_port, a gRPC target: dns:///host:port, unix:path, "
+          "ipv4:addr:port, ... (rpc/target.h).");
 ABSL_FLAG(std::string, test_case, "large_unary",
           "The test case: one name, a comma-separated list, or 'all'.");
 ABSL_FLAG(bool, use_tls, false, "Whether to use TLS.");
@@ -630,16 +633,18 @@ const std::vector<std::string> kAllCases = {
 
 int Main(const char* argv0) {
   const int port = absl::GetFlag(FLAGS_server_port);
-  if (port <= 0 || port > 65535) {
-    std::fprintf(stderr, "interop_client: --server_port is required (1..65535)\n");
-    return 2;
+  std::string target = absl::GetFlag(FLAGS_target);
+  if (target.empty()) {
+    if (port <= 0 || port > 65535) {
+      std::fprintf(stderr, "interop_client: --server_port (1..65535) or --target is required\n");
+      return 2;
+    }
+    const std::string host = absl::GetFlag(FLAGS_server_host);
+    target = absl::StrCat(host.find(':') != std::string::npos && host.front() != '['
+                              ? absl::StrCat("[", host, "]")
+                              : host,
+                          ":", port);
   }
-  std::string host = absl::GetFlag(FLAGS_server_host);
-  const std::string target =
-      absl::StrCat(host.find(':') != std::string::npos && host.front() != '['
-                       ? absl::StrCat("[", host, "]")
-                       : host,
-                   ":", port);
   rpc::ChannelOptions options;
   const std::string override_host = absl::GetFlag(FLAGS_server_host_override);
   if (!override_host.empty()) options.authority = absl::StrCat(override_host, ":", port);

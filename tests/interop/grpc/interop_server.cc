@@ -29,6 +29,10 @@ ABSL_FLAG(std::string, tls_cert_file, "",
 ABSL_FLAG(std::string, tls_key_file, "",
           "PEM private key for --use_tls (default: tests/testdata/tls/server.key).");
 ABSL_FLAG(std::string, host, "0.0.0.0", "Address to listen on (the official server: all).");
+ABSL_FLAG(std::string, listen, "",
+          "Instead of --host/--port, a gRPC listen address: unix:path, unix-abstract:name, "
+          "[::]:0, ... (rpc/target.h).");
+ABSL_FLAG(bool, print_authority, false, "EmptyCall prints 'authority <:authority>'.");
 
 namespace h2rpc::interop {
 namespace {
@@ -50,7 +54,9 @@ int Main(const char* argv0) {
   transport::UvLoop loop;
   TestServiceImpl service(&loop);
   rpc::Server server(&loop);
+  service.set_print_authority(absl::GetFlag(FLAGS_print_authority));
   server.RegisterService(&service);
+  const std::string listen = absl::GetFlag(FLAGS_listen);
   const std::string host = absl::GetFlag(FLAGS_host);
   const int port = absl::GetFlag(FLAGS_port);
   if (port < 0 || port > 65535) {
@@ -64,12 +70,15 @@ int Main(const char* argv0) {
     tls.keyFile = absl::GetFlag(FLAGS_tls_key_file);
     if (tls.certFile.empty()) tls.certFile = Runfile(argv0, "tests/testdata/tls/server.pem");
     if (tls.keyFile.empty()) tls.keyFile = Runfile(argv0, "tests/testdata/tls/server.key");
-    st = server.ListenTls(host, static_cast<uint16_t>(port), tls);
+    st = listen.empty() ? server.ListenTls(host, static_cast<uint16_t>(port), tls)
+                        : server.ListenTls(std::string_view(listen), tls);
   } else {
-    st = server.Listen(host, static_cast<uint16_t>(port));
+    st = listen.empty() ? server.Listen(host, static_cast<uint16_t>(port))
+                        : server.Listen(std::string_view(listen));
   }
   if (!st.ok()) {
-    std::fprintf(stderr, "interop_server: cannot listen on %s:%d: %s\n", host.c_str(), port,
+    const std::string where = listen.empty() ? absl::StrCat(host, ":", port) : listen;
+    std::fprintf(stderr, "interop_server: cannot listen on %s: %s\n", where.c_str(),
                  st.ToString().c_str());
     return 1;
   }

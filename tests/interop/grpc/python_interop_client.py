@@ -44,6 +44,7 @@ def parse_args():
     p.add_argument('--server_host', default='localhost')
     p.add_argument('--server_host_override', default='')
     p.add_argument('--server_port', type=int, default=0)
+    p.add_argument('--target', default='')  # instead of --server_host/--server_port
     p.add_argument('--test_case', default='large_unary')
     p.add_argument('--use_tls', type=boolean, nargs='?', const=True, default=False)
     p.add_argument('--use_test_ca', type=boolean, nargs='?', const=True, default=False)
@@ -125,7 +126,7 @@ class Client:
     def __init__(self, args, msgs):
         self.args = args
         self.m = msgs
-        self.target = '%s:%d' % (args.server_host, args.server_port)
+        self.target = args.target or '%s:%d' % (args.server_host, args.server_port)
         self.channel = self.new_channel()
 
     def new_channel(self, extra=()):
@@ -424,8 +425,8 @@ ALL = ['empty_unary', 'large_unary', 'client_compressed_unary', 'server_compress
 
 def main():
     args = parse_args()
-    if args.server_port <= 0:
-        print('python_interop_client: --server_port is required', file=sys.stderr)
+    if args.server_port <= 0 and not args.target:
+        print('python_interop_client: --server_port or --target is required', file=sys.stderr)
         return 2
     names = ALL if args.test_case == 'all' else [n for n in args.test_case.split(',') if n]
     for name in names:

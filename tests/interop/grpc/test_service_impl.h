@@ -7,6 +7,7 @@
 #ifndef H2RPC_TESTS_INTEROP_GRPC_TEST_SERVICE_IMPL_H_
 #define H2RPC_TESTS_INTEROP_GRPC_TEST_SERVICE_IMPL_H_
 
+#include <cstdio>
 #include <optional>
 #include <string>
 #include <utility>
@@ -72,8 +73,15 @@ class TestServiceImpl final : public grpc::testing::TestService::Service {
  public:
   explicit TestServiceImpl(transport::EventLoop* loop) : loop_(loop) {}
 
+  // naming_interop_test.sh: EmptyCall prints "authority <:authority>" on stdout.
+  void set_print_authority(bool print) { print_authority_ = print; }
+
   Task<absl::StatusOr<Empty>> EmptyCall(ServerContext& ctx, const Empty&) override {
     internal::MaybeEchoMetadata(ctx);
+    if (print_authority_) {
+      std::printf("authority %s\n", ctx.authority().c_str());
+      std::fflush(stdout);
+    }
     co_return Empty();
   }
 
@@ -197,6 +205,7 @@ class TestServiceImpl final : public grpc::testing::TestService::Service {
 
  private:
   transport::EventLoop* loop_;
+  bool print_authority_ = false;
 };
 
 }  // namespace h2rpc::interop
