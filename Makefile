@@ -21,7 +21,7 @@ asan: setup
 	  $(if $(strip $(ASAN_TARGETS)),--targets="$(ASAN_TARGETS)",--targets-file=$(ASAN_TARGETS_FILE))
 
 tsan: setup
-	@./.ci/test.sh --suite=tsan --config=tsan
+	@./.ci/test.sh --suite=tsan --config=tsan --skip-tag=no_tsan
 
 # libFuzzer targets (clang 14, ASan+UBSan), each for FUZZ_S seconds (default 60); see tests/fuzz/README.md.
 FUZZ_S ?= 60

@@ -3,7 +3,10 @@
 # with some flags, then one 'N passed, N failed, N skipped' line (.ci/test_summary.py) counted
 # from this run's results, and `bazel shutdown` at the end so no server idles for hours.
 #
-#   .ci/test.sh [--suite=NAME] [--targets-file=FILE | --targets="//a/... //b:c"] [bazel flags]
+#   .ci/test.sh [--suite=NAME] [--targets-file=FILE | --targets="//a/... //b:c"]
+#               [--skip-tag=TAG] [bazel flags]
+# --skip-tag: tests tagged TAG are not run in this suite; each is listed and counted as skipped
+# (the tag's BUILD comment says why), never silently left out.
 #
 # Patterns default to //... . A pattern whose package does not exist (yet) is left out with a
 # note, so a list can name a package before it lands (the fuzz tests). Exit status: non-zero if
@@ -12,6 +15,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 suite=test
+skip_tag=""
 patterns=()
 bazel_flags=()
 for a in "$@"; do
@@ -26,6 +30,7 @@ for a in "$@"; do
         for p in $line; do patterns+=("$p"); done
       done <"$file" ;;
     --targets=*) for p in ${a#*=}; do patterns+=("$p"); done ;;
+    --skip-tag=*) skip_tag=${a#*=} ;;
     *) bazel_flags+=("$a") ;;
   esac
 done
@@ -56,6 +61,7 @@ flags=()
 tmp=$(mktemp -d /tmp/h2rpc-test.XXXXXX)
 trap 'bazel shutdown >/dev/null 2>&1; rm -rf "$tmp"' EXIT
 
+[[ -n $skip_tag ]] && bazel_flags+=("--test_tag_filters=-$skip_tag")
 echo "=== $suite: bazel test ${bazel_flags[*]} ${present[*]}"
 start=$SECONDS
 bazel test "${flags[@]}" "${bazel_flags[@]}" --keep_going \
@@ -65,15 +71,28 @@ rc=$?
 # The test targets of these patterns that `bazel test` runs (not the manual ones). A query that
 # fails leaves the list empty, which the summary counts as a failure.
 set_expr="set(${present[*]})"
-if ! bazel query "tests($set_expr) except attr(tags, '\\bmanual\\b', tests($set_expr))" \
-    >"$tmp/targets" 2>"$tmp/query.err"; then
+run_expr="tests($set_expr) except attr(tags, '\\bmanual\\b', tests($set_expr))"
+skipped=0
+if [[ -n $skip_tag ]]; then
+  skip_expr="attr(tags, '\\b$skip_tag\\b', $run_expr)"
+  if bazel query "$skip_expr" >"$tmp/skipped" 2>/dev/null; then
+    while read -r label; do
+      [[ $label == //* ]] || continue
+      echo "skipped in $suite: $label (tagged $skip_tag)"
+      skipped=$((skipped + 1))
+    done <"$tmp/skipped"
+  fi
+  run_expr="$run_expr except $skip_expr"
+fi
+if ! bazel query "$run_expr" >"$tmp/targets" 2>"$tmp/query.err"; then
   echo "$suite: bazel query failed:" >&2
   cat "$tmp/query.err" >&2
   : >"$tmp/targets"
 fi
 logs=$(bazel info "${flags[@]}" "${bazel_flags[@]}" bazel-testlogs 2>/dev/null)
 echo "=== $suite: $((SECONDS - start)) s"
-/usr/bin/python3 .ci/test_summary.py "$logs" --bep "$tmp/bep.json" <"$tmp/targets"
+/usr/bin/python3 .ci/test_summary.py "$logs" --bep "$tmp/bep.json" --skipped "$skipped" \
+  <"$tmp/targets"
 summary_rc=$?
 if ((rc == 0 && summary_rc != 0)); then rc=$summary_rc; fi
 if ((rc != 0 && summary_rc == 0)); then

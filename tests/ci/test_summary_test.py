@@ -119,8 +119,8 @@ class TestSummaryTest(unittest.TestCase):
     def test_no_targets_is_a_failure(self):
         self.assertEqual(self.summarize([])[0], (0, 1, 0))
 
-    def run_script(self, labels, bep_lines=None):
-        args = [sys.executable, SCRIPT, self.logs]
+    def run_script(self, labels, bep_lines=None, extra=()):
+        args = [sys.executable, SCRIPT, self.logs] + list(extra)
         if bep_lines is not None:
             bep = os.path.join(self.logs, "bep.json")
             with open(bep, "w") as f:
@@ -158,6 +158,13 @@ class TestSummaryTest(unittest.TestCase):
         self.put("//a:mixed_test", "gtest_mixed.xml")
         rc, out = self.run_script(["//a:mixed_test"])
         self.assertEqual((rc, out), (1, "1 passed, 1 failed, 2 skipped\n"))
+
+    def test_tests_left_out_by_design_count_as_skipped(self):
+        # .ci/test.sh --skip-tag=no_tsan: those tests are listed and counted, not dropped.
+        self.put("//a:ok_test", "sh_test_passed.xml")
+        rc, out = self.run_script(["//a:ok_test"], [self.summary_event("//a:ok_test", "PASSED")],
+                                  extra=["--skipped", "3"])
+        self.assertEqual((rc, out), (0, "1 passed, 0 failed, 3 skipped\n"))
 
 
 if __name__ == "__main__":
