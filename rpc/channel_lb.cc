@@ -14,6 +14,20 @@
 
 namespace h2rpc::rpc {
 
+namespace {
+
+// A connection new calls may use: open, not closing (a GOAWAY not yet seen by the policy).
+const SubchannelConnection* Usable(const SubchannelConnection* c) {
+  return c && c->session && !c->session->closed() && !c->session->destroyed() ? c : nullptr;
+}
+
+// The loop's monotonic clock as an absl::Time (what ConnectionBackoff takes), as Subchannel.
+absl::Time LoopNow(transport::EventLoop* loop) {
+  return absl::UnixEpoch() + absl::Milliseconds(static_cast<int64_t>(loop->now()));
+}
+
+}  // namespace
+
 void Channel::MakePolicy() {
   if (!target_status_.ok()) return;
   if (lb_policy_name_.empty()) {
@@ -89,24 +103,57 @@ void Channel::Resolve() {
   }
   resolving_ = true;
   ++resolutions_;
+  if (resolve_timer_) resolve_timer_->stop();
+  if (!resolve_backoff_started_) {
+    resolve_backoff_.Begin(LoopNow(loop_));
+    resolve_backoff_started_ = true;
+  }
   std::weak_ptr<Channel> weak = weak_from_this();
   resolver_->Resolve(
-      [weak](absl::StatusOr<std::vector<transport::SocketAddress>> addresses) {
+      [weak, generation = resolve_generation_](
+          absl::StatusOr<std::vector<transport::SocketAddress>> addresses) {
         auto self = weak.lock();
-        if (!self || !self->lb_) return;
+        if (!self || !self->lb_ || generation != self->resolve_generation_) return;
         self->resolving_ = false;
         self->resolved_ = true;
+        const bool usable = addresses.ok() && !addresses->empty();
         if (addresses.ok()) {
           self->lb_->UpdateAddresses(std::move(*addresses));
         } else {
           self->lb_->ResolverError(
               ConnectFailure(self->parsed_target_, addresses.status(), self->options_.use_tls));
         }
+        if (usable) {
+          self->resolve_backoff_.Reset();
+          self->resolve_backoff_started_ = false;
+        } else {
+          // Nothing else would ask again (no subchannel fails, a call in TRANSIENT_FAILURE
+          // does not re-resolve): a channel started before its DNS record existed would
+          // stay failed for good.
+          self->RetryResolutionLater();
+        }
         if (self->resolve_again_) {
           self->resolve_again_ = false;
           self->Resolve();
         }
       });
+}
+
+void Channel::RetryResolutionLater() {
+  const absl::Time now = LoopNow(loop_);
+  const ConnectionBackoff::Attempt next = resolve_backoff_.Next(now);
+  if (!resolve_timer_) {
+    resolve_timer_ = loop_->createTimer();
+    resolve_timer_->unref();  // a channel retrying for nobody lets its loop end
+  }
+  const uint64_t ms =
+      next.start <= now ? 0
+                        : static_cast<uint64_t>(absl::ToInt64Milliseconds(
+                              absl::Ceil(next.start - now, absl::Milliseconds(1))));
+  std::weak_ptr<Channel> weak = weak_from_this();
+  resolve_timer_->start(ms, [weak] {
+    if (auto self = weak.lock()) self->Resolve();
+  });
 }
 
 void Channel::OnStateChange(ConnectivityState state) {
@@ -191,10 +238,25 @@ SubchannelConnection Channel::Connect(const transport::SocketAddress& address,
   c.connected = std::make_shared<bool>(false);
   auto error = std::make_shared<absl::Status>();
   std::weak_ptr<transport::ClientHttp2Session> weak_session = c.session;
+  // READY once the socket (and TLS) is up *and* the server's first SETTINGS frame arrived, as
+  // gRPC C++ does: a peer that accepts TCP and closes (an HTTP/1 server reached over h2c, a
+  // balancer without backends) then fails the attempt, which backs off, instead of looking
+  // ready and being reconnected at once, forever.
+  auto handshake = std::make_shared<int>(0);  // 1 per half done: socket up, SETTINGS read
+  auto half_done = [handshake, connected = c.connected, on_ready = events.on_ready] {
+    if (++*handshake == 2) {
+      *connected = true;
+      on_ready();
+    }
+  };
+  c.session->onRemoteSettings([half_done, seen = false](const transport::Settings&) mutable {
+    if (seen) return;
+    seen = true;
+    half_done();
+  });
   // gRPC needs h2: a TLS server that did not select it by ALPN (an HTTP/1.1-only server) fails
   // the connection before any request is sent, as gRPC's "missing selected ALPN property".
-  c.session->onConnect([weak_session, connected = c.connected, tls = options_.use_tls,
-                        on_ready = events.on_ready] {
+  c.session->onConnect([weak_session, half_done, tls = options_.use_tls] {
     auto s = weak_session.lock();
     if (!s) return;
     if (tls && s->alpnProtocol() != "h2") {
@@ -205,8 +267,7 @@ SubchannelConnection Channel::Connect(const transport::SocketAddress& address,
           ", not h2)")));
       return;
     }
-    *connected = true;
-    on_ready();
+    half_done();
   });
   c.session->onError([error](const absl::Status& e) {
     if (error->ok()) *error = e;
@@ -252,8 +313,7 @@ absl::StatusOr<SubchannelConnection> Channel::PickConnection(bool wait_for_ready
   if (!target_status_.ok()) return target_status_;
   if (state_ == ConnectivityState::kIdle) ExitIdle();
   if (SubchannelInterface* s = lb_->Pick()) {
-    const SubchannelConnection* c = s->connection();
-    if (c && c->session && !c->session->closed() && !c->session->destroyed()) return *c;
+    if (const SubchannelConnection* c = Usable(s->connection())) return *c;
   }
   if (state_ == ConnectivityState::kTransientFailure && !wait_for_ready) return lb_->error();
   if (state_ == ConnectivityState::kReady) {
@@ -272,7 +332,7 @@ absl::StatusOr<std::shared_ptr<transport::ClientHttp2Session>> Channel::Session(
   if (!target_status_.ok()) return target_status_;
   if (state_ == ConnectivityState::kIdle) ExitIdle();
   if (SubchannelInterface* s = lb_->Pick()) {
-    if (const SubchannelConnection* c = s->connection(); c && c->session) return c->session;
+    if (const SubchannelConnection* c = Usable(s->connection())) return c->session;
   }
   for (const auto& s : lb_->subchannels()) {
     if (const SubchannelConnection* c = s->attempt(); c && c->session) return c->session;
@@ -289,24 +349,32 @@ ConnectivityState Channel::GetState(bool try_to_connect) {
 
 void Channel::WatchState(ConnectivityState last_observed,
                          std::function<void(ConnectivityState)> callback) {
+  (void)AddStateWatcher(last_observed, std::move(callback));
+}
+
+uint64_t Channel::AddStateWatcher(ConnectivityState last_observed,
+                                  std::function<void(ConnectivityState)> callback) {
   if (state_ != last_observed) {
     loop_->post([callback = std::move(callback), s = state_] { callback(s); });
-    return;
+    return 0;
   }
-  state_watchers_.emplace(++next_watcher_id_, std::move(callback));
+  const uint64_t id = ++next_watcher_id_;
+  state_watchers_.emplace(id, std::move(callback));
   UpdateWaitingRef();
+  return id;
 }
 
 Awaitable<bool> Channel::WaitForStateChange(ConnectivityState last_observed, absl::Time deadline) {
   Awaitable<bool> result;
   auto state = result.state();
   std::shared_ptr<transport::Timer> timer = loop_->createTimer();
-  WatchState(last_observed, [state, timer](ConnectivityState) {
+  // 0 when the state had already changed (the answer is posted): no timer then, and no
+  // other waiter's id to remove by mistake.
+  const uint64_t id = AddStateWatcher(last_observed, [state, timer](ConnectivityState) {
     timer->stop();
     state->Complete(true);
   });
-  const uint64_t id = next_watcher_id_;
-  if (deadline != absl::InfiniteFuture() && state_watchers_.count(id)) {
+  if (deadline != absl::InfiniteFuture() && id != 0) {
     const absl::Duration left = deadline - absl::Now();
     const uint64_t ms = left <= absl::ZeroDuration()
                             ? 0
@@ -333,6 +401,10 @@ void Channel::Close() {
   resolved_ = false;
   resolving_ = false;
   resolve_again_ = false;
+  ++resolve_generation_;  // a lookup in flight answers for the old policy: ignored
+  if (resolve_timer_) resolve_timer_->stop();
+  resolve_backoff_.Reset();
+  resolve_backoff_started_ = false;
   MakePolicy();
   OnStateChange(ConnectivityState::kIdle);
 }

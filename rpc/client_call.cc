@@ -120,9 +120,10 @@ Channel::Channel(transport::UvLoop* loop, std::string target, ChannelOptions opt
       target_(std::move(target)),
       options_(std::move(options)),
       keepalive_time_(options_.keepalive_time) {
+  resolve_backoff_ = ConnectionBackoff(options_.backoff, /*seed=*/0);
   auto parsed = ParseTarget(target_);
   if (parsed.ok()) {
-    auto resolver = Resolver::Create(loop_, *parsed);
+    auto resolver = Resolver::Create(loop_, *parsed, options_.lookup);
     if (resolver.ok()) {
       parsed_target_ = std::move(*parsed);
       resolver_ = std::move(*resolver);
@@ -142,15 +143,27 @@ Channel::Channel(transport::UvLoop* loop, std::string target, ChannelOptions opt
 
 Channel::~Channel() {
   if (waiting_timer_) waiting_timer_->stop();
+  if (resolve_timer_) resolve_timer_->stop();
   if (lb_) lb_->Shutdown();  // closes the connections gracefully
 }
 
 std::shared_ptr<Channel> Channel::Create(transport::UvLoop* loop, std::string target,
                                          ChannelOptions options) {
-  // The last reference may go on any thread: the connection is closed on the loop's.
+  // The last reference may go on any thread: the connection is closed on the loop's. The
+  // raw pointer is deleted there; wrapping it in a second shared_ptr would rewrite
+  // enable_shared_from_this's weak reference here while the loop thread may read it.
   return std::shared_ptr<Channel>(
       new Channel(loop, std::move(target), std::move(options)), [loop](Channel* channel) {
-        ReleaseOnLoop(loop, std::shared_ptr<Channel>(channel), [](Channel&) {});
+        const LoopAccess access = AccessFromThisThread(loop);
+        if (access == LoopAccess::kDrive &&
+            loop->driveUntil([channel] { delete channel; }, [] { return true; })) {
+          return;
+        }
+        if (access != LoopAccess::kLoopThread &&
+            loop->postFromAnyThread([channel] { delete channel; })) {
+          return;
+        }
+        delete channel;
       });
 }
 
@@ -163,23 +176,27 @@ absl::StatusOr<std::shared_ptr<Channel>> Channel::New(transport::UvLoop* loop,
 }
 
 void Channel::StartKeepalive(const std::shared_ptr<transport::ClientHttp2Session>& session) {
+  const absl::Duration interval = keepalive_time_;
   keepalive_ = KeepalivePinger::Attach(
-      session, {.time = keepalive_time_,
+      session, {.time = interval,
                  .timeout = options_.keepalive_timeout,
                  .permit_without_calls = options_.keepalive_permit_without_calls});
   // gRFC A8: a server that finds our pings too frequent says so with GOAWAY(ENHANCE_YOUR_CALM,
   // "too_many_pings"); pinging half as often on the next connections. (The GOAWAY closes
   // this one.) The listener dies with the session: a weak reference to the channel.
   std::weak_ptr<Channel> weak = weak_from_this();
-  session->onGoaway([weak](uint32_t code, int32_t, std::string_view data) {
+  session->onGoaway([weak, interval](uint32_t code, int32_t, std::string_view data) {
     auto self = weak.lock();
     if (!self || code != transport::constants::NGHTTP2_ENHANCE_YOUR_CALM ||
         data != "too_many_pings") {
       return;
     }
     ++self->too_many_pings_;
-    if (self->keepalive_time_ == absl::InfiniteDuration()) return;  // not our pings
-    self->keepalive_time_ *= 2;
+    if (interval == absl::InfiniteDuration()) return;  // not our pings
+    // Twice what *this* connection used, kept as a maximum: several connections told at once
+    // (round_robin) double it once, not once each.
+    if (self->keepalive_time_ >= 2 * interval) return;
+    self->keepalive_time_ = 2 * interval;
     std::fprintf(stderr,
                  "h2rpc: %s answered GOAWAY ENHANCE_YOUR_CALM \"too_many_pings\": keepalive_time "
                  "of this channel doubled to %s\n",
@@ -202,7 +219,14 @@ ClientCall::ClientCall(std::shared_ptr<Channel> channel, std::string path, CallO
   }
 }
 
-ClientCall::~ClientCall() = default;
+ClientCall::~ClientCall() {
+  // Dropped unfinished (users of Start() itself; the typed readers and writers cancel first):
+  // the stream is reset so it does not hold the connection's window, and a wait for a
+  // connection is forgotten so it does not hold the loop.
+  if (done()) return;
+  if (waiting_) channel_->ForgetPick(waiting_id_);
+  if (stream_ && !stream_->closed()) stream_->close(transport::constants::NGHTTP2_CANCEL);
+}
 
 std::shared_ptr<ClientCall> ClientCall::Start(std::shared_ptr<Channel> channel, std::string path,
                                               CallOptions options) {
@@ -328,7 +352,9 @@ void ClientCall::Begin() {
     // What was written while the call waited for its connection goes out now.
     waiting_ = false;
     bool took_all = true;
-    for (std::string& frame : waiting_frames_) took_all = stream_->write(std::move(frame));
+    for (std::string& frame : waiting_frames_) {
+      took_all = stream_->write(std::move(frame)) && took_all;  // one refusal: wait for 'drain'
+    }
     waiting_frames_.clear();
     if (took_all) FlushWrites(true);  // otherwise the stream's 'drain' completes them
     if (writes_done_) stream_->end();

@@ -50,6 +50,10 @@ struct ChannelOptions {
   transport::TlsOptions tls;
   // :authority of every call (default: the target). The interop tests' --server_host_override.
   std::string authority;
+  // Replaces DNS for dns: targets (and bare host:port): called on the loop with the host and
+  // port, answers once with the addresses or an error, as Node's `lookup` option. For tests
+  // and service discovery of your own. Empty: getaddrinfo (rpc/resolver.h).
+  transport::LookupFunction lookup;
   size_t max_receive_message_size = 4 * 1024 * 1024;
   size_t max_send_message_size = SIZE_MAX;
   std::string user_agent = "grpc-c++-h2rpc/0.1";
@@ -174,13 +178,13 @@ class Channel : public std::enable_shared_from_this<Channel> {
   // The server's last grpc-accept-encoding (unknown before its first response): we never
   // compress with an algorithm it did not list.
   std::optional<CompressionSet> server_accepts() const { return server_accepts_; }
-  // The keepalive time new connections use: options().keepalive_time, doubled each time a
-  // server said "too_many_pings" (gRFC A8).
+  // The keepalive time new connections use: options().keepalive_time, raised to twice the
+  // interval of a connection a server told "too_many_pings" (gRFC A8).
   absl::Duration keepalive_time() const { return keepalive_time_; }
   // GOAWAYs "too_many_pings" received.
   int too_many_pings() const { return too_many_pings_; }
-  // The current connection's keepalive pinger (null when keepalive is off or before the first
-  // connection).
+  // The keepalive pinger of the connection made last (null when keepalive is off or before the
+  // first connection); with round_robin each connection has its own.
   const KeepalivePinger* keepalive() const { return keepalive_.get(); }
 
  private:
@@ -203,6 +207,12 @@ class Channel : public std::enable_shared_from_this<Channel> {
   bool resolve_again_ = false;
   bool resolved_ = false;  // the policy has had addresses (or a resolver error)
   int resolutions_ = 0;
+  // A failed resolution (or one with no address) is retried on gRPC's connection backoff; a
+  // lookup started before Close() is ignored when it answers (its generation is old).
+  ConnectionBackoff resolve_backoff_;
+  bool resolve_backoff_started_ = false;
+  std::unique_ptr<transport::Timer> resolve_timer_;
+  uint64_t resolve_generation_ = 0;
   uint64_t subchannels_made_ = 0;  // seeds each one's jitter differently
   // Calls waiting for a pick, by id (run again from the loop when the state changes).
   std::map<uint64_t, std::function<void()>> waiting_picks_;
@@ -216,6 +226,10 @@ class Channel : public std::enable_shared_from_this<Channel> {
   void MakePolicy();
   void ExitIdle();
   void Resolve();
+  void RetryResolutionLater();
+  // WatchState, returning the watcher's id (0 if the change was already posted).
+  uint64_t AddStateWatcher(ConnectivityState last_observed,
+                           std::function<void(ConnectivityState)> callback);
   void OnStateChange(ConnectivityState state);
   // One connection to one address (the subchannels' Connector).
   SubchannelConnection Connect(const transport::SocketAddress& address, ConnectionEvents events);

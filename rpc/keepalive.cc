@@ -94,6 +94,18 @@ void KeepalivePinger::OnTimer() {
     timer_.reset();
     return;
   }
+  // Node's session cancels a ping after close() (ERR_HTTP2_PING_CANCEL, nothing sent) and
+  // queues it while connecting: neither may start the watchdog, which would then kill a
+  // draining connection's calls or a slow handshake although the peer is alive. A draining
+  // connection is not pinged; its calls end with the server's grace or their deadlines.
+  if (session->closed()) {
+    Stop();
+    return;
+  }
+  if (session->connecting()) {
+    Arm(time_ms_);
+    return;
+  }
   const uint64_t ping = ++pings_sent_;
   std::weak_ptr<KeepalivePinger> weak = weak_from_this();
   absl::Status sent = session->ping({}, [weak, ping](const absl::Status& st, double,

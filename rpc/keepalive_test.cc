@@ -167,6 +167,24 @@ TEST_F(KeepaliveTest, UnansweredPingClosesTheConnectionAtTheTimeout) {
       << pinger->failure()->message();
 }
 
+// A connection that got GOAWAY is closed (no new streams) while its calls go on. Node's session
+// cancels pings after close() (nothing is sent), so the watchdog must not start: the peer is
+// alive and the call must be left to finish (it was killed at time + timeout before).
+TEST_F(KeepaliveTest, ADrainingConnectionIsNotPingedNorKilled) {
+  Connect(/*raw_server=*/true);
+  OpenStream();
+  auto pinger = KeepalivePinger::Attach(
+      client_, {.time = absl::Seconds(1), .timeout = absl::Milliseconds(500)});
+  client_->close();  // what a GOAWAY(NO_ERROR) from the server does
+  loop_.runUntilIdle();
+  ASSERT_TRUE(client_->closed());
+  ASSERT_FALSE(client_->destroyed());  // the stream keeps it open
+  loop_.advance(5000);
+  EXPECT_FALSE(client_->destroyed());
+  EXPECT_FALSE(pinger->failure().has_value());
+  EXPECT_EQ(pinger->pings_sent(), 0u);
+}
+
 // --- the server's ping policy --------------------------------------------------------------
 
 TEST_F(KeepaliveTest, ThirdStrikeGetsGoawayTooManyPings) {

@@ -4,7 +4,10 @@
 // sticks to one server and fails over; wait_for_ready waits for a server that starts later
 // (and a call without it fails fast); the channel's state and its watch API; the
 // reconnection backoff on a refused port, on the loop's clock. Loopback only.
+#include <uv.h>
+
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,6 +51,45 @@ uint16_t FreePort(transport::UvLoop* loop) {
   probe->close();
   return port;
 }
+
+// A TCP listener on 127.0.0.1 that accepts every connection and closes it at once (an HTTP/1
+// server reached over h2c, a balancer without backends), counting them.
+class AcceptAndClose {
+ public:
+  explicit AcceptAndClose(transport::UvLoop* loop) {
+    uv_tcp_init(loop->uv(), &listener_);
+    listener_.data = this;
+    sockaddr_in addr;
+    uv_ip4_addr("127.0.0.1", 0, &addr);
+    EXPECT_EQ(uv_tcp_bind(&listener_, reinterpret_cast<const sockaddr*>(&addr), 0), 0);
+    EXPECT_EQ(uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), 16,
+                        [](uv_stream_t* server, int status) {
+                          if (status < 0) return;
+                          auto* self = static_cast<AcceptAndClose*>(server->data);
+                          auto* client = new uv_tcp_t;
+                          uv_tcp_init(server->loop, client);
+                          if (uv_accept(server, reinterpret_cast<uv_stream_t*>(client)) == 0) {
+                            ++self->accepted;
+                          }
+                          uv_close(reinterpret_cast<uv_handle_t*>(client),
+                                   [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
+                        }),
+              0);
+    sockaddr_storage bound;
+    int len = sizeof(bound);
+    uv_tcp_getsockname(&listener_, reinterpret_cast<sockaddr*>(&bound), &len);
+    port = ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  }
+  ~AcceptAndClose() {
+    uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
+    uv_run(listener_.loop, UV_RUN_NOWAIT);
+  }
+  uint16_t port = 0;
+  int accepted = 0;
+
+ private:
+  uv_tcp_t listener_;
+};
 
 class LbTest : public ::testing::Test {
  protected:
@@ -292,6 +334,76 @@ TEST_F(LbTest, WaitForReadyCallStillHasItsDeadline) {
   wfr.timeout = absl::Milliseconds(300);
   auto reply = Call(channel, wfr);
   EXPECT_EQ(reply.status().code(), absl::StatusCode::kDeadlineExceeded) << reply.status();
+}
+
+Task<bool> WaitForChange(std::shared_ptr<Channel> channel, S last, absl::Time deadline);
+
+// A DNS failure is not final: the channel resolves again on its backoff, and a call waiting
+// for ready gets through once the name resolves (it stayed failed for good before).
+TEST_F(LbTest, FailedResolutionIsRetriedOnBackoff) {
+  StartServer(0);
+  ChannelOptions o;
+  o.backoff = {.initial_backoff = absl::Milliseconds(20), .multiplier = 2, .jitter = 0,
+               .max_backoff = absl::Milliseconds(100)};
+  int lookups = 0;
+  const uint16_t port = servers_[0]->port();
+  o.lookup = [&lookups, port](const std::string& host, uint16_t,
+                              transport::LookupCallback callback) {
+    EXPECT_EQ(host, "backend.example");
+    if (++lookups <= 2) {
+      callback(absl::UnavailableError("getaddrinfo ENOTFOUND backend.example"));
+      return;
+    }
+    callback(std::vector<transport::SocketAddress>{
+        *transport::SocketAddress::fromIp("127.0.0.1", port)});
+  };
+  auto channel = MakeChannel("dns:///backend.example:1234", o);
+  // Fails fast while the name does not resolve...
+  auto failed = Call(channel);
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kUnavailable) << failed.status();
+  EXPECT_NE(failed.status().message().find("ENOTFOUND"), std::string::npos) << failed.status();
+  // ...and a wait_for_ready call gets through once it does, with nobody asking again.
+  CallOptions wfr;
+  wfr.wait_for_ready = true;
+  auto reply = Call(channel, wfr);
+  EXPECT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(lookups, 3);
+  EXPECT_EQ(channel->GetState(false), S::kReady);
+}
+
+// A peer that accepts TCP and closes before any SETTINGS is a failed attempt (backed off), not
+// a connection: round_robin reconnected such an address at once, forever.
+TEST_F(LbTest, PeerClosingBeforeSettingsIsBackedOff) {
+  AcceptAndClose peer(&loop_);
+  ChannelOptions o;
+  o.lb_policy = "round_robin";
+  o.backoff = {.initial_backoff = absl::Milliseconds(100), .multiplier = 2, .jitter = 0,
+               .max_backoff = absl::Milliseconds(400)};
+  auto channel = MakeChannel(absl::StrCat("ipv4:127.0.0.1:", peer.port), o);
+  channel->GetState(/*try_to_connect=*/true);
+  // Over 1 s the schedule allows attempts at 0, 100, 300, 700 ms (and perhaps 1100): a handful.
+  const absl::Time end = absl::Now() + absl::Seconds(1);
+  RunUntil([&] { return absl::Now() >= end || peer.accepted > 50; }, absl::Seconds(2));
+  EXPECT_GE(peer.accepted, 2);
+  EXPECT_LE(peer.accepted, 6);
+  EXPECT_EQ(channel->GetState(false), S::kTransientFailure);
+}
+
+// WaitForStateChange whose state already changed, with a deadline already past, must not
+// remove another waiter's watch (it took the last id given out).
+TEST_F(LbTest, PastDeadlineWaitDoesNotEatAnotherWatcher) {
+  StartServer(0);
+  auto channel = MakeChannel(absl::StrCat("127.0.0.1:", servers_[0]->port()));
+  std::optional<S> other;
+  channel->WatchState(S::kIdle, [&](S s) { other = s; });
+  std::optional<bool> changed;
+  auto wait = WaitForChange(channel, S::kReady, absl::Now() - absl::Seconds(1));
+  wait.Start([&](bool c) { changed = c; }, [](std::exception_ptr) {});
+  ASSERT_TRUE(RunUntil([&] { return changed.has_value(); }));
+  EXPECT_TRUE(*changed);  // IDLE is not READY: a change
+  channel->GetState(/*try_to_connect=*/true);
+  ASSERT_TRUE(RunUntil([&] { return other.has_value(); }));
+  EXPECT_EQ(*other, S::kConnecting);
 }
 
 // (A coroutine with parameters, not a capturing lambda: the frame outlives the closure.)

@@ -56,6 +56,20 @@ namespace internal {
 // BlockOn() where it cannot block: prints why and aborts (a programming error).
 [[noreturn]] void BlockOnFailed();
 
+// Waits for work this thread posted to `loop`. When the loop was being driven by another
+// thread's blocking call (UvLoop::driveUntil) which then let it go, nobody would run what we
+// posted: this thread drives it then. False if the loop was destroyed first.
+inline bool WaitOrDrive(transport::UvLoop* loop,
+                        const std::shared_ptr<transport::LoopExecutor>& executor,
+                        std::condition_variable& cv, const std::function<bool()>& done) {
+  while (!executor->waitWhileDriven(cv, done)) {
+    if (!executor->open()) return false;
+    // Our own turn: runs what we posted; false if another thread claimed the loop first.
+    if (loop->driveUntil([] {}, [&] { return done(); })) return true;
+  }
+  return true;
+}
+
 template <typename T>
 struct BlockState {
   std::optional<T> value;  // guarded by the executor's lock until `done`
@@ -76,17 +90,22 @@ std::optional<T> TryBlockOn(transport::UvLoop* loop, Task<T> task) {
     case LoopAccess::kLoopThread:
       return std::nullopt;
     case LoopAccess::kDrive: {
-      std::move(task).Start(
-          [state](T value) {
-            state->value.emplace(std::move(value));
-            state->done = true;
+      // The loop stays claimed by this thread until the task ends: other threads post to it.
+      const bool drove = loop->driveUntil(
+          [&] {
+            std::move(task).Start(
+                [state](T value) {
+                  state->value.emplace(std::move(value));
+                  state->done = true;
+                },
+                [state](std::exception_ptr e) {
+                  state->error = e;
+                  state->done = true;
+                });
           },
-          [state](std::exception_ptr e) {
-            state->error = e;
-            state->done = true;
-          });
-      while (!state->done) loop->runOnce();
-      break;
+          [&] { return state->done; });
+      if (drove) break;
+      [[fallthrough]];  // another thread started running the loop first: post to it
     }
     case LoopAccess::kPost: {
       std::shared_ptr<transport::LoopExecutor> executor = loop->executor();
@@ -108,7 +127,9 @@ std::optional<T> TryBlockOn(transport::UvLoop* loop, Task<T> task) {
                 });
           });
       if (!posted) return std::nullopt;
-      if (!executor->wait(state->cv, [&] { return state->done; })) return std::nullopt;
+      if (!internal::WaitOrDrive(loop, executor, state->cv, [&] { return state->done; })) {
+        return std::nullopt;
+      }
       break;
     }
   }
@@ -121,7 +142,13 @@ std::optional<T> TryBlockOn(transport::UvLoop* loop, Task<T> task) {
 // destroyed first.
 template <typename F, typename R = std::invoke_result_t<F&>>
 std::optional<R> CallOnLoop(transport::UvLoop* loop, F fn) {
-  if (AccessFromThisThread(loop) != LoopAccess::kPost) return fn();
+  const LoopAccess access = AccessFromThisThread(loop);
+  if (access == LoopAccess::kLoopThread) return fn();
+  if (access == LoopAccess::kDrive) {
+    // Claimed while fn runs, so no other thread drives the loop meanwhile.
+    std::optional<R> result;
+    if (loop->driveUntil([&] { result.emplace(fn()); }, [] { return true; })) return result;
+  }
   auto state = std::make_shared<internal::BlockState<R>>();
   std::shared_ptr<transport::LoopExecutor> executor = loop->executor();
   const bool posted = executor->post([fn = std::make_shared<F>(std::move(fn)), state, executor] {
@@ -132,7 +159,7 @@ std::optional<R> CallOnLoop(transport::UvLoop* loop, F fn) {
     });
   });
   if (!posted) return std::nullopt;
-  if (!executor->wait(state->cv, [&] { return state->done; })) return std::nullopt;
+  if (!internal::WaitOrDrive(loop, executor, state->cv, [&] { return state->done; })) return std::nullopt;
   return std::move(state->value);
 }
 
@@ -142,7 +169,17 @@ std::optional<R> CallOnLoop(transport::UvLoop* loop, F fn) {
 template <typename T, typename F>
 void ReleaseOnLoop(transport::UvLoop* loop, std::shared_ptr<T> object, F last) {
   if (!object) return;
-  if (AccessFromThisThread(loop) == LoopAccess::kPost) {
+  const LoopAccess access = AccessFromThisThread(loop);
+  if (access == LoopAccess::kDrive && loop->executor()->open() &&
+      loop->driveUntil(
+          [&] {
+            last(*object);
+            object.reset();
+          },
+          [] { return true; })) {
+    return;
+  }
+  if (access != LoopAccess::kLoopThread && object) {
     auto release = std::make_shared<std::pair<std::shared_ptr<T>, F>>(std::move(object),
                                                                       std::move(last));
     if (loop->postFromAnyThread([release] {

@@ -25,17 +25,26 @@ std::string AddressUriFromText(const std::string& text) {
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<Resolver>> Resolver::Create(transport::UvLoop* loop,
-                                                           Target target) {
+                                                           Target target,
+                                                           transport::LookupFunction lookup) {
   if (!target.dns_authority.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "invalid target '", target.text, "': a DNS server authority ('", target.dns_authority,
         "') is not supported; use dns:///host:port"));
   }
-  return std::shared_ptr<Resolver>(new Resolver(loop, std::move(target)));
+  return std::shared_ptr<Resolver>(new Resolver(loop, std::move(target), std::move(lookup)));
 }
 
 void Resolver::Resolve(transport::LookupCallback callback) {
   ++resolutions_;
+  if (target_.scheme == Target::Scheme::kDns && lookup_) {
+    // From the loop, whatever the user's function does: never inside this call.
+    loop_->post([lookup = lookup_, host = target_.host, port = target_.port,
+                 callback = std::move(callback)]() mutable {
+      lookup(host, port, std::move(callback));
+    });
+    return;
+  }
   if (target_.scheme == Target::Scheme::kDns) {
     transport::dnsLookup(loop_, target_.host, target_.port, std::move(callback));
     return;

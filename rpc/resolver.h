@@ -26,7 +26,9 @@ namespace h2rpc::rpc {
 class Resolver : public std::enable_shared_from_this<Resolver> {
  public:
   // kInvalidArgument for a target this resolver cannot serve (a dns://authority/ DNS server).
-  static absl::StatusOr<std::shared_ptr<Resolver>> Create(transport::UvLoop* loop, Target target);
+  // `lookup`, if set, replaces DNS for dns: targets (ChannelOptions::lookup).
+  static absl::StatusOr<std::shared_ptr<Resolver>> Create(transport::UvLoop* loop, Target target,
+                                                          transport::LookupFunction lookup = {});
 
   // Calls back once, from the loop (never inside this call), with the addresses or
   // UNAVAILABLE "DNS resolution failed for <host:port> ...".
@@ -36,9 +38,11 @@ class Resolver : public std::enable_shared_from_this<Resolver> {
   int resolutions() const { return resolutions_; }
 
  private:
-  Resolver(transport::UvLoop* loop, Target target) : loop_(loop), target_(std::move(target)) {}
+  Resolver(transport::UvLoop* loop, Target target, transport::LookupFunction lookup)
+      : loop_(loop), target_(std::move(target)), lookup_(std::move(lookup)) {}
   transport::UvLoop* loop_;
   Target target_;
+  transport::LookupFunction lookup_;
   int resolutions_ = 0;
 };
 

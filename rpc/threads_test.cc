@@ -410,6 +410,39 @@ TEST(SingleThreadedTest, BlockingStubsRunTheLoopThemselves) {
   EXPECT_TRUE(closed);
 }
 
+// A loop nobody runs, used by several plain threads at once: the one whose blocking call
+// drives the loop keeps it claimed for the whole wait, so the others post to it instead of
+// touching its objects inline between two of its turns (a race TSan sees, or the loop's
+// "run by two threads at once" abort). Each thread also drops stubs and streams as it goes.
+TEST_F(ThreadsTest, ThreadsSharingALoopNobodyRunsTakeTurnsDrivingIt) {
+  Start(1);
+  transport::UvLoop client_loop;  // no thread runs it: the blocking calls do
+  auto channel = Channel::Create(&client_loop, Target());
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  constexpr int kThreads = 4, kCalls = 30;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kCalls; ++i) {
+        Threads::Stub stub(channel);
+        const std::string tag = absl::StrCat(t, ":", i);
+        absl::StatusOr<Msg> reply = stub.UnaryBlocking(MakeMsg(tag));
+        if (reply.ok() && reply->text() == tag) ++ok;
+        auto reader = stub.ExpandBlocking(MakeMsg(tag, 2));
+        Msg m;
+        int n = 0;
+        while (reader->Read(&m)) ++n;
+        if (reader->Finish().ok() && n == 2) ++ok;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 2 * kThreads * kCalls);
+  channel.reset();  // on this thread, which may drive the loop: the channel goes here
+  for (int i = 0; i < 100 && client_loop.runOnce() != 0; ++i) {
+  }
+}
+
 // Teardown with calls in flight: threads blocked in calls that never answer while the server
 // shuts down (no grace) get their status and return; the channel's last reference dropped by
 // the main thread while they still call does not end their calls.

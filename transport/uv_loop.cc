@@ -110,6 +110,20 @@ bool LoopExecutor::wait(std::condition_variable& cv, const std::function<bool()>
   return done();
 }
 
+bool LoopExecutor::waitWhileDriven(std::condition_variable& cv,
+                                   const std::function<bool()>& done) {
+  std::unique_lock<std::mutex> lock(mu_);
+  waiters_.push_back(&cv);
+  cv.wait(lock, [&] { return closed_ || done() || runner_.load() == std::thread::id(); });
+  std::erase(waiters_, &cv);
+  return done();
+}
+
+void LoopExecutor::wakeWaiters() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (std::condition_variable* cv : waiters_) cv->notify_all();
+}
+
 void LoopExecutor::notify(std::condition_variable& cv, const std::function<void()>& fn) {
   std::lock_guard<std::mutex> lock(mu_);
   fn();
@@ -305,6 +319,24 @@ int UvLoop::run() {
   } while (alive != 0 && !stop_requested_);
   stop_requested_ = false;
   return alive;
+}
+
+bool UvLoop::driveUntil(const std::function<void()>& start,
+                        const std::function<bool()>& done) {
+  std::thread::id none;
+  const std::thread::id self = std::this_thread::get_id();
+  const bool claimed = executor_->runner_.compare_exchange_strong(none, self);
+  if (!claimed && none != self) return false;  // another thread runs the loop
+  {
+    RunScope scope(this);  // nested on this thread's claim: sets current()
+    start();
+    while (!done()) runOnce();
+  }
+  if (claimed) {
+    executor_->runner_.store(std::thread::id());
+    executor_->wakeWaiters();  // threads that posted to us while we drove may drive it now
+  }
+  return true;
 }
 
 int UvLoop::runOnce() {

@@ -88,12 +88,17 @@ class LoopExecutor {
   // the same lock and wakes `cv` (under the lock too, so the waiter may destroy `cv` as soon as
   // it returns).
   bool wait(std::condition_variable& cv, const std::function<bool()>& done);
+  // wait(), which also returns (done() false) once the thread driving the loop with
+  // UvLoop::driveUntil() lets it go and nobody runs it: what the caller posted would never run
+  // unless the caller now drives the loop itself.
+  bool waitWhileDriven(std::condition_variable& cv, const std::function<bool()>& done);
   void notify(std::condition_variable& cv, const std::function<void()>& fn);
 
  private:
   friend class UvLoop;
   explicit LoopExecutor(uv_loop_t* loop);
   void runQueued();   // on the loop thread (the async callback)
+  void wakeWaiters();  // a driver let the loop go: waitWhileDriven() callers re-check
   void close();       // on the destroying thread: refuses posts, destroys the queue
 
   mutable std::mutex mu_;
@@ -139,6 +144,12 @@ class UvLoop : public EventLoop {
   // idle-polling window (UvLoopOptions). Returns like uv_run(UV_RUN_ONCE). For code that drives
   // the loop itself until something happened (rpc::BlockOn).
   int runOnce();
+  // Claims the loop for the calling thread, runs `start()`, then turns the loop until `done()`
+  // holds, keeping the claim the whole time: other threads see the loop run elsewhere and post
+  // to it (between two runOnce() calls they would otherwise think nobody runs it and touch its
+  // objects inline, concurrently). False, with nothing run, when another thread runs the loop.
+  // For threads that use a loop nobody else runs (rpc::BlockOn, rpc::CallOnLoop).
+  bool driveUntil(const std::function<void()>& start, const std::function<bool()>& done);
   void stop() {
     stop_requested_ = true;
     uv_stop(loop_);
