@@ -197,6 +197,30 @@ void ReleaseOnLoop(transport::UvLoop* loop, std::shared_ptr<T> object, F last) {
 
 namespace internal {
 
+// Resumes a coroutine on its home loop exactly once: when told (Resume), or when the last
+// holder lets it go without having told it (a target loop destroyed with the work unrun).
+class ResumeGuard {
+ public:
+  ResumeGuard(std::coroutine_handle<> h, std::shared_ptr<transport::LoopExecutor> home)
+      : h_(h), home_(std::move(home)) {}
+  ResumeGuard(const ResumeGuard&) = delete;
+  ResumeGuard& operator=(const ResumeGuard&) = delete;
+  ~ResumeGuard() {
+    if (armed_) (void)home_->post([h = h_] { h.resume(); });
+  }
+  void Resume() {
+    if (!armed_) return;
+    armed_ = false;
+    (void)home_->post([h = h_] { h.resume(); });
+  }
+  void Disarm() { armed_ = false; }
+
+ private:
+  std::coroutine_handle<> h_;
+  std::shared_ptr<transport::LoopExecutor> home_;
+  bool armed_ = true;
+};
+
 template <typename T>
 class RunOnAwaiter {
  public:
@@ -211,21 +235,27 @@ class RunOnAwaiter {
       return task_.await_suspend(h);  // an ordinary co_await of the task
     }
     if (here == nullptr) return h;  // no loop to come back to: nullopt
-    std::shared_ptr<transport::LoopExecutor> home = here->executor();
-    // The awaiter lives in the suspended coroutine's frame until it is resumed.
+    // The awaiter lives in the suspended coroutine's frame until it is resumed. The guard
+    // resumes it (with nullopt) if the target loop is destroyed first: the queued closure, or
+    // the task's frame with its callbacks, is then destroyed unrun and the guard with it.
+    auto guard = std::make_shared<ResumeGuard>(h, here->executor());
     const bool posted = target_->postFromAnyThread(
-        [this, h, home, task = std::make_shared<Task<T>>(std::move(task_))] {
+        [this, guard, task = std::make_shared<Task<T>>(std::move(task_))] {
           std::move(*task).Start(
-              [this, h, home](T value) {
+              [this, guard](T value) {
                 result_.emplace(std::move(value));
-                (void)home->post([h] { h.resume(); });
+                guard->Resume();
               },
-              [this, h, home](std::exception_ptr e) {
+              [this, guard](std::exception_ptr e) {
                 error_ = e;
-                (void)home->post([h] { h.resume(); });
+                guard->Resume();
               });
         });
-    return posted ? std::noop_coroutine() : h;
+    if (!posted) {
+      guard->Disarm();
+      return h;
+    }
+    return std::noop_coroutine();
   }
   std::optional<T> await_resume() {
     if (same_loop_) return task_.await_resume();

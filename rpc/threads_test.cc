@@ -341,6 +341,27 @@ TEST_F(ThreadsTest, RunOnHopsToTheChannelsLoopAndBack) {
   EXPECT_TRUE(same_loop.get_future().get());
 }
 
+Task<int> FortyTwo() { co_return 42; }
+Task<bool> HopTo(transport::UvLoop* target, std::optional<std::optional<int>>* got) {
+  got->emplace(co_await RunOn(target, FortyTwo()));
+  co_return true;
+}
+
+// The target loop is destroyed with the hop still queued: the coroutine is resumed on its own
+// loop with nullopt, as documented, instead of being left suspended for good.
+TEST(RunOnTest, TargetLoopDestroyedFirstResumesWithNullopt) {
+  transport::UvLoop home;
+  auto target = std::make_unique<transport::UvLoop>();  // nobody runs it
+  std::optional<std::optional<int>> got;
+  home.post([&] { HopTo(target.get(), &got).Start([](bool) {}, nullptr); });
+  home.runOnce();  // the coroutine starts and posts its work to `target`
+  EXPECT_FALSE(got.has_value());
+  target.reset();  // the queued work is destroyed unrun
+  for (int i = 0; i < 10 && !got.has_value(); ++i) home.runOnce();
+  ASSERT_TRUE(got.has_value());
+  EXPECT_FALSE(got->has_value());
+}
+
 // Outside a running loop, Offload runs the work inline (nothing to keep free, nowhere to hop).
 TEST(OffloadTest, OutsideALoopRunsInline) {
   ThreadPool pool(1);
