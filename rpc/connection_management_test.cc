@@ -8,8 +8,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <future>
 #include <memory>
 #include <optional>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -315,8 +317,9 @@ TEST_F(ConnectionManagementTest, ServerClosesAClientThatNeverAcknowledgesItsPing
 }
 
 TEST(KeepaliveTimeoutTest, PeerThatNeverAnswersFailsTheCallWithUnavailable) {
-  // A listening socket nobody accepts on: the kernel completes the handshake and takes our
-  // bytes, and not one frame ever comes back (a peer dead behind a NAT looks the same).
+  // A peer that sends its SETTINGS (the connection is READY) and then not one frame more,
+  // reading nothing: a peer dead behind a NAT looks the same. (One that never sends SETTINGS
+  // is a connection attempt that never completes: the connect timeout's business.)
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   ASSERT_GE(fd, 0);
   sockaddr_in addr{};
@@ -326,6 +329,15 @@ TEST(KeepaliveTimeoutTest, PeerThatNeverAnswersFailsTheCallWithUnavailable) {
   ASSERT_EQ(listen(fd, 4), 0);
   socklen_t len = sizeof addr;
   ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  std::promise<void> test_over;
+  std::thread peer([fd, over = test_over.get_future()]() mutable {
+    const int c = accept(fd, nullptr, nullptr);
+    if (c < 0) return;
+    const std::string settings("\0\0\0\x04\0\0\0\0\0", 9);  // an empty SETTINGS frame
+    (void)!write(c, settings.data(), settings.size());
+    over.wait();
+    close(c);
+  });
   transport::UvLoop loop;
   ChannelOptions co;
   co.keepalive_time = absl::Milliseconds(100);
@@ -341,6 +353,8 @@ TEST(KeepaliveTimeoutTest, PeerThatNeverAnswersFailsTheCallWithUnavailable) {
       << reply.status();
   EXPECT_GE(loop.now() - start, 300u);  // keepalive_time + keepalive_timeout
   channel->Close();
+  test_over.set_value();
+  peer.join();
   close(fd);
 }
 
