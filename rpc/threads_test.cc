@@ -357,6 +357,10 @@ TEST(RunOnTest, TargetLoopDestroyedFirstResumesWithNullopt) {
   home.runOnce();  // the coroutine starts and posts its work to `target`
   EXPECT_FALSE(got.has_value());
   target.reset();  // the queued work is destroyed unrun
+  // The resumption comes from another loop's executor (what wakes a loop other threads post
+  // to); a ref'd timer keeps each turn bounded should it never come.
+  auto bound = home.createTimer();
+  bound->start(5000, [] {});
   for (int i = 0; i < 10 && !got.has_value(); ++i) home.runOnce();
   ASSERT_TRUE(got.has_value());
   EXPECT_FALSE(got->has_value());
