@@ -285,6 +285,11 @@ class ClientCall : public std::enable_shared_from_this<ClientCall> {
   // Per-call credentials: asks the channel's and the call's plugins for metadata (writes are
   // held meanwhile, as while waiting for a connection), then Begin()s; or fails the call.
   void FetchCredentials();
+  // Holds the loop while a plugin works (its answer may come from another thread, and a loop
+  // with nothing else to do would otherwise end before it).
+  std::unique_ptr<transport::Timer> credentials_timer_;
+  // The channel's and the call's credentials composed, held while their plugins work.
+  std::shared_ptr<CallCredentials> credentials_;
   void StartDeadlineTimer();
   void OnResponse(const transport::Headers& headers, uint8_t flags);
   void OnData(const transport::SharedBuffer& data);

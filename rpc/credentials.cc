@@ -61,8 +61,10 @@ class Composite : public CallCredentials {
   const std::vector<std::shared_ptr<CallCredentials>> parts_;
 };
 
-// Fetches parts_[i..] of a composite, one loop hop per part, accumulating into `so_far`.
-void FetchParts(transport::UvLoop* loop, std::shared_ptr<Composite> composite, size_t i,
+// Fetches parts_[i..] of a composite, one loop hop per part, accumulating into `so_far`. The
+// callbacks hold the composite weakly: a plugin may keep its callback (a cycle otherwise), and
+// the caller keeps the composite while it waits (see FetchCallMetadata).
+void FetchParts(transport::UvLoop* loop, const std::shared_ptr<Composite>& composite, size_t i,
                 AuthMetadataContext context, Metadata so_far,
                 std::function<void(absl::StatusOr<Metadata>)> done) {
   const auto& parts = composite->parts();
@@ -70,17 +72,19 @@ void FetchParts(transport::UvLoop* loop, std::shared_ptr<Composite> composite, s
     done(std::move(so_far));
     return;
   }
-  std::shared_ptr<CallCredentials> part = parts[i];
+  std::weak_ptr<Composite> weak = composite;
   internal::FetchCallMetadata(
-      loop, part, context,
-      [loop, composite = std::move(composite), i, context, so_far = std::move(so_far),
+      loop, parts[i], context,
+      [loop, weak, i, context, so_far = std::move(so_far),
        done = std::move(done)](absl::StatusOr<Metadata> got) mutable {
         if (!got.ok()) {
           done(got.status());
           return;
         }
+        auto composite = weak.lock();
+        if (!composite) return;  // the caller gave up
         for (const auto& [k, v] : *got) (void)so_far.Add(k, v);
-        FetchParts(loop, std::move(composite), i + 1, std::move(context), std::move(so_far),
+        FetchParts(loop, composite, i + 1, std::move(context), std::move(so_far),
                    std::move(done));
       });
 }
@@ -90,9 +94,11 @@ void FetchParts(transport::UvLoop* loop, std::shared_ptr<Composite> composite, s
 void CoroutineCallCredentials::GetRequestMetadata(const AuthMetadataContext& context,
                                                   MetadataCallback done) {
   auto shared_done = std::make_shared<MetadataCallback>(std::move(done));
+  // The running task holds its plugin (`this` in its frame) until it finishes.
+  std::shared_ptr<CallCredentials> self = shared_from_this();
   GetMetadata(context).Start(
-      [shared_done](absl::StatusOr<Metadata> result) { (*shared_done)(std::move(result)); },
-      [shared_done](std::exception_ptr e) {
+      [shared_done, self](absl::StatusOr<Metadata> result) { (*shared_done)(std::move(result)); },
+      [shared_done, self](std::exception_ptr e) {
         std::string what = "unknown exception";
         try {
           std::rethrow_exception(e);
@@ -173,7 +179,7 @@ void FetchCallMetadata(transport::UvLoop* loop, const std::shared_ptr<CallCreden
                        const AuthMetadataContext& context,
                        std::function<void(absl::StatusOr<Metadata>)> done) {
   if (auto composite = std::dynamic_pointer_cast<Composite>(credentials)) {
-    FetchParts(loop, std::move(composite), 0, context, Metadata(), std::move(done));
+    FetchParts(loop, composite, 0, context, Metadata(), std::move(done));
     return;
   }
   // The plugin may answer at once, later, from another thread, or (a bug) twice: the first
@@ -183,7 +189,7 @@ void FetchCallMetadata(transport::UvLoop* loop, const std::shared_ptr<CallCreden
   auto shared_done =
       std::make_shared<std::function<void(absl::StatusOr<Metadata>)>>(std::move(done));
   credentials->GetRequestMetadata(
-      context, [answered, executor, shared_done, keep = credentials](absl::StatusOr<Metadata> got) {
+      context, [answered, executor, shared_done](absl::StatusOr<Metadata> got) {
         if (answered->exchange(true)) return;
         if (!got.ok()) got = RestrictControlPlaneStatus(got.status());
         executor->post([shared_done, got = std::move(got)]() mutable {

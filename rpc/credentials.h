@@ -56,7 +56,8 @@ struct AuthMetadataContext {
   bool secure = false;
 };
 
-class CallCredentials {
+// Made with std::make_shared (a coroutine plugin holds itself while its task runs).
+class CallCredentials : public std::enable_shared_from_this<CallCredentials> {
  public:
   using MetadataCallback = std::function<void(absl::StatusOr<Metadata>)>;
   virtual ~CallCredentials() = default;
@@ -104,7 +105,8 @@ AuthMetadataContext MakeAuthMetadataContext(const std::string& authority, const 
 absl::Status RestrictControlPlaneStatus(const absl::Status& status);
 // Asks `credentials` for a call's metadata and hands the result (restricted as above) to
 // `done` on `loop`'s thread, from a posted callback (never inside this call). If the loop is
-// gone, `done` is dropped unrun.
+// gone, `done` is dropped unrun. The caller keeps `credentials` alive until `done` runs; the
+// callbacks do not (a plugin may keep its callback: that would be a cycle).
 void FetchCallMetadata(transport::UvLoop* loop, const std::shared_ptr<CallCredentials>& credentials,
                        const AuthMetadataContext& context,
                        std::function<void(absl::StatusOr<Metadata>)> done);

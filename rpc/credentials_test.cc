@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "rpc/client.h"
 #include "rpc/server.h"
+#include "rpc/server_pool.h"
 #include "rpc/sleep.h"
 #include "rpc/testdata/echo.pb.h"
 
@@ -62,9 +63,10 @@ class RecordingCredentials : public CallCredentials {
   bool secure_only_;
 };
 
-// Answers from a thread of its own, a little later.
+// Answers from a thread of its own, a little later (nothing secret: cleartext is fine).
 class ThreadCredentials : public CallCredentials {
  public:
+  bool RequireTransportSecurity() const override { return false; }
   ~ThreadCredentials() override {
     for (auto& t : threads_) t.join();
   }
@@ -261,6 +263,33 @@ TEST_F(CredentialsTest, AsynchronousPluginFromAnotherThread) {
   auto reply = Call(options);
   ASSERT_TRUE(reply.ok()) << reply.status();
   EXPECT_EQ(reply->text(), "x-thread=https://" + Target() + "/h2rpc.rpc_test.Echo;");
+}
+
+TEST(CredentialsLoopTest, PluginOnAnotherThreadKeepsTheLoopRunning) {
+  // The server on a thread of its own: the client's loop has only the call to run.
+  EchoService service;
+  ServerPool pool;
+  pool.RegisterService(&service);
+  ASSERT_TRUE(pool.Listen("127.0.0.1", 0).ok());
+  transport::UvLoop loop;
+  ChannelOptions options;
+  options.call_credentials = CompositeCallCredentials(
+      {std::make_shared<ThreadCredentials>(),
+       StaticMetadataCredentials(Metadata(), {.allow_insecure = true})});
+  auto channel = Channel::Create(&loop, "127.0.0.1:" + std::to_string(pool.port()), options);
+  std::optional<absl::StatusOr<EchoReply>> result;
+  // No deadline: nothing else holds the loop while the plugin's thread works.
+  UnaryCall<EchoRequest, EchoReply>(channel, "/h2rpc.rpc_test.Echo/Unary", EchoRequest(), {})
+      .Start(
+          [&](absl::StatusOr<EchoReply> r) {
+            result = std::move(r);
+            channel->Close();
+          },
+          nullptr);
+  loop.run();
+  ASSERT_TRUE(result.has_value()) << "the loop ended before the call";
+  EXPECT_TRUE(result->ok()) << result->status();
+  pool.Shutdown(absl::Seconds(1));
 }
 
 TEST_F(CredentialsTest, CoroutinePluginAndStreamingWritesHeldUntilItAnswers) {

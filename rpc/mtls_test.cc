@@ -39,7 +39,8 @@ class WhoAmIService : public Service {
               "\nerror=", a.authorization_error, "\ncn=", a.subject_common_name,
               "\ndns=", absl::StrJoin(a.dns_sans, ","), "\nuri=", absl::StrJoin(a.uri_sans, ","),
               "\nspiffe=", a.spiffe_id, "\nidentity=", absl::StrJoin(a.PeerIdentity(), ","),
-              "\nproperty=", a.PeerIdentityPropertyName(), "\nversion=", a.tls_version, "\n"));
+              "\nproperty=", a.PeerIdentityPropertyName(), "\nversion=", a.tls_version,
+              "\nsni=", a.sni, "\nauthority=", ctx.authority(), "\n"));
           co_return reply;
         });
   }
@@ -86,9 +87,9 @@ class MtlsTest : public ::testing::Test {
     absl::Status st = tls ? server_->ListenTls("127.0.0.1:0", *tls) : server_->Listen("127.0.0.1:0");
     ASSERT_TRUE(st.ok()) << st;
   }
-  absl::StatusOr<std::string> Call(ChannelOptions options) {
-    auto channel =
-        Channel::Create(&loop_, "localhost:" + std::to_string(server_->port()), options);
+  absl::StatusOr<std::string> Call(ChannelOptions options, std::string target = "") {
+    if (target.empty()) target = "localhost:" + std::to_string(server_->port());
+    auto channel = Channel::Create(&loop_, target, options);
     channels_.push_back(channel);
     CallOptions call;
     call.timeout = absl::Seconds(20);
@@ -160,6 +161,25 @@ TEST_F(MtlsTest, NonRejectingServerSeesUnverifiedClients) {
   EXPECT_TRUE(Has(*rogue, "property=")) << *rogue;
 }
 
+TEST_F(MtlsTest, ServernameAndAuthorityOverride) {
+  transport::TlsOptions tls;
+  tls.certFile = TestFile("server.pem");
+  tls.keyFile = TestFile("server.key");
+  Start(&tls);
+  // Dialled by address: the certificate is checked against the name we give, sent as SNI.
+  const std::string target = "ipv4:127.0.0.1:" + std::to_string(server_->port());
+  ChannelOptions options = ClientWith("");
+  options.tls.servername = "wrong.example";
+  auto wrong = Call(options, target);
+  EXPECT_EQ(wrong.status().code(), absl::StatusCode::kUnavailable) << wrong.status();
+  options.tls.servername = "localhost";
+  options.authority = "greeter.example:443";
+  auto text = Call(options, target);
+  ASSERT_TRUE(text.ok()) << text.status();
+  EXPECT_TRUE(Has(*text, "sni=localhost")) << *text;
+  EXPECT_TRUE(Has(*text, "authority=greeter.example:443")) << *text;
+}
+
 TEST_F(MtlsTest, CleartextIsInsecure) {
   Start(nullptr);
   ChannelOptions options;
@@ -181,7 +201,9 @@ std::string ServerSerial(const std::shared_ptr<Channel>& channel) {
 
 TEST(CertificateReloadTest, NewConnectionsGetTheNewCertificateOpenOnesKeepWorking) {
   WhoAmIService service;
-  ServerPool pool({.num_threads = 2});
+  ServerPoolOptions pool_options;
+  pool_options.num_threads = 2;
+  ServerPool pool(pool_options);
   pool.RegisterService(&service);
   transport::TlsOptions tls;
   tls.certFile = TestFile("server.pem");
