@@ -232,8 +232,43 @@ std::shared_ptr<ClientCall> ClientCall::Start(std::shared_ptr<Channel> channel, 
                                               CallOptions options) {
   std::shared_ptr<ClientCall> call(
       new ClientCall(std::move(channel), std::move(path), std::move(options)));
-  call->Begin();
+  if (call->channel_->options().call_credentials || call->options_.credentials) {
+    call->FetchCredentials();
+  } else {
+    call->Begin();
+  }
   return call;
+}
+
+void ClientCall::FetchCredentials() {
+  credentials_ =
+      CompositeCallCredentials({channel_->options().call_credentials, options_.credentials});
+  const bool secure = channel_->options().use_tls;
+  if (!secure && credentials_->RequireTransportSecurity()) {
+    // grpc-go's words; the plugin is not even asked (its token must not be made for nothing).
+    End(absl::UnauthenticatedError(
+        "transport: cannot send secure credentials on an insecure connection"));
+    return;
+  }
+  if (deadline_) StartDeadlineTimer();  // the deadline counts while the plugin works
+  waiting_ = true;                      // Write() and WritesDone() are held until Begin()
+  credentials_timer_ = channel_->loop()->createTimer();
+  credentials_timer_->start(3600 * 1000, [] {});
+  std::weak_ptr<ClientCall> weak = weak_from_this();
+  internal::FetchCallMetadata(
+      channel_->loop(), credentials_,
+      internal::MakeAuthMetadataContext(channel_->authority(), path_, secure),
+      [weak](absl::StatusOr<Metadata> metadata) {
+        auto self = weak.lock();
+        if (!self || self->done()) return;  // cancelled or past its deadline meanwhile
+        self->credentials_timer_->stop();
+        if (!metadata.ok()) {
+          self->End(metadata.status());
+          return;
+        }
+        for (const auto& [key, value] : *metadata) (void)self->options_.metadata.Add(key, value);
+        self->Begin();
+      });
 }
 
 void ClientCall::Begin() {
@@ -716,6 +751,7 @@ void ClientCall::End(absl::Status status) {
   status_ = std::move(status);
   if (waiting_) channel_->ForgetPick(waiting_id_);  // no longer waiting for a connection
   if (deadline_timer_) deadline_timer_->stop();
+  if (credentials_timer_) credentials_timer_->stop();
   auto waiters = std::move(finish_waiters_);
   finish_waiters_.clear();
   for (auto& w : waiters) w->Complete(*status_);

@@ -27,6 +27,7 @@
 #include "rpc/backoff.h"
 #include "rpc/compression.h"
 #include "rpc/connectivity.h"
+#include "rpc/credentials.h"
 #include "rpc/framing.h"
 #include "rpc/keepalive.h"
 #include "rpc/lb_policy.h"
@@ -54,6 +55,9 @@ struct ChannelOptions {
   // port, answers once with the addresses or an error, as Node's `lookup` option. For tests
   // and service discovery of your own. Empty: getaddrinfo (rpc/resolver.h).
   transport::LookupFunction lookup;
+  // Per-call credentials for every call of this channel (rpc/credentials.h); a call's own
+  // CallOptions::credentials run after these.
+  std::shared_ptr<CallCredentials> call_credentials;
   size_t max_receive_message_size = 4 * 1024 * 1024;
   size_t max_send_message_size = SIZE_MAX;
   std::string user_agent = "grpc-c++-h2rpc/0.1";
@@ -126,6 +130,8 @@ struct CallOptions {
   // call waits, until its deadline, for a connection instead of failing at once with
   // UNAVAILABLE. (Every call waits while the channel is IDLE or CONNECTING.)
   bool wait_for_ready = false;
+  // Per-call credentials (rpc/credentials.h), after the channel's call_credentials.
+  std::shared_ptr<CallCredentials> credentials;
 };
 
 class Channel : public std::enable_shared_from_this<Channel> {
@@ -290,6 +296,14 @@ class ClientCall : public std::enable_shared_from_this<ClientCall> {
  private:
   ClientCall(std::shared_ptr<Channel> channel, std::string path, CallOptions options);
   void Begin();
+  // Per-call credentials: asks the channel's and the call's plugins for metadata (writes are
+  // held meanwhile, as while waiting for a connection), then Begin()s; or fails the call.
+  void FetchCredentials();
+  // Holds the loop while a plugin works (its answer may come from another thread, and a loop
+  // with nothing else to do would otherwise end before it).
+  std::unique_ptr<transport::Timer> credentials_timer_;
+  // The channel's and the call's credentials composed, held while their plugins work.
+  std::shared_ptr<CallCredentials> credentials_;
   void StartDeadlineTimer();
   void OnResponse(const transport::Headers& headers, uint8_t flags);
   void OnData(const transport::SharedBuffer& data);

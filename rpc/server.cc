@@ -13,6 +13,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "rpc/on_loop.h"
 #include "rpc/status_util.h"
 #include "rpc/timeout.h"
 #include "transport/constants.h"
@@ -123,7 +124,9 @@ absl::Status Server::ListenTls(const std::string& host, uint16_t port,
                                const transport::TlsOptions& tls) {
   auto http2 = transport::Http2Server::createSecureServer(loop_, tls, options_.http2);
   if (!http2.ok()) return http2.status();
-  return Start(std::move(*http2), ListenAddress{host, port, ""});
+  absl::Status started = Start(std::move(*http2), ListenAddress{host, port, ""});
+  if (started.ok()) listen_tls_ = tls;
+  return started;
 }
 
 absl::Status Server::Listen(std::string_view address) {
@@ -139,7 +142,37 @@ absl::Status Server::ListenTls(std::string_view address, const transport::TlsOpt
   if (!parsed.ok()) return parsed.status();
   auto http2 = transport::Http2Server::createSecureServer(loop_, tls, options_.http2);
   if (!http2.ok()) return http2.status();
-  return Start(std::move(*http2), *parsed);
+  absl::Status started = Start(std::move(*http2), *parsed);
+  if (started.ok()) listen_tls_ = tls;
+  return started;
+}
+
+transport::TlsOptions Server::KeepListenOptions(transport::TlsOptions tls,
+                                                const transport::TlsOptions& listened) {
+  tls.requestCert = listened.requestCert;
+  tls.rejectUnauthorized = listened.rejectUnauthorized;
+  tls.ALPNProtocols = listened.ALPNProtocols;
+  return tls;
+}
+
+absl::Status Server::UpdateTlsOptions(const transport::TlsOptions& tls) {
+  if (!listen_tls_) {
+    return absl::FailedPreconditionError("UpdateTlsOptions(): the server does not listen with TLS");
+  }
+  auto context = transport::TlsContext::createServer(KeepListenOptions(tls, *listen_tls_));
+  if (!context.ok()) return context.status();
+  return UpdateTlsContext(*std::move(context));
+}
+
+absl::Status Server::UpdateTlsContext(std::shared_ptr<transport::TlsContext> context) {
+  if (!listen_tls_) {
+    return absl::FailedPreconditionError("UpdateTlsContext(): the server does not listen with TLS");
+  }
+  std::optional<absl::Status> swapped = CallOnLoop(loop_, [this, &context]() -> absl::Status {
+    if (!http2_) return absl::FailedPreconditionError("UpdateTlsContext(): the server is closed");
+    return http2_->setSecureContext(std::move(context));
+  });
+  return swapped ? *swapped : LoopGoneError();
 }
 
 std::string Server::path() const { return http2_ ? http2_->path() : std::string(); }

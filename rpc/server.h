@@ -19,6 +19,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -140,6 +141,19 @@ class Server {
   // address.
   absl::Status Listen(std::string_view address);
   absl::Status ListenTls(std::string_view address, const transport::TlsOptions& tls);
+  // Certificate reload without a restart (transport's setSecureContext()): connections accepted
+  // from now on use `tls` (its cert/key, CAs, ciphers, versions...); open connections keep
+  // theirs. requestCert, rejectUnauthorized and ALPNProtocols stay those given to ListenTls.
+  // Any thread, after ListenTls returned: the context (and its files) are made on the calling
+  // thread, then swapped in on the loop (this waits for that when another thread runs the loop).
+  // Errors: the context's (the current one stays), FAILED_PRECONDITION without ListenTls,
+  // UNAVAILABLE when the loop is gone.
+  absl::Status UpdateTlsOptions(const transport::TlsOptions& tls);
+  // The same with a context already made (transport::TlsContext::createServer), taken as is.
+  absl::Status UpdateTlsContext(std::shared_ptr<transport::TlsContext> context);
+  // What UpdateTlsOptions(tls) would build: `tls` with the ListenTls options it keeps.
+  static transport::TlsOptions KeepListenOptions(transport::TlsOptions tls,
+                                                 const transport::TlsOptions& listened);
   uint16_t port() const;
   // The Unix socket path listened on ('\0' first if abstract), or "" for TCP.
   std::string path() const;
@@ -171,6 +185,7 @@ class Server {
   std::map<std::string, MethodHandler> methods_;
   std::set<std::string> services_;
   std::unique_ptr<transport::Http2Server> http2_;
+  std::optional<transport::TlsOptions> listen_tls_;  // set by ListenTls, then read-only
   std::set<std::weak_ptr<transport::ServerHttp2Session>,
            std::owner_less<std::weak_ptr<transport::ServerHttp2Session>>>
       sessions_;

@@ -167,6 +167,11 @@ std::string ServerCall::authority() const {
   return headers.get("host").value_or("");
 }
 
+const transport::Socket* ServerCall::transport_socket() const {
+  transport::Http2Session* s = stream_->session();
+  return s != nullptr ? s->socket() : nullptr;
+}
+
 std::string ServerCall::peer() const {
   if (transport::Http2Session* s = stream_->session()) {
     if (transport::Socket* socket = s->socket()) {

@@ -26,6 +26,7 @@
 #include "transport/stream.h"
 #include "transport/event_loop.h"
 #include "transport/fifo.h"
+#include "transport/socket.h"
 
 namespace h2rpc::rpc {
 
@@ -119,6 +120,8 @@ class ServerCall : public std::enable_shared_from_this<ServerCall> {
   Metadata& trailing_metadata() { return trailing_metadata_; }
   std::optional<absl::Time> deadline() const { return deadline_; }
   std::string peer() const;
+  // The connection's socket (a transport::TlsSocket over TLS), or null once it is gone.
+  const transport::Socket* transport_socket() const;
   // The request's :authority (Host for HTTP/1-style requests): the name the client dialled,
   // e.g. "localhost" for unix: targets (what gRPC C++'s ExperimentalGetAuthority gives).
   std::string authority() const;

@@ -27,7 +27,21 @@ absl::Status ServerPool::Listen(const std::string& host, uint16_t port) {
 
 absl::Status ServerPool::ListenTls(const std::string& host, uint16_t port,
                                    const transport::TlsOptions& tls) {
-  return Start(host, port, &tls);
+  absl::Status started = Start(host, port, &tls);
+  if (started.ok()) listen_tls_ = tls;
+  return started;
+}
+
+absl::Status ServerPool::UpdateTlsOptions(const transport::TlsOptions& tls) {
+  if (!listen_tls_ || stopped_) {
+    return absl::FailedPreconditionError("UpdateTlsOptions(): the pool does not listen with TLS");
+  }
+  auto context = transport::TlsContext::createServer(Server::KeepListenOptions(tls, *listen_tls_));
+  if (!context.ok()) return context.status();
+  for (auto& server : servers_) {
+    if (absl::Status st = server->UpdateTlsContext(*context); !st.ok()) return st;
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ServerPool::Start(const std::string& host, uint16_t port,

@@ -19,6 +19,7 @@
 #define H2RPC_RPC_SERVER_POOL_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,9 @@ class ServerPool {
   // On failure nothing listens.
   absl::Status Listen(const std::string& host, uint16_t port);
   absl::Status ListenTls(const std::string& host, uint16_t port, const transport::TlsOptions& tls);
+  // Server::UpdateTlsOptions on every loop (one context, made on the calling thread, shared):
+  // new connections on any loop get the new certificate. Any thread, after ListenTls.
+  absl::Status UpdateTlsOptions(const transport::TlsOptions& tls);
   uint16_t port() const { return port_; }
   int num_threads() const { return static_cast<int>(threads_.size()); }
   // The loops, for tests and for code that wants to post to them.
@@ -73,6 +77,7 @@ class ServerPool {
   std::vector<std::unique_ptr<Server>> servers_;  // servers_[i] lives on threads_[i]'s loop
   uint16_t port_ = 0;
   bool stopped_ = false;
+  std::optional<transport::TlsOptions> listen_tls_;  // set by ListenTls
 };
 
 }  // namespace h2rpc::rpc

@@ -27,6 +27,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "rpc/auth_context.h"
 #include "rpc/server_call.h"
 #include "rpc/task.h"
 
@@ -54,6 +55,13 @@ class ServerContext {
   std::string peer() const { return call_->peer(); }
   // The request's :authority: the host (and port) the client dialled.
   std::string authority() const { return call_->authority(); }
+  // Who the client is, as its connection's TLS established it (rpc/auth_context.h): the
+  // verified client certificate's names with mTLS, "insecure" over cleartext. Computed on the
+  // first call, then kept.
+  const std::shared_ptr<const AuthContext>& auth_context() const {
+    if (!auth_context_) auth_context_ = MakeAuthContext(call_->transport_socket());
+    return auth_context_;
+  }
   // Compresses our response messages with `c` (if the client accepts it).
   void SetCompression(Compression c) { call_->SetCompression(c); }
   // The request's grpc-encoding; whether the last message read arrived compressed.
@@ -63,6 +71,7 @@ class ServerContext {
 
  private:
   std::shared_ptr<ServerCall> call_;
+  mutable std::shared_ptr<const AuthContext> auth_context_;
 };
 
 // Request messages of a client-streaming or bidirectional call.

@@ -96,6 +96,27 @@ absl::StatusOr<std::unique_ptr<Http2Server>> Http2Server::createSecureServer(
   return std::unique_ptr<Http2Server>(new Http2Server(loop, std::move(options), *ctx));
 }
 
+absl::Status Http2Server::setSecureContext(const TlsOptions& options) {
+  if (!tls_) return absl::FailedPreconditionError("setSecureContext() on a cleartext server");
+  TlsOptions merged = options;
+  merged.requestCert = tls_->options().requestCert;
+  merged.rejectUnauthorized = tls_->options().rejectUnauthorized;
+  merged.ALPNProtocols = tls_->options().ALPNProtocols;
+  auto ctx = TlsContext::createServer(merged);
+  if (!ctx.ok()) return ctx.status();
+  return setSecureContext(*std::move(ctx));
+}
+
+absl::Status Http2Server::setSecureContext(std::shared_ptr<TlsContext> context) {
+  if (!tls_) return absl::FailedPreconditionError("setSecureContext() on a cleartext server");
+  if (!context || !context->isServer()) {
+    return absl::InvalidArgumentError("setSecureContext(): a server TlsContext is required");
+  }
+  // Connections hold their own reference (TlsEngine): swapping ours only affects new ones.
+  tls_ = std::move(context);
+  return absl::OkStatus();
+}
+
 namespace {
 
 // The listening handle: TCP or a pipe (Unix domain socket).

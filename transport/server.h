@@ -109,6 +109,18 @@ class Http2Server {
   void setTimeout(uint64_t ms, std::function<void(std::shared_ptr<ServerHttp2Session>)> cb = nullptr);
   // Settings for sessions created from now on.
   absl::Status updateSettings(const Settings& settings);
+  // Node's server.setSecureContext(options): connections accepted from now on use a context made
+  // from `options` (a rotated certificate, new CAs); open connections, and those already in
+  // their handshake, keep theirs. As in Node, requestCert and rejectUnauthorized stay the
+  // server's (from createSecureServer()); ALPNProtocols too (HTTP/2 needs "h2"). Errors: those of
+  // TlsContext::createServer (the current context is kept), kFailedPrecondition on a cleartext
+  // server.
+  absl::Status setSecureContext(const TlsOptions& options);
+  // The same with a context already made (TlsContext::createServer), e.g. on another thread:
+  // a TlsContext may be shared between threads, and this call is cheap. Taken as it is.
+  absl::Status setSecureContext(std::shared_ptr<TlsContext> context);
+  // The context new connections get (null on a cleartext server).
+  const std::shared_ptr<TlsContext>& secureContext() const { return tls_; }
   size_t sessionCount() const { return sessions_.size(); }
   // The budget the sessions share (maxServerMemory), or nullptr if there is none.
   const std::shared_ptr<MemoryQuota>& memoryQuota() const { return options_.memoryQuota; }

@@ -24,8 +24,11 @@
 #include <cstring>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 
 namespace h2rpc::transport {
 namespace {
@@ -188,6 +191,110 @@ absl::StatusOr<int> parseVersion(const std::string& version, const char* option)
 
 int acceptAnyCertificate(int, X509_STORE_CTX*) { return 1; }
 
+// Node's `ciphers`: one list; the TLS 1.3 suites ("TLS_...") are set apart, as Node does.
+absl::Status applyCiphers(SSL_CTX* ctx, const std::string& ciphers) {
+  if (ciphers.empty()) return absl::OkStatus();
+  std::vector<std::string> tls12, tls13;
+  for (absl::string_view part : absl::StrSplit(ciphers, ':', absl::SkipEmpty())) {
+    (absl::StartsWith(part, "TLS_") ? tls13 : tls12).emplace_back(part);
+  }
+  const std::string list12 = absl::StrJoin(tls12, ":");
+  const std::string list13 = absl::StrJoin(tls13, ":");
+  // A list without TLS 1.2 names (or without TLS 1.3 ones) leaves that version's defaults; use
+  // minVersion/maxVersion to rule a version out.
+  ERR_clear_error();
+  if (!list12.empty() && SSL_CTX_set_cipher_list(ctx, list12.c_str()) != 1) {
+    return absl::InvalidArgumentError(withOpenSslErrors(
+        absl::StrCat("TlsOptions.ciphers: \"", ciphers, "\" selects no TLS 1.2 cipher")));
+  }
+  ERR_clear_error();
+  if (!list13.empty() && SSL_CTX_set_ciphersuites(ctx, list13.c_str()) != 1) {
+    return absl::InvalidArgumentError(withOpenSslErrors(
+        absl::StrCat("TlsOptions.ciphers: \"", ciphers, "\" has an unknown TLS 1.3 suite")));
+  }
+  if (tls12.empty() && tls13.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("TlsOptions.ciphers: \"", ciphers, "\" selects no cipher"));
+  }
+  ERR_clear_error();
+  return absl::OkStatus();
+}
+
+// OpenSSL's X509_V_ERR_x as Node names it (node's X509ErrorCode: the name without the prefix).
+std::string verifyErrorName(long code) {
+  switch (code) {
+#define H2RPC_X509_ERROR(name) \
+  case X509_V_ERR_##name:      \
+    return #name;
+    H2RPC_X509_ERROR(UNABLE_TO_GET_ISSUER_CERT)
+    H2RPC_X509_ERROR(UNABLE_TO_GET_CRL)
+    H2RPC_X509_ERROR(UNABLE_TO_DECRYPT_CERT_SIGNATURE)
+    H2RPC_X509_ERROR(UNABLE_TO_DECRYPT_CRL_SIGNATURE)
+    H2RPC_X509_ERROR(UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY)
+    H2RPC_X509_ERROR(CERT_SIGNATURE_FAILURE)
+    H2RPC_X509_ERROR(CRL_SIGNATURE_FAILURE)
+    H2RPC_X509_ERROR(CERT_NOT_YET_VALID)
+    H2RPC_X509_ERROR(CERT_HAS_EXPIRED)
+    H2RPC_X509_ERROR(CRL_NOT_YET_VALID)
+    H2RPC_X509_ERROR(CRL_HAS_EXPIRED)
+    H2RPC_X509_ERROR(ERROR_IN_CERT_NOT_BEFORE_FIELD)
+    H2RPC_X509_ERROR(ERROR_IN_CERT_NOT_AFTER_FIELD)
+    H2RPC_X509_ERROR(ERROR_IN_CRL_LAST_UPDATE_FIELD)
+    H2RPC_X509_ERROR(ERROR_IN_CRL_NEXT_UPDATE_FIELD)
+    H2RPC_X509_ERROR(OUT_OF_MEM)
+    H2RPC_X509_ERROR(DEPTH_ZERO_SELF_SIGNED_CERT)
+    H2RPC_X509_ERROR(SELF_SIGNED_CERT_IN_CHAIN)
+    H2RPC_X509_ERROR(UNABLE_TO_GET_ISSUER_CERT_LOCALLY)
+    H2RPC_X509_ERROR(UNABLE_TO_VERIFY_LEAF_SIGNATURE)
+    H2RPC_X509_ERROR(CERT_CHAIN_TOO_LONG)
+    H2RPC_X509_ERROR(CERT_REVOKED)
+    H2RPC_X509_ERROR(INVALID_CA)
+    H2RPC_X509_ERROR(PATH_LENGTH_EXCEEDED)
+    H2RPC_X509_ERROR(INVALID_PURPOSE)
+    H2RPC_X509_ERROR(CERT_UNTRUSTED)
+    H2RPC_X509_ERROR(CERT_REJECTED)
+#undef H2RPC_X509_ERROR
+    case X509_V_ERR_HOSTNAME_MISMATCH:
+    case X509_V_ERR_IP_ADDRESS_MISMATCH:
+      return "ERR_TLS_CERT_ALTNAME_INVALID";  // Node's checkServerIdentity() code
+    default:
+      return absl::StrCat("X509_V_ERR_", code);
+  }
+}
+
+void nameEntries(const X509_NAME* name, std::vector<std::pair<std::string, std::string>>* out) {
+  for (int i = 0; i < X509_NAME_entry_count(name); ++i) {
+    const X509_NAME_ENTRY* entry = X509_NAME_get_entry(name, i);
+    const char* key = OBJ_nid2sn(OBJ_obj2nid(X509_NAME_ENTRY_get_object(entry)));
+    unsigned char* utf8 = nullptr;
+    int n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(entry));
+    if (n >= 0 && utf8 != nullptr) {
+      out->emplace_back(key != nullptr ? key : "UNDEF", std::string(reinterpret_cast<char*>(utf8), n));
+    }
+    OPENSSL_free(utf8);
+  }
+}
+
+std::string asn1Time(const ASN1_TIME* time) {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio || ASN1_TIME_print(bio.get(), time) != 1) return "";
+  char* data = nullptr;
+  long n = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<size_t>(n));
+}
+
+std::string ipAddressText(const ASN1_OCTET_STRING* ip) {
+  const unsigned char* b = ASN1_STRING_get0_data(ip);
+  const int n = ASN1_STRING_length(ip);
+  if (n == 4) return absl::StrCat(b[0], ".", b[1], ".", b[2], ".", b[3]);
+  if (n == 16) {
+    std::vector<std::string> groups;
+    for (int i = 0; i < 16; i += 2) groups.push_back(absl::StrFormat("%X", (b[i] << 8) | b[i + 1]));
+    return absl::StrJoin(groups, ":");
+  }
+  return "<invalid>";
+}
+
 // "[::1]" -> "::1".
 std::string stripBrackets(std::string name) {
   if (name.size() >= 2 && name.front() == '[' && name.back() == ']') {
@@ -276,6 +383,12 @@ absl::StatusOr<std::shared_ptr<TlsContext>> TlsContext::create(bool is_server,
                                (is_server ? SSL_OP_CIPHER_SERVER_PREFERENCE : 0));
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                             SSL_MODE_RELEASE_BUFFERS);
+  if (absl::Status st = applyCiphers(ctx, options.ciphers); !st.ok()) return st;
+  if (!options.ecdhCurve.empty() && options.ecdhCurve != "auto" &&
+      SSL_CTX_set1_groups_list(ctx, options.ecdhCurve.c_str()) != 1) {
+    return absl::InvalidArgumentError(withOpenSslErrors(
+        absl::StrCat("TlsOptions.ecdhCurve: \"", options.ecdhCurve, "\" is not a valid curve list")));
+  }
 
   if (cert->present) {
     absl::StatusOr<std::vector<X509Ptr>> chain = parseCertificates(*cert, /*first_aux=*/true);
@@ -758,6 +871,84 @@ absl::Status TlsEngine::verifyResult() const {
                                                    X509_verify_cert_error_string(result)));
   }
   return absl::OkStatus();
+}
+
+std::string PeerCertificate::subjectField(std::string_view field) const {
+  for (const auto& [key, value] : subject) {
+    if (key == field) return value;
+  }
+  return "";
+}
+
+std::optional<PeerCertificate> TlsEngine::peerCertificate() const {
+  if (!handshake_done_) return std::nullopt;
+  X509* cert = SSL_get0_peer_certificate(ssl_);
+  if (cert == nullptr) return std::nullopt;
+  PeerCertificate out;
+  nameEntries(X509_get_subject_name(cert), &out.subject);
+  nameEntries(X509_get_issuer_name(cert), &out.issuer);
+  out.valid_from = asn1Time(X509_get0_notBefore(cert));
+  out.valid_to = asn1Time(X509_get0_notAfter(cert));
+  if (BIGNUM* serial = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr)) {
+    if (char* hex = BN_bn2hex(serial)) {
+      out.serialNumber = hex;
+      OPENSSL_free(hex);
+    }
+    BN_free(serial);
+  }
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int md_len = 0;
+  if (X509_digest(cert, EVP_sha256(), md, &md_len) == 1) {
+    std::vector<std::string> bytes;
+    for (unsigned int i = 0; i < md_len; ++i) bytes.push_back(absl::StrFormat("%02X", md[i]));
+    out.fingerprint256 = absl::StrJoin(bytes, ":");
+  }
+  unsigned char* der = nullptr;
+  int der_len = i2d_X509(cert, &der);
+  if (der_len > 0) out.raw.assign(reinterpret_cast<char*>(der), static_cast<size_t>(der_len));
+  OPENSSL_free(der);
+  auto* names = static_cast<GENERAL_NAMES*>(
+      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  if (names != nullptr) {
+    std::vector<std::string> parts;
+    for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
+      const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
+      auto text = [](const ASN1_IA5STRING* s) {
+        return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                           static_cast<size_t>(ASN1_STRING_length(s)));
+      };
+      switch (name->type) {
+        case GEN_DNS:
+          out.dnsNames.push_back(text(name->d.dNSName));
+          parts.push_back("DNS:" + out.dnsNames.back());
+          break;
+        case GEN_URI:
+          out.uris.push_back(text(name->d.uniformResourceIdentifier));
+          parts.push_back("URI:" + out.uris.back());
+          break;
+        case GEN_IPADD:
+          out.ipAddresses.push_back(ipAddressText(name->d.iPAddress));
+          parts.push_back("IP Address:" + out.ipAddresses.back());
+          break;
+        case GEN_EMAIL:
+          parts.push_back("email:" + text(name->d.rfc822Name));
+          break;
+        default:
+          break;  // other name types: not shown (Node prints some of them; none are identities here)
+      }
+    }
+    GENERAL_NAMES_free(names);
+    out.subjectaltname = absl::StrJoin(parts, ", ");
+  }
+  return out;
+}
+
+std::string TlsEngine::authorizationError() const {
+  if (!handshake_done_) return "";
+  // No certificate at all: Node reports UNABLE_TO_GET_ISSUER_CERT (checked with Node 20).
+  if (SSL_get0_peer_certificate(ssl_) == nullptr) return "UNABLE_TO_GET_ISSUER_CERT";
+  long result = SSL_get_verify_result(ssl_);
+  return result == X509_V_OK ? "" : verifyErrorName(result);
 }
 
 }  // namespace h2rpc::transport

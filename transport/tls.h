@@ -52,6 +52,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -102,6 +103,36 @@ struct TlsOptions {
   std::string maxVersion = "TLSv1.3";
   // Server: ask the client for a certificate (verified with ca/caFile; see rejectUnauthorized).
   bool requestCert = false;
+  // OpenSSL cipher list for TLS 1.2 and below (Node's `ciphers`, e.g.
+  // "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256"); TLS 1.3 suites (names
+  // starting "TLS_", as Node splits them) go to SSL_CTX_set_ciphersuites. Empty: OpenSSL's
+  // defaults; a list naming only one version's ciphers leaves the other's defaults (rule a
+  // version out with minVersion/maxVersion). A list that selects nothing is kInvalidArgument.
+  std::string ciphers;
+  // Node's `ecdhCurve`: the key-exchange groups, ':'-separated ("P-256:X25519"), or "auto" /
+  // empty for OpenSSL's defaults.
+  std::string ecdhCurve;
+};
+
+// Node's tlsSocket.getPeerCertificate() (the fields h2rpc fills, with Node's names and formats).
+struct PeerCertificate {
+  // Relative distinguished names in certificate order, by OpenSSL short name: {"O", ...},
+  // {"CN", ...} (Node's subject / issuer objects).
+  std::vector<std::pair<std::string, std::string>> subject;
+  std::vector<std::pair<std::string, std::string>> issuer;
+  // "DNS:localhost, IP Address:127.0.0.1, URI:spiffe://..." ("" without the extension).
+  std::string subjectaltname;
+  std::string valid_from;      // "Nov 25 07:59:22 2026 GMT"
+  std::string valid_to;
+  std::string serialNumber;    // upper-case hex, "02"
+  std::string fingerprint256;  // "9F:1C:...": SHA-256 of the DER
+  std::string raw;             // the DER bytes
+  // Not in Node: the SANs split by type, so that callers need not parse subjectaltname.
+  std::vector<std::string> dnsNames;
+  std::vector<std::string> uris;
+  std::vector<std::string> ipAddresses;  // as in subjectaltname ("0:0:0:0:0:0:0:1" for ::1)
+  // The first value of `field` in the subject ("CN"), or "".
+  std::string subjectField(std::string_view field) const;
 };
 
 // An SSL_CTX configured from TlsOptions. Immutable after creation; share it between connections.
@@ -198,6 +229,16 @@ class TlsEngine {
   // on a client, name); otherwise kUnauthenticated with the reason (also when rejectUnauthorized
   // was false and the handshake completed anyway), or kFailedPrecondition before the handshake.
   absl::Status verifyResult() const;
+  // Node's tlsSocket.getPeerCertificate(): the certificate the peer presented, verified or not
+  // (nullopt when it presented none, or before the handshake; Node returns {}).
+  std::optional<PeerCertificate> peerCertificate() const;
+  // Node's tlsSocket.authorized: verifyResult().ok().
+  bool authorized() const { return verifyResult().ok(); }
+  // Node's tlsSocket.authorizationError: "" when authorized, else OpenSSL's verification error
+  // named as Node names it ("UNABLE_TO_VERIFY_LEAF_SIGNATURE", "CERT_HAS_EXPIRED"...;
+  // "UNABLE_TO_GET_ISSUER_CERT" when the peer sent no certificate; "ERR_TLS_CERT_ALTNAME_INVALID"
+  // for a name mismatch).
+  std::string authorizationError() const;
   // Whether the peer's close_notify was received / ours was sent.
   bool peerCloseNotify() const { return peer_close_notify_; }
   bool closeNotifySent() const { return close_notify_sent_; }

@@ -187,6 +187,14 @@ std::string TlsSocket::servername() const { return engine_->servername(); }
 
 absl::Status TlsSocket::verifyResult() const { return engine_->verifyResult(); }
 
+std::optional<PeerCertificate> TlsSocket::getPeerCertificate() const {
+  return engine_->peerCertificate();
+}
+
+bool TlsSocket::authorized() const { return engine_->authorized(); }
+
+std::string TlsSocket::authorizationError() const { return engine_->authorizationError(); }
+
 // ------------------------------------------------------------------------------------------------
 // The lower socket's events
 

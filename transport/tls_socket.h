@@ -101,6 +101,10 @@ class TlsSocket : public Socket, private Socket::Handler {
   // OkStatus if the peer's certificate verified; kUnauthenticated with the reason otherwise;
   // kFailedPrecondition before the handshake.
   absl::Status verifyResult() const;
+  // Node's tlsSocket.getPeerCertificate(), .authorized and .authorizationError (see TlsEngine).
+  std::optional<PeerCertificate> getPeerCertificate() const;
+  bool authorized() const;
+  std::string authorizationError() const;
   // The error that closed the socket (OkStatus while healthy or after a clean close).
   absl::Status error() const { return error_; }
 

@@ -20,6 +20,8 @@ struct ServerFlags {
   std::string host;
   int port = 0;
   std::string tls_cert, tls_key;  // both or neither: TLS (ALPN h2) instead of h2c
+  // With TLS: require a client certificate signed by this CA (mTLS).
+  std::string tls_client_ca;
 };
 
 // Listens as the flags say; returns what to print after "listening on " ("127.0.0.1:50051",
@@ -27,6 +29,9 @@ struct ServerFlags {
 inline absl::StatusOr<std::string> ListenFromFlags(rpc::Server& server, const ServerFlags& f) {
   if (f.tls_cert.empty() != f.tls_key.empty()) {
     return absl::InvalidArgumentError("--tls_cert and --tls_key go together");
+  }
+  if (!f.tls_client_ca.empty() && f.tls_cert.empty()) {
+    return absl::InvalidArgumentError("--tls_client_ca needs --tls_cert and --tls_key");
   }
   std::string address = f.listen;
   if (address.empty()) {
@@ -39,6 +44,10 @@ inline absl::StatusOr<std::string> ListenFromFlags(rpc::Server& server, const Se
     transport::TlsOptions tls;
     tls.certFile = f.tls_cert;
     tls.keyFile = f.tls_key;
+    if (!f.tls_client_ca.empty()) {
+      tls.requestCert = true;  // rejectUnauthorized stays true: no valid certificate, no call
+      tls.caFile = f.tls_client_ca;
+    }
     st = server.ListenTls(address, tls);
   } else {
     st = server.Listen(address);
@@ -58,11 +67,16 @@ inline absl::StatusOr<std::string> ListenFromFlags(rpc::Server& server, const Se
 }
 
 // --ca_file: TLS, verifying the server with that CA. Without it: cleartext (h2c).
-inline rpc::ChannelOptions ChannelOptionsFromFlags(const std::string& ca_file) {
+// --tls_client_cert/--tls_client_key: this client's certificate, for a server asking for one.
+inline rpc::ChannelOptions ChannelOptionsFromFlags(const std::string& ca_file,
+                                                   const std::string& client_cert = "",
+                                                   const std::string& client_key = "") {
   rpc::ChannelOptions options;
   if (!ca_file.empty()) {
     options.use_tls = true;
     options.tls.caFile = ca_file;
+    options.tls.certFile = client_cert;
+    options.tls.keyFile = client_key;
   }
   return options;
 }

@@ -1,11 +1,14 @@
 #!/bin/bash
 # Starts an example server, runs its client against it, checks the client's exit code and that
 # each expected line is in its output, and that the server stops on SIGTERM.
-#   server_client_test.sh [--mode=tcp|unix|tls] SERVER CLIENT 'expected line' ...
+#   server_client_test.sh [--mode=tcp|unix|tls|mtls] SERVER CLIENT 'expected line' ...
 # tcp (default): --port=0 on loopback, client --target=127.0.0.1:PORT.
 # unix: server --listen=unix:SOCKET, client --target=unix:SOCKET.
 # tls: server --port=0 --tls_cert/--tls_key (tests/testdata/tls), client
 #      --target=localhost:PORT --ca_file=ca.pem.
+# mtls: tls, plus --tls_client_ca=ca.pem --bearer_token on the server and the client's
+#      certificate and token on the client; without the token, or with a certificate from
+#      another CA, the client must fail.
 set -u
 mode=tcp
 case "${1:-}" in --mode=*) mode=${1#--mode=}; shift ;; esac
@@ -18,6 +21,8 @@ case $mode in
   tcp) "$server" --port=0 >"$log" 2>&1 & ;;
   unix) "$server" --listen="unix:$sock" >"$log" 2>&1 & ;;
   tls) "$server" --port=0 --tls_cert=$certs/server.pem --tls_key=$certs/server.key >"$log" 2>&1 & ;;
+  mtls) "$server" --port=0 --tls_cert=$certs/server.pem --tls_key=$certs/server.key \
+          --tls_client_ca=$certs/ca.pem --bearer_token=s3cret >"$log" 2>&1 & ;;
   *) echo "unknown mode $mode"; exit 2 ;;
 esac
 pid=$!
@@ -38,6 +43,8 @@ case $mode in
     [ -S "$sock" ] || { echo "no socket file at $sock"; exit 1; }
     client_args=(--target="unix:$sock") ;;
   tls) client_args=(--target="localhost:$port" --ca_file=$certs/ca.pem) ;;
+  mtls) client_args=(--target="localhost:$port" --ca_file=$certs/ca.pem --bearer_token=s3cret
+                     --tls_client_cert=$certs/client.pem --tls_client_key=$certs/client.key) ;;
 esac
 out=$(timeout 30 "$client" "${client_args[@]}" 2>&1)
 rc=$?
@@ -50,6 +57,17 @@ if [ "$mode" = tls ]; then
   # The same client without the CA (cleartext to a TLS server) must fail, naming the target.
   bad=$(timeout 30 "$client" --target="localhost:$port" 2>&1) && { echo "cleartext to TLS succeeded"; exit 1; }
   grep -qF "localhost:$port" <<<"$bad" || { echo "the failure does not name the target: $bad"; exit 1; }
+fi
+if [ "$mode" = mtls ]; then
+  # Without the token: UNAUTHENTICATED from the handler. With a certificate from another CA:
+  # refused at the handshake.
+  bad=$(timeout 30 "$client" "${client_args[@]:0:2}" \
+        --tls_client_cert=$certs/client.pem --tls_client_key=$certs/client.key 2>&1) &&
+    { echo "a call without the bearer token succeeded"; exit 1; }
+  grep -qF "UNAUTHENTICATED" <<<"$bad" || { echo "no UNAUTHENTICATED without the token: $bad"; exit 1; }
+  bad=$(timeout 30 "$client" "${client_args[@]:0:3}" \
+        --tls_client_cert=$certs/rogue_client.pem --tls_client_key=$certs/rogue_client.key 2>&1) &&
+    { echo "a client certificate from another CA was accepted"; exit 1; }
 fi
 kill -TERM $pid
 for _ in $(seq 100); do kill -0 $pid 2>/dev/null || break; sleep 0.05; done

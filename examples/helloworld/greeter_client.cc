@@ -3,6 +3,8 @@
 //   bazel run //examples/helloworld:greeter_client -- --target=127.0.0.1:50051 --name=world
 //
 // Calls SayHello twice: with the blocking convenience, then from a coroutine.
+// --tls_client_cert/--tls_client_key present a client certificate (mTLS); --bearer_token sends
+// "authorization: Bearer <token>" on every call (per-call credentials; TLS only).
 #include <cstdio>
 #include <string>
 
@@ -17,6 +19,9 @@ ABSL_FLAG(std::string, target, "127.0.0.1:50051",
           "ipv4:addr:port[,addr:port...], ipv6:[addr]:port[,...]");
 ABSL_FLAG(std::string, ca_file, "", "PEM CA file: use TLS and verify the server with it");
 ABSL_FLAG(std::string, name, "world", "who to greet");
+ABSL_FLAG(std::string, tls_client_cert, "", "PEM client certificate (with --ca_file): mTLS");
+ABSL_FLAG(std::string, tls_client_key, "", "PEM private key for --tls_client_cert");
+ABSL_FLAG(std::string, bearer_token, "", "send 'authorization: Bearer <this>' (TLS only)");
 
 namespace {
 
@@ -37,9 +42,13 @@ Task<absl::Status> GreetTwice(helloworld::Greeter::Stub& stub, std::string name)
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   h2rpc::transport::UvLoop loop;
-  auto made = h2rpc::rpc::Channel::New(
-      &loop, absl::GetFlag(FLAGS_target),
-      h2rpc::examples::ChannelOptionsFromFlags(absl::GetFlag(FLAGS_ca_file)));
+  h2rpc::rpc::ChannelOptions options = h2rpc::examples::ChannelOptionsFromFlags(
+      absl::GetFlag(FLAGS_ca_file), absl::GetFlag(FLAGS_tls_client_cert),
+      absl::GetFlag(FLAGS_tls_client_key));
+  if (!absl::GetFlag(FLAGS_bearer_token).empty()) {
+    options.call_credentials = h2rpc::rpc::BearerTokenCredentials(absl::GetFlag(FLAGS_bearer_token));
+  }
+  auto made = h2rpc::rpc::Channel::New(&loop, absl::GetFlag(FLAGS_target), options);
   if (!made.ok()) {
     std::fprintf(stderr, "%s\n", made.status().ToString().c_str());
     return 2;
