@@ -21,6 +21,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -170,6 +171,7 @@ class Server {
   MetadataSizeLimits metadata_limits_;
   std::map<std::string, MethodHandler> methods_;
   std::set<std::string> services_;
+  std::vector<Service*> registered_;  // for the Service hooks (OnServiceRegistered, ...)
   std::unique_ptr<transport::Http2Server> http2_;
   std::set<std::weak_ptr<transport::ServerHttp2Session>,
            std::owner_less<std::weak_ptr<transport::ServerHttp2Session>>>

@@ -58,6 +58,8 @@ class ServerContext {
   Compression request_compression() const { return call_->request_compression(); }
   bool last_message_compressed() const { return call_->last_message_compressed(); }
   ServerCall& call() { return *call_; }
+  // The loop the call (and its handler) runs on.
+  transport::EventLoop* loop() const { return call_->loop(); }
 
  private:
   std::shared_ptr<ServerCall> call_;
@@ -107,6 +109,8 @@ class ServerReaderWriter : public ServerReader<Request>, public ServerWriter<Res
       : ServerReader<Request>(call), ServerWriter<Response>(call) {}
 };
 
+class Server;
+
 enum class MethodKind { kUnary, kClientStreaming, kServerStreaming, kBidiStreaming };
 
 // A registered method: how the server starts a call of it.
@@ -125,6 +129,15 @@ class Service {
 
  protected:
   explicit Service(std::string name) : name_(std::move(name)) {}
+
+  // Hooks for services about the server itself (rpc/health, rpc/reflection). Each Server the
+  // service is registered with calls them on its own thread (under rpc::ServerPool, several
+  // threads: an override that keeps state needs a lock).
+  // `name` is served by the same server: called for every service registered there, this one
+  // included, whichever was registered first.
+  virtual void OnServiceRegistered(const std::string& name) { (void)name; }
+  // The server began to shut down (Server::Shutdown).
+  virtual void OnServerShutdown() {}
 
   template <typename Request, typename Response>
   void AddUnaryMethod(
@@ -147,6 +160,7 @@ class Service {
           handler);
 
  private:
+  friend class Server;
   std::string name_;
   std::map<std::string, MethodHandler> methods_;
 };
