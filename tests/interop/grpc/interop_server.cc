@@ -18,6 +18,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "rpc/server.h"
+#include "rpc/health/health_service.h"
+#include "rpc/reflection/reflection_service.h"
 #include "tests/interop/grpc/runfiles.h"
 #include "tests/interop/grpc/test_service_impl.h"
 #include "transport/uv_loop.h"
@@ -51,6 +53,12 @@ int Main(const char* argv0) {
   TestServiceImpl service(&loop);
   rpc::Server server(&loop);
   server.RegisterService(&service);
+  // Health checking (grpc.health.v1: Kubernetes probes, load balancers) and server reflection
+  // (grpcurl, `buf curl`), served by default; they cost nothing until asked.
+  h2rpc::rpc::HealthService health;
+  server.RegisterService(&health);
+  h2rpc::rpc::ReflectionService reflection;
+  reflection.AddTo(server);
   const std::string host = absl::GetFlag(FLAGS_host);
   const int port = absl::GetFlag(FLAGS_port);
   if (port < 0 || port > 65535) {
