@@ -1,6 +1,7 @@
 #include "rpc/health/health_service.h"
 
 #include <coroutine>
+#include <mutex>
 #include <utility>
 
 #include "transport/uv_loop.h"
@@ -28,7 +29,7 @@ class Watcher {
   void Wake() {
     std::shared_ptr<Awaitable<bool>::State> waiter;
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       waiter = std::move(waiter_);
       waiter_ = nullptr;
       if (!waiter) dirty_ = true;  // the next Changed() returns at once
@@ -44,7 +45,7 @@ class Watcher {
 
   // The loop's thread: completes after the next Wake (at once if one came since the last call).
   Awaitable<bool> Changed() {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     if (dirty_) {
       dirty_ = false;
       return Awaitable<bool>::Ready(true);
@@ -57,9 +58,9 @@ class Watcher {
  private:
   transport::EventLoop* loop_;
   std::shared_ptr<transport::LoopExecutor> executor_;
-  absl::Mutex mu_;
-  std::shared_ptr<Awaitable<bool>::State> waiter_ ABSL_GUARDED_BY(mu_);
-  bool dirty_ ABSL_GUARDED_BY(mu_) = false;
+  std::mutex mu_;
+  std::shared_ptr<Awaitable<bool>::State> waiter_;  // guarded by mu_
+  bool dirty_ = false;  // guarded by mu_
 };
 
 }  // namespace health_internal
@@ -69,13 +70,13 @@ HealthService::HealthService() { statuses_[""] = kServing; }
 HealthService::~HealthService() = default;
 
 void HealthService::SetServingStatus(const std::string& service, ServingStatus status) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (shut_down_) return;
   UpdateLocked(service, status);
 }
 
 void HealthService::SetServingStatusAll(ServingStatus status) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (shut_down_) return;
   for (auto& [service, current] : statuses_) {
     if (current != status) UpdateLocked(service, status);
@@ -83,21 +84,21 @@ void HealthService::SetServingStatusAll(ServingStatus status) {
 }
 
 void HealthService::ClearServingStatus(const std::string& service) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (shut_down_) return;
   UpdateLocked(service, std::nullopt);
 }
 
 std::optional<HealthService::ServingStatus> HealthService::GetServingStatus(
     const std::string& service) const {
-  absl::ReaderMutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   auto it = statuses_.find(service);
   if (it == statuses_.end()) return std::nullopt;
   return it->second;
 }
 
 void HealthService::Shutdown() {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (shut_down_) return;
   shut_down_ = true;
   for (auto& [service, status] : statuses_) status = kNotServing;
@@ -106,7 +107,7 @@ void HealthService::Shutdown() {
 }
 
 size_t HealthService::watchers() const {
-  absl::ReaderMutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   return watchers_.size();
 }
 
@@ -141,7 +142,7 @@ Task<absl::Status> HealthService::Watch(ServerContext& context, const HealthChec
   auto watcher = std::make_shared<health_internal::Watcher>(context.loop());
   std::multimap<std::string, std::shared_ptr<health_internal::Watcher>>::iterator registered;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     registered = watchers_.emplace(request.service(), watcher);
   }
   context.OnCancel([watcher] { watcher->Wake(); });
@@ -150,7 +151,7 @@ Task<absl::Status> HealthService::Watch(ServerContext& context, const HealthChec
     ServingStatus now;
     bool shut_down;
     {
-      absl::ReaderMutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       now = WatchedLocked(request.service());
       shut_down = shut_down_;
     }
@@ -164,7 +165,7 @@ Task<absl::Status> HealthService::Watch(ServerContext& context, const HealthChec
     co_await watcher->Changed();
   }
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     watchers_.erase(registered);
   }
   co_return absl::OkStatus();

@@ -20,12 +20,11 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "grpc/health/v1/health.h2rpc.h"
 
 namespace h2rpc::rpc {
@@ -69,17 +68,17 @@ class HealthService : public ::grpc::health::v1::Health::Service {
 
  private:
   // Sets (or clears, nullopt) a status and wakes its watchers; mu_ held.
-  void UpdateLocked(const std::string& service, std::optional<ServingStatus> status)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void UpdateLocked(const std::string& service, std::optional<ServingStatus> status);
   // What a watcher of `service` is told now; mu_ held.
   ::grpc::health::v1::HealthCheckResponse::ServingStatus WatchedLocked(
-      const std::string& service) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+      const std::string& service) const;
 
-  mutable absl::Mutex mu_;
-  std::map<std::string, ServingStatus> statuses_ ABSL_GUARDED_BY(mu_);
-  std::multimap<std::string, std::shared_ptr<health_internal::Watcher>> watchers_
-      ABSL_GUARDED_BY(mu_);
-  bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
+  // std::mutex, not absl::Mutex: Debian's absl is not TSan-instrumented (threads_test).
+  mutable std::mutex mu_;
+  // All guarded by mu_.
+  std::map<std::string, ServingStatus> statuses_;
+  std::multimap<std::string, std::shared_ptr<health_internal::Watcher>> watchers_;
+  bool shut_down_ = false;
 };
 
 }  // namespace h2rpc::rpc

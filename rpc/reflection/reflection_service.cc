@@ -1,6 +1,7 @@
 #include "rpc/reflection/reflection_service.h"
 
 #include <optional>
+#include <mutex>
 #include <utility>
 
 #include "google/protobuf/descriptor.h"
@@ -40,12 +41,12 @@ void AddFileAndImports(const pb::FileDescriptor* file, ServerReflectionResponse&
 }  // namespace
 
 void Core::AddService(const std::string& name) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   services_.insert(name);
 }
 
 std::vector<std::string> Core::services() const {
-  absl::ReaderMutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   return {services_.begin(), services_.end()};
 }
 

@@ -20,12 +20,11 @@
 #define H2RPC_RPC_REFLECTION_REFLECTION_SERVICE_H_
 
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "grpc/reflection/v1/reflection.h2rpc.h"
 #include "grpc/reflection/v1alpha/reflection.h2rpc.h"
 
@@ -42,8 +41,8 @@ class Core {
       const ::grpc::reflection::v1::ServerReflectionRequest& request) const;
 
  private:
-  mutable absl::Mutex mu_;
-  std::set<std::string> services_ ABSL_GUARDED_BY(mu_);
+  mutable std::mutex mu_;
+  std::set<std::string> services_;  // guarded by mu_
 };
 
 class V1 : public ::grpc::reflection::v1::ServerReflection::Service {

@@ -138,7 +138,8 @@ TEST_F(ReflectionServiceTest, UnknownNamesAreNotFound) {
   std::vector<ServerReflectionRequest> requests(5);
   requests[0].set_file_containing_symbol("no.such.Symbol");
   requests[1].set_file_by_filename("no/such.proto");
-  requests[2].mutable_file_containing_extension()->set_containing_type("h2rpc.test.reflection.Base");
+  requests[2].mutable_file_containing_extension()->set_containing_type(
+      "h2rpc.test.reflection.Base");
   requests[2].mutable_file_containing_extension()->set_extension_number(199);
   requests[3].set_all_extension_numbers_of_type("no.such.Type");
   for (int i = 0; i < 4; ++i) {
@@ -165,8 +166,8 @@ TEST_F(ReflectionServiceTest, OneStreamAnswersManyRequestsInOrder) {
     ASSERT_TRUE(stream->Read(&response));
     answered.push_back(response.original_request().file_containing_symbol());
   }
-  EXPECT_EQ(answered,
-            (std::vector<std::string>{"grpc.health.v1.Health", "h2rpc.test.reflection.Base", "nope"}));
+  EXPECT_EQ(answered, (std::vector<std::string>{"grpc.health.v1.Health",
+                                                "h2rpc.test.reflection.Base", "nope"}));
   EXPECT_TRUE(response.has_error_response());
 }
 
