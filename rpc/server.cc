@@ -108,6 +108,8 @@ Server::Server(transport::UvLoop* loop, ServerOptions options)
 
 Server::~Server() { *alive_ = false; }
 
+void internal::KeepGeneratedDescriptors(const void* descriptor_table) { (void)descriptor_table; }
+
 void Server::RegisterService(Service* service) {
   services_.insert(service->name());
   // Services about the server (health, reflection) learn what it serves, in any order.

@@ -167,6 +167,12 @@ class Service {
 
 namespace internal {
 
+// Does nothing, out of line: generated Service constructors pass it their .proto file's
+// descriptor table, so that the linker keeps the file's generated code (and protobuf's
+// generated pool its descriptors, which server reflection serves) even when the program uses
+// none of its messages.
+void KeepGeneratedDescriptors(const void* descriptor_table);
+
 // Ends the call with what a handler's task produced (a thrown exception is UNKNOWN, as gRPC).
 // A plain pointer: it runs while the task's frame, which holds the call, is still alive.
 inline std::function<void(std::exception_ptr)> FailWithUnknown(ServerCall* call) {
