@@ -77,7 +77,7 @@ if ((node_major < 20)) && [[ ! -x $node20/bin/node ]]; then
   fi
 fi
 
-# npm packages the tests use (grpc-js, proto-loader), exactly as locked, from vendored tarballs. Skipped when the
+# npm packages the tests use (grpc-js, proto-loader, the buf CLI), exactly as locked, from vendored tarballs. Skipped when the
 # installed tree already matches the lockfile.
 npm_dir=third_party/npm
 stamp=$npm_dir/node_modules/.h2rpc-lock-sha

@@ -109,8 +109,16 @@ Server::Server(transport::UvLoop* loop, ServerOptions options)
 
 Server::~Server() { *alive_ = false; }
 
+void internal::KeepGeneratedDescriptors(const void* descriptor_table) { (void)descriptor_table; }
+
 void Server::RegisterService(Service* service) {
   services_.insert(service->name());
+  // Services about the server (health, reflection) learn what it serves, in any order.
+  registered_.push_back(service);
+  for (Service* s : registered_) {
+    s->OnServiceRegistered(service->name());
+    if (s != service) service->OnServiceRegistered(s->name());
+  }
   for (const auto& [path, handler] : service->methods()) methods_[path] = handler;
 }
 
@@ -352,6 +360,8 @@ void Server::OnStream(std::shared_ptr<transport::ServerHttp2Stream> stream,
 }
 
 void Server::Shutdown(absl::Duration grace, std::function<void()> done) {
+  // First, so that a health service tells its watchers NOT_SERVING before the GOAWAY.
+  for (Service* s : registered_) s->OnServerShutdown();
   if (!http2_) {
     if (done) loop_->post(std::move(done));
     return;

@@ -22,6 +22,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -184,6 +185,7 @@ class Server {
   MetadataSizeLimits metadata_limits_;
   std::map<std::string, MethodHandler> methods_;
   std::set<std::string> services_;
+  std::vector<Service*> registered_;  // for the Service hooks (OnServiceRegistered, ...)
   std::unique_ptr<transport::Http2Server> http2_;
   std::optional<transport::TlsOptions> listen_tls_;  // set by ListenTls, then read-only
   std::set<std::weak_ptr<transport::ServerHttp2Session>,

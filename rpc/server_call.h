@@ -113,6 +113,8 @@ class ServerCall : public std::enable_shared_from_this<ServerCall> {
   void SendInitialMetadata();
 
   bool IsCancelled() const { return cancelled_; }
+  // The stream's loop (set when the call starts, before its handler runs).
+  transport::EventLoop* loop() const { return loop_; }
   bool finished() const { return finished_; }
   const std::string& method() const { return method_; }
   const Metadata& client_metadata() const;

@@ -68,6 +68,8 @@ class ServerContext {
   Compression request_compression() const { return call_->request_compression(); }
   bool last_message_compressed() const { return call_->last_message_compressed(); }
   ServerCall& call() { return *call_; }
+  // The loop the call (and its handler) runs on.
+  transport::EventLoop* loop() const { return call_->loop(); }
 
  private:
   std::shared_ptr<ServerCall> call_;
@@ -118,6 +120,8 @@ class ServerReaderWriter : public ServerReader<Request>, public ServerWriter<Res
       : ServerReader<Request>(call), ServerWriter<Response>(call) {}
 };
 
+class Server;
+
 enum class MethodKind { kUnary, kClientStreaming, kServerStreaming, kBidiStreaming };
 
 // A registered method: how the server starts a call of it.
@@ -136,6 +140,15 @@ class Service {
 
  protected:
   explicit Service(std::string name) : name_(std::move(name)) {}
+
+  // Hooks for services about the server itself (rpc/health, rpc/reflection). Each Server the
+  // service is registered with calls them on its own thread (under rpc::ServerPool, several
+  // threads: an override that keeps state needs a lock).
+  // `name` is served by the same server: called for every service registered there, this one
+  // included, whichever was registered first.
+  virtual void OnServiceRegistered(const std::string& name) { (void)name; }
+  // The server began to shut down (Server::Shutdown).
+  virtual void OnServerShutdown() {}
 
   template <typename Request, typename Response>
   void AddUnaryMethod(
@@ -158,11 +171,18 @@ class Service {
           handler);
 
  private:
+  friend class Server;
   std::string name_;
   std::map<std::string, MethodHandler> methods_;
 };
 
 namespace internal {
+
+// Does nothing, out of line: generated Service constructors pass it their .proto file's
+// descriptor table, so that the linker keeps the file's generated code (and protobuf's
+// generated pool its descriptors, which server reflection serves) even when the program uses
+// none of its messages.
+void KeepGeneratedDescriptors(const void* descriptor_table);
 
 // Ends the call with what a handler's task produced (a thrown exception is UNKNOWN, as gRPC).
 // A plain pointer: it runs while the task's frame, which holds the call, is still alive.

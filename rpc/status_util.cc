@@ -3,19 +3,17 @@
 #include <array>
 #include <climits>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/any.pb.h"
 
 namespace h2rpc::rpc {
 namespace {
-
-namespace pbio = google::protobuf::io;
 
 constexpr int kMaxGrpcCode = 16;  // UNAUTHENTICATED, the last code gRPC defines.
 
@@ -31,112 +29,17 @@ absl::StatusCode CodeFromInt(int64_t code) {
   return static_cast<absl::StatusCode>(code);
 }
 
-// google.rpc.Status field tags (field number << 3 | wire type).
-constexpr uint32_t kVarint = 0;
-constexpr uint32_t kLengthDelimited = 2;
-constexpr uint32_t kCodeTag = (1 << 3) | kVarint;
-constexpr uint32_t kMessageTag = (2 << 3) | kLengthDelimited;
-constexpr uint32_t kDetailsTag = (3 << 3) | kLengthDelimited;
-// google.protobuf.Any.
-constexpr uint32_t kTypeUrlTag = (1 << 3) | kLengthDelimited;
-constexpr uint32_t kValueTag = (2 << 3) | kLengthDelimited;
-
-struct ParsedStatus {
-  int code = 0;
-  std::string message;
-  std::vector<std::pair<std::string, std::string>> details;  // (type_url, value)
-};
-
 absl::Status Malformed() { return absl::InternalError("malformed grpc-status-details-bin"); }
 
-// Skips a field we do not know. Groups (wire types 3/4) are deprecated and never appear in
-// google.rpc.Status, so they count as malformed rather than being skipped.
-bool SkipField(pbio::CodedInputStream& in, uint32_t tag) {
-  switch (tag & 7) {
-    case 0: {
-      uint64_t v;
-      return in.ReadVarint64(&v);
-    }
-    case 1: {
-      uint64_t v;
-      return in.ReadLittleEndian64(&v);
-    }
-    case 2: {
-      int length;
-      return in.ReadVarintSizeAsInt(&length) && in.Skip(length);
-    }
-    case 5: {
-      uint32_t v;
-      return in.ReadLittleEndian32(&v);
-    }
-    default:
-      return false;
-  }
-}
-
-// Reads a length-delimited field's bytes into *out.
-bool ReadBytes(pbio::CodedInputStream& in, std::string* out) {
-  int length;
-  return in.ReadVarintSizeAsInt(&length) && in.ReadString(out, length);
-}
-
-// `input_size` is the whole input's: PushLimit cannot extend past the end of an array input, so a
-// length beyond it must be caught here or it would read as a shorter, valid Any.
-bool ReadAny(pbio::CodedInputStream& in, int input_size,
-             std::pair<std::string, std::string>* any) {
-  int length;
-  if (!in.ReadVarintSizeAsInt(&length) || length > input_size - in.CurrentPosition()) return false;
-  const pbio::CodedInputStream::Limit limit = in.PushLimit(length);
-  while (!in.ExpectAtEnd()) {
-    const uint32_t tag = in.ReadTag();
-    if ((tag >> 3) == 0) return false;  // 0 = read error; field number 0 is invalid
-    bool ok;
-    if (tag == kTypeUrlTag) {
-      ok = ReadBytes(in, &any->first);
-    } else if (tag == kValueTag) {
-      ok = ReadBytes(in, &any->second);
-    } else {
-      ok = SkipField(in, tag);
-    }
-    if (!ok) return false;
-  }
-  in.PopLimit(limit);
-  return true;
-}
-
-absl::StatusOr<ParsedStatus> Parse(absl::string_view bytes) {
-  if (bytes.size() > static_cast<size_t>(INT_MAX)) return Malformed();
-  const int size = static_cast<int>(bytes.size());
-  pbio::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()), size);
-  ParsedStatus parsed;
-  while (!in.ExpectAtEnd()) {
-    const uint32_t tag = in.ReadTag();
-    if ((tag >> 3) == 0) return Malformed();
-    bool ok;
-    if (tag == kCodeTag) {
-      uint64_t v;
-      ok = in.ReadVarint64(&v);
-      parsed.code = static_cast<int32_t>(static_cast<uint32_t>(v));  // int32 keeps the low 32 bits
-    } else if (tag == kMessageTag) {
-      ok = ReadBytes(in, &parsed.message);
-    } else if (tag == kDetailsTag) {
-      ok = ReadAny(in, size, &parsed.details.emplace_back());
-    } else {
-      ok = SkipField(in, tag);
-    }
-    if (!ok) return Malformed();
+// The generated google.rpc.Status, or nullopt for bytes that do not parse. (proto3 strings must
+// be UTF-8: a message or type URL that is not makes the bytes malformed, as in grpc-go.)
+std::optional<google::rpc::Status> Parse(absl::string_view bytes) {
+  google::rpc::Status parsed;
+  if (bytes.size() > static_cast<size_t>(INT_MAX) ||
+      !parsed.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return std::nullopt;
   }
   return parsed;
-}
-
-void WriteBytesField(pbio::CodedOutputStream& out, uint32_t tag, absl::string_view bytes) {
-  out.WriteTag(tag);
-  out.WriteVarint64(bytes.size());
-  out.WriteRaw(bytes.data(), static_cast<int>(bytes.size()));
-}
-
-size_t BytesFieldSize(size_t length) {
-  return 1 + pbio::CodedOutputStream::VarintSize64(length) + length;  // 1-byte tags only here
 }
 
 }  // namespace
@@ -244,48 +147,41 @@ absl::Status StatusFromRstCode(uint32_t h2_code) {
                       absl::StrCat("Stream closed with RST_STREAM ", name, " (", h2_code, ")"));
 }
 
-std::string EncodeStatusDetails(const absl::Status& status) {
-  std::string out;
-  {
-    pbio::StringOutputStream stream(&out);
-    pbio::CodedOutputStream coded(&stream);
-    const int code = static_cast<int>(status.code());
-    if (code != 0) {  // proto3 omits default values
-      coded.WriteTag(kCodeTag);
-      coded.WriteVarint32SignExtended(code);
-    }
-    if (!status.message().empty()) {
-      WriteBytesField(coded, kMessageTag, absl::string_view(status.message()));
-    }
-    status.ForEachPayload([&coded](absl::string_view type_url, const absl::Cord& value) {
-      coded.WriteTag(kDetailsTag);
-      coded.WriteVarint64(BytesFieldSize(type_url.size()) + BytesFieldSize(value.size()));
-      WriteBytesField(coded, kTypeUrlTag, type_url);
-      coded.WriteTag(kValueTag);
-      coded.WriteVarint64(value.size());
-      for (const absl::string_view chunk : value.Chunks()) {
-        coded.WriteRaw(chunk.data(), static_cast<int>(chunk.size()));
-      }
-    });
-  }  // the CodedOutputStream flushes into `out` when destroyed
+google::rpc::Status ToRpcStatus(const absl::Status& status) {
+  google::rpc::Status out;
+  out.set_code(static_cast<int32_t>(status.code()));
+  out.set_message(std::string(status.message()));
+  status.ForEachPayload([&out](absl::string_view type_url, const absl::Cord& value) {
+    google::protobuf::Any* any = out.add_details();
+    any->set_type_url(std::string(type_url));
+    any->set_value(std::string(value));
+  });
   return out;
 }
 
-absl::Status DecodeStatusDetails(absl::string_view bytes, absl::Status* decoded) {
-  absl::StatusOr<ParsedStatus> parsed = Parse(bytes);
-  if (!parsed.ok()) return parsed.status();
-  absl::Status status(CodeFromInt(parsed->code), parsed->message);
-  for (auto& [type_url, value] : parsed->details) {
-    status.SetPayload(type_url, absl::Cord(std::move(value)));  // no-op on an OK status
+absl::Status FromRpcStatus(const google::rpc::Status& status) {
+  absl::Status out(CodeFromInt(status.code()), status.message());
+  for (const google::protobuf::Any& any : status.details()) {
+    out.SetPayload(any.type_url(), absl::Cord(any.value()));  // no-op on an OK status
   }
-  *decoded = std::move(status);
+  return out;
+}
+
+std::string EncodeStatusDetails(const absl::Status& status) {
+  return ToRpcStatus(status).SerializeAsString();
+}
+
+absl::Status DecodeStatusDetails(absl::string_view bytes, absl::Status* decoded) {
+  std::optional<google::rpc::Status> parsed = Parse(bytes);
+  if (!parsed) return Malformed();
+  *decoded = FromRpcStatus(*parsed);
   return absl::OkStatus();
 }
 
 absl::StatusOr<int> StatusDetailsCode(absl::string_view bytes) {
-  absl::StatusOr<ParsedStatus> parsed = Parse(bytes);
-  if (!parsed.ok()) return parsed.status();
-  return parsed->code;
+  std::optional<google::rpc::Status> parsed = Parse(bytes);
+  if (!parsed) return Malformed();
+  return parsed->code();
 }
 
 }  // namespace h2rpc::rpc

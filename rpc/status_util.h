@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "google/rpc/status.pb.h"
 
 namespace h2rpc::rpc {
 
@@ -48,24 +49,29 @@ absl::Status StatusFromHttpStatus(int http_status);
 absl::Status StatusFromRstCode(uint32_t h2_code);
 
 // `grpc-status-details-bin` carries a serialized google.rpc.Status (before base64, which Metadata
-// does for every `-bin` key):
+// does for every `-bin` key), the generated message of proto/google/rpc/status.proto:
 //   message Status { int32 code = 1; string message = 2; repeated google.protobuf.Any details = 3; }
-//   message Any    { string type_url = 1; bytes value = 2; }
-// Debian ships no generated code for google/rpc/status.proto, so these few fields are written and
-// read by hand (protobuf's CodedOutputStream/CodedInputStream).
 //
 // Each absl::Status payload maps to one Any (type URL = payload key, value = payload bytes), so
-// details a handler attaches with SetPayload reach the peer's Status. The caller strips payloads
-// that must not leave the process before encoding. The message should be UTF-8: proto3 strings
-// are, and grpc-go rejects a details blob whose message is not.
+// details a handler attaches with SetPayload reach the peer's Status (rpc/status_details.h
+// attaches and reads typed ones: ErrorInfo, BadRequest, RetryInfo, ...). The caller strips
+// payloads that must not leave the process before encoding. The message should be UTF-8: proto3
+// strings are, and a details blob whose message (or a type URL) is not does not parse, here as in
+// grpc-go.
+google::rpc::Status ToRpcStatus(const absl::Status& status);
+// Code (outside 0..16 -> kUnknown), message and one payload per Any (a later Any with the same
+// type URL replaces an earlier one: a Status holds one payload per URL). An OK code yields
+// absl::OkStatus() (which has no message or payloads).
+absl::Status FromRpcStatus(const google::rpc::Status& status);
+
+// ToRpcStatus, serialized.
 std::string EncodeStatusDetails(const absl::Status& status);
 
-// Parses a google.rpc.Status into *decoded: code (outside 0..16 -> kUnknown), message, and each Any
-// as a payload (a later Any with the same type URL replaces an earlier one: a Status holds one
-// payload per URL). An OK code yields absl::OkStatus() (which has no message or payloads). Unknown
-// fields are skipped. Returns INTERNAL, leaving *decoded alone, for malformed bytes (truncated,
-// bad wire type, groups). (Not StatusOr<Status>: constructing one from an error Status makes a
-// *value*, an easy way to lose the error.)
+// Parses a google.rpc.Status into *decoded (FromRpcStatus). Unknown fields are skipped (groups
+// included, as by every protobuf parser). Returns INTERNAL, leaving *decoded alone, for malformed
+// bytes (truncated, bad wire type, field number 0, strings that are not UTF-8). (Not
+// StatusOr<Status>: constructing one from an error Status makes a *value*, an easy way to lose
+// the error.)
 absl::Status DecodeStatusDetails(absl::string_view bytes, absl::Status* decoded);
 
 // Only the raw `code` field (0 when absent, as proto3 defaults), for the client's check that it

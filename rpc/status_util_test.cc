@@ -217,6 +217,28 @@ TEST(StatusDetailsTest, UnknownFieldsSkipped) {
   EXPECT_EQ(decoded.GetPayload("t"), absl::Cord(""));
 }
 
+TEST(StatusDetailsTest, WellFormedGroupsAreSkippedAsUnknownFields) {
+  // field 1 as a group (wire type 3) holding a varint, then code 5: as any protobuf parser.
+  const absl::Status decoded = Decoded(std::string("\x0B\x08\x01\x0C\x08\x05", 6));
+  EXPECT_EQ(decoded.code(), absl::StatusCode::kNotFound);
+}
+
+// The wire bytes are the generated google.rpc.Status's, both ways.
+TEST(StatusDetailsTest, GeneratedMessageBothWays) {
+  absl::Status status = absl::AbortedError("try again");
+  status.SetPayload("type.googleapis.com/google.rpc.DebugInfo", absl::Cord("\x12\x01x"));
+  google::rpc::Status rpc_status;
+  ASSERT_TRUE(rpc_status.ParseFromString(EncodeStatusDetails(status)));
+  EXPECT_EQ(rpc_status.code(), 10);
+  EXPECT_EQ(rpc_status.message(), "try again");
+  ASSERT_EQ(rpc_status.details_size(), 1);
+  EXPECT_EQ(rpc_status.details(0).type_url(), "type.googleapis.com/google.rpc.DebugInfo");
+  EXPECT_EQ(rpc_status.details(0).value(), "\x12\x01x");
+  EXPECT_EQ(FromRpcStatus(rpc_status), status);
+  EXPECT_EQ(Decoded(rpc_status.SerializeAsString()), status);
+  EXPECT_EQ(ToRpcStatus(status).SerializeAsString(), rpc_status.SerializeAsString());
+}
+
 TEST(StatusDetailsTest, LastFieldWins) {
   const std::string bytes("\x08\x01\x12\x01" "a\x08\x02\x12\x01" "b", 10);
   EXPECT_EQ(Decoded(bytes), absl::UnknownError("b"));
@@ -232,7 +254,10 @@ TEST(StatusDetailsTest, MalformedIsInternal) {
       std::string("\x1A\x05\x0A\x01t", 5),        // Any longer than the input
       std::string("\x1A\x02\x0A\x05", 4),         // Any's type_url longer than the Any
       std::string("\x1A\x01\x00", 3),             // field 0 inside Any
-      std::string("\x0B\x0C", 2),                 // group (wire type 3)
+      std::string("\x0B\x08", 2),                 // group never ended
+      std::string("\x0C", 1),                     // end of a group never started
+      std::string("\x12\x02\xC3\x28", 4),         // message not UTF-8 (proto3 string)
+      std::string("\x1A\x03\x0A\x01\xFF", 5),     // type URL not UTF-8
       std::string("\x0F", 1),                     // wire type 7
       std::string("\x29" "1234", 5),              // truncated fixed64
       std::string("\x08\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x01", 12),  // 11-byte varint

@@ -13,6 +13,8 @@
 #include "examples/common/shutdown_signal.h"
 #include "examples/route_guide/route_guide.h2rpc.h"
 #include "examples/route_guide/route_guide_db.h"
+#include "rpc/health/health_service.h"
+#include "rpc/reflection/reflection_service.h"
 #include "rpc/server.h"
 
 ABSL_FLAG(int, port, 50052, "port to listen on (0 picks a free one)");
@@ -118,6 +120,13 @@ int main(int argc, char** argv) {
   RouteGuideImpl service;
   h2rpc::rpc::Server server(&loop);
   server.RegisterService(&service);
+  // Health checking (grpc.health.v1: Kubernetes probes, load balancers) and server reflection
+  // (grpcurl, `buf curl`), served by default; they cost nothing until asked.
+  h2rpc::rpc::HealthService health;
+  server.RegisterService(&health);
+  health.SetServingStatus(routeguide::RouteGuide::kServiceName, h2rpc::rpc::HealthService::kServing);
+  h2rpc::rpc::ReflectionService reflection;
+  reflection.AddTo(server);
   auto where = h2rpc::examples::ListenFromFlags(
       server, {absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_host), absl::GetFlag(FLAGS_port),
                absl::GetFlag(FLAGS_tls_cert), absl::GetFlag(FLAGS_tls_key)});

@@ -2,6 +2,7 @@
 // below, one per piece of the output, with the names as Printer variables ($Method$, ...).
 #include "proto/plugin/generator.h"
 
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <set>
@@ -348,10 +349,32 @@ $MethodBlocking$(::h2rpc::rpc::CallOptions options = {}) {
   }
 }
 
+// What protoc's C++ generator names a file's descriptor table in its .pb.h (its
+// FilenameIdentifier, in compiler/cpp/helpers.cc, a header Debian does not install): letters and
+// digits kept, any other byte "_" and its hex value ("grpc/testing/test.proto" ->
+// "descriptor_table_grpc_2ftesting_2ftest_2eproto").
+std::string DescriptorTableName(const std::string& file_name) {
+  std::string out = "descriptor_table_";
+  for (const char c : file_name) {
+    const auto byte = static_cast<unsigned char>(c);
+    if ((byte >= '0' && byte <= '9') || (byte >= 'a' && byte <= 'z') ||
+        (byte >= 'A' && byte <= 'Z')) {
+      out.push_back(c);
+    } else {
+      char hex[8];
+      std::snprintf(hex, sizeof(hex), "_%x", byte);
+      out += hex;
+    }
+  }
+  return out;
+}
+
 void PrintService(pb::io::Printer& p, const pb::ServiceDescriptor* service) {
   Vars vars = {
       {"Svc", ServiceClassName(service)},
       {"full_name", service->full_name()},
+      // What protoc's C++ generator names the file's descriptor table in the .pb.h.
+      {"descriptor_table", DescriptorTableName(service->file()->name())},
   };
   Emit(p, vars, R"(
 // service $full_name$
@@ -364,6 +387,9 @@ class $Svc$ final {
   class Service : public ::h2rpc::rpc::Service {
    public:
     Service() : ::h2rpc::rpc::Service(kServiceName) {
+      // Links the .pb.cc in (a file of services only has nothing else a program uses), so that
+      // protobuf's generated pool, and server reflection, know this service's descriptors.
+      ::h2rpc::rpc::internal::KeepGeneratedDescriptors(&::$descriptor_table$);
 )");
   p.Indent();
   p.Indent();

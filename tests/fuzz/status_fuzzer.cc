@@ -1,12 +1,16 @@
 // Fuzz target: status on the wire (rpc/status_util.h): `grpc-status-details-bin` (a serialized
-// google.rpc.Status, decoded by hand), `grpc-status` and `grpc-message` decoding.
+// google.rpc.Status, parsed by the generated message of proto/google/rpc/status.proto), the typed
+// details read from it (rpc/status_details.h), `grpc-status` and `grpc-message` decoding.
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/cord.h"
 #include "absl/strings/string_view.h"
+#include "google/rpc/error_details.pb.h"
+#include "rpc/status_details.h"
 #include "rpc/status_util.h"
 #include "tests/fuzz/fuzz_util.h"
 
@@ -28,6 +32,19 @@ bool SameStatus(const absl::Status& a, const absl::Status& b) {
   return same;
 }
 
+template <typename Detail>
+void ReadAndReattach(const absl::Status& status) {
+  std::optional<Detail> detail = GetStatusDetail<Detail>(status);
+  if (!detail) return;
+  absl::Status copy(status.code() == absl::StatusCode::kOk ? absl::StatusCode::kUnknown
+                                                           : status.code(),
+                    "x");
+  AddStatusDetail(copy, *detail);
+  std::optional<Detail> again = GetStatusDetail<Detail>(copy);
+  H2RPC_FUZZ_CHECK(again.has_value());
+  H2RPC_FUZZ_CHECK(again->SerializeAsString() == detail->SerializeAsString());
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -45,6 +62,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     absl::Status again = absl::DataLossError("untouched");
     H2RPC_FUZZ_CHECK(DecodeStatusDetails(EncodeStatusDetails(decoded), &again).ok());
     H2RPC_FUZZ_CHECK(SameStatus(decoded, again));
+    // Reading the standard details out of whatever arrived: a detail that parses re-attaches
+    // to the same bytes' meaning (attached again, it reads back equal).
+    ReadAndReattach<google::rpc::ErrorInfo>(decoded);
+    ReadAndReattach<google::rpc::BadRequest>(decoded);
+    ReadAndReattach<google::rpc::RetryInfo>(decoded);
+    ReadAndReattach<google::rpc::DebugInfo>(decoded);
+    (void)RetryDelay(decoded);
   } else {
     H2RPC_FUZZ_CHECK(st.code() == absl::StatusCode::kInternal);
     H2RPC_FUZZ_CHECK(decoded.code() == absl::StatusCode::kDataLoss);  // left alone

@@ -5,7 +5,9 @@
 # so CI and fresh machines behind TLS-intercepting proxies install the same bytes.
 set -euo pipefail
 cd "$(dirname "$0")"
-DIRECT='{"@grpc/grpc-js": "1.14.3", "@grpc/proto-loader": "0.8.0"}'
+# @bufbuild/buf-linux-x64: the buf CLI's binary for this platform (what @bufbuild/buf's launcher
+# runs; the launcher would pull every platform's binary), for the reflection tests (buf curl).
+DIRECT='{"@grpc/grpc-js": "1.14.3", "@grpc/proto-loader": "0.8.0", "@bufbuild/buf-linux-x64": "1.75.0"}'
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 echo "{\"name\":\"resolve\",\"private\":true,\"dependencies\":$DIRECT}" >"$tmp/package.json"
 (cd "$tmp" && npm install --package-lock-only --no-audit --no-fund >/dev/null)
@@ -25,7 +27,7 @@ for (const [k, v] of Object.entries(l.packages)) {
 }
 fs.writeFileSync("package.json", JSON.stringify({
   name: "h2rpc-test-peers", private: true,
-  description: "Node.js peers of the interop tests, vendored (see update.sh); installed by make setup.",
+  description: "Node.js peers of the interop tests and the buf CLI (reflection tests), vendored (see update.sh); installed by make setup.",
   direct: JSON.parse(process.argv[2]), dependencies: deps }, null, 2) + "\n");
 ' "$tmp/package-lock.json" "$DIRECT"
 rm -rf node_modules package-lock.json

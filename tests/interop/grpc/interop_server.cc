@@ -18,6 +18,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "rpc/server.h"
+#include "rpc/health/health_service.h"
+#include "rpc/reflection/reflection_service.h"
 #include "tests/interop/grpc/runfiles.h"
 #include "tests/interop/grpc/test_service_impl.h"
 #include "transport/uv_loop.h"
@@ -57,6 +59,12 @@ int Main(const char* argv0) {
   service.set_print_authority(absl::GetFlag(FLAGS_print_authority));
   server.RegisterService(&service);
   const std::string listen = absl::GetFlag(FLAGS_listen);
+  // Health checking (grpc.health.v1: Kubernetes probes, load balancers) and server reflection
+  // (grpcurl, `buf curl`), served by default; they cost nothing until asked.
+  h2rpc::rpc::HealthService health;
+  server.RegisterService(&health);
+  h2rpc::rpc::ReflectionService reflection;
+  reflection.AddTo(server);
   const std::string host = absl::GetFlag(FLAGS_host);
   const int port = absl::GetFlag(FLAGS_port);
   if (port < 0 || port > 65535) {
