@@ -297,7 +297,7 @@ void Channel::WatchState(ConnectivityState last_observed,
 }
 
 Awaitable<bool> Channel::WaitForStateChange(ConnectivityState last_observed, absl::Time deadline) {
-  Awaitable<bool> result;
+  Awaitable<bool> result(loop_);
   auto state = result.state();
   std::shared_ptr<transport::Timer> timer = loop_->createTimer();
   WatchState(last_observed, [state, timer](ConnectivityState) {

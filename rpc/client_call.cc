@@ -354,7 +354,7 @@ void ClientCall::StartDeadlineTimer() {
 }
 
 Awaitable<bool> ClientCall::Write(std::string message, WriteOptions options) {
-  Awaitable<bool> result;
+  Awaitable<bool> result(channel_->loop());
   if (done() || writes_done_ || (!stream_ && !waiting_)) {
     result.state()->Complete(false);
     return result;
@@ -396,7 +396,7 @@ Awaitable<bool> ClientCall::Write(std::string message, WriteOptions options) {
     writes_without_yield_ = 0;
     std::weak_ptr<ClientCall> weak = weak_from_this();
     channel_->loop()->post([weak, state = result.state()] {
-      if (weak.lock()) state->Complete(true);
+      if (weak.lock()) state->CompleteInline(true);  // posted for this completion
     });
   } else {
     result.state()->Complete(true);
@@ -698,7 +698,7 @@ void ClientCall::End(absl::Status status) {
 }
 
 Awaitable<std::optional<std::string>> ClientCall::Read() {
-  Awaitable<std::optional<std::string>> result;
+  Awaitable<std::optional<std::string>> result(channel_->loop());
   if (!messages_.empty() && !YieldBeforeRead()) {
     result.state()->Complete(std::move(PopMessage()).Take());
   } else if (messages_.empty() && done()) {
@@ -724,7 +724,7 @@ bool ClientCall::YieldBeforeRead() {
 }
 
 Awaitable<std::optional<ReceivedMessage>> ClientCall::ReadMessage() {
-  Awaitable<std::optional<ReceivedMessage>> result;
+  Awaitable<std::optional<ReceivedMessage>> result(channel_->loop());
   if (!messages_.empty() && !YieldBeforeRead()) {
     result.state()->Complete(PopMessage());
   } else if (messages_.empty() && done()) {
@@ -789,7 +789,7 @@ void ClientCall::DeliverReads() {
 }
 
 Awaitable<absl::Status> ClientCall::Finish() {
-  Awaitable<absl::Status> result;
+  Awaitable<absl::Status> result(channel_->loop());
   // Finish() ends reading: with the trailers here, messages not read yet are dropped (a unary
   // response with extra messages, a stream the caller stopped reading).
   if (!done() && trailers_status_) MaybeEndWithTrailers(/*dropping_unread=*/true);

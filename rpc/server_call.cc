@@ -287,7 +287,7 @@ void ServerCall::OnEnd() {
 }
 
 Awaitable<std::optional<std::string>> ServerCall::Read() {
-  Awaitable<std::optional<std::string>> result;
+  Awaitable<std::optional<std::string>> result(loop_);
   if (!messages_.empty()) {
     if (YieldBeforeRead()) {
       pending_read_ = result.state();
@@ -417,7 +417,7 @@ void ServerCall::WriteFramed(transport::SharedBuffer framed, Awaitable<bool>& re
       writes_without_yield_ = 0;
       std::weak_ptr<ServerCall> weak = weak_from_this();
       loop_->post([weak, state = result.state()] {
-        if (weak.lock()) state->Complete(true);
+        if (weak.lock()) state->CompleteInline(true);  // posted for this completion
       });
     } else {
       result.state()->Complete(true);
@@ -433,7 +433,7 @@ void ServerCall::WriteFramed(transport::SharedBuffer framed, Awaitable<bool>& re
 }
 
 Awaitable<bool> ServerCall::Write(std::string message, WriteOptions options) {
-  Awaitable<bool> result;
+  Awaitable<bool> result(loop_);
   if (!CheckWrite(message.size(), result)) return result;
   bool compressed = false;
   if (ShouldCompress(options)) {
@@ -448,7 +448,7 @@ Awaitable<bool> ServerCall::Write(std::string message, WriteOptions options) {
 }
 
 Awaitable<bool> ServerCall::Write(SerializedMessage message, WriteOptions options) {
-  Awaitable<bool> result;
+  Awaitable<bool> result(loop_);
   if (!CheckWrite(message.payload_size, result)) return result;
   if (message.framed.size() != kMessagePrefixSize + message.payload_size) {
     Fail(absl::InternalError(absl::StrCat("Failed to serialize the response message (",
