@@ -200,6 +200,16 @@ ClientCall::ClientCall(std::shared_ptr<Channel> channel, std::string path, CallO
   if (options_.deadline && (!deadline_ || *options_.deadline < *deadline_)) {
     deadline_ = options_.deadline;
   }
+  if (options_.propagate) {
+    parent_ = options_.parent;
+    if (!parent_) {
+      if (CallContext* ambient = CallContext::Current()) parent_ = ambient->Share();
+    }
+  }
+  if (parent_) {
+    std::optional<absl::Time> inherited = parent_->deadline();
+    if (inherited && (!deadline_ || *inherited < *deadline_)) deadline_ = inherited;
+  }
 }
 
 ClientCall::~ClientCall() = default;
@@ -208,8 +218,27 @@ std::shared_ptr<ClientCall> ClientCall::Start(std::shared_ptr<Channel> channel, 
                                               CallOptions options) {
   std::shared_ptr<ClientCall> call(
       new ClientCall(std::move(channel), std::move(path), std::move(options)));
+  if (call->parent_ && !call->parent_->end_status().ok()) {
+    call->End(call->parent_->end_status());  // the parent is over: do not start at all
+    return call;
+  }
   call->Begin();
+  if (call->parent_ && !call->done()) call->WatchParent();
   return call;
+}
+
+void ClientCall::WatchParent() {
+  std::weak_ptr<ClientCall> weak = weak_from_this();
+  transport::UvLoop* loop = channel_->loop();
+  // The parent's end runs this inside its own bookkeeping (ServerCall::Finish / Cancel):
+  // cancel from a posted callback instead.
+  parent_stop_.emplace(parent_->stop_token(), std::function<void()>([weak, loop] {
+                         loop->postFromAnyThread([weak] {
+                           auto self = weak.lock();
+                           if (!self || self->done() || !self->parent_) return;
+                           self->Cancel(self->parent_->end_status());
+                         });
+                       }));
 }
 
 void ClientCall::Begin() {
@@ -688,6 +717,8 @@ bool ClientCall::RetryTransparently() {
 void ClientCall::End(absl::Status status) {
   if (done()) return;
   status_ = std::move(status);
+  parent_stop_.reset();  // (never runs inside that callback: it only posts)
+  parent_.reset();
   if (waiting_) channel_->ForgetPick(waiting_id_);  // no longer waiting for a connection
   if (deadline_timer_) deadline_timer_->stop();
   auto waiters = std::move(finish_waiters_);

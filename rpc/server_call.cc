@@ -115,7 +115,38 @@ ServerCall::ServerCall(std::shared_ptr<transport::ServerHttp2Stream> stream, std
   if (Accepts(peer_accepts_, request_compression_)) response_compression_ = request_compression_;
 }
 
-ServerCall::~ServerCall() = default;
+ServerCall::~ServerCall() {
+  EndContext(absl::CancelledError("The parent call ended"));
+}
+
+std::stop_token ServerCall::stop_token() {
+  if (!stop_) {
+    stop_.emplace();
+    if (context_end_) stop_->request_stop();
+  }
+  return stop_->get_token();
+}
+
+absl::Status ServerCall::end_status() const {
+  return context_end_ ? *context_end_ : absl::OkStatus();
+}
+
+void ServerCall::EndContext(const absl::Status& why) {
+  if (context_end_) return;
+  // What a call inheriting from this one ends with: our deadline's DEADLINE_EXCEEDED, or
+  // CANCELLED (the client cancelled, the connection went, or the handler finished first).
+  if (why.code() == absl::StatusCode::kDeadlineExceeded) {
+    context_end_ = absl::DeadlineExceededError("Deadline Exceeded (the parent call's deadline)");
+  } else if (cancelled_) {
+    context_end_ = absl::CancelledError(
+        why.message().empty() ? std::string("The parent call was cancelled")
+                              : absl::StrCat("The parent call was cancelled: ", why.message()));
+  } else {
+    context_end_ = absl::CancelledError("The parent call ended");
+  }
+  // Stop callbacks run here; the ones rpc/ registers only post (ClientCall, Sleep, sync.h).
+  if (stop_) stop_->request_stop();
+}
 
 const Metadata& ServerCall::client_metadata() const {
   if (!client_metadata_) {
@@ -495,6 +526,7 @@ void ServerCall::Finish(const absl::Status& status) {
   }
   UpdateFlow();  // the rest of the request body is dropped as it comes
   DeliverReads();
+  EndContext(status);
 }
 
 void ServerCall::Fail(const absl::Status& status) {
@@ -521,6 +553,7 @@ void ServerCall::Cancel(const absl::Status& why) {
   DeliverReads();
   FlushWrites(/*ok=*/false);
   for (auto& fn : callbacks) fn();
+  EndContext(why);
 }
 
 void ServerCall::OnClose() {
