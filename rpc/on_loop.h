@@ -175,17 +175,20 @@ class RunOnAwaiter {
     }
     if (here == nullptr) return h;  // no loop to come back to: nullopt
     std::shared_ptr<transport::LoopExecutor> home = here->executor();
+    // The coroutine resumes with the CallContext it had (rpc/context.h); the task on `target`
+    // runs without one (a context belongs to its loop).
+    if (CallContext* ctx = CallContext::Current()) context_ = ctx->Share();
     // The awaiter lives in the suspended coroutine's frame until it is resumed.
     const bool posted = target_->postFromAnyThread(
         [this, h, home, task = std::make_shared<Task<T>>(std::move(task_))] {
           std::move(*task).Start(
               [this, h, home](T value) {
                 result_.emplace(std::move(value));
-                (void)home->post([h] { h.resume(); });
+                (void)home->post([this, h] { Resume(h); });
               },
               [this, h, home](std::exception_ptr e) {
                 error_ = e;
-                (void)home->post([h] { h.resume(); });
+                (void)home->post([this, h] { Resume(h); });
               });
         });
     return posted ? std::noop_coroutine() : h;
@@ -197,6 +200,11 @@ class RunOnAwaiter {
   }
 
  private:
+  void Resume(std::coroutine_handle<> h) {
+    CallContextScope scope(context_.get());  // (only restores a pointer when it ends)
+    h.resume();
+  }
+  std::shared_ptr<CallContext> context_;
   transport::UvLoop* target_;
   Task<T> task_;
   bool same_loop_ = false;

@@ -16,6 +16,7 @@
 #include "rpc/sleep.h"
 #include "rpc/sync.h"
 #include "rpc/testdata/echo.pb.h"
+#include "rpc/thread_pool.h"
 
 namespace h2rpc::rpc {
 namespace {
@@ -47,6 +48,7 @@ class RelayService : public Service {
   }
   std::shared_ptr<Channel> next;
   Event* next_started = nullptr;
+  ThreadPool* pool = nullptr;
 
  private:
   Task<absl::StatusOr<EchoReply>> Handle(ServerContext& ctx, const EchoRequest& req) {
@@ -62,6 +64,12 @@ class RelayService : public Service {
       EchoReply reply;
       reply.set_text("slept");
       co_return reply;
+    }
+    if (req.text() == "offload" && pool != nullptr) {
+      // A hop onto a pool thread and back: the coroutine keeps its context across it.
+      auto work = [] { return 1; };
+      const int one = co_await Offload(pool, std::move(work));
+      EXPECT_EQ(one, 1);
     }
     CallOptions options;
     options.propagate = req.text() != "opt-out";
@@ -183,6 +191,23 @@ TEST_F(PropagationTest, TheClientsCancelReachesTheLastHop) {
   EXPECT_FALSE(hops_[2].deadline);  // nobody set one
   for (const Hop& hop : hops_) EXPECT_LT(hop.ended_at - start, absl::Seconds(5));
   EXPECT_EQ(hops_[1].outcome.code(), absl::StatusCode::kCancelled) << hops_[1].outcome;
+}
+
+TEST_F(PropagationTest, TheContextSurvivesAnOffloadToAThreadPool) {
+  ThreadPool pool(1);
+  services_[1]->pool = &pool;
+  EchoRequest req;
+  req.set_text("offload");  // B offloads, then calls C
+  req.set_sleep_ms(20000);
+  const absl::Time deadline = absl::Now() + absl::Milliseconds(300);
+  absl::StatusOr<EchoReply> got = BlockOn(
+      &loop_, UnaryCall<EchoRequest, EchoReply>(channels_[0], kMethod, req,
+                                                {.deadline = deadline}));
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kDeadlineExceeded) << got.status();
+  ASSERT_TRUE(BlockOn(&loop_, Until([&] { return AllEnded(); })));
+  ASSERT_TRUE(hops_[2].deadline);  // B's call to C, made after the offload, inherited it
+  EXPECT_EQ(hops_[2].slept_to_the_end, false);
+  services_[1]->pool = nullptr;
 }
 
 TEST_F(PropagationTest, PropagateFalseOptsOut) {
