@@ -73,6 +73,26 @@ class RelayService : public Service {
     }
     CallOptions options;
     options.propagate = req.text() != "opt-out";
+    if (req.text() == "explicit-parent") {
+      // A call started from a plain loop callback, where no handler's context is ambient:
+      // CallOptions::parent ties it to this handler's call all the same.
+      std::shared_ptr<CallContext> parent = ctx.context().Share();
+      loop_->post([ch = next, req, hop = hop_, parent] {
+        EXPECT_EQ(CallContext::Current(), nullptr);
+        [](std::shared_ptr<Channel> ch, EchoRequest r, Hop* hop,
+           std::shared_ptr<CallContext> parent) -> Task<void> {
+          CallOptions options;
+          options.parent = std::move(parent);
+          absl::StatusOr<EchoReply> got =
+              co_await UnaryCall<EchoRequest, EchoReply>(ch, kMethod, r, std::move(options));
+          hop->outcome = got.status();
+        }(ch, req, hop, parent).Start();
+      });
+      const bool reached = co_await next_started->Wait();
+      EXPECT_TRUE(reached);
+      End();
+      co_return EchoReply();
+    }
     if (req.text() == "detach") {
       // Started, not awaited: it outlives this handler, which returns at once.
       [](std::shared_ptr<Channel> ch, EchoRequest r, Hop* hop) -> Task<void> {
@@ -240,6 +260,22 @@ TEST_F(PropagationTest, AHandlerThatFinishesCancelsTheCallsItLeftRunning) {
   EXPECT_EQ(hops_[0].outcome.code(), absl::StatusCode::kCancelled) << hops_[0].outcome;
   EXPECT_EQ(hops_[2].slept_to_the_end, false);
   EXPECT_EQ(hops_[2].outcome.code(), absl::StatusCode::kCancelled) << hops_[2].outcome;
+  EXPECT_LT(hops_[2].ended_at - start, absl::Seconds(5));
+}
+
+TEST_F(PropagationTest, AnExplicitParentTiesACallStartedOutsideTheHandler) {
+  EchoRequest req;
+  req.set_text("explicit-parent");
+  req.set_sleep_ms(20000);
+  const absl::Time start = absl::Now();
+  absl::StatusOr<EchoReply> got =
+      BlockOn(&loop_, UnaryCall<EchoRequest, EchoReply>(channels_[0], kMethod, req, {}));
+  EXPECT_TRUE(got.ok()) << got.status();
+  ASSERT_TRUE(BlockOn(&loop_, Until([&] {
+    return hops_[1].ended && hops_[2].ended && !hops_[0].outcome.ok();
+  })));
+  EXPECT_EQ(hops_[0].outcome.code(), absl::StatusCode::kCancelled) << hops_[0].outcome;
+  EXPECT_EQ(hops_[2].slept_to_the_end, false);
   EXPECT_LT(hops_[2].ended_at - start, absl::Seconds(5));
 }
 
