@@ -365,7 +365,7 @@ uint64_t Channel::AddStateWatcher(ConnectivityState last_observed,
 }
 
 Awaitable<bool> Channel::WaitForStateChange(ConnectivityState last_observed, absl::Time deadline) {
-  Awaitable<bool> result;
+  Awaitable<bool> result(loop_);
   auto state = result.state();
   std::shared_ptr<transport::Timer> timer = loop_->createTimer();
   // 0 when the state had already changed (the answer is posted): no timer then, and no

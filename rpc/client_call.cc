@@ -217,6 +217,16 @@ ClientCall::ClientCall(std::shared_ptr<Channel> channel, std::string path, CallO
   if (options_.deadline && (!deadline_ || *options_.deadline < *deadline_)) {
     deadline_ = options_.deadline;
   }
+  if (options_.propagate) {
+    parent_ = options_.parent;
+    if (!parent_) {
+      if (CallContext* ambient = CallContext::Current()) parent_ = ambient->Share();
+    }
+  }
+  if (parent_) {
+    std::optional<absl::Time> inherited = parent_->deadline();
+    if (inherited && (!deadline_ || *inherited < *deadline_)) deadline_ = inherited;
+  }
 }
 
 ClientCall::~ClientCall() {
@@ -232,11 +242,16 @@ std::shared_ptr<ClientCall> ClientCall::Start(std::shared_ptr<Channel> channel, 
                                               CallOptions options) {
   std::shared_ptr<ClientCall> call(
       new ClientCall(std::move(channel), std::move(path), std::move(options)));
+  if (call->parent_ && !call->parent_->end_status().ok()) {
+    call->End(call->parent_->end_status());  // the parent is over: do not start at all
+    return call;
+  }
   if (call->channel_->options().call_credentials || call->options_.credentials) {
     call->FetchCredentials();
   } else {
     call->Begin();
   }
+  if (call->parent_ && !call->done()) call->WatchParent();
   return call;
 }
 
@@ -269,6 +284,20 @@ void ClientCall::FetchCredentials() {
         for (const auto& [key, value] : *metadata) (void)self->options_.metadata.Add(key, value);
         self->Begin();
       });
+}
+
+void ClientCall::WatchParent() {
+  std::weak_ptr<ClientCall> weak = weak_from_this();
+  transport::UvLoop* loop = channel_->loop();
+  // The parent's end runs this inside its own bookkeeping (ServerCall::Finish / Cancel):
+  // cancel from a posted callback instead.
+  parent_stop_.emplace(parent_->stop_token(), std::function<void()>([weak, loop] {
+                         loop->postFromAnyThread([weak] {
+                           auto self = weak.lock();
+                           if (!self || self->done() || !self->parent_) return;
+                           self->Cancel(self->parent_->end_status());
+                         });
+                       }));
 }
 
 void ClientCall::Begin() {
@@ -415,7 +444,7 @@ void ClientCall::StartDeadlineTimer() {
 }
 
 Awaitable<bool> ClientCall::Write(std::string message, WriteOptions options) {
-  Awaitable<bool> result;
+  Awaitable<bool> result(channel_->loop());
   if (done() || writes_done_ || (!stream_ && !waiting_)) {
     result.state()->Complete(false);
     return result;
@@ -457,7 +486,7 @@ Awaitable<bool> ClientCall::Write(std::string message, WriteOptions options) {
     writes_without_yield_ = 0;
     std::weak_ptr<ClientCall> weak = weak_from_this();
     channel_->loop()->post([weak, state = result.state()] {
-      if (weak.lock()) state->Complete(true);
+      if (weak.lock()) state->CompleteInline(true);  // posted for this completion
     });
   } else {
     result.state()->Complete(true);
@@ -749,6 +778,8 @@ bool ClientCall::RetryTransparently() {
 void ClientCall::End(absl::Status status) {
   if (done()) return;
   status_ = std::move(status);
+  parent_stop_.reset();  // (never runs inside that callback: it only posts)
+  parent_.reset();
   if (waiting_) channel_->ForgetPick(waiting_id_);  // no longer waiting for a connection
   if (deadline_timer_) deadline_timer_->stop();
   if (credentials_timer_) credentials_timer_->stop();
@@ -760,7 +791,7 @@ void ClientCall::End(absl::Status status) {
 }
 
 Awaitable<std::optional<std::string>> ClientCall::Read() {
-  Awaitable<std::optional<std::string>> result;
+  Awaitable<std::optional<std::string>> result(channel_->loop());
   if (!messages_.empty() && !YieldBeforeRead()) {
     result.state()->Complete(std::move(PopMessage()).Take());
   } else if (messages_.empty() && done()) {
@@ -786,7 +817,7 @@ bool ClientCall::YieldBeforeRead() {
 }
 
 Awaitable<std::optional<ReceivedMessage>> ClientCall::ReadMessage() {
-  Awaitable<std::optional<ReceivedMessage>> result;
+  Awaitable<std::optional<ReceivedMessage>> result(channel_->loop());
   if (!messages_.empty() && !YieldBeforeRead()) {
     result.state()->Complete(PopMessage());
   } else if (messages_.empty() && done()) {
@@ -851,7 +882,7 @@ void ClientCall::DeliverReads() {
 }
 
 Awaitable<absl::Status> ClientCall::Finish() {
-  Awaitable<absl::Status> result;
+  Awaitable<absl::Status> result(channel_->loop());
   // Finish() ends reading: with the trailers here, messages not read yet are dropped (a unary
   // response with extra messages, a stream the caller stopped reading).
   if (!done() && trailers_status_) MaybeEndWithTrailers(/*dropping_unread=*/true);

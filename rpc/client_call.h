@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,7 @@
 #include "rpc/backoff.h"
 #include "rpc/compression.h"
 #include "rpc/connectivity.h"
+#include "rpc/context.h"
 #include "rpc/credentials.h"
 #include "rpc/framing.h"
 #include "rpc/keepalive.h"
@@ -132,6 +134,14 @@ struct CallOptions {
   bool wait_for_ready = false;
   // Per-call credentials (rpc/credentials.h), after the channel's call_credentials.
   std::shared_ptr<CallCredentials> credentials;
+  // Deadline and cancellation propagation, as grpc-go's context: a call started while a server
+  // handler runs (its coroutine, a task it awaits or started, on the handler's loop) inherits
+  // that handler's call — the earlier of both deadlines counts, and the call is cancelled when
+  // the handler's call ends (cancelled by its client: CANCELLED; past its deadline:
+  // DEADLINE_EXCEEDED; finished: CANCELLED). `parent` names the context instead of the ambient
+  // one (a ServerContext's context(), of the same loop); `propagate = false` opts out.
+  std::shared_ptr<CallContext> parent;
+  bool propagate = true;
 };
 
 class Channel : public std::enable_shared_from_this<Channel> {
@@ -385,6 +395,10 @@ class ClientCall : public std::enable_shared_from_this<ClientCall> {
   transport::Fifo<std::shared_ptr<Awaitable<bool>::State>> pending_writes_;
   std::vector<std::shared_ptr<Awaitable<absl::Status>::State>> finish_waiters_;
   std::optional<absl::Status> status_;
+  // The inherited context (CallOptions::propagate) and our hook on its end.
+  std::shared_ptr<CallContext> parent_;
+  std::optional<std::stop_callback<std::function<void()>>> parent_stop_;
+  void WatchParent();
 };
 
 }  // namespace h2rpc::rpc

@@ -19,6 +19,7 @@
 #include <condition_variable>
 #include <coroutine>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <type_traits>
@@ -201,23 +202,23 @@ namespace internal {
 // holder lets it go without having told it (a target loop destroyed with the work unrun).
 class ResumeGuard {
  public:
-  ResumeGuard(std::coroutine_handle<> h, std::shared_ptr<transport::LoopExecutor> home)
-      : h_(h), home_(std::move(home)) {}
+  ResumeGuard(std::shared_ptr<transport::LoopExecutor> home, std::function<void()> resume)
+      : home_(std::move(home)), resume_(std::move(resume)) {}
   ResumeGuard(const ResumeGuard&) = delete;
   ResumeGuard& operator=(const ResumeGuard&) = delete;
   ~ResumeGuard() {
-    if (armed_) (void)home_->post([h = h_] { h.resume(); });
+    if (armed_) (void)home_->post(std::move(resume_));
   }
   void Resume() {
     if (!armed_) return;
     armed_ = false;
-    (void)home_->post([h = h_] { h.resume(); });
+    (void)home_->post(std::move(resume_));
   }
   void Disarm() { armed_ = false; }
 
  private:
-  std::coroutine_handle<> h_;
   std::shared_ptr<transport::LoopExecutor> home_;
+  std::function<void()> resume_;
   bool armed_ = true;
 };
 
@@ -235,10 +236,13 @@ class RunOnAwaiter {
       return task_.await_suspend(h);  // an ordinary co_await of the task
     }
     if (here == nullptr) return h;  // no loop to come back to: nullopt
+    // The coroutine resumes with the CallContext it had (rpc/context.h); the task on `target`
+    // runs without one (a context belongs to its loop).
+    if (CallContext* ctx = CallContext::Current()) context_ = ctx->Share();
     // The awaiter lives in the suspended coroutine's frame until it is resumed. The guard
     // resumes it (with nullopt) if the target loop is destroyed first: the queued closure, or
     // the task's frame with its callbacks, is then destroyed unrun and the guard with it.
-    auto guard = std::make_shared<ResumeGuard>(h, here->executor());
+    auto guard = std::make_shared<ResumeGuard>(here->executor(), [this, h] { Resume(h); });
     const bool posted = target_->postFromAnyThread(
         [this, guard, task = std::make_shared<Task<T>>(std::move(task_))] {
           std::move(*task).Start(
@@ -264,6 +268,11 @@ class RunOnAwaiter {
   }
 
  private:
+  void Resume(std::coroutine_handle<> h) {
+    CallContextScope scope(context_.get());  // (only restores a pointer when it ends)
+    h.resume();
+  }
+  std::shared_ptr<CallContext> context_;
   transport::UvLoop* target_;
   Task<T> task_;
   bool same_loop_ = false;
@@ -276,8 +285,9 @@ class RunOnAwaiter {
 // `co_await RunOn(loop, task)` from a coroutine on another loop: runs `task` on `loop` (a
 // channel's, say) and resumes the awaiting coroutine on its own loop with the result — the
 // cross-loop form of `co_await task`. nullopt if `loop` was already being destroyed (or if the
-// awaiting coroutine runs on no loop). On `loop` itself it is a plain `co_await task`. If the
-// awaiting coroutine's loop is destroyed first, that coroutine is never resumed.
+// awaiting coroutine runs on no loop), or if `loop` is destroyed before the task ends. On `loop`
+// itself it is a plain `co_await task`. If the awaiting coroutine's loop is destroyed first,
+// that coroutine is never resumed.
 template <typename T>
 internal::RunOnAwaiter<T> RunOn(transport::UvLoop* loop, Task<T> task) {
   return internal::RunOnAwaiter<T>(loop, std::move(task));

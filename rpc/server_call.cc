@@ -115,7 +115,38 @@ ServerCall::ServerCall(std::shared_ptr<transport::ServerHttp2Stream> stream, std
   if (Accepts(peer_accepts_, request_compression_)) response_compression_ = request_compression_;
 }
 
-ServerCall::~ServerCall() = default;
+ServerCall::~ServerCall() {
+  EndContext(absl::CancelledError("The parent call ended"));
+}
+
+std::stop_token ServerCall::stop_token() {
+  if (!stop_) {
+    stop_.emplace();
+    if (context_end_) stop_->request_stop();
+  }
+  return stop_->get_token();
+}
+
+absl::Status ServerCall::end_status() const {
+  return context_end_ ? *context_end_ : absl::OkStatus();
+}
+
+void ServerCall::EndContext(const absl::Status& why) {
+  if (context_end_) return;
+  // What a call inheriting from this one ends with: our deadline's DEADLINE_EXCEEDED, or
+  // CANCELLED (the client cancelled, the connection went, or the handler finished first).
+  if (why.code() == absl::StatusCode::kDeadlineExceeded) {
+    context_end_ = absl::DeadlineExceededError("Deadline Exceeded (the parent call's deadline)");
+  } else if (cancelled_) {
+    context_end_ = absl::CancelledError(
+        why.message().empty() ? std::string("The parent call was cancelled")
+                              : absl::StrCat("The parent call was cancelled: ", why.message()));
+  } else {
+    context_end_ = absl::CancelledError("The parent call ended");
+  }
+  // Stop callbacks run here; the ones rpc/ registers only post (ClientCall, Sleep, sync.h).
+  if (stop_) stop_->request_stop();
+}
 
 const Metadata& ServerCall::client_metadata() const {
   if (!client_metadata_) {
@@ -298,7 +329,7 @@ void ServerCall::OnEnd() {
 }
 
 Awaitable<std::optional<std::string>> ServerCall::Read() {
-  Awaitable<std::optional<std::string>> result;
+  Awaitable<std::optional<std::string>> result(loop_);
   if (!messages_.empty()) {
     if (YieldBeforeRead()) {
       pending_read_ = result.state();
@@ -428,7 +459,7 @@ void ServerCall::WriteFramed(transport::SharedBuffer framed, Awaitable<bool>& re
       writes_without_yield_ = 0;
       std::weak_ptr<ServerCall> weak = weak_from_this();
       loop_->post([weak, state = result.state()] {
-        if (weak.lock()) state->Complete(true);
+        if (weak.lock()) state->CompleteInline(true);  // posted for this completion
       });
     } else {
       result.state()->Complete(true);
@@ -444,7 +475,7 @@ void ServerCall::WriteFramed(transport::SharedBuffer framed, Awaitable<bool>& re
 }
 
 Awaitable<bool> ServerCall::Write(std::string message, WriteOptions options) {
-  Awaitable<bool> result;
+  Awaitable<bool> result(loop_);
   if (!CheckWrite(message.size(), result)) return result;
   bool compressed = false;
   if (ShouldCompress(options)) {
@@ -459,7 +490,7 @@ Awaitable<bool> ServerCall::Write(std::string message, WriteOptions options) {
 }
 
 Awaitable<bool> ServerCall::Write(SerializedMessage message, WriteOptions options) {
-  Awaitable<bool> result;
+  Awaitable<bool> result(loop_);
   if (!CheckWrite(message.payload_size, result)) return result;
   if (message.framed.size() != kMessagePrefixSize + message.payload_size) {
     Fail(absl::InternalError(absl::StrCat("Failed to serialize the response message (",
@@ -506,6 +537,7 @@ void ServerCall::Finish(const absl::Status& status) {
   }
   UpdateFlow();  // the rest of the request body is dropped as it comes
   DeliverReads();
+  EndContext(status);
 }
 
 void ServerCall::Fail(const absl::Status& status) {
@@ -532,6 +564,7 @@ void ServerCall::Cancel(const absl::Status& why) {
   DeliverReads();
   FlushWrites(/*ok=*/false);
   for (auto& fn : callbacks) fn();
+  EndContext(why);
 }
 
 void ServerCall::OnClose() {

@@ -13,12 +13,14 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "rpc/compression.h"
+#include "rpc/context.h"
 #include "rpc/framing.h"
 #include "rpc/metadata.h"
 #include "rpc/task.h"
@@ -84,7 +86,9 @@ SerializedMessage SerializeMessage(const Message& message) {
   return out;
 }
 
-class ServerCall : public std::enable_shared_from_this<ServerCall> {
+// A ServerCall is also the CallContext (rpc/context.h) of its handler: calls the handler starts
+// inherit its deadline and are cancelled when it ends (cancelled, past its deadline, finished).
+class ServerCall : public std::enable_shared_from_this<ServerCall>, public CallContext {
  public:
   // `client_metadata` nullopt: parsed from the stream's request headers the first time
   // client_metadata() is called (most handlers never look), which the caller must have checked
@@ -120,7 +124,12 @@ class ServerCall : public std::enable_shared_from_this<ServerCall> {
   const Metadata& client_metadata() const;
   Metadata& initial_metadata() { return initial_metadata_; }
   Metadata& trailing_metadata() { return trailing_metadata_; }
-  std::optional<absl::Time> deadline() const { return deadline_; }
+  std::optional<absl::Time> deadline() const override { return deadline_; }
+  // CallContext: stopped when the call ends — cancelled by the client, past its deadline,
+  // connection lost, or finished by the handler.
+  std::stop_token stop_token() override;
+  absl::Status end_status() const override;
+  std::shared_ptr<CallContext> Share() override { return shared_from_this(); }
   std::string peer() const;
   // The connection's socket (a transport::TlsSocket over TLS), or null once it is gone.
   const transport::Socket* transport_socket() const;
@@ -206,6 +215,11 @@ class ServerCall : public std::enable_shared_from_this<ServerCall> {
   std::optional<absl::Status> final_status_;
   std::vector<std::function<void()>> on_cancel_;
   std::shared_ptr<size_t> active_;  // see CountActive
+  // The CallContext's end: why (set once), and the stop source, made only when asked for (most
+  // calls never are: no allocation for them).
+  void EndContext(const absl::Status& why);
+  std::optional<absl::Status> context_end_;
+  std::optional<std::stop_source> stop_;
 };
 
 }  // namespace h2rpc::rpc

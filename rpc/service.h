@@ -50,6 +50,11 @@ class ServerContext {
   // True once the client cancelled, the deadline passed, or the connection dropped.
   bool IsCancelled() const { return call_->IsCancelled(); }
   void OnCancel(std::function<void()> fn) { call_->OnCancel(std::move(fn)); }
+  // Stopped when the call ends (cancelled, past its deadline, or finished): pass it to the
+  // toolkit's waits (Sleep, Event::Wait, Queue, rpc/sync.h) so that they end with the call.
+  std::stop_token stop_token() { return call_->stop_token(); }
+  // What calls this handler starts inherit (CallOptions::propagate): its deadline and its end.
+  CallContext& context() { return *call_; }
   // "/package.Service/Method".
   const std::string& method() const { return call_->method(); }
   std::string peer() const { return call_->peer(); }
@@ -272,6 +277,9 @@ MethodHandler MakeHandler(MethodKind kind, Run run) {
             // The task's frame holds `call` until after these callbacks ran (Task::Start), so
             // they hold a plain pointer, which std::function keeps without allocating.
             ServerCall* c = call.get();
+            // The handler's coroutines run with the call as their ambient CallContext (each
+            // Awaitable carries it across suspensions): calls they start inherit it.
+            CallContextScope scope(c);
             run(std::move(call))
                 .Start([c](absl::Status status) { c->Finish(status); }, FailWithUnknown(c));
           }};

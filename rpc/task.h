@@ -17,7 +17,9 @@
 #ifndef H2RPC_RPC_TASK_H_
 #define H2RPC_RPC_TASK_H_
 
+#include <atomic>
 #include <coroutine>
+#include <cstdio>
 #include <cstddef>
 #include <exception>
 #include <functional>
@@ -26,12 +28,39 @@
 #include <optional>
 #include <utility>
 
+#include "rpc/context.h"
+#include "transport/event_loop.h"
+
 namespace h2rpc::rpc {
 
 template <typename T>
 class Task;
 
 namespace internal {
+
+// What a started task threw when nobody gave Start() a `failed` callback: never lost; passed to
+// the handler set with SetUnhandledExceptionHandler(), by default printed to stderr.
+using UnhandledExceptionHandler = void (*)(std::exception_ptr);
+inline std::atomic<UnhandledExceptionHandler>& UnhandledHandler() {
+  static std::atomic<UnhandledExceptionHandler> handler{nullptr};
+  return handler;
+}
+inline void ReportUnhandledException(std::exception_ptr e) {
+  if (UnhandledExceptionHandler h = UnhandledHandler().load()) {
+    h(e);
+    return;
+  }
+  const char* what = "(not a std::exception)";
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    what = ex.what();
+    std::fprintf(stderr, "h2rpc: a detached task ended with an exception: %s\n", what);
+    return;
+  } catch (...) {
+  }
+  std::fprintf(stderr, "h2rpc: a detached task ended with an exception: %s\n", what);
+}
 
 // What a finished task does next: resume its awaiter, or call the Start() callback and free
 // itself.
@@ -148,6 +177,11 @@ struct PromiseBase {
 
 }  // namespace internal
 
+// Where exceptions of started tasks without a `failed` callback go (null: stderr). Any thread.
+inline void SetUnhandledExceptionHandler(void (*handler)(std::exception_ptr)) {
+  internal::UnhandledHandler().store(handler);
+}
+
 template <typename T>
 class [[nodiscard]] Task {
  public:
@@ -156,7 +190,11 @@ class [[nodiscard]] Task {
     std::function<void(T)> done;
     void RunDone() {
       if (this->exception) {
-        if (this->failed) this->failed(this->exception);
+        if (this->failed) {
+          this->failed(this->exception);
+        } else {
+          internal::ReportUnhandledException(this->exception);
+        }
       } else if (done) {
         done(std::move(*value));
       }
@@ -216,7 +254,11 @@ class [[nodiscard]] Task<void> {
     std::function<void()> done;
     void RunDone() {
       if (this->exception) {
-        if (this->failed) this->failed(this->exception);
+        if (this->failed) {
+          this->failed(this->exception);
+        } else {
+          internal::ReportUnhandledException(this->exception);
+        }
       } else if (done) {
         done();
       }
@@ -262,23 +304,77 @@ class [[nodiscard]] Task<void> {
   std::coroutine_handle<promise_type> handle_;
 };
 
-// The result of an asynchronous operation: `co_await` it once. The operation completes it
-// (from the loop) with Complete(); the awaiting coroutine then resumes with the value.
+// The result of an asynchronous operation: `co_await` it once. The operation completes it with
+// State::Complete(); the awaiting coroutine then resumes with the value.
+//
+// Where the waiter resumes. An Awaitable made with a loop (every one rpc/ makes) never resumes
+// its waiter inside Complete(): Complete() stores the value and posts the resumption to the
+// loop (EventLoop::post, Node's setImmediate), so the waiter runs after the completing code —
+// a transport callback, a timer, Event::Set() — has returned, with that code's objects in a
+// consistent state, and never inside another coroutine's stack. Only a completion that finds a
+// coroutine already suspended pays for the post; one that comes before the co_await (a message
+// already buffered, a write the transport took at once) makes await_ready() true and costs
+// nothing. An Awaitable made without a loop resumes its waiter inline in Complete(): only for
+// code that is itself a loop callback posted for this completion, doing nothing after it
+// (CompleteInline says so at the call site), and for tests of Task alone.
+//
+// The waiter also gets back the ambient CallContext it had when it suspended (rpc/context.h).
 template <typename T>
 class [[nodiscard]] Awaitable {
  public:
-  struct State {
+  struct State : std::enable_shared_from_this<State> {
     std::optional<T> value;
     std::coroutine_handle<> waiter;
+    transport::EventLoop* loop = nullptr;
+    std::shared_ptr<CallContext> context;  // the waiter's, while it is suspended
+
+    // The first completion wins. The waiter resumes from the loop (see above).
     void Complete(T v) {
-      if (value) return;  // the first completion wins
+      if (value) return;
       value.emplace(std::move(v));
-      if (auto h = std::exchange(waiter, nullptr)) h.resume();
+      if (!waiter) return;
+      if (loop == nullptr) {
+        Resume();
+        return;
+      }
+      loop->post([self = this->shared_from_this()] { self->Resume(); });
+    }
+    // Complete() resuming the waiter here and now: only from a loop callback posted for this
+    // completion that does nothing after it (the waiter then runs at the top of the loop's
+    // stack, exactly as if Complete() had posted it) — saves one post on hot paths.
+    void CompleteInline(T v) {
+      if (value) return;
+      value.emplace(std::move(v));
+      Resume();
+    }
+    // Resumes the waiter, if it is still waiting (its frame was not destroyed meanwhile).
+    void Resume() {
+      std::coroutine_handle<> h = std::exchange(waiter, nullptr);
+      if (!h) return;
+      std::shared_ptr<CallContext> ctx = std::move(context);
+      CallContextScope scope(ctx.get());
+      h.resume();
     }
   };
 
+  // An operation of `loop` (see "Where the waiter resumes" above).
+  explicit Awaitable(transport::EventLoop* loop) : state_(std::make_shared<State>()) {
+    state_->loop = loop;
+  }
+  // Without a loop: the waiter resumes inside Complete() (see above).
   Awaitable() : state_(std::make_shared<State>()) {}
   explicit Awaitable(std::shared_ptr<State> state) : state_(std::move(state)) {}
+  Awaitable(Awaitable&& other) noexcept : state_(std::move(other.state_)) {}
+  Awaitable(const Awaitable& other) : state_(other.state_) {}
+  Awaitable& operator=(Awaitable other) noexcept {
+    state_ = std::move(other.state_);
+    return *this;
+  }
+  // A coroutine destroyed while suspended here must not be resumed by a completion posted
+  // before (or after) it went.
+  ~Awaitable() {
+    if (suspended_ && state_) state_->waiter = nullptr;
+  }
   // An already completed operation.
   static Awaitable Ready(T value) {
     Awaitable a;
@@ -288,11 +384,19 @@ class [[nodiscard]] Awaitable {
   const std::shared_ptr<State>& state() const { return state_; }
 
   bool await_ready() const noexcept { return state_->value.has_value(); }
-  void await_suspend(std::coroutine_handle<> h) noexcept { state_->waiter = h; }
-  T await_resume() { return std::move(*state_->value); }
+  void await_suspend(std::coroutine_handle<> h) noexcept {
+    state_->waiter = h;
+    if (CallContext* ctx = CallContext::Current()) state_->context = ctx->Share();
+    suspended_ = true;
+  }
+  T await_resume() {
+    suspended_ = false;
+    return std::move(*state_->value);
+  }
 
  private:
   std::shared_ptr<State> state_;
+  bool suspended_ = false;  // this object is what a coroutine waits on
 };
 
 }  // namespace h2rpc::rpc

@@ -34,6 +34,7 @@
 #include <utility>
 #include <vector>
 
+#include "rpc/context.h"
 #include "transport/uv_loop.h"
 
 namespace h2rpc::rpc {
@@ -78,19 +79,26 @@ class OffloadAwaiter {
   }
   void await_suspend(std::coroutine_handle<> h) {
     std::shared_ptr<transport::LoopExecutor> home = transport::UvLoop::current()->executor();
+    // The coroutine resumes with the CallContext it had (rpc/context.h).
+    if (CallContext* ctx = CallContext::Current()) context_ = ctx->Share();
     // The awaiter lives in the suspended coroutine's frame: `this` stays valid until resumed.
     pool_->Submit([this, h, home] {
       RunFn();
       // The result is handed over through the executor's lock (post), then read on the loop.
-      (void)home->post([h] { h.resume(); });
+      (void)home->post([this, h] {
+        CallContextScope scope(context_.get());  // (only restores a pointer when it ends)
+        h.resume();
+      });
     });
   }
   R await_resume() {
+    context_.reset();
     if (error_) std::rethrow_exception(error_);
     if constexpr (!std::is_void_v<R>) return std::move(*value_);
   }
 
  private:
+  std::shared_ptr<CallContext> context_;
   void RunFn() {
     try {
       if constexpr (std::is_void_v<R>) {
