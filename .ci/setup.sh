@@ -32,6 +32,19 @@ for p in "${PACKAGES[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
   [[ "$status" == "install ok installed" ]] || missing+=("$p")
 done
+# The test peers (grpc-js, grpcio's c-ares, buf) resolve "localhost" through the system, which
+# every Debian install answers from /etc/hosts; a debootstrap chroot has no /etc/hosts at all.
+if ! getent hosts localhost >/dev/null 2>&1; then
+  if [[ -n $SUDO_PREFIX || $(id -u) -eq 0 ]]; then
+    printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' |
+      ${SUDO_PREFIX:-} tee -a /etc/hosts >/dev/null
+    echo "setup: added localhost to /etc/hosts (it did not resolve)"
+  else
+    echo "setup: 'localhost' does not resolve: add '127.0.0.1 localhost' to /etc/hosts" >&2
+    exit 1
+  fi
+fi
+
 # Node.js and npm: any node >= 18 with npm will do (a NodeSource install counts); else Debian's.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   missing+=(nodejs npm)
