@@ -34,7 +34,8 @@ for p in "${PACKAGES[@]}"; do
 done
 # The test peers (grpc-js, grpcio's c-ares, buf) resolve "localhost" through the system, which
 # every Debian install answers from /etc/hosts; a debootstrap chroot has no /etc/hosts at all.
-if ! getent hosts localhost >/dev/null 2>&1; then
+# (Not `getent`: outside the tests' network namespace a DNS server may answer it instead.)
+if ! grep -Eqs '^[[:space:]]*127\.0\.0\.1[[:space:]].*\blocalhost\b' /etc/hosts; then
   if [[ -n $SUDO_PREFIX || $(id -u) -eq 0 ]]; then
     printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' |
       ${SUDO_PREFIX:-} tee -a /etc/hosts >/dev/null
