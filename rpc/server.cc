@@ -356,6 +356,18 @@ void Server::OnStream(std::shared_ptr<transport::ServerHttp2Stream> stream,
                                            options_.limits, request_compression, accepts);
   call->CountActive(active_calls_);  // until its stream closes (no listener of our own)
   call->Start(deadline);
+  if (!options_.interceptors.empty()) {
+    std::vector<std::unique_ptr<ServerInterceptor>> chain;
+    chain.reserve(options_.interceptors.size());
+    for (const ServerInterceptorFactory& make : options_.interceptors) {
+      if (make) chain.push_back(make(*call));
+    }
+    call->SetInterceptors(std::move(chain));
+    if (call->intercepted()) {
+      call->StartIntercepted(it->second.start);  // OnStart hooks, then the handler
+      return;
+    }
+  }
   it->second.start(call);
 }
 

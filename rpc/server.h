@@ -29,6 +29,7 @@
 #include "rpc/keepalive.h"
 #include "rpc/metadata_limits.h"
 #include "rpc/server_call.h"
+#include "rpc/server_interceptor.h"
 #include "rpc/service.h"
 #include "rpc/target.h"
 #include "transport/server.h"
@@ -40,6 +41,9 @@ namespace h2rpc::rpc {
 
 struct ServerOptions {
   CallLimits limits;
+  // Interceptors of every call (rpc/server_interceptor.h), the first one outermost. Each
+  // factory makes one per call.
+  std::vector<ServerInterceptorFactory> interceptors;
   // HTTP/2 flow control (see kDefaultInitialWindowSize): the stream window each connection
   // advertises (an explicit http2.settings.initialWindowSize wins) and its connection window.
   // 0 keeps the transport's (Node's 65535).

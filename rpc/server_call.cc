@@ -9,6 +9,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "rpc/server_interceptor.h"
 #include "rpc/status_util.h"
 #include "transport/constants.h"
 #include "transport/session.h"
@@ -146,6 +147,11 @@ void ServerCall::EndContext(const absl::Status& why) {
   }
   // Stop callbacks run here; the ones rpc/ registers only post (ClientCall, Sleep, sync.h).
   if (stop_) stop_->request_stop();
+}
+
+Metadata& ServerCall::mutable_client_metadata() {
+  (void)client_metadata();  // parsed now if it was not yet
+  return *client_metadata_;
 }
 
 const Metadata& ServerCall::client_metadata() const {
@@ -329,6 +335,11 @@ void ServerCall::OnEnd() {
 }
 
 Awaitable<std::optional<std::string>> ServerCall::Read() {
+  if (interception_) return ReadIntercepted();
+  return ReadRaw();
+}
+
+Awaitable<std::optional<std::string>> ServerCall::ReadRaw() {
   Awaitable<std::optional<std::string>> result(loop_);
   if (!messages_.empty()) {
     if (YieldBeforeRead()) {
@@ -475,6 +486,11 @@ void ServerCall::WriteFramed(transport::SharedBuffer framed, Awaitable<bool>& re
 }
 
 Awaitable<bool> ServerCall::Write(std::string message, WriteOptions options) {
+  if (interception_) return WriteIntercepted(std::move(message), options);
+  return WriteRaw(std::move(message), options);
+}
+
+Awaitable<bool> ServerCall::WriteRaw(std::string message, WriteOptions options) {
   Awaitable<bool> result(loop_);
   if (!CheckWrite(message.size(), result)) return result;
   bool compressed = false;
@@ -490,6 +506,11 @@ Awaitable<bool> ServerCall::Write(std::string message, WriteOptions options) {
 }
 
 Awaitable<bool> ServerCall::Write(SerializedMessage message, WriteOptions options) {
+  if (interception_ && message.framed.size() == kMessagePrefixSize + message.payload_size) {
+    // Interceptors see (and may change) the payload as a string: a copy, only for them.
+    return WriteIntercepted(
+        std::string(message.framed.data() + kMessagePrefixSize, message.payload_size), options);
+  }
   Awaitable<bool> result(loop_);
   if (!CheckWrite(message.payload_size, result)) return result;
   if (message.framed.size() != kMessagePrefixSize + message.payload_size) {
@@ -525,6 +546,16 @@ void ServerCall::FlushWrites(bool ok) {
 // --- ending ---------------------------------------------------------------------------------
 
 void ServerCall::Finish(const absl::Status& status) {
+  if (interception_ && !finished_ && !cancelled_) {
+    absl::Status changed = status;
+    RunFinishHooks(changed);  // they may change what is sent
+    FinishRaw(changed);
+    return;
+  }
+  FinishRaw(status);
+}
+
+void ServerCall::FinishRaw(const absl::Status& status) {
   if (finished_ || cancelled_) return;
   finished_ = true;
   final_status_ = status;
@@ -556,6 +587,10 @@ void ServerCall::Fail(const absl::Status& status) {
 void ServerCall::Cancel(const absl::Status& why) {
   if (cancelled_) return;
   cancelled_ = true;
+  if (interception_) {
+    absl::Status seen = why;  // nothing can be sent: what the hooks make of it goes nowhere
+    RunFinishHooks(seen);
+  }
   DropBuffered();
   if (!final_status_) final_status_ = why;
   if (deadline_timer_) deadline_timer_->stop();
@@ -577,6 +612,134 @@ void ServerCall::OnClose() {
   if (!finished_) Cancel(absl::CancelledError("Cancelled"));
   DeliverReads();
   FlushWrites(/*ok=*/false);
+}
+
+// --- interceptors (rpc/server_interceptor.h) -------------------------------------------------
+//
+// Each intercepted step is a detached coroutine: it takes the step's raw result (a message read,
+// the handler's response), runs the hooks over it, then completes the Awaitable the handler
+// waits on. It holds the call until it ends; a hook's waits end with the call's stop_token().
+
+struct ServerCall::Interception {
+  std::vector<std::unique_ptr<ServerInterceptor>> chain;  // outermost first
+  bool finish_seen = false;  // OnFinish ran (once per call)
+};
+
+namespace {
+
+std::string InterceptorFailure(std::exception_ptr e) {
+  std::string what = "Unexpected error in interceptor";
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    what += std::string(": ") + ex.what();
+  } catch (...) {
+  }
+  return what;
+}
+
+}  // namespace
+
+void ServerCall::SetInterceptors(std::vector<std::unique_ptr<ServerInterceptor>> chain) {
+  std::erase(chain, nullptr);  // factories that stayed out of this call
+  if (chain.empty()) return;
+  interception_ = std::make_unique<Interception>();
+  interception_->chain = std::move(chain);
+}
+
+void ServerCall::StartIntercepted(std::function<void(std::shared_ptr<ServerCall>)> start_handler) {
+  // A plain pointer in the callback: the task's frame holds the call until it has run.
+  ServerCall* c = this;
+  CallContextScope scope(c);  // the hooks' client calls inherit this call, as the handler's
+  RunStartHooks(shared_from_this(), std::move(start_handler))
+      .Start(nullptr, [c](std::exception_ptr e) { c->Fail(absl::UnknownError(InterceptorFailure(e))); });
+}
+
+Task<void> ServerCall::RunStartHooks(std::shared_ptr<ServerCall> self,
+                                     std::function<void(std::shared_ptr<ServerCall>)> start) {
+  for (auto& interceptor : self->interception_->chain) {
+    absl::Status status = co_await interceptor->OnStart(*self);
+    if (self->finished_ || self->cancelled_) co_return;  // ended while the hook ran
+    if (!status.ok()) {
+      self->Finish(status);  // short-circuit: the handler never runs
+      co_return;
+    }
+  }
+  start(self);
+}
+
+void ServerCall::RunFinishHooks(absl::Status& status) {
+  if (interception_->finish_seen) return;
+  interception_->finish_seen = true;
+  auto& chain = interception_->chain;
+  for (size_t k = chain.size(); k-- > 0;) chain[k]->OnFinish(*this, status);
+}
+
+Awaitable<std::optional<std::string>> ServerCall::ReadIntercepted() {
+  Awaitable<std::optional<std::string>> result(loop_);
+  ServerCall* c = this;
+  RunRequestHooks(shared_from_this(), result.state())
+      .Start(nullptr, [c, out = result.state()](std::exception_ptr e) {
+        c->Fail(absl::UnknownError(InterceptorFailure(e)));
+        out->Complete(std::nullopt);
+      });
+  return result;
+}
+
+Task<void> ServerCall::RunRequestHooks(
+    std::shared_ptr<ServerCall> self,
+    std::shared_ptr<Awaitable<std::optional<std::string>>::State> out) {
+  auto& chain = self->interception_->chain;
+  for (;;) {
+    std::optional<std::string> message = co_await self->ReadRaw();
+    if (!message) break;
+    absl::Status status;
+    for (size_t k = 0; k < chain.size() && message && status.ok(); ++k) {
+      status = co_await chain[k]->OnRequest(*self, message);
+    }
+    if (!status.ok()) {
+      self->Fail(status);
+      break;
+    }
+    if (self->finished_ || self->cancelled_) break;  // ended while a hook ran
+    if (message) {
+      out->Complete(std::move(message));
+      co_return;
+    }
+    // Dropped: the handler gets the next one.
+  }
+  out->Complete(std::nullopt);
+}
+
+Awaitable<bool> ServerCall::WriteIntercepted(std::string message, WriteOptions options) {
+  Awaitable<bool> result(loop_);
+  ServerCall* c = this;
+  RunResponseHooks(shared_from_this(), std::move(message), options, result.state())
+      .Start(nullptr, [c, out = result.state()](std::exception_ptr e) {
+        c->Fail(absl::UnknownError(InterceptorFailure(e)));
+        out->Complete(false);
+      });
+  return result;
+}
+
+Task<void> ServerCall::RunResponseHooks(std::shared_ptr<ServerCall> self, std::string message,
+                                        WriteOptions options,
+                                        std::shared_ptr<Awaitable<bool>::State> out) {
+  std::optional<std::string> m(std::move(message));
+  auto& chain = self->interception_->chain;
+  for (size_t k = chain.size(); k-- > 0 && m;) {  // innermost first
+    absl::Status status = co_await chain[k]->OnResponse(*self, m);
+    if (!status.ok()) {
+      self->Fail(status);
+      out->Complete(false);
+      co_return;
+    }
+  }
+  if (!m) {
+    out->Complete(!self->finished_ && !self->cancelled_);  // dropped: as if sent
+    co_return;
+  }
+  out->Complete(co_await self->WriteRaw(std::move(*m), options));
 }
 
 }  // namespace h2rpc::rpc

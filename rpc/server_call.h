@@ -32,6 +32,8 @@
 
 namespace h2rpc::rpc {
 
+class ServerInterceptor;
+
 // HTTP/2 flow-control windows of rpc's channels and servers (ChannelOptions, ServerOptions). Node's
 // (and so transport/'s) 65535 bytes cap a stream at one window per round trip: ~330 MB/s for
 // 64 KiB messages even on loopback. grpc-java starts every stream and connection at 1 MiB;
@@ -102,6 +104,12 @@ class ServerCall : public std::enable_shared_from_this<ServerCall>, public CallC
 
   // Starts reading the request stream and arms the deadline. Called once by the server.
   void Start(std::optional<absl::Time> deadline);
+  // Interceptors (rpc/server_interceptor.h), installed by the server before Start(); null
+  // entries are skipped. Then StartIntercepted() runs their OnStart hooks in order and, unless
+  // one ended the call, `start_handler` (the method's MethodHandler::start).
+  void SetInterceptors(std::vector<std::unique_ptr<ServerInterceptor>> chain);
+  void StartIntercepted(std::function<void(std::shared_ptr<ServerCall>)> start_handler);
+  bool intercepted() const { return interception_ != nullptr; }
 
   // The next request message (decompressed), or nullopt once the client half-closed, the call
   // was cancelled, or it failed (the call then ends with the error; see status()).
@@ -122,6 +130,8 @@ class ServerCall : public std::enable_shared_from_this<ServerCall>, public CallC
   bool finished() const { return finished_; }
   const std::string& method() const { return method_; }
   const Metadata& client_metadata() const;
+  // The same, to change (interceptors: what the handler sees).
+  Metadata& mutable_client_metadata();
   Metadata& initial_metadata() { return initial_metadata_; }
   Metadata& trailing_metadata() { return trailing_metadata_; }
   std::optional<absl::Time> deadline() const override { return deadline_; }
@@ -181,6 +191,24 @@ class ServerCall : public std::enable_shared_from_this<ServerCall>, public CallC
   // On 'wantTrailers': grpc-status (and grpc-message, trailing metadata) in trailers.
   void SendTrailers();
   void ResetIfClientStillSending();
+  // The paths without interceptors.
+  Awaitable<std::optional<std::string>> ReadRaw();
+  Awaitable<bool> WriteRaw(std::string message, WriteOptions options);
+  void FinishRaw(const absl::Status& status);
+  // The paths through them (server_call.cc, "interceptors").
+  struct Interception;
+  std::unique_ptr<Interception> interception_;  // null: no interceptor (one branch per step)
+  Awaitable<std::optional<std::string>> ReadIntercepted();
+  Awaitable<bool> WriteIntercepted(std::string message, WriteOptions options);
+  void RunFinishHooks(absl::Status& status);
+  static Task<void> RunStartHooks(std::shared_ptr<ServerCall> self,
+                                  std::function<void(std::shared_ptr<ServerCall>)> start);
+  static Task<void> RunRequestHooks(
+      std::shared_ptr<ServerCall> self,
+      std::shared_ptr<Awaitable<std::optional<std::string>>::State> out);
+  static Task<void> RunResponseHooks(std::shared_ptr<ServerCall> self, std::string message,
+                                     WriteOptions options,
+                                     std::shared_ptr<Awaitable<bool>::State> out);
 
   std::shared_ptr<transport::ServerHttp2Stream> stream_;
   std::string method_;
