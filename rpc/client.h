@@ -30,6 +30,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "rpc/client_call.h"
+#include "rpc/client_interceptor.h"
 #include "rpc/on_loop.h"
 #include "rpc/task.h"
 #include "transport/uv_loop.h"

@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/zero_copy_stream.h"
+#include "rpc/client_interceptor.h"
 #include "rpc/on_loop.h"
 #include "rpc/status_util.h"
 #include "rpc/timeout.h"
@@ -20,6 +21,18 @@
 namespace h2rpc::rpc {
 
 namespace {
+
+// What a hook that threw ends its call with (UNKNOWN, as a handler that throws).
+std::string InterceptorFailure(std::exception_ptr e) {
+  std::string what = "Unexpected error in interceptor";
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    what += std::string(": ") + ex.what();
+  } catch (...) {
+  }
+  return what;
+}
 
 using transport::Headers;
 
@@ -206,6 +219,12 @@ void Channel::StartKeepalive(const std::shared_ptr<transport::ClientHttp2Session
 
 // --- ClientCall -----------------------------------------------------------------------------
 
+// Interceptors (see "interceptors" at the end).
+struct ClientCall::Interception {
+  std::vector<std::unique_ptr<ClientInterceptor>> chain;  // outermost first
+  bool finish_seen = false;  // OnFinish ran (once per call)
+};
+
 ClientCall::ClientCall(std::shared_ptr<Channel> channel, std::string path, CallOptions options)
     : channel_(std::move(channel)),
       path_(std::move(path)),
@@ -246,13 +265,29 @@ std::shared_ptr<ClientCall> ClientCall::Start(std::shared_ptr<Channel> channel, 
     call->End(call->parent_->end_status());  // the parent is over: do not start at all
     return call;
   }
-  if (call->channel_->options().call_credentials || call->options_.credentials) {
-    call->FetchCredentials();
+  if (!call->channel_->options().interceptors.empty() || !call->options_.interceptors.empty()) {
+    call->StartIntercepted();  // OnStart hooks, then Proceed()
   } else {
-    call->Begin();
+    call->Proceed();
   }
   if (call->parent_ && !call->done()) call->WatchParent();
   return call;
+}
+
+void ClientCall::Proceed() {
+  if (channel_->options().call_credentials || options_.credentials) {
+    FetchCredentials();
+  } else {
+    Begin();
+  }
+}
+
+std::stop_token ClientCall::stop_token() {
+  if (!stop_) {
+    stop_.emplace();
+    if (done()) stop_->request_stop();
+  }
+  return stop_->get_token();
 }
 
 void ClientCall::FetchCredentials() {
@@ -444,6 +479,12 @@ void ClientCall::StartDeadlineTimer() {
 }
 
 Awaitable<bool> ClientCall::Write(std::string message, WriteOptions options) {
+  // (A call already over fails the write without troubling the hooks.)
+  if (interception_ && !done()) return WriteIntercepted(std::move(message), options);
+  return WriteRaw(std::move(message), options);
+}
+
+Awaitable<bool> ClientCall::WriteRaw(std::string message, WriteOptions options) {
   Awaitable<bool> result(channel_->loop());
   if (done() || writes_done_ || (!stream_ && !waiting_)) {
     result.state()->Complete(false);
@@ -561,6 +602,10 @@ void ClientCall::OnResponse(const Headers& headers, uint8_t flags) {
     return;
   }
   initial_metadata_ = std::move(*md);
+  if (interception_) {
+    auto& chain = interception_->chain;
+    for (size_t k = chain.size(); k-- > 0;) chain[k]->OnReceiveInitialMetadata(*this);
+  }
 }
 
 void ClientCall::OnData(const transport::SharedBuffer& data) {
@@ -777,7 +822,12 @@ bool ClientCall::RetryTransparently() {
 
 void ClientCall::End(absl::Status status) {
   if (done()) return;
+  if (interception_) {
+    RunFinishHooks(status);
+    if (done()) return;  // a hook ended the call itself
+  }
   status_ = std::move(status);
+  if (stop_) stop_->request_stop();
   parent_stop_.reset();  // (never runs inside that callback: it only posts)
   parent_.reset();
   if (waiting_) channel_->ForgetPick(waiting_id_);  // no longer waiting for a connection
@@ -792,6 +842,14 @@ void ClientCall::End(absl::Status status) {
 
 Awaitable<std::optional<std::string>> ClientCall::Read() {
   Awaitable<std::optional<std::string>> result(channel_->loop());
+  if (interception_) {
+    RunReceiveHooks(shared_from_this(), result.state(), nullptr)
+        .Start(nullptr, [this, out = result.state()](std::exception_ptr e) {
+          Cancel(absl::UnknownError(InterceptorFailure(e)));
+          out->Complete(std::nullopt);
+        });
+    return result;
+  }
   if (!messages_.empty() && !YieldBeforeRead()) {
     result.state()->Complete(std::move(PopMessage()).Take());
   } else if (messages_.empty() && done()) {
@@ -817,6 +875,19 @@ bool ClientCall::YieldBeforeRead() {
 }
 
 Awaitable<std::optional<ReceivedMessage>> ClientCall::ReadMessage() {
+  if (interception_) {
+    Awaitable<std::optional<ReceivedMessage>> result(channel_->loop());
+    RunReceiveHooks(shared_from_this(), nullptr, result.state())
+        .Start(nullptr, [this, out = result.state()](std::exception_ptr e) {
+          Cancel(absl::UnknownError(InterceptorFailure(e)));
+          out->Complete(std::nullopt);
+        });
+    return result;
+  }
+  return ReadMessageRaw();
+}
+
+Awaitable<std::optional<ReceivedMessage>> ClientCall::ReadMessageRaw() {
   Awaitable<std::optional<ReceivedMessage>> result(channel_->loop());
   if (!messages_.empty() && !YieldBeforeRead()) {
     result.state()->Complete(PopMessage());
@@ -905,6 +976,131 @@ void ClientCall::Cancel(const absl::Status& why) {
 
 void ClientCall::CancelIfUnfinished() {
   if (!done()) Cancel(absl::CancelledError("The call object was destroyed"));
+}
+
+// --- interceptors (rpc/client_interceptor.h) -------------------------------------------------
+//
+// As on the server (server_call.cc): each intercepted step is a detached coroutine holding the
+// call; it takes the step's raw result, runs the hooks over it, then completes the Awaitable
+// the caller waits on.
+
+void ClientCall::StartIntercepted() {
+  std::vector<std::unique_ptr<ClientInterceptor>> chain;
+  const std::vector<ClientInterceptorFactory>* lists[] = {&channel_->options().interceptors,
+                                                          &options_.interceptors};
+  for (const auto* factories : lists) {
+    for (const ClientInterceptorFactory& make : *factories) {
+      if (!make) continue;
+      if (auto interceptor = make(*this)) chain.push_back(std::move(interceptor));
+    }
+  }
+  if (chain.empty()) {
+    Proceed();
+    return;
+  }
+  interception_ = std::make_unique<Interception>();
+  interception_->chain = std::move(chain);
+  if (deadline_) StartDeadlineTimer();  // the deadline counts while the hooks run
+  waiting_ = true;                      // Write() and WritesDone() are held until Begin()
+  // A plain pointer in the callback: the task's frame holds the call until it has run.
+  ClientCall* c = this;
+  RunStartHooks(shared_from_this()).Start(nullptr, [c](std::exception_ptr e) {
+    c->End(absl::UnknownError(InterceptorFailure(e)));
+  });
+}
+
+Task<void> ClientCall::RunStartHooks(std::shared_ptr<ClientCall> self) {
+  for (auto& interceptor : self->interception_->chain) {
+    absl::Status status = co_await interceptor->OnStart(*self);
+    if (self->done()) co_return;  // ended meanwhile (cancelled, deadline, EndLocally)
+    if (!status.ok()) {
+      self->End(std::move(status));  // failed locally: nothing was sent
+      co_return;
+    }
+  }
+  self->Proceed();
+}
+
+void ClientCall::EndLocally(absl::Status status, std::vector<std::string> responses) {
+  if (done() || stream_) return;  // only before the call reached the server
+  for (std::string& r : responses) {
+    queued_bytes_ += r.size();
+    messages_.push_back({ReceivedMessage{{}, std::move(r)}, false});
+  }
+  waiting_frames_.clear();
+  End(std::move(status));
+  FlushWrites(false);  // what was written meanwhile never leaves
+  DeliverReads();
+}
+
+void ClientCall::RunFinishHooks(absl::Status& status) {
+  if (interception_->finish_seen) return;
+  interception_->finish_seen = true;
+  auto& chain = interception_->chain;
+  for (size_t k = chain.size(); k-- > 0;) chain[k]->OnFinish(*this, status);
+}
+
+Awaitable<bool> ClientCall::WriteIntercepted(std::string message, WriteOptions options) {
+  Awaitable<bool> result(channel_->loop());
+  ClientCall* c = this;
+  RunSendHooks(shared_from_this(), std::move(message), options, result.state())
+      .Start(nullptr, [c, out = result.state()](std::exception_ptr e) {
+        c->Cancel(absl::UnknownError(InterceptorFailure(e)));
+        out->Complete(false);
+      });
+  return result;
+}
+
+Task<void> ClientCall::RunSendHooks(std::shared_ptr<ClientCall> self, std::string message,
+                                    WriteOptions options,
+                                    std::shared_ptr<Awaitable<bool>::State> out) {
+  std::optional<std::string> m(std::move(message));
+  for (auto& interceptor : self->interception_->chain) {
+    if (!m) break;
+    absl::Status status = co_await interceptor->OnSend(*self, m);
+    if (!status.ok()) {
+      self->Cancel(status);
+      out->Complete(false);
+      co_return;
+    }
+  }
+  if (!m) {
+    out->Complete(!self->done());  // dropped: as if sent
+    co_return;
+  }
+  out->Complete(co_await self->WriteRaw(std::move(*m), options));
+}
+
+Task<void> ClientCall::RunReceiveHooks(
+    std::shared_ptr<ClientCall> self,
+    std::shared_ptr<Awaitable<std::optional<std::string>>::State> out_string,
+    std::shared_ptr<Awaitable<std::optional<ReceivedMessage>>::State> out_message) {
+  auto& chain = self->interception_->chain;
+  for (;;) {
+    std::optional<ReceivedMessage> received = co_await self->ReadMessageRaw();
+    if (!received) break;
+    std::optional<std::string> message = std::move(*received).Take();
+    absl::Status status;
+    for (size_t k = chain.size(); k-- > 0 && message && status.ok();) {  // innermost first
+      status = co_await chain[k]->OnReceive(*self, message);
+    }
+    if (!status.ok()) {
+      self->Cancel(status);
+      break;
+    }
+    if (!message) continue;  // dropped: the reader gets the next one
+    if (out_string) {
+      out_string->Complete(std::move(message));
+    } else {
+      out_message->Complete(ReceivedMessage{{}, std::move(*message)});
+    }
+    co_return;
+  }
+  if (out_string) {
+    out_string->Complete(std::nullopt);
+  } else {
+    out_message->Complete(std::nullopt);
+  }
 }
 
 }  // namespace h2rpc::rpc

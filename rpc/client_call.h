@@ -46,6 +46,11 @@
 
 namespace h2rpc::rpc {
 
+class ClientCall;
+class ClientInterceptor;  // rpc/client_interceptor.h
+// Makes the interceptor of one call (null: none for this call).
+using ClientInterceptorFactory = std::function<std::unique_ptr<ClientInterceptor>(ClientCall&)>;
+
 struct ChannelOptions {
   // TLS: set use_tls, and tls.caFile/ca to verify the server (or tls.rejectUnauthorized=false
   // in tests). tls.servername overrides the name checked in the certificate.
@@ -60,6 +65,9 @@ struct ChannelOptions {
   // Per-call credentials for every call of this channel (rpc/credentials.h); a call's own
   // CallOptions::credentials run after these.
   std::shared_ptr<CallCredentials> call_credentials;
+  // Interceptors of every call of this channel (rpc/client_interceptor.h), the first one
+  // outermost; a call's CallOptions::interceptors come after (inside) these.
+  std::vector<ClientInterceptorFactory> interceptors;
   size_t max_receive_message_size = 4 * 1024 * 1024;
   size_t max_send_message_size = SIZE_MAX;
   std::string user_agent = "grpc-c++-h2rpc/0.1";
@@ -134,6 +142,8 @@ struct CallOptions {
   bool wait_for_ready = false;
   // Per-call credentials (rpc/credentials.h), after the channel's call_credentials.
   std::shared_ptr<CallCredentials> credentials;
+  // Interceptors of this call only, after the channel's (rpc/client_interceptor.h).
+  std::vector<ClientInterceptorFactory> interceptors;
   // Deadline and cancellation propagation, as grpc-go's context: a call started while a server
   // handler runs (its coroutine, a task it awaits or started, on the handler's loop) inherits
   // that handler's call — the earlier of both deadlines counts, and the call is cancelled when
@@ -296,6 +306,18 @@ class ClientCall : public std::enable_shared_from_this<ClientCall> {
   void CancelIfUnfinished();
 
   bool done() const { return status_.has_value(); }
+  // "/package.Service/Method".
+  const std::string& method() const { return path_; }
+  const std::shared_ptr<Channel>& channel() const { return channel_; }
+  std::optional<absl::Time> deadline() const { return deadline_; }
+  // The request metadata (CallOptions::metadata and what interceptors added): changes count
+  // until the request headers go out (interceptors' OnStart).
+  Metadata& outgoing_metadata() { return options_.metadata; }
+  // Stopped when the call ends (for interceptors' waits, rpc/client_interceptor.h).
+  std::stop_token stop_token();
+  // An interceptor's short-circuit, from OnStart: the call ends with `status` without reaching
+  // the server; its reads return `responses` first (a cache hit), its writes fail.
+  void EndLocally(absl::Status status, std::vector<std::string> responses = {});
   const Metadata& initial_metadata() const { return initial_metadata_; }
   const Metadata& trailing_metadata() const { return trailing_metadata_; }
   // The response's compression (grpc-encoding), and whether the message returned by the last
@@ -306,6 +328,8 @@ class ClientCall : public std::enable_shared_from_this<ClientCall> {
  private:
   ClientCall(std::shared_ptr<Channel> channel, std::string path, CallOptions options);
   void Begin();
+  // After the interceptors' OnStart: the credentials, then Begin().
+  void Proceed();
   // Per-call credentials: asks the channel's and the call's plugins for metadata (writes are
   // held meanwhile, as while waiting for a connection), then Begin()s; or fails the call.
   void FetchCredentials();
@@ -399,6 +423,23 @@ class ClientCall : public std::enable_shared_from_this<ClientCall> {
   std::shared_ptr<CallContext> parent_;
   std::optional<std::stop_callback<std::function<void()>>> parent_stop_;
   void WatchParent();
+  std::optional<std::stop_source> stop_;  // see stop_token(); made when asked for
+  // The paths without interceptors.
+  Awaitable<bool> WriteRaw(std::string message, WriteOptions options);
+  Awaitable<std::optional<ReceivedMessage>> ReadMessageRaw();
+  // The paths through them (client_call.cc, "interceptors").
+  struct Interception;
+  std::unique_ptr<Interception> interception_;  // null: no interceptor (one branch per step)
+  void StartIntercepted();
+  Awaitable<bool> WriteIntercepted(std::string message, WriteOptions options);
+  void RunFinishHooks(absl::Status& status);
+  static Task<void> RunStartHooks(std::shared_ptr<ClientCall> self);
+  static Task<void> RunSendHooks(std::shared_ptr<ClientCall> self, std::string message,
+                                 WriteOptions options, std::shared_ptr<Awaitable<bool>::State> out);
+  static Task<void> RunReceiveHooks(
+      std::shared_ptr<ClientCall> self,
+      std::shared_ptr<Awaitable<std::optional<std::string>>::State> out_string,
+      std::shared_ptr<Awaitable<std::optional<ReceivedMessage>>::State> out_message);
 };
 
 }  // namespace h2rpc::rpc

@@ -486,7 +486,10 @@ void ServerCall::WriteFramed(transport::SharedBuffer framed, Awaitable<bool>& re
 }
 
 Awaitable<bool> ServerCall::Write(std::string message, WriteOptions options) {
-  if (interception_) return WriteIntercepted(std::move(message), options);
+  // (A call already over fails the write without troubling the hooks.)
+  if (interception_ && !finished_ && !cancelled_) {
+    return WriteIntercepted(std::move(message), options);
+  }
   return WriteRaw(std::move(message), options);
 }
 
@@ -506,7 +509,8 @@ Awaitable<bool> ServerCall::WriteRaw(std::string message, WriteOptions options) 
 }
 
 Awaitable<bool> ServerCall::Write(SerializedMessage message, WriteOptions options) {
-  if (interception_ && message.framed.size() == kMessagePrefixSize + message.payload_size) {
+  if (interception_ && !finished_ && !cancelled_ &&
+      message.framed.size() == kMessagePrefixSize + message.payload_size) {
     // Interceptors see (and may change) the payload as a string: a copy, only for them.
     return WriteIntercepted(
         std::string(message.framed.data() + kMessagePrefixSize, message.payload_size), options);
