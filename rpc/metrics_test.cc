@@ -1,0 +1,200 @@
+// CallMetrics (rpc/metrics.h): the Prometheus exposition text exactly, and the A66 instruments
+// recorded by the interceptor pair over loopback calls (OK and failed, unary and streaming).
+#include "rpc/metrics.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
+#include "absl/strings/match.h"
+#include "rpc/client.h"
+#include "rpc/server.h"
+#include "rpc/testdata/echo.pb.h"
+
+namespace h2rpc::rpc {
+namespace {
+
+using rpc_test::EchoReply;
+using rpc_test::EchoRequest;
+
+// The lines of `text` that start with `prefix`.
+std::vector<std::string> Lines(const std::string& text, const std::string& prefix) {
+  std::vector<std::string> out;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (absl::StartsWith(line, prefix)) out.emplace_back(line);
+  }
+  return out;
+}
+
+TEST(CallMetricsTest, EmptyExpositionHasEveryInstrument) {
+  CallMetrics metrics;
+  EXPECT_EQ(metrics.PrometheusText(),
+            "# HELP grpc_server_call_started_total The total number of RPCs started, including "
+            "those that have not completed.\n"
+            "# TYPE grpc_server_call_started_total counter\n"
+            "# HELP grpc_server_call_duration_seconds End-to-end time taken to complete a call "
+            "from server transport's perspective.\n"
+            "# TYPE grpc_server_call_duration_seconds histogram\n"
+            "# HELP grpc_server_call_sent_total_compressed_message_size_bytes Compressed message "
+            "bytes sent per server call\n"
+            "# TYPE grpc_server_call_sent_total_compressed_message_size_bytes histogram\n"
+            "# HELP grpc_server_call_rcvd_total_compressed_message_size_bytes Compressed message "
+            "bytes received per server call\n"
+            "# TYPE grpc_server_call_rcvd_total_compressed_message_size_bytes histogram\n"
+            "# HELP grpc_client_attempt_started_total Number of client call attempts started\n"
+            "# TYPE grpc_client_attempt_started_total counter\n"
+            "# HELP grpc_client_attempt_duration_seconds Time taken to complete a client call "
+            "attempt\n"
+            "# TYPE grpc_client_attempt_duration_seconds histogram\n"
+            "# HELP grpc_client_attempt_sent_total_compressed_message_size_bytes Compressed "
+            "message bytes sent per client call attempt\n"
+            "# TYPE grpc_client_attempt_sent_total_compressed_message_size_bytes histogram\n"
+            "# HELP grpc_client_attempt_rcvd_total_compressed_message_size_bytes Compressed "
+            "message bytes received per call attempt\n"
+            "# TYPE grpc_client_attempt_rcvd_total_compressed_message_size_bytes histogram\n"
+            "# HELP grpc_client_call_duration_seconds Time taken by gRPC to complete an RPC from "
+            "application's perspective\n"
+            "# TYPE grpc_client_call_duration_seconds histogram\n");
+}
+
+TEST(CallMetricsTest, CountersAndHistogramsExactly) {
+  CallMetrics metrics;
+  metrics.Add("grpc.server.call.started", {"pkg.S/B"});
+  metrics.Add("grpc.server.call.started", {"pkg.S/A"}, 2);
+  metrics.Add("grpc.server.call.started", {"too", "many"});  // ignored
+  metrics.Add("no.such.instrument", {"x"});                   // ignored
+  metrics.Record("grpc.server.call.sent_total_compressed_message_size", {"pkg.S/A", "OK"}, 0);
+  metrics.Record("grpc.server.call.sent_total_compressed_message_size", {"pkg.S/A", "OK"}, 1024);
+  metrics.Record("grpc.server.call.sent_total_compressed_message_size", {"pkg.S/A", "OK"}, 1025);
+  metrics.Record("grpc.server.call.sent_total_compressed_message_size", {"pkg.S/A", "OK"}, 5e9);
+  const std::string text = metrics.PrometheusText();
+  EXPECT_EQ(Lines(text, "grpc_server_call_started_total"),
+            (std::vector<std::string>{"grpc_server_call_started_total{grpc_method=\"pkg.S/A\"} 2",
+                                      "grpc_server_call_started_total{grpc_method=\"pkg.S/B\"} 1"}));
+  const std::string p = "grpc_server_call_sent_total_compressed_message_size_bytes";
+  const std::string l = "grpc_method=\"pkg.S/A\",grpc_status=\"OK\"";
+  EXPECT_EQ(Lines(text, p), (std::vector<std::string>{
+                                p + "_bucket{" + l + ",le=\"0\"} 1",
+                                p + "_bucket{" + l + ",le=\"1024\"} 2",
+                                p + "_bucket{" + l + ",le=\"2048\"} 3",
+                                p + "_bucket{" + l + ",le=\"4096\"} 3",
+                                p + "_bucket{" + l + ",le=\"16384\"} 3",
+                                p + "_bucket{" + l + ",le=\"65536\"} 3",
+                                p + "_bucket{" + l + ",le=\"262144\"} 3",
+                                p + "_bucket{" + l + ",le=\"1048576\"} 3",
+                                p + "_bucket{" + l + ",le=\"4194304\"} 3",
+                                p + "_bucket{" + l + ",le=\"16777216\"} 3",
+                                p + "_bucket{" + l + ",le=\"67108864\"} 3",
+                                p + "_bucket{" + l + ",le=\"268435456\"} 3",
+                                p + "_bucket{" + l + ",le=\"1073741824\"} 3",
+                                p + "_bucket{" + l + ",le=\"4294967296\"} 3",
+                                p + "_bucket{" + l + ",le=\"+Inf\"} 4",
+                                p + "_sum{" + l + "} 5000002049",
+                                p + "_count{" + l + "} 4",
+                            }));
+}
+
+TEST(CallMetricsTest, LatencyBucketsAndEscaping) {
+  CallMetrics metrics;
+  const std::vector<std::string> labels = {"a\"b\\c\nd", "dns:///x:1", "OK"};
+  metrics.Record("grpc.client.call.duration", labels, 0.000030517578125);  // 2^-15: exact sums
+  metrics.Record("grpc.client.call.duration", labels, 0.25);
+  const std::string text = metrics.PrometheusText();
+  const std::string l = "grpc_method=\"a\\\"b\\\\c\\nd\",grpc_target=\"dns:///x:1\",grpc_status=\"OK\"";
+  std::vector<std::string> lines = Lines(text, "grpc_client_call_duration_seconds");
+  ASSERT_EQ(lines.size(), 41u + 1 + 2);  // A66's 41 bounds, +Inf, sum, count
+  EXPECT_EQ(lines[0], "grpc_client_call_duration_seconds_bucket{" + l + ",le=\"0\"} 0");
+  EXPECT_EQ(lines[1], "grpc_client_call_duration_seconds_bucket{" + l + ",le=\"1e-05\"} 0");
+  EXPECT_EQ(lines[2], "grpc_client_call_duration_seconds_bucket{" + l + ",le=\"5e-05\"} 1");
+  EXPECT_EQ(lines[27], "grpc_client_call_duration_seconds_bucket{" + l + ",le=\"0.2\"} 1");
+  EXPECT_EQ(lines[28], "grpc_client_call_duration_seconds_bucket{" + l + ",le=\"0.25\"} 2");
+  EXPECT_EQ(lines[40], "grpc_client_call_duration_seconds_bucket{" + l + ",le=\"100\"} 2");
+  EXPECT_EQ(lines[41], "grpc_client_call_duration_seconds_bucket{" + l + ",le=\"+Inf\"} 2");
+  EXPECT_EQ(lines[42], "grpc_client_call_duration_seconds_sum{" + l + "} 0.250030517578125");
+  EXPECT_EQ(lines[43], "grpc_client_call_duration_seconds_count{" + l + "} 2");
+}
+
+class EchoService : public Service {
+ public:
+  EchoService() : Service("h2rpc.rpc_test.Echo") {
+    AddUnaryMethod<EchoRequest, EchoReply>(
+        "/h2rpc.rpc_test.Echo/Unary",
+        [](ServerContext&, const EchoRequest& req) -> Task<absl::StatusOr<EchoReply>> {
+          if (req.status_code() != 0) {
+            co_return absl::Status(static_cast<absl::StatusCode>(req.status_code()), "no");
+          }
+          EchoReply reply;
+          reply.set_text(req.text());
+          co_return reply;
+        });
+  }
+};
+
+TEST(CallMetricsTest, InterceptorsRecordA66Instruments) {
+  transport::UvLoop loop;
+  CallMetrics metrics;
+  EchoService service;
+  ServerOptions server_options;
+  server_options.interceptors.push_back(metrics.ServerInterceptor());
+  Server server(&loop, server_options);
+  server.RegisterService(&service);
+  ASSERT_TRUE(server.Listen("127.0.0.1", 0).ok());
+  ChannelOptions channel_options;
+  channel_options.interceptors.push_back(metrics.ClientInterceptor());
+  const std::string target = "127.0.0.1:" + std::to_string(server.port());
+  auto channel = Channel::Create(&loop, target, channel_options);
+  EchoRequest ok;
+  ok.set_text(std::string(2000, 'x'));
+  EchoRequest bad;
+  bad.set_status_code(static_cast<int>(absl::StatusCode::kNotFound));
+  for (const EchoRequest* req : {&ok, &ok, &bad}) {
+    (void)BlockOn(&loop, UnaryCall<EchoRequest, EchoReply>(channel, "/h2rpc.rpc_test.Echo/Unary",
+                                                         *req, {}));
+  }
+  const std::string method = "h2rpc.rpc_test.Echo/Unary";
+  const std::string t = "dns:///" + target;
+  EXPECT_EQ(metrics.CounterValue("grpc.client.attempt.started", {method, t}), 3u);
+  EXPECT_EQ(metrics.HistogramValue("grpc.client.call.duration", {method, t, "OK"}).count, 2u);
+  EXPECT_EQ(metrics.HistogramValue("grpc.client.attempt.duration", {method, t, "NOT_FOUND"}).count,
+            1u);
+  const auto sent = metrics.HistogramValue(
+      "grpc.client.attempt.sent_total_compressed_message_size", {method, t, "OK"});
+  EXPECT_EQ(sent.sum, 2.0 * ok.ByteSizeLong());
+  EXPECT_EQ(sent.counts[2], 2u);  // 2003 bytes: in (1024, 2048]
+  EchoReply reply;
+  reply.set_text(ok.text());
+  EXPECT_EQ(metrics
+                .HistogramValue("grpc.client.attempt.rcvd_total_compressed_message_size",
+                                {method, t, "OK"})
+                .sum,
+            2.0 * reply.ByteSizeLong());
+  // The server's side of the same calls (its OnFinish may run after the client has its status).
+  auto server_done = [&] {
+    return metrics.HistogramValue("grpc.server.call.duration", {method, "NOT_FOUND"}).count == 1 &&
+           metrics.HistogramValue("grpc.server.call.duration", {method, "OK"}).count == 2;
+  };
+  for (int i = 0; i < 1000 && !server_done(); ++i) uv_run(loop.uv(), UV_RUN_NOWAIT);
+  EXPECT_TRUE(server_done());
+  EXPECT_EQ(metrics.CounterValue("grpc.server.call.started", {method}), 3u);
+  EXPECT_EQ(metrics.HistogramValue("grpc.server.call.rcvd_total_compressed_message_size",
+                                   {method, "OK"})
+                .sum,
+            2.0 * ok.ByteSizeLong());
+  EXPECT_EQ(metrics.HistogramValue("grpc.server.call.sent_total_compressed_message_size",
+                                   {method, "NOT_FOUND"})
+                .sum,
+            0.0);
+  EXPECT_NE(metrics.PrometheusText().find(
+                "grpc_server_call_started_total{grpc_method=\"h2rpc.rpc_test.Echo/Unary\"} 3\n"),
+            std::string::npos);
+  channel->Close();
+  bool closed = false;
+  server.Shutdown(absl::Seconds(1), [&] { closed = true; });
+  for (int i = 0; i < 1000 && !closed; ++i) uv_run(loop.uv(), UV_RUN_ONCE);
+}
+
+}  // namespace
+}  // namespace h2rpc::rpc
