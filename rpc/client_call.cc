@@ -223,6 +223,14 @@ void Channel::StartKeepalive(const std::shared_ptr<transport::ClientHttp2Session
 struct ClientCall::Interception {
   std::vector<std::unique_ptr<ClientInterceptor>> chain;  // outermost first
   bool finish_seen = false;  // OnFinish ran (once per call)
+  // Messages written while OnStart hooks run wait for them before their OnSend hooks.
+  bool started = false;
+  std::vector<std::shared_ptr<Awaitable<bool>::State>> start_waiters;
+  void Started() {
+    started = true;
+    auto waiters = std::move(start_waiters);
+    for (auto& w : waiters) w->Complete(true);
+  }
 };
 
 ClientCall::ClientCall(std::shared_ptr<Channel> channel, std::string path, CallOptions options)
@@ -1004,9 +1012,12 @@ void ClientCall::StartIntercepted() {
   waiting_ = true;                      // Write() and WritesDone() are held until Begin()
   // A plain pointer in the callback: the task's frame holds the call until it has run.
   ClientCall* c = this;
-  RunStartHooks(shared_from_this()).Start(nullptr, [c](std::exception_ptr e) {
-    c->End(absl::UnknownError(InterceptorFailure(e)));
-  });
+  RunStartHooks(shared_from_this())
+      .Start([c] { c->interception_->Started(); },
+             [c](std::exception_ptr e) {
+               c->End(absl::UnknownError(InterceptorFailure(e)));
+               c->interception_->Started();
+             });
 }
 
 Task<void> ClientCall::RunStartHooks(std::shared_ptr<ClientCall> self) {
@@ -1054,8 +1065,14 @@ Awaitable<bool> ClientCall::WriteIntercepted(std::string message, WriteOptions o
 Task<void> ClientCall::RunSendHooks(std::shared_ptr<ClientCall> self, std::string message,
                                     WriteOptions options,
                                     std::shared_ptr<Awaitable<bool>::State> out) {
+  if (!self->interception_->started) {
+    Awaitable<bool> started(self->channel_->loop());
+    self->interception_->start_waiters.push_back(started.state());
+    co_await started;
+  }
   std::optional<std::string> m(std::move(message));
   for (auto& interceptor : self->interception_->chain) {
+    if (self->done()) break;
     if (!m) break;
     absl::Status status = co_await interceptor->OnSend(*self, m);
     if (!status.ok()) {

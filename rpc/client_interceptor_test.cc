@@ -223,6 +223,37 @@ TEST_F(ClientInterceptorTest, OnStartMayAwaitAndAddMetadata) {
   EXPECT_EQ(got, (std::vector<std::string>{"re: 1", "re: 2"}));
 }
 
+// Records when its slow OnStart ends and when its OnSend runs.
+struct SlowStart : ClientInterceptor {
+  explicit SlowStart(std::vector<std::string>* log) : log(log) {}
+  Task<absl::Status> OnStart(ClientCall& call) override {
+    co_await Sleep(call.channel()->loop(), absl::Milliseconds(30), call.stop_token());
+    log->push_back("start done");
+    co_return absl::OkStatus();
+  }
+  Task<absl::Status> OnSend(ClientCall&, std::optional<std::string>& message) override {
+    log->push_back("send " + Text<EchoRequest>(*message));
+    co_return absl::OkStatus();
+  }
+  std::vector<std::string>* log;
+};
+
+TEST_F(ClientInterceptorTest, MessagesWrittenDuringOnStartWaitForIt) {
+  MakeChannel({[this](ClientCall&) { return std::make_unique<SlowStart>(&log_); }});
+  auto body = [&]() -> Task<absl::Status> {
+    ClientReaderWriter<EchoRequest, EchoReply> chat(ClientCall::Start(channel_, kChat, {}));
+    Awaitable<bool> written = chat.Write(Req("early"));  // while OnStart sleeps
+    log_.push_back("written");
+    EXPECT_TRUE(co_await written);
+    chat.WritesDone();
+    while (co_await chat.Read()) {
+    }
+    co_return co_await chat.Finish();
+  };
+  ASSERT_TRUE(Run(body()).ok());
+  EXPECT_EQ(log_, (std::vector<std::string>{"written", "start done", "send early"}));
+}
+
 // Refuses calls locally without a token in their metadata.
 struct LocalAuth : ClientInterceptor {
   Task<absl::Status> OnStart(ClientCall& call) override {

@@ -701,11 +701,11 @@ Task<void> ServerCall::RunRequestHooks(
     for (size_t k = 0; k < chain.size() && message && status.ok(); ++k) {
       status = co_await chain[k]->OnRequest(*self, message);
     }
+    if (self->finished_ || self->cancelled_) break;  // ended while a hook ran
     if (!status.ok()) {
       self->Fail(status);
       break;
     }
-    if (self->finished_ || self->cancelled_) break;  // ended while a hook ran
     if (message) {
       out->Complete(std::move(message));
       co_return;
@@ -733,8 +733,8 @@ Task<void> ServerCall::RunResponseHooks(std::shared_ptr<ServerCall> self, std::s
   auto& chain = self->interception_->chain;
   for (size_t k = chain.size(); k-- > 0 && m;) {  // innermost first
     absl::Status status = co_await chain[k]->OnResponse(*self, m);
-    if (!status.ok()) {
-      self->Fail(status);
+    if (!status.ok() || self->finished_ || self->cancelled_) {
+      if (!self->finished_ && !self->cancelled_) self->Fail(status);
       out->Complete(false);
       co_return;
     }
