@@ -514,6 +514,7 @@ Awaitable<bool> ClientCall::WriteRaw(std::string message, WriteOptions options) 
     }
   }
   std::string frame = FrameMessage(message, compressed);
+  message_bytes_sent_ += message.size();
   if (retry_possible_) {
     sent_bytes_ += frame.size();
     if (sent_bytes_ > kMaxRetryBuffer) {
@@ -644,7 +645,9 @@ bool ClientCall::PullMessages(absl::Status* error) {
             "Compressed flag set on a message but the response has no grpc-encoding");
         return false;
       }
-      auto inflated = Decompress(response_compression_, std::move(*frame).Assembled(),
+      std::string packed = std::move(*frame).Assembled();
+      message_bytes_received_ += packed.size();
+      auto inflated = Decompress(response_compression_, packed,
                                  channel_->options().max_receive_message_size);
       if (!inflated.ok()) {
         *error = inflated.status();
@@ -655,6 +658,7 @@ bool ClientCall::PullMessages(absl::Status* error) {
     } else {
       ReceivedMessage m{std::move(frame->pieces), std::move(frame->payload)};
       queued_bytes_ += MessageBytes(m);
+      message_bytes_received_ += MessageBytes(m);
       messages_.push_back({std::move(m), false});
     }
   }

@@ -313,6 +313,10 @@ class ClientCall : public std::enable_shared_from_this<ClientCall> {
   // The request metadata (CallOptions::metadata and what interceptors added): changes count
   // until the request headers go out (interceptors' OnStart).
   Metadata& outgoing_metadata() { return options_.metadata; }
+  // Message bytes sent and received so far, as on the wire (compressed when compressed;
+  // without the 5-byte prefixes): what gRFC A66's *_total_compressed_message_size count.
+  uint64_t message_bytes_sent() const { return message_bytes_sent_; }
+  uint64_t message_bytes_received() const { return message_bytes_received_; }
   // Stopped when the call ends (for interceptors' waits, rpc/client_interceptor.h).
   std::stop_token stop_token();
   // An interceptor's short-circuit, from OnStart: the call ends with `status` without reaching
@@ -424,6 +428,8 @@ class ClientCall : public std::enable_shared_from_this<ClientCall> {
   std::optional<std::stop_callback<std::function<void()>>> parent_stop_;
   void WatchParent();
   std::optional<std::stop_source> stop_;  // see stop_token(); made when asked for
+  uint64_t message_bytes_sent_ = 0;
+  uint64_t message_bytes_received_ = 0;
   // The paths without interceptors.
   Awaitable<bool> WriteRaw(std::string message, WriteOptions options);
   Awaitable<std::optional<ReceivedMessage>> ReadMessageRaw();

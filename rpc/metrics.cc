@@ -68,27 +68,17 @@ class ServerMetricsInterceptor : public ServerInterceptor {
       : metrics_(metrics), method_(MethodLabel(call.method())), start_(absl::Now()) {
     metrics_->Add(kServerStarted, {method_});
   }
-  Task<absl::Status> OnRequest(ServerCall&, std::optional<std::string>& message) override {
-    if (message) rcvd_ += message->size();
-    co_return absl::OkStatus();
-  }
-  Task<absl::Status> OnResponse(ServerCall&, std::optional<std::string>& message) override {
-    if (message) sent_ += message->size();
-    co_return absl::OkStatus();
-  }
-  void OnFinish(ServerCall&, absl::Status& status) override {
+  void OnFinish(ServerCall& call, absl::Status& status) override {
     const std::vector<std::string> labels = {method_, StatusLabel(status)};
     metrics_->Record(kServerDuration, labels, absl::ToDoubleSeconds(absl::Now() - start_));
-    metrics_->Record(kServerSent, labels, static_cast<double>(sent_));
-    metrics_->Record(kServerRcvd, labels, static_cast<double>(rcvd_));
+    metrics_->Record(kServerSent, labels, static_cast<double>(call.message_bytes_sent()));
+    metrics_->Record(kServerRcvd, labels, static_cast<double>(call.message_bytes_received()));
   }
 
  private:
   CallMetrics* metrics_;
   std::string method_;
   absl::Time start_;
-  uint64_t sent_ = 0;
-  uint64_t rcvd_ = 0;
 };
 
 class ClientMetricsInterceptor : public ClientInterceptor {
@@ -103,22 +93,14 @@ class ClientMetricsInterceptor : public ClientInterceptor {
     metrics_->Add(kAttemptStarted, {method_, target_});
     co_return absl::OkStatus();
   }
-  Task<absl::Status> OnSend(ClientCall&, std::optional<std::string>& message) override {
-    if (message) sent_ += message->size();
-    co_return absl::OkStatus();
-  }
-  Task<absl::Status> OnReceive(ClientCall&, std::optional<std::string>& message) override {
-    if (message) rcvd_ += message->size();
-    co_return absl::OkStatus();
-  }
-  void OnFinish(ClientCall&, absl::Status& status) override {
+  void OnFinish(ClientCall& call, absl::Status& status) override {
     const absl::Time now = absl::Now();
     const std::vector<std::string> labels = {method_, target_, StatusLabel(status)};
     metrics_->Record(kCallDuration, labels, absl::ToDoubleSeconds(now - call_start_));
     if (!attempt_start_) return;  // an outer interceptor ended the call before this one's turn
     metrics_->Record(kAttemptDuration, labels, absl::ToDoubleSeconds(now - *attempt_start_));
-    metrics_->Record(kAttemptSent, labels, static_cast<double>(sent_));
-    metrics_->Record(kAttemptRcvd, labels, static_cast<double>(rcvd_));
+    metrics_->Record(kAttemptSent, labels, static_cast<double>(call.message_bytes_sent()));
+    metrics_->Record(kAttemptRcvd, labels, static_cast<double>(call.message_bytes_received()));
   }
 
  private:
@@ -127,8 +109,6 @@ class ClientMetricsInterceptor : public ClientInterceptor {
   std::string target_;
   absl::Time call_start_;
   std::optional<absl::Time> attempt_start_;
-  uint64_t sent_ = 0;
-  uint64_t rcvd_ = 0;
 };
 
 }  // namespace

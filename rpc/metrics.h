@@ -21,8 +21,6 @@
 // grpc_server_call_duration_seconds_bucket{grpc_method="pkg.Svc/M",grpc_status="OK",le="0.1"}.
 //
 // Where this differs from A66, and why:
-// - Message sizes are the serialized messages the interceptors see, i.e. before compression
-//   (A66 counts compressed bytes). They are equal for calls without compression.
 // - A call has one attempt (configured retries do not exist yet; a transparent retry is part of
 //   its attempt): attempt.started counts calls, attempt.duration starts when the metrics
 //   interceptor's OnStart runs (after the outer interceptors'), call.duration when the call

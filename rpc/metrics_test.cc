@@ -190,6 +190,27 @@ TEST(CallMetricsTest, InterceptorsRecordA66Instruments) {
   EXPECT_NE(metrics.PrometheusText().find(
                 "grpc_server_call_started_total{grpc_method=\"h2rpc.rpc_test.Echo/Unary\"} 3\n"),
             std::string::npos);
+  // Compressed messages count as sent: the request's 2003 bytes of 'x' gzip to a few dozen.
+  CallOptions gzip;
+  gzip.compression = Compression::kGzip;
+  ASSERT_TRUE(BlockOn(&loop, UnaryCall<EchoRequest, EchoReply>(
+                                 channel, "/h2rpc.rpc_test.Echo/Unary", ok, std::move(gzip)))
+                  .ok());
+  const auto sent3 = metrics.HistogramValue(
+      "grpc.client.attempt.sent_total_compressed_message_size", {method, t, "OK"});
+  ASSERT_EQ(sent3.count, 3u);
+  const double compressed = sent3.sum - sent.sum;
+  EXPECT_GT(compressed, 0);
+  EXPECT_LT(compressed, 200);
+  auto server_has_third = [&] {
+    return metrics.HistogramValue("grpc.server.call.rcvd_total_compressed_message_size",
+                                  {method, "OK"}).count == 3;
+  };
+  for (int i = 0; i < 1000 && !server_has_third(); ++i) uv_run(loop.uv(), UV_RUN_NOWAIT);
+  ASSERT_TRUE(server_has_third());
+  EXPECT_EQ(metrics.HistogramValue("grpc.server.call.rcvd_total_compressed_message_size",
+                                   {method, "OK"}).sum,
+            2.0 * ok.ByteSizeLong() + compressed);
   channel->Close();
   bool closed = false;
   server.Shutdown(absl::Seconds(1), [&] { closed = true; });

@@ -263,12 +263,14 @@ absl::Status ServerCall::PullMessages() {
         return absl::InternalError(
             "Compressed flag set on a message but the request has no grpc-encoding");
       }
-      auto inflated = Decompress(request_compression_, std::move(*frame).Assembled(),
-                                 limits_.max_receive_message_size);
+      std::string packed = std::move(*frame).Assembled();
+      message_bytes_received_ += packed.size();
+      auto inflated = Decompress(request_compression_, packed, limits_.max_receive_message_size);
       if (!inflated.ok()) return inflated.status();
       message.bytes = std::move(*inflated);
     } else {
       message.bytes = std::move(*frame).Assembled();
+      message_bytes_received_ += message.bytes.size();
     }
     queued_bytes_ += message.bytes.size();
     messages_.push_back(std::move(message));
@@ -462,6 +464,7 @@ bool ServerCall::ShouldCompress(const WriteOptions& options) const {
 }
 
 void ServerCall::WriteFramed(transport::SharedBuffer framed, Awaitable<bool>& result) {
+  message_bytes_sent_ += framed.size() - kMessagePrefixSize;
   if (stream_->write(std::move(framed))) {
     if (++writes_without_yield_ > kWritesPerYield) {
       // A handler whose writes never wait (small messages drained within the turn) would

@@ -152,6 +152,10 @@ class ServerCall : public std::enable_shared_from_this<ServerCall>, public CallC
   // compressed (interop's expect_compressed checks both).
   Compression request_compression() const { return request_compression_; }
   bool last_message_compressed() const { return last_message_compressed_; }
+  // Message bytes received and sent so far, as on the wire (compressed when compressed;
+  // without the 5-byte prefixes): what gRFC A66's *_total_compressed_message_size count.
+  uint64_t message_bytes_received() const { return message_bytes_received_; }
+  uint64_t message_bytes_sent() const { return message_bytes_sent_; }
   // Runs `fn` once if the call is cancelled (client RST, deadline, disconnect).
   void OnCancel(std::function<void()> fn);
   // Counts the call in `*active` until its stream closes (the server's active_calls()).
@@ -230,6 +234,8 @@ class ServerCall : public std::enable_shared_from_this<ServerCall>, public CallC
   transport::Fifo<Received> messages_;  // decoded, not yet read
   size_t queued_bytes_ = 0;             // their bytes
   bool last_message_compressed_ = false;
+  uint64_t message_bytes_received_ = 0;
+  uint64_t message_bytes_sent_ = 0;
   std::shared_ptr<Awaitable<std::optional<std::string>>::State> pending_read_;
   struct PendingWrite {
     std::shared_ptr<Awaitable<bool>::State> done;
