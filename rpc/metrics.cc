@@ -183,7 +183,7 @@ const CallMetrics::Instrument* CallMetrics::Find(const std::string& name) const 
 
 void CallMetrics::Add(const std::string& name, const std::vector<std::string>& labels,
                       uint64_t n) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   Instrument* i = Find(name);
   if (i == nullptr || i->histogram || labels.size() != i->label_names.size()) return;
   i->counters[labels] += n;
@@ -191,7 +191,7 @@ void CallMetrics::Add(const std::string& name, const std::vector<std::string>& l
 
 void CallMetrics::Record(const std::string& name, const std::vector<std::string>& labels,
                          double value) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   Instrument* i = Find(name);
   if (i == nullptr || !i->histogram || labels.size() != i->label_names.size()) return;
   Histogram& h = i->histograms[labels];
@@ -206,7 +206,7 @@ void CallMetrics::Record(const std::string& name, const std::vector<std::string>
 
 uint64_t CallMetrics::CounterValue(const std::string& name,
                                    const std::vector<std::string>& labels) const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   const Instrument* i = Find(name);
   if (i == nullptr) return 0;
   auto it = i->counters.find(labels);
@@ -215,7 +215,7 @@ uint64_t CallMetrics::CounterValue(const std::string& name,
 
 CallMetrics::Histogram CallMetrics::HistogramValue(const std::string& name,
                                                    const std::vector<std::string>& labels) const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   const Instrument* i = Find(name);
   if (i == nullptr) return {};
   auto it = i->histograms.find(labels);
@@ -223,7 +223,7 @@ CallMetrics::Histogram CallMetrics::HistogramValue(const std::string& name,
 }
 
 std::string CallMetrics::PrometheusText() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   std::string out;
   for (const Instrument& i : instruments_) {
     const std::string name = PrometheusName(i.name, i.histogram);

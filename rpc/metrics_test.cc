@@ -2,7 +2,9 @@
 // recorded by the interceptor pair over loopback calls (OK and failed, unary and streaming).
 #include "rpc/metrics.h"
 
+#include <atomic>
 #include <memory>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -12,6 +14,8 @@
 #include "absl/strings/match.h"
 #include "rpc/client.h"
 #include "rpc/server.h"
+#include "rpc/server_pool.h"
+#include "transport/uv_loop_thread.h"
 #include "rpc/testdata/echo.pb.h"
 
 namespace h2rpc::rpc {
@@ -215,6 +219,57 @@ TEST(CallMetricsTest, InterceptorsRecordA66Instruments) {
   bool closed = false;
   server.Shutdown(absl::Seconds(1), [&] { closed = true; });
   for (int i = 0; i < 1000 && !closed; ++i) uv_run(loop.uv(), UV_RUN_ONCE);
+}
+
+// One CallMetrics for a two-loop ServerPool and a channel whose calls come from several
+// threads: every call counted once on each side (the series are shared across threads; run
+// under --config=tsan too).
+TEST(CallMetricsTest, SharedAcrossThreads) {
+  CallMetrics metrics;
+  EchoService service;
+  ServerPoolOptions options;
+  options.num_threads = 2;
+  options.server.interceptors.push_back(metrics.ServerInterceptor());
+  ServerPool servers(options);
+  servers.RegisterService(&service);
+  ASSERT_TRUE(servers.Listen("127.0.0.1", 0).ok());
+  {
+    transport::UvLoopThread io;
+    ChannelOptions channel_options;
+    channel_options.interceptors.push_back(metrics.ClientInterceptor());
+    auto channel = Channel::Create(io.loop(), "127.0.0.1:" + std::to_string(servers.port()),
+                                   channel_options);
+    constexpr int kThreads = 4, kCalls = 10;
+    std::atomic<int> ok{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&] {
+        EchoRequest req;
+        req.set_text("x");
+        for (int i = 0; i < kCalls; ++i) {
+          ok += BlockOn(io.loop(), UnaryCall<EchoRequest, EchoReply>(
+                                       channel, "/h2rpc.rpc_test.Echo/Unary", req, {}))
+                    .ok();
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(ok.load(), kThreads * kCalls);
+    (void)CallOnLoop(io.loop(), [&] {
+      channel->Close();
+      channel.reset();
+      return true;
+    });
+  }
+  servers.Shutdown(absl::Seconds(1));  // every call's OnFinish has run once it returns
+  const std::string method = "h2rpc.rpc_test.Echo/Unary";
+  EXPECT_EQ(metrics.CounterValue("grpc.server.call.started", {method}), 40u);
+  EXPECT_EQ(metrics.HistogramValue("grpc.server.call.duration", {method, "OK"}).count, 40u);
+  EXPECT_EQ(metrics.HistogramValue("grpc.client.call.duration",
+                                   {method, "dns:///127.0.0.1:" + std::to_string(servers.port()),
+                                    "OK"})
+                .count,
+            40u);
 }
 
 }  // namespace
