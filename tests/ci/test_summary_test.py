@@ -159,6 +159,48 @@ class TestSummaryTest(unittest.TestCase):
         rc, out = self.run_script(["//a:mixed_test"])
         self.assertEqual((rc, out), (1, "1 passed, 1 failed, 2 skipped\n"))
 
+    @staticmethod
+    def result_event(label, xml, attempt=1, run=1):
+        return {"id": {"testResult": {"label": label, "run": run, "shard": 1, "attempt": attempt,
+                                      "configuration": {"id": "x"}}},
+                "testResult": {"status": "PASSED",
+                               "testActionOutput": [{"name": "test.xml", "uri": "file://" + xml}]}}
+
+    def test_bep_names_the_xml_files_of_this_run(self):
+        # An earlier `bazel test --runs_per_test=3` left run_*_of_3 directories (one failing);
+        # this run tested the target once (test.xml at the top): only that file counts.
+        self.put("//a:ok_test", "sh_test_passed.xml")
+        self.put("//a:ok_test", "gtest_mixed.xml", "run_1_of_3")
+        self.put("//a:ok_test", "sh_test_passed.xml", "run_2_of_3")
+        top = os.path.join(self.logs, "a", "ok_test", "test.xml")
+        events = [self.summary_event("//a:ok_test", "PASSED"), self.result_event("//a:ok_test", top)]
+        rc, out = self.run_script(["//a:ok_test"], events)
+        self.assertEqual((rc, out), (0, "1 passed, 0 failed, 0 skipped\n"))
+        # Without the build event file every test.xml found is counted (the failing one too).
+        rc, out = self.run_script(["//a:ok_test"])
+        self.assertEqual((rc, out), (1, "3 passed, 1 failed, 2 skipped\n"))
+
+    def test_bep_counts_the_last_attempt_of_each_run(self):
+        # A FLAKY target: attempt 1 failed (its XML kept aside), attempt 2 passed; two runs.
+        self.put("//a:flaky_test", "gtest_mixed.xml", "attempt_1")
+        self.put("//a:flaky_test", "sh_test_passed.xml", "run_1_of_2")
+        self.put("//a:flaky_test", "sh_test_passed.xml", "run_2_of_2")
+        d = os.path.join(self.logs, "a", "flaky_test")
+        events = [self.summary_event("//a:flaky_test", "FLAKY"),
+                  self.result_event("//a:flaky_test", os.path.join(d, "attempt_1", "test.xml")),
+                  self.result_event("//a:flaky_test", os.path.join(d, "run_1_of_2", "test.xml"),
+                                    attempt=2),
+                  self.result_event("//a:flaky_test", os.path.join(d, "run_2_of_2", "test.xml"),
+                                    run=2)]
+        rc, out = self.run_script(["//a:flaky_test"], events)
+        self.assertEqual((rc, out), (0, "2 passed, 0 failed, 0 skipped\n"))
+
+    def test_failed_cases_are_named(self):
+        self.put("//rpc:a_test", "gtest_mixed.xml")
+        (p, f, s), err = self.summarize(["//rpc:a_test"])
+        self.assertEqual(f, 1)
+        self.assertIn("failed: //rpc:a_test: ", err)
+
     def test_tests_left_out_by_design_count_as_skipped(self):
         # .ci/test.sh --skip-tag=no_tsan: those tests are listed and counted, not dropped.
         self.put("//a:ok_test", "sh_test_passed.xml")
