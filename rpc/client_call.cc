@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <utility>
@@ -35,9 +36,6 @@ std::string InterceptorFailure(std::exception_ptr e) {
 }
 
 using transport::Headers;
-
-// Request bytes kept for a transparent retry; a call that sent more is not replayed.
-constexpr size_t kMaxRetryBuffer = 64 * 1024;
 
 std::vector<Metadata::Entry> ToEntries(const Headers& headers) {
   std::vector<Metadata::Entry> wire;
@@ -149,6 +147,18 @@ Channel::Channel(transport::UvLoop* loop, std::string target, ChannelOptions opt
   authority_ = !options_.authority.empty() ? options_.authority
                : target_status_.ok()       ? parsed_target_.DefaultAuthority()
                                            : target_;
+  if (target_status_.ok() && !options_.service_config.empty()) {
+    auto config = ServiceConfig::Parse(options_.service_config);
+    if (config.ok()) {
+      service_config_ = std::move(*config);
+      // A6: the token count starts full.
+      if (service_config_.retry_throttling()) {
+        retry_tokens_ = service_config_.retry_throttling()->max_tokens;
+      }
+    } else {
+      target_status_ = config.status();  // MakePolicy() then makes no policy: calls fail
+    }
+  }
   metadata_limits_ = ResolveMetadataSizeLimits(
       {options_.max_metadata_size, options_.absolute_max_metadata_size});
   MakePolicy();
@@ -217,6 +227,21 @@ void Channel::StartKeepalive(const std::shared_ptr<transport::ClientHttp2Session
   });
 }
 
+void Channel::RecordAttemptForThrottling(absl::StatusCode code, const RetryPolicy& policy) {
+  if (!retry_tokens_) return;
+  const RetryThrottlingConfig& t = *service_config_.retry_throttling();
+  if (code == absl::StatusCode::kOk) {
+    retry_tokens_ = std::min<double>(t.max_tokens, *retry_tokens_ + t.token_ratio);
+  } else if (policy.Retryable(code)) {
+    retry_tokens_ = std::max(0.0, *retry_tokens_ - 1);
+  }
+}
+
+bool Channel::RetryThrottled() const {
+  // A6: retries are allowed while the count is above half of maxTokens.
+  return retry_tokens_ && *retry_tokens_ <= service_config_.retry_throttling()->max_tokens / 2.0;
+}
+
 // --- ClientCall -----------------------------------------------------------------------------
 
 // Interceptors (see "interceptors" at the end).
@@ -237,12 +262,34 @@ ClientCall::ClientCall(std::shared_ptr<Channel> channel, std::string path, CallO
     : channel_(std::move(channel)),
       path_(std::move(path)),
       options_(std::move(options)),
-      deframer_(channel_->options().max_receive_message_size, StreamWindow(channel_->options())) {
+      max_send_message_size_(channel_->options().max_send_message_size),
+      max_receive_message_size_(channel_->options().max_receive_message_size),
+      deframer_(max_receive_message_size_, StreamWindow(channel_->options())) {
   // Parse one message ahead of the reader: what the server sends is held as the bytes it sent.
   deframer_.set_max_ready(1);
   if (options_.timeout) deadline_ = absl::Now() + *options_.timeout;
   if (options_.deadline && (!deadline_ || *options_.deadline < *deadline_)) {
     deadline_ = options_.deadline;
+  }
+  if (const MethodConfig* config = channel_->service_config().ForMethod(path_)) {
+    // The service config's timeout only shortens the call's own deadline; its waitForReady
+    // applies when the application did not say (doc/service_config.md).
+    if (config->timeout) {
+      const absl::Time by_config = absl::Now() + *config->timeout;
+      if (!deadline_ || by_config < *deadline_) deadline_ = by_config;
+    }
+    if (!options_.wait_for_ready) options_.wait_for_ready = config->wait_for_ready;
+    if (config->retry_policy) retry_policy_ = &*config->retry_policy;
+    if (config->max_request_message_bytes) {
+      max_send_message_size_ =
+          std::min<size_t>(max_send_message_size_, *config->max_request_message_bytes);
+    }
+    if (config->max_response_message_bytes) {
+      max_receive_message_size_ =
+          std::min<size_t>(max_receive_message_size_, *config->max_response_message_bytes);
+      deframer_ = MessageDeframer(max_receive_message_size_, StreamWindow(channel_->options()));
+      deframer_.set_max_ready(1);
+    }
   }
   if (options_.propagate) {
     parent_ = options_.parent;
@@ -260,6 +307,7 @@ ClientCall::~ClientCall() {
   // Dropped unfinished (users of Start() itself; the typed readers and writers cancel first):
   // the stream is reset so it does not hold the connection's window, and a wait for a
   // connection is forgotten so it does not hold the loop.
+  Commit();  // the retry buffer's bytes go back to the channel
   if (done()) return;
   if (waiting_) channel_->ForgetPick(waiting_id_);
   if (stream_ && !stream_->closed()) stream_->close(transport::constants::NGHTTP2_CANCEL);
@@ -299,6 +347,13 @@ std::stop_token ClientCall::stop_token() {
 }
 
 void ClientCall::FetchCredentials() {
+  // Each attempt asks the plugins again (a token may have expired between attempts); what
+  // they gave the previous attempt goes.
+  if (!base_metadata_) {
+    base_metadata_ = options_.metadata;
+  } else {
+    options_.metadata = *base_metadata_;
+  }
   credentials_ =
       CompositeCallCredentials({channel_->options().call_credentials, options_.credentials});
   const bool secure = channel_->options().use_tls;
@@ -353,7 +408,7 @@ void ClientCall::Begin() {
   if (deadline_ && (!deadline_timer_ || !deadline_timer_->active())) StartDeadlineTimer();
   std::weak_ptr<ClientCall> weak_call = weak_from_this();
   auto picked = channel_->PickConnection(
-      options_.wait_for_ready,
+      options_.wait_for_ready.value_or(false),
       [weak_call] {
         auto self = weak_call.lock();
         if (self && !self->done()) self->Begin();
@@ -388,7 +443,9 @@ void ClientCall::Begin() {
   const std::string timeout =
       deadline_ ? EncodeGrpcTimeout(*deadline_ - absl::Now()) : std::string();
   const absl::string_view encoding = CompressionName(options_.compression);
-  transport::HeaderFieldView fields[9];
+  // gRFC A6: attempts after the first say how many came before.
+  const std::string previous_attempts = attempts_ > 1 ? std::to_string(attempts_ - 1) : "";
+  transport::HeaderFieldView fields[10];
   size_t n = 0;
   fields[n++] = {":method", "POST"};
   fields[n++] = {":scheme", copt.use_tls ? "https" : "http"};
@@ -402,6 +459,7 @@ void ClientCall::Begin() {
   }
   fields[n++] = {"grpc-accept-encoding", kAcceptEncoding};
   fields[n++] = {"user-agent", copt.user_agent};
+  if (!previous_attempts.empty()) fields[n++] = {"grpc-previous-rpc-attempts", previous_attempts};
 
   absl::StatusOr<std::shared_ptr<transport::ClientHttp2Stream>> stream;
   if (options_.metadata.empty() && !path_.empty() && !channel_->authority().empty() &&
@@ -428,32 +486,38 @@ void ClientCall::Begin() {
   keepalive_ = picked->keepalive;
   if (keepalive_) keepalive_->OnCallStarted();
   paused_ = false;
+  // Each callback belongs to this attempt: once a retry abandoned its stream, it is ignored.
+  const uint64_t attempt = ++attempt_;
   std::weak_ptr<ClientCall> weak = weak_from_this();
-  stream_->onResponse([weak](const Headers& h, uint8_t flags) {
-    if (auto self = weak.lock()) self->OnResponse(h, flags);
+  auto current = [weak, attempt]() -> std::shared_ptr<ClientCall> {
+    auto self = weak.lock();
+    return self && self->attempt_ == attempt ? self : nullptr;
+  };
+  stream_->onResponse([current](const Headers& h, uint8_t flags) {
+    if (auto self = current()) self->OnResponse(h, flags);
   });
   // Owned chunks: the deframer keeps slices of them instead of copying message bytes.
-  stream_->onDataBuffer([weak](const transport::SharedBuffer& data) {
-    if (auto self = weak.lock()) self->OnData(data);
+  stream_->onDataBuffer([current](const transport::SharedBuffer& data) {
+    if (auto self = current()) self->OnData(data);
   });
-  stream_->onTrailers([weak](const Headers& h, uint8_t) {
-    if (auto self = weak.lock()) self->OnTrailers(h);
+  stream_->onTrailers([current](const Headers& h, uint8_t) {
+    if (auto self = current()) self->OnTrailers(h);
   });
-  stream_->onEnd([weak] {
-    if (auto self = weak.lock()) self->OnEnd();
+  stream_->onEnd([current] {
+    if (auto self = current()) self->OnEnd();
   });
-  stream_->onError([weak](const absl::Status& error) {
-    if (auto self = weak.lock()) self->stream_error_ = error;
+  stream_->onError([current](const absl::Status& error) {
+    if (auto self = current()) self->stream_error_ = error;
   });
-  stream_->onDrain([weak] {
-    if (auto self = weak.lock()) self->FlushWrites(true);
+  stream_->onDrain([current] {
+    if (auto self = current()) self->FlushWrites(true);
   });
   // The stream's own session() is gone by 'close' in every case: whether its connection still
   // lives tells a reset stream (its RST_STREAM code maps to the status) from a dropped one.
   std::weak_ptr<transport::ClientHttp2Session> connection = *session;
-  stream_->onClose([weak, connection] {
+  stream_->onClose([current, connection] {
     auto live = connection.lock();
-    if (auto self = weak.lock()) self->OnClose(!live || live->destroyed());
+    if (auto self = current()) self->OnClose(!live || live->destroyed());
   });
   if (waiting_) {
     // What was written while the call waited for its connection goes out now.
@@ -498,10 +562,9 @@ Awaitable<bool> ClientCall::WriteRaw(std::string message, WriteOptions options) 
     result.state()->Complete(false);
     return result;
   }
-  if (message.size() > channel_->options().max_send_message_size) {
-    Cancel(absl::ResourceExhaustedError(
-        absl::StrCat("Sent message larger than max (", message.size(), " vs. ",
-                     channel_->options().max_send_message_size, ")")));
+  if (message.size() > max_send_message_size_) {
+    Cancel(absl::ResourceExhaustedError(absl::StrCat(
+        "Sent message larger than max (", message.size(), " vs. ", max_send_message_size_, ")")));
     result.state()->Complete(false);
     return result;
   }
@@ -516,11 +579,13 @@ Awaitable<bool> ClientCall::WriteRaw(std::string message, WriteOptions options) 
   std::string frame = FrameMessage(message, compressed);
   message_bytes_sent_ += message.size();
   if (retry_possible_) {
-    sent_bytes_ += frame.size();
-    if (sent_bytes_ > kMaxRetryBuffer) {
-      retry_possible_ = false;  // too much to keep: this call will not be replayed
-      sent_frames_.clear();
+    const ChannelOptions& copt = channel_->options();
+    if (sent_bytes_ + frame.size() > copt.per_rpc_retry_buffer_size ||
+        channel_->retry_buffered_bytes_ + frame.size() > copt.retry_buffer_size) {
+      Commit();  // too much to keep: this call will not be replayed (A6)
     } else {
+      sent_bytes_ += frame.size();
+      channel_->retry_buffered_bytes_ += frame.size();
       sent_frames_.push_back(frame);
     }
   }
@@ -559,10 +624,10 @@ void ClientCall::FlushWrites(bool ok) {
 
 void ClientCall::OnResponse(const Headers& headers, uint8_t flags) {
   got_headers_ = true;
-  // Committed: the server has the call.
-  retry_possible_ = false;
-  sent_frames_.clear();
   const bool trailers_only = flags & NGHTTP2_FLAG_END_STREAM;
+  // Response headers commit the call (A6); a Trailers-Only response does not: its status may
+  // still be retried (OnTrailers).
+  if (!trailers_only) Commit();
   // gRPC's metadata size limits (Trailers-Only: OnTrailers checks them).
   if (!trailers_only) {
     if (absl::Status st = CheckMetadataSize(HeaderListSize(headers), channel_->metadata_limits_);
@@ -647,8 +712,7 @@ bool ClientCall::PullMessages(absl::Status* error) {
       }
       std::string packed = std::move(*frame).Assembled();
       message_bytes_received_ += packed.size();
-      auto inflated = Decompress(response_compression_, packed,
-                                 channel_->options().max_receive_message_size);
+      auto inflated = Decompress(response_compression_, packed, max_receive_message_size_);
       if (!inflated.ok()) {
         *error = inflated.status();
         return false;
@@ -728,8 +792,11 @@ void ClientCall::OnTrailers(const Headers& trailers) {
     return;
   }
   auto md = Metadata::FromWire(ToEntries(trailers), /*skip_reserved=*/true);
-  if (md.ok()) trailing_metadata_ = std::move(*md);
   absl::Status status = md.ok() ? StatusFromTrailers(trailers) : md.status();
+  if (retry_policy_) channel_->RecordAttemptForThrottling(status.code(), *retry_policy_);
+  if (RetryByPolicy(status, &trailers)) return;
+  Commit();
+  if (md.ok()) trailing_metadata_ = std::move(*md);
   trailers_status_ = std::move(status);
   MaybeEndWithTrailers(/*dropping_unread=*/false);
 }
@@ -784,7 +851,6 @@ void ClientCall::OnClose(bool connection_gone) {
   const uint32_t code = stream_->rstCode().value_or(transport::constants::NGHTTP2_CANCEL);
   // (Writes waiting for 'drain' wait on for the new stream's.)
   if (code == transport::constants::NGHTTP2_REFUSED_STREAM && RetryTransparently()) return;
-  FlushWrites(false);
   if (deadline_expired_) {
     status = absl::DeadlineExceededError("Deadline Exceeded");
   } else if (connection_gone && keepalive_ && keepalive_->failure()) {
@@ -803,6 +869,11 @@ void ClientCall::OnClose(bool connection_gone) {
   } else {
     status = StatusFromRstCode(code);
   }
+  if (!deadline_expired_) {
+    if (retry_policy_) channel_->RecordAttemptForThrottling(status.code(), *retry_policy_);
+    if (RetryByPolicy(status, nullptr)) return;
+  }
+  FlushWrites(false);
   End(status);
 }
 
@@ -812,9 +883,7 @@ bool ClientCall::RetryTransparently() {
   if (!retry_possible_ || retried_ || got_headers_ || deadline_expired_) return false;
   retried_ = true;
   ++channel_->transparent_retries_;
-  auto frames = std::move(sent_frames_);
-  sent_frames_.clear();
-  sent_bytes_ = 0;
+  auto frames = sent_frames_;  // (kept: a later attempt of the retry policy replays them too)
   const bool writes_done = writes_done_;
   writes_done_ = false;
   if (deadline_timer_) deadline_timer_->stop();
@@ -832,8 +901,76 @@ bool ClientCall::RetryTransparently() {
   return true;
 }
 
+void ClientCall::Commit() {
+  retry_possible_ = false;
+  channel_->retry_buffered_bytes_ -= sent_bytes_;
+  sent_bytes_ = 0;
+  sent_frames_.clear();
+}
+
+bool ClientCall::RetryByPolicy(const absl::Status& status, const Headers* trailers) {
+  if (!retry_policy_ || !retry_possible_ || done() || deadline_expired_) return false;
+  if (!retry_policy_->Retryable(status.code())) return false;
+  if (attempts_ >= retry_policy_->max_attempts) return false;
+  if (channel_->RetryThrottled()) return false;
+  absl::Duration delay;
+  std::optional<std::string> pushback;
+  if (trailers) pushback = trailers->get("grpc-retry-pushback-ms");
+  if (pushback) {
+    // The server decides: a valid delay is used as is (and the backoff starts over); a
+    // negative or unparsable one means "do not retry" (A6).
+    int64_t ms = 0;
+    if (!absl::SimpleAtoi(*pushback, &ms) || ms < 0) return false;
+    delay = absl::Milliseconds(ms);
+    backoff_exponent_ = 0;
+  } else {
+    // A6: the n-th retry after random(0, min(initialBackoff*multiplier^(n-1), maxBackoff)).
+    const double cap_s = std::min(
+        absl::ToDoubleSeconds(retry_policy_->initial_backoff) *
+            std::pow(retry_policy_->backoff_multiplier, backoff_exponent_),
+        absl::ToDoubleSeconds(retry_policy_->max_backoff));
+    std::uniform_real_distribution<double> jitter(0.0, cap_s);
+    delay = absl::Seconds(jitter(channel_->retry_random_));
+    ++backoff_exponent_;
+  }
+  ++attempts_;
+  ++channel_->policy_retries_;
+  StartNextAttempt(delay);
+  return true;
+}
+
+void ClientCall::StartNextAttempt(absl::Duration delay) {
+  // The abandoned attempt's stream: its later events are ignored from now on.
+  ++attempt_;
+  if (stream_ && !stream_->closed()) stream_->close(transport::constants::NGHTTP2_CANCEL);
+  stream_.reset();
+  got_headers_ = false;
+  trailers_status_.reset();
+  response_ended_ = false;
+  response_compression_ = Compression::kIdentity;
+  stream_error_ = absl::OkStatus();
+  trailing_metadata_ = Metadata();
+  deframer_ = MessageDeframer(max_receive_message_size_, StreamWindow(channel_->options()));
+  deframer_.set_max_ready(1);
+  // Until the next stream exists the call waits as for a connection: writes meanwhile join
+  // the replayed ones (and the retry buffer); writes waiting for the old stream's 'drain'
+  // complete when the new stream takes their frames.
+  waiting_ = true;
+  waiting_frames_ = sent_frames_;
+  retry_timer_ = channel_->loop()->createTimer();
+  std::weak_ptr<ClientCall> weak = weak_from_this();
+  const int64_t ms = std::max<int64_t>(0, absl::ToInt64Milliseconds(delay));
+  retry_timer_->start(static_cast<uint64_t>(ms), [weak] {
+    auto self = weak.lock();
+    if (!self || self->done()) return;
+    self->Proceed();  // the credentials (again), then the new stream
+  });
+}
+
 void ClientCall::End(absl::Status status) {
   if (done()) return;
+  Commit();
+  if (retry_timer_) retry_timer_->stop();
   if (interception_) {
     RunFinishHooks(status);
     if (done()) return;  // a hook ended the call itself

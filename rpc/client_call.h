@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <stop_token>
 #include <string>
 #include <vector>
@@ -37,6 +38,7 @@
 #include "rpc/metadata_limits.h"
 #include "rpc/resolver.h"
 #include "rpc/server_call.h"
+#include "rpc/service_config.h"
 #include "rpc/target.h"
 #include "rpc/task.h"
 #include "transport/buffer.h"
@@ -110,7 +112,19 @@ struct ChannelOptions {
   // names a policy wins, e.g. {"loadBalancingConfig":[{"round_robin":{}}]}. An unknown name or
   // bad JSON makes the channel invalid (its calls fail with INVALID_ARGUMENT, as a bad target).
   std::string lb_policy;
+  // The service config also configures methods (rpc/service_config.h; rpc/README.md, "Retries
+  // and service config"): per-method "timeout" (the earlier of it and the call's deadline
+  // counts), "waitForReady" (a call's own wait_for_ready wins), "maxRequestMessageBytes" /
+  // "maxResponseMessageBytes" (the smaller of them and this channel's limits count),
+  // "retryPolicy", and the channel's "retryThrottling". An invalid one makes the channel
+  // invalid (INVALID_ARGUMENT naming the problem).
   std::string service_config;
+  // Retry buffers (gRFC A6): the request bytes one call keeps for replaying on a new attempt
+  // until it commits (gRPC's GRPC_ARG_PER_RPC_RETRY_BUFFER_SIZE default), and those of all this
+  // channel's calls together. A call whose next message would exceed either commits: it is not
+  // retried any more (transparently or by its retryPolicy).
+  size_t per_rpc_retry_buffer_size = 256 * 1024;
+  size_t retry_buffer_size = 16 * 1024 * 1024;
   // Reconnection backoff of each subchannel (gRPC's connection-backoff defaults: 1 s, x1.6,
   // jitter 0.2, 120 s at most, every attempt allowed at least 20 s to connect).
   BackoffOptions backoff;
@@ -139,7 +153,9 @@ struct CallOptions {
   // gRPC's wait-for-ready: when the channel is in TRANSIENT_FAILURE (no address connects) the
   // call waits, until its deadline, for a connection instead of failing at once with
   // UNAVAILABLE. (Every call waits while the channel is IDLE or CONNECTING.)
-  bool wait_for_ready = false;
+  // Unset: the service config's waitForReady for the method decides (false without one); set,
+  // the application's value wins (doc/service_config.md).
+  std::optional<bool> wait_for_ready;
   // Per-call credentials (rpc/credentials.h), after the channel's call_credentials.
   std::shared_ptr<CallCredentials> credentials;
   // Interceptors of this call only, after the channel's (rpc/client_interceptor.h).
@@ -199,6 +215,15 @@ class Channel : public std::enable_shared_from_this<Channel> {
   const std::string& authority() const { return authority_; }
   // How many connections this channel has made (reconnects show here).
   int connections_made() const { return connections_made_; }
+  // The parsed ChannelOptions::service_config (empty when there is none or it is invalid).
+  const ServiceConfig& service_config() const { return service_config_; }
+  // Attempts started by calls' retry policies (not counting the first attempts, nor
+  // transparent retries).
+  int policy_retries() const { return policy_retries_; }
+  // Request bytes the channel's calls keep for retries now (ChannelOptions::retry_buffer_size).
+  size_t retry_buffered_bytes() const { return retry_buffered_bytes_; }
+  // The retry throttling token count (gRFC A6), when the service config has retryThrottling.
+  std::optional<double> retry_tokens() const { return retry_tokens_; }
   // Calls replayed because the server never processed them (REFUSED_STREAM / GOAWAY).
   int transparent_retries() const { return transparent_retries_; }
   // The server's last grpc-accept-encoding (unknown before its first response): we never
@@ -224,6 +249,16 @@ class Channel : public std::enable_shared_from_this<Channel> {
   std::string authority_;
   ChannelOptions options_;
   MetadataSizeLimits metadata_limits_;
+  ServiceConfig service_config_;
+  // Retries (gRFC A6): see the accessors above.
+  int policy_retries_ = 0;
+  size_t retry_buffered_bytes_ = 0;
+  std::optional<double> retry_tokens_;
+  std::mt19937_64 retry_random_{std::random_device{}()};
+  // Throttling: an attempt of a call with a retry policy ended with `code` (OK adds
+  // tokenRatio, a retryable code takes one token away).
+  void RecordAttemptForThrottling(absl::StatusCode code, const RetryPolicy& policy);
+  bool RetryThrottled() const;
   int connections_made_ = 0;
   // Load balancing (rpc/channel_lb.cc).
   std::string lb_policy_name_;
@@ -370,6 +405,9 @@ class ClientCall : public std::enable_shared_from_this<ClientCall> {
   std::shared_ptr<Channel> channel_;
   std::string path_;
   CallOptions options_;
+  // The channel's message size limits, lowered by the method's service config.
+  size_t max_send_message_size_;
+  size_t max_receive_message_size_;
   std::optional<absl::Time> deadline_;
   std::shared_ptr<transport::ClientHttp2Stream> stream_;
   // The pinger of the stream's connection: if it closed the connection, it says why.
@@ -383,11 +421,31 @@ class ClientCall : public std::enable_shared_from_this<ClientCall> {
   // Transparent retry (gRFC A6): what we sent, kept until the server's first response headers
   // commit the call, so that a call the server never processed (REFUSED_STREAM, or above a
   // GOAWAY's last stream id) can be replayed once on a new stream.
+  // Also the buffer of the retry policy (gRFC A6): until the call commits (response headers, a
+  // buffer over ChannelOptions::per_rpc_retry_buffer_size or the channel's retry_buffer_size,
+  // the end of the call), each new attempt replays these frames.
   std::vector<std::string> sent_frames_;
   size_t sent_bytes_ = 0;
-  bool retry_possible_ = true;
+  bool retry_possible_ = true;  // not committed yet
   bool retried_ = false;
   bool RetryTransparently();
+  // Commits the call: no more attempts; the retry buffer is released (also to the channel).
+  void Commit();
+  // The method's retry policy (from the channel's service config, which outlives the call).
+  const RetryPolicy* retry_policy_ = nullptr;
+  int attempts_ = 1;  // attempts the policy allowed so far (transparent retries not counted)
+  int backoff_exponent_ = 0;  // the n-1 of A6's initialBackoff*multiplier^(n-1)
+  // The current stream's number: callbacks of an abandoned attempt's stream are ignored.
+  uint64_t attempt_ = 0;
+  std::unique_ptr<transport::Timer> retry_timer_;  // the backoff before the next attempt
+  // The request metadata before credentials added theirs (each attempt fetches them anew).
+  std::optional<Metadata> base_metadata_;
+  // An attempt ended with `status` before the call committed: starts the next attempt after
+  // the backoff (or the server's grpc-retry-pushback-ms in `trailers`) and returns true, or
+  // false when the policy says the call ends with this status.
+  bool RetryByPolicy(const absl::Status& status, const transport::Headers* trailers);
+  // Abandons the current attempt and starts a new one after `delay`.
+  void StartNextAttempt(absl::Duration delay);
   // The call waits for a connection (Channel::PickConnection()); what is written meanwhile.
   bool waiting_ = false;
   uint64_t waiting_id_ = 0;
