@@ -649,6 +649,11 @@ void ClientCall::OnResponse(const Headers& headers, uint8_t flags) {
                           ? StatusFromHttpStatus(http_status)
                           : absl::UnknownError(absl::StrCat("Unexpected content-type: '",
                                                             content_type, "'"));
+    // (A proxy's 503 before any gRPC response is UNAVAILABLE: retryable like any status.)
+    if (trailers_only) {
+      if (retry_policy_) channel_->RecordAttemptForThrottling(st.code(), *retry_policy_);
+      if (RetryByPolicy(st, nullptr)) return;
+    }
     End(st);
     if (stream_ && !stream_->closed()) stream_->close(transport::constants::NGHTTP2_CANCEL);
     return;

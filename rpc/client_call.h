@@ -311,6 +311,10 @@ class Channel : public std::enable_shared_from_this<Channel> {
   friend class ClientCall;
 };
 
+// One call. With a retry policy in the channel's service config (gRFC A6; rpc/README.md,
+// "Retries and service config") a call may run as several attempts, one stream each, until it
+// commits (response headers, its retry buffer full, its end); what it offers (reads, writes,
+// metadata, status) is the committed attempt's, and its deadline spans every attempt.
 class ClientCall : public std::enable_shared_from_this<ClientCall> {
  public:
   // Starts a call of `path` ("/package.Service/Method"): the request headers go out at once.

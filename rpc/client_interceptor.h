@@ -23,6 +23,11 @@
 // when the call ends (cancelled, past its deadline, dropped by its owner), so that a call ended
 // meanwhile lets go of them (a hook that never returns keeps its call alive).
 //
+// Retries (rpc/README.md, "Retries and service config"): an interceptor wraps the whole call,
+// not each attempt. OnStart and OnFinish run once; a message's OnSend runs once and a retry
+// replays the bytes it produced; only the committed attempt's response reaches
+// OnReceiveInitialMetadata and OnReceive. Metadata added in OnStart goes with every attempt.
+//
 // Message hooks see the serialized message (requests before compression, responses after
 // decompression): change the string, or reset the optional to drop the message (a dropped
 // request's Write() completes with true; a dropped response is skipped by the reader). A non-OK

@@ -21,8 +21,9 @@
 // grpc_server_call_duration_seconds_bucket{grpc_method="pkg.Svc/M",grpc_status="OK",le="0.1"}.
 //
 // Where this differs from A66, and why:
-// - A call has one attempt (configured retries do not exist yet; a transparent retry is part of
-//   its attempt): attempt.started counts calls, attempt.duration starts when the metrics
+// - A call counts as one attempt (interceptors wrap the whole call, so the retries of a
+//   retryPolicy and transparent retries are inside it; per-attempt metrics are not recorded
+//   yet): attempt.started counts calls, attempt.duration starts when the metrics
 //   interceptor's OnStart runs (after the outer interceptors'), call.duration when the call
 //   was created.
 // - Server calls start when the server has validated the request headers and found the

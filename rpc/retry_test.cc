@@ -81,6 +81,7 @@ class FlakyService : public Service {
 struct Step {
   int status = 0;
   std::optional<std::string> pushback;
+  std::string http_status = "200";  // another one: a proxy's answer, text/plain
 };
 class ScriptedServer {
  public:
@@ -92,6 +93,11 @@ class ScriptedServer {
       previous_attempts.push_back(headers.get("grpc-previous-rpc-attempts").value_or(""));
       const Step& step = script_[std::min(previous_attempts.size() - 1, script_.size() - 1)];
       s->onData([](std::string_view) {});
+      if (step.http_status != "200") {
+        (void)s->respond({{":status", step.http_status}, {"content-type", "text/plain"}},
+                         {.endStream = true});
+        return;
+      }
       if (step.status != 0) {
         transport::Headers h{{":status", "200"},
                              {"content-type", "application/grpc"},
@@ -311,6 +317,14 @@ TEST_F(RetryTest, PreviousAttemptsHeaderAndServerPushback) {
   EXPECT_EQ(scripted.previous_attempts, (std::vector<std::string>{"", "1", "2"}));
   // The pushback (300 ms) replaced the backoff (at most 10 ms for the first retry).
   EXPECT_GE(absl::Now() - start, absl::Milliseconds(300));
+}
+
+TEST_F(RetryTest, AProxys503BeforeAnyResponseIsRetried) {
+  ScriptedServer scripted(&loop_, {{0, std::nullopt, "503"}, {0, std::nullopt}});
+  auto channel = MakeChannel(RetryConfig(2), {}, scripted.target());
+  auto reply = Call(channel);
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(scripted.previous_attempts, (std::vector<std::string>{"", "1"}));
 }
 
 TEST_F(RetryTest, NegativeOrInvalidPushbackStopsRetrying) {
