@@ -17,6 +17,7 @@
 #include "rpc/framing.h"
 #include "rpc/server.h"
 #include "rpc/testdata/echo.pb.h"
+#include "transport/constants.h"
 #include "transport/server.h"
 
 namespace h2rpc::rpc {
@@ -82,6 +83,7 @@ struct Step {
   int status = 0;
   std::optional<std::string> pushback;
   std::string http_status = "200";  // another one: a proxy's answer, text/plain
+  uint32_t reset = 0;                // an HTTP/2 error code: RST_STREAM instead of an answer
 };
 class ScriptedServer {
  public:
@@ -93,6 +95,10 @@ class ScriptedServer {
       previous_attempts.push_back(headers.get("grpc-previous-rpc-attempts").value_or(""));
       const Step& step = script_[std::min(previous_attempts.size() - 1, script_.size() - 1)];
       s->onData([](std::string_view) {});
+      if (step.reset != 0) {
+        s->close(step.reset);
+        return;
+      }
       if (step.http_status != "200") {
         (void)s->respond({{":status", step.http_status}, {"content-type", "text/plain"}},
                          {.endStream = true});
@@ -325,6 +331,31 @@ TEST_F(RetryTest, AProxys503BeforeAnyResponseIsRetried) {
   auto reply = Call(channel);
   ASSERT_TRUE(reply.ok()) << reply.status();
   EXPECT_EQ(scripted.previous_attempts, (std::vector<std::string>{"", "1"}));
+}
+
+TEST_F(RetryTest, AStreamResetBeforeAnyResponseIsRetried) {
+  // RST_STREAM(CANCEL) from the server: UNAVAILABLE, retryable.
+  ScriptedServer scripted(
+      &loop_, {{0, std::nullopt, "200", transport::constants::NGHTTP2_CANCEL}, {0, std::nullopt}});
+  auto channel = MakeChannel(RetryConfig(2), {}, scripted.target());
+  auto reply = Call(channel);
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(scripted.previous_attempts, (std::vector<std::string>{"", "1"}));
+}
+
+TEST_F(RetryTest, TransparentRetriesDoNotCountAgainstMaxAttempts) {
+  // Refused (the server never processed it): replayed transparently; then UNAVAILABLE, which
+  // the policy's one retry (maxAttempts 2) still covers.
+  ScriptedServer scripted(
+      &loop_, {{0, std::nullopt, "200", transport::constants::NGHTTP2_REFUSED_STREAM},
+               {14, std::nullopt},
+               {0, std::nullopt}});
+  auto channel = MakeChannel(RetryConfig(2), {}, scripted.target());
+  auto reply = Call(channel);
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(scripted.previous_attempts, (std::vector<std::string>{"", "", "1"}));
+  EXPECT_EQ(channel->transparent_retries(), 1);
+  EXPECT_EQ(channel->policy_retries(), 1);
 }
 
 TEST_F(RetryTest, NegativeOrInvalidPushbackStopsRetrying) {
