@@ -17,6 +17,7 @@
 #include "rpc/framing.h"
 #include "rpc/server.h"
 #include "rpc/testdata/echo.pb.h"
+#include "rpc/timeout.h"
 #include "transport/constants.h"
 #include "transport/server.h"
 
@@ -93,6 +94,7 @@ class ScriptedServer {
     server_->onStream([this](std::shared_ptr<transport::ServerHttp2Stream> s,
                              const transport::Headers& headers, uint8_t) {
       previous_attempts.push_back(headers.get("grpc-previous-rpc-attempts").value_or(""));
+      timeouts.push_back(headers.get("grpc-timeout").value_or(""));
       const Step& step = script_[std::min(previous_attempts.size() - 1, script_.size() - 1)];
       s->onData([](std::string_view) {});
       if (step.reset != 0) {
@@ -124,6 +126,7 @@ class ScriptedServer {
   ~ScriptedServer() { server_->close(); }
   std::string target() const { return absl::StrCat("127.0.0.1:", server_->port()); }
   std::vector<std::string> previous_attempts;
+  std::vector<std::string> timeouts;  // each request's grpc-timeout
 
  private:
   std::vector<Step> script_;
@@ -214,6 +217,15 @@ TEST_F(RetryTest, MethodMaxRequestMessageBytes) {
       R"({"methodConfig":[{"name":[{"service":"h2rpc.rpc_test.Echo","method":"Unary"}],)"
       R"("maxRequestMessageBytes":50}]})");
   auto big = Call(channel, {}, std::string(100, 'x'));
+  EXPECT_EQ(big.status().code(), absl::StatusCode::kResourceExhausted) << big.status();
+  EXPECT_TRUE(Call(channel, {}, std::string(10, 'x')).ok());
+}
+
+TEST_F(RetryTest, MethodMaxResponseMessageBytes) {
+  auto channel = MakeChannel(
+      R"({"methodConfig":[{"name":[{"service":"h2rpc.rpc_test.Echo"}],)"
+      R"("maxResponseMessageBytes":50}]})");
+  auto big = Call(channel, {}, std::string(100, 'x'));  // echoed back: over the limit
   EXPECT_EQ(big.status().code(), absl::StatusCode::kResourceExhausted) << big.status();
   EXPECT_TRUE(Call(channel, {}, std::string(10, 'x')).ok());
 }
@@ -365,6 +377,33 @@ TEST_F(RetryTest, NegativeOrInvalidPushbackStopsRetrying) {
     EXPECT_EQ(Call(channel).status().code(), absl::StatusCode::kUnavailable) << pushback;
     EXPECT_EQ(scripted.previous_attempts.size(), 1u) << pushback;
   }
+}
+
+TEST_F(RetryTest, LaterAttemptsSendTheTimeLeft) {
+  ScriptedServer scripted(&loop_, {{14, "200"}, {0, std::nullopt}});
+  auto channel = MakeChannel(RetryConfig(2), {}, scripted.target());
+  CallOptions o;
+  o.timeout = absl::Seconds(20);
+  ASSERT_TRUE(Call(channel, o).ok());
+  ASSERT_EQ(scripted.timeouts.size(), 2u);
+  auto first = DecodeGrpcTimeout(scripted.timeouts[0]);
+  auto second = DecodeGrpcTimeout(scripted.timeouts[1]);
+  ASSERT_TRUE(first.ok() && second.ok()) << scripted.timeouts[0] << " " << scripted.timeouts[1];
+  // The second attempt started after the 200 ms pushback: its grpc-timeout is that much less.
+  EXPECT_LE(*second, *first - absl::Milliseconds(200));
+}
+
+TEST_F(RetryTest, BackoffIsCappedByMaxBackoff) {
+  // Without maxBackoff's 20 ms the third retry would wait random(0, 100 s).
+  service_.failures = 3;
+  auto channel = MakeChannel(
+      R"({"methodConfig":[{"name":[{"service":"h2rpc.rpc_test.Echo"}],"retryPolicy":{)"
+      R"("maxAttempts":4,"initialBackoff":"0.001s","maxBackoff":"0.02s",)"
+      R"("backoffMultiplier":10000,"retryableStatusCodes":["UNAVAILABLE"]}}]})");
+  const absl::Time start = absl::Now();
+  ASSERT_TRUE(Call(channel).ok());
+  EXPECT_EQ(service_.calls, 4);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
 }
 
 TEST_F(RetryTest, TheDeadlineSpansAllAttempts) {
