@@ -432,8 +432,10 @@ void ClientCall::Begin() {
   stream_error_ = absl::OkStatus();
   const ChannelOptions& copt = channel_->options();
   // Compress only with what the server accepts (known after its first response; before that,
-  // optimistically, as gRPC does — a server that cannot answers UNIMPLEMENTED).
-  if (options_.compression != Compression::kIdentity && channel_->server_accepts_ &&
+  // optimistically, as gRPC does — a server that cannot answers UNIMPLEMENTED). Not once
+  // messages went out compressed: a new attempt replays them, under the same grpc-encoding.
+  if (options_.compression != Compression::kIdentity && message_bytes_sent_ == 0 &&
+      channel_->server_accepts_ &&
       !channel_->server_accepts_->Contains(options_.compression)) {
     options_.compression = Compression::kIdentity;
   }
@@ -445,7 +447,7 @@ void ClientCall::Begin() {
   const absl::string_view encoding = CompressionName(options_.compression);
   // gRFC A6: attempts after the first say how many came before.
   const std::string previous_attempts = attempts_ > 1 ? std::to_string(attempts_ - 1) : "";
-  transport::HeaderFieldView fields[10];
+  transport::HeaderFieldView fields[11];  // every field below at most once
   size_t n = 0;
   fields[n++] = {":method", "POST"};
   fields[n++] = {":scheme", copt.use_tls ? "https" : "http"};

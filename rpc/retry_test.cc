@@ -85,6 +85,7 @@ struct Step {
   std::optional<std::string> pushback;
   std::string http_status = "200";  // another one: a proxy's answer, text/plain
   uint32_t reset = 0;                // an HTTP/2 error code: RST_STREAM instead of an answer
+  std::string accept_encoding;       // grpc-accept-encoding of a failure, if set
 };
 class ScriptedServer {
  public:
@@ -95,6 +96,7 @@ class ScriptedServer {
                              const transport::Headers& headers, uint8_t) {
       previous_attempts.push_back(headers.get("grpc-previous-rpc-attempts").value_or(""));
       timeouts.push_back(headers.get("grpc-timeout").value_or(""));
+      encodings.push_back(headers.get("grpc-encoding").value_or(""));
       const Step& step = script_[std::min(previous_attempts.size() - 1, script_.size() - 1)];
       s->onData([](std::string_view) {});
       if (step.reset != 0) {
@@ -111,6 +113,7 @@ class ScriptedServer {
                              {"content-type", "application/grpc"},
                              {"grpc-status", std::to_string(step.status)}};
         if (step.pushback) h.add("grpc-retry-pushback-ms", *step.pushback);
+        if (!step.accept_encoding.empty()) h.add("grpc-accept-encoding", step.accept_encoding);
         (void)s->respond(h, {.endStream = true});
         return;
       }
@@ -127,6 +130,7 @@ class ScriptedServer {
   std::string target() const { return absl::StrCat("127.0.0.1:", server_->port()); }
   std::vector<std::string> previous_attempts;
   std::vector<std::string> timeouts;  // each request's grpc-timeout
+  std::vector<std::string> encodings;  // each request's grpc-encoding
 
  private:
   std::vector<Step> script_;
@@ -379,6 +383,21 @@ TEST_F(RetryTest, TransparentRetriesDoNotCountAgainstMaxAttempts) {
   EXPECT_EQ(scripted.previous_attempts, (std::vector<std::string>{"", "", "1"}));
   EXPECT_EQ(channel->transparent_retries(), 1);
   EXPECT_EQ(channel->policy_retries(), 1);
+}
+
+TEST_F(RetryTest, ARetryKeepsTheEncodingOfTheMessagesItReplays) {
+  // The failure says the server accepts only identity; the replayed messages are gzip'd
+  // already, so the next attempt still says gzip (a new call would not compress).
+  Step failure{14, std::nullopt};
+  failure.accept_encoding = "identity";
+  ScriptedServer scripted(&loop_, {failure, {0, std::nullopt}});
+  auto channel = MakeChannel(RetryConfig(2), {}, scripted.target());
+  CallOptions o;
+  o.compression = Compression::kGzip;
+  ASSERT_TRUE(Call(channel, o, std::string(1000, 'x')).ok());
+  EXPECT_EQ(scripted.encodings, (std::vector<std::string>{"gzip", "gzip"}));
+  ASSERT_TRUE(Call(channel, o).ok());
+  EXPECT_EQ(scripted.encodings.back(), "");
 }
 
 TEST_F(RetryTest, NegativeOrInvalidPushbackStopsRetrying) {
