@@ -51,27 +51,32 @@ def count_xml(xml_path, failures=None):
     return passed, failed, skipped
 
 
-def read_bep(path):
-    """{label: overall status} from a build event JSON file (one event per line)."""
-    status = {}
+def bep_events(path):
+    """The events of a build event JSON file (one per line; unreadable lines skipped)."""
     with open(path, encoding="utf-8") as f:
         for line in f:
             line = line.strip()
             if not line:
                 continue
             try:
-                event = json.loads(line)
+                yield json.loads(line)
             except ValueError:
                 continue
-            summary_id = event.get("id", {}).get("testSummary")
-            if not summary_id:
-                continue
-            label = summary_id.get("label", "")
-            if "testSummary" in event:
-                # proto3 JSON leaves out the default value: no overallStatus is NO_STATUS.
-                status[label] = event["testSummary"].get("overallStatus", "NO_STATUS")
-            else:
-                status.setdefault(label, "ABORTED")  # an 'aborted' event in its place
+
+
+def read_bep(path):
+    """{label: overall status} from a build event JSON file (one event per line)."""
+    status = {}
+    for event in bep_events(path):
+        summary_id = event.get("id", {}).get("testSummary")
+        if not summary_id:
+            continue
+        label = summary_id.get("label", "")
+        if "testSummary" in event:
+            # proto3 JSON leaves out the default value: no overallStatus is NO_STATUS.
+            status[label] = event["testSummary"].get("overallStatus", "NO_STATUS")
+        else:
+            status.setdefault(label, "ABORTED")  # an 'aborted' event in its place
     return status
 
 
@@ -79,25 +84,17 @@ def read_bep_xmls(path):
     """{label: [test.xml paths]} from a build event JSON file: for each run and shard of a
     target, the test.xml of its last attempt (earlier attempts of a FLAKY target are retries)."""
     last = {}  # (label, run, shard) -> (attempt, path)
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            rid = event.get("id", {}).get("testResult")
-            if not rid or "testResult" not in event:
-                continue
-            key = (rid.get("label", ""), rid.get("run", 1), rid.get("shard", 1))
-            attempt = rid.get("attempt", 1)
-            for out in event["testResult"].get("testActionOutput", []):
-                uri = out.get("uri", "")
-                if out.get("name") == "test.xml" and uri.startswith("file://"):
-                    if key not in last or last[key][0] < attempt:
-                        last[key] = (attempt, uri[len("file://"):])
+    for event in bep_events(path):
+        rid = event.get("id", {}).get("testResult")
+        if not rid or "testResult" not in event:
+            continue
+        key = (rid.get("label", ""), rid.get("run", 1), rid.get("shard", 1))
+        attempt = rid.get("attempt", 1)
+        for out in event["testResult"].get("testActionOutput", []):
+            uri = out.get("uri", "")
+            if out.get("name") == "test.xml" and uri.startswith("file://"):
+                if key not in last or last[key][0] < attempt:
+                    last[key] = (attempt, uri[len("file://"):])
     xmls = {}
     for (label, _, _), (_, xml) in sorted(last.items()):
         xmls.setdefault(label, []).append(xml)
