@@ -5,6 +5,8 @@
 //   helloworld::Greeter::Stub stub(channel);
 //   absl::StatusOr<HelloReply> reply = co_await stub.SayHello(request);        // in a coroutine
 //   absl::StatusOr<HelloReply> reply = stub.SayHelloBlocking(request);         // other threads
+//   rpc::ClientContext context;                     // response metadata, status, peer: see there
+//   absl::StatusOr<HelloReply> reply = co_await stub.SayHello(&context, request);
 //
 //   auto chat = stub.RouteChat();                                              // bidi
 //   co_await chat->Write(note);
@@ -60,22 +62,80 @@ inline void BlockOn(transport::UvLoop* loop, Task<void> task) {
   (void)BlockOn(loop, internal::AsBool(std::move(task)));
 }
 
+// What a unary call tells besides its response, as gRPC C++'s ClientContext after the call:
+// the server's response headers and trailers, the status (with its details,
+// rpc/status_details.h) and the server's address. Pass one to a stub's overload that takes it:
+//
+//   rpc::ClientContext context;
+//   absl::StatusOr<HelloReply> reply = co_await stub.SayHello(&context, request);
+//   context.initial_metadata(); context.trailing_metadata();   // also when the call failed
+//
+// Unlike gRPC's, it holds no options: those stay in CallOptions. A context may be reused: each
+// call it is given to overwrites it. (Streaming calls have the same accessors on their call
+// objects: ClientReader, ClientWriter, ..., and the blocking ones.)
+// Threading: the call fills it on the channel's loop when it ends; read it after the call's task
+// (or the *Blocking method) has returned. Lifetime: it must outlive the call's task.
+class ClientContext {
+ public:
+  // The server's response headers (gRPC's GetServerInitialMetadata()); empty when the server
+  // answered Trailers-Only (an error) or no response came.
+  const Metadata& initial_metadata() const { return initial_metadata_; }
+  // The server's trailers beside grpc-status (gRPC's GetServerTrailingMetadata()).
+  const Metadata& trailing_metadata() const { return trailing_metadata_; }
+  // How the call ended (the StatusOr's status, or OK).
+  const absl::Status& status() const { return status_; }
+  // The server's "ip:port" (ClientCall::peer()); empty if the call reached no connection.
+  const std::string& peer() const { return peer_; }
+  // The response's grpc-encoding, and whether the response message arrived compressed.
+  Compression response_compression() const { return response_compression_; }
+  bool response_compressed() const { return response_compressed_; }
+
+  // What the call does when it ends (and BlockingUnaryCall when it could not run: `call` null).
+  void Record(const ClientCall* call, absl::Status status) {
+    status_ = std::move(status);
+    if (call == nullptr) {
+      initial_metadata_ = Metadata();
+      trailing_metadata_ = Metadata();
+      peer_.clear();
+      response_compression_ = Compression::kIdentity;
+      response_compressed_ = false;
+      return;
+    }
+    initial_metadata_ = call->initial_metadata();
+    trailing_metadata_ = call->trailing_metadata();
+    peer_ = call->peer();
+    response_compression_ = call->response_compression();
+    response_compressed_ = call->last_message_compressed();
+  }
+
+ private:
+  Metadata initial_metadata_;
+  Metadata trailing_metadata_;
+  absl::Status status_;
+  std::string peer_;
+  Compression response_compression_ = Compression::kIdentity;
+  bool response_compressed_ = false;
+};
+
 // A unary call: one request, one response (or the status). The request is taken by value: the
 // task is lazy, and `stub.Method(MakeRequest())` must not leave it pointing at a dead temporary.
+// `context` (may be null) gets the response metadata and status when the call ends.
 template <typename Request, typename Response>
 Task<absl::StatusOr<Response>> UnaryCall(std::shared_ptr<Channel> channel, std::string path,
-                                         Request request, CallOptions options) {
+                                         Request request, CallOptions options,
+                                         ClientContext* context = nullptr) {
   auto call = ClientCall::Start(std::move(channel), std::move(path), std::move(options));
   co_await call->Write(request.SerializeAsString());
   call->WritesDone();
   std::optional<std::string> bytes = co_await call->Read();
   absl::Status status = co_await call->Finish();
-  if (!status.ok()) co_return status;
-  if (!bytes) co_return absl::UnimplementedError("The server sent no response message");
+  if (status.ok() && !bytes) status = absl::UnimplementedError("The server sent no response message");
   Response response;
-  if (!response.ParseFromString(*bytes)) {
-    co_return absl::InternalError("Failed to parse the response message");
+  if (status.ok() && !response.ParseFromString(*bytes)) {
+    status = absl::InternalError("Failed to parse the response message");
   }
+  if (context != nullptr) context->Record(call.get(), status);
+  if (!status.ok()) co_return status;
   co_return response;
 }
 
@@ -116,6 +176,7 @@ class ClientReaderBase {
   // Response headers and trailers (after the call).
   const Metadata& initial_metadata() const { return call_->initial_metadata(); }
   const Metadata& trailing_metadata() const { return call_->trailing_metadata(); }
+  std::string peer() const { return call_->peer(); }
   ClientCall& call() { return *call_; }
 
  protected:
@@ -166,6 +227,7 @@ class ClientWriter {
   void Cancel() { call_->Cancel(absl::CancelledError("Cancelled by the client")); }
   const Metadata& initial_metadata() const { return call_->initial_metadata(); }
   const Metadata& trailing_metadata() const { return call_->trailing_metadata(); }
+  std::string peer() const { return call_->peer(); }
   ClientCall& call() { return *call_; }
 
  private:

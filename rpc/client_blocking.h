@@ -213,16 +213,24 @@ std::unique_ptr<Blocking> StartBlocking(const std::shared_ptr<Channel>& channel,
 
 }  // namespace internal
 
+// `context` (may be null) gets the response metadata and status (rpc/client.h, ClientContext).
 template <typename Request, typename Response>
 absl::StatusOr<Response> BlockingUnaryCall(const std::shared_ptr<Channel>& channel,
                                            std::string path, const Request& request,
-                                           CallOptions options) {
+                                           CallOptions options, ClientContext* context = nullptr) {
   transport::UvLoop* loop = channel->loop();
-  if (AccessFromThisThread(loop) == LoopAccess::kLoopThread) return BlockingOnLoopThreadError();
-  std::optional<absl::StatusOr<Response>> result = TryBlockOn(
-      loop, UnaryCall<Request, Response>(channel, std::move(path), request, std::move(options)));
-  if (!result) return LoopGoneError();
-  return std::move(*result);
+  absl::Status failed;
+  if (AccessFromThisThread(loop) == LoopAccess::kLoopThread) {
+    failed = BlockingOnLoopThreadError();
+  } else {
+    std::optional<absl::StatusOr<Response>> result =
+        TryBlockOn(loop, UnaryCall<Request, Response>(channel, std::move(path), request,
+                                                      std::move(options), context));
+    if (result) return std::move(*result);
+    failed = LoopGoneError();
+  }
+  if (context != nullptr) context->Record(nullptr, failed);
+  return failed;
 }
 
 template <typename Request, typename Response>

@@ -398,6 +398,13 @@ void ClientCall::WatchParent() {
                        }));
 }
 
+std::string ClientCall::peer() const {
+  std::shared_ptr<transport::ClientHttp2Session> session = session_used_.lock();
+  transport::Socket* socket = session ? session->socket() : nullptr;
+  if (socket == nullptr) return "";
+  return absl::StrCat(socket->remoteAddress(), ":", socket->remotePort());
+}
+
 void ClientCall::Begin() {
   if (deadline_ && *deadline_ <= absl::Now()) {
     deadline_expired_ = true;
@@ -428,6 +435,7 @@ void ClientCall::Begin() {
     return;
   }
   auto session = &picked->session;
+  session_used_ = picked->session;
   connection_connected_ = picked->connected;
   stream_error_ = absl::OkStatus();
   const ChannelOptions& copt = channel_->options();

@@ -367,6 +367,9 @@ class ClientCall : public std::enable_shared_from_this<ClientCall> {
   // Read() arrived compressed.
   Compression response_compression() const { return response_compression_; }
   bool last_message_compressed() const { return last_message_compressed_; }
+  // The server's address ("ip:port", as ServerContext::peer()) on the connection the call's
+  // last attempt used; empty before it had one, or once that connection is gone.
+  std::string peer() const;
 
  private:
   ClientCall(std::shared_ptr<Channel> channel, std::string path, CallOptions options);
@@ -466,6 +469,7 @@ class ClientCall : public std::enable_shared_from_this<ClientCall> {
   // had connected (the channel's flag for it).
   absl::Status stream_error_;
   std::shared_ptr<bool> connection_connected_;
+  std::weak_ptr<transport::ClientHttp2Session> session_used_;  // for peer()
   Metadata initial_metadata_;
   Metadata trailing_metadata_;
   struct Received {

@@ -1,6 +1,7 @@
 // proto/plugin/generated_code_e2e_test.cc — generated services and stubs talking to each other
 // over loopback TCP through rpc::Server and rpc::Channel: the four kinds of calls, the blocking
-// unary variant, and the UNIMPLEMENTED default of a method nobody overrides.
+// unary variant, response metadata through a ClientContext, and the UNIMPLEMENTED default of a
+// method nobody overrides.
 #include <memory>
 #include <optional>
 #include <string>
@@ -12,14 +13,17 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "proto/plugin/testdata/test_service.h2rpc.h"
+#include "google/rpc/error_details.pb.h"
 #include "rpc/client.h"
 #include "rpc/server.h"
+#include "rpc/status_details.h"
 
 namespace {
 
 using ::h2rpc::rpc::BlockOn;
 using ::h2rpc::rpc::CallOptions;
 using ::h2rpc::rpc::Channel;
+using ::h2rpc::rpc::ClientContext;
 using ::h2rpc::rpc::Server;
 using ::h2rpc::rpc::ServerContext;
 using ::h2rpc::rpc::ServerReader;
@@ -46,8 +50,24 @@ EchoResponse Response(std::string message) {
 
 class EchoImpl : public EchoService::Service {
  public:
+  // Metadata: "meta" answers with response headers and trailers, "fail" with trailers and an
+  // error with details (sent Trailers-Only: no response headers).
   Task<absl::StatusOr<EchoResponse>> Echo(ServerContext& context,
                                           const EchoRequest& request) override {
+    if (request.message() == "meta" || request.message() == "fail") {
+      auto echoed = context.client_metadata().GetFirst("x-echo-me");
+      EXPECT_TRUE(context.trailing_metadata().Add("x-trailer", echoed.value_or("none")).ok());
+      EXPECT_TRUE(context.trailing_metadata().Add("x-trailer-bin", std::string("\0\xff", 2)).ok());
+    }
+    if (request.message() == "meta") {
+      EXPECT_TRUE(context.initial_metadata().Add("x-header", "early").ok());
+    }
+    if (request.message() == "fail") {
+      google::rpc::ErrorInfo info;
+      info.set_reason("NO_LUCK");
+      co_return h2rpc::rpc::ErrorWithDetails(absl::StatusCode::kFailedPrecondition, "no luck",
+                                             info);
+    }
     co_return Response("echo: " + request.message());
   }
 
@@ -118,6 +138,81 @@ TEST_F(GeneratedCodeTest, UnaryAwaitedWithOptions) {
   absl::StatusOr<EchoResponse> response = BlockOn(&loop_, body());
   ASSERT_TRUE(response.ok()) << response.status();
   EXPECT_EQ(response->message(), "echo: there");
+}
+
+CallOptions EchoMe(std::string value) {
+  CallOptions options;
+  EXPECT_TRUE(options.metadata.Add("x-echo-me", value).ok());
+  return options;
+}
+
+TEST_F(GeneratedCodeTest, UnaryWithContextSeesHeadersTrailersAndPeer) {
+  EchoService::Stub stub(channel_);
+  ClientContext context;
+  auto body = [&]() -> Task<absl::StatusOr<EchoResponse>> {
+    co_return co_await stub.Echo(&context, Request("meta"), EchoMe("v1"));
+  };
+  absl::StatusOr<EchoResponse> response = BlockOn(&loop_, body());
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->message(), "echo: meta");
+  EXPECT_TRUE(context.status().ok());
+  EXPECT_EQ(context.initial_metadata().GetFirst("x-header"), "early");
+  EXPECT_FALSE(context.initial_metadata().Contains("x-trailer"));
+  EXPECT_EQ(context.trailing_metadata().GetFirst("x-trailer"), "v1");
+  EXPECT_EQ(context.trailing_metadata().GetFirst("x-trailer-bin"), std::string("\0\xff", 2));
+  EXPECT_FALSE(context.trailing_metadata().Contains("x-header"));
+  EXPECT_EQ(context.peer(), "127.0.0.1:" + std::to_string(server_->port()));
+  EXPECT_FALSE(context.response_compressed());
+}
+
+TEST_F(GeneratedCodeTest, UnaryErrorKeepsTrailersAndDetailsInContext) {
+  EchoService::Stub stub(channel_);
+  ClientContext context;
+  auto body = [&]() -> Task<absl::StatusOr<EchoResponse>> {
+    co_return co_await stub.Echo(&context, Request("fail"), EchoMe("v2"));
+  };
+  absl::StatusOr<EchoResponse> response = BlockOn(&loop_, body());
+  EXPECT_EQ(response.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(context.status(), response.status());
+  EXPECT_EQ(context.trailing_metadata().GetFirst("x-trailer"), "v2");
+  EXPECT_EQ(context.trailing_metadata().GetFirst("x-trailer-bin"), std::string("\0\xff", 2));
+  auto info = h2rpc::rpc::GetStatusDetail<google::rpc::ErrorInfo>(context.status());
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->reason(), "NO_LUCK");
+  EXPECT_TRUE(context.initial_metadata().empty());  // Trailers-Only
+}
+
+// The blocking form; a context reused for a second call shows that call's metadata only.
+TEST_F(GeneratedCodeTest, UnaryBlockingWithContextAndReuse) {
+  EchoService::Stub stub(channel_);
+  ClientContext context;
+  absl::StatusOr<EchoResponse> response = stub.EchoBlocking(&context, Request("meta"), EchoMe("b1"));
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(context.initial_metadata().GetFirst("x-header"), "early");
+  EXPECT_EQ(context.trailing_metadata().GetFirst("x-trailer"), "b1");
+
+  response = stub.EchoBlocking(&context, Request("plain"));
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_FALSE(context.initial_metadata().Contains("x-header"));
+  EXPECT_FALSE(context.trailing_metadata().Contains("x-trailer"));
+
+  response = stub.EchoBlocking(&context, Request("fail"), EchoMe("b2"));
+  EXPECT_EQ(response.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(context.status(), response.status());
+  EXPECT_EQ(context.trailing_metadata().GetFirst("x-trailer"), "b2");
+}
+
+// A blocking call that cannot run (from the loop's own thread) still says why in the context.
+TEST_F(GeneratedCodeTest, UnaryBlockingOnLoopThreadFillsContext) {
+  EchoService::Stub stub(channel_);
+  ClientContext context;
+  auto body = [&]() -> Task<absl::StatusOr<EchoResponse>> {
+    co_return stub.EchoBlocking(&context, Request("meta"));
+  };
+  absl::StatusOr<EchoResponse> response = BlockOn(&loop_, body());
+  EXPECT_EQ(response.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(context.status(), response.status());
+  EXPECT_TRUE(context.peer().empty());
 }
 
 TEST_F(GeneratedCodeTest, ClientStreaming) {

@@ -293,6 +293,20 @@ void PrintStubMethod(pb::io::Printer& p, const pb::MethodDescriptor* method) {
   return ::h2rpc::rpc::BlockingUnaryCall<$Request$, $Response$>(
       channel_, "$path$", request, ::std::move(options));
 }
+// The same two, and `*context` gets the response metadata, the status and the peer when the
+// call ends (rpc/client.h, ClientContext); it must outlive the call.
+::h2rpc::rpc::Task<::absl::StatusOr<$Response$>> $Method$(
+    ::h2rpc::rpc::ClientContext* context, const $Request$& request,
+    ::h2rpc::rpc::CallOptions options = {}) {
+  return ::h2rpc::rpc::UnaryCall<$Request$, $Response$>(
+      channel_, "$path$", request, ::std::move(options), context);
+}
+::absl::StatusOr<$Response$> $MethodBlocking$(
+    ::h2rpc::rpc::ClientContext* context, const $Request$& request,
+    ::h2rpc::rpc::CallOptions options = {}) {
+  return ::h2rpc::rpc::BlockingUnaryCall<$Request$, $Response$>(
+      channel_, "$path$", request, ::std::move(options), context);
+}
 )");
       break;
     case Kind::kClientStreaming:

@@ -76,7 +76,6 @@ using grpc::testing::StreamingOutputCallRequest;
 using grpc::testing::StreamingOutputCallResponse;
 using rpc::CallOptions;
 using rpc::Channel;
-using rpc::ClientCall;
 using rpc::Compression;
 using rpc::Metadata;
 using rpc::Task;
@@ -105,8 +104,8 @@ bool IsZeros(const std::string& body, int size) {
          body.find_first_not_of('\0') == std::string::npos;
 }
 
-// A unary call through the untyped ClientCall: what the typed stub does, plus what the interop
-// cases look at (response metadata, whether the response message was compressed).
+// A unary call's response and what the interop cases look at besides it (response metadata,
+// whether the response message was compressed), from the stub's ClientContext overload.
 struct UnaryResult {
   absl::Status status;
   SimpleResponse response;
@@ -156,25 +155,18 @@ class InteropClient {
  private:
   grpc::testing::TestService::Stub Stub() { return grpc::testing::TestService::Stub(channel_); }
 
-  Task<UnaryResult> RawUnary(std::shared_ptr<Channel> channel, SimpleRequest request,
-                             CallOptions options) {
-    auto call = ClientCall::Start(std::move(channel), absl::StrCat(kTestService, "UnaryCall"),
-                                  std::move(options));
-    co_await call->Write(request.SerializeAsString());
-    call->WritesDone();
-    std::optional<std::string> bytes = co_await call->Read();
+  Task<UnaryResult> UnaryWithContext(std::shared_ptr<Channel> channel, SimpleRequest request,
+                                      CallOptions options) {
+    grpc::testing::TestService::Stub stub(std::move(channel));
+    rpc::ClientContext context;
+    absl::StatusOr<SimpleResponse> response =
+        co_await stub.UnaryCall(&context, request, std::move(options));
     UnaryResult result;
-    result.compressed = call->last_message_compressed();
-    result.status = co_await call->Finish();
-    result.initial = call->initial_metadata();
-    result.trailing = call->trailing_metadata();
-    if (result.status.ok()) {
-      if (!bytes) {
-        result.status = absl::UnimplementedError("no response message");
-      } else if (!result.response.ParseFromString(*bytes)) {
-        result.status = absl::InternalError("the response message does not parse");
-      }
-    }
+    result.status = response.status();
+    if (response.ok()) result.response = std::move(*response);
+    result.initial = context.initial_metadata();
+    result.trailing = context.trailing_metadata();
+    result.compressed = context.response_compressed();
     co_return result;
   }
 
@@ -212,7 +204,7 @@ class InteropClient {
       // The probe: an uncompressed request that claims to be compressed must be rejected.
       SimpleRequest probe = LargeRequest();
       probe.mutable_expect_compressed()->set_value(true);
-      UnaryResult r = co_await RawUnary(channel_, probe, {});
+      UnaryResult r = co_await UnaryWithContext(channel_, probe, {});
       CHECK_OR_FAIL(r.status.code() == absl::StatusCode::kInvalidArgument,
                     "probe (expect_compressed=true, sent uncompressed): expected INVALID_ARGUMENT, "
                     "got ", Describe(r.status));
@@ -222,7 +214,7 @@ class InteropClient {
       req.mutable_expect_compressed()->set_value(compressed);
       CallOptions options;
       if (compressed) options.compression = Compression::kGzip;
-      UnaryResult r = co_await RawUnary(channel_, req, std::move(options));
+      UnaryResult r = co_await UnaryWithContext(channel_, req, std::move(options));
       CHECK_OR_FAIL(r.status.ok(), "UnaryCall (request compressed=", compressed,
                     ") failed: ", Describe(r.status));
       CHECK_OR_FAIL(IsZeros(r.response.payload().body(), kLargeResponseSize),
@@ -236,7 +228,7 @@ class InteropClient {
     for (bool compressed : {true, false}) {
       SimpleRequest req = LargeRequest();
       req.mutable_response_compressed()->set_value(compressed);
-      UnaryResult r = co_await RawUnary(channel_, req, {});
+      UnaryResult r = co_await UnaryWithContext(channel_, req, {});
       CHECK_OR_FAIL(r.status.ok(), "UnaryCall (response_compressed=", compressed,
                     ") failed: ", Describe(r.status));
       CHECK_OR_FAIL(r.compressed == compressed, "UnaryCall (response_compressed=", compressed,
@@ -417,7 +409,7 @@ class InteropClient {
       }
       return absl::OkStatus();
     };
-    UnaryResult r = co_await RawUnary(channel_, LargeRequest(), options());
+    UnaryResult r = co_await UnaryWithContext(channel_, LargeRequest(), options());
     CHECK_OR_FAIL(r.status.ok(), "UnaryCall failed: ", Describe(r.status));
     CHECK_OR_FAIL(IsZeros(r.response.payload().body(), kLargeResponseSize), "UnaryCall: payload of ",
                   r.response.payload().body().size(), " bytes");
