@@ -13,6 +13,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "rpc/generic.h"
 #include "rpc/on_loop.h"
 #include "rpc/status_util.h"
 #include "rpc/timeout.h"
@@ -120,6 +121,10 @@ void Server::RegisterService(Service* service) {
     if (s != service) service->OnServiceRegistered(s->name());
   }
   for (const auto& [path, handler] : service->methods()) methods_[path] = handler;
+}
+
+void Server::RegisterGenericService(GenericService* service) {
+  generic_ = internal::GenericMethodHandler(service);
 }
 
 absl::Status Server::Listen(const std::string& host, uint16_t port) {
@@ -311,7 +316,9 @@ void Server::OnStream(std::shared_ptr<transport::ServerHttp2Stream> stream,
   }
   std::string path(value(kPath).value_or(""));
   auto it = methods_.find(path);
-  if (it == methods_.end()) {
+  const MethodHandler* handler = it != methods_.end() ? &it->second : nullptr;
+  if (handler == nullptr && generic_) handler = &*generic_;
+  if (handler == nullptr) {
     // Tell "no such service" from "no such method", as gRPC does.
     const std::string service = path.size() > 1 ? path.substr(1, path.rfind('/') - 1) : "";
     RespondTrailersOnly(*stream, services_.count(service)
@@ -364,11 +371,11 @@ void Server::OnStream(std::shared_ptr<transport::ServerHttp2Stream> stream,
     }
     call->SetInterceptors(std::move(chain));
     if (call->intercepted()) {
-      call->StartIntercepted(it->second.start);  // OnStart hooks, then the handler
+      call->StartIntercepted(handler->start);  // OnStart hooks, then the handler
       return;
     }
   }
-  it->second.start(call);
+  handler->start(call);
 }
 
 void Server::Shutdown(absl::Duration grace, std::function<void()> done) {

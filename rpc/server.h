@@ -39,6 +39,8 @@
 
 namespace h2rpc::rpc {
 
+class GenericService;  // rpc/generic.h
+
 struct ServerOptions {
   CallLimits limits;
   // Interceptors of every call (rpc/server_interceptor.h), the first one outermost. Each
@@ -132,6 +134,10 @@ class Server {
 
   // Serves `service`'s methods. Call before Listen; `service` must outlive the server.
   void RegisterService(Service* service);
+  // Serves every method that no registered service has with `service` (rpc/generic.h): the
+  // base of proxies. Without one such calls end UNIMPLEMENTED. Call before Listen; `service`
+  // must outlive the server. A second call replaces the first.
+  void RegisterGenericService(GenericService* service);
   // Cleartext HTTP/2 (prior knowledge). Port 0 picks a free port: see port(). `host` is an IP
   // address; "" listens on every interface (transport::Http2Server::listen).
   absl::Status Listen(const std::string& host, uint16_t port);
@@ -188,6 +194,7 @@ class Server {
   ServerOptions options_;
   MetadataSizeLimits metadata_limits_;
   std::map<std::string, MethodHandler> methods_;
+  std::optional<MethodHandler> generic_;  // RegisterGenericService
   std::set<std::string> services_;
   std::vector<Service*> registered_;  // for the Service hooks (OnServiceRegistered, ...)
   std::unique_ptr<transport::Http2Server> http2_;

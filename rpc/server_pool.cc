@@ -21,6 +21,8 @@ ServerPool::~ServerPool() { Shutdown(absl::ZeroDuration()); }
 
 void ServerPool::RegisterService(Service* service) { services_.push_back(service); }
 
+void ServerPool::RegisterGenericService(GenericService* service) { generic_ = service; }
+
 absl::Status ServerPool::Listen(const std::string& host, uint16_t port) {
   return Start(host, port, nullptr);
 }
@@ -55,6 +57,7 @@ absl::Status ServerPool::Start(const std::string& host, uint16_t port,
     std::optional<absl::Status> st = CallOnLoop(loop, [&]() -> absl::Status {
       servers_[i] = std::make_unique<Server>(loop, options_.server);
       for (Service* s : services_) servers_[i]->RegisterService(s);
+      if (generic_ != nullptr) servers_[i]->RegisterGenericService(generic_);
       absl::Status listened = tls ? servers_[i]->ListenTls(host, this_port, *tls)
                                   : servers_[i]->Listen(host, this_port);
       if (listened.ok() && i == 0) port_ = servers_[i]->port();

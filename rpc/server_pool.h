@@ -51,6 +51,8 @@ class ServerPool {
 
   // Before Listen; `service` must outlive the pool.
   void RegisterService(Service* service);
+  // Server::RegisterGenericService on every loop (its Handle runs on all of them at once).
+  void RegisterGenericService(GenericService* service);
   // Every loop listens on host:port (port 0: the first picks a free port, the others take it).
   // On failure nothing listens.
   absl::Status Listen(const std::string& host, uint16_t port);
@@ -73,6 +75,7 @@ class ServerPool {
 
   ServerPoolOptions options_;
   std::vector<Service*> services_;
+  GenericService* generic_ = nullptr;
   std::vector<std::unique_ptr<transport::UvLoopThread>> threads_;
   std::vector<std::unique_ptr<Server>> servers_;  // servers_[i] lives on threads_[i]'s loop
   uint16_t port_ = 0;
