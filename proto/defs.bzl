@@ -26,6 +26,9 @@ writes `dir/foo.h2rpc.h`, included by its import path as `foo.pb.h` is: workspac
 ("examples/helloworld/helloworld.h2rpc.h"), or under strip_import_prefix/import_prefix
 ("grpc/testing/test.h2rpc.h"). The library also provides the messages (`foo.pb.h`, through a
 cc_proto_library) and the rpc layer (//rpc), so depending on it is enough.
+
+With `generate_mocks = True`, `<name>_mock` (testonly) holds `dir/foo.h2rpc_mock.h`: GoogleMock
+stubs (`MockGreeterStub`) for tests of code that takes a `Greeter::StubInterface&`.
 """
 
 # Where a codegen target writes its headers, relative to its package: the headers' include
@@ -45,13 +48,14 @@ def _import_path(src, proto_info):
 def _h2rpc_codegen_impl(ctx):
     proto_info = ctx.attr.proto[ProtoInfo]
     include_root = _include_root(ctx.label.name)
+    suffix = ".h2rpc_mock.h" if ctx.attr.mocks else ".h2rpc.h"
     headers = []
     import_paths = []
     for src in proto_info.direct_sources:
         import_path = _import_path(src, proto_info)
         import_paths.append(import_path)
         headers.append(ctx.actions.declare_file(
-            "%s/%s.h2rpc.h" % (include_root, import_path[:-len(".proto")]),
+            "%s/%s%s" % (include_root, import_path[:-len(".proto")], suffix),
         ))
     if not headers:
         return [DefaultInfo(files = depset())]
@@ -68,7 +72,7 @@ def _h2rpc_codegen_impl(ctx):
         format_joined = "--descriptor_set_in=%s",
     )
     args.add(ctx.executable._plugin.path, format = "--plugin=protoc-gen-h2rpc=%s")
-    args.add(out_dir, format = "--h2rpc_out=%s")
+    args.add(("mocks:" if ctx.attr.mocks else "") + out_dir, format = "--h2rpc_out=%s")
     args.add_all(import_paths)
     ctx.actions.run(
         executable = ctx.executable._protoc,
@@ -90,6 +94,10 @@ h2rpc_codegen = rule(
             mandatory = True,
             providers = [ProtoInfo],
         ),
+        "mocks": attr.bool(
+            doc = "Generate the GoogleMock stubs (`.h2rpc_mock.h`) instead of `.h2rpc.h`.",
+            default = False,
+        ),
         "_protoc": attr.label(
             default = Label("@com_google_protobuf//:protoc"),
             executable = True,
@@ -109,6 +117,8 @@ def h2rpc_cc_library(
         deps = [],
         cc_proto = None,
         rpc_dep = Label("//:rpc"),
+        generate_mocks = False,
+        gmock_dep = Label("@googletest_src//:gtest"),
         **kwargs):
     """The h2rpc services and stubs of a proto_library's srcs, with their messages.
 
@@ -119,6 +129,14 @@ def h2rpc_cc_library(
       deps: more dependencies of the cc_library.
       cc_proto: an existing cc_proto_library of `proto`, instead of defining one.
       rpc_dep: the rpc layer the generated code uses (h2rpc's //rpc).
+      generate_mocks: also define `<name>_mock`, a testonly cc_library of `dir/foo.h2rpc_mock.h`
+        for each `dir/foo.proto` (included as `foo.h2rpc.h` is): for every service `Svc`,
+        `MockSvcStub`, a GoogleMock implementation of `Svc::StubInterface` (the interface the
+        generated `Svc::Stub` implements), as gRPC's generate_mocks. Code under test takes a
+        `Svc::StubInterface&`; its tests pass a mock. A target of its own, so that programs
+        using the stubs never link GoogleMock. Coroutine methods return Tasks:
+        rpc::testing::ReturnReady (rpc/testing/stub_testing.h) makes the mock actions.
+      gmock_dep: the GoogleMock library the mocks use (h2rpc's Debian googletest).
       **kwargs: more cc_library attributes (visibility, tags, testonly, ...). visibility, tags
         and testonly apply to the helper targets too.
     """
@@ -147,3 +165,20 @@ def h2rpc_cc_library(
         deps = [cc_proto, rpc_dep] + deps,
         **kwargs
     )
+    if generate_mocks:
+        mock_common = dict(common)
+        mock_common["testonly"] = True
+        mock_codegen = "%s_mock_codegen" % name
+        h2rpc_codegen(
+            name = mock_codegen,
+            proto = proto,
+            mocks = True,
+            **mock_common
+        )
+        native.cc_library(
+            name = "%s_mock" % name,
+            hdrs = [":" + mock_codegen],
+            strip_include_prefix = _include_root(mock_codegen),
+            deps = [":" + name, gmock_dep],
+            **mock_common
+        )

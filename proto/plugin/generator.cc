@@ -70,6 +70,7 @@ const std::set<std::string>& ReservedMemberNames() {
       "methods",
       "methods_",
       "channel_",
+      "StubInterface",
       "AddUnaryMethod",
       "AddClientStreamingMethod",
       "AddServerStreamingMethod",
@@ -82,7 +83,10 @@ const std::set<std::string>& ReservedMemberNames() {
 // the classes nested in it (a class may not contain a class of its own name).
 std::string ServiceClassName(const pb::ServiceDescriptor* service) {
   const std::string& name = service->name();
-  if (CppKeywords().count(name) || name == "Service" || name == "Stub") return name + "_";
+  if (CppKeywords().count(name) || name == "Service" || name == "Stub" ||
+      name == "StubInterface") {
+    return name + "_";
+  }
   return name;
 }
 
@@ -273,93 +277,173 @@ virtual ::h2rpc::rpc::Task<::absl::Status> $Method$(
 )");
 }
 
-void PrintStubMethod(pb::io::Printer& p, const pb::MethodDescriptor* method) {
+// `text` with each $name$ of `vars` replaced (for strings assembled before printing).
+std::string Subst(const Vars& vars, std::string text) {
+  std::string out;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t open = text.find('$', i);
+    size_t close = open == std::string::npos ? open : text.find('$', open + 1);
+    if (close == std::string::npos) {
+      out += text.substr(i);
+      break;
+    }
+    out += text.substr(i, open - i);
+    auto it = vars.find(text.substr(open + 1, close - open - 1));
+    out += it != vars.end() ? it->second : text.substr(open, close - open + 1);
+    i = close + 1;
+  }
+  return out;
+}
+
+// One member function of the client side: declared in the Stub's interface (and mocked), defined
+// in the Stub. Each takes `::h2rpc::rpc::CallOptions options = {}` after `params`.
+struct StubMember {
+  std::string comment;  // "// ..." lines before it in the Stub, or ""
+  std::string ret;
+  std::string name;
+  std::vector<std::pair<std::string, std::string>> params;  // (type, name)
+  std::string body;  // the Stub's definition
+};
+
+std::vector<StubMember> StubMembers(const pb::MethodDescriptor* method) {
   Vars vars = MethodVars(method);
-  Emit(p, vars, R"(
-// rpc $proto_name$($client_stream$$proto_request$) returns ($server_stream$$proto_response$)
-)");
+  auto m = [&](std::string comment, std::string ret, std::string name,
+               std::vector<std::pair<std::string, std::string>> params, std::string body) {
+    for (auto& [type, param] : params) type = Subst(vars, type);
+    return StubMember{Subst(vars, comment), Subst(vars, ret), Subst(vars, name), std::move(params),
+                      Subst(vars, body)};
+  };
+  const std::string blocking = "// Blocking, from any thread but the loop's (rpc/client_blocking.h).\n";
+  const std::pair<std::string, std::string> request = {"const $Request$&", "request"};
+  const std::pair<std::string, std::string> context = {"::h2rpc::rpc::ClientContext*", "context"};
   switch (KindOf(method)) {
     case Kind::kUnary:
-      Emit(p, vars, R"(
-// `request` must stay alive until the task has finished (`co_await stub.$Method$(request)`).
-::h2rpc::rpc::Task<::absl::StatusOr<$Response$>> $Method$(
-    const $Request$& request, ::h2rpc::rpc::CallOptions options = {}) {
-  return ::h2rpc::rpc::UnaryCall<$Request$, $Response$>(
-      channel_, "$path$", request, ::std::move(options));
-}
-// Blocking, from any thread but the loop's (rpc/client_blocking.h).
-::absl::StatusOr<$Response$> $MethodBlocking$(
-    const $Request$& request, ::h2rpc::rpc::CallOptions options = {}) {
-  return ::h2rpc::rpc::BlockingUnaryCall<$Request$, $Response$>(
-      channel_, "$path$", request, ::std::move(options));
-}
-// The same two, and `*context` gets the response metadata, the status and the peer when the
-// call ends (rpc/client.h, ClientContext); it must outlive the call.
-::h2rpc::rpc::Task<::absl::StatusOr<$Response$>> $Method$(
-    ::h2rpc::rpc::ClientContext* context, const $Request$& request,
-    ::h2rpc::rpc::CallOptions options = {}) {
-  return ::h2rpc::rpc::UnaryCall<$Request$, $Response$>(
-      channel_, "$path$", request, ::std::move(options), context);
-}
-::absl::StatusOr<$Response$> $MethodBlocking$(
-    ::h2rpc::rpc::ClientContext* context, const $Request$& request,
-    ::h2rpc::rpc::CallOptions options = {}) {
-  return ::h2rpc::rpc::BlockingUnaryCall<$Request$, $Response$>(
-      channel_, "$path$", request, ::std::move(options), context);
-}
-)");
-      break;
+      return {
+          m("// `request` is copied: it may go as soon as this returns.\n",
+            "::h2rpc::rpc::Task<::absl::StatusOr<$Response$>>", "$Method$", {request}, R"(
+return ::h2rpc::rpc::UnaryCall<$Request$, $Response$>(
+    channel_, "$path$", request, ::std::move(options));
+)"),
+          m(blocking, "::absl::StatusOr<$Response$>", "$MethodBlocking$", {request}, R"(
+return ::h2rpc::rpc::BlockingUnaryCall<$Request$, $Response$>(
+    channel_, "$path$", request, ::std::move(options));
+)"),
+          m("// The same two, and `*context` gets the response metadata, the status and the peer when\n"
+            "// the call ends (rpc/client.h, ClientContext); it must outlive the call.\n",
+            "::h2rpc::rpc::Task<::absl::StatusOr<$Response$>>", "$Method$", {context, request}, R"(
+return ::h2rpc::rpc::UnaryCall<$Request$, $Response$>(
+    channel_, "$path$", request, ::std::move(options), context);
+)"),
+          m("", "::absl::StatusOr<$Response$>", "$MethodBlocking$", {context, request}, R"(
+return ::h2rpc::rpc::BlockingUnaryCall<$Request$, $Response$>(
+    channel_, "$path$", request, ::std::move(options), context);
+)"),
+      };
     case Kind::kClientStreaming:
-      Emit(p, vars, R"(
-::std::unique_ptr<::h2rpc::rpc::ClientWriter<$Request$, $Response$>> $Method$(
-    ::h2rpc::rpc::CallOptions options = {}) {
-  return ::std::make_unique<::h2rpc::rpc::ClientWriter<$Request$, $Response$>>(
-      ::h2rpc::rpc::ClientCall::Start(channel_, "$path$", ::std::move(options)));
-}
-// Blocking, from any thread but the loop's (rpc/client_blocking.h).
-::std::unique_ptr<::h2rpc::rpc::BlockingClientWriter<$Request$, $Response$>> $MethodBlocking$(
-    ::h2rpc::rpc::CallOptions options = {}) {
-  return ::h2rpc::rpc::BlockingClientStreamingCall<$Request$, $Response$>(
-      channel_, "$path$", ::std::move(options));
-}
-)");
-      break;
+      return {
+          m("", "::std::unique_ptr<::h2rpc::rpc::ClientWriter<$Request$, $Response$>>", "$Method$",
+            {}, R"(
+return ::std::make_unique<::h2rpc::rpc::ClientWriter<$Request$, $Response$>>(
+    ::h2rpc::rpc::ClientCall::Start(channel_, "$path$", ::std::move(options)));
+)"),
+          m(blocking, "::std::unique_ptr<::h2rpc::rpc::BlockingClientWriter<$Request$, $Response$>>",
+            "$MethodBlocking$", {}, R"(
+return ::h2rpc::rpc::BlockingClientStreamingCall<$Request$, $Response$>(
+    channel_, "$path$", ::std::move(options));
+)"),
+      };
     case Kind::kServerStreaming:
-      Emit(p, vars, R"(
-// Sends `request` and half-closes; read the responses from the returned reader.
-::std::unique_ptr<::h2rpc::rpc::ClientReader<$Response$>> $Method$(
-    const $Request$& request, ::h2rpc::rpc::CallOptions options = {}) {
-  ::std::shared_ptr<::h2rpc::rpc::ClientCall> call =
-      ::h2rpc::rpc::ClientCall::Start(channel_, "$path$", ::std::move(options));
-  // The transport buffers the message; the write completes on its own (a failure shows in
-  // the call's status).
-  (void)call->Write(request.SerializeAsString());
-  call->WritesDone();
-  return ::std::make_unique<::h2rpc::rpc::ClientReader<$Response$>>(::std::move(call));
-}
-// Blocking, from any thread but the loop's (rpc/client_blocking.h).
-::std::unique_ptr<::h2rpc::rpc::BlockingClientReader<$Response$>> $MethodBlocking$(
-    const $Request$& request, ::h2rpc::rpc::CallOptions options = {}) {
-  return ::h2rpc::rpc::BlockingServerStreamingCall<$Request$, $Response$>(
-      channel_, "$path$", request, ::std::move(options));
-}
-)");
-      break;
+      return {
+          m("// Sends `request` and half-closes; read the responses from the returned reader.\n",
+            "::std::unique_ptr<::h2rpc::rpc::ClientReader<$Response$>>", "$Method$", {request}, R"(
+::std::shared_ptr<::h2rpc::rpc::ClientCall> call =
+    ::h2rpc::rpc::ClientCall::Start(channel_, "$path$", ::std::move(options));
+// The transport buffers the message; the write completes on its own (a failure shows in
+// the call's status).
+(void)call->Write(request.SerializeAsString());
+call->WritesDone();
+return ::std::make_unique<::h2rpc::rpc::ClientReader<$Response$>>(::std::move(call));
+)"),
+          m(blocking, "::std::unique_ptr<::h2rpc::rpc::BlockingClientReader<$Response$>>",
+            "$MethodBlocking$", {request}, R"(
+return ::h2rpc::rpc::BlockingServerStreamingCall<$Request$, $Response$>(
+    channel_, "$path$", request, ::std::move(options));
+)"),
+      };
     case Kind::kBidiStreaming:
-      Emit(p, vars, R"(
-::std::unique_ptr<::h2rpc::rpc::ClientReaderWriter<$Request$, $Response$>> $Method$(
-    ::h2rpc::rpc::CallOptions options = {}) {
-  return ::std::make_unique<::h2rpc::rpc::ClientReaderWriter<$Request$, $Response$>>(
-      ::h2rpc::rpc::ClientCall::Start(channel_, "$path$", ::std::move(options)));
+      return {
+          m("", "::std::unique_ptr<::h2rpc::rpc::ClientReaderWriter<$Request$, $Response$>>",
+            "$Method$", {}, R"(
+return ::std::make_unique<::h2rpc::rpc::ClientReaderWriter<$Request$, $Response$>>(
+    ::h2rpc::rpc::ClientCall::Start(channel_, "$path$", ::std::move(options)));
+)"),
+          m(blocking,
+            "::std::unique_ptr<::h2rpc::rpc::BlockingClientReaderWriter<$Request$, $Response$>>",
+            "$MethodBlocking$", {}, R"(
+return ::h2rpc::rpc::BlockingBidiStreamingCall<$Request$, $Response$>(
+    channel_, "$path$", ::std::move(options));
+)"),
+      };
+  }
+  return {};
 }
-// Blocking, from any thread but the loop's (rpc/client_blocking.h).
-::std::unique_ptr<::h2rpc::rpc::BlockingClientReaderWriter<$Request$, $Response$>>
-$MethodBlocking$(::h2rpc::rpc::CallOptions options = {}) {
-  return ::h2rpc::rpc::BlockingBidiStreamingCall<$Request$, $Response$>(
-      channel_, "$path$", ::std::move(options));
+
+// Prints `text` line by line, so that each line gets the printer's indentation (PrintRaw()
+// indents only the first).
+void Lines(pb::io::Printer& p, const std::string& text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t end = text.find('\n', i);
+    if (end == std::string::npos) end = text.size();
+    if (end > i) p.PrintRaw(text.substr(i, end - i));
+    if (end < text.size()) p.Print("\n");  // Print(): the next line is indented again
+    i = end + 1;
+  }
 }
+
+// "RET NAME(\n    PARAMS, ::h2rpc::rpc::CallOptions options = {})": the declaration, without
+// what follows it.
+std::string Declaration(const StubMember& member) {
+  std::string out = member.ret + " " + member.name + "(\n    ";
+  for (const auto& [type, name] : member.params) out += type + " " + name + ", ";
+  return out + "::h2rpc::rpc::CallOptions options = {})";
+}
+
+void PrintProtoComment(pb::io::Printer& p, const pb::MethodDescriptor* method) {
+  Emit(p, MethodVars(method), R"(
+// rpc $proto_name$($client_stream$$proto_request$) returns ($server_stream$$proto_response$)
 )");
-      break;
+}
+
+void PrintStubInterfaceMethod(pb::io::Printer& p, const pb::MethodDescriptor* method) {
+  PrintProtoComment(p, method);
+  for (const StubMember& member : StubMembers(method)) {
+    Lines(p, "virtual " + Declaration(member) + " = 0;\n");
+  }
+}
+
+void PrintStubMethod(pb::io::Printer& p, const pb::MethodDescriptor* method) {
+  PrintProtoComment(p, method);
+  for (const StubMember& member : StubMembers(method)) {
+    Lines(p, member.comment);
+    Lines(p, Declaration(member) + " override {\n");
+    p.Indent();
+    Lines(p, member.body.substr(1));  // the raw string's first newline
+    p.Outdent();
+    Lines(p, "}\n");
+  }
+}
+
+// MOCK_METHOD((RET), NAME, (TYPES...), (override)) for each member.
+void PrintMockMethod(pb::io::Printer& p, const pb::MethodDescriptor* method) {
+  PrintProtoComment(p, method);
+  for (const StubMember& member : StubMembers(method)) {
+    std::string types;
+    for (const auto& [type, name] : member.params) types += type + ", ";
+    types += "::h2rpc::rpc::CallOptions";
+    Lines(p, "MOCK_METHOD((" + member.ret + "), " + member.name + ",\n            (" + types +
+                 "), (override));\n");
   }
 }
 
@@ -425,10 +509,28 @@ virtual ~Service() = default;
   Emit(p, vars, R"(
   };
 
+  // The client side's interface: what Stub implements, for code that takes any stub (a
+  // Mock$Svc$Stub from the .h2rpc_mock.h of generate_mocks, in its tests).
+  class StubInterface {
+   public:
+    virtual ~StubInterface() = default;
+)");
+  p.Indent();
+  p.Indent();
+  for (int i = 0; i < service->method_count(); ++i) {
+    p.Print("\n");
+    PrintStubInterfaceMethod(p, service->method(i));
+  }
+  p.Outdent();
+  p.Outdent();
+  Emit(p, vars, R"(
+  };
+
   // The client side: cheap to create, it only holds the channel. Calls run on the channel's
   // loop: the coroutine methods from coroutines on that loop, the *Blocking ones from any other
-  // thread (rpc/README.md, "Threading").
-  class Stub {
+  // thread (rpc/README.md, "Threading"). Final: calls on a Stub (not through StubInterface) are
+  // direct calls.
+  class Stub final : public StubInterface {
    public:
     explicit Stub(::std::shared_ptr<::h2rpc::rpc::Channel> channel)
         : channel_(::std::move(channel)) {}
@@ -450,21 +552,94 @@ virtual ~Service() = default;
 )");
 }
 
+void PrintMockStub(pb::io::Printer& p, const pb::ServiceDescriptor* service) {
+  Vars vars = {
+      {"Svc", ServiceClassName(service)},
+      {"full_name", service->full_name()},
+  };
+  Emit(p, vars, R"(
+// service $full_name$: a GoogleMock $Svc$::StubInterface.
+class Mock$Svc$Stub : public $Svc$::StubInterface {
+ public:
+)");
+  p.Indent();
+  for (int i = 0; i < service->method_count(); ++i) {
+    if (i > 0) p.Print("\n");
+    PrintMockMethod(p, service->method(i));
+  }
+  p.Outdent();
+  p.Print("};\n");
+}
+
+// foo.h2rpc_mock.h: Mock<Service>Stub classes (GoogleMock) for foo.h2rpc.h's stub interfaces.
+bool GenerateMocks(const pb::FileDescriptor* file, pb::compiler::GeneratorContext* context,
+                   std::string* error) {
+  std::unique_ptr<pb::io::ZeroCopyOutputStream> output(
+      context->Open(GeneratedMockHeaderName(file->name())));
+  pb::io::Printer p(output.get(), '$');
+  std::string guard = HeaderGuard(file->name());
+  guard = guard.substr(0, guard.size() - std::string("H2RPC_H_").size()) + "H2RPC_MOCK_H_";
+  Vars vars = {
+      {"file", file->name()},
+      {"guard", guard},
+      {"h2rpc_h", GeneratedHeaderName(file->name())},
+      {"namespace", CppNamespace(file)},
+  };
+  Emit(p, vars, R"(
+// Generated by protoc-gen-h2rpc (generate_mocks) from $file$. DO NOT EDIT.
+// GoogleMock stubs: code that takes a Svc::StubInterface& gets a MockSvcStub in its tests.
+// A coroutine method's action returns a Task: rpc::testing::ReturnReady(value) (rpc/testing/
+// stub_testing.h) makes one per call.
+#ifndef $guard$
+#define $guard$
+
+#include "$h2rpc_h$"
+)");
+  if (file->service_count() == 0) {
+    Emit(p, vars, R"(
+
+// $file$ defines no services: no mocks.
+)");
+  } else {
+    Emit(p, vars, R"(
+#include "gmock/gmock.h"
+)");
+    if (!vars["namespace"].empty()) p.Print(vars, "\nnamespace $namespace$ {\n");
+    for (int i = 0; i < file->service_count(); ++i) {
+      p.Print("\n");
+      PrintMockStub(p, file->service(i));
+    }
+    if (!vars["namespace"].empty()) p.Print(vars, "\n}  // namespace $namespace$\n");
+  }
+  p.Print(vars, "\n#endif  // $guard$\n");
+  if (p.failed()) {
+    *error = "failed to write " + GeneratedMockHeaderName(file->name());
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::string GeneratedHeaderName(const std::string& proto_file_name) {
   return StripProto(proto_file_name) + ".h2rpc.h";
 }
 
+std::string GeneratedMockHeaderName(const std::string& proto_file_name) {
+  return StripProto(proto_file_name) + ".h2rpc_mock.h";
+}
+
 bool H2rpcGenerator::Generate(const pb::FileDescriptor* file, const std::string& parameter,
                               pb::compiler::GeneratorContext* context, std::string* error) const {
-  if (!parameter.empty()) {
-    *error = "protoc-gen-h2rpc takes no options (got \"" + parameter + "\")";
+  if (!parameter.empty() && parameter != "mocks") {
+    *error = "protoc-gen-h2rpc's only option is \"mocks\" (got \"" + parameter + "\")";
     return false;
   }
   for (int i = 0; i < file->service_count(); ++i) {
     if (!CheckMemberNames(file->service(i), error)) return false;
   }
+  // "mocks": only the mock headers (h2rpc_cc_library's mock target, beside the main one).
+  if (parameter == "mocks") return GenerateMocks(file, context, error);
 
   std::unique_ptr<pb::io::ZeroCopyOutputStream> output(
       context->Open(GeneratedHeaderName(file->name())));

@@ -2,10 +2,15 @@
 //
 // For `foo.proto` it writes `foo.h2rpc.h`: for every service `Svc` of package `pkg`, a class
 // `pkg::Svc` holding `kServiceName`, `Svc::Service` (derive and override to serve the methods
-// with h2rpc::rpc::Server) and `Svc::Stub` (call them through an h2rpc::rpc::Channel). The
+// with h2rpc::rpc::Server), `Svc::StubInterface` (the client side's abstract interface) and
+// `Svc::Stub` (implements it: call the methods through an h2rpc::rpc::Channel). The
 // header includes `foo.pb.h` (by its import path, as cc_proto_library generates it),
 // "rpc/service.h" and "rpc/client.h". Files without services get a header that only includes
 // `foo.pb.h`, so that a build rule can always declare one output per .proto file.
+//
+// With the option "mocks" (`--h2rpc_opt=mocks`) it writes only `foo.h2rpc_mock.h` instead: for
+// every service a GoogleMock class `pkg::MockSvcStub` implementing `Svc::StubInterface`
+// (h2rpc_cc_library's generate_mocks).
 //
 // Naming: namespaces and message types are spelled exactly as protoc's C++ generator spells them
 // (`::pkg::sub::Outer_Inner`, message names that are keywords get a trailing `_`). Service and
@@ -33,6 +38,9 @@ class H2rpcGenerator : public google::protobuf::compiler::CodeGenerator {
 
 // "dir/foo.proto" -> "dir/foo.h2rpc.h".
 std::string GeneratedHeaderName(const std::string& proto_file_name);
+// "dir/foo.proto" -> "dir/foo.h2rpc_mock.h" (with the plugin option "mocks", the only file
+// written).
+std::string GeneratedMockHeaderName(const std::string& proto_file_name);
 
 }  // namespace h2rpc::protoc_plugin
 

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Compares what protoc-gen-h2rpc generates for proto/plugin/testdata/*.proto (built by Bazel,
 # through h2rpc_cc_library's codegen targets) with the checked-in goldens
-# proto/plugin/testdata/<name>.h2rpc.h.golden.
+# proto/plugin/testdata/<name>.h2rpc.h.golden (and <name>.h2rpc_mock.h.golden, the mocks).
 #
 # Usage (from Bazel, in the runfiles tree): golden_test.sh GENERATED_HEADER...
 set -euo pipefail
@@ -29,7 +29,7 @@ for generated in "$@"; do
     failed=1
   fi
 done
-for golden in "$golden_dir"/*.h2rpc.h.golden; do
+for golden in "$golden_dir"/*.h2rpc.h.golden "$golden_dir"/*.h2rpc_mock.h.golden; do
   if [[ -z ${compared[$golden]:-} ]]; then
     echo "FAIL: $golden is no longer generated"
     failed=1

@@ -20,7 +20,7 @@ if (($# == 0)); then
   exit 1
 fi
 dest="$BUILD_WORKSPACE_DIRECTORY/proto/plugin/testdata"
-rm -f "$dest"/*.h2rpc.h.golden
+rm -f "$dest"/*.h2rpc.h.golden "$dest"/*.h2rpc_mock.h.golden
 for generated in "$@"; do
   golden="$dest/$(basename "$generated").golden"
   cp "$generated" "$golden"
