@@ -15,6 +15,9 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+// The mocks of keywords.proto (escaped names) and imported.proto (no services) must compile too.
+#include "proto/plugin/testdata/imported.h2rpc_mock.h"
+#include "proto/plugin/testdata/keywords.h2rpc_mock.h"
 #include "proto/plugin/testdata/test_service.h2rpc.h"
 #include "proto/plugin/testdata/test_service.h2rpc_mock.h"
 #include "rpc/client.h"
@@ -41,6 +44,11 @@ using ::testing::Return;
 static_assert(std::is_base_of_v<EchoService::StubInterface, EchoService::Stub>);
 static_assert(std::is_base_of_v<EchoService::StubInterface, MockEchoServiceStub>);
 static_assert(std::is_final_v<EchoService::Stub>);
+// keywords.proto's `service class` and `service Stub` (C++ names class_ and Stub_).
+static_assert(std::is_base_of_v<h2rpc::test::keywords::class_::StubInterface,
+                                h2rpc::test::keywords::Mockclass_Stub>);
+static_assert(!std::is_abstract_v<h2rpc::test::keywords::MockStub_Stub>);
+static_assert(!std::is_abstract_v<MockEchoServiceStub>);
 
 EchoRequest Request(std::string message, int repeat = 0) {
   EchoRequest request;
