@@ -17,8 +17,10 @@
 #include "gtest/gtest.h"
 #include "rpc/client.h"
 #include "rpc/server.h"
+#include "rpc/server_pool.h"
 #include "rpc/status_details.h"
 #include "rpc/testdata/echo_service.h2rpc.h"
+#include "transport/uv_loop_thread.h"
 
 namespace h2rpc::rpc {
 namespace {
@@ -350,6 +352,29 @@ TEST_F(GenericTest, GenericServiceServesOnlyUnregisteredMethods) {
   bool closed = false;
   server.Shutdown(absl::Seconds(1), [&] { closed = true; });
   for (int i = 0; i < 1000 && !closed; ++i) uv_run(loop_.uv(), UV_RUN_ONCE);
+}
+
+// ServerPool::RegisterGenericService gives the service to every loop's server: calls over many
+// connections (which SO_REUSEPORT spreads over both loops) all reach it, none is UNIMPLEMENTED.
+TEST(GenericServerPoolTest, EveryLoopServesTheGenericService) {
+  PathEcho path_echo;  // no state: safe on both loops
+  ServerPoolOptions options;
+  options.num_threads = 2;
+  ServerPool pool(options);
+  pool.RegisterGenericService(&path_echo);
+  ASSERT_TRUE(pool.Listen("127.0.0.1", 0).ok());
+  {
+    transport::UvLoopThread io;
+    for (int i = 0; i < 16; ++i) {
+      // A channel each: a connection each.
+      auto channel = Channel::Create(io.loop(), "127.0.0.1:" + std::to_string(pool.port()));
+      GenericStub stub(channel);
+      absl::StatusOr<std::string> r = stub.UnaryCallBlocking("/pool.Test/Call" + std::to_string(i), "");
+      ASSERT_TRUE(r.ok()) << i << ": " << r.status();
+      EXPECT_EQ(*r, "/pool.Test/Call" + std::to_string(i));
+    }
+  }
+  pool.Shutdown(absl::Seconds(1));
 }
 
 }  // namespace
