@@ -90,6 +90,16 @@ class ClientContext {
   Compression response_compression() const { return response_compression_; }
   bool response_compressed() const { return response_compressed_; }
 
+  // Sets what the context holds, as a call does when it ends: for fakes and mocks
+  // (rpc/testing/stub_testing.h, ReturnReadyWithMetadata).
+  void Set(Metadata initial_metadata, Metadata trailing_metadata, absl::Status status,
+           std::string peer = "") {
+    Record(nullptr, std::move(status));
+    initial_metadata_ = std::move(initial_metadata);
+    trailing_metadata_ = std::move(trailing_metadata);
+    peer_ = std::move(peer);
+  }
+
   // What the call does when it ends (and BlockingUnaryCall when it could not run: `call` null).
   void Record(const ClientCall* call, absl::Status status) {
     status_ = std::move(status);

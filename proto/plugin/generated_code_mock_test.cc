@@ -82,6 +82,15 @@ class Greeter {
     return reply.ok() ? reply->message() : "failed: " + std::string(reply.status().message());
   }
 
+  // The reply and the server's "x-served-by" trailer.
+  Task<std::string> GreetAndSayWho(std::string name) {
+    ClientContext context;
+    absl::StatusOr<EchoResponse> reply = co_await stub_.Echo(&context, Request("hello " + name));
+    std::string who = context.trailing_metadata().GetFirst("x-served-by").value_or("?");
+    if (!reply.ok()) co_return std::string(reply.status().message()) + " from " + who;
+    co_return reply->message() + " from " + who;
+  }
+
   // The responses of ExpandEcho, joined, or the call's error.
   Task<absl::StatusOr<std::string>> Ticks(std::string what, int n) {
     auto reader = stub_.ExpandEcho(Request(std::move(what), n));
@@ -142,6 +151,24 @@ TEST_F(MockStubTest, ContextOverloadIsMockedSeparately) {
   absl::StatusOr<EchoResponse> reply = BlockOn(&loop_, stub.Echo(&context, Request("x")));
   ASSERT_TRUE(reply.ok()) << reply.status();
   EXPECT_EQ(reply->message(), "with context");
+}
+
+h2rpc::rpc::Metadata ServedBy(std::string who) {
+  h2rpc::rpc::Metadata trailers;
+  EXPECT_TRUE(trailers.Add("x-served-by", who).ok());
+  return trailers;
+}
+
+TEST_F(MockStubTest, ContextOverloadWithTrailers) {
+  using ::h2rpc::rpc::testing::ReturnReadyWithMetadata;
+  EXPECT_CALL(stub_, Echo(_, Property(&EchoRequest::message, "hello al"), _))
+      .WillOnce(ReturnReadyWithMetadata(Response("hi al"), {}, ServedBy("replica-2")));
+  EXPECT_EQ(BlockOn(&loop_, greeter_.GreetAndSayWho("al")), "hi al from replica-2");
+
+  EXPECT_CALL(stub_, Echo(_, _, _))
+      .WillOnce(ReturnReadyWithMetadata(absl::ResourceExhaustedError("busy"), {},
+                                        ServedBy("replica-3")));
+  EXPECT_EQ(BlockOn(&loop_, greeter_.GreetAndSayWho("al")), "busy from replica-3");
 }
 
 TEST_F(MockStubTest, ServerStreamingFromAFakeReader) {

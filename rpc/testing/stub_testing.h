@@ -7,6 +7,8 @@
 //   EXPECT_CALL(stub, SayHello(_, _)).WillOnce(rpc::testing::ReturnReady(reply));
 //   EXPECT_CALL(stub, SayHello(_, _)).WillOnce(rpc::testing::ReturnReady(
 //       absl::NotFoundError("no such user")));                       // an error instead
+//   EXPECT_CALL(stub, SayHello(_, _, _))                             // the ClientContext overload
+//       .WillOnce(rpc::testing::ReturnReadyWithMetadata(reply, headers, trailers));
 //   EXPECT_CALL(stub, ListFeatures(_, _)).WillOnce([&](auto&&...) {
 //     return rpc::testing::FakeClientReader(&loop, std::vector<Feature>{f1, f2});
 //   });
@@ -76,6 +78,30 @@ class EndLocallyInterceptor : public ClientInterceptor {
 template <typename T>
 auto ReturnReady(T value) {
   return [value = std::move(value)](auto&&...) { return internal::ReadyValue<T>{value}; };
+}
+
+namespace internal {
+inline absl::Status StatusOfValue(const absl::Status& status) { return status; }
+template <typename T>
+absl::Status StatusOfValue(const absl::StatusOr<T>& value) {
+  return value.status();
+}
+template <typename T>
+absl::Status StatusOfValue(const T&) {
+  return absl::OkStatus();
+}
+}  // namespace internal
+
+// The same for the overload of a unary method that takes a ClientContext* (its first argument):
+// the context gets these response headers and trailers (and the value's status), as from a
+// server, then the Task is ready with `value`.
+template <typename T>
+auto ReturnReadyWithMetadata(T value, Metadata initial_metadata, Metadata trailing_metadata) {
+  return [value = std::move(value), initial = std::move(initial_metadata),
+          trailing = std::move(trailing_metadata)](ClientContext* context, auto&&...) {
+    if (context != nullptr) context->Set(initial, trailing, internal::StatusOfValue(value));
+    return internal::ReadyValue<T>{value};
+  };
 }
 
 // A call of `loop` that never reaches a server: its reads return `responses` (serialized
