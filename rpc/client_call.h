@@ -168,6 +168,9 @@ struct CallOptions {
   // one (a ServerContext's context(), of the same loop); `propagate = false` opts out.
   std::shared_ptr<CallContext> parent;
   bool propagate = true;
+  // The path is not a method this program knows (set by GenericStub, rpc/generic.h): metrics
+  // label it "other" (gRFC A66), as a proxy's paths are its clients' choice.
+  bool generic_method = false;
 };
 
 class Channel : public std::enable_shared_from_this<Channel> {
@@ -347,6 +350,8 @@ class ClientCall : public std::enable_shared_from_this<ClientCall> {
   bool done() const { return status_.has_value(); }
   // "/package.Service/Method".
   const std::string& method() const { return path_; }
+  // CallOptions::generic_method.
+  bool generic_method() const { return options_.generic_method; }
   const std::shared_ptr<Channel>& channel() const { return channel_; }
   std::optional<absl::Time> deadline() const { return deadline_; }
   // The request metadata (CallOptions::metadata and what interceptors added): changes count

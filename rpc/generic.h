@@ -20,6 +20,8 @@
 // The generic side knows nothing of the method's kind: a unary method's caller writes one
 // message and half-closes, and its handler reads one message and writes one. Messages are the
 // bytes of one gRPC message (decompressed; compression applies on the wire as for typed calls).
+// Metrics (rpc/metrics.h) label generic calls' method "other" on both sides (gRFC A66): their
+// paths are the clients' choice.
 //
 // Threading: as the typed API (rpc/client.h, rpc/service.h): the coroutine methods and the call
 // objects on the channel's (the server's) loop thread; UnaryCallBlocking from other threads.
@@ -82,6 +84,7 @@ inline Task<absl::StatusOr<std::string>> GenericUnaryCall(std::shared_ptr<Channe
                                                           std::string path, std::string request,
                                                           CallOptions options,
                                                           ClientContext* context) {
+  options.generic_method = true;
   auto call = ClientCall::Start(std::move(channel), std::move(path), std::move(options));
   co_await call->Write(std::move(request));
   call->WritesDone();
@@ -131,6 +134,7 @@ class GenericStub {
   // Starts a call of any kind: the request headers go out at once; write, half-close and read
   // as the method expects.
   std::unique_ptr<GenericClientCall> Call(std::string path, CallOptions options = {}) {
+    options.generic_method = true;
     return std::make_unique<GenericClientCall>(
         ClientCall::Start(channel_, std::move(path), std::move(options)));
   }

@@ -16,6 +16,7 @@
 #include "google/rpc/error_details.pb.h"
 #include "gtest/gtest.h"
 #include "rpc/client.h"
+#include "rpc/metrics.h"
 #include "rpc/server.h"
 #include "rpc/server_pool.h"
 #include "rpc/status_details.h"
@@ -352,6 +353,49 @@ TEST_F(GenericTest, GenericServiceServesOnlyUnregisteredMethods) {
   bool closed = false;
   server.Shutdown(absl::Seconds(1), [&] { closed = true; });
   for (int i = 0; i < 1000 && !closed; ++i) uv_run(loop_.uv(), UV_RUN_ONCE);
+}
+
+// Metrics label generic calls "other" on both sides (gRFC A66): their paths are the clients'
+// choice, and labels from them would grow without bound. Registered methods keep their name.
+TEST(GenericMetricsTest, GenericCallsAreLabelledOther) {
+  transport::UvLoop loop;
+  CallMetrics server_metrics;
+  CallMetrics client_metrics;
+  PathEcho path_echo;
+  Backend typed;
+  ServerOptions server_options;
+  server_options.interceptors.push_back(server_metrics.ServerInterceptor());
+  Server server(&loop, server_options);
+  server.RegisterService(&typed);
+  server.RegisterGenericService(&path_echo);
+  ASSERT_TRUE(server.Listen("127.0.0.1", 0).ok());
+  ChannelOptions channel_options;
+  channel_options.interceptors.push_back(client_metrics.ClientInterceptor());
+  const std::string target = "127.0.0.1:" + std::to_string(server.port());
+  auto channel = Channel::Create(&loop, target, channel_options);
+  GenericStub generic(channel);
+  EchoService::Stub typed_stub(channel);
+
+  ASSERT_TRUE(generic.UnaryCallBlocking("/any.Thing/One", "").ok());
+  ASSERT_TRUE(generic.UnaryCallBlocking("/any.Thing/Two", "").ok());
+  ASSERT_TRUE(generic.UnaryCallBlocking("/h2rpc.rpc_test.EchoService/Echo", "").ok());
+  ASSERT_TRUE(typed_stub.EchoBlocking(Req("x")).ok());
+
+  const char* started = "grpc.server.call.started";
+  EXPECT_EQ(server_metrics.CounterValue(started, {"other"}), 2u);
+  EXPECT_EQ(server_metrics.CounterValue(started, {"any.Thing/One"}), 0u);
+  EXPECT_EQ(server_metrics.CounterValue(started, {"h2rpc.rpc_test.EchoService/Echo"}), 2u);
+  const char* attempts = "grpc.client.attempt.started";
+  const std::string canonical = "dns:///" + target;
+  EXPECT_EQ(client_metrics.CounterValue(attempts, {"other", canonical}), 3u);
+  EXPECT_EQ(client_metrics.CounterValue(attempts, {"h2rpc.rpc_test.EchoService/Echo", canonical}),
+            1u);
+  EXPECT_EQ(server_metrics.PrometheusText().find("any.Thing"), std::string::npos);
+
+  channel->Close();
+  bool closed = false;
+  server.Shutdown(absl::Seconds(1), [&] { closed = true; });
+  for (int i = 0; i < 1000 && !closed; ++i) uv_run(loop.uv(), UV_RUN_ONCE);
 }
 
 // ServerPool::RegisterGenericService gives the service to every loop's server: calls over many

@@ -65,7 +65,9 @@ std::string Labels(const std::vector<std::string>& names, const std::vector<std:
 class ServerMetricsInterceptor : public ServerInterceptor {
  public:
   ServerMetricsInterceptor(CallMetrics* metrics, const ServerCall& call)
-      : metrics_(metrics), method_(MethodLabel(call.method())), start_(absl::Now()) {
+      : metrics_(metrics),
+        method_(call.generic() ? "other" : MethodLabel(call.method())),
+        start_(absl::Now()) {
     metrics_->Add(kServerStarted, {method_});
   }
   void OnFinish(ServerCall& call, absl::Status& status) override {
@@ -85,7 +87,7 @@ class ClientMetricsInterceptor : public ClientInterceptor {
  public:
   ClientMetricsInterceptor(CallMetrics* metrics, const ClientCall& call)
       : metrics_(metrics),
-        method_(MethodLabel(call.method())),
+        method_(call.generic_method() ? "other" : MethodLabel(call.method())),
         target_(CanonicalTarget(*call.channel())),
         call_start_(absl::Now()) {}
   Task<absl::Status> OnStart(ClientCall&) override {

@@ -27,8 +27,9 @@
 //   interceptor's OnStart runs (after the outer interceptors'), call.duration when the call
 //   was created.
 // - Server calls start when the server has validated the request headers and found the
-//   method: calls refused before (unknown method, bad headers) are not counted, so grpc.method
-//   is always a registered method (A66's "other" is never needed).
+//   method: calls refused before (unknown method, bad headers) are not counted. grpc.method is
+//   a registered method, or A66's "other" for the calls of a GenericService (server) and of a
+//   GenericStub (client; rpc/generic.h), whose paths would otherwise make unbounded labels.
 // - Client targets are recorded as given, with "dns:///" in front when the target names no
 //   scheme (A66's canonical form).
 //

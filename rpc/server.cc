@@ -361,6 +361,7 @@ void Server::OnStream(std::shared_ptr<transport::ServerHttp2Stream> stream,
   }
   auto call = std::make_shared<ServerCall>(stream, std::move(path), std::move(metadata),
                                            options_.limits, request_compression, accepts);
+  if (it == methods_.end()) call->MarkGeneric();  // before the interceptors see it
   call->CountActive(active_calls_);  // until its stream closes (no listener of our own)
   call->Start(deadline);
   if (!options_.interceptors.empty()) {

@@ -129,6 +129,10 @@ class ServerCall : public std::enable_shared_from_this<ServerCall>, public CallC
   transport::EventLoop* loop() const { return loop_; }
   bool finished() const { return finished_; }
   const std::string& method() const { return method_; }
+  // Served by a GenericService (no registered service has the method): the path is the
+  // client's choice, so metrics label it "other" (gRFC A66). Set by the server.
+  bool generic() const { return generic_; }
+  void MarkGeneric() { generic_ = true; }
   const Metadata& client_metadata() const;
   // The same, to change (interceptors: what the handler sees).
   Metadata& mutable_client_metadata();
@@ -223,6 +227,7 @@ class ServerCall : public std::enable_shared_from_this<ServerCall>, public CallC
   Compression request_compression_;
   Compression response_compression_ = Compression::kIdentity;
   CompressionSet peer_accepts_;
+  bool generic_ = false;
   MessageDeframer deframer_;
   std::optional<absl::Time> deadline_;
   std::unique_ptr<transport::Timer> deadline_timer_;
