@@ -139,7 +139,9 @@ Task<absl::StatusOr<Response>> UnaryCall(std::shared_ptr<Channel> channel, std::
   call->WritesDone();
   std::optional<std::string> bytes = co_await call->Read();
   absl::Status status = co_await call->Finish();
-  if (status.ok() && !bytes) status = absl::UnimplementedError("The server sent no response message");
+  if (status.ok() && !bytes) {
+    status = absl::UnimplementedError("The server sent no response message");
+  }
   Response response;
   if (status.ok() && !response.ParseFromString(*bytes)) {
     status = absl::InternalError("Failed to parse the response message");

@@ -122,9 +122,8 @@ class GenericStub {
     if (AccessFromThisThread(loop) == LoopAccess::kLoopThread) {
       failed = BlockingOnLoopThreadError();
     } else {
-      std::optional<absl::StatusOr<std::string>> result =
-          TryBlockOn(loop, UnaryCall(std::move(path), std::move(request), std::move(options),
-                                     context));
+      std::optional<absl::StatusOr<std::string>> result = TryBlockOn(
+          loop, UnaryCall(std::move(path), std::move(request), std::move(options), context));
       if (result) return std::move(*result);
       failed = LoopGoneError();
     }

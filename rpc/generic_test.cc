@@ -51,9 +51,8 @@ class Backend : public EchoService::Service {
  public:
   static void AddMetadata(ServerContext& context) {
     EXPECT_TRUE(context.initial_metadata().Add("x-header", "backend").ok());
-    EXPECT_TRUE(context.initial_metadata()
-                    .Add("x-deadline", context.deadline() ? "yes" : "no")
-                    .ok());
+    EXPECT_TRUE(
+        context.initial_metadata().Add("x-deadline", context.deadline() ? "yes" : "no").ok());
     auto echoed = context.client_metadata().GetFirst("x-echo-me");
     EXPECT_TRUE(context.trailing_metadata().Add("x-trailer", echoed.value_or("none")).ok());
   }
@@ -236,8 +235,8 @@ TEST_F(GenericTest, UnaryErrorThroughProxyKeepsStatusDetailsAndTrailers) {
 TEST_F(GenericTest, ServerStreamingThroughProxy) {
   EchoService::Stub stub(proxy_channel_);
   auto body = [&]() -> Task<std::vector<std::string>> {
-    auto reader = stub.Expand(Req("tick", 3, static_cast<int>(absl::StatusCode::kAborted)),
-                              EchoMe("s1"));
+    auto reader =
+        stub.Expand(Req("tick", 3, static_cast<int>(absl::StatusCode::kAborted)), EchoMe("s1"));
     std::vector<std::string> got;
     while (std::optional<EchoReply> r = co_await reader->Read()) {
       got.push_back(r->text() + std::to_string(r->index()));
@@ -318,8 +317,8 @@ TEST_F(GenericTest, GenericServiceServesOnlyUnregisteredMethods) {
   auto channel = Channel::Create(&loop_, "127.0.0.1:" + std::to_string(server.port()));
   GenericStub generic(channel);
 
-  absl::StatusOr<std::string> r = generic.UnaryCallBlocking(
-      "/h2rpc.rpc_test.EchoService/Echo", Req("typed").SerializeAsString());
+  absl::StatusOr<std::string> r = generic.UnaryCallBlocking("/h2rpc.rpc_test.EchoService/Echo",
+                                                            Req("typed").SerializeAsString());
   ASSERT_TRUE(r.ok()) << r.status();
   EchoReply reply;
   ASSERT_TRUE(reply.ParseFromString(*r));
@@ -413,7 +412,8 @@ TEST(GenericServerPoolTest, EveryLoopServesTheGenericService) {
       // A channel each: a connection each.
       auto channel = Channel::Create(io.loop(), "127.0.0.1:" + std::to_string(pool.port()));
       GenericStub stub(channel);
-      absl::StatusOr<std::string> r = stub.UnaryCallBlocking("/pool.Test/Call" + std::to_string(i), "");
+      absl::StatusOr<std::string> r =
+          stub.UnaryCallBlocking("/pool.Test/Call" + std::to_string(i), "");
       ASSERT_TRUE(r.ok()) << i << ": " << r.status();
       EXPECT_EQ(*r, "/pool.Test/Call" + std::to_string(i));
     }

@@ -11,9 +11,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "google/rpc/error_details.pb.h"
 #include "gtest/gtest.h"
 #include "proto/plugin/testdata/test_service.h2rpc.h"
-#include "google/rpc/error_details.pb.h"
 #include "rpc/client.h"
 #include "rpc/server.h"
 #include "rpc/status_details.h"
@@ -186,7 +186,8 @@ TEST_F(GeneratedCodeTest, UnaryErrorKeepsTrailersAndDetailsInContext) {
 TEST_F(GeneratedCodeTest, UnaryBlockingWithContextAndReuse) {
   EchoService::Stub stub(channel_);
   ClientContext context;
-  absl::StatusOr<EchoResponse> response = stub.EchoBlocking(&context, Request("meta"), EchoMe("b1"));
+  absl::StatusOr<EchoResponse> response =
+      stub.EchoBlocking(&context, Request("meta"), EchoMe("b1"));
   ASSERT_TRUE(response.ok()) << response.status();
   EXPECT_EQ(context.initial_metadata().GetFirst("x-header"), "early");
   EXPECT_EQ(context.trailing_metadata().GetFirst("x-trailer"), "b1");

@@ -129,8 +129,7 @@ TEST_F(MockStubTest, UnaryErrorAndRepeatedCalls) {
 
 TEST_F(MockStubTest, CustomCoroutineAction) {
   EXPECT_CALL(stub_, Echo(_, _))
-      .WillOnce([](const EchoRequest& request,
-                   CallOptions) -> Task<absl::StatusOr<EchoResponse>> {
+      .WillOnce([](const EchoRequest& request, CallOptions) -> Task<absl::StatusOr<EchoResponse>> {
         co_return Response("<" + request.message() + ">");
       });
   EXPECT_EQ(BlockOn(&loop_, greeter_.Greet("eve")), "<hello eve>");
@@ -166,16 +165,15 @@ TEST_F(MockStubTest, ContextOverloadWithTrailers) {
   EXPECT_EQ(BlockOn(&loop_, greeter_.GreetAndSayWho("al")), "hi al from replica-2");
 
   EXPECT_CALL(stub_, Echo(_, _, _))
-      .WillOnce(ReturnReadyWithMetadata(absl::ResourceExhaustedError("busy"), {},
-                                        ServedBy("replica-3")));
+      .WillOnce(
+          ReturnReadyWithMetadata(absl::ResourceExhaustedError("busy"), {}, ServedBy("replica-3")));
   EXPECT_EQ(BlockOn(&loop_, greeter_.GreetAndSayWho("al")), "busy from replica-3");
 }
 
 TEST_F(MockStubTest, ServerStreamingFromAFakeReader) {
-  EXPECT_CALL(stub_, ExpandEcho(Property(&EchoRequest::repeat, 2), _))
-      .WillOnce([&](auto&&...) {
-        return FakeClientReader(&loop_, std::vector<EchoResponse>{Response("t0"), Response("t1")});
-      });
+  EXPECT_CALL(stub_, ExpandEcho(Property(&EchoRequest::repeat, 2), _)).WillOnce([&](auto&&...) {
+    return FakeClientReader(&loop_, std::vector<EchoResponse>{Response("t0"), Response("t1")});
+  });
   absl::StatusOr<std::string> ticks = BlockOn(&loop_, greeter_.Ticks("t", 2));
   ASSERT_TRUE(ticks.ok()) << ticks.status();
   EXPECT_EQ(*ticks, "t0;t1;");

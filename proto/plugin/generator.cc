@@ -314,7 +314,8 @@ std::vector<StubMember> StubMembers(const pb::MethodDescriptor* method) {
     return StubMember{Subst(vars, comment), Subst(vars, ret), Subst(vars, name), std::move(params),
                       Subst(vars, body)};
   };
-  const std::string blocking = "// Blocking, from any thread but the loop's (rpc/client_blocking.h).\n";
+  const std::string blocking =
+      "// Blocking, from any thread but the loop's (rpc/client_blocking.h).\n";
   const std::pair<std::string, std::string> request = {"const $Request$&", "request"};
   const std::pair<std::string, std::string> context = {"::h2rpc::rpc::ClientContext*", "context"};
   switch (KindOf(method)) {
@@ -329,8 +330,8 @@ return ::h2rpc::rpc::UnaryCall<$Request$, $Response$>(
 return ::h2rpc::rpc::BlockingUnaryCall<$Request$, $Response$>(
     channel_, "$path$", request, ::std::move(options));
 )"),
-          m("// The same two, and `*context` gets the response metadata, the status and the peer when\n"
-            "// the call ends (rpc/client.h, ClientContext); it must outlive the call.\n",
+          m("// The same two, and `*context` gets the response metadata, the status and the peer "
+            "when\n// the call ends (rpc/client.h, ClientContext); it must outlive the call.\n",
             "::h2rpc::rpc::Task<::absl::StatusOr<$Response$>>", "$Method$", {context, request}, R"(
 return ::h2rpc::rpc::UnaryCall<$Request$, $Response$>(
     channel_, "$path$", request, ::std::move(options), context);
@@ -347,7 +348,8 @@ return ::h2rpc::rpc::BlockingUnaryCall<$Request$, $Response$>(
 return ::std::make_unique<::h2rpc::rpc::ClientWriter<$Request$, $Response$>>(
     ::h2rpc::rpc::ClientCall::Start(channel_, "$path$", ::std::move(options)));
 )"),
-          m(blocking, "::std::unique_ptr<::h2rpc::rpc::BlockingClientWriter<$Request$, $Response$>>",
+          m(blocking,
+            "::std::unique_ptr<::h2rpc::rpc::BlockingClientWriter<$Request$, $Response$>>",
             "$MethodBlocking$", {}, R"(
 return ::h2rpc::rpc::BlockingClientStreamingCall<$Request$, $Response$>(
     channel_, "$path$", ::std::move(options));

@@ -121,9 +121,9 @@ inline std::shared_ptr<ClientCall> LocalCall(transport::UvLoop* loop,
 
 // What a mocked server-streaming method returns: a reader of `responses`, then `status`.
 template <typename Response>
-std::unique_ptr<ClientReader<Response>> FakeClientReader(
-    transport::UvLoop* loop, const std::vector<Response>& responses,
-    absl::Status status = absl::OkStatus()) {
+std::unique_ptr<ClientReader<Response>> FakeClientReader(transport::UvLoop* loop,
+                                                         const std::vector<Response>& responses,
+                                                         absl::Status status = absl::OkStatus()) {
   std::vector<std::string> serialized;
   serialized.reserve(responses.size());
   for (const Response& r : responses) serialized.push_back(r.SerializeAsString());
