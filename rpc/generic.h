@@ -147,8 +147,11 @@ class GenericStub {
 class GenericServerStream {
  public:
   explicit GenericServerStream(std::shared_ptr<ServerCall> call) : call_(std::move(call)) {}
-  // The next request message; nullopt once the client half-closed (or the call ended).
+  // The next request message; nullopt once the client half-closed, or the call ended
+  // (IsCancelled() tells them apart: a proxy passes on only the half-close).
   Awaitable<std::optional<std::string>> Read() { return call_->Read(); }
+  // True once the client cancelled, the deadline passed or the connection dropped.
+  bool IsCancelled() const { return call_->IsCancelled(); }
   // Sends a response message; false once the call is over.
   Awaitable<bool> Write(std::string message, WriteOptions options = {}) {
     return call_->Write(std::move(message), options);

@@ -20,6 +20,7 @@
 #include "rpc/server.h"
 #include "rpc/server_pool.h"
 #include "rpc/status_details.h"
+#include "rpc/sync.h"
 #include "rpc/testdata/echo_service.h2rpc.h"
 #include "transport/uv_loop_thread.h"
 
@@ -92,8 +93,11 @@ class Backend : public EchoService::Service {
     while (std::optional<EchoRequest> r = co_await stream.Read()) {
       if (!co_await stream.Write(Reply("re: " + r->text(), i++))) break;
     }
+    if (context.IsCancelled() && chat_cancelled != nullptr) chat_cancelled->Set();
     co_return absl::OkStatus();
   }
+
+  Event* chat_cancelled = nullptr;  // set when a Chat ends cancelled
 };
 
 // The proxy: forwards any call to the backend through a GenericStub, with the client's metadata;
@@ -138,7 +142,10 @@ class Proxy : public GenericService {
     while (std::optional<std::string> request = co_await stream.Read()) {
       if (!co_await call->Write(std::move(*request))) co_return;
     }
-    call->WritesDone();
+    // The client half-closed, or the proxied call ended: only the former is passed on (the
+    // backend call is cancelled with the proxied one; a half-close first would let the backend
+    // finish normally).
+    if (!stream.IsCancelled()) call->WritesDone();
   }
 
   GenericStub stub_;
@@ -287,6 +294,25 @@ TEST_F(GenericTest, BidiThroughProxyInterleaves) {
     co_return got;
   };
   EXPECT_EQ(BlockOn(&loop_, body()), (std::vector<std::string>{"re: one", "re: two", "re: three"}));
+}
+
+// A client that cancels a call through the proxy cancels the backend's call too (the proxy's
+// call to the backend inherits the proxied call's end).
+TEST_F(GenericTest, CancellationGoesThroughProxy) {
+  Event backend_cancelled(&loop_);
+  backend_service_.chat_cancelled = &backend_cancelled;
+  EchoService::Stub stub(proxy_channel_);
+  auto body = [&]() -> Task<bool> {
+    auto chat = stub.Chat();
+    EXPECT_TRUE(co_await chat->Write(Req("one")));
+    std::optional<EchoReply> r = co_await chat->Read();
+    EXPECT_TRUE(r.has_value());
+    chat->Cancel();
+    absl::Status status = co_await chat->Finish();
+    EXPECT_EQ(status.code(), absl::StatusCode::kCancelled);
+    co_return co_await backend_cancelled.Wait();
+  };
+  EXPECT_TRUE(BlockOn(&loop_, body()));
 }
 
 TEST_F(GenericTest, UnknownMethodsWithoutGenericServiceAreUnimplemented) {
