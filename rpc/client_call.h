@@ -220,6 +220,8 @@ class Channel : public std::enable_shared_from_this<Channel> {
   // Attempts started by calls' retry policies (not counting the first attempts, nor
   // transparent retries).
   int policy_retries() const { return policy_retries_; }
+  // Attempts started by calls' hedging policies (not counting the first attempts).
+  int hedged_attempts() const { return hedged_attempts_; }
   // Request bytes the channel's calls keep for retries now (ChannelOptions::retry_buffer_size).
   size_t retry_buffered_bytes() const { return retry_buffered_bytes_; }
   // The retry throttling token count (gRFC A6), when the service config has retryThrottling.
@@ -252,12 +254,13 @@ class Channel : public std::enable_shared_from_this<Channel> {
   ServiceConfig service_config_;
   // Retries (gRFC A6): see the accessors above.
   int policy_retries_ = 0;
+  int hedged_attempts_ = 0;
   size_t retry_buffered_bytes_ = 0;
   std::optional<double> retry_tokens_;
   std::mt19937_64 retry_random_{std::random_device{}()};
-  // Throttling: an attempt of a call with a retry policy ended with `code` (OK adds
-  // tokenRatio, a retryable code takes one token away).
-  void RecordAttemptForThrottling(absl::StatusCode code, const RetryPolicy& policy);
+  // Throttling: an attempt of a call with a retry or hedging policy ended with `code` (OK adds
+  // tokenRatio, a `failure` — a code retryable or non-fatal by the policy — takes one away).
+  void RecordAttemptForThrottling(absl::StatusCode code, bool failure);
   bool RetryThrottled() const;
   int connections_made_ = 0;
   // Load balancing (rpc/channel_lb.cc).
@@ -314,7 +317,9 @@ class Channel : public std::enable_shared_from_this<Channel> {
 // One call. With a retry policy in the channel's service config (gRFC A6; rpc/README.md,
 // "Retries and service config") a call may run as several attempts, one stream each, until it
 // commits (response headers, its retry buffer full, its end); what it offers (reads, writes,
-// metadata, status) is the committed attempt's, and its deadline spans every attempt.
+// metadata, status) is the committed attempt's, and its deadline spans every attempt. With a
+// hedging policy the attempts run side by side (a new one every hedgingDelay, each replaying
+// the buffered requests) until one commits; the others are then cancelled.
 class ClientCall : public std::enable_shared_from_this<ClientCall> {
  public:
   // Starts a call of `path` ("/package.Service/Method"): the request headers go out at once.
@@ -450,6 +455,44 @@ class ClientCall : public std::enable_shared_from_this<ClientCall> {
   bool RetryByPolicy(const absl::Status& status, const transport::Headers* trailers);
   // Abandons the current attempt and starts a new one after `delay`.
   void StartNextAttempt(absl::Duration delay);
+  // Hedging (gRFC A6 hedgingPolicy; client_call.cc, "hedging"). Before the call commits every
+  // attempt with a stream waits here ("parked"); an event of one makes it the current attempt
+  // (stream_, attempt_) while it is handled, and that attempt then commits or is dropped. A
+  // hedge being started (credentials, a connection) is the current slot's `waiting_`.
+  struct Hedge {
+    std::shared_ptr<transport::ClientHttp2Stream> stream;
+    std::shared_ptr<KeepalivePinger> keepalive;
+    std::shared_ptr<bool> connection_connected;
+    absl::Status stream_error;
+  };
+  const HedgingPolicy* hedging_policy_ = nullptr;
+  std::map<uint64_t, Hedge> hedges_;  // by attempt number (attempt_ids_), oldest first
+  uint64_t attempt_ids_ = 0;          // the last attempt number given out
+  std::unique_ptr<transport::Timer> hedge_timer_;
+  bool hedging_stopped_ = false;  // the server's pushback said "no more"
+  std::optional<absl::Status> last_hedge_failure_;
+  bool HedgingUncommitted() const { return hedging_policy_ && retry_possible_; }
+  // The policy allows another attempt now (maxAttempts, pushback, throttling).
+  bool CanHedge() const;
+  // After `delay`: StartHedge(), or (`reserved`) the start of the attempt ReserveHedge() made.
+  void ScheduleHedge(absl::Duration delay, bool reserved);
+  void StartHedge();
+  // Counts the next attempt and makes the current slot wait for its stream.
+  void ReserveHedge();
+  // Begin() made a stream: it joins the parked attempts.
+  void ParkCurrentAttempt();
+  // Makes parked attempt `attempt` the current one; false if it is not parked.
+  bool UnparkAttempt(uint64_t attempt);
+  // The current attempt failed with `status` before the call committed: drops it and sends the
+  // next hedge (at once, or after the server's pushback), or returns false when the call ends
+  // with this status (a fatal code, or nothing else running and no attempt left).
+  bool HedgeByPolicy(const absl::Status& status, const transport::Headers* trailers);
+  // Commit() of a hedged call: keeps one attempt, cancels the others and any hedge starting.
+  void CommitHedges();
+  // Forgets the current attempt's response state (a new or another attempt follows).
+  void ResetAttemptState();
+  // The attempt ended with `code`: the channel's retry throttling counts it.
+  void RecordForThrottling(absl::StatusCode code);
   // The call waits for a connection (Channel::PickConnection()); what is written meanwhile.
   bool waiting_ = false;
   uint64_t waiting_id_ = 0;

@@ -263,16 +263,6 @@ TEST_F(RetryTest, WithoutAPolicyNothingIsRetried) {
   EXPECT_EQ(service_.calls, 1);
 }
 
-TEST_F(RetryTest, AHedgingPolicyIsNotAppliedYet) {
-  // Parsed and checked (service_config_test), but the call runs once, as without a policy.
-  service_.failures = 1;
-  auto channel = MakeChannel(
-      R"({"methodConfig":[{"name":[{"service":"h2rpc.rpc_test.Echo"}],"hedgingPolicy":{)"
-      R"("maxAttempts":3,"hedgingDelay":"0s","nonFatalStatusCodes":["UNAVAILABLE"]}}]})");
-  EXPECT_EQ(Call(channel).status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(service_.calls, 1);
-}
-
 TEST_F(RetryTest, MaxAttemptsBoundTheAttempts) {
   service_.failures = 100;
   auto channel = MakeChannel(RetryConfig(3));

@@ -121,6 +121,11 @@ bool RetryPolicy::Retryable(absl::StatusCode code) const {
          retryable_status_codes.end();
 }
 
+bool HedgingPolicy::NonFatal(absl::StatusCode code) const {
+  return std::find(non_fatal_status_codes.begin(), non_fatal_status_codes.end(), code) !=
+         non_fatal_status_codes.end();
+}
+
 absl::StatusOr<ServiceConfig> ServiceConfig::Parse(absl::string_view json) {
   internal::ServiceConfig proto;
   google::protobuf::util::JsonParseOptions options;

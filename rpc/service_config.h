@@ -38,11 +38,13 @@ struct RetryPolicy {
   bool Retryable(absl::StatusCode code) const;
 };
 
-// gRFC A6's hedgingPolicy: parsed and checked, not used by calls yet (rpc/README.md).
+// gRFC A6's hedgingPolicy: up to max_attempts attempts of a call, one every hedging_delay
+// until one commits (rpc/client_call.h; rpc/README.md, "Retries and service config").
 struct HedgingPolicy {
   int max_attempts = 0;
   absl::Duration hedging_delay;
   std::vector<absl::StatusCode> non_fatal_status_codes;
+  bool NonFatal(absl::StatusCode code) const;
 };
 
 struct MethodConfig {
