@@ -37,6 +37,12 @@ std::string InterceptorFailure(std::exception_ptr e) {
 
 using transport::Headers;
 
+// The status a refused stream's attempt ends with when it is retried transparently.
+absl::Status Refused() {
+  return absl::UnavailableError(
+      "Stream refused by the server (REFUSED_STREAM): retried transparently");
+}
+
 std::vector<Metadata::Entry> ToEntries(const Headers& headers) {
   std::vector<Metadata::Entry> wire;
   wire.reserve(headers.size());
@@ -332,6 +338,7 @@ std::shared_ptr<ClientCall> ClientCall::Start(std::shared_ptr<Channel> channel, 
 }
 
 void ClientCall::Proceed() {
+  if (interception_) OpenAttempt(/*transparent_retry=*/false);  // a new attempt begins here
   if (channel_->options().call_credentials || options_.credentials) {
     FetchCredentials();
   } else {
@@ -488,6 +495,10 @@ void ClientCall::Begin() {
     return;
   }
   stream_ = *stream;
+  if (starting_attempt_) {
+    current_attempt_ = std::move(starting_attempt_);
+    starting_attempt_.reset();
+  }
   keepalive_ = picked->keepalive;
   if (keepalive_) keepalive_->OnCallStarted();
   paused_ = false;
@@ -541,6 +552,7 @@ void ClientCall::Begin() {
     waiting_ = false;
     bool took_all = true;
     for (std::string& frame : waiting_frames_) {
+      if (current_attempt_) current_attempt_->message_bytes_sent += frame.size() - kMessagePrefixSize;
       took_all = stream_->write(std::move(frame)) && took_all;  // one refusal: wait for 'drain'
     }
     waiting_frames_.clear();
@@ -610,13 +622,16 @@ Awaitable<bool> ClientCall::WriteRaw(std::string message, WriteOptions options) 
   if (HedgingUncommitted()) {
     // Every attempt gets it (and a hedge being started, with the replayed ones); done once it
     // is in the retry buffer, which bounds what the attempts' streams queue.
-    for (auto& [id, hedge] : hedges_) hedge.stream->write(frame);
+    for (auto& [id, hedge] : hedges_) {
+      hedge.stream->write(frame);
+      if (hedge.record) hedge.record->message_bytes_sent += message.size();
+    }
     if (waiting_) waiting_frames_.push_back(std::move(frame));
     result.state()->Complete(true);
   } else if (waiting_) {
     waiting_frames_.push_back(std::move(frame));
     pending_writes_.push_back(result.state());  // completed when the stream takes it
-  } else if (!stream_->write(std::move(frame))) {
+  } else if (!WriteToStream(std::move(frame), message.size())) {
     pending_writes_.push_back(result.state());
   } else if (++writes_without_yield_ > kWritesPerYield) {
     // A writer that never has to wait (tiny messages under a 16 KiB high-water mark that the
@@ -631,6 +646,11 @@ Awaitable<bool> ClientCall::WriteRaw(std::string message, WriteOptions options) 
     result.state()->Complete(true);
   }
   return result;
+}
+
+bool ClientCall::WriteToStream(std::string frame, size_t message_bytes) {
+  if (current_attempt_) current_attempt_->message_bytes_sent += message_bytes;
+  return stream_->write(std::move(frame));
 }
 
 void ClientCall::WritesDone() {
@@ -918,6 +938,8 @@ bool ClientCall::RetryTransparently() {
     if (waiting_) return false;
     retried_ = true;
     ++channel_->transparent_retries_;
+    CloseAttempt(current_attempt_, Refused());
+    if (interception_) OpenAttempt(/*transparent_retry=*/true);
     stream_.reset();
     attempt_ = 0;
     ResetAttemptState();
@@ -928,6 +950,8 @@ bool ClientCall::RetryTransparently() {
   }
   retried_ = true;
   ++channel_->transparent_retries_;
+  CloseAttempt(current_attempt_, Refused());
+  if (interception_) OpenAttempt(/*transparent_retry=*/true);
   auto frames = sent_frames_;  // (kept: a later attempt of the retry policy replays them too)
   const bool writes_done = writes_done_;
   writes_done_ = false;
@@ -941,7 +965,10 @@ bool ClientCall::RetryTransparently() {
     writes_done_ = writes_done;
     return true;
   }
-  for (std::string& frame : frames) stream_->write(std::move(frame));
+  for (std::string& frame : frames) {
+    if (current_attempt_) current_attempt_->message_bytes_sent += frame.size() - kMessagePrefixSize;
+    stream_->write(std::move(frame));
+  }
   if (writes_done) WritesDone();
   return true;
 }
@@ -983,6 +1010,7 @@ bool ClientCall::RetryByPolicy(const absl::Status& status, const Headers* traile
   }
   ++attempts_;
   ++channel_->policy_retries_;
+  CloseAttempt(current_attempt_, status);
   StartNextAttempt(delay);
   return true;
 }
@@ -1054,7 +1082,9 @@ void ClientCall::StartHedge() {
 }
 
 void ClientCall::ParkCurrentAttempt() {
-  hedges_[attempt_] = {stream_, keepalive_, connection_connected_, stream_error_};
+  hedges_[attempt_] = {stream_, keepalive_, connection_connected_, stream_error_,
+                       std::move(current_attempt_)};
+  current_attempt_.reset();
   stream_.reset();
   attempt_ = 0;
   // The next hedge after hedgingDelay, unless one is due sooner (a pushback's, or at once).
@@ -1070,6 +1100,7 @@ bool ClientCall::UnparkAttempt(uint64_t attempt) {
   keepalive_ = std::move(it->second.keepalive);
   connection_connected_ = std::move(it->second.connection_connected);
   stream_error_ = it->second.stream_error;
+  current_attempt_ = std::move(it->second.record);
   attempt_ = attempt;
   hedges_.erase(it);
   return true;
@@ -1092,6 +1123,7 @@ bool ClientCall::HedgeByPolicy(const absl::Status& status, const Headers* traile
   const bool others_running = !hedges_.empty() || waiting_;
   if (!others_running && !CanHedge()) return false;  // the last one: the call ends with it
   // This attempt is over (its stream ended or was reset); its later events are ignored.
+  CloseAttempt(current_attempt_, status);
   if (stream_ && !stream_->closed()) stream_->close(transport::constants::NGHTTP2_CANCEL);
   stream_.reset();
   attempt_ = 0;
@@ -1118,8 +1150,10 @@ void ClientCall::CommitHedges() {
   hedges_.clear();
   for (auto& [id, hedge] : others) {
     if (!hedge.stream->closed()) hedge.stream->close(transport::constants::NGHTTP2_CANCEL);
+    CloseAttempt(hedge.record, absl::CancelledError("Another attempt of the call committed"));
   }
   if (waiting_) {
+    CloseAttempt(starting_attempt_, absl::CancelledError("Another attempt of the call committed"));
     // A hedge still being started is abandoned (Begin() returns at once if it runs later).
     channel_->ForgetPick(waiting_id_);
     waiting_ = false;
@@ -1166,6 +1200,10 @@ void ClientCall::End(absl::Status status) {
   if (retry_timer_) retry_timer_->stop();
   if (hedge_timer_) hedge_timer_->stop();
   if (interception_) {
+    // The last attempt ends with the call (one still being started too).
+    if (current_attempt_) current_attempt_->message_bytes_received = message_bytes_received_;
+    CloseAttempt(current_attempt_, status);
+    CloseAttempt(starting_attempt_, status);
     RunFinishHooks(status);
     if (done()) return;  // a hook ended the call itself
   }
@@ -1377,6 +1415,25 @@ void ClientCall::EndLocally(absl::Status status, std::vector<std::string> respon
   End(std::move(status));
   FlushWrites(false);  // what was written meanwhile never leaves
   DeliverReads();
+}
+
+void ClientCall::OpenAttempt(bool transparent_retry) {
+  CloseAttempt(starting_attempt_, absl::CancelledError("Replaced by a new attempt"));
+  starting_attempt_ = CallAttempt{.number = ++attempts_started_,
+                                  .transparent_retry = transparent_retry,
+                                  .start = absl::Now()};
+  const CallAttempt attempt = *starting_attempt_;  // (a hook may end the call)
+  for (auto& interceptor : interception_->chain) interceptor->OnAttemptStarted(*this, attempt);
+}
+
+void ClientCall::CloseAttempt(std::optional<CallAttempt>& record, const absl::Status& status) {
+  if (!record) return;
+  const CallAttempt attempt = std::move(*record);
+  record.reset();
+  if (!interception_) return;
+  for (auto& interceptor : interception_->chain) {
+    interceptor->OnAttemptFinished(*this, attempt, status);
+  }
 }
 
 void ClientCall::RunFinishHooks(absl::Status& status) {

@@ -170,6 +170,19 @@ struct CallOptions {
   bool propagate = true;
 };
 
+// One attempt of a call (gRFC A66's per-attempt view: the first one, each retry or hedge of
+// the service config's policy, each transparent retry), as ClientInterceptor's
+// OnAttemptStarted / OnAttemptFinished see it.
+struct CallAttempt {
+  int number = 0;                  // 1 for the first attempt of the call, then 2, 3...
+  bool transparent_retry = false;  // replaces a stream the server refused (not the policy's)
+  absl::Time start;                // before the connection was picked
+  // Message bytes handed to this attempt's stream (replayed ones too) and received on it, as
+  // on the wire (compressed when compressed, without the 5-byte prefixes).
+  uint64_t message_bytes_sent = 0;
+  uint64_t message_bytes_received = 0;
+};
+
 class Channel : public std::enable_shared_from_this<Channel> {
  public:
   // `target` is any form of rpc/target.h: "host:port" ("[::1]:50051" for IPv6),
@@ -464,6 +477,7 @@ class ClientCall : public std::enable_shared_from_this<ClientCall> {
     std::shared_ptr<KeepalivePinger> keepalive;
     std::shared_ptr<bool> connection_connected;
     absl::Status stream_error;
+    std::optional<CallAttempt> record;
   };
   const HedgingPolicy* hedging_policy_ = nullptr;
   std::map<uint64_t, Hedge> hedges_;  // by attempt number (attempt_ids_), oldest first
@@ -493,6 +507,17 @@ class ClientCall : public std::enable_shared_from_this<ClientCall> {
   void ResetAttemptState();
   // The attempt ended with `code`: the channel's retry throttling counts it.
   void RecordForThrottling(absl::StatusCode code);
+  // Per-attempt records for the interceptors' OnAttemptStarted / OnAttemptFinished (kept only
+  // when the call has interceptors): the attempt being started (Proceed() to its stream), the
+  // current one (stream_), and each parked hedge's (Hedge::record).
+  std::optional<CallAttempt> starting_attempt_;
+  std::optional<CallAttempt> current_attempt_;
+  int attempts_started_ = 0;
+  void OpenAttempt(bool transparent_retry);
+  // stream_->write(), counted in the current attempt's record.
+  bool WriteToStream(std::string frame, size_t message_bytes);
+  // Ends an attempt's record (nothing if it is empty) with `status`.
+  void CloseAttempt(std::optional<CallAttempt>& record, const absl::Status& status);
   // The call waits for a connection (Channel::PickConnection()); what is written meanwhile.
   bool waiting_ = false;
   uint64_t waiting_id_ = 0;

@@ -375,6 +375,41 @@ TEST_F(RetryTest, TransparentRetriesDoNotCountAgainstMaxAttempts) {
   EXPECT_EQ(channel->policy_retries(), 1);
 }
 
+// Records OnAttemptStarted / OnAttemptFinished as "<number><t if transparent>:start" and
+// "<number>:<status code>".
+class AttemptRecorder : public ClientInterceptor {
+ public:
+  explicit AttemptRecorder(std::vector<std::string>* log) : log_(log) {}
+  void OnAttemptStarted(ClientCall&, const CallAttempt& a) override {
+    log_->push_back(absl::StrCat(a.number, a.transparent_retry ? "t" : "", ":start"));
+  }
+  void OnAttemptFinished(ClientCall&, const CallAttempt& a, const absl::Status& s) override {
+    log_->push_back(absl::StrCat(a.number, ":", absl::StatusCodeToString(s.code())));
+  }
+  void OnFinish(ClientCall&, absl::Status& s) override {
+    log_->push_back(absl::StrCat("call:", absl::StatusCodeToString(s.code())));
+  }
+
+ private:
+  std::vector<std::string>* log_;
+};
+
+TEST_F(RetryTest, InterceptorsSeeEveryAttemptTransparentRetriesToo) {
+  // Refused (replayed transparently), then UNAVAILABLE (retried by the policy), then OK.
+  ScriptedServer scripted(
+      &loop_, {{0, std::nullopt, "200", transport::constants::NGHTTP2_REFUSED_STREAM},
+               {14, std::nullopt},
+               {0, std::nullopt}});
+  std::vector<std::string> log;
+  ChannelOptions o;
+  o.interceptors.push_back(
+      [&log](ClientCall&) { return std::make_unique<AttemptRecorder>(&log); });
+  auto channel = MakeChannel(RetryConfig(2), o, scripted.target());
+  ASSERT_TRUE(Call(channel).ok());
+  EXPECT_EQ(log, (std::vector<std::string>{"1:start", "1:UNAVAILABLE", "2t:start",
+                                           "2:UNAVAILABLE", "3:start", "3:OK", "call:OK"}));
+}
+
 TEST_F(RetryTest, ARetryKeepsTheEncodingOfTheMessagesItReplays) {
   // The failure says the server accepts only identity; the replayed messages are gzip'd
   // already, so the next attempt still says gzip (a new call would not compress).
