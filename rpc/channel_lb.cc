@@ -31,15 +31,9 @@ absl::Time LoopNow(transport::EventLoop* loop) {
 void Channel::MakePolicy() {
   if (!target_status_.ok()) return;
   if (lb_policy_name_.empty()) {
-    std::string name = options_.lb_policy;
-    if (!options_.service_config.empty()) {
-      auto from_config = ParseLbPolicyFromServiceConfig(options_.service_config);
-      if (!from_config.ok()) {
-        target_status_ = from_config.status();
-        return;
-      }
-      if (!from_config->empty()) name = *from_config;
-    }
+    // The service config, parsed once by the constructor, names it first.
+    std::string name = service_config_.lb_policy();
+    if (name.empty()) name = options_.lb_policy;
     lb_policy_name_ = name.empty() ? "pick_first" : name;
   }
   LbHelper helper;
