@@ -140,7 +140,7 @@ Channel::Channel(transport::UvLoop* loop, std::string target, ChannelOptions opt
   resolve_backoff_ = ConnectionBackoff(options_.backoff, /*seed=*/0);
   auto parsed = ParseTarget(target_);
   if (parsed.ok()) {
-    auto resolver = Resolver::Create(loop_, *parsed, options_.lookup);
+    auto resolver = Resolver::Create(loop_, *parsed, options_.lookup, options_.resolve);
     if (resolver.ok()) {
       parsed_target_ = std::move(*parsed);
       resolver_ = std::move(*resolver);
@@ -156,10 +156,11 @@ Channel::Channel(transport::UvLoop* loop, std::string target, ChannelOptions opt
   if (target_status_.ok() && !options_.service_config.empty()) {
     auto config = ServiceConfig::Parse(options_.service_config);
     if (config.ok()) {
-      service_config_ = std::move(*config);
+      service_config_ = std::make_shared<const ServiceConfig>(std::move(*config));
+      default_service_config_ = service_config_;
       // A6: the token count starts full.
-      if (service_config_.retry_throttling()) {
-        retry_tokens_ = service_config_.retry_throttling()->max_tokens;
+      if (service_config_->retry_throttling()) {
+        retry_tokens_ = service_config_->retry_throttling()->max_tokens;
       }
     } else {
       target_status_ = config.status();  // MakePolicy() then makes no policy: calls fail
@@ -235,7 +236,7 @@ void Channel::StartKeepalive(const std::shared_ptr<transport::ClientHttp2Session
 
 void Channel::RecordAttemptForThrottling(absl::StatusCode code, bool failure) {
   if (!retry_tokens_) return;
-  const RetryThrottlingConfig& t = *service_config_.retry_throttling();
+  const RetryThrottlingConfig& t = *service_config_->retry_throttling();
   if (code == absl::StatusCode::kOk) {
     retry_tokens_ = std::min<double>(t.max_tokens, *retry_tokens_ + t.token_ratio);
   } else if (failure) {
@@ -245,7 +246,7 @@ void Channel::RecordAttemptForThrottling(absl::StatusCode code, bool failure) {
 
 bool Channel::RetryThrottled() const {
   // A6: retries are allowed while the count is above half of maxTokens.
-  return retry_tokens_ && *retry_tokens_ <= service_config_.retry_throttling()->max_tokens / 2.0;
+  return retry_tokens_ && *retry_tokens_ <= service_config_->retry_throttling()->max_tokens / 2.0;
 }
 
 // --- ClientCall -----------------------------------------------------------------------------
@@ -273,15 +274,39 @@ ClientCall::ClientCall(std::shared_ptr<Channel> channel, std::string path, CallO
       deframer_(max_receive_message_size_, StreamWindow(channel_->options())) {
   // Parse one message ahead of the reader: what the server sends is held as the bytes it sent.
   deframer_.set_max_ready(1);
-  if (options_.timeout) deadline_ = absl::Now() + *options_.timeout;
+  if (options_.timeout) deadline_ = created_ + *options_.timeout;
   if (options_.deadline && (!deadline_ || *options_.deadline < *deadline_)) {
     deadline_ = options_.deadline;
   }
-  if (const MethodConfig* config = channel_->service_config().ForMethod(path_)) {
+  if (options_.propagate) {
+    parent_ = options_.parent;
+    if (!parent_) {
+      if (CallContext* ambient = CallContext::Current()) parent_ = ambient->Share();
+    }
+  }
+  if (parent_) {
+    std::optional<absl::Time> inherited = parent_->deadline();
+    if (inherited && (!deadline_ || *inherited < *deadline_)) deadline_ = inherited;
+  }
+  own_deadline_ = deadline_;
+  own_wait_for_ready_ = options_.wait_for_ready;
+  config_ = channel_->service_config_;
+  ApplyMethodConfig();
+}
+
+void ClientCall::ApplyMethodConfig() {
+  deadline_ = own_deadline_;
+  options_.wait_for_ready = own_wait_for_ready_;
+  retry_policy_ = nullptr;
+  hedging_policy_ = nullptr;
+  max_send_message_size_ = channel_->options().max_send_message_size;
+  const size_t max_receive = channel_->options().max_receive_message_size;
+  max_receive_message_size_ = max_receive;
+  if (const MethodConfig* config = config_->ForMethod(path_)) {
     // The service config's timeout only shortens the call's own deadline; its waitForReady
     // applies when the application did not say (doc/service_config.md).
     if (config->timeout) {
-      const absl::Time by_config = absl::Now() + *config->timeout;
+      const absl::Time by_config = created_ + *config->timeout;
       if (!deadline_ || by_config < *deadline_) deadline_ = by_config;
     }
     if (!options_.wait_for_ready) options_.wait_for_ready = config->wait_for_ready;
@@ -294,19 +319,11 @@ ClientCall::ClientCall(std::shared_ptr<Channel> channel, std::string path, CallO
     if (config->max_response_message_bytes) {
       max_receive_message_size_ =
           std::min<size_t>(max_receive_message_size_, *config->max_response_message_bytes);
-      deframer_ = MessageDeframer(max_receive_message_size_, StreamWindow(channel_->options()));
-      deframer_.set_max_ready(1);
     }
   }
-  if (options_.propagate) {
-    parent_ = options_.parent;
-    if (!parent_) {
-      if (CallContext* ambient = CallContext::Current()) parent_ = ambient->Share();
-    }
-  }
-  if (parent_) {
-    std::optional<absl::Time> inherited = parent_->deadline();
-    if (inherited && (!deadline_ || *inherited < *deadline_)) deadline_ = inherited;
+  if (max_receive_message_size_ != max_receive) {
+    deframer_ = MessageDeframer(max_receive_message_size_, StreamWindow(channel_->options()));
+    deframer_.set_max_ready(1);
   }
 }
 
@@ -436,6 +453,19 @@ void ClientCall::Begin() {
     // are held until then.
     waiting_ = true;
     return;
+  }
+  if (attempt_ids_ == 0 && config_ != channel_->service_config_) {
+    // The resolution this call waited for brought a new service config: the call follows it
+    // (nothing was sent yet). Its deadline may move: the timer starts again below.
+    config_ = channel_->service_config_;
+    ApplyMethodConfig();
+    if (deadline_timer_) deadline_timer_->stop();
+    if (deadline_ && *deadline_ <= absl::Now()) {
+      deadline_expired_ = true;
+      End(absl::DeadlineExceededError("Deadline Exceeded"));
+      return;
+    }
+    if (deadline_) StartDeadlineTimer();
   }
   auto session = &picked->session;
   connection_connected_ = picked->connected;

@@ -116,9 +116,19 @@ struct ChannelOptions {
   // and service config"): per-method "timeout" (the earlier of it and the call's deadline
   // counts), "waitForReady" (a call's own wait_for_ready wins), "maxRequestMessageBytes" /
   // "maxResponseMessageBytes" (the smaller of them and this channel's limits count),
-  // "retryPolicy", and the channel's "retryThrottling". An invalid one makes the channel
-  // invalid (INVALID_ARGUMENT naming the problem).
+  // "retryPolicy" or "hedgingPolicy", and the channel's "retryThrottling". An invalid one
+  // makes the channel invalid (INVALID_ARGUMENT naming the problem). As gRPC's default service
+  // config, it is used while the resolver gives none (see `resolve`).
   std::string service_config;
+  // A resolver of your own for this channel's target, whatever its scheme (rpc/resolver.h):
+  // called on the loop for each resolution, it answers with the addresses and, if the name
+  // system publishes one, a service config JSON, which then replaces `service_config` for the
+  // calls that start after it (an invalid one is ignored: the config in use stays, and
+  // Channel::resolver_service_config_status() says why). Empty: the built-in resolvers.
+  ResolveFunction resolve;
+  // gRPC's GRPC_ARG_SERVICE_CONFIG_DISABLE_RESOLUTION: ignore the resolver's service configs
+  // (`service_config` alone counts).
+  bool disable_service_config_lookup = false;
   // Retry buffers (gRFC A6): the request bytes one call keeps for replaying on a new attempt
   // until it commits (gRPC's GRPC_ARG_PER_RPC_RETRY_BUFFER_SIZE default), and those of all this
   // channel's calls together. A call whose next message would exceed either commits: it is not
@@ -228,8 +238,14 @@ class Channel : public std::enable_shared_from_this<Channel> {
   const std::string& authority() const { return authority_; }
   // How many connections this channel has made (reconnects show here).
   int connections_made() const { return connections_made_; }
-  // The parsed ChannelOptions::service_config (empty when there is none or it is invalid).
-  const ServiceConfig& service_config() const { return service_config_; }
+  // The service config in use: the resolver's last valid one, else the parsed
+  // ChannelOptions::service_config (empty when there is none or it is invalid).
+  const ServiceConfig& service_config() const { return *service_config_; }
+  // Whether it is the resolver's, and why the resolver's last one was ignored (OK if it was not).
+  bool service_config_from_resolver() const { return resolver_config_json_.has_value(); }
+  const absl::Status& resolver_service_config_status() const { return resolver_config_status_; }
+  // The load-balancing policy in use ("pick_first", "round_robin"; empty before it is made).
+  const std::string& lb_policy_name() const { return lb_policy_name_; }
   // Attempts started by calls' retry policies (not counting the first attempts, nor
   // transparent retries).
   int policy_retries() const { return policy_retries_; }
@@ -264,7 +280,14 @@ class Channel : public std::enable_shared_from_this<Channel> {
   std::string authority_;
   ChannelOptions options_;
   MetadataSizeLimits metadata_limits_;
-  ServiceConfig service_config_;
+  // Shared with the calls that use it: a config the resolver replaces stays alive for them.
+  std::shared_ptr<const ServiceConfig> service_config_ = std::make_shared<ServiceConfig>();
+  std::shared_ptr<const ServiceConfig> default_service_config_ = service_config_;
+  std::optional<std::string> resolver_config_json_;  // the resolver's config in use, if any
+  absl::Status resolver_config_status_;
+  // A resolution gave `json` (or none): the config in use follows (gRPC's rules, see
+  // ChannelOptions::resolve), and with it the retry throttling and the LB policy.
+  void ApplyResolverServiceConfig(const std::optional<std::string>& json);
   // Retries (gRFC A6): see the accessors above.
   int policy_retries_ = 0;
   int hedged_attempts_ = 0;
@@ -453,7 +476,16 @@ class ClientCall : public std::enable_shared_from_this<ClientCall> {
   bool RetryTransparently();
   // Commits the call: no more attempts; the retry buffer is released (also to the channel).
   void Commit();
-  // The method's retry policy (from the channel's service config, which outlives the call).
+  // The channel's service config when the call started (kept alive for the policies below),
+  // and the method's entry of it applied: ApplyMethodConfig() from the call's own deadline
+  // and wait_for_ready. Applied again before the first attempt's stream when a resolution
+  // changed the channel's config meanwhile.
+  std::shared_ptr<const ServiceConfig> config_;
+  std::optional<absl::Time> own_deadline_;
+  std::optional<bool> own_wait_for_ready_;
+  absl::Time created_ = absl::Now();
+  void ApplyMethodConfig();
+  // The method's retry policy (from config_).
   const RetryPolicy* retry_policy_ = nullptr;
   int attempts_ = 1;  // attempts the policy allowed so far (transparent retries not counted)
   int backoff_exponent_ = 0;  // the n-1 of A6's initialBackoff*multiplier^(n-1)
