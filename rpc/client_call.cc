@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/zero_copy_stream.h"
 #include "rpc/client_interceptor.h"
+#include "rpc/interceptor_util.h"
 #include "rpc/on_loop.h"
 #include "rpc/status_util.h"
 #include "rpc/timeout.h"
@@ -22,18 +23,6 @@
 namespace h2rpc::rpc {
 
 namespace {
-
-// What a hook that threw ends its call with (UNKNOWN, as a handler that throws).
-std::string InterceptorFailure(std::exception_ptr e) {
-  std::string what = "Unexpected error in interceptor";
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    what += std::string(": ") + ex.what();
-  } catch (...) {
-  }
-  return what;
-}
 
 using transport::Headers;
 
@@ -1254,11 +1243,9 @@ void ClientCall::End(absl::Status status) {
 Awaitable<std::optional<std::string>> ClientCall::Read() {
   Awaitable<std::optional<std::string>> result(channel_->loop());
   if (interception_) {
-    RunReceiveHooks(shared_from_this(), result.state(), nullptr)
-        .Start(nullptr, [this, out = result.state()](std::exception_ptr e) {
-          Cancel(absl::UnknownError(InterceptorFailure(e)));
-          out->Complete(std::nullopt);
-        });
+    internal::StartInterceptedStep<std::optional<std::string>>(
+        RunReceiveHooks(shared_from_this(), result.state(), nullptr),
+        [this](const absl::Status& why) { Cancel(why); }, result.state(), std::nullopt);
     return result;
   }
   if (!messages_.empty() && !YieldBeforeRead()) {
@@ -1288,11 +1275,9 @@ bool ClientCall::YieldBeforeRead() {
 Awaitable<std::optional<ReceivedMessage>> ClientCall::ReadMessage() {
   if (interception_) {
     Awaitable<std::optional<ReceivedMessage>> result(channel_->loop());
-    RunReceiveHooks(shared_from_this(), nullptr, result.state())
-        .Start(nullptr, [this, out = result.state()](std::exception_ptr e) {
-          Cancel(absl::UnknownError(InterceptorFailure(e)));
-          out->Complete(std::nullopt);
-        });
+    internal::StartInterceptedStep<std::optional<ReceivedMessage>>(
+        RunReceiveHooks(shared_from_this(), nullptr, result.state()),
+        [this](const absl::Status& why) { Cancel(why); }, result.state(), std::nullopt);
     return result;
   }
   return ReadMessageRaw();
@@ -1418,7 +1403,7 @@ void ClientCall::StartIntercepted() {
   RunStartHooks(shared_from_this())
       .Start([c] { c->interception_->Started(); },
              [c](std::exception_ptr e) {
-               c->End(absl::UnknownError(InterceptorFailure(e)));
+               c->End(internal::InterceptorFailure(e));
                c->interception_->Started();
              });
 }
@@ -1467,20 +1452,15 @@ void ClientCall::CloseAttempt(std::optional<CallAttempt>& record, const absl::St
 }
 
 void ClientCall::RunFinishHooks(absl::Status& status) {
-  if (interception_->finish_seen) return;
-  interception_->finish_seen = true;
-  auto& chain = interception_->chain;
-  for (size_t k = chain.size(); k-- > 0;) chain[k]->OnFinish(*this, status);
+  internal::RunFinishHooksOnce(interception_->chain, interception_->finish_seen, *this, status);
 }
 
 Awaitable<bool> ClientCall::WriteIntercepted(std::string message, WriteOptions options) {
   Awaitable<bool> result(channel_->loop());
   ClientCall* c = this;
-  RunSendHooks(shared_from_this(), std::move(message), options, result.state())
-      .Start(nullptr, [c, out = result.state()](std::exception_ptr e) {
-        c->Cancel(absl::UnknownError(InterceptorFailure(e)));
-        out->Complete(false);
-      });
+  internal::StartInterceptedStep<bool>(
+      RunSendHooks(shared_from_this(), std::move(message), options, result.state()),
+      [c](const absl::Status& why) { c->Cancel(why); }, result.state(), false);
   return result;
 }
 
