@@ -36,23 +36,23 @@ void WriteToStderr(const CallLogRecord& record) {
   std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
-class ServerLogger : public ServerInterceptor {
+// What both sides' loggers keep: the record being filled and where it goes when the call ends.
+class CallLog {
  public:
-  ServerLogger(std::shared_ptr<const CallLogSink> sink, ServerCall& call)
+  CallLog(std::shared_ptr<const CallLogSink> sink, std::string side, std::string method,
+          std::string peer)
       : sink_(std::move(sink)), start_(absl::Now()) {
-    record_.side = "server";
-    record_.method = call.method();
-    record_.peer = call.peer();
+    record_.side = std::move(side);
+    record_.method = std::move(method);
+    record_.peer = std::move(peer);
   }
-  Task<absl::Status> OnRequest(ServerCall&, std::optional<std::string>& message) override {
-    if (message) ++record_.messages_received;
-    co_return absl::OkStatus();
-  }
-  Task<absl::Status> OnResponse(ServerCall&, std::optional<std::string>& message) override {
+  void Sent(const std::optional<std::string>& message) {
     if (message) ++record_.messages_sent;
-    co_return absl::OkStatus();
   }
-  void OnFinish(ServerCall&, absl::Status& status) override {
+  void Received(const std::optional<std::string>& message) {
+    if (message) ++record_.messages_received;
+  }
+  void Finish(const absl::Status& status) {
     record_.status = status;
     record_.duration = absl::Now() - start_;
     (*sink_ ? *sink_ : WriteToStderr)(record_);
@@ -64,32 +64,40 @@ class ServerLogger : public ServerInterceptor {
   CallLogRecord record_;
 };
 
+class ServerLogger : public ServerInterceptor {
+ public:
+  ServerLogger(std::shared_ptr<const CallLogSink> sink, ServerCall& call)
+      : log_(std::move(sink), "server", call.method(), call.peer()) {}
+  Task<absl::Status> OnRequest(ServerCall&, std::optional<std::string>& message) override {
+    log_.Received(message);
+    co_return absl::OkStatus();
+  }
+  Task<absl::Status> OnResponse(ServerCall&, std::optional<std::string>& message) override {
+    log_.Sent(message);
+    co_return absl::OkStatus();
+  }
+  void OnFinish(ServerCall&, absl::Status& status) override { log_.Finish(status); }
+
+ private:
+  CallLog log_;
+};
+
 class ClientLogger : public ClientInterceptor {
  public:
   ClientLogger(std::shared_ptr<const CallLogSink> sink, ClientCall& call)
-      : sink_(std::move(sink)), start_(absl::Now()) {
-    record_.side = "client";
-    record_.method = call.method();
-    record_.peer = call.channel()->target();
-  }
+      : log_(std::move(sink), "client", call.method(), call.channel()->target()) {}
   Task<absl::Status> OnSend(ClientCall&, std::optional<std::string>& message) override {
-    if (message) ++record_.messages_sent;
+    log_.Sent(message);
     co_return absl::OkStatus();
   }
   Task<absl::Status> OnReceive(ClientCall&, std::optional<std::string>& message) override {
-    if (message) ++record_.messages_received;
+    log_.Received(message);
     co_return absl::OkStatus();
   }
-  void OnFinish(ClientCall&, absl::Status& status) override {
-    record_.status = status;
-    record_.duration = absl::Now() - start_;
-    (*sink_ ? *sink_ : WriteToStderr)(record_);
-  }
+  void OnFinish(ClientCall&, absl::Status& status) override { log_.Finish(status); }
 
  private:
-  std::shared_ptr<const CallLogSink> sink_;  // a call may outlive its server or channel
-  absl::Time start_;
-  CallLogRecord record_;
+  CallLog log_;
 };
 
 }  // namespace

@@ -31,15 +31,9 @@ absl::Time LoopNow(transport::EventLoop* loop) {
 void Channel::MakePolicy() {
   if (!target_status_.ok()) return;
   if (lb_policy_name_.empty()) {
-    std::string name = options_.lb_policy;
-    if (!options_.service_config.empty()) {
-      auto from_config = ParseLbPolicyFromServiceConfig(options_.service_config);
-      if (!from_config.ok()) {
-        target_status_ = from_config.status();
-        return;
-      }
-      if (!from_config->empty()) name = *from_config;
-    }
+    // The service config, parsed once by the constructor, names it first.
+    std::string name = service_config_->lb_policy();
+    if (name.empty()) name = options_.lb_policy;
     lb_policy_name_ = name.empty() ? "pick_first" : name;
   }
   LbHelper helper;
@@ -69,6 +63,43 @@ void Channel::MakePolicy() {
   lb_ = std::move(*policy);
 }
 
+void Channel::ApplyResolverServiceConfig(const std::optional<std::string>& json) {
+  std::shared_ptr<const ServiceConfig> next = default_service_config_;
+  std::optional<std::string> from_resolver;
+  if (json && !options_.disable_service_config_lookup) {
+    if (json == resolver_config_json_) return;  // the same as before
+    auto parsed = ServiceConfig::Parse(*json);
+    if (!parsed.ok()) {
+      // As gRPC (gRFC A21) once a config is in use: the invalid one is ignored.
+      resolver_config_status_ = parsed.status();
+      return;
+    }
+    next = std::make_shared<const ServiceConfig>(std::move(*parsed));
+    from_resolver = *json;
+  } else if (!resolver_config_json_) {
+    return;  // the default config is in use already
+  }
+  resolver_config_status_ = absl::OkStatus();
+  resolver_config_json_ = std::move(from_resolver);
+  service_config_ = std::move(next);
+  // A new config's throttling starts full (none: no throttling).
+  retry_tokens_.reset();
+  if (service_config_->retry_throttling()) {
+    retry_tokens_ = service_config_->retry_throttling()->max_tokens;
+  }
+  std::string name = service_config_->lb_policy();
+  if (name.empty()) name = options_.lb_policy;
+  if (name.empty()) name = "pick_first";
+  if (name == lb_policy_name_) return;
+  // Another policy: the old one closes its connections gracefully (calls on them finish) and
+  // the new one connects to the addresses the caller gives it next.
+  lb_->Shutdown();
+  lb_.reset();
+  lb_policy_name_ = std::move(name);
+  MakePolicy();
+  if (lb_) lb_->ExitIdle();
+}
+
 void Channel::ExitIdle() {
   if (!lb_) return;
   if (!resolved_) {
@@ -78,8 +109,9 @@ void Channel::ExitIdle() {
     // Addresses known without a lookup (ipv4:, ipv6:, unix:, an IP literal) are given at
     // once, so that the first connection starts now (Session() returns it); a DNS name
     // (and every re-resolution) goes through the resolver.
-    std::vector<transport::SocketAddress> known = parsed_target_.addresses;
-    if (parsed_target_.scheme == Target::Scheme::kDns) {
+    std::vector<transport::SocketAddress> known;
+    if (!resolver_->custom()) known = parsed_target_.addresses;
+    if (parsed_target_.scheme == Target::Scheme::kDns && !resolver_->custom()) {
       auto literal = transport::SocketAddress::fromIp(parsed_target_.host, parsed_target_.port);
       if (literal.ok()) known.push_back(*literal);
     }
@@ -109,19 +141,20 @@ void Channel::Resolve() {
     resolve_backoff_started_ = true;
   }
   std::weak_ptr<Channel> weak = weak_from_this();
-  resolver_->Resolve(
-      [weak, generation = resolve_generation_](
-          absl::StatusOr<std::vector<transport::SocketAddress>> addresses) {
+  resolver_->ResolveWithConfig(
+      [weak, generation = resolve_generation_](absl::StatusOr<ResolverResult> result) {
         auto self = weak.lock();
         if (!self || !self->lb_ || generation != self->resolve_generation_) return;
         self->resolving_ = false;
         self->resolved_ = true;
-        const bool usable = addresses.ok() && !addresses->empty();
-        if (addresses.ok()) {
-          self->lb_->UpdateAddresses(std::move(*addresses));
+        const bool usable = result.ok() && !result->addresses.empty();
+        if (result.ok()) {
+          self->ApplyResolverServiceConfig(result->service_config);
+          if (!self->lb_) return;  // (a policy that could not be made: target_status() says)
+          self->lb_->UpdateAddresses(std::move(result->addresses));
         } else {
           self->lb_->ResolverError(
-              ConnectFailure(self->parsed_target_, addresses.status(), self->options_.use_tls));
+              ConnectFailure(self->parsed_target_, result.status(), self->options_.use_tls));
         }
         if (usable) {
           self->resolve_backoff_.Reset();

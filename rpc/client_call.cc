@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/zero_copy_stream.h"
 #include "rpc/client_interceptor.h"
+#include "rpc/interceptor_util.h"
 #include "rpc/on_loop.h"
 #include "rpc/status_util.h"
 #include "rpc/timeout.h"
@@ -23,19 +24,13 @@ namespace h2rpc::rpc {
 
 namespace {
 
-// What a hook that threw ends its call with (UNKNOWN, as a handler that throws).
-std::string InterceptorFailure(std::exception_ptr e) {
-  std::string what = "Unexpected error in interceptor";
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    what += std::string(": ") + ex.what();
-  } catch (...) {
-  }
-  return what;
-}
-
 using transport::Headers;
+
+// The status a refused stream's attempt ends with when it is retried transparently.
+absl::Status Refused() {
+  return absl::UnavailableError(
+      "Stream refused by the server (REFUSED_STREAM): retried transparently");
+}
 
 std::vector<Metadata::Entry> ToEntries(const Headers& headers) {
   std::vector<Metadata::Entry> wire;
@@ -134,7 +129,7 @@ Channel::Channel(transport::UvLoop* loop, std::string target, ChannelOptions opt
   resolve_backoff_ = ConnectionBackoff(options_.backoff, /*seed=*/0);
   auto parsed = ParseTarget(target_);
   if (parsed.ok()) {
-    auto resolver = Resolver::Create(loop_, *parsed, options_.lookup);
+    auto resolver = Resolver::Create(loop_, *parsed, options_.lookup, options_.resolve);
     if (resolver.ok()) {
       parsed_target_ = std::move(*parsed);
       resolver_ = std::move(*resolver);
@@ -150,10 +145,11 @@ Channel::Channel(transport::UvLoop* loop, std::string target, ChannelOptions opt
   if (target_status_.ok() && !options_.service_config.empty()) {
     auto config = ServiceConfig::Parse(options_.service_config);
     if (config.ok()) {
-      service_config_ = std::move(*config);
+      service_config_ = std::make_shared<const ServiceConfig>(std::move(*config));
+      default_service_config_ = service_config_;
       // A6: the token count starts full.
-      if (service_config_.retry_throttling()) {
-        retry_tokens_ = service_config_.retry_throttling()->max_tokens;
+      if (service_config_->retry_throttling()) {
+        retry_tokens_ = service_config_->retry_throttling()->max_tokens;
       }
     } else {
       target_status_ = config.status();  // MakePolicy() then makes no policy: calls fail
@@ -227,19 +223,19 @@ void Channel::StartKeepalive(const std::shared_ptr<transport::ClientHttp2Session
   });
 }
 
-void Channel::RecordAttemptForThrottling(absl::StatusCode code, const RetryPolicy& policy) {
+void Channel::RecordAttemptForThrottling(absl::StatusCode code, bool failure) {
   if (!retry_tokens_) return;
-  const RetryThrottlingConfig& t = *service_config_.retry_throttling();
+  const RetryThrottlingConfig& t = *service_config_->retry_throttling();
   if (code == absl::StatusCode::kOk) {
     retry_tokens_ = std::min<double>(t.max_tokens, *retry_tokens_ + t.token_ratio);
-  } else if (policy.Retryable(code)) {
+  } else if (failure) {
     retry_tokens_ = std::max(0.0, *retry_tokens_ - 1);
   }
 }
 
 bool Channel::RetryThrottled() const {
   // A6: retries are allowed while the count is above half of maxTokens.
-  return retry_tokens_ && *retry_tokens_ <= service_config_.retry_throttling()->max_tokens / 2.0;
+  return retry_tokens_ && *retry_tokens_ <= service_config_->retry_throttling()->max_tokens / 2.0;
 }
 
 // --- ClientCall -----------------------------------------------------------------------------
@@ -267,29 +263,9 @@ ClientCall::ClientCall(std::shared_ptr<Channel> channel, std::string path, CallO
       deframer_(max_receive_message_size_, StreamWindow(channel_->options())) {
   // Parse one message ahead of the reader: what the server sends is held as the bytes it sent.
   deframer_.set_max_ready(1);
-  if (options_.timeout) deadline_ = absl::Now() + *options_.timeout;
+  if (options_.timeout) deadline_ = created_ + *options_.timeout;
   if (options_.deadline && (!deadline_ || *options_.deadline < *deadline_)) {
     deadline_ = options_.deadline;
-  }
-  if (const MethodConfig* config = channel_->service_config().ForMethod(path_)) {
-    // The service config's timeout only shortens the call's own deadline; its waitForReady
-    // applies when the application did not say (doc/service_config.md).
-    if (config->timeout) {
-      const absl::Time by_config = absl::Now() + *config->timeout;
-      if (!deadline_ || by_config < *deadline_) deadline_ = by_config;
-    }
-    if (!options_.wait_for_ready) options_.wait_for_ready = config->wait_for_ready;
-    if (config->retry_policy) retry_policy_ = &*config->retry_policy;
-    if (config->max_request_message_bytes) {
-      max_send_message_size_ =
-          std::min<size_t>(max_send_message_size_, *config->max_request_message_bytes);
-    }
-    if (config->max_response_message_bytes) {
-      max_receive_message_size_ =
-          std::min<size_t>(max_receive_message_size_, *config->max_response_message_bytes);
-      deframer_ = MessageDeframer(max_receive_message_size_, StreamWindow(channel_->options()));
-      deframer_.set_max_ready(1);
-    }
   }
   if (options_.propagate) {
     parent_ = options_.parent;
@@ -300,6 +276,43 @@ ClientCall::ClientCall(std::shared_ptr<Channel> channel, std::string path, CallO
   if (parent_) {
     std::optional<absl::Time> inherited = parent_->deadline();
     if (inherited && (!deadline_ || *inherited < *deadline_)) deadline_ = inherited;
+  }
+  own_deadline_ = deadline_;
+  own_wait_for_ready_ = options_.wait_for_ready;
+  config_ = channel_->service_config_;
+  ApplyMethodConfig();
+}
+
+void ClientCall::ApplyMethodConfig() {
+  deadline_ = own_deadline_;
+  options_.wait_for_ready = own_wait_for_ready_;
+  retry_policy_ = nullptr;
+  hedging_policy_ = nullptr;
+  max_send_message_size_ = channel_->options().max_send_message_size;
+  const size_t max_receive = channel_->options().max_receive_message_size;
+  max_receive_message_size_ = max_receive;
+  if (const MethodConfig* config = config_->ForMethod(path_)) {
+    // The service config's timeout only shortens the call's own deadline; its waitForReady
+    // applies when the application did not say (doc/service_config.md).
+    if (config->timeout) {
+      const absl::Time by_config = created_ + *config->timeout;
+      if (!deadline_ || by_config < *deadline_) deadline_ = by_config;
+    }
+    if (!options_.wait_for_ready) options_.wait_for_ready = config->wait_for_ready;
+    if (config->retry_policy) retry_policy_ = &*config->retry_policy;
+    if (config->hedging_policy) hedging_policy_ = &*config->hedging_policy;
+    if (config->max_request_message_bytes) {
+      max_send_message_size_ =
+          std::min<size_t>(max_send_message_size_, *config->max_request_message_bytes);
+    }
+    if (config->max_response_message_bytes) {
+      max_receive_message_size_ =
+          std::min<size_t>(max_receive_message_size_, *config->max_response_message_bytes);
+    }
+  }
+  if (max_receive_message_size_ != max_receive) {
+    deframer_ = MessageDeframer(max_receive_message_size_, StreamWindow(channel_->options()));
+    deframer_.set_max_ready(1);
   }
 }
 
@@ -331,6 +344,7 @@ std::shared_ptr<ClientCall> ClientCall::Start(std::shared_ptr<Channel> channel, 
 }
 
 void ClientCall::Proceed() {
+  if (interception_) OpenAttempt(/*transparent_retry=*/false);  // a new attempt begins here
   if (channel_->options().call_credentials || options_.credentials) {
     FetchCredentials();
   } else {
@@ -406,6 +420,8 @@ std::string ClientCall::peer() const {
 }
 
 void ClientCall::Begin() {
+  // A hedge whose start (credentials, connection) outlived the call's commit: abandoned.
+  if (hedging_policy_ && stream_) return;
   if (deadline_ && *deadline_ <= absl::Now()) {
     deadline_expired_ = true;
     End(absl::DeadlineExceededError("Deadline Exceeded"));
@@ -433,6 +449,19 @@ void ClientCall::Begin() {
     // are held until then.
     waiting_ = true;
     return;
+  }
+  if (attempt_ids_ == 0 && config_ != channel_->service_config_) {
+    // The resolution this call waited for brought a new service config: the call follows it
+    // (nothing was sent yet). Its deadline may move: the timer starts again below.
+    config_ = channel_->service_config_;
+    ApplyMethodConfig();
+    if (deadline_timer_) deadline_timer_->stop();
+    if (deadline_ && *deadline_ <= absl::Now()) {
+      deadline_expired_ = true;
+      End(absl::DeadlineExceededError("Deadline Exceeded"));
+      return;
+    }
+    if (deadline_) StartDeadlineTimer();
   }
   auto session = &picked->session;
   session_used_ = picked->session;
@@ -493,18 +522,28 @@ void ClientCall::Begin() {
     return;
   }
   stream_ = *stream;
+  if (starting_attempt_) {
+    current_attempt_ = std::move(starting_attempt_);
+    starting_attempt_.reset();
+  }
   keepalive_ = picked->keepalive;
   if (keepalive_) keepalive_->OnCallStarted();
   paused_ = false;
   // Each callback belongs to this attempt: once a retry abandoned its stream, it is ignored.
-  const uint64_t attempt = ++attempt_;
+  const uint64_t attempt = attempt_ = ++attempt_ids_;
   std::weak_ptr<ClientCall> weak = weak_from_this();
   auto current = [weak, attempt]() -> std::shared_ptr<ClientCall> {
     auto self = weak.lock();
     return self && self->attempt_ == attempt ? self : nullptr;
   };
-  stream_->onResponse([current](const Headers& h, uint8_t flags) {
-    if (auto self = current()) self->OnResponse(h, flags);
+  // A parked hedge's response or close makes it the current attempt (see "hedging").
+  auto current_or_parked = [weak, attempt]() -> std::shared_ptr<ClientCall> {
+    auto self = weak.lock();
+    if (!self || (self->attempt_ != attempt && !self->UnparkAttempt(attempt))) return nullptr;
+    return self;
+  };
+  stream_->onResponse([current_or_parked](const Headers& h, uint8_t flags) {
+    if (auto self = current_or_parked()) self->OnResponse(h, flags);
   });
   // Owned chunks: the deframer keeps slices of them instead of copying message bytes.
   stream_->onDataBuffer([current](const transport::SharedBuffer& data) {
@@ -516,8 +555,14 @@ void ClientCall::Begin() {
   stream_->onEnd([current] {
     if (auto self = current()) self->OnEnd();
   });
-  stream_->onError([current](const absl::Status& error) {
-    if (auto self = current()) self->stream_error_ = error;
+  stream_->onError([weak, attempt](const absl::Status& error) {
+    auto self = weak.lock();
+    if (!self) return;
+    if (self->attempt_ == attempt) {
+      self->stream_error_ = error;
+    } else if (auto parked = self->hedges_.find(attempt); parked != self->hedges_.end()) {
+      parked->second.stream_error = error;
+    }
   });
   stream_->onDrain([current] {
     if (auto self = current()) self->FlushWrites(true);
@@ -525,21 +570,23 @@ void ClientCall::Begin() {
   // The stream's own session() is gone by 'close' in every case: whether its connection still
   // lives tells a reset stream (its RST_STREAM code maps to the status) from a dropped one.
   std::weak_ptr<transport::ClientHttp2Session> connection = *session;
-  stream_->onClose([current, connection] {
+  stream_->onClose([current_or_parked, connection] {
     auto live = connection.lock();
-    if (auto self = current()) self->OnClose(!live || live->destroyed());
+    if (auto self = current_or_parked()) self->OnClose(!live || live->destroyed());
   });
   if (waiting_) {
     // What was written while the call waited for its connection goes out now.
     waiting_ = false;
     bool took_all = true;
     for (std::string& frame : waiting_frames_) {
+      if (current_attempt_) current_attempt_->message_bytes_sent += frame.size() - kMessagePrefixSize;
       took_all = stream_->write(std::move(frame)) && took_all;  // one refusal: wait for 'drain'
     }
     waiting_frames_.clear();
     if (took_all) FlushWrites(true);  // otherwise the stream's 'drain' completes them
     if (writes_done_) stream_->end();
   }
+  if (HedgingUncommitted()) ParkCurrentAttempt();
 }
 
 void ClientCall::StartDeadlineTimer() {
@@ -568,7 +615,7 @@ Awaitable<bool> ClientCall::Write(std::string message, WriteOptions options) {
 
 Awaitable<bool> ClientCall::WriteRaw(std::string message, WriteOptions options) {
   Awaitable<bool> result(channel_->loop());
-  if (done() || writes_done_ || (!stream_ && !waiting_)) {
+  if (done() || writes_done_ || (!stream_ && !waiting_ && !HedgingUncommitted())) {
     result.state()->Complete(false);
     return result;
   }
@@ -599,10 +646,19 @@ Awaitable<bool> ClientCall::WriteRaw(std::string message, WriteOptions options) 
       sent_frames_.push_back(frame);
     }
   }
-  if (waiting_) {
+  if (HedgingUncommitted()) {
+    // Every attempt gets it (and a hedge being started, with the replayed ones); done once it
+    // is in the retry buffer, which bounds what the attempts' streams queue.
+    for (auto& [id, hedge] : hedges_) {
+      hedge.stream->write(frame);
+      if (hedge.record) hedge.record->message_bytes_sent += message.size();
+    }
+    if (waiting_) waiting_frames_.push_back(std::move(frame));
+    result.state()->Complete(true);
+  } else if (waiting_) {
     waiting_frames_.push_back(std::move(frame));
     pending_writes_.push_back(result.state());  // completed when the stream takes it
-  } else if (!stream_->write(std::move(frame))) {
+  } else if (!WriteToStream(std::move(frame), message.size())) {
     pending_writes_.push_back(result.state());
   } else if (++writes_without_yield_ > kWritesPerYield) {
     // A writer that never has to wait (tiny messages under a 16 KiB high-water mark that the
@@ -619,11 +675,19 @@ Awaitable<bool> ClientCall::WriteRaw(std::string message, WriteOptions options) 
   return result;
 }
 
+bool ClientCall::WriteToStream(std::string frame, size_t message_bytes) {
+  if (current_attempt_) current_attempt_->message_bytes_sent += message_bytes;
+  return stream_->write(std::move(frame));
+}
+
 void ClientCall::WritesDone() {
   if (writes_done_) return;
   writes_done_ = true;
   // END_STREAM on the last DATA (an empty DATA frame if nothing else is queued).
   if (stream_ && !done()) stream_->end();
+  if (!done()) {
+    for (auto& [id, hedge] : hedges_) hedge.stream->end();
+  }
 }
 
 void ClientCall::FlushWrites(bool ok) {
@@ -661,7 +725,7 @@ void ClientCall::OnResponse(const Headers& headers, uint8_t flags) {
                                                             content_type, "'"));
     // (A proxy's 503 before any gRPC response is UNAVAILABLE: retryable like any status.)
     if (trailers_only) {
-      if (retry_policy_) channel_->RecordAttemptForThrottling(st.code(), *retry_policy_);
+      RecordForThrottling(st.code());
       if (RetryByPolicy(st, nullptr)) return;
     }
     End(st);
@@ -808,7 +872,7 @@ void ClientCall::OnTrailers(const Headers& trailers) {
   }
   auto md = Metadata::FromWire(ToEntries(trailers), /*skip_reserved=*/true);
   absl::Status status = md.ok() ? StatusFromTrailers(trailers) : md.status();
-  if (retry_policy_) channel_->RecordAttemptForThrottling(status.code(), *retry_policy_);
+  RecordForThrottling(status.code());
   if (RetryByPolicy(status, &trailers)) return;
   Commit();
   if (md.ok()) trailing_metadata_ = std::move(*md);
@@ -885,7 +949,7 @@ void ClientCall::OnClose(bool connection_gone) {
     status = StatusFromRstCode(code);
   }
   if (!deadline_expired_) {
-    if (retry_policy_) channel_->RecordAttemptForThrottling(status.code(), *retry_policy_);
+    RecordForThrottling(status.code());
     if (RetryByPolicy(status, nullptr)) return;
   }
   FlushWrites(false);
@@ -896,8 +960,25 @@ bool ClientCall::RetryTransparently() {
   // REFUSED_STREAM before any response (nghttp2 also closes streams above a GOAWAY's last
   // stream id with it): the server did not process the call, so it may run again — once.
   if (!retry_possible_ || retried_ || got_headers_ || deadline_expired_) return false;
+  if (hedging_policy_) {
+    // The refused attempt is replaced, unless another one is being started already.
+    if (waiting_) return false;
+    retried_ = true;
+    ++channel_->transparent_retries_;
+    CloseAttempt(current_attempt_, Refused());
+    if (interception_) OpenAttempt(/*transparent_retry=*/true);
+    stream_.reset();
+    attempt_ = 0;
+    ResetAttemptState();
+    waiting_ = true;  // Begin() sends the replayed frames, then parks the new stream
+    waiting_frames_ = sent_frames_;
+    Begin();
+    return true;
+  }
   retried_ = true;
   ++channel_->transparent_retries_;
+  CloseAttempt(current_attempt_, Refused());
+  if (interception_) OpenAttempt(/*transparent_retry=*/true);
   auto frames = sent_frames_;  // (kept: a later attempt of the retry policy replays them too)
   const bool writes_done = writes_done_;
   writes_done_ = false;
@@ -911,19 +992,25 @@ bool ClientCall::RetryTransparently() {
     writes_done_ = writes_done;
     return true;
   }
-  for (std::string& frame : frames) stream_->write(std::move(frame));
+  for (std::string& frame : frames) {
+    if (current_attempt_) current_attempt_->message_bytes_sent += frame.size() - kMessagePrefixSize;
+    stream_->write(std::move(frame));
+  }
   if (writes_done) WritesDone();
   return true;
 }
 
 void ClientCall::Commit() {
+  const bool was_uncommitted = retry_possible_;
   retry_possible_ = false;
   channel_->retry_buffered_bytes_ -= sent_bytes_;
   sent_bytes_ = 0;
   sent_frames_.clear();
+  if (was_uncommitted && hedging_policy_) CommitHedges();
 }
 
 bool ClientCall::RetryByPolicy(const absl::Status& status, const Headers* trailers) {
+  if (hedging_policy_) return HedgeByPolicy(status, trailers);
   if (!retry_policy_ || !retry_possible_ || done() || deadline_expired_) return false;
   if (!retry_policy_->Retryable(status.code())) return false;
   if (attempts_ >= retry_policy_->max_attempts) return false;
@@ -950,23 +1037,164 @@ bool ClientCall::RetryByPolicy(const absl::Status& status, const Headers* traile
   }
   ++attempts_;
   ++channel_->policy_retries_;
+  CloseAttempt(current_attempt_, status);
   StartNextAttempt(delay);
   return true;
 }
 
-void ClientCall::StartNextAttempt(absl::Duration delay) {
-  // The abandoned attempt's stream: its later events are ignored from now on.
-  ++attempt_;
+void ClientCall::RecordForThrottling(absl::StatusCode code) {
+  if (retry_policy_) {
+    channel_->RecordAttemptForThrottling(code, retry_policy_->Retryable(code));
+  } else if (hedging_policy_) {
+    channel_->RecordAttemptForThrottling(code, hedging_policy_->NonFatal(code));
+  }
+}
+
+// --- hedging (gRFC A6 hedgingPolicy) --------------------------------------------------------
+//
+// The first attempt goes at once; while the call has not committed, another one every
+// hedgingDelay (counted from the previous one's start), each replaying the retry buffer and
+// then getting every later write. Until then each attempt's stream is parked in hedges_; its
+// response headers or its close make it the current attempt (stream_), handled by the same
+// code as a single attempt: response headers commit the call (CommitHedges() cancels the
+// others), a fatal status ends it (the same), a non-fatal one drops the attempt and sends the
+// next hedge at once (HedgeByPolicy()). The call fails with the last status once nothing runs
+// and no attempt is left.
+
+bool ClientCall::CanHedge() const {
+  return HedgingUncommitted() && !done() && !deadline_expired_ && !hedging_stopped_ &&
+         attempts_ < hedging_policy_->max_attempts && !channel_->RetryThrottled();
+}
+
+void ClientCall::ScheduleHedge(absl::Duration delay, bool reserved) {
+  if (!hedge_timer_) hedge_timer_ = channel_->loop()->createTimer();
+  hedge_timer_->stop();
+  std::weak_ptr<ClientCall> weak = weak_from_this();
+  const int64_t ms = std::max<int64_t>(0, absl::ToInt64Milliseconds(delay));
+  hedge_timer_->start(static_cast<uint64_t>(ms), [weak, reserved] {
+    auto self = weak.lock();
+    if (!self || self->done()) return;
+    if (reserved) {
+      self->Proceed();  // ReserveHedge() counted it already; credentials, then the stream
+    } else {
+      self->StartHedge();
+    }
+  });
+}
+
+void ClientCall::ReserveHedge() {
+  ++attempts_;
+  ++channel_->hedged_attempts_;
+  attempt_ = 0;
+  stream_.reset();
+  ResetAttemptState();
+  // Until its stream exists the call waits as for a connection: Begin() sends the buffered
+  // frames and what is written meanwhile.
+  waiting_ = true;
+  waiting_frames_ = sent_frames_;
+}
+
+void ClientCall::StartHedge() {
+  if (done() || !HedgingUncommitted()) return;
+  // One start at a time: Begin() schedules the next one once this one has its stream.
+  if (waiting_) return;
+  if (!CanHedge()) {
+    // Throttled meanwhile (other calls failed): with nothing else running, the call ends
+    // with its last attempt's status.
+    if (hedges_.empty() && !stream_) End(last_hedge_failure_.value_or(absl::UnavailableError("")));
+    return;
+  }
+  ReserveHedge();
+  Proceed();  // credentials (again), then the new stream
+}
+
+void ClientCall::ParkCurrentAttempt() {
+  hedges_[attempt_] = {stream_, keepalive_, connection_connected_, stream_error_,
+                       std::move(current_attempt_)};
+  current_attempt_.reset();
+  stream_.reset();
+  attempt_ = 0;
+  // The next hedge after hedgingDelay, unless one is due sooner (a pushback's, or at once).
+  if (CanHedge() && !(hedge_timer_ && hedge_timer_->active())) {
+    ScheduleHedge(hedging_policy_->hedging_delay, /*reserved=*/false);
+  }
+}
+
+bool ClientCall::UnparkAttempt(uint64_t attempt) {
+  auto it = hedges_.find(attempt);
+  if (it == hedges_.end() || stream_) return false;
+  stream_ = std::move(it->second.stream);
+  keepalive_ = std::move(it->second.keepalive);
+  connection_connected_ = std::move(it->second.connection_connected);
+  stream_error_ = it->second.stream_error;
+  current_attempt_ = std::move(it->second.record);
+  attempt_ = attempt;
+  hedges_.erase(it);
+  return true;
+}
+
+bool ClientCall::HedgeByPolicy(const absl::Status& status, const Headers* trailers) {
+  if (!HedgingUncommitted() || done() || deadline_expired_) return false;
+  if (!hedging_policy_->NonFatal(status.code())) return false;  // End() cancels the others
+  absl::Duration next = absl::ZeroDuration();  // A6: a non-fatal status sends the next at once
+  std::optional<std::string> pushback;
+  if (trailers) pushback = trailers->get("grpc-retry-pushback-ms");
+  if (pushback) {
+    int64_t ms = 0;
+    if (!absl::SimpleAtoi(*pushback, &ms) || ms < 0) {
+      hedging_stopped_ = true;  // the server says no more; those running go on
+    } else {
+      next = absl::Milliseconds(ms);
+    }
+  }
+  const bool others_running = !hedges_.empty() || waiting_;
+  if (!others_running && !CanHedge()) return false;  // the last one: the call ends with it
+  // This attempt is over (its stream ended or was reset); its later events are ignored.
+  CloseAttempt(current_attempt_, status);
   if (stream_ && !stream_->closed()) stream_->close(transport::constants::NGHTTP2_CANCEL);
   stream_.reset();
-  got_headers_ = false;
-  trailers_status_.reset();
-  response_ended_ = false;
-  response_compression_ = Compression::kIdentity;
-  stream_error_ = absl::OkStatus();
-  trailing_metadata_ = Metadata();
-  deframer_ = MessageDeframer(max_receive_message_size_, StreamWindow(channel_->options()));
-  deframer_.set_max_ready(1);
+  attempt_ = 0;
+  ResetAttemptState();
+  last_hedge_failure_ = status;
+  if (!others_running) {
+    // The next attempt keeps the call alive: it counts from now, so that what is written
+    // before it starts waits for it.
+    ReserveHedge();
+    ScheduleHedge(next, /*reserved=*/true);
+  } else if (CanHedge() && !waiting_) {
+    ScheduleHedge(next, /*reserved=*/false);
+  }
+  return true;
+}
+
+void ClientCall::CommitHedges() {
+  // Nothing running: the attempt being started (or reserved) becomes the only one.
+  if (!stream_ && hedges_.empty()) return;
+  if (hedge_timer_) hedge_timer_->stop();
+  // The attempt to keep: the current one, else the oldest (every attempt got every message).
+  if (!stream_) UnparkAttempt(hedges_.begin()->first);
+  auto others = std::move(hedges_);
+  hedges_.clear();
+  for (auto& [id, hedge] : others) {
+    if (!hedge.stream->closed()) hedge.stream->close(transport::constants::NGHTTP2_CANCEL);
+    CloseAttempt(hedge.record, absl::CancelledError("Another attempt of the call committed"));
+  }
+  if (waiting_) {
+    CloseAttempt(starting_attempt_, absl::CancelledError("Another attempt of the call committed"));
+    // A hedge still being started is abandoned (Begin() returns at once if it runs later).
+    channel_->ForgetPick(waiting_id_);
+    waiting_ = false;
+    waiting_frames_.clear();
+    if (credentials_timer_) credentials_timer_->stop();
+  }
+}
+
+void ClientCall::StartNextAttempt(absl::Duration delay) {
+  // The abandoned attempt's stream: its later events are ignored from now on.
+  attempt_ = 0;
+  if (stream_ && !stream_->closed()) stream_->close(transport::constants::NGHTTP2_CANCEL);
+  stream_.reset();
+  ResetAttemptState();
   // Until the next stream exists the call waits as for a connection: writes meanwhile join
   // the replayed ones (and the retry buffer); writes waiting for the old stream's 'drain'
   // complete when the new stream takes their frames.
@@ -982,11 +1210,27 @@ void ClientCall::StartNextAttempt(absl::Duration delay) {
   });
 }
 
+void ClientCall::ResetAttemptState() {
+  got_headers_ = false;
+  trailers_status_.reset();
+  response_ended_ = false;
+  response_compression_ = Compression::kIdentity;
+  stream_error_ = absl::OkStatus();
+  trailing_metadata_ = Metadata();
+  deframer_ = MessageDeframer(max_receive_message_size_, StreamWindow(channel_->options()));
+  deframer_.set_max_ready(1);
+}
+
 void ClientCall::End(absl::Status status) {
   if (done()) return;
   Commit();
   if (retry_timer_) retry_timer_->stop();
+  if (hedge_timer_) hedge_timer_->stop();
   if (interception_) {
+    // The last attempt ends with the call (one still being started too).
+    if (current_attempt_) current_attempt_->message_bytes_received = message_bytes_received_;
+    CloseAttempt(current_attempt_, status);
+    CloseAttempt(starting_attempt_, status);
     RunFinishHooks(status);
     if (done()) return;  // a hook ended the call itself
   }
@@ -1007,11 +1251,9 @@ void ClientCall::End(absl::Status status) {
 Awaitable<std::optional<std::string>> ClientCall::Read() {
   Awaitable<std::optional<std::string>> result(channel_->loop());
   if (interception_) {
-    RunReceiveHooks(shared_from_this(), result.state(), nullptr)
-        .Start(nullptr, [this, out = result.state()](std::exception_ptr e) {
-          Cancel(absl::UnknownError(InterceptorFailure(e)));
-          out->Complete(std::nullopt);
-        });
+    internal::StartInterceptedStep<std::optional<std::string>>(
+        RunReceiveHooks(shared_from_this(), result.state(), nullptr),
+        [this](const absl::Status& why) { Cancel(why); }, result.state(), std::nullopt);
     return result;
   }
   if (!messages_.empty() && !YieldBeforeRead()) {
@@ -1041,11 +1283,9 @@ bool ClientCall::YieldBeforeRead() {
 Awaitable<std::optional<ReceivedMessage>> ClientCall::ReadMessage() {
   if (interception_) {
     Awaitable<std::optional<ReceivedMessage>> result(channel_->loop());
-    RunReceiveHooks(shared_from_this(), nullptr, result.state())
-        .Start(nullptr, [this, out = result.state()](std::exception_ptr e) {
-          Cancel(absl::UnknownError(InterceptorFailure(e)));
-          out->Complete(std::nullopt);
-        });
+    internal::StartInterceptedStep<std::optional<ReceivedMessage>>(
+        RunReceiveHooks(shared_from_this(), nullptr, result.state()),
+        [this](const absl::Status& why) { Cancel(why); }, result.state(), std::nullopt);
     return result;
   }
   return ReadMessageRaw();
@@ -1171,7 +1411,7 @@ void ClientCall::StartIntercepted() {
   RunStartHooks(shared_from_this())
       .Start([c] { c->interception_->Started(); },
              [c](std::exception_ptr e) {
-               c->End(absl::UnknownError(InterceptorFailure(e)));
+               c->End(internal::InterceptorFailure(e));
                c->interception_->Started();
              });
 }
@@ -1200,21 +1440,35 @@ void ClientCall::EndLocally(absl::Status status, std::vector<std::string> respon
   DeliverReads();
 }
 
+void ClientCall::OpenAttempt(bool transparent_retry) {
+  CloseAttempt(starting_attempt_, absl::CancelledError("Replaced by a new attempt"));
+  starting_attempt_ = CallAttempt{.number = ++attempts_started_,
+                                  .transparent_retry = transparent_retry,
+                                  .start = absl::Now()};
+  const CallAttempt attempt = *starting_attempt_;  // (a hook may end the call)
+  for (auto& interceptor : interception_->chain) interceptor->OnAttemptStarted(*this, attempt);
+}
+
+void ClientCall::CloseAttempt(std::optional<CallAttempt>& record, const absl::Status& status) {
+  if (!record) return;
+  const CallAttempt attempt = std::move(*record);
+  record.reset();
+  if (!interception_) return;
+  for (auto& interceptor : interception_->chain) {
+    interceptor->OnAttemptFinished(*this, attempt, status);
+  }
+}
+
 void ClientCall::RunFinishHooks(absl::Status& status) {
-  if (interception_->finish_seen) return;
-  interception_->finish_seen = true;
-  auto& chain = interception_->chain;
-  for (size_t k = chain.size(); k-- > 0;) chain[k]->OnFinish(*this, status);
+  internal::RunFinishHooksOnce(interception_->chain, interception_->finish_seen, *this, status);
 }
 
 Awaitable<bool> ClientCall::WriteIntercepted(std::string message, WriteOptions options) {
   Awaitable<bool> result(channel_->loop());
   ClientCall* c = this;
-  RunSendHooks(shared_from_this(), std::move(message), options, result.state())
-      .Start(nullptr, [c, out = result.state()](std::exception_ptr e) {
-        c->Cancel(absl::UnknownError(InterceptorFailure(e)));
-        out->Complete(false);
-      });
+  internal::StartInterceptedStep<bool>(
+      RunSendHooks(shared_from_this(), std::move(message), options, result.state()),
+      [c](const absl::Status& why) { c->Cancel(why); }, result.state(), false);
   return result;
 }
 

@@ -116,9 +116,19 @@ struct ChannelOptions {
   // and service config"): per-method "timeout" (the earlier of it and the call's deadline
   // counts), "waitForReady" (a call's own wait_for_ready wins), "maxRequestMessageBytes" /
   // "maxResponseMessageBytes" (the smaller of them and this channel's limits count),
-  // "retryPolicy", and the channel's "retryThrottling". An invalid one makes the channel
-  // invalid (INVALID_ARGUMENT naming the problem).
+  // "retryPolicy" or "hedgingPolicy", and the channel's "retryThrottling". An invalid one
+  // makes the channel invalid (INVALID_ARGUMENT naming the problem). As gRPC's default service
+  // config, it is used while the resolver gives none (see `resolve`).
   std::string service_config;
+  // A resolver of your own for this channel's target, whatever its scheme (rpc/resolver.h):
+  // called on the loop for each resolution, it answers with the addresses and, if the name
+  // system publishes one, a service config JSON, which then replaces `service_config` for the
+  // calls that start after it (an invalid one is ignored: the config in use stays, and
+  // Channel::resolver_service_config_status() says why). Empty: the built-in resolvers.
+  ResolveFunction resolve;
+  // gRPC's GRPC_ARG_SERVICE_CONFIG_DISABLE_RESOLUTION: ignore the resolver's service configs
+  // (`service_config` alone counts).
+  bool disable_service_config_lookup = false;
   // Retry buffers (gRFC A6): the request bytes one call keeps for replaying on a new attempt
   // until it commits (gRPC's GRPC_ARG_PER_RPC_RETRY_BUFFER_SIZE default), and those of all this
   // channel's calls together. A call whose next message would exceed either commits: it is not
@@ -173,6 +183,19 @@ struct CallOptions {
   bool generic_method = false;
 };
 
+// One attempt of a call (gRFC A66's per-attempt view: the first one, each retry or hedge of
+// the service config's policy, each transparent retry), as ClientInterceptor's
+// OnAttemptStarted / OnAttemptFinished see it.
+struct CallAttempt {
+  int number = 0;                  // 1 for the first attempt of the call, then 2, 3...
+  bool transparent_retry = false;  // replaces a stream the server refused (not the policy's)
+  absl::Time start;                // before the connection was picked
+  // Message bytes handed to this attempt's stream (replayed ones too) and received on it, as
+  // on the wire (compressed when compressed, without the 5-byte prefixes).
+  uint64_t message_bytes_sent = 0;
+  uint64_t message_bytes_received = 0;
+};
+
 class Channel : public std::enable_shared_from_this<Channel> {
  public:
   // `target` is any form of rpc/target.h: "host:port" ("[::1]:50051" for IPv6),
@@ -218,11 +241,19 @@ class Channel : public std::enable_shared_from_this<Channel> {
   const std::string& authority() const { return authority_; }
   // How many connections this channel has made (reconnects show here).
   int connections_made() const { return connections_made_; }
-  // The parsed ChannelOptions::service_config (empty when there is none or it is invalid).
-  const ServiceConfig& service_config() const { return service_config_; }
+  // The service config in use: the resolver's last valid one, else the parsed
+  // ChannelOptions::service_config (empty when there is none or it is invalid).
+  const ServiceConfig& service_config() const { return *service_config_; }
+  // Whether it is the resolver's, and why the resolver's last one was ignored (OK if it was not).
+  bool service_config_from_resolver() const { return resolver_config_json_.has_value(); }
+  const absl::Status& resolver_service_config_status() const { return resolver_config_status_; }
+  // The load-balancing policy in use ("pick_first", "round_robin"; empty before it is made).
+  const std::string& lb_policy_name() const { return lb_policy_name_; }
   // Attempts started by calls' retry policies (not counting the first attempts, nor
   // transparent retries).
   int policy_retries() const { return policy_retries_; }
+  // Attempts started by calls' hedging policies (not counting the first attempts).
+  int hedged_attempts() const { return hedged_attempts_; }
   // Request bytes the channel's calls keep for retries now (ChannelOptions::retry_buffer_size).
   size_t retry_buffered_bytes() const { return retry_buffered_bytes_; }
   // The retry throttling token count (gRFC A6), when the service config has retryThrottling.
@@ -252,15 +283,23 @@ class Channel : public std::enable_shared_from_this<Channel> {
   std::string authority_;
   ChannelOptions options_;
   MetadataSizeLimits metadata_limits_;
-  ServiceConfig service_config_;
+  // Shared with the calls that use it: a config the resolver replaces stays alive for them.
+  std::shared_ptr<const ServiceConfig> service_config_ = std::make_shared<ServiceConfig>();
+  std::shared_ptr<const ServiceConfig> default_service_config_ = service_config_;
+  std::optional<std::string> resolver_config_json_;  // the resolver's config in use, if any
+  absl::Status resolver_config_status_;
+  // A resolution gave `json` (or none): the config in use follows (gRPC's rules, see
+  // ChannelOptions::resolve), and with it the retry throttling and the LB policy.
+  void ApplyResolverServiceConfig(const std::optional<std::string>& json);
   // Retries (gRFC A6): see the accessors above.
   int policy_retries_ = 0;
+  int hedged_attempts_ = 0;
   size_t retry_buffered_bytes_ = 0;
   std::optional<double> retry_tokens_;
   std::mt19937_64 retry_random_{std::random_device{}()};
-  // Throttling: an attempt of a call with a retry policy ended with `code` (OK adds
-  // tokenRatio, a retryable code takes one token away).
-  void RecordAttemptForThrottling(absl::StatusCode code, const RetryPolicy& policy);
+  // Throttling: an attempt of a call with a retry or hedging policy ended with `code` (OK adds
+  // tokenRatio, a `failure` — a code retryable or non-fatal by the policy — takes one away).
+  void RecordAttemptForThrottling(absl::StatusCode code, bool failure);
   bool RetryThrottled() const;
   int connections_made_ = 0;
   // Load balancing (rpc/channel_lb.cc).
@@ -317,7 +356,9 @@ class Channel : public std::enable_shared_from_this<Channel> {
 // One call. With a retry policy in the channel's service config (gRFC A6; rpc/README.md,
 // "Retries and service config") a call may run as several attempts, one stream each, until it
 // commits (response headers, its retry buffer full, its end); what it offers (reads, writes,
-// metadata, status) is the committed attempt's, and its deadline spans every attempt.
+// metadata, status) is the committed attempt's, and its deadline spans every attempt. With a
+// hedging policy the attempts run side by side (a new one every hedgingDelay, each replaying
+// the buffered requests) until one commits; the others are then cancelled.
 class ClientCall : public std::enable_shared_from_this<ClientCall> {
  public:
   // Starts a call of `path` ("/package.Service/Method"): the request headers go out at once.
@@ -443,7 +484,16 @@ class ClientCall : public std::enable_shared_from_this<ClientCall> {
   bool RetryTransparently();
   // Commits the call: no more attempts; the retry buffer is released (also to the channel).
   void Commit();
-  // The method's retry policy (from the channel's service config, which outlives the call).
+  // The channel's service config when the call started (kept alive for the policies below),
+  // and the method's entry of it applied: ApplyMethodConfig() from the call's own deadline
+  // and wait_for_ready. Applied again before the first attempt's stream when a resolution
+  // changed the channel's config meanwhile.
+  std::shared_ptr<const ServiceConfig> config_;
+  std::optional<absl::Time> own_deadline_;
+  std::optional<bool> own_wait_for_ready_;
+  absl::Time created_ = absl::Now();
+  void ApplyMethodConfig();
+  // The method's retry policy (from config_).
   const RetryPolicy* retry_policy_ = nullptr;
   int attempts_ = 1;  // attempts the policy allowed so far (transparent retries not counted)
   int backoff_exponent_ = 0;  // the n-1 of A6's initialBackoff*multiplier^(n-1)
@@ -458,6 +508,56 @@ class ClientCall : public std::enable_shared_from_this<ClientCall> {
   bool RetryByPolicy(const absl::Status& status, const transport::Headers* trailers);
   // Abandons the current attempt and starts a new one after `delay`.
   void StartNextAttempt(absl::Duration delay);
+  // Hedging (gRFC A6 hedgingPolicy; client_call.cc, "hedging"). Before the call commits every
+  // attempt with a stream waits here ("parked"); an event of one makes it the current attempt
+  // (stream_, attempt_) while it is handled, and that attempt then commits or is dropped. A
+  // hedge being started (credentials, a connection) is the current slot's `waiting_`.
+  struct Hedge {
+    std::shared_ptr<transport::ClientHttp2Stream> stream;
+    std::shared_ptr<KeepalivePinger> keepalive;
+    std::shared_ptr<bool> connection_connected;
+    absl::Status stream_error;
+    std::optional<CallAttempt> record;
+  };
+  const HedgingPolicy* hedging_policy_ = nullptr;
+  std::map<uint64_t, Hedge> hedges_;  // by attempt number (attempt_ids_), oldest first
+  uint64_t attempt_ids_ = 0;          // the last attempt number given out
+  std::unique_ptr<transport::Timer> hedge_timer_;
+  bool hedging_stopped_ = false;  // the server's pushback said "no more"
+  std::optional<absl::Status> last_hedge_failure_;
+  bool HedgingUncommitted() const { return hedging_policy_ && retry_possible_; }
+  // The policy allows another attempt now (maxAttempts, pushback, throttling).
+  bool CanHedge() const;
+  // After `delay`: StartHedge(), or (`reserved`) the start of the attempt ReserveHedge() made.
+  void ScheduleHedge(absl::Duration delay, bool reserved);
+  void StartHedge();
+  // Counts the next attempt and makes the current slot wait for its stream.
+  void ReserveHedge();
+  // Begin() made a stream: it joins the parked attempts.
+  void ParkCurrentAttempt();
+  // Makes parked attempt `attempt` the current one; false if it is not parked.
+  bool UnparkAttempt(uint64_t attempt);
+  // The current attempt failed with `status` before the call committed: drops it and sends the
+  // next hedge (at once, or after the server's pushback), or returns false when the call ends
+  // with this status (a fatal code, or nothing else running and no attempt left).
+  bool HedgeByPolicy(const absl::Status& status, const transport::Headers* trailers);
+  // Commit() of a hedged call: keeps one attempt, cancels the others and any hedge starting.
+  void CommitHedges();
+  // Forgets the current attempt's response state (a new or another attempt follows).
+  void ResetAttemptState();
+  // The attempt ended with `code`: the channel's retry throttling counts it.
+  void RecordForThrottling(absl::StatusCode code);
+  // Per-attempt records for the interceptors' OnAttemptStarted / OnAttemptFinished (kept only
+  // when the call has interceptors): the attempt being started (Proceed() to its stream), the
+  // current one (stream_), and each parked hedge's (Hedge::record).
+  std::optional<CallAttempt> starting_attempt_;
+  std::optional<CallAttempt> current_attempt_;
+  int attempts_started_ = 0;
+  void OpenAttempt(bool transparent_retry);
+  // stream_->write(), counted in the current attempt's record.
+  bool WriteToStream(std::string frame, size_t message_bytes);
+  // Ends an attempt's record (nothing if it is empty) with `status`.
+  void CloseAttempt(std::optional<CallAttempt>& record, const absl::Status& status);
   // The call waits for a connection (Channel::PickConnection()); what is written meanwhile.
   bool waiting_ = false;
   uint64_t waiting_id_ = 0;

@@ -27,6 +27,8 @@
 // not each attempt. OnStart and OnFinish run once; a message's OnSend runs once and a retry
 // replays the bytes it produced; only the committed attempt's response reaches
 // OnReceiveInitialMetadata and OnReceive. Metadata added in OnStart goes with every attempt.
+// OnAttemptStarted / OnAttemptFinished see each attempt (retries, hedges, transparent
+// retries), what per-attempt metrics need (rpc/metrics.h).
 //
 // Message hooks see the serialized message (requests before compression, responses after
 // decompression): change the string, or reset the optional to drop the message (a dropped
@@ -79,6 +81,20 @@ class ClientInterceptor {
     (void)call;
     (void)message;
     co_return absl::OkStatus();
+  }
+  // Each attempt of the call, first to last interceptor: when it starts (after every OnStart;
+  // before its connection is picked) and when it ends with `status` (its own: a failed
+  // attempt that was retried, a hedge cancelled as CANCELLED, the last one with the call's
+  // status before OnFinish). An attempt the call had no time to start is not reported.
+  virtual void OnAttemptStarted(ClientCall& call, const CallAttempt& attempt) {
+    (void)call;
+    (void)attempt;
+  }
+  virtual void OnAttemptFinished(ClientCall& call, const CallAttempt& attempt,
+                                 const absl::Status& status) {
+    (void)call;
+    (void)attempt;
+    (void)status;
   }
   // Once, when the call ends, for every interceptor of the call: `status` is what Finish() will
   // return (change it to return something else); call.trailing_metadata() holds the trailers

@@ -60,8 +60,8 @@ int main(int argc, char** argv) {
   struct Config {
     const char* name;
     bool server, client;
-    std::unique_ptr<h2rpc::rpc::Server> srv;
-    std::shared_ptr<h2rpc::rpc::Channel> channel;
+    std::unique_ptr<h2rpc::rpc::Server> srv = nullptr;  // (initialized: the brace lists
+    std::shared_ptr<h2rpc::rpc::Channel> channel = nullptr;  // below name three fields)
     double best_us = 1e18;
   };
   std::vector<Config> configs;

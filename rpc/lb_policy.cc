@@ -3,8 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/util/json_util.h"
-#include "rpc/service_config.pb.h"
+#include "rpc/service_config.h"
 #include "absl/strings/match.h"
 
 namespace h2rpc::rpc {
@@ -303,39 +302,9 @@ absl::StatusOr<std::unique_ptr<LbPolicy>> LbPolicy::Create(absl::string_view nam
 }
 
 absl::StatusOr<std::string> ParseLbPolicyFromServiceConfig(absl::string_view json) {
-  internal::ServiceConfig config;
-  google::protobuf::util::JsonParseOptions options;
-  options.ignore_unknown_fields = true;  // the rest of a service config, other policies' names
-  const auto parsed = google::protobuf::util::JsonStringToMessage(
-      std::string(json.data(), json.size()), &config, options);
-  if (!parsed.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("service config is not valid JSON: ", parsed.ToString()));
-  }
-  // protobuf's JSON parser also takes a single object for a repeated field; gRPC wants a list.
-  if (const size_t key = json.find("\"loadBalancingConfig\""); key != absl::string_view::npos) {
-    size_t i = key + std::string_view("\"loadBalancingConfig\"").size();
-    while (i < json.size() && (json[i] == ' ' || json[i] == ':' || json[i] == '\n' ||
-                               json[i] == '\t' || json[i] == '\r')) {
-      ++i;
-    }
-    if (i >= json.size() || json[i] != '[' || config.load_balancing_config_size() == 0) {
-      return absl::InvalidArgumentError(
-          "service config: loadBalancingConfig must be a non-empty list");
-    }
-  }
-  if (config.load_balancing_config_size() == 0) return std::string();
-  // The first policy we know, as gRPC picks the first one it supports.
-  for (const auto& entry : config.load_balancing_config()) {
-    if (entry.has_pick_first() && entry.has_round_robin()) {
-      return absl::InvalidArgumentError(
-          "service config: each loadBalancingConfig entry must be an object with one policy");
-    }
-    if (entry.has_pick_first()) return std::string("pick_first");
-    if (entry.has_round_robin()) return std::string("round_robin");
-  }
-  return absl::InvalidArgumentError(
-      "service config: loadBalancingConfig names no supported policy (pick_first, round_robin)");
+  auto config = ServiceConfig::Parse(json);
+  if (!config.ok()) return config.status();
+  return config->lb_policy();
 }
 
 }  // namespace h2rpc::rpc

@@ -14,7 +14,7 @@
 // there are addresses; IDLE before the first connection (and, for pick_first, after losing it).
 //
 // ParseLbPolicyFromServiceConfig() reads gRPC's service config JSON for its
-// "loadBalancingConfig" (only that key).
+// "loadBalancingConfig" (ServiceConfig::lb_policy(); the channel uses its parsed config).
 //
 // Threading: the loop's thread. Lifetime: owned by the channel (unique_ptr); the subchannels
 // are shut down with it. The helper's callbacks may be called from any policy method.
@@ -91,7 +91,7 @@ class LbPolicy {
 };
 
 // The policy named by a service config's "loadBalancingConfig" (the first entry we know), or
-// "" if it names none; INVALID_ARGUMENT for JSON we cannot read.
+// "" if it names none; INVALID_ARGUMENT for JSON we cannot read or an invalid config.
 absl::StatusOr<std::string> ParseLbPolicyFromServiceConfig(absl::string_view json);
 
 }  // namespace h2rpc::rpc

@@ -90,19 +90,21 @@ class ClientMetricsInterceptor : public ClientInterceptor {
         method_(call.generic_method() ? "other" : MethodLabel(call.method())),
         target_(CanonicalTarget(*call.channel())),
         call_start_(absl::Now()) {}
-  Task<absl::Status> OnStart(ClientCall&) override {
-    attempt_start_ = absl::Now();
+  // A66's attempt instruments, per attempt (retries, hedges and transparent retries each
+  // count); the call's duration once.
+  void OnAttemptStarted(ClientCall&, const CallAttempt&) override {
     metrics_->Add(kAttemptStarted, {method_, target_});
-    co_return absl::OkStatus();
   }
-  void OnFinish(ClientCall& call, absl::Status& status) override {
-    const absl::Time now = absl::Now();
+  void OnAttemptFinished(ClientCall&, const CallAttempt& attempt,
+                         const absl::Status& status) override {
     const std::vector<std::string> labels = {method_, target_, StatusLabel(status)};
-    metrics_->Record(kCallDuration, labels, absl::ToDoubleSeconds(now - call_start_));
-    if (!attempt_start_) return;  // an outer interceptor ended the call before this one's turn
-    metrics_->Record(kAttemptDuration, labels, absl::ToDoubleSeconds(now - *attempt_start_));
-    metrics_->Record(kAttemptSent, labels, static_cast<double>(call.message_bytes_sent()));
-    metrics_->Record(kAttemptRcvd, labels, static_cast<double>(call.message_bytes_received()));
+    metrics_->Record(kAttemptDuration, labels, absl::ToDoubleSeconds(absl::Now() - attempt.start));
+    metrics_->Record(kAttemptSent, labels, static_cast<double>(attempt.message_bytes_sent));
+    metrics_->Record(kAttemptRcvd, labels, static_cast<double>(attempt.message_bytes_received));
+  }
+  void OnFinish(ClientCall&, absl::Status& status) override {
+    const std::vector<std::string> labels = {method_, target_, StatusLabel(status)};
+    metrics_->Record(kCallDuration, labels, absl::ToDoubleSeconds(absl::Now() - call_start_));
   }
 
  private:
@@ -110,7 +112,6 @@ class ClientMetricsInterceptor : public ClientInterceptor {
   std::string method_;
   std::string target_;
   absl::Time call_start_;
-  std::optional<absl::Time> attempt_start_;
 };
 
 }  // namespace

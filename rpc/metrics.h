@@ -21,11 +21,13 @@
 // grpc_server_call_duration_seconds_bucket{grpc_method="pkg.Svc/M",grpc_status="OK",le="0.1"}.
 //
 // Where this differs from A66, and why:
-// - A call counts as one attempt (interceptors wrap the whole call, so the retries of a
-//   retryPolicy and transparent retries are inside it; per-attempt metrics are not recorded
-//   yet): attempt.started counts calls, attempt.duration starts when the metrics
-//   interceptor's OnStart runs (after the outer interceptors'), call.duration when the call
-//   was created.
+// - Attempts are the call's (ClientInterceptor::OnAttemptStarted / OnAttemptFinished): the
+//   first one, each retry or hedge of the service config's policy and each transparent retry
+//   (A66 counts them all). An attempt starts after every interceptor's OnStart, before its
+//   connection is picked; its status is its own (a retried one's failure, CANCELLED for a
+//   hedge that lost); its bytes are those handed to its stream (replays included) and
+//   received on it. A call an interceptor ends before its first attempt (EndLocally, an
+//   OnStart error) records call.duration only. call.duration starts when the call was created.
 // - Server calls start when the server has validated the request headers and found the
 //   method: calls refused before (unknown method, bad headers) are not counted. grpc.method is
 //   a registered method, or A66's "other" for the calls of a GenericService (server) and of a

@@ -221,6 +221,128 @@ TEST(CallMetricsTest, InterceptorsRecordA66Instruments) {
   for (int i = 0; i < 1000 && !closed; ++i) uv_run(loop.uv(), UV_RUN_ONCE);
 }
 
+// Fails its first `failures` calls with UNAVAILABLE; with `stall_first`, its first call waits
+// until the client cancels it instead.
+class FlakyEchoService : public Service {
+ public:
+  FlakyEchoService() : Service("h2rpc.rpc_test.Echo") {
+    AddUnaryMethod<EchoRequest, EchoReply>(
+        "/h2rpc.rpc_test.Echo/Unary",
+        [this](ServerContext& context, const EchoRequest& req) -> Task<absl::StatusOr<EchoReply>> {
+          const int call = ++calls;
+          if (stall_first && call == 1) {
+            Awaitable<bool> cancelled;
+            context.OnCancel([state = cancelled.state()] { state->Complete(true); });
+            if (!context.IsCancelled()) co_await cancelled;
+            co_return absl::CancelledError("cancelled");
+          }
+          if (call <= failures) co_return absl::UnavailableError("not now");
+          EchoReply reply;
+          reply.set_text(req.text());
+          co_return reply;
+        });
+  }
+  int calls = 0;
+  int failures = 0;
+  bool stall_first = false;
+};
+
+// A66's attempt instruments count each attempt of a call, call.duration the call once.
+class PerAttemptMetricsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<Server>(&loop_);
+    server_->RegisterService(&service_);
+    ASSERT_TRUE(server_->Listen("127.0.0.1", 0).ok());
+    target_ = "127.0.0.1:" + std::to_string(server_->port());
+  }
+  void TearDown() override {
+    if (channel_) channel_->Close();
+    bool closed = false;
+    server_->Shutdown(absl::Seconds(1), [&] { closed = true; });
+    for (int i = 0; i < 1000 && !closed; ++i) uv_run(loop_.uv(), UV_RUN_ONCE);
+  }
+  absl::StatusOr<EchoReply> Call(const std::string& service_config) {
+    ChannelOptions o;
+    o.interceptors.push_back(metrics_.ClientInterceptor());
+    o.service_config = service_config;
+    channel_ = Channel::Create(&loop_, target_, o);
+    request_.set_text(std::string(100, 'x'));
+    CallOptions call;
+    call.timeout = absl::Seconds(20);
+    return BlockOn(&loop_, UnaryCall<EchoRequest, EchoReply>(channel_, kMethodPath, request_, call));
+  }
+  std::vector<std::string> Labels(const std::string& status) const {
+    return {"h2rpc.rpc_test.Echo/Unary", "dns:///" + target_, status};
+  }
+
+  static constexpr char kMethodPath[] = "/h2rpc.rpc_test.Echo/Unary";
+  transport::UvLoop loop_;
+  CallMetrics metrics_;
+  FlakyEchoService service_;
+  std::unique_ptr<Server> server_;
+  std::string target_;
+  std::shared_ptr<Channel> channel_;
+  EchoRequest request_;
+};
+
+TEST_F(PerAttemptMetricsTest, ACallRetriedTwiceIsThreeAttemptsAndOneCall) {
+  service_.failures = 2;
+  auto reply = Call(
+      R"({"methodConfig":[{"name":[{"service":"h2rpc.rpc_test.Echo"}],"retryPolicy":{)"
+      R"("maxAttempts":3,"initialBackoff":"0.01s","maxBackoff":"0.01s","backoffMultiplier":1,)"
+      R"("retryableStatusCodes":["UNAVAILABLE"]}}]})");
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  const std::vector<std::string> started = {"h2rpc.rpc_test.Echo/Unary", "dns:///" + target_};
+  EXPECT_EQ(metrics_.CounterValue("grpc.client.attempt.started", started), 3u);
+  EXPECT_EQ(metrics_.HistogramValue("grpc.client.attempt.duration", Labels("UNAVAILABLE")).count,
+            2u);
+  EXPECT_EQ(metrics_.HistogramValue("grpc.client.attempt.duration", Labels("OK")).count, 1u);
+  EXPECT_EQ(metrics_.HistogramValue("grpc.client.call.duration", Labels("OK")).count, 1u);
+  EXPECT_EQ(metrics_.HistogramValue("grpc.client.call.duration", Labels("UNAVAILABLE")).count, 0u);
+  // Each attempt sent the request (the retries replayed it); only the last one got a reply.
+  const double size = static_cast<double>(request_.ByteSizeLong());
+  EXPECT_EQ(metrics_
+                .HistogramValue("grpc.client.attempt.sent_total_compressed_message_size",
+                                Labels("UNAVAILABLE"))
+                .sum,
+            2 * size);
+  EXPECT_EQ(metrics_
+                .HistogramValue("grpc.client.attempt.sent_total_compressed_message_size",
+                                Labels("OK"))
+                .sum,
+            size);
+  EXPECT_EQ(metrics_
+                .HistogramValue("grpc.client.attempt.rcvd_total_compressed_message_size",
+                                Labels("UNAVAILABLE"))
+                .sum,
+            0.0);
+  EXPECT_EQ(metrics_
+                .HistogramValue("grpc.client.attempt.rcvd_total_compressed_message_size",
+                                Labels("OK"))
+                .sum,
+            static_cast<double>(reply->ByteSizeLong()));
+}
+
+TEST_F(PerAttemptMetricsTest, AHedgedCallIsTwoAttemptsTheLoserCancelled) {
+  service_.stall_first = true;
+  auto reply = Call(
+      R"({"methodConfig":[{"name":[{"service":"h2rpc.rpc_test.Echo"}],"hedgingPolicy":{)"
+      R"("maxAttempts":2,"hedgingDelay":"0.02s","nonFatalStatusCodes":["UNAVAILABLE"]}}]})");
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  const std::vector<std::string> started = {"h2rpc.rpc_test.Echo/Unary", "dns:///" + target_};
+  EXPECT_EQ(metrics_.CounterValue("grpc.client.attempt.started", started), 2u);
+  EXPECT_EQ(metrics_.HistogramValue("grpc.client.attempt.duration", Labels("CANCELLED")).count,
+            1u);
+  EXPECT_EQ(metrics_.HistogramValue("grpc.client.attempt.duration", Labels("OK")).count, 1u);
+  EXPECT_EQ(metrics_.HistogramValue("grpc.client.call.duration", Labels("OK")).count, 1u);
+  EXPECT_EQ(metrics_
+                .HistogramValue("grpc.client.attempt.sent_total_compressed_message_size",
+                                Labels("CANCELLED"))
+                .sum,
+            static_cast<double>(request_.ByteSizeLong()));
+}
+
 // One CallMetrics for a two-loop ServerPool and a channel whose calls come from several
 // threads: every call counted once on each side (the series are shared across threads; run
 // under --config=tsan too).

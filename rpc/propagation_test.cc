@@ -21,6 +21,19 @@
 namespace h2rpc::rpc {
 namespace {
 
+// Call options with only a deadline (or a timeout); named fields, not designated
+// initializers (which leave the other fields to -Wmissing-field-initializers).
+CallOptions DeadlineAt(absl::Time deadline) {
+  CallOptions o;
+  o.deadline = deadline;
+  return o;
+}
+CallOptions TimeoutOf(absl::Duration timeout) {
+  CallOptions o;
+  o.timeout = timeout;
+  return o;
+}
+
 using rpc_test::EchoReply;
 using rpc_test::EchoRequest;
 
@@ -171,7 +184,7 @@ TEST_F(PropagationTest, TheClientsDeadlineReachesTheLastHopAndEveryHopEndsPrompt
   const absl::Time deadline = start + absl::Milliseconds(500);
   absl::StatusOr<EchoReply> got = BlockOn(
       &loop_, UnaryCall<EchoRequest, EchoReply>(channels_[0], kMethod, req,
-                                                {.deadline = deadline}));
+                                                DeadlineAt(deadline)));
   EXPECT_EQ(got.status().code(), absl::StatusCode::kDeadlineExceeded) << got.status();
   ASSERT_TRUE(BlockOn(&loop_, Until([&] { return AllEnded(); })));
   const Hop& c = hops_[2];
@@ -222,7 +235,7 @@ TEST_F(PropagationTest, TheContextSurvivesAnOffloadToAThreadPool) {
   const absl::Time deadline = absl::Now() + absl::Milliseconds(300);
   absl::StatusOr<EchoReply> got = BlockOn(
       &loop_, UnaryCall<EchoRequest, EchoReply>(channels_[0], kMethod, req,
-                                                {.deadline = deadline}));
+                                                DeadlineAt(deadline)));
   EXPECT_EQ(got.status().code(), absl::StatusCode::kDeadlineExceeded) << got.status();
   ASSERT_TRUE(BlockOn(&loop_, Until([&] { return AllEnded(); })));
   ASSERT_TRUE(hops_[2].deadline);  // B's call to C, made after the offload, inherited it
@@ -236,7 +249,7 @@ TEST_F(PropagationTest, PropagateFalseOptsOut) {
   req.set_sleep_ms(300);
   absl::StatusOr<EchoReply> got = BlockOn(
       &loop_, UnaryCall<EchoRequest, EchoReply>(channels_[0], kMethod, req,
-                                                {.timeout = absl::Milliseconds(50)}));
+                                                TimeoutOf(absl::Milliseconds(50))));
   EXPECT_EQ(got.status().code(), absl::StatusCode::kDeadlineExceeded) << got.status();
   ASSERT_TRUE(BlockOn(&loop_, Until([&] { return AllEnded(); })));
   EXPECT_TRUE(hops_[0].deadline);

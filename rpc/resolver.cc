@@ -26,13 +26,34 @@ std::string AddressUriFromText(const std::string& text) {
 
 absl::StatusOr<std::shared_ptr<Resolver>> Resolver::Create(transport::UvLoop* loop,
                                                            Target target,
-                                                           transport::LookupFunction lookup) {
+                                                           transport::LookupFunction lookup,
+                                                           ResolveFunction resolve) {
   if (!target.dns_authority.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "invalid target '", target.text, "': a DNS server authority ('", target.dns_authority,
         "') is not supported; use dns:///host:port"));
   }
-  return std::shared_ptr<Resolver>(new Resolver(loop, std::move(target), std::move(lookup)));
+  return std::shared_ptr<Resolver>(
+      new Resolver(loop, std::move(target), std::move(lookup), std::move(resolve)));
+}
+
+void Resolver::ResolveWithConfig(ResolverResultCallback callback) {
+  if (!resolve_) {
+    Resolve([callback = std::move(callback)](
+                absl::StatusOr<std::vector<transport::SocketAddress>> addresses) {
+      if (!addresses.ok()) {
+        callback(addresses.status());
+      } else {
+        callback(ResolverResult{std::move(*addresses), std::nullopt});
+      }
+    });
+    return;
+  }
+  ++resolutions_;
+  // From the loop, whatever the user's function does: never inside this call.
+  loop_->post([resolve = resolve_, target = target_, callback = std::move(callback)]() mutable {
+    resolve(target, std::move(callback));
+  });
 }
 
 void Resolver::Resolve(transport::LookupCallback callback) {

@@ -4,6 +4,10 @@
 // getaddrinfo gives); unix, unix-abstract, ipv4 and ipv6 targets have their addresses already.
 // The result is the whole list: the channel's load-balancing policy (rpc/lb_policy.h) keeps
 // one subchannel per address, and asks for a new resolution when they fail or are lost.
+// A ResolveFunction of your own (ChannelOptions::resolve) replaces all of that for every
+// scheme, and may also give a service config (gRPC's resolver result): the channel applies it
+// (rpc/README.md, "Retries and service config"). The built-in DNS resolver (getaddrinfo)
+// gives none: it does not look up gRFC A2's TXT records.
 //
 // ConnectFailure() words why a connection failed the gRPC way: UNAVAILABLE naming the target,
 // the address and the cause.
@@ -12,7 +16,10 @@
 #ifndef H2RPC_RPC_RESOLVER_H_
 #define H2RPC_RPC_RESOLVER_H_
 
+#include <functional>
 #include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -23,26 +30,48 @@
 
 namespace h2rpc::rpc {
 
+// What one resolution gives.
+struct ResolverResult {
+  std::vector<transport::SocketAddress> addresses;
+  // The service config JSON the name system publishes for the target, if any.
+  std::optional<std::string> service_config;
+};
+using ResolverResultCallback = std::function<void(absl::StatusOr<ResolverResult>)>;
+// A resolver of your own: called on the loop for each resolution; calls `done` once (on the
+// loop; later or at once) with the result or an error.
+using ResolveFunction = std::function<void(const Target& target, ResolverResultCallback done)>;
+
 class Resolver : public std::enable_shared_from_this<Resolver> {
  public:
   // kInvalidArgument for a target this resolver cannot serve (a dns://authority/ DNS server).
-  // `lookup`, if set, replaces DNS for dns: targets (ChannelOptions::lookup).
+  // `lookup`, if set, replaces DNS for dns: targets (ChannelOptions::lookup); `resolve`, if
+  // set, replaces every built-in resolver (ChannelOptions::resolve).
   static absl::StatusOr<std::shared_ptr<Resolver>> Create(transport::UvLoop* loop, Target target,
-                                                          transport::LookupFunction lookup = {});
+                                                          transport::LookupFunction lookup = {},
+                                                          ResolveFunction resolve = {});
 
   // Calls back once, from the loop (never inside this call), with the addresses or
   // UNAVAILABLE "DNS resolution failed for <host:port> ...".
   void Resolve(transport::LookupCallback callback);
+  // The same with the whole result (the addresses and a service config, if any).
+  void ResolveWithConfig(ResolverResultCallback callback);
+  // True when a ResolveFunction of the user's answers (no address is known without it).
+  bool custom() const { return static_cast<bool>(resolve_); }
   const Target& target() const { return target_; }
   // How many times Resolve() was called (one per connection the channel made).
   int resolutions() const { return resolutions_; }
 
  private:
-  Resolver(transport::UvLoop* loop, Target target, transport::LookupFunction lookup)
-      : loop_(loop), target_(std::move(target)), lookup_(std::move(lookup)) {}
+  Resolver(transport::UvLoop* loop, Target target, transport::LookupFunction lookup,
+           ResolveFunction resolve)
+      : loop_(loop),
+        target_(std::move(target)),
+        lookup_(std::move(lookup)),
+        resolve_(std::move(resolve)) {}
   transport::UvLoop* loop_;
   Target target_;
   transport::LookupFunction lookup_;
+  ResolveFunction resolve_;
   int resolutions_ = 0;
 };
 

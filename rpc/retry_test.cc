@@ -263,16 +263,6 @@ TEST_F(RetryTest, WithoutAPolicyNothingIsRetried) {
   EXPECT_EQ(service_.calls, 1);
 }
 
-TEST_F(RetryTest, AHedgingPolicyIsNotAppliedYet) {
-  // Parsed and checked (service_config_test), but the call runs once, as without a policy.
-  service_.failures = 1;
-  auto channel = MakeChannel(
-      R"({"methodConfig":[{"name":[{"service":"h2rpc.rpc_test.Echo"}],"hedgingPolicy":{)"
-      R"("maxAttempts":3,"hedgingDelay":"0s","nonFatalStatusCodes":["UNAVAILABLE"]}}]})");
-  EXPECT_EQ(Call(channel).status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(service_.calls, 1);
-}
-
 TEST_F(RetryTest, MaxAttemptsBoundTheAttempts) {
   service_.failures = 100;
   auto channel = MakeChannel(RetryConfig(3));
@@ -385,6 +375,41 @@ TEST_F(RetryTest, TransparentRetriesDoNotCountAgainstMaxAttempts) {
   EXPECT_EQ(channel->policy_retries(), 1);
 }
 
+// Records OnAttemptStarted / OnAttemptFinished as "<number><t if transparent>:start" and
+// "<number>:<status code>".
+class AttemptRecorder : public ClientInterceptor {
+ public:
+  explicit AttemptRecorder(std::vector<std::string>* log) : log_(log) {}
+  void OnAttemptStarted(ClientCall&, const CallAttempt& a) override {
+    log_->push_back(absl::StrCat(a.number, a.transparent_retry ? "t" : "", ":start"));
+  }
+  void OnAttemptFinished(ClientCall&, const CallAttempt& a, const absl::Status& s) override {
+    log_->push_back(absl::StrCat(a.number, ":", absl::StatusCodeToString(s.code())));
+  }
+  void OnFinish(ClientCall&, absl::Status& s) override {
+    log_->push_back(absl::StrCat("call:", absl::StatusCodeToString(s.code())));
+  }
+
+ private:
+  std::vector<std::string>* log_;
+};
+
+TEST_F(RetryTest, InterceptorsSeeEveryAttemptTransparentRetriesToo) {
+  // Refused (replayed transparently), then UNAVAILABLE (retried by the policy), then OK.
+  ScriptedServer scripted(
+      &loop_, {{0, std::nullopt, "200", transport::constants::NGHTTP2_REFUSED_STREAM},
+               {14, std::nullopt},
+               {0, std::nullopt}});
+  std::vector<std::string> log;
+  ChannelOptions o;
+  o.interceptors.push_back(
+      [&log](ClientCall&) { return std::make_unique<AttemptRecorder>(&log); });
+  auto channel = MakeChannel(RetryConfig(2), o, scripted.target());
+  ASSERT_TRUE(Call(channel).ok());
+  EXPECT_EQ(log, (std::vector<std::string>{"1:start", "1:UNAVAILABLE", "2t:start",
+                                           "2:UNAVAILABLE", "3:start", "3:OK", "call:OK"}));
+}
+
 TEST_F(RetryTest, ARetryKeepsTheEncodingOfTheMessagesItReplays) {
   // The failure says the server accepts only identity; the replayed messages are gzip'd
   // already, so the next attempt still says gzip (a new call would not compress).
@@ -447,6 +472,114 @@ TEST_F(RetryTest, TheDeadlineSpansAllAttempts) {
   EXPECT_EQ(Call(channel, o).status().code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
   EXPECT_EQ(scripted.previous_attempts.size(), 1u);
+}
+
+// --- a service config from the resolver ---
+
+// A resolver of the test's own: the server's address, with `config` (if any) as the name
+// system's service config; counts its resolutions.
+ResolveFunction ManualResolver(int port, std::optional<std::string>* config, int* resolutions) {
+  return [port, config, resolutions](const Target&, ResolverResultCallback done) {
+    ++*resolutions;
+    ResolverResult result;
+    result.addresses.push_back(*transport::SocketAddress::fromIp("127.0.0.1", port));
+    result.service_config = *config;
+    done(std::move(result));
+  };
+}
+
+TEST_F(RetryTest, TheResolversServiceConfigApplies) {
+  // No config on the channel: the resolver's retry policy retries the failure.
+  service_.failures = 1;
+  std::optional<std::string> config = RetryConfig(3);
+  int resolutions = 0;
+  ChannelOptions o;
+  o.resolve = ManualResolver(server_->port(), &config, &resolutions);
+  auto channel = MakeChannel("", o, "dns:///example.invalid:1");
+  ASSERT_TRUE(Call(channel).ok());
+  EXPECT_EQ(service_.calls, 2);
+  EXPECT_EQ(channel->policy_retries(), 1);
+  EXPECT_TRUE(channel->service_config_from_resolver());
+  EXPECT_EQ(resolutions, 1);
+}
+
+TEST_F(RetryTest, TheResolversServiceConfigWinsOverTheChannelsDefault) {
+  // The channel's config has no retry policy; the resolver's has one (and round_robin).
+  service_.failures = 1;
+  std::optional<std::string> config = absl::StrCat(
+      RetryConfig(3).substr(0, RetryConfig(3).size() - 1),
+      R"(,"loadBalancingConfig":[{"round_robin":{}}]})");
+  int resolutions = 0;
+  ChannelOptions o;
+  o.resolve = ManualResolver(server_->port(), &config, &resolutions);
+  auto channel =
+      MakeChannel(R"({"methodConfig":[{"name":[{"service":"h2rpc.rpc_test.Echo"}],)"
+                  R"("timeout":"20s"}]})",
+                  o, "dns:///example.invalid:1");
+  EXPECT_EQ(channel->lb_policy_name(), "pick_first");
+  ASSERT_TRUE(Call(channel).ok());
+  EXPECT_EQ(service_.calls, 2);
+  EXPECT_EQ(channel->lb_policy_name(), "round_robin");
+}
+
+TEST_F(RetryTest, WithoutAResolverConfigTheChannelsDefaultApplies) {
+  service_.failures = 1;
+  std::optional<std::string> config;  // the resolver gives none
+  int resolutions = 0;
+  ChannelOptions o;
+  o.resolve = ManualResolver(server_->port(), &config, &resolutions);
+  auto channel = MakeChannel(RetryConfig(3), o, "dns:///example.invalid:1");
+  ASSERT_TRUE(Call(channel).ok());
+  EXPECT_EQ(service_.calls, 2);
+  EXPECT_FALSE(channel->service_config_from_resolver());
+}
+
+TEST_F(RetryTest, DisabledServiceConfigLookupKeepsTheDefault) {
+  // The resolver's config would retry; lookup is disabled and the default has no policy.
+  service_.failures = 1;
+  std::optional<std::string> config = RetryConfig(3);
+  int resolutions = 0;
+  ChannelOptions o;
+  o.resolve = ManualResolver(server_->port(), &config, &resolutions);
+  o.disable_service_config_lookup = true;
+  auto channel = MakeChannel("", o, "dns:///example.invalid:1");
+  EXPECT_EQ(Call(channel).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(service_.calls, 1);
+  EXPECT_FALSE(channel->service_config_from_resolver());
+}
+
+TEST_F(RetryTest, AnInvalidResolverConfigIsIgnored) {
+  service_.failures = 1;
+  std::optional<std::string> config = RetryConfig(1);  // maxAttempts must be above 1
+  int resolutions = 0;
+  ChannelOptions o;
+  o.resolve = ManualResolver(server_->port(), &config, &resolutions);
+  auto channel = MakeChannel(RetryConfig(3), o, "dns:///example.invalid:1");
+  ASSERT_TRUE(Call(channel).ok());  // the default's retry policy
+  EXPECT_EQ(service_.calls, 2);
+  EXPECT_FALSE(channel->service_config_from_resolver());
+  EXPECT_EQ(channel->resolver_service_config_status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(RetryTest, ALaterResolutionReplacesTheConfigForLaterCalls) {
+  // First resolution: a retry policy. Then the resolver publishes none: the channel's default
+  // (no policy) applies to the calls after the next resolution.
+  service_.failures = 1;
+  std::optional<std::string> config = RetryConfig(3);
+  int resolutions = 0;
+  ChannelOptions o;
+  o.resolve = ManualResolver(server_->port(), &config, &resolutions);
+  auto channel = MakeChannel("", o, "dns:///example.invalid:1");
+  ASSERT_TRUE(Call(channel).ok());
+  ASSERT_TRUE(channel->service_config_from_resolver());
+  config.reset();
+  channel->Close();  // IDLE: the next call resolves again
+  service_.calls = 0;
+  EXPECT_EQ(Call(channel).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(resolutions, 2);
+  EXPECT_FALSE(channel->service_config_from_resolver());
+  EXPECT_EQ(service_.calls, 1);
 }
 
 // Counts its invocations; gives each attempt a different token.

@@ -391,7 +391,9 @@ void Server::Shutdown(absl::Duration grace, std::function<void()> done) {
   auto sessions = sessions_;
   for (auto& weak : sessions) {
     if (auto s = weak.lock()) {
-      transport::closeGracefully(s, {.pingTimeout = TimeoutMs(options_.goaway_ping_timeout)});
+      transport::GracefulCloseOptions close;
+      close.pingTimeout = TimeoutMs(options_.goaway_ping_timeout);
+      transport::closeGracefully(s, close);
     }
   }
   grace_timer_ = loop_->createTimer();

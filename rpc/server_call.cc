@@ -9,6 +9,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "rpc/interceptor_util.h"
 #include "rpc/server_interceptor.h"
 #include "rpc/status_util.h"
 #include "transport/constants.h"
@@ -632,21 +633,6 @@ struct ServerCall::Interception {
   bool finish_seen = false;  // OnFinish ran (once per call)
 };
 
-namespace {
-
-std::string InterceptorFailure(std::exception_ptr e) {
-  std::string what = "Unexpected error in interceptor";
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    what += std::string(": ") + ex.what();
-  } catch (...) {
-  }
-  return what;
-}
-
-}  // namespace
-
 void ServerCall::SetInterceptors(std::vector<std::unique_ptr<ServerInterceptor>> chain) {
   std::erase(chain, nullptr);  // factories that stayed out of this call
   if (chain.empty()) return;
@@ -659,7 +645,7 @@ void ServerCall::StartIntercepted(std::function<void(std::shared_ptr<ServerCall>
   ServerCall* c = this;
   CallContextScope scope(c);  // the hooks' client calls inherit this call, as the handler's
   RunStartHooks(shared_from_this(), std::move(start_handler))
-      .Start(nullptr, [c](std::exception_ptr e) { c->Fail(absl::UnknownError(InterceptorFailure(e))); });
+      .Start(nullptr, [c](std::exception_ptr e) { c->Fail(internal::InterceptorFailure(e)); });
 }
 
 Task<void> ServerCall::RunStartHooks(std::shared_ptr<ServerCall> self,
@@ -676,20 +662,15 @@ Task<void> ServerCall::RunStartHooks(std::shared_ptr<ServerCall> self,
 }
 
 void ServerCall::RunFinishHooks(absl::Status& status) {
-  if (interception_->finish_seen) return;
-  interception_->finish_seen = true;
-  auto& chain = interception_->chain;
-  for (size_t k = chain.size(); k-- > 0;) chain[k]->OnFinish(*this, status);
+  internal::RunFinishHooksOnce(interception_->chain, interception_->finish_seen, *this, status);
 }
 
 Awaitable<std::optional<std::string>> ServerCall::ReadIntercepted() {
   Awaitable<std::optional<std::string>> result(loop_);
   ServerCall* c = this;
-  RunRequestHooks(shared_from_this(), result.state())
-      .Start(nullptr, [c, out = result.state()](std::exception_ptr e) {
-        c->Fail(absl::UnknownError(InterceptorFailure(e)));
-        out->Complete(std::nullopt);
-      });
+  internal::StartInterceptedStep<std::optional<std::string>>(
+      RunRequestHooks(shared_from_this(), result.state()),
+      [c](const absl::Status& why) { c->Fail(why); }, result.state(), std::nullopt);
   return result;
 }
 
@@ -721,11 +702,9 @@ Task<void> ServerCall::RunRequestHooks(
 Awaitable<bool> ServerCall::WriteIntercepted(std::string message, WriteOptions options) {
   Awaitable<bool> result(loop_);
   ServerCall* c = this;
-  RunResponseHooks(shared_from_this(), std::move(message), options, result.state())
-      .Start(nullptr, [c, out = result.state()](std::exception_ptr e) {
-        c->Fail(absl::UnknownError(InterceptorFailure(e)));
-        out->Complete(false);
-      });
+  internal::StartInterceptedStep<bool>(
+      RunResponseHooks(shared_from_this(), std::move(message), options, result.state()),
+      [c](const absl::Status& why) { c->Fail(why); }, result.state(), false);
   return result;
 }
 

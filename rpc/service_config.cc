@@ -85,6 +85,32 @@ absl::StatusOr<HedgingPolicy> ToHedgingPolicy(const internal::MethodConfig::Hedg
   return out;
 }
 
+// The first policy of loadBalancingConfig we know ("" without the field), as gRPC picks the
+// first one it supports.
+absl::StatusOr<std::string> LbPolicyName(const internal::ServiceConfig& config,
+                                         absl::string_view json) {
+  // protobuf's JSON parser also takes a single object for a repeated field; gRPC wants a list.
+  if (const size_t key = json.find("\"loadBalancingConfig\""); key != absl::string_view::npos) {
+    size_t i = key + std::string_view("\"loadBalancingConfig\"").size();
+    while (i < json.size() && (json[i] == ' ' || json[i] == ':' || json[i] == '\n' ||
+                               json[i] == '\t' || json[i] == '\r')) {
+      ++i;
+    }
+    if (i >= json.size() || json[i] != '[' || config.load_balancing_config_size() == 0) {
+      return Invalid("loadBalancingConfig must be a non-empty list");
+    }
+  }
+  if (config.load_balancing_config_size() == 0) return std::string();
+  for (const auto& entry : config.load_balancing_config()) {
+    if (entry.has_pick_first() && entry.has_round_robin()) {
+      return Invalid("each loadBalancingConfig entry must be an object with one policy");
+    }
+    if (entry.has_pick_first()) return std::string("pick_first");
+    if (entry.has_round_robin()) return std::string("round_robin");
+  }
+  return Invalid("loadBalancingConfig names no supported policy (pick_first, round_robin)");
+}
+
 absl::StatusOr<MethodConfig> ToMethodConfig(const internal::MethodConfig& m) {
   MethodConfig out;
   if (m.has_wait_for_ready()) out.wait_for_ready = m.wait_for_ready();
@@ -121,6 +147,11 @@ bool RetryPolicy::Retryable(absl::StatusCode code) const {
          retryable_status_codes.end();
 }
 
+bool HedgingPolicy::NonFatal(absl::StatusCode code) const {
+  return std::find(non_fatal_status_codes.begin(), non_fatal_status_codes.end(), code) !=
+         non_fatal_status_codes.end();
+}
+
 absl::StatusOr<ServiceConfig> ServiceConfig::Parse(absl::string_view json) {
   internal::ServiceConfig proto;
   google::protobuf::util::JsonParseOptions options;
@@ -132,6 +163,9 @@ absl::StatusOr<ServiceConfig> ServiceConfig::Parse(absl::string_view json) {
         absl::StrCat("service config is not valid JSON: ", parsed.ToString()));
   }
   ServiceConfig config;
+  auto lb_policy = LbPolicyName(proto, json);
+  if (!lb_policy.ok()) return lb_policy.status();
+  config.lb_policy_ = std::move(*lb_policy);
   for (const internal::MethodConfig& m : proto.method_config()) {
     auto method = ToMethodConfig(m);
     if (!method.ok()) return method.status();

@@ -3,7 +3,7 @@
 // waitForReady, message size limits and retry (or hedging) policy, and the channel's
 // retryThrottling. ChannelOptions::service_config holds the JSON; Channel parses it once and
 // an invalid one makes the channel invalid (INVALID_ARGUMENT naming the problem, as bad JSON).
-// Its loadBalancingConfig is read by ParseLbPolicyFromServiceConfig() (rpc/lb_policy.h).
+// Its loadBalancingConfig gives lb_policy() (the channel's policy, rpc/lb_policy.h).
 //
 //   auto config = ServiceConfig::Parse(R"({"methodConfig":[{"name":[{"service":"pkg.Svc"}],
 //                                           "timeout":"1.5s","waitForReady":true}]})");
@@ -38,11 +38,13 @@ struct RetryPolicy {
   bool Retryable(absl::StatusCode code) const;
 };
 
-// gRFC A6's hedgingPolicy: parsed and checked, not used by calls yet (rpc/README.md).
+// gRFC A6's hedgingPolicy: up to max_attempts attempts of a call, one every hedging_delay
+// until one commits (rpc/client_call.h; rpc/README.md, "Retries and service config").
 struct HedgingPolicy {
   int max_attempts = 0;
   absl::Duration hedging_delay;
   std::vector<absl::StatusCode> non_fatal_status_codes;
+  bool NonFatal(absl::StatusCode code) const;
 };
 
 struct MethodConfig {
@@ -71,8 +73,13 @@ class ServiceConfig {
   const std::optional<RetryThrottlingConfig>& retry_throttling() const {
     return retry_throttling_;
   }
+  // The policy loadBalancingConfig names first among those we have ("pick_first",
+  // "round_robin"); empty without loadBalancingConfig. (A list naming none we have, or not a
+  // list, makes the config invalid.)
+  const std::string& lb_policy() const { return lb_policy_; }
 
  private:
+  std::string lb_policy_;
   std::vector<MethodConfig> methods_;
   // (service, method) -> index in methods_; ("", "") is the default, (service, "") a service.
   std::map<std::pair<std::string, std::string>, size_t> by_name_;
