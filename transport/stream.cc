@@ -282,7 +282,7 @@ ssize_t Http2Stream::readForFraming(size_t length, uint32_t* data_flags) {
   if (copied > 0) *data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;
   const bool drained = need_drain_ && buffer_size_ == 0;
   if (drained) need_drain_ = false;
-  const bool eof = outq_.empty() && writable_ending_;
+  const bool eof = outq_.empty() && writable_ending_ && !no_end_stream_;
   if (eof) {
     *data_flags |= NGHTTP2_DATA_FLAG_EOF;
     writable_finished_ = true;
@@ -603,6 +603,14 @@ void Http2Stream::close(uint32_t code, std::function<void()> callback) {
   if (!was_ending) {
     writable_ending_ = true;
     scheduleAborted();
+  }
+  // Node's closeStream() ends the writable side, but its END_STREAM would only be framed on a
+  // later tick, after the RST_STREAM: queued data still goes out, never END_STREAM. Framing
+  // END_STREAM here closed a half-closed stream cleanly and nghttp2 then dropped our
+  // RST_STREAM: the peer saw an aborted response as complete. Only a NO_ERROR close after
+  // end() waits for 'finish' (END_STREAM sent) before its RST_STREAM, as in Node.
+  if (!writable_finished_ && (!was_ending || code != constants::NGHTTP2_NO_ERROR)) {
+    no_end_stream_ = true;
   }
   if (session_ == nullptr || id_ == 0) return;
   auto submitRst = [self = shared_from_this(), code] {

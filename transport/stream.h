@@ -267,6 +267,7 @@ struct Nghttp2Callbacks;
   bool need_drain_ = false;
   bool writable_ending_ = false;    // end() called
   bool writable_finished_ = false;  // EOF handed to nghttp2
+  bool no_end_stream_ = false;      // close(code) before EOF: RST_STREAM, never END_STREAM
   bool provider_attached_ = false;  // HEADERS went out with a data provider
   bool deferred_ = false;           // the provider returned NGHTTP2_ERR_DEFERRED
   bool wait_for_trailers_ = false;

@@ -1,0 +1,106 @@
+// Behaviours compared event by event with Node 20 that once differed (issue 16): each test
+// states what Node 20 does on the same program (checked with /usr/bin/node; the oracle tests in
+// fidelity_node_oracle_test.cc run some of them against Node at test time).
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "transport/constants.h"
+#include "transport/errors.h"
+#include "transport/manual_loop.h"
+#include "transport/memory_socket.h"
+#include "transport/session.h"
+
+namespace h2rpc::transport {
+namespace {
+
+using ::testing::ElementsAre;
+
+struct Pair {
+  explicit Pair(SessionOptions server_options = {}, SessionOptions client_options = {}) {
+    auto [a, b] = MemorySocket::pair(&loop);
+    server_socket = a.get();
+    client_socket = b.get();
+    server = *ServerHttp2Session::create(&loop, std::move(a), server_options);
+    client = *ClientHttp2Session::create(&loop, std::move(b), "http", "localhost:8080",
+                                         client_options);
+    server->onStream([this](std::shared_ptr<ServerHttp2Stream> s, const Headers& h, uint8_t) {
+      streams.push_back(s);
+      if (on_stream) on_stream(s, h);
+    });
+  }
+  void run() { loop.runUntilIdle(); }
+
+  ManualLoop loop;
+  MemorySocket* server_socket;
+  MemorySocket* client_socket;
+  std::shared_ptr<ServerHttp2Session> server;
+  std::shared_ptr<ClientHttp2Session> client;
+  std::vector<std::shared_ptr<ServerHttp2Stream>> streams;
+  std::function<void(std::shared_ptr<ServerHttp2Stream>, const Headers&)> on_stream;
+};
+
+// Everything a client stream reports, in order.
+struct Recorder {
+  explicit Recorder(ClientHttp2Stream& s) {
+    s.onResponse([this](const Headers&, uint8_t) { events.push_back("response"); });
+    s.onData([this](std::string_view d) { body += d; });
+    s.onEnd([this] { events.push_back("end"); });
+    s.onAborted([this] { events.push_back("aborted"); });
+    s.onError([this](const absl::Status& e) {
+      events.push_back("error " + nodeErrorCode(e));
+      error = e;
+    });
+    s.onClose([this] { events.push_back("close"); });
+  }
+  std::vector<std::string> events;
+  std::string body;
+  absl::Status error;
+};
+
+// --- 1. close(code) right after write() resets the stream --------------------------------------
+
+// Node 20: response, data "abc", error ERR_HTTP2_STREAM_ERROR, close, rstCode 2 (the DATA goes
+// out, then RST_STREAM(INTERNAL_ERROR); never END_STREAM).
+TEST(SessionFidelityTest, CloseWithCodeAfterWriteResetsInsteadOfEnding) {
+  for (bool ended : {false, true}) {
+    SCOPED_TRACE(ended ? "write, end, close" : "write, close");
+    Pair p;
+    p.on_stream = [ended](std::shared_ptr<ServerHttp2Stream> s, const Headers&) {
+      s->onError([](const absl::Status&) {});
+      ASSERT_TRUE(s->respond({{":status", "200"}}).ok());
+      s->write("abc");
+      if (ended) s->end();
+      s->close(constants::NGHTTP2_INTERNAL_ERROR);
+    };
+    auto req = p.client->request({{":path", "/"}});
+    ASSERT_TRUE(req.ok());
+    Recorder r(**req);
+    p.run();
+    EXPECT_EQ(r.body, "abc");
+    EXPECT_THAT(r.events, ElementsAre("response", "error ERR_HTTP2_STREAM_ERROR", "close"));
+    EXPECT_EQ((*req)->rstCode(), constants::NGHTTP2_INTERNAL_ERROR);
+  }
+}
+
+// A NO_ERROR close after end() still lets the data and END_STREAM out first (as Node).
+TEST(SessionFidelityTest, NoErrorCloseAfterEndStillEndsCleanly) {
+  Pair p;
+  p.on_stream = [](std::shared_ptr<ServerHttp2Stream> s, const Headers&) {
+    ASSERT_TRUE(s->respond({{":status", "200"}}).ok());
+    s->end("abc");
+    s->close(constants::NGHTTP2_NO_ERROR);
+  };
+  auto req = p.client->request({{":path", "/"}});
+  ASSERT_TRUE(req.ok());
+  Recorder r(**req);
+  p.run();
+  EXPECT_EQ(r.body, "abc");
+  EXPECT_THAT(r.events, ElementsAre("response", "end", "close"));
+  EXPECT_EQ((*req)->rstCode(), constants::NGHTTP2_NO_ERROR);
+}
+
+}  // namespace
+}  // namespace h2rpc::transport
