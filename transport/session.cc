@@ -532,11 +532,19 @@ absl::Status Http2Session::setLocalWindowSize(int32_t windowSize) {
 void Http2Session::setTimeout(uint64_t ms, std::function<void()> callback) {
   if (destroyed_) return;
   timeout_ms_ = ms;
-  if (callback) timeout_event_.on(std::move(callback));
+  // Node's setStreamTimeout: `callback` is a once('timeout') listener, and setTimeout(0, cb)
+  // removes cb. A std::function has no identity: 0 with a callback removes every callback an
+  // earlier setTimeout() added that has not run yet (README, "Deviations from Node 20").
+  std::erase_if(timeout_callbacks_, [this](ListenerId id) { return !timeout_event_.has(id); });
   if (ms == 0) {
     timer_->stop();
+    if (callback) {
+      for (ListenerId id : timeout_callbacks_) timeout_event_.off(id);
+      timeout_callbacks_.clear();
+    }
     return;
   }
+  if (callback) timeout_callbacks_.push_back(timeout_event_.once(std::move(callback)));
   updateTimer();
 }
 

@@ -157,6 +157,8 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   // Grows (or shrinks) our connection-level receive window.
   absl::Status setLocalWindowSize(int32_t windowSize);
   // 'timeout' after `ms` without frames in either direction; 0 disables.
+  // `callback` runs once, at the next 'timeout' (Node: once('timeout')); with 0 it is not added,
+  // and the callbacks earlier calls added that have not run are removed (Node removes that one).
   void setTimeout(uint64_t ms, std::function<void()> callback = nullptr);
   void ref();
   void unref();
@@ -370,6 +372,7 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   bool checking_memory_ = false;  // checkMemory() is running (it does not nest)
   std::unique_ptr<Timer> timer_;
   uint64_t timeout_ms_ = 0;
+  std::vector<ListenerId> timeout_callbacks_;  // once-listeners setTimeout() added (see there)
   uint64_t last_activity_ = 0;  // see lastActivity()
   uint64_t idle_since_ = 0;     // see idleSince()
   uint64_t last_received_ = 0;  // see lastFrameReceived()

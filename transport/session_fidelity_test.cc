@@ -102,5 +102,71 @@ TEST(SessionFidelityTest, NoErrorCloseAfterEndStillEndsCleanly) {
   EXPECT_EQ((*req)->rstCode(), constants::NGHTTP2_NO_ERROR);
 }
 
+// --- 2. setTimeout(ms, cb): cb once; setTimeout(0, cb) removes it --------------------------------
+
+// Node 20 (setStreamTimeout): cb is a once('timeout') listener; the 'timeout' event itself fires
+// on every expiry.
+TEST(SessionFidelityTest, StreamSetTimeoutCallbackRunsOnce) {
+  Pair p;
+  auto req = p.client->request({{":path", "/"}});
+  ASSERT_TRUE(req.ok());
+  p.run();
+  ASSERT_EQ(p.streams.size(), 1u);
+  int callbacks = 0, events = 0;
+  p.streams[0]->onTimeout([&] { ++events; });
+  p.streams[0]->setTimeout(100, [&] { ++callbacks; });
+  p.loop.advance(100);
+  EXPECT_EQ(callbacks, 1);
+  EXPECT_EQ(events, 1);
+  p.streams[0]->setTimeout(100);  // armed again: the event fires, the callback is gone
+  p.loop.advance(100);
+  EXPECT_EQ(callbacks, 1);
+  EXPECT_EQ(events, 2);
+}
+
+TEST(SessionFidelityTest, SessionSetTimeoutCallbackRunsOnce) {
+  Pair p;
+  p.run();
+  int callbacks = 0, events = 0;
+  p.server->onTimeout([&] { ++events; });
+  p.server->setTimeout(100, [&] { ++callbacks; });
+  p.loop.advance(100);
+  p.server->setTimeout(100);
+  p.loop.advance(100);
+  EXPECT_EQ(callbacks, 1);
+  EXPECT_EQ(events, 2);
+}
+
+// Node 20: setTimeout(0, cb) clears the timer and removes cb (removeListener); it never adds it.
+// A std::function has no identity: here it removes the callbacks earlier setTimeout() calls
+// added that have not run (README, "Deviations from Node 20").
+TEST(SessionFidelityTest, SetTimeoutZeroWithCallbackRemovesInsteadOfAdding) {
+  Pair p;
+  auto req = p.client->request({{":path", "/"}});
+  ASSERT_TRUE(req.ok());
+  p.run();
+  ASSERT_EQ(p.streams.size(), 1u);
+  Http2Stream& s = *p.streams[0];
+  int callbacks = 0, events = 0;
+  s.onTimeout([&] { ++events; });
+  auto cb = [&] { ++callbacks; };
+  s.setTimeout(100, cb);
+  s.setTimeout(0, cb);
+  p.loop.advance(200);
+  EXPECT_EQ(events, 0);  // no timer
+  s.setTimeout(100);
+  p.loop.advance(100);
+  EXPECT_EQ(events, 1);
+  EXPECT_EQ(callbacks, 0);  // removed, and setTimeout(0, cb) did not add it again
+
+  int session_callbacks = 0;
+  auto scb = [&] { ++session_callbacks; };
+  p.server->setTimeout(100, scb);
+  p.server->setTimeout(0, scb);
+  p.server->setTimeout(100);
+  p.loop.advance(300);
+  EXPECT_EQ(session_callbacks, 0);
+}
+
 }  // namespace
 }  // namespace h2rpc::transport

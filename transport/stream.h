@@ -145,6 +145,8 @@ class Http2Stream : public std::enable_shared_from_this<Http2Stream> {
   // NGHTTP2_INTERNAL_ERROR and 'error' is emitted before 'close'.
   void destroy(absl::Status error = absl::OkStatus());
   // 'timeout' after `ms` without activity on this stream; 0 disables.
+  // `callback` runs once, at the next 'timeout' (Node: once('timeout')); with 0 it is not added,
+  // and the callbacks earlier calls added that have not run are removed (Node removes that one).
   void setTimeout(uint64_t ms, std::function<void()> callback = nullptr);
   // Node's http2stream.priority() is deprecated (RFC 9113 dropped priorities): accepted, no-op.
   void priority() {}
@@ -320,6 +322,7 @@ struct Nghttp2Callbacks;
   bool trailers_sent_ = false;
   std::unique_ptr<Timer> timer_;
   uint64_t timeout_ms_ = 0;
+  std::vector<ListenerId> timeout_callbacks_;  // once-listeners setTimeout() added (see there)
 
   Event<std::string_view> data_event_;
   Event<const SharedBuffer&> data_buffer_event_;
