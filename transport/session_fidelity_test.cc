@@ -168,5 +168,50 @@ TEST(SessionFidelityTest, SetTimeoutZeroWithCallbackRemovesInsteadOfAdding) {
   EXPECT_EQ(session_callbacks, 0);
 }
 
+// --- 3. no 'end' when the session dies with an error ---------------------------------------------
+
+// Node 20: session.destroy(err) destroys each stream with err: 'error', then 'close'; a stream
+// whose peer never ended it does not emit 'end'. Here the DATA that came with the response
+// was still waiting for the loop when the session died.
+TEST(SessionFidelityTest, NoEndBeforeErrorWhenTheSessionDiesWithAnError) {
+  Pair p;
+  p.on_stream = [](std::shared_ptr<ServerHttp2Stream> s, const Headers&) {
+    ASSERT_TRUE(s->respond({{":status", "200"}}).ok());
+    s->write("abc");  // and no end
+  };
+  auto req = p.client->request({{":path", "/"}});
+  ASSERT_TRUE(req.ok());
+  Recorder r(**req);
+  std::vector<std::string> session_events;
+  p.client->onError([&](const absl::Status& e) { session_events.push_back("error"); });
+  p.client->onClose([&] { session_events.push_back("close"); });
+  (*req)->onResponse([&](const Headers&, uint8_t) {
+    p.client->destroy(absl::InternalError("boom"));
+  });
+  p.run();
+  EXPECT_THAT(r.events, ElementsAre("response", "error ", "close"));
+  EXPECT_EQ(r.error.message(), "boom");
+  EXPECT_THAT(session_events, ElementsAre("error", "close"));
+}
+
+// A stream destroyed with an error after its END_STREAM arrived but before 'end' ran: Node's
+// errored stream emits no 'end' either.
+TEST(SessionFidelityTest, NoEndAfterStreamDestroyWithError) {
+  Pair p;
+  p.on_stream = [](std::shared_ptr<ServerHttp2Stream> s, const Headers&) {
+    ASSERT_TRUE(s->respond({{":status", "200"}}).ok());
+    s->end("abc");
+  };
+  auto req = p.client->request({{":path", "/"}});
+  ASSERT_TRUE(req.ok());
+  Recorder r(**req);
+  (*req)->onResponse([&](const Headers&, uint8_t) {
+    (*req)->destroy(absl::InternalError("mine"));
+  });
+  p.run();
+  EXPECT_THAT(r.events, ElementsAre("response", "error ", "close"));
+  EXPECT_EQ(r.error.message(), "mine");
+}
+
 }  // namespace
 }  // namespace h2rpc::transport

@@ -581,7 +581,9 @@ void Http2Stream::processInbox() {
   }
   // 'end' once everything was read — or, once the stream has closed, when nothing is left to
   // read even if nobody reads (Node's read(0) in onStreamClose), so that 'close' follows.
-  if (inbox_.empty() && read_ended_ && !end_emitted_ &&
+  // Never for a stream destroyed with an error, or cut off with its session: Node's errored
+  // stream emits no 'end', and one whose peer never ended it has nothing to end.
+  if (inbox_.empty() && read_ended_ && !end_emitted_ && !no_end_ &&
       (flowing_ || destroyed_ || destroy_on_end_)) {
     end_emitted_ = true;
     end_event_.emit();
@@ -725,6 +727,7 @@ void Http2Stream::countBuffered(size_t added, size_t removed) {
 
 void Http2Stream::detach(const absl::Status& error, uint32_t code) {
   if (destroyed_) return;
+  if (!read_ended_ || !error.ok()) no_end_ = true;  // the readable side is cut, not ended
   if (!closed_) {
     closed_ = true;
     rst_code_ = code;
@@ -741,6 +744,7 @@ void Http2Stream::detach(const absl::Status& error, uint32_t code) {
 void Http2Stream::finishDestroy(absl::Status error) {
   if (destroyed_) return;
   destroyed_ = true;
+  if (!error.ok()) no_end_ = true;
   if (timer_) timer_->stop();
   const uint32_t code = rst_code_.value_or(0);
   if (!rst_code_) rst_code_ = code;

@@ -294,6 +294,7 @@ struct Nghttp2Callbacks;
   bool did_read_ = false;
   bool read_ended_ = false;  // END_STREAM (or close) seen
   bool end_emitted_ = false;
+  bool no_end_ = false;  // destroyed with an error or cut off: 'end' must not follow
   bool inbox_scheduled_ = false;
 
   // Lifecycle.
