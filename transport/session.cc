@@ -853,7 +853,31 @@ void Http2Session::onSocketConnect() {
   connecting_ = false;
   auto self = shared_from_this();
   connect_event_.emit();
+  if (closed_ && !destroyed_) {
+    // close() came before the connection: as Node's requestOnConnect, the requests made
+    // meanwhile fail with ERR_HTTP2_GOAWAY_SESSION and their HEADERS never go out; then the
+    // GOAWAY close() held back.
+    failRequestsMadeBeforeConnect();
+    (void)goaway();
+    maybeDestroy();
+  }
   flush();
+}
+
+void Http2Session::failRequestsMadeBeforeConnect() {
+  auto streams = std::move(streams_);
+  streams_.clear();
+  idle_since_ = loop_->now();
+  const absl::Status err =
+      nodeError(absl::StatusCode::kUnavailable, "ERR_HTTP2_GOAWAY_SESSION",
+                "New streams cannot be created after receiving a GOAWAY");
+  for (auto& [id, stream] : streams) {
+    stream->leaveSessionCount();
+    // RST_STREAM on a stream whose HEADERS are still queued makes nghttp2 drop the HEADERS
+    // and send nothing (the stream never existed on the wire).
+    if (id > 0) nghttp2_submit_rst_stream(ng_, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+    stream->detach(err, constants::NGHTTP2_INTERNAL_ERROR);  // Node's code for an error
+  }
 }
 
 void Http2Session::onSocketData(std::string_view data) { receive(data); }

@@ -265,6 +265,8 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   void reclaimFromQuota();
   void leaveQuota();
   void detachStreams(const absl::Status& error, uint32_t code);
+  // Streams requested before the connection, on a session closed before it (see onSocketConnect).
+  void failRequestsMadeBeforeConnect();
   Settings readSettings(bool remote) const;
 
   // nghttp2 callbacks (see session.cc).

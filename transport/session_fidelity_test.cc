@@ -213,5 +213,35 @@ TEST(SessionFidelityTest, NoEndAfterStreamDestroyWithError) {
   EXPECT_EQ(r.error.message(), "mine");
 }
 
+// --- 4. close() before the connection is up fails the requests made meanwhile --------------------
+
+// Node 20 (requestOnConnect): each such request is destroyed with ERR_HTTP2_GOAWAY_SESSION
+// (rstCode INTERNAL_ERROR) and its HEADERS never go out; the server sees only the GOAWAY.
+TEST(SessionFidelityTest, CloseBeforeConnectFailsRequestsMadeMeanwhile) {
+  Pair p;
+  ASSERT_TRUE(p.client->connecting());
+  auto req = p.client->request({{":path", "/"}});
+  ASSERT_TRUE(req.ok());
+  Recorder r(**req);
+  bool ready = false;
+  (*req)->onReady([&] { ready = true; });
+  std::vector<std::string> session_events;
+  p.client->onClose([&] { session_events.push_back("close"); });
+  std::vector<std::pair<uint32_t, int32_t>> goaways;
+  p.server->onGoaway([&](uint32_t code, int32_t last, std::string_view) {
+    goaways.push_back({code, last});
+  });
+  p.client->close();
+  p.run();
+  EXPECT_THAT(r.events, ElementsAre("error ERR_HTTP2_GOAWAY_SESSION", "close"));
+  EXPECT_EQ((*req)->rstCode(), constants::NGHTTP2_INTERNAL_ERROR);
+  EXPECT_FALSE(ready);
+  EXPECT_TRUE(p.streams.empty());  // the server never saw the request
+  EXPECT_THAT(session_events, ElementsAre("close"));
+  ASSERT_FALSE(goaways.empty());
+  EXPECT_EQ(goaways[0].first, constants::NGHTTP2_NO_ERROR);
+  EXPECT_EQ(p.client->streamCount(), 0u);
+}
+
 }  // namespace
 }  // namespace h2rpc::transport
