@@ -357,6 +357,15 @@ absl::Status Http2Session::ping(std::string_view payload, PingCallback callback)
                      "HTTP2 ping payload must be 8 bytes");
   }
   if (pending_pings_.size() >= options_.maxOutstandingPings) {
+    // Node's AddPing: ping() returns false and the callback gets ERR_HTTP2_PING_CANCEL (here
+    // from the loop, as every callback).
+    if (callback) {
+      post([callback = std::move(callback), payload = std::string(payload)] {
+        callback(nodeError(absl::StatusCode::kCancelled, "ERR_HTTP2_PING_CANCEL",
+                           "HTTP2 ping cancelled"),
+                 0, payload);
+      });
+    }
     return nodeError(absl::StatusCode::kResourceExhausted, "ERR_HTTP2_PING_CANCEL",
                      absl::StrCat("More than maxOutstandingPings (", options_.maxOutstandingPings,
                                   ") pings are unacknowledged"));
@@ -1226,6 +1235,29 @@ bool Http2Session::countInvalidFrame() {
   return true;
 }
 
+uint32_t Http2Session::http2CodeOfLibError(int lib_error_code) {
+  // The table of Node 20's node_http2.cc (checked there: 'frameError' for a HEADERS over
+  // maxSendHeaderBlockLength reports 6, FRAME_SIZE_ERROR); anything else is INTERNAL_ERROR.
+  switch (lib_error_code) {
+    case NGHTTP2_ERR_STREAM_CLOSED:
+      return NGHTTP2_STREAM_CLOSED;
+    case NGHTTP2_ERR_HEADER_COMP:
+      return NGHTTP2_COMPRESSION_ERROR;
+    case NGHTTP2_ERR_FRAME_SIZE_ERROR:
+      return NGHTTP2_FRAME_SIZE_ERROR;
+    case NGHTTP2_ERR_FLOW_CONTROL:
+      return NGHTTP2_FLOW_CONTROL_ERROR;
+    case NGHTTP2_ERR_REFUSED_STREAM:
+      return NGHTTP2_REFUSED_STREAM;
+    case NGHTTP2_ERR_PROTO:
+    case NGHTTP2_ERR_HTTP_HEADER:
+    case NGHTTP2_ERR_HTTP_MESSAGING:
+      return NGHTTP2_PROTOCOL_ERROR;
+    default:
+      return NGHTTP2_INTERNAL_ERROR;
+  }
+}
+
 int Http2Session::onFrameNotSent(const nghttp2_frame* frame, int lib_error_code) {
   // Frames dropped because the session or stream is closing are not worth reporting (Node).
   if (lib_error_code == NGHTTP2_ERR_SESSION_CLOSING ||
@@ -1238,11 +1270,13 @@ int Http2Session::onFrameNotSent(const nghttp2_frame* frame, int lib_error_code)
   const uint8_t type = frame->hd.type;
   auto it = streams_.find(id);
   std::shared_ptr<Http2Stream> stream = it == streams_.end() ? nullptr : it->second;
-  post([self, stream, type, lib_error_code, id] {
+  // Node 20 reports the HTTP/2 error code the library error stands for, not nghttp2's own.
+  const int code = static_cast<int>(http2CodeOfLibError(lib_error_code));
+  post([self, stream, type, lib_error_code, code, id] {
     if (stream) {
-      stream->emitFrameError(type, lib_error_code);
+      stream->emitFrameError(type, code);
     } else {
-      self->frame_error_event_.emit(type, lib_error_code, id);
+      self->frame_error_event_.emit(type, code, id);
     }
     // Node: give a pending GOAWAY a chance to arrive, then close the stream and the session.
     self->post([self, stream, lib_error_code] {

@@ -140,7 +140,8 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   absl::Status settings(const Settings& settings, SettingsCallback callback = nullptr);
   // Sends PING with an 8-byte payload (empty: a generated one); `callback` gets the round trip
   // time. ERR_HTTP2_PING_LENGTH for a bad payload; where Node returns false (maxOutstandingPings
-  // unacknowledged pings), returns kResourceExhausted ERR_HTTP2_PING_CANCEL.
+  // unacknowledged pings), returns kResourceExhausted ERR_HTTP2_PING_CANCEL and, as Node,
+  // `callback` still runs (from the loop) with ERR_HTTP2_PING_CANCEL.
   absl::Status ping(std::string_view payload, PingCallback callback);
   // Sends GOAWAY. lastStreamID 0 = the last stream we processed.
   absl::Status goaway(uint32_t code = 0, int32_t lastStreamID = 0, std::string_view opaqueData = {});
@@ -169,7 +170,8 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   ListenerId onError(std::function<void(const absl::Status&)> fn) {
     return error_event_.on(std::move(fn));
   }
-  // (frame type, nghttp2 error code, stream id): a frame could not be sent.
+  // (frame type, HTTP/2 error code, stream id): a frame could not be sent. The code is the one
+  // nghttp2's library error stands for (NGHTTP2_ERR_FRAME_SIZE_ERROR → 6), as Node 20 reports.
   ListenerId onFrameError(std::function<void(uint8_t, int, int32_t)> fn) {
     return frame_error_event_.on(std::move(fn));
   }
@@ -283,6 +285,8 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   int onStreamClose(int32_t stream_id, uint32_t error_code);
   int onInvalidFrame(const nghttp2_frame* frame, int lib_error_code);
   int onFrameNotSent(const nghttp2_frame* frame, int lib_error_code);
+  // The HTTP/2 error code 'frameError' reports for an nghttp2 library error (as Node 20).
+  static uint32_t http2CodeOfLibError(int lib_error_code);
   int onFrameSent(const nghttp2_frame* frame);
 
   // We stop pulling frames out of nghttp2 while this much is queued on the socket; its 'drain'

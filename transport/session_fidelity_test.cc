@@ -243,5 +243,43 @@ TEST(SessionFidelityTest, CloseBeforeConnectFailsRequestsMadeMeanwhile) {
   EXPECT_EQ(p.client->streamCount(), 0u);
 }
 
+// --- 6. ping() past maxOutstandingPings, 'frameError' codes, connect()'s authority ---------------
+
+// Node 20: ping() returns false and the callback gets ERR_HTTP2_PING_CANCEL.
+TEST(SessionFidelityTest, PingPastMaxOutstandingPingsCallsBackWithPingCancel) {
+  SessionOptions options;
+  options.maxOutstandingPings = 1;
+  Pair p({}, options);
+  p.run();
+  std::vector<std::string> results;
+  auto record = [&](const absl::Status& st, double, std::string_view) {
+    results.push_back(st.ok() ? "ok" : nodeErrorCode(st));
+  };
+  EXPECT_TRUE(p.client->ping("", record).ok());
+  EXPECT_EQ(nodeErrorCode(p.client->ping("", record)), "ERR_HTTP2_PING_CANCEL");
+  EXPECT_TRUE(results.empty());  // never inside the call
+  p.run();
+  EXPECT_THAT(results, ElementsAre("ERR_HTTP2_PING_CANCEL", "ok"));
+}
+
+// Node 20, maxSendHeaderBlockLength 100 and a 200-byte header: 'frameError' (1, 6, 1), then
+// the stream's 'error' ERR_HTTP2_STREAM_ERROR and rstCode 7 (REFUSED_STREAM).
+TEST(SessionFidelityTest, FrameErrorReportsTheHttp2ErrorCode) {
+  SessionOptions client_options;
+  client_options.maxSendHeaderBlockLength = 100;
+  Pair p({}, client_options);
+  auto req = p.client->request({{":path", "/"}, {"x-big", std::string(200, 'a')}});
+  ASSERT_TRUE(req.ok());
+  std::vector<int> frame_error;
+  (*req)->onFrameError([&](uint8_t type, int code, int32_t id) {
+    frame_error = {type, code, id};
+  });
+  Recorder r(**req);
+  p.run();
+  EXPECT_THAT(frame_error, ElementsAre(NGHTTP2_HEADERS, NGHTTP2_FRAME_SIZE_ERROR, 1));
+  EXPECT_THAT(r.events, ElementsAre("error ERR_HTTP2_STREAM_ERROR", "close"));
+  EXPECT_EQ((*req)->rstCode(), constants::NGHTTP2_REFUSED_STREAM);
+}
+
 }  // namespace
 }  // namespace h2rpc::transport

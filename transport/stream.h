@@ -173,7 +173,8 @@ class Http2Stream : public std::enable_shared_from_this<Http2Stream> {
     return want_trailers_event_.on(std::move(fn));
   }
   ListenerId onReady(std::function<void()> fn) { return ready_event_.on(std::move(fn)); }
-  // (frame type, nghttp2 error code, stream id): a frame for this stream could not be sent.
+  // (frame type, HTTP/2 error code, stream id): a frame for this stream could not be sent (the
+  // code nghttp2's library error stands for, as Node 20; see Http2Session::onFrameError).
   ListenerId onFrameError(std::function<void(uint8_t, int, int32_t)> fn) {
     return frame_error_event_.on(std::move(fn));
   }
