@@ -680,6 +680,12 @@ void Http2Session::receive(std::string_view data) {
     } else {
       err = nodeError(absl::StatusCode::kInternal, "ERR_HTTP2_ERROR", nghttp2_strerror(rv));
     }
+    if (recv_error_destroys_) {
+      // Node's session.destroy(err) (onSessionInternalError): streams get the error and
+      // INTERNAL_ERROR, and so does the GOAWAY.
+      destroy(err, constants::NGHTTP2_INTERNAL_ERROR);
+      return;
+    }
     // The peer broke the protocol: tell it (GOAWAY PROTOCOL_ERROR) and hang up. Its streams are
     // cut off (CANCEL, as when Node's socket closes under them).
     detachStreams(absl::OkStatus(), constants::NGHTTP2_CANCEL);
@@ -1117,7 +1123,17 @@ int Http2Session::onFrameRecv(const nghttp2_frame* frame) {
     case NGHTTP2_PING: {
       std::string payload(reinterpret_cast<const char*>(frame->ping.opaque_data), 8);
       if (frame->hd.flags & NGHTTP2_FLAG_ACK) {
-        if (pending_pings_.empty()) break;
+        if (pending_pings_.empty()) {
+          // A PING ACK we never asked for. RFC 9113 §6.7 does not make it an error, but Node
+          // 20 (HandlePingFrame: "either the peer is buggy or malicious") destroys the session
+          // with NGHTTP2_ERR_PROTO: 'error' ERR_HTTP2_ERROR "Protocol error", GOAWAY
+          // INTERNAL_ERROR. We do the same, for fidelity (README: a peer that answers one PING
+          // twice loses its connection, with Node as with us).
+          recv_error_ = nodeError(absl::StatusCode::kInternal, "ERR_HTTP2_ERROR",
+                                  nghttp2_strerror(NGHTTP2_ERR_PROTO));
+          recv_error_destroys_ = true;
+          return NGHTTP2_ERR_CALLBACK_FAILURE;
+        }
         PendingPing pending = std::move(pending_pings_.front());
         pending_pings_.pop_front();
         const double duration = msSince(loop_, pending.sent_at);

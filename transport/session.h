@@ -367,6 +367,9 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   internal::FrameScanner frame_scanner_{0};  // set in init()
   // Why a callback failed, when we know better than nghttp2's "callback failure".
   absl::Status recv_error_;
+  // recv_error_ ends the session as Node's session.destroy(err) does (INTERNAL_ERROR), not as
+  // a protocol error of the peer's (PROTOCOL_ERROR, streams cancelled).
+  bool recv_error_destroys_ = false;
   uint32_t rejected_streams_ = 0;
   uint64_t memory_resets_ = 0;
   // Since when (loop time) our unsent bytes have waited for a connection-level WINDOW_UPDATE

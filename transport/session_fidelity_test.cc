@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "transport/constants.h"
@@ -279,6 +280,96 @@ TEST(SessionFidelityTest, FrameErrorReportsTheHttp2ErrorCode) {
   EXPECT_THAT(frame_error, ElementsAre(NGHTTP2_HEADERS, NGHTTP2_FRAME_SIZE_ERROR, 1));
   EXPECT_THAT(r.events, ElementsAre("error ERR_HTTP2_STREAM_ERROR", "close"));
   EXPECT_EQ((*req)->rstCode(), constants::NGHTTP2_REFUSED_STREAM);
+}
+
+// --- 5. an unsolicited PING ACK ends the session, as in Node --------------------------------------
+
+// HTTP/2 frame bytes: 9-byte header, then the payload.
+std::string frame(uint8_t type, uint8_t flags, uint32_t stream, std::string_view payload) {
+  std::string f;
+  f.push_back(static_cast<char>(payload.size() >> 16));
+  f.push_back(static_cast<char>(payload.size() >> 8));
+  f.push_back(static_cast<char>(payload.size()));
+  f.push_back(static_cast<char>(type));
+  f.push_back(static_cast<char>(flags));
+  for (int shift = 24; shift >= 0; shift -= 8) f.push_back(static_cast<char>(stream >> shift));
+  f.append(payload);
+  return f;
+}
+
+// A client session against a raw server peer (our end of a MemorySocket).
+struct RawServer : Socket::Handler {
+  RawServer() {
+    auto [a, b] = MemorySocket::pair(&loop);
+    peer = std::move(b);
+    peer->setHandler(this);
+    client = *ClientHttp2Session::create(&loop, std::move(a), "http", "localhost:80", {});
+    loop.runUntilIdle();
+    send(frame(4, 0, 0, "") + frame(4, 1, 0, ""));  // SETTINGS, ACK
+  }
+  void onSocketConnect() override {}
+  void onSocketData(std::string_view d) override { received += d; }
+  void onSocketDrain() override {}
+  void onSocketClose(absl::Status) override {}
+  void send(const std::string& bytes) {
+    peer->write(bytes);
+    loop.runUntilIdle();
+  }
+  // The codes of the GOAWAY frames the client sent.
+  std::vector<uint32_t> goaways() const {
+    std::vector<uint32_t> out;
+    for (size_t i = 24; i + 9 <= received.size();) {
+      const size_t len = (uint8_t(received[i]) << 16) | (uint8_t(received[i + 1]) << 8) |
+                         uint8_t(received[i + 2]);
+      if (i + 9 + len > received.size()) break;
+      if (received[i + 3] == 7 && len >= 8) {
+        uint32_t code = 0;
+        for (size_t k = 0; k < 4; ++k) code = (code << 8) | uint8_t(received[i + 13 + k]);
+        out.push_back(code);
+      }
+      i += 9 + len;
+    }
+    return out;
+  }
+
+  ManualLoop loop;
+  std::unique_ptr<MemorySocket> peer;
+  std::shared_ptr<ClientHttp2Session> client;
+  std::string received;
+};
+
+// Node 20 (HandlePingFrame): session 'error' ERR_HTTP2_ERROR "Protocol error", GOAWAY
+// INTERNAL_ERROR, 'close'; its open streams are destroyed with the error.
+TEST(SessionFidelityTest, UnsolicitedPingAckEndsTheSessionAsNodeDoes) {
+  RawServer s;
+  auto req = s.client->request({{":path", "/"}});
+  ASSERT_TRUE(req.ok());
+  Recorder r(**req);
+  std::vector<std::string> events;
+  s.client->onError([&](const absl::Status& e) {
+    events.push_back(absl::StrCat("error ", nodeErrorCode(e), " ", nodeErrorMessage(e)));
+  });
+  s.client->onClose([&] { events.push_back("close"); });
+  s.loop.runUntilIdle();
+  s.send(frame(6, 1, 0, "12345678"));  // PING ACK, never asked for
+  EXPECT_THAT(events, ElementsAre("error ERR_HTTP2_ERROR Protocol error", "close"));
+  EXPECT_THAT(s.goaways(), ElementsAre(constants::NGHTTP2_INTERNAL_ERROR));
+  EXPECT_THAT(r.events, ElementsAre("error ERR_HTTP2_ERROR", "close"));
+  EXPECT_EQ((*req)->rstCode(), constants::NGHTTP2_INTERNAL_ERROR);
+}
+
+// An ACK of a PING we sent is no error.
+TEST(SessionFidelityTest, SolicitedPingAckIsAccepted) {
+  RawServer s;
+  bool acked = false;
+  ASSERT_TRUE(s.client->ping("12345678", [&](const absl::Status& st, double, std::string_view) {
+                acked = st.ok();
+              }).ok());
+  s.loop.runUntilIdle();
+  s.send(frame(6, 1, 0, "12345678"));
+  EXPECT_TRUE(acked);
+  EXPECT_FALSE(s.client->destroyed());
+  EXPECT_TRUE(s.goaways().empty());
 }
 
 }  // namespace
