@@ -579,7 +579,13 @@ void Http2Session::unref() {
   if (socket_) socket_->unref();
 }
 
-void Http2Session::post(LoopCallback fn) { loop_->post(std::move(fn)); }
+void Http2Session::post(LoopCallback fn) {
+  if (in_nghttp2_ && parsing_) {
+    parsed_events_.push_back(std::move(fn));  // runParsedEvents(), after this frame
+  } else {
+    loop_->post(std::move(fn));
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Streams
@@ -663,10 +669,20 @@ bool Http2Session::hasAvailableMemory() const {
 void Http2Session::receive(std::string_view data) {
   if (destroyed_ || ng_ == nullptr || data.empty()) return;
   auto self = shared_from_this();
+  // Bytes from a socket that is up can come before the 'connect' init() posted (a TLS socket
+  // delivers what came with its handshake): connect first, since what these frames' listeners
+  // do (close() on a GOAWAY) now runs before the loop gets to it (see post()).
+  if (connecting_ && socket_ && !socket_->connecting()) {
+    onSocketConnect();
+    if (destroyed_) return;
+  }
   updateTimer();
   in_nghttp2_ = true;
+  parsing_ = true;
   ssize_t rv = memRecv(data);
+  parsing_ = false;
   in_nghttp2_ = false;
+  runParsedEvents();  // none are left unless memRecv returned early; never lose one
   if (rv < 0) {
     absl::Status err;
     if (!recv_error_.ok()) {
@@ -686,6 +702,9 @@ void Http2Session::receive(std::string_view data) {
       destroy(err, constants::NGHTTP2_INTERNAL_ERROR);
       return;
     }
+    // What the application answered before the error goes out before the GOAWAY (see
+    // onInvalidFrame).
+    if (recv_error_flushes_first_ && (!writeOut() || destroyed_)) return;
     // The peer broke the protocol: tell it (GOAWAY PROTOCOL_ERROR) and hang up. Its streams are
     // cut off (CANCEL, as when Node's socket closes under them).
     detachStreams(absl::OkStatus(), constants::NGHTTP2_CANCEL);
@@ -704,7 +723,11 @@ ssize_t Http2Session::memRecv(std::string_view data) {
     if (n > 0) {
       ssize_t rv = nghttp2_session_mem_recv(
           ng_, reinterpret_cast<const uint8_t*>(data.data()) + pos, n);
+      // The frames just read are complete: their events run now, off nghttp2's stack (see
+      // post()), even when a frame failed.
+      runParsedEvents();
       if (rv < 0) return rv;
+      if (destroyed_) return static_cast<ssize_t>(data.size());  // a listener ended it
       pos += n;
     }
     if (found) {
@@ -742,6 +765,19 @@ int Http2Session::checkClosedStream(const internal::FrameScanner::Frame& frame) 
       break;
   }
   return 0;
+}
+
+void Http2Session::runParsedEvents() {
+  // nghttp2 has returned (memRecv is between two of its calls): listeners may call anything,
+  // even destroy(), which then runs at once instead of being posted.
+  const bool was_in_nghttp2 = in_nghttp2_;
+  in_nghttp2_ = false;
+  while (!parsed_events_.empty()) {
+    std::vector<LoopCallback> events = std::move(parsed_events_);
+    parsed_events_.clear();
+    for (LoopCallback& fn : events) fn();
+  }
+  in_nghttp2_ = was_in_nghttp2;
 }
 
 void Http2Session::scheduleFlush() {
@@ -1170,6 +1206,8 @@ int Http2Session::onFrameRecv(const nghttp2_frame* frame) {
                          frame->goaway.opaque_data_len);
       goaway_code_ = code;
       goaway_last_stream_id_ = last;
+      // Run before the next frame is read (post() while parsing; Node emits 'goaway' and
+      // closes as it parses): a request after the peer's GOAWAY in the same read is refused.
       post([self, code, last, opaque] {
         // Reported even if the connection closed right after the GOAWAY (as it usually does).
         self->goaway_event_.emit(code, last, opaque);
@@ -1225,12 +1263,35 @@ int Http2Session::onStreamClose(int32_t stream_id, uint32_t error_code) {
   // Its fate is known now (ended, or RST_STREAM / refused above a GOAWAY's last stream id): if
   // the connection drops before the posted close runs, that code is what the stream reports.
   stream->nghttp2_closed_ = true;
+  if (!parsing_ && error_code != NGHTTP2_NO_ERROR) {
+    // Our RST_STREAM went out (a protocol error of the peer's, or the application's close):
+    // what the stream has not handed over yet is dropped now, before a read posted earlier
+    // hands it over. Since 'stream' listeners run as the request is parsed (see post()), a
+    // reader may already be waiting, and nghttp2 passes on the payload of a DATA frame beyond
+    // the stream window before it resets the stream (HostileInput.DataBeyondStreamWindow).
+    stream->dropUnread();
+  }
   post([stream, error_code] { stream->onNghttp2Close(error_code); });
   return 0;
 }
 
 int Http2Session::onInvalidFrame(const nghttp2_frame* frame, int lib_error_code) {
   if (!countInvalidFrame()) return NGHTTP2_ERR_CALLBACK_FAILURE;
+  if (lib_error_code == NGHTTP2_ERR_PROTO && type_ == Type::kServer &&
+      frame->hd.type == NGHTTP2_HEADERS &&
+      nghttp2_session_find_stream(ng_, frame->hd.stream_id) == nullptr &&
+      streams_.size() >= nghttp2_session_get_local_settings(
+                             ng_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS)) {
+    // A request over the concurrent-stream limit the peer acknowledged: nghttp2 would queue
+    // GOAWAY(PROTOCOL_ERROR) now, ahead of the answers the 'stream' listeners just gave to
+    // the streams before it (nghttp2 sends nothing after that GOAWAY). Node 20 answers them,
+    // then ends the session ('error' ERR_HTTP2_ERROR "Protocol error"): we stop here, send the
+    // answers, then the GOAWAY (see receive()).
+    recv_error_ = nodeError(absl::StatusCode::kInvalidArgument, "ERR_HTTP2_ERROR",
+                            nghttp2_strerror(NGHTTP2_ERR_PROTO));
+    recv_error_flushes_first_ = true;
+    return NGHTTP2_ERR_CALLBACK_FAILURE;
+  }
   // Node reports these on the session: a frame on a closed stream, or a fatal error.
   if (nghttp2_is_fatal(lib_error_code) || lib_error_code == NGHTTP2_ERR_STREAM_CLOSED) {
     auto self = shared_from_this();
@@ -1349,6 +1410,9 @@ void ServerHttp2Session::onNewStream(int32_t id, Headers headers, uint8_t flags)
   addStream(stream);
   nghttp2_session_set_stream_user_data(nghttp2(), id, stream.get());
   auto self = std::static_pointer_cast<ServerHttp2Session>(shared_from_this());
+  // Run before the next frame is read (post() while parsing), as Node: the application answers
+  // (or refuses) each request before the next one counts against the concurrent-stream limit
+  // or meets a connection error.
   post([self, stream, flags] {
     if (stream->destroyed()) return;
     if (!self->stream_event_.emit(stream, stream->requestHeaders(), flags)) {

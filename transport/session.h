@@ -10,8 +10,10 @@
 // Lifetime: sessions are shared_ptr. The loop keeps a session alive until its 'close' event, even
 // if you drop it (as Node); after 'close' it is destroyed() and refuses operations with
 // ERR_HTTP2_INVALID_SESSION, and it lives on only as long as you hold it. Destroying the loop
-// destroys the sessions still open on it. Events never run
-// inside a call you make: they are delivered from the loop, in order (Node's process.nextTick).
+// destroys the sessions still open on it. Events never run inside a call you make, nor on
+// nghttp2's stack: they are delivered in order, from the loop (Node's process.nextTick), or —
+// those raised by received frames — between two frames of the read that brought them, as Node
+// emits them while it parses (see post()).
 #ifndef H2RPC_TRANSPORT_SESSION_H_
 #define H2RPC_TRANSPORT_SESSION_H_
 
@@ -212,6 +214,11 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   nghttp2_session* nghttp2() const { return ng_; }
   absl::Status invalidSession() const;
   void scheduleFlush();
+  // Delivers an event (Node's process.nextTick). Inside receive(), events raised by a frame
+  // run as soon as nghttp2 has read it, before it reads the next DATA or HEADERS frame (memRecv
+  // stops there already): Node emits them while it parses, and what listeners do (answer a
+  // request, close()) acts on the very next frame. They run in order, off nghttp2's stack,
+  // with nghttp2 free to be called. Elsewhere they go to the loop.
   void post(LoopCallback fn);
   void updateTimer();
   // The received block is handed over (moved), not copied: it reaches the application as is.
@@ -233,6 +240,7 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   void onSocketClose(absl::Status status) override;
 
   void flush();
+  void runParsedEvents();
   // Moves frames from nghttp2 to the socket until it is full; false if the session failed.
   bool writeOut();
   void appendOutput(const char* data, size_t length);
@@ -353,6 +361,8 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   bool finished_ = false;
   bool flush_scheduled_ = false;
   bool in_nghttp2_ = false;  // inside mem_recv/mem_send: nghttp2 must not be re-entered
+  bool parsing_ = false;     // inside receive(): see post()
+  std::vector<LoopCallback> parsed_events_;  // post()'s while parsing, until the frame is read
   uint32_t goaway_code_ = 0;
   int32_t goaway_last_stream_id_ = 0;
   uint32_t destroy_code_ = 0;
@@ -370,6 +380,9 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   // recv_error_ ends the session as Node's session.destroy(err) does (INTERNAL_ERROR), not as
   // a protocol error of the peer's (PROTOCOL_ERROR, streams cancelled).
   bool recv_error_destroys_ = false;
+  // recv_error_ comes after frames the application queued in answer to earlier ones: they go
+  // out before the GOAWAY.
+  bool recv_error_flushes_first_ = false;
   uint32_t rejected_streams_ = 0;
   uint64_t memory_resets_ = 0;
   // Since when (loop time) our unsent bytes have waited for a connection-level WINDOW_UPDATE

@@ -1,6 +1,7 @@
 // Behaviours compared event by event with Node 20 that once differed (issue 16): each test
 // states what Node 20 does on the same program (checked with /usr/bin/node; the oracle tests in
 // fidelity_node_oracle_test.cc run some of them against Node at test time).
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -370,6 +371,128 @@ TEST(SessionFidelityTest, SolicitedPingAckIsAccepted) {
   EXPECT_TRUE(acked);
   EXPECT_FALSE(s.client->destroyed());
   EXPECT_TRUE(s.goaways().empty());
+}
+
+// --- 7. frames that arrive in one read: 'stream' and 'goaway' take effect as they are parsed ------
+
+// A server session against a raw client peer (our end of a MemorySocket). Frames the server
+// sends are summarised as "TYPE id" (RST_STREAM and GOAWAY with their code).
+struct RawClient : Socket::Handler {
+  explicit RawClient(SessionOptions options = {}) {
+    auto [a, b] = MemorySocket::pair(&loop);
+    peer = std::move(b);
+    peer->setHandler(this);
+    server = *ServerHttp2Session::create(&loop, std::move(a), std::move(options));
+    server->onStream([this](std::shared_ptr<ServerHttp2Stream> s, const Headers&, uint8_t) {
+      ++streams;
+      (void)s->respond({{":status", "200"}});
+      s->end("ok");
+    });
+    server->onGoaway([this](uint32_t, int32_t, std::string_view) { ++goaways_seen; });
+    loop.runUntilIdle();
+  }
+  void onSocketConnect() override {}
+  void onSocketData(std::string_view d) override { received += d; }
+  void onSocketDrain() override {}
+  void onSocketClose(absl::Status) override {}
+  // One write: everything arrives in one read.
+  void send(const std::string& bytes) {
+    peer->write(bytes);
+    loop.runUntilIdle();
+  }
+  static std::string preface() {
+    return std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") + frame(4, 0, 0, "");
+  }
+  // GET / with END_STREAM on `id` (HPACK: static :method GET, :path /, :scheme http, and
+  // :authority "a").
+  static std::string get(uint32_t id) { return frame(1, 0x5, id, std::string("\x82\x84\x86\x41\x01" "a")); }
+  // How many frames of each kind the server sent, e.g. {"HEADERS", 100}, {"RST_STREAM 7", 2}.
+  std::map<std::string, int> sent() const {
+    std::map<std::string, int> out;
+    for (size_t i = 0; i + 9 <= received.size();) {
+      const size_t len = (uint8_t(received[i]) << 16) | (uint8_t(received[i + 1]) << 8) |
+                         uint8_t(received[i + 2]);
+      if (i + 9 + len > received.size()) break;
+      const int type = received[i + 3];
+      auto u32 = [&](size_t at) {
+        uint32_t v = 0;
+        for (size_t k = 0; k < 4; ++k) v = (v << 8) | uint8_t(received[at + k]);
+        return v;
+      };
+      static const char* kNames[] = {"DATA", "HEADERS", "PRIORITY", "RST_STREAM", "SETTINGS",
+                                     "PUSH_PROMISE", "PING", "GOAWAY", "WINDOW_UPDATE"};
+      std::string name = type < 9 ? kNames[type] : "OTHER";
+      if (type == 3) name += absl::StrCat(" ", u32(i + 9));
+      if (type == 7) name += absl::StrCat(" last ", u32(i + 9), " code ", u32(i + 13));
+      ++out[name];
+      i += 9 + len;
+    }
+    return out;
+  }
+
+  ManualLoop loop;
+  std::unique_ptr<MemorySocket> peer;
+  std::shared_ptr<ServerHttp2Session> server;
+  std::string received;
+  int streams = 0, goaways_seen = 0;
+};
+
+// Node 20, maxConcurrentStreams 100, 202 requests in one read (its SETTINGS not yet
+// acknowledged): the first 100 are answered (HEADERS + DATA each), nghttp2 refuses the other
+// 102 with RST_STREAM REFUSED_STREAM, no GOAWAY.
+TEST(SessionFidelityTest, RequestsOverTheConcurrentStreamLimitInOneRead) {
+  SessionOptions options;
+  options.settings.maxConcurrentStreams = 100;
+  RawClient c(options);
+  std::string bytes = RawClient::preface();
+  for (uint32_t i = 0; i < 202; ++i) bytes += RawClient::get(1 + 2 * i);
+  c.send(bytes);
+  EXPECT_EQ(c.streams, 100);
+  std::map<std::string, int> sent = c.sent();
+  EXPECT_EQ(sent["HEADERS"], 100);
+  EXPECT_EQ(sent["DATA"], 100);
+  EXPECT_EQ(sent["RST_STREAM 7"], 102);
+  EXPECT_FALSE(c.server->destroyed());
+  for (const auto& [name, n] : sent) EXPECT_NE(name.rfind("GOAWAY", 0), 0u) << name;
+}
+
+// Node 20, the same with our SETTINGS acknowledged first (in the same read): the 101st request
+// is over the limit nghttp2 enforces as a connection error. Node answers the first 100 (their
+// 'stream' listeners ran as they were parsed), then ends the session: 'error' ERR_HTTP2_ERROR
+// "Protocol error" and a GOAWAY (Node's INTERNAL_ERROR; ours is nghttp2's PROTOCOL_ERROR, see
+// README "Deviations from Node 20").
+TEST(SessionFidelityTest, RequestOverTheAcknowledgedLimitEndsTheSessionAfterTheAnswers) {
+  SessionOptions options;
+  options.settings.maxConcurrentStreams = 100;
+  RawClient c(options);
+  std::vector<std::string> errors;
+  c.server->onError([&](const absl::Status& e) {
+    errors.push_back(absl::StrCat(nodeErrorCode(e), " ", nodeErrorMessage(e)));
+  });
+  std::string bytes = RawClient::preface() + frame(4, 1, 0, "");  // SETTINGS ACK
+  for (uint32_t i = 0; i < 101; ++i) bytes += RawClient::get(1 + 2 * i);
+  c.send(bytes);
+  EXPECT_EQ(c.streams, 100);
+  std::map<std::string, int> sent = c.sent();
+  EXPECT_EQ(sent["HEADERS"], 100);
+  EXPECT_EQ(sent["DATA"], 100);
+  EXPECT_EQ(sent["GOAWAY last 199 code 1"], 1);
+  EXPECT_THAT(errors, ElementsAre("ERR_HTTP2_ERROR Protocol error"));
+  EXPECT_TRUE(c.server->destroyed());
+}
+
+// Node 20: HEADERS 1, GOAWAY(NO_ERROR, last 0), HEADERS 3 in one read: 'goaway' runs (and
+// close()) before HEADERS 3 is parsed, so stream 3 is never served; stream 1 is, and the
+// server's GOAWAY says last stream 1.
+TEST(SessionFidelityTest, StreamArrivingWithTheClientsGoawayIsNotServed) {
+  RawClient c;
+  std::string goaway(8, '\0');
+  c.send(RawClient::preface() + RawClient::get(1) + frame(7, 0, 0, goaway) + RawClient::get(3));
+  EXPECT_EQ(c.streams, 1);
+  EXPECT_EQ(c.goaways_seen, 1);
+  std::map<std::string, int> sent = c.sent();
+  EXPECT_EQ(sent["HEADERS"], 1);
+  EXPECT_GE(sent["GOAWAY last 1 code 0"], 1);
 }
 
 }  // namespace

@@ -45,6 +45,15 @@ Http2Stream::~Http2Stream() = default;
 
 EventLoop* Http2Stream::loop() const { return loop_; }
 
+void Http2Stream::post(LoopCallback fn) {
+  // Through the session while it has us: in order with its events (Http2Session::post).
+  if (session_) {
+    session_->post(std::move(fn));
+  } else {
+    loop_->post(std::move(fn));
+  }
+}
+
 absl::Status Http2Stream::invalidStream() const {
   return nodeError(absl::StatusCode::kFailedPrecondition, "ERR_HTTP2_INVALID_STREAM",
                    "The stream has been destroyed");
@@ -138,7 +147,7 @@ absl::Status Http2Stream::submitNv(const nghttp2_nv* nva, size_t n, bool end_str
     writable_ending_ = true;
     writable_finished_ = true;
     auto self = shared_from_this();
-    loop_->post([self] {
+    post([self] {
       for (auto& cb : self->end_callbacks_) cb(absl::OkStatus());
       self->end_callbacks_.clear();
       self->finish_event_.emit();
@@ -157,7 +166,7 @@ bool Http2Stream::write(SharedBuffer data, WriteCallback cb) {
   if (destroyed_ || writable_ending_) {
     absl::Status err = destroyed_ ? streamDestroyed() : writeAfterEnd();
     auto self = shared_from_this();
-    loop_->post([self, err, cb = std::move(cb)] {
+    post([self, err, cb = std::move(cb)] {
       if (cb) cb(err);
       self->error_event_.emit(err);
     });
@@ -166,7 +175,7 @@ bool Http2Stream::write(SharedBuffer data, WriteCallback cb) {
   if (!headers_sent_) {
     if (absl::Status st = proceed(); !st.ok()) {
       auto self = shared_from_this();
-      loop_->post([self, st, cb = std::move(cb)] {
+      post([self, st, cb = std::move(cb)] {
         if (cb) cb(st);
         self->error_event_.emit(st);
       });
@@ -192,21 +201,21 @@ void Http2Stream::end(std::string data, WriteCallback cb) {
   if (destroyed_) {
     if (cb) {
       auto self = shared_from_this();
-      loop_->post([cb = std::move(cb)] { cb(streamDestroyed()); });
+      post([cb = std::move(cb)] { cb(streamDestroyed()); });
     }
     return;
   }
   if (!data.empty()) {
     write(std::move(data));
     if (destroyed_) {  // the write itself ended the stream (memory budget): cb must still run
-      if (cb) loop_->post([cb = std::move(cb)] { cb(streamDestroyed()); });
+      if (cb) post([cb = std::move(cb)] { cb(streamDestroyed()); });
       return;
     }
   }
   if (writable_ending_) {
     if (cb) {
       if (writable_finished_) {
-        loop_->post([cb = std::move(cb)] { cb(absl::OkStatus()); });
+        post([cb = std::move(cb)] { cb(absl::OkStatus()); });
       } else {
         end_callbacks_.push_back(std::move(cb));
       }
@@ -215,7 +224,7 @@ void Http2Stream::end(std::string data, WriteCallback cb) {
   }
   if (!headers_sent_) {
     if (absl::Status st = proceed(); !st.ok()) {
-      if (cb) loop_->post([cb = std::move(cb), st] { cb(st); });
+      if (cb) post([cb = std::move(cb), st] { cb(st); });
       return;
     }
   }
@@ -224,7 +233,7 @@ void Http2Stream::end(std::string data, WriteCallback cb) {
   if (writable_finished_) {
     // HEADERS already carried END_STREAM.
     auto self = shared_from_this();
-    loop_->post([self] {
+    post([self] {
       for (auto& c : self->end_callbacks_) c(absl::OkStatus());
       self->end_callbacks_.clear();
     });
@@ -295,7 +304,7 @@ ssize_t Http2Stream::readForFraming(size_t length, uint32_t* data_flags) {
     // Events never run on nghttp2's stack.
     auto self = shared_from_this();
     const bool want_trailers = eof && wait_for_trailers_;
-    loop_->post([self, done = std::move(done), drained, eof, want_trailers]() mutable {
+    post([self, done = std::move(done), drained, eof, want_trailers]() mutable {
       for (auto& cb : done) cb(absl::OkStatus());
       if (drained && !self->destroyed_) self->drain_event_.emit();
       if (eof) {
@@ -538,6 +547,12 @@ void Http2Stream::receiveData(SharedBuffer data) {
   if (counted_in_ != nullptr) counted_in_->checkMemory(this);
 }
 
+void Http2Stream::dropUnread() {
+  countBuffered(0, inbox_bytes_);
+  inbox_.clear();
+  inbox_bytes_ = 0;
+}
+
 void Http2Stream::receiveEnd() {
   read_ended_ = true;
   scheduleInbox();
@@ -547,7 +562,7 @@ void Http2Stream::scheduleInbox() {
   if (inbox_scheduled_) return;
   inbox_scheduled_ = true;
   auto self = shared_from_this();
-  loop_->post([self] {
+  post([self] {
     self->inbox_scheduled_ = false;
     self->processInbox();
   });
@@ -557,7 +572,7 @@ void Http2Stream::scheduleAborted() {
   aborted_ = true;
   aborted_pending_ = true;
   auto self = shared_from_this();
-  loop_->post([self] { self->emitAbortedIfPending(); });
+  post([self] { self->emitAbortedIfPending(); });
 }
 
 void Http2Stream::emitAbortedIfPending() {
@@ -768,7 +783,7 @@ void Http2Stream::finishDestroy(absl::Status error) {
   end_callbacks_.clear();
   session_ = nullptr;
   auto self = shared_from_this();
-  loop_->post([self, error, dropped = std::move(dropped)]() mutable {
+  auto emit_close = [self, error, dropped = std::move(dropped)]() mutable {
     self->keep_session_.reset();
     self->emitAbortedIfPending();
     for (auto& cb : dropped) cb(streamDestroyed());
@@ -780,7 +795,13 @@ void Http2Stream::finishDestroy(absl::Status error) {
     // Nothing follows 'close'. Dropping the listeners also breaks the cycles of listeners that
     // hold the stream they listen to, the natural way to write them with shared_ptr.
     self->removeAllListeners();
-  });
+  };
+  // In order with the session's other events (see Http2Session::post).
+  if (session) {
+    session->post(std::move(emit_close));
+  } else {
+    loop_->post(std::move(emit_close));
+  }
 }
 
 void Http2Stream::removeAllListeners() {
@@ -862,7 +883,7 @@ void Http2Stream::emitHeadersEvent(Headers headers, uint8_t flags, int cat) {
     kind = end_of_stream ? Kind::kTrailers : Kind::kHeaders;
   }
   auto self = shared_from_this();
-  loop_->post([self, headers = std::move(headers), flags, kind, status] {
+  post([self, headers = std::move(headers), flags, kind, status] {
     auto* client = dynamic_cast<ClientHttp2Stream*>(self.get());
     if (client && status == 100) client->continue_event_.emit();
     switch (kind) {

@@ -222,6 +222,10 @@ struct Nghttp2Callbacks;
   void joinSessionCount();
   void leaveSessionCount();
   void countBuffered(size_t added, size_t removed);
+  // Drops the received bytes not handed to the application yet (the stream was reset).
+  void dropUnread();
+  // Delivers an event, through the session's post() while attached to one.
+  void post(LoopCallback fn);
   // What the stream counts in its session's total (see setRetainedBytes).
   size_t countedBytes() const {
     return buffer_size_ + inbox_bytes_ + retained_bytes_ + header_bytes_;
