@@ -8,7 +8,8 @@
 // has run; after that the object stays valid as long as you hold it, reports destroyed() and
 // refuses every operation with ERR_HTTP2_INVALID_STREAM. After 'close' the stream drops its
 // listeners, so a listener may hold the stream's shared_ptr without a leak. Events never run
-// inside a call you make: like Node's process.nextTick, they are delivered from the loop.
+// inside a call you make: like Node's process.nextTick, they are delivered from the loop, or,
+// for those raised by received frames, between two frames of that read (Http2Session::post).
 #ifndef H2RPC_TRANSPORT_STREAM_H_
 #define H2RPC_TRANSPORT_STREAM_H_
 
