@@ -10,63 +10,11 @@
 
 namespace h2rpc::transport {
 
-std::string Authority::hostPort() const {
-  const bool v6 = host.find(':') != std::string::npos;
-  return absl::StrCat(v6 ? "[" : "", host, v6 ? "]" : "", ":", port);
-}
-
-absl::StatusOr<Authority> parseAuthority(std::string_view url) {
-  auto invalid = [&] {
-    return nodeError(absl::StatusCode::kInvalidArgument, "ERR_INVALID_URL",
-                     absl::StrCat("Invalid URL: ", std::string(url)));
-  };
-  Authority a;
-  std::string_view rest = url;
-  if (rest.substr(0, 7) == "http://") {
-    a.scheme = "http";
-    a.port = 80;
-    rest.remove_prefix(7);
-  } else if (rest.substr(0, 8) == "https://") {
-    a.scheme = "https";
-    a.port = 443;
-    rest.remove_prefix(8);
-  } else {
-    return invalid();
-  }
-  if (auto slash = rest.find('/'); slash != std::string_view::npos) rest = rest.substr(0, slash);
-  if (rest.empty()) return invalid();
-  std::string_view port_text;
-  if (rest.front() == '[') {
-    auto close = rest.find(']');
-    if (close == std::string_view::npos) return invalid();
-    a.host = std::string(rest.substr(1, close - 1));
-    if (a.host.find('[') != std::string::npos) return invalid();
-    std::string_view after = rest.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') return invalid();
-      port_text = after.substr(1);
-    }
-  } else {
-    auto colon = rest.rfind(':');
-    if (colon != std::string_view::npos) {
-      a.host = std::string(rest.substr(0, colon));
-      port_text = rest.substr(colon + 1);
-    } else {
-      a.host = std::string(rest);
-    }
-  }
-  if (a.host.empty()) return invalid();
-  // Outside brackets a host has no '[', ']' or ':' (an IPv6 address needs its brackets), as
-  // Node's URL parser says: "http://::1]:80", "http://a:b:80" and "http://a[b" are invalid.
-  if (rest.front() != '[' && a.host.find_first_of("[]:") != std::string::npos) return invalid();
-  if (!port_text.empty()) {
-    uint32_t port;
-    if (!absl::SimpleAtoi(std::string(port_text), &port) || port == 0 || port > 65535) {
-      return invalid();
-    }
-    a.port = static_cast<uint16_t>(port);
-  }
-  return a;
+std::string defaultAuthority(const Authority& parsed, std::string_view servername) {
+  // Node: `${options.servername || host}:${port}`. Unlike Node, an IPv6 host keeps its brackets
+  // ("[::1]:443"; Node sends "::1:443", which no peer can read as host and port).
+  if (!servername.empty()) return absl::StrCat(std::string(servername), ":", parsed.port);
+  return parsed.hostPort();
 }
 
 absl::StatusOr<std::shared_ptr<ClientHttp2Session>> connect(UvLoop* loop,
@@ -92,13 +40,7 @@ absl::StatusOr<std::shared_ptr<ClientHttp2Session>> connect(UvLoop* loop,
     if (!tls_socket.ok()) return tls_socket.status();
     socket = std::move(*tls_socket);
   }
-  // Node's default :authority omits the scheme's default port.
-  const bool default_port = (parsed->scheme == "http" && parsed->port == 80) ||
-                            (parsed->scheme == "https" && parsed->port == 443);
-  std::string host_header = default_port ? (parsed->host.find(':') != std::string::npos
-                                                ? absl::StrCat("[", parsed->host, "]")
-                                                : parsed->host)
-                                         : parsed->hostPort();
+  std::string host_header = defaultAuthority(*parsed, options.tls.servername);
   return ClientHttp2Session::create(loop, std::move(socket), parsed->scheme,
                                     std::move(host_header), std::move(options));
 }

@@ -31,7 +31,7 @@ struct ConnectOptions : SessionOptions {
   LookupFunction lookup;
 };
 
-// Errors: ERR_INVALID_URL for an authority that is not http(s)://host[:port]; a bad TLS setup;
+// Errors: parseAuthority()'s (ERR_INVALID_URL, ERR_HTTP2_UNSUPPORTED_PROTOCOL); a bad TLS setup;
 // kInvalidArgument for a bad `path`. Connection failures arrive as the session's 'error' (and
 // each pending stream's, as in Node): the socket's systemError() (getaddrinfo ENOTFOUND host,
 // connect ECONNREFUSED 127.0.0.1:1; see socket_address.h) or the TLS engine's.
@@ -45,7 +45,16 @@ struct Authority {
   uint16_t port = 0;
   std::string hostPort() const;  // "host:port", brackets around IPv6
 };
+// The URL as Node 20's `new URL()` reads it (WHATWG; special schemes: tabs and newlines
+// dropped, any mix of '/' and '\\' after the colon, userinfo ignored, host lower-cased and
+// percent-decoded, IPv4 in any WHATWG form such as 127.1 or 0x7f.1 normalised, IPv6
+// compressed). Errors: ERR_INVALID_URL; ERR_HTTP2_UNSUPPORTED_PROTOCOL for a scheme other
+// than http/https (as Node's connect()). Unlike Node: port 0 and non-ASCII hosts (IDNA) are
+// ERR_INVALID_URL (README, "Deviations from Node 20").
 absl::StatusOr<Authority> parseAuthority(std::string_view url);
+// connect()'s default :authority, as Node's: `${servername || host}:${port}`, the port always
+// (":80" and ":443" too); an IPv6 host in brackets (Node leaves them out).
+std::string defaultAuthority(const Authority& parsed, std::string_view servername = {});
 
 }  // namespace h2rpc::transport
 

@@ -51,6 +51,10 @@ class Event {
     return true;
   }
   void removeAllListeners() { listeners_.clear(); }
+  bool has(ListenerId id) const {
+    return std::any_of(listeners_.begin(), listeners_.end(),
+                       [id](const Entry& e) { return e.id == id; });
+  }
   size_t listenerCount() const { return listeners_.size(); }
 
   // Node's emitter.emit(): calls every listener in order; true if there was at least one.

@@ -394,11 +394,23 @@ TEST(ServerTest, ParseAuthority) {
   EXPECT_EQ(b->port, 443);
   EXPECT_EQ(b->hostPort(), "[::1]:443");
   EXPECT_EQ(parseAuthority("http://h")->port, 80);
-  for (const char* bad : {"ftp://x", "http://", "http://x:0", "http://x:70000", "http://[::1",
-                          "x:80", "http://::1]:50051", "http://a:b:80", "http://a[b",
-                          "http://[a[b]:80"}) {
+  for (const char* bad : {"http://", "http://x:0", "http://x:70000", "http://[::1",
+                          "http://::1]:50051", "http://a:b:80", "http://a[b", "http://[a[b]:80"}) {
     EXPECT_EQ(nodeErrorCode(parseAuthority(bad).status()), "ERR_INVALID_URL") << bad;
   }
+  // As Node's connect(): a scheme other than http/https ("x:80" has the scheme "x").
+  for (const char* other : {"ftp://x", "x:80"}) {
+    EXPECT_EQ(nodeErrorCode(parseAuthority(other).status()), "ERR_HTTP2_UNSUPPORTED_PROTOCOL")
+        << other;
+  }
+  // WHATWG host parsing, as Node's `new URL()` (connect_node_oracle_test compares many more).
+  EXPECT_EQ(parseAuthority("HTTP://User@LocalHost:08080/p")->hostPort(), "localhost:8080");
+  EXPECT_EQ(parseAuthority("http://127.1")->host, "127.0.0.1");
+  EXPECT_EQ(parseAuthority("http:\\\\[0:0::1]")->hostPort(), "[::1]:80");
+  // The default :authority keeps the port, even the scheme's default (Node: host:port).
+  EXPECT_EQ(defaultAuthority(*parseAuthority("http://h")), "h:80");
+  EXPECT_EQ(defaultAuthority(*parseAuthority("https://h")), "h:443");
+  EXPECT_EQ(defaultAuthority(*parseAuthority("https://h:8443"), "name.example"), "name.example:8443");
 }
 
 }  // namespace

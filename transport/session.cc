@@ -357,6 +357,15 @@ absl::Status Http2Session::ping(std::string_view payload, PingCallback callback)
                      "HTTP2 ping payload must be 8 bytes");
   }
   if (pending_pings_.size() >= options_.maxOutstandingPings) {
+    // Node's AddPing: ping() returns false and the callback gets ERR_HTTP2_PING_CANCEL (here
+    // from the loop, as every callback).
+    if (callback) {
+      post([callback = std::move(callback), payload = std::string(payload)] {
+        callback(nodeError(absl::StatusCode::kCancelled, "ERR_HTTP2_PING_CANCEL",
+                           "HTTP2 ping cancelled"),
+                 0, payload);
+      });
+    }
     return nodeError(absl::StatusCode::kResourceExhausted, "ERR_HTTP2_PING_CANCEL",
                      absl::StrCat("More than maxOutstandingPings (", options_.maxOutstandingPings,
                                   ") pings are unacknowledged"));
@@ -532,11 +541,19 @@ absl::Status Http2Session::setLocalWindowSize(int32_t windowSize) {
 void Http2Session::setTimeout(uint64_t ms, std::function<void()> callback) {
   if (destroyed_) return;
   timeout_ms_ = ms;
-  if (callback) timeout_event_.on(std::move(callback));
+  // Node's setStreamTimeout: `callback` is a once('timeout') listener, and setTimeout(0, cb)
+  // removes cb. A std::function has no identity: 0 with a callback removes every callback an
+  // earlier setTimeout() added that has not run yet (README, "Deviations from Node 20").
+  std::erase_if(timeout_callbacks_, [this](ListenerId id) { return !timeout_event_.has(id); });
   if (ms == 0) {
     timer_->stop();
+    if (callback) {
+      for (ListenerId id : timeout_callbacks_) timeout_event_.off(id);
+      timeout_callbacks_.clear();
+    }
     return;
   }
+  if (callback) timeout_callbacks_.push_back(timeout_event_.once(std::move(callback)));
   updateTimer();
 }
 
@@ -562,7 +579,13 @@ void Http2Session::unref() {
   if (socket_) socket_->unref();
 }
 
-void Http2Session::post(LoopCallback fn) { loop_->post(std::move(fn)); }
+void Http2Session::post(LoopCallback fn) {
+  if (in_nghttp2_ && parsing_) {
+    parsed_events_.push_back(std::move(fn));  // runParsedEvents(), after this frame
+  } else {
+    loop_->post(std::move(fn));
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Streams
@@ -646,10 +669,20 @@ bool Http2Session::hasAvailableMemory() const {
 void Http2Session::receive(std::string_view data) {
   if (destroyed_ || ng_ == nullptr || data.empty()) return;
   auto self = shared_from_this();
+  // Bytes from a socket that is up can come before the 'connect' init() posted (a TLS socket
+  // delivers what came with its handshake): connect first, since what these frames' listeners
+  // do (close() on a GOAWAY) now runs before the loop gets to it (see post()).
+  if (connecting_ && socket_ && !socket_->connecting()) {
+    onSocketConnect();
+    if (destroyed_) return;
+  }
   updateTimer();
   in_nghttp2_ = true;
+  parsing_ = true;
   ssize_t rv = memRecv(data);
+  parsing_ = false;
   in_nghttp2_ = false;
+  runParsedEvents();  // none are left unless memRecv returned early; never lose one
   if (rv < 0) {
     absl::Status err;
     if (!recv_error_.ok()) {
@@ -663,6 +696,15 @@ void Http2Session::receive(std::string_view data) {
     } else {
       err = nodeError(absl::StatusCode::kInternal, "ERR_HTTP2_ERROR", nghttp2_strerror(rv));
     }
+    if (recv_error_destroys_) {
+      // Node's session.destroy(err) (onSessionInternalError): streams get the error and
+      // INTERNAL_ERROR, and so does the GOAWAY.
+      destroy(err, constants::NGHTTP2_INTERNAL_ERROR);
+      return;
+    }
+    // What the application answered before the error goes out before the GOAWAY (see
+    // onInvalidFrame).
+    if (recv_error_flushes_first_ && (!writeOut() || destroyed_)) return;
     // The peer broke the protocol: tell it (GOAWAY PROTOCOL_ERROR) and hang up. Its streams are
     // cut off (CANCEL, as when Node's socket closes under them).
     detachStreams(absl::OkStatus(), constants::NGHTTP2_CANCEL);
@@ -681,7 +723,11 @@ ssize_t Http2Session::memRecv(std::string_view data) {
     if (n > 0) {
       ssize_t rv = nghttp2_session_mem_recv(
           ng_, reinterpret_cast<const uint8_t*>(data.data()) + pos, n);
+      // The frames just read are complete: their events run now, off nghttp2's stack (see
+      // post()), even when a frame failed.
+      runParsedEvents();
       if (rv < 0) return rv;
+      if (destroyed_) return static_cast<ssize_t>(data.size());  // a listener ended it
       pos += n;
     }
     if (found) {
@@ -719,6 +765,19 @@ int Http2Session::checkClosedStream(const internal::FrameScanner::Frame& frame) 
       break;
   }
   return 0;
+}
+
+void Http2Session::runParsedEvents() {
+  // nghttp2 has returned (memRecv is between two of its calls): listeners may call anything,
+  // even destroy(), which then runs at once instead of being posted.
+  const bool was_in_nghttp2 = in_nghttp2_;
+  in_nghttp2_ = false;
+  while (!parsed_events_.empty()) {
+    std::vector<LoopCallback> events = std::move(parsed_events_);
+    parsed_events_.clear();
+    for (LoopCallback& fn : events) fn();
+  }
+  in_nghttp2_ = was_in_nghttp2;
 }
 
 void Http2Session::scheduleFlush() {
@@ -845,7 +904,31 @@ void Http2Session::onSocketConnect() {
   connecting_ = false;
   auto self = shared_from_this();
   connect_event_.emit();
+  if (closed_ && !destroyed_) {
+    // close() came before the connection: as Node's requestOnConnect, the requests made
+    // meanwhile fail with ERR_HTTP2_GOAWAY_SESSION and their HEADERS never go out; then the
+    // GOAWAY close() held back.
+    failRequestsMadeBeforeConnect();
+    (void)goaway();
+    maybeDestroy();
+  }
   flush();
+}
+
+void Http2Session::failRequestsMadeBeforeConnect() {
+  auto streams = std::move(streams_);
+  streams_.clear();
+  idle_since_ = loop_->now();
+  const absl::Status err =
+      nodeError(absl::StatusCode::kUnavailable, "ERR_HTTP2_GOAWAY_SESSION",
+                "New streams cannot be created after receiving a GOAWAY");
+  for (auto& [id, stream] : streams) {
+    stream->leaveSessionCount();
+    // RST_STREAM on a stream whose HEADERS are still queued makes nghttp2 drop the HEADERS
+    // and send nothing (the stream never existed on the wire).
+    if (id > 0) nghttp2_submit_rst_stream(ng_, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+    stream->detach(err, constants::NGHTTP2_INTERNAL_ERROR);  // Node's code for an error
+  }
 }
 
 void Http2Session::onSocketData(std::string_view data) { receive(data); }
@@ -1076,7 +1159,17 @@ int Http2Session::onFrameRecv(const nghttp2_frame* frame) {
     case NGHTTP2_PING: {
       std::string payload(reinterpret_cast<const char*>(frame->ping.opaque_data), 8);
       if (frame->hd.flags & NGHTTP2_FLAG_ACK) {
-        if (pending_pings_.empty()) break;
+        if (pending_pings_.empty()) {
+          // A PING ACK we never asked for. RFC 9113 §6.7 does not make it an error, but Node
+          // 20 (HandlePingFrame: "either the peer is buggy or malicious") destroys the session
+          // with NGHTTP2_ERR_PROTO: 'error' ERR_HTTP2_ERROR "Protocol error", GOAWAY
+          // INTERNAL_ERROR. We do the same, for fidelity (README: a peer that answers one PING
+          // twice loses its connection, with Node as with us).
+          recv_error_ = nodeError(absl::StatusCode::kInternal, "ERR_HTTP2_ERROR",
+                                  nghttp2_strerror(NGHTTP2_ERR_PROTO));
+          recv_error_destroys_ = true;
+          return NGHTTP2_ERR_CALLBACK_FAILURE;
+        }
         PendingPing pending = std::move(pending_pings_.front());
         pending_pings_.pop_front();
         const double duration = msSince(loop_, pending.sent_at);
@@ -1113,6 +1206,8 @@ int Http2Session::onFrameRecv(const nghttp2_frame* frame) {
                          frame->goaway.opaque_data_len);
       goaway_code_ = code;
       goaway_last_stream_id_ = last;
+      // Run before the next frame is read (post() while parsing; Node emits 'goaway' and
+      // closes as it parses): a request after the peer's GOAWAY in the same read is refused.
       post([self, code, last, opaque] {
         // Reported even if the connection closed right after the GOAWAY (as it usually does).
         self->goaway_event_.emit(code, last, opaque);
@@ -1168,12 +1263,35 @@ int Http2Session::onStreamClose(int32_t stream_id, uint32_t error_code) {
   // Its fate is known now (ended, or RST_STREAM / refused above a GOAWAY's last stream id): if
   // the connection drops before the posted close runs, that code is what the stream reports.
   stream->nghttp2_closed_ = true;
+  if (!parsing_ && error_code != NGHTTP2_NO_ERROR) {
+    // Our RST_STREAM went out (a protocol error of the peer's, or the application's close):
+    // what the stream has not handed over yet is dropped now, before a read posted earlier
+    // hands it over. Since 'stream' listeners run as the request is parsed (see post()), a
+    // reader may already be waiting, and nghttp2 passes on the payload of a DATA frame beyond
+    // the stream window before it resets the stream (HostileInput.DataBeyondStreamWindow).
+    stream->dropUnread();
+  }
   post([stream, error_code] { stream->onNghttp2Close(error_code); });
   return 0;
 }
 
 int Http2Session::onInvalidFrame(const nghttp2_frame* frame, int lib_error_code) {
   if (!countInvalidFrame()) return NGHTTP2_ERR_CALLBACK_FAILURE;
+  if (lib_error_code == NGHTTP2_ERR_PROTO && type_ == Type::kServer &&
+      frame->hd.type == NGHTTP2_HEADERS &&
+      nghttp2_session_find_stream(ng_, frame->hd.stream_id) == nullptr &&
+      streams_.size() >= nghttp2_session_get_local_settings(
+                             ng_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS)) {
+    // A request over the concurrent-stream limit the peer acknowledged: nghttp2 would queue
+    // GOAWAY(PROTOCOL_ERROR) now, ahead of the answers the 'stream' listeners just gave to
+    // the streams before it (nghttp2 sends nothing after that GOAWAY). Node 20 answers them,
+    // then ends the session ('error' ERR_HTTP2_ERROR "Protocol error"): we stop here, send the
+    // answers, then the GOAWAY (see receive()).
+    recv_error_ = nodeError(absl::StatusCode::kInvalidArgument, "ERR_HTTP2_ERROR",
+                            nghttp2_strerror(NGHTTP2_ERR_PROTO));
+    recv_error_flushes_first_ = true;
+    return NGHTTP2_ERR_CALLBACK_FAILURE;
+  }
   // Node reports these on the session: a frame on a closed stream, or a fatal error.
   if (nghttp2_is_fatal(lib_error_code) || lib_error_code == NGHTTP2_ERR_STREAM_CLOSED) {
     auto self = shared_from_this();
@@ -1194,6 +1312,29 @@ bool Http2Session::countInvalidFrame() {
   return true;
 }
 
+uint32_t Http2Session::http2CodeOfLibError(int lib_error_code) {
+  // The table of Node 20's node_http2.cc (checked there: 'frameError' for a HEADERS over
+  // maxSendHeaderBlockLength reports 6, FRAME_SIZE_ERROR); anything else is INTERNAL_ERROR.
+  switch (lib_error_code) {
+    case NGHTTP2_ERR_STREAM_CLOSED:
+      return NGHTTP2_STREAM_CLOSED;
+    case NGHTTP2_ERR_HEADER_COMP:
+      return NGHTTP2_COMPRESSION_ERROR;
+    case NGHTTP2_ERR_FRAME_SIZE_ERROR:
+      return NGHTTP2_FRAME_SIZE_ERROR;
+    case NGHTTP2_ERR_FLOW_CONTROL:
+      return NGHTTP2_FLOW_CONTROL_ERROR;
+    case NGHTTP2_ERR_REFUSED_STREAM:
+      return NGHTTP2_REFUSED_STREAM;
+    case NGHTTP2_ERR_PROTO:
+    case NGHTTP2_ERR_HTTP_HEADER:
+    case NGHTTP2_ERR_HTTP_MESSAGING:
+      return NGHTTP2_PROTOCOL_ERROR;
+    default:
+      return NGHTTP2_INTERNAL_ERROR;
+  }
+}
+
 int Http2Session::onFrameNotSent(const nghttp2_frame* frame, int lib_error_code) {
   // Frames dropped because the session or stream is closing are not worth reporting (Node).
   if (lib_error_code == NGHTTP2_ERR_SESSION_CLOSING ||
@@ -1206,11 +1347,13 @@ int Http2Session::onFrameNotSent(const nghttp2_frame* frame, int lib_error_code)
   const uint8_t type = frame->hd.type;
   auto it = streams_.find(id);
   std::shared_ptr<Http2Stream> stream = it == streams_.end() ? nullptr : it->second;
-  post([self, stream, type, lib_error_code, id] {
+  // Node 20 reports the HTTP/2 error code the library error stands for, not nghttp2's own.
+  const int code = static_cast<int>(http2CodeOfLibError(lib_error_code));
+  post([self, stream, type, lib_error_code, code, id] {
     if (stream) {
-      stream->emitFrameError(type, lib_error_code);
+      stream->emitFrameError(type, code);
     } else {
-      self->frame_error_event_.emit(type, lib_error_code, id);
+      self->frame_error_event_.emit(type, code, id);
     }
     // Node: give a pending GOAWAY a chance to arrive, then close the stream and the session.
     self->post([self, stream, lib_error_code] {
@@ -1267,6 +1410,9 @@ void ServerHttp2Session::onNewStream(int32_t id, Headers headers, uint8_t flags)
   addStream(stream);
   nghttp2_session_set_stream_user_data(nghttp2(), id, stream.get());
   auto self = std::static_pointer_cast<ServerHttp2Session>(shared_from_this());
+  // Run before the next frame is read (post() while parsing), as Node: the application answers
+  // (or refuses) each request before the next one counts against the concurrent-stream limit
+  // or meets a connection error.
   post([self, stream, flags] {
     if (stream->destroyed()) return;
     if (!self->stream_event_.emit(stream, stream->requestHeaders(), flags)) {

@@ -10,8 +10,10 @@
 // Lifetime: sessions are shared_ptr. The loop keeps a session alive until its 'close' event, even
 // if you drop it (as Node); after 'close' it is destroyed() and refuses operations with
 // ERR_HTTP2_INVALID_SESSION, and it lives on only as long as you hold it. Destroying the loop
-// destroys the sessions still open on it. Events never run
-// inside a call you make: they are delivered from the loop, in order (Node's process.nextTick).
+// destroys the sessions still open on it. Events never run inside a call you make, nor on
+// nghttp2's stack: they are delivered in order, from the loop (Node's process.nextTick), or —
+// those raised by received frames — between two frames of the read that brought them, as Node
+// emits them while it parses (see post()).
 #ifndef H2RPC_TRANSPORT_SESSION_H_
 #define H2RPC_TRANSPORT_SESSION_H_
 
@@ -140,7 +142,8 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   absl::Status settings(const Settings& settings, SettingsCallback callback = nullptr);
   // Sends PING with an 8-byte payload (empty: a generated one); `callback` gets the round trip
   // time. ERR_HTTP2_PING_LENGTH for a bad payload; where Node returns false (maxOutstandingPings
-  // unacknowledged pings), returns kResourceExhausted ERR_HTTP2_PING_CANCEL.
+  // unacknowledged pings), returns kResourceExhausted ERR_HTTP2_PING_CANCEL and, as Node,
+  // `callback` still runs (from the loop) with ERR_HTTP2_PING_CANCEL.
   absl::Status ping(std::string_view payload, PingCallback callback);
   // Sends GOAWAY. lastStreamID 0 = the last stream we processed.
   absl::Status goaway(uint32_t code = 0, int32_t lastStreamID = 0, std::string_view opaqueData = {});
@@ -157,6 +160,8 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   // Grows (or shrinks) our connection-level receive window.
   absl::Status setLocalWindowSize(int32_t windowSize);
   // 'timeout' after `ms` without frames in either direction; 0 disables.
+  // `callback` runs once, at the next 'timeout' (Node: once('timeout')); with 0 it is not added,
+  // and the callbacks earlier calls added that have not run are removed (Node removes that one).
   void setTimeout(uint64_t ms, std::function<void()> callback = nullptr);
   void ref();
   void unref();
@@ -167,7 +172,8 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   ListenerId onError(std::function<void(const absl::Status&)> fn) {
     return error_event_.on(std::move(fn));
   }
-  // (frame type, nghttp2 error code, stream id): a frame could not be sent.
+  // (frame type, HTTP/2 error code, stream id): a frame could not be sent. The code is the one
+  // nghttp2's library error stands for (NGHTTP2_ERR_FRAME_SIZE_ERROR → 6), as Node 20 reports.
   ListenerId onFrameError(std::function<void(uint8_t, int, int32_t)> fn) {
     return frame_error_event_.on(std::move(fn));
   }
@@ -208,6 +214,11 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   nghttp2_session* nghttp2() const { return ng_; }
   absl::Status invalidSession() const;
   void scheduleFlush();
+  // Delivers an event (Node's process.nextTick). Inside receive(), events raised by a frame
+  // run as soon as nghttp2 has read it, before it reads the next DATA or HEADERS frame (memRecv
+  // stops there already): Node emits them while it parses, and what listeners do (answer a
+  // request, close()) acts on the very next frame. They run in order, off nghttp2's stack,
+  // with nghttp2 free to be called. Elsewhere they go to the loop.
   void post(LoopCallback fn);
   void updateTimer();
   // The received block is handed over (moved), not copied: it reaches the application as is.
@@ -229,6 +240,7 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   void onSocketClose(absl::Status status) override;
 
   void flush();
+  void runParsedEvents();
   // Moves frames from nghttp2 to the socket until it is full; false if the session failed.
   bool writeOut();
   void appendOutput(const char* data, size_t length);
@@ -263,6 +275,8 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   void reclaimFromQuota();
   void leaveQuota();
   void detachStreams(const absl::Status& error, uint32_t code);
+  // Streams requested before the connection, on a session closed before it (see onSocketConnect).
+  void failRequestsMadeBeforeConnect();
   Settings readSettings(bool remote) const;
 
   // nghttp2 callbacks (see session.cc).
@@ -279,6 +293,8 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   int onStreamClose(int32_t stream_id, uint32_t error_code);
   int onInvalidFrame(const nghttp2_frame* frame, int lib_error_code);
   int onFrameNotSent(const nghttp2_frame* frame, int lib_error_code);
+  // The HTTP/2 error code 'frameError' reports for an nghttp2 library error (as Node 20).
+  static uint32_t http2CodeOfLibError(int lib_error_code);
   int onFrameSent(const nghttp2_frame* frame);
 
   // We stop pulling frames out of nghttp2 while this much is queued on the socket; its 'drain'
@@ -345,6 +361,8 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   bool finished_ = false;
   bool flush_scheduled_ = false;
   bool in_nghttp2_ = false;  // inside mem_recv/mem_send: nghttp2 must not be re-entered
+  bool parsing_ = false;     // inside receive(): see post()
+  std::vector<LoopCallback> parsed_events_;  // post()'s while parsing, until the frame is read
   uint32_t goaway_code_ = 0;
   int32_t goaway_last_stream_id_ = 0;
   uint32_t destroy_code_ = 0;
@@ -359,6 +377,12 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   internal::FrameScanner frame_scanner_{0};  // set in init()
   // Why a callback failed, when we know better than nghttp2's "callback failure".
   absl::Status recv_error_;
+  // recv_error_ ends the session as Node's session.destroy(err) does (INTERNAL_ERROR), not as
+  // a protocol error of the peer's (PROTOCOL_ERROR, streams cancelled).
+  bool recv_error_destroys_ = false;
+  // recv_error_ comes after frames the application queued in answer to earlier ones: they go
+  // out before the GOAWAY.
+  bool recv_error_flushes_first_ = false;
   uint32_t rejected_streams_ = 0;
   uint64_t memory_resets_ = 0;
   // Since when (loop time) our unsent bytes have waited for a connection-level WINDOW_UPDATE
@@ -370,6 +394,7 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   bool checking_memory_ = false;  // checkMemory() is running (it does not nest)
   std::unique_ptr<Timer> timer_;
   uint64_t timeout_ms_ = 0;
+  std::vector<ListenerId> timeout_callbacks_;  // once-listeners setTimeout() added (see there)
   uint64_t last_activity_ = 0;  // see lastActivity()
   uint64_t idle_since_ = 0;     // see idleSince()
   uint64_t last_received_ = 0;  // see lastFrameReceived()

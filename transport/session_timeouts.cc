@@ -45,6 +45,11 @@ void closeGracefully(const std::shared_ptr<Http2Session>& session, GracefulClose
     if (auto s = weak.lock()) s->finish();
   });
   state->timer->unref();
+  // A peer that answers the notice with its own GOAWAY (as Node's and our clients do: close()
+  // on a NO_ERROR GOAWAY) is done opening streams: the final GOAWAY goes at once. This
+  // listener runs before the session's own close() on that GOAWAY, which would otherwise send
+  // the final GOAWAY without the debug data.
+  session->onGoaway([state](uint32_t, int32_t, std::string_view) { state->finish(); });
   // The PING goes after the notice has been flushed (posted behind the session's flush):
   // nghttp2 would otherwise send it first, and the ACK could come before the client has read
   // the GOAWAY.

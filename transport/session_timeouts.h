@@ -70,7 +70,8 @@ struct GracefulCloseOptions {
 // until the PING's ACK (which it sends after those streams' HEADERS) are served normally; on
 // the ACK, or after options.pingTimeout, the final GOAWAY with the last stream id processed
 // and options.debugData, then close() (which repeats it without the data, as Node's does after
-// goaway()): open streams finish, `callback` runs at 'close'. A client session, or one not
+// goaway()): open streams finish, `callback` runs at 'close'. A GOAWAY from the peer meanwhile
+// (it is done opening streams) sends the final GOAWAY at once. A client session, or one not
 // yet connected, is simply close()d. Nothing happens to a session already closing.
 void closeGracefully(const std::shared_ptr<Http2Session>& session, GracefulCloseOptions options,
                      std::function<void()> callback = nullptr);

@@ -45,6 +45,15 @@ Http2Stream::~Http2Stream() = default;
 
 EventLoop* Http2Stream::loop() const { return loop_; }
 
+void Http2Stream::post(LoopCallback fn) {
+  // Through the session while it has us: in order with its events (Http2Session::post).
+  if (session_) {
+    session_->post(std::move(fn));
+  } else {
+    loop_->post(std::move(fn));
+  }
+}
+
 absl::Status Http2Stream::invalidStream() const {
   return nodeError(absl::StatusCode::kFailedPrecondition, "ERR_HTTP2_INVALID_STREAM",
                    "The stream has been destroyed");
@@ -138,7 +147,7 @@ absl::Status Http2Stream::submitNv(const nghttp2_nv* nva, size_t n, bool end_str
     writable_ending_ = true;
     writable_finished_ = true;
     auto self = shared_from_this();
-    loop_->post([self] {
+    post([self] {
       for (auto& cb : self->end_callbacks_) cb(absl::OkStatus());
       self->end_callbacks_.clear();
       self->finish_event_.emit();
@@ -157,7 +166,7 @@ bool Http2Stream::write(SharedBuffer data, WriteCallback cb) {
   if (destroyed_ || writable_ending_) {
     absl::Status err = destroyed_ ? streamDestroyed() : writeAfterEnd();
     auto self = shared_from_this();
-    loop_->post([self, err, cb = std::move(cb)] {
+    post([self, err, cb = std::move(cb)] {
       if (cb) cb(err);
       self->error_event_.emit(err);
     });
@@ -166,7 +175,7 @@ bool Http2Stream::write(SharedBuffer data, WriteCallback cb) {
   if (!headers_sent_) {
     if (absl::Status st = proceed(); !st.ok()) {
       auto self = shared_from_this();
-      loop_->post([self, st, cb = std::move(cb)] {
+      post([self, st, cb = std::move(cb)] {
         if (cb) cb(st);
         self->error_event_.emit(st);
       });
@@ -192,21 +201,21 @@ void Http2Stream::end(std::string data, WriteCallback cb) {
   if (destroyed_) {
     if (cb) {
       auto self = shared_from_this();
-      loop_->post([cb = std::move(cb)] { cb(streamDestroyed()); });
+      post([cb = std::move(cb)] { cb(streamDestroyed()); });
     }
     return;
   }
   if (!data.empty()) {
     write(std::move(data));
     if (destroyed_) {  // the write itself ended the stream (memory budget): cb must still run
-      if (cb) loop_->post([cb = std::move(cb)] { cb(streamDestroyed()); });
+      if (cb) post([cb = std::move(cb)] { cb(streamDestroyed()); });
       return;
     }
   }
   if (writable_ending_) {
     if (cb) {
       if (writable_finished_) {
-        loop_->post([cb = std::move(cb)] { cb(absl::OkStatus()); });
+        post([cb = std::move(cb)] { cb(absl::OkStatus()); });
       } else {
         end_callbacks_.push_back(std::move(cb));
       }
@@ -215,7 +224,7 @@ void Http2Stream::end(std::string data, WriteCallback cb) {
   }
   if (!headers_sent_) {
     if (absl::Status st = proceed(); !st.ok()) {
-      if (cb) loop_->post([cb = std::move(cb), st] { cb(st); });
+      if (cb) post([cb = std::move(cb), st] { cb(st); });
       return;
     }
   }
@@ -224,7 +233,7 @@ void Http2Stream::end(std::string data, WriteCallback cb) {
   if (writable_finished_) {
     // HEADERS already carried END_STREAM.
     auto self = shared_from_this();
-    loop_->post([self] {
+    post([self] {
       for (auto& c : self->end_callbacks_) c(absl::OkStatus());
       self->end_callbacks_.clear();
     });
@@ -282,7 +291,7 @@ ssize_t Http2Stream::readForFraming(size_t length, uint32_t* data_flags) {
   if (copied > 0) *data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;
   const bool drained = need_drain_ && buffer_size_ == 0;
   if (drained) need_drain_ = false;
-  const bool eof = outq_.empty() && writable_ending_;
+  const bool eof = outq_.empty() && writable_ending_ && !no_end_stream_;
   if (eof) {
     *data_flags |= NGHTTP2_DATA_FLAG_EOF;
     writable_finished_ = true;
@@ -295,7 +304,7 @@ ssize_t Http2Stream::readForFraming(size_t length, uint32_t* data_flags) {
     // Events never run on nghttp2's stack.
     auto self = shared_from_this();
     const bool want_trailers = eof && wait_for_trailers_;
-    loop_->post([self, done = std::move(done), drained, eof, want_trailers]() mutable {
+    post([self, done = std::move(done), drained, eof, want_trailers]() mutable {
       for (auto& cb : done) cb(absl::OkStatus());
       if (drained && !self->destroyed_) self->drain_event_.emit();
       if (eof) {
@@ -538,6 +547,12 @@ void Http2Stream::receiveData(SharedBuffer data) {
   if (counted_in_ != nullptr) counted_in_->checkMemory(this);
 }
 
+void Http2Stream::dropUnread() {
+  countBuffered(0, inbox_bytes_);
+  inbox_.clear();
+  inbox_bytes_ = 0;
+}
+
 void Http2Stream::receiveEnd() {
   read_ended_ = true;
   scheduleInbox();
@@ -547,7 +562,7 @@ void Http2Stream::scheduleInbox() {
   if (inbox_scheduled_) return;
   inbox_scheduled_ = true;
   auto self = shared_from_this();
-  loop_->post([self] {
+  post([self] {
     self->inbox_scheduled_ = false;
     self->processInbox();
   });
@@ -557,7 +572,7 @@ void Http2Stream::scheduleAborted() {
   aborted_ = true;
   aborted_pending_ = true;
   auto self = shared_from_this();
-  loop_->post([self] { self->emitAbortedIfPending(); });
+  post([self] { self->emitAbortedIfPending(); });
 }
 
 void Http2Stream::emitAbortedIfPending() {
@@ -581,7 +596,9 @@ void Http2Stream::processInbox() {
   }
   // 'end' once everything was read — or, once the stream has closed, when nothing is left to
   // read even if nobody reads (Node's read(0) in onStreamClose), so that 'close' follows.
-  if (inbox_.empty() && read_ended_ && !end_emitted_ &&
+  // Never for a stream destroyed with an error, or cut off with its session: Node's errored
+  // stream emits no 'end', and one whose peer never ended it has nothing to end.
+  if (inbox_.empty() && read_ended_ && !end_emitted_ && !no_end_ &&
       (flowing_ || destroyed_ || destroy_on_end_)) {
     end_emitted_ = true;
     end_event_.emit();
@@ -603,6 +620,14 @@ void Http2Stream::close(uint32_t code, std::function<void()> callback) {
   if (!was_ending) {
     writable_ending_ = true;
     scheduleAborted();
+  }
+  // Node's closeStream() ends the writable side, but its END_STREAM would only be framed on a
+  // later tick, after the RST_STREAM: queued data still goes out, never END_STREAM. Framing
+  // END_STREAM here closed a half-closed stream cleanly and nghttp2 then dropped our
+  // RST_STREAM: the peer saw an aborted response as complete. Only a NO_ERROR close after
+  // end() waits for 'finish' (END_STREAM sent) before its RST_STREAM, as in Node.
+  if (!writable_finished_ && (!was_ending || code != constants::NGHTTP2_NO_ERROR)) {
+    no_end_stream_ = true;
   }
   if (session_ == nullptr || id_ == 0) return;
   auto submitRst = [self = shared_from_this(), code] {
@@ -717,6 +742,7 @@ void Http2Stream::countBuffered(size_t added, size_t removed) {
 
 void Http2Stream::detach(const absl::Status& error, uint32_t code) {
   if (destroyed_) return;
+  if (!read_ended_ || !error.ok()) no_end_ = true;  // the readable side is cut, not ended
   if (!closed_) {
     closed_ = true;
     rst_code_ = code;
@@ -733,6 +759,7 @@ void Http2Stream::detach(const absl::Status& error, uint32_t code) {
 void Http2Stream::finishDestroy(absl::Status error) {
   if (destroyed_) return;
   destroyed_ = true;
+  if (!error.ok()) no_end_ = true;
   if (timer_) timer_->stop();
   const uint32_t code = rst_code_.value_or(0);
   if (!rst_code_) rst_code_ = code;
@@ -756,7 +783,7 @@ void Http2Stream::finishDestroy(absl::Status error) {
   end_callbacks_.clear();
   session_ = nullptr;
   auto self = shared_from_this();
-  loop_->post([self, error, dropped = std::move(dropped)]() mutable {
+  auto emit_close = [self, error, dropped = std::move(dropped)]() mutable {
     self->keep_session_.reset();
     self->emitAbortedIfPending();
     for (auto& cb : dropped) cb(streamDestroyed());
@@ -768,7 +795,13 @@ void Http2Stream::finishDestroy(absl::Status error) {
     // Nothing follows 'close'. Dropping the listeners also breaks the cycles of listeners that
     // hold the stream they listen to, the natural way to write them with shared_ptr.
     self->removeAllListeners();
-  });
+  };
+  // In order with the session's other events (see Http2Session::post).
+  if (session) {
+    session->post(std::move(emit_close));
+  } else {
+    loop_->post(std::move(emit_close));
+  }
 }
 
 void Http2Stream::removeAllListeners() {
@@ -797,11 +830,19 @@ void ClientHttp2Stream::removeAllListeners() {
 void Http2Stream::setTimeout(uint64_t ms, std::function<void()> callback) {
   if (destroyed_) return;
   timeout_ms_ = ms;
-  if (callback) timeout_event_.on(std::move(callback));
+  // Node's setStreamTimeout: `callback` is a once('timeout') listener, and setTimeout(0, cb)
+  // removes cb. A std::function has no identity: 0 with a callback removes every callback an
+  // earlier setTimeout() added that has not run yet (README, "Deviations from Node 20").
+  std::erase_if(timeout_callbacks_, [this](ListenerId id) { return !timeout_event_.has(id); });
   if (ms == 0) {
     if (timer_) timer_->stop();
+    if (callback) {
+      for (ListenerId id : timeout_callbacks_) timeout_event_.off(id);
+      timeout_callbacks_.clear();
+    }
     return;
   }
+  if (callback) timeout_callbacks_.push_back(timeout_event_.once(std::move(callback)));
   if (!timer_) timer_ = loop_->createTimer();
   updateTimer();
 }
@@ -842,7 +883,7 @@ void Http2Stream::emitHeadersEvent(Headers headers, uint8_t flags, int cat) {
     kind = end_of_stream ? Kind::kTrailers : Kind::kHeaders;
   }
   auto self = shared_from_this();
-  loop_->post([self, headers = std::move(headers), flags, kind, status] {
+  post([self, headers = std::move(headers), flags, kind, status] {
     auto* client = dynamic_cast<ClientHttp2Stream*>(self.get());
     if (client && status == 100) client->continue_event_.emit();
     switch (kind) {

@@ -8,7 +8,8 @@
 // has run; after that the object stays valid as long as you hold it, reports destroyed() and
 // refuses every operation with ERR_HTTP2_INVALID_STREAM. After 'close' the stream drops its
 // listeners, so a listener may hold the stream's shared_ptr without a leak. Events never run
-// inside a call you make: like Node's process.nextTick, they are delivered from the loop.
+// inside a call you make: like Node's process.nextTick, they are delivered from the loop, or,
+// for those raised by received frames, between two frames of that read (Http2Session::post).
 #ifndef H2RPC_TRANSPORT_STREAM_H_
 #define H2RPC_TRANSPORT_STREAM_H_
 
@@ -145,6 +146,8 @@ class Http2Stream : public std::enable_shared_from_this<Http2Stream> {
   // NGHTTP2_INTERNAL_ERROR and 'error' is emitted before 'close'.
   void destroy(absl::Status error = absl::OkStatus());
   // 'timeout' after `ms` without activity on this stream; 0 disables.
+  // `callback` runs once, at the next 'timeout' (Node: once('timeout')); with 0 it is not added,
+  // and the callbacks earlier calls added that have not run are removed (Node removes that one).
   void setTimeout(uint64_t ms, std::function<void()> callback = nullptr);
   // Node's http2stream.priority() is deprecated (RFC 9113 dropped priorities): accepted, no-op.
   void priority() {}
@@ -171,7 +174,8 @@ class Http2Stream : public std::enable_shared_from_this<Http2Stream> {
     return want_trailers_event_.on(std::move(fn));
   }
   ListenerId onReady(std::function<void()> fn) { return ready_event_.on(std::move(fn)); }
-  // (frame type, nghttp2 error code, stream id): a frame for this stream could not be sent.
+  // (frame type, HTTP/2 error code, stream id): a frame for this stream could not be sent (the
+  // code nghttp2's library error stands for, as Node 20; see Http2Session::onFrameError).
   ListenerId onFrameError(std::function<void(uint8_t, int, int32_t)> fn) {
     return frame_error_event_.on(std::move(fn));
   }
@@ -219,6 +223,10 @@ struct Nghttp2Callbacks;
   void joinSessionCount();
   void leaveSessionCount();
   void countBuffered(size_t added, size_t removed);
+  // Drops the received bytes not handed to the application yet (the stream was reset).
+  void dropUnread();
+  // Delivers an event, through the session's post() while attached to one.
+  void post(LoopCallback fn);
   // What the stream counts in its session's total (see setRetainedBytes).
   size_t countedBytes() const {
     return buffer_size_ + inbox_bytes_ + retained_bytes_ + header_bytes_;
@@ -267,6 +275,7 @@ struct Nghttp2Callbacks;
   bool need_drain_ = false;
   bool writable_ending_ = false;    // end() called
   bool writable_finished_ = false;  // EOF handed to nghttp2
+  bool no_end_stream_ = false;      // close(code) before EOF: RST_STREAM, never END_STREAM
   bool provider_attached_ = false;  // HEADERS went out with a data provider
   bool deferred_ = false;           // the provider returned NGHTTP2_ERR_DEFERRED
   bool wait_for_trailers_ = false;
@@ -291,6 +300,7 @@ struct Nghttp2Callbacks;
   bool did_read_ = false;
   bool read_ended_ = false;  // END_STREAM (or close) seen
   bool end_emitted_ = false;
+  bool no_end_ = false;  // destroyed with an error or cut off: 'end' must not follow
   bool inbox_scheduled_ = false;
 
   // Lifecycle.
@@ -319,6 +329,7 @@ struct Nghttp2Callbacks;
   bool trailers_sent_ = false;
   std::unique_ptr<Timer> timer_;
   uint64_t timeout_ms_ = 0;
+  std::vector<ListenerId> timeout_callbacks_;  // once-listeners setTimeout() added (see there)
 
   Event<std::string_view> data_event_;
   Event<const SharedBuffer&> data_buffer_event_;

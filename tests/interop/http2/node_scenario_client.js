@@ -89,6 +89,11 @@ const scenarios = {
     logStream(req, log);
     req.on('close', () => session.close());
   },
+  rst_write(session, log) {
+    const req = session.request({ ':path': '/rst_write' });
+    logStream(req, log);
+    req.on('close', () => session.close());
+  },
   rst_post(session, log) {
     const req = session.request({ ':method': 'POST', ':path': '/rst_post' });
     logStream(req, log);

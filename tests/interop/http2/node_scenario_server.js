@@ -106,6 +106,12 @@ function onStream(stream, headers) {
     case '/rst_post':   // (e') same on a POST whose request body is still open
       stream.close(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
       break;
+    case '/rst_write':  // (e'') RST_STREAM INTERNAL_ERROR right after a write: data, then the
+                        // reset, never END_STREAM (issue 16)
+      stream.respond({ ':status': 200 });
+      stream.write('partial\n');
+      stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+      break;
     case '/ping':       // (f) a plain GET; the client pings afterwards on the same session
       stream.respond({ ':status': 200 });
       stream.end('pong\n');

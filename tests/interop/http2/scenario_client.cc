@@ -50,8 +50,9 @@ class ScenarioClient {
       : loop_(loop), url_(std::move(url)), options_(std::move(options)) {}
 
   static const std::vector<std::string>& allScenarios() {
-    static const std::vector<std::string> names = {"get",      "echo", "trailers", "info", "rst",
-                                                   "rst_post", "ping", "goaway"};
+    static const std::vector<std::string> names = {"get",  "echo",     "trailers", "info",
+                                                   "rst",  "rst_write", "rst_post", "ping",
+                                                   "goaway"};
     return names;
   }
 
@@ -149,7 +150,7 @@ class ScenarioClient {
         for (size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>(i % 251);
         s->end(std::move(body));
       }
-    } else if (name == "trailers" || name == "info" || name == "rst") {
+    } else if (name == "trailers" || name == "info" || name == "rst" || name == "rst_write") {
       request(r, {{":path", "/" + name}});
       closeSessionOnStreamClose(r);
     } else if (name == "rst_post") {

@@ -128,6 +128,10 @@ class ScenarioServer {
       s->end("after early hints\n");
     } else if (path == "/rst" || path == "/rst_post") {  // (e)
       s->close(transport::constants::NGHTTP2_ENHANCE_YOUR_CALM);
+    } else if (path == "/rst_write") {  // (e''): data, then RST_STREAM, never END_STREAM
+      (void)s->respond({{":status", "200"}});
+      s->write("partial\n");
+      s->close(transport::constants::NGHTTP2_INTERNAL_ERROR);
     } else if (path == "/ping") {  // (f)
       (void)s->respond({{":status", "200"}});
       s->end("pong\n");
