@@ -79,6 +79,11 @@ bool Http2ServerRequest::encrypted() const {
   return s && s->encrypted();
 }
 
+std::string Http2ServerRequest::alpnProtocol() const {
+  Http2Session* s = stream_->session();
+  return s ? s->alpnProtocol() : "";
+}
+
 ListenerId Http2ServerRequest::onData(std::function<void(std::string_view)> fn) {
   ListenerId id = data_event_.on(std::move(fn));
   if (!reading_ && !closed_) {

@@ -57,6 +57,8 @@ class Http2ServerRequest : public std::enable_shared_from_this<Http2ServerReques
   std::string remoteAddress() const;
   uint16_t remotePort() const;
   bool encrypted() const;
+  // The session's ALPN protocol ("h2", or "h2c" in cleartext), "" once the session is gone.
+  std::string alpnProtocol() const;
 
   // --- readable side: the request body ---
   // The stream starts paused; the first onData() starts the flow (as Node's req.on('data')).
