@@ -25,11 +25,17 @@ void RequestEvents::off(ListenerId id) {
 void RequestEvents::handleStream(std::shared_ptr<ServerHttp2Stream> stream,
                                  const Headers& headers) {
   // Node sets up the compat layer when the first 'request' listener is added.
-  if (request_event_.listenerCount() == 0) return;
-  auto req = Http2ServerRequest::create(stream, headers);
-  auto res = Http2ServerResponse::create(stream, req);
+  if (!active()) return;
+  auto exchange = std::make_shared<Http2CompatStream>(std::move(stream));
+  auto req = Http2ServerRequest::create(exchange, headers, std::nullopt);
+  auto res = Http2ServerResponse::create(exchange, req);
+  handleRequest(std::move(req), std::move(res));
+}
 
-  if (headers.get(":method") == "CONNECT") {
+void RequestEvents::handleRequest(std::shared_ptr<Http2ServerRequest> req,
+                                  std::shared_ptr<Http2ServerResponse> res) {
+  const Headers& headers = req->headers();
+  if (req->method() == "CONNECT") {
     if (!connect_event_.emit(req, res)) {
       (void)res->setStatusCode(405);  // Method Not Allowed
       res->end();

@@ -54,6 +54,11 @@ class RequestEvents : public std::enable_shared_from_this<RequestEvents> {
 
   // Node's onServerStream: what the 'stream' listener calls for each stream.
   void handleStream(std::shared_ptr<ServerHttp2Stream> stream, const Headers& headers);
+  // The same for a request made elsewhere (an HTTP/1.1 exchange, transport/http1/).
+  void handleRequest(std::shared_ptr<Http2ServerRequest> req,
+                     std::shared_ptr<Http2ServerResponse> res);
+  // Whether a 'request' listener is set (Node sets up the compat layer with the first one).
+  bool active() const { return request_event_.listenerCount() > 0; }
 
  private:
   RequestEvents() = default;

@@ -1,22 +1,47 @@
 // Http2ServerRequest: forwards the stream's events as Node's compat.js does (see the header).
 #include "transport/compat/server_request.h"
 
-#include "transport/session.h"
 
 namespace h2rpc::transport {
 
 std::shared_ptr<Http2ServerRequest> Http2ServerRequest::create(
     std::shared_ptr<ServerHttp2Stream> stream, const Headers& headers) {
+  return create(std::make_shared<Http2CompatStream>(std::move(stream)), headers, std::nullopt);
+}
+
+std::shared_ptr<Http2ServerRequest> Http2ServerRequest::create(
+    std::shared_ptr<CompatStream> stream, const Headers& headers,
+    std::optional<RequestLine> line) {
   std::shared_ptr<Http2ServerRequest> req(new Http2ServerRequest(std::move(stream), headers));
+  if (line) {
+    req->line_ = *std::move(line);
+  } else {
+    req->line_.method = headers.get(":method").value_or("");
+    req->line_.url = headers.get(":path").value_or("");
+    req->line_.scheme = headers.get(":scheme").value_or("");
+    // Node's getAuthority: :authority, else host.
+    req->line_.authority =
+        headers.get(":authority").value_or(headers.get("host").value_or(""));
+  }
   req->attach();
   return req;
+}
+
+void Http2ServerRequest::setUrl(std::string_view url) {
+  line_.url = std::string(url);
+  if (headers_.has(":path")) headers_.set(":path", url);
+}
+
+void Http2ServerRequest::setMethod(std::string_view method) {
+  line_.method = std::string(method);
+  if (headers_.has(":method")) headers_.set(":method", method);
 }
 
 // The stream's listeners hold the request: it lives at least until the stream's 'close', after
 // which the stream drops every listener (so there is no lasting cycle).
 void Http2ServerRequest::attach() {
   auto self = shared_from_this();
-  stream_->onTrailers([self](const Headers& trailers, uint8_t) {
+  stream_->onTrailers([self](const Headers& trailers) {
     for (const HeaderField& f : trailers.raw()) self->trailers_.addLowerCase(f.name, f.value);
   });
   stream_->onEnd([self] {
@@ -57,31 +82,6 @@ void Http2ServerRequest::attach() {
       finish();
     }
   });
-}
-
-std::string Http2ServerRequest::authority() const {
-  if (auto a = headers_.get(":authority")) return *a;
-  return headers_.get("host").value_or("");
-}
-
-std::string Http2ServerRequest::remoteAddress() const {
-  Http2Session* s = stream_->session();
-  return s && s->socket() ? s->socket()->remoteAddress() : "";
-}
-
-uint16_t Http2ServerRequest::remotePort() const {
-  Http2Session* s = stream_->session();
-  return s && s->socket() ? s->socket()->remotePort() : 0;
-}
-
-bool Http2ServerRequest::encrypted() const {
-  Http2Session* s = stream_->session();
-  return s && s->encrypted();
-}
-
-std::string Http2ServerRequest::alpnProtocol() const {
-  Http2Session* s = stream_->session();
-  return s ? s->alpnProtocol() : "";
 }
 
 ListenerId Http2ServerRequest::onData(std::function<void(std::string_view)> fn) {

@@ -1,4 +1,4 @@
-// Http2ServerResponse: Node's compat.js response over a ServerHttp2Stream (see the header).
+// Http2ServerResponse: Node's compat.js response over a CompatStream (see the header).
 #include "transport/compat/server_response.h"
 
 #include <algorithm>
@@ -8,7 +8,6 @@
 #include "absl/strings/str_join.h"
 #include "transport/compat/server_request.h"
 #include "transport/errors.h"
-#include "transport/session.h"
 
 namespace h2rpc::transport {
 namespace {
@@ -65,18 +64,16 @@ absl::Status headersSentError() {
 }  // namespace
 
 std::shared_ptr<Http2ServerResponse> Http2ServerResponse::create(
-    std::shared_ptr<ServerHttp2Stream> stream, std::shared_ptr<Http2ServerRequest> req) {
+    std::shared_ptr<CompatStream> stream, std::shared_ptr<Http2ServerRequest> req) {
   std::shared_ptr<Http2ServerResponse> res(
       new Http2ServerResponse(std::move(stream), std::move(req)));
   res->attach();
   return res;
 }
 
-Http2ServerResponse::Http2ServerResponse(std::shared_ptr<ServerHttp2Stream> stream,
+Http2ServerResponse::Http2ServerResponse(std::shared_ptr<CompatStream> stream,
                                          std::shared_ptr<Http2ServerRequest> req)
-    : stream_(std::move(stream)),
-      req_(std::move(req)),
-      loop_(stream_->session() ? stream_->session()->loop() : nullptr) {}
+    : stream_(std::move(stream)), req_(std::move(req)), loop_(stream_->loop()) {}
 
 // As for the request, the stream's listeners hold the response until the stream's 'close'.
 void Http2ServerResponse::attach() {

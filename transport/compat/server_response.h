@@ -1,6 +1,6 @@
 // transport/compat/server_response.h — Http2ServerResponse: node:http2's compatibility-API
-// response (lib/internal/http2/compat.js), the `res` of a 'request' event, over one
-// ServerHttp2Stream. It renders the HTTP/1 ServerResponse shape: statusCode, setHeader(),
+// response (lib/internal/http2/compat.js), the `res` of a 'request' event, over one exchange (an
+// HTTP/2 stream, or an HTTP/1.1 request: see server_request.h). It renders the HTTP/1 ServerResponse shape: statusCode, setHeader(),
 // writeHead(), write()/end(), addTrailers().
 //
 // Threading: the stream's loop thread only. Lifetime: shared_ptr; the stream's listeners keep
@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "transport/compat/compat_stream.h"
 #include "transport/event.h"
 #include "transport/event_loop.h"
 #include "transport/headers.h"
@@ -33,7 +34,7 @@ class Http2ServerRequest;
 class Http2ServerResponse : public std::enable_shared_from_this<Http2ServerResponse> {
  public:
   // Wraps `stream`; `req` is the request of the same stream (res.req), may be null.
-  static std::shared_ptr<Http2ServerResponse> create(std::shared_ptr<ServerHttp2Stream> stream,
+  static std::shared_ptr<Http2ServerResponse> create(std::shared_ptr<CompatStream> stream,
                                                      std::shared_ptr<Http2ServerRequest> req);
 
   // --- status ---
@@ -102,7 +103,8 @@ class Http2ServerResponse : public std::enable_shared_from_this<Http2ServerRespo
   void destroy(absl::Status error = absl::OkStatus());
   // The stream's timeout; `callback` joins 'timeout'. No-op once closed.
   void setTimeout(uint64_t ms, std::function<void()> callback = nullptr);
-  const std::shared_ptr<ServerHttp2Stream>& stream() const { return stream_; }
+  // Node's res.stream: the HTTP/2 stream; nullptr for HTTP/1.
+  std::shared_ptr<ServerHttp2Stream> stream() const { return stream_->http2Stream(); }
   const std::shared_ptr<Http2ServerRequest>& req() const { return req_; }
   // Server push is not implemented in transport/ (ServerHttp2Stream::pushAllowed() is false),
   // so there is no createPushResponse().
@@ -117,7 +119,7 @@ class Http2ServerResponse : public std::enable_shared_from_this<Http2ServerRespo
   void off(ListenerId id);
 
  private:
-  Http2ServerResponse(std::shared_ptr<ServerHttp2Stream> stream,
+  Http2ServerResponse(std::shared_ptr<CompatStream> stream,
                       std::shared_ptr<Http2ServerRequest> req);
   void attach();
   // Node's kSetHeader / kAppendHeader after the headersSent check.
@@ -126,7 +128,7 @@ class Http2ServerResponse : public std::enable_shared_from_this<Http2ServerRespo
   absl::Status beginSend();
   void onStreamClose();
 
-  std::shared_ptr<ServerHttp2Stream> stream_;
+  std::shared_ptr<CompatStream> stream_;
   std::shared_ptr<Http2ServerRequest> req_;
   EventLoop* loop_;
   Headers headers_;
