@@ -37,6 +37,10 @@ class RequestEvents : public std::enable_shared_from_this<RequestEvents> {
 
   static std::shared_ptr<RequestEvents> attach(Http2Server& server);
   static std::shared_ptr<RequestEvents> attach(ServerHttp2Session& session);
+  // Attached to nothing: requests come through handleRequest() (an HTTP/1-only server, tests).
+  static std::shared_ptr<RequestEvents> create() {
+    return std::shared_ptr<RequestEvents>(new RequestEvents());
+  }
 
   // Node's server.on('request'): every stream (but those below) as (req, res).
   ListenerId onRequest(RequestListener fn) { return request_event_.on(std::move(fn)); }
