@@ -1,5 +1,8 @@
 // compat_server: the compatibility-API examples of Node's http2 docs in C++ (transport/compat/):
-// one 'request' listener answers every stream with (req, res) shaped like HTTP/1's.
+// one 'request' listener answers every stream with (req, res) shaped like HTTP/1's. HTTP/1.1 is
+// allowed (Node's allowHTTP1, transport/http1/): on the TLS port through ALPN http/1.1 (or no
+// ALPN), on the cleartext port for any connection that does not start with the HTTP/2 preface;
+// the same listener serves it, with req->httpVersion() "1.1".
 //
 //   bazel run //examples/http2:compat_server -- --port=8080
 //   bazel run //examples/http2:compat_server -- --port=8443 --tls_cert=cert.pem --tls_key=key.pem
@@ -9,6 +12,7 @@
 //              x-foo from setHeader stays; body "ok"
 //   /trailers  a body, then trailers (res.addTrailers, the docs' Content-MD5 example)
 //   /alpn      the docs' ALPN example: {"alpnProtocol":"h2","httpVersion":"2.0"} as JSON
+//              (alpnProtocol false for cleartext HTTP/1, as Node's)
 //   POST /echo the body echoed, with backpressure (req.pause() until 'drain');
 //              `expect: 100-continue` is answered by the compat layer (no checkContinue listener)
 //   other      404
@@ -20,6 +24,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "transport/compat/compat_server.h"
+#include "transport/http1/http1_server.h"
 #include "transport/server.h"
 #include "transport/uv_loop.h"
 
@@ -47,8 +52,9 @@ void onRequest(std::shared_ptr<Http2ServerRequest> req, std::shared_ptr<Http2Ser
     res->end();
   } else if (url == "/alpn") {
     (void)res->writeHead(200, {{"content-type", "application/json"}});
-    res->end("{\"alpnProtocol\":\"" + req->alpnProtocol() + "\",\"httpVersion\":\"" +
-             req->httpVersion() + "\"}\n");
+    const std::string alpn = req->alpnProtocol();
+    res->end("{\"alpnProtocol\":" + (alpn.empty() ? "false" : "\"" + alpn + "\"") +
+             ",\"httpVersion\":\"" + req->httpVersion() + "\"}\n");
   } else if (url == "/echo" && req->method() == "POST") {
     if (auto type = req->headers().get("content-type")) (void)res->setHeader("content-type", *type);
     req->onData([req, res](std::string_view chunk) {
@@ -72,6 +78,8 @@ int main(int argc, char** argv) {
   h2rpc::transport::UvLoop loop;
 
   absl::StatusOr<std::unique_ptr<h2rpc::transport::Http2Server>> server;
+  h2rpc::transport::ServerOptions options;
+  options.allowHTTP1 = true;
   const std::string cert = absl::GetFlag(FLAGS_tls_cert), key = absl::GetFlag(FLAGS_tls_key);
   if (cert.empty() != key.empty()) {
     std::fprintf(stderr, "compat_server: --tls_cert and --tls_key go together\n");
@@ -81,9 +89,9 @@ int main(int argc, char** argv) {
     h2rpc::transport::TlsOptions tls;
     tls.certFile = cert;
     tls.keyFile = key;
-    server = h2rpc::transport::Http2Server::createSecureServer(&loop, tls);
+    server = h2rpc::transport::Http2Server::createSecureServer(&loop, tls, options);
   } else {
-    server = h2rpc::transport::Http2Server::createServer(&loop);
+    server = h2rpc::transport::Http2Server::createServer(&loop, options);
   }
   if (!server.ok()) {
     std::fprintf(stderr, "compat_server: %s\n", server.status().ToString().c_str());
@@ -91,6 +99,7 @@ int main(int argc, char** argv) {
   }
   auto events = h2rpc::transport::RequestEvents::attach(**server);
   events->onRequest(onRequest);
+  auto http1 = h2rpc::transport::Http1Server::attach(**server, events);
 
   const std::string host = absl::GetFlag(FLAGS_host);
   if (absl::Status st = (*server)->listen(static_cast<uint16_t>(absl::GetFlag(FLAGS_port)), host);
@@ -105,9 +114,10 @@ int main(int argc, char** argv) {
   // SIGTERM/SIGINT: stop listening, GOAWAY to every session, exit once they have closed.
   struct Ctx {
     h2rpc::transport::Http2Server* server;
+    h2rpc::transport::Http1Server* http1;
     uv_signal_t signals[2];
   };
-  auto* ctx = new Ctx{server->get(), {}};
+  auto* ctx = new Ctx{server->get(), http1.get(), {}};
   const int signums[2] = {SIGINT, SIGTERM};
   for (int i = 0; i < 2; ++i) {
     uv_signal_init(loop.uv(), &ctx->signals[i]);
@@ -122,6 +132,7 @@ int main(int argc, char** argv) {
           }
           c->server->close();
           c->server->closeAllSessions();
+          c->http1->closeAll();
         },
         signums[i]);
   }

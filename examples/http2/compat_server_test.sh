@@ -1,10 +1,11 @@
 #!/bin/bash
-# compat_server against real clients: curl --http2 (h2c prior knowledge, and TLS verified against
-# the test CA) and Node 20's http2 client (compat_client.js: headers merge, trailers, ALPN,
-# expect: 100-continue, a 4 MiB echo with backpressure).
-#   compat_server_test.sh SERVER CERT KEY CA CLIENT_JS
+# compat_server against real clients on one port, cleartext and TLS: curl --http2 and --http1.1,
+# Node 20's http2 client (compat_client.js) and its http/https clients (compat_http1_client.js):
+# headers merge, trailers, ALPN, expect: 100-continue, a 4 MiB echo with backpressure, and for
+# HTTP/1.1 keep-alive and chunked trailers.
+#   compat_server_test.sh SERVER CERT KEY CA CLIENT_JS HTTP1_CLIENT_JS
 set -u
-server=$1 cert=$2 key=$3 ca=$4 client_js=$5
+server=$1 cert=$2 key=$3 ca=$4 client_js=$5 http1_client_js=$6
 node=/usr/bin/node
 [[ -x /opt/h2rpc/node20/bin/node ]] && node=/opt/h2rpc/node20/bin/node
 failures=0
@@ -30,12 +31,13 @@ start() {
   echo "$name did not start:"; cat "$log"; exit 1
 }
 
-# run_curl SCHEME ARGS...: GET / and /trailers with curl over HTTP/2.
+# run_curl BASE VERSION ARGS...: GET /, /trailers, POST /echo with curl (VERSION: 2 or 1.1).
 run_curl() {
-  local base=$1; shift
+  local base=$1 version=$2; shift 2
   local out
   out=$(timeout 30 curl -sS -i "$@" "$base/" 2>&1)
-  grep -q '^HTTP/2 200' <<<"$out" && pass "$base/ HTTP/2 200" || fail "$base/ status: $out"
+  grep -q "^HTTP/$version 200" <<<"$out" && pass "$base/ HTTP/$version 200" ||
+    fail "$base/ HTTP/$version status: $out"
   grep -qi '^content-type: text/plain; charset=utf-8' <<<"$out" && pass "$base/ content-type" ||
     fail "$base/ content-type: $out"
   grep -qi '^x-foo: bar' <<<"$out" && pass "$base/ x-foo" || fail "$base/ x-foo: $out"
@@ -49,14 +51,27 @@ run_curl() {
 }
 
 start plain
-run_curl "http://127.0.0.1:$PORT" --http2-prior-knowledge
+run_curl "http://127.0.0.1:$PORT" 2 --http2-prior-knowledge
+run_curl "http://127.0.0.1:$PORT" 1.1 --http1.1
 out=$(timeout 60 "$node" "$client_js" "http://127.0.0.1:$PORT" 2>&1)
-grep -q 'compat_client: ok' <<<"$out" && pass "node client, h2c" || fail "node client, h2c: $out"
+grep -q 'compat_client: ok' <<<"$out" && pass "node http2 client, h2c" || fail "node h2c: $out"
+out=$(timeout 60 "$node" "$http1_client_js" "http://127.0.0.1:$PORT" 2>&1)
+grep -q 'compat_http1_client: ok' <<<"$out" && pass "node http client" || fail "node http: $out"
+out=$(timeout 30 curl -sS --http1.1 "http://127.0.0.1:$PORT/alpn")
+[[ $out == '{"alpnProtocol":false,"httpVersion":"1.1"}' ]] && pass "cleartext HTTP/1.1 /alpn" ||
+  fail "cleartext HTTP/1.1 /alpn: $out"
 
 start tls --tls_cert="$cert" --tls_key="$key"
-run_curl "https://localhost:$PORT" --http2 --cacert "$ca" --resolve "localhost:$PORT:127.0.0.1"
+tls_args=(--cacert "$ca" --resolve "localhost:$PORT:127.0.0.1")
+run_curl "https://localhost:$PORT" 2 --http2 "${tls_args[@]}"
+run_curl "https://localhost:$PORT" 1.1 --http1.1 "${tls_args[@]}"
+out=$(timeout 30 curl -sS --http1.1 "${tls_args[@]}" "https://localhost:$PORT/alpn")
+[[ $out == '{"alpnProtocol":"http/1.1","httpVersion":"1.1"}' ]] && pass "ALPN http/1.1 /alpn" ||
+  fail "ALPN http/1.1 /alpn: $out"
 out=$(timeout 60 "$node" "$client_js" "https://localhost:$PORT" "$ca" 2>&1)
-grep -q 'compat_client: ok' <<<"$out" && pass "node client, TLS" || fail "node client, TLS: $out"
+grep -q 'compat_client: ok' <<<"$out" && pass "node http2 client, TLS" || fail "node TLS: $out"
+out=$(timeout 60 "$node" "$http1_client_js" "https://localhost:$PORT" "$ca" 2>&1)
+grep -q 'compat_http1_client: ok' <<<"$out" && pass "node https client" || fail "node https: $out"
 
 for p in "${pids[@]}"; do kill -TERM "$p"; done
 for p in "${pids[@]}"; do
