@@ -425,6 +425,8 @@ TEST(CompatTest, SetTimeoutOnRequestAndResponse) {
   p.loop.advance(60);
   EXPECT_EQ(req_timeouts, 1);
   EXPECT_EQ(res_timeouts, 1);  // the stream's 'timeout' reaches both, as Node
+  p.ress[0]->end();  // the stream closes: it and (req, res) let go of each other
+  p.run();
 }
 
 }  // namespace

@@ -108,7 +108,6 @@ void Http1Connection::onRequestHead(Http1RequestHead head) {
   line.scheme = socket_->encrypted() ? "https" : "http";
   line.authority = head.headers.get("host").value_or("");
   exchange_ = std::make_shared<Http1Exchange>(this, head);
-  if (head.upgrade) closing_ = false;
   auto req = Http2ServerRequest::create(exchange_, head.headers, std::move(line));
   auto res = Http2ServerResponse::create(exchange_, req);
   if (handler_) handler_(std::move(req), std::move(res));
@@ -176,6 +175,17 @@ void Http1Connection::destroy() {
   socket_->destroy();
   if (auto ex = std::move(exchange_)) ex->connectionClosed();
   finishClose();
+}
+
+void Http1Connection::abandon() {
+  closed_ = true;
+  idle_timer_.reset();
+  if (socket_) {
+    socket_->setHandler(nullptr);
+    socket_->destroy();
+  }
+  if (auto ex = std::move(exchange_)) ex->detach();
+  self_.reset();
 }
 
 void Http1Connection::onSocketDrain() {

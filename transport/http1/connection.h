@@ -14,7 +14,8 @@
 // head came).
 //
 // Threading: the loop thread only. Lifetime: shared_ptr; it keeps itself alive until its socket
-// closes ('close'), whoever holds it.
+// closes ('close') or abandon() (what Http1Server's destructor does), whoever holds it. The
+// request and response of an exchange and the exchange keep each other until its 'close'.
 #ifndef H2RPC_TRANSPORT_HTTP1_CONNECTION_H_
 #define H2RPC_TRANSPORT_HTTP1_CONNECTION_H_
 
@@ -65,6 +66,9 @@ class Http1Connection : public Socket::Handler,
   // Closes at once; an exchange in progress gets 'aborted' (if its request had not ended) and
   // 'close'.
   void destroy();
+  // Tears down at once without events (the owning server is destroyed, maybe with its loop):
+  // the socket is destroyed, the exchange in progress drops its listeners.
+  void abandon();
   bool closed() const { return closed_; }
   ListenerId onClose(std::function<void()> fn) { return close_event_.on(std::move(fn)); }
   Socket* socket() const { return socket_.get(); }

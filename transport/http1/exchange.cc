@@ -340,6 +340,21 @@ void Http1Exchange::connectionClosed() {
   emitClose();
 }
 
+void Http1Exchange::detach() {
+  connection_ = nullptr;
+  closed_ = true;
+  timer_.reset();
+  data_event_.removeAllListeners();
+  trailers_event_.removeAllListeners();
+  end_event_.removeAllListeners();
+  aborted_event_.removeAllListeners();
+  timeout_event_.removeAllListeners();
+  close_event_.removeAllListeners();
+  drain_event_.removeAllListeners();
+  finish_event_.removeAllListeners();
+  want_trailers_event_.removeAllListeners();
+}
+
 void Http1Exchange::emitClose() {
   if (closed_) return;
   closed_ = true;

@@ -69,6 +69,9 @@ class Http1Exchange : public CompatStream, public std::enable_shared_from_this<H
   // The connection is gone (peer close, error, destroy): 'aborted' if the request had not
   // ended, then 'close'.
   void connectionClosed();
+  // The connection is being torn down without a loop to run events (its server is destroyed):
+  // lets go of the connection and drops every listener, emitting nothing.
+  void detach();
   // Unread request-body bytes (the connection stops reading above its bound).
   size_t unreadBytes() const { return inbox_bytes_; }
   bool requestComplete() const { return request_complete_; }

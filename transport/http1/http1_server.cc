@@ -40,6 +40,10 @@ std::shared_ptr<Http1Connection> Http1Server::serve(std::unique_ptr<Socket> sock
   return connection;
 }
 
+Http1Server::~Http1Server() {
+  for (const auto& c : connections_) c->abandon();
+}
+
 void Http1Server::closeAll() {
   auto all = connections_;
   for (const auto& c : all) c->close();

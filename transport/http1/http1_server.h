@@ -10,7 +10,7 @@
 //   auto http1 = Http1Server::attach(*server, events);
 //
 // Threading: the server's loop thread. Lifetime: the server holds it (through its hook) as long
-// as the server lives; each connection lives until its socket closes.
+// as the server lives; each connection lives until its socket closes or the Http1Server goes.
 #ifndef H2RPC_TRANSPORT_HTTP1_HTTP1_SERVER_H_
 #define H2RPC_TRANSPORT_HTTP1_HTTP1_SERVER_H_
 
@@ -35,6 +35,10 @@ class Http1Server : public std::enable_shared_from_this<Http1Server> {
                                              std::shared_ptr<RequestEvents> events,
                                              Http1Options options = {});
   std::shared_ptr<Http1Connection> serve(std::unique_ptr<Socket> socket, std::string prefix = "");
+
+  // Abandons the connections still open (no events): destroy it after closeAll() has let them
+  // finish, or at teardown.
+  ~Http1Server();
 
   size_t connectionCount() const { return connections_.size(); }
   // Closes every connection after its response in progress.
