@@ -322,7 +322,7 @@ void Http2Server::onConnection() {
   if (!accepted.ok()) return;
   const uint64_t accepted_at = loop_->now();
   if (!tls_) {
-    if (http1_handler_) {
+    if (options_.allowHTTP1 && http1_handler_) {
       sniff(std::move(*accepted), accepted_at);
     } else {
       addSession(std::move(*accepted), accepted_at);
@@ -356,7 +356,7 @@ void Http2Server::onConnection() {
           }
           // allowHTTP1: ALPN http/1.1, or none (Node serves such a client as HTTP/1 too).
           const std::string alpn = p->socket()->alpnProtocol();
-          if (http1_handler_ && (alpn == "http/1.1" || alpn.empty())) {
+          if (options_.allowHTTP1 && http1_handler_ && (alpn == "http/1.1" || alpn.empty())) {
             std::unique_ptr<TlsSocket> socket = p->release();
             pending_tls_.erase(it);
             http1_handler_(std::move(socket), "");

@@ -129,7 +129,8 @@ class Http2Server {
   size_t sessionCount() const { return sessions_.size(); }
   UvLoop* loop() const { return loop_; }
   // The allowHTTP1 hook (transport/http1/'s Http1Server::attach sets it): takes each connection
-  // that is not HTTP/2, with the bytes already read from it. Once set, a cleartext server reads
+  // that is not HTTP/2, with the bytes already read from it; only with ServerOptions::allowHTTP1
+  // (without it, connections are handled as before). Once set, a cleartext server reads
   // the first bytes of each connection to tell (24 bytes at most: the HTTP/2 preface), within
   // handshakeTimeout; a secure server hands it TLS connections that negotiated http/1.1 or no
   // ALPN (allowHTTP1 makes the server offer http/1.1).

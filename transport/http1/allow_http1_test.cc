@@ -85,6 +85,30 @@ TEST(AllowHttp1Test, Http2AndHttp1OnOnePort) {
   socket->setHandler(nullptr);
 }
 
+TEST(AllowHttp1Test, WithoutAllowHttp1TheHookIsNotUsed) {
+  UvLoop loop;
+  auto server = *Http2Server::createServer(&loop);  // allowHTTP1 false
+  auto events = RequestEvents::attach(*server);
+  int requests = 0;
+  events->onRequest([&](std::shared_ptr<Http2ServerRequest>,
+                        std::shared_ptr<Http2ServerResponse> res) {
+    ++requests;
+    res->end();
+  });
+  auto http1 = Http1Server::attach(*server, events);
+  ASSERT_TRUE(server->listen(0, "127.0.0.1").ok());
+  Raw raw;
+  auto socket = UvSocket::connect(&loop, "127.0.0.1", server->port());
+  socket->setHandler(&raw);
+  socket->write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_TRUE(RunUntil(loop, [&] { return raw.closed; }));  // a bad HTTP/2 preface, as before
+  EXPECT_THAT(raw.received, ::testing::Not(HasSubstr("HTTP/1.1")));
+  EXPECT_EQ(requests, 0);
+  EXPECT_EQ(http1->connectionCount(), 0u);
+  socket->setHandler(nullptr);
+  server->close();
+}
+
 TEST(AllowHttp1Test, SilentConnectionIsDroppedAfterHandshakeTimeout) {
   ServerOptions options;
   options.handshakeTimeout = 50;
