@@ -40,8 +40,9 @@ absl::Status checkHeader(const std::string& name, const std::vector<std::string>
                      "Cannot set HTTP/2 pseudo-headers");
   }
   if (name[0] == ':') {
-    return nodeError(absl::StatusCode::kInvalidArgument, "ERR_HTTP2_INVALID_PSEUDOHEADER",
-                     absl::StrCat("\"", name, "\" is an invalid pseudoheader or is used incorrectly"));
+    return nodeError(
+        absl::StatusCode::kInvalidArgument, "ERR_HTTP2_INVALID_PSEUDOHEADER",
+        absl::StrCat("\"", name, "\" is an invalid pseudoheader or is used incorrectly"));
   }
   if (!isValidHeaderName(name)) {
     return nodeError(absl::StatusCode::kInvalidArgument, "ERR_INVALID_HTTP_TOKEN",

@@ -1,7 +1,7 @@
 // transport/compat/server_response.h — Http2ServerResponse: node:http2's compatibility-API
 // response (lib/internal/http2/compat.js), the `res` of a 'request' event, over one exchange (an
-// HTTP/2 stream, or an HTTP/1.1 request: see server_request.h). It renders the HTTP/1 ServerResponse shape: statusCode, setHeader(),
-// writeHead(), write()/end(), addTrailers().
+// HTTP/2 stream, or an HTTP/1.1 request: see server_request.h). It renders the HTTP/1
+// ServerResponse shape: statusCode, setHeader(), writeHead(), write()/end(), addTrailers().
 //
 // Threading: the stream's loop thread only. Lifetime: shared_ptr; the stream's listeners keep
 // the response alive until the stream's 'close'; afterwards it stays valid while you hold it and
