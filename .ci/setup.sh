@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # clang 14 and its libFuzzer runtime.
 PACKAGES=(
   g++ make bazel-bootstrap python3 ca-certificates
-  libnghttp2-dev libssl-dev openssl libuv1-dev zlib1g-dev libabsl-dev
+  libnghttp2-dev libssl-dev openssl libuv1-dev zlib1g-dev libabsl-dev libhttp-parser-dev
   libprotobuf-dev libprotoc-dev protobuf-compiler
   googletest libgtest-dev libgmock-dev
   nghttp2-client curl python3-h2 python3-grpcio

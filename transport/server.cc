@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include <utility>
@@ -10,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "transport/constants.h"
 #include "transport/errors.h"
+#include "transport/internal/prefixed_socket.h"
 #include "transport/session_timeouts.h"
 #include "transport/tls_socket.h"
 #include "transport/socket_address.h"
@@ -65,6 +67,56 @@ class PendingTls : public Socket::Handler {
   bool closed_ = false;
 };
 
+// The first bytes of a cleartext connection, to tell HTTP/2 (its client preface) from HTTP/1
+// when the server has an HTTP/1 hook (allowHTTP1).
+class PendingPlain : public Socket::Handler {
+ public:
+  static constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+  PendingPlain(std::unique_ptr<Socket> socket, std::function<void(PendingPlain*)> done)
+      : socket_(std::move(socket)), done_(std::move(done)) {
+    socket_->setHandler(this);
+  }
+  std::unique_ptr<Socket> release() {
+    socket_->setHandler(nullptr);
+    socket_->pauseReading();
+    return std::move(socket_);
+  }
+  void onSocketConnect() override {}
+  void onSocketData(std::string_view data) override {
+    if (decided_) return;
+    read_.append(data);
+    const size_t n = std::min(read_.size(), kPreface.size());
+    if (read_.compare(0, n, kPreface.substr(0, n)) != 0) {
+      http2_ = false;
+    } else if (n < kPreface.size()) {
+      return;  // a prefix of the preface so far
+    }
+    decided_ = true;
+    socket_->pauseReading();
+    done_(this);
+  }
+  void onSocketDrain() override {}
+  void onSocketClose(absl::Status) override {
+    socket_->setHandler(nullptr);
+    closed_ = true;
+    decided_ = true;
+    done_(this);
+  }
+  bool closed() const { return closed_; }
+  bool http2() const { return http2_; }
+  std::string takeRead() { return std::move(read_); }
+  std::unique_ptr<Timer> timer;
+  uint64_t accepted_at = 0;
+
+ private:
+  std::unique_ptr<Socket> socket_;
+  std::function<void(PendingPlain*)> done_;
+  std::string read_;
+  bool http2_ = true;
+  bool decided_ = false;
+  bool closed_ = false;
+};
+
 Http2Server::Http2Server(UvLoop* loop, ServerOptions options, std::shared_ptr<TlsContext> tls)
     : loop_(loop), options_(std::move(options)), tls_(std::move(tls)) {
   if (!options_.memoryQuota && options_.maxServerMemory > 0) {
@@ -80,6 +132,7 @@ Http2Server::~Http2Server() {
   }
   for (auto& session : sessions_) session->destroy();
   pending_tls_.clear();
+  pending_plain_.clear();
 }
 
 absl::StatusOr<std::unique_ptr<Http2Server>> Http2Server::createServer(UvLoop* loop,
@@ -91,7 +144,12 @@ absl::StatusOr<std::unique_ptr<Http2Server>> Http2Server::createServer(UvLoop* l
 absl::StatusOr<std::unique_ptr<Http2Server>> Http2Server::createSecureServer(
     UvLoop* loop, const TlsOptions& tls, ServerOptions options) {
   if (absl::Status st = validateSettings(options.settings); !st.ok()) return st;
-  auto ctx = TlsContext::createServer(tls);
+  TlsOptions offered = tls;
+  if (options.allowHTTP1 && std::find(offered.ALPNProtocols.begin(), offered.ALPNProtocols.end(),
+                                      "http/1.1") == offered.ALPNProtocols.end()) {
+    offered.ALPNProtocols.push_back("http/1.1");  // as Node: ['h2', 'http/1.1']
+  }
+  auto ctx = TlsContext::createServer(offered);
   if (!ctx.ok()) return ctx.status();
   return std::unique_ptr<Http2Server>(new Http2Server(loop, std::move(options), *ctx));
 }
@@ -264,7 +322,11 @@ void Http2Server::onConnection() {
   if (!accepted.ok()) return;
   const uint64_t accepted_at = loop_->now();
   if (!tls_) {
-    addSession(std::move(*accepted), accepted_at);
+    if (options_.allowHTTP1 && http1_handler_) {
+      sniff(std::move(*accepted), accepted_at);
+    } else {
+      addSession(std::move(*accepted), accepted_at);
+    }
     return;
   }
   auto tls = TlsSocket::create(loop_, std::move(*accepted), tls_, /*isServer=*/true);
@@ -292,6 +354,14 @@ void Http2Server::onConnection() {
             pending_tls_.erase(it);
             return;
           }
+          // allowHTTP1: ALPN http/1.1, or none (Node serves such a client as HTTP/1 too).
+          const std::string alpn = p->socket()->alpnProtocol();
+          if (options_.allowHTTP1 && http1_handler_ && (alpn == "http/1.1" || alpn.empty())) {
+            std::unique_ptr<TlsSocket> socket = p->release();
+            pending_tls_.erase(it);
+            http1_handler_(std::move(socket), "");
+            return;
+          }
           // Node: 'unknownProtocol', or a 403 in plain text when nobody listens; either way
           // the socket is destroyed after unknownProtocolTimeout.
           std::vector<std::string> offered = p->socket()->clientAlpnProtocols();
@@ -317,6 +387,45 @@ void Http2Server::onConnection() {
     pending->timer->unref();
   }
   pending_tls_[key] = std::move(pending);
+}
+
+void Http2Server::sniff(std::unique_ptr<Socket> socket, uint64_t accepted_at) {
+  std::weak_ptr<bool> alive = alive_;
+  auto pending = std::make_unique<PendingPlain>(std::move(socket), [this, alive](PendingPlain* p) {
+    if (alive.expired()) return;
+    // Not on the socket's stack: we may destroy it.
+    loop_->post([this, alive, p] {
+      if (alive.expired()) return;
+      auto it = pending_plain_.find(p);
+      if (it == pending_plain_.end()) return;
+      if (p->closed()) {
+        pending_plain_.erase(it);
+        return;
+      }
+      const bool http2 = p->http2();
+      const uint64_t p_accepted_at = p->accepted_at;
+      std::string read = p->takeRead();
+      std::unique_ptr<Socket> socket = p->release();
+      pending_plain_.erase(it);
+      if (http2 || !http1_handler_) {
+        auto prefixed = std::make_unique<PrefixedSocket>(loop_, std::move(socket), std::move(read));
+        PrefixedSocket* raw = prefixed.get();
+        if (addSession(std::move(prefixed), p_accepted_at)) raw->resumeReading();
+      } else {
+        http1_handler_(std::move(socket), std::move(read));
+      }
+    });
+  });
+  PendingPlain* key = pending.get();
+  pending->accepted_at = accepted_at;
+  if (options_.handshakeTimeout > 0) {
+    pending->timer = loop_->createTimer();
+    pending->timer->start(options_.handshakeTimeout, [this, alive, key] {
+      if (!alive.expired()) pending_plain_.erase(key);
+    });
+    pending->timer->unref();
+  }
+  pending_plain_[key] = std::move(pending);
 }
 
 bool Http2Server::addSession(std::unique_ptr<Socket> socket, uint64_t accepted_at) {

@@ -28,6 +28,7 @@
 namespace h2rpc::transport {
 
 class PendingTls;
+class PendingPlain;
 
 // createServer() options: the session options plus the server's own.
 struct ServerOptions : SessionOptions {
@@ -59,6 +60,10 @@ struct ServerOptions : SessionOptions {
   // 1 h, gRPC's max_connection_idle off (rpc::ServerOptions has it). Node's HTTP/1
   // keepAliveTimeout is the same idea (5 s there). Clients that ping keep their connection.
   uint64_t sessionIdleTimeout = 180000;
+  // Node's allowHTTP1: a secure server also offers ALPN "http/1.1". The HTTP/1 connections (TLS
+  // with ALPN http/1.1 or none; cleartext whose first bytes are not the HTTP/2 preface) go to
+  // the server's HTTP/1 handler (setHttp1Handler; transport/http1/ sets it) when there is one.
+  bool allowHTTP1 = false;
 };
 
 // server.listen() options beyond host and port (Node's listen({...}) object).
@@ -122,6 +127,15 @@ class Http2Server {
   // The context new connections get (null on a cleartext server).
   const std::shared_ptr<TlsContext>& secureContext() const { return tls_; }
   size_t sessionCount() const { return sessions_.size(); }
+  UvLoop* loop() const { return loop_; }
+  // The allowHTTP1 hook (transport/http1/'s Http1Server::attach sets it): takes each connection
+  // that is not HTTP/2, with the bytes already read from it; only with ServerOptions::allowHTTP1
+  // (without it, connections are handled as before). Once set, a cleartext server reads
+  // the first bytes of each connection to tell (24 bytes at most: the HTTP/2 preface), within
+  // handshakeTimeout; a secure server hands it TLS connections that negotiated http/1.1 or no
+  // ALPN (allowHTTP1 makes the server offer http/1.1).
+  using Http1Handler = std::function<void(std::unique_ptr<Socket> socket, std::string prefix)>;
+  void setHttp1Handler(Http1Handler handler) { http1_handler_ = std::move(handler); }
   // The budget the sessions share (maxServerMemory), or nullptr if there is none.
   const std::shared_ptr<MemoryQuota>& memoryQuota() const { return options_.memoryQuota; }
 
@@ -146,6 +160,9 @@ class Http2Server {
 
  private:
   friend class PendingTls;
+  friend class PendingPlain;
+  // A cleartext connection while its first bytes tell HTTP/2 from HTTP/1 (with an HTTP/1 hook).
+  void sniff(std::unique_ptr<Socket> socket, uint64_t accepted_at);
   Http2Server(UvLoop* loop, ServerOptions options, std::shared_ptr<TlsContext> tls);
   void onConnection();
   // False if no session could be made (the socket is then gone).
@@ -167,6 +184,8 @@ class Http2Server {
   std::set<std::shared_ptr<ServerHttp2Session>> sessions_;
   // TLS connections whose handshake is not done yet.
   std::map<PendingTls*, std::unique_ptr<PendingTls>> pending_tls_;
+  std::map<PendingPlain*, std::unique_ptr<PendingPlain>> pending_plain_;
+  Http1Handler http1_handler_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 
   Event<std::shared_ptr<ServerHttp2Stream>, const Headers&, uint8_t> stream_event_;

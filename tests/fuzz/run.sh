@@ -19,7 +19,7 @@ cd "$(dirname "$0")/../.."
 FUZZ_S=${FUZZ_S:-60}
 FUZZ_TIMEOUT=${FUZZ_TIMEOUT:-5}
 JOBS=${FUZZ_JOBS:-1}
-ALL=(server_session client_session rpc_server deframer metadata timeout status authority)
+ALL=(server_session client_session rpc_server deframer metadata timeout status authority http1_request)
 targets=("$@")
 ((${#targets[@]})) || targets=("${ALL[@]}")
 
