@@ -214,10 +214,6 @@ absl::Status ServerHttp2Stream::startFileResponse(int fd, bool owns_fd, std::str
     return nodeError(absl::StatusCode::kOutOfRange, "ERR_OUT_OF_RANGE",
                      "The value of \"options.offset\" is out of range. It must be >= 0.");
   }
-  if (options.length < -1) {
-    return nodeError(absl::StatusCode::kOutOfRange, "ERR_OUT_OF_RANGE",
-                     "The value of \"options.length\" is out of range. It must be >= -1.");
-  }
   const std::optional<std::string> status = headers.get(constants::HTTP2_HEADER_STATUS);
   if (status == "204" || status == "205" || status == "304") {
     return nodeError(absl::StatusCode::kInvalidArgument, "ERR_HTTP2_PAYLOAD_FORBIDDEN",

@@ -370,8 +370,8 @@ struct RespondWithFileOptions {
   // listener, the stream stays open (respond with a 404 from it). Without it, the stream is
   // destroyed with the error ('error', RST_STREAM INTERNAL_ERROR), as Node.
   std::function<void(const absl::Status&)> onError;
-  int64_t offset = 0;
-  int64_t length = -1;  // -1: up to the end of the file
+  int64_t offset = 0;    // past the end of the file: an empty body (content-length 0)
+  int64_t length = -1;   // negative: up to the end of the file (as Node)
   bool waitForTrailers = false;
 };
 
@@ -398,8 +398,9 @@ class ServerHttp2Stream : public Http2Stream {
   // read in bounded chunks (64 KiB pread on the loop thread) only as the stream drains, so a
   // slow reader or a shut flow-control window holds at most one chunk plus the high-water mark
   // in memory. Refused at once: a destroyed stream (ERR_HTTP2_INVALID_STREAM), headers already
-  // sent (ERR_HTTP2_HEADERS_SENT), :status 204/205/304 (ERR_HTTP2_PAYLOAD_FORBIDDEN), a
-  // negative offset or length below -1 (ERR_OUT_OF_RANGE). Later errors go to options.onError
+  // sent or a file response already started (ERR_HTTP2_HEADERS_SENT), :status 204/205/304
+  // (ERR_HTTP2_PAYLOAD_FORBIDDEN), a negative offset (ERR_OUT_OF_RANGE; Node announces a
+  // content-length past the file and resets). Later errors go to options.onError
   // (see there): ENOENT and other open/fstat errors as Node's SystemError code, a directory
   // (ERR_HTTP2_SEND_FILE), offset/length on a non-seekable file (ERR_HTTP2_SEND_FILE_NOSEEK).
   // A read error once the response is under way destroys the stream (RST_STREAM
