@@ -2,9 +2,10 @@
 # file_server against curl --http2-prior-knowledge: a 3 MiB file arrives byte-exact (sha256), a
 # Range gives 206 with those bytes, a range past the end 416, If-Modified-Since 304, a missing
 # file and a path out of the root 404.
-#   file_server_test.sh SERVER
+# Then the same large file over TLS (ALPN h2) with the test CA.
+#   file_server_test.sh SERVER CERT KEY CA
 set -u
-server=$1
+server=$1 cert=$2 key=$3 ca=$4
 root=$TEST_TMPDIR/root
 mkdir -p "$root/sub"
 head -c $((3 * 1024 * 1024 + 7)) /dev/urandom >"$root/sub/big.bin"
@@ -53,4 +54,21 @@ code=$(c -o /dev/null -w '%{http_code}' --path-as-is "$url/../outside.txt")
 code=$(c -o /dev/null -w '%{http_code}' "$url/sub")
 [ "$code" = 404 ] || fail "directory: $code"
 kill -0 $pid || fail "the server died"
+kill -9 $pid; wait $pid 2>/dev/null
+
+log=$TEST_TMPDIR/tls.log
+"$server" --root="$root" --port=0 --tls_cert="$cert" --tls_key="$key" >"$log" 2>&1 &
+pid=$!
+for _ in $(seq 200); do
+  grep -q "file_server: serving" "$log" && break
+  kill -0 $pid 2>/dev/null || break
+  sleep 0.05
+done
+port=$(sed -n 's/.*https:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$log")
+[ -n "$port" ] || { echo "the TLS server did not start:"; cat "$log"; exit 1; }
+timeout 30 curl -sS --http2 --cacert "$ca" --resolve "localhost:$port:127.0.0.1" \
+  -o "$TEST_TMPDIR/tls.bin" -D "$TEST_TMPDIR/h3" "https://localhost:$port/sub/big.bin" || fail "curl tls"
+grep -q "^HTTP/2 200" "$TEST_TMPDIR/h3" || fail "no HTTP/2 200 over TLS: $(cat "$TEST_TMPDIR/h3")"
+got=$(sha256sum <"$TEST_TMPDIR/tls.bin" | cut -d' ' -f1)
+[ "$want" = "$got" ] || fail "TLS sha256 $got, want $want"
 echo "ok"
