@@ -335,15 +335,44 @@ TEST(RespondWithFileTest, RefusedAtOnce) {
     codes.push_back(nodeErrorCode(s->respondWithFile(path, {}, {.offset = -1})));
     ASSERT_TRUE(s->respondWithFile(path).ok());
     codes.push_back(nodeErrorCode(s->respondWithFile(path)));
-    // The Duplex is closed: the application's writes are refused.
+    // The Duplex is closed: the application's writes and end() are refused.
     EXPECT_FALSE(s->write("x"));
+    s->end("y", [&](absl::Status st) { codes.push_back(nodeErrorCode(st)); });
   };
   auto req = get(p);
   Recorder r(*req);
   p.run();
   EXPECT_THAT(codes, ElementsAre("ERR_HTTP2_PAYLOAD_FORBIDDEN", "ERR_OUT_OF_RANGE",
-                                 "ERR_HTTP2_HEADERS_SENT"));
+                                 "ERR_HTTP2_HEADERS_SENT", "ERR_STREAM_WRITE_AFTER_END"));
   EXPECT_EQ(r.body, contents);
+}
+
+int openFds() {
+  int n = 0;
+  for (int fd = 0; fd < 4096; ++fd) n += ::fcntl(fd, F_GETFD) != -1;
+  return n;
+}
+
+TEST(RespondWithFileTest, AClientResetMidFileClosesTheFile) {
+  std::string contents;
+  const std::string path = makeFile("reset.bin", 2 << 20, &contents);
+  Pair p;
+  p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers&) {
+    ASSERT_TRUE(s->respondWithFile(path).ok());
+  };
+  const int before = openFds();
+  auto req = get(p);
+  std::string body;
+  req->onData([&](std::string_view d) {
+    body += d;
+    if (body.size() >= 50000) req->close(NGHTTP2_CANCEL);
+  });
+  p.run();
+  ASSERT_EQ(p.streams.size(), 1u);
+  EXPECT_TRUE(p.streams[0]->destroyed());
+  EXPECT_EQ(p.streams[0]->rstCode(), uint32_t{NGHTTP2_CANCEL});
+  EXPECT_LT(body.size(), contents.size());
+  EXPECT_EQ(openFds(), before);  // the server closed the file it opened
 }
 
 TEST(RespondWithFileTest, HeadRequestGetsTheHeadersOnly) {
