@@ -163,7 +163,7 @@ bool Http2Stream::write(std::string data, WriteCallback cb) {
 }
 
 bool Http2Stream::write(SharedBuffer data, WriteCallback cb) {
-  if (destroyed_ || writable_ending_) {
+  if (destroyed_ || writable_ending_ || (file_response_ && !writing_file_)) {
     absl::Status err = destroyed_ ? streamDestroyed() : writeAfterEnd();
     auto self = shared_from_this();
     post([self, err, cb = std::move(cb)] {
@@ -198,6 +198,11 @@ bool Http2Stream::write(SharedBuffer data, WriteCallback cb) {
 }
 
 void Http2Stream::end(std::string data, WriteCallback cb) {
+  if (file_response_ && !writing_file_ && !destroyed_) {
+    // respondWithFile() ends the stream itself (Node closed the Duplex).
+    if (cb) post([cb = std::move(cb)] { cb(writeAfterEnd()); });
+    return;
+  }
   if (destroyed_) {
     if (cb) {
       auto self = shared_from_this();

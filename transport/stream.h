@@ -24,6 +24,8 @@
 #include <string_view>
 #include <vector>
 
+#include <sys/stat.h>
+
 #include "absl/status/status.h"
 #include "transport/buffer.h"
 #include "transport/event.h"
@@ -327,6 +329,10 @@ struct Nghttp2Callbacks;
   mutable std::optional<Headers> sent_trailers_;
   std::span<const StaticHeaderField> static_sent_trailers_;
   bool trailers_sent_ = false;
+  // respondWithFile()/respondWithFD() owns the writable side: the application's write()/end()
+  // are refused (Node closes the Duplex), only the file sender's (writing_file_) go through.
+  bool file_response_ = false;
+  bool writing_file_ = false;
   std::unique_ptr<Timer> timer_;
   uint64_t timeout_ms_ = 0;
   std::vector<ListenerId> timeout_callbacks_;  // once-listeners setTimeout() added (see there)
@@ -347,6 +353,30 @@ struct RespondOptions {
   bool sendDate = true;          // add a `date` header when absent (Node's default)
 };
 
+// The part of a file respondWithFile()/respondWithFD() sends (Node's statOptions): statCheck may
+// change it, e.g. for a Range request.
+struct FileRange {
+  int64_t offset = 0;   // first byte sent
+  int64_t length = -1;  // bytes sent; -1: up to the end of the file
+};
+
+// Node's respondWithFile()/respondWithFD() options.
+struct RespondWithFileOptions {
+  // Called with the file's fstat(), the response headers and the range before anything is sent;
+  // it may add headers or change the range. Returning false cancels the response (the caller
+  // answers itself, e.g. respond({{":status", "304"}})); the file is not read.
+  std::function<bool(const struct stat&, Headers&, FileRange&)> statCheck;
+  // Errors before the response is sent (open/fstat failed, a directory): given to this
+  // listener, the stream stays open (respond with a 404 from it). Without it, the stream is
+  // destroyed with the error ('error', RST_STREAM INTERNAL_ERROR), as Node.
+  std::function<void(const absl::Status&)> onError;
+  int64_t offset = 0;    // past the end of the file: an empty body (content-length 0)
+  int64_t length = -1;   // negative: up to the end of the file (as Node)
+  bool waitForTrailers = false;
+};
+
+class FileSender;
+
 // A stream the peer opened on our server session.
 class ServerHttp2Stream : public Http2Stream {
  public:
@@ -362,6 +392,26 @@ class ServerHttp2Stream : public Http2Stream {
   // 205, 304, HEAD) are respond()'s.
   absl::Status respondStatic(std::span<const StaticHeaderField> headers,
                              RespondOptions options = {});
+  // Node's respondWithFile(): responds with the contents of the file at `path` (status 200 unless
+  // `headers` says otherwise, content-length from fstat() and the range), then ends the stream
+  // (or 'wantTrailers'). Returns at once: the file is opened and stat'ed from the loop, then
+  // read in bounded chunks (64 KiB pread on the loop thread) only as the stream drains, so a
+  // slow reader or a shut flow-control window holds at most one chunk plus the high-water mark
+  // in memory. Refused at once: a destroyed stream (ERR_HTTP2_INVALID_STREAM), headers already
+  // sent or a file response already started (ERR_HTTP2_HEADERS_SENT), :status 204/205/304
+  // (ERR_HTTP2_PAYLOAD_FORBIDDEN), a negative offset (ERR_OUT_OF_RANGE; Node announces a
+  // content-length past the file and resets). Later errors go to options.onError
+  // (see there): ENOENT and other open/fstat errors as Node's SystemError code, a directory
+  // (ERR_HTTP2_SEND_FILE), offset/length on a non-seekable file (ERR_HTTP2_SEND_FILE_NOSEEK).
+  // A read error once the response is under way destroys the stream (RST_STREAM
+  // INTERNAL_ERROR). The application's write()/end() are refused from the call on.
+  absl::Status respondWithFile(std::string path, const Headers& headers = {},
+                               RespondWithFileOptions options = {});
+  // The same for an open, readable descriptor, which stays the caller's: it is not closed, and
+  // must stay open until the stream's 'close'. Reads use pread() from the offset on regular
+  // files (the descriptor's position is left alone), read() otherwise.
+  absl::Status respondWithFD(int fd, const Headers& headers = {},
+                             RespondWithFileOptions options = {});
   // Sends a 1xx informational HEADERS before respond() (ERR_HTTP2_HEADERS_AFTER_RESPOND after).
   absl::Status additionalHeaders(const Headers& headers);
   bool headRequest() const { return head_request_; }
@@ -380,6 +430,9 @@ class ServerHttp2Stream : public Http2Stream {
 
  private:
   friend class ServerHttp2Session;
+  friend class FileSender;
+  absl::Status startFileResponse(int fd, bool owns_fd, std::string path, const Headers& headers,
+                                 RespondWithFileOptions options);
   Headers request_headers_;
 };
 
