@@ -27,6 +27,7 @@
 #include "absl/time/time.h"
 #include "google/protobuf/message_lite.h"
 #include "rpc/backoff.h"
+#include "rpc/channelz.h"
 #include "rpc/compression.h"
 #include "rpc/connectivity.h"
 #include "rpc/context.h"
@@ -268,6 +269,15 @@ class Channel : public std::enable_shared_from_this<Channel> {
   // The keepalive pinger of the connection made last (null when keepalive is off or before the
   // first connection); with round_robin each connection has its own.
   const KeepalivePinger* keepalive() const { return keepalive_.get(); }
+  // A channelz-like snapshot (rpc/channelz.h): state, LB policy, call counters and each
+  // subchannel with its connection (windows, open streams, GOAWAY, keepalive pings). Any
+  // thread: read directly on the loop thread, else posted there and waited for (as the
+  // blocking API does); only the target when the loop is gone.
+  ChannelSnapshot Snapshot();
+  // Calls started on this channel, and those that ended with OK / another status (loop thread).
+  uint64_t calls_started() const { return calls_started_; }
+  uint64_t calls_succeeded() const { return calls_succeeded_; }
+  uint64_t calls_failed() const { return calls_failed_; }
 
  private:
   Channel(transport::UvLoop* loop, std::string target, ChannelOptions options);
@@ -347,6 +357,12 @@ class Channel : public std::enable_shared_from_this<Channel> {
   // The current connection's pinger (null when keepalive is off).
   std::shared_ptr<KeepalivePinger> keepalive_;
   void StartKeepalive(const std::shared_ptr<transport::ClientHttp2Session>& session);
+  // Snapshot counters (rpc/channelz.h): plain integers, loop thread only.
+  uint64_t calls_started_ = 0;
+  uint64_t calls_succeeded_ = 0;
+  uint64_t calls_failed_ = 0;
+  std::optional<absl::Time> last_call_started_;
+  ChannelSnapshot SnapshotOnLoop() const;
   friend class ClientCall;
 };
 

@@ -1112,6 +1112,7 @@ int Http2Session::onFrameRecv(const nghttp2_frame* frame) {
       std::string opaque(reinterpret_cast<const char*>(frame->goaway.opaque_data),
                          frame->goaway.opaque_data_len);
       goaway_code_ = code;
+      goaway_received_ = true;
       goaway_last_stream_id_ = last;
       post([self, code, last, opaque] {
         // Reported even if the connection closed right after the GOAWAY (as it usually does).
