@@ -346,18 +346,15 @@ TEST(ChannelzJson, EscapesStringsAndWritesNullForMissingTimes) {
   sub.last_error = "UNAVAILABLE: \"refused\"";
   s.subchannels.push_back(sub);
   const std::string json = ToJson(s);
+  // Valid JSON (protobuf's parser agrees), with the escapes JSON needs. (The values are
+  // checked as text: protobuf's Map lookups crash in TSan builds against Debian's libprotobuf.)
   EXPECT_TRUE(ParsesAsJson(json)) << json;
-  google::protobuf::Struct parsed;
-  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json, &parsed).ok());
-  EXPECT_EQ(parsed.fields().at("target").string_value(), s.target);
-  EXPECT_TRUE(parsed.fields().at("last_call_started").has_null_value());
-  const auto& subs = parsed.fields().at("subchannels").list_value();
-  ASSERT_EQ(subs.values_size(), 1);
-  EXPECT_EQ(subs.values(0).struct_value().fields().at("last_error").string_value(),
-            sub.last_error);
-  EXPECT_TRUE(subs.values(0).struct_value().fields().at("connection").has_null_value());
-  EXPECT_EQ(subs.values(0).struct_value().fields().at("state").string_value(),
-            "TRANSIENT_FAILURE");
+  EXPECT_NE(json.find(R"("target":"dns:///a\"b\\c\n\u0001")"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("last_error":"UNAVAILABLE: \"refused\"")"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("last_call_started":null)"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("connection":null)"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("state":"TRANSIENT_FAILURE")"), std::string::npos) << json;
+  EXPECT_FALSE(ParsesAsJson(json.substr(0, json.size() - 1)));  // the check can fail
 }
 
 }  // namespace

@@ -129,7 +129,12 @@ Channel::Channel(transport::UvLoop* loop, std::string target, ChannelOptions opt
   resolve_backoff_ = ConnectionBackoff(options_.backoff, /*seed=*/0);
   auto parsed = ParseTarget(target_);
   if (parsed.ok()) {
-    auto resolver = Resolver::Create(loop_, *parsed, options_.lookup, options_.resolve);
+    auto resolver = Resolver::Create(loop_, *parsed, options_.lookup, options_.resolve,
+                                     {.enabled = options_.dns_txt_service_config &&
+                                                 !options_.disable_service_config_lookup,
+                                      .lookup = options_.txt_lookup,
+                                      .hostname = "",
+                                      .random_percent = {}});
     if (resolver.ok()) {
       parsed_target_ = std::move(*parsed);
       resolver_ = std::move(*resolver);

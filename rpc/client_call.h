@@ -130,6 +130,15 @@ struct ChannelOptions {
   // gRPC's GRPC_ARG_SERVICE_CONFIG_DISABLE_RESOLUTION: ignore the resolver's service configs
   // (`service_config` alone counts).
   bool disable_service_config_lookup = false;
+  // gRFC A2 (rpc/dns_service_config.h): the built-in DNS resolver also looks up the TXT record
+  // _grpc_config.<host> and gives its service config (the first choice for "c++", this host
+  // and a random percentage), which the channel applies as any resolver's. Off by default as
+  // in gRPC C++ 1.51, whose c-ares resolver looks TXT records up only when
+  // GRPC_ARG_SERVICE_CONFIG_DISABLE_RESOLUTION is set to 0. A bad record or a failed lookup:
+  // no config from DNS (resolver()->txt_error() says why), the channel works on.
+  bool dns_txt_service_config = false;
+  // Replaces res_query() for those TXT lookups (tests), as `lookup` does for addresses.
+  TxtLookupFunction txt_lookup;
   // Retry buffers (gRFC A6): the request bytes one call keeps for replaying on a new attempt
   // until it commits (gRPC's GRPC_ARG_PER_RPC_RETRY_BUFFER_SIZE default), and those of all this
   // channel's calls together. A call whose next message would exceed either commits: it is not
