@@ -44,6 +44,7 @@ std::string TimeText(const std::optional<absl::Time>& t) {
 void AppendConnectionText(const ConnectionSnapshot& c, const std::string& indent,
                           std::string& out) {
   absl::StrAppend(&out, indent, "connection peer=", c.peer.empty() ? "?" : c.peer,
+                  " local=", c.local.empty() ? "?" : c.local,
                   " state=", ConnectionStateName(c.state));
   if (c.goaway_sent) absl::StrAppend(&out, " goaway_sent");
   if (c.goaway_received) absl::StrAppend(&out, " goaway_received(code=", c.goaway_received_code, ")");
@@ -106,7 +107,7 @@ const char* JsonBool(bool b) { return b ? "true" : "false"; }
 std::string ConnectionJson(const ConnectionSnapshot& c) {
   const transport::SessionState& f = c.flow;
   std::string out = absl::StrCat(
-      "{\"peer\":", JsonString(c.peer), ",\"state\":", JsonString(ConnectionStateName(c.state)),
+      "{\"peer\":", JsonString(c.peer), ",\"local\":", JsonString(c.local), ",\"state\":", JsonString(ConnectionStateName(c.state)),
       ",\"goaway_sent\":", JsonBool(c.goaway_sent),
       ",\"goaway_received\":", JsonBool(c.goaway_received),
       ",\"goaway_received_code\":", c.goaway_received_code,
@@ -215,6 +216,8 @@ ConnectionSnapshot SnapshotSession(const transport::Http2Session& session) {
   if (const transport::Socket* socket = session.socket()) {
     const std::string address = socket->remoteAddress();
     if (!address.empty()) c.peer = absl::StrCat(address, ":", socket->remotePort());
+    const std::string local = socket->localAddress();
+    if (!local.empty()) c.local = absl::StrCat(local, ":", socket->localPort());
   }
   if (session.destroyed()) {
     c.state = ConnectionState::kClosed;

@@ -59,6 +59,7 @@ const char* ConnectionStateName(ConnectionState state);
 // One HTTP/2 connection.
 struct ConnectionSnapshot {
   std::string peer;  // "address:port" as ServerCall::peer(); "" when the socket does not say
+  std::string local;  // our end, the same way (transport's Socket::localAddress/localPort)
   ConnectionState state = ConnectionState::kConnecting;
   bool goaway_sent = false;      // we began closing (GOAWAY sent or about to be)
   bool goaway_received = false;  // the peer sent a GOAWAY

@@ -138,6 +138,7 @@ TEST_F(ChannelzTest, ServerShowsConnectionsOpenStreamAndCounters) {
     EXPECT_FALSE(c.goaway_sent);
     EXPECT_FALSE(c.goaway_received);
     EXPECT_TRUE(absl::StartsWith(c.peer, "127.0.0.1:")) << c.peer;
+    EXPECT_EQ(c.local, "127.0.0.1:" + std::to_string(servers_->port()));
     EXPECT_GT(c.flow.localWindowSize, 0);
     EXPECT_GT(c.flow.remoteWindowSize, 0);
     EXPECT_TRUE(c.last_call_started.has_value());
@@ -210,6 +211,11 @@ TEST_F(ChannelzTest, ChannelShowsCallsSubchannelAndOpenStream) {
   ASSERT_TRUE(s.subchannels[0].connection.has_value());
   const ConnectionSnapshot& c = *s.subchannels[0].connection;
   EXPECT_EQ(c.peer, "127.0.0.1:" + std::to_string(servers_->port()));
+  // The client's end is the server's peer.
+  ServerSnapshot server_side = servers_->Snapshot();
+  ASSERT_EQ(server_side.connections.size(), 1u);
+  EXPECT_TRUE(absl::StartsWith(c.local, "127.0.0.1:")) << c.local;
+  EXPECT_EQ(c.local, server_side.connections[0].peer);
   EXPECT_EQ(c.state, ConnectionState::kReady);
   EXPECT_GT(c.flow.localWindowSize, 0);
   EXPECT_GT(c.flow.remoteWindowSize, 0);
