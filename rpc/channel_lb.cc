@@ -9,6 +9,7 @@
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "rpc/client_call.h"
+#include "rpc/on_loop.h"
 #include "transport/connect.h"
 #include "transport/socket_address.h"
 
@@ -440,6 +441,39 @@ void Channel::Close() {
   resolve_backoff_started_ = false;
   MakePolicy();
   OnStateChange(ConnectivityState::kIdle);
+}
+
+ChannelSnapshot Channel::Snapshot() {
+  std::optional<ChannelSnapshot> snapshot =
+      CallOnLoop(loop_, [this] { return SnapshotOnLoop(); });
+  if (snapshot) return std::move(*snapshot);
+  ChannelSnapshot gone;
+  gone.target = target_;
+  return gone;
+}
+
+ChannelSnapshot Channel::SnapshotOnLoop() const {
+  ChannelSnapshot snapshot;
+  snapshot.target = target_;
+  snapshot.state = state_;
+  snapshot.lb_policy = lb_policy_name_;
+  snapshot.calls_started = calls_started_;
+  snapshot.calls_succeeded = calls_succeeded_;
+  snapshot.calls_failed = calls_failed_;
+  snapshot.last_call_started = last_call_started_;
+  if (!lb_) return snapshot;
+  for (const auto& s : lb_->subchannels()) {
+    SubchannelSnapshot sub;
+    sub.address = s->address().toString();
+    sub.state = s->state();
+    if (!s->last_error().ok()) sub.last_error = s->last_error().ToString();
+    if (const SubchannelConnection* c = s->connection(); c && c->session) {
+      sub.connection = internal::SnapshotSession(*c->session);
+      if (c->keepalive) sub.connection->keepalive_pings_sent = c->keepalive->pings_sent();
+    }
+    snapshot.subchannels.push_back(std::move(sub));
+  }
+  return snapshot;
 }
 
 }  // namespace h2rpc::rpc

@@ -129,7 +129,12 @@ Channel::Channel(transport::UvLoop* loop, std::string target, ChannelOptions opt
   resolve_backoff_ = ConnectionBackoff(options_.backoff, /*seed=*/0);
   auto parsed = ParseTarget(target_);
   if (parsed.ok()) {
-    auto resolver = Resolver::Create(loop_, *parsed, options_.lookup, options_.resolve);
+    auto resolver = Resolver::Create(loop_, *parsed, options_.lookup, options_.resolve,
+                                     {.enabled = options_.dns_txt_service_config &&
+                                                 !options_.disable_service_config_lookup,
+                                      .lookup = options_.txt_lookup,
+                                      .hostname = "",
+                                      .random_percent = {}});
     if (resolver.ok()) {
       parsed_target_ = std::move(*parsed);
       resolver_ = std::move(*resolver);
@@ -330,6 +335,8 @@ std::shared_ptr<ClientCall> ClientCall::Start(std::shared_ptr<Channel> channel, 
                                               CallOptions options) {
   std::shared_ptr<ClientCall> call(
       new ClientCall(std::move(channel), std::move(path), std::move(options)));
+  ++call->channel_->calls_started_;  // (rpc/channelz.h)
+  call->channel_->last_call_started_ = absl::Now();
   if (call->parent_ && !call->parent_->end_status().ok()) {
     call->End(call->parent_->end_status());  // the parent is over: do not start at all
     return call;
@@ -1235,6 +1242,7 @@ void ClientCall::End(absl::Status status) {
     if (done()) return;  // a hook ended the call itself
   }
   status_ = std::move(status);
+  ++(status_->ok() ? channel_->calls_succeeded_ : channel_->calls_failed_);  // (channelz.h)
   if (stop_) stop_->request_stop();
   parent_stop_.reset();  // (never runs inside that callback: it only posts)
   parent_.reset();

@@ -27,6 +27,7 @@
 #include "absl/time/time.h"
 #include "google/protobuf/message_lite.h"
 #include "rpc/backoff.h"
+#include "rpc/channelz.h"
 #include "rpc/compression.h"
 #include "rpc/connectivity.h"
 #include "rpc/context.h"
@@ -129,6 +130,15 @@ struct ChannelOptions {
   // gRPC's GRPC_ARG_SERVICE_CONFIG_DISABLE_RESOLUTION: ignore the resolver's service configs
   // (`service_config` alone counts).
   bool disable_service_config_lookup = false;
+  // gRFC A2 (rpc/dns_service_config.h): the built-in DNS resolver also looks up the TXT record
+  // _grpc_config.<host> and gives its service config (the first choice for "c++", this host
+  // and a random percentage), which the channel applies as any resolver's. Off by default as
+  // in gRPC C++ 1.51, whose c-ares resolver looks TXT records up only when
+  // GRPC_ARG_SERVICE_CONFIG_DISABLE_RESOLUTION is set to 0. A bad record or a failed lookup:
+  // no config from DNS (resolver()->txt_error() says why), the channel works on.
+  bool dns_txt_service_config = false;
+  // Replaces res_query() for those TXT lookups (tests), as `lookup` does for addresses.
+  TxtLookupFunction txt_lookup;
   // Retry buffers (gRFC A6): the request bytes one call keeps for replaying on a new attempt
   // until it commits (gRPC's GRPC_ARG_PER_RPC_RETRY_BUFFER_SIZE default), and those of all this
   // channel's calls together. A call whose next message would exceed either commits: it is not
@@ -271,6 +281,15 @@ class Channel : public std::enable_shared_from_this<Channel> {
   // The keepalive pinger of the connection made last (null when keepalive is off or before the
   // first connection); with round_robin each connection has its own.
   const KeepalivePinger* keepalive() const { return keepalive_.get(); }
+  // A channelz-like snapshot (rpc/channelz.h): state, LB policy, call counters and each
+  // subchannel with its connection (windows, open streams, GOAWAY, keepalive pings). Any
+  // thread: read directly on the loop thread, else posted there and waited for (as the
+  // blocking API does); only the target when the loop is gone.
+  ChannelSnapshot Snapshot();
+  // Calls started on this channel, and those that ended with OK / another status (loop thread).
+  uint64_t calls_started() const { return calls_started_; }
+  uint64_t calls_succeeded() const { return calls_succeeded_; }
+  uint64_t calls_failed() const { return calls_failed_; }
 
  private:
   Channel(transport::UvLoop* loop, std::string target, ChannelOptions options);
@@ -350,6 +369,12 @@ class Channel : public std::enable_shared_from_this<Channel> {
   // The current connection's pinger (null when keepalive is off).
   std::shared_ptr<KeepalivePinger> keepalive_;
   void StartKeepalive(const std::shared_ptr<transport::ClientHttp2Session>& session);
+  // Snapshot counters (rpc/channelz.h): plain integers, loop thread only.
+  uint64_t calls_started_ = 0;
+  uint64_t calls_succeeded_ = 0;
+  uint64_t calls_failed_ = 0;
+  std::optional<absl::Time> last_call_started_;
+  ChannelSnapshot SnapshotOnLoop() const;
   friend class ClientCall;
 };
 

@@ -1,5 +1,6 @@
 #include "rpc/resolver.h"
 
+#include <random>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -27,17 +28,22 @@ std::string AddressUriFromText(const std::string& text) {
 absl::StatusOr<std::shared_ptr<Resolver>> Resolver::Create(transport::UvLoop* loop,
                                                            Target target,
                                                            transport::LookupFunction lookup,
-                                                           ResolveFunction resolve) {
+                                                           ResolveFunction resolve,
+                                                           DnsTxtOptions txt) {
   if (!target.dns_authority.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "invalid target '", target.text, "': a DNS server authority ('", target.dns_authority,
         "') is not supported; use dns:///host:port"));
   }
   return std::shared_ptr<Resolver>(
-      new Resolver(loop, std::move(target), std::move(lookup), std::move(resolve)));
+      new Resolver(loop, std::move(target), std::move(lookup), std::move(resolve), std::move(txt)));
 }
 
 void Resolver::ResolveWithConfig(ResolverResultCallback callback) {
+  if (!resolve_ && txt_.enabled && target_.scheme == Target::Scheme::kDns) {
+    ResolveWithTxt(std::move(callback));
+    return;
+  }
   if (!resolve_) {
     Resolve([callback = std::move(callback)](
                 absl::StatusOr<std::vector<transport::SocketAddress>> addresses) {
@@ -54,6 +60,52 @@ void Resolver::ResolveWithConfig(ResolverResultCallback callback) {
   loop_->post([resolve = resolve_, target = target_, callback = std::move(callback)]() mutable {
     resolve(target, std::move(callback));
   });
+}
+
+void Resolver::ResolveWithTxt(ResolverResultCallback callback) {
+  // Both lookups at once; the callback once both have answered (each answers on the loop).
+  struct Join {
+    ResolverResultCallback callback;
+    std::optional<absl::StatusOr<std::vector<transport::SocketAddress>>> addresses;
+    std::optional<DnsServiceConfig> config;
+    void MaybeDone() {
+      if (!addresses || !config) return;
+      if (!addresses->ok()) {
+        callback(addresses->status());
+      } else {
+        callback(ResolverResult{std::move(**addresses), std::move(config->service_config)});
+      }
+    }
+  };
+  auto join = std::make_shared<Join>();
+  join->callback = std::move(callback);
+  std::weak_ptr<Resolver> weak = weak_from_this();
+  Resolve([join](absl::StatusOr<std::vector<transport::SocketAddress>> addresses) {
+    join->addresses = std::move(addresses);
+    join->MaybeDone();
+  });
+  ServiceConfigChoiceContext context;
+  context.hostname = txt_.hostname.empty() ? LocalHostname() : txt_.hostname;
+  if (txt_.random_percent) {
+    context.random_percent = txt_.random_percent();
+  } else {
+    static thread_local std::minstd_rand random(std::random_device{}());
+    context.random_percent = std::uniform_int_distribution<int>(0, 99)(random);
+  }
+  auto answered = [join, weak, context](absl::StatusOr<TxtRecords> records) {
+    join->config = ServiceConfigFromTxtAnswer(records, context);
+    if (auto self = weak.lock()) self->txt_error_ = join->config->error;
+    join->MaybeDone();
+  };
+  const std::string name = GrpcConfigTxtName(target_.host);
+  if (txt_.lookup) {
+    // From the loop, whatever the user's function does: never inside this call.
+    loop_->post([lookup = txt_.lookup, name, answered = std::move(answered)]() mutable {
+      lookup(name, std::move(answered));
+    });
+  } else {
+    ResQueryTxtLookup(loop_, name, std::move(answered));
+  }
 }
 
 void Resolver::Resolve(transport::LookupCallback callback) {

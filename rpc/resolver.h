@@ -6,8 +6,11 @@
 // one subchannel per address, and asks for a new resolution when they fail or are lost.
 // A ResolveFunction of your own (ChannelOptions::resolve) replaces all of that for every
 // scheme, and may also give a service config (gRPC's resolver result): the channel applies it
-// (rpc/README.md, "Retries and service config"). The built-in DNS resolver (getaddrinfo)
-// gives none: it does not look up gRFC A2's TXT records.
+// (rpc/README.md, "Retries and service config"). The built-in DNS resolver gives one only when
+// asked (DnsTxtOptions::enabled, ChannelOptions::dns_txt_service_config): gRFC A2's TXT record
+// _grpc_config.<host> (rpc/dns_service_config.h), looked up alongside the addresses; a
+// malformed record or a failed lookup gives no config (txt_error() keeps why), never a failed
+// resolution.
 //
 // ConnectFailure() words why a connection failed the gRPC way: UNAVAILABLE naming the target,
 // the address and the cause.
@@ -24,6 +27,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "rpc/dns_service_config.h"
 #include "rpc/target.h"
 #include "transport/socket_address.h"
 #include "transport/uv_loop.h"
@@ -41,6 +45,18 @@ using ResolverResultCallback = std::function<void(absl::StatusOr<ResolverResult>
 // loop; later or at once) with the result or an error.
 using ResolveFunction = std::function<void(const Target& target, ResolverResultCallback done)>;
 
+// gRFC A2's service config in DNS, for dns: targets.
+struct DnsTxtOptions {
+  // Off by default, as in gRPC C++ 1.51 (see rpc/dns_service_config.h).
+  bool enabled = false;
+  // Replaces res_query() (tests: no real DNS).
+  TxtLookupFunction lookup;
+  // What the choice depends on: "" is LocalHostname(); an empty random_percent draws uniformly
+  // in [0, 99].
+  std::string hostname;
+  std::function<int()> random_percent;
+};
+
 class Resolver : public std::enable_shared_from_this<Resolver> {
  public:
   // kInvalidArgument for a target this resolver cannot serve (a dns://authority/ DNS server).
@@ -48,13 +64,18 @@ class Resolver : public std::enable_shared_from_this<Resolver> {
   // set, replaces every built-in resolver (ChannelOptions::resolve).
   static absl::StatusOr<std::shared_ptr<Resolver>> Create(transport::UvLoop* loop, Target target,
                                                           transport::LookupFunction lookup = {},
-                                                          ResolveFunction resolve = {});
+                                                          ResolveFunction resolve = {},
+                                                          DnsTxtOptions txt = {});
 
   // Calls back once, from the loop (never inside this call), with the addresses or
   // UNAVAILABLE "DNS resolution failed for <host:port> ...".
   void Resolve(transport::LookupCallback callback);
-  // The same with the whole result (the addresses and a service config, if any).
+  // The same with the whole result (the addresses and a service config, if any). With
+  // DnsTxtOptions::enabled, a dns: target's TXT record is looked up at the same time, and the
+  // callback comes once both have answered.
   void ResolveWithConfig(ResolverResultCallback callback);
+  // Why the last TXT lookup gave no config (a failed query, a malformed record); OK otherwise.
+  const absl::Status& txt_error() const { return txt_error_; }
   // True when a ResolveFunction of the user's answers (no address is known without it).
   bool custom() const { return static_cast<bool>(resolve_); }
   const Target& target() const { return target_; }
@@ -63,15 +84,19 @@ class Resolver : public std::enable_shared_from_this<Resolver> {
 
  private:
   Resolver(transport::UvLoop* loop, Target target, transport::LookupFunction lookup,
-           ResolveFunction resolve)
+           ResolveFunction resolve, DnsTxtOptions txt)
       : loop_(loop),
         target_(std::move(target)),
         lookup_(std::move(lookup)),
-        resolve_(std::move(resolve)) {}
+        resolve_(std::move(resolve)),
+        txt_(std::move(txt)) {}
+  void ResolveWithTxt(ResolverResultCallback callback);
   transport::UvLoop* loop_;
   Target target_;
   transport::LookupFunction lookup_;
   ResolveFunction resolve_;
+  DnsTxtOptions txt_;
+  absl::Status txt_error_;
   int resolutions_ = 0;
 };
 

@@ -210,13 +210,18 @@ absl::Status Server::Start(std::unique_ptr<transport::Http2Server> http2,
   http2->onSession([this, alive](std::shared_ptr<transport::ServerHttp2Session> session) {
     if (alive.expired()) return;
     sessions_.insert(session);
+    auto counters = std::make_shared<internal::ConnectionCounters>();
+    counters_[session.get()] = counters;
     if (options_.connection_window_size > 0) {
       (void)session->setLocalWindowSize(static_cast<int32_t>(
           std::min<uint32_t>(options_.connection_window_size, INT32_MAX)));
     }
     std::weak_ptr<transport::ServerHttp2Session> weak = session;
-    session->onClose([this, alive, weak] {
-      if (!alive.expired()) sessions_.erase(weak);
+    const transport::Http2Session* key = session.get();
+    session->onClose([this, alive, weak, key] {
+      if (alive.expired()) return;
+      sessions_.erase(weak);
+      counters_.erase(key);
     });
     if (options_.max_connection_idle != absl::InfiniteDuration() ||
         options_.max_connection_age != absl::InfiniteDuration()) {
@@ -224,9 +229,9 @@ absl::Status Server::Start(std::unique_ptr<transport::Http2Server> http2,
       const double jitter = std::uniform_real_distribution<double>(-1.0, 1.0)(random);
       transport::SessionTimeouts::attach(session, ConnectionTimeouts(options_, jitter));
     }
-    KeepalivePinger::Attach(session, {.time = options_.keepalive_time,
-                                      .timeout = options_.keepalive_timeout,
-                                      .permit_without_calls = true});
+    counters->keepalive = KeepalivePinger::Attach(session, {.time = options_.keepalive_time,
+                                                            .timeout = options_.keepalive_timeout,
+                                                            .permit_without_calls = true});
     PingPolicy::Attach(session,
                        {.min_time = options_.keepalive_min_time,
                         .permit_without_calls = options_.keepalive_permit_without_calls},
@@ -364,6 +369,9 @@ void Server::OnStream(std::shared_ptr<transport::ServerHttp2Stream> stream,
   if (it == methods_.end()) call->MarkGeneric();  // before the interceptors see it
   call->CountActive(active_calls_);  // until its stream closes (no listener of our own)
   call->Start(deadline);
+  if (auto found = counters_.find(stream->session()); found != counters_.end()) {
+    call->CountIn(found->second);  // a listened connection's call (rpc/channelz.h)
+  }
   if (!options_.interceptors.empty()) {
     std::vector<std::unique_ptr<ServerInterceptor>> chain;
     chain.reserve(options_.interceptors.size());
@@ -407,6 +415,32 @@ void Server::Shutdown(absl::Duration grace, std::function<void()> done) {
     }
   });
   grace_timer_->unref();
+}
+
+ServerSnapshot Server::Snapshot() {
+  if (loop_ == nullptr) return SnapshotOnLoop();  // a server of ServeSession() only
+  std::optional<ServerSnapshot> snapshot =
+      CallOnLoop(loop_, [this] { return SnapshotOnLoop(); });
+  return snapshot ? std::move(*snapshot) : ServerSnapshot{};
+}
+
+ServerSnapshot Server::SnapshotOnLoop() const {
+  ServerSnapshot snapshot;
+  snapshot.active_calls = *active_calls_;
+  snapshot.too_many_pings = too_many_pings_;
+  const uint64_t now_ms = loop_ ? loop_->now() : 0;
+  for (const auto& weak : sessions_) {
+    std::shared_ptr<transport::ServerHttp2Session> session = weak.lock();
+    if (!session) continue;
+    auto found = counters_.find(session.get());
+    if (found == counters_.end()) continue;
+    const std::shared_ptr<internal::ConnectionCounters>& counters = found->second;
+    ConnectionSnapshot c = internal::SnapshotSession(*session);
+    internal::AddCounters(*counters, now_ms, c);
+    if (counters->keepalive) c.keepalive_pings_sent = counters->keepalive->pings_sent();
+    snapshot.connections.push_back(std::move(c));
+  }
+  return snapshot;
 }
 
 }  // namespace h2rpc::rpc

@@ -22,10 +22,12 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "rpc/channelz.h"
 #include "rpc/keepalive.h"
 #include "rpc/metadata_limits.h"
 #include "rpc/server_call.h"
@@ -184,6 +186,11 @@ class Server {
   size_t active_calls() const { return *active_calls_; }
   // Connections closed with GOAWAY "too_many_pings" (see ServerOptions::keepalive_min_time).
   uint64_t too_many_pings() const { return too_many_pings_; }
+  // A channelz-like snapshot of the listened connections (rpc/channelz.h): peers, states,
+  // counters, flow-control windows, open streams. Any thread: read directly on the loop
+  // thread, else posted there and waited for. Sessions given to ServeSession() are not listed.
+  // An empty snapshot if the loop is gone.
+  ServerSnapshot Snapshot();
 
  private:
   absl::Status Start(std::unique_ptr<transport::Http2Server> http2, const ListenAddress& address);
@@ -199,9 +206,15 @@ class Server {
   std::vector<Service*> registered_;  // for the Service hooks (OnServiceRegistered, ...)
   std::unique_ptr<transport::Http2Server> http2_;
   std::optional<transport::TlsOptions> listen_tls_;  // set by ListenTls, then read-only
+  ServerSnapshot SnapshotOnLoop() const;
   std::set<std::weak_ptr<transport::ServerHttp2Session>,
            std::owner_less<std::weak_ptr<transport::ServerHttp2Session>>>
       sessions_;
+  // Each open listened connection's counters (rpc/channelz.h), by session: found per call with
+  // one hash lookup, no reference counting.
+  std::unordered_map<const transport::Http2Session*,
+                     std::shared_ptr<internal::ConnectionCounters>>
+      counters_;
   std::unique_ptr<transport::Timer> grace_timer_;
   uint64_t too_many_pings_ = 0;
   // Shared with the calls, which count themselves out when their stream closes.

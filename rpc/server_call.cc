@@ -118,6 +118,7 @@ ServerCall::ServerCall(std::shared_ptr<transport::ServerHttp2Stream> stream, std
 }
 
 ServerCall::~ServerCall() {
+  ReleaseCounters();  // (normally done when the stream closed)
   EndContext(absl::CancelledError("The parent call ended"));
 }
 
@@ -225,6 +226,35 @@ void ServerCall::CountActive(std::shared_ptr<size_t> active) {
   ++*active_;
 }
 
+void ServerCall::CountIn(std::shared_ptr<internal::ConnectionCounters> counters) {
+  if (counters_ || !counters) return;
+  counters_ = std::move(counters);
+  counted_id_ = stream_->id();
+  ++counters_->calls_started;
+  counters_->last_call_started = absl::Now();
+  counters_->calls[counted_id_] = this;
+}
+
+void ServerCall::CountMessageReceived(size_t wire_bytes) {
+  message_bytes_received_ += wire_bytes;
+  if (!counters_) return;
+  ++counters_->messages_received;
+  counters_->message_bytes_received += wire_bytes;
+  if (loop_) counters_->last_message_received_ms = loop_->now();
+}
+
+void ServerCall::ReleaseCounters() {
+  if (!counters_) return;
+  auto it = counters_->calls.find(counted_id_);
+  if (it != counters_->calls.end() && it->second == this) counters_->calls.erase(it);
+  if (final_status_ && final_status_->ok() && !cancelled_) {
+    ++counters_->calls_succeeded;
+  } else {
+    ++counters_->calls_failed;
+  }
+  counters_.reset();
+}
+
 void ServerCall::OnCancel(std::function<void()> fn) {
   if (cancelled_) {
     fn();
@@ -265,13 +295,13 @@ absl::Status ServerCall::PullMessages() {
             "Compressed flag set on a message but the request has no grpc-encoding");
       }
       std::string packed = std::move(*frame).Assembled();
-      message_bytes_received_ += packed.size();
+      CountMessageReceived(packed.size());
       auto inflated = Decompress(request_compression_, packed, limits_.max_receive_message_size);
       if (!inflated.ok()) return inflated.status();
       message.bytes = std::move(*inflated);
     } else {
       message.bytes = std::move(*frame).Assembled();
-      message_bytes_received_ += message.bytes.size();
+      CountMessageReceived(message.bytes.size());
     }
     queued_bytes_ += message.bytes.size();
     messages_.push_back(std::move(message));
@@ -466,6 +496,11 @@ bool ServerCall::ShouldCompress(const WriteOptions& options) const {
 
 void ServerCall::WriteFramed(transport::SharedBuffer framed, Awaitable<bool>& result) {
   message_bytes_sent_ += framed.size() - kMessagePrefixSize;
+  if (counters_) {
+    ++counters_->messages_sent;
+    counters_->message_bytes_sent += framed.size() - kMessagePrefixSize;
+    if (loop_) counters_->last_message_sent_ms = loop_->now();
+  }
   if (stream_->write(std::move(framed))) {
     if (++writes_without_yield_ > kWritesPerYield) {
       // A handler whose writes never wait (small messages drained within the turn) would
@@ -618,6 +653,7 @@ void ServerCall::OnClose() {
   // The stream is gone. If we had not finished, the client cancelled (RST_STREAM) or the
   // connection dropped.
   if (!finished_) Cancel(absl::CancelledError("Cancelled"));
+  ReleaseCounters();  // after Cancel(): its status decides succeeded or failed
   DeliverReads();
   FlushWrites(/*ok=*/false);
 }

@@ -19,6 +19,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "rpc/channelz.h"
 #include "rpc/compression.h"
 #include "rpc/context.h"
 #include "rpc/framing.h"
@@ -164,6 +165,10 @@ class ServerCall : public std::enable_shared_from_this<ServerCall>, public CallC
   void OnCancel(std::function<void()> fn);
   // Counts the call in `*active` until its stream closes (the server's active_calls()).
   void CountActive(std::shared_ptr<size_t> active);
+  // Counts the call, its messages and its end in its connection's counters (rpc/channelz.h),
+  // and lists it there by stream id until its stream closes. Called once by the server, after
+  // Start().
+  void CountIn(std::shared_ptr<internal::ConnectionCounters> counters);
 
  private:
   void OnData(const transport::SharedBuffer& data);
@@ -254,6 +259,10 @@ class ServerCall : public std::enable_shared_from_this<ServerCall>, public CallC
   std::optional<absl::Status> final_status_;
   std::vector<std::function<void()>> on_cancel_;
   std::shared_ptr<size_t> active_;  // see CountActive
+  std::shared_ptr<internal::ConnectionCounters> counters_;  // see CountIn
+  int32_t counted_id_ = 0;                                  // our key in counters_->calls
+  void CountMessageReceived(size_t wire_bytes);
+  void ReleaseCounters();
   // The CallContext's end: why (set once), and the stop source, made only when asked for (most
   // calls never are: no allocation for them).
   void EndContext(const absl::Status& why);

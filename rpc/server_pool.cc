@@ -108,4 +108,17 @@ void ServerPool::DestroyServers() {
   }
 }
 
+ServerSnapshot ServerPool::Snapshot() {
+  ServerSnapshot all;
+  if (stopped_) return all;
+  for (size_t i = 0; i < threads_.size(); ++i) {
+    if (!servers_[i]) continue;
+    ServerSnapshot one = servers_[i]->Snapshot();  // on loop i (posted and waited for)
+    all.active_calls += one.active_calls;
+    all.too_many_pings += one.too_many_pings;
+    for (ConnectionSnapshot& c : one.connections) all.connections.push_back(std::move(c));
+  }
+  return all;
+}
+
 }  // namespace h2rpc::rpc

@@ -68,6 +68,11 @@ class ServerPool {
   // Server::Shutdown(grace) on every loop, waits until all their connections are closed, then
   // destroys the servers and stops the threads. Idempotent.
   void Shutdown(absl::Duration grace);
+  // Every loop's Server::Snapshot() (each taken on its loop), merged: the connections of all
+  // loops, active calls and too_many_pings summed. Any thread but the pool's own loops, while
+  // the pool is not being shut down (the thread that calls Shutdown() must not call this at
+  // the same time); empty after Shutdown().
+  ServerSnapshot Snapshot();
 
  private:
   absl::Status Start(const std::string& host, uint16_t port, const transport::TlsOptions* tls);

@@ -1205,6 +1205,7 @@ int Http2Session::onFrameRecv(const nghttp2_frame* frame) {
       std::string opaque(reinterpret_cast<const char*>(frame->goaway.opaque_data),
                          frame->goaway.opaque_data_len);
       goaway_code_ = code;
+      goaway_received_ = true;
       goaway_last_stream_id_ = last;
       // Run before the next frame is read (post() while parsing; Node emits 'goaway' and
       // closes as it parses): a request after the peer's GOAWAY in the same read is refused.

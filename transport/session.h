@@ -114,11 +114,19 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   Settings remoteSettings() const;
   SessionState state() const;
   uint32_t goawayCode() const { return goaway_code_; }
+  // Whether a GOAWAY came from the peer (goawayCode() is 0 both before one and for NO_ERROR).
+  bool goawayReceived() const { return goaway_received_; }
   int32_t goawayLastStreamID() const { return goaway_last_stream_id_; }
   const SessionOptions& options() const { return options_; }
   EventLoop* loop() const { return loop_; }
   Socket* socket() const { return socket_.get(); }
   size_t streamCount() const { return streams_.size(); }
+  // Calls fn(const Http2Stream&) for each open stream, in no particular order: what snapshots
+  // read (rpc/channelz.h). O(streams); fn must not open or close streams.
+  template <typename F>
+  void forEachStream(F&& fn) const {
+    for (const auto& entry : streams_) fn(static_cast<const Http2Stream&>(*entry.second));
+  }
   // Loop time (ms) of the last frame sent or received: what setTimeout() watches.
   uint64_t lastActivity() const { return last_activity_; }
   // Loop time (ms) since which no stream has been open (meaningful while streamCount() is 0):
@@ -364,6 +372,7 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   bool parsing_ = false;     // inside receive(): see post()
   std::vector<LoopCallback> parsed_events_;  // post()'s while parsing, until the frame is read
   uint32_t goaway_code_ = 0;
+  bool goaway_received_ = false;
   int32_t goaway_last_stream_id_ = 0;
   uint32_t destroy_code_ = 0;
   uint32_t invalid_frames_ = 0;

@@ -76,6 +76,9 @@ class Socket {
   virtual std::string alpnProtocol() const { return "h2c"; }
   virtual std::string remoteAddress() const { return ""; }
   virtual uint16_t remotePort() const { return 0; }
+  // Node's socket.localAddress / localPort ("" and 0 when unknown or closed).
+  virtual std::string localAddress() const { return ""; }
+  virtual uint16_t localPort() const { return 0; }
   // Whether the socket keeps its loop alive (Node's socket.ref()/unref()).
   virtual void ref() {}
   virtual void unref() {}

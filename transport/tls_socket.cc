@@ -165,6 +165,10 @@ std::string TlsSocket::remoteAddress() const { return lower_ ? lower_->remoteAdd
 
 uint16_t TlsSocket::remotePort() const { return lower_ ? lower_->remotePort() : 0; }
 
+std::string TlsSocket::localAddress() const { return lower_ ? lower_->localAddress() : ""; }
+
+uint16_t TlsSocket::localPort() const { return lower_ ? lower_->localPort() : 0; }
+
 void TlsSocket::ref() {
   if (lower_) lower_->ref();
 }

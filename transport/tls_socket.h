@@ -85,6 +85,8 @@ class TlsSocket : public Socket, private Socket::Handler {
   std::string alpnProtocol() const override;
   std::string remoteAddress() const override;
   uint16_t remotePort() const override;
+  std::string localAddress() const override;
+  uint16_t localPort() const override;
   void ref() override;
   void unref() override;
 

@@ -80,6 +80,13 @@ TEST(UvConnectTest, RefusedFirstAddressFallsToTheNext) {
   ASSERT_TRUE(r.connected) << r.status;
   EXPECT_EQ(client->remotePort(), PortOf(listener));
   int peer = accept(listener, nullptr, nullptr);
+  // Node's socket.localAddress / localPort: our end, which the listener sees as its peer.
+  sockaddr_in seen{};
+  socklen_t seen_len = sizeof(seen);
+  ASSERT_EQ(getpeername(peer, reinterpret_cast<sockaddr*>(&seen), &seen_len), 0);
+  EXPECT_EQ(client->localAddress(), "127.0.0.1");
+  EXPECT_EQ(client->localPort(), ntohs(seen.sin_port));
+  EXPECT_NE(client->localPort(), 0);
   for (int i = 0; i < 100; ++i) uv_run(loop.uv(), UV_RUN_NOWAIT);
   char buf[16];
   EXPECT_EQ(recv(peer, buf, sizeof(buf), 0), 5);
@@ -156,6 +163,7 @@ TEST(UvConnectTest, UnixPathConnectsAndCarriesBytes) {
   Settle(loop, r);
   ASSERT_TRUE(r.connected) << r.status;
   EXPECT_EQ(client->remoteAddress(), "");  // Node: no remoteAddress for IPC
+  EXPECT_EQ(client->localAddress(), "");
   int peer = accept(listener, nullptr, nullptr);
   ASSERT_EQ(send(peer, "pong", 4, 0), 4);
   for (int i = 0; i < 10000 && r.received.size() < 4; ++i) uv_run(loop.uv(), UV_RUN_ONCE);

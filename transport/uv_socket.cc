@@ -636,6 +636,24 @@ uint16_t UvSocket::remotePort() const {
   return port;
 }
 
+std::string UvSocket::localAddress() const {
+  if (!state_->tcp_open || state_->closed || state_->h->handle.type != UV_TCP) return "";
+  sockaddr_storage ss;
+  int len = sizeof(ss);
+  if (uv_tcp_getsockname(&state_->h->tcp, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "";
+  return formatAddress(reinterpret_cast<sockaddr*>(&ss));
+}
+
+uint16_t UvSocket::localPort() const {
+  if (!state_->tcp_open || state_->closed || state_->h->handle.type != UV_TCP) return 0;
+  sockaddr_storage ss;
+  int len = sizeof(ss);
+  if (uv_tcp_getsockname(&state_->h->tcp, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return 0;
+  uint16_t port = 0;
+  formatAddress(reinterpret_cast<sockaddr*>(&ss), &port);
+  return port;
+}
+
 void UvSocket::ref() {
   if (state_->tcp_open && !state_->closed) uv_ref(&state_->h->handle);
 }

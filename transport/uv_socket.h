@@ -52,6 +52,8 @@ class UvSocket : public Socket {
   bool connecting() const override;
   std::string remoteAddress() const override;
   uint16_t remotePort() const override;
+  std::string localAddress() const override;
+  uint16_t localPort() const override;
   void ref() override;
   void unref() override;
 

@@ -6,7 +6,8 @@
 //   3. token: adds "authorization: Bearer <--bearer_token>" to every call. (Over TLS, the
 //      per-call credentials of rpc/credentials.h do this and refuse cleartext; this example runs
 //      over h2c on loopback, which an interceptor does not check.)
-// Then it fetches the server's metrics from --metrics_url and prints its call counter.
+// Then it fetches the server's metrics from --metrics_url and prints its call counter, and the
+// server's channelz-like snapshot from the same endpoint's /channelz (rpc/channelz.h).
 //
 //   bazel run //examples/interceptors:interceptors_client -- --target=127.0.0.1:50051 \
 //       --bearer_token=s3cret --metrics_url=http://127.0.0.1:9464/metrics
@@ -109,6 +110,17 @@ Task<int> Run(h2rpc::transport::UvLoop* loop, helloworld::Greeter::Stub& stub,
         absl::StartsWith(line, "grpc_server_call_duration_seconds_count")) {
       std::printf("server metric: %s\n", std::string(line).c_str());
     }
+  }
+  // The same endpoint's /channelz: the server's connections, calls and windows (JSON).
+  if (absl::EndsWith(url, "/metrics")) {
+    const std::string channelz_url = url.substr(0, url.size() - 8) + "/channelz";
+    absl::StatusOr<std::string> json = co_await Fetch(loop, channelz_url);
+    if (!json.ok()) {
+      std::printf("fetching %s failed: %s\n", channelz_url.c_str(),
+                  json.status().ToString().c_str());
+      co_return 1;
+    }
+    std::printf("server channelz: %s\n", json->c_str());
   }
   co_return 0;
 }

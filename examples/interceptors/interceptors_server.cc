@@ -4,6 +4,8 @@
 //      duration, messages;
 //   2. metrics: gRFC A66's instruments (rpc/metrics.h), served in Prometheus's text format on
 //      GET http://127.0.0.1:<--metrics_port>/metrics (a plain HTTP/2 server of the transport);
+//      the same admin endpoint serves GET /channelz, the server's connections, calls and
+//      flow-control windows (rpc/channelz.h) as JSON, and GET /channelz.txt as text;
 //   3. auth: calls need "authorization: Bearer <--bearer_token>", checked after an
 //      asynchronous lookup (a co_await), or they end with UNAUTHENTICATED before the handler.
 //
@@ -24,6 +26,7 @@
 #include "examples/common/shutdown_signal.h"
 #include "examples/helloworld/helloworld.h2rpc.h"
 #include "rpc/call_log.h"
+#include "rpc/channelz.h"
 #include "rpc/metrics.h"
 #include "rpc/server.h"
 #include "rpc/sleep.h"
@@ -73,16 +76,29 @@ class BearerAuth : public h2rpc::rpc::ServerInterceptor {
   std::string token_;
 };
 
-void ServeMetrics(std::shared_ptr<h2rpc::transport::ServerHttp2Stream> stream,
-                  const h2rpc::transport::Headers& headers, const h2rpc::rpc::CallMetrics& metrics) {
-  if (headers.get(":method").value_or("") != "GET" || headers.get(":path").value_or("") != "/metrics") {
+// The admin endpoint: /metrics, /channelz (JSON) and /channelz.txt. On the loop thread, where
+// Server::Snapshot() reads directly.
+void ServeAdmin(std::shared_ptr<h2rpc::transport::ServerHttp2Stream> stream,
+                const h2rpc::transport::Headers& headers, const h2rpc::rpc::CallMetrics& metrics,
+                h2rpc::rpc::Server& server) {
+  const std::string path = headers.get(":path").value_or("");
+  if (headers.get(":method").value_or("") != "GET" ||
+      (path != "/metrics" && path != "/channelz" && path != "/channelz.txt")) {
     (void)stream->respond({{":status", "404"}});
     stream->end();
     return;
   }
-  (void)stream->respond(
-      {{":status", "200"}, {"content-type", "text/plain; version=0.0.4; charset=utf-8"}});
-  stream->end(metrics.PrometheusText());
+  if (path == "/channelz") {
+    (void)stream->respond({{":status", "200"}, {"content-type", "application/json"}});
+    stream->end(h2rpc::rpc::ToJson(server.Snapshot()));
+  } else if (path == "/channelz.txt") {
+    (void)stream->respond({{":status", "200"}, {"content-type", "text/plain; charset=utf-8"}});
+    stream->end(h2rpc::rpc::ToText(server.Snapshot()));
+  } else {
+    (void)stream->respond(
+        {{":status", "200"}, {"content-type", "text/plain; version=0.0.4; charset=utf-8"}});
+    stream->end(metrics.PrometheusText());
+  }
 }
 
 }  // namespace
@@ -110,9 +126,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "interceptors_server: %s\n", metrics_server.status().ToString().c_str());
     return 1;
   }
-  (*metrics_server)->onStream([&metrics](std::shared_ptr<h2rpc::transport::ServerHttp2Stream> stream,
-                                         const h2rpc::transport::Headers& headers, uint8_t) {
-    ServeMetrics(std::move(stream), headers, metrics);
+  (*metrics_server)->onStream([&metrics, &server](
+                                  std::shared_ptr<h2rpc::transport::ServerHttp2Stream> stream,
+                                  const h2rpc::transport::Headers& headers, uint8_t) {
+    ServeAdmin(std::move(stream), headers, metrics, server);
   });
   if (absl::Status st = (*metrics_server)->listen(absl::GetFlag(FLAGS_metrics_port), absl::GetFlag(FLAGS_host));
       !st.ok()) {

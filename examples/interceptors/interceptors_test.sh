@@ -2,7 +2,8 @@
 # Runs interceptors_server (ports picked by the kernel) and interceptors_client against it:
 # the auth interceptor lets the call with the token through and refuses the one without
 # (UNAUTHENTICATED), both sides log one structured line per call, the client's metrics count
-# its two attempts, the server's /metrics (fetched over HTTP/2) its two calls; the server
+# its two attempts, the server's /metrics (fetched over HTTP/2) its two calls, its /channelz
+# one ready connection with one call succeeded and one failed; the server
 # stops on SIGTERM.
 set -u
 server=$1 client=$2
@@ -35,7 +36,9 @@ for line in \
     "client metric: grpc_client_call_duration_seconds_count{grpc_method=\"$m\",grpc_target=\"$t\",grpc_status=\"UNAUTHENTICATED\"} 1" \
     "server metric: grpc_server_call_started_total{grpc_method=\"$m\"} 2" \
     "server metric: grpc_server_call_duration_seconds_count{grpc_method=\"$m\",grpc_status=\"OK\"} 1" \
-    "server metric: grpc_server_call_duration_seconds_count{grpc_method=\"$m\",grpc_status=\"UNAUTHENTICATED\"} 1"; do
+    "server metric: grpc_server_call_duration_seconds_count{grpc_method=\"$m\",grpc_status=\"UNAUTHENTICATED\"} 1" \
+    '"calls_started":2,"calls_succeeded":1,"calls_failed":1' \
+    '"state":"ready"'; do
   grep -qF -- "$line" <<<"$out" || { echo "missing in the client's output: $line"; exit 1; }
 done
 for status in OK UNAUTHENTICATED; do
