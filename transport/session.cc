@@ -1075,7 +1075,10 @@ int Http2Session::onHeader(const nghttp2_frame* frame, std::string_view name,
   size_t& bytes = incoming_.bytes;
   if (headers.size() >= max_pairs || bytes + length > max_length) {
     // Node: more header fields than maxHeaderListPairs (or bytes than maxHeaderListSize).
-    nghttp2_submit_rst_stream(ng_, NGHTTP2_FLAG_NONE, id, NGHTTP2_ENHANCE_YOUR_CALM);
+    // A PUSH_PROMISE's block is the promised stream's, not the request's it came on.
+    const int32_t target =
+        frame->hd.type == NGHTTP2_PUSH_PROMISE ? frame->push_promise.promised_stream_id : id;
+    nghttp2_submit_rst_stream(ng_, NGHTTP2_FLAG_NONE, target, NGHTTP2_ENHANCE_YOUR_CALM);
     incoming_.refused = true;
     incoming_.headers = Headers();
     return 0;  // see above: the rest of the block is counted, then dropped
@@ -1119,6 +1122,17 @@ int Http2Session::onFrameRecv(const nghttp2_frame* frame) {
         onNewStream(id, std::move(headers), flags);
       } else if (Http2Stream* stream = findStream(id)) {
         onStreamHeaders(stream, std::move(headers), flags, cat);
+      }
+      break;
+    }
+    case NGHTTP2_PUSH_PROMISE: {
+      if (!incoming_.active || incoming_.id != id) return 0;
+      const bool refused = incoming_.refused;
+      Headers headers = std::move(incoming_.headers);
+      incoming_ = IncomingHeaders();
+      if (!refused) {
+        onPushPromise(id, frame->push_promise.promised_stream_id, std::move(headers),
+                      frame->hd.flags);
       }
       break;
     }

@@ -224,6 +224,10 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   // The received block is handed over (moved), not copied: it reaches the application as is.
   virtual void onNewStream(int32_t id, Headers headers, uint8_t flags) {}
   virtual void onStreamHeaders(Http2Stream* stream, Headers headers, uint8_t flags, int cat);
+  // A PUSH_PROMISE received (clients): `promised` is reserved by the server for a response to
+  // the request `headers` (push.cc).
+  virtual void onPushPromise(int32_t associated, int32_t promised, Headers headers,
+                             uint8_t flags) {}
 
  private:
   friend class Http2Stream;
@@ -455,6 +459,16 @@ class ClientHttp2Session : public Http2Session {
   absl::StatusOr<std::shared_ptr<ClientHttp2Stream>> requestPrevalidated(
       std::span<const HeaderFieldView> headers, RequestOptions options = {});
 
+  // A stream the server pushed (Node's client 'stream'): (stream, promised request headers,
+  // flags of the PUSH_PROMISE). Its response comes as the stream's 'push' event, then its body.
+  // Unlike Node, a pushed stream nobody listens for is cancelled (RST_STREAM CANCEL) instead of
+  // left to fill its window; to refuse pushes altogether, set settings.enablePush = false.
+  using StreamListener =
+      std::function<void(std::shared_ptr<ClientHttp2Stream>, const Headers&, uint8_t flags)>;
+  ListenerId onStream(StreamListener fn) { return stream_event_.on(std::move(fn)); }
+  void off(ListenerId id) override;
+  void removeAllListeners() override;
+
  protected:
   ClientHttp2Session(EventLoop* loop, std::unique_ptr<Socket> socket, SessionOptions options,
                      std::string scheme, std::string authority);
@@ -467,8 +481,11 @@ class ClientHttp2Session : public Http2Session {
   // Registers a stream whose HEADERS were just submitted (or drops it if that failed).
   absl::StatusOr<std::shared_ptr<ClientHttp2Stream>> startRequest(
       std::shared_ptr<ClientHttp2Stream> stream, absl::Status submitted);
+  void onPushPromise(int32_t associated, int32_t promised, Headers headers,
+                     uint8_t flags) override;
   std::string scheme_;
   std::string authority_;
+  Event<std::shared_ptr<ClientHttp2Stream>, const Headers&, uint8_t> stream_event_;
 };
 
 }  // namespace h2rpc::transport
