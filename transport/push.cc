@@ -133,12 +133,15 @@ void ClientHttp2Session::onPushPromise(int32_t associated, int32_t promised, Hea
 }
 
 void ClientHttp2Session::off(ListenerId id) {
-  if (!stream_event_.off(id)) Http2Session::off(id);
+  if (stream_event_.off(id) || altsvc_event_.off(id) || origin_event_.off(id)) return;
+  Http2Session::off(id);
 }
 
 void ClientHttp2Session::removeAllListeners() {
   Http2Session::removeAllListeners();
   stream_event_.removeAllListeners();
+  altsvc_event_.removeAllListeners();
+  origin_event_.removeAllListeners();
 }
 
 }  // namespace h2rpc::transport

@@ -204,6 +204,9 @@ absl::Status Http2Session::init() {
   // nghttp2 keeps none (its priority tree is gone): neither do we. What RFC 9113 §5.1 needs to
   // know about closed streams is kept by closed_streams_, bounded (internal/closed_streams.h).
   nghttp2_option_set_no_closed_streams(opt, 1);
+  // ALTSVC and ORIGIN frames reach onFrameRecv, parsed by nghttp2 (altsvc_origin.cc).
+  nghttp2_option_set_builtin_recv_extension_type(opt, NGHTTP2_ALTSVC);
+  nghttp2_option_set_builtin_recv_extension_type(opt, NGHTTP2_ORIGIN);
 
   nghttp2_mem mem = {&nghttp2_memory_, CountedAllocator::alloc, CountedAllocator::release,
                      CountedAllocator::zalloc, CountedAllocator::resize};
@@ -1234,6 +1237,10 @@ int Http2Session::onFrameRecv(const nghttp2_frame* frame) {
       });
       break;
     }
+    case NGHTTP2_ALTSVC:
+    case NGHTTP2_ORIGIN:
+      onExtensionFrame(frame);
+      break;
     default:
       break;
   }

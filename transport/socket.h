@@ -76,6 +76,9 @@ class Socket {
   virtual std::string alpnProtocol() const { return "h2c"; }
   virtual std::string remoteAddress() const { return ""; }
   virtual uint16_t remotePort() const { return 0; }
+  // TLS: the SNI name (sent by a client, received by a server); "" otherwise. The first origin
+  // of a session's originSet (session.h).
+  virtual std::string servername() const { return ""; }
   // Whether the socket keeps its loop alive (Node's socket.ref()/unref()).
   virtual void ref() {}
   virtual void unref() {}
