@@ -136,5 +136,25 @@ TEST(AltsvcOriginTest, OriginOverTlsUpdatesOriginSet) {
   EXPECT_EQ(p.client->originSet(), std::nullopt);
 }
 
+TEST(AltsvcOriginTest, OriginSetIsBounded) {
+  Pair p(/*tls=*/true);
+  auto req = p.client->request({{":path", "/"}});
+  ASSERT_TRUE(req.ok());
+  p.run();
+  ASSERT_EQ(p.streams.size(), 1u);
+  for (int frame = 0; frame < 3; ++frame) {
+    std::vector<std::string> batch;
+    for (int i = 0; i < 500; ++i) {
+      batch.push_back("https://o" + std::to_string(frame * 500 + i) + ".example");
+    }
+    ASSERT_TRUE(p.server->origin(batch).ok());
+  }
+  p.run();
+  ASSERT_EQ(p.origins.size(), 3u);
+  EXPECT_EQ(p.origins[2].size(), 500u);  // every frame is reported in full
+  EXPECT_EQ(p.client->originSet()->size(), 1u + 1024u);  // the servername's + 1024 received
+  EXPECT_FALSE(p.client->destroyed());
+}
+
 }  // namespace
 }  // namespace h2rpc::transport

@@ -231,5 +231,70 @@ TEST(PushTest, ClientMaxReservedRemoteStreamsIsHonoured) {
   EXPECT_EQ(pushed[1]->rstCode(), constants::NGHTTP2_CANCEL);
 }
 
+TEST(PushTest, EndStreamPushIsAnsweredWithoutBody) {
+  Pair p;
+  std::shared_ptr<ServerHttp2Stream> pushed;
+  p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers&) {
+    for (auto [path, method] : {std::pair<const char*, const char*>{"/a", "GET"}, {"/b", "HEAD"}}) {
+      ASSERT_TRUE(s->pushStream({{":path", path}, {":method", method}},
+                                {.endStream = std::string(method) == "GET"},
+                                [&](const absl::Status& err, std::shared_ptr<ServerHttp2Stream> ps,
+                                    const Headers&) {
+                                  ASSERT_TRUE(err.ok());
+                                  EXPECT_TRUE(ps->headRequest());
+                                  ASSERT_TRUE(ps->respond().ok());  // ends the stream
+                                })
+                      .ok());
+    }
+    ASSERT_TRUE(s->respond({}, {.endStream = true}).ok());
+  };
+  std::vector<std::string> events;
+  p.client->onStream([&](std::shared_ptr<ClientHttp2Stream> s, const Headers& h, uint8_t) {
+    const std::string path = h.get(":path").value_or("");
+    s->onPush([&, path](const Headers&, uint8_t flags) {
+      events.push_back(path + (flags & NGHTTP2_FLAG_END_STREAM ? " push+end_stream" : " push"));
+    });
+    s->onEnd([&, path] { events.push_back(path + " end"); });
+    s->resume();
+  });
+  auto req = p.client->request({{":path", "/"}});
+  ASSERT_TRUE(req.ok());
+  p.run();
+  EXPECT_THAT(events, ElementsAre("/a push+end_stream", "/b push+end_stream", "/a end", "/b end"));
+}
+
+TEST(PushTest, OversizedPushPromiseResetsOnlyThePromisedStream) {
+  SessionOptions client_options;
+  client_options.maxHeaderListPairs = 6;
+  Pair p({}, client_options);
+  std::shared_ptr<ServerHttp2Stream> pushed;
+  p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers&) {
+    Headers big{{":path", "/a"}};
+    for (int i = 0; i < 10; ++i) big.add("x-h" + std::to_string(i), "v");
+    ASSERT_TRUE(s->pushStream(big, {},
+                              [&](const absl::Status& err, std::shared_ptr<ServerHttp2Stream> ps,
+                                  const Headers&) {
+                                ASSERT_TRUE(err.ok());
+                                pushed = ps;
+                              })
+                    .ok());
+    ASSERT_TRUE(s->respond().ok());
+    s->end("page");
+  };
+  int client_streams = 0;
+  p.client->onStream([&](auto&&...) { ++client_streams; });
+  auto req = p.client->request({{":path", "/"}});
+  ASSERT_TRUE(req.ok());
+  std::string page;
+  (*req)->onData([&](std::string_view d) { page += d; });
+  p.run();
+  EXPECT_EQ(page, "page");
+  EXPECT_EQ((*req)->rstCode(), 0u);
+  EXPECT_EQ(client_streams, 0);
+  ASSERT_TRUE(pushed);
+  EXPECT_EQ(pushed->rstCode(), constants::NGHTTP2_ENHANCE_YOUR_CALM);
+  EXPECT_FALSE(p.client->destroyed());
+}
+
 }  // namespace
 }  // namespace h2rpc::transport
