@@ -23,7 +23,7 @@ using ::testing::ElementsAre;
 using AltsvcEvent = std::tuple<std::string, std::string, int32_t>;
 
 struct Pair {
-  explicit Pair(bool tls = false) {
+  explicit Pair(bool tls = false, SessionOptions server_options = {}) {
     auto [a, b] = MemorySocket::pair(&loop);
     std::unique_ptr<Socket> s = std::move(a), c = std::move(b);
     if (tls) {
@@ -40,7 +40,7 @@ struct Pair {
       s = *TlsSocket::create(&loop, std::move(s), *sctx, /*isServer=*/true);
       c = *TlsSocket::create(&loop, std::move(c), *cctx, /*isServer=*/false, "localhost");
     }
-    server = *ServerHttp2Session::create(&loop, std::move(s));
+    server = *ServerHttp2Session::create(&loop, std::move(s), server_options);
     client = *ClientHttp2Session::create(&loop, std::move(c), tls ? "https" : "http",
                                          "localhost:443");
     server->onStream([this](std::shared_ptr<ServerHttp2Stream> st, const Headers&, uint8_t) {
@@ -154,6 +154,23 @@ TEST(AltsvcOriginTest, OriginSetIsBounded) {
   EXPECT_EQ(p.origins[2].size(), 500u);  // every frame is reported in full
   EXPECT_EQ(p.client->originSet()->size(), 1u + 1024u);  // the servername's + 1024 received
   EXPECT_FALSE(p.client->destroyed());
+}
+
+TEST(AltsvcOriginTest, OriginsOptionSendsOriginAtStart) {
+  SessionOptions options;
+  options.origins = {"https://A.example/x", "https://b.example:8443"};
+  Pair p(/*tls=*/true, options);
+  p.run();
+  ASSERT_EQ(p.origins.size(), 1u);
+  EXPECT_THAT(p.origins[0], ElementsAre("https://a.example", "https://b.example:8443"));
+
+  ManualLoop loop;
+  auto [a, b] = MemorySocket::pair(&loop);
+  SessionOptions bad;
+  bad.origins = {"ftp://example.org"};
+  auto server = ServerHttp2Session::create(&loop, std::move(a), bad);
+  EXPECT_EQ(nodeErrorCode(server.status()), "ERR_HTTP2_INVALID_ORIGIN");
+  loop.runUntilIdle();
 }
 
 }  // namespace

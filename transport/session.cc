@@ -1406,6 +1406,11 @@ absl::StatusOr<std::shared_ptr<ServerHttp2Session>> ServerHttp2Session::create(
   std::shared_ptr<ServerHttp2Session> session(
       new ServerHttp2Session(Type::kServer, loop, std::move(socket), std::move(options)));
   if (absl::Status st = session->init(); !st.ok()) return st;
+  // Node's `origins` option: an ORIGIN frame right after our SETTINGS (altsvc_origin.cc).
+  if (absl::Status st = session->origin(session->options().origins); !st.ok()) {
+    session->destroy();
+    return st;
+  }
   return session;
 }
 

@@ -69,6 +69,9 @@ struct SessionOptions {
   uint32_t streamResetRate = 33;
   uint32_t maxReservedRemoteStreams = 200;
   uint64_t unknownProtocolTimeout = 10000;  // ms (TLS servers)
+  // Servers (Node's `origins`): URLs whose origins an ORIGIN frame lists as soon as the session
+  // starts (see ServerHttp2Session::origin(); its errors fail the session's creation).
+  std::vector<std::string> origins;
   // Custom SETTINGS ids whose values we report in remoteSettings().customSettings.
   std::vector<uint16_t> remoteCustomSettings;
   // Our initial SETTINGS.
