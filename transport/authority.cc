@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "transport/connect.h"
+#include "transport/authority.h"
 #include "transport/errors.h"
 
 namespace h2rpc::transport {
@@ -261,6 +261,20 @@ absl::StatusOr<Authority> parseAuthority(std::string_view url_in) {
   }
   a.host = std::move(host);
   return a;
+}
+
+}  // namespace h2rpc::transport
+
+namespace h2rpc::transport {
+
+absl::StatusOr<std::string> urlOrigin(std::string_view url) {
+  absl::StatusOr<Authority> a = parseAuthority(url);
+  if (!a.ok()) return a.status();
+  const bool default_port = a->port == (a->scheme == "https" ? 443 : 80);
+  const bool v6 = a->host.find(':') != std::string::npos;
+  std::string host = v6 ? absl::StrCat("[", a->host, "]") : a->host;
+  if (default_port) return absl::StrCat(a->scheme, "://", host);
+  return absl::StrCat(a->scheme, "://", host, ":", a->port);
 }
 
 }  // namespace h2rpc::transport

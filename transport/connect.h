@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "transport/authority.h"
 #include "transport/session.h"
 #include "transport/socket_address.h"
 #include "transport/tls.h"
@@ -39,22 +40,7 @@ absl::StatusOr<std::shared_ptr<ClientHttp2Session>> connect(UvLoop* loop,
                                                            std::string_view authority,
                                                            ConnectOptions options = {});
 
-struct Authority {
-  std::string scheme;  // "http" or "https"
-  std::string host;    // without brackets
-  uint16_t port = 0;
-  std::string hostPort() const;  // "host:port", brackets around IPv6
-};
-// The URL as Node 20's `new URL()` reads it (WHATWG; special schemes: tabs and newlines
-// dropped, any mix of '/' and '\\' after the colon, userinfo ignored, host lower-cased and
-// percent-decoded, IPv4 in any WHATWG form such as 127.1 or 0x7f.1 normalised, IPv6
-// compressed). Errors: ERR_INVALID_URL; ERR_HTTP2_UNSUPPORTED_PROTOCOL for a scheme other
-// than http/https (as Node's connect()). Unlike Node: port 0 and non-ASCII hosts (IDNA) are
-// ERR_INVALID_URL (README, "Deviations from Node 20").
-absl::StatusOr<Authority> parseAuthority(std::string_view url);
-// connect()'s default :authority, as Node's: `${servername || host}:${port}`, the port always
-// (":80" and ":443" too); an IPv6 host in brackets (Node leaves them out).
-std::string defaultAuthority(const Authority& parsed, std::string_view servername = {});
+// Authority, parseAuthority() and defaultAuthority(): see authority.h.
 
 }  // namespace h2rpc::transport
 

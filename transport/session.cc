@@ -204,6 +204,9 @@ absl::Status Http2Session::init() {
   // nghttp2 keeps none (its priority tree is gone): neither do we. What RFC 9113 §5.1 needs to
   // know about closed streams is kept by closed_streams_, bounded (internal/closed_streams.h).
   nghttp2_option_set_no_closed_streams(opt, 1);
+  // ALTSVC and ORIGIN frames reach onFrameRecv, parsed by nghttp2 (altsvc_origin.cc).
+  nghttp2_option_set_builtin_recv_extension_type(opt, NGHTTP2_ALTSVC);
+  nghttp2_option_set_builtin_recv_extension_type(opt, NGHTTP2_ORIGIN);
 
   nghttp2_mem mem = {&nghttp2_memory_, CountedAllocator::alloc, CountedAllocator::release,
                      CountedAllocator::zalloc, CountedAllocator::resize};
@@ -1075,7 +1078,10 @@ int Http2Session::onHeader(const nghttp2_frame* frame, std::string_view name,
   size_t& bytes = incoming_.bytes;
   if (headers.size() >= max_pairs || bytes + length > max_length) {
     // Node: more header fields than maxHeaderListPairs (or bytes than maxHeaderListSize).
-    nghttp2_submit_rst_stream(ng_, NGHTTP2_FLAG_NONE, id, NGHTTP2_ENHANCE_YOUR_CALM);
+    // A PUSH_PROMISE's block is the promised stream's, not the request's it came on.
+    const int32_t target =
+        frame->hd.type == NGHTTP2_PUSH_PROMISE ? frame->push_promise.promised_stream_id : id;
+    nghttp2_submit_rst_stream(ng_, NGHTTP2_FLAG_NONE, target, NGHTTP2_ENHANCE_YOUR_CALM);
     incoming_.refused = true;
     incoming_.headers = Headers();
     return 0;  // see above: the rest of the block is counted, then dropped
@@ -1119,6 +1125,17 @@ int Http2Session::onFrameRecv(const nghttp2_frame* frame) {
         onNewStream(id, std::move(headers), flags);
       } else if (Http2Stream* stream = findStream(id)) {
         onStreamHeaders(stream, std::move(headers), flags, cat);
+      }
+      break;
+    }
+    case NGHTTP2_PUSH_PROMISE: {
+      if (!incoming_.active || incoming_.id != id) return 0;
+      const bool refused = incoming_.refused;
+      Headers headers = std::move(incoming_.headers);
+      incoming_ = IncomingHeaders();
+      if (!refused) {
+        onPushPromise(id, frame->push_promise.promised_stream_id, std::move(headers),
+                      frame->hd.flags);
       }
       break;
     }
@@ -1221,6 +1238,10 @@ int Http2Session::onFrameRecv(const nghttp2_frame* frame) {
       });
       break;
     }
+    case NGHTTP2_ALTSVC:
+    case NGHTTP2_ORIGIN:
+      onExtensionFrame(frame);
+      break;
     default:
       break;
   }
@@ -1386,6 +1407,11 @@ absl::StatusOr<std::shared_ptr<ServerHttp2Session>> ServerHttp2Session::create(
   std::shared_ptr<ServerHttp2Session> session(
       new ServerHttp2Session(Type::kServer, loop, std::move(socket), std::move(options)));
   if (absl::Status st = session->init(); !st.ok()) return st;
+  // Node's `origins` option: an ORIGIN frame right after our SETTINGS (altsvc_origin.cc).
+  if (absl::Status st = session->origin(session->options().origins); !st.ok()) {
+    session->destroy();
+    return st;
+  }
   return session;
 }
 

@@ -69,6 +69,9 @@ struct SessionOptions {
   uint32_t streamResetRate = 33;
   uint32_t maxReservedRemoteStreams = 200;
   uint64_t unknownProtocolTimeout = 10000;  // ms (TLS servers)
+  // Servers (Node's `origins`): URLs whose origins an ORIGIN frame lists as soon as the session
+  // starts (see ServerHttp2Session::origin(); its errors fail the session's creation).
+  std::vector<std::string> origins;
   // Custom SETTINGS ids whose values we report in remoteSettings().customSettings.
   std::vector<uint16_t> remoteCustomSettings;
   // Our initial SETTINGS.
@@ -138,6 +141,10 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   // HEADERS and DATA frames sent so far: what gRPC's ping policy counts as the server having
   // sent data (a PING from the client after that is never a strike; rpc/keepalive.h).
   uint64_t streamFramesSent() const { return stream_frames_sent_; }
+  // Node's originSet: the origins this (TLS) connection is authoritative for — the one of its
+  // servername and remote port, then those ORIGIN frames added (RFC 8336). nullopt when the
+  // session is not encrypted or is destroyed, as Node's undefined (altsvc_origin.cc).
+  std::optional<std::vector<std::string>> originSet() const;
   // Bytes counted against maxSessionMemory and the memory quota (Node's definition plus what
   // the application retains for streams; see session.cc). O(1).
   size_t memoryInUse() const;
@@ -232,6 +239,12 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   // The received block is handed over (moved), not copied: it reaches the application as is.
   virtual void onNewStream(int32_t id, Headers headers, uint8_t flags) {}
   virtual void onStreamHeaders(Http2Stream* stream, Headers headers, uint8_t flags, int cat);
+  // A PUSH_PROMISE received (clients): `promised` is reserved by the server for a response to
+  // the request `headers` (push.cc).
+  virtual void onPushPromise(int32_t associated, int32_t promised, Headers headers,
+                             uint8_t flags) {}
+  // ALTSVC / ORIGIN received (altsvc_origin.cc).
+  void onExtensionFrame(const nghttp2_frame* frame);
 
  private:
   friend class Http2Stream;
@@ -361,6 +374,8 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   Fifo<PendingSettings> pending_settings_;
   std::vector<std::pair<int32_t, uint32_t>> pending_rst_;  // (stream, code), see submitRstStream
   std::vector<std::pair<uint16_t, uint32_t>> remote_custom_settings_;
+  // Origins added by ORIGIN frames, in order, without duplicates (see originSet()).
+  std::vector<std::string> received_origins_;
   uint64_t ping_counter_ = 0;
 
   bool connecting_ = true;
@@ -428,6 +443,22 @@ class ServerHttp2Session : public Http2Session {
   // A new stream from the peer: (stream, request headers, flags of the HEADERS frame).
   using StreamListener =
       std::function<void(std::shared_ptr<ServerHttp2Stream>, const Headers&, uint8_t flags)>;
+
+  // --- ALTSVC (RFC 7838 §4) and ORIGIN (RFC 8336), altsvc_origin.cc ---
+  // Node's altsvc(alt, originOrStream) with a stream: an ALTSVC frame on stream `streamId`
+  // (its origin is the stream's). ERR_OUT_OF_RANGE for streamId <= 0.
+  absl::Status altsvc(std::string_view alt, int32_t streamId);
+  // altsvc(alt, origin) with an origin URL ("https://example.org:8443/ignored"): an ALTSVC
+  // frame on stream 0 for `new URL(origin).origin`. ERR_INVALID_URL for a bad URL,
+  // ERR_HTTP2_ALTSVC_INVALID_ORIGIN for one without an origin (a scheme other than http/https).
+  // Both: ERR_HTTP2_INVALID_SESSION (destroyed), ERR_INVALID_CHAR (alt not a quoted-string's
+  // characters: tab, visible ASCII but '\\', bytes >= 0x80), ERR_HTTP2_ALTSVC_LENGTH (alt +
+  // origin over 16382 bytes).
+  absl::Status altsvc(std::string_view alt, std::string_view origin);
+  // Node's origin(...origins): one ORIGIN frame listing `new URL(o).origin` of each URL (none:
+  // nothing sent). ERR_HTTP2_INVALID_SESSION, ERR_INVALID_URL, ERR_HTTP2_INVALID_ORIGIN (no
+  // origin), ERR_HTTP2_ORIGIN_LENGTH (over 16382 bytes of origins).
+  absl::Status origin(const std::vector<std::string>& origins);
   ListenerId onStream(StreamListener fn) { return stream_event_.on(std::move(fn)); }
   void off(ListenerId id) override;
   void removeAllListeners() override;
@@ -464,6 +495,27 @@ class ClientHttp2Session : public Http2Session {
   absl::StatusOr<std::shared_ptr<ClientHttp2Stream>> requestPrevalidated(
       std::span<const HeaderFieldView> headers, RequestOptions options = {});
 
+  // A stream the server pushed (Node's client 'stream'): (stream, promised request headers,
+  // flags of the PUSH_PROMISE). Its response comes as the stream's 'push' event, then its body.
+  // Unlike Node, a pushed stream nobody listens for is cancelled (RST_STREAM CANCEL) instead of
+  // left to fill its window; to refuse pushes altogether, set settings.enablePush = false.
+  using StreamListener =
+      std::function<void(std::shared_ptr<ClientHttp2Stream>, const Headers&, uint8_t flags)>;
+  ListenerId onStream(StreamListener fn) { return stream_event_.on(std::move(fn)); }
+  // An ALTSVC frame (RFC 7838): (alt field value, origin, stream id) — origin empty for a
+  // stream's, stream 0 for a connection-level one (Node's 'altsvc').
+  ListenerId onAltsvc(
+      std::function<void(std::string_view alt, std::string_view origin, int32_t streamId)> fn) {
+    return altsvc_event_.on(std::move(fn));
+  }
+  // An ORIGIN frame (RFC 8336) on a TLS session: its origins, already added to originSet()
+  // (Node's 'origin'; as Node, ORIGIN on a cleartext session is ignored).
+  ListenerId onOrigin(std::function<void(const std::vector<std::string>&)> fn) {
+    return origin_event_.on(std::move(fn));
+  }
+  void off(ListenerId id) override;
+  void removeAllListeners() override;
+
  protected:
   ClientHttp2Session(EventLoop* loop, std::unique_ptr<Socket> socket, SessionOptions options,
                      std::string scheme, std::string authority);
@@ -476,8 +528,14 @@ class ClientHttp2Session : public Http2Session {
   // Registers a stream whose HEADERS were just submitted (or drops it if that failed).
   absl::StatusOr<std::shared_ptr<ClientHttp2Stream>> startRequest(
       std::shared_ptr<ClientHttp2Stream> stream, absl::Status submitted);
+  void onPushPromise(int32_t associated, int32_t promised, Headers headers,
+                     uint8_t flags) override;
   std::string scheme_;
   std::string authority_;
+  Event<std::shared_ptr<ClientHttp2Stream>, const Headers&, uint8_t> stream_event_;
+  Event<std::string_view, std::string_view, int32_t> altsvc_event_;
+  Event<const std::vector<std::string>&> origin_event_;
+  friend class Http2Session;  // onExtensionFrame() emits the events above
 };
 
 }  // namespace h2rpc::transport

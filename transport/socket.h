@@ -79,6 +79,9 @@ class Socket {
   // Node's socket.localAddress / localPort ("" and 0 when unknown or closed).
   virtual std::string localAddress() const { return ""; }
   virtual uint16_t localPort() const { return 0; }
+  // TLS: the SNI name (sent by a client, received by a server); "" otherwise. The first origin
+  // of a session's originSet (session.h).
+  virtual std::string servername() const { return ""; }
   // Whether the socket keeps its loop alive (Node's socket.ref()/unref()).
   virtual void ref() {}
   virtual void unref() {}

@@ -83,7 +83,10 @@ void Http2Stream::off(ListenerId id) {
 }
 
 void ClientHttp2Stream::off(ListenerId id) {
-  if (response_event_.off(id) || headers_event_.off(id) || continue_event_.off(id)) return;
+  if (response_event_.off(id) || headers_event_.off(id) || continue_event_.off(id) ||
+      push_event_.off(id)) {
+    return;
+  }
   Http2Stream::off(id);
 }
 
@@ -830,6 +833,7 @@ void ClientHttp2Stream::removeAllListeners() {
   response_event_.removeAllListeners();
   headers_event_.removeAllListeners();
   continue_event_.removeAllListeners();
+  push_event_.removeAllListeners();
 }
 
 void Http2Stream::setTimeout(uint64_t ms, std::function<void()> callback) {
@@ -878,10 +882,12 @@ void Http2Stream::emitHeadersEvent(Headers headers, uint8_t flags, int cat) {
     int v;
     if (absl::SimpleAtoi(absl::string_view(s->data(), s->size()), &v)) status = v;
   }
-  enum class Kind { kResponse, kHeaders, kTrailers } kind;
+  enum class Kind { kResponse, kHeaders, kTrailers, kPush } kind;
   if (cat == NGHTTP2_HCAT_RESPONSE) {
     kind = (!end_of_stream && status && *status >= 100 && *status < 200) ? Kind::kHeaders
                                                                           : Kind::kResponse;
+  } else if (cat == NGHTTP2_HCAT_PUSH_RESPONSE) {
+    kind = Kind::kPush;  // the response of a stream the server pushed (Node: 'push')
   } else if (status && *status >= 200) {
     kind = Kind::kResponse;
   } else {
@@ -900,6 +906,9 @@ void Http2Stream::emitHeadersEvent(Headers headers, uint8_t flags, int cat) {
         break;
       case Kind::kTrailers:
         self->trailers_event_.emit(headers, flags);
+        break;
+      case Kind::kPush:
+        if (client) client->push_event_.emit(headers, flags);
         break;
     }
     // The end of the readable side comes after the HEADERS that carried END_STREAM, even when

@@ -377,7 +377,19 @@ struct RespondWithFileOptions {
 
 class FileSender;
 
-// A stream the peer opened on our server session.
+// Options of ServerHttp2Stream::pushStream() (Node's names).
+struct PushStreamOptions {
+  // The pushed response carries no body: respond() on the pushed stream ends it (as for a
+  // HEAD request, which implies it).
+  bool endStream = false;
+};
+
+class ServerHttp2Stream;
+// pushStream()'s callback, Node's (err, pushStream, headers): on error the stream is null.
+using PushStreamCallback = std::function<void(
+    const absl::Status&, std::shared_ptr<ServerHttp2Stream>, const Headers&)>;
+
+// A stream the peer opened on our server session (or one we pushed, see pushStream()).
 class ServerHttp2Stream : public Http2Stream {
  public:
   // Sends the response HEADERS. :status defaults to 200 and must be 200–599
@@ -415,8 +427,19 @@ class ServerHttp2Stream : public Http2Stream {
   // Sends a 1xx informational HEADERS before respond() (ERR_HTTP2_HEADERS_AFTER_RESPOND after).
   absl::Status additionalHeaders(const Headers& headers);
   bool headRequest() const { return head_request_; }
-  // Server push is not implemented yet: always false.
-  bool pushAllowed() const { return false; }
+  // --- server push (push.cc) ---
+  // Node's pushAllowed: the stream and session are open and the client's last SETTINGS did not
+  // disable push (SETTINGS_ENABLE_PUSH, default 1).
+  bool pushAllowed() const;
+  // Sends PUSH_PROMISE on this stream with the promised request `headers` (:method defaults to
+  // GET, :path to "/", :scheme and :authority to this request's) and opens the pushed stream,
+  // which the application answers as any other (respond(), write(), end()). Node's errors:
+  // returned at once — ERR_HTTP2_PUSH_DISABLED (!pushAllowed()), ERR_HTTP2_NESTED_PUSH (on a
+  // pushed stream), header validation errors; given to `callback` (from the loop) —
+  // ERR_HTTP2_OUT_OF_STREAMS, ERR_HTTP2_INVALID_STREAM (nghttp2 closed the stream already),
+  // ERR_HTTP2_ERROR. On success `callback` gets the pushed stream and the promised headers.
+  absl::Status pushStream(const Headers& headers, PushStreamOptions options,
+                          PushStreamCallback callback);
   // The request headers, the ones the session's 'stream' event carried (a reference to these).
   // Kept with the stream, so that what needs them later refers to them instead of copying.
   const Headers& requestHeaders() const { return request_headers_; }
@@ -456,6 +479,10 @@ class ClientHttp2Stream : public Http2Stream {
   }
   // The server answered 100 Continue.
   ListenerId onContinue(std::function<void()> fn) { return continue_event_.on(std::move(fn)); }
+  // On a stream the server pushed (ClientHttp2Session::onStream): its response HEADERS.
+  ListenerId onPush(std::function<void(const Headers&, uint8_t flags)> fn) {
+    return push_event_.on(std::move(fn));
+  }
   void off(ListenerId id) override;
   void removeAllListeners() override;
 
@@ -463,7 +490,7 @@ class ClientHttp2Stream : public Http2Stream {
 
  private:
   friend class Http2Stream;
-  Event<const Headers&, uint8_t> response_event_, headers_event_;
+  Event<const Headers&, uint8_t> response_event_, headers_event_, push_event_;
   Event<> continue_event_;
 };
 

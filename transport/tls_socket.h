@@ -99,7 +99,7 @@ class TlsSocket : public Socket, private Socket::Handler {
   std::string protocolVersion() const;
   std::string cipherName() const;
   // Server: the SNI the client sent. Client: the name it sent/checks.
-  std::string servername() const;
+  std::string servername() const override;
   // OkStatus if the peer's certificate verified; kUnauthenticated with the reason otherwise;
   // kFailedPrecondition before the handshake.
   absl::Status verifyResult() const;

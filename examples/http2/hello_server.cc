@@ -6,6 +6,10 @@
 // GET (any path) answers 200 with a small HTML page; POST echoes the request body; other methods
 // get 405. It advertises SETTINGS_MAX_CONCURRENT_STREAMS 100 and, on SIGINT/SIGTERM, sends
 // GOAWAY to every client, lets open streams finish, and exits.
+//
+// With --push, GET / answers a page that uses /style.css and /app.js and pushes both with it
+// (server push, RFC 9113 §8.4) when the client allows push: `nghttp -ans http://127.0.0.1:8080/`
+// lists them as pushed (examples/http2/push_test.sh).
 #include <csignal>
 #include <cstdio>
 #include <memory>
@@ -23,6 +27,7 @@ ABSL_FLAG(std::string, unix_socket, "",
           "server.listen(path))");
 ABSL_FLAG(std::string, tls_cert, "", "PEM certificate file: serve TLS (ALPN h2) instead of h2c");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key file for --tls_cert");
+ABSL_FLAG(bool, push, false, "GET / pushes the page's assets (/style.css, /app.js)");
 
 namespace {
 
@@ -34,7 +39,55 @@ constexpr char kPage[] =
     "<!DOCTYPE html><html><head><title>h2rpc</title></head>"
     "<body><h1>Hello from h2rpc over HTTP/2</h1></body></html>\n";
 
+constexpr char kPushPage[] =
+    "<!DOCTYPE html><html><head><title>h2rpc push</title>"
+    "<link rel=\"stylesheet\" href=\"/style.css\"><script src=\"/app.js\"></script></head>"
+    "<body><h1>Hello from h2rpc, with its assets pushed</h1></body></html>\n";
+
+struct Asset {
+  const char* path;
+  const char* type;
+  const char* body;
+};
+constexpr Asset kAssets[] = {
+    {"/style.css", "text/css", "h1 { color: teal; }\n"},
+    {"/app.js", "text/javascript", "console.log('pushed');\n"},
+};
+
+// GET / with --push: the assets go out as pushed streams before the page that uses them, so
+// that the client has them when it parses the page.
+bool handlePush(const std::shared_ptr<ServerHttp2Stream>& stream, const Headers& headers) {
+  if (headers.get(":method") != "GET") return false;
+  const std::string path = headers.get(":path").value_or("");
+  for (const Asset& asset : kAssets) {
+    if (path == asset.path) {  // asked for directly (a client that refused the push)
+      (void)stream->respond({{":status", "200"}, {"content-type", asset.type}});
+      stream->end(asset.body);
+      return true;
+    }
+  }
+  if (path != "/") return false;
+  if (stream->pushAllowed()) {
+    for (const Asset& asset : kAssets) {
+      absl::Status st = stream->pushStream(
+          {{":path", asset.path}}, {},
+          [asset](const absl::Status& err, std::shared_ptr<ServerHttp2Stream> pushed,
+                  const Headers&) {
+            if (!err.ok()) return;  // the request went away first: nothing to push
+            (void)pushed->respond({{":status", "200"}, {"content-type", asset.type}});
+            pushed->end(asset.body);
+          });
+      if (!st.ok()) std::fprintf(stderr, "hello_server: push %s: %s\n", asset.path,
+                                 st.ToString().c_str());
+    }
+  }
+  (void)stream->respond({{":status", "200"}, {"content-type", "text/html; charset=utf-8"}});
+  stream->end(kPushPage);
+  return true;
+}
+
 void handle(std::shared_ptr<ServerHttp2Stream> stream, const Headers& headers) {
+  if (absl::GetFlag(FLAGS_push) && handlePush(stream, headers)) return;
   const std::string method = headers.get(":method").value_or("");
   if (method == "GET" || method == "HEAD") {
     (void)stream->respond({{":status", "200"}, {"content-type", "text/html; charset=utf-8"}});
