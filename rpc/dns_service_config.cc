@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "rpc/struct_entries.pb.h"
 
 namespace h2rpc::rpc {
 
@@ -128,6 +129,16 @@ std::optional<std::string> GrpcConfigFromTxt(const TxtRecords& records) {
   return std::nullopt;
 }
 
+// The value of `key` in a JSON object's entries (the last one if repeated, as a map keeps), or
+// null.
+static const Value* Field(const internal::StructEntries& entries, std::string_view key) {
+  const Value* found = nullptr;
+  for (const internal::StructEntries::Entry& entry : entries.fields()) {
+    if (entry.key() == key) found = &entry.value();
+  }
+  return found;
+}
+
 absl::StatusOr<std::optional<std::string>> ChooseServiceConfig(
     std::string_view choices_json, const ServiceConfigChoiceContext& context) {
   ListValue choices;
@@ -141,43 +152,49 @@ absl::StatusOr<std::optional<std::string>> ChooseServiceConfig(
   // Every choice is checked, the chosen one and the others: a malformed record is refused
   // whole rather than half-used.
   std::optional<int> chosen;
+  google::protobuf::Struct chosen_struct;  // its serviceConfig
   for (int i = 0; i < choices.values_size(); ++i) {
     const Value& choice = choices.values(i);
     if (choice.kind_case() != Value::kStructValue) return ChoiceError(i, "not an object");
-    const auto& fields = choice.struct_value().fields();
+    // The object's entries as a list (rpc/struct_entries.proto says why not its map).
+    internal::StructEntries fields;
+    if (!fields.ParseFromString(choice.struct_value().SerializeAsString())) {
+      return ChoiceError(i, "not an object");
+    }
     bool applies = true;
-    if (auto it = fields.find("clientLanguage"); it != fields.end()) {
-      auto languages = StringList(it->second, i, "clientLanguage");
+    if (const Value* language = Field(fields, "clientLanguage")) {
+      auto languages = StringList(*language, i, "clientLanguage");
       if (!languages.ok()) return languages.status();
       if (!ContainsIgnoringCase(*languages, context.client_language)) applies = false;
     }
-    if (auto it = fields.find("percentage"); it != fields.end()) {
-      if (it->second.kind_case() != Value::kNumberValue) {
+    if (const Value* percentage = Field(fields, "percentage")) {
+      if (percentage->kind_case() != Value::kNumberValue) {
         return ChoiceError(i, "\"percentage\" is not a number");
       }
-      const double p = it->second.number_value();
+      const double p = percentage->number_value();
       if (!(p >= 0 && p <= 100) || std::floor(p) != p) {
         return ChoiceError(i, "\"percentage\" is not an integer in [0, 100]");
       }
       if (!(context.random_percent < static_cast<int>(p))) applies = false;
     }
-    if (auto it = fields.find("clientHostname"); it != fields.end()) {
-      auto hosts = StringList(it->second, i, "clientHostname");
+    if (const Value* hostname = Field(fields, "clientHostname")) {
+      auto hosts = StringList(*hostname, i, "clientHostname");
       if (!hosts.ok()) return hosts.status();
       if (!ContainsIgnoringCase(*hosts, context.hostname)) applies = false;
     }
-    auto config = fields.find("serviceConfig");
-    if (config == fields.end()) return ChoiceError(i, "no \"serviceConfig\"");
-    if (config->second.kind_case() != Value::kStructValue) {
+    const Value* config = Field(fields, "serviceConfig");
+    if (config == nullptr) return ChoiceError(i, "no \"serviceConfig\"");
+    if (config->kind_case() != Value::kStructValue) {
       return ChoiceError(i, "\"serviceConfig\" is not an object");
     }
-    if (applies && !chosen) chosen = i;
+    if (applies && !chosen) {
+      chosen = i;
+      chosen_struct.CopyFrom(config->struct_value());
+    }
   }
   if (!chosen) return std::optional<std::string>();
   std::string json;
-  if (auto st = google::protobuf::util::MessageToJsonString(
-          choices.values(*chosen).struct_value().fields().at("serviceConfig").struct_value(),
-          &json);
+  if (auto st = google::protobuf::util::MessageToJsonString(chosen_struct, &json);
       !st.ok()) {
     return ChoiceError(*chosen, std::string(st.message()));
   }
