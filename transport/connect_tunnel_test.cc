@@ -10,6 +10,7 @@
 #include "transport/errors.h"
 #include "transport/manual_loop.h"
 #include "transport/memory_socket.h"
+#include "transport/testing/session_pair.h"
 #include "transport/session.h"
 
 namespace h2rpc::transport {
@@ -17,26 +18,7 @@ namespace {
 
 using ::testing::ElementsAre;
 
-struct Pair {
-  explicit Pair(SessionOptions server_options = {}) {
-    auto [a, b] = MemorySocket::pair(&loop);
-    server = *ServerHttp2Session::create(&loop, std::move(a), server_options);
-    client = *ClientHttp2Session::create(&loop, std::move(b), "http", "localhost:8080", {});
-    server->onStream([this](std::shared_ptr<ServerHttp2Stream> s, const Headers& h, uint8_t) {
-      streams.push_back(s);
-      request_headers.push_back(h);
-      if (on_stream) on_stream(s, h);
-    });
-  }
-  void run() { loop.runUntilIdle(); }
-
-  ManualLoop loop;
-  std::shared_ptr<ServerHttp2Session> server;
-  std::shared_ptr<ClientHttp2Session> client;
-  std::vector<std::shared_ptr<ServerHttp2Stream>> streams;
-  std::vector<Headers> request_headers;
-  std::function<void(std::shared_ptr<ServerHttp2Stream>, const Headers&)> on_stream;
-};
+using Pair = SessionPair;
 
 // The server side of a tunnel: answers 200, then echoes every byte back upper-cased (so the test
 // sees both directions), and ends its half when the client ends its own.

@@ -16,6 +16,7 @@
 #include "transport/errors.h"
 #include "transport/manual_loop.h"
 #include "transport/memory_socket.h"
+#include "transport/testing/session_pair.h"
 #include "transport/session.h"
 
 namespace h2rpc::transport {
@@ -31,24 +32,8 @@ SessionOptions smallWindow() {
   return o;
 }
 
-struct Pair {
-  Pair() {
-    auto [a, b] = MemorySocket::pair(&loop);
-    server = *ServerHttp2Session::create(&loop, std::move(a), {});
-    client = *ClientHttp2Session::create(&loop, std::move(b), "http", "localhost:8080",
-                                         smallWindow());
-    server->onStream([this](std::shared_ptr<ServerHttp2Stream> s, const Headers& h, uint8_t) {
-      streams.push_back(s);
-      if (on_stream) on_stream(s, h);
-    });
-  }
-  void run() { loop.runUntilIdle(); }
-
-  ManualLoop loop;
-  std::shared_ptr<ServerHttp2Session> server;
-  std::shared_ptr<ClientHttp2Session> client;
-  std::vector<std::shared_ptr<ServerHttp2Stream>> streams;
-  std::function<void(std::shared_ptr<ServerHttp2Stream>, const Headers&)> on_stream;
+struct Pair : SessionPair {
+  Pair() : SessionPair({}, smallWindow()) {}
 };
 
 struct Recorder {
