@@ -160,6 +160,12 @@ absl::Status Http2Server::setSecureContext(const TlsOptions& options) {
   merged.requestCert = tls_->options().requestCert;
   merged.rejectUnauthorized = tls_->options().rejectUnauthorized;
   merged.ALPNProtocols = tls_->options().ALPNProtocols;
+  // As Node's server.setSecureContext(): SNICallback is the server's; sessionTimeout and
+  // ticketKeys stay the server's unless given (sessions issued before then stay resumable when
+  // the ticket keys were set).
+  merged.SNICallback = tls_->options().SNICallback;
+  if (merged.sessionTimeout == 0) merged.sessionTimeout = tls_->options().sessionTimeout;
+  if (merged.ticketKeys.empty()) merged.ticketKeys = tls_->options().ticketKeys;
   auto ctx = TlsContext::createServer(merged);
   if (!ctx.ok()) return ctx.status();
   return setSecureContext(*std::move(ctx));

@@ -117,7 +117,8 @@ class Http2Server {
   // Node's server.setSecureContext(options): connections accepted from now on use a context made
   // from `options` (a rotated certificate, new CAs); open connections, and those already in
   // their handshake, keep theirs. As in Node, requestCert and rejectUnauthorized stay the
-  // server's (from createSecureServer()); ALPNProtocols too (HTTP/2 needs "h2"). Errors: those of
+  // server's (from createSecureServer()); ALPNProtocols and SNICallback too (HTTP/2 needs "h2"),
+  // and sessionTimeout / ticketKeys unless `options` sets them. Errors: those of
   // TlsContext::createServer (the current context is kept), kFailedPrecondition on a cleartext
   // server.
   absl::Status setSecureContext(const TlsOptions& options);

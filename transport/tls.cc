@@ -11,8 +11,13 @@
 
 #include <arpa/inet.h>
 #include <openssl/bio.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/pkcs12.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
@@ -308,6 +313,121 @@ bool isIpAddress(const std::string& name) {
   return inet_pton(AF_INET, name.c_str(), addr) == 1 || inet_pton(AF_INET6, name.c_str(), addr) == 1;
 }
 
+struct CrlDeleter {
+  void operator()(X509_CRL* c) const { X509_CRL_free(c); }
+};
+using CrlPtr = std::unique_ptr<X509_CRL, CrlDeleter>;
+
+// All CRLs of a PEM text (at least one).
+absl::StatusOr<std::vector<CrlPtr>> parseCrls(const PemSource& source) {
+  std::vector<CrlPtr> crls;
+  if (source.pem.size() > static_cast<size_t>(INT32_MAX)) {
+    return absl::InvalidArgumentError(absl::StrCat(source.label, ": too large"));
+  }
+  ERR_clear_error();
+  BioPtr bio = memBio(source.pem);
+  if (!bio) return absl::ResourceExhaustedError(withOpenSslErrors("BIO_new_mem_buf failed"));
+  while (X509_CRL* crl = PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr)) {
+    crls.emplace_back(crl);
+  }
+  if (crls.empty() || !onlyEndOfPem()) {
+    return absl::InvalidArgumentError(withOpenSslErrors(absl::StrCat(
+        source.label, ": no valid PEM CRL found (expected \"-----BEGIN X509 CRL-----\")")));
+  }
+  ERR_clear_error();
+  return crls;
+}
+
+// A certificate, its chain and its key, from PEM or PKCS#12.
+struct Identity {
+  std::vector<X509Ptr> chain;  // leaf first
+  PkeyPtr key;
+};
+
+absl::StatusOr<Identity> parsePfx(const PemSource& source, const std::string& passphrase) {
+  if (source.pem.size() > static_cast<size_t>(INT32_MAX)) {
+    return absl::InvalidArgumentError(absl::StrCat(source.label, ": too large"));
+  }
+  ERR_clear_error();
+  BioPtr bio = memBio(source.pem);
+  if (!bio) return absl::ResourceExhaustedError(withOpenSslErrors("BIO_new_mem_buf failed"));
+  PKCS12* p12 = d2i_PKCS12_bio(bio.get(), nullptr);
+  if (p12 == nullptr) {
+    return absl::InvalidArgumentError(withOpenSslErrors(
+        absl::StrCat(source.label, ": not a PKCS#12 archive (DER)")));
+  }
+  EVP_PKEY* key = nullptr;
+  X509* cert = nullptr;
+  STACK_OF(X509)* extra = nullptr;
+  int ok = PKCS12_parse(p12, passphrase.c_str(), &key, &cert, &extra);
+  PKCS12_free(p12);
+  Identity id;
+  id.key.reset(key);
+  if (cert != nullptr) id.chain.emplace_back(cert);
+  if (extra != nullptr) {
+    for (int i = 0; i < sk_X509_num(extra); ++i) id.chain.emplace_back(sk_X509_value(extra, i));
+    sk_X509_free(extra);  // the certificates now belong to id.chain
+  }
+  if (ok != 1) {
+    return absl::InvalidArgumentError(withOpenSslErrors(absl::StrCat(
+        source.label, ": cannot decrypt the PKCS#12 archive (wrong TlsOptions.passphrase?)")));
+  }
+  if (cert == nullptr || key == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source.label, ": the PKCS#12 archive has no certificate with its key"));
+  }
+  ERR_clear_error();
+  return id;
+}
+
+// Node's ticket keys: 16 bytes key name, 16 HMAC-SHA256 key, 16 AES-128-CBC key. Taken from the
+// engine's own context: after an SNICallback switched the SSL_CTX, tickets still belong to the
+// server's context (OpenSSL calls the session context's callback too).
+int ticketKeyCallback(SSL* ssl, unsigned char key_name[16], unsigned char iv[16],
+                      EVP_CIPHER_CTX* cipher, EVP_MAC_CTX* mac, int enc) {
+  const auto* engine = static_cast<const TlsEngine*>(SSL_get_app_data(ssl));
+  if (engine == nullptr) return -1;
+  const std::string* keys = &engine->context()->options().ticketKeys;
+  if (keys->size() != 48) return -1;
+  const auto* bytes = reinterpret_cast<const unsigned char*>(keys->data());
+  char digest[] = "SHA256";
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, const_cast<unsigned char*>(bytes + 16),
+                                        16),
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_construct_end()};
+  if (enc == 1) {
+    std::memcpy(key_name, bytes, 16);
+    if (RAND_bytes(iv, 16) != 1) return -1;
+    if (EVP_EncryptInit_ex(cipher, EVP_aes_128_cbc(), nullptr, bytes + 32, iv) != 1) return -1;
+  } else {
+    if (std::memcmp(key_name, bytes, 16) != 0) return 0;  // not ours: full handshake
+    if (EVP_DecryptInit_ex(cipher, EVP_aes_128_cbc(), nullptr, bytes + 32, iv) != 1) return -1;
+  }
+  if (EVP_MAC_CTX_set_params(mac, params) != 1) return -1;
+  return 1;
+}
+
+// The server name (host_name) of a ClientHello's server_name extension (RFC 6066 §3), "" if none.
+std::string clientHelloServername(SSL* ssl) {
+  const unsigned char* p = nullptr;
+  size_t len = 0;
+  if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len) != 1 || len < 2) return "";
+  size_t list = (static_cast<size_t>(p[0]) << 8) | p[1];
+  if (list + 2 != len) return "";
+  size_t i = 2;
+  while (i + 3 <= len) {
+    unsigned type = p[i];
+    size_t n = (static_cast<size_t>(p[i + 1]) << 8) | p[i + 2];
+    i += 3;
+    if (i + n > len) return "";
+    if (type == TLSEXT_NAMETYPE_host_name) return std::string(reinterpret_cast<const char*>(p + i), n);
+    i += n;
+  }
+  return "";
+}
+
+PeerCertificate certificateInfo(X509* cert);
+
 }  // namespace
 
 // ------------------------------------------------------------------------------------------------
@@ -354,9 +474,37 @@ absl::StatusOr<std::shared_ptr<TlsContext>> TlsContext::create(bool is_server,
   absl::StatusOr<PemSource> ca =
       loadPem(options.ca, options.caFile, "TlsOptions.ca", "TlsOptions.caFile");
   if (!ca.ok()) return ca.status();
-  if (is_server && !cert->present) {
+  absl::StatusOr<PemSource> pfx =
+      loadPem(options.pfx, options.pfxFile, "TlsOptions.pfx", "TlsOptions.pfxFile");
+  if (!pfx.ok()) return pfx.status();
+  absl::StatusOr<PemSource> crl =
+      loadPem(options.crl, options.crlFile, "TlsOptions.crl", "TlsOptions.crlFile");
+  if (!crl.ok()) return crl.status();
+  if (pfx->present && (cert->present || key->present)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        pfx->label, " and ", cert->present ? cert->label : key->label,
+        " are both set: give the certificate and key either as PKCS#12 or as PEM"));
+  }
+  if (is_server && !cert->present && !pfx->present) {
     return absl::InvalidArgumentError(
-        "a TLS server needs a certificate: set TlsOptions.cert or TlsOptions.certFile");
+        "a TLS server needs a certificate: set TlsOptions.cert or TlsOptions.certFile (or pfx)");
+  }
+  if (!options.ticketKeys.empty() && options.ticketKeys.size() != 48) {
+    return absl::InvalidArgumentError(absl::StrCat("TlsOptions.ticketKeys: must be 48 bytes, not ",
+                                                   options.ticketKeys.size()));
+  }
+  if (options.sessionTimeout < 0 || options.sessionTimeout > INT32_MAX) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "TlsOptions.sessionTimeout: ", options.sessionTimeout, " is not in 0..2^31-1 seconds"));
+  }
+  if (!options.session.empty()) {
+    const auto* der = reinterpret_cast<const unsigned char*>(options.session.data());
+    SSL_SESSION* session = d2i_SSL_SESSION(nullptr, &der, static_cast<long>(options.session.size()));
+    if (session == nullptr) {
+      return absl::InvalidArgumentError(
+          withOpenSslErrors("TlsOptions.session: not a serialized TLS session"));
+    }
+    SSL_SESSION_free(session);
   }
   if (cert->present && !key->present) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -369,6 +517,7 @@ absl::StatusOr<std::shared_ptr<TlsContext>> TlsContext::create(bool is_server,
 
   std::shared_ptr<TlsContext> context(new TlsContext(is_server, options));
   context->alpn_wire_ = std::move(alpn_wire);
+  if (!is_server) context->session_ = options.session;
   ERR_clear_error();
   SSL_CTX* ctx = SSL_CTX_new(is_server ? TLS_server_method() : TLS_client_method());
   if (ctx == nullptr) return absl::ResourceExhaustedError(withOpenSslErrors("SSL_CTX_new failed"));
@@ -380,7 +529,10 @@ absl::StatusOr<std::shared_ptr<TlsContext>> TlsContext::create(bool is_server,
   }
   // RFC 9113 §9.2.1: no renegotiation, no compression.
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
-                               (is_server ? SSL_OP_CIPHER_SERVER_PREFERENCE : 0));
+                               (is_server && options.honorCipherOrder
+                                    ? SSL_OP_CIPHER_SERVER_PREFERENCE
+                                    : 0) |
+                               options.secureOptions);
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                             SSL_MODE_RELEASE_BUFFERS);
   if (absl::Status st = applyCiphers(ctx, options.ciphers); !st.ok()) return st;
@@ -389,12 +541,51 @@ absl::StatusOr<std::shared_ptr<TlsContext>> TlsContext::create(bool is_server,
     return absl::InvalidArgumentError(withOpenSslErrors(
         absl::StrCat("TlsOptions.ecdhCurve: \"", options.ecdhCurve, "\" is not a valid curve list")));
   }
+  ERR_clear_error();
+  if (!options.sigalgs.empty() && SSL_CTX_set1_sigalgs_list(ctx, options.sigalgs.c_str()) != 1) {
+    return absl::InvalidArgumentError(withOpenSslErrors(absl::StrCat(
+        "TlsOptions.sigalgs: \"", options.sigalgs, "\" is not a valid signature algorithm list")));
+  }
+  if (options.dhparam == "auto") {
+    SSL_CTX_set_dh_auto(ctx, 1);
+  } else if (!options.dhparam.empty()) {
+    ERR_clear_error();
+    BioPtr bio = memBio(options.dhparam);
+    PkeyPtr dh(bio ? PEM_read_bio_Parameters(bio.get(), nullptr) : nullptr);
+    if (!dh || EVP_PKEY_get_base_id(dh.get()) != EVP_PKEY_DH) {
+      return absl::InvalidArgumentError(withOpenSslErrors(
+          "TlsOptions.dhparam: not PEM DH parameters (\"-----BEGIN DH PARAMETERS-----\") nor "
+          "\"auto\""));
+    }
+    if (EVP_PKEY_get_bits(dh.get()) < 1024) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "TlsOptions.dhparam: ", EVP_PKEY_get_bits(dh.get()),
+          "-bit DH parameters are too small (Node and h2rpc require 1024 bits or more)"));
+    }
+    if (SSL_CTX_set0_tmp_dh_pkey(ctx, dh.get()) != 1) {
+      return absl::InvalidArgumentError(withOpenSslErrors("TlsOptions.dhparam: rejected"));
+    }
+    dh.release();  // now the SSL_CTX's
+  }
 
-  if (cert->present) {
-    absl::StatusOr<std::vector<X509Ptr>> chain = parseCertificates(*cert, /*first_aux=*/true);
-    if (!chain.ok()) return chain.status();
-    absl::StatusOr<PkeyPtr> pkey = parsePrivateKey(*key, options.passphrase);
-    if (!pkey.ok()) return pkey.status();
+  if (cert->present || pfx->present) {
+    Identity identity;
+    if (pfx->present) {
+      absl::StatusOr<Identity> parsed = parsePfx(*pfx, options.passphrase);
+      if (!parsed.ok()) return parsed.status();
+      identity = *std::move(parsed);
+      cert = pfx;
+      key = pfx;
+    } else {
+      absl::StatusOr<std::vector<X509Ptr>> certs = parseCertificates(*cert, /*first_aux=*/true);
+      if (!certs.ok()) return certs.status();
+      absl::StatusOr<PkeyPtr> parsed = parsePrivateKey(*key, options.passphrase);
+      if (!parsed.ok()) return parsed.status();
+      identity.chain = *std::move(certs);
+      identity.key = *std::move(parsed);
+    }
+    std::vector<X509Ptr>* chain = &identity.chain;
+    PkeyPtr* pkey = &identity.key;
     X509* leaf = (*chain)[0].get();
     if (X509_check_private_key(leaf, pkey->get()) != 1) {
       return absl::InvalidArgumentError(withOpenSslErrors(absl::StrCat(
@@ -444,9 +635,25 @@ absl::StatusOr<std::shared_ptr<TlsContext>> TlsContext::create(bool is_server,
     }
     int mode = SSL_VERIFY_PEER;
     if (is_server && options.rejectUnauthorized) mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
-    SSL_CTX_set_verify(ctx, mode, options.rejectUnauthorized ? nullptr : acceptAnyCertificate);
+    if (!is_server && options.checkServerIdentity) {
+      SSL_CTX_set_verify(ctx, mode, &TlsContext::verifyPeer);
+    } else {
+      SSL_CTX_set_verify(ctx, mode, options.rejectUnauthorized ? nullptr : acceptAnyCertificate);
+    }
   } else {
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+  }
+  if (crl->present) {
+    absl::StatusOr<std::vector<CrlPtr>> crls = parseCrls(*crl);
+    if (!crls.ok()) return crls.status();
+    X509_STORE* store = SSL_CTX_get_cert_store(ctx);
+    for (const CrlPtr& c : *crls) {
+      if (X509_STORE_add_crl(store, c.get()) != 1) {
+        return absl::InvalidArgumentError(
+            withOpenSslErrors(absl::StrCat(crl->label, ": cannot add a CRL")));
+      }
+    }
+    X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
   }
 
   if (is_server) {
@@ -455,7 +662,15 @@ absl::StatusOr<std::shared_ptr<TlsContext>> TlsContext::create(bool is_server,
                                    sizeof(kSessionIdContext) - 1);
     // Installed even without protocols of our own, to record what the client offers.
     SSL_CTX_set_alpn_select_cb(ctx, &TlsContext::selectAlpn, context.get());
-  } else if (!context->alpn_wire_.empty()) {
+    SSL_CTX_set_timeout(ctx, options.sessionTimeout > 0 ? options.sessionTimeout : 300);
+    if (!options.ticketKeys.empty()) SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticketKeyCallback);
+    if (options.SNICallback) SSL_CTX_set_client_hello_cb(ctx, &TlsContext::clientHello, nullptr);
+  } else {
+    // Sessions are handed to onSession, not kept by OpenSSL.
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(ctx, &TlsContext::newSession);
+  }
+  if (!is_server && !context->alpn_wire_.empty()) {
     if (SSL_CTX_set_alpn_protos(ctx,
                                 reinterpret_cast<const unsigned char*>(context->alpn_wire_.data()),
                                 static_cast<unsigned int>(context->alpn_wire_.size())) != 0) {
@@ -470,6 +685,8 @@ int TlsContext::selectAlpn(SSL* ssl, const unsigned char** out, unsigned char* o
                            const unsigned char* in, unsigned int inlen, void* arg) {
   auto* self = static_cast<TlsContext*>(arg);
   auto* engine = static_cast<TlsEngine*>(SSL_get_app_data(ssl));
+  // After an SNICallback switched the SSL_CTX, the server's own ALPNProtocols still apply.
+  if (engine != nullptr) self = engine->context_.get();
   if (engine != nullptr) {
     engine->client_alpn_.clear();
     for (unsigned int i = 0; i < inlen;) {
@@ -492,6 +709,76 @@ int TlsContext::selectAlpn(SSL* ssl, const unsigned char** out, unsigned char* o
   }
   *out = selected;
   return SSL_TLSEXT_ERR_OK;
+}
+
+int TlsContext::clientHello(SSL* ssl, int* alert, void*) {
+  auto* engine = static_cast<TlsEngine*>(SSL_get_app_data(ssl));
+  if (engine == nullptr) return SSL_CLIENT_HELLO_SUCCESS;
+  const TlsOptions& options = engine->context_->options();
+  if (!engine->sni_asked_) {
+    engine->sni_asked_ = true;
+    std::string name = clientHelloServername(ssl);
+    if (name.empty() || !options.SNICallback) {
+      engine->sni_answered_ = true;  // Node calls SNICallback only for a client that sent a name
+    } else {
+      std::weak_ptr<bool> alive = engine->alive_;
+      engine->in_client_hello_ = true;
+      options.SNICallback(name, [engine, alive](absl::Status status,
+                                                std::shared_ptr<TlsContext> context) {
+        std::shared_ptr<bool> live = alive.lock();
+        if (!live || !*live) return;
+        engine->onSniAnswer(std::move(status), std::move(context));
+      });
+      engine->in_client_hello_ = false;
+    }
+  }
+  if (!engine->sni_answered_) return SSL_CLIENT_HELLO_RETRY;  // the handshake waits
+  if (!engine->sni_status_.ok()) {
+    *alert = SSL_AD_INTERNAL_ERROR;
+    return SSL_CLIENT_HELLO_ERROR;
+  }
+  if (engine->sni_context_ && SSL_get_SSL_CTX(ssl) != engine->sni_context_->native()) {
+    if (SSL_set_SSL_CTX(ssl, engine->sni_context_->native()) == nullptr) {
+      engine->sni_status_ = absl::InternalError("SNICallback: cannot switch to its TlsContext");
+      *alert = SSL_AD_INTERNAL_ERROR;
+      return SSL_CLIENT_HELLO_ERROR;
+    }
+  }
+  return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+int TlsContext::verifyPeer(int preverify_ok, X509_STORE_CTX* store) {
+  auto* ssl = static_cast<SSL*>(
+      X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  auto* engine = ssl != nullptr ? static_cast<TlsEngine*>(SSL_get_app_data(ssl)) : nullptr;
+  if (engine == nullptr) return preverify_ok;
+  const TlsOptions& options = engine->context_->options();
+  if (preverify_ok != 1) return options.rejectUnauthorized ? 0 : 1;
+  if (X509_STORE_CTX_get_error_depth(store) != 0 || !options.checkServerIdentity) return 1;
+  // Node calls checkServerIdentity once the chain verified, with the leaf certificate.
+  engine->identity_error_ = absl::OkStatus();
+  absl::Status verdict = options.checkServerIdentity(stripBrackets(engine->servername_),
+                                                     certificateInfo(X509_STORE_CTX_get_current_cert(store)));
+  if (verdict.ok()) return 1;
+  engine->identity_error_ = absl::UnauthenticatedError(
+      absl::StrCat("checkServerIdentity: ", verdict.message()));
+  X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
+  return options.rejectUnauthorized ? 0 : 1;
+}
+
+int TlsContext::newSession(SSL* ssl, SSL_SESSION* session) {
+  auto* engine = static_cast<TlsEngine*>(SSL_get_app_data(ssl));
+  if (engine == nullptr || !engine->onSession) return 0;
+  unsigned char* der = nullptr;
+  int n = i2d_SSL_SESSION(session, &der);
+  if (n > 0) {
+    std::string bytes(reinterpret_cast<char*>(der), static_cast<size_t>(n));
+    OPENSSL_free(der);
+    engine->onSession(std::move(bytes));
+  } else {
+    OPENSSL_free(der);
+  }
+  return 0;  // we keep no reference to `session`
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -523,6 +810,7 @@ TlsEngine::TlsEngine(std::shared_ptr<TlsContext> context, bool is_server)
   } else {
     SSL_set_connect_state(ssl);
     servername_ = context_->options().servername;
+    session_ = context_->session_;
   }
   ssl_ = ssl;
   network_ = network;
@@ -541,14 +829,43 @@ absl::Status TlsEngine::setServername(std::string servername) {
   return absl::OkStatus();
 }
 
+absl::Status TlsEngine::setSession(std::string session) {
+  if (is_server_) return absl::FailedPreconditionError("setSession() is for clients only");
+  if (started_) return absl::FailedPreconditionError("setSession() must precede start()");
+  if (!session.empty()) {
+    const auto* der = reinterpret_cast<const unsigned char*>(session.data());
+    SSL_SESSION* parsed = d2i_SSL_SESSION(nullptr, &der, static_cast<long>(session.size()));
+    if (parsed == nullptr) {
+      return absl::InvalidArgumentError(
+          withOpenSslErrors("setSession(): not a serialized TLS session"));
+    }
+    SSL_SESSION_free(parsed);
+  }
+  session_ = std::move(session);
+  return absl::OkStatus();
+}
+
 absl::Status TlsEngine::begin() {
   if (started_) return absl::OkStatus();
   started_ = true;
   if (is_server_) return absl::OkStatus();
+  if (!session_.empty()) {
+    const auto* der = reinterpret_cast<const unsigned char*>(session_.data());
+    SSL_SESSION* session = d2i_SSL_SESSION(nullptr, &der, static_cast<long>(session_.size()));
+    // Checked when set; a session OpenSSL does not take just means a full handshake.
+    if (session != nullptr) {
+      SSL_set_session(ssl_, session);
+      SSL_SESSION_free(session);
+    }
+    ERR_clear_error();
+  }
   std::string name = stripBrackets(servername_);
   if (name.empty()) return absl::OkStatus();
   ERR_clear_error();
+  // With a checkServerIdentity hook, the name is the hook's to check (SNI is still sent).
+  const bool hook = static_cast<bool>(context_->options().checkServerIdentity);
   if (isIpAddress(name)) {
+    if (hook) return error_;
     // Checked against the IP SANs; no SNI for addresses (RFC 6066 §3).
     if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), name.c_str()) != 1) {
       error_ = absl::InvalidArgumentError(
@@ -558,7 +875,8 @@ absl::Status TlsEngine::begin() {
   }
   SSL_set_hostflags(ssl_, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
   if (name.find('\0') != std::string::npos || name.size() > 255 ||
-      SSL_set_tlsext_host_name(ssl_, name.c_str()) != 1 || SSL_set1_host(ssl_, name.c_str()) != 1) {
+      SSL_set_tlsext_host_name(ssl_, name.c_str()) != 1 ||
+      (!hook && SSL_set1_host(ssl_, name.c_str()) != 1)) {
     error_ = absl::InvalidArgumentError(withOpenSslErrors(
         absl::StrCat("servername '", servername_, "' is not a valid host name")));
   }
@@ -570,6 +888,29 @@ absl::Status TlsEngine::start() {
   if (started_) return absl::OkStatus();
   if (absl::Status s = begin(); !s.ok()) return s;
   return run();
+}
+
+absl::Status TlsEngine::resume() {
+  if (!error_.ok()) return error_;
+  if (!started_ || handshake_done_) return absl::OkStatus();
+  return run();
+}
+
+void TlsEngine::onSniAnswer(absl::Status status, std::shared_ptr<TlsContext> context) {
+  if (sni_answered_) return;  // answered twice: the first answer stands
+  if (status.ok() && context && !context->isServer()) {
+    status = absl::InvalidArgumentError(
+        "SNICallback: the answer's TlsContext is a client context (use TlsContext::createServer)");
+  }
+  sni_answered_ = true;
+  sni_status_ = std::move(status);
+  sni_context_ = std::move(context);
+  if (in_client_hello_) return;  // answered inside the callback: the handshake goes on by itself
+  if (onResume) {
+    onResume();
+  } else {
+    resume().IgnoreError();  // kept in error_: the next call into the engine returns it
+  }
 }
 
 absl::Status TlsEngine::run() {
@@ -715,8 +1056,8 @@ bool TlsEngine::process() {
       if (r == 1) break;
       int e = SSL_get_error(ssl_, r);
       if (e == SSL_ERROR_WANT_WRITE && drain()) continue;
-      if (e == SSL_ERROR_WANT_READ) {
-        drain();
+      if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_CLIENT_HELLO_CB) {
+        drain();  // WANT_CLIENT_HELLO_CB: waiting for the SNICallback's answer (see resume())
         return true;
       }
       fail(r, "TLS handshake failed");
@@ -826,6 +1167,13 @@ void TlsEngine::fail(int ret, std::string_view what) {
     absl::StrAppend(&message, ": SSL_get_error() = ", ssl_error, " without an OpenSSL error");
     appendServername(&message);
   }
+  if (!sni_status_.ok()) {
+    error_ = absl::Status(sni_status_.code(), absl::StrCat("SNICallback: ", sni_status_.message()));
+    return;
+  }
+  if (!identity_error_.ok()) {
+    absl::StrAppend(&message, " (", identity_error_.message(), ")");
+  }
   error_ = absl::Status(code, message);
 }
 
@@ -865,6 +1213,7 @@ absl::Status TlsEngine::verifyResult() const {
   if (SSL_get0_peer_certificate(ssl_) == nullptr) {
     return absl::UnauthenticatedError("the peer presented no certificate");
   }
+  if (!identity_error_.ok()) return identity_error_;
   long result = SSL_get_verify_result(ssl_);
   if (result != X509_V_OK) {
     return absl::UnauthenticatedError(absl::StrCat("the peer's certificate failed verification: ",
@@ -884,6 +1233,12 @@ std::optional<PeerCertificate> TlsEngine::peerCertificate() const {
   if (!handshake_done_) return std::nullopt;
   X509* cert = SSL_get0_peer_certificate(ssl_);
   if (cert == nullptr) return std::nullopt;
+  return certificateInfo(cert);
+}
+
+namespace {
+
+PeerCertificate certificateInfo(X509* cert) {
   PeerCertificate out;
   nameEntries(X509_get_subject_name(cert), &out.subject);
   nameEntries(X509_get_issuer_name(cert), &out.issuer);
@@ -943,10 +1298,60 @@ std::optional<PeerCertificate> TlsEngine::peerCertificate() const {
   return out;
 }
 
+}  // namespace
+
+absl::Status checkServerIdentity(std::string_view hostname, const PeerCertificate& cert) {
+  std::string host = stripBrackets(std::string(hostname));
+  const auto* der = reinterpret_cast<const unsigned char*>(cert.raw.data());
+  X509Ptr x509(d2i_X509(nullptr, &der, static_cast<long>(cert.raw.size())));
+  ERR_clear_error();
+  const bool ip = isIpAddress(host);
+  bool match = false;
+  if (x509 && !host.empty() && host.find('\0') == std::string::npos) {
+    match = ip ? X509_check_ip_asc(x509.get(), host.c_str(), 0) == 1
+               : X509_check_host(x509.get(), host.data(), host.size(),
+                                 X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, nullptr) == 1;
+  }
+  ERR_clear_error();
+  if (match) return absl::OkStatus();
+  // Node's texts (lib/tls.js checkServerIdentity).
+  return absl::UnauthenticatedError(
+      ip ? absl::StrCat("ERR_TLS_CERT_ALTNAME_INVALID: IP: ", host, " is not in the cert's list: ",
+                        cert.subjectaltname)
+         : absl::StrCat("ERR_TLS_CERT_ALTNAME_INVALID: Hostname/IP does not match certificate's "
+                        "altnames: Host: ", host, ". is not in the cert's altnames: ",
+                        cert.subjectaltname));
+}
+
+bool TlsEngine::isSessionReused() const {
+  return handshake_done_ && SSL_session_reused(ssl_) == 1;
+}
+
+std::string TlsEngine::getSession() const {
+  if (!handshake_done_) return "";
+  SSL_SESSION* session = SSL_get_session(ssl_);
+  if (session == nullptr) return "";
+  unsigned char* der = nullptr;
+  int n = i2d_SSL_SESSION(session, &der);
+  std::string out = n > 0 ? std::string(reinterpret_cast<char*>(der), static_cast<size_t>(n)) : "";
+  OPENSSL_free(der);
+  return out;
+}
+
 std::string TlsEngine::authorizationError() const {
   if (!handshake_done_) return "";
   // No certificate at all: Node reports UNABLE_TO_GET_ISSUER_CERT (checked with Node 20).
   if (SSL_get0_peer_certificate(ssl_) == nullptr) return "UNABLE_TO_GET_ISSUER_CERT";
+  if (!identity_error_.ok()) {
+    // Node: the hook's error.code, else its message.
+    absl::string_view message = identity_error_.message();
+    message.remove_prefix(std::string_view("checkServerIdentity: ").size());
+    size_t colon = message.find(':');
+    if (absl::StartsWith(message, "ERR_") && colon != absl::string_view::npos) {
+      return std::string(message.substr(0, colon));
+    }
+    return std::string(message);
+  }
   long result = SSL_get_verify_result(ssl_);
   return result == X509_V_OK ? "" : verifyErrorName(result);
 }

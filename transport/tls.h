@@ -50,6 +50,7 @@
 #define H2RPC_TRANSPORT_TLS_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -65,8 +66,33 @@
 struct ssl_ctx_st;
 struct ssl_st;
 struct bio_st;
+struct x509_store_ctx_st;
+struct ssl_session_st;
 
 namespace h2rpc::transport {
+
+class TlsContext;
+
+// Node's tlsSocket.getPeerCertificate() (the fields h2rpc fills, with Node's names and formats).
+struct PeerCertificate {
+  // Relative distinguished names in certificate order, by OpenSSL short name: {"O", ...},
+  // {"CN", ...} (Node's subject / issuer objects).
+  std::vector<std::pair<std::string, std::string>> subject;
+  std::vector<std::pair<std::string, std::string>> issuer;
+  // "DNS:localhost, IP Address:127.0.0.1, URI:spiffe://..." ("" without the extension).
+  std::string subjectaltname;
+  std::string valid_from;      // "Nov 25 07:59:22 2026 GMT"
+  std::string valid_to;
+  std::string serialNumber;    // upper-case hex, "02"
+  std::string fingerprint256;  // "9F:1C:...": SHA-256 of the DER
+  std::string raw;             // the DER bytes
+  // Not in Node: the SANs split by type, so that callers need not parse subjectaltname.
+  std::vector<std::string> dnsNames;
+  std::vector<std::string> uris;
+  std::vector<std::string> ipAddresses;  // as in subjectaltname ("0:0:0:0:0:0:0:1" for ::1)
+  // The first value of `field` in the subject ("CN"), or "".
+  std::string subjectField(std::string_view field) const;
+};
 
 // Node's tls options (tls.createSecureContext / tls.connect / tls.createServer) as h2rpc uses them.
 // Each of certificate, key and CAs can be given as PEM contents or as a file path; when both are set
@@ -112,28 +138,72 @@ struct TlsOptions {
   // Node's `ecdhCurve`: the key-exchange groups, ':'-separated ("P-256:X25519"), or "auto" /
   // empty for OpenSSL's defaults.
   std::string ecdhCurve;
+
+  // Node's `pfx`: a PKCS#12 archive (DER bytes, not PEM) holding the private key and the
+  // certificate, plus its other certificates sent as the chain; decrypted with `passphrase`
+  // (empty: an archive without password). pfxFile: the same from a file. Cannot be combined with
+  // cert/key (kInvalidArgument; Node would let one override the other).
+  std::string pfx;
+  std::string pfxFile;
+  // Node's `crl`: certificate revocation lists (PEM, one or more). When set, the peer's whole
+  // chain is checked against them (Node's X509_V_FLAG_CRL_CHECK | CRL_CHECK_ALL): a revoked
+  // certificate fails with CERT_REVOKED, a certificate whose issuer has no CRL here with
+  // UNABLE_TO_GET_CRL.
+  std::string crl;
+  std::string crlFile;
+  // Node's `sigalgs`: the signature algorithms offered / accepted, ':'-separated OpenSSL names
+  // ("ECDSA+SHA256:RSA-PSS+SHA256", "ecdsa_secp256r1_sha256"). Empty: OpenSSL's defaults.
+  std::string sigalgs;
+  // Node's `honorCipherOrder` (server): pick the cipher by the server's order of `ciphers`
+  // instead of the client's. false, as Node's default.
+  bool honorCipherOrder = false;
+  // Node's `secureOptions`: OpenSSL SSL_OP_* bits added to those h2rpc sets (SSL_OP_NO_TLSv1_3,
+  // SSL_OP_NO_TICKET, ...). h2rpc's own (no renegotiation, no compression) cannot be removed.
+  uint64_t secureOptions = 0;
+  // Node's `dhparam` (server): finite-field Diffie-Hellman parameters for the DHE cipher suites of
+  // TLS 1.2, PEM ("-----BEGIN DH PARAMETERS-----", at least 1024 bits), or "auto" for OpenSSL's
+  // built-in ones sized to the certificate's key. Empty: no DHE suites (as Node).
+  std::string dhparam;
+
+  // --- Server: SNI ---
+  // Node's SNICallback(servername, cb): called during the handshake of a connection whose client
+  // sent an SNI name (not for clients without one), before the certificate is chosen. `answer`
+  // may be called at once or later, on the engine's thread, once: an error Status fails the
+  // handshake with that status (the client gets an internal_error alert); OK with a server
+  // TlsContext makes this connection use that context's certificate, key, CAs (for requestCert)
+  // and ciphers; OK with nullptr keeps this context. The handshake waits for the answer. Only
+  // the outer server's ALPNProtocols, requestCert and rejectUnauthorized apply (as Node).
+  using SniAnswer = std::function<void(absl::Status, std::shared_ptr<TlsContext>)>;
+  std::function<void(const std::string& servername, SniAnswer answer)> SNICallback;
+
+  // --- Session resumption ---
+  // Server: Node's `sessionTimeout`, seconds after which a session (ticket) the server issued is no
+  // longer resumable; also the lifetime hint of its tickets. 0: Node's default, 300.
+  int64_t sessionTimeout = 0;
+  // Server: Node's `ticketKeys`, exactly 48 bytes (16 key name, 16 HMAC-SHA256 key, 16 AES-128
+  // key, Node's layout): servers (or contexts, e.g. after setSecureContext) sharing them resume
+  // each other's sessions. Empty: random keys of this context.
+  std::string ticketKeys;
+  // Client: Node's `session`, a session saved from TlsEngine::onSession (or getSession()) of an
+  // earlier connection: the client offers to resume it (TlsEngine::isSessionReused() tells if the
+  // server did). Overridden per connection by TlsEngine::setSession().
+  std::string session;
+
+  // --- Client: server identity ---
+  // Node's checkServerIdentity(hostname, cert): when set, replaces the default name check
+  // (the transport::checkServerIdentity() below). Called once the chain verified, with the
+  // servername (without brackets; may be empty) and the server's certificate; a non-OK result
+  // fails the handshake (kUnauthenticated, its message included) if rejectUnauthorized, else the
+  // handshake completes and verifyResult()/authorizationError() report it.
+  std::function<absl::Status(const std::string& hostname, const PeerCertificate& cert)>
+      checkServerIdentity;
 };
 
-// Node's tlsSocket.getPeerCertificate() (the fields h2rpc fills, with Node's names and formats).
-struct PeerCertificate {
-  // Relative distinguished names in certificate order, by OpenSSL short name: {"O", ...},
-  // {"CN", ...} (Node's subject / issuer objects).
-  std::vector<std::pair<std::string, std::string>> subject;
-  std::vector<std::pair<std::string, std::string>> issuer;
-  // "DNS:localhost, IP Address:127.0.0.1, URI:spiffe://..." ("" without the extension).
-  std::string subjectaltname;
-  std::string valid_from;      // "Nov 25 07:59:22 2026 GMT"
-  std::string valid_to;
-  std::string serialNumber;    // upper-case hex, "02"
-  std::string fingerprint256;  // "9F:1C:...": SHA-256 of the DER
-  std::string raw;             // the DER bytes
-  // Not in Node: the SANs split by type, so that callers need not parse subjectaltname.
-  std::vector<std::string> dnsNames;
-  std::vector<std::string> uris;
-  std::vector<std::string> ipAddresses;  // as in subjectaltname ("0:0:0:0:0:0:0:1" for ::1)
-  // The first value of `field` in the subject ("CN"), or "".
-  std::string subjectField(std::string_view field) const;
-};
+// Node's tls.checkServerIdentity(hostname, cert): OkStatus if `cert` is valid for `hostname` (a
+// DNS name, wildcards only as a whole left-most label, or an IP address, brackets allowed) by
+// its subjectAltName; else kUnauthenticated whose message starts with Node's code
+// "ERR_TLS_CERT_ALTNAME_INVALID: " and Node's text.
+absl::Status checkServerIdentity(std::string_view hostname, const PeerCertificate& cert);
 
 // An SSL_CTX configured from TlsOptions. Immutable after creation; share it between connections.
 class TlsContext {
@@ -157,6 +227,9 @@ class TlsContext {
   friend class TlsEngine;
   TlsContext(bool is_server, TlsOptions options) : is_server_(is_server), options_(std::move(options)) {}
   static absl::StatusOr<std::shared_ptr<TlsContext>> create(bool is_server, const TlsOptions& options);
+  static int clientHello(ssl_st* ssl, int* alert, void* arg);
+  static int verifyPeer(int preverify_ok, x509_store_ctx_st* store);
+  static int newSession(ssl_st* ssl, ssl_session_st* session);
   static int selectAlpn(ssl_st* ssl, const unsigned char** out, unsigned char* outlen,
                         const unsigned char* in, unsigned int inlen, void* arg);
 
@@ -164,6 +237,7 @@ class TlsContext {
   const TlsOptions options_;
   ssl_ctx_st* ctx_ = nullptr;
   std::string alpn_wire_;  // ALPNProtocols in wire format (length-prefixed names)
+  std::string session_;    // options_.session, checked
 };
 
 // One connection's TLS state machine. See the top of this file for how to drive it.
@@ -189,10 +263,22 @@ class TlsEngine {
   std::function<void(std::string)> onCiphertext;
   // The peer sent close_notify: no more plaintext will come (Node's 'end').
   std::function<void()> onCloseNotify;
+  // Client: Node's 'session' event: a session the server issued (TLS 1.3: a ticket, which may
+  // come after the handshake), serialized; give it to TlsOptions::session or setSession() of a
+  // later connection to resume. May be called more than once.
+  std::function<void(std::string)> onSession;
+  // Server: an SNICallback answered after its call returned: the handshake can go on. Call
+  // resume() (e.g. on the next loop turn; TlsSocket does). Unset: the answer calls resume()
+  // itself, and its errors are seen by the next call into the engine.
+  std::function<void()> onResume;
 
   // Client only, before start(): the SNI / expected name of this connection (see
   // TlsOptions::servername), instead of the context's.
   absl::Status setServername(std::string servername);
+
+  // Client only, before start(): the session to resume (see TlsOptions::session), instead of
+  // the context's. kInvalidArgument if it is not a serialized session.
+  absl::Status setSession(std::string session);
 
   // Client: queues the ClientHello. Server: nothing to send yet. Idempotent; feedCiphertext() and
   // writePlaintext() call it if the caller did not.
@@ -205,12 +291,16 @@ class TlsEngine {
   // Everything not yet handed out by onCiphertext (empty when that callback is set).
   std::string takeCiphertext();
   size_t pendingCiphertextBytes() const;
+  // Goes on with a handshake that waited for an SNICallback answer (see onResume); a no-op
+  // otherwise. Returns error() (the answer's error if it was one).
+  absl::Status resume();
   // Sends close_notify (once). Before the handshake is done it is sent after the handshake and the
   // data buffered until then. Never fails; an error is reported by the call that meets it.
   void shutdown();
 
   // --- State ---
   bool isServer() const { return is_server_; }
+  const std::shared_ptr<TlsContext>& context() const { return context_; }
   bool handshakeDone() const { return handshake_done_; }
   // The first error met (OkStatus while the engine is healthy).
   absl::Status error() const { return error_; }
@@ -239,6 +329,11 @@ class TlsEngine {
   // "UNABLE_TO_GET_ISSUER_CERT" when the peer sent no certificate; "ERR_TLS_CERT_ALTNAME_INVALID"
   // for a name mismatch).
   std::string authorizationError() const;
+  // Node's tlsSocket.isSessionReused(): the handshake resumed a session.
+  bool isSessionReused() const;
+  // Node's tlsSocket.getSession(): this connection's session, serialized ("" before the
+  // handshake or when OpenSSL has none; TLS 1.3 clients: the latest ticket received).
+  std::string getSession() const;
   // Whether the peer's close_notify was received / ours was sent.
   bool peerCloseNotify() const { return peer_close_notify_; }
   bool closeNotifySent() const { return close_notify_sent_; }
@@ -266,6 +361,8 @@ class TlsEngine {
   // Records in error_ the failure of an OpenSSL call that returned `ret`.
   void fail(int ret, std::string_view what);
   void appendServername(std::string* message) const;
+  // The SNICallback's answer arrived.
+  void onSniAnswer(absl::Status status, std::shared_ptr<TlsContext> context);
   // process() then flushOutput(); returns error_ (OkStatus if a callback destroyed the engine).
   absl::Status run();
 
@@ -278,6 +375,15 @@ class TlsEngine {
   std::string pending_plaintext_;  // written before the handshake was done
   std::string reentrant_input_;    // fed from a callback during feedCiphertext()
   std::vector<std::string> client_alpn_;
+  std::string session_;  // client: to resume (setSession or the context's)
+  // SNICallback state (server): asked, answered, and the answer.
+  bool sni_asked_ = false;
+  bool sni_answered_ = false;
+  bool in_client_hello_ = false;
+  absl::Status sni_status_;
+  std::shared_ptr<TlsContext> sni_context_;
+  // checkServerIdentity's verdict (client, with the hook): non-OK when it refused the name.
+  absl::Status identity_error_;
   absl::Status error_;
   bool started_ = false;
   bool feeding_ = false;

@@ -61,6 +61,16 @@ absl::StatusOr<std::unique_ptr<TlsSocket>> TlsSocket::create(EventLoop* loop,
   engine->onPlaintext = [self](std::string_view data) { self->onEnginePlaintext(data); };
   engine->onCiphertext = [self](std::string data) { self->onEngineCiphertext(std::move(data)); };
   engine->onCloseNotify = [self] { self->peer_closed_ = true; };
+  // An SNICallback answered later: go on with the handshake from the loop.
+  engine->onResume = [self] {
+    std::weak_ptr<bool> weak = self->alive_;
+    self->loop_->post([self, weak] {
+      std::shared_ptr<bool> alive = weak.lock();
+      if (!alive || !*alive || self->close_) return;
+      self->afterEngineCall(self->engine_->resume());
+      if (*alive) self->pump();
+    });
+  };
   socket->engine_ = std::move(engine);
   // A client queues its ClientHello now (sent when the lower socket connects); this also checks
   // the servername.
@@ -198,6 +208,8 @@ std::optional<PeerCertificate> TlsSocket::getPeerCertificate() const {
 bool TlsSocket::authorized() const { return engine_->authorized(); }
 
 std::string TlsSocket::authorizationError() const { return engine_->authorizationError(); }
+bool TlsSocket::isSessionReused() const { return engine_->isSessionReused(); }
+std::string TlsSocket::getSession() const { return engine_->getSession(); }
 
 // ------------------------------------------------------------------------------------------------
 // The lower socket's events

@@ -107,10 +107,14 @@ class TlsSocket : public Socket, private Socket::Handler {
   std::optional<PeerCertificate> getPeerCertificate() const;
   bool authorized() const;
   std::string authorizationError() const;
+  // Node's tlsSocket.isSessionReused() and getSession() (see TlsEngine). For Node's 'session'
+  // event set engine()->onSession (the one engine callback this class leaves to the caller).
+  bool isSessionReused() const;
+  std::string getSession() const;
   // The error that closed the socket (OkStatus while healthy or after a clean close).
   absl::Status error() const { return error_; }
 
-  // The engine, for what this class does not expose. Do not set its callbacks.
+  // The engine, for what this class does not expose. Do not set its callbacks, except onSession.
   TlsEngine* engine() const { return engine_.get(); }
 
  private:
