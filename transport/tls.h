@@ -42,6 +42,11 @@
 // emit 'unknownProtocol', destroy the socket after unknownProtocolTimeout). A server that allows
 // HTTP/1.1 lists {"h2", "http/1.1"} and then sees "http/1.1" for such clients.
 //
+// SNICallback (server): the handshake waits in feedCiphertext() until the callback's answer; an
+// answer given after the callback returned calls onResume (or resume() itself when unset), and the
+// driver then calls resume() to go on. The answer's context is another immutable TlsContext that
+// this connection switches to; no context is ever modified.
+//
 // Callbacks: a callback may call any method of its engine, including writePlaintext() and
 // shutdown(), and may destroy the engine (the engine notices and returns at once without touching
 // itself). Ciphertext fed from inside a callback is processed after the rest of the outer feed. Threading: a TlsEngine belongs to one thread (its loop's); a TlsContext may be shared
