@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "transport/errors.h"
 
 namespace h2rpc::transport {
@@ -62,6 +64,43 @@ std::vector<PerformanceEntry> PerformanceObserver::takeRecords() {
   std::vector<PerformanceEntry> records = std::move(buffer_);
   buffer_.clear();
   return records;
+}
+
+namespace {
+
+// A JSON number as JavaScript prints it for the values we produce: integers without a
+// fraction, others with the digits needed.
+std::string number(double v) {
+  if (v == static_cast<double>(static_cast<int64_t>(v)) && v > -9e15 && v < 9e15) {
+    return absl::StrCat(static_cast<int64_t>(v));
+  }
+  return absl::StrFormat("%.17g", v);
+}
+
+std::string number(const std::optional<double>& v) { return v ? number(*v) : "null"; }
+
+}  // namespace
+
+std::string toJSON(const PerformanceEntry& entry) {
+  std::string detail;
+  if (const auto* s = std::get_if<Http2SessionPerformanceDetail>(&entry.detail)) {
+    detail = absl::StrCat(
+        "{\"bytesWritten\":", s->bytesWritten, ",\"bytesRead\":", s->bytesRead,
+        ",\"framesReceived\":", s->framesReceived, ",\"framesSent\":", s->framesSent,
+        ",\"maxConcurrentStreams\":", s->maxConcurrentStreams,
+        ",\"pingRTT\":", number(s->pingRTT),
+        ",\"streamAverageDuration\":", number(s->streamAverageDuration),
+        ",\"streamCount\":", s->streamCount, ",\"type\":\"", s->type, "\"}");
+  } else {
+    const auto& d = std::get<Http2StreamPerformanceDetail>(entry.detail);
+    detail = absl::StrCat("{\"bytesRead\":", d.bytesRead, ",\"bytesWritten\":", d.bytesWritten,
+                          ",\"id\":", d.id, ",\"timeToFirstByte\":", number(d.timeToFirstByte),
+                          ",\"timeToFirstByteSent\":", number(d.timeToFirstByteSent),
+                          ",\"timeToFirstHeader\":", number(d.timeToFirstHeader), "}");
+  }
+  return absl::StrCat("{\"name\":\"", entry.name, "\",\"entryType\":\"", entry.entryType,
+                      "\",\"startTime\":", number(entry.startTime),
+                      ",\"duration\":", number(entry.duration), ",\"detail\":", detail, "}");
 }
 
 namespace internal {

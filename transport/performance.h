@@ -74,6 +74,10 @@ struct PerformanceEntry {
   std::variant<Http2SessionPerformanceDetail, Http2StreamPerformanceDetail> detail;
 };
 
+// JSON.stringify(entry) as Node writes it: {"name", "entryType", "startTime", "duration",
+// "detail"}, the detail's fields in Node's order; a timeToFirst* that never happened is null.
+std::string toJSON(const PerformanceEntry& entry);
+
 // observe()'s options, Node's names: either entryTypes or type.
 struct PerformanceObserverOptions {
   std::vector<std::string> entryTypes = {};
