@@ -195,8 +195,9 @@ void compare(const Entries& client, const Entries& server, const Entries& ours) 
   // stream's life.
   const Entries& node = &ours == &client ? server : client;
   for (const Flat& f : ours.list) {
-    const Flat* twin = f.get("name") == "Http2Session" ? node.session()
-                                                       : node.streams()[static_cast<int>(f.num("id"))];
+    const Flat* twin = f.get("name") == "Http2Session"
+                           ? node.session()
+                           : node.streams()[static_cast<int>(f.num("id"))];
     ASSERT_NE(twin, nullptr);
     EXPECT_EQ(f.keys(), twin->keys()) << f.get("name");
     if (f.get("name") == "Http2Stream" && f.num("bytesRead") > 0) {

@@ -600,8 +600,9 @@ Http2SessionPerformanceDetail Http2Session::performanceDetail() const {
   d.framesSent = perf_.frames_sent;
   d.maxConcurrentStreams = perf_.max_concurrent_streams;
   d.pingRTT = perf_.ping_rtt;
-  d.streamAverageDuration =
-      perf_.timed_streams == 0 ? 0 : perf_.stream_durations / static_cast<double>(perf_.timed_streams);
+  if (perf_.timed_streams > 0) {
+    d.streamAverageDuration = perf_.stream_durations / static_cast<double>(perf_.timed_streams);
+  }
   d.streamCount = perf_.stream_count;
   d.type = type_ == Type::kServer ? "server" : "client";
   return d;
