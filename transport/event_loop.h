@@ -18,6 +18,10 @@
 
 namespace h2rpc::transport {
 
+namespace internal {
+class PerformanceRegistry;  // transport/performance.h
+}  // namespace internal
+
 // What post() takes: any callable of no arguments, moved in. Unlike std::function it keeps
 // callables of up to kInline bytes in place even when they are not trivially copyable (a lambda
 // capturing two shared_ptrs and a few values, what the transport posts several times per
@@ -119,6 +123,11 @@ class EventLoop {
   // loop turn goes out in one write. Loops without the distinction just post().
   virtual void postLast(LoopCallback fn) { post(std::move(fn)); }
 
+  // The 'http2' performance observers of this loop (transport/performance.h); null until the
+  // first PerformanceObserver is created on it. Sessions check it before timing anything.
+  internal::PerformanceRegistry* performanceRegistry() const { return performance_.get(); }
+  std::shared_ptr<internal::PerformanceRegistry>& performanceRegistrySlot() { return performance_; }
+
  protected:
   // Destroys what the loop still keeps (called first thing by each loop's destructor).
   void releaseAll() {
@@ -129,6 +138,8 @@ class EventLoop {
 
  private:
   std::unordered_map<const void*, std::shared_ptr<void>> adopted_;
+  // Destroyed after the derived loop's destructor has released the sessions.
+  std::shared_ptr<internal::PerformanceRegistry> performance_;
 };
 
 }  // namespace h2rpc::transport

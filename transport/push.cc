@@ -122,6 +122,7 @@ void ClientHttp2Session::onPushPromise(int32_t associated, int32_t promised, Hea
   stream->headers_sent_ = true;
   for (const HeaderField& f : headers) stream->header_bytes_ += f.name.size() + f.value.size() + 32;
   addStream(stream);
+  stream->noteHeaderReceived();  // the promised request headers (Node counts them)
   nghttp2_session_set_stream_user_data(nghttp2(), promised, stream.get());
   auto self = std::static_pointer_cast<ClientHttp2Session>(shared_from_this());
   post([self, stream, headers = std::move(headers), flags] {

@@ -164,6 +164,7 @@ Http2Session::~Http2Session() {
 absl::Status Http2Session::init() {
   if (absl::Status st = validateSettings(options_.settings); !st.ok()) return st;
   last_activity_ = idle_since_ = last_received_ = loop_->now();
+  perf_.start = last_activity_;  // an entry's startTime, at no extra clock read
 
   frame_scanner_ = internal::FrameScanner(type_ == Type::kServer ? NGHTTP2_CLIENT_MAGIC_LEN : 0);
   nghttp2_session_callbacks* cb = nullptr;
@@ -518,6 +519,7 @@ void Http2Session::failPending(const absl::Status& error) {
 void Http2Session::finishClose(absl::Status error) {
   if (finished_) return;
   finished_ = true;
+  reportPerformance();
   auto self = shared_from_this();
   post([self, error] {
     if (!error.ok()) self->error_event_.emit(error);
@@ -590,6 +592,33 @@ void Http2Session::post(LoopCallback fn) {
   }
 }
 
+Http2SessionPerformanceDetail Http2Session::performanceDetail() const {
+  Http2SessionPerformanceDetail d;
+  d.bytesRead = perf_.bytes_read;
+  d.bytesWritten = perf_.bytes_written;
+  d.framesReceived = perf_.frames_received;
+  d.framesSent = perf_.frames_sent;
+  d.maxConcurrentStreams = perf_.max_concurrent_streams;
+  d.pingRTT = perf_.ping_rtt;
+  if (perf_.timed_streams > 0) {
+    d.streamAverageDuration = perf_.stream_durations / static_cast<double>(perf_.timed_streams);
+  }
+  d.streamCount = perf_.stream_count;
+  d.type = type_ == Type::kServer ? "server" : "client";
+  return d;
+}
+
+void Http2Session::reportPerformance() {
+  internal::PerformanceRegistry* registry = http2Observed(loop_);
+  if (registry == nullptr) return;  // no clock read, nothing built
+  PerformanceEntry entry;
+  entry.name = "Http2Session";
+  entry.startTime = static_cast<double>(perf_.start);
+  entry.duration = msSince(loop_, perf_.start);
+  entry.detail = performanceDetail();
+  registry->enqueue(std::move(entry));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Streams
 
@@ -603,6 +632,10 @@ void Http2Session::addStream(std::shared_ptr<Http2Stream> stream) {
   if (slot) slot->leaveSessionCount();
   slot = std::move(stream);
   slot->joinSessionCount();
+  // Node's AddStream: every stream counts, the most at once is kept.
+  ++perf_.stream_count;
+  perf_.max_concurrent_streams = std::max<uint64_t>(perf_.max_concurrent_streams, streams_.size());
+  slot->startPerformanceTiming();
 }
 
 void Http2Session::removeStream(int32_t id) {
@@ -671,6 +704,7 @@ bool Http2Session::hasAvailableMemory() const {
 
 void Http2Session::receive(std::string_view data) {
   if (destroyed_ || ng_ == nullptr || data.empty()) return;
+  perf_.bytes_read += data.size();
   auto self = shared_from_this();
   // Bytes from a socket that is up can come before the 'connect' init() posted (a TLS socket
   // delivers what came with its handshake): connect first, since what these frames' listeners
@@ -834,6 +868,7 @@ bool Http2Session::writeOut() {
     }
     out_segments_.clear();
     out_bytes_ = std::string();
+    perf_.bytes_written += out_pending_;
     out_pending_ = 0;
     socket_->writev(std::move(buffers));
     wrote = true;
@@ -1108,6 +1143,7 @@ uint64_t Http2Session::headerBlockHardLimit() const {
 }
 
 int Http2Session::onFrameRecv(const nghttp2_frame* frame) {
+  ++perf_.frames_received;  // every frame nghttp2 delivers, as Node's framesReceived
   auto self = shared_from_this();
   const int32_t id = frame->hd.stream_id;
   switch (frame->hd.type) {
@@ -1190,6 +1226,7 @@ int Http2Session::onFrameRecv(const nghttp2_frame* frame) {
         PendingPing pending = std::move(pending_pings_.front());
         pending_pings_.pop_front();
         const double duration = msSince(loop_, pending.sent_at);
+        perf_.ping_rtt = duration;
         post([pending = std::move(pending), duration, payload] {
           if (pending.callback) pending.callback(absl::OkStatus(), duration, payload);
         });
@@ -1250,6 +1287,7 @@ int Http2Session::onFrameRecv(const nghttp2_frame* frame) {
 
 void Http2Session::onStreamHeaders(Http2Stream* stream, Headers headers, uint8_t flags,
                                    int cat) {
+  stream->noteHeaderReceived();
   stream->emitHeadersEvent(std::move(headers), flags, cat);  // also ends the readable side on END_STREAM
 }
 
@@ -1387,6 +1425,7 @@ int Http2Session::onFrameNotSent(const nghttp2_frame* frame, int lib_error_code)
 }
 
 int Http2Session::onFrameSent(const nghttp2_frame* frame) {
+  ++perf_.frames_sent;
   if (frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) ++stream_frames_sent_;
   if (frame->hd.type == NGHTTP2_RST_STREAM) {
     closed_streams_.localReset(frame->hd.stream_id);  // nghttp2 closes the stream next
@@ -1435,6 +1474,7 @@ void ServerHttp2Session::onNewStream(int32_t id, Headers headers, uint8_t flags)
   for (const HeaderField& f : headers) stream->header_bytes_ += f.name.size() + f.value.size() + 32;
   stream->request_headers_ = std::move(headers);
   addStream(stream);
+  stream->noteHeaderReceived();  // its request headers created it
   nghttp2_session_set_stream_user_data(nghttp2(), id, stream.get());
   auto self = std::static_pointer_cast<ServerHttp2Session>(shared_from_this());
   // Run before the next frame is read (post() while parsing), as Node: the application answers

@@ -38,6 +38,7 @@
 #include "transport/internal/closed_streams.h"
 #include "transport/internal/frame_scanner.h"
 #include "transport/memory_quota.h"
+#include "transport/performance.h"
 #include "transport/settings.h"
 #include "transport/socket.h"
 #include "transport/stream.h"
@@ -150,6 +151,9 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   size_t memoryInUse() const;
   // Streams reset with ENHANCE_YOUR_CALM to keep this session, or its quota, within budget.
   uint64_t memoryResets() const { return memory_resets_; }
+  // What this session's 'http2' performance entry reports (performance.h), so far: counted
+  // whether or not anyone observes.
+  Http2SessionPerformanceDetail performanceDetail() const;
 
   // --- operations ---
   // Sends SETTINGS; `callback` runs when the peer acknowledges them (or fails with the error
@@ -299,6 +303,8 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   // Streams requested before the connection, on a session closed before it (see onSocketConnect).
   void failRequestsMadeBeforeConnect();
   Settings readSettings(bool remote) const;
+  // The session's 'http2' performance entry, when the loop is observed (at its close).
+  void reportPerformance();
 
   // nghttp2 callbacks (see session.cc).
   int onBeginFrame(const nghttp2_frame_hd* hd);
@@ -423,6 +429,16 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   uint64_t idle_since_ = 0;     // see idleSince()
   uint64_t last_received_ = 0;  // see lastFrameReceived()
   uint64_t stream_frames_sent_ = 0;  // see streamFramesSent()
+  // performance.h's counters: plain increments, kept whether or not anyone observes.
+  struct PerfCounters {
+    uint64_t start = 0;  // loop time of init()
+    uint64_t bytes_read = 0, bytes_written = 0, frames_received = 0, frames_sent = 0;
+    uint64_t stream_count = 0, max_concurrent_streams = 0;
+    double ping_rtt = 0;
+    double stream_durations = 0;  // sum over the streams that were timed
+    uint64_t timed_streams = 0;
+  };
+  PerfCounters perf_;
   bool socket_referenced_ = true;
 
   Event<> connect_event_, close_event_, timeout_event_;

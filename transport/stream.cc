@@ -15,6 +15,7 @@
 #include "transport/constants.h"
 #include "transport/errors.h"
 #include "transport/internal/nv.h"
+#include "transport/performance.h"
 #include "transport/session.h"
 
 namespace h2rpc::transport {
@@ -258,6 +259,10 @@ void Http2Stream::resumeDataIfDeferred() {
 }
 
 ssize_t Http2Stream::readForFraming(size_t length, uint32_t* data_flags) {
+  // Node's first_byte_sent: the first time nghttp2 asks for DATA.
+  if (perf_start_ != kNotTimed && perf_first_byte_sent_ == kNotTimed) {
+    perf_first_byte_sent_ = loop_->now();
+  }
   size_t copied = 0;
   std::vector<WriteCallback> done;
   // Slices of a frame nghttp2 did not send after all (its stream was closed in between).
@@ -293,6 +298,7 @@ ssize_t Http2Stream::readForFraming(size_t length, uint32_t* data_flags) {
   flushSmall();
   buffer_size_ -= copied;
   countBuffered(0, copied);
+  perf_bytes_written_ += copied;
   if (copied > 0) sent_data_ = true;
   // nghttp2 writes the frame header and calls the session's send_data callback, which queues
   // framed_ for the socket behind it.
@@ -547,6 +553,8 @@ void Http2Stream::resume() {
 void Http2Stream::receiveData(SharedBuffer data) {
   if (data.empty()) return;
   const size_t size = data.size();
+  perf_bytes_read_ += size;
+  if (perf_start_ != kNotTimed && perf_first_byte_ == kNotTimed) perf_first_byte_ = loop_->now();
   inbox_.push_back(std::move(data));
   inbox_bytes_ += size;
   countBuffered(size, 0);
@@ -760,6 +768,7 @@ void Http2Stream::detach(const absl::Status& error, uint32_t code) {
     }
   }
   read_ended_ = true;
+  reportPerformance(session_);  // while it is still ours: its average counts the stream
   session_ = nullptr;  // the session no longer has a live nghttp2 stream for us
   finishDestroy(error);
 }
@@ -767,6 +776,7 @@ void Http2Stream::detach(const absl::Status& error, uint32_t code) {
 void Http2Stream::finishDestroy(absl::Status error) {
   if (destroyed_) return;
   destroyed_ = true;
+  reportPerformance(session_);
   if (!error.ok()) no_end_ = true;
   if (timer_) timer_->stop();
   const uint32_t code = rst_code_.value_or(0);
@@ -810,6 +820,39 @@ void Http2Stream::finishDestroy(absl::Status error) {
   } else {
     loop_->post(std::move(emit_close));
   }
+}
+
+void Http2Stream::startPerformanceTiming() {
+  if (http2Observed(loop_) != nullptr) perf_start_ = loop_->now();
+}
+
+void Http2Stream::reportPerformance(Http2Session* session) {
+  if (perf_start_ == kNotTimed) return;  // not timed (or reported already)
+  const uint64_t start = std::exchange(perf_start_, kNotTimed);
+  const double duration = static_cast<double>(loop_->now() - start);
+  if (session != nullptr) {
+    session->perf_.stream_durations += duration;
+    ++session->perf_.timed_streams;
+  }
+  internal::PerformanceRegistry* registry = http2Observed(loop_);
+  if (registry == nullptr) return;
+  auto since = [start](uint64_t t) -> std::optional<double> {
+    if (t == kNotTimed) return std::nullopt;
+    return static_cast<double>(t - start);
+  };
+  Http2StreamPerformanceDetail d;
+  d.id = id_;
+  d.bytesRead = perf_bytes_read_;
+  d.bytesWritten = perf_bytes_written_;
+  d.timeToFirstByte = since(perf_first_byte_);
+  d.timeToFirstByteSent = since(perf_first_byte_sent_);
+  d.timeToFirstHeader = since(perf_first_header_);
+  PerformanceEntry entry;
+  entry.name = "Http2Stream";
+  entry.startTime = static_cast<double>(start);
+  entry.duration = duration;
+  entry.detail = std::move(d);
+  registry->enqueue(std::move(entry));
 }
 
 void Http2Stream::removeAllListeners() {

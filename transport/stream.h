@@ -239,6 +239,16 @@ struct Nghttp2Callbacks;
   void emitHeadersEvent(Headers headers, uint8_t flags, int category);
   void emitFrameError(uint8_t type, int code);
   void updateTimer();
+  // performance.h: a header block arrived for this stream (timeToFirstHeader).
+  void noteHeaderReceived() {
+    if (perf_start_ != kNotTimed && perf_first_header_ == kNotTimed) {
+      perf_first_header_ = loop_->now();
+    }
+  }
+  // Times the stream if the loop is observed (called when the session adds it).
+  void startPerformanceTiming();
+  // The stream's 'http2' entry (if it was timed), and its duration to `session`'s average.
+  void reportPerformance(Http2Session* session);
 
   // Submits our (initial) HEADERS with a data provider unless end_stream.
   absl::Status submitHeaders(const Headers& headers, bool end_stream, bool wait_for_trailers);
@@ -336,6 +346,16 @@ struct Nghttp2Callbacks;
   std::unique_ptr<Timer> timer_;
   uint64_t timeout_ms_ = 0;
   std::vector<ListenerId> timeout_callbacks_;  // once-listeners setTimeout() added (see there)
+
+  // performance.h: DATA payload bytes, always counted; loop times (kNotTimed: not timed, or
+  // not happened) only for a stream created while the loop was observed.
+  static constexpr uint64_t kNotTimed = UINT64_MAX;
+  uint64_t perf_bytes_read_ = 0;
+  uint64_t perf_bytes_written_ = 0;
+  uint64_t perf_start_ = kNotTimed;
+  uint64_t perf_first_byte_ = kNotTimed;
+  uint64_t perf_first_byte_sent_ = kNotTimed;
+  uint64_t perf_first_header_ = kNotTimed;
 
   Event<std::string_view> data_event_;
   Event<const SharedBuffer&> data_buffer_event_;
