@@ -123,8 +123,9 @@ start_server "$logdir/file_server.log" //examples/http2:file_server -- --root="$
   --port="$file_port" --push
 # nghttp -a fetches the page's assets; pushed streams are marked '*' in its statistics.
 out=$(timeout 30 nghttp -ans "http://127.0.0.1:$file_port/index.html" 2>&1)
-echo "demo: \$ nghttp -ans http://127.0.0.1:$file_port/index.html"
-sed 's/^/    /' <<<"$out"
+echo "demo: \$ nghttp -ans http://127.0.0.1:$file_port/index.html  (its statistics; '*': pushed)"
+sed -n '/^id  *responseEnd/,$p' <<<"$out" | sed 's/^/    /'
+grep -q '^id  *responseEnd' <<<"$out" || { echo "$out"; fail "nghttp -ans printed no statistics"; }
 for asset in /css/site.css /js/app.js; do
   grep -Eq "^ *[0-9]*[02468] +\\+[0-9.]+[mu]?s \\* .* 200 +[0-9]+ $asset\$" <<<"$out" ||
     fail "file_server --push: $asset did not arrive as a pushed stream"
