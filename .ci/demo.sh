@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make demo: builds everything, starts each example server on loopback with `bazel run`, runs its
 # client against it, prints what each call returned, stops the servers (they send GOAWAY), and
-# ends with 'demo: ok'. DEMO_PORT (default 50151) is the first port used; DEMO_PORT+1 too.
+# ends with 'demo: ok'. DEMO_PORT (default 50151) is the first of the seven ports used
+# (DEMO_PORT .. DEMO_PORT+6). Needs curl, nghttp (nghttp2-client) and Node 20 (.ci/setup.sh).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 flags=()
@@ -28,7 +29,8 @@ except OSError:
     sys.exit(1)
 PY
 }
-for p in "$port" "$tls_port" "$((port + 2))" "$((port + 3))"; do
+for p in "$port" "$tls_port" "$((port + 2))" "$((port + 3))" "$((port + 4))" "$((port + 5))" \
+  "$((port + 6))"; do
   port_free "$p" || fail "port $p on 127.0.0.1 is already in use; free it or run: make demo DEMO_PORT=<another port>"
 done
 
@@ -96,6 +98,62 @@ echo
 
 echo "demo: the Core API examples of the node:http2 docs, server and client in one process"
 run_client //examples/http2:core_api_tour || fail "core_api_tour"
+echo
+
+# Prints a command, runs it indented; its status is the command's.
+show() {
+  echo "demo: \$ $*"
+  "$@" 2>&1 | sed 's/^/    /'
+  return "${PIPESTATUS[0]}"
+}
+
+file_port=$((port + 4))
+www=$logdir/www
+mkdir -p "$www/css" "$www/js"
+cat >"$www/index.html" <<'HTML'
+<!DOCTYPE html><html><head><title>h2rpc file_server</title>
+<link rel="stylesheet" href="css/site.css"><script src="js/app.js"></script></head>
+<body><h1>Served by //examples/http2:file_server, its assets pushed</h1></body></html>
+HTML
+echo "h1 { color: green }" >"$www/css/site.css"
+echo "console.log('pushed with the page');" >"$www/js/app.js"
+seq 1 2000 >"$www/numbers.txt"
+echo "demo: static files with server push and ranges — //examples/http2:file_server --push on port $file_port"
+start_server "$logdir/file_server.log" //examples/http2:file_server -- --root="$www" \
+  --port="$file_port" --push
+# nghttp -a fetches the page's assets; pushed streams are marked '*' in its statistics.
+out=$(timeout 30 nghttp -ans "http://127.0.0.1:$file_port/index.html" 2>&1)
+echo "demo: \$ nghttp -ans http://127.0.0.1:$file_port/index.html  (its statistics; '*': pushed)"
+sed -n '/^id  *responseEnd/,$p' <<<"$out" | sed 's/^/    /'
+grep -q '^id  *responseEnd' <<<"$out" || { echo "$out"; fail "nghttp -ans printed no statistics"; }
+for asset in /css/site.css /js/app.js; do
+  grep -Eq "^ *[0-9]*[02468] +\\+[0-9.]+[mu]?s \\* .* 200 +[0-9]+ $asset\$" <<<"$out" ||
+    fail "file_server --push: $asset did not arrive as a pushed stream"
+done
+show curl -sS --http2-prior-knowledge -D - -r 0-19 "http://127.0.0.1:$file_port/numbers.txt" \
+  || fail "Range request to file_server"
+echo
+
+ws_port=$((port + 5))
+node=/usr/bin/node
+[[ -x /opt/h2rpc/node20/bin/node ]] && node=/opt/h2rpc/node20/bin/node
+echo "demo: WebSocket over HTTP/2 (RFC 8441) — //examples/http2:websocket_echo on port $ws_port, Node's client"
+start_server "$logdir/websocket.log" //examples/http2:websocket_echo -- --port="$ws_port"
+out=$(timeout 60 "$node" examples/http2/websocket_echo_client.js "$ws_port" 2>&1)
+rc=$?
+echo "demo: \$ node examples/http2/websocket_echo_client.js $ws_port"
+sed 's/^/    /' <<<"$out"
+[[ $rc -eq 0 ]] && grep -qx "websocket: ok" <<<"$out" || fail "websocket_echo with Node's client"
+echo
+
+compat_port=$((port + 6))
+echo "demo: the compatibility API (req, res), HTTP/1.1 and HTTP/2 on one port — //examples/http2:compat_server on port $compat_port"
+start_server "$logdir/compat.log" //examples/http2:compat_server -- --port="$compat_port"
+show curl -sS --http1.1 -D - "http://127.0.0.1:$compat_port/trailers" || fail "compat_server over HTTP/1.1"
+show curl -sS --http2-prior-knowledge -D - "http://127.0.0.1:$compat_port/trailers" \
+  || fail "compat_server over HTTP/2"
+show curl -sS --http2-prior-knowledge -i "http://127.0.0.1:$compat_port/page" \
+  || fail "compat_server's early hints"
 echo
 
 for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done

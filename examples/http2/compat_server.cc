@@ -15,6 +15,11 @@
 //              (alpnProtocol false for cleartext HTTP/1, as Node's)
 //   POST /echo the body echoed, with backpressure (req.pause() until 'drain');
 //              `expect: 100-continue` is answered by the compat layer (no checkContinue listener)
+//   /page      a page using /page.css: first a 103 Early Hints with its link (writeEarlyHints),
+//              then, over HTTP/2 when the client allows push, the stylesheet pushed
+//              (createPushResponse; `nghttp -ans URL/page` marks it '*'), then the page
+//   /page.css  the stylesheet, for a client that refused the push
+//   /socket    req.socket's view as JSON: remote and local address and port, encrypted, ALPN
 //   other      404
 #include <csignal>
 #include <cstdio>
@@ -23,6 +28,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
 #include "transport/compat/compat_server.h"
 #include "transport/http1/http1_server.h"
 #include "transport/server.h"
@@ -37,6 +43,12 @@ namespace {
 
 using h2rpc::transport::Http2ServerRequest;
 using h2rpc::transport::Http2ServerResponse;
+
+constexpr char kPage[] =
+    "<!DOCTYPE html><html><head><title>h2rpc compat</title>"
+    "<link rel=\"stylesheet\" href=\"/page.css\"></head>"
+    "<body><h1>A page whose stylesheet came early</h1></body></html>\n";
+constexpr char kPageCss[] = "h1 { color: green }\n";
 
 void onRequest(std::shared_ptr<Http2ServerRequest> req, std::shared_ptr<Http2ServerResponse> res) {
   const std::string url = req->url();
@@ -64,6 +76,27 @@ void onRequest(std::shared_ptr<Http2ServerRequest> req, std::shared_ptr<Http2Ser
       }
     });
     req->onEnd([res] { res->end(); });
+  } else if (url == "/page") {
+    (void)res->writeEarlyHints({{"link", "</page.css>; rel=preload; as=style"}});
+    // Refused at once over HTTP/1 or when the client disabled push: it then asks for the file.
+    (void)res->createPushResponse(
+        {{":path", "/page.css"}},
+        [](const absl::Status& error, std::shared_ptr<Http2ServerResponse> pushed) {
+          if (!error.ok()) return;  // the request went away first
+          (void)pushed->setHeader("content-type", "text/css");
+          pushed->end(kPageCss);
+        });
+    (void)res->setHeader("content-type", "text/html; charset=utf-8");
+    res->end(kPage);
+  } else if (url == "/page.css") {
+    (void)res->setHeader("content-type", "text/css");
+    res->end(kPageCss);
+  } else if (url == "/socket") {
+    const h2rpc::transport::ProxySocket socket = req->socket();
+    (void)res->writeHead(200, {{"content-type", "application/json"}});
+    res->end(absl::StrCat("{\"remoteAddress\":\"", socket.remoteAddress(), "\",\"localAddress\":\"",
+                          socket.localAddress(), "\",\"localPort\":", socket.localPort(),
+                          ",\"encrypted\":", socket.encrypted() ? "true" : "false", "}\n"));
   } else {
     (void)res->setStatusCode(404);
     res->end("not found\n");

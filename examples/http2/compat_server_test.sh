@@ -2,7 +2,9 @@
 # compat_server against real clients on one port, cleartext and TLS: curl --http2 and --http1.1,
 # Node 20's http2 client (compat_client.js) and its http/https clients (compat_http1_client.js):
 # headers merge, trailers, ALPN, expect: 100-continue, a 4 MiB echo with backpressure, and for
-# HTTP/1.1 keep-alive and chunked trailers.
+# HTTP/1.1 keep-alive and chunked trailers. nghttp -a (nghttp2's client, which fetches a page's
+# assets): /page's stylesheet arrives pushed by createPushResponse (not with --no-push); curl sees
+# its 103 Early Hints on both protocols; /socket reports req.socket's addresses.
 #   compat_server_test.sh SERVER CERT KEY CA CLIENT_JS HTTP1_CLIENT_JS
 set -u
 server=$1 cert=$2 key=$3 ca=$4 client_js=$5 http1_client_js=$6
@@ -61,6 +63,32 @@ out=$(timeout 30 curl -sS --http1.1 "http://127.0.0.1:$PORT/alpn")
 [[ $out == '{"alpnProtocol":false,"httpVersion":"1.1"}' ]] && pass "cleartext HTTP/1.1 /alpn" ||
   fail "cleartext HTTP/1.1 /alpn: $out"
 
+# Server push through the compat API, and early hints.
+if command -v nghttp >/dev/null; then
+  # Statistics rows: "id responseEnd [*] requestStart process code size path".
+  out=$(timeout 30 nghttp -ans "http://127.0.0.1:$PORT/page" 2>&1)
+  grep -Eq '^ *[0-9]*[02468] +\+[0-9.]+[mu]?s \* .* 200 +[0-9]+ /page.css$' <<<"$out" &&
+    pass "nghttp -a: /page.css pushed (createPushResponse)" || fail "no pushed /page.css: $out"
+  out=$(timeout 30 nghttp -ans --no-push "http://127.0.0.1:$PORT/page" 2>&1)
+  grep -Eq '^ *[0-9]*[13579] .* 200 +[0-9]+ /page.css$' <<<"$out" &&
+    ! grep -Eq '^ *[0-9]+ .* \* ' <<<"$out" && pass "nghttp -a --no-push: /page.css fetched" ||
+    fail "nghttp --no-push: $out"
+else
+  fail "nghttp is missing (Debian package nghttp2-client)"
+fi
+out=$(timeout 30 curl -sS -i --http2-prior-knowledge "http://127.0.0.1:$PORT/page" 2>&1)
+grep -q '^HTTP/2 103' <<<"$out" && grep -qi '^link: </page.css>; rel=preload; as=style' <<<"$out" &&
+  grep -q '^HTTP/2 200' <<<"$out" && pass "HTTP/2 103 Early Hints" || fail "HTTP/2 103: $out"
+out=$(timeout 30 curl -sS -i --http1.1 "http://127.0.0.1:$PORT/page" 2>&1)
+grep -q '^HTTP/1.1 103 Early Hints' <<<"$out" &&
+  grep -qi '^link: </page.css>; rel=preload; as=style' <<<"$out" &&
+  grep -q '^HTTP/1.1 200 OK' <<<"$out" && pass "HTTP/1.1 103 Early Hints" || fail "HTTP/1.1 103: $out"
+for v in --http2-prior-knowledge --http1.1; do
+  out=$(timeout 30 curl -sS $v "http://127.0.0.1:$PORT/socket")
+  [[ $out == "{\"remoteAddress\":\"127.0.0.1\",\"localAddress\":\"127.0.0.1\",\"localPort\":$PORT,\"encrypted\":false}" ]] &&
+    pass "/socket $v" || fail "/socket $v: $out"
+done
+
 start tls --tls_cert="$cert" --tls_key="$key"
 tls_args=(--cacert "$ca" --resolve "localhost:$PORT:127.0.0.1")
 run_curl "https://localhost:$PORT" 2 --http2 "${tls_args[@]}"
@@ -68,6 +96,9 @@ run_curl "https://localhost:$PORT" 1.1 --http1.1 "${tls_args[@]}"
 out=$(timeout 30 curl -sS --http1.1 "${tls_args[@]}" "https://localhost:$PORT/alpn")
 [[ $out == '{"alpnProtocol":"http/1.1","httpVersion":"1.1"}' ]] && pass "ALPN http/1.1 /alpn" ||
   fail "ALPN http/1.1 /alpn: $out"
+out=$(timeout 30 curl -sS --http2 "${tls_args[@]}" "https://localhost:$PORT/socket")
+[[ $out == *'"localPort":'$PORT',"encrypted":true}' ]] && pass "/socket over TLS" ||
+  fail "/socket over TLS: $out"
 out=$(timeout 60 "$node" "$client_js" "https://localhost:$PORT" "$ca" 2>&1)
 grep -q 'compat_client: ok' <<<"$out" && pass "node http2 client, TLS" || fail "node TLS: $out"
 out=$(timeout 60 "$node" "$http1_client_js" "https://localhost:$PORT" "$ca" 2>&1)

@@ -8,20 +8,33 @@
 //
 // GET and HEAD only (405 otherwise). A path that leaves --root (.., or a symlink out of it) is
 // 404, as is a missing file or a directory; a file the server may not read is 403.
+//
+// With --push, a GET of an .html page pushes the files it links to (the href="..." and
+// src="..." values naming files under --root: stylesheets, scripts, images) before the page,
+// when the client allows push: `nghttp -ans http://127.0.0.1:8080/index.html` marks them '*'.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <limits.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <memory>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "transport/errors.h"
@@ -33,6 +46,7 @@ ABSL_FLAG(int, port, 8080, "TCP port to listen on (0 picks a free one)");
 ABSL_FLAG(std::string, host, "127.0.0.1", "address to listen on");
 ABSL_FLAG(std::string, tls_cert, "", "PEM certificate file: serve TLS (ALPN h2) instead of h2c");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key file for --tls_cert");
+ABSL_FLAG(bool, push, false, "a GET of an .html page pushes the files it links to");
 
 namespace {
 
@@ -97,8 +111,121 @@ bool parseRange(absl::string_view header, int64_t size, FileRange& range, bool& 
   return true;
 }
 
+// A content-type for the common extensions (none for the others).
+std::string contentType(absl::string_view path) {
+  static constexpr std::pair<const char*, const char*> kTypes[] = {
+      {".html", "text/html; charset=utf-8"}, {".css", "text/css"},
+      {".js", "text/javascript"},            {".json", "application/json"},
+      {".png", "image/png"},                 {".svg", "image/svg+xml"},
+      {".jpg", "image/jpeg"},                {".txt", "text/plain; charset=utf-8"},
+  };
+  for (const auto& [ext, type] : kTypes) {
+    if (absl::EndsWith(path, ext)) return type;
+  }
+  return "";
+}
+
+// The URL paths of the files a page links to: href="..." and src="..." values (quoted or not)
+// that are paths on this server (no scheme, no //host, no fragment-only link), made absolute
+// against `page_path` and with "." and ".." segments resolved (one that climbs above "/" is
+// dropped); the query is kept (the client asks for the URL as written). At most `limit`.
+std::vector<std::string> linkedPaths(absl::string_view html, absl::string_view page_path,
+                                     size_t limit) {
+  std::vector<std::string> out;
+  const std::string lower = absl::AsciiStrToLower(html);
+  const absl::string_view dir = page_path.substr(0, page_path.rfind('/') + 1);
+  for (const char* attr : {"href=", "src="}) {
+    for (size_t at = lower.find(attr); at != std::string::npos && out.size() < limit;
+         at = lower.find(attr, at + 1)) {
+      // An attribute name, not the tail of another one (data-src=).
+      if (at > 0 && !absl::ascii_isspace(static_cast<unsigned char>(lower[at - 1]))) continue;
+      size_t v = at + absl::string_view(attr).size();
+      if (v >= html.size()) break;
+      size_t end;
+      if (html[v] == '"' || html[v] == '\'') {
+        end = html.find(html[v], v + 1);
+        ++v;
+      } else {
+        end = html.find_first_of(" \t\r\n>", v);
+      }
+      if (end == std::string::npos) break;
+      absl::string_view value = html.substr(v, end - v);
+      value = value.substr(0, value.find('#'));
+      absl::string_view query;
+      if (size_t q = value.find('?'); q != absl::string_view::npos) {
+        query = value.substr(q);
+        value = value.substr(0, q);
+      }
+      if (value.empty() || absl::StartsWith(value, "//") ||
+          value.find(':') < value.find('/')) {
+        continue;  // another host, a scheme (https:, data:, mailto:), a fragment
+      }
+      std::string joined = value[0] == '/' ? std::string(value) : absl::StrCat(dir, value);
+      std::vector<std::string> segments;
+      bool above_root = false;
+      for (absl::string_view seg : absl::StrSplit(joined, '/', absl::SkipEmpty())) {
+        if (seg == ".") continue;
+        if (seg == "..") {
+          if (segments.empty()) above_root = true;
+          if (!segments.empty()) segments.pop_back();
+          continue;
+        }
+        segments.emplace_back(seg);
+      }
+      if (above_root || segments.empty()) continue;
+      std::string path = absl::StrCat("/", absl::StrJoin(segments, "/"), std::string(query));
+      if (path != page_path && std::find(out.begin(), out.end(), path) == out.end()) {
+        out.push_back(std::move(path));
+      }
+    }
+  }
+  return out;
+}
+
+// --push: pushes the regular files under `root` that the page `file` (URL `page_path`) links
+// to. The page is read here, on the loop thread: pages are small (only the first 256 KiB are
+// scanned); the assets themselves go out with respondWithFile(), read as the streams drain.
+void pushLinkedFiles(const std::shared_ptr<ServerHttp2Stream>& stream, const std::string& file,
+                     absl::string_view page_path, const std::string& root) {
+  if (!stream->pushAllowed()) return;
+  std::string html(256 * 1024, '\0');
+  const int fd = open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  const ssize_t n = pread(fd, html.data(), html.size(), 0);
+  close(fd);
+  if (n <= 0) return;
+  html.resize(static_cast<size_t>(n));
+  for (const std::string& path : linkedPaths(html, page_path, 32)) {
+    const std::string asset = resolve(root, path);
+    struct stat st;
+    if (asset.empty() || stat(asset.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    absl::Status pushed = stream->pushStream(
+        {{":path", path}}, {},
+        [asset, path](const absl::Status& err, std::shared_ptr<ServerHttp2Stream> s,
+                      const Headers&) {
+          if (!err.ok()) return;  // the page's stream went away first
+          Headers headers;
+          if (std::string type = contentType(path.substr(0, path.find('?'))); !type.empty()) {
+            headers.set("content-type", type);
+          }
+          RespondWithFileOptions options;
+          std::weak_ptr<ServerHttp2Stream> weak = s;
+          options.onError = [weak](const absl::Status&) {
+            if (auto p = weak.lock()) answer(*p, "404");
+          };
+          if (!s->respondWithFile(asset, headers, std::move(options)).ok()) {
+            s->close(NGHTTP2_INTERNAL_ERROR);
+          }
+        });
+    if (!pushed.ok()) {
+      std::fprintf(stderr, "file_server: push %s: %s\n", path.c_str(), pushed.ToString().c_str());
+      return;
+    }
+  }
+}
+
 void handle(std::shared_ptr<ServerHttp2Stream> stream, const Headers& request,
-            const std::string& root) {
+            const std::string& root, bool push) {
   const std::string method = request.get(":method").value_or("");
   if (method != "GET" && method != "HEAD") {
     answer(*stream, "405", {{"allow", "GET, HEAD"}});
@@ -108,6 +235,10 @@ void handle(std::shared_ptr<ServerHttp2Stream> stream, const Headers& request,
   if (file.empty()) {
     answer(*stream, "404");
     return;
+  }
+  const std::string path = request.get(":path").value_or("");
+  if (push && method == "GET" && absl::EndsWith(file, ".html")) {
+    pushLinkedFiles(stream, file, path.substr(0, path.find('?')), root);
   }
   const std::optional<std::string> range_header = request.get("range");
   const std::optional<std::string> ims = request.get("if-modified-since");
@@ -145,7 +276,9 @@ void handle(std::shared_ptr<ServerHttp2Stream> stream, const Headers& request,
     const std::string code = h2rpc::transport::nodeErrorCode(error);
     answer(*s, code == "EACCES" ? "403" : "404");
   };
-  if (absl::Status st = stream->respondWithFile(file, {}, std::move(options)); !st.ok()) {
+  Headers headers;
+  if (std::string type = contentType(file); !type.empty()) headers.set("content-type", type);
+  if (absl::Status st = stream->respondWithFile(file, headers, std::move(options)); !st.ok()) {
     std::fprintf(stderr, "file_server: %s\n", st.ToString().c_str());
     stream->close(NGHTTP2_INTERNAL_ERROR);
   }
@@ -182,15 +315,18 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "file_server: %s\n", server.status().ToString().c_str());
     return 1;
   }
-  (*server)->onStream([&root](std::shared_ptr<ServerHttp2Stream> stream, const Headers& headers,
-                              uint8_t) { handle(std::move(stream), headers, root); });
+  const bool push = absl::GetFlag(FLAGS_push);
+  (*server)->onStream([&root, push](std::shared_ptr<ServerHttp2Stream> stream,
+                                    const Headers& headers, uint8_t) {
+    handle(std::move(stream), headers, root, push);
+  });
   const std::string host = absl::GetFlag(FLAGS_host);
   if (absl::Status st = (*server)->listen(static_cast<uint16_t>(absl::GetFlag(FLAGS_port)), host);
       !st.ok()) {
     std::fprintf(stderr, "file_server: %s\n", st.ToString().c_str());
     return 1;
   }
-  std::printf("file_server: serving %s on %s://%s:%u\n", root.c_str(),
+  std::printf("file_server: serving %s, listening on %s://%s:%u\n", root.c_str(),
               cert.empty() ? "http" : "https", host.c_str(), (*server)->port());
   std::fflush(stdout);
   loop.run();

@@ -2,6 +2,9 @@
 # file_server against curl --http2-prior-knowledge: a 3 MiB file arrives byte-exact (sha256), a
 # Range gives 206 with those bytes, a range past the end 416, If-Modified-Since 304, a missing
 # file and a path out of the root 404.
+# With --push, nghttp -a (which fetches a page's assets) gets the files the page links to as
+# pushed streams (not the missing one, nor the ones of another host or outside the root), and
+# none with --no-push.
 # Then the same large file over TLS (ALPN h2) with the test CA.
 #   file_server_test.sh SERVER CERT KEY CA
 set -u
@@ -10,8 +13,18 @@ root=$TEST_TMPDIR/root
 mkdir -p "$root/sub"
 head -c $((3 * 1024 * 1024 + 7)) /dev/urandom >"$root/sub/big.bin"
 echo "secret" >"$TEST_TMPDIR/outside.txt"
+mkdir -p "$root/site/css" "$root/site/js"
+echo "h1 { color: green }" >"$root/site/css/site.css"
+echo "console.log('app');" >"$root/site/js/app.js"
+head -c 1000 /dev/urandom >"$root/site/logo.png"
+cat >"$root/site/index.html" <<'HTML'
+<!DOCTYPE html><html><head><link rel="stylesheet" href="css/site.css?v=1">
+<script src='/site/js/app.js'></script><script src="https://example.com/x.js"></script>
+<link rel="stylesheet" href="../../outside.txt"><link rel="stylesheet" href="/site/none.css">
+</head><body><img src=logo.png><a href="#top">top</a></body></html>
+HTML
 log=$TEST_TMPDIR/server.log
-"$server" --root="$root" --port=0 >"$log" 2>&1 &
+"$server" --root="$root" --port=0 --push >"$log" 2>&1 &
 pid=$!
 trap 'kill -9 $pid 2>/dev/null' EXIT
 for _ in $(seq 200); do
@@ -53,6 +66,20 @@ code=$(c -o /dev/null -w '%{http_code}' --path-as-is "$url/../outside.txt")
 [ "$code" = 404 ] || fail "path out of the root: $code"
 code=$(c -o /dev/null -w '%{http_code}' "$url/sub")
 [ "$code" = 404 ] || fail "directory: $code"
+command -v nghttp >/dev/null || fail "nghttp is missing (Debian package nghttp2-client)"
+# Statistics rows: "id responseEnd [*] requestStart process code size path".
+out=$(timeout 30 nghttp -ans "$url/site/index.html" 2>&1) || fail "nghttp: $out"
+grep -Eq '^ *[0-9]*[13579] .* 200 +[0-9]+ /site/index.html$' <<<"$out" || fail "no page: $out"
+for asset in '/site/css/site.css\?v=1' /site/js/app.js /site/logo.png; do
+  grep -Eq "^ *[0-9]*[02468] +\+[0-9.]+[mu]?s \* .* 200 +[0-9]+ $asset\$" <<<"$out" ||
+    fail "$asset was not pushed: $out"
+done
+pushed=$(grep -Ec '^ *[0-9]+ +\+[0-9.]+[mu]?s \* ' <<<"$out")
+[ "$pushed" = 3 ] || fail "$pushed pushed streams, want 3: $out"
+out=$(timeout 30 nghttp -ans --no-push "$url/site/index.html" 2>&1) || fail "nghttp --no-push: $out"
+grep -Eq '^ *[0-9]+ +\+[0-9.]+[mu]?s \* ' <<<"$out" && fail "pushed with push disabled: $out"
+grep -Eq '^ *[0-9]*[13579] .* 200 +[0-9]+ /site/css/site.css\?v=1$' <<<"$out" ||
+  fail "site.css not fetched without push: $out"
 kill -0 $pid || fail "the server died"
 kill -9 $pid; wait $pid 2>/dev/null
 

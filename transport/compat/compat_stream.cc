@@ -24,6 +24,11 @@ bool Http2CompatStream::encrypted() const {
   return s && s->encrypted();
 }
 
+const Socket* Http2CompatStream::socket() const {
+  Http2Session* s = stream_->session();
+  return s ? s->socket() : nullptr;
+}
+
 std::string Http2CompatStream::alpnProtocol() const {
   Http2Session* s = stream_->session();
   return s ? s->alpnProtocol() : "";

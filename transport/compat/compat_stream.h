@@ -18,6 +18,7 @@
 #include "transport/event.h"
 #include "transport/event_loop.h"
 #include "transport/headers.h"
+#include "transport/socket.h"
 #include "transport/stream.h"
 
 namespace h2rpc::transport {
@@ -61,6 +62,9 @@ class CompatStream {
   virtual std::string httpVersion() const = 0;
   // The HTTP/2 stream under it (Node's req.stream); nullptr for HTTP/1.
   virtual std::shared_ptr<ServerHttp2Stream> http2Stream() const { return nullptr; }
+  // The connection's socket (ProxySocket's local address, TLS certificate); nullptr once the
+  // connection is gone.
+  virtual const Socket* socket() const { return nullptr; }
 
   // --- events (Http2Stream's) ---
   virtual ListenerId onData(std::function<void(std::string_view)> fn) = 0;
@@ -109,6 +113,7 @@ class Http2CompatStream : public CompatStream {
   std::string alpnProtocol() const override;
   std::string httpVersion() const override { return "2.0"; }
   std::shared_ptr<ServerHttp2Stream> http2Stream() const override { return stream_; }
+  const Socket* socket() const override;
 
   ListenerId onData(std::function<void(std::string_view)> fn) override {
     return stream_->onData(std::move(fn));

@@ -3,12 +3,14 @@
 // expectation is Node 20's behaviour (lib/internal/http2/compat.js).
 #include "transport/compat/compat_server.h"
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "transport/constants.h"
 #include "transport/errors.h"
 #include "transport/manual_loop.h"
 #include "transport/memory_socket.h"
@@ -22,10 +24,11 @@ using ReqPtr = std::shared_ptr<Http2ServerRequest>;
 using ResPtr = std::shared_ptr<Http2ServerResponse>;
 
 struct Pair {
-  Pair() {
+  explicit Pair(SessionOptions client_options = {}) {
     auto [a, b] = MemorySocket::pair(&loop);
     server = *ServerHttp2Session::create(&loop, std::move(a));
-    client = *ClientHttp2Session::create(&loop, std::move(b), "http", "localhost:8080");
+    client = *ClientHttp2Session::create(&loop, std::move(b), "http", "localhost:8080",
+                                         client_options);
     server->onStream([this](std::shared_ptr<ServerHttp2Stream>, const Headers&, uint8_t) {
       ++streams;
     });
@@ -58,6 +61,11 @@ struct Seen {
       response = h;
     });
     s.onContinue([this] { events.push_back("continue"); });
+    s.onHeaders([this](const Headers& h, uint8_t) {
+      if (h.get(":status") == "100") return;  // 'continue' above
+      events.push_back("headers " + h.get(":status").value_or("?"));
+      informational.push_back(h);
+    });
     s.onData([this](std::string_view d) { body += d; });
     s.onTrailers([this](const Headers& h, uint8_t) {
       events.push_back("trailers");
@@ -67,6 +75,7 @@ struct Seen {
     s.onClose([this] { events.push_back("close"); });
   }
   std::vector<std::string> events;
+  std::vector<Headers> informational;  // 1xx
   Headers response, trailers;
   std::string body;
 };
@@ -427,6 +436,258 @@ TEST(CompatTest, SetTimeoutOnRequestAndResponse) {
   EXPECT_EQ(res_timeouts, 1);  // the stream's 'timeout' reaches both, as Node
   p.ress[0]->end();  // the stream closes: it and (req, res) let go of each other
   p.run();
+}
+
+// What the client sees of the streams the server pushed.
+struct PushedSeen {
+  explicit PushedSeen(ClientHttp2Session& client) {
+    client.onStream([this](std::shared_ptr<ClientHttp2Stream> s, const Headers& h, uint8_t) {
+      const std::string path = h.get(":path").value_or("?");
+      paths.push_back(path);
+      s->onPush([this, path](const Headers& r, uint8_t) {
+        statuses.push_back(path + " " + r.get(":status").value_or("?") + " " +
+                           r.get("content-type").value_or("-"));
+      });
+      s->onData([this, path](std::string_view d) { bodies[path] += d; });
+      streams.push_back(s);
+    });
+  }
+  std::vector<std::string> paths, statuses;
+  std::map<std::string, std::string> bodies;
+  std::vector<std::shared_ptr<ClientHttp2Stream>> streams;
+};
+
+TEST(CompatTest, CreatePushResponseAnswersThePushedStream) {
+  Pair p;
+  PushedSeen pushed(*p.client);
+  std::vector<std::string> log;
+  p.onRequest([&](ReqPtr, ResPtr res) {
+    absl::Status st = res->createPushResponse(
+        {{":path", "/style.css"}}, [&, res](const absl::Status& err, ResPtr push) {
+          ASSERT_TRUE(err.ok()) << err;
+          ASSERT_NE(push, nullptr);
+          log.push_back("pushed");
+          EXPECT_EQ(push->req(), nullptr);  // a pushed response has no request object
+          EXPECT_EQ(push->stream()->sentHeaders()->get(":path"), "/style.css");
+          ASSERT_TRUE(push->setHeader("content-type", "text/css").ok());
+          push->onFinish([&] { log.push_back("push finish"); });
+          push->end("body{}");
+          res->end("<link rel=stylesheet href=/style.css>");
+        });
+    EXPECT_TRUE(st.ok()) << st;
+    log.push_back("asked");  // the callback never runs inside the call
+  });
+  auto creq = *p.client->request({{":path", "/"}});
+  Seen seen(*creq);
+  p.run();
+  EXPECT_THAT(log, ElementsAre("asked", "pushed", "push finish"));
+  EXPECT_THAT(pushed.paths, ElementsAre("/style.css"));
+  EXPECT_THAT(pushed.statuses, ElementsAre("/style.css 200 text/css"));
+  EXPECT_EQ(pushed.bodies["/style.css"], "body{}");
+  ASSERT_EQ(pushed.streams.size(), 1u);
+  EXPECT_EQ(pushed.streams[0]->id() % 2, 0);  // a server-initiated stream
+  EXPECT_EQ(seen.body, "<link rel=stylesheet href=/style.css>");
+}
+
+TEST(CompatTest, CreatePushResponseErrors) {
+  SessionOptions no_push;
+  no_push.settings.enablePush = false;
+  Pair p(no_push);
+  std::vector<std::string> log;
+  ResPtr kept;
+  p.onRequest([&](ReqPtr, ResPtr res) {
+    EXPECT_EQ(nodeErrorCode(res->createPushResponse({{":path", "/a"}}, nullptr)),
+              "ERR_INVALID_ARG_TYPE");
+    // The client's SETTINGS_ENABLE_PUSH 0: refused at once, the callback never runs.
+    EXPECT_EQ(nodeErrorCode(res->createPushResponse(
+                  {{":path", "/a"}}, [&](const absl::Status&, ResPtr) { log.push_back("cb"); })),
+              "ERR_HTTP2_PUSH_DISABLED");
+    res->end("done");
+    kept = res;
+  });
+  auto creq = *p.client->request({{":path", "/"}});
+  p.run();
+  ASSERT_NE(kept, nullptr);
+  EXPECT_TRUE(log.empty());
+  // Once the response is closed: ERR_HTTP2_INVALID_STREAM to the callback, from the loop.
+  absl::Status got = absl::OkStatus();
+  ResPtr got_res = kept;
+  EXPECT_TRUE(kept->createPushResponse({{":path", "/a"}}, [&](const absl::Status& e, ResPtr r) {
+                    got = e;
+                    got_res = r;
+                  }).ok());
+  EXPECT_TRUE(got.ok());
+  p.run();
+  EXPECT_EQ(nodeErrorCode(got), "ERR_HTTP2_INVALID_STREAM");
+  EXPECT_EQ(got_res, nullptr);
+}
+
+TEST(CompatTest, CreatePushResponseFromAPushedResponseIsNested) {
+  Pair p;
+  PushedSeen pushed(*p.client);
+  absl::Status nested;
+  p.onRequest([&](ReqPtr, ResPtr res) {
+    ASSERT_TRUE(res->createPushResponse({{":path", "/a.js"}}, [&, res](const absl::Status& err,
+                                                                        ResPtr push) {
+      ASSERT_TRUE(err.ok()) << err;
+      nested = push->createPushResponse({{":path", "/b.js"}}, [](const absl::Status&, ResPtr) {
+        ADD_FAILURE() << "a nested push went out";
+      });
+      push->end("a");
+      res->end("page");
+    }).ok());
+  });
+  auto creq = *p.client->request({{":path", "/"}});
+  p.run();
+  EXPECT_EQ(nodeErrorCode(nested), "ERR_HTTP2_NESTED_PUSH");
+  EXPECT_THAT(pushed.paths, ElementsAre("/a.js"));
+}
+
+TEST(CompatTest, WriteEarlyHintsSends103BeforeTheResponse) {
+  Pair p;
+  p.onRequest([&](ReqPtr, ResPtr res) {
+    absl::StatusOr<bool> sent = res->writeEarlyHints({{"Link", "</styles.css>; rel=preload; as=style"},
+                                                      {"link", "</app.js>; rel=preload; as=script"},
+                                                      {"x-trace-id", "id-1"}});
+    ASSERT_TRUE(sent.ok()) << sent.status();
+    EXPECT_TRUE(*sent);
+    res->end("page");
+    // After the response HEADERS: nothing more is sent.
+    sent = res->writeEarlyHints({{"link", "</late.css>; rel=preload"}});
+    ASSERT_TRUE(sent.ok());
+    EXPECT_FALSE(*sent);
+  });
+  auto creq = *p.client->request({{":path", "/"}});
+  Seen seen(*creq);
+  p.run();
+  EXPECT_THAT(seen.events, ElementsAre("headers 103", "response 200", "end", "close"));
+  ASSERT_EQ(seen.informational.size(), 1u);
+  EXPECT_EQ(seen.informational[0].get("link"),
+            "</styles.css>; rel=preload; as=style, </app.js>; rel=preload; as=script");
+  EXPECT_EQ(seen.informational[0].get("x-trace-id"), "id-1");
+  EXPECT_EQ(seen.body, "page");
+}
+
+TEST(CompatTest, WriteEarlyHintsRefusesABadLinkAndSendsNothing) {
+  Pair p;
+  p.onRequest([&](ReqPtr, ResPtr res) {
+    // Node's HTTP/2 compat: no link is an invalid `hints.link` (undefined).
+    EXPECT_EQ(nodeErrorCode(res->writeEarlyHints({{"x-a", "1"}}).status()),
+              "ERR_INVALID_ARG_VALUE");
+    EXPECT_EQ(nodeErrorCode(res->writeEarlyHints({{"link", "/styles.css"}}).status()),
+              "ERR_INVALID_ARG_VALUE");
+    // One bad value among several refuses them all.
+    EXPECT_EQ(nodeErrorCode(res->writeEarlyHints({{"link", "</a.css>; rel=preload"},
+                                                  {"link", "</b.css>; rel=\"x"}})
+                                .status()),
+              "ERR_INVALID_ARG_VALUE");
+    // A bad extra field: additionalHeaders()'s check.
+    EXPECT_FALSE(res->writeEarlyHints({{"link", "</a.css>"}, {"x-bad", "a\r\nb"}}).ok());
+    res->end();
+  });
+  auto creq = *p.client->request({{":path", "/"}});
+  Seen seen(*creq);
+  p.run();
+  EXPECT_TRUE(seen.informational.empty());
+  EXPECT_EQ(seen.response.get(":status"), "200");
+}
+
+// Node's link format (validateLinkHeaderFormat's regular expression); each expectation was
+// checked against Node 20's res.writeEarlyHints().
+TEST(CompatTest, WriteEarlyHintsLinkFormat) {
+  Pair p;
+  std::vector<std::string> accepted, refused;
+  const std::vector<std::string> values = {
+      "</a.css>", "<>", "</a.css>; rel=preload", "</a.css>;rel=preload;as=style",
+      "</a b.css>; rel=\"preload\"", "</a.css>  ;  rel=preload", "</a.css>; crossorigin",
+      "</a.css>; a=b=\"c\"", "</a.css>; rel=",
+      // refused
+      "", "/a.css", "</a.css", "</a.css> rel=preload", "</a.css>;", "</a.css>; rel=preload ",
+      "</a.css>; rel=\"pre load\"", "</a.css>; =\"x\"", "</a.css>; rel=\"x", "</a.css>; rel=x\"",
+      "</a.css>; \"rel\"", "</a.css>>", "</a.css>; rel=preload;",
+  };
+  p.onRequest([&](ReqPtr, ResPtr res) {
+    for (const std::string& v : values) {
+      absl::StatusOr<bool> r = res->writeEarlyHints({{"link", v}});
+      (r.ok() ? accepted : refused).push_back(v);
+    }
+    res->end();
+  });
+  auto creq = *p.client->request({{":path", "/"}});
+  p.run();
+  EXPECT_THAT(accepted, ElementsAre("</a.css>", "<>", "</a.css>; rel=preload",
+                                    "</a.css>;rel=preload;as=style", "</a b.css>; rel=\"preload\"",
+                                    "</a.css>  ;  rel=preload", "</a.css>; crossorigin",
+                                    "</a.css>; a=b=\"c\"", "</a.css>; rel="));
+  EXPECT_EQ(refused.size(), 13u);
+}
+
+TEST(CompatTest, RequestDestroyResetsTheStream) {
+  for (bool with_error : {false, true}) {
+    Pair p;
+    std::vector<std::string> order;
+    p.onRequest([&](ReqPtr req, ResPtr res) {
+      req->onClose([&] { order.push_back("req close"); });
+      res->onClose([&] { order.push_back("res close"); });
+      req->destroy(with_error ? absl::InternalError("boom") : absl::OkStatus());
+      order.push_back("destroyed");
+      EXPECT_TRUE(req->complete());
+      req->destroy();  // again: nothing more
+    });
+    auto creq = *p.client->request({{":path", "/"}});
+    Seen seen(*creq);
+    p.run();
+    EXPECT_THAT(order, ElementsAre("destroyed", "req close", "res close"));
+    EXPECT_EQ(creq->rstCode(), with_error ? constants::NGHTTP2_INTERNAL_ERROR
+                                          : constants::NGHTTP2_NO_ERROR);
+    EXPECT_TRUE(seen.response.empty());  // no response, only RST_STREAM
+    EXPECT_EQ(seen.events.back(), "close");
+  }
+}
+
+TEST(CompatTest, SocketViewOfTheConnection) {
+  Pair p;
+  int session_timeouts = 0, callback_runs = 0;
+  p.onRequest([&](ReqPtr req, ResPtr res) {
+    ProxySocket socket = req->socket();
+    EXPECT_EQ(socket.remoteAddress(), "memory");  // MemorySocket's
+    EXPECT_EQ(req->connection().remoteAddress(), "memory");
+    EXPECT_FALSE(socket.encrypted());
+    EXPECT_EQ(socket.alpnProtocol(), "h2c");
+    EXPECT_FALSE(socket.getPeerCertificate().has_value());  // not TLS
+    ASSERT_TRUE(res->socket().has_value());
+    EXPECT_FALSE(res->connection()->destroyed());
+    // Node's proxy: setTimeout is the *session's*.
+    p.server->onTimeout([&] { ++session_timeouts; });
+    socket.setTimeout(1000, [&] { ++callback_runs; });
+    res->end("ok");
+  });
+  auto creq = *p.client->request({{":path", "/"}});
+  p.run();
+  ASSERT_EQ(p.ress.size(), 1u);
+  EXPECT_EQ(p.ress[0]->socket(), std::nullopt);  // closed: Node's res.socket is undefined
+  EXPECT_TRUE(p.reqs[0]->socket().destroyed());  // the request's view stays
+  p.loop.advance(1100);
+  EXPECT_EQ(session_timeouts, 1);
+  EXPECT_EQ(callback_runs, 1);
+  // Activity re-arms the session's timer; the callback has run its once.
+  ASSERT_TRUE(p.client->ping("12345678", nullptr).ok());
+  p.run();
+  p.loop.advance(1100);
+  EXPECT_EQ(session_timeouts, 2);
+  EXPECT_EQ(callback_runs, 1);
+}
+
+TEST(CompatTest, SocketViewDestroyDestroysTheStreamOnly) {
+  Pair p;
+  p.onRequest([&](ReqPtr req, ResPtr) { req->socket().destroy(); });
+  auto creq = *p.client->request({{":path", "/"}});
+  auto creq2 = *p.client->request({{":path", "/2"}});
+  p.run();
+  EXPECT_EQ(creq->rstCode(), constants::NGHTTP2_NO_ERROR);
+  EXPECT_TRUE(creq2->closed());
+  EXPECT_FALSE(p.server->destroyed());  // the session lives on
+  EXPECT_FALSE(p.client->destroyed());
 }
 
 }  // namespace

@@ -99,6 +99,11 @@ void Http2ServerRequest::off(ListenerId id) {
       timeout_event_.off(id);
 }
 
+void Http2ServerRequest::destroy(absl::Status error) {
+  if (closed_ || stream_->destroyed()) return;
+  stream_->destroy(std::move(error));
+}
+
 void Http2ServerRequest::setTimeout(uint64_t ms, std::function<void()> callback) {
   if (closed_) return;
   if (callback) timeout_event_.on(std::move(callback));

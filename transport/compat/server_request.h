@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "transport/compat/compat_stream.h"
+#include "transport/compat/proxy_socket.h"
 #include "transport/event.h"
 #include "transport/event_loop.h"
 #include "transport/headers.h"
@@ -67,8 +68,11 @@ class Http2ServerRequest : public std::enable_shared_from_this<Http2ServerReques
   // Node's req.stream: the HTTP/2 stream; nullptr for HTTP/1.
   std::shared_ptr<ServerHttp2Stream> stream() const { return stream_->http2Stream(); }
   const std::shared_ptr<CompatStream>& exchange() const { return stream_; }
-  // Socket-ish information (Node's req.socket proxies the session's socket): "" / 0 when unknown
-  // (in-memory sockets) or once the session is gone.
+  // Node's req.socket and req.connection: a view of the connection (see proxy_socket.h), valid
+  // for the request's whole life (unlike res.socket).
+  ProxySocket socket() const { return ProxySocket(stream_); }
+  ProxySocket connection() const { return socket(); }
+  // Shortcuts of socket()'s: "" / 0 when unknown (in-memory sockets) or once the session is gone.
   std::string remoteAddress() const { return stream_->remoteAddress(); }
   uint16_t remotePort() const { return stream_->remotePort(); }
   bool encrypted() const { return stream_->encrypted(); }
@@ -88,6 +92,12 @@ class Http2ServerRequest : public std::enable_shared_from_this<Http2ServerReques
   ListenerId onClose(std::function<void()> fn) { return close_event_.on(std::move(fn)); }
   ListenerId onTimeout(std::function<void()> fn) { return timeout_event_.on(std::move(fn)); }
   void off(ListenerId id);
+
+  // Node's documented req.destroy([error]): destroys the exchange (HTTP/2: RST_STREAM,
+  // INTERNAL_ERROR with an error, and 'close' for request and response; HTTP/1: the connection
+  // closes). Node 20's own Http2ServerRequest only destroys its Readable and leaves the stream
+  // open (the client then waits for ever): see transport/README.md. No-op once closed.
+  void destroy(absl::Status error = absl::OkStatus());
 
   // Node's req.setTimeout(ms, cb): the stream's timeout; `callback` joins 'timeout'. No-op once
   // closed.

@@ -57,6 +57,47 @@ absl::Status checkHeader(const std::string& name, const std::vector<std::string>
   return absl::OkStatus();
 }
 
+// JavaScript's \s, for the ASCII range.
+bool isJsSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
+// Node's validateLinkHeaderFormat: the value matches
+// /^(?:<[^>]*>)(?:\s*;\s*[^;"\s]+(?:=(")?[^;"\s]*\1)?)*$/.
+bool isValidLinkValue(std::string_view v) {
+  auto plain = [](char c) { return c != ';' && c != '"' && !isJsSpace(c); };
+  if (v.empty() || v[0] != '<') return false;
+  size_t i = v.find('>');
+  if (i == std::string_view::npos) return false;
+  ++i;
+  while (i < v.size()) {
+    while (i < v.size() && isJsSpace(v[i])) ++i;
+    if (i == v.size() || v[i] != ';') return false;
+    ++i;
+    while (i < v.size() && isJsSpace(v[i])) ++i;
+    // A parameter: a run of plain characters (it may hold '=': `rel=preload`), or one ending
+    // in '=' (after at least one character) followed by a quoted run of plain characters.
+    const size_t start = i;
+    while (i < v.size() && plain(v[i])) ++i;
+    if (i == start) return false;
+    if (i < v.size() && v[i] == '"') {
+      if (i - start < 2 || v[i - 1] != '=') return false;
+      ++i;
+      while (i < v.size() && plain(v[i])) ++i;
+      if (i == v.size() || v[i] != '"') return false;
+      ++i;
+    }
+  }
+  return true;
+}
+
+absl::Status invalidHints(std::string_view value) {
+  return nodeError(absl::StatusCode::kInvalidArgument, "ERR_INVALID_ARG_VALUE",
+                   absl::StrCat("The argument 'hints' must be an array or string of format "
+                                "\"</styles.css>; rel=preload; as=style\". Received '",
+                                std::string(value), "'"));
+}
+
 absl::Status headersSentError() {
   return nodeError(absl::StatusCode::kFailedPrecondition, "ERR_HTTP2_HEADERS_SENT",
                    "Response has already been initiated.");
@@ -276,6 +317,62 @@ absl::Status Http2ServerResponse::addTrailers(const Headers& trailers) {
 bool Http2ServerResponse::writeContinue() {
   if (headersSent() || closed_) return false;
   return stream_->additionalHeaders({{":status", "100"}}).ok();
+}
+
+absl::StatusOr<bool> Http2ServerResponse::writeEarlyHints(const Headers& hints) {
+  const std::vector<std::string> links = hints.getAll("link");
+  const bool http1 = stream_->http2Stream() == nullptr;
+  if (links.empty()) {
+    // Node's HTTP/2 compat validates `hints.link` (undefined is invalid); its HTTP/1 response
+    // returns without a word.
+    if (http1) return false;
+    return invalidHints("undefined");
+  }
+  for (const std::string& link : links) {
+    if (!isValidLinkValue(link)) return invalidHints(link);
+  }
+  if (headersSent() || closed_ || stream_->closed() || stream_->destroyed()) return false;
+  if (stream_->httpVersion() == "1.0") return false;
+  Headers info;
+  info.add(":status", "103");
+  for (const HeaderField& f : hints.raw()) {
+    if (f.name != "link") info.add(f.name, f.value);
+  }
+  info.add("link", absl::StrJoin(links, ", "));
+  if (absl::Status s = stream_->additionalHeaders(info); !s.ok()) return s;
+  return true;
+}
+
+absl::Status Http2ServerResponse::createPushResponse(const Headers& headers,
+                                                     PushResponseCallback callback) {
+  if (!callback) {
+    return nodeError(absl::StatusCode::kInvalidArgument, "ERR_INVALID_ARG_TYPE",
+                     "The \"callback\" argument must be of type function");
+  }
+  if (closed_) {
+    absl::Status error = nodeError(absl::StatusCode::kFailedPrecondition,
+                                   "ERR_HTTP2_INVALID_STREAM", "The stream has been destroyed");
+    if (loop_) loop_->post([callback = std::move(callback), error] { callback(error, nullptr); });
+    return absl::OkStatus();
+  }
+  std::shared_ptr<ServerHttp2Stream> h2 = stream_->http2Stream();
+  if (!h2) {
+    return nodeError(absl::StatusCode::kFailedPrecondition, "ERR_HTTP2_PUSH_DISABLED",
+                     "HTTP/2 server push is not available on an HTTP/1 exchange");
+  }
+  return h2->pushStream(
+      headers, {},
+      [callback = std::move(callback)](const absl::Status& error,
+                                       std::shared_ptr<ServerHttp2Stream> pushed,
+                                       const Headers&) {
+        if (!error.ok()) {
+          callback(error, nullptr);
+          return;
+        }
+        callback(absl::OkStatus(),
+                 Http2ServerResponse::create(
+                     std::make_shared<Http2CompatStream>(std::move(pushed)), nullptr));
+      });
 }
 
 void Http2ServerResponse::destroy(absl::Status error) {

@@ -21,7 +21,9 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "transport/compat/compat_stream.h"
+#include "transport/compat/proxy_socket.h"
 #include "transport/event.h"
 #include "transport/event_loop.h"
 #include "transport/headers.h"
@@ -33,6 +35,10 @@ class Http2ServerRequest;
 
 class Http2ServerResponse : public std::enable_shared_from_this<Http2ServerResponse> {
  public:
+  // createPushResponse()'s callback: an error, or the response of the pushed stream.
+  using PushResponseCallback =
+      std::function<void(const absl::Status&, std::shared_ptr<Http2ServerResponse>)>;
+
   // Wraps `stream`; `req` is the request of the same stream (res.req), may be null.
   static std::shared_ptr<Http2ServerResponse> create(std::shared_ptr<CompatStream> stream,
                                                      std::shared_ptr<Http2ServerRequest> req);
@@ -99,15 +105,40 @@ class Http2ServerResponse : public std::enable_shared_from_this<Http2ServerRespo
   // --- other ---
   // Sends 100 Continue; false if the headers were sent or the stream closed.
   bool writeContinue();
+  // Node's writeEarlyHints(hints): a 103 Early Hints before the response, with every `link`
+  // field of `hints` (Node's string or array: several joined with ", ") and the other fields as
+  // they are. HTTP/2: an informational HEADERS; HTTP/1.1: an interim "HTTP/1.1 103 Early Hints"
+  // response. Returns true if it was sent; false once the headers were sent or the stream
+  // closed, and for an HTTP/1.0 client (RFC 9110 §15.2: no 1xx to HTTP/1.0). Errors, sending
+  // nothing: ERR_INVALID_ARG_VALUE for a link that is not `<uri-reference>` followed by
+  // `;param` / `;param=value` / `;param="value"` parts (Node's format check), or for no link at
+  // all on HTTP/2 (Node's HTTP/1 ignores that: false there); the header checks of
+  // additionalHeaders() for the other fields.
+  absl::StatusOr<bool> writeEarlyHints(const Headers& hints);
+  // Node's createPushResponse(headers, callback): pushes a stream with the promised request
+  // `headers` (ServerHttp2Stream::pushStream()'s defaults and checks) and gives `callback` (from
+  // the loop) a new Http2ServerResponse over it, whose req() is null; or pushStream()'s
+  // asynchronous error. Once this response is closed: `callback` gets ERR_HTTP2_INVALID_STREAM.
+  // Returned at once, callback not run (Node throws them): ERR_INVALID_ARG_TYPE without a
+  // callback; pushStream()'s immediate errors (ERR_HTTP2_PUSH_DISABLED when the client disabled
+  // push, ERR_HTTP2_NESTED_PUSH from a pushed response, header errors); ERR_HTTP2_PUSH_DISABLED
+  // too for an HTTP/1 exchange, which has no push (Node's HTTP/1 response has no such method).
+  absl::Status createPushResponse(const Headers& headers, PushResponseCallback callback);
   // Destroys the stream (RST_STREAM; INTERNAL_ERROR with an error).
   void destroy(absl::Status error = absl::OkStatus());
   // The stream's timeout; `callback` joins 'timeout'. No-op once closed.
   void setTimeout(uint64_t ms, std::function<void()> callback = nullptr);
   // Node's res.stream: the HTTP/2 stream; nullptr for HTTP/1.
   std::shared_ptr<ServerHttp2Stream> stream() const { return stream_->http2Stream(); }
+  // The request of the same exchange; null for a pushed response (createPushResponse()).
   const std::shared_ptr<Http2ServerRequest>& req() const { return req_; }
-  // Server push is not implemented in transport/ (ServerHttp2Stream::pushAllowed() is false),
-  // so there is no createPushResponse().
+  // Node's res.socket and res.connection (see proxy_socket.h); nullopt once the response is
+  // closed (Node: undefined, as HTTP/1's ServerResponse drops its socket).
+  std::optional<ProxySocket> socket() const {
+    if (closed_) return std::nullopt;
+    return ProxySocket(stream_);
+  }
+  std::optional<ProxySocket> connection() const { return socket(); }
 
   // --- events ---
   // 'finish' then 'close' when the stream closes (whether or not the response completed: Node's

@@ -9,6 +9,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "transport/compat/compat_server.h"
+#include "transport/errors.h"
 #include "transport/http1/http1_server.h"
 #include "transport/manual_loop.h"
 #include "transport/memory_socket.h"
@@ -215,6 +216,61 @@ TEST(Http1ConnectionTest, UnreadBodyStopsReading) {
   // The server end stopped reading: what it holds stays near the bound; the rest waits in the
   // client's queue (TCP would hold it back).
   EXPECT_GT(f.client_socket->writeQueueSize(), 40000u);
+}
+
+// The compat API's HTTP/2-only calls on an HTTP/1.1 exchange.
+TEST(Http1ConnectionTest, EarlyHintsAreAnInterimResponse) {
+  Fixture f;
+  f.handler = [](ReqPtr, ResPtr res) {
+    absl::StatusOr<bool> sent = res->writeEarlyHints(
+        {{"link", "</a.css>; rel=preload; as=style"}, {"link", "</b.js>; rel=preload"},
+         {"x-trace-id", "id-1"}});
+    ASSERT_TRUE(sent.ok()) << sent.status();
+    EXPECT_TRUE(*sent);
+    // Node's HTTP/1 response ignores hints without a link; still checks the format.
+    sent = res->writeEarlyHints({{"x-trace-id", "id-2"}});
+    ASSERT_TRUE(sent.ok());
+    EXPECT_FALSE(*sent);
+    EXPECT_EQ(nodeErrorCode(res->writeEarlyHints({{"link", "/a.css"}}).status()),
+              "ERR_INVALID_ARG_VALUE");
+    (void)res->setHeader("content-length", "2");
+    res->end("ok");
+  };
+  f.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_EQ(f.client.received.substr(0, f.client.received.find("HTTP/1.1 200")),
+            "HTTP/1.1 103 Early Hints\r\nx-trace-id: id-1\r\n"
+            "link: </a.css>; rel=preload; as=style, </b.js>; rel=preload\r\n\r\n");
+  EXPECT_THAT(f.client.received, HasSubstr("HTTP/1.1 200 OK\r\n"));
+}
+
+TEST(Http1ConnectionTest, NoEarlyHintsForAnHttp10Client) {
+  Fixture f;
+  f.handler = [](ReqPtr, ResPtr res) {
+    absl::StatusOr<bool> sent = res->writeEarlyHints({{"link", "</a.css>; rel=preload"}});
+    ASSERT_TRUE(sent.ok());
+    EXPECT_FALSE(*sent);  // RFC 9110 §15.2: no 1xx to an HTTP/1.0 client
+    res->end("ok");
+  };
+  f.send("GET / HTTP/1.0\r\n\r\n");
+  EXPECT_EQ(f.client.received.rfind("HTTP/1.0 200 OK\r\n", 0), 0u) << f.client.received;
+}
+
+TEST(Http1ConnectionTest, NoPushOverHttp1AndTheSocketView) {
+  Fixture f;
+  absl::Status push;
+  f.handler = [&](ReqPtr req, ResPtr res) {
+    push = res->createPushResponse({{":path", "/a.css"}}, [](const absl::Status&, ResPtr) {
+      ADD_FAILURE() << "pushed over HTTP/1";
+    });
+    EXPECT_EQ(req->socket().remoteAddress(), "memory");
+    EXPECT_EQ(res->socket()->alpnProtocol(), "");  // cleartext HTTP/1: Node's false
+    EXPECT_FALSE(req->connection().encrypted());
+    req->destroy();  // HTTP/1: the connection goes
+  };
+  f.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_EQ(nodeErrorCode(push), "ERR_HTTP2_PUSH_DISABLED");
+  EXPECT_TRUE(f.client.closed);
+  EXPECT_EQ(f.client.received, "");
 }
 
 }  // namespace

@@ -25,6 +25,7 @@ std::string httpDate(EventLoop*) {
 const char* reasonPhrase(int status) {
   switch (status) {
     case 100: return "Continue";
+    case 103: return "Early Hints";
     case 200: return "OK";
     case 201: return "Created";
     case 202: return "Accepted";
@@ -84,6 +85,9 @@ uint16_t Http1Exchange::remotePort() const {
 }
 bool Http1Exchange::encrypted() const {
   return connection_ && connection_->socket()->encrypted();
+}
+const Socket* Http1Exchange::socket() const {
+  return connection_ ? connection_->socket() : nullptr;
 }
 std::string Http1Exchange::alpnProtocol() const {
   // Node: the TLS socket's negotiated protocol (http/1.1, or false without ALPN); plain: false.

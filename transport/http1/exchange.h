@@ -42,6 +42,7 @@ class Http1Exchange : public CompatStream, public std::enable_shared_from_this<H
   bool encrypted() const override;
   std::string alpnProtocol() const override;
   std::string httpVersion() const override { return http_version_; }
+  const Socket* socket() const override;
 
   ListenerId onData(std::function<void(std::string_view)> fn) override;
   ListenerId onEnd(std::function<void()> fn) override { return end_event_.on(std::move(fn)); }

@@ -60,6 +60,9 @@ class PrefixedSocket : public Socket, private Socket::Handler {
   std::string alpnProtocol() const override { return inner_->alpnProtocol(); }
   std::string remoteAddress() const override { return inner_->remoteAddress(); }
   uint16_t remotePort() const override { return inner_->remotePort(); }
+  std::string localAddress() const override { return inner_->localAddress(); }
+  uint16_t localPort() const override { return inner_->localPort(); }
+  std::string servername() const override { return inner_->servername(); }
   void ref() override { inner_->ref(); }
   void unref() override { inner_->unref(); }
 
