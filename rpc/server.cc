@@ -17,6 +17,7 @@
 #include "rpc/on_loop.h"
 #include "rpc/status_util.h"
 #include "rpc/timeout.h"
+#include "rpc/wire_protocol.h"
 #include "transport/constants.h"
 
 namespace h2rpc::rpc {
@@ -33,10 +34,13 @@ void FixMallocMmapThreshold() {
 #endif
 }
 
-// An early error: one HEADERS frame with END_STREAM carrying the status (Trailers-Only).
+// An early error: one HEADERS frame with END_STREAM carrying the status (Trailers-Only), in the
+// request's protocol (gRPC-Web takes Trailers-Only in headers too; only its content-type differs).
 void RespondTrailersOnly(transport::ServerHttp2Stream& stream, const absl::Status& status,
-                         const char* http_status = "200") {
-  Headers h{{":status", http_status}, {"content-type", "application/grpc"}};
+                         const char* http_status = "200",
+                         const RequestContentType* type = nullptr) {
+  Headers h{{":status", http_status},
+            {"content-type", type ? ResponseContentType(*type) : std::string("application/grpc")}};
   h.add("grpc-accept-encoding", AcceptEncodingHeader(CompressionSet::All()));
   h.add("grpc-status", absl::StrCat(static_cast<int>(status.code())));
   if (!status.message().empty()) h.add("grpc-message", PercentEncodeGrpcMessage(status.message()));
@@ -312,13 +316,16 @@ void Server::OnStream(std::shared_ptr<transport::ServerHttp2Stream> stream,
     return;
   }
   const absl::string_view content_type = value(kContentType).value_or("");
-  if (!absl::StartsWith(content_type, "application/grpc")) {
+  // The protocol (gRPC, gRPC-Web, gRPC-Web-text) is the content-type's, matched exactly.
+  std::optional<RequestContentType> type = ParseRequestContentType(content_type);
+  if (!type) {
     RespondTrailersOnly(
         *stream,
         absl::InvalidArgumentError(absl::StrCat("Unsupported content-type: '", content_type, "'")),
         "415");
     return;
   }
+  const RequestContentType* web = type->protocol == WireProtocol::kGrpc ? nullptr : &*type;
   std::string path(value(kPath).value_or(""));
   auto it = methods_.find(path);
   const MethodHandler* handler = it != methods_.end() ? &it->second : nullptr;
@@ -330,14 +337,15 @@ void Server::OnStream(std::shared_ptr<transport::ServerHttp2Stream> stream,
                                      ? absl::UnimplementedError(absl::StrCat(
                                            "Method not found: ", path))
                                      : absl::UnimplementedError(absl::StrCat(
-                                           "Service not found: ", service)));
+                                           "Service not found: ", service)),
+                        "200", web);
     return;
   }
   std::optional<absl::Time> deadline;
   if (auto timeout = value(kTimeout)) {
     auto d = DecodeGrpcTimeout(*timeout);
     if (!d.ok()) {
-      RespondTrailersOnly(*stream, d.status());
+      RespondTrailersOnly(*stream, d.status(), "200", web);
       return;
     }
     deadline = absl::Now() + *d;
@@ -346,8 +354,10 @@ void Server::OnStream(std::shared_ptr<transport::ServerHttp2Stream> stream,
   if (auto encoding = value(kEncoding)) {
     std::optional<Compression> c = CompressionFromName(*encoding);
     if (!c) {
-      RespondTrailersOnly(*stream, absl::UnimplementedError(absl::StrCat(
-                                       "Unsupported grpc-encoding: ", *encoding)));
+      RespondTrailersOnly(*stream,
+                          absl::UnimplementedError(
+                              absl::StrCat("Unsupported grpc-encoding: ", *encoding)),
+                          "200", web);
       return;
     }
     request_compression = *c;
@@ -359,13 +369,14 @@ void Server::OnStream(std::shared_ptr<transport::ServerHttp2Stream> stream,
   if (has_binary) {
     auto parsed = Metadata::FromHeaderFields(headers, /*skip_reserved=*/true);
     if (!parsed.ok()) {
-      RespondTrailersOnly(*stream, absl::InternalError(parsed.status().message()));
+      RespondTrailersOnly(*stream, absl::InternalError(parsed.status().message()), "200", web);
       return;
     }
     metadata = std::move(*parsed);
   }
   auto call = std::make_shared<ServerCall>(stream, std::move(path), std::move(metadata),
                                            options_.limits, request_compression, accepts);
+  if (web != nullptr) call->SetProtocol(MakeCallProtocol(*web));
   if (it == methods_.end()) call->MarkGeneric();  // before the interceptors see it
   call->CountActive(active_calls_);  // until its stream closes (no listener of our own)
   call->Start(deadline);

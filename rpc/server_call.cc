@@ -267,7 +267,14 @@ void ServerCall::OnCancel(std::function<void()> fn) {
 
 void ServerCall::OnData(const transport::SharedBuffer& data) {
   if (finished_ || cancelled_) return;
-  absl::Status error = deframer_.Feed(data);
+  absl::Status error;
+  if (protocol_) {
+    transport::SharedBuffer framed;
+    error = protocol_->DecodeRequest(data, framed);
+    if (error.ok()) error = FeedDecoded(framed);
+  } else {
+    error = deframer_.Feed(data);
+  }
   if (error.ok()) error = PullMessages();
   if (!error.ok()) {
     Fail(error);
@@ -358,8 +365,22 @@ ServerCall::Received ServerCall::PopMessage() {
   return m;
 }
 
+absl::Status ServerCall::FeedDecoded(const transport::SharedBuffer& framed) {
+  return framed.empty() ? deframer_.status() : deframer_.Feed(framed);
+}
+
 void ServerCall::OnEnd() {
   request_ended_ = true;
+  if (protocol_ && !finished_ && !cancelled_) {
+    transport::SharedBuffer last;
+    absl::Status error = protocol_->EndRequest(last);
+    if (error.ok()) error = FeedDecoded(last);
+    if (error.ok()) error = PullMessages();
+    if (!error.ok()) {
+      Fail(error);
+      return;
+    }
+  }
   if (deframer_.HasPartial() && !finished_) {
     Fail(absl::InternalError("Request ended in the middle of a message"));
     return;
@@ -416,7 +437,34 @@ void ServerCall::DeliverReads() {
 
 // --- writing --------------------------------------------------------------------------------
 
+void ServerCall::RespondProtocolHeaders(bool end_stream, const absl::Status* trailers_only) {
+  Headers headers;
+  protocol_->ResponseHeaders(response_compression_, headers);
+  AddMetadata(headers, initial_metadata_);
+  if (trailers_only) {
+    // Trailers-Only: gRPC-Web allows the status in the headers of a response without body.
+    AddStatus(headers, *trailers_only);
+    AddMetadata(headers, trailing_metadata_);
+  }
+  headers_sent_ = true;
+  (void)stream_->respond(headers, {.endStream = end_stream, .sendDate = false});
+  if (end_stream) ResetIfClientStillSending();
+}
+
+void ServerCall::EndProtocolBody(const absl::Status& status) {
+  Headers fields;
+  AddStatus(fields, status);
+  AddMetadata(fields, trailing_metadata_);
+  (void)stream_->write(protocol_->EndOfBody(fields));
+  stream_->end();
+  ResetIfClientStillSending();
+}
+
 void ServerCall::RespondHeaders(bool end_stream, const absl::Status* trailers_only) {
+  if (protocol_) {
+    RespondProtocolHeaders(end_stream, trailers_only);
+    return;
+  }
   ServerCall* self = this;  // alive while the stream has listeners (see Start)
   if (!trailers_only && initial_metadata_.empty()) {
     // The common case: a fixed block, sent without building and re-checking it.
@@ -501,6 +549,7 @@ void ServerCall::WriteFramed(transport::SharedBuffer framed, Awaitable<bool>& re
     counters_->message_bytes_sent += framed.size() - kMessagePrefixSize;
     if (loop_) counters_->last_message_sent_ms = loop_->now();
   }
+  if (protocol_) framed = protocol_->EncodeMessage(std::move(framed));
   if (stream_->write(std::move(framed))) {
     if (++writes_without_yield_ > kWritesPerYield) {
       // A handler whose writes never wait (small messages drained within the turn) would
@@ -606,6 +655,8 @@ void ServerCall::FinishRaw(const absl::Status& status) {
   if (!headers_sent_) {
     // Nothing sent yet: Trailers-Only (one HEADERS frame with END_STREAM).
     RespondHeaders(/*end_stream=*/true, &status);
+  } else if (protocol_ && protocol_->StatusInBody()) {
+    EndProtocolBody(status);
   } else {
     stream_->end();  // → 'wantTrailers' → grpc-status in trailers
   }

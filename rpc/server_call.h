@@ -25,6 +25,7 @@
 #include "rpc/framing.h"
 #include "rpc/metadata.h"
 #include "rpc/task.h"
+#include "rpc/wire_protocol.h"
 #include "transport/buffer.h"
 #include "transport/stream.h"
 #include "transport/event_loop.h"
@@ -103,6 +104,12 @@ class ServerCall : public std::enable_shared_from_this<ServerCall>, public CallC
   ServerCall(const ServerCall&) = delete;
   ServerCall& operator=(const ServerCall&) = delete;
 
+  // The call's wire protocol when it is not gRPC (rpc/wire_protocol.h): gRPC-Web, its text
+  // mode. Set by the server before Start(); without one the call speaks gRPC.
+  void SetProtocol(std::unique_ptr<CallProtocol> protocol) { protocol_ = std::move(protocol); }
+  WireProtocol protocol() const {
+    return protocol_ ? protocol_->protocol() : WireProtocol::kGrpc;
+  }
   // Starts reading the request stream and arms the deadline. Called once by the server.
   void Start(std::optional<absl::Time> deadline);
   // Interceptors (rpc/server_interceptor.h), installed by the server before Start(); null
@@ -201,6 +208,12 @@ class ServerCall : public std::enable_shared_from_this<ServerCall>, public CallC
   bool ShouldCompress(const WriteOptions& options) const;
   void WriteFramed(transport::SharedBuffer framed, Awaitable<bool>& result);
   void RespondHeaders(bool end_stream, const absl::Status* trailers_only);
+  // The same for a call with a CallProtocol (never static blocks, never HTTP trailers).
+  void RespondProtocolHeaders(bool end_stream, const absl::Status* trailers_only);
+  // A CallProtocol whose status goes in the body: the last bytes, then the end of the stream.
+  void EndProtocolBody(const absl::Status& status);
+  // Bytes from CallProtocol::DecodeRequest/EndRequest into the deframer.
+  absl::Status FeedDecoded(const transport::SharedBuffer& framed);
   // On 'wantTrailers': grpc-status (and grpc-message, trailing metadata) in trailers.
   void SendTrailers();
   void ResetIfClientStillSending();
@@ -224,6 +237,7 @@ class ServerCall : public std::enable_shared_from_this<ServerCall>, public CallC
                                      std::shared_ptr<Awaitable<bool>::State> out);
 
   std::shared_ptr<transport::ServerHttp2Stream> stream_;
+  std::unique_ptr<CallProtocol> protocol_;  // null: gRPC (one branch per step)
   std::string method_;
   mutable std::optional<Metadata> client_metadata_;  // see the constructor
   Metadata initial_metadata_;

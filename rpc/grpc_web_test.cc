@@ -1,0 +1,260 @@
+// gRPC-Web and gRPC-Web-text served by rpc::Server over HTTP/2 (a MemorySocket on a ManualLoop):
+// the same handlers as gRPC, the status and trailing metadata in a last body frame (flag 0x80),
+// base64 both ways in text mode, early errors in the request's protocol.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "rpc/framing.h"
+#include "rpc/server.h"
+#include "rpc/testdata/echo.pb.h"
+#include "rpc/wire_protocol.h"
+#include "transport/manual_loop.h"
+#include "transport/memory_socket.h"
+#include "transport/session.h"
+
+namespace h2rpc::rpc {
+namespace {
+
+using rpc_test::EchoReply;
+using rpc_test::EchoRequest;
+using transport::Headers;
+
+class EchoService : public Service {
+ public:
+  EchoService() : Service("h2rpc.rpc_test.Echo") {
+    AddUnaryMethod<EchoRequest, EchoReply>(
+        "/h2rpc.rpc_test.Echo/Unary",
+        [](ServerContext& ctx, const EchoRequest& req) -> Task<absl::StatusOr<EchoReply>> {
+          if (auto v = ctx.client_metadata().GetFirst("x-in")) {
+            (void)ctx.initial_metadata().Add("x-head", *v);
+            (void)ctx.trailing_metadata().Add("x-tail", absl::StrCat(*v, "!"));
+          }
+          if (req.status_code() != 0) {
+            co_return absl::Status(static_cast<absl::StatusCode>(req.status_code()), req.text());
+          }
+          EchoReply reply;
+          reply.set_text(req.text());
+          co_return reply;
+        });
+    AddServerStreamingMethod<EchoRequest, EchoReply>(
+        "/h2rpc.rpc_test.Echo/Stream",
+        [](ServerContext&, const EchoRequest& req,
+           ServerWriter<EchoReply>& out) -> Task<absl::Status> {
+          for (int i = 0; i < req.count(); ++i) {
+            EchoReply reply;
+            reply.set_text(req.text());
+            reply.set_index(i);
+            if (!co_await out.Write(reply)) co_return absl::CancelledError("gone");
+          }
+          if (req.status_code() != 0) {
+            co_return absl::Status(static_cast<absl::StatusCode>(req.status_code()), req.text());
+          }
+          co_return absl::OkStatus();
+        });
+  }
+};
+
+struct Answer {
+  Headers headers;
+  bool had_trailers = false;
+  std::string body;
+  bool closed = false;
+};
+
+// A response body cut into gRPC-Web frames: messages, then the trailer frame's fields.
+struct WebBody {
+  std::vector<std::string> messages;
+  std::string trailer_block;
+  bool has_trailer_frame = false;
+  bool well_formed = true;
+};
+
+WebBody SplitWebBody(const std::string& body) {
+  WebBody out;
+  size_t at = 0;
+  while (at < body.size()) {
+    if (body.size() - at < 5) {
+      out.well_formed = false;
+      break;
+    }
+    const auto flag = static_cast<uint8_t>(body[at]);
+    const uint32_t n = (static_cast<uint8_t>(body[at + 1]) << 24) |
+                       (static_cast<uint8_t>(body[at + 2]) << 16) |
+                       (static_cast<uint8_t>(body[at + 3]) << 8) | static_cast<uint8_t>(body[at + 4]);
+    if (body.size() - at - 5 < n || out.has_trailer_frame) {
+      out.well_formed = false;
+      break;
+    }
+    std::string payload = body.substr(at + 5, n);
+    if (flag & 0x80) {
+      out.has_trailer_frame = true;
+      out.trailer_block = payload;
+    } else {
+      out.messages.push_back(payload);
+    }
+    at += 5 + n;
+  }
+  return out;
+}
+
+// Each base64 string of a text-mode body decoded on its own (a write may carry padding).
+std::string DecodeTextBody(const std::string& text) {
+  std::string out;
+  Base64StreamDecoder d;
+  EXPECT_TRUE(d.Feed(text, out).ok());
+  EXPECT_TRUE(d.Finish().ok());
+  return out;
+}
+
+class GrpcWebTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_.RegisterService(&service_);
+    auto [server_end, client_end] = transport::MemorySocket::pair(&loop_);
+    auto server_session = transport::ServerHttp2Session::create(&loop_, std::move(server_end));
+    ASSERT_TRUE(server_session.ok());
+    server_session_ = *server_session;
+    server_.ServeSession(*server_session_);
+    auto client = transport::ClientHttp2Session::create(&loop_, std::move(client_end), "http",
+                                                        "localhost");
+    ASSERT_TRUE(client.ok());
+    client_ = *client;
+  }
+  void TearDown() override {
+    client_->destroy();
+    server_session_->destroy();
+    loop_.runUntilIdle();
+  }
+
+  // Sends the body in pieces of `chunk` bytes (0: at once).
+  Answer Send(const std::string& path, const std::string& content_type, const std::string& body,
+              Headers extra = {}, size_t chunk = 0) {
+    Answer a;
+    Headers headers{{":method", "POST"}, {":path", path}, {"content-type", content_type},
+                    {"x-grpc-web", "1"}};
+    for (const auto& f : extra) headers.add(f.name, f.value);
+    auto req = client_->request(headers, {.endStream = false});
+    EXPECT_TRUE(req.ok()) << req.status();
+    if (!req.ok()) return a;
+    (*req)->onResponse([&](const Headers& h, uint8_t) { a.headers = h; });
+    (*req)->onTrailers([&](const Headers&, uint8_t) { a.had_trailers = true; });
+    (*req)->onData([&](std::string_view d) { a.body += d; });
+    (*req)->onClose([&] { a.closed = true; });
+    if (chunk == 0) chunk = body.size() + 1;
+    for (size_t at = 0; at < body.size(); at += chunk) {
+      (*req)->write(body.substr(at, chunk));
+      loop_.runUntilIdle();
+    }
+    (*req)->end();
+    loop_.runUntilIdle();
+    EXPECT_TRUE(a.closed);
+    return a;
+  }
+
+  static std::string Request(const std::string& text, int count = 0, int code = 0) {
+    EchoRequest req;
+    req.set_text(text);
+    req.set_count(count);
+    req.set_status_code(code);
+    return FrameMessage(req.SerializeAsString(), false);
+  }
+
+  transport::ManualLoop loop_;
+  EchoService service_;
+  Server server_{nullptr};
+  std::shared_ptr<transport::ServerHttp2Session> server_session_;
+  std::shared_ptr<transport::ClientHttp2Session> client_;
+};
+
+TEST_F(GrpcWebTest, UnaryStatusAndMetadataGoInTheBody) {
+  Answer a = Send("/h2rpc.rpc_test.Echo/Unary", "application/grpc-web+proto", Request("hi"),
+                  {{"x-in", "v"}});
+  EXPECT_EQ(a.headers.get(":status").value_or(""), "200");
+  EXPECT_EQ(a.headers.get("content-type").value_or(""), "application/grpc-web+proto");
+  EXPECT_EQ(a.headers.get("x-head").value_or(""), "v");
+  EXPECT_FALSE(a.headers.get("grpc-status").has_value());
+  EXPECT_FALSE(a.had_trailers);  // no HTTP trailers: browsers cannot read them
+  WebBody body = SplitWebBody(a.body);
+  ASSERT_TRUE(body.well_formed);
+  ASSERT_EQ(body.messages.size(), 1u);
+  ASSERT_GE(body.messages[0].size(), 0u);
+  EchoReply reply;
+  ASSERT_TRUE(reply.ParseFromString(body.messages[0]));
+  EXPECT_EQ(reply.text(), "hi");
+  ASSERT_TRUE(body.has_trailer_frame);
+  EXPECT_EQ(body.trailer_block, "grpc-status: 0\r\nx-tail: v!\r\n");
+}
+
+TEST_F(GrpcWebTest, ErrorsBeforeAnyMessageAreTrailersOnlyHeaders) {
+  Answer a = Send("/h2rpc.rpc_test.Echo/Unary", "application/grpc-web", Request("bad thing", 0, 5));
+  EXPECT_EQ(a.headers.get("content-type").value_or(""), "application/grpc-web");
+  EXPECT_EQ(a.headers.get("grpc-status").value_or(""), "5");
+  EXPECT_EQ(a.headers.get("grpc-message").value_or(""), "bad thing");
+  EXPECT_TRUE(a.body.empty());
+  EXPECT_FALSE(a.had_trailers);
+}
+
+TEST_F(GrpcWebTest, ServerStreamingEndsWithTheTrailerFrame) {
+  Answer a = Send("/h2rpc.rpc_test.Echo/Stream", "application/grpc-web+proto",
+                  Request("s", 3, 9));
+  WebBody body = SplitWebBody(a.body);
+  ASSERT_TRUE(body.well_formed);
+  ASSERT_EQ(body.messages.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    EchoReply reply;
+    ASSERT_TRUE(reply.ParseFromString(body.messages[i]));
+    EXPECT_EQ(reply.index(), i);
+  }
+  ASSERT_TRUE(body.has_trailer_frame);
+  EXPECT_EQ(body.trailer_block, "grpc-status: 9\r\ngrpc-message: s\r\n");
+  EXPECT_FALSE(a.had_trailers);
+}
+
+TEST_F(GrpcWebTest, TextModeBase64BothWaysRequestSplitMidQuantum) {
+  const std::string text = absl::Base64Escape(Request("in text"));
+  ASSERT_NE(text.size() % 4, 1u);
+  Answer a = Send("/h2rpc.rpc_test.Echo/Stream", "application/grpc-web-text+proto",
+                  absl::Base64Escape(Request("in text", 2)), {}, /*chunk=*/3);
+  EXPECT_EQ(a.headers.get("content-type").value_or(""), "application/grpc-web-text+proto");
+  WebBody body = SplitWebBody(DecodeTextBody(a.body));
+  ASSERT_TRUE(body.well_formed);
+  ASSERT_EQ(body.messages.size(), 2u);
+  EchoReply reply;
+  ASSERT_TRUE(reply.ParseFromString(body.messages[1]));
+  EXPECT_EQ(reply.text(), "in text");
+  EXPECT_EQ(body.trailer_block, "grpc-status: 0\r\n");
+}
+
+TEST_F(GrpcWebTest, TextModeRefusesBadBase64) {
+  Answer a = Send("/h2rpc.rpc_test.Echo/Unary", "application/grpc-web-text", "AAAA*AAA");
+  EXPECT_EQ(a.headers.get("grpc-status").value_or(""), "13");  // INTERNAL, in headers
+  EXPECT_NE(a.headers.get("grpc-message").value_or("").find("base64"), std::string::npos);
+  Answer cut = Send("/h2rpc.rpc_test.Echo/Unary", "application/grpc-web-text", "AAA");
+  EXPECT_EQ(cut.headers.get("grpc-status").value_or(""), "13");
+}
+
+TEST_F(GrpcWebTest, EarlyErrorsAnswerInTheRequestsProtocol) {
+  Answer missing = Send("/h2rpc.rpc_test.Echo/Nope", "application/grpc-web-text", "");
+  EXPECT_EQ(missing.headers.get("content-type").value_or(""), "application/grpc-web-text");
+  EXPECT_EQ(missing.headers.get("grpc-status").value_or(""), "12");
+  Answer lookalike = Send("/h2rpc.rpc_test.Echo/Unary", "application/grpc-webby", Request("x"));
+  EXPECT_EQ(lookalike.headers.get(":status").value_or(""), "415");
+}
+
+TEST_F(GrpcWebTest, PlainGrpcIsUnchanged) {
+  Answer a = Send("/h2rpc.rpc_test.Echo/Unary", "application/grpc+proto", Request("g"),
+                  {{"te", "trailers"}});
+  EXPECT_EQ(a.headers.get("content-type").value_or(""), "application/grpc");
+  EXPECT_TRUE(a.had_trailers);
+  ASSERT_GE(a.body.size(), kMessagePrefixSize);
+  EchoReply reply;
+  ASSERT_TRUE(reply.ParseFromString(a.body.substr(kMessagePrefixSize)));
+  EXPECT_EQ(reply.text(), "g");
+}
+
+}  // namespace
+}  // namespace h2rpc::rpc
