@@ -12,6 +12,8 @@
 #include "rpc/server.h"
 #include "rpc/testdata/echo.pb.h"
 #include "rpc/wire_protocol.h"
+#include "transport/compat/compat_server.h"
+#include "transport/http1/http1_server.h"
 #include "transport/manual_loop.h"
 #include "transport/memory_socket.h"
 #include "transport/session.h"
@@ -155,6 +157,9 @@ class GrpcWebTest : public ::testing::Test {
     return a;
   }
 
+  friend class GrpcWebHttp1Test;
+
+ public:
   static std::string Request(const std::string& text, int count = 0, int code = 0) {
     EchoRequest req;
     req.set_text(text);
@@ -163,6 +168,8 @@ class GrpcWebTest : public ::testing::Test {
     return FrameMessage(req.SerializeAsString(), false);
   }
 
+
+ protected:
   transport::ManualLoop loop_;
   EchoService service_;
   Server server_{nullptr};
@@ -254,6 +261,154 @@ TEST_F(GrpcWebTest, PlainGrpcIsUnchanged) {
   EchoReply reply;
   ASSERT_TRUE(reply.ParseFromString(a.body.substr(kMessagePrefixSize)));
   EXPECT_EQ(reply.text(), "g");
+}
+
+// --- HTTP/1.1 (ServerOptions::allow_http1's path, sans I/O) --------------------------------------
+
+struct RawClient : transport::Socket::Handler {
+  void onSocketConnect() override {}
+  void onSocketData(std::string_view d) override { received += d; }
+  void onSocketDrain() override {}
+  void onSocketClose(absl::Status) override { closed = true; }
+  std::string received;
+  bool closed = false;
+};
+
+struct Http1Response {
+  std::string head;  // status line and fields, lower-cased names as sent
+  std::string body;  // de-chunked
+  bool complete = false;
+};
+
+// One HTTP/1.1 response from `raw` (chunked or with content-length); complete=false if cut.
+Http1Response ParseHttp1(const std::string& raw) {
+  Http1Response r;
+  const size_t end = raw.find("\r\n\r\n");
+  if (end == std::string::npos) return r;
+  r.head = raw.substr(0, end + 2);
+  size_t at = end + 4;
+  if (r.head.find("transfer-encoding: chunked") == std::string::npos) {
+    const size_t cl = r.head.find("content-length: ");
+    if (cl == std::string::npos) return r;
+    const size_t n = std::stoul(r.head.substr(cl + 16));
+    if (raw.size() - at < n) return r;
+    r.body = raw.substr(at, n);
+    r.complete = true;
+    return r;
+  }
+  for (;;) {
+    const size_t line = raw.find("\r\n", at);
+    if (line == std::string::npos) return r;
+    const size_t n = std::stoul(raw.substr(at, line - at), nullptr, 16);
+    at = line + 2;
+    if (n == 0) {
+      r.complete = raw.compare(at, 2, "\r\n") == 0;
+      return r;
+    }
+    if (raw.size() - at < n + 2) return r;
+    r.body += raw.substr(at, n);
+    at += n + 2;
+  }
+}
+
+class GrpcWebHttp1Test : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_.RegisterService(&service_);
+    auto [server_end, client_end] = transport::MemorySocket::pair(&loop_);
+    client_socket_ = std::move(client_end);
+    client_socket_->setHandler(&client_);
+    events_ = transport::RequestEvents::create();
+    events_->onRequest([this](std::shared_ptr<transport::Http2ServerRequest> req,
+                              std::shared_ptr<transport::Http2ServerResponse> res) {
+      server_.ServeHttp1Request(std::move(req), std::move(res));
+    });
+    http1_ = transport::Http1Server::create(&loop_, events_);
+    http1_->serve(std::move(server_end));
+  }
+  void TearDown() override {
+    client_socket_->setHandler(nullptr);
+    http1_.reset();
+    loop_.runUntilIdle();
+  }
+
+  // Sends a POST with `body` (content-length, or chunked in pieces of `chunk` bytes) and waits
+  // for the whole response.
+  Http1Response Post(const std::string& path, const std::string& content_type,
+                     const std::string& body, size_t chunk = 0) {
+    client_.received.clear();
+    std::string head = absl::StrCat("POST ", path, " HTTP/1.1\r\nhost: example.test\r\n",
+                                    "content-type: ", content_type, "\r\nx-grpc-web: 1\r\n");
+    if (chunk == 0) {
+      client_socket_->write(absl::StrCat(head, "content-length: ", body.size(), "\r\n\r\n", body));
+    } else {
+      client_socket_->write(absl::StrCat(head, "transfer-encoding: chunked\r\n\r\n"));
+      loop_.runUntilIdle();
+      for (size_t at = 0; at < body.size(); at += chunk) {
+        const std::string piece = body.substr(at, chunk);
+        client_socket_->write(absl::StrCat(absl::Hex(piece.size()), "\r\n", piece, "\r\n"));
+        loop_.runUntilIdle();
+      }
+      client_socket_->write("0\r\n\r\n");
+    }
+    loop_.runUntilIdle();
+    Http1Response r = ParseHttp1(client_.received);
+    EXPECT_TRUE(r.complete) << client_.received;
+    return r;
+  }
+
+  transport::ManualLoop loop_;
+  EchoService service_;
+  Server server_{nullptr};
+  RawClient client_;
+  std::unique_ptr<transport::MemorySocket> client_socket_;
+  std::shared_ptr<transport::RequestEvents> events_;
+  std::shared_ptr<transport::Http1Server> http1_;
+};
+
+TEST_F(GrpcWebHttp1Test, UnaryWithTheStatusFrameInTheChunkedBody) {
+  Http1Response r = Post("/h2rpc.rpc_test.Echo/Unary", "application/grpc-web+proto",
+                         GrpcWebTest::Request("one dot one"));
+  EXPECT_EQ(r.head.substr(0, 15), "HTTP/1.1 200 OK");
+  EXPECT_NE(r.head.find("content-type: application/grpc-web+proto\r\n"), std::string::npos);
+  EXPECT_EQ(r.head.find("grpc-status"), std::string::npos);
+  EXPECT_NE(r.head.find("transfer-encoding: chunked"), std::string::npos);
+  WebBody body = SplitWebBody(r.body);
+  ASSERT_TRUE(body.well_formed);
+  ASSERT_EQ(body.messages.size(), 1u);
+  EchoReply reply;
+  ASSERT_TRUE(reply.ParseFromString(body.messages[0]));
+  EXPECT_EQ(reply.text(), "one dot one");
+  EXPECT_EQ(body.trailer_block, "grpc-status: 0\r\n");
+  // Keep-alive: a second call on the same connection.
+  Http1Response again = Post("/h2rpc.rpc_test.Echo/Stream", "application/grpc-web+proto",
+                             GrpcWebTest::Request("x", 2, 3));
+  WebBody second = SplitWebBody(again.body);
+  EXPECT_EQ(second.messages.size(), 2u);
+  EXPECT_EQ(second.trailer_block, "grpc-status: 3\r\ngrpc-message: x\r\n");
+}
+
+TEST_F(GrpcWebHttp1Test, TextModeWithAChunkedRequestBody) {
+  Http1Response r = Post("/h2rpc.rpc_test.Echo/Stream", "application/grpc-web-text",
+                         absl::Base64Escape(GrpcWebTest::Request("t", 3)), /*chunk=*/5);
+  WebBody body = SplitWebBody(DecodeTextBody(r.body));
+  ASSERT_TRUE(body.well_formed);
+  EXPECT_EQ(body.messages.size(), 3u);
+  EXPECT_EQ(body.trailer_block, "grpc-status: 0\r\n");
+}
+
+TEST_F(GrpcWebHttp1Test, GrpcOverHttp1IsRefusedClearly) {
+  Http1Response r = Post("/h2rpc.rpc_test.Echo/Unary", "application/grpc",
+                         GrpcWebTest::Request("no"));
+  EXPECT_EQ(r.head.substr(0, 12), "HTTP/1.1 505");
+  EXPECT_NE(r.head.find("grpc-message: gRPC requires HTTP/2"), std::string::npos) << r.head;
+}
+
+TEST_F(GrpcWebHttp1Test, EarlyErrorsInHeaders) {
+  Http1Response r = Post("/h2rpc.rpc_test.Echo/Nope", "application/grpc-web+proto",
+                         GrpcWebTest::Request("no"));
+  EXPECT_EQ(r.head.substr(0, 15), "HTTP/1.1 200 OK");
+  EXPECT_NE(r.head.find("grpc-status: 12"), std::string::npos) << r.head;
 }
 
 }  // namespace

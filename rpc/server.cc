@@ -34,9 +34,15 @@ void FixMallocMmapThreshold() {
 #endif
 }
 
+// Where an early error goes: the HTTP/2 stream or the HTTP/1.1 exchange (one is set).
+struct EarlyReply {
+  transport::ServerHttp2Stream* stream = nullptr;
+  transport::CompatStream* exchange = nullptr;
+};
+
 // An early error: one HEADERS frame with END_STREAM carrying the status (Trailers-Only), in the
 // request's protocol (gRPC-Web takes Trailers-Only in headers too; only its content-type differs).
-void RespondTrailersOnly(transport::ServerHttp2Stream& stream, const absl::Status& status,
+void RespondTrailersOnly(EarlyReply to, const absl::Status& status,
                          const char* http_status = "200",
                          const RequestContentType* type = nullptr) {
   Headers h{{":status", http_status},
@@ -44,7 +50,11 @@ void RespondTrailersOnly(transport::ServerHttp2Stream& stream, const absl::Statu
   h.add("grpc-accept-encoding", AcceptEncodingHeader(CompressionSet::All()));
   h.add("grpc-status", absl::StrCat(static_cast<int>(status.code())));
   if (!status.message().empty()) h.add("grpc-message", PercentEncodeGrpcMessage(status.message()));
-  (void)stream.respond(h, {.endStream = true, .sendDate = false});
+  if (to.stream != nullptr) {
+    (void)to.stream->respond(h, {.endStream = true, .sendDate = false});
+  } else {
+    (void)to.exchange->respond(h, {.endStream = true, .sendDate = false});
+  }
 }
 
 // Whole milliseconds, at least 1 for any positive duration; 0 for infinite (off).
@@ -83,6 +93,7 @@ Server::Server(transport::UvLoop* loop, ServerOptions options)
     options_.http2.settings.maxConcurrentStreams = 1000;
   }
   if (options_.fix_malloc_mmap_threshold) FixMallocMmapThreshold();
+  if (options_.allow_http1) options_.http2.allowHTTP1 = true;
   if (options_.max_connection_memory_mb > 0) {
     options_.http2.maxSessionMemory = options_.max_connection_memory_mb;
   }
@@ -247,6 +258,15 @@ absl::Status Server::Start(std::unique_ptr<transport::Http2Server> http2,
                                 const Headers& headers, uint8_t) {
     if (!alive.expired()) OnStream(std::move(stream), headers);
   });
+  if (options_.allow_http1) {
+    // HTTP/1.1 connections' requests come here; HTTP/2 streams keep going to OnStream.
+    http1_events_ = transport::RequestEvents::create();
+    http1_events_->onRequest([this, alive](std::shared_ptr<transport::Http2ServerRequest> req,
+                                           std::shared_ptr<transport::Http2ServerResponse> res) {
+      if (!alive.expired()) ServeHttp1Request(std::move(req), std::move(res));
+    });
+    http1_ = transport::Http1Server::attach(*http2, http1_events_);
+  }
   absl::Status listened;
   if (address.is_unix()) {
     RemoveStaleSocket(address.path);
@@ -271,6 +291,21 @@ void Server::ServeSession(transport::ServerHttp2Session& session) {
 
 void Server::OnStream(std::shared_ptr<transport::ServerHttp2Stream> stream,
                       const Headers& headers) {
+  StartCall(std::move(stream), nullptr, headers);
+}
+
+void Server::ServeHttp1Request(std::shared_ptr<transport::Http2ServerRequest> req,
+                               std::shared_ptr<transport::Http2ServerResponse> res) {
+  (void)res;  // the call answers on the exchange itself, as on an HTTP/2 stream
+  // The request line as HTTP/2's pseudo-headers, so one validation serves both.
+  Headers headers{{":method", req->method()}, {":path", req->url()}};
+  for (const transport::HeaderField& field : req->headers()) headers.add(field.name, field.value);
+  StartCall(nullptr, req->exchange(), headers);
+}
+
+void Server::StartCall(std::shared_ptr<transport::ServerHttp2Stream> stream,
+                       std::shared_ptr<transport::CompatStream> exchange, const Headers& headers) {
+  const EarlyReply to{stream.get(), exchange.get()};
   // One pass over the fields for everything the server reads (a get() per name was a pass
   // each): views of the first field of each name; a name that came more than once is read
   // with get(), which joins or picks as Node does. Names are stored lower-case.
@@ -306,12 +341,12 @@ void Server::OnStream(std::shared_ptr<transport::ServerHttp2Stream> stream,
   // First, as gRPC's HPACK parser does. The transport enforces the hard limit while receiving
   // only once the client has acknowledged our SETTINGS (as Node); this covers the rest.
   if (absl::Status st = CheckMetadataSize(metadata_size, metadata_limits_); !st.ok()) {
-    RespondTrailersOnly(*stream, st);
+    RespondTrailersOnly(to, st);
     return;
   }
   const std::string method(value(kMethod).value_or(""));
   if (method != "POST") {
-    RespondTrailersOnly(*stream, absl::InternalError(absl::StrCat("Method not allowed: ", method)),
+    RespondTrailersOnly(to, absl::InternalError(absl::StrCat("Method not allowed: ", method)),
                         "405");
     return;
   }
@@ -320,12 +355,19 @@ void Server::OnStream(std::shared_ptr<transport::ServerHttp2Stream> stream,
   std::optional<RequestContentType> type = ParseRequestContentType(content_type);
   if (!type) {
     RespondTrailersOnly(
-        *stream,
+        to,
         absl::InvalidArgumentError(absl::StrCat("Unsupported content-type: '", content_type, "'")),
         "415");
     return;
   }
   const RequestContentType* web = type->protocol == WireProtocol::kGrpc ? nullptr : &*type;
+  if (exchange && web == nullptr) {
+    RespondTrailersOnly(to,
+                        absl::InternalError("gRPC requires HTTP/2; over HTTP/1.1 use gRPC-Web "
+                                            "(content-type application/grpc-web+proto)"),
+                        "505");
+    return;
+  }
   std::string path(value(kPath).value_or(""));
   auto it = methods_.find(path);
   const MethodHandler* handler = it != methods_.end() ? &it->second : nullptr;
@@ -333,7 +375,7 @@ void Server::OnStream(std::shared_ptr<transport::ServerHttp2Stream> stream,
   if (handler == nullptr) {
     // Tell "no such service" from "no such method", as gRPC does.
     const std::string service = path.size() > 1 ? path.substr(1, path.rfind('/') - 1) : "";
-    RespondTrailersOnly(*stream, services_.count(service)
+    RespondTrailersOnly(to, services_.count(service)
                                      ? absl::UnimplementedError(absl::StrCat(
                                            "Method not found: ", path))
                                      : absl::UnimplementedError(absl::StrCat(
@@ -345,7 +387,7 @@ void Server::OnStream(std::shared_ptr<transport::ServerHttp2Stream> stream,
   if (auto timeout = value(kTimeout)) {
     auto d = DecodeGrpcTimeout(*timeout);
     if (!d.ok()) {
-      RespondTrailersOnly(*stream, d.status(), "200", web);
+      RespondTrailersOnly(to, d.status(), "200", web);
       return;
     }
     deadline = absl::Now() + *d;
@@ -354,7 +396,7 @@ void Server::OnStream(std::shared_ptr<transport::ServerHttp2Stream> stream,
   if (auto encoding = value(kEncoding)) {
     std::optional<Compression> c = CompressionFromName(*encoding);
     if (!c) {
-      RespondTrailersOnly(*stream,
+      RespondTrailersOnly(to,
                           absl::UnimplementedError(
                               absl::StrCat("Unsupported grpc-encoding: ", *encoding)),
                           "200", web);
@@ -369,18 +411,23 @@ void Server::OnStream(std::shared_ptr<transport::ServerHttp2Stream> stream,
   if (has_binary) {
     auto parsed = Metadata::FromHeaderFields(headers, /*skip_reserved=*/true);
     if (!parsed.ok()) {
-      RespondTrailersOnly(*stream, absl::InternalError(parsed.status().message()), "200", web);
+      RespondTrailersOnly(to, absl::InternalError(parsed.status().message()), "200", web);
       return;
     }
     metadata = std::move(*parsed);
   }
-  auto call = std::make_shared<ServerCall>(stream, std::move(path), std::move(metadata),
-                                           options_.limits, request_compression, accepts);
+  std::shared_ptr<ServerCall> call =
+      stream ? std::make_shared<ServerCall>(stream, std::move(path), std::move(metadata),
+                                            options_.limits, request_compression, accepts)
+             : std::make_shared<ServerCall>(exchange, headers, std::move(path),
+                                            std::move(metadata), options_.limits,
+                                            request_compression, accepts);
   if (web != nullptr) call->SetProtocol(MakeCallProtocol(*web));
   if (it == methods_.end()) call->MarkGeneric();  // before the interceptors see it
   call->CountActive(active_calls_);  // until its stream closes (no listener of our own)
   call->Start(deadline);
-  if (auto found = counters_.find(stream->session()); found != counters_.end()) {
+  if (auto found = stream ? counters_.find(stream->session()) : counters_.end();
+      found != counters_.end()) {
     call->CountIn(found->second);  // a listened connection's call (rpc/channelz.h)
   }
   if (!options_.interceptors.empty()) {
@@ -406,6 +453,7 @@ void Server::Shutdown(absl::Duration grace, std::function<void()> done) {
     return;
   }
   http2_->close(std::move(done));  // stops listening; `done` once every connection closed
+  if (http1_) http1_->closeAll();  // HTTP/1.1 ones: each after its response in progress
   // Two-phase GOAWAY on each: running calls, and those already on their way, may finish.
   auto sessions = sessions_;
   for (auto& weak : sessions) {

@@ -1,6 +1,8 @@
 // rpc/server.h — Server: serves registered gRPC services over HTTP/2 (h2c or TLS) on a libuv
 // loop. It validates each request (method, content-type, path, grpc-timeout, grpc-encoding,
-// metadata), answers early errors in Trailers-Only, and runs the method's handler.
+// metadata), answers early errors in Trailers-Only, and runs the method's handler. The same
+// handlers answer gRPC-Web (application/grpc-web[-text]; rpc/wire_protocol.h), over HTTP/2 and,
+// with ServerOptions::allow_http1, over HTTP/1.1 on the same port.
 //
 //   transport::UvLoop loop;
 //   rpc::Server server(&loop);
@@ -34,6 +36,10 @@
 #include "rpc/server_interceptor.h"
 #include "rpc/service.h"
 #include "rpc/target.h"
+#include "transport/compat/compat_server.h"
+#include "transport/compat/server_request.h"
+#include "transport/compat/server_response.h"
+#include "transport/http1/http1_server.h"
 #include "transport/server.h"
 #include "transport/session_timeouts.h"
 #include "transport/tls.h"
@@ -120,6 +126,13 @@ struct ServerOptions {
   // one gets GOAWAY(ENHANCE_YOUR_CALM, "too_many_pings") and the connection is closed.
   absl::Duration keepalive_min_time = kDefaultKeepaliveMinTime;
   bool keepalive_permit_without_calls = false;
+
+  // HTTP/1.1 on the same port (transport's allowHTTP1: a cleartext connection that does not
+  // open with the HTTP/2 preface, a TLS one that negotiates ALPN http/1.1), for gRPC-Web clients
+  // that cannot speak HTTP/2 (browsers over cleartext, curl, proxies). gRPC itself needs HTTP/2:
+  // over HTTP/1.1 it is refused (HTTP 505, grpc-status INTERNAL saying so). Sets
+  // http2.allowHTTP1.
+  bool allow_http1 = false;
 };
 
 // The per-connection timeouts `options` asks for (the max_connection_* fields), for
@@ -176,6 +189,12 @@ class Server {
   // the owner keeps the session, its windows and its closing (Shutdown() does not see it).
   // A server that only serves such sessions never listens and may be made with a null loop.
   void ServeSession(transport::ServerHttp2Session& session);
+  // The same for one HTTP/1.1 request of a connection served elsewhere (a transport::Http1Server
+  // of your own: sans-I/O tests, or a compat server that routes some paths here): `req` and
+  // `res` as its RequestEvents gives them. Listened servers do this themselves with
+  // allow_http1. Only gRPC-Web is served over HTTP/1.1.
+  void ServeHttp1Request(std::shared_ptr<transport::Http2ServerRequest> req,
+                         std::shared_ptr<transport::Http2ServerResponse> res);
 
   // Graceful stop: GOAWAY to every connection, no new calls; running calls have `grace` to
   // finish, then are cancelled. `done` runs once every connection is closed.
@@ -196,6 +215,11 @@ class Server {
   absl::Status Start(std::unique_ptr<transport::Http2Server> http2, const ListenAddress& address);
   void OnStream(std::shared_ptr<transport::ServerHttp2Stream> stream,
                 const transport::Headers& headers);
+  // OnStream's work for either exchange: `stream` (HTTP/2) or `exchange` (HTTP/1.1, whose
+  // `headers` then carry :method and :path too), exactly one set.
+  void StartCall(std::shared_ptr<transport::ServerHttp2Stream> stream,
+                 std::shared_ptr<transport::CompatStream> exchange,
+                 const transport::Headers& headers);
 
   transport::UvLoop* loop_;
   ServerOptions options_;
@@ -205,6 +229,9 @@ class Server {
   std::set<std::string> services_;
   std::vector<Service*> registered_;  // for the Service hooks (OnServiceRegistered, ...)
   std::unique_ptr<transport::Http2Server> http2_;
+  // allow_http1: the HTTP/1.1 connections' requests, and the server of those connections.
+  std::shared_ptr<transport::RequestEvents> http1_events_;
+  std::shared_ptr<transport::Http1Server> http1_;
   std::optional<transport::TlsOptions> listen_tls_;  // set by ListenTls, then read-only
   ServerSnapshot SnapshotOnLoop() const;
   std::set<std::weak_ptr<transport::ServerHttp2Session>,

@@ -117,6 +117,33 @@ ServerCall::ServerCall(std::shared_ptr<transport::ServerHttp2Stream> stream, std
   if (Accepts(peer_accepts_, request_compression_)) response_compression_ = request_compression_;
 }
 
+ServerCall::ServerCall(std::shared_ptr<transport::CompatStream> exchange,
+                       transport::Headers request_headers, std::string method,
+                       std::optional<Metadata> client_metadata, CallLimits limits,
+                       Compression request_compression, CompressionSet peer_accepts)
+    : ServerCall(std::shared_ptr<transport::ServerHttp2Stream>(), std::move(method),
+                 std::move(client_metadata), limits, request_compression, peer_accepts) {
+  exchange_ = std::move(exchange);
+  http1_headers_ = std::move(request_headers);
+}
+
+const transport::Headers& ServerCall::RequestHeaders() const {
+  return stream_ ? stream_->requestHeaders() : http1_headers_;
+}
+
+bool ServerCall::WriteBody(transport::SharedBuffer bytes) {
+  if (stream_) return stream_->write(std::move(bytes));
+  return exchange_->write(std::string(bytes.view()), nullptr);
+}
+
+void ServerCall::EndBody() {
+  if (stream_) {
+    stream_->end();
+  } else {
+    exchange_->end();
+  }
+}
+
 ServerCall::~ServerCall() {
   ReleaseCounters();  // (normally done when the stream closed)
   EndContext(absl::CancelledError("The parent call ended"));
@@ -159,7 +186,7 @@ Metadata& ServerCall::mutable_client_metadata() {
 const Metadata& ServerCall::client_metadata() const {
   if (!client_metadata_) {
     // The server checked at the start that these parse (only -bin values can fail).
-    auto parsed = Metadata::FromHeaderFields(stream_->requestHeaders(), /*skip_reserved=*/true);
+    auto parsed = Metadata::FromHeaderFields(RequestHeaders(), /*skip_reserved=*/true);
     client_metadata_ = parsed.ok() ? std::move(*parsed) : Metadata();
   }
   return *client_metadata_;
@@ -172,17 +199,27 @@ void ServerCall::Start(std::optional<absl::Time> deadline) {
   // other listeners (here and 'wantTrailers') can hold a plain pointer — which std::function
   // keeps in place, where a weak_ptr cost an allocation and a lock per listener.
   ServerCall* self = this;
-  // Owned chunks: the deframer keeps the bytes not parsed yet as slices of them.
-  stream_->onDataBuffer([self](const transport::SharedBuffer& data) { self->OnData(data); });
-  stream_->onEnd([self] { self->OnEnd(); });
-  stream_->onDrain([self] { self->FlushWrites(/*ok=*/true); });
   auto keep = shared_from_this();
-  stream_->onClose([keep] { keep->OnClose(); });
-  loop_ = stream_->session()->loop();
+  if (exchange_) {
+    // HTTP/1.1: the exchange gives views; the deframer keeps what it has not parsed yet.
+    exchange_->onData([self](std::string_view data) {
+      self->OnData(transport::SharedBuffer(std::string(data)));
+    });
+    exchange_->onEnd([self] { self->OnEnd(); });
+    exchange_->onDrain([self] { self->FlushWrites(/*ok=*/true); });
+    exchange_->onClose([keep] { keep->OnClose(); });
+    loop_ = exchange_->loop();
+  } else {
+    // Owned chunks: the deframer keeps the bytes not parsed yet as slices of them.
+    stream_->onDataBuffer([self](const transport::SharedBuffer& data) { self->OnData(data); });
+    stream_->onEnd([self] { self->OnEnd(); });
+    stream_->onDrain([self] { self->FlushWrites(/*ok=*/true); });
+    stream_->onClose([keep] { keep->OnClose(); });
+    loop_ = stream_->session()->loop();
+  }
   deadline_ = deadline;
   if (deadline) {
-    transport::EventLoop* loop = stream_->session()->loop();
-    deadline_timer_ = loop->createTimer();
+    deadline_timer_ = loop_->createTimer();
     const absl::Duration left = *deadline - absl::Now();
     const uint64_t ms = left <= absl::ZeroDuration()
                             ? 0
@@ -201,17 +238,22 @@ void ServerCall::Start(std::optional<absl::Time> deadline) {
 }
 
 std::string ServerCall::authority() const {
-  const transport::Headers& headers = stream_->requestHeaders();
+  const transport::Headers& headers = RequestHeaders();
   if (auto a = headers.get(":authority")) return *a;
   return headers.get("host").value_or("");
 }
 
 const transport::Socket* ServerCall::transport_socket() const {
+  if (!stream_) return nullptr;  // HTTP/1.1: the exchange does not show its socket
   transport::Http2Session* s = stream_->session();
   return s != nullptr ? s->socket() : nullptr;
 }
 
 std::string ServerCall::peer() const {
+  if (exchange_) {
+    const std::string address = exchange_->remoteAddress();
+    return address.empty() ? "" : absl::StrCat(address, ":", exchange_->remotePort());
+  }
   if (transport::Http2Session* s = stream_->session()) {
     if (transport::Socket* socket = s->socket()) {
       return absl::StrCat(socket->remoteAddress(), ":", socket->remotePort());
@@ -227,7 +269,7 @@ void ServerCall::CountActive(std::shared_ptr<size_t> active) {
 }
 
 void ServerCall::CountIn(std::shared_ptr<internal::ConnectionCounters> counters) {
-  if (counters_ || !counters) return;
+  if (counters_ || !counters || !stream_) return;
   counters_ = std::move(counters);
   counted_id_ = stream_->id();
   ++counters_->calls_started;
@@ -321,6 +363,18 @@ void ServerCall::UpdateFlow() {
   // that is over reads on and drops what comes (OnData ignores it): a stream left paused with
   // unread DATA never ends, and never lets go of its call and connection.
   const bool full = BufferFull() && !finished_ && !cancelled_;
+  if (exchange_) {
+    // HTTP/1.1: the connection stops reading while the exchange is paused (its own bound).
+    if (full != paused_) {
+      paused_ = full;
+      if (full) {
+        exchange_->pause();
+      } else {
+        exchange_->resume();
+      }
+    }
+    return;
+  }
   if (full && !paused_) {
     paused_ = true;
     stream_->pause();
@@ -341,7 +395,7 @@ void ServerCall::DropBuffered() {
   deframer_ = MessageDeframer(deframer_.max_message_size(), 0);
   deframer_.set_max_ready(1);
   UpdateFlow();
-  stream_->setRetainedBytes(0);
+  if (stream_) stream_->setRetainedBytes(0);
 }
 
 ServerCall::Received ServerCall::PopMessage() {
@@ -447,7 +501,11 @@ void ServerCall::RespondProtocolHeaders(bool end_stream, const absl::Status* tra
     AddMetadata(headers, trailing_metadata_);
   }
   headers_sent_ = true;
-  (void)stream_->respond(headers, {.endStream = end_stream, .sendDate = false});
+  if (exchange_) {
+    (void)exchange_->respond(headers, {.endStream = end_stream, .sendDate = false});
+  } else {
+    (void)stream_->respond(headers, {.endStream = end_stream, .sendDate = false});
+  }
   if (end_stream) ResetIfClientStillSending();
 }
 
@@ -455,8 +513,8 @@ void ServerCall::EndProtocolBody(const absl::Status& status) {
   Headers fields;
   AddStatus(fields, status);
   AddMetadata(fields, trailing_metadata_);
-  (void)stream_->write(protocol_->EndOfBody(fields));
-  stream_->end();
+  (void)WriteBody(transport::SharedBuffer(protocol_->EndOfBody(fields)));
+  EndBody();
   ResetIfClientStillSending();
 }
 
@@ -509,6 +567,7 @@ void ServerCall::SendTrailers() {
 }
 
 void ServerCall::ResetIfClientStillSending() {
+  if (!stream_) return;  // HTTP/1.1 has no RST_STREAM: the connection reads the rest
   // The call is over before the client's END_STREAM: "it SHOULD follow with RST_STREAM(NO_ERROR)"
   // so that the client stops sending (it goes out after the status, in nghttp2's queue order).
   if (!request_ended_ && !stream_->closed()) {
@@ -550,7 +609,7 @@ void ServerCall::WriteFramed(transport::SharedBuffer framed, Awaitable<bool>& re
     if (loop_) counters_->last_message_sent_ms = loop_->now();
   }
   if (protocol_) framed = protocol_->EncodeMessage(std::move(framed));
-  if (stream_->write(std::move(framed))) {
+  if (WriteBody(std::move(framed))) {
     if (++writes_without_yield_ > kWritesPerYield) {
       // A handler whose writes never wait (small messages drained within the turn) would
       // never leave the loop callback it runs in: every kWritesPerYield writes, the write
@@ -563,7 +622,7 @@ void ServerCall::WriteFramed(transport::SharedBuffer framed, Awaitable<bool>& re
     } else {
       result.state()->Complete(true);
     }
-  } else if (stream_->destroyed()) {
+  } else if (stream_ ? stream_->destroyed() : exchange_->destroyed()) {
     // The write itself ended the stream (over the connection's memory budget, the transport
     // reset it): fail now, so the handler lets go of its response at once instead of holding
     // it until the stream's close event runs.

@@ -27,6 +27,8 @@
 #include "rpc/task.h"
 #include "rpc/wire_protocol.h"
 #include "transport/buffer.h"
+#include "transport/compat/compat_stream.h"
+#include "transport/headers.h"
 #include "transport/stream.h"
 #include "transport/event_loop.h"
 #include "transport/fifo.h"
@@ -99,6 +101,12 @@ class ServerCall : public std::enable_shared_from_this<ServerCall>, public CallC
   // parse without error.
   ServerCall(std::shared_ptr<transport::ServerHttp2Stream> stream, std::string method,
              std::optional<Metadata> client_metadata, CallLimits limits,
+             Compression request_compression, CompressionSet peer_accepts);
+  // The same call on an HTTP/1.1 exchange (ServerOptions::allow_http1), whose request fields
+  // are `request_headers`. It needs a CallProtocol (gRPC itself needs HTTP/2): HTTP/1.1 has no
+  // trailers a browser can read, and no RST_STREAM, so the status goes in the body.
+  ServerCall(std::shared_ptr<transport::CompatStream> exchange, transport::Headers request_headers,
+             std::string method, std::optional<Metadata> client_metadata, CallLimits limits,
              Compression request_compression, CompressionSet peer_accepts);
   ~ServerCall();
   ServerCall(const ServerCall&) = delete;
@@ -236,7 +244,15 @@ class ServerCall : public std::enable_shared_from_this<ServerCall>, public CallC
                                      WriteOptions options,
                                      std::shared_ptr<Awaitable<bool>::State> out);
 
+  // The exchange the call runs on: an HTTP/2 stream (stream_), or an HTTP/1.1 exchange
+  // (exchange_, with its request fields in http1_headers_). Exactly one is set.
   std::shared_ptr<transport::ServerHttp2Stream> stream_;
+  std::shared_ptr<transport::CompatStream> exchange_;
+  transport::Headers http1_headers_;
+  // Stream operations on either exchange.
+  bool WriteBody(transport::SharedBuffer bytes);
+  void EndBody();
+  const transport::Headers& RequestHeaders() const;
   std::unique_ptr<CallProtocol> protocol_;  // null: gRPC (one branch per step)
   std::string method_;
   mutable std::optional<Metadata> client_metadata_;  // see the constructor
