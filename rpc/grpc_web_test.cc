@@ -114,13 +114,16 @@ std::string DecodeTextBody(const std::string& text) {
 
 class GrpcWebTest : public ::testing::Test {
  protected:
+  virtual ServerOptions Options() { return {}; }
   void SetUp() override {
-    server_.RegisterService(&service_);
+    server_ = std::make_unique<Server>(nullptr, Options());  // never listens: no UvLoop
+    Server& server_ref = *server_;
+    server_ref.RegisterService(&service_);
     auto [server_end, client_end] = transport::MemorySocket::pair(&loop_);
     auto server_session = transport::ServerHttp2Session::create(&loop_, std::move(server_end));
     ASSERT_TRUE(server_session.ok());
     server_session_ = *server_session;
-    server_.ServeSession(*server_session_);
+    server_ref.ServeSession(*server_session_);
     auto client = transport::ClientHttp2Session::create(&loop_, std::move(client_end), "http",
                                                         "localhost");
     ASSERT_TRUE(client.ok());
@@ -134,9 +137,9 @@ class GrpcWebTest : public ::testing::Test {
 
   // Sends the body in pieces of `chunk` bytes (0: at once).
   Answer Send(const std::string& path, const std::string& content_type, const std::string& body,
-              Headers extra = {}, size_t chunk = 0) {
+              Headers extra = {}, size_t chunk = 0, const std::string& method = "POST") {
     Answer a;
-    Headers headers{{":method", "POST"}, {":path", path}, {"content-type", content_type},
+    Headers headers{{":method", method}, {":path", path}, {"content-type", content_type},
                     {"x-grpc-web", "1"}};
     for (const auto& f : extra) headers.add(f.name, f.value);
     auto req = client_->request(headers, {.endStream = false});
@@ -172,7 +175,7 @@ class GrpcWebTest : public ::testing::Test {
  protected:
   transport::ManualLoop loop_;
   EchoService service_;
-  Server server_{nullptr};
+  std::unique_ptr<Server> server_;
   std::shared_ptr<transport::ServerHttp2Session> server_session_;
   std::shared_ptr<transport::ClientHttp2Session> client_;
 };
@@ -261,6 +264,82 @@ TEST_F(GrpcWebTest, PlainGrpcIsUnchanged) {
   EchoReply reply;
   ASSERT_TRUE(reply.ParseFromString(a.body.substr(kMessagePrefixSize)));
   EXPECT_EQ(reply.text(), "g");
+}
+
+
+// --- CORS (ServerOptions::cors) ------------------------------------------------------------------
+
+TEST_F(GrpcWebTest, WithoutCorsOptionsIsNotAllowedAndNoCorsFields) {
+  Answer pre = Send("/h2rpc.rpc_test.Echo/Unary", "", "",
+                    {{"origin", "https://app.example"}, {"access-control-request-method", "POST"}},
+                    0, "OPTIONS");
+  EXPECT_EQ(pre.headers.get(":status").value_or(""), "405");
+  Answer a = Send("/h2rpc.rpc_test.Echo/Unary", "application/grpc-web+proto", Request("x"),
+                  {{"origin", "https://app.example"}});
+  EXPECT_EQ(a.headers.get("content-type").value_or(""), "application/grpc-web+proto");
+  EXPECT_FALSE(a.headers.get("access-control-allow-origin").has_value());
+}
+
+class GrpcWebCorsTest : public GrpcWebTest {
+ protected:
+  ServerOptions Options() override {
+    ServerOptions o;
+    o.cors.allowed_origins = {"https://app.example"};
+    o.cors.max_age = absl::Minutes(10);
+    o.cors.allowed_headers = {"x-extra"};
+    o.cors.exposed_headers = {"x-head", "x-tail"};
+    return o;
+  }
+};
+
+TEST_F(GrpcWebCorsTest, PreflightFromAnAllowedOrigin) {
+  Answer a = Send("/h2rpc.rpc_test.Echo/Unary", "", "",
+                  {{"origin", "https://app.example"},
+                   {"access-control-request-method", "POST"},
+                   {"access-control-request-headers", "content-type,x-grpc-web,x-in"}},
+                  0, "OPTIONS");
+  EXPECT_EQ(a.headers.get(":status").value_or(""), "204");
+  EXPECT_EQ(a.headers.get("access-control-allow-origin").value_or(""), "https://app.example");
+  EXPECT_EQ(a.headers.get("access-control-allow-methods").value_or(""), "POST, GET");
+  EXPECT_EQ(a.headers.get("access-control-allow-headers").value_or(""),
+            "content-type,x-grpc-web,x-in, x-extra");
+  EXPECT_EQ(a.headers.get("access-control-max-age").value_or(""), "600");
+  EXPECT_EQ(a.headers.get("vary").value_or(""), "origin");
+  EXPECT_TRUE(a.body.empty());
+}
+
+TEST_F(GrpcWebCorsTest, PreflightFromAnotherOriginIsForbidden) {
+  Answer a = Send("/h2rpc.rpc_test.Echo/Unary", "", "",
+                  {{"origin", "https://evil.example"}, {"access-control-request-method", "POST"}},
+                  0, "OPTIONS");
+  EXPECT_EQ(a.headers.get(":status").value_or(""), "403");
+  EXPECT_FALSE(a.headers.get("access-control-allow-origin").has_value());
+  Answer not_preflight = Send("/h2rpc.rpc_test.Echo/Unary", "", "",
+                              {{"origin", "https://app.example"}}, 0, "OPTIONS");
+  EXPECT_EQ(not_preflight.headers.get(":status").value_or(""), "403");
+}
+
+TEST_F(GrpcWebCorsTest, CallsFromAnAllowedOriginExposeTheStatusFields) {
+  Answer a = Send("/h2rpc.rpc_test.Echo/Unary", "application/grpc-web+proto", Request("c"),
+                  {{"origin", "https://app.example"}, {"x-in", "m"}});
+  EXPECT_EQ(a.headers.get("access-control-allow-origin").value_or(""), "https://app.example");
+  EXPECT_EQ(a.headers.get("access-control-expose-headers").value_or(""),
+            "grpc-status, grpc-message, grpc-status-details-bin, x-head, x-tail");
+  EXPECT_EQ(a.headers.get("x-head").value_or(""), "m");  // metadata still after them
+  EXPECT_EQ(SplitWebBody(a.body).trailer_block, "grpc-status: 0\r\nx-tail: m!\r\n");
+  // Early errors (Trailers-Only) too: the page must be able to read their grpc-status.
+  Answer missing = Send("/h2rpc.rpc_test.Echo/Nope", "application/grpc-web+proto", "",
+                        {{"origin", "https://app.example"}});
+  EXPECT_EQ(missing.headers.get("grpc-status").value_or(""), "12");
+  EXPECT_EQ(missing.headers.get("access-control-allow-origin").value_or(""), "https://app.example");
+  // Another origin's page gets no CORS fields (the browser hides the response from it).
+  Answer other = Send("/h2rpc.rpc_test.Echo/Unary", "application/grpc-web+proto", Request("c"),
+                      {{"origin", "https://evil.example"}});
+  EXPECT_FALSE(other.headers.get("access-control-allow-origin").has_value());
+  // gRPC itself never carries them.
+  Answer grpc = Send("/h2rpc.rpc_test.Echo/Unary", "application/grpc", Request("c"),
+                     {{"origin", "https://app.example"}, {"te", "trailers"}});
+  EXPECT_FALSE(grpc.headers.get("access-control-allow-origin").has_value());
 }
 
 // --- HTTP/1.1 (ServerOptions::allow_http1's path, sans I/O) --------------------------------------
@@ -357,9 +436,15 @@ class GrpcWebHttp1Test : public ::testing::Test {
     return r;
   }
 
+  static ServerOptions CorsEverywhere() {
+    ServerOptions o;
+    o.cors.allowed_origins = {"*"};
+    return o;
+  }
+
   transport::ManualLoop loop_;
   EchoService service_;
-  Server server_{nullptr};
+  Server server_{nullptr, CorsEverywhere()};
   RawClient client_;
   std::unique_ptr<transport::MemorySocket> client_socket_;
   std::shared_ptr<transport::RequestEvents> events_;
@@ -409,6 +494,24 @@ TEST_F(GrpcWebHttp1Test, EarlyErrorsInHeaders) {
                          GrpcWebTest::Request("no"));
   EXPECT_EQ(r.head.substr(0, 15), "HTTP/1.1 200 OK");
   EXPECT_NE(r.head.find("grpc-status: 12"), std::string::npos) << r.head;
+}
+
+TEST_F(GrpcWebHttp1Test, PreflightOverHttp1) {
+  client_socket_->write(
+      "OPTIONS /h2rpc.rpc_test.Echo/Unary HTTP/1.1\r\nhost: example.test\r\n"
+      "origin: http://page.test\r\naccess-control-request-method: POST\r\n"
+      "access-control-request-headers: content-type,x-grpc-web\r\n\r\n");
+  loop_.runUntilIdle();
+  const std::string& raw = client_.received;
+  EXPECT_EQ(raw.substr(0, 12), "HTTP/1.1 204") << raw;
+  EXPECT_NE(raw.find("access-control-allow-origin: http://page.test\r\n"), std::string::npos);
+  EXPECT_NE(raw.find("access-control-allow-headers: content-type,x-grpc-web\r\n"),
+            std::string::npos);
+  EXPECT_NE(raw.find("access-control-max-age: 7200\r\n"), std::string::npos);
+  // The connection goes on: a call after it.
+  Http1Response r = Post("/h2rpc.rpc_test.Echo/Unary", "application/grpc-web+proto",
+                         GrpcWebTest::Request("after"));
+  EXPECT_EQ(SplitWebBody(r.body).messages.size(), 1u);
 }
 
 }  // namespace

@@ -44,12 +44,64 @@ struct EarlyReply {
 // request's protocol (gRPC-Web takes Trailers-Only in headers too; only its content-type differs).
 void RespondTrailersOnly(EarlyReply to, const absl::Status& status,
                          const char* http_status = "200",
-                         const RequestContentType* type = nullptr) {
+                         const RequestContentType* type = nullptr,
+                         const Headers* extra = nullptr) {
   Headers h{{":status", http_status},
             {"content-type", type ? ResponseContentType(*type) : std::string("application/grpc")}};
   h.add("grpc-accept-encoding", AcceptEncodingHeader(CompressionSet::All()));
+  if (extra != nullptr) {
+    for (const transport::HeaderField& f : *extra) h.add(f.name, f.value);
+  }
   h.add("grpc-status", absl::StrCat(static_cast<int>(status.code())));
   if (!status.message().empty()) h.add("grpc-message", PercentEncodeGrpcMessage(status.message()));
+  if (to.stream != nullptr) {
+    (void)to.stream->respond(h, {.endStream = true, .sendDate = false});
+  } else {
+    (void)to.exchange->respond(h, {.endStream = true, .sendDate = false});
+  }
+}
+
+// --- CORS (ServerOptions::cors) ---
+
+bool OriginAllowed(const CorsOptions& cors, std::string_view origin) {
+  if (origin.empty()) return false;
+  for (const std::string& allowed : cors.allowed_origins) {
+    if (allowed == "*" || allowed == origin) return true;
+  }
+  return false;
+}
+
+// What every response to an allowed origin carries.
+Headers CorsResponseHeaders(const CorsOptions& cors, std::string_view origin) {
+  Headers h{{"access-control-allow-origin", std::string(origin)}, {"vary", "origin"}};
+  if (cors.allow_credentials) h.add("access-control-allow-credentials", "true");
+  std::string exposed = "grpc-status, grpc-message, grpc-status-details-bin";
+  for (const std::string& name : cors.exposed_headers) absl::StrAppend(&exposed, ", ", name);
+  h.add("access-control-expose-headers", exposed);
+  return h;
+}
+
+// An OPTIONS request: the browser's preflight before a cross-origin call.
+void RespondPreflight(EarlyReply to, const CorsOptions& cors, const Headers& request) {
+  const std::string origin = request.get("origin").value_or("");
+  Headers h;
+  if (!OriginAllowed(cors, origin) || !request.get("access-control-request-method")) {
+    // Not a preflight we allow: no CORS fields, and the browser refuses the call.
+    h.add(":status", "403");
+  } else {
+    h.add(":status", "204");
+    h.add("access-control-allow-origin", origin);
+    h.add("vary", "origin");
+    if (cors.allow_credentials) h.add("access-control-allow-credentials", "true");
+    h.add("access-control-allow-methods", "POST, GET");
+    std::string headers = request.get("access-control-request-headers").value_or("");
+    for (const std::string& name : cors.allowed_headers) {
+      absl::StrAppend(&headers, headers.empty() ? "" : ", ", name);
+    }
+    if (!headers.empty()) h.add("access-control-allow-headers", headers);
+    h.add("access-control-max-age",
+          absl::StrCat(std::max<int64_t>(0, absl::ToInt64Seconds(cors.max_age))));
+  }
   if (to.stream != nullptr) {
     (void)to.stream->respond(h, {.endStream = true, .sendDate = false});
   } else {
@@ -346,6 +398,10 @@ void Server::StartCall(std::shared_ptr<transport::ServerHttp2Stream> stream,
   }
   const std::string method(value(kMethod).value_or(""));
   if (method != "POST") {
+    if (method == "OPTIONS" && options_.cors.enabled()) {
+      RespondPreflight(to, options_.cors, headers);
+      return;
+    }
     RespondTrailersOnly(to, absl::InternalError(absl::StrCat("Method not allowed: ", method)),
                         "405");
     return;
@@ -361,6 +417,15 @@ void Server::StartCall(std::shared_ptr<transport::ServerHttp2Stream> stream,
     return;
   }
   const RequestContentType* web = type->protocol == WireProtocol::kGrpc ? nullptr : &*type;
+  // CORS fields for a web call from an allowed origin's page (looked up only then: gRPC's
+  // calls pay nothing for them).
+  std::optional<Headers> cors;
+  if (web != nullptr && options_.cors.enabled()) {
+    if (auto origin = headers.get("origin"); origin && OriginAllowed(options_.cors, *origin)) {
+      cors = CorsResponseHeaders(options_.cors, *origin);
+    }
+  }
+  const Headers* extra = cors ? &*cors : nullptr;
   if (exchange && web == nullptr) {
     RespondTrailersOnly(to,
                         absl::InternalError("gRPC requires HTTP/2; over HTTP/1.1 use gRPC-Web "
@@ -380,14 +445,14 @@ void Server::StartCall(std::shared_ptr<transport::ServerHttp2Stream> stream,
                                            "Method not found: ", path))
                                      : absl::UnimplementedError(absl::StrCat(
                                            "Service not found: ", service)),
-                        "200", web);
+                        "200", web, extra);
     return;
   }
   std::optional<absl::Time> deadline;
   if (auto timeout = value(kTimeout)) {
     auto d = DecodeGrpcTimeout(*timeout);
     if (!d.ok()) {
-      RespondTrailersOnly(to, d.status(), "200", web);
+      RespondTrailersOnly(to, d.status(), "200", web, extra);
       return;
     }
     deadline = absl::Now() + *d;
@@ -399,7 +464,7 @@ void Server::StartCall(std::shared_ptr<transport::ServerHttp2Stream> stream,
       RespondTrailersOnly(to,
                           absl::UnimplementedError(
                               absl::StrCat("Unsupported grpc-encoding: ", *encoding)),
-                          "200", web);
+                          "200", web, extra);
       return;
     }
     request_compression = *c;
@@ -411,7 +476,7 @@ void Server::StartCall(std::shared_ptr<transport::ServerHttp2Stream> stream,
   if (has_binary) {
     auto parsed = Metadata::FromHeaderFields(headers, /*skip_reserved=*/true);
     if (!parsed.ok()) {
-      RespondTrailersOnly(to, absl::InternalError(parsed.status().message()), "200", web);
+      RespondTrailersOnly(to, absl::InternalError(parsed.status().message()), "200", web, extra);
       return;
     }
     metadata = std::move(*parsed);
@@ -422,7 +487,11 @@ void Server::StartCall(std::shared_ptr<transport::ServerHttp2Stream> stream,
              : std::make_shared<ServerCall>(exchange, headers, std::move(path),
                                             std::move(metadata), options_.limits,
                                             request_compression, accepts);
-  if (web != nullptr) call->SetProtocol(MakeCallProtocol(*web));
+  if (web != nullptr) {
+    std::unique_ptr<CallProtocol> protocol = MakeCallProtocol(*web);
+    if (cors) protocol->set_extra_headers(std::move(*cors));
+    call->SetProtocol(std::move(protocol));
+  }
   if (it == methods_.end()) call->MarkGeneric();  // before the interceptors see it
   call->CountActive(active_calls_);  // until its stream closes (no listener of our own)
   call->Start(deadline);

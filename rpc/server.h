@@ -49,6 +49,28 @@ namespace h2rpc::rpc {
 
 class GenericService;  // rpc/generic.h
 
+// Cross-origin calls from web pages (CORS, the Fetch standard), for gRPC-Web: browsers ask before
+// a call with custom headers (a preflight OPTIONS request) and show a page only the response
+// headers the server exposes. Off while allowed_origins is empty.
+struct CorsOptions {
+  // Origins whose pages may call ("https://app.example.com", exact, as the browser sends its
+  // `origin`); "*" allows every origin. The response names the caller's origin (with
+  // `vary: origin`), never "*", so that allow_credentials works with any of them.
+  std::vector<std::string> allowed_origins;
+  // How long a browser may reuse a preflight's answer (access-control-max-age; browsers cap it:
+  // Chromium at 2 h).
+  absl::Duration max_age = absl::Hours(2);
+  // A preflight's access-control-allow-headers echoes the headers the browser asks for
+  // (access-control-request-headers); these are listed as well.
+  std::vector<std::string> allowed_headers;
+  // Response headers a page may read besides grpc-status, grpc-message and
+  // grpc-status-details-bin (always exposed): e.g. the names of your response metadata.
+  std::vector<std::string> exposed_headers;
+  // access-control-allow-credentials: true (cookies, HTTP auth, client certificates).
+  bool allow_credentials = false;
+  bool enabled() const { return !allowed_origins.empty(); }
+};
+
 struct ServerOptions {
   CallLimits limits;
   // Interceptors of every call (rpc/server_interceptor.h), the first one outermost. Each
@@ -133,6 +155,11 @@ struct ServerOptions {
   // over HTTP/1.1 it is refused (HTTP 505, grpc-status INTERNAL saying so). Sets
   // http2.allowHTTP1.
   bool allow_http1 = false;
+  // CORS for gRPC-Web calls from web pages (see CorsOptions); off by default. With it, an
+  // OPTIONS preflight from an allowed origin gets 204 (methods POST, GET), from another origin
+  // 403; gRPC-Web responses to an allowed origin carry access-control-allow-origin and
+  // access-control-expose-headers. Plain gRPC responses never do (no browser speaks it).
+  CorsOptions cors;
 };
 
 // The per-connection timeouts `options` asks for (the max_connection_* fields), for

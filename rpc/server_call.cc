@@ -494,6 +494,7 @@ void ServerCall::DeliverReads() {
 void ServerCall::RespondProtocolHeaders(bool end_stream, const absl::Status* trailers_only) {
   Headers headers;
   protocol_->ResponseHeaders(response_compression_, headers);
+  for (const transport::HeaderField& f : protocol_->extra_headers()) headers.add(f.name, f.value);
   AddMetadata(headers, initial_metadata_);
   if (trailers_only) {
     // Trailers-Only: gRPC-Web allows the status in the headers of a response without body.

@@ -21,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -92,6 +93,14 @@ class CallProtocol {
   // The last bytes of the body, from the status fields ServerCall built (grpc-status,
   // grpc-message, grpc-status-details-bin, then the trailing metadata).
   virtual std::string EndOfBody(const transport::Headers& status_fields) = 0;
+
+  // Fields the server adds to every response of the call, after the protocol's own and before
+  // the metadata (CORS: access-control-allow-origin, -expose-headers).
+  void set_extra_headers(transport::Headers headers) { extra_headers_ = std::move(headers); }
+  const transport::Headers& extra_headers() const { return extra_headers_; }
+
+ private:
+  transport::Headers extra_headers_;
 };
 
 // The protocol object for `type`; null for gRPC (ServerCall's own path).

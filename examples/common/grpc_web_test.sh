@@ -18,8 +18,8 @@ buf=$modules/@bufbuild/buf-linux-x64/bin/buf
 export HOME=$TEST_TMPDIR XDG_CACHE_HOME=$TEST_TMPDIR/cache  # buf writes a cache
 
 case $mode in
-  tcp) "$server" --port=0 --allow_http1 >"$log" 2>&1 & ;;
-  tls) "$server" --port=0 --allow_http1 --tls_cert=$certs/server.pem --tls_key=$certs/server.key \
+  tcp) "$server" --port=0 --allow_http1 --cors_allowed_origins=http://page.test >"$log" 2>&1 & ;;
+  tls) "$server" --port=0 --allow_http1 --cors_allowed_origins=http://page.test --tls_cert=$certs/server.pem --tls_key=$certs/server.key \
          >"$log" 2>&1 & ;;
   *) echo "unknown mode $mode"; exit 2 ;;
 esac
@@ -75,4 +75,25 @@ if [ "$mode" = tcp ]; then
   expect_in "HTTP/1.1 505" "$out"
   expect_in "grpc-message: gRPC requires HTTP/2" "$out"
 fi
+# CORS: a browser's preflight from the allowed page, and from another one.
+case $mode in
+  tcp) base=http://127.0.0.1:$port; curl_args=() ;;
+  tls) base=https://localhost:$port; curl_args=(--cacert $certs/ca.pem) ;;
+esac
+echo "--- CORS preflight"
+out=$(timeout 30 curl -sS -i "${curl_args[@]}" -X OPTIONS -H 'origin: http://page.test' \
+      -H 'access-control-request-method: POST' \
+      -H 'access-control-request-headers: content-type,x-grpc-web,x-user-agent' \
+      "$base/$first_path" 2>&1) || { echo "curl failed: $out"; exit 1; }
+echo "$out"
+expect_in " 204" "$out"
+expect_in "access-control-allow-origin: http://page.test" "$out"
+expect_in "access-control-allow-methods: POST, GET" "$out"
+expect_in "access-control-allow-headers: content-type,x-grpc-web,x-user-agent" "$out"
+out=$(timeout 30 curl -sS -i "${curl_args[@]}" -X OPTIONS -H 'origin: http://other.test' \
+      -H 'access-control-request-method: POST' "$base/$first_path" 2>&1) ||
+  { echo "curl failed: $out"; exit 1; }
+echo "$out"
+expect_in " 403" "$out"
+if grep -qi "access-control-allow-origin" <<<"$out"; then echo "CORS fields for another origin"; exit 1; fi
 echo PASS

@@ -32,6 +32,8 @@ ABSL_FLAG(std::string, tls_client_ca, "",
           "PEM CA file: require client certificates signed by it (mTLS; needs --tls_cert)");
 ABSL_FLAG(bool, allow_http1, false,
           "also serve HTTP/1.1 on the port (gRPC-Web clients without HTTP/2)");
+ABSL_FLAG(std::vector<std::string>, cors_allowed_origins, {},
+          "origins whose web pages may call (CORS for gRPC-Web), e.g. https://app.example; * for any");
 ABSL_FLAG(std::string, bearer_token, "",
           "refuse calls without the metadata 'authorization: Bearer <this>'");
 
@@ -69,6 +71,7 @@ int main(int argc, char** argv) {
   GreeterImpl greeter(absl::GetFlag(FLAGS_bearer_token));
   h2rpc::rpc::ServerOptions options;
   options.allow_http1 = absl::GetFlag(FLAGS_allow_http1);
+  options.cors.allowed_origins = absl::GetFlag(FLAGS_cors_allowed_origins);
   h2rpc::rpc::Server server(&loop, options);
   server.RegisterService(&greeter);
   // Health checking (grpc.health.v1: Kubernetes probes, load balancers) and server reflection
