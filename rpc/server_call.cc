@@ -493,19 +493,30 @@ void ServerCall::DeliverReads() {
 
 void ServerCall::RespondProtocolHeaders(bool end_stream, const absl::Status* trailers_only) {
   Headers headers;
-  protocol_->ResponseHeaders(response_compression_, headers);
-  for (const transport::HeaderField& f : protocol_->extra_headers()) headers.add(f.name, f.value);
-  AddMetadata(headers, initial_metadata_);
+  std::string body;
   if (trailers_only) {
-    // Trailers-Only: gRPC-Web allows the status in the headers of a response without body.
-    AddStatus(headers, *trailers_only);
-    AddMetadata(headers, trailing_metadata_);
-  }
-  headers_sent_ = true;
-  if (exchange_) {
-    (void)exchange_->respond(headers, {.endStream = end_stream, .sendDate = false});
+    // The call ends before anything went out (or the protocol held it all): the protocol makes
+    // the whole response (gRPC-Web: Trailers-Only, the status in these headers).
+    Headers metadata, fields;
+    AddMetadata(metadata, initial_metadata_);
+    AddStatus(fields, *trailers_only);
+    AddMetadata(fields, trailing_metadata_);
+    protocol_->FinishUnsent(response_compression_, metadata, *trailers_only, fields, headers, body);
   } else {
-    (void)stream_->respond(headers, {.endStream = end_stream, .sendDate = false});
+    protocol_->ResponseHeaders(response_compression_, headers);
+    AddMetadata(headers, initial_metadata_);
+  }
+  for (const transport::HeaderField& f : protocol_->extra_headers()) headers.add(f.name, f.value);
+  headers_sent_ = true;
+  const bool end_now = end_stream && body.empty();
+  if (exchange_) {
+    (void)exchange_->respond(headers, {.endStream = end_now, .sendDate = false});
+  } else {
+    (void)stream_->respond(headers, {.endStream = end_now, .sendDate = false});
+  }
+  if (!body.empty()) {
+    (void)WriteBody(transport::SharedBuffer(std::move(body)));
+    if (end_stream) EndBody();
   }
   if (end_stream) ResetIfClientStillSending();
 }
@@ -521,7 +532,10 @@ void ServerCall::EndProtocolBody(const absl::Status& status) {
 
 void ServerCall::RespondHeaders(bool end_stream, const absl::Status* trailers_only) {
   if (protocol_) {
-    RespondProtocolHeaders(end_stream, trailers_only);
+    // A protocol that holds the response sends nothing before the end (FinishUnsent).
+    if (trailers_only || !protocol_->HoldsResponse()) {
+      RespondProtocolHeaders(end_stream, trailers_only);
+    }
     return;
   }
   ServerCall* self = this;  // alive while the stream has listeners (see Start)
@@ -609,7 +623,13 @@ void ServerCall::WriteFramed(transport::SharedBuffer framed, Awaitable<bool>& re
     counters_->message_bytes_sent += framed.size() - kMessagePrefixSize;
     if (loop_) counters_->last_message_sent_ms = loop_->now();
   }
-  if (protocol_) framed = protocol_->EncodeMessage(std::move(framed));
+  if (protocol_) {
+    framed = protocol_->EncodeMessage(std::move(framed));
+    if (protocol_->HoldsResponse()) {  // kept by the protocol until FinishUnsent
+      result.state()->Complete(true);
+      return;
+    }
+  }
   if (WriteBody(std::move(framed))) {
     if (++writes_without_yield_ > kWritesPerYield) {
       // A handler whose writes never wait (small messages drained within the turn) would

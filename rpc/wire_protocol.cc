@@ -120,6 +120,17 @@ absl::Status Base64StreamDecoder::Finish() const {
   return absl::OkStatus();
 }
 
+void CallProtocol::FinishUnsent(Compression response_compression,
+                                const transport::Headers& initial_metadata,
+                                const absl::Status& status, const transport::Headers& status_fields,
+                                transport::Headers& headers, std::string& body) {
+  (void)status;  // in status_fields
+  ResponseHeaders(response_compression, headers);
+  for (const transport::HeaderField& f : initial_metadata) headers.add(f.name, f.value);
+  for (const transport::HeaderField& f : status_fields) headers.add(f.name, f.value);
+  body.clear();
+}
+
 namespace {
 
 // gRPC-Web and its text mode: gRPC's envelopes both ways, the status in a last frame.

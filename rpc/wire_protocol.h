@@ -66,6 +66,14 @@ class Base64StreamDecoder {
 };
 
 // What ServerCall asks of a protocol other than gRPC. All methods run on the call's loop.
+//
+// How Connect (connectrpc.com/docs/protocol) fits, for whoever adds it: unary — DecodeRequest
+// collects the raw body (bounded by the call's max_receive_message_size), EndRequest frames it as
+// one message; HoldsResponse() true, EncodeMessage keeps the message, FinishUnsent picks the HTTP
+// status and writes the message or the error JSON. Streaming — envelopes as gRPC-Web's (flag
+// 0x02 instead of 0x80 for the end), StatusInBody() true, EndOfBody the end-stream JSON.
+// The request fields a protocol renames (connect-timeout-ms, content-encoding) are read in
+// Server::StartCall, which makes the CallProtocol.
 class CallProtocol {
  public:
   virtual ~CallProtocol() = default;
@@ -85,8 +93,22 @@ class CallProtocol {
   // ServerCall adds the initial metadata after them.
   virtual void ResponseHeaders(Compression response_compression,
                                transport::Headers& headers) const = 0;
-  // One gRPC-framed response message (5-byte prefix + payload), as it goes on the wire.
+  // One gRPC-framed response message (5-byte prefix + payload), as it goes on the wire (or,
+  // with HoldsResponse(), kept by the protocol for FinishUnsent; the return value is then
+  // dropped).
   virtual transport::SharedBuffer EncodeMessage(transport::SharedBuffer framed) = 0;
+  // True: nothing goes out before the call ends — no headers on SendInitialMetadata() or on the
+  // first message — and FinishUnsent() makes the whole response (a protocol whose HTTP status
+  // depends on the call's status: Connect's unary calls).
+  virtual bool HoldsResponse() const { return false; }
+  // The call ends with `status` and no header has gone out: the whole response into `headers`
+  // (with :status) and `body` (empty: none). `initial_metadata` is the handler's, in wire form;
+  // `status_fields` as for EndOfBody. By default Trailers-Only: ResponseHeaders(), the initial
+  // metadata and the status fields in the headers, no body (gRPC-Web's early errors).
+  virtual void FinishUnsent(Compression response_compression,
+                            const transport::Headers& initial_metadata, const absl::Status& status,
+                            const transport::Headers& status_fields, transport::Headers& headers,
+                            std::string& body);
   // True: the status (and trailing metadata) goes at the end of the body (EndOfBody), never in
   // HTTP trailers.
   virtual bool StatusInBody() const = 0;
