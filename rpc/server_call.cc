@@ -117,30 +117,34 @@ ServerCall::ServerCall(std::shared_ptr<transport::ServerHttp2Stream> stream, std
   if (Accepts(peer_accepts_, request_compression_)) response_compression_ = request_compression_;
 }
 
+struct ServerCall::Http1 {
+  std::shared_ptr<transport::CompatStream> exchange;
+  transport::Headers headers;  // the request's fields, with :method and :path
+};
+
 ServerCall::ServerCall(std::shared_ptr<transport::CompatStream> exchange,
                        transport::Headers request_headers, std::string method,
                        std::optional<Metadata> client_metadata, CallLimits limits,
                        Compression request_compression, CompressionSet peer_accepts)
     : ServerCall(std::shared_ptr<transport::ServerHttp2Stream>(), std::move(method),
                  std::move(client_metadata), limits, request_compression, peer_accepts) {
-  exchange_ = std::move(exchange);
-  http1_headers_ = std::move(request_headers);
+  http1_ = std::make_unique<Http1>(Http1{std::move(exchange), std::move(request_headers)});
 }
 
 const transport::Headers& ServerCall::RequestHeaders() const {
-  return stream_ ? stream_->requestHeaders() : http1_headers_;
+  return stream_ ? stream_->requestHeaders() : http1_->headers;
 }
 
 bool ServerCall::WriteBody(transport::SharedBuffer bytes) {
   if (stream_) return stream_->write(std::move(bytes));
-  return exchange_->write(std::string(bytes.view()), nullptr);
+  return http1_->exchange->write(std::string(bytes.view()), nullptr);
 }
 
 void ServerCall::EndBody() {
   if (stream_) {
     stream_->end();
   } else {
-    exchange_->end();
+    http1_->exchange->end();
   }
 }
 
@@ -199,21 +203,14 @@ void ServerCall::Start(std::optional<absl::Time> deadline) {
   // other listeners (here and 'wantTrailers') can hold a plain pointer — which std::function
   // keeps in place, where a weak_ptr cost an allocation and a lock per listener.
   ServerCall* self = this;
-  auto keep = shared_from_this();
-  if (exchange_) {
-    // HTTP/1.1: the exchange gives views; the deframer keeps what it has not parsed yet.
-    exchange_->onData([self](std::string_view data) {
-      self->OnData(transport::SharedBuffer(std::string(data)));
-    });
-    exchange_->onEnd([self] { self->OnEnd(); });
-    exchange_->onDrain([self] { self->FlushWrites(/*ok=*/true); });
-    exchange_->onClose([keep] { keep->OnClose(); });
-    loop_ = exchange_->loop();
+  if (http1_) {
+    StartHttp1(shared_from_this());
   } else {
     // Owned chunks: the deframer keeps the bytes not parsed yet as slices of them.
     stream_->onDataBuffer([self](const transport::SharedBuffer& data) { self->OnData(data); });
     stream_->onEnd([self] { self->OnEnd(); });
     stream_->onDrain([self] { self->FlushWrites(/*ok=*/true); });
+    auto keep = shared_from_this();
     stream_->onClose([keep] { keep->OnClose(); });
     loop_ = stream_->session()->loop();
   }
@@ -237,6 +234,18 @@ void ServerCall::Start(std::optional<absl::Time> deadline) {
   }
 }
 
+void ServerCall::StartHttp1(std::shared_ptr<ServerCall> keep) {
+  ServerCall* self = this;  // as in Start(): the 'close' listener holds the call
+  // The exchange gives views; the deframer keeps what it has not parsed yet.
+  http1_->exchange->onData([self](std::string_view data) {
+    self->OnData(transport::SharedBuffer(std::string(data)));
+  });
+  http1_->exchange->onEnd([self] { self->OnEnd(); });
+  http1_->exchange->onDrain([self] { self->FlushWrites(/*ok=*/true); });
+  http1_->exchange->onClose([keep] { keep->OnClose(); });
+  loop_ = http1_->exchange->loop();
+}
+
 std::string ServerCall::authority() const {
   const transport::Headers& headers = RequestHeaders();
   if (auto a = headers.get(":authority")) return *a;
@@ -250,9 +259,9 @@ const transport::Socket* ServerCall::transport_socket() const {
 }
 
 std::string ServerCall::peer() const {
-  if (exchange_) {
-    const std::string address = exchange_->remoteAddress();
-    return address.empty() ? "" : absl::StrCat(address, ":", exchange_->remotePort());
+  if (http1_) {
+    const std::string address = http1_->exchange->remoteAddress();
+    return address.empty() ? "" : absl::StrCat(address, ":", http1_->exchange->remotePort());
   }
   if (transport::Http2Session* s = stream_->session()) {
     if (transport::Socket* socket = s->socket()) {
@@ -363,14 +372,14 @@ void ServerCall::UpdateFlow() {
   // that is over reads on and drops what comes (OnData ignores it): a stream left paused with
   // unread DATA never ends, and never lets go of its call and connection.
   const bool full = BufferFull() && !finished_ && !cancelled_;
-  if (exchange_) {
+  if (http1_) {
     // HTTP/1.1: the connection stops reading while the exchange is paused (its own bound).
     if (full != paused_) {
       paused_ = full;
       if (full) {
-        exchange_->pause();
+        http1_->exchange->pause();
       } else {
-        exchange_->resume();
+        http1_->exchange->resume();
       }
     }
     return;
@@ -509,8 +518,8 @@ void ServerCall::RespondProtocolHeaders(bool end_stream, const absl::Status* tra
   for (const transport::HeaderField& f : protocol_->extra_headers()) headers.add(f.name, f.value);
   headers_sent_ = true;
   const bool end_now = end_stream && body.empty();
-  if (exchange_) {
-    (void)exchange_->respond(headers, {.endStream = end_now, .sendDate = false});
+  if (http1_) {
+    (void)http1_->exchange->respond(headers, {.endStream = end_now, .sendDate = false});
   } else {
     (void)stream_->respond(headers, {.endStream = end_now, .sendDate = false});
   }
@@ -630,7 +639,8 @@ void ServerCall::WriteFramed(transport::SharedBuffer framed, Awaitable<bool>& re
       return;
     }
   }
-  if (WriteBody(std::move(framed))) {
+  // (HTTP/2 inline: the hot path.)
+  if (stream_ ? stream_->write(std::move(framed)) : WriteBody(std::move(framed))) {
     if (++writes_without_yield_ > kWritesPerYield) {
       // A handler whose writes never wait (small messages drained within the turn) would
       // never leave the loop callback it runs in: every kWritesPerYield writes, the write
@@ -643,7 +653,7 @@ void ServerCall::WriteFramed(transport::SharedBuffer framed, Awaitable<bool>& re
     } else {
       result.state()->Complete(true);
     }
-  } else if (stream_ ? stream_->destroyed() : exchange_->destroyed()) {
+  } else if (stream_ ? stream_->destroyed() : http1_->exchange->destroyed()) {
     // The write itself ended the stream (over the connection's memory budget, the transport
     // reset it): fail now, so the handler lets go of its response at once instead of holding
     // it until the stream's close event runs.

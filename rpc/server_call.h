@@ -244,11 +244,13 @@ class ServerCall : public std::enable_shared_from_this<ServerCall>, public CallC
                                      WriteOptions options,
                                      std::shared_ptr<Awaitable<bool>::State> out);
 
-  // The exchange the call runs on: an HTTP/2 stream (stream_), or an HTTP/1.1 exchange
-  // (exchange_, with its request fields in http1_headers_). Exactly one is set.
+  // The exchange the call runs on: an HTTP/2 stream (stream_), or an HTTP/1.1 exchange and its
+  // request fields (http1_; apart, so that HTTP/2 calls carry one null pointer for it). Exactly
+  // one is set.
   std::shared_ptr<transport::ServerHttp2Stream> stream_;
-  std::shared_ptr<transport::CompatStream> exchange_;
-  transport::Headers http1_headers_;
+  struct Http1;
+  std::unique_ptr<Http1> http1_;
+  void StartHttp1(std::shared_ptr<ServerCall> keep);
   // Stream operations on either exchange.
   bool WriteBody(transport::SharedBuffer bytes);
   void EndBody();

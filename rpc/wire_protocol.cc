@@ -23,8 +23,7 @@ absl::string_view WireProtocolName(WireProtocol protocol) {
   return "grpc";
 }
 
-std::optional<RequestContentType> ParseRequestContentType(absl::string_view content_type) {
-  if (content_type == "application/grpc") return RequestContentType{};  // nearly every call
+std::optional<RequestContentType> ParseRequestContentTypeSlow(absl::string_view content_type) {
   // The media type ends at the first ';' (parameters) or whitespace before it.
   absl::string_view media = content_type.substr(0, content_type.find(';'));
   media = absl::StripAsciiWhitespace(media);
@@ -47,7 +46,7 @@ std::optional<RequestContentType> ParseRequestContentType(absl::string_view cont
   } else {
     return std::nullopt;
   }
-  type.codec = std::string(codec);
+  type.codec = codec;
   return type;
 }
 

@@ -38,13 +38,18 @@ absl::string_view WireProtocolName(WireProtocol protocol);
 
 // A request's content-type, parsed exactly: "application/grpc", "application/grpc+proto",
 // "application/grpc-web+proto; charset=utf-8", ... The type is case-insensitive (RFC 9110);
-// the codec after '+' is kept as sent ("" when absent, which means proto).
+// the codec after '+' is kept as sent ("" when absent, which means proto), a view of the parsed
+// string (valid as long as it is).
 struct RequestContentType {
   WireProtocol protocol = WireProtocol::kGrpc;
-  std::string codec;
+  absl::string_view codec;
 };
 // nullopt: not one of ours ("application/grpcx", "application/json", "text/plain", "").
-std::optional<RequestContentType> ParseRequestContentType(absl::string_view content_type);
+std::optional<RequestContentType> ParseRequestContentTypeSlow(absl::string_view content_type);
+inline std::optional<RequestContentType> ParseRequestContentType(absl::string_view content_type) {
+  if (content_type == "application/grpc") return RequestContentType{};  // nearly every call
+  return ParseRequestContentTypeSlow(content_type);
+}
 
 // gRPC-Web's trailer frame: flag 0x80, a 4-byte big-endian length, then each field as
 // "name: value\r\n" with the name lower-case (the gRPC-Web spec: PROTOCOL-WEB.md).
