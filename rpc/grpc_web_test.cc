@@ -494,6 +494,10 @@ TEST_F(GrpcWebHttp1Test, EarlyErrorsInHeaders) {
                          GrpcWebTest::Request("no"));
   EXPECT_EQ(r.head.substr(0, 15), "HTTP/1.1 200 OK");
   EXPECT_NE(r.head.find("grpc-status: 12"), std::string::npos) << r.head;
+  // The unread request body does not spill into the next request on the connection.
+  Http1Response next = Post("/h2rpc.rpc_test.Echo/Unary", "application/grpc-web+proto",
+                            GrpcWebTest::Request("next"));
+  EXPECT_EQ(SplitWebBody(next.body).messages.size(), 1u);
 }
 
 TEST_F(GrpcWebHttp1Test, PreflightOverHttp1) {
