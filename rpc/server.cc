@@ -17,6 +17,7 @@
 #include "rpc/on_loop.h"
 #include "rpc/status_util.h"
 #include "rpc/timeout.h"
+#include "rpc/wire_protocol.h"
 #include "transport/constants.h"
 
 namespace h2rpc::rpc {
@@ -33,14 +34,79 @@ void FixMallocMmapThreshold() {
 #endif
 }
 
-// An early error: one HEADERS frame with END_STREAM carrying the status (Trailers-Only).
-void RespondTrailersOnly(transport::ServerHttp2Stream& stream, const absl::Status& status,
-                         const char* http_status = "200") {
-  Headers h{{":status", http_status}, {"content-type", "application/grpc"}};
+// Where an early error goes: the HTTP/2 stream or the HTTP/1.1 exchange (one is set).
+struct EarlyReply {
+  transport::ServerHttp2Stream* stream = nullptr;
+  transport::CompatStream* exchange = nullptr;
+};
+
+// An early error: one HEADERS frame with END_STREAM carrying the status (Trailers-Only), in the
+// request's protocol (gRPC-Web takes Trailers-Only in headers too; only its content-type differs).
+void RespondTrailersOnly(EarlyReply to, const absl::Status& status,
+                         const char* http_status = "200",
+                         const RequestContentType* type = nullptr,
+                         const Headers* extra = nullptr) {
+  Headers h{{":status", http_status},
+            {"content-type", type ? ResponseContentType(*type) : std::string("application/grpc")}};
   h.add("grpc-accept-encoding", AcceptEncodingHeader(CompressionSet::All()));
+  if (extra != nullptr) {
+    for (const transport::HeaderField& f : *extra) h.add(f.name, f.value);
+  }
   h.add("grpc-status", absl::StrCat(static_cast<int>(status.code())));
   if (!status.message().empty()) h.add("grpc-message", PercentEncodeGrpcMessage(status.message()));
-  (void)stream.respond(h, {.endStream = true, .sendDate = false});
+  if (to.stream != nullptr) {
+    (void)to.stream->respond(h, {.endStream = true, .sendDate = false});
+  } else {
+    (void)to.exchange->respond(h, {.endStream = true, .sendDate = false});
+  }
+}
+
+// --- CORS (ServerOptions::cors) ---
+
+bool OriginAllowed(const CorsOptions& cors, std::string_view origin) {
+  if (origin.empty()) return false;
+  for (const std::string& allowed : cors.allowed_origins) {
+    if (allowed == "*" || allowed == origin) return true;
+  }
+  return false;
+}
+
+// What every response to an allowed origin carries.
+Headers CorsResponseHeaders(const CorsOptions& cors, std::string_view origin) {
+  Headers h{{"access-control-allow-origin", std::string(origin)}, {"vary", "origin"}};
+  if (cors.allow_credentials) h.add("access-control-allow-credentials", "true");
+  std::string exposed = "grpc-status, grpc-message, grpc-status-details-bin";
+  for (const std::string& name : cors.exposed_headers) absl::StrAppend(&exposed, ", ", name);
+  h.add("access-control-expose-headers", exposed);
+  return h;
+}
+
+// An OPTIONS request: the browser's preflight before a cross-origin call.
+void RespondPreflight(EarlyReply to, const CorsOptions& cors, const Headers& request) {
+  const std::string origin = request.get("origin").value_or("");
+  Headers h;
+  if (!OriginAllowed(cors, origin) || !request.get("access-control-request-method")) {
+    // Not a preflight we allow: no CORS fields, and the browser refuses the call.
+    h.add(":status", "403");
+  } else {
+    h.add(":status", "204");
+    h.add("access-control-allow-origin", origin);
+    h.add("vary", "origin");
+    if (cors.allow_credentials) h.add("access-control-allow-credentials", "true");
+    h.add("access-control-allow-methods", "POST, GET");
+    std::string headers = request.get("access-control-request-headers").value_or("");
+    for (const std::string& name : cors.allowed_headers) {
+      absl::StrAppend(&headers, headers.empty() ? "" : ", ", name);
+    }
+    if (!headers.empty()) h.add("access-control-allow-headers", headers);
+    h.add("access-control-max-age",
+          absl::StrCat(std::max<int64_t>(0, absl::ToInt64Seconds(cors.max_age))));
+  }
+  if (to.stream != nullptr) {
+    (void)to.stream->respond(h, {.endStream = true, .sendDate = false});
+  } else {
+    (void)to.exchange->respond(h, {.endStream = true, .sendDate = false});
+  }
 }
 
 // Whole milliseconds, at least 1 for any positive duration; 0 for infinite (off).
@@ -79,6 +145,7 @@ Server::Server(transport::UvLoop* loop, ServerOptions options)
     options_.http2.settings.maxConcurrentStreams = 1000;
   }
   if (options_.fix_malloc_mmap_threshold) FixMallocMmapThreshold();
+  if (options_.allow_http1) options_.http2.allowHTTP1 = true;
   if (options_.max_connection_memory_mb > 0) {
     options_.http2.maxSessionMemory = options_.max_connection_memory_mb;
   }
@@ -243,6 +310,15 @@ absl::Status Server::Start(std::unique_ptr<transport::Http2Server> http2,
                                 const Headers& headers, uint8_t) {
     if (!alive.expired()) OnStream(std::move(stream), headers);
   });
+  if (options_.allow_http1) {
+    // HTTP/1.1 connections' requests come here; HTTP/2 streams keep going to OnStream.
+    http1_events_ = transport::RequestEvents::create();
+    http1_events_->onRequest([this, alive](std::shared_ptr<transport::Http2ServerRequest> req,
+                                           std::shared_ptr<transport::Http2ServerResponse> res) {
+      if (!alive.expired()) ServeHttp1Request(std::move(req), std::move(res));
+    });
+    http1_ = transport::Http1Server::attach(*http2, http1_events_);
+  }
   absl::Status listened;
   if (address.is_unix()) {
     RemoveStaleSocket(address.path);
@@ -267,6 +343,21 @@ void Server::ServeSession(transport::ServerHttp2Session& session) {
 
 void Server::OnStream(std::shared_ptr<transport::ServerHttp2Stream> stream,
                       const Headers& headers) {
+  StartCall(std::move(stream), nullptr, headers);
+}
+
+void Server::ServeHttp1Request(std::shared_ptr<transport::Http2ServerRequest> req,
+                               std::shared_ptr<transport::Http2ServerResponse> res) {
+  (void)res;  // the call answers on the exchange itself, as on an HTTP/2 stream
+  // The request line as HTTP/2's pseudo-headers, so one validation serves both.
+  Headers headers{{":method", req->method()}, {":path", req->url()}};
+  for (const transport::HeaderField& field : req->headers()) headers.add(field.name, field.value);
+  StartCall(nullptr, req->exchange(), headers);
+}
+
+void Server::StartCall(std::shared_ptr<transport::ServerHttp2Stream> stream,
+                       std::shared_ptr<transport::CompatStream> exchange, const Headers& headers) {
+  const EarlyReply to{stream.get(), exchange.get()};
   // One pass over the fields for everything the server reads (a get() per name was a pass
   // each): views of the first field of each name; a name that came more than once is read
   // with get(), which joins or picks as Node does. Names are stored lower-case.
@@ -302,21 +393,44 @@ void Server::OnStream(std::shared_ptr<transport::ServerHttp2Stream> stream,
   // First, as gRPC's HPACK parser does. The transport enforces the hard limit while receiving
   // only once the client has acknowledged our SETTINGS (as Node); this covers the rest.
   if (absl::Status st = CheckMetadataSize(metadata_size, metadata_limits_); !st.ok()) {
-    RespondTrailersOnly(*stream, st);
+    RespondTrailersOnly(to, st);
     return;
   }
   const std::string method(value(kMethod).value_or(""));
   if (method != "POST") {
-    RespondTrailersOnly(*stream, absl::InternalError(absl::StrCat("Method not allowed: ", method)),
+    if (method == "OPTIONS" && options_.cors.enabled()) {
+      RespondPreflight(to, options_.cors, headers);
+      return;
+    }
+    RespondTrailersOnly(to, absl::InternalError(absl::StrCat("Method not allowed: ", method)),
                         "405");
     return;
   }
   const absl::string_view content_type = value(kContentType).value_or("");
-  if (!absl::StartsWith(content_type, "application/grpc")) {
+  // The protocol (gRPC, gRPC-Web, gRPC-Web-text) is the content-type's, matched exactly.
+  std::optional<RequestContentType> type = ParseRequestContentType(content_type);
+  if (!type) {
     RespondTrailersOnly(
-        *stream,
+        to,
         absl::InvalidArgumentError(absl::StrCat("Unsupported content-type: '", content_type, "'")),
         "415");
+    return;
+  }
+  const RequestContentType* web = type->protocol == WireProtocol::kGrpc ? nullptr : &*type;
+  // CORS fields for a web call from an allowed origin's page (looked up only then: gRPC's
+  // calls pay nothing for them).
+  std::optional<Headers> cors;
+  if (web != nullptr && options_.cors.enabled()) {
+    if (auto origin = headers.get("origin"); origin && OriginAllowed(options_.cors, *origin)) {
+      cors = CorsResponseHeaders(options_.cors, *origin);
+    }
+  }
+  const Headers* extra = cors ? &*cors : nullptr;
+  if (exchange && web == nullptr) {
+    RespondTrailersOnly(to,
+                        absl::InternalError("gRPC requires HTTP/2; over HTTP/1.1 use gRPC-Web "
+                                            "(content-type application/grpc-web+proto)"),
+                        "505");
     return;
   }
   std::string path(value(kPath).value_or(""));
@@ -326,18 +440,19 @@ void Server::OnStream(std::shared_ptr<transport::ServerHttp2Stream> stream,
   if (handler == nullptr) {
     // Tell "no such service" from "no such method", as gRPC does.
     const std::string service = path.size() > 1 ? path.substr(1, path.rfind('/') - 1) : "";
-    RespondTrailersOnly(*stream, services_.count(service)
+    RespondTrailersOnly(to, services_.count(service)
                                      ? absl::UnimplementedError(absl::StrCat(
                                            "Method not found: ", path))
                                      : absl::UnimplementedError(absl::StrCat(
-                                           "Service not found: ", service)));
+                                           "Service not found: ", service)),
+                        "200", web, extra);
     return;
   }
   std::optional<absl::Time> deadline;
   if (auto timeout = value(kTimeout)) {
     auto d = DecodeGrpcTimeout(*timeout);
     if (!d.ok()) {
-      RespondTrailersOnly(*stream, d.status());
+      RespondTrailersOnly(to, d.status(), "200", web, extra);
       return;
     }
     deadline = absl::Now() + *d;
@@ -346,8 +461,10 @@ void Server::OnStream(std::shared_ptr<transport::ServerHttp2Stream> stream,
   if (auto encoding = value(kEncoding)) {
     std::optional<Compression> c = CompressionFromName(*encoding);
     if (!c) {
-      RespondTrailersOnly(*stream, absl::UnimplementedError(absl::StrCat(
-                                       "Unsupported grpc-encoding: ", *encoding)));
+      RespondTrailersOnly(to,
+                          absl::UnimplementedError(
+                              absl::StrCat("Unsupported grpc-encoding: ", *encoding)),
+                          "200", web, extra);
       return;
     }
     request_compression = *c;
@@ -359,17 +476,27 @@ void Server::OnStream(std::shared_ptr<transport::ServerHttp2Stream> stream,
   if (has_binary) {
     auto parsed = Metadata::FromHeaderFields(headers, /*skip_reserved=*/true);
     if (!parsed.ok()) {
-      RespondTrailersOnly(*stream, absl::InternalError(parsed.status().message()));
+      RespondTrailersOnly(to, absl::InternalError(parsed.status().message()), "200", web, extra);
       return;
     }
     metadata = std::move(*parsed);
   }
-  auto call = std::make_shared<ServerCall>(stream, std::move(path), std::move(metadata),
-                                           options_.limits, request_compression, accepts);
+  std::shared_ptr<ServerCall> call =
+      stream ? std::make_shared<ServerCall>(stream, std::move(path), std::move(metadata),
+                                            options_.limits, request_compression, accepts)
+             : std::make_shared<ServerCall>(exchange, headers, std::move(path),
+                                            std::move(metadata), options_.limits,
+                                            request_compression, accepts);
+  if (web != nullptr) {
+    std::unique_ptr<CallProtocol> protocol = MakeCallProtocol(*web);
+    if (cors) protocol->set_extra_headers(std::move(*cors));
+    call->SetProtocol(std::move(protocol));
+  }
   if (it == methods_.end()) call->MarkGeneric();  // before the interceptors see it
   call->CountActive(active_calls_);  // until its stream closes (no listener of our own)
   call->Start(deadline);
-  if (auto found = counters_.find(stream->session()); found != counters_.end()) {
+  if (auto found = stream ? counters_.find(stream->session()) : counters_.end();
+      found != counters_.end()) {
     call->CountIn(found->second);  // a listened connection's call (rpc/channelz.h)
   }
   if (!options_.interceptors.empty()) {
@@ -395,6 +522,7 @@ void Server::Shutdown(absl::Duration grace, std::function<void()> done) {
     return;
   }
   http2_->close(std::move(done));  // stops listening; `done` once every connection closed
+  if (http1_) http1_->closeAll();  // HTTP/1.1 ones: each after its response in progress
   // Two-phase GOAWAY on each: running calls, and those already on their way, may finish.
   auto sessions = sessions_;
   for (auto& weak : sessions) {

@@ -1,6 +1,8 @@
 // rpc/server.h — Server: serves registered gRPC services over HTTP/2 (h2c or TLS) on a libuv
 // loop. It validates each request (method, content-type, path, grpc-timeout, grpc-encoding,
-// metadata), answers early errors in Trailers-Only, and runs the method's handler.
+// metadata), answers early errors in Trailers-Only, and runs the method's handler. The same
+// handlers answer gRPC-Web (application/grpc-web[-text]; rpc/wire_protocol.h), over HTTP/2 and,
+// with ServerOptions::allow_http1, over HTTP/1.1 on the same port.
 //
 //   transport::UvLoop loop;
 //   rpc::Server server(&loop);
@@ -34,6 +36,10 @@
 #include "rpc/server_interceptor.h"
 #include "rpc/service.h"
 #include "rpc/target.h"
+#include "transport/compat/compat_server.h"
+#include "transport/compat/server_request.h"
+#include "transport/compat/server_response.h"
+#include "transport/http1/http1_server.h"
 #include "transport/server.h"
 #include "transport/session_timeouts.h"
 #include "transport/tls.h"
@@ -42,6 +48,28 @@
 namespace h2rpc::rpc {
 
 class GenericService;  // rpc/generic.h
+
+// Cross-origin calls from web pages (CORS, the Fetch standard), for gRPC-Web: browsers ask before
+// a call with custom headers (a preflight OPTIONS request) and show a page only the response
+// headers the server exposes. Off while allowed_origins is empty.
+struct CorsOptions {
+  // Origins whose pages may call ("https://app.example.com", exact, as the browser sends its
+  // `origin`); "*" allows every origin. The response names the caller's origin (with
+  // `vary: origin`), never "*", so that allow_credentials works with any of them.
+  std::vector<std::string> allowed_origins;
+  // How long a browser may reuse a preflight's answer (access-control-max-age; browsers cap it:
+  // Chromium at 2 h).
+  absl::Duration max_age = absl::Hours(2);
+  // A preflight's access-control-allow-headers echoes the headers the browser asks for
+  // (access-control-request-headers); these are listed as well.
+  std::vector<std::string> allowed_headers;
+  // Response headers a page may read besides grpc-status, grpc-message and
+  // grpc-status-details-bin (always exposed): e.g. the names of your response metadata.
+  std::vector<std::string> exposed_headers;
+  // access-control-allow-credentials: true (cookies, HTTP auth, client certificates).
+  bool allow_credentials = false;
+  bool enabled() const { return !allowed_origins.empty(); }
+};
 
 struct ServerOptions {
   CallLimits limits;
@@ -120,6 +148,18 @@ struct ServerOptions {
   // one gets GOAWAY(ENHANCE_YOUR_CALM, "too_many_pings") and the connection is closed.
   absl::Duration keepalive_min_time = kDefaultKeepaliveMinTime;
   bool keepalive_permit_without_calls = false;
+
+  // HTTP/1.1 on the same port (transport's allowHTTP1: a cleartext connection that does not
+  // open with the HTTP/2 preface, a TLS one that negotiates ALPN http/1.1), for gRPC-Web clients
+  // that cannot speak HTTP/2 (browsers over cleartext, curl, proxies). gRPC itself needs HTTP/2:
+  // over HTTP/1.1 it is refused (HTTP 505, grpc-status INTERNAL saying so). Sets
+  // http2.allowHTTP1.
+  bool allow_http1 = false;
+  // CORS for gRPC-Web calls from web pages (see CorsOptions); off by default. With it, an
+  // OPTIONS preflight from an allowed origin gets 204 (methods POST, GET), from another origin
+  // 403; gRPC-Web responses to an allowed origin carry access-control-allow-origin and
+  // access-control-expose-headers. Plain gRPC responses never do (no browser speaks it).
+  CorsOptions cors;
 };
 
 // The per-connection timeouts `options` asks for (the max_connection_* fields), for
@@ -176,6 +216,12 @@ class Server {
   // the owner keeps the session, its windows and its closing (Shutdown() does not see it).
   // A server that only serves such sessions never listens and may be made with a null loop.
   void ServeSession(transport::ServerHttp2Session& session);
+  // The same for one HTTP/1.1 request of a connection served elsewhere (a transport::Http1Server
+  // of your own: sans-I/O tests, or a compat server that routes some paths here): `req` and
+  // `res` as its RequestEvents gives them. Listened servers do this themselves with
+  // allow_http1. Only gRPC-Web is served over HTTP/1.1.
+  void ServeHttp1Request(std::shared_ptr<transport::Http2ServerRequest> req,
+                         std::shared_ptr<transport::Http2ServerResponse> res);
 
   // Graceful stop: GOAWAY to every connection, no new calls; running calls have `grace` to
   // finish, then are cancelled. `done` runs once every connection is closed.
@@ -196,6 +242,11 @@ class Server {
   absl::Status Start(std::unique_ptr<transport::Http2Server> http2, const ListenAddress& address);
   void OnStream(std::shared_ptr<transport::ServerHttp2Stream> stream,
                 const transport::Headers& headers);
+  // OnStream's work for either exchange: `stream` (HTTP/2) or `exchange` (HTTP/1.1, whose
+  // `headers` then carry :method and :path too), exactly one set.
+  void StartCall(std::shared_ptr<transport::ServerHttp2Stream> stream,
+                 std::shared_ptr<transport::CompatStream> exchange,
+                 const transport::Headers& headers);
 
   transport::UvLoop* loop_;
   ServerOptions options_;
@@ -205,6 +256,9 @@ class Server {
   std::set<std::string> services_;
   std::vector<Service*> registered_;  // for the Service hooks (OnServiceRegistered, ...)
   std::unique_ptr<transport::Http2Server> http2_;
+  // allow_http1: the HTTP/1.1 connections' requests, and the server of those connections.
+  std::shared_ptr<transport::RequestEvents> http1_events_;
+  std::shared_ptr<transport::Http1Server> http1_;
   std::optional<transport::TlsOptions> listen_tls_;  // set by ListenTls, then read-only
   ServerSnapshot SnapshotOnLoop() const;
   std::set<std::weak_ptr<transport::ServerHttp2Session>,

@@ -117,6 +117,37 @@ ServerCall::ServerCall(std::shared_ptr<transport::ServerHttp2Stream> stream, std
   if (Accepts(peer_accepts_, request_compression_)) response_compression_ = request_compression_;
 }
 
+struct ServerCall::Http1 {
+  std::shared_ptr<transport::CompatStream> exchange;
+  transport::Headers headers;  // the request's fields, with :method and :path
+};
+
+ServerCall::ServerCall(std::shared_ptr<transport::CompatStream> exchange,
+                       transport::Headers request_headers, std::string method,
+                       std::optional<Metadata> client_metadata, CallLimits limits,
+                       Compression request_compression, CompressionSet peer_accepts)
+    : ServerCall(std::shared_ptr<transport::ServerHttp2Stream>(), std::move(method),
+                 std::move(client_metadata), limits, request_compression, peer_accepts) {
+  http1_ = std::make_unique<Http1>(Http1{std::move(exchange), std::move(request_headers)});
+}
+
+const transport::Headers& ServerCall::RequestHeaders() const {
+  return stream_ ? stream_->requestHeaders() : http1_->headers;
+}
+
+bool ServerCall::WriteBody(transport::SharedBuffer bytes) {
+  if (stream_) return stream_->write(std::move(bytes));
+  return http1_->exchange->write(std::string(bytes.view()), nullptr);
+}
+
+void ServerCall::EndBody() {
+  if (stream_) {
+    stream_->end();
+  } else {
+    http1_->exchange->end();
+  }
+}
+
 ServerCall::~ServerCall() {
   ReleaseCounters();  // (normally done when the stream closed)
   EndContext(absl::CancelledError("The parent call ended"));
@@ -159,7 +190,7 @@ Metadata& ServerCall::mutable_client_metadata() {
 const Metadata& ServerCall::client_metadata() const {
   if (!client_metadata_) {
     // The server checked at the start that these parse (only -bin values can fail).
-    auto parsed = Metadata::FromHeaderFields(stream_->requestHeaders(), /*skip_reserved=*/true);
+    auto parsed = Metadata::FromHeaderFields(RequestHeaders(), /*skip_reserved=*/true);
     client_metadata_ = parsed.ok() ? std::move(*parsed) : Metadata();
   }
   return *client_metadata_;
@@ -172,17 +203,20 @@ void ServerCall::Start(std::optional<absl::Time> deadline) {
   // other listeners (here and 'wantTrailers') can hold a plain pointer — which std::function
   // keeps in place, where a weak_ptr cost an allocation and a lock per listener.
   ServerCall* self = this;
-  // Owned chunks: the deframer keeps the bytes not parsed yet as slices of them.
-  stream_->onDataBuffer([self](const transport::SharedBuffer& data) { self->OnData(data); });
-  stream_->onEnd([self] { self->OnEnd(); });
-  stream_->onDrain([self] { self->FlushWrites(/*ok=*/true); });
-  auto keep = shared_from_this();
-  stream_->onClose([keep] { keep->OnClose(); });
-  loop_ = stream_->session()->loop();
+  if (http1_) {
+    StartHttp1(shared_from_this());
+  } else {
+    // Owned chunks: the deframer keeps the bytes not parsed yet as slices of them.
+    stream_->onDataBuffer([self](const transport::SharedBuffer& data) { self->OnData(data); });
+    stream_->onEnd([self] { self->OnEnd(); });
+    stream_->onDrain([self] { self->FlushWrites(/*ok=*/true); });
+    auto keep = shared_from_this();
+    stream_->onClose([keep] { keep->OnClose(); });
+    loop_ = stream_->session()->loop();
+  }
   deadline_ = deadline;
   if (deadline) {
-    transport::EventLoop* loop = stream_->session()->loop();
-    deadline_timer_ = loop->createTimer();
+    deadline_timer_ = loop_->createTimer();
     const absl::Duration left = *deadline - absl::Now();
     const uint64_t ms = left <= absl::ZeroDuration()
                             ? 0
@@ -200,18 +234,35 @@ void ServerCall::Start(std::optional<absl::Time> deadline) {
   }
 }
 
+void ServerCall::StartHttp1(std::shared_ptr<ServerCall> keep) {
+  ServerCall* self = this;  // as in Start(): the 'close' listener holds the call
+  // The exchange gives views; the deframer keeps what it has not parsed yet.
+  http1_->exchange->onData([self](std::string_view data) {
+    self->OnData(transport::SharedBuffer(std::string(data)));
+  });
+  http1_->exchange->onEnd([self] { self->OnEnd(); });
+  http1_->exchange->onDrain([self] { self->FlushWrites(/*ok=*/true); });
+  http1_->exchange->onClose([keep] { keep->OnClose(); });
+  loop_ = http1_->exchange->loop();
+}
+
 std::string ServerCall::authority() const {
-  const transport::Headers& headers = stream_->requestHeaders();
+  const transport::Headers& headers = RequestHeaders();
   if (auto a = headers.get(":authority")) return *a;
   return headers.get("host").value_or("");
 }
 
 const transport::Socket* ServerCall::transport_socket() const {
+  if (!stream_) return nullptr;  // HTTP/1.1: the exchange does not show its socket
   transport::Http2Session* s = stream_->session();
   return s != nullptr ? s->socket() : nullptr;
 }
 
 std::string ServerCall::peer() const {
+  if (http1_) {
+    const std::string address = http1_->exchange->remoteAddress();
+    return address.empty() ? "" : absl::StrCat(address, ":", http1_->exchange->remotePort());
+  }
   if (transport::Http2Session* s = stream_->session()) {
     if (transport::Socket* socket = s->socket()) {
       return absl::StrCat(socket->remoteAddress(), ":", socket->remotePort());
@@ -227,7 +278,7 @@ void ServerCall::CountActive(std::shared_ptr<size_t> active) {
 }
 
 void ServerCall::CountIn(std::shared_ptr<internal::ConnectionCounters> counters) {
-  if (counters_ || !counters) return;
+  if (counters_ || !counters || !stream_) return;
   counters_ = std::move(counters);
   counted_id_ = stream_->id();
   ++counters_->calls_started;
@@ -267,7 +318,14 @@ void ServerCall::OnCancel(std::function<void()> fn) {
 
 void ServerCall::OnData(const transport::SharedBuffer& data) {
   if (finished_ || cancelled_) return;
-  absl::Status error = deframer_.Feed(data);
+  absl::Status error;
+  if (protocol_) {
+    transport::SharedBuffer framed;
+    error = protocol_->DecodeRequest(data, framed);
+    if (error.ok()) error = FeedDecoded(framed);
+  } else {
+    error = deframer_.Feed(data);
+  }
   if (error.ok()) error = PullMessages();
   if (!error.ok()) {
     Fail(error);
@@ -314,6 +372,18 @@ void ServerCall::UpdateFlow() {
   // that is over reads on and drops what comes (OnData ignores it): a stream left paused with
   // unread DATA never ends, and never lets go of its call and connection.
   const bool full = BufferFull() && !finished_ && !cancelled_;
+  if (http1_) {
+    // HTTP/1.1: the connection stops reading while the exchange is paused (its own bound).
+    if (full != paused_) {
+      paused_ = full;
+      if (full) {
+        http1_->exchange->pause();
+      } else {
+        http1_->exchange->resume();
+      }
+    }
+    return;
+  }
   if (full && !paused_) {
     paused_ = true;
     stream_->pause();
@@ -334,7 +404,7 @@ void ServerCall::DropBuffered() {
   deframer_ = MessageDeframer(deframer_.max_message_size(), 0);
   deframer_.set_max_ready(1);
   UpdateFlow();
-  stream_->setRetainedBytes(0);
+  if (stream_) stream_->setRetainedBytes(0);
 }
 
 ServerCall::Received ServerCall::PopMessage() {
@@ -358,8 +428,22 @@ ServerCall::Received ServerCall::PopMessage() {
   return m;
 }
 
+absl::Status ServerCall::FeedDecoded(const transport::SharedBuffer& framed) {
+  return framed.empty() ? deframer_.status() : deframer_.Feed(framed);
+}
+
 void ServerCall::OnEnd() {
   request_ended_ = true;
+  if (protocol_ && !finished_ && !cancelled_) {
+    transport::SharedBuffer last;
+    absl::Status error = protocol_->EndRequest(last);
+    if (error.ok()) error = FeedDecoded(last);
+    if (error.ok()) error = PullMessages();
+    if (!error.ok()) {
+      Fail(error);
+      return;
+    }
+  }
   if (deframer_.HasPartial() && !finished_) {
     Fail(absl::InternalError("Request ended in the middle of a message"));
     return;
@@ -416,7 +500,53 @@ void ServerCall::DeliverReads() {
 
 // --- writing --------------------------------------------------------------------------------
 
+void ServerCall::RespondProtocolHeaders(bool end_stream, const absl::Status* trailers_only) {
+  Headers headers;
+  std::string body;
+  if (trailers_only) {
+    // The call ends before anything went out (or the protocol held it all): the protocol makes
+    // the whole response (gRPC-Web: Trailers-Only, the status in these headers).
+    Headers metadata, fields;
+    AddMetadata(metadata, initial_metadata_);
+    AddStatus(fields, *trailers_only);
+    AddMetadata(fields, trailing_metadata_);
+    protocol_->FinishUnsent(response_compression_, metadata, *trailers_only, fields, headers, body);
+  } else {
+    protocol_->ResponseHeaders(response_compression_, headers);
+    AddMetadata(headers, initial_metadata_);
+  }
+  for (const transport::HeaderField& f : protocol_->extra_headers()) headers.add(f.name, f.value);
+  headers_sent_ = true;
+  const bool end_now = end_stream && body.empty();
+  if (http1_) {
+    (void)http1_->exchange->respond(headers, {.endStream = end_now, .sendDate = false});
+  } else {
+    (void)stream_->respond(headers, {.endStream = end_now, .sendDate = false});
+  }
+  if (!body.empty()) {
+    (void)WriteBody(transport::SharedBuffer(std::move(body)));
+    if (end_stream) EndBody();
+  }
+  if (end_stream) ResetIfClientStillSending();
+}
+
+void ServerCall::EndProtocolBody(const absl::Status& status) {
+  Headers fields;
+  AddStatus(fields, status);
+  AddMetadata(fields, trailing_metadata_);
+  (void)WriteBody(transport::SharedBuffer(protocol_->EndOfBody(fields)));
+  EndBody();
+  ResetIfClientStillSending();
+}
+
 void ServerCall::RespondHeaders(bool end_stream, const absl::Status* trailers_only) {
+  if (protocol_) {
+    // A protocol that holds the response sends nothing before the end (FinishUnsent).
+    if (trailers_only || !protocol_->HoldsResponse()) {
+      RespondProtocolHeaders(end_stream, trailers_only);
+    }
+    return;
+  }
   ServerCall* self = this;  // alive while the stream has listeners (see Start)
   if (!trailers_only && initial_metadata_.empty()) {
     // The common case: a fixed block, sent without building and re-checking it.
@@ -461,6 +591,7 @@ void ServerCall::SendTrailers() {
 }
 
 void ServerCall::ResetIfClientStillSending() {
+  if (!stream_) return;  // HTTP/1.1 has no RST_STREAM: the connection reads the rest
   // The call is over before the client's END_STREAM: "it SHOULD follow with RST_STREAM(NO_ERROR)"
   // so that the client stops sending (it goes out after the status, in nghttp2's queue order).
   if (!request_ended_ && !stream_->closed()) {
@@ -501,7 +632,15 @@ void ServerCall::WriteFramed(transport::SharedBuffer framed, Awaitable<bool>& re
     counters_->message_bytes_sent += framed.size() - kMessagePrefixSize;
     if (loop_) counters_->last_message_sent_ms = loop_->now();
   }
-  if (stream_->write(std::move(framed))) {
+  if (protocol_) {
+    framed = protocol_->EncodeMessage(std::move(framed));
+    if (protocol_->HoldsResponse()) {  // kept by the protocol until FinishUnsent
+      result.state()->Complete(true);
+      return;
+    }
+  }
+  // (HTTP/2 inline: the hot path.)
+  if (stream_ ? stream_->write(std::move(framed)) : WriteBody(std::move(framed))) {
     if (++writes_without_yield_ > kWritesPerYield) {
       // A handler whose writes never wait (small messages drained within the turn) would
       // never leave the loop callback it runs in: every kWritesPerYield writes, the write
@@ -514,7 +653,7 @@ void ServerCall::WriteFramed(transport::SharedBuffer framed, Awaitable<bool>& re
     } else {
       result.state()->Complete(true);
     }
-  } else if (stream_->destroyed()) {
+  } else if (stream_ ? stream_->destroyed() : http1_->exchange->destroyed()) {
     // The write itself ended the stream (over the connection's memory budget, the transport
     // reset it): fail now, so the handler lets go of its response at once instead of holding
     // it until the stream's close event runs.
@@ -606,6 +745,8 @@ void ServerCall::FinishRaw(const absl::Status& status) {
   if (!headers_sent_) {
     // Nothing sent yet: Trailers-Only (one HEADERS frame with END_STREAM).
     RespondHeaders(/*end_stream=*/true, &status);
+  } else if (protocol_ && protocol_->StatusInBody()) {
+    EndProtocolBody(status);
   } else {
     stream_->end();  // → 'wantTrailers' → grpc-status in trailers
   }

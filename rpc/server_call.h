@@ -2,6 +2,8 @@
 // bytes. It turns the stream's DATA into messages (framing, decompression, size limit), sends
 // ours back, and ends the call with grpc-status in trailers — or alone in Trailers-Only when
 // nothing was sent yet. The typed API (service.h) is built on it; applications rarely use it.
+// The same call may speak another wire protocol (a CallProtocol, rpc/wire_protocol.h: gRPC-Web)
+// and run on an HTTP/1.1 exchange instead of an HTTP/2 stream (ServerOptions::allow_http1).
 //
 // Threading: the server's loop thread only. Lifetime: shared_ptr, held by the handler's objects
 // and by the stream's listeners until the call is over (finished or cancelled).
@@ -25,7 +27,10 @@
 #include "rpc/framing.h"
 #include "rpc/metadata.h"
 #include "rpc/task.h"
+#include "rpc/wire_protocol.h"
 #include "transport/buffer.h"
+#include "transport/compat/compat_stream.h"
+#include "transport/headers.h"
 #include "transport/stream.h"
 #include "transport/event_loop.h"
 #include "transport/fifo.h"
@@ -99,10 +104,22 @@ class ServerCall : public std::enable_shared_from_this<ServerCall>, public CallC
   ServerCall(std::shared_ptr<transport::ServerHttp2Stream> stream, std::string method,
              std::optional<Metadata> client_metadata, CallLimits limits,
              Compression request_compression, CompressionSet peer_accepts);
+  // The same call on an HTTP/1.1 exchange (ServerOptions::allow_http1), whose request fields
+  // are `request_headers`. It needs a CallProtocol (gRPC itself needs HTTP/2): HTTP/1.1 has no
+  // trailers a browser can read, and no RST_STREAM, so the status goes in the body.
+  ServerCall(std::shared_ptr<transport::CompatStream> exchange, transport::Headers request_headers,
+             std::string method, std::optional<Metadata> client_metadata, CallLimits limits,
+             Compression request_compression, CompressionSet peer_accepts);
   ~ServerCall();
   ServerCall(const ServerCall&) = delete;
   ServerCall& operator=(const ServerCall&) = delete;
 
+  // The call's wire protocol when it is not gRPC (rpc/wire_protocol.h): gRPC-Web, its text
+  // mode. Set by the server before Start(); without one the call speaks gRPC.
+  void SetProtocol(std::unique_ptr<CallProtocol> protocol) { protocol_ = std::move(protocol); }
+  WireProtocol protocol() const {
+    return protocol_ ? protocol_->protocol() : WireProtocol::kGrpc;
+  }
   // Starts reading the request stream and arms the deadline. Called once by the server.
   void Start(std::optional<absl::Time> deadline);
   // Interceptors (rpc/server_interceptor.h), installed by the server before Start(); null
@@ -201,6 +218,12 @@ class ServerCall : public std::enable_shared_from_this<ServerCall>, public CallC
   bool ShouldCompress(const WriteOptions& options) const;
   void WriteFramed(transport::SharedBuffer framed, Awaitable<bool>& result);
   void RespondHeaders(bool end_stream, const absl::Status* trailers_only);
+  // The same for a call with a CallProtocol (never static blocks, never HTTP trailers).
+  void RespondProtocolHeaders(bool end_stream, const absl::Status* trailers_only);
+  // A CallProtocol whose status goes in the body: the last bytes, then the end of the stream.
+  void EndProtocolBody(const absl::Status& status);
+  // Bytes from CallProtocol::DecodeRequest/EndRequest into the deframer.
+  absl::Status FeedDecoded(const transport::SharedBuffer& framed);
   // On 'wantTrailers': grpc-status (and grpc-message, trailing metadata) in trailers.
   void SendTrailers();
   void ResetIfClientStillSending();
@@ -223,7 +246,18 @@ class ServerCall : public std::enable_shared_from_this<ServerCall>, public CallC
                                      WriteOptions options,
                                      std::shared_ptr<Awaitable<bool>::State> out);
 
+  // The exchange the call runs on: an HTTP/2 stream (stream_), or an HTTP/1.1 exchange and its
+  // request fields (http1_; apart, so that HTTP/2 calls carry one null pointer for it). Exactly
+  // one is set.
   std::shared_ptr<transport::ServerHttp2Stream> stream_;
+  struct Http1;
+  std::unique_ptr<Http1> http1_;
+  void StartHttp1(std::shared_ptr<ServerCall> keep);
+  // Stream operations on either exchange.
+  bool WriteBody(transport::SharedBuffer bytes);
+  void EndBody();
+  const transport::Headers& RequestHeaders() const;
+  std::unique_ptr<CallProtocol> protocol_;  // null: gRPC (one branch per step)
   std::string method_;
   mutable std::optional<Metadata> client_metadata_;  // see the constructor
   Metadata initial_metadata_;

@@ -30,6 +30,10 @@ ABSL_FLAG(std::string, tls_cert, "", "PEM certificate file: serve TLS (ALPN h2) 
 ABSL_FLAG(std::string, tls_key, "", "PEM private key file for --tls_cert");
 ABSL_FLAG(std::string, tls_client_ca, "",
           "PEM CA file: require client certificates signed by it (mTLS; needs --tls_cert)");
+ABSL_FLAG(bool, allow_http1, false,
+          "also serve HTTP/1.1 on the port (gRPC-Web clients without HTTP/2)");
+ABSL_FLAG(std::vector<std::string>, cors_allowed_origins, {},
+          "origins whose web pages may call (CORS for gRPC-Web), e.g. https://app.example; * for any");
 ABSL_FLAG(std::string, bearer_token, "",
           "refuse calls without the metadata 'authorization: Bearer <this>'");
 
@@ -65,7 +69,10 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   h2rpc::transport::UvLoop loop;
   GreeterImpl greeter(absl::GetFlag(FLAGS_bearer_token));
-  h2rpc::rpc::Server server(&loop);
+  h2rpc::rpc::ServerOptions options;
+  options.allow_http1 = absl::GetFlag(FLAGS_allow_http1);
+  options.cors.allowed_origins = absl::GetFlag(FLAGS_cors_allowed_origins);
+  h2rpc::rpc::Server server(&loop, options);
   server.RegisterService(&greeter);
   // Health checking (grpc.health.v1: Kubernetes probes, load balancers) and server reflection
   // (grpcurl, `buf curl`), served by default; they cost nothing until asked.
