@@ -29,6 +29,34 @@ FIGURES = [
 ]
 
 IMPLS = [("h2rpc", "h2rpc"), ("grpcpp", "gRPC C++")]
+SERVERS = IMPLS + [("grpcgo", "grpc-go")]
+NDEBUG_NOTE = "Debian's gRPC C++ is built without NDEBUG (its debug checks cost it a few %)"
+CLIENT_BOUND = 0.9  # a client using this share of its CPU or more is the limit of its row
+
+
+def read_raw(path):
+    """values[(server, client, metric)] = [per-round values]; rows with no value are skipped."""
+    values = collections.defaultdict(list)
+    with open(path) as f:
+        for line in f:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) != 5 or parts[4] == "":
+                continue
+            _rnd, server, client, metric, value = parts
+            values[(server, client, metric)].append(float(value))
+    return values
+
+
+def read_failed(path):
+    """[(round, server, client, metric, reason)]: the runs run.sh threw out (no value recorded)."""
+    rows = []
+    if path and os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                parts = line.rstrip("\n").split("\t")
+                if len(parts) == 5:
+                    rows.append(tuple(parts))
+    return rows
 
 
 def fmt(v):
@@ -63,24 +91,19 @@ def main():
     for flag in ["raw", "commands", "out", "load_start", "load_end"]:
         ap.add_argument("--" + flag, required=True)
     ap.add_argument("--server_flags", default="")
+    ap.add_argument("--failed", default="")
     for flag in ["rounds", "duration", "warmup", "idle_conns", "server_cpu", "client_cpu", "elapsed",
                  "busy_poll_us"]:
         ap.add_argument("--" + flag, required=True)
     a = ap.parse_args()
 
-    # values[(server, client, metric)] = [per-round values]
-    values = collections.defaultdict(list)
-    with open(a.raw) as f:
-        for line in f:
-            parts = line.rstrip("\n").split("\t")
-            if len(parts) != 5 or parts[4] == "":
-                continue
-            rnd, server, client, metric, value = parts
-            values[(server, client, metric)].append(float(value))
+    values = read_raw(a.raw)
+    failed = read_failed(a.failed)
 
     def series(server, metric):
         for (s, _c, m), v in values.items():
-            if s == server and m == metric and (_c == server or _c in ("h2load", "idle_conns")):
+            own = "grpcpp" if server == "grpcgo" else server
+            if s == server and m == metric and (_c == own or _c in ("h2load", "idle_conns")):
                 return v
         return []
 
@@ -113,17 +136,23 @@ def main():
     w("")
     w("## Against the targets of issue 6")
     w("")
-    w("| figure | h2rpc | gRPC C++ | ratio | target | met |")
-    w("|---|---|---|---|---|---|")
+    w(f"Ratios against gRPC C++: {NDEBUG_NOTE}. n = rounds that survived (failed runs are "
+      "excluded, listed under \"Failed runs\").")
+    w("")
+    w("| figure | h2rpc | gRPC C++ | ratio | target | met | grpc-go | h2rpc / grpc-go | n (h2rpc/gRPC C++/grpc-go) |")
+    w("|---|---|---|---|---|---|---|---|---|")
     for metric, what, unit, target, direction in FIGURES:
         ours, theirs = median(series("h2rpc", metric)), median(series("grpcpp", metric))
+        go = median(series("grpcgo", metric))
+        goratio = f"{ours / go:.2f}×" if ours is not None and go else "—"
+        counts = "/".join(str(len(series(i, metric))) for i, _ in SERVERS)
         ratio = ours / theirs if ours is not None and theirs else None
         tgt = "—" if target is None else (("≥ " if direction == "ge" else "≤ ") + f"{target:g}×")
         met = "—"
         if target is not None and ratio is not None:
             met = "yes" if (ratio >= target if direction == "ge" else ratio <= target) else "**no**"
         w(f"| {what} ({unit}) | {fmt(ours)} | {fmt(theirs)} | "
-          f"{'—' if ratio is None else f'{ratio:.2f}×'} | {tgt} | {met} |")
+          f"{'—' if ratio is None else f'{ratio:.2f}×'} | {tgt} | {met} | {fmt(go)} | {goratio} | {counts} |")
     w("")
     floor_rt = median(series("tcp", "tcp_pingpong.ops_per_s"))
     grpc_pp = median(series("grpcpp", "pingpong_1x1.ops_per_s"))
@@ -144,13 +173,13 @@ def main():
     w("")
     w("| server | client | calls/s | p99 µs | client CPU µs/call |")
     w("|---|---|---|---|---|")
-    for server, sname in IMPLS:
+    for server, sname in SERVERS:
         for client, cname in IMPLS:
             get = lambda f: median(values.get((server, client, f"client_unary_8x32.{f}"), []))  # noqa: E731
             w(f"| {sname} | {cname} | {fmt(get('ops_per_s'))} | {fmt(get('p99_us'))} | "
               f"{fmt(get('client_cpu_us_per_op'))} |")
     w("")
-    for server, sname in IMPLS:
+    for server, sname in SERVERS:
         ours = median(values.get((server, "h2rpc", "client_unary_8x32.ops_per_s"), []))
         theirs = median(values.get((server, "grpcpp", "client_unary_8x32.ops_per_s"), []))
         ocpu = median(values.get((server, "h2rpc", "client_unary_8x32.client_cpu_us_per_op"), []))
@@ -164,12 +193,37 @@ def main():
     w("")
     w("| server | client | MB/s | client CPU µs/msg | server CPU µs/msg |")
     w("|---|---|---|---|---|")
-    for server, sname in IMPLS:
+    for server, sname in SERVERS:
         for client, cname in IMPLS:
             get = lambda f: median(values.get((server, client, f"streaming_64KiB_1x1.{f}"), []))  # noqa: E731
             w(f"| {sname} | {cname} | {fmt(get('mb_per_s'))} | {fmt(get('client_cpu_us_per_op'))} | "
               f"{fmt(get('server_cpu_us_per_op'))} |")
     w("")
+    conc = [(shape, server, sname, client, cname)
+            for shape in ("8x32", "64x1") for server, sname in SERVERS for client, cname in IMPLS
+            if values.get((server, client, f"pingpong_{shape}.ops_per_s"))]
+    if conc:
+        w("## Concurrent ping-pong")
+        w("")
+        w("Bidirectional streams, each with one message in flight (request, response, next "
+          "request): 8 channels × 32 streams and 64 channels × 1 stream, every client against every "
+          "server. Client CPU = the client's CPU per message × messages/s (share of its one CPU): "
+          f"at ≥ {CLIENT_BOUND:.0%} the client, not the server, is the limit (\"client-bound\"). "
+          "Server CPU per message: the server's run time over the run / the messages. "
+          f"{NDEBUG_NOTE}.")
+        w("")
+        w("| streams | server | client | msg/s (median) | msg/s per round | client CPU | server CPU µs/msg | p99 µs | |")
+        w("|---|---|---|---|---|---|---|---|---|")
+        for shape, server, sname, client, cname in conc:
+            get = lambda f: values.get((server, client, f"pingpong_{shape}.{f}"), [])  # noqa: E731
+            rate, cpu = median(get("ops_per_s")), median(get("client_cpu_us_per_op"))
+            util = rate * cpu / 1e6 if rate and cpu else None
+            bound = "client-bound" if util is not None and util >= CLIENT_BOUND else ""
+            w(f"| {shape.replace('x', ' × ')} | {sname} | {cname} | {fmt(rate)} | "
+              f"{', '.join(fmt(v) for v in get('ops_per_s'))} | "
+              f"{'—' if util is None else f'{util:.0%}'} | {fmt(median(get('server_cpu_us_per_op')))} | "
+              f"{fmt(median(get('p99_us')))} | {bound} |")
+        w("")
     floor = median(series("tcp", "tcp_pingpong.ops_per_s"))
     if floor:
         w("## Latency: the floor under it")
@@ -229,7 +283,8 @@ def main():
             w("|---|---|---|---|---|")
             for r in paced:
                 for impl, name in (("h2rpc_nopoll", "h2rpc, idle polling off"),
-                                   ("h2rpc", "h2rpc, default (adaptive)"), ("grpcpp", "gRPC C++")):
+                                   ("h2rpc", "h2rpc, default (adaptive)"), ("grpcpp", "gRPC C++"),
+                                   ("grpcgo", "grpc-go")):
                     g = lambda f: median(series(impl, f"paced_{r}.{f}"))  # noqa: E731
                     w(f"| {r:,} calls/s | {name} | {fmt(g('server_cpu_pct'))} | "
                       f"{fmt(g('cpu_us_per_req'))} | {fmt(g('mean_us'))} |")
@@ -262,6 +317,20 @@ def main():
                 rel = rps / scale[(impl, 1)] if rps and scale[(impl, 1)] else None
                 w(f"| {name} | {loops} | {fmt(rps)} | {fmt(cpu)} | {'—' if rel is None else f'{rel:.2f}×'} |")
         w("")
+    w("## Failed runs")
+    w("")
+    if failed:
+        w("A run with errors, no result, or a server no longer answering with grpc-status 0 records "
+          "no value: it is excluded from the medians above (which are over the surviving rounds) and "
+          "listed here.")
+        w("")
+        w("| round | server | client | metric | reason |")
+        w("|---|---|---|---|---|")
+        for rnd, server, client, metric, reason in failed:
+            w(f"| {rnd} | {server} | {client} | {metric} | {reason.replace('|', '/')} |")
+    else:
+        w("None: every run of every round succeeded (errors = 0, grpc-status 0 checked).")
+    w("")
     w("## Every round")
     w("")
     w("| metric | server | client | values per round |")
