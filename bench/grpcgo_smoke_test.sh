@@ -38,8 +38,8 @@ wait $pid 2>/dev/null
 pid=""
 cat "$log"
 stats=$(grep '^stats:' "$log")
-ok=$(sed -n 's/^stats: ok=\([0-9]*\) not_ok=\([0-9]*\)$/\1/p' <<<"$stats")
-bad=$(sed -n 's/^stats: ok=\([0-9]*\) not_ok=\([0-9]*\)$/\2/p' <<<"$stats")
+ok=$(sed -n "s/^stats: ok=\([0-9]*\) not_ok=\([0-9]*\) cancelled=[0-9]*$/\1/p" <<<"$stats")
+bad=$(sed -n "s/^stats: ok=\([0-9]*\) not_ok=\([0-9]*\) cancelled=[0-9]*$/\2/p" <<<"$stats")
 { [ -n "$ok" ] && [ "$ok" -gt 0 ] && [ "$bad" = 0 ]; } || { echo "FAIL stats: $stats"; fail=1; }
 grep -q '^grpcgo: stopped' "$log" || { echo "FAIL no graceful stop"; fail=1; }
 [ $fail -eq 0 ] && echo ok

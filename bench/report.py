@@ -34,15 +34,20 @@ NDEBUG_NOTE = "Debian's gRPC C++ is built without NDEBUG (its debug checks cost 
 CLIENT_BOUND = 0.9  # a client using this share of its CPU or more is the limit of its row
 
 
-def read_raw(path):
-    """values[(server, client, metric)] = [per-round values]; rows with no value are skipped."""
+def read_raw(path, failed=()):
+    """values[(server, client, metric)] = [per-round values]; rows with no value are skipped, and
+    so are all of a server's rows of a round when a failed run names it with metric "*" (its
+    --stats count at exit showed calls that went wrong: none of that round's figures count)."""
+    broken = {(f[0], f[1]) for f in failed if f[3] == "*"}
     values = collections.defaultdict(list)
     with open(path) as f:
         for line in f:
             parts = line.rstrip("\n").split("\t")
             if len(parts) != 5 or parts[4] == "":
                 continue
-            _rnd, server, client, metric, value = parts
+            rnd, server, client, metric, value = parts
+            if (rnd, server) in broken:
+                continue
             values[(server, client, metric)].append(float(value))
     return values
 
@@ -97,8 +102,8 @@ def main():
         ap.add_argument("--" + flag, required=True)
     a = ap.parse_args()
 
-    values = read_raw(a.raw)
     failed = read_failed(a.failed)
+    values = read_raw(a.raw, failed)
 
     def series(server, metric):
         for (s, _c, m), v in values.items():
@@ -322,7 +327,8 @@ def main():
     if failed:
         w("A run with errors, no result, or a server no longer answering with grpc-status 0 records "
           "no value: it is excluded from the medians above (which are over the surviving rounds) and "
-          "listed here.")
+          "listed here. Metric `*`: the server's own count at exit (`--stats`) showed calls that "
+          "went wrong, so all its rows of that round are excluded.")
         w("")
         w("| round | server | client | metric | reason |")
         w("|---|---|---|---|---|")

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """report_test: bench/report.py on a fixture (bench/testdata/raw.tsv, failed.tsv) in which gRPC
 C++'s round 2 of unary 0 B failed: that run is excluded from the median (96k and 98k → 97,000,
-not a median with a 0 in it), counted (n = 3/2/3) and listed under "Failed runs"; grpc-go has its
-column; the concurrent ping-pong row whose client used ≥ 90 % of its CPU is marked client-bound.
+not a median with a 0 in it), counted and listed under "Failed runs"; grpc-go's round 3 is thrown
+out whole (metric "*": its --stats count showed failed calls), so its 150k is not in its median
+(111k and 115k → 113,000; n = 3/2/2); the concurrent ping-pong row whose client used ≥ 90 % of its CPU is marked client-bound.
     report_test.py REPORT_PY TESTDATA_DIR
 """
 import os
@@ -42,19 +43,23 @@ class ReportTest(unittest.TestCase):
         self.assertEqual(cells[3], f"{260000 / 97000:.2f}×")
         self.assertEqual(cells[6], "113,000")
         self.assertEqual(cells[7], f"{260000 / 113000:.2f}×")
-        self.assertEqual(cells[8], "3/2/3")
+        self.assertEqual(cells[8], "3/2/2")
 
     def test_failed_run_listed(self):
         section = self.md.split("## Failed runs")[1].split("## ")[0]
         self.assertIn("| 2 | grpcpp | h2load | h2load_unary_0B | h2load: requests: 10 total, 0 succeeded", section)
+        self.assertIn("| 3 | grpcgo | * | * | server stats: stats: ok=10 not_ok=2", section)
 
     def test_no_failures_says_none(self):
         empty = os.path.join(tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR")), "failed.tsv")
         open(empty, "w").close()
         md = run_report(os.path.join(DATA, "raw.tsv"), empty)
         self.assertIn("None: every run of every round succeeded", md)
-        # Without the failure list the broken round is still absent: the raw file has no value.
-        self.assertIn("| 97,000 |", row(md, "| unary 0 B, h2load"))
+        # Without the failure list the failed run is still absent (the raw file has no value for
+        # it), but grpc-go's round 3 counts again: 111k, 115k, 150k → 115,000.
+        cells = [c.strip() for c in row(md, "| unary 0 B, h2load").split("|")[1:-1]]
+        self.assertEqual(cells[2], "97,000")
+        self.assertEqual(cells[6], "115,000")
 
     def test_client_bound_marked(self):
         pp = row(self.md, "| 8 × 32 | h2rpc | h2rpc |")

@@ -12,7 +12,10 @@
 # latency runs), SCALING (1: the --loops=1/2 runs), BAZEL (bazel), OUT (bench/RESULTS.md),
 # KEEP_BAZEL=1 to leave the Bazel server running after the build (it is shut down by default, so
 # it does not sit on memory and CPU while we measure), GRPCGO (1: grpc-go's server in every server
-# row; 0 leaves it out), PINGPONG_CONC (1: the concurrent ping-pong rows 8×32 and 64×1).
+# row; 0 leaves it out), PINGPONG_CONC (1: the concurrent ping-pong rows 8×32 and 64×1), STATS
+# (1: the main rows' h2rpc and grpc-go servers run with --stats, a per-call status counter, and a
+# server that ended a call with a status other than OK or CANCELLED, or counted fewer OK calls
+# than h2load's successes, has all its rows of that round thrown out).
 #
 # A run that fails (h2load errors, a client's errors != 0, no output, a server answering without
 # grpc-status 0) records no value: it goes to $work/failed.tsv (round, server, client, metric,
@@ -36,6 +39,7 @@ OUT=${OUT:-bench/RESULTS.md}
 H2RPC_SERVER_FLAGS=${H2RPC_SERVER_FLAGS-}
 GRPCGO=${GRPCGO:-1}
 PINGPONG_CONC=${PINGPONG_CONC:-1}
+STATS=${STATS:-1}
 
 die() { echo "bench: $*" >&2; exit 1; }
 for tool in h2load taskset /usr/bin/python3; do
@@ -116,6 +120,7 @@ start_server() {
   [ "$impl" = h2rpc ] && cmd+=($H2RPC_SERVER_FLAGS)
   # shellcheck disable=SC2206
   [ -n "${server_extra:-}" ] && cmd+=($server_extra)
+  [ -n "${server_stats:-}" ] && [ "$impl" != grpcpp ] && cmd+=(--stats)
   log_cmd "${cmd[*]}"
   : >"$log"  # the child truncates it only once it runs: never read a stale "listening"
   "${cmd[@]}" >"$log" 2>&1 &
@@ -185,6 +190,7 @@ h2load_unary() {
     return
   fi
   record "$impl" h2load "h2load_$label.rps" "$rps"
+  h2ok[$impl]=$((${h2ok[$impl]:-0} + ok))
   record "$impl" h2load "h2load_$label.cpu_us_per_req" \
     "$(awk -v d=$((t1 - t0)) -v n="$ok" -v hz="$clk_tck" 'BEGIN {printf "%.3f", d * 1e6 / hz / n}')"
 }
@@ -293,6 +299,29 @@ rss_per_conn() {
   stop_server "$rss_pid"
 }
 
+# h2load's successful requests per server in this round's main rows (measured runs only).
+declare -A h2ok
+# stop_main IMPL: stops the main rows' server of IMPL; with --stats, checks its count: a call
+# that ended with another status than OK (or the client's CANCELLED), or fewer OK calls than
+# h2load counted, throws out all of IMPL's rows of this round (report.py: metric "*").
+stop_main() {
+  local impl=$1 log=$work/srv_$1.log
+  stop_server "$(pid_of "$impl")"
+  [ "$STATS" = 1 ] && [ "$impl" != grpcpp ] || return 0
+  local line ok bad
+  line=$(grep -a '^stats:' "$log" | tail -1)
+  ok=$(sed -n 's/^stats: ok=\([0-9]*\) not_ok=\([0-9]*\).*/\1/p' <<<"$line")
+  bad=$(sed -n 's/^stats: ok=\([0-9]*\) not_ok=\([0-9]*\).*/\2/p' <<<"$line")
+  if [ -z "$ok" ]; then
+    record_failed "$impl" "*" "*" "no stats line at exit (crashed or hung?)"
+  elif [ "$bad" != 0 ]; then
+    record_failed "$impl" "*" "*" "server stats: $line (calls ended with an error status)"
+  elif [ "$ok" -lt "${h2ok[$impl]:-0}" ]; then
+    record_failed "$impl" "*" "*" "server stats: $line, fewer OK calls than h2load's ${h2ok[$impl]} successes"
+  fi
+  return 0
+}
+
 # The running servers of the main rows, one per implementation: srv_IMPL_pid, srv_IMPL_port.
 pid_of() { local v=srv_$1_pid; echo "${!v}"; }
 port_of() { local v=srv_$1_port; echo "${!v}"; }
@@ -309,7 +338,10 @@ for round in $(seq "$ROUNDS"); do
   corder=(h2rpc grpcpp)
   ((round % 2)) || corder=(grpcpp h2rpc)
   echo "bench: round $round/$ROUNDS (${order[*]})"
+  h2ok=()
+  server_stats=$STATS
   for s in "${order[@]}"; do start_server "$s" "srv_$s"; done
+  server_stats=
 
   # h2load sees only :status: each server's h2load rows are checked for grpc-status 0 before
   # (here) and after (in h2load_unary) the run.
@@ -362,7 +394,7 @@ for round in $(seq "$ROUNDS"); do
       done
     done
   fi
-  for s in "${order[@]}"; do stop_server "$(pid_of "$s")"; done
+  for s in "${order[@]}"; do stop_main "$s"; done
   for s in "${order[@]}"; do rss_per_conn "$s"; done
 
   # h2rpc with idle polling off on both sides (--adaptive_poll_max_us=0: Node's always-sleep

@@ -10,7 +10,8 @@
 //	grpcgo --port=0 [--host=127.0.0.1] [--stats]
 //
 // Prints "listening PORT"; SIGINT/SIGTERM stop it gracefully ("grpcgo: stopped"; with --stats,
-// first "stats: ok=N not_ok=M", the calls that ended with grpc-status 0 and the others).
+// first "stats: ok=N not_ok=M cancelled=C": calls that ended with grpc-status 0, with another
+// status, and cancelled by the client, as bench_server --stats).
 // Built offline by run.sh from Debian's golang-google-grpc-dev (GO111MODULE=off, GOPATH with
 // /usr/share/gocode), with the stubs protoc-gen-go generates from grpc-proto's
 // grpc/testing/benchmark_service.proto into the package h2rpcbench/grpc_testing.
@@ -35,11 +36,14 @@ import (
 	pb "h2rpcbench/grpc_testing"
 )
 
-var okCalls, notOkCalls int64
+var okCalls, notOkCalls, cancelledCalls int64
 
-// count records how a call ended: grpc-status 0 or not (what --stats prints).
+// count records how a call ended: grpc-status 0, cancelled by the client, or another status
+// (what --stats prints).
 func count(err error) error {
-	if status.Code(err) == codes.OK {
+	if status.Code(err) == codes.Canceled {
+		atomic.AddInt64(&cancelledCalls, 1)
+	} else if status.Code(err) == codes.OK {
 		atomic.AddInt64(&okCalls, 1)
 	} else {
 		atomic.AddInt64(&notOkCalls, 1)
@@ -83,9 +87,9 @@ func (server) StreamingFromServer(req *pb.SimpleRequest, s pb.BenchmarkService_S
 	r := response(req)
 	for {
 		if err := s.Send(r); err != nil {
-			// The client cancelling is how this call ends: not a failure of the server.
-			if status.Code(err) == codes.Canceled || s.Context().Err() != nil {
-				return count(nil)
+			// The client cancelling is how this call ends.
+			if s.Context().Err() != nil {
+				return count(status.Error(codes.Canceled, "cancelled by the client"))
 			}
 			return count(err)
 		}
@@ -138,7 +142,7 @@ func (server) StreamingBothWays(s pb.BenchmarkService_StreamingBothWaysServer) e
 		}
 		if err := s.Send(r); err != nil {
 			if s.Context().Err() != nil {
-				return count(nil)
+				return count(status.Error(codes.Canceled, "cancelled by the client"))
 			}
 			return count(err)
 		}
@@ -167,7 +171,8 @@ func main() {
 		os.Exit(1)
 	}
 	if *stats {
-		fmt.Printf("stats: ok=%d not_ok=%d\n", atomic.LoadInt64(&okCalls), atomic.LoadInt64(&notOkCalls))
+		fmt.Printf("stats: ok=%d not_ok=%d cancelled=%d\n", atomic.LoadInt64(&okCalls),
+			atomic.LoadInt64(&notOkCalls), atomic.LoadInt64(&cancelledCalls))
 	}
 	fmt.Println("grpcgo: stopped")
 }
