@@ -12,7 +12,7 @@ PACKAGES=(
   libnghttp2-dev libssl-dev openssl libuv1-dev zlib1g-dev libabsl-dev libhttp-parser-dev
   libprotobuf-dev libprotoc-dev protobuf-compiler
   googletest libgtest-dev libgmock-dev
-  nghttp2-client curl python3-h2 python3-grpcio
+  nghttp2-client nghttp2-server curl python3-h2 python3-grpcio
   libgrpc++-dev protobuf-compiler-grpc grpc-proto
   util-linux procps
   golang-go golang-google-grpc-dev golang-goprotobuf-dev

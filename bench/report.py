@@ -52,6 +52,80 @@ def read_raw(path, failed=()):
     return values
 
 
+def read_rounds(path, failed=()):
+    """by_round[(server, client, metric)] = {round: value}, with read_raw's exclusions."""
+    broken = {(f[0], f[1]) for f in failed if f[3] == "*"}
+    out = collections.defaultdict(dict)
+    with open(path) as f:
+        for line in f:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) != 5 or parts[4] == "" or (parts[0], parts[1]) in broken:
+                continue
+            out[(parts[1], parts[2], parts[3])][parts[0]] = float(parts[4])
+    return out
+
+
+def ratio_rounds(by_round, a, b):
+    """[(round, a/b)] for the rounds in which both keys have a value."""
+    ra, rb = by_round.get(a, {}), by_round.get(b, {})
+    return [(r, ra[r] / rb[r]) for r in sorted(ra, key=int) if r in rb and rb[r]]
+
+
+def issue18_rows(values, by_round):
+    """The targets of issue 18: (figure, measured, target, met) with met "yes", "**no**" or "—"."""
+    med = lambda k: statistics.median(values[k]) if values.get(k) else None  # noqa: E731
+    rows = []
+
+    def ratio(what, a, b, target, ge=True):
+        x, y = med(a), med(b)
+        r = x / y if x is not None and y else None
+        met = "—" if r is None else ("yes" if (r >= target if ge else r <= target) else "**no**")
+        rows.append((what, "—" if r is None else f"{r:.2f}×", ("≥ " if ge else "≤ ") + f"{target:g}×", met))
+
+    for label, name in (("unary_0B", "unary 0 B"), ("unary_1KiB", "unary 1 KiB")):
+        k = lambda s: (s, "h2load", f"h2load_{label}.rps")  # noqa: E731
+        ratio(f"{name} req/s, h2rpc / gRPC C++", k("h2rpc"), k("grpcpp"), 3)
+        ratio(f"{name} req/s, h2rpc / grpc-go", k("h2rpc"), k("grpcgo"), 2)
+        ratio(f"{name} req/s, h2rpc / nghttpd's POST ceiling", k("h2rpc"), k("nghttpd"), 0.6)
+    pp = lambda s, c: (s, c, "pingpong_8x32.ops_per_s")  # noqa: E731
+    ratio("ping-pong 8 × 32 msg/s, h2rpc's client: h2rpc / grpc-go server", pp("h2rpc", "h2rpc"),
+          pp("grpcgo", "h2rpc"), 2)
+    ratio("ping-pong 8 × 32 msg/s, h2rpc's client: h2rpc / gRPC C++ server", pp("h2rpc", "h2rpc"),
+          pp("grpcpp", "h2rpc"), 5)
+    per = ratio_rounds(by_round, pp("h2rpc", "grpcpp"), pp("grpcpp", "grpcpp"))
+    rows.append(("ping-pong 8 × 32, gRPC C++'s client: h2rpc (default polling) / gRPC C++ server, every round",
+                 ", ".join(f"{r:.2f}×" for _, r in per) or "—", "≥ 1× in every round",
+                 "—" if not per else ("yes" if all(r >= 1 for _, r in per) else "**no**")))
+    ratio("same-policy p99, 1 call in flight (busy polling both sides), h2rpc / gRPC C++",
+          ("h2rpc", "h2rpc", "latency_unary_1x1_busy.p99_us"),
+          ("grpcpp", "grpcpp", "latency_unary_1x1_busy.p99_us"), 0.7, ge=False)
+    ratio("same-policy p99, 1 call in flight (both loops sleeping: h2rpc polling off), h2rpc / gRPC C++",
+          ("h2rpc", "h2rpc", "latency_unary_1x1_nopoll.p99_us"),
+          ("grpcpp", "grpcpp", "latency_unary_1x1.p99_us"), 0.7, ge=False)
+    ratio("same-policy ping-pong 1 stream (busy polling both sides), h2rpc / gRPC C++",
+          ("h2rpc", "h2rpc", "pingpong_1x1_busy.ops_per_s"),
+          ("grpcpp", "grpcpp", "pingpong_1x1_busy.ops_per_s"), 1.5)
+    ratio("same-policy ping-pong 1 stream (both loops sleeping: h2rpc polling off), h2rpc / gRPC C++",
+          ("h2rpc", "h2rpc", "pingpong_1x1_nopoll.ops_per_s"),
+          ("grpcpp", "grpcpp", "pingpong_1x1.ops_per_s"), 1.5)
+    st = lambda s, f: (s, s, f"streaming_64KiB_1x1.{f}")  # noqa: E731
+    per = ratio_rounds(by_round, st("h2rpc", "mb_per_s"), st("grpcpp", "mb_per_s"))
+    rows.append(("64 KiB server streaming MB/s, own clients, h2rpc / gRPC C++, every round",
+                 ", ".join(f"{r:.2f}×" for _, r in per) or "—", "≥ 1.3× in every round",
+                 "—" if not per else ("yes" if all(r >= 1.3 for _, r in per) else "**no**")))
+    ratio("64 KiB streaming client CPU per message, h2rpc / gRPC C++",
+          st("h2rpc", "client_cpu_us_per_op"), st("grpcpp", "client_cpu_us_per_op"), 0.8, ge=False)
+    ratio("64 KiB streaming server CPU per message, h2rpc / gRPC C++",
+          st("h2rpc", "server_cpu_us_per_op"), st("grpcpp", "server_cpu_us_per_op"), 0.8, ge=False)
+    rss = med(("h2rpc", "idle_conns", "rss_kib_per_conn"))
+    rows.append(("h2rpc RSS per idle connection", "—" if rss is None else f"{fmt(rss)} KiB", "≤ 8 KiB",
+                 "—" if rss is None else ("yes" if rss <= 8 else "**no**")))
+    rows.append(("h2rpc RSS per active connection", "not measured by make bench", "≤ 12 KiB", "—"))
+    rows.append(("server instructions per unary call (callgrind)", "bench/PROFILE.md (bench/profile.sh)",
+                 "≤ 20k", "—"))
+    return rows
+
+
 def read_failed(path):
     """[(round, server, client, metric, reason)]: the runs run.sh threw out (no value recorded)."""
     rows = []
@@ -104,6 +178,7 @@ def main():
 
     failed = read_failed(a.failed)
     values = read_raw(a.raw, failed)
+    by_round = read_rounds(a.raw, failed)
 
     def series(server, metric):
         for (s, _c, m), v in values.items():
@@ -139,6 +214,27 @@ def main():
       "round runs every measurement on both servers back to back (order alternating between rounds), "
       "so only ratios within this run mean anything.")
     w("")
+    w("## Against the targets of issue 18 (headline: same-policy figures)")
+    w("")
+    w("Medians over the surviving rounds (failed runs: \"Failed runs\" below). \"Same policy\" "
+      "compares loops that wait the same way: busy polling on both sides, or both sleeping (h2rpc "
+      "with idle polling off); h2rpc's default (adaptive idle polling) is in the tables below with "
+      f"its CPU cost (\"Idle polling: what it costs\": sparse and paced rows). {NDEBUG_NOTE}.")
+    w("")
+    w("| figure | measured | target | met |")
+    w("|---|---|---|---|")
+    for what, measured, target, met in issue18_rows(values, by_round):
+        w(f"| {what} | {measured} | {target} | {met} |")
+    w("")
+    ng = {lbl: median(series("nghttpd", f"h2load_{lbl}.rps")) for lbl in ("unary_0B", "unary_1KiB")}
+    if any(ng.values()):
+        w("nghttpd's POST ceiling (`nghttpd --no-tls -n 1 --echo-upload`, the same HTTP/2 library "
+          "without gRPC, the same h2load 8 × 32 POSTs, on the server CPU): " +
+          "; ".join(f"{lbl.replace('unary_', 'unary ').replace('KiB', ' KiB').replace('0B', '0 B')} "
+                    f"{fmt(v)} req/s (server CPU "
+                    f"{fmt(median(series('nghttpd', f'h2load_{lbl}.cpu_us_per_req')))} µs/req)"
+                    for lbl, v in ng.items() if v) + ".")
+        w("")
     w("## Against the targets of issue 6")
     w("")
     w(f"Ratios against gRPC C++: {NDEBUG_NOTE}. n = rounds that survived (failed runs are "
@@ -176,13 +272,13 @@ def main():
       "Client CPU per call is the client process's CPU time (getrusage) over the measured time "
       "divided by the calls.")
     w("")
-    w("| server | client | calls/s | p99 µs | client CPU µs/call |")
-    w("|---|---|---|---|---|")
+    w("| server | client | calls/s | p99 µs | client CPU µs/call | server CPU µs/call |")
+    w("|---|---|---|---|---|---|")
     for server, sname in SERVERS:
         for client, cname in IMPLS:
             get = lambda f: median(values.get((server, client, f"client_unary_8x32.{f}"), []))  # noqa: E731
             w(f"| {sname} | {cname} | {fmt(get('ops_per_s'))} | {fmt(get('p99_us'))} | "
-              f"{fmt(get('client_cpu_us_per_op'))} |")
+              f"{fmt(get('client_cpu_us_per_op'))} | {fmt(get('server_cpu_us_per_op'))} |")
     w("")
     for server, sname in SERVERS:
         ours = median(values.get((server, "h2rpc", "client_unary_8x32.ops_per_s"), []))
@@ -196,13 +292,14 @@ def main():
     w("Server streaming, 64 KiB messages, 1 stream: every client against every server (MB/s; "
       "client and server CPU µs per message: each process's CPU time over the run / the messages).")
     w("")
-    w("| server | client | MB/s | client CPU µs/msg | server CPU µs/msg |")
-    w("|---|---|---|---|---|")
+    w("| server | client | MB/s | MB/s per round | client CPU µs/msg | server CPU µs/msg |")
+    w("|---|---|---|---|---|---|")
     for server, sname in SERVERS:
         for client, cname in IMPLS:
             get = lambda f: median(values.get((server, client, f"streaming_64KiB_1x1.{f}"), []))  # noqa: E731
-            w(f"| {sname} | {cname} | {fmt(get('mb_per_s'))} | {fmt(get('client_cpu_us_per_op'))} | "
-              f"{fmt(get('server_cpu_us_per_op'))} |")
+            rounds = values.get((server, client, "streaming_64KiB_1x1.mb_per_s"), [])
+            w(f"| {sname} | {cname} | {fmt(get('mb_per_s'))} | {', '.join(fmt(v) for v in rounds)} | "
+              f"{fmt(get('client_cpu_us_per_op'))} | {fmt(get('server_cpu_us_per_op'))} |")
     w("")
     conc = [(shape, server, sname, client, cname)
             for shape in ("8x32", "64x1") for server, sname in SERVERS for client, cname in IMPLS
