@@ -3,7 +3,7 @@
 # grpc-go 1.33 (Debian's, GOMAXPROCS=1 on SERVER_CPU), in one run, interleaved, several rounds; medians and ratios go to bench/RESULTS.md with the exact
 # commands. What each figure means: bench/README.md.
 #
-#   make bench                         # 3 rounds, 5 s per measurement (~6 min on 2 cores)
+#   make bench                         # 3 rounds, 5 s per measurement (~17 min on 2 cores)
 #   ROUNDS=5 DURATION=10 make bench
 #   BAZEL="bazel --output_base=/tmp/ob" make bench
 #
@@ -15,7 +15,8 @@
 # row; 0 leaves it out), PINGPONG_CONC (1: the concurrent ping-pong rows 8×32 and 64×1), STATS
 # (1: the main rows' h2rpc and grpc-go servers run with --stats, a per-call status counter, and a
 # server that ended a call with a status other than OK or CANCELLED, or counted fewer OK calls
-# than h2load's successes, has all its rows of that round thrown out).
+# than h2load's successes, has all its rows of that round thrown out), NGHTTPD (1: nghttpd
+# --echo-upload under the same h2load POSTs, the ceiling of the same HTTP/2 library).
 #
 # A run that fails (h2load errors, a client's errors != 0, no output, a server answering without
 # grpc-status 0) records no value: it goes to $work/failed.tsv (round, server, client, metric,
@@ -40,11 +41,13 @@ H2RPC_SERVER_FLAGS=${H2RPC_SERVER_FLAGS-}
 GRPCGO=${GRPCGO:-1}
 PINGPONG_CONC=${PINGPONG_CONC:-1}
 STATS=${STATS:-1}
+NGHTTPD=${NGHTTPD:-1}
 
 die() { echo "bench: $*" >&2; exit 1; }
-for tool in h2load taskset /usr/bin/python3; do
+for tool in h2load nghttp taskset /usr/bin/python3; do
   command -v "$tool" >/dev/null || die "needs $tool (Debian: nghttp2-client, util-linux, python3)"
 done
+[ "${NGHTTPD:-1}" = 1 ] && ! command -v nghttpd >/dev/null && die "needs nghttpd (Debian: nghttp2-server; NGHTTPD=0 skips it)"
 
 work=$(mktemp -d /tmp/h2rpc-bench.XXXXXX)
 pids=()
@@ -182,7 +185,7 @@ h2load_unary() {
   if [ -z "$rps" ] || [ -z "$ok" ] || [ "$ok" = 0 ] || [ "$bad" != 00 ]; then
     reason="h2load: $(grep -a '^requests:' <<<"$out" | head -1)"
     [ "$reason" = "h2load: " ] && reason="h2load: no result ($(tail -1 <<<"$out"))"
-  elif ! check_grpc_ok "$port" "$impl"; then
+  elif [ "$impl" != nghttpd ] && ! check_grpc_ok "$port" "$impl"; then
     reason="after the run the server no longer answers with grpc-status 0"
   fi
   if [ -n "$reason" ]; then
@@ -356,6 +359,26 @@ for round in $(seq "$ROUNDS"); do
       fi
     done
   done
+  # nghttpd's ceiling: nghttp2's own server, 1 worker, echoing the POSTed body back (not gRPC:
+  # no grpc-status to check; its 200s are what h2load counts), on SERVER_CPU.
+  if [ "$NGHTTPD" = 1 ]; then
+    ngport=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    ngcmd=(taskset -c "$SERVER_CPU" nghttpd --no-tls -n 1 --echo-upload "$ngport")
+    log_cmd "${ngcmd[*]}"
+    "${ngcmd[@]}" >"$work/nghttpd.log" 2>&1 &
+    ngpid=$!
+    pids+=("$ngpid")
+    for _ in $(seq 200); do
+      (exec 3<>"/dev/tcp/127.0.0.1/$ngport") 2>/dev/null && break
+      sleep 0.05
+    done
+    for label in unary_0B unary_1KiB; do
+      file=$work/req0.bin
+      [ "$label" = unary_1KiB ] && file=$work/req1k.bin
+      h2load_unary nghttpd "$ngpid" "$ngport" "$label" "$file"
+    done
+    stop_server "$ngpid"
+  fi
   # Each side with its own client (grpc-go: with gRPC C++'s, the client common to all).
   own() { [ "$1" = grpcgo ] && echo grpcpp || echo "$1"; }
   for s in "${order[@]}"; do
@@ -406,9 +429,9 @@ for round in $(seq "$ROUNDS"); do
   server_extra=
   start_server h2rpc ours
   client_extra=--adaptive_poll_max_us=0
-  client_run h2rpc h2rpc "$nopoll_port" latency_unary_1x1_nopoll unary 1 1 0 0 p50_us p99_us \
-    ops_per_s client_cpu_us_per_op
-  client_run h2rpc h2rpc "$nopoll_port" pingpong_1x1_nopoll pingpong 1 1 0 0 ops_per_s p50_us \
+  server_pid=$nopoll_pid client_run h2rpc h2rpc "$nopoll_port" latency_unary_1x1_nopoll unary 1 1 0 0 \
+    p50_us p99_us ops_per_s client_cpu_us_per_op
+  server_pid=$nopoll_pid client_run h2rpc h2rpc "$nopoll_port" pingpong_1x1_nopoll pingpong 1 1 0 0 ops_per_s p50_us \
     p99_us client_cpu_us_per_op
   server_pid=$nopoll_pid client_run h2rpc h2rpc "$nopoll_port" streaming_64KiB_1x1_nopoll \
     server_streaming 1 1 0 65536 mb_per_s client_cpu_us_per_op
@@ -445,11 +468,11 @@ for round in $(seq "$ROUNDS"); do
     start_server h2rpc srv_h2rpc
     start_server grpcpp srv_grpcpp
     for s in "${corder[@]}"; do
-      client_run "$s" "$s" "$(port_of "$s")" latency_unary_1x1_busy unary 1 1 0 0 p50_us p99_us \
+      server_pid=$(pid_of "$s") client_run "$s" "$s" "$(port_of "$s")" latency_unary_1x1_busy unary 1 1 0 0 p50_us p99_us \
         ops_per_s client_cpu_us_per_op
     done
     for s in "${corder[@]}"; do
-      client_run "$s" "$s" "$(port_of "$s")" pingpong_1x1_busy pingpong 1 1 0 0 ops_per_s p50_us \
+      server_pid=$(pid_of "$s") client_run "$s" "$s" "$(port_of "$s")" pingpong_1x1_busy pingpong 1 1 0 0 ops_per_s p50_us \
         p99_us client_cpu_us_per_op
     done
     stop_server "$srv_h2rpc_pid"
