@@ -228,8 +228,9 @@ def main():
     w("")
     ng = {lbl: median(series("nghttpd", f"h2load_{lbl}.rps")) for lbl in ("unary_0B", "unary_1KiB")}
     if any(ng.values()):
-        w("nghttpd's POST ceiling (`nghttpd --no-tls -n 1 --echo-upload`, the same HTTP/2 library "
-          "without gRPC, the same h2load 8 × 32 POSTs, on the server CPU): " +
+        w("nghttpd's POST ceiling (`nghttpd --no-tls -n 1 -d DOCROOT` serving the gRPC response as "
+          "a file at the gRPC path: the same HTTP/2 library without gRPC, the same h2load 8 × 32 "
+          "POSTs, on the server CPU): " +
           "; ".join(f"{lbl.replace('unary_', 'unary ').replace('KiB', ' KiB').replace('0B', '0 B')} "
                     f"{fmt(v)} req/s (server CPU "
                     f"{fmt(median(series('nghttpd', f'h2load_{lbl}.cpu_us_per_req')))} µs/req)"

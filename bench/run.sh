@@ -16,7 +16,8 @@
 # (1: the main rows' h2rpc and grpc-go servers run with --stats, a per-call status counter, and a
 # server that ended a call with a status other than OK or CANCELLED, or counted fewer OK calls
 # than h2load's successes, has all its rows of that round thrown out), NGHTTPD (1: nghttpd
-# --echo-upload under the same h2load POSTs, the ceiling of the same HTTP/2 library).
+# serving the gRPC response as a file under the same h2load POSTs: the ceiling of the same
+# HTTP/2 library).
 #
 # A run that fails (h2load errors, a client's errors != 0, no output, a server answering without
 # grpc-status 0) records no value: it goes to $work/failed.tsv (round, server, client, metric,
@@ -90,7 +91,7 @@ round=0
 record() { printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$1" "$2" "$3" "$4" >>"$raw"; }
 # A failed run: SERVER CLIENT METRIC REASON (no value is recorded for it).
 record_failed() {
-  printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$1" "$2" "$3" "$(tr '\t\n' '  ' <<<"$4" | cut -c1-200)" >>"$failed"
+  printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$1" "$2" "$3" "$(tr '\t\n' '  ' <<<"$4" | sed 's/ *$//' | cut -c1-200)" >>"$failed"
   echo "bench: round $round: $2 client against $1 ($3) FAILED, excluded: $4" >&2
 }
 # The exact command, once (round 1), with the binaries' directory shown as $BIN.
@@ -359,25 +360,42 @@ for round in $(seq "$ROUNDS"); do
       fi
     done
   done
-  # nghttpd's ceiling: nghttp2's own server, 1 worker, echoing the POSTed body back (not gRPC:
-  # no grpc-status to check; its 200s are what h2load counts), on SERVER_CPU.
+  # nghttpd's ceiling: nghttp2's own server, 1 worker, on SERVER_CPU, serving from a docroot the
+  # gRPC response (5-byte prefix + SimpleResponse) as a file at the gRPC path, for h2load's same
+  # POSTs: the HTTP/2 library without gRPC on top (--echo-upload would measure its temporary
+  # files: ~10× slower). Not gRPC: no grpc-status to check; its 200s are what h2load counts.
   if [ "$NGHTTPD" = 1 ]; then
-    ngport=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    ngcmd=(taskset -c "$SERVER_CPU" nghttpd --no-tls -n 1 --echo-upload "$ngport")
-    log_cmd "${ngcmd[*]}"
-    "${ngcmd[@]}" >"$work/nghttpd.log" 2>&1 &
-    ngpid=$!
-    pids+=("$ngpid")
-    for _ in $(seq 200); do
-      (exec 3<>"/dev/tcp/127.0.0.1/$ngport") 2>/dev/null && break
-      sleep 0.05
-    done
     for label in unary_0B unary_1KiB; do
-      file=$work/req0.bin
-      [ "$label" = unary_1KiB ] && file=$work/req1k.bin
+      file=$work/req0.bin size=0
+      [ "$label" = unary_1KiB ] && file=$work/req1k.bin size=1024
+      docroot=$work/docroot_$label
+      mkdir -p "$docroot/grpc.testing.BenchmarkService"
+      /usr/bin/python3 -c '
+import struct, sys
+n = int(sys.argv[2])
+def varint(v):
+    out = b""
+    while True:
+        out += bytes([(v & 0x7F) | (0x80 if v > 0x7F else 0)])
+        v >>= 7
+        if not v: return out
+payload = b"\x12" + varint(n) + bytes(n) if n else b""
+msg = b"\x0a" + varint(len(payload)) + payload if n else b""
+open(sys.argv[1], "wb").write(b"\x00" + struct.pack(">I", len(msg)) + msg)' \
+        "$docroot/grpc.testing.BenchmarkService/UnaryCall" "$size"
+      ngport=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+      ngcmd=(taskset -c "$SERVER_CPU" nghttpd --no-tls -n 1 -d "$docroot" "$ngport")
+      log_cmd "${ngcmd[*]}"
+      "${ngcmd[@]}" >"$work/nghttpd.log" 2>&1 &
+      ngpid=$!
+      pids+=("$ngpid")
+      for _ in $(seq 200); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$ngport") 2>/dev/null && break
+        sleep 0.05
+      done
       h2load_unary nghttpd "$ngpid" "$ngport" "$label" "$file"
+      stop_server "$ngpid"
     done
-    stop_server "$ngpid"
   fi
   # Each side with its own client (grpc-go: with gRPC C++'s, the client common to all).
   own() { [ "$1" = grpcgo ] && echo grpcpp || echo "$1"; }
