@@ -5,16 +5,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Build: compiler, Bazel, libraries. Tests: the real peers (nghttp2-client, curl, python3-h2,
-# python3-grpcio, gRPC C++, Node.js). Bench: taskset (util-linux), valgrind. Fuzzing (make fuzz):
-# clang 14 and its libFuzzer runtime.
+# python3-grpcio, gRPC C++, Node.js). Bench: taskset (util-linux), valgrind, grpc-go (Go, its
+# gRPC and protoc-gen-go: bench/grpcgo). Fuzzing (make fuzz): clang 14 and its libFuzzer runtime.
 PACKAGES=(
   g++ make bazel-bootstrap python3 ca-certificates
   libnghttp2-dev libssl-dev openssl libuv1-dev zlib1g-dev libabsl-dev libhttp-parser-dev
   libprotobuf-dev libprotoc-dev protobuf-compiler
   googletest libgtest-dev libgmock-dev
-  nghttp2-client curl python3-h2 python3-grpcio
+  nghttp2-client nghttp2-server curl python3-h2 python3-grpcio
   libgrpc++-dev protobuf-compiler-grpc grpc-proto
   util-linux procps
+  golang-go golang-google-grpc-dev golang-goprotobuf-dev
   clang-14 libfuzzer-14-dev
   nginx-light
 )

@@ -8,13 +8,16 @@
 //   StreamingFromClient  reads every request, then responds once (to the last one)
 //   StreamingBothWays    reads the first request, then writes responses while reading the rest
 //
-//   bench_server --port=0 [--loops=1] [--host=127.0.0.1]
+//   bench_server --port=0 [--loops=1] [--host=127.0.0.1] [--stats]
 //
 // Prints "listening PORT" once it accepts connections; SIGINT/SIGTERM stop it gracefully (so
-// that valgrind --tool=callgrind writes its profile).
+// that valgrind --tool=callgrind writes its profile). With --stats, a server interceptor counts
+// how each call ended and the server prints "stats: ok=N not_ok=M cancelled=C" (C: cancelled by the client) before stopping: `make bench`
+// compares it with h2load's count (h2load itself sees only :status, not grpc-status).
 #include <uv.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -29,6 +32,7 @@
 #include "examples/common/shutdown_signal.h"
 #include "grpc/testing/benchmark_service.h2rpc.h"
 #include "rpc/server.h"
+#include "rpc/server_interceptor.h"
 #include "transport/uv_loop.h"
 
 ABSL_FLAG(int, port, 0, "port to listen on (0 picks a free one; printed as 'listening PORT')");
@@ -39,6 +43,9 @@ ABSL_FLAG(int, max_concurrent_streams, 0,
 ABSL_FLAG(int, loops, 1,
           "event loops (threads), each with its own listening socket on the same port "
           "(SO_REUSEPORT); see bench/README.md, 'N cores'");
+ABSL_FLAG(bool, stats, false,
+          "count calls by their final status (a server interceptor) and print "
+          "'stats: ok=N not_ok=M cancelled=C' at exit");
 
 namespace {
 
@@ -129,6 +136,19 @@ class BenchmarkServiceImpl final : public grpc::testing::BenchmarkService::Servi
   }
 };
 
+// Calls by final status, over every loop (--stats).
+// Cancelled by the client (RST_STREAM, closed connection) is apart: it is how the benchmark
+// client ends its streams.
+std::atomic<uint64_t> g_ok{0}, g_not_ok{0}, g_cancelled{0};
+
+class CountStatus final : public h2rpc::rpc::ServerInterceptor {
+ public:
+  void OnFinish(h2rpc::rpc::ServerCall& call, absl::Status& status) override {
+    auto& counter = call.IsCancelled() ? g_cancelled : status.ok() ? g_ok : g_not_ok;
+    counter.fetch_add(1, std::memory_order_relaxed);
+  }
+};
+
 }  // namespace
 
 // One event loop, its own service and rpc::Server, on its own thread (bench/README.md, "N cores").
@@ -155,6 +175,11 @@ int main(int argc, char** argv) {
     options.http2.settings.maxConcurrentStreams = static_cast<uint32_t>(n);
   }
   options.reuse_port = loops > 1;
+  const bool stats = absl::GetFlag(FLAGS_stats);
+  if (stats) {
+    options.interceptors.push_back(
+        [](h2rpc::rpc::ServerCall&) { return std::make_unique<CountStatus>(); });
+  }
   const std::string host = absl::GetFlag(FLAGS_host);
   uint16_t port = static_cast<uint16_t>(absl::GetFlag(FLAGS_port));
   std::vector<std::unique_ptr<Worker>> workers;
@@ -192,6 +217,12 @@ int main(int argc, char** argv) {
   }
   workers[0]->loop.run();
   for (int i = 1; i < loops; ++i) workers[i]->thread.join();
+  if (stats) {
+    std::printf("stats: ok=%llu not_ok=%llu cancelled=%llu\n",
+                static_cast<unsigned long long>(g_ok.load()),
+                static_cast<unsigned long long>(g_not_ok.load()),
+                static_cast<unsigned long long>(g_cancelled.load()));
+  }
   std::printf("bench_server: stopped\n");
   return 0;
 }

@@ -3,7 +3,8 @@
 # (with 1 event loop, then with --loops=2, then 1 loop with busy polling on both sides, then 1
 # loop with idle polling off on both sides; the others keep the default adaptive polling), runs
 # bench_client for 1 s in each mode, and checks each JSON line reports ops > 0 and no errors, and
-# that the server stops gracefully on SIGTERM; then tcp_pingpong (the latency floor), blocking and
+# that the server stops gracefully on SIGTERM, its --stats line counting OK calls and none that
+# ended with another status than OK or the client's CANCELLED; then tcp_pingpong (the latency floor), blocking and
 # busy-polling. No performance assertion: this runs under sanitizers and on busy machines.
 #   bench_smoke_test.sh BENCH_SERVER BENCH_CLIENT TCP_PINGPONG
 set -u
@@ -52,7 +53,7 @@ window_ok() {
 fail=0
 for config in 1:0:-1 2:0:-1 1:100:-1 1:0:0; do
   IFS=: read -r loops busy adaptive <<<"$config"
-  start "$server" --port=0 --loops=$loops --busy_poll_us=$busy --adaptive_poll_max_us=$adaptive
+  start "$server" --port=0 --loops=$loops --busy_poll_us=$busy --adaptive_poll_max_us=$adaptive --stats
 
   # 4 channels: with 2 loops the kernel spreads the connections over both listening sockets.
   for mode in unary pingpong server_streaming client_streaming both_streaming; do
@@ -72,6 +73,11 @@ for config in 1:0:-1 2:0:-1 1:100:-1 1:0:0; do
   for _ in $(seq 200); do kill -0 $pid 2>/dev/null || break; sleep 0.05; done
   if kill -0 $pid 2>/dev/null; then echo "FAIL bench_server --loops=$loops did not stop on SIGTERM"; fail=1; fi
   grep -q "stopped" "$log" || { echo "FAIL no graceful stop (loops=$loops):"; cat "$log"; fail=1; }
+  stats=$(grep '^stats:' "$log")
+  echo "$config $stats"
+  if ! grep -Eq '^stats: ok=[1-9][0-9]* not_ok=0 cancelled=[0-9]+$' <<<"$stats"; then
+    echo "FAIL --stats (loops=$loops): '$stats'"; fail=1
+  fi
   wait $pid 2>/dev/null
   pid=""
 done

@@ -29,6 +29,113 @@ FIGURES = [
 ]
 
 IMPLS = [("h2rpc", "h2rpc"), ("grpcpp", "gRPC C++")]
+SERVERS = IMPLS + [("grpcgo", "grpc-go")]
+NDEBUG_NOTE = "Debian's gRPC C++ is built without NDEBUG (its debug checks cost it a few %)"
+CLIENT_BOUND = 0.9  # a client using this share of its CPU or more is the limit of its row
+
+
+def read_raw(path, failed=()):
+    """values[(server, client, metric)] = [per-round values]; rows with no value are skipped, and
+    so are all of a server's rows of a round when a failed run names it with metric "*" (its
+    --stats count at exit showed calls that went wrong: none of that round's figures count)."""
+    broken = {(f[0], f[1]) for f in failed if f[3] == "*"}
+    values = collections.defaultdict(list)
+    with open(path) as f:
+        for line in f:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) != 5 or parts[4] == "":
+                continue
+            rnd, server, client, metric, value = parts
+            if (rnd, server) in broken:
+                continue
+            values[(server, client, metric)].append(float(value))
+    return values
+
+
+def read_rounds(path, failed=()):
+    """by_round[(server, client, metric)] = {round: value}, with read_raw's exclusions."""
+    broken = {(f[0], f[1]) for f in failed if f[3] == "*"}
+    out = collections.defaultdict(dict)
+    with open(path) as f:
+        for line in f:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) != 5 or parts[4] == "" or (parts[0], parts[1]) in broken:
+                continue
+            out[(parts[1], parts[2], parts[3])][parts[0]] = float(parts[4])
+    return out
+
+
+def ratio_rounds(by_round, a, b):
+    """[(round, a/b)] for the rounds in which both keys have a value."""
+    ra, rb = by_round.get(a, {}), by_round.get(b, {})
+    return [(r, ra[r] / rb[r]) for r in sorted(ra, key=int) if r in rb and rb[r]]
+
+
+def issue18_rows(values, by_round):
+    """The targets of issue 18: (figure, measured, target, met) with met "yes", "**no**" or "—"."""
+    med = lambda k: statistics.median(values[k]) if values.get(k) else None  # noqa: E731
+    rows = []
+
+    def ratio(what, a, b, target, ge=True):
+        x, y = med(a), med(b)
+        r = x / y if x is not None and y else None
+        met = "—" if r is None else ("yes" if (r >= target if ge else r <= target) else "**no**")
+        rows.append((what, "—" if r is None else f"{r:.2f}×", ("≥ " if ge else "≤ ") + f"{target:g}×", met))
+
+    for label, name in (("unary_0B", "unary 0 B"), ("unary_1KiB", "unary 1 KiB")):
+        k = lambda s: (s, "h2load", f"h2load_{label}.rps")  # noqa: E731
+        ratio(f"{name} req/s, h2rpc / gRPC C++", k("h2rpc"), k("grpcpp"), 3)
+        ratio(f"{name} req/s, h2rpc / grpc-go", k("h2rpc"), k("grpcgo"), 2)
+        ratio(f"{name} req/s, h2rpc / nghttpd's POST ceiling", k("h2rpc"), k("nghttpd"), 0.6)
+    pp = lambda s, c: (s, c, "pingpong_8x32.ops_per_s")  # noqa: E731
+    ratio("ping-pong 8 × 32 msg/s, h2rpc's client: h2rpc / grpc-go server", pp("h2rpc", "h2rpc"),
+          pp("grpcgo", "h2rpc"), 2)
+    ratio("ping-pong 8 × 32 msg/s, h2rpc's client: h2rpc / gRPC C++ server", pp("h2rpc", "h2rpc"),
+          pp("grpcpp", "h2rpc"), 5)
+    per = ratio_rounds(by_round, pp("h2rpc", "grpcpp"), pp("grpcpp", "grpcpp"))
+    rows.append(("ping-pong 8 × 32, gRPC C++'s client: h2rpc (default polling) / gRPC C++ server, every round",
+                 ", ".join(f"{r:.2f}×" for _, r in per) or "—", "≥ 1× in every round",
+                 "—" if not per else ("yes" if all(r >= 1 for _, r in per) else "**no**")))
+    ratio("same-policy p99, 1 call in flight (busy polling both sides), h2rpc / gRPC C++",
+          ("h2rpc", "h2rpc", "latency_unary_1x1_busy.p99_us"),
+          ("grpcpp", "grpcpp", "latency_unary_1x1_busy.p99_us"), 0.7, ge=False)
+    ratio("same-policy p99, 1 call in flight (both loops sleeping: h2rpc polling off), h2rpc / gRPC C++",
+          ("h2rpc", "h2rpc", "latency_unary_1x1_nopoll.p99_us"),
+          ("grpcpp", "grpcpp", "latency_unary_1x1.p99_us"), 0.7, ge=False)
+    ratio("same-policy ping-pong 1 stream (busy polling both sides), h2rpc / gRPC C++",
+          ("h2rpc", "h2rpc", "pingpong_1x1_busy.ops_per_s"),
+          ("grpcpp", "grpcpp", "pingpong_1x1_busy.ops_per_s"), 1.5)
+    ratio("same-policy ping-pong 1 stream (both loops sleeping: h2rpc polling off), h2rpc / gRPC C++",
+          ("h2rpc", "h2rpc", "pingpong_1x1_nopoll.ops_per_s"),
+          ("grpcpp", "grpcpp", "pingpong_1x1.ops_per_s"), 1.5)
+    st = lambda s, f: (s, s, f"streaming_64KiB_1x1.{f}")  # noqa: E731
+    per = ratio_rounds(by_round, st("h2rpc", "mb_per_s"), st("grpcpp", "mb_per_s"))
+    rows.append(("64 KiB server streaming MB/s, own clients, h2rpc / gRPC C++, every round",
+                 ", ".join(f"{r:.2f}×" for _, r in per) or "—", "≥ 1.3× in every round",
+                 "—" if not per else ("yes" if all(r >= 1.3 for _, r in per) else "**no**")))
+    ratio("64 KiB streaming client CPU per message, h2rpc / gRPC C++",
+          st("h2rpc", "client_cpu_us_per_op"), st("grpcpp", "client_cpu_us_per_op"), 0.8, ge=False)
+    ratio("64 KiB streaming server CPU per message, h2rpc / gRPC C++",
+          st("h2rpc", "server_cpu_us_per_op"), st("grpcpp", "server_cpu_us_per_op"), 0.8, ge=False)
+    rss = med(("h2rpc", "idle_conns", "rss_kib_per_conn"))
+    rows.append(("h2rpc RSS per idle connection", "—" if rss is None else f"{fmt(rss)} KiB", "≤ 8 KiB",
+                 "—" if rss is None else ("yes" if rss <= 8 else "**no**")))
+    rows.append(("h2rpc RSS per active connection", "not measured by make bench", "≤ 12 KiB", "—"))
+    rows.append(("server instructions per unary call (callgrind)", "bench/PROFILE.md (bench/profile.sh)",
+                 "≤ 20k", "—"))
+    return rows
+
+
+def read_failed(path):
+    """[(round, server, client, metric, reason)]: the runs run.sh threw out (no value recorded)."""
+    rows = []
+    if path and os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                parts = line.rstrip("\n").split("\t")
+                if len(parts) == 5:
+                    rows.append(tuple(parts))
+    return rows
 
 
 def fmt(v):
@@ -63,24 +170,20 @@ def main():
     for flag in ["raw", "commands", "out", "load_start", "load_end"]:
         ap.add_argument("--" + flag, required=True)
     ap.add_argument("--server_flags", default="")
+    ap.add_argument("--failed", default="")
     for flag in ["rounds", "duration", "warmup", "idle_conns", "server_cpu", "client_cpu", "elapsed",
                  "busy_poll_us"]:
         ap.add_argument("--" + flag, required=True)
     a = ap.parse_args()
 
-    # values[(server, client, metric)] = [per-round values]
-    values = collections.defaultdict(list)
-    with open(a.raw) as f:
-        for line in f:
-            parts = line.rstrip("\n").split("\t")
-            if len(parts) != 5 or parts[4] == "":
-                continue
-            rnd, server, client, metric, value = parts
-            values[(server, client, metric)].append(float(value))
+    failed = read_failed(a.failed)
+    values = read_raw(a.raw, failed)
+    by_round = read_rounds(a.raw, failed)
 
     def series(server, metric):
         for (s, _c, m), v in values.items():
-            if s == server and m == metric and (_c == server or _c in ("h2load", "idle_conns")):
+            own = "grpcpp" if server == "grpcgo" else server
+            if s == server and m == metric and (_c == own or _c in ("h2load", "idle_conns")):
                 return v
         return []
 
@@ -111,19 +214,47 @@ def main():
       "round runs every measurement on both servers back to back (order alternating between rounds), "
       "so only ratios within this run mean anything.")
     w("")
+    w("## Against the targets of issue 18 (headline: same-policy figures)")
+    w("")
+    w("Medians over the surviving rounds (failed runs: \"Failed runs\" below). \"Same policy\" "
+      "compares loops that wait the same way: busy polling on both sides, or both sleeping (h2rpc "
+      "with idle polling off); h2rpc's default (adaptive idle polling) is in the tables below with "
+      f"its CPU cost (\"Idle polling: what it costs\": sparse and paced rows). {NDEBUG_NOTE}.")
+    w("")
+    w("| figure | measured | target | met |")
+    w("|---|---|---|---|")
+    for what, measured, target, met in issue18_rows(values, by_round):
+        w(f"| {what} | {measured} | {target} | {met} |")
+    w("")
+    ng = {lbl: median(series("nghttpd", f"h2load_{lbl}.rps")) for lbl in ("unary_0B", "unary_1KiB")}
+    if any(ng.values()):
+        w("nghttpd's POST ceiling (`nghttpd --no-tls -n 1 -d DOCROOT` serving the gRPC response as "
+          "a file at the gRPC path: the same HTTP/2 library without gRPC, the same h2load 8 × 32 "
+          "POSTs, on the server CPU): " +
+          "; ".join(f"{lbl.replace('unary_', 'unary ').replace('KiB', ' KiB').replace('0B', '0 B')} "
+                    f"{fmt(v)} req/s (server CPU "
+                    f"{fmt(median(series('nghttpd', f'h2load_{lbl}.cpu_us_per_req')))} µs/req)"
+                    for lbl, v in ng.items() if v) + ".")
+        w("")
     w("## Against the targets of issue 6")
     w("")
-    w("| figure | h2rpc | gRPC C++ | ratio | target | met |")
-    w("|---|---|---|---|---|---|")
+    w(f"Ratios against gRPC C++: {NDEBUG_NOTE}. n = rounds that survived (failed runs are "
+      "excluded, listed under \"Failed runs\").")
+    w("")
+    w("| figure | h2rpc | gRPC C++ | ratio | target | met | grpc-go | h2rpc / grpc-go | n (h2rpc/gRPC C++/grpc-go) |")
+    w("|---|---|---|---|---|---|---|---|---|")
     for metric, what, unit, target, direction in FIGURES:
         ours, theirs = median(series("h2rpc", metric)), median(series("grpcpp", metric))
+        go = median(series("grpcgo", metric))
+        goratio = f"{ours / go:.2f}×" if ours is not None and go else "—"
+        counts = "/".join(str(len(series(i, metric))) for i, _ in SERVERS)
         ratio = ours / theirs if ours is not None and theirs else None
         tgt = "—" if target is None else (("≥ " if direction == "ge" else "≤ ") + f"{target:g}×")
         met = "—"
         if target is not None and ratio is not None:
             met = "yes" if (ratio >= target if direction == "ge" else ratio <= target) else "**no**"
         w(f"| {what} ({unit}) | {fmt(ours)} | {fmt(theirs)} | "
-          f"{'—' if ratio is None else f'{ratio:.2f}×'} | {tgt} | {met} |")
+          f"{'—' if ratio is None else f'{ratio:.2f}×'} | {tgt} | {met} | {fmt(go)} | {goratio} | {counts} |")
     w("")
     floor_rt = median(series("tcp", "tcp_pingpong.ops_per_s"))
     grpc_pp = median(series("grpcpp", "pingpong_1x1.ops_per_s"))
@@ -142,15 +273,15 @@ def main():
       "Client CPU per call is the client process's CPU time (getrusage) over the measured time "
       "divided by the calls.")
     w("")
-    w("| server | client | calls/s | p99 µs | client CPU µs/call |")
-    w("|---|---|---|---|---|")
-    for server, sname in IMPLS:
+    w("| server | client | calls/s | p99 µs | client CPU µs/call | server CPU µs/call |")
+    w("|---|---|---|---|---|---|")
+    for server, sname in SERVERS:
         for client, cname in IMPLS:
             get = lambda f: median(values.get((server, client, f"client_unary_8x32.{f}"), []))  # noqa: E731
             w(f"| {sname} | {cname} | {fmt(get('ops_per_s'))} | {fmt(get('p99_us'))} | "
-              f"{fmt(get('client_cpu_us_per_op'))} |")
+              f"{fmt(get('client_cpu_us_per_op'))} | {fmt(get('server_cpu_us_per_op'))} |")
     w("")
-    for server, sname in IMPLS:
+    for server, sname in SERVERS:
         ours = median(values.get((server, "h2rpc", "client_unary_8x32.ops_per_s"), []))
         theirs = median(values.get((server, "grpcpp", "client_unary_8x32.ops_per_s"), []))
         ocpu = median(values.get((server, "h2rpc", "client_unary_8x32.client_cpu_us_per_op"), []))
@@ -162,14 +293,40 @@ def main():
     w("Server streaming, 64 KiB messages, 1 stream: every client against every server (MB/s; "
       "client and server CPU µs per message: each process's CPU time over the run / the messages).")
     w("")
-    w("| server | client | MB/s | client CPU µs/msg | server CPU µs/msg |")
-    w("|---|---|---|---|---|")
-    for server, sname in IMPLS:
+    w("| server | client | MB/s | MB/s per round | client CPU µs/msg | server CPU µs/msg |")
+    w("|---|---|---|---|---|---|")
+    for server, sname in SERVERS:
         for client, cname in IMPLS:
             get = lambda f: median(values.get((server, client, f"streaming_64KiB_1x1.{f}"), []))  # noqa: E731
-            w(f"| {sname} | {cname} | {fmt(get('mb_per_s'))} | {fmt(get('client_cpu_us_per_op'))} | "
-              f"{fmt(get('server_cpu_us_per_op'))} |")
+            rounds = values.get((server, client, "streaming_64KiB_1x1.mb_per_s"), [])
+            w(f"| {sname} | {cname} | {fmt(get('mb_per_s'))} | {', '.join(fmt(v) for v in rounds)} | "
+              f"{fmt(get('client_cpu_us_per_op'))} | {fmt(get('server_cpu_us_per_op'))} |")
     w("")
+    conc = [(shape, server, sname, client, cname)
+            for shape in ("8x32", "64x1") for server, sname in SERVERS for client, cname in IMPLS
+            if values.get((server, client, f"pingpong_{shape}.ops_per_s"))]
+    if conc:
+        w("## Concurrent ping-pong")
+        w("")
+        w("Bidirectional streams, each with one message in flight (request, response, next "
+          "request): 8 channels × 32 streams and 64 channels × 1 stream, every client against every "
+          "server. Client CPU = the client's CPU per message × messages/s (share of its one CPU): "
+          f"at ≥ {CLIENT_BOUND:.0%} the client, not the server, is the limit (\"client-bound\"). "
+          "Server CPU per message: the server's run time over the run / the messages. "
+          f"{NDEBUG_NOTE}.")
+        w("")
+        w("| streams | server | client | msg/s (median) | msg/s per round | client CPU | server CPU µs/msg | p99 µs | |")
+        w("|---|---|---|---|---|---|---|---|---|")
+        for shape, server, sname, client, cname in conc:
+            get = lambda f: values.get((server, client, f"pingpong_{shape}.{f}"), [])  # noqa: E731
+            rate, cpu = median(get("ops_per_s")), median(get("client_cpu_us_per_op"))
+            util = rate * cpu / 1e6 if rate and cpu else None
+            bound = "client-bound" if util is not None and util >= CLIENT_BOUND else ""
+            w(f"| {shape.replace('x', ' × ')} | {sname} | {cname} | {fmt(rate)} | "
+              f"{', '.join(fmt(v) for v in get('ops_per_s'))} | "
+              f"{'—' if util is None else f'{util:.0%}'} | {fmt(median(get('server_cpu_us_per_op')))} | "
+              f"{fmt(median(get('p99_us')))} | {bound} |")
+        w("")
     floor = median(series("tcp", "tcp_pingpong.ops_per_s"))
     if floor:
         w("## Latency: the floor under it")
@@ -229,7 +386,8 @@ def main():
             w("|---|---|---|---|---|")
             for r in paced:
                 for impl, name in (("h2rpc_nopoll", "h2rpc, idle polling off"),
-                                   ("h2rpc", "h2rpc, default (adaptive)"), ("grpcpp", "gRPC C++")):
+                                   ("h2rpc", "h2rpc, default (adaptive)"), ("grpcpp", "gRPC C++"),
+                                   ("grpcgo", "grpc-go")):
                     g = lambda f: median(series(impl, f"paced_{r}.{f}"))  # noqa: E731
                     w(f"| {r:,} calls/s | {name} | {fmt(g('server_cpu_pct'))} | "
                       f"{fmt(g('cpu_us_per_req'))} | {fmt(g('mean_us'))} |")
@@ -262,6 +420,21 @@ def main():
                 rel = rps / scale[(impl, 1)] if rps and scale[(impl, 1)] else None
                 w(f"| {name} | {loops} | {fmt(rps)} | {fmt(cpu)} | {'—' if rel is None else f'{rel:.2f}×'} |")
         w("")
+    w("## Failed runs")
+    w("")
+    if failed:
+        w("A run with errors, no result, or a server no longer answering with grpc-status 0 records "
+          "no value: it is excluded from the medians above (which are over the surviving rounds) and "
+          "listed here. Metric `*`: the server's own count at exit (`--stats`) showed calls that "
+          "went wrong, so all its rows of that round are excluded.")
+        w("")
+        w("| round | server | client | metric | reason |")
+        w("|---|---|---|---|---|")
+        for rnd, server, client, metric, reason in failed:
+            w(f"| {rnd} | {server} | {client} | {metric} | {reason.replace('|', '/')} |")
+    else:
+        w("None: every run of every round succeeded (errors = 0, grpc-status 0 checked).")
+    w("")
     w("## Every round")
     w("")
     w("| metric | server | client | values per round |")

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# bench/run.sh — `make bench`: h2rpc against gRPC C++ 1.51 (async, 1 completion-queue thread), in
-# one run, interleaved, several rounds; medians and ratios go to bench/RESULTS.md with the exact
+# bench/run.sh — `make bench`: h2rpc against gRPC C++ 1.51 (async, 1 completion-queue thread) and
+# grpc-go 1.33 (Debian's, GOMAXPROCS=1 on SERVER_CPU), in one run, interleaved, several rounds; medians and ratios go to bench/RESULTS.md with the exact
 # commands. What each figure means: bench/README.md.
 #
-#   make bench                         # 3 rounds, 5 s per measurement (~6 min on 2 cores)
+#   make bench                         # 3 rounds, 5 s per measurement (~17 min on 2 cores)
 #   ROUNDS=5 DURATION=10 make bench
 #   BAZEL="bazel --output_base=/tmp/ob" make bench
 #
@@ -11,7 +11,17 @@
 # (1000), SERVER_CPU (0) and CLIENT_CPU (1) for taskset, BUSY_POLL_US (100: the busy-polling
 # latency runs), SCALING (1: the --loops=1/2 runs), BAZEL (bazel), OUT (bench/RESULTS.md),
 # KEEP_BAZEL=1 to leave the Bazel server running after the build (it is shut down by default, so
-# it does not sit on memory and CPU while we measure).
+# it does not sit on memory and CPU while we measure), GRPCGO (1: grpc-go's server in every server
+# row; 0 leaves it out), PINGPONG_CONC (1: the concurrent ping-pong rows 8×32 and 64×1), STATS
+# (1: the main rows' h2rpc and grpc-go servers run with --stats, a per-call status counter, and a
+# server that ended a call with a status other than OK or CANCELLED, or counted fewer OK calls
+# than h2load's successes, has all its rows of that round thrown out), NGHTTPD (1: nghttpd
+# serving the gRPC response as a file under the same h2load POSTs: the ceiling of the same
+# HTTP/2 library).
+#
+# A run that fails (h2load errors, a client's errors != 0, no output, a server answering without
+# grpc-status 0) records no value: it goes to $work/failed.tsv (round, server, client, metric,
+# reason), which report.py lists in RESULTS.md; medians are over the surviving rounds.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,11 +39,16 @@ OUT=${OUT:-bench/RESULTS.md}
 # 5c83d30 the default was --max_concurrent_streams=1000, a workaround for the closed-stream
 # pile-up (bench/README.md, "Known issues") that rpc::Server now applies itself.
 H2RPC_SERVER_FLAGS=${H2RPC_SERVER_FLAGS-}
+GRPCGO=${GRPCGO:-1}
+PINGPONG_CONC=${PINGPONG_CONC:-1}
+STATS=${STATS:-1}
+NGHTTPD=${NGHTTPD:-1}
 
 die() { echo "bench: $*" >&2; exit 1; }
-for tool in h2load taskset /usr/bin/python3; do
+for tool in h2load nghttp taskset /usr/bin/python3; do
   command -v "$tool" >/dev/null || die "needs $tool (Debian: nghttp2-client, util-linux, python3)"
 done
+[ "${NGHTTPD:-1}" = 1 ] && ! command -v nghttpd >/dev/null && die "needs nghttpd (Debian: nghttp2-server; NGHTTPD=0 skips it)"
 
 work=$(mktemp -d /tmp/h2rpc-bench.XXXXXX)
 pids=()
@@ -52,6 +67,12 @@ $BAZEL build --symlink_prefix=/ --config=opt --noshow_progress "${targets[@]}" \
 bin=$($BAZEL info --config=opt bazel-bin 2>/dev/null)/bench
 [ -x "$bin/bench_server" ] || die "no binaries under $bin"
 [ -n "${KEEP_BAZEL:-}" ] || $BAZEL shutdown >/dev/null 2>&1
+servers=(h2rpc grpcpp)
+if [ "$GRPCGO" = 1 ]; then
+  echo "bench: building grpc-go's server (bench/grpcgo/build.sh) ..."
+  bench/grpcgo/build.sh "$work/go" >"$work/gobuild.log" 2>&1 || { cat "$work/gobuild.log"; die "grpc-go build failed (GRPCGO=0 leaves it out)"; }
+  servers+=(grpcgo)
+fi
 
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 clk_tck=$(getconf CLK_TCK)
@@ -59,13 +80,20 @@ clk_tck=$(getconf CLK_TCK)
 "$bin/make_request" --req_size=1024 --resp_size=1024 "$work/req1k.bin" || die "make_request"
 
 raw=$work/raw.tsv
+failed=$work/failed.tsv
 cmds=$work/commands.txt
 : >"$raw"
+: >"$failed"
 : >"$cmds"
 round=0
 
 # Records one value: SERVER CLIENT METRIC VALUE.
 record() { printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$1" "$2" "$3" "$4" >>"$raw"; }
+# A failed run: SERVER CLIENT METRIC REASON (no value is recorded for it).
+record_failed() {
+  printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$1" "$2" "$3" "$(tr '\t\n' '  ' <<<"$4" | sed 's/ *$//' | cut -c1-200)" >>"$failed"
+  echo "bench: round $round: $2 client against $1 ($3) FAILED, excluded: $4" >&2
+}
 # The exact command, once (round 1), with the binaries' directory shown as $BIN.
 log_cmd() { [ "$round" = 1 ] && echo "$*" | sed "s|$bin|\$BIN|g; s|$work|\$WORK|g" >>"$cmds"; }
 
@@ -73,6 +101,7 @@ server_bin() {
   case $1 in
     h2rpc) echo "$bin/bench_server" ;;
     grpcpp) echo "$bin/grpcpp_bench_server" ;;
+    grpcgo) echo "$work/go/grpcgo" ;;
     tcp) echo "$bin/tcp_pingpong" ;;
   esac
 }
@@ -89,10 +118,13 @@ client_bin() {
 start_server() {
   local impl=$1 var=$2 log="$work/$2.log"
   local cmd=(taskset -c "${server_cpus:-$SERVER_CPU}" "$(server_bin "$impl")" --port=0)
+  # grpc-go: one Go thread running goroutines, like the others' one loop (GOMAXPROCS=1).
+  [ "$impl" = grpcgo ] && cmd=(env GOMAXPROCS=1 "${cmd[@]}")
   # shellcheck disable=SC2206
   [ "$impl" = h2rpc ] && cmd+=($H2RPC_SERVER_FLAGS)
   # shellcheck disable=SC2206
   [ -n "${server_extra:-}" ] && cmd+=($server_extra)
+  [ -n "${server_stats:-}" ] && [ "$impl" != grpcpp ] && cmd+=(--stats)
   log_cmd "${cmd[*]}"
   : >"$log"  # the child truncates it only once it runs: never read a stale "listening"
   "${cmd[@]}" >"$log" 2>&1 &
@@ -119,11 +151,12 @@ cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {pri
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 
 # The gRPC-shaped request h2load posts must get grpc-status 0 (h2load itself only sees :status).
+# check_grpc_ok PORT SERVER: 0 if it does. Run before and after each server's h2load rows: a
+# server that stops answering correctly fails its rows (h2load would count HTTP 200s).
 check_grpc_ok() {
-  command -v nghttp >/dev/null || return 0
+  command -v nghttp >/dev/null || die "needs nghttp (Debian: nghttp2-client)"
   nghttp -v -d "$work/req1k.bin" -H 'content-type: application/grpc' -H 'te: trailers' \
-    "http://127.0.0.1:$1/grpc.testing.BenchmarkService/UnaryCall" 2>&1 |
-    grep -aq 'grpc-status: 0' || die "$2 server does not answer h2load's request with grpc-status 0"
+    "http://127.0.0.1:$1/grpc.testing.BenchmarkService/UnaryCall" 2>&1 | grep -aq 'grpc-status: 0'
 }
 
 # h2load_cmd PORT SECONDS FILE: the load of the h2load figures (8 connections × 32 streams).
@@ -149,13 +182,20 @@ h2load_unary() {
   rps=$(sed -n 's/^finished in [0-9.]*s, \([0-9.]*\) req\/s.*/\1/p' <<<"$out")
   ok=$(sed -n 's/^requests: .* \([0-9]*\) succeeded.*/\1/p' <<<"$out")
   bad=$(sed -n 's/^requests: .* succeeded, \([0-9]*\) failed, \([0-9]*\) errored.*/\1\2/p' <<<"$out")
+  local reason=""
   if [ -z "$rps" ] || [ -z "$ok" ] || [ "$ok" = 0 ] || [ "$bad" != 00 ]; then
-    echo "$out" >&2
-    echo "bench: h2load against $impl had failures (recorded as 0)" >&2
-    rps=0 ok=0
+    reason="h2load: $(grep -a '^requests:' <<<"$out" | head -1)"
+    [ "$reason" = "h2load: " ] && reason="h2load: no result ($(tail -1 <<<"$out"))"
+  elif [ "$impl" != nghttpd ] && ! check_grpc_ok "$port" "$impl"; then
+    reason="after the run the server no longer answers with grpc-status 0"
+  fi
+  if [ -n "$reason" ]; then
+    record_failed "$impl" h2load "h2load_$label" "$reason"
+    return
   fi
   record "$impl" h2load "h2load_$label.rps" "$rps"
-  [ "$ok" -gt 0 ] && record "$impl" h2load "h2load_$label.cpu_us_per_req" \
+  h2ok[$impl]=$((${h2ok[$impl]:-0} + ok))
+  record "$impl" h2load "h2load_$label.cpu_us_per_req" \
     "$(awk -v d=$((t1 - t0)) -v n="$ok" -v hz="$clk_tck" 'BEGIN {printf "%.3f", d * 1e6 / hz / n}')"
 }
 
@@ -170,6 +210,7 @@ h2load_paced() {
   cmd+=" http://127.0.0.1:$port/grpc.testing.BenchmarkService/UnaryCall"
   log_cmd "$cmd"
   local t0 t1 out ok mean
+  check_grpc_ok "$port" "$impl" || { record_failed "$impl" h2load "paced_$((rps * 8))" "no grpc-status 0 before the run"; return; }
   t0=$(cpu_ns "$pid")
   out=$(eval "$cmd" 2>&1)
   t1=$(cpu_ns "$pid")
@@ -177,8 +218,9 @@ h2load_paced() {
   # "time for request:  min  max  mean  sd  +/- sd", each with its unit (us or ms).
   mean=$(awk '/^time for request:/ {v = $6; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
          print (u == "ms" ? v * 1000 : (u == "s" ? v * 1e6 : v))}' <<<"$out")
-  if [ -z "$ok" ] || [ "$ok" = 0 ]; then
-    echo "$out" >&2; echo "bench: paced h2load against $impl failed" >&2; return
+  if [ -z "$ok" ] || [ "$ok" = 0 ] || ! grep -aq '^requests: .* 0 failed, 0 errored' <<<"$out"; then
+    record_failed "$impl" h2load "paced_$((rps * 8))" "h2load: $(grep -a '^requests:' <<<"$out" | head -1)"
+    return
   fi
   record "$impl" h2load "paced_$((rps * 8)).server_cpu_pct" \
     "$(awk -v d=$((t1 - t0)) -v s="$DURATION" 'BEGIN {printf "%.1f", d / (s * 1e7)}')"
@@ -206,9 +248,14 @@ client_run() {
   [ -n "${server_pid:-}" ] && t0=$(cpu_ns "$server_pid")
   line=$("${cmd[@]}" 2>"$work/client.err" | grep '^{' | tail -1)
   [ -n "${server_pid:-}" ] && t1=$(cpu_ns "$server_pid")
-  if [ -z "$line" ] || [ "$(json "$line" errors)" != 0 ]; then
-    echo "bench: $client client against $server ($metric): ${line:-no output}" >&2
+  if [ -z "$line" ] || [ "$(json "$line" errors)" != 0 ] || [ "$(json "$line" ops)" = 0 ]; then
     cat "$work/client.err" >&2
+    if [ -z "$line" ]; then
+      record_failed "$server" "$client" "$metric" "no result ($(tail -1 "$work/client.err"))"
+    else
+      record_failed "$server" "$client" "$metric" "errors=$(json "$line" errors) ops=$(json "$line" ops)"
+    fi
+    return
   fi
   for field in "$@"; do
     record "$server" "$client" "$metric.$field" "$(json "$line" "$field")"
@@ -256,49 +303,139 @@ rss_per_conn() {
   stop_server "$rss_pid"
 }
 
-pid_of() { [ "$1" = h2rpc ] && echo "$ours_pid" || echo "$theirs_pid"; }
-port_of() { [ "$1" = h2rpc ] && echo "$ours_port" || echo "$theirs_port"; }
+# h2load's successful requests per server in this round's main rows (measured runs only).
+declare -A h2ok
+# stop_main IMPL: stops the main rows' server of IMPL; with --stats, checks its count: a call
+# that ended with another status than OK (or the client's CANCELLED), or fewer OK calls than
+# h2load counted, throws out all of IMPL's rows of this round (report.py: metric "*").
+stop_main() {
+  local impl=$1 log=$work/srv_$1.log
+  stop_server "$(pid_of "$impl")"
+  [ "$STATS" = 1 ] && [ "$impl" != grpcpp ] || return 0
+  local line ok bad
+  line=$(grep -a '^stats:' "$log" | tail -1)
+  ok=$(sed -n 's/^stats: ok=\([0-9]*\) not_ok=\([0-9]*\).*/\1/p' <<<"$line")
+  bad=$(sed -n 's/^stats: ok=\([0-9]*\) not_ok=\([0-9]*\).*/\2/p' <<<"$line")
+  if [ -z "$ok" ]; then
+    record_failed "$impl" "*" "*" "no stats line at exit (crashed or hung?)"
+  elif [ "$bad" != 0 ]; then
+    record_failed "$impl" "*" "*" "server stats: $line (calls ended with an error status)"
+  elif [ "$ok" -lt "${h2ok[$impl]:-0}" ]; then
+    record_failed "$impl" "*" "*" "server stats: $line, fewer OK calls than h2load's ${h2ok[$impl]} successes"
+  fi
+  return 0
+}
+
+# The running servers of the main rows, one per implementation: srv_IMPL_pid, srv_IMPL_port.
+pid_of() { local v=srv_$1_pid; echo "${!v}"; }
+port_of() { local v=srv_$1_port; echo "${!v}"; }
+# Each round's own clients: gRPC C++'s and h2rpc's (grpc-go is measured as a server only).
+clients=(h2rpc grpcpp)
 
 uptime_start=$(cat /proc/loadavg)
 t_start=$(date +%s)
 for round in $(seq "$ROUNDS"); do
-  # Interleaved: every measurement runs on both servers back to back, the order alternating
-  # between rounds.
-  if ((round % 2)); then order=(h2rpc grpcpp); else order=(grpcpp h2rpc); fi
+  # Interleaved: every measurement runs on every server back to back, the order rotating
+  # between rounds (round 1: h2rpc first; round 2: the next one first; ...).
+  n=${#servers[@]} k=$(((round - 1) % ${#servers[@]}))
+  order=("${servers[@]:k}" "${servers[@]:0:k}")
+  corder=(h2rpc grpcpp)
+  ((round % 2)) || corder=(grpcpp h2rpc)
   echo "bench: round $round/$ROUNDS (${order[*]})"
-  start_server h2rpc ours
-  start_server grpcpp theirs
-  check_grpc_ok "$ours_port" h2rpc
-  check_grpc_ok "$theirs_port" grpcpp
+  h2ok=()
+  server_stats=$STATS
+  for s in "${order[@]}"; do start_server "$s" "srv_$s"; done
+  server_stats=
 
-  for s in "${order[@]}"; do h2load_unary "$s" "$(pid_of "$s")" "$(port_of "$s")" unary_0B "$work/req0.bin"; done
-  for s in "${order[@]}"; do h2load_unary "$s" "$(pid_of "$s")" "$(port_of "$s")" unary_1KiB "$work/req1k.bin"; done
-  # Each side with its own client.
+  # h2load sees only :status: each server's h2load rows are checked for grpc-status 0 before
+  # (here) and after (in h2load_unary) the run.
+  for label in unary_0B unary_1KiB; do
+    file=$work/req0.bin
+    [ "$label" = unary_1KiB ] && file=$work/req1k.bin
+    for s in "${order[@]}"; do
+      if check_grpc_ok "$(port_of "$s")" "$s"; then
+        h2load_unary "$s" "$(pid_of "$s")" "$(port_of "$s")" "$label" "$file"
+      else
+        record_failed "$s" h2load "h2load_$label" "no grpc-status 0 before the run"
+      fi
+    done
+  done
+  # nghttpd's ceiling: nghttp2's own server, 1 worker, on SERVER_CPU, serving from a docroot the
+  # gRPC response (5-byte prefix + SimpleResponse) as a file at the gRPC path, for h2load's same
+  # POSTs: the HTTP/2 library without gRPC on top (--echo-upload would measure its temporary
+  # files: ~10× slower). Not gRPC: no grpc-status to check; its 200s are what h2load counts.
+  if [ "$NGHTTPD" = 1 ]; then
+    for label in unary_0B unary_1KiB; do
+      file=$work/req0.bin size=0
+      [ "$label" = unary_1KiB ] && file=$work/req1k.bin size=1024
+      docroot=$work/docroot_$label
+      mkdir -p "$docroot/grpc.testing.BenchmarkService"
+      /usr/bin/python3 -c '
+import struct, sys
+n = int(sys.argv[2])
+def varint(v):
+    out = b""
+    while True:
+        out += bytes([(v & 0x7F) | (0x80 if v > 0x7F else 0)])
+        v >>= 7
+        if not v: return out
+payload = b"\x12" + varint(n) + bytes(n) if n else b""
+msg = b"\x0a" + varint(len(payload)) + payload if n else b""
+open(sys.argv[1], "wb").write(b"\x00" + struct.pack(">I", len(msg)) + msg)' \
+        "$docroot/grpc.testing.BenchmarkService/UnaryCall" "$size"
+      ngport=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+      ngcmd=(taskset -c "$SERVER_CPU" nghttpd --no-tls -n 1 -d "$docroot" "$ngport")
+      log_cmd "${ngcmd[*]}"
+      "${ngcmd[@]}" >"$work/nghttpd.log" 2>&1 &
+      ngpid=$!
+      pids+=("$ngpid")
+      for _ in $(seq 200); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$ngport") 2>/dev/null && break
+        sleep 0.05
+      done
+      h2load_unary nghttpd "$ngpid" "$ngport" "$label" "$file"
+      stop_server "$ngpid"
+    done
+  fi
+  # Each side with its own client (grpc-go: with gRPC C++'s, the client common to all).
+  own() { [ "$1" = grpcgo ] && echo grpcpp || echo "$1"; }
   for s in "${order[@]}"; do
-    client_run "$s" "$s" "$(port_of "$s")" latency_unary_1x1 unary 1 1 0 0 p50_us p99_us ops_per_s \
-      client_cpu_us_per_op
+    server_pid=$(pid_of "$s") client_run "$s" "$(own "$s")" "$(port_of "$s")" latency_unary_1x1 unary 1 1 0 0 \
+      p50_us p99_us ops_per_s client_cpu_us_per_op
   done
   for s in "${order[@]}"; do
-    client_run "$s" "$s" "$(port_of "$s")" pingpong_1x1 pingpong 1 1 0 0 ops_per_s p50_us p99_us \
-      client_cpu_us_per_op
+    server_pid=$(pid_of "$s") client_run "$s" "$(own "$s")" "$(port_of "$s")" pingpong_1x1 pingpong 1 1 0 0 \
+      ops_per_s p50_us p99_us client_cpu_us_per_op
   done
-  # Both clients against both servers: server streaming 64 KiB (1 stream), and unary 0 B at 8
+  # Every client against every server: server streaming 64 KiB (1 stream), and unary 0 B at 8
   # channels × 32 calls. The own-client pairs give the table's streaming figure; the others
   # separate the server's share from the client's.
   for s in "${order[@]}"; do
-    for c in "${order[@]}"; do
+    for c in "${corder[@]}"; do
       server_pid=$(pid_of "$s") client_run "$s" "$c" "$(port_of "$s")" streaming_64KiB_1x1 \
         server_streaming 1 1 0 65536 mb_per_s client_cpu_us_per_op
     done
   done
   for s in "${order[@]}"; do
-    for c in "${order[@]}"; do
-      client_run "$s" "$c" "$(port_of "$s")" client_unary_8x32 unary 8 32 0 0 ops_per_s p99_us \
-        client_cpu_us_per_op
+    for c in "${corder[@]}"; do
+      server_pid=$(pid_of "$s") client_run "$s" "$c" "$(port_of "$s")" client_unary_8x32 unary 8 32 0 0 \
+        ops_per_s p99_us client_cpu_us_per_op
     done
   done
-  stop_server "$ours_pid"
-  stop_server "$theirs_pid"
+  # Concurrent ping-pong: 8 channels × 32 streams and 64 channels × 1 stream, each stream one
+  # message in flight, with both clients against every server. The client's CPU use (CPU per
+  # message × messages/s) tells whether the client was the limit (report.py: ≥ 90 % of its CPU).
+  if [ "$PINGPONG_CONC" = 1 ]; then
+    for shape in 8x32 64x1; do
+      for s in "${order[@]}"; do
+        for c in "${corder[@]}"; do
+          server_pid=$(pid_of "$s") client_run "$s" "$c" "$(port_of "$s")" "pingpong_$shape" pingpong \
+            "${shape%x*}" "${shape#*x}" 0 0 ops_per_s p99_us client_cpu_us_per_op
+        done
+      done
+    done
+  fi
+  for s in "${order[@]}"; do stop_main "$s"; done
   for s in "${order[@]}"; do rss_per_conn "$s"; done
 
   # h2rpc with idle polling off on both sides (--adaptive_poll_max_us=0: Node's always-sleep
@@ -310,9 +447,9 @@ for round in $(seq "$ROUNDS"); do
   server_extra=
   start_server h2rpc ours
   client_extra=--adaptive_poll_max_us=0
-  client_run h2rpc h2rpc "$nopoll_port" latency_unary_1x1_nopoll unary 1 1 0 0 p50_us p99_us \
-    ops_per_s client_cpu_us_per_op
-  client_run h2rpc h2rpc "$nopoll_port" pingpong_1x1_nopoll pingpong 1 1 0 0 ops_per_s p50_us \
+  server_pid=$nopoll_pid client_run h2rpc h2rpc "$nopoll_port" latency_unary_1x1_nopoll unary 1 1 0 0 \
+    p50_us p99_us ops_per_s client_cpu_us_per_op
+  server_pid=$nopoll_pid client_run h2rpc h2rpc "$nopoll_port" pingpong_1x1_nopoll pingpong 1 1 0 0 ops_per_s p50_us \
     p99_us client_cpu_us_per_op
   server_pid=$nopoll_pid client_run h2rpc h2rpc "$nopoll_port" streaming_64KiB_1x1_nopoll \
     server_streaming 1 1 0 65536 mb_per_s client_cpu_us_per_op
@@ -327,34 +464,37 @@ for round in $(seq "$ROUNDS"); do
   # Paced load (4,000 and 20,000 requests/s) on the three servers: polling off, the default,
   # gRPC C++. The h2rpc server with polling off is recorded as server "h2rpc_nopoll".
   start_server grpcpp theirs
+  paced=(nopoll ours theirs)
+  [ "$GRPCGO" = 1 ] && { start_server grpcgo go; paced+=(go); }
   for rps in 500 2500; do
-    for s in nopoll ours theirs; do
+    for s in "${paced[@]}"; do
       pid_var=${s}_pid port_var=${s}_port
-      case $s in nopoll) impl=h2rpc_nopoll ;; ours) impl=h2rpc ;; theirs) impl=grpcpp ;; esac
+      case $s in nopoll) impl=h2rpc_nopoll ;; ours) impl=h2rpc ;; theirs) impl=grpcpp ;; go) impl=grpcgo ;; esac
       h2load_paced "$impl" "${!pid_var}" "${!port_var}" "$rps"
     done
   done
   stop_server "$nopoll_pid"
   stop_server "$ours_pid"
   stop_server "$theirs_pid"
+  [ "$GRPCGO" = 1 ] && stop_server "$go_pid"
 
   # Latency with busy polling on both sides (bench/README.md, "Latency"), and the floor under
   # it: tcp_pingpong, a bare 40-byte TCP ping-pong, blocking and busy-polling.
   if [ "$BUSY_POLL_US" -gt 0 ]; then
     server_extra=--busy_poll_us=$BUSY_POLL_US
     client_extra=--busy_poll_us=$BUSY_POLL_US
-    start_server h2rpc ours
-    start_server grpcpp theirs
-    for s in "${order[@]}"; do
-      client_run "$s" "$s" "$(port_of "$s")" latency_unary_1x1_busy unary 1 1 0 0 p50_us p99_us \
+    start_server h2rpc srv_h2rpc
+    start_server grpcpp srv_grpcpp
+    for s in "${corder[@]}"; do
+      server_pid=$(pid_of "$s") client_run "$s" "$s" "$(port_of "$s")" latency_unary_1x1_busy unary 1 1 0 0 p50_us p99_us \
         ops_per_s client_cpu_us_per_op
     done
-    for s in "${order[@]}"; do
-      client_run "$s" "$s" "$(port_of "$s")" pingpong_1x1_busy pingpong 1 1 0 0 ops_per_s p50_us \
+    for s in "${corder[@]}"; do
+      server_pid=$(pid_of "$s") client_run "$s" "$s" "$(port_of "$s")" pingpong_1x1_busy pingpong 1 1 0 0 ops_per_s p50_us \
         p99_us client_cpu_us_per_op
     done
-    stop_server "$ours_pid"
-    stop_server "$theirs_pid"
+    stop_server "$srv_h2rpc_pid"
+    stop_server "$srv_grpcpp_pid"
     server_extra= client_extra=
     start_server tcp floor
     client_run tcp tcp "$floor_port" tcp_pingpong pingpong 1 1 40 40 ops_per_s p50_us p99_us
@@ -373,7 +513,7 @@ for round in $(seq "$ROUNDS"); do
   # per request (bench/README.md, "N cores").
   if [ "$SCALING" = 1 ]; then
     server_cpus=0-$(($(nproc) - 1)) h2load_cpus=0-$(($(nproc) - 1)) h2load_threads=2
-    for s in "${order[@]}"; do
+    for s in "${corder[@]}"; do
       for loops in 1 2; do
         server_extra=--loops=$loops
         start_server "$s" scale
@@ -386,7 +526,7 @@ for round in $(seq "$ROUNDS"); do
 done
 t_end=$(date +%s)
 
-/usr/bin/python3 bench/report.py --raw "$raw" --commands "$cmds" --out "$OUT" \
+/usr/bin/python3 bench/report.py --raw "$raw" --failed "$failed" --commands "$cmds" --out "$OUT" \
   --rounds "$ROUNDS" --duration "$DURATION" --warmup "$WARMUP" --idle_conns "$IDLE_CONNS" \
   --server_cpu "$SERVER_CPU" --client_cpu "$CLIENT_CPU" --busy_poll_us "$BUSY_POLL_US" --elapsed $((t_end - t_start)) \
   --load_start "$uptime_start" --load_end "$(cat /proc/loadavg)" \
