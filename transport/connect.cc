@@ -23,6 +23,17 @@ absl::StatusOr<std::shared_ptr<ClientHttp2Session>> connect(UvLoop* loop,
   auto parsed = parseAuthority(authority);
   if (!parsed.ok()) return parsed.status();
   std::unique_ptr<Socket> socket;
+  if (options.createConnection) {
+    auto made = options.createConnection(*parsed, options);
+    if (!made.ok()) return made.status();
+    if (*made == nullptr) {
+      return nodeError(absl::StatusCode::kInvalidArgument, "ERR_INVALID_RETURN_VALUE",
+                       "createConnection returned no socket");
+    }
+    std::string host_header = defaultAuthority(*parsed, options.tls.servername);
+    return ClientHttp2Session::create(loop, std::move(*made), parsed->scheme,
+                                      std::move(host_header), std::move(options));
+  }
   if (!options.path.empty()) {
     auto address = SocketAddress::fromPath(options.path);
     if (!address.ok()) return address.status();
@@ -43,6 +54,24 @@ absl::StatusOr<std::shared_ptr<ClientHttp2Session>> connect(UvLoop* loop,
   std::string host_header = defaultAuthority(*parsed, options.tls.servername);
   return ClientHttp2Session::create(loop, std::move(socket), parsed->scheme,
                                     std::move(host_header), std::move(options));
+}
+
+absl::StatusOr<std::shared_ptr<ClientHttp2Session>> connect(
+    UvLoop* loop, std::string_view authority, ConnectOptions options,
+    std::function<void(std::shared_ptr<ClientHttp2Session>)> listener) {
+  auto session = connect(loop, authority, std::move(options));
+  if (!session.ok() || !listener) return session;
+  // once('connect'): the listener takes itself off before it runs. The session holds the
+  // listener, so it holds the session weakly.
+  auto id = std::make_shared<ListenerId>();
+  std::weak_ptr<ClientHttp2Session> weak = *session;
+  *id = (*session)->onConnect([weak, id, listener = std::move(listener)] {
+    auto s = weak.lock();
+    if (!s) return;
+    s->off(*id);
+    listener(s);
+  });
+  return session;
 }
 
 }  // namespace h2rpc::transport

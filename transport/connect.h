@@ -6,6 +6,7 @@
 #ifndef H2RPC_TRANSPORT_CONNECT_H_
 #define H2RPC_TRANSPORT_CONNECT_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -30,6 +31,14 @@ struct ConnectOptions : SessionOptions {
   // `lookup`: resolves the authority's host to the addresses to try, in order (default:
   // dnsLookup(), every address getaddrinfo gives). A refused address falls to the next one.
   LookupFunction lookup;
+  // Node's `createConnection(authority, options)`: makes the connection instead of connect()
+  // (a socket from elsewhere: a proxy tunnel, a socketpair, a MemorySocket in tests). It gets
+  // the parsed authority and these options; the socket it returns is used as it is (no TLS
+  // layer is added even for https://: return a TlsSocket for that); `path` and `lookup` are then
+  // unused. An error it returns is connect()'s.
+  std::function<absl::StatusOr<std::unique_ptr<Socket>>(const Authority& authority,
+                                                        const ConnectOptions& options)>
+      createConnection;
 };
 
 // Errors: parseAuthority()'s (ERR_INVALID_URL, ERR_HTTP2_UNSUPPORTED_PROTOCOL); a bad TLS setup;
@@ -39,6 +48,11 @@ struct ConnectOptions : SessionOptions {
 absl::StatusOr<std::shared_ptr<ClientHttp2Session>> connect(UvLoop* loop,
                                                            std::string_view authority,
                                                            ConnectOptions options = {});
+// Node's connect(authority, options, listener): `listener` runs once at the session's 'connect'
+// (registered before anything can happen, as Node's once('connect')).
+absl::StatusOr<std::shared_ptr<ClientHttp2Session>> connect(
+    UvLoop* loop, std::string_view authority, ConnectOptions options,
+    std::function<void(std::shared_ptr<ClientHttp2Session>)> listener);
 
 // Authority, parseAuthority() and defaultAuthority(): see authority.h.
 

@@ -618,6 +618,8 @@ void UvSocket::destroy() {
 
 bool UvSocket::connecting() const { return state_->connecting; }
 
+bool UvSocket::destroyed() const { return state_->closed || state_->detached; }
+
 std::string UvSocket::remoteAddress() const {
   if (!state_->tcp_open || state_->closed || state_->h->handle.type != UV_TCP) return "";
   sockaddr_storage ss;

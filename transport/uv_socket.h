@@ -50,6 +50,8 @@ class UvSocket : public Socket {
   void end() override;
   void destroy() override;
   bool connecting() const override;
+  // True once closed or destroyed (Node's socket.destroyed).
+  bool destroyed() const;
   std::string remoteAddress() const override;
   uint16_t remotePort() const override;
   std::string localAddress() const override;
