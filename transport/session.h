@@ -541,9 +541,13 @@ class ClientHttp2Session : public Http2Session {
   absl::Status canRequest() const;
   // Node's default of options.endStream: requests with these methods carry no body.
   static bool endsWithHeaders(std::string_view method);
-  // Registers a stream whose HEADERS were just submitted (or drops it if that failed).
+  // Registers a stream whose HEADERS were just submitted (or drops it if that failed), and ties
+  // it to its abort signal if any.
   absl::StatusOr<std::shared_ptr<ClientHttp2Stream>> startRequest(
-      std::shared_ptr<ClientHttp2Stream> stream, absl::Status submitted);
+      std::shared_ptr<ClientHttp2Stream> stream, absl::Status submitted,
+      const std::shared_ptr<AbortSignal>& signal);
+  static absl::Status checkRequestOptions(const RequestOptions& options);
+  static void setPriority(ClientHttp2Stream& stream, const RequestOptions& options);
   void onPushPromise(int32_t associated, int32_t promised, Headers headers,
                      uint8_t flags) override;
   std::string scheme_;

@@ -134,7 +134,10 @@ absl::Status Http2Stream::submitNv(const nghttp2_nv* nva, size_t n, bool end_str
       return nodeError(absl::StatusCode::kInternal, "ERR_HTTP2_ERROR", nghttp2_strerror(rv));
     }
   } else {
-    int32_t id = nghttp2_submit_request(ng, nullptr, nva, n, p, this);
+    // As Node: always a priority spec; nghttp2 sets the PRIORITY flag unless it is the default.
+    nghttp2_priority_spec pri_spec;
+    nghttp2_priority_spec_init(&pri_spec, priority_parent_, priority_weight_, priority_exclusive_);
+    int32_t id = nghttp2_submit_request(ng, &pri_spec, nva, n, p, this);
     if (id == NGHTTP2_ERR_STREAM_ID_NOT_AVAILABLE) {
       return nodeError(absl::StatusCode::kResourceExhausted, "ERR_HTTP2_OUT_OF_STREAMS",
                        "No stream ID is available because maximum stream ID has been reached");
@@ -667,7 +670,8 @@ void Http2Stream::destroy(absl::Status error) {
     }
   }
   if (!error.ok() && !(session_ && (session_->goawayCode() || session_->destroy_code_))) {
-    code = constants::NGHTTP2_INTERNAL_ERROR;
+    // Node: an AbortError (a request's signal) cancels; any other error is INTERNAL_ERROR.
+    code = isAbortError(error) ? constants::NGHTTP2_CANCEL : constants::NGHTTP2_INTERNAL_ERROR;
   }
   if (!closed_) {
     closed_ = true;

@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 
 #include "absl/status/status.h"
+#include "transport/abort.h"
 #include "transport/buffer.h"
 #include "transport/event.h"
 #include "transport/event_loop.h"
@@ -254,6 +255,10 @@ struct Nghttp2Callbacks;
   absl::Status submitHeaders(const Headers& headers, bool end_stream, bool wait_for_trailers);
   // The part after validation: `nva` is submitted as is.
   absl::Status submitNv(const nghttp2_nv* nva, size_t n, bool end_stream, bool wait_for_trailers);
+  // A request's RFC 7540 priority (RequestOptions parent/weight/exclusive), set before submitNv.
+  int32_t priority_parent_ = 0;
+  int32_t priority_weight_ = NGHTTP2_DEFAULT_WEIGHT;
+  bool priority_exclusive_ = false;
   // sendTrailers() after validation; empty `nva`: an empty DATA with END_STREAM instead.
   absl::Status submitTrailerNv(const nghttp2_nv* nva, size_t n);
   void resumeDataIfDeferred();
@@ -484,6 +489,19 @@ struct RequestOptions {
   // END_STREAM on the request HEADERS. Unset: true for GET, HEAD and DELETE (as Node).
   std::optional<bool> endStream;
   bool waitForTrailers = false;
+  // RFC 7540 priority, sent as Node 20 sends it: the HEADERS frame carries the PRIORITY flag
+  // with these unless they are the defaults (parent 0, weight 16, not exclusive). `parent`:
+  // the stream this one depends on (>= 0, else ERR_OUT_OF_RANGE); `weight` is clamped to
+  // 1..256 (as Node); `exclusive`: the E bit. (RFC 9113 deprecates this scheme; servers may
+  // ignore it.)
+  int32_t parent = 0;
+  int32_t weight = 16;
+  bool exclusive = false;
+  // Node's `signal`: aborting it destroys the stream with abortError() (RST_STREAM CANCEL, as
+  // Node). Already aborted: the stream is destroyed at once, its HEADERS never go out, and
+  // its 'error' and 'close' follow on the loop. The stream's listener on the signal is removed
+  // when the stream closes.
+  std::shared_ptr<AbortSignal> signal;
 };
 
 // A request we sent on our client session.
