@@ -217,5 +217,115 @@ TEST(ConnectOptionsTest, ListenerRunsOnceAtConnect) {
   RunUntil(loop, [&] { return server->sessionCount() == 0; });
 }
 
+// The address the server saw the client connect from, or the client's error.
+struct Outcome {
+  std::string remote;
+  absl::Status error;
+};
+Outcome ConnectAndSee(UvLoop& loop, Http2Server& server, std::string_view url,
+                      ConnectOptions options) {
+  Outcome out;
+  ListenerId id = server.onConnection([&](Socket& s) { out.remote = s.remoteAddress(); });
+  auto client = connect(&loop, url, std::move(options));
+  if (!client.ok()) {
+    server.off(id);
+    out.error = client.status();
+    return out;
+  }
+  bool done = false;
+  (*client)->onConnect([&] { done = true; });
+  (*client)->onError([&](const absl::Status& e) {
+    out.error = e;
+    done = true;
+  });
+  RunUntil(loop, [&] { return done; });
+  (*client)->destroy();
+  server.off(id);
+  return out;
+}
+
+TEST(ConnectOptionsTest, LocalAddressIsBoundBeforeConnecting) {
+  UvLoop loop;
+  auto server = *Http2Server::createServer(&loop);
+  ASSERT_TRUE(server->listen(0, "127.0.0.1").ok());
+  ConnectOptions options;
+  options.localAddress = "127.0.0.2";  // loopback too on Linux, but not the default source
+  Outcome out = ConnectAndSee(loop, *server, Url(*server), options);
+  EXPECT_TRUE(out.error.ok()) << out.error;
+  EXPECT_EQ(out.remote, "127.0.0.2");
+  options.localAddress = "not-an-ip";
+  EXPECT_EQ(nodeErrorCode(ConnectAndSee(loop, *server, Url(*server), options).error),
+            "ERR_INVALID_IP_ADDRESS");
+  // An IPv6 source for an IPv4 destination cannot be bound: the attempt fails at bind.
+  options.localAddress = "::1";
+  out = ConnectAndSee(loop, *server, Url(*server), options);
+  EXPECT_FALSE(out.error.ok());
+  EXPECT_EQ(out.error.message(), "bind EINVAL ::1") << out.error;
+  server->close();
+  RunUntil(loop, [&] { return server->sessionCount() == 0; });
+}
+
+TEST(ConnectOptionsTest, FamilyKeepsOnlyThatFamilysAddresses) {
+  UvLoop loop;
+  auto server = *Http2Server::createServer(&loop);
+  ASSERT_TRUE(server->listen(0, "127.0.0.1").ok());
+  const std::string url = "http://localhost:" + std::to_string(server->port());
+  // localhost is ::1 then 127.0.0.1; nothing listens on ::1.
+  ConnectOptions options;
+  options.lookup = [&loop](const std::string&, uint16_t port, LookupCallback cb) {
+    std::vector<SocketAddress> all = {*SocketAddress::fromIp("::1", port),
+                                      *SocketAddress::fromIp("127.0.0.1", port)};
+    loop.post([cb = std::move(cb), all] { cb(all); });
+  };
+  EXPECT_TRUE(ConnectAndSee(loop, *server, url, options).error.ok());  // falls to 127.0.0.1
+  options.family = 6;
+  absl::Status v6 = ConnectAndSee(loop, *server, url, options).error;
+  EXPECT_EQ(nodeErrorCode(v6), "ECONNREFUSED") << v6;  // ::1 only
+  options.family = 4;
+  EXPECT_TRUE(ConnectAndSee(loop, *server, url, options).error.ok());
+  options.lookup = [&loop](const std::string&, uint16_t port, LookupCallback cb) {
+    std::vector<SocketAddress> v6only = {*SocketAddress::fromIp("::1", port)};
+    loop.post([cb = std::move(cb), v6only] { cb(v6only); });
+  };
+  EXPECT_EQ(nodeErrorCode(ConnectAndSee(loop, *server, url, options).error), "ENOTFOUND");
+  options.family = 5;
+  EXPECT_EQ(nodeErrorCode(ConnectAndSee(loop, *server, url, options).error),
+            "ERR_INVALID_ARG_VALUE");
+  server->close();
+  RunUntil(loop, [&] { return server->sessionCount() == 0; });
+}
+
+TEST(ConnectOptionsTest, ProtocolOptionGivesTheSchemeOfAnAuthorityWithoutOne) {
+  UvLoop loop;
+  auto server = *Http2Server::createServer(&loop);
+  ASSERT_TRUE(server->listen(0, "127.0.0.1").ok());
+  std::string scheme_seen;
+  server->onStream([&](std::shared_ptr<ServerHttp2Stream> s, const Headers& h, uint8_t) {
+    scheme_seen = std::string(h.get(":scheme").value_or(""));
+    (void)s->respond({{":status", "204"}}, {});
+  });
+  ConnectOptions options;
+  options.protocol = "http:";
+  auto client = connect(&loop, Authority{.host = "127.0.0.1", .port = server->port()}, options);
+  ASSERT_TRUE(client.ok()) << client.status();
+  EXPECT_FALSE((*client)->encrypted());
+  auto req = *(*client)->request({});
+  bool closed = false;
+  req->onClose([&] { closed = true; });
+  ASSERT_TRUE(RunUntil(loop, [&] { return closed; }));
+  EXPECT_EQ(scheme_seen, "http");
+  (*client)->destroy();
+  options.protocol = "ftp:";
+  EXPECT_EQ(nodeErrorMessage(connect(&loop, Authority{.host = "h", .port = 1}, options).status()),
+            "protocol \"ftp:\" is unsupported.");
+  // No protocol anywhere: https (Node's default), so the session is a TLS one.
+  auto tls = connect(&loop, Authority{.host = "127.0.0.1", .port = server->port()});
+  ASSERT_TRUE(tls.ok());
+  EXPECT_TRUE((*tls)->encrypted());
+  (*tls)->destroy();
+  server->close();
+  RunUntil(loop, [&] { return server->sessionCount() == 0; });
+}
+
 }  // namespace
 }  // namespace h2rpc::transport
