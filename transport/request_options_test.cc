@@ -202,5 +202,61 @@ TEST(RequestPriorityTest, NegativeParentIsOutOfRange) {
             "ERR_OUT_OF_RANGE");
 }
 
+// Frames of any type on `stream`, as (type, payload) pairs.
+std::vector<FrameTap::Frame> FramesOf(const std::string& bytes, uint32_t stream) {
+  std::vector<FrameTap::Frame> out;
+  size_t off = 24;
+  while (bytes.size() >= off + 9) {
+    auto u = [&](size_t i) { return static_cast<uint8_t>(bytes[i]); };
+    const size_t len = (u(off) << 16) | (u(off + 1) << 8) | u(off + 2);
+    if (bytes.size() < off + 9 + len) break;
+    FrameTap::Frame f{u(off + 3), u(off + 4),
+                      ((u(off + 5) & 0x7fu) << 24) | (u(off + 6) << 16) | (u(off + 7) << 8) |
+                          u(off + 8),
+                      bytes.substr(off + 9, len)};
+    if (f.stream == stream) out.push_back(std::move(f));
+    off += 9 + len;
+  }
+  return out;
+}
+
+int CountType(const std::vector<FrameTap::Frame>& frames, uint8_t type) {
+  int n = 0;
+  for (const auto& f : frames) n += f.type == type;
+  return n;
+}
+
+TEST(StreamPriorityTest, SendsAPriorityFrameAsNode20) {
+  FrameTap tap;
+  auto req = *tap.client->request({});
+  tap.loop.runUntilIdle();
+  // Node 20.20: req.priority({weight: 10}) sends PRIORITY (type 2) 00000000 09.
+  ASSERT_TRUE(req->priority({.weight = 10}).ok());
+  tap.loop.runUntilIdle();
+  auto frames = FramesOf(tap.bytes, 1);
+  ASSERT_EQ(CountType(frames, 2), 1);
+  for (const auto& f : frames) {
+    if (f.type == 2) EXPECT_EQ(Hex(f.payload), "0000000009");
+  }
+  ASSERT_TRUE(req->priority({.parent = 0, .weight = 300, .exclusive = true}).ok());
+  tap.loop.runUntilIdle();
+  frames = FramesOf(tap.bytes, 1);
+  ASSERT_EQ(CountType(frames, 2), 2);
+  EXPECT_EQ(Hex(frames.back().payload), "80000000ff");
+}
+
+TEST(StreamPriorityTest, SilentSelfParentAndErrorsSendNothing) {
+  FrameTap tap;
+  auto req = *tap.client->request({});
+  tap.loop.runUntilIdle();
+  ASSERT_TRUE(req->priority({.weight = 10, .silent = true}).ok());  // local tree only
+  ASSERT_TRUE(req->priority({.parent = req->id()}).ok());           // itself: ignored
+  EXPECT_EQ(nodeErrorCode(req->priority({.parent = -1})), "ERR_OUT_OF_RANGE");
+  tap.loop.runUntilIdle();
+  EXPECT_EQ(CountType(FramesOf(tap.bytes, 1), 2), 0);
+  req->destroy();
+  EXPECT_EQ(nodeErrorCode(req->priority({})), "ERR_HTTP2_INVALID_STREAM");
+}
+
 }  // namespace
 }  // namespace h2rpc::transport

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "transport/constants.h"
@@ -110,6 +111,34 @@ absl::Status Http2Stream::submitHeaders(const Headers& headers, bool end_stream,
   // Names from a Headers, hence lower-case already.
   for (const OutgoingField& f : *fields) sent.addLowerCase(f.name, f.value);
   sent_headers_ = std::move(sent);
+  return absl::OkStatus();
+}
+
+absl::Status Http2Stream::priority(const PriorityOptions& options) {
+  if (destroyed_) return invalidStream();
+  if (options.parent < 0) {
+    return nodeError(absl::StatusCode::kOutOfRange, "ERR_OUT_OF_RANGE",
+                     absl::StrCat("The value of \"options.parent\" is out of range. It must be "
+                                  ">= 0. Received ",
+                                  options.parent));
+  }
+  updateTimer();
+  // Node: a stream cannot depend on itself; nothing is sent.
+  if (options.parent == id_ || session_ == nullptr || session_->nghttp2() == nullptr) {
+    return absl::OkStatus();
+  }
+  nghttp2_priority_spec spec;
+  nghttp2_priority_spec_init(&spec, options.parent,
+                             std::clamp<int32_t>(options.weight, NGHTTP2_MIN_WEIGHT,
+                                                 NGHTTP2_MAX_WEIGHT),
+                             options.exclusive ? 1 : 0);
+  int rv = options.silent
+               ? nghttp2_session_change_stream_priority(session_->nghttp2(), id_, &spec)
+               : nghttp2_submit_priority(session_->nghttp2(), NGHTTP2_FLAG_NONE, id_, &spec);
+  if (rv != 0) {
+    return nodeError(absl::StatusCode::kInternal, "ERR_HTTP2_ERROR", nghttp2_strerror(rv));
+  }
+  session_->scheduleFlush();
   return absl::OkStatus();
 }
 

@@ -67,6 +67,14 @@ struct HeaderFieldView {
 // Called once the chunk is handed to HTTP/2 framing (OK), or with the error that dropped it.
 using WriteCallback = std::function<void(absl::Status)>;
 
+// Http2Stream::priority()'s options (Node's names; weight clamped to 1..256 as Node).
+struct PriorityOptions {
+  int32_t parent = 0;
+  int32_t weight = 16;
+  bool exclusive = false;
+  bool silent = false;
+};
+
 class Http2Stream : public std::enable_shared_from_this<Http2Stream> {
  public:
   // Node's writableHighWaterMark: write() returns false once this many bytes are buffered.
@@ -152,8 +160,11 @@ class Http2Stream : public std::enable_shared_from_this<Http2Stream> {
   // `callback` runs once, at the next 'timeout' (Node: once('timeout')); with 0 it is not added,
   // and the callbacks earlier calls added that have not run are removed (Node removes that one).
   void setTimeout(uint64_t ms, std::function<void()> callback = nullptr);
-  // Node's http2stream.priority() is deprecated (RFC 9113 dropped priorities): accepted, no-op.
-  void priority() {}
+  // Node's http2stream.priority(options): as Node 20, a PRIORITY frame for this stream (RFC
+  // 7540 §6.3; RFC 9113 deprecates the scheme and peers may ignore it), or with `silent` only
+  // nghttp2's local priority tree changes. A `parent` equal to the stream's own id does nothing
+  // (as Node). Errors: ERR_HTTP2_INVALID_STREAM (destroyed), ERR_OUT_OF_RANGE (parent < 0).
+  absl::Status priority(const PriorityOptions& options = {});
 
   // --- events (each returns an id for off()) ---
   ListenerId onData(std::function<void(std::string_view)> fn);
