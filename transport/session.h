@@ -123,6 +123,10 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   int32_t goawayLastStreamID() const { return goaway_last_stream_id_; }
   const SessionOptions& options() const { return options_; }
   EventLoop* loop() const { return loop_; }
+  // Node's session.socket, without its Proxy: read the socket (addresses, encrypted(),
+  // alpnProtocol(), a TlsSocket's certificate) but never write, end, pause, resume or destroy it
+  // — the session owns it (Node throws ERR_HTTP2_NO_SOCKET_MANIPULATION for those); use the
+  // session's setTimeout(), close() and destroy().
   Socket* socket() const { return socket_.get(); }
   size_t streamCount() const { return streams_.size(); }
   // Calls fn(const Http2Stream&) for each open stream, in no particular order: what snapshots
