@@ -119,6 +119,20 @@ TEST(RequestSignalTest, ListenerIsRemovedWhenTheStreamCloses) {
   EXPECT_EQ(req->rstCode(), constants::NGHTTP2_NO_ERROR);
 }
 
+// Spec "Note on :authority and host": a request may carry host instead of :authority; request()
+// then adds no :authority (Node 20 checks `!headers[HTTP2_HEADER_AUTHORITY] && !headers.host`).
+TEST(RequestAuthorityTest, HostHeaderReplacesTheDefaultAuthority) {
+  SessionPair p;
+  ASSERT_TRUE(p.client->request({{"host", "example.org"}}).ok());
+  ASSERT_TRUE(p.client->request({}).ok());
+  p.run();
+  ASSERT_EQ(p.request_headers.size(), 2u);
+  EXPECT_FALSE(p.request_headers[0].has(":authority"));
+  EXPECT_EQ(p.request_headers[0].get("host"), "example.org");
+  EXPECT_EQ(p.request_headers[1].get(":authority"), "localhost:8080");
+  EXPECT_FALSE(p.request_headers[1].has("host"));
+}
+
 // The client's frames as a raw peer reads them.
 struct FrameTap : Socket::Handler {
   FrameTap() {
