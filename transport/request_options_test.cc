@@ -94,11 +94,13 @@ TEST(RequestSignalTest, AlreadyAbortedSignalNeverSendsTheRequest) {
   EXPECT_TRUE(closed);
   EXPECT_EQ(req->rstCode(), constants::NGHTTP2_CANCEL);
   EXPECT_TRUE(p.streams.empty());  // the server never saw it
+  EXPECT_EQ(req->id(), 0);          // no stream id used (Node: id undefined)
   // The session is fine: the next request goes through.
   auto next = *p.client->request({{":path", "/y"}});
   p.run();
   ASSERT_EQ(p.streams.size(), 1u);
   EXPECT_EQ(p.request_headers[0].get(":path"), "/y");
+  EXPECT_EQ(next->id(), 1);  // the aborted request took no id
 }
 
 TEST(RequestSignalTest, ListenerIsRemovedWhenTheStreamCloses) {

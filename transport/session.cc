@@ -1539,6 +1539,7 @@ absl::StatusOr<std::shared_ptr<ClientHttp2Stream>> ClientHttp2Session::request(
   }
   const bool end_stream = options.endStream.value_or(endsWithHeaders(method));
   if (absl::Status st = checkRequestOptions(options); !st.ok()) return st;
+  if (options.signal && options.signal->aborted()) return abortedRequest(*options.signal);
 
   auto stream = std::make_shared<ClientHttp2Stream>(this, 0);
   setPriority(*stream, options);
@@ -1570,6 +1571,7 @@ absl::StatusOr<std::shared_ptr<ClientHttp2Stream>> ClientHttp2Session::requestPr
   const std::string_view method = headers.empty() ? std::string_view() : headers[0].value;
   const bool end_stream = options.endStream.value_or(endsWithHeaders(method));
   if (absl::Status st = checkRequestOptions(options); !st.ok()) return st;
+  if (options.signal && options.signal->aborted()) return abortedRequest(*options.signal);
   auto stream = std::make_shared<ClientHttp2Stream>(this, 0);
   setPriority(*stream, options);
   absl::Status submitted =
@@ -1605,23 +1607,26 @@ absl::StatusOr<std::shared_ptr<ClientHttp2Stream>> ClientHttp2Session::startRequ
   });
   updateTimer();
   if (signal) {
-    if (signal->aborted()) {
-      // Node: destroyed inside request(); nghttp2 drops the HEADERS still queued (RST_STREAM on
-      // a request not sent yet cancels it), so nothing reaches the peer.
-      stream->destroy(abortError(signal->reason()));
-    } else {
-      std::weak_ptr<ClientHttp2Stream> weak = stream;
-      ListenerId id = signal->onAbort([weak, signal_weak = std::weak_ptr<AbortSignal>(signal)] {
-        auto s = weak.lock();
-        auto sig = signal_weak.lock();
-        if (s) s->destroy(abortError(sig ? sig->reason() : absl::OkStatus()));
-      });
-      // Node: the listener goes at 'close' (the signal may outlive many requests).
-      stream->onClose([signal_weak = std::weak_ptr<AbortSignal>(signal), id] {
-        if (auto sig = signal_weak.lock()) sig->off(id);
-      });
-    }
+    std::weak_ptr<ClientHttp2Stream> weak = stream;
+    ListenerId id = signal->onAbort([weak, signal_weak = std::weak_ptr<AbortSignal>(signal)] {
+      auto s = weak.lock();
+      auto sig = signal_weak.lock();
+      if (s) s->destroy(abortError(sig ? sig->reason() : absl::OkStatus()));
+    });
+    // Node: the listener goes at 'close' (the signal may outlive many requests).
+    stream->onClose([signal_weak = std::weak_ptr<AbortSignal>(signal), id] {
+      if (auto sig = signal_weak.lock()) sig->off(id);
+    });
   }
+  return stream;
+}
+
+std::shared_ptr<ClientHttp2Stream> ClientHttp2Session::abortedRequest(const AbortSignal& signal) {
+  // Node 20: the stream object exists but is destroyed inside request(), before its HEADERS are
+  // submitted: no stream id is used, nothing reaches the peer, no 'ready'; 'error' (AbortError)
+  // and 'close' follow on the loop.
+  auto stream = std::make_shared<ClientHttp2Stream>(this, 0);
+  stream->destroy(abortError(signal.reason()));
   return stream;
 }
 

@@ -551,6 +551,7 @@ class ClientHttp2Session : public Http2Session {
       std::shared_ptr<ClientHttp2Stream> stream, absl::Status submitted,
       const std::shared_ptr<AbortSignal>& signal);
   static absl::Status checkRequestOptions(const RequestOptions& options);
+  std::shared_ptr<ClientHttp2Stream> abortedRequest(const AbortSignal& signal);
   static void setPriority(ClientHttp2Stream& stream, const RequestOptions& options);
   void onPushPromise(int32_t associated, int32_t promised, Headers headers,
                      uint8_t flags) override;

@@ -509,8 +509,8 @@ struct RequestOptions {
   int32_t weight = 16;
   bool exclusive = false;
   // Node's `signal`: aborting it destroys the stream with abortError() (RST_STREAM CANCEL, as
-  // Node). Already aborted: the stream is destroyed at once, its HEADERS never go out, and
-  // its 'error' and 'close' follow on the loop. The stream's listener on the signal is removed
+  // Node). Already aborted: the stream is destroyed at once, before its HEADERS are
+  // submitted (no stream id used, id() stays 0), and its 'error' and 'close' follow on the loop. The stream's listener on the signal is removed
   // when the stream closes.
   std::shared_ptr<AbortSignal> signal;
 };
