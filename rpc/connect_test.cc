@@ -52,6 +52,7 @@ class Backend : public rpc_test::EchoService::Service {
     EchoReply reply;
     reply.set_text(req.text());
     reply.set_payload(req.payload());
+    if (req.text() == "gzip me") ctx.SetCompression(Compression::kGzip);
     if (req.text() == "deadline") {
       reply.set_index(ctx.deadline() ? static_cast<int>(absl::ToInt64Seconds(
                                            *ctx.deadline() - absl::Now() + absl::Milliseconds(500)))
@@ -231,8 +232,10 @@ TEST_F(ConnectTest, ErrorsAreAnHttpStatusAndTheErrorJsonWithDetails) {
 }
 
 TEST_F(ConnectTest, EarlyErrorsAreConnectErrors) {
+  // An unknown path: 404 (connect-go's mux; clients read 404 as unimplemented), the code in
+  // the body.
   Answer missing = Post("/h2rpc.rpc_test.EchoService/Nope", "application/json", "{}");
-  EXPECT_EQ(missing.header(":status"), "501");
+  EXPECT_EQ(missing.header(":status"), "404");
   EXPECT_EQ(missing.body.rfind(R"({"code":"unimplemented")", 0), 0u) << missing.body;
   Answer version = Post(kEcho, "application/proto", Raw("x"), {{"connect-protocol-version", "2"}});
   EXPECT_EQ(version.header(":status"), "400");
@@ -262,6 +265,19 @@ TEST_F(ConnectTest, GzipRequestBodyAndUnsupportedEncodings) {
   EXPECT_NE(bad.body.find("content-encoding"), std::string::npos);
   Answer lie = Post(kEcho, "application/proto", Raw("x"), {{"content-encoding", "gzip"}});
   EXPECT_NE(lie.header(":status"), "200");
+}
+
+TEST_F(ConnectTest, GzipResponseWhenTheHandlerCompressesAndTheClientAccepts) {
+  Answer a = Post(kEcho, "application/json", R"({"text":"gzip me"})",
+                  {{"accept-encoding", "gzip"}});
+  EXPECT_EQ(a.header(":status"), "200");
+  EXPECT_EQ(a.header("content-encoding"), "gzip");
+  auto plain = Decompress(Compression::kGzip, a.body, 1 << 20);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_EQ(*plain, R"({"text":"gzip me"})");
+  Answer identity = Post(kEcho, "application/json", R"({"text":"gzip me"})");
+  EXPECT_EQ(identity.header("content-encoding"), "<none>");  // not accepted: not compressed
+  EXPECT_EQ(identity.body, R"({"text":"gzip me"})");
 }
 
 TEST_F(ConnectTest, ServerStreamingEnvelopesAndTheEndStreamMessage) {
@@ -324,6 +340,24 @@ TEST_F(ConnectTest, GrpcAndGrpcWebStillServedBesideConnect) {
   EXPECT_TRUE(g.had_trailers);
   Answer w = Post(kEcho, "application/grpc-web+proto", FrameMessage(Raw("w"), false));
   EXPECT_EQ(w.header("content-type"), "application/grpc-web+proto");
+}
+
+class ConnectSmallLimitTest : public ConnectTest {
+ protected:
+  ServerOptions Options() override {
+    ServerOptions o;
+    o.limits.max_receive_message_size = 64;
+    return o;
+  }
+};
+
+TEST_F(ConnectSmallLimitTest, UnaryBodyOverTheLimitIsResourceExhausted) {
+  Answer ok = Post(kEcho, "application/json", R"({"text":"small"})");
+  EXPECT_EQ(ok.header(":status"), "200");
+  Answer big = Post(kEcho, "application/json",
+                    absl::StrCat(R"({"text":")", std::string(100, 'x'), R"("})"));
+  EXPECT_EQ(big.header(":status"), "429");
+  EXPECT_EQ(big.body.rfind(R"({"code":"resource_exhausted")", 0), 0u) << big.body;
 }
 
 class ConnectOffTest : public ConnectTest {

@@ -56,6 +56,14 @@ void RespondTrailersOnly(EarlyReply to, const absl::Status& status,
     std::string body;
     if (type->protocol == WireProtocol::kConnect) {
       ConnectUnaryError(status, "", h, body);
+      if (std::string_view(http_status) != "200") {
+        // An HTTP status of its own (an unknown path: 404, as connect-go's mux answers).
+        Headers fixed{{":status", http_status}};
+        for (const transport::HeaderField& f : h) {
+          if (f.name != ":status") fixed.add(f.name, f.value);
+        }
+        h = std::move(fixed);
+      }
     } else {
       h.add(":status", "200");
       h.add("content-type", ResponseContentType(*type));
@@ -488,7 +496,7 @@ void Server::StartCall(std::shared_ptr<transport::ServerHttp2Stream> stream,
                                            "Method not found: ", path))
                                      : absl::UnimplementedError(absl::StrCat(
                                            "Service not found: ", service)),
-                        "200", web, extra);
+                        type->protocol == WireProtocol::kConnect ? "404" : "200", web, extra);
     return;
   }
   const bool connect = IsConnect(type->protocol);

@@ -82,7 +82,7 @@ echo "--- curl, a Connect error: HTTP status and the error JSON"
 out=$(timeout 30 curl -sS -i "${curl_args[@]}" -H 'content-type: application/json' \
       -d '{}' "$base/${first_path%/*}/NoSuchMethod" 2>&1) || { echo "curl failed: $out"; exit 1; }
 echo "$out"
-expect_in " 501" "$out"
+expect_in " 404" "$out"
 expect_in '{"code":"unimplemented","message":"Method not found' "$out"
 echo "--- curl, bad JSON"
 out=$(timeout 30 curl -sS -i "${curl_args[@]}" -H 'content-type: application/json' \
