@@ -8,6 +8,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "rpc/compression.h"
 #include "rpc/framing.h"
 #include "rpc/server.h"
 #include "rpc/testdata/echo.pb.h"
@@ -255,6 +256,28 @@ TEST_F(GrpcWebTest, EarlyErrorsAnswerInTheRequestsProtocol) {
   EXPECT_EQ(lookalike.headers.get(":status").value_or(""), "415");
 }
 
+TEST_F(GrpcWebTest, CompressedBothWays) {
+  EchoRequest req;
+  req.set_text(std::string(200, 'z'));
+  auto packed = Compress(Compression::kGzip, req.SerializeAsString());
+  ASSERT_TRUE(packed.ok());
+  Answer a = Send("/h2rpc.rpc_test.Echo/Unary", "application/grpc-web+proto",
+                  FrameMessage(*packed, /*compressed=*/true),
+                  {{"grpc-encoding", "gzip"}, {"grpc-accept-encoding", "gzip"}});
+  EXPECT_EQ(a.headers.get("grpc-encoding").value_or(""), "gzip");
+  ASSERT_GE(a.body.size(), 1u);
+  EXPECT_EQ(a.body[0], 1);  // the response message's compressed flag
+  WebBody body = SplitWebBody(a.body);
+  ASSERT_TRUE(body.well_formed);
+  ASSERT_EQ(body.messages.size(), 1u);
+  auto plain = Decompress(Compression::kGzip, body.messages[0], 1 << 20);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EchoReply reply;
+  ASSERT_TRUE(reply.ParseFromString(*plain));
+  EXPECT_EQ(reply.text(), req.text());
+  EXPECT_EQ(body.trailer_block, "grpc-status: 0\r\n");  // the trailer frame is never compressed
+}
+
 TEST_F(GrpcWebTest, PlainGrpcIsUnchanged) {
   Answer a = Send("/h2rpc.rpc_test.Echo/Unary", "application/grpc+proto", Request("g"),
                   {{"te", "trailers"}});
@@ -494,6 +517,10 @@ TEST_F(GrpcWebHttp1Test, EarlyErrorsInHeaders) {
                          GrpcWebTest::Request("no"));
   EXPECT_EQ(r.head.substr(0, 15), "HTTP/1.1 200 OK");
   EXPECT_NE(r.head.find("grpc-status: 12"), std::string::npos) << r.head;
+  // The unread request body does not spill into the next request on the connection.
+  Http1Response next = Post("/h2rpc.rpc_test.Echo/Unary", "application/grpc-web+proto",
+                            GrpcWebTest::Request("next"));
+  EXPECT_EQ(SplitWebBody(next.body).messages.size(), 1u);
 }
 
 TEST_F(GrpcWebHttp1Test, PreflightOverHttp1) {

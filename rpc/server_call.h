@@ -2,6 +2,8 @@
 // bytes. It turns the stream's DATA into messages (framing, decompression, size limit), sends
 // ours back, and ends the call with grpc-status in trailers — or alone in Trailers-Only when
 // nothing was sent yet. The typed API (service.h) is built on it; applications rarely use it.
+// The same call may speak another wire protocol (a CallProtocol, rpc/wire_protocol.h: gRPC-Web)
+// and run on an HTTP/1.1 exchange instead of an HTTP/2 stream (ServerOptions::allow_http1).
 //
 // Threading: the server's loop thread only. Lifetime: shared_ptr, held by the handler's objects
 // and by the stream's listeners until the call is over (finished or cancelled).
