@@ -11,8 +11,11 @@
 #include <random>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "rpc/connect_protocol.h"
 #include "rpc/generic.h"
 #include "rpc/on_loop.h"
 #include "rpc/status_util.h"
@@ -46,6 +49,43 @@ void RespondTrailersOnly(EarlyReply to, const absl::Status& status,
                          const char* http_status = "200",
                          const RequestContentType* type = nullptr,
                          const Headers* extra = nullptr) {
+  if (type != nullptr && IsConnect(type->protocol)) {
+    // Connect: unary errors as an HTTP status and the error JSON; streaming ones as a 200
+    // whose end-stream message holds the error.
+    Headers h;
+    std::string body;
+    if (type->protocol == WireProtocol::kConnect) {
+      ConnectUnaryError(status, "", h, body);
+      if (std::string_view(http_status) != "200") {
+        // An HTTP status of its own (an unknown path: 404, as connect-go's mux answers).
+        Headers fixed{{":status", http_status}};
+        for (const transport::HeaderField& f : h) {
+          if (f.name != ":status") fixed.add(f.name, f.value);
+        }
+        h = std::move(fixed);
+      }
+    } else {
+      h.add(":status", "200");
+      h.add("content-type", ResponseContentType(*type));
+      ConnectStatusParts parts;
+      parts.code = status.code();
+      parts.message = std::string(status.message());
+      body = ConnectEnvelope(kConnectEndStreamFlag, ConnectEndStreamJson(parts));
+    }
+    if (extra != nullptr) {
+      for (const transport::HeaderField& f : *extra) h.add(f.name, f.value);
+    }
+    if (to.stream != nullptr) {
+      (void)to.stream->respond(h, {.endStream = false, .sendDate = false});
+      (void)to.stream->write(transport::SharedBuffer(std::move(body)));
+      to.stream->end();
+    } else {
+      (void)to.exchange->respond(h, {.endStream = false, .sendDate = false});
+      (void)to.exchange->write(std::move(body), nullptr);
+      to.exchange->end();
+    }
+    return;
+  }
   Headers h{{":status", http_status},
             {"content-type", type ? ResponseContentType(*type) : std::string("application/grpc")}};
   h.add("grpc-accept-encoding", AcceptEncodingHeader(CompressionSet::All()));
@@ -416,6 +456,17 @@ void Server::StartCall(std::shared_ptr<transport::ServerHttp2Stream> stream,
         "415");
     return;
   }
+  const bool enabled = type->protocol == WireProtocol::kGrpc ? options_.protocols.grpc
+                       : IsConnect(type->protocol)           ? options_.protocols.connect
+                                                             : options_.protocols.grpc_web;
+  if (!enabled) {
+    RespondTrailersOnly(to,
+                        absl::InvalidArgumentError(absl::StrCat(
+                            "This server does not speak ", WireProtocolName(type->protocol),
+                            " (content-type '", content_type, "')")),
+                        "415");
+    return;
+  }
   const RequestContentType* web = type->protocol == WireProtocol::kGrpc ? nullptr : &*type;
   // CORS fields for a web call from an allowed origin's page (looked up only then: gRPC's
   // calls pay nothing for them).
@@ -445,7 +496,13 @@ void Server::StartCall(std::shared_ptr<transport::ServerHttp2Stream> stream,
                                            "Method not found: ", path))
                                      : absl::UnimplementedError(absl::StrCat(
                                            "Service not found: ", service)),
-                        "200", web, extra);
+                        type->protocol == WireProtocol::kConnect ? "404" : "200", web, extra);
+    return;
+  }
+  const bool connect = IsConnect(type->protocol);
+  if (connect) {
+    StartConnectCall(std::move(stream), std::move(exchange), headers, *type, std::move(path),
+                     it == methods_.end(), *handler, extra);
     return;
   }
   std::optional<absl::Time> deadline;
@@ -492,7 +549,13 @@ void Server::StartCall(std::shared_ptr<transport::ServerHttp2Stream> stream,
     if (cors) protocol->set_extra_headers(std::move(*cors));
     call->SetProtocol(std::move(protocol));
   }
-  if (it == methods_.end()) call->MarkGeneric();  // before the interceptors see it
+  LaunchCall(std::move(call), stream.get(), it == methods_.end(), *handler, deadline);
+}
+
+void Server::LaunchCall(std::shared_ptr<ServerCall> call, transport::ServerHttp2Stream* stream,
+                        bool generic, const MethodHandler& handler,
+                        std::optional<absl::Time> deadline) {
+  if (generic) call->MarkGeneric();  // before the interceptors see it
   call->CountActive(active_calls_);  // until its stream closes (no listener of our own)
   call->Start(deadline);
   if (auto found = stream ? counters_.find(stream->session()) : counters_.end();
@@ -507,11 +570,79 @@ void Server::StartCall(std::shared_ptr<transport::ServerHttp2Stream> stream,
     }
     call->SetInterceptors(std::move(chain));
     if (call->intercepted()) {
-      call->StartIntercepted(handler->start);  // OnStart hooks, then the handler
+      call->StartIntercepted(handler.start);  // OnStart hooks, then the handler
       return;
     }
   }
-  handler->start(call);
+  handler.start(call);
+}
+
+void Server::StartConnectCall(std::shared_ptr<transport::ServerHttp2Stream> stream,
+                              std::shared_ptr<transport::CompatStream> exchange,
+                              const Headers& headers, const RequestContentType& type,
+                              std::string path, bool generic, const MethodHandler& handler,
+                              const Headers* extra) {
+  // Connect renames gRPC's request fields (connectrpc.com/docs/protocol): read here, apart from
+  // gRPC's one pass, so that gRPC's calls pay nothing for them.
+  const EarlyReply to{stream.get(), exchange.get()};
+  auto fail = [&](const absl::Status& status) {
+    RespondTrailersOnly(to, status, "200", &type, extra);
+  };
+  const bool unary = type.protocol == WireProtocol::kConnect;
+  if (auto version = headers.get("connect-protocol-version"); version && *version != "1") {
+    fail(absl::InvalidArgumentError(
+        absl::StrCat("Unsupported connect-protocol-version: '", *version, "' (want 1)")));
+    return;
+  }
+  std::optional<absl::Time> deadline;
+  if (auto timeout = headers.get("connect-timeout-ms")) {
+    // At most 10 digits (the spec); a positive integer of milliseconds.
+    uint64_t ms = 0;
+    if (timeout->empty() || timeout->size() > 10 ||
+        !std::all_of(timeout->begin(), timeout->end(), absl::ascii_isdigit) ||
+        !absl::SimpleAtoi(*timeout, &ms)) {
+      fail(absl::InvalidArgumentError(absl::StrCat("Invalid connect-timeout-ms: '", *timeout, "'")));
+      return;
+    }
+    deadline = absl::Now() + absl::Milliseconds(ms);
+  }
+  Compression request_compression = Compression::kIdentity;
+  if (auto encoding = headers.get(unary ? "content-encoding" : "connect-content-encoding")) {
+    std::optional<Compression> c = CompressionFromName(*encoding);
+    if (!c) {
+      fail(absl::UnimplementedError(absl::StrCat("Unsupported ",
+                                                 unary ? "content-encoding" : "connect-content-encoding",
+                                                 ": ", *encoding)));
+      return;
+    }
+    request_compression = *c;
+  }
+  CompressionSet accepts = ParseAcceptEncoding(
+      headers.get(unary ? "accept-encoding" : "connect-accept-encoding").value_or(""));
+  auto metadata = Metadata::FromHeaderFields(headers, /*skip_reserved=*/true);
+  if (!metadata.ok()) {
+    fail(absl::InvalidArgumentError(metadata.status().message()));
+    return;
+  }
+  ConnectCallOptions connect;
+  connect.type = type;
+  if (type.codec == "json") connect.method = FindGeneratedMethod(path);
+  connect.max_request_bytes = options_.limits.max_receive_message_size;
+  connect.request_compression = request_compression;
+  absl::StatusOr<std::unique_ptr<CallProtocol>> protocol = MakeConnectProtocol(connect);
+  if (!protocol.ok()) {
+    fail(protocol.status());
+    return;
+  }
+  if (extra != nullptr) (*protocol)->set_extra_headers(*extra);
+  std::shared_ptr<ServerCall> call =
+      stream ? std::make_shared<ServerCall>(stream, std::move(path), std::move(*metadata),
+                                            options_.limits, request_compression, accepts)
+             : std::make_shared<ServerCall>(exchange, headers, std::move(path),
+                                            std::move(*metadata), options_.limits,
+                                            request_compression, accepts);
+  call->SetProtocol(std::move(*protocol));
+  LaunchCall(std::move(call), stream.get(), generic, handler, deadline);
 }
 
 void Server::Shutdown(absl::Duration grace, std::function<void()> done) {

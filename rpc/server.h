@@ -1,8 +1,10 @@
 // rpc/server.h — Server: serves registered gRPC services over HTTP/2 (h2c or TLS) on a libuv
 // loop. It validates each request (method, content-type, path, grpc-timeout, grpc-encoding,
 // metadata), answers early errors in Trailers-Only, and runs the method's handler. The same
-// handlers answer gRPC-Web (application/grpc-web[-text]; rpc/wire_protocol.h), over HTTP/2 and,
-// with ServerOptions::allow_http1, over HTTP/1.1 on the same port.
+// handlers answer gRPC-Web (application/grpc-web[-text]; rpc/wire_protocol.h) and Connect
+// (application/proto|json, application/connect+…; rpc/connect_protocol.h), over HTTP/2 and,
+// with ServerOptions::allow_http1, over HTTP/1.1 on the same port (ServerOptions::protocols
+// turns each off).
 //
 //   transport::UvLoop loop;
 //   rpc::Server server(&loop);
@@ -71,8 +73,18 @@ struct CorsOptions {
   bool enabled() const { return !allowed_origins.empty(); }
 };
 
+// The wire protocols a server answers (rpc/wire_protocol.h), each picked per call by the
+// request's content-type. A request in a protocol turned off gets HTTP 415.
+struct ProtocolOptions {
+  bool grpc = true;      // application/grpc[+codec]
+  bool grpc_web = true;  // application/grpc-web[-text][+codec]
+  bool connect = true;   // application/proto|json, application/connect+proto|+json
+};
+
 struct ServerOptions {
   CallLimits limits;
+  // Which protocols the handlers answer (all by default).
+  ProtocolOptions protocols;
   // Interceptors of every call (rpc/server_interceptor.h), the first one outermost. Each
   // factory makes one per call.
   std::vector<ServerInterceptorFactory> interceptors;
@@ -247,6 +259,17 @@ class Server {
   void StartCall(std::shared_ptr<transport::ServerHttp2Stream> stream,
                  std::shared_ptr<transport::CompatStream> exchange,
                  const transport::Headers& headers);
+
+  // The same for a Connect request (rpc/connect_protocol.h), from the point its handler is
+  // known; `extra` the CORS fields (or null).
+  void StartConnectCall(std::shared_ptr<transport::ServerHttp2Stream> stream,
+                        std::shared_ptr<transport::CompatStream> exchange,
+                        const transport::Headers& headers, const RequestContentType& type,
+                        std::string path, bool generic, const MethodHandler& handler,
+                        const transport::Headers* extra);
+  // A call made and validated: counted, started, handed to the interceptors and its handler.
+  void LaunchCall(std::shared_ptr<ServerCall> call, transport::ServerHttp2Stream* stream,
+                  bool generic, const MethodHandler& handler, std::optional<absl::Time> deadline);
 
   transport::UvLoop* loop_;
   ServerOptions options_;

@@ -361,6 +361,9 @@ absl::Status ServerCall::PullMessages() {
       message.bytes = std::move(*frame).Assembled();
       CountMessageReceived(message.bytes.size());
     }
+    if (protocol_ && protocol_->transcodes()) {  // Connect's JSON: to protobuf's binary form
+      if (absl::Status st = protocol_->TranscodeRequest(message.bytes); !st.ok()) return st;
+    }
     queued_bytes_ += message.bytes.size();
     messages_.push_back(std::move(message));
   }
@@ -673,6 +676,15 @@ Awaitable<bool> ServerCall::Write(std::string message, WriteOptions options) {
 
 Awaitable<bool> ServerCall::WriteRaw(std::string message, WriteOptions options) {
   Awaitable<bool> result(loop_);
+  if (protocol_ && protocol_->transcodes() && !finished_ && !cancelled_) {
+    // Connect's JSON: the message as the client's codec has it (before the size check and
+    // compression, which count what goes on the wire).
+    if (absl::Status st = protocol_->TranscodeResponse(message); !st.ok()) {
+      Fail(st);
+      result.state()->Complete(false);
+      return result;
+    }
+  }
   if (!CheckWrite(message.size(), result)) return result;
   bool compressed = false;
   if (ShouldCompress(options)) {
@@ -687,11 +699,16 @@ Awaitable<bool> ServerCall::WriteRaw(std::string message, WriteOptions options) 
 }
 
 Awaitable<bool> ServerCall::Write(SerializedMessage message, WriteOptions options) {
-  if (interception_ && !finished_ && !cancelled_ &&
-      message.framed.size() == kMessagePrefixSize + message.payload_size) {
-    // Interceptors see (and may change) the payload as a string: a copy, only for them.
-    return WriteIntercepted(
-        std::string(message.framed.data() + kMessagePrefixSize, message.payload_size), options);
+  if (message.framed.size() == kMessagePrefixSize + message.payload_size) {
+    if (interception_ && !finished_ && !cancelled_) {
+      // Interceptors see (and may change) the payload as a string: a copy, only for them.
+      return WriteIntercepted(
+          std::string(message.framed.data() + kMessagePrefixSize, message.payload_size), options);
+    }
+    if (protocol_ && protocol_->transcodes()) {  // Connect's JSON: converted as a string
+      return WriteRaw(
+          std::string(message.framed.data() + kMessagePrefixSize, message.payload_size), options);
+    }
   }
   Awaitable<bool> result(loop_);
   if (!CheckWrite(message.payload_size, result)) return result;

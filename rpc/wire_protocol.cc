@@ -19,6 +19,10 @@ absl::string_view WireProtocolName(WireProtocol protocol) {
       return "grpc-web";
     case WireProtocol::kGrpcWebText:
       return "grpc-web-text";
+    case WireProtocol::kConnect:
+      return "connect";
+    case WireProtocol::kConnectStream:
+      return "connect-stream";
   }
   return "grpc";
 }
@@ -37,6 +41,26 @@ std::optional<RequestContentType> ParseRequestContentTypeSlow(absl::string_view 
     if (codec.empty()) return std::nullopt;  // "application/grpc+"
   }
   RequestContentType type;
+  // Connect (connectrpc.com/docs/protocol): its two codecs only.
+  auto connect_codec = [](absl::string_view c) -> std::optional<absl::string_view> {
+    if (absl::EqualsIgnoreCase(c, "proto")) return absl::string_view("proto");
+    if (absl::EqualsIgnoreCase(c, "json")) return absl::string_view("json");
+    return std::nullopt;
+  };
+  if (codec.empty()) {
+    if (auto unary = connect_codec(subtype)) {
+      type.protocol = WireProtocol::kConnect;
+      type.codec = *unary;
+      return type;
+    }
+  }
+  if (absl::EqualsIgnoreCase(subtype, "connect")) {
+    std::optional<absl::string_view> c = connect_codec(codec);
+    if (!c) return std::nullopt;
+    type.protocol = WireProtocol::kConnectStream;
+    type.codec = *c;
+    return type;
+  }
   if (absl::EqualsIgnoreCase(subtype, "grpc")) {
     type.protocol = WireProtocol::kGrpc;
   } else if (absl::EqualsIgnoreCase(subtype, "grpc-web")) {
@@ -51,6 +75,10 @@ std::optional<RequestContentType> ParseRequestContentTypeSlow(absl::string_view 
 }
 
 std::string ResponseContentType(const RequestContentType& type) {
+  if (type.protocol == WireProtocol::kConnect) return absl::StrCat("application/", type.codec);
+  if (type.protocol == WireProtocol::kConnectStream) {
+    return absl::StrCat("application/connect+", type.codec);
+  }
   std::string out = absl::StrCat("application/", WireProtocolName(type.protocol));
   if (!type.codec.empty()) absl::StrAppend(&out, "+", type.codec);
   return out;
@@ -196,6 +224,9 @@ std::unique_ptr<CallProtocol> MakeCallProtocol(const RequestContentType& type) {
     case WireProtocol::kGrpcWeb:
     case WireProtocol::kGrpcWebText:
       return std::make_unique<GrpcWebProtocol>(type.protocol, ResponseContentType(type));
+    case WireProtocol::kConnect:
+    case WireProtocol::kConnectStream:
+      return nullptr;  // MakeConnectProtocol (rpc/connect_protocol.h): it needs the method
   }
   return nullptr;
 }

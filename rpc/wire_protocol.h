@@ -5,6 +5,9 @@
 //   gRPC           application/grpc[+codec]           messages enveloped, status in HTTP trailers
 //   gRPC-Web       application/grpc-web[+codec]       envelopes; status in a last frame (flag 0x80)
 //   gRPC-Web-text  application/grpc-web-text[+codec]  the same bytes, base64 (each write its own)
+//   Connect unary  application/proto, application/json  one raw message; the status picks the
+//                                                       HTTP status (rpc/connect_protocol.h)
+//   Connect stream application/connect+proto|+json      envelopes; an end-stream message (0x02)
 //
 // gRPC keeps ServerCall's own code path (no CallProtocol: its hot path pays nothing for the
 // others). A CallProtocol sees the call's bytes at four points — request body in, request end,
@@ -31,9 +34,13 @@
 
 namespace h2rpc::rpc {
 
-enum class WireProtocol : uint8_t { kGrpc, kGrpcWeb, kGrpcWebText };
+enum class WireProtocol : uint8_t { kGrpc, kGrpcWeb, kGrpcWebText, kConnect, kConnectStream };
 
-// "grpc", "grpc-web", "grpc-web-text" (for logs and errors).
+inline bool IsConnect(WireProtocol p) {
+  return p == WireProtocol::kConnect || p == WireProtocol::kConnectStream;
+}
+
+// "grpc", "grpc-web", "grpc-web-text", "connect", "connect-stream" (for logs and errors).
 absl::string_view WireProtocolName(WireProtocol protocol);
 
 // A request's content-type, parsed exactly: "application/grpc", "application/grpc+proto",
@@ -44,7 +51,9 @@ struct RequestContentType {
   WireProtocol protocol = WireProtocol::kGrpc;
   absl::string_view codec;
 };
-// nullopt: not one of ours ("application/grpcx", "application/json", "text/plain", "").
+// Connect's codec is "proto" or "json" (the unary types application/proto|json carry it as
+// their subtype); another codec is not ours.
+// nullopt: not one of ours ("application/grpcx", "application/xml", "text/plain", "").
 std::optional<RequestContentType> ParseRequestContentTypeSlow(absl::string_view content_type);
 inline std::optional<RequestContentType> ParseRequestContentType(absl::string_view content_type) {
   if (content_type == "application/grpc") return RequestContentType{};  // nearly every call
@@ -93,6 +102,19 @@ class CallProtocol {
   // frames it here). An error fails the call.
   virtual absl::Status EndRequest(transport::SharedBuffer& framed) = 0;
 
+  // A protocol whose messages are not protobuf's binary form (Connect's JSON) converts each
+  // one: a request message after deframing and decompression, a response message before
+  // compression and framing. Only called when transcodes() (set by the protocol).
+  virtual absl::Status TranscodeRequest(std::string& message) {
+    (void)message;
+    return absl::OkStatus();
+  }
+  virtual absl::Status TranscodeResponse(std::string& message) {
+    (void)message;
+    return absl::OkStatus();
+  }
+  bool transcodes() const { return transcodes_; }
+
   // --- response ---
   // The response headers' fixed fields: :status, content-type, the compression fields.
   // ServerCall adds the initial metadata after them.
@@ -126,11 +148,16 @@ class CallProtocol {
   void set_extra_headers(transport::Headers headers) { extra_headers_ = std::move(headers); }
   const transport::Headers& extra_headers() const { return extra_headers_; }
 
+ protected:
+  void set_transcodes(bool on) { transcodes_ = on; }
+
  private:
   transport::Headers extra_headers_;
+  bool transcodes_ = false;
 };
 
-// The protocol object for `type`; null for gRPC (ServerCall's own path).
+// The protocol object for `type`; null for gRPC (ServerCall's own path) and for Connect
+// (rpc/connect_protocol.h's MakeConnectProtocol, which needs the method).
 std::unique_ptr<CallProtocol> MakeCallProtocol(const RequestContentType& type);
 
 // The content-type of a response to a request of `type` (the request's protocol and codec).

@@ -35,8 +35,8 @@ TEST(ParseRequestContentType, TakesOurTypesExactly) {
 
 TEST(ParseRequestContentType, RefusesLookalikes) {
   for (const char* in : {"", "application/grpcx", "application/grpc-webx", "application/grpc+",
-                         "application/json", "text/grpc", "application/grpc-web-text-x",
-                         "application/proto"}) {
+                         "application/jsonx", "text/grpc", "application/grpc-web-text-x",
+                         "application/protobuf", "application/connect+xml"}) {
     EXPECT_FALSE(ParseRequestContentType(in).has_value()) << in;
   }
 }

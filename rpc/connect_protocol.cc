@@ -1,0 +1,457 @@
+#include "rpc/connect_protocol.h"
+
+#include <cstdio>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/type_resolver.h"
+#include "google/protobuf/util/type_resolver_util.h"
+#include "google/rpc/status.pb.h"
+#include "rpc/framing.h"
+#include "rpc/status_util.h"
+
+namespace h2rpc::rpc {
+
+namespace {
+
+using transport::Headers;
+
+struct CodeRow {
+  absl::StatusCode code;
+  absl::string_view name;
+  int http_status;
+};
+// connectrpc.com/docs/protocol, "Error Codes" (the HTTP statuses are google.rpc.Code's
+// "HTTP Mapping" too).
+constexpr CodeRow kCodes[] = {
+    {absl::StatusCode::kCancelled, "canceled", 499},
+    {absl::StatusCode::kUnknown, "unknown", 500},
+    {absl::StatusCode::kInvalidArgument, "invalid_argument", 400},
+    {absl::StatusCode::kDeadlineExceeded, "deadline_exceeded", 504},
+    {absl::StatusCode::kNotFound, "not_found", 404},
+    {absl::StatusCode::kAlreadyExists, "already_exists", 409},
+    {absl::StatusCode::kPermissionDenied, "permission_denied", 403},
+    {absl::StatusCode::kResourceExhausted, "resource_exhausted", 429},
+    {absl::StatusCode::kFailedPrecondition, "failed_precondition", 400},
+    {absl::StatusCode::kAborted, "aborted", 409},
+    {absl::StatusCode::kOutOfRange, "out_of_range", 400},
+    {absl::StatusCode::kUnimplemented, "unimplemented", 501},
+    {absl::StatusCode::kInternal, "internal", 500},
+    {absl::StatusCode::kUnavailable, "unavailable", 503},
+    {absl::StatusCode::kDataLoss, "data_loss", 500},
+    {absl::StatusCode::kUnauthenticated, "unauthenticated", 401},
+};
+
+const CodeRow* FindRow(absl::StatusCode code) {
+  for (const CodeRow& row : kCodes) {
+    if (row.code == code) return &row;
+  }
+  return nullptr;
+}
+
+// A JSON string literal (RFC 8259): quotes, backslashes and control characters escaped; other
+// bytes as they are (UTF-8 passes through).
+void AppendJsonString(std::string& out, absl::string_view s) {
+  out.push_back('"');
+  for (char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
+          out += buf;
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+// The error object, appended to `out`.
+void AppendErrorObject(std::string& out, absl::StatusCode code, absl::string_view message,
+                       absl::string_view details) {
+  out += "{\"code\":";
+  AppendJsonString(out, ConnectCodeName(code));
+  if (!message.empty()) {
+    out += ",\"message\":";
+    AppendJsonString(out, message);
+  }
+  google::rpc::Status parsed;
+  if (!details.empty() && parsed.ParseFromArray(details.data(), static_cast<int>(details.size())) &&
+      parsed.details_size() > 0) {
+    out += ",\"details\":[";
+    for (int i = 0; i < parsed.details_size(); ++i) {
+      const google::protobuf::Any& any = parsed.details(i);
+      // "type" is the message's full name: the type URL without its prefix.
+      absl::string_view url = any.type_url();
+      const size_t slash = url.rfind('/');
+      if (i > 0) out.push_back(',');
+      out += "{\"type\":";
+      AppendJsonString(out, slash == absl::string_view::npos ? url : url.substr(slash + 1));
+      out += ",\"value\":";
+      std::string value = absl::Base64Escape(any.value());
+      while (!value.empty() && value.back() == '=') value.pop_back();  // unpadded, as the spec
+      AppendJsonString(out, value);
+      out.push_back('}');
+    }
+    out.push_back(']');
+  }
+  out.push_back('}');
+}
+
+google::protobuf::util::TypeResolver* GeneratedTypeResolver() {
+  static google::protobuf::util::TypeResolver* resolver =
+      google::protobuf::util::NewTypeResolverForDescriptorPool(
+          "type.googleapis.com", google::protobuf::DescriptorPool::generated_pool());
+  return resolver;
+}
+
+std::string TypeUrl(const google::protobuf::Descriptor* type) {
+  return absl::StrCat("type.googleapis.com/", type->full_name());
+}
+
+// JSON <-> protobuf's binary form for one method's messages.
+class JsonCodec {
+ public:
+  explicit JsonCodec(const google::protobuf::MethodDescriptor* method)
+      : request_url_(TypeUrl(method->input_type())),
+        response_url_(TypeUrl(method->output_type())) {}
+
+  absl::Status ToBinary(std::string& message) const {
+    std::string binary;
+    // An empty body is the empty message (curl -d '' ...).
+    absl::string_view json = message;
+    if (absl::StripAsciiWhitespace(json).empty()) json = "{}";
+    google::protobuf::util::JsonParseOptions options;  // unknown fields are an error
+    auto status = google::protobuf::util::JsonToBinaryString(
+        GeneratedTypeResolver(), request_url_, std::string(json), &binary, options);
+    if (!status.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Invalid JSON request message: ", std::string(status.message())));
+    }
+    message = std::move(binary);
+    return absl::OkStatus();
+  }
+
+  absl::Status ToJson(std::string& message) const {
+    std::string json;
+    google::protobuf::util::JsonPrintOptions options;  // lowerCamel names
+    auto status = google::protobuf::util::BinaryToJsonString(GeneratedTypeResolver(),
+                                                             response_url_, message, &json,
+                                                             options);
+    if (!status.ok()) {
+      return absl::InternalError(
+          absl::StrCat("Response message not convertible to JSON: ", std::string(status.message())));
+    }
+    message = std::move(json);
+    return absl::OkStatus();
+  }
+
+ private:
+  std::string request_url_;
+  std::string response_url_;
+};
+
+void AddTrailingAsHeaders(const Headers& metadata, Headers& headers) {
+  for (const transport::HeaderField& f : metadata) {
+    headers.add(absl::StrCat("trailer-", f.name), f.value);
+  }
+}
+
+// Both Connect protocols: the JSON codec, if any.
+class ConnectProtocolBase : public CallProtocol {
+ public:
+  explicit ConnectProtocolBase(const ConnectCallOptions& options)
+      : type_(options.type), content_type_(ResponseContentType(options.type)) {
+    if (options.type.codec == "json" && options.method != nullptr) {
+      json_.emplace(options.method);
+      set_transcodes(true);
+    }
+  }
+  WireProtocol protocol() const override { return type_.protocol; }
+  absl::Status TranscodeRequest(std::string& message) override {
+    return json_ ? json_->ToBinary(message) : absl::OkStatus();
+  }
+  absl::Status TranscodeResponse(std::string& message) override {
+    return json_ ? json_->ToJson(message) : absl::OkStatus();
+  }
+
+ protected:
+  RequestContentType type_;
+  std::string content_type_;
+  std::optional<JsonCodec> json_;
+};
+
+// Unary: a raw request body, the response held until the status is known.
+class ConnectUnaryProtocol : public ConnectProtocolBase {
+ public:
+  explicit ConnectUnaryProtocol(const ConnectCallOptions& options)
+      : ConnectProtocolBase(options),
+        max_request_bytes_(options.max_request_bytes),
+        request_compressed_(options.request_compression != Compression::kIdentity) {}
+
+  absl::Status DecodeRequest(const transport::SharedBuffer& chunk,
+                             transport::SharedBuffer& framed) override {
+    framed = transport::SharedBuffer();
+    if (body_.size() + chunk.size() > max_request_bytes_) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "Request body larger than max (more than ", max_request_bytes_, " bytes)"));
+    }
+    body_.append(chunk.data(), chunk.size());
+    return absl::OkStatus();
+  }
+  absl::Status EndRequest(transport::SharedBuffer& framed) override {
+    // The whole body is the message: framed for ServerCall's deframer (which decompresses it).
+    framed = transport::SharedBuffer(FrameMessage(body_, request_compressed_));
+    body_.clear();
+    body_.shrink_to_fit();
+    return absl::OkStatus();
+  }
+  void ResponseHeaders(Compression response_compression, Headers& headers) const override {
+    headers.add(":status", "200");
+    headers.add("content-type", content_type_);
+    if (response_compression != Compression::kIdentity) {
+      headers.add("content-encoding", std::string(CompressionName(response_compression)));
+    }
+    headers.add("accept-encoding", AcceptEncodingHeader(CompressionSet::All()));
+  }
+  transport::SharedBuffer EncodeMessage(transport::SharedBuffer framed) override {
+    held_ = std::move(framed);
+    return transport::SharedBuffer();
+  }
+  bool HoldsResponse() const override { return true; }
+  void FinishUnsent(Compression response_compression, const Headers& initial_metadata,
+                    const absl::Status& status, const Headers& status_fields, Headers& headers,
+                    std::string& body) override {
+    ConnectStatusParts parts = SplitStatusFields(status_fields);
+    if (status.ok() && held_.size() >= kMessagePrefixSize) {
+      const bool compressed = (static_cast<uint8_t>(held_.data()[0]) & 1) != 0;
+      ResponseHeaders(compressed ? response_compression : Compression::kIdentity, headers);
+      body.assign(held_.data() + kMessagePrefixSize, held_.size() - kMessagePrefixSize);
+    } else if (status.ok()) {
+      // A unary handler that finished OK without a message: the empty message (as connect-go
+      // never sends an empty body for JSON, "{}" there).
+      ResponseHeaders(Compression::kIdentity, headers);
+      body = json_ ? "{}" : "";
+    } else {
+      ConnectUnaryError(status, parts.details, headers, body);
+      headers.add("accept-encoding", AcceptEncodingHeader(CompressionSet::All()));
+    }
+    for (const transport::HeaderField& f : initial_metadata) headers.add(f.name, f.value);
+    AddTrailingAsHeaders(parts.metadata, headers);
+    held_ = transport::SharedBuffer();
+  }
+  bool StatusInBody() const override { return false; }
+  std::string EndOfBody(const Headers&) override { return ""; }
+
+ private:
+  size_t max_request_bytes_;
+  bool request_compressed_;
+  std::string body_;
+  transport::SharedBuffer held_;
+};
+
+// Streaming: gRPC's envelopes both ways, the status in an end-stream envelope.
+class ConnectStreamProtocol : public ConnectProtocolBase {
+ public:
+  explicit ConnectStreamProtocol(const ConnectCallOptions& options)
+      : ConnectProtocolBase(options) {}
+
+  absl::Status DecodeRequest(const transport::SharedBuffer& chunk,
+                             transport::SharedBuffer& framed) override {
+    framed = chunk;  // flag 0x01 = compressed, as gRPC's
+    return absl::OkStatus();
+  }
+  absl::Status EndRequest(transport::SharedBuffer& framed) override {
+    framed = transport::SharedBuffer();
+    return absl::OkStatus();
+  }
+  void ResponseHeaders(Compression response_compression, Headers& headers) const override {
+    headers.add(":status", "200");
+    headers.add("content-type", content_type_);
+    if (response_compression != Compression::kIdentity) {
+      headers.add("connect-content-encoding", std::string(CompressionName(response_compression)));
+    }
+    headers.add("connect-accept-encoding", AcceptEncodingHeader(CompressionSet::All()));
+  }
+  transport::SharedBuffer EncodeMessage(transport::SharedBuffer framed) override {
+    return framed;
+  }
+  void FinishUnsent(Compression response_compression, const Headers& initial_metadata,
+                    const absl::Status& status, const Headers& status_fields, Headers& headers,
+                    std::string& body) override {
+    (void)status;
+    // Always 200: the status travels in the end-stream message, even with no message before.
+    ResponseHeaders(response_compression, headers);
+    for (const transport::HeaderField& f : initial_metadata) headers.add(f.name, f.value);
+    body = EndOfBody(status_fields);
+  }
+  bool StatusInBody() const override { return true; }
+  std::string EndOfBody(const Headers& status_fields) override {
+    return ConnectEnvelope(kConnectEndStreamFlag,
+                           ConnectEndStreamJson(SplitStatusFields(status_fields)));
+  }
+};
+
+}  // namespace
+
+absl::string_view ConnectCodeName(absl::StatusCode code) {
+  const CodeRow* row = FindRow(code);
+  return row ? row->name : "unknown";
+}
+
+std::optional<absl::StatusCode> ConnectCodeFromName(absl::string_view name) {
+  for (const CodeRow& row : kCodes) {
+    if (row.name == name) return row.code;
+  }
+  return std::nullopt;
+}
+
+int ConnectHttpStatus(absl::StatusCode code) {
+  if (code == absl::StatusCode::kOk) return 200;
+  const CodeRow* row = FindRow(code);
+  return row ? row->http_status : 500;
+}
+
+absl::StatusCode CodeFromConnectHttpStatus(int http_status) {
+  switch (http_status) {
+    case 400:
+      return absl::StatusCode::kInternal;
+    case 401:
+      return absl::StatusCode::kUnauthenticated;
+    case 403:
+      return absl::StatusCode::kPermissionDenied;
+    case 404:
+      return absl::StatusCode::kUnimplemented;
+    case 429:
+    case 502:
+    case 503:
+    case 504:
+      return absl::StatusCode::kUnavailable;
+    default:
+      return absl::StatusCode::kUnknown;
+  }
+}
+
+ConnectStatusParts SplitStatusFields(const Headers& status_fields) {
+  ConnectStatusParts parts;
+  for (const transport::HeaderField& f : status_fields) {
+    if (f.name == "grpc-status") {
+      parts.code = StatusCodeFromGrpcStatus(f.value);
+    } else if (f.name == "grpc-message") {
+      parts.message = PercentDecodeGrpcMessage(f.value);
+    } else if (f.name == "grpc-status-details-bin") {
+      std::string raw;
+      if (absl::Base64Unescape(f.value, &raw)) parts.details = std::move(raw);
+    } else {
+      parts.metadata.add(f.name, f.value);
+    }
+  }
+  return parts;
+}
+
+std::string ConnectErrorJson(absl::StatusCode code, absl::string_view message,
+                             absl::string_view details) {
+  std::string out;
+  AppendErrorObject(out, code, message, details);
+  return out;
+}
+
+std::string ConnectEndStreamJson(const ConnectStatusParts& status) {
+  std::string out = "{";
+  bool first = true;
+  if (status.code != absl::StatusCode::kOk) {
+    out += "\"error\":";
+    AppendErrorObject(out, status.code, status.message, status.details);
+    first = false;
+  }
+  if (!status.metadata.empty()) {
+    if (!first) out.push_back(',');
+    out += "\"metadata\":{";
+    // Each name once, with all its values in order.
+    std::vector<std::string> names;
+    for (const transport::HeaderField& f : status.metadata) {
+      if (std::find(names.begin(), names.end(), f.name) == names.end()) names.push_back(f.name);
+    }
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (i > 0) out.push_back(',');
+      AppendJsonString(out, names[i]);
+      out += ":[";
+      bool first_value = true;
+      for (const transport::HeaderField& f : status.metadata) {
+        if (f.name != names[i]) continue;
+        if (!first_value) out.push_back(',');
+        AppendJsonString(out, f.value);
+        first_value = false;
+      }
+      out.push_back(']');
+    }
+    out.push_back('}');
+  }
+  out.push_back('}');
+  return out;
+}
+
+std::string ConnectEnvelope(uint8_t flags, absl::string_view payload) {
+  std::string out(5, '\0');
+  out[0] = static_cast<char>(flags);
+  const auto n = static_cast<uint32_t>(payload.size());
+  out[1] = static_cast<char>(n >> 24);
+  out[2] = static_cast<char>(n >> 16);
+  out[3] = static_cast<char>(n >> 8);
+  out[4] = static_cast<char>(n);
+  out.append(payload.data(), payload.size());
+  return out;
+}
+
+void ConnectUnaryError(const absl::Status& status, absl::string_view details, Headers& headers,
+                       std::string& body) {
+  headers.add(":status", absl::StrCat(ConnectHttpStatus(status.code())));
+  headers.add("content-type", "application/json");
+  body = ConnectErrorJson(status.code(), status.message(), details);
+}
+
+const google::protobuf::MethodDescriptor* FindGeneratedMethod(absl::string_view path) {
+  if (path.size() < 2 || path[0] != '/') return nullptr;
+  std::string name(path.substr(1));
+  const size_t slash = name.rfind('/');
+  if (slash == std::string::npos) return nullptr;
+  name[slash] = '.';
+  return google::protobuf::DescriptorPool::generated_pool()->FindMethodByName(name);
+}
+
+absl::StatusOr<std::unique_ptr<CallProtocol>> MakeConnectProtocol(
+    const ConnectCallOptions& options) {
+  if (options.type.codec == "json" && options.method == nullptr) {
+    return absl::InvalidArgumentError(
+        "JSON needs the method's protobuf descriptor, and this server has none for it (a "
+        "generic service's method): call it with application/proto");
+  }
+  if (options.type.protocol == WireProtocol::kConnect) {
+    return std::unique_ptr<CallProtocol>(std::make_unique<ConnectUnaryProtocol>(options));
+  }
+  return std::unique_ptr<CallProtocol>(std::make_unique<ConnectStreamProtocol>(options));
+}
+
+}  // namespace h2rpc::rpc

@@ -1,0 +1,128 @@
+// The Connect protocol's mappings (rpc/connect_protocol.h): codes to names and HTTP statuses and
+// back, the error JSON with details, the end-stream message, content-types.
+#include "rpc/connect_protocol.h"
+
+#include <string>
+
+#include "absl/strings/escaping.h"
+#include "google/rpc/error_details.pb.h"
+#include "gtest/gtest.h"
+#include "rpc/status_details.h"
+#include "rpc/status_util.h"
+#include "rpc/wire_protocol.h"
+
+namespace h2rpc::rpc {
+namespace {
+
+using transport::Headers;
+
+TEST(ConnectCodes, TheSpecsTableBothWays) {
+  struct Row {
+    absl::StatusCode code;
+    const char* name;
+    int http;
+  };
+  // connectrpc.com/docs/protocol, "Error Codes".
+  const Row rows[] = {
+      {absl::StatusCode::kCancelled, "canceled", 499},
+      {absl::StatusCode::kUnknown, "unknown", 500},
+      {absl::StatusCode::kInvalidArgument, "invalid_argument", 400},
+      {absl::StatusCode::kDeadlineExceeded, "deadline_exceeded", 504},
+      {absl::StatusCode::kNotFound, "not_found", 404},
+      {absl::StatusCode::kAlreadyExists, "already_exists", 409},
+      {absl::StatusCode::kPermissionDenied, "permission_denied", 403},
+      {absl::StatusCode::kResourceExhausted, "resource_exhausted", 429},
+      {absl::StatusCode::kFailedPrecondition, "failed_precondition", 400},
+      {absl::StatusCode::kAborted, "aborted", 409},
+      {absl::StatusCode::kOutOfRange, "out_of_range", 400},
+      {absl::StatusCode::kUnimplemented, "unimplemented", 501},
+      {absl::StatusCode::kInternal, "internal", 500},
+      {absl::StatusCode::kUnavailable, "unavailable", 503},
+      {absl::StatusCode::kDataLoss, "data_loss", 500},
+      {absl::StatusCode::kUnauthenticated, "unauthenticated", 401},
+  };
+  for (const Row& row : rows) {
+    EXPECT_EQ(ConnectCodeName(row.code), row.name);
+    EXPECT_EQ(ConnectHttpStatus(row.code), row.http) << row.name;
+    EXPECT_EQ(ConnectCodeFromName(row.name), row.code) << row.name;
+  }
+  EXPECT_EQ(ConnectCodeFromName("ok"), std::nullopt);
+  EXPECT_EQ(ConnectCodeFromName("NOT_FOUND"), std::nullopt);
+  EXPECT_EQ(ConnectCodeName(static_cast<absl::StatusCode>(42)), "unknown");
+  // A client's reading of a non-Connect error response.
+  EXPECT_EQ(CodeFromConnectHttpStatus(400), absl::StatusCode::kInternal);
+  EXPECT_EQ(CodeFromConnectHttpStatus(401), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(CodeFromConnectHttpStatus(403), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(CodeFromConnectHttpStatus(404), absl::StatusCode::kUnimplemented);
+  for (int s : {429, 502, 503, 504}) {
+    EXPECT_EQ(CodeFromConnectHttpStatus(s), absl::StatusCode::kUnavailable) << s;
+  }
+  EXPECT_EQ(CodeFromConnectHttpStatus(418), absl::StatusCode::kUnknown);
+}
+
+TEST(ConnectErrorJson, CodeMessageAndDetailsBase64Unpadded) {
+  EXPECT_EQ(ConnectErrorJson(absl::StatusCode::kNotFound, "", ""), R"({"code":"not_found"})");
+  EXPECT_EQ(ConnectErrorJson(absl::StatusCode::kInternal, "a \"q\"\n\\ \x01", ""),
+            R"({"code":"internal","message":"a \"q\"\n\\ \u0001"})");
+  absl::Status status = absl::FailedPreconditionError("nope");
+  AddStatusDetail(status, MakeErrorInfo("REASON", "example.com"));
+  const std::string details = EncodeStatusDetails(status);
+  const std::string json = ConnectErrorJson(status.code(), status.message(), details);
+  google::rpc::ErrorInfo info = MakeErrorInfo("REASON", "example.com");
+  std::string value = absl::Base64Escape(info.SerializeAsString());
+  while (!value.empty() && value.back() == '=') value.pop_back();
+  EXPECT_EQ(json, absl::StrCat(R"({"code":"failed_precondition","message":"nope","details":)",
+                               R"([{"type":"google.rpc.ErrorInfo","value":")", value, R"("}]})"));
+}
+
+TEST(ConnectEndStream, ErrorAndMetadataFromTheStatusFields) {
+  absl::Status status = absl::UnavailableError("down 100%");
+  Headers fields{{"grpc-status", "14"},
+                 {"grpc-message", PercentEncodeGrpcMessage(status.message())},
+                 {"x-a", "1"},
+                 {"x-b", "2"},
+                 {"x-a", "3"}};
+  ConnectStatusParts parts = SplitStatusFields(fields);
+  EXPECT_EQ(parts.code, absl::StatusCode::kUnavailable);
+  EXPECT_EQ(parts.message, "down 100%");
+  EXPECT_EQ(ConnectEndStreamJson(parts),
+            R"({"error":{"code":"unavailable","message":"down 100%"},)"
+            R"("metadata":{"x-a":["1","3"],"x-b":["2"]}})");
+  EXPECT_EQ(ConnectEndStreamJson(SplitStatusFields(Headers{{"grpc-status", "0"}})), "{}");
+  EXPECT_EQ(ConnectEnvelope(kConnectEndStreamFlag, "{}"), std::string("\x02\0\0\0\x02{}", 7));
+}
+
+TEST(ConnectContentTypes, PickTheProtocolAndCodec) {
+  auto unary = ParseRequestContentType("application/json; charset=utf-8");
+  ASSERT_TRUE(unary);
+  EXPECT_EQ(unary->protocol, WireProtocol::kConnect);
+  EXPECT_EQ(unary->codec, "json");
+  EXPECT_EQ(ResponseContentType(*unary), "application/json");
+  auto proto = ParseRequestContentType("application/PROTO");
+  ASSERT_TRUE(proto);
+  EXPECT_EQ(proto->protocol, WireProtocol::kConnect);
+  EXPECT_EQ(proto->codec, "proto");
+  auto stream = ParseRequestContentType("application/connect+json");
+  ASSERT_TRUE(stream);
+  EXPECT_EQ(stream->protocol, WireProtocol::kConnectStream);
+  EXPECT_EQ(ResponseContentType(*stream), "application/connect+json");
+  EXPECT_FALSE(ParseRequestContentType("application/connect+xml"));
+  EXPECT_FALSE(ParseRequestContentType("application/connect"));
+  EXPECT_FALSE(ParseRequestContentType("application/xml"));
+  EXPECT_FALSE(ParseRequestContentType("application/json+proto"));
+}
+
+TEST(ConnectProtocol, JsonWithoutADescriptorIsAClearError) {
+  ConnectCallOptions options;
+  options.type = *ParseRequestContentType("application/json");
+  options.method = FindGeneratedMethod("/no.Such/Method");
+  auto protocol = MakeConnectProtocol(options);
+  ASSERT_FALSE(protocol.ok());
+  EXPECT_EQ(protocol.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(protocol.status().message().find("application/proto"), std::string::npos);
+  options.type = *ParseRequestContentType("application/proto");
+  EXPECT_TRUE(MakeConnectProtocol(options).ok());
+}
+
+}  // namespace
+}  // namespace h2rpc::rpc

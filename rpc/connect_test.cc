@@ -1,0 +1,447 @@
+// The Connect protocol served by rpc::Server on the handlers of a generated service (HTTP/2 over
+// a MemorySocket on a ManualLoop, and HTTP/1.1): unary with proto and JSON, errors as HTTP
+// statuses and the error JSON, metadata and trailer- headers, connect-timeout-ms, compression,
+// streaming with its end-stream message, and ServerOptions::protocols.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "google/rpc/error_details.pb.h"
+#include "gtest/gtest.h"
+#include "rpc/compression.h"
+#include "rpc/connect_protocol.h"
+#include "rpc/framing.h"
+#include "rpc/server.h"
+#include "rpc/status_details.h"
+#include "rpc/testdata/echo_service.h2rpc.h"
+#include "rpc/wire_protocol.h"
+#include "transport/compat/compat_server.h"
+#include "transport/http1/http1_server.h"
+#include "transport/manual_loop.h"
+#include "transport/memory_socket.h"
+#include "transport/session.h"
+
+namespace h2rpc::rpc {
+namespace {
+
+using rpc_test::EchoReply;
+using rpc_test::EchoRequest;
+using transport::Headers;
+
+constexpr char kEcho[] = "/h2rpc.rpc_test.EchoService/Echo";
+constexpr char kExpand[] = "/h2rpc.rpc_test.EchoService/Expand";
+constexpr char kCollect[] = "/h2rpc.rpc_test.EchoService/Collect";
+
+// Echo: the text back; metadata x-in → initial x-head and trailing x-tail; status_code fails
+// (text "details" adds an ErrorInfo); text "deadline" answers the deadline's remaining seconds
+// in index (-1 without one). Expand: `count` replies, then the status. Collect: the texts joined.
+class Backend : public rpc_test::EchoService::Service {
+ public:
+  Task<absl::StatusOr<EchoReply>> Echo(ServerContext& ctx, const EchoRequest& req) override {
+    if (auto v = ctx.client_metadata().GetFirst("x-in")) {
+      (void)ctx.initial_metadata().Add("x-head", *v);
+      (void)ctx.trailing_metadata().Add("x-tail", absl::StrCat(*v, "!"));
+    }
+    if (req.status_code() != 0) {
+      absl::Status status(static_cast<absl::StatusCode>(req.status_code()), req.text());
+      if (req.text() == "details") AddStatusDetail(status, MakeErrorInfo("WHY", "h2rpc.test"));
+      co_return status;
+    }
+    EchoReply reply;
+    reply.set_text(req.text());
+    reply.set_payload(req.payload());
+    if (req.text() == "gzip me") ctx.SetCompression(Compression::kGzip);
+    if (req.text() == "deadline") {
+      reply.set_index(ctx.deadline() ? static_cast<int>(absl::ToInt64Seconds(
+                                           *ctx.deadline() - absl::Now() + absl::Milliseconds(500)))
+                                     : -1);
+    }
+    co_return reply;
+  }
+  Task<absl::Status> Expand(ServerContext& ctx, const EchoRequest& req,
+                            ServerWriter<EchoReply>& out) override {
+    if (auto v = ctx.client_metadata().GetFirst("x-in")) {
+      (void)ctx.trailing_metadata().Add("x-tail", *v);
+    }
+    for (int i = 0; i < req.count(); ++i) {
+      EchoReply reply;
+      reply.set_text(req.text());
+      reply.set_index(i);
+      if (!co_await out.Write(reply)) co_return absl::CancelledError("gone");
+    }
+    if (req.status_code() != 0) {
+      co_return absl::Status(static_cast<absl::StatusCode>(req.status_code()), req.text());
+    }
+    co_return absl::OkStatus();
+  }
+  Task<absl::StatusOr<EchoReply>> Collect(ServerContext&, ServerReader<EchoRequest>& in) override {
+    EchoReply reply;
+    while (auto req = co_await in.Read()) reply.set_text(reply.text() + req->text());
+    co_return reply;
+  }
+  Task<absl::Status> Chat(ServerContext&,
+                          ServerReaderWriter<EchoReply, EchoRequest>&) override {
+    co_return absl::UnimplementedError("not here");
+  }
+};
+
+struct Answer {
+  Headers headers;
+  bool had_trailers = false;
+  std::string body;
+  bool closed = false;
+  std::string header(const char* name) const { return headers.get(name).value_or("<none>"); }
+};
+
+// A Connect streaming body cut into envelopes.
+struct Envelopes {
+  std::vector<std::pair<uint8_t, std::string>> items;
+  bool well_formed = true;
+};
+
+Envelopes SplitEnvelopes(const std::string& body) {
+  Envelopes out;
+  size_t at = 0;
+  while (at < body.size()) {
+    if (body.size() - at < 5) {
+      out.well_formed = false;
+      break;
+    }
+    const uint32_t n = (static_cast<uint8_t>(body[at + 1]) << 24) |
+                       (static_cast<uint8_t>(body[at + 2]) << 16) |
+                       (static_cast<uint8_t>(body[at + 3]) << 8) |
+                       static_cast<uint8_t>(body[at + 4]);
+    if (body.size() - at - 5 < n) {
+      out.well_formed = false;
+      break;
+    }
+    out.items.emplace_back(static_cast<uint8_t>(body[at]), body.substr(at + 5, n));
+    at += 5 + n;
+  }
+  return out;
+}
+
+std::string Raw(const std::string& text, int code = 0, int count = 0) {
+  EchoRequest req;
+  req.set_text(text);
+  req.set_status_code(code);
+  req.set_count(count);
+  return req.SerializeAsString();
+}
+
+class ConnectTest : public ::testing::Test {
+ protected:
+  virtual ServerOptions Options() { return {}; }
+  void SetUp() override {
+    server_ = std::make_unique<Server>(nullptr, Options());
+    server_->RegisterService(&backend_);
+    auto [server_end, client_end] = transport::MemorySocket::pair(&loop_);
+    server_session_ = *transport::ServerHttp2Session::create(&loop_, std::move(server_end));
+    server_->ServeSession(*server_session_);
+    client_ = *transport::ClientHttp2Session::create(&loop_, std::move(client_end), "http",
+                                                     "localhost");
+  }
+  void TearDown() override {
+    client_->destroy();
+    server_session_->destroy();
+    loop_.runUntilIdle();
+  }
+
+  Answer Post(const std::string& path, const std::string& content_type, const std::string& body,
+              Headers extra = {}) {
+    Answer a;
+    Headers headers{{":method", "POST"}, {":path", path}, {"content-type", content_type}};
+    for (const auto& f : extra) headers.add(f.name, f.value);
+    auto req = client_->request(headers, {.endStream = false});
+    EXPECT_TRUE(req.ok()) << req.status();
+    if (!req.ok()) return a;
+    (*req)->onResponse([&](const Headers& h, uint8_t) { a.headers = h; });
+    (*req)->onTrailers([&](const Headers&, uint8_t) { a.had_trailers = true; });
+    (*req)->onData([&](std::string_view d) { a.body += d; });
+    (*req)->onClose([&] { a.closed = true; });
+    (*req)->end(body);
+    loop_.runUntilIdle();
+    EXPECT_TRUE(a.closed);
+    return a;
+  }
+
+  transport::ManualLoop loop_;
+  Backend backend_;
+  std::unique_ptr<Server> server_;
+  std::shared_ptr<transport::ServerHttp2Session> server_session_;
+  std::shared_ptr<transport::ClientHttp2Session> client_;
+};
+
+TEST_F(ConnectTest, UnaryProtoRawBodyMetadataAndTrailerHeaders) {
+  Answer a = Post(kEcho, "application/proto", Raw("hi"),
+                  {{"connect-protocol-version", "1"}, {"x-in", "v"}});
+  EXPECT_EQ(a.header(":status"), "200");
+  EXPECT_EQ(a.header("content-type"), "application/proto");
+  EXPECT_EQ(a.header("x-head"), "v");
+  EXPECT_EQ(a.header("trailer-x-tail"), "v!");
+  EXPECT_EQ(a.header("grpc-status"), "<none>");
+  EXPECT_FALSE(a.had_trailers);
+  EchoReply reply;
+  ASSERT_TRUE(reply.ParseFromString(a.body));  // no envelope
+  EXPECT_EQ(reply.text(), "hi");
+}
+
+TEST_F(ConnectTest, UnaryJsonBothWays) {
+  Answer a = Post(kEcho, "application/json", R"({"text":"héllo","payload":"AQI="})");
+  EXPECT_EQ(a.header(":status"), "200");
+  EXPECT_EQ(a.header("content-type"), "application/json");
+  EXPECT_EQ(a.body, R"({"text":"héllo","payload":"AQI="})");
+  // lowerCamel and proto names both accepted; an empty body is the empty message.
+  Answer names = Post(kEcho, "application/json; charset=utf-8", R"({"status_code":0,"text":"x"})");
+  EXPECT_EQ(names.body, R"({"text":"x"})");
+  Answer empty = Post(kEcho, "application/json", "");
+  EXPECT_EQ(empty.header(":status"), "200");
+  EXPECT_EQ(empty.body, "{}");
+}
+
+TEST_F(ConnectTest, BadJsonAndUnknownFieldsAreInvalidArgument) {
+  for (const char* body : {R"({"text":)", R"({"text":"a","nope":1})"}) {
+    Answer a = Post(kEcho, "application/json", body);
+    EXPECT_EQ(a.header(":status"), "400") << body;
+    EXPECT_EQ(a.header("content-type"), "application/json");
+    EXPECT_EQ(a.body.rfind(R"({"code":"invalid_argument","message":"Invalid JSON request)", 0), 0u)
+        << a.body;
+  }
+}
+
+TEST_F(ConnectTest, ErrorsAreAnHttpStatusAndTheErrorJsonWithDetails) {
+  Answer a = Post(kEcho, "application/proto", Raw("details", 9), {{"x-in", "m"}});
+  EXPECT_EQ(a.header(":status"), "400");  // failed_precondition
+  EXPECT_EQ(a.header("content-type"), "application/json");
+  EXPECT_EQ(a.header("x-head"), "m");
+  EXPECT_EQ(a.header("trailer-x-tail"), "m!");
+  std::string value = absl::Base64Escape(MakeErrorInfo("WHY", "h2rpc.test").SerializeAsString());
+  while (!value.empty() && value.back() == '=') value.pop_back();
+  EXPECT_EQ(a.body, absl::StrCat(R"({"code":"failed_precondition","message":"details",)",
+                                 R"("details":[{"type":"google.rpc.ErrorInfo","value":")", value,
+                                 R"("}]})"));
+  for (auto [code, http] : std::vector<std::pair<int, const char*>>{
+           {5, "404"}, {12, "501"}, {14, "503"}, {4, "504"}, {16, "401"}, {8, "429"}}) {
+    Answer e = Post(kEcho, "application/json", absl::StrCat(R"({"text":"t","statusCode":)", code, "}"));
+    EXPECT_EQ(e.header(":status"), http) << code;
+    EXPECT_NE(e.body.find(std::string(ConnectCodeName(static_cast<absl::StatusCode>(code)))),
+              std::string::npos);
+  }
+}
+
+TEST_F(ConnectTest, EarlyErrorsAreConnectErrors) {
+  // An unknown path: 404 (connect-go's mux; clients read 404 as unimplemented), the code in
+  // the body.
+  Answer missing = Post("/h2rpc.rpc_test.EchoService/Nope", "application/json", "{}");
+  EXPECT_EQ(missing.header(":status"), "404");
+  EXPECT_EQ(missing.body.rfind(R"({"code":"unimplemented")", 0), 0u) << missing.body;
+  Answer version = Post(kEcho, "application/proto", Raw("x"), {{"connect-protocol-version", "2"}});
+  EXPECT_EQ(version.header(":status"), "400");
+  Answer timeout = Post(kEcho, "application/proto", Raw("x"), {{"connect-timeout-ms", "12345678901"}});
+  EXPECT_EQ(timeout.header(":status"), "400");
+  EXPECT_NE(timeout.body.find("connect-timeout-ms"), std::string::npos);
+  Answer unknown = Post(kEcho, "application/xml", "<x/>");
+  EXPECT_EQ(unknown.header(":status"), "415");
+}
+
+TEST_F(ConnectTest, TimeoutHeaderIsTheDeadline) {
+  Answer a = Post(kEcho, "application/json", R"({"text":"deadline"})",
+                  {{"connect-timeout-ms", "30000"}});
+  EXPECT_EQ(a.body, R"({"text":"deadline","index":30})");
+  Answer none = Post(kEcho, "application/json", R"({"text":"deadline"})");
+  EXPECT_EQ(none.body, R"({"text":"deadline","index":-1})");
+}
+
+TEST_F(ConnectTest, GzipRequestBodyAndUnsupportedEncodings) {
+  auto packed = Compress(Compression::kGzip, R"({"text":"zipped"})");
+  ASSERT_TRUE(packed.ok());
+  Answer a = Post(kEcho, "application/json", *packed, {{"content-encoding", "gzip"}});
+  EXPECT_EQ(a.header(":status"), "200");
+  EXPECT_EQ(a.body, R"({"text":"zipped"})");
+  Answer bad = Post(kEcho, "application/proto", Raw("x"), {{"content-encoding", "br"}});
+  EXPECT_EQ(bad.header(":status"), "501");  // unimplemented, as the spec asks
+  EXPECT_NE(bad.body.find("content-encoding"), std::string::npos);
+  Answer lie = Post(kEcho, "application/proto", Raw("x"), {{"content-encoding", "gzip"}});
+  EXPECT_NE(lie.header(":status"), "200");
+}
+
+TEST_F(ConnectTest, GzipResponseWhenTheHandlerCompressesAndTheClientAccepts) {
+  Answer a = Post(kEcho, "application/json", R"({"text":"gzip me"})",
+                  {{"accept-encoding", "gzip"}});
+  EXPECT_EQ(a.header(":status"), "200");
+  EXPECT_EQ(a.header("content-encoding"), "gzip");
+  auto plain = Decompress(Compression::kGzip, a.body, 1 << 20);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_EQ(*plain, R"({"text":"gzip me"})");
+  Answer identity = Post(kEcho, "application/json", R"({"text":"gzip me"})");
+  EXPECT_EQ(identity.header("content-encoding"), "<none>");  // not accepted: not compressed
+  EXPECT_EQ(identity.body, R"({"text":"gzip me"})");
+}
+
+TEST_F(ConnectTest, ServerStreamingEnvelopesAndTheEndStreamMessage) {
+  Answer a = Post(kExpand, "application/connect+proto",
+                  FrameMessage(Raw("s", 14, 2), false), {{"x-in", "t"}});
+  EXPECT_EQ(a.header(":status"), "200");
+  EXPECT_EQ(a.header("content-type"), "application/connect+proto");
+  Envelopes e = SplitEnvelopes(a.body);
+  ASSERT_TRUE(e.well_formed);
+  ASSERT_EQ(e.items.size(), 3u);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(e.items[i].first, 0);
+    EchoReply reply;
+    ASSERT_TRUE(reply.ParseFromString(e.items[i].second));
+    EXPECT_EQ(reply.index(), i);
+  }
+  EXPECT_EQ(e.items[2].first, kConnectEndStreamFlag);
+  EXPECT_EQ(e.items[2].second,
+            R"({"error":{"code":"unavailable","message":"s"},"metadata":{"x-tail":["t"]}})");
+  EXPECT_FALSE(a.had_trailers);
+}
+
+TEST_F(ConnectTest, StreamingJsonAndClientStreaming) {
+  Answer a = Post(kExpand, "application/connect+json",
+                  ConnectEnvelope(0, R"({"text":"j","count":2})"));
+  Envelopes e = SplitEnvelopes(a.body);
+  ASSERT_TRUE(e.well_formed);
+  ASSERT_EQ(e.items.size(), 3u);
+  EXPECT_EQ(e.items[0].second, R"({"text":"j"})");
+  EXPECT_EQ(e.items[1].second, R"({"text":"j","index":1})");
+  EXPECT_EQ(e.items[2], std::make_pair(kConnectEndStreamFlag, std::string("{}")));
+  Answer c = Post(kCollect, "application/connect+json",
+                  ConnectEnvelope(0, R"({"text":"a"})") + ConnectEnvelope(0, R"({"text":"b"})"));
+  Envelopes ce = SplitEnvelopes(c.body);
+  ASSERT_EQ(ce.items.size(), 2u);
+  EXPECT_EQ(ce.items[0].second, R"({"text":"ab"})");
+  EXPECT_EQ(ce.items[1].first, kConnectEndStreamFlag);
+}
+
+TEST_F(ConnectTest, StreamingErrorsBeforeAnyMessageAre200WithTheEndStream) {
+  Answer a = Post(kExpand, "application/connect+json", ConnectEnvelope(0, R"({"bad":1})"));
+  EXPECT_EQ(a.header(":status"), "200");
+  Envelopes e = SplitEnvelopes(a.body);
+  ASSERT_EQ(e.items.size(), 1u);
+  EXPECT_EQ(e.items[0].first, kConnectEndStreamFlag);
+  EXPECT_EQ(e.items[0].second.rfind(R"({"error":{"code":"invalid_argument")", 0), 0u);
+  Answer gz = Post(kExpand, "application/connect+proto",
+                   FrameMessage(*Compress(Compression::kGzip, Raw("z", 0, 1)), true),
+                   {{"connect-content-encoding", "gzip"}});
+  Envelopes ge = SplitEnvelopes(gz.body);
+  ASSERT_EQ(ge.items.size(), 2u);
+  EchoReply reply;
+  ASSERT_TRUE(reply.ParseFromString(ge.items[0].second));
+  EXPECT_EQ(reply.text(), "z");
+}
+
+TEST_F(ConnectTest, GrpcAndGrpcWebStillServedBesideConnect) {
+  Answer g = Post(kEcho, "application/grpc", FrameMessage(Raw("g"), false), {{"te", "trailers"}});
+  EXPECT_EQ(g.header("content-type"), "application/grpc");
+  EXPECT_TRUE(g.had_trailers);
+  Answer w = Post(kEcho, "application/grpc-web+proto", FrameMessage(Raw("w"), false));
+  EXPECT_EQ(w.header("content-type"), "application/grpc-web+proto");
+}
+
+class ConnectSmallLimitTest : public ConnectTest {
+ protected:
+  ServerOptions Options() override {
+    ServerOptions o;
+    o.limits.max_receive_message_size = 64;
+    return o;
+  }
+};
+
+TEST_F(ConnectSmallLimitTest, UnaryBodyOverTheLimitIsResourceExhausted) {
+  Answer ok = Post(kEcho, "application/json", R"({"text":"small"})");
+  EXPECT_EQ(ok.header(":status"), "200");
+  Answer big = Post(kEcho, "application/json",
+                    absl::StrCat(R"({"text":")", std::string(100, 'x'), R"("})"));
+  EXPECT_EQ(big.header(":status"), "429");
+  EXPECT_EQ(big.body.rfind(R"({"code":"resource_exhausted")", 0), 0u) << big.body;
+}
+
+class ConnectOffTest : public ConnectTest {
+ protected:
+  ServerOptions Options() override {
+    ServerOptions o;
+    o.protocols.connect = false;
+    o.protocols.grpc_web = false;
+    return o;
+  }
+};
+
+TEST_F(ConnectOffTest, ProtocolsTurnedOffAre415) {
+  for (const char* type : {"application/json", "application/proto", "application/connect+proto",
+                           "application/grpc-web+proto", "application/grpc-web-text"}) {
+    Answer a = Post(kEcho, type, "");
+    EXPECT_EQ(a.header(":status"), "415") << type;
+  }
+  Answer g = Post(kEcho, "application/grpc", FrameMessage(Raw("g"), false), {{"te", "trailers"}});
+  EXPECT_EQ(g.header(":status"), "200");
+  EXPECT_TRUE(g.had_trailers);
+}
+
+class ConnectGrpcOffTest : public ConnectTest {
+ protected:
+  ServerOptions Options() override {
+    ServerOptions o;
+    o.protocols.grpc = false;
+    return o;
+  }
+};
+
+TEST_F(ConnectGrpcOffTest, OnlyGrpcRefused) {
+  EXPECT_EQ(Post(kEcho, "application/grpc", FrameMessage(Raw("g"), false)).header(":status"),
+            "415");
+  EXPECT_EQ(Post(kEcho, "application/json", "{}").header(":status"), "200");
+}
+
+// --- HTTP/1.1 (what curl and browsers over cleartext use) ---
+
+class RawClient : public transport::Socket::Handler {
+ public:
+  void onSocketConnect() override {}
+  void onSocketData(std::string_view data) override { received.append(data); }
+  void onSocketDrain() override {}
+  void onSocketClose(absl::Status) override {}
+  std::string received;
+};
+
+TEST(ConnectHttp1Test, UnaryJsonWithContentLength) {
+  transport::ManualLoop loop;
+  Backend backend;
+  Server server(nullptr);
+  server.RegisterService(&backend);
+  auto [server_end, client_end] = transport::MemorySocket::pair(&loop);
+  RawClient client;
+  client_end->setHandler(&client);
+  auto events = transport::RequestEvents::create();
+  events->onRequest([&](std::shared_ptr<transport::Http2ServerRequest> req,
+                        std::shared_ptr<transport::Http2ServerResponse> res) {
+    server.ServeHttp1Request(std::move(req), std::move(res));
+  });
+  auto http1 = transport::Http1Server::create(&loop, events);
+  http1->serve(std::move(server_end));
+  const std::string body = R"({"text":"over h1"})";
+  client_end->write(absl::StrCat("POST ", kEcho, " HTTP/1.1\r\nhost: x\r\n",
+                                 "content-type: application/json\r\ncontent-length: ",
+                                 body.size(), "\r\n\r\n", body));
+  loop.runUntilIdle();
+  EXPECT_EQ(client.received.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << client.received;
+  EXPECT_NE(client.received.find("content-type: application/json\r\n"), std::string::npos);
+  EXPECT_NE(client.received.find(R"({"text":"over h1"})"), std::string::npos);
+  client.received.clear();
+  const std::string bad = R"({"text":"x","statusCode":5})";
+  client_end->write(absl::StrCat("POST ", kEcho, " HTTP/1.1\r\nhost: x\r\n",
+                                 "content-type: application/json\r\ncontent-length: ",
+                                 bad.size(), "\r\n\r\n", bad));
+  loop.runUntilIdle();
+  EXPECT_EQ(client.received.rfind("HTTP/1.1 404 ", 0), 0u) << client.received;
+  EXPECT_NE(client.received.find(R"({"code":"not_found","message":"x"})"), std::string::npos);
+  client_end->setHandler(nullptr);
+  http1.reset();
+  loop.runUntilIdle();
+}
+
+}  // namespace
+}  // namespace h2rpc::rpc
