@@ -209,7 +209,7 @@ absl::Status Http2Server::startListening(uv_stream_t* stream, int backlog,
   int rv = uv_listen(stream, backlog, [](uv_stream_t* s, int status) {
     auto* server = static_cast<Http2Server*>(s->data);
     server->loop_->noteIo();
-    if (status >= 0) server->onConnection();
+    if (status >= 0) server->onAccept();
   });
   if (rv != 0) {
     uv_close(reinterpret_cast<uv_handle_t*>(stream), &freeListenHandle);
@@ -323,9 +323,24 @@ absl::Status Http2Server::listenPath(const std::string& path, const ListenOption
   return absl::OkStatus();
 }
 
-void Http2Server::onConnection() {
+void Http2Server::off(ListenerId id) {
+  stream_event_.off(id);
+  session_event_.off(id);
+  timeout_event_.off(id);
+  session_error_event_.off(id);
+  unknown_protocol_event_.off(id);
+  close_event_.off(id);
+  connection_event_.off(id);
+}
+
+void Http2Server::onAccept() {
   auto accepted = UvSocket::accept(loop_, listener_);
   if (!accepted.ok()) return;
+  // Node's 'connection'. A listener may destroy the socket: then there is no session.
+  std::weak_ptr<bool> alive = alive_;
+  connection_event_.emit(**accepted);
+  if (alive.expired()) return;  // a listener destroyed the server
+  if ((*accepted)->destroyed()) return;
   const uint64_t accepted_at = loop_->now();
   if (!tls_) {
     if (options_.allowHTTP1 && http1_handler_) {
@@ -337,7 +352,6 @@ void Http2Server::onConnection() {
   }
   auto tls = TlsSocket::create(loop_, std::move(*accepted), tls_, /*isServer=*/true);
   if (!tls.ok()) return;
-  std::weak_ptr<bool> alive = alive_;
   auto pending = std::make_unique<PendingTls>(
       this, std::move(*tls), alive, [this, alive](PendingTls* p, bool h2) {
         if (alive.expired()) return;
@@ -477,6 +491,15 @@ bool Http2Server::addSession(std::unique_ptr<Socket> socket, uint64_t accepted_a
   }
   session_event_.emit(session);
   return true;
+}
+
+absl::StatusOr<std::shared_ptr<ServerHttp2Session>> performServerHandshake(
+    EventLoop* loop, std::unique_ptr<Socket> socket, const SessionOptions& options) {
+  if (socket == nullptr) {
+    return nodeError(absl::StatusCode::kInvalidArgument, "ERR_INVALID_ARG_TYPE",
+                     "The \"socket\" argument must be a Socket");
+  }
+  return ServerHttp2Session::create(loop, std::move(socket), options);
 }
 
 void Http2Server::close(std::function<void()> callback) {

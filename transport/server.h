@@ -158,6 +158,15 @@ class Http2Server {
     return unknown_protocol_event_.on(std::move(fn));
   }
   ListenerId onClose(std::function<void()> fn) { return close_event_.on(std::move(fn)); }
+  // Node's 'connection' (net.Server's): each accepted connection, before anything is read from
+  // it (before TLS on a secure server) and before its session exists. The socket is the server's
+  // (the TCP or Unix one, never the TLS layer); listeners may read its addresses or destroy()
+  // it, which drops the connection (no session, no 'session'). Emitted from the accept
+  // callback, as net.Server emits it.
+  ListenerId onConnection(std::function<void(Socket&)> fn) {
+    return connection_event_.on(std::move(fn));
+  }
+  void off(ListenerId id);
 
  private:
   friend class PendingTls;
@@ -165,7 +174,8 @@ class Http2Server {
   // A cleartext connection while its first bytes tell HTTP/2 from HTTP/1 (with an HTTP/1 hook).
   void sniff(std::unique_ptr<Socket> socket, uint64_t accepted_at);
   Http2Server(UvLoop* loop, ServerOptions options, std::shared_ptr<TlsContext> tls);
-  void onConnection();
+  // The listener's accept callback (the public onConnection() is Node's 'connection' event).
+  void onAccept();
   // False if no session could be made (the socket is then gone).
   // `accepted_at`: loop time of the accept, from which handshakeTimeout counts.
   bool addSession(std::unique_ptr<Socket> socket, uint64_t accepted_at);
@@ -194,7 +204,18 @@ class Http2Server {
   Event<const absl::Status&, std::shared_ptr<ServerHttp2Session>> session_error_event_;
   Event<const std::vector<std::string>&> unknown_protocol_event_;
   Event<> close_event_;
+  Event<Socket&> connection_event_;
 };
+
+// Node's http2.performServerHandshake(socket[, options]): a ServerHttp2Session over a connection
+// obtained some other way (accepted by your own listener, a socketpair, a MemorySocket), with
+// no Http2Server around it: nothing forwards its streams or errors, listen to the session itself.
+// Options are those of createServer() that concern a session (ServerOptions' server-level
+// fields — timeout, handshakeTimeout, sessionIdleTimeout, maxServerMemory, allowHTTP1 — are
+// not applied: as in Node, they belong to the server). A TLS connection must have negotiated h2
+// already. Errors: ServerHttp2Session::create's (invalid options).
+absl::StatusOr<std::shared_ptr<ServerHttp2Session>> performServerHandshake(
+    EventLoop* loop, std::unique_ptr<Socket> socket, const SessionOptions& options = {});
 
 }  // namespace h2rpc::transport
 

@@ -1538,10 +1538,31 @@ absl::StatusOr<std::shared_ptr<ClientHttp2Stream>> ClientHttp2Session::request(
     }
   }
   const bool end_stream = options.endStream.value_or(endsWithHeaders(method));
+  if (absl::Status st = checkRequestOptions(options); !st.ok()) return st;
+  if (options.signal && options.signal->aborted()) return abortedRequest(*options.signal);
 
   auto stream = std::make_shared<ClientHttp2Stream>(this, 0);
+  setPriority(*stream, options);
   absl::Status submitted = stream->submitHeaders(headers, end_stream, options.waitForTrailers);
-  return startRequest(std::move(stream), std::move(submitted));
+  return startRequest(std::move(stream), std::move(submitted), options.signal);
+}
+
+absl::Status ClientHttp2Session::checkRequestOptions(const RequestOptions& options) {
+  if (options.parent < 0) {
+    return nodeError(absl::StatusCode::kOutOfRange, "ERR_OUT_OF_RANGE",
+                     absl::StrCat("The value of \"options.parent\" is out of range. It must be "
+                                  ">= 0. Received ",
+                                  options.parent));
+  }
+  return absl::OkStatus();
+}
+
+void ClientHttp2Session::setPriority(ClientHttp2Stream& stream, const RequestOptions& options) {
+  stream.priority_parent_ = options.parent;
+  // Node clamps (node_http2.cc Http2Priority).
+  stream.priority_weight_ =
+      std::clamp<int32_t>(options.weight, NGHTTP2_MIN_WEIGHT, NGHTTP2_MAX_WEIGHT);
+  stream.priority_exclusive_ = options.exclusive;
 }
 
 absl::StatusOr<std::shared_ptr<ClientHttp2Stream>> ClientHttp2Session::requestPrevalidated(
@@ -1549,10 +1570,13 @@ absl::StatusOr<std::shared_ptr<ClientHttp2Stream>> ClientHttp2Session::requestPr
   if (absl::Status st = canRequest(); !st.ok()) return st;
   const std::string_view method = headers.empty() ? std::string_view() : headers[0].value;
   const bool end_stream = options.endStream.value_or(endsWithHeaders(method));
+  if (absl::Status st = checkRequestOptions(options); !st.ok()) return st;
+  if (options.signal && options.signal->aborted()) return abortedRequest(*options.signal);
   auto stream = std::make_shared<ClientHttp2Stream>(this, 0);
+  setPriority(*stream, options);
   absl::Status submitted =
       stream->submitPrevalidated(headers, end_stream, options.waitForTrailers);
-  return startRequest(std::move(stream), std::move(submitted));
+  return startRequest(std::move(stream), std::move(submitted), options.signal);
 }
 
 absl::Status ClientHttp2Session::canRequest() const {
@@ -1569,7 +1593,8 @@ bool ClientHttp2Session::endsWithHeaders(std::string_view method) {
 }
 
 absl::StatusOr<std::shared_ptr<ClientHttp2Stream>> ClientHttp2Session::startRequest(
-    std::shared_ptr<ClientHttp2Stream> stream, absl::Status submitted) {
+    std::shared_ptr<ClientHttp2Stream> stream, absl::Status submitted,
+    const std::shared_ptr<AbortSignal>& signal) {
   if (!submitted.ok()) {
     stream->destroyed_ = true;
     stream->session_ = nullptr;
@@ -1581,6 +1606,27 @@ absl::StatusOr<std::shared_ptr<ClientHttp2Stream>> ClientHttp2Session::startRequ
     if (!ready->destroyed()) ready->ready_event_.emit();
   });
   updateTimer();
+  if (signal) {
+    std::weak_ptr<ClientHttp2Stream> weak = stream;
+    ListenerId id = signal->onAbort([weak, signal_weak = std::weak_ptr<AbortSignal>(signal)] {
+      auto s = weak.lock();
+      auto sig = signal_weak.lock();
+      if (s) s->destroy(abortError(sig ? sig->reason() : absl::OkStatus()));
+    });
+    // Node: the listener goes at 'close' (the signal may outlive many requests).
+    stream->onClose([signal_weak = std::weak_ptr<AbortSignal>(signal), id] {
+      if (auto sig = signal_weak.lock()) sig->off(id);
+    });
+  }
+  return stream;
+}
+
+std::shared_ptr<ClientHttp2Stream> ClientHttp2Session::abortedRequest(const AbortSignal& signal) {
+  // Node 20: the stream object exists but is destroyed inside request(), before its HEADERS are
+  // submitted: no stream id is used, nothing reaches the peer, no 'ready'; 'error' (AbortError)
+  // and 'close' follow on the loop.
+  auto stream = std::make_shared<ClientHttp2Stream>(this, 0);
+  stream->destroy(abortError(signal.reason()));
   return stream;
 }
 

@@ -123,6 +123,10 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   int32_t goawayLastStreamID() const { return goaway_last_stream_id_; }
   const SessionOptions& options() const { return options_; }
   EventLoop* loop() const { return loop_; }
+  // Node's session.socket, without its Proxy: read the socket (addresses, encrypted(),
+  // alpnProtocol(), a TlsSocket's certificate) but never write, end, pause, resume or destroy it
+  // — the session owns it (Node throws ERR_HTTP2_NO_SOCKET_MANIPULATION for those); use the
+  // session's setTimeout(), close() and destroy().
   Socket* socket() const { return socket_.get(); }
   size_t streamCount() const { return streams_.size(); }
   // Calls fn(const Http2Stream&) for each open stream, in no particular order: what snapshots
@@ -541,9 +545,14 @@ class ClientHttp2Session : public Http2Session {
   absl::Status canRequest() const;
   // Node's default of options.endStream: requests with these methods carry no body.
   static bool endsWithHeaders(std::string_view method);
-  // Registers a stream whose HEADERS were just submitted (or drops it if that failed).
+  // Registers a stream whose HEADERS were just submitted (or drops it if that failed), and ties
+  // it to its abort signal if any.
   absl::StatusOr<std::shared_ptr<ClientHttp2Stream>> startRequest(
-      std::shared_ptr<ClientHttp2Stream> stream, absl::Status submitted);
+      std::shared_ptr<ClientHttp2Stream> stream, absl::Status submitted,
+      const std::shared_ptr<AbortSignal>& signal);
+  static absl::Status checkRequestOptions(const RequestOptions& options);
+  std::shared_ptr<ClientHttp2Stream> abortedRequest(const AbortSignal& signal);
+  static void setPriority(ClientHttp2Stream& stream, const RequestOptions& options);
   void onPushPromise(int32_t associated, int32_t promised, Headers headers,
                      uint8_t flags) override;
   std::string scheme_;

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "transport/constants.h"
@@ -113,6 +114,34 @@ absl::Status Http2Stream::submitHeaders(const Headers& headers, bool end_stream,
   return absl::OkStatus();
 }
 
+absl::Status Http2Stream::priority(const PriorityOptions& options) {
+  if (destroyed_) return invalidStream();
+  if (options.parent < 0) {
+    return nodeError(absl::StatusCode::kOutOfRange, "ERR_OUT_OF_RANGE",
+                     absl::StrCat("The value of \"options.parent\" is out of range. It must be "
+                                  ">= 0. Received ",
+                                  options.parent));
+  }
+  updateTimer();
+  // Node: a stream cannot depend on itself; nothing is sent.
+  if (options.parent == id_ || session_ == nullptr || session_->nghttp2() == nullptr) {
+    return absl::OkStatus();
+  }
+  nghttp2_priority_spec spec;
+  nghttp2_priority_spec_init(&spec, options.parent,
+                             std::clamp<int32_t>(options.weight, NGHTTP2_MIN_WEIGHT,
+                                                 NGHTTP2_MAX_WEIGHT),
+                             options.exclusive ? 1 : 0);
+  int rv = options.silent
+               ? nghttp2_session_change_stream_priority(session_->nghttp2(), id_, &spec)
+               : nghttp2_submit_priority(session_->nghttp2(), NGHTTP2_FLAG_NONE, id_, &spec);
+  if (rv != 0) {
+    return nodeError(absl::StatusCode::kInternal, "ERR_HTTP2_ERROR", nghttp2_strerror(rv));
+  }
+  session_->scheduleFlush();
+  return absl::OkStatus();
+}
+
 absl::Status Http2Stream::submitNv(const nghttp2_nv* nva, size_t n, bool end_stream,
                                    bool wait_for_trailers) {
   const bool server = session_->type() == Http2Session::Type::kServer;
@@ -134,7 +163,10 @@ absl::Status Http2Stream::submitNv(const nghttp2_nv* nva, size_t n, bool end_str
       return nodeError(absl::StatusCode::kInternal, "ERR_HTTP2_ERROR", nghttp2_strerror(rv));
     }
   } else {
-    int32_t id = nghttp2_submit_request(ng, nullptr, nva, n, p, this);
+    // As Node: always a priority spec; nghttp2 sets the PRIORITY flag unless it is the default.
+    nghttp2_priority_spec pri_spec;
+    nghttp2_priority_spec_init(&pri_spec, priority_parent_, priority_weight_, priority_exclusive_);
+    int32_t id = nghttp2_submit_request(ng, &pri_spec, nva, n, p, this);
     if (id == NGHTTP2_ERR_STREAM_ID_NOT_AVAILABLE) {
       return nodeError(absl::StatusCode::kResourceExhausted, "ERR_HTTP2_OUT_OF_STREAMS",
                        "No stream ID is available because maximum stream ID has been reached");
@@ -667,7 +699,8 @@ void Http2Stream::destroy(absl::Status error) {
     }
   }
   if (!error.ok() && !(session_ && (session_->goawayCode() || session_->destroy_code_))) {
-    code = constants::NGHTTP2_INTERNAL_ERROR;
+    // Node: an AbortError (a request's signal) cancels; any other error is INTERNAL_ERROR.
+    code = isAbortError(error) ? constants::NGHTTP2_CANCEL : constants::NGHTTP2_INTERNAL_ERROR;
   }
   if (!closed_) {
     closed_ = true;

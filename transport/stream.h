@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 
 #include "absl/status/status.h"
+#include "transport/abort.h"
 #include "transport/buffer.h"
 #include "transport/event.h"
 #include "transport/event_loop.h"
@@ -65,6 +66,14 @@ struct HeaderFieldView {
 
 // Called once the chunk is handed to HTTP/2 framing (OK), or with the error that dropped it.
 using WriteCallback = std::function<void(absl::Status)>;
+
+// Http2Stream::priority()'s options (Node's names; weight clamped to 1..256 as Node).
+struct PriorityOptions {
+  int32_t parent = 0;
+  int32_t weight = 16;
+  bool exclusive = false;
+  bool silent = false;
+};
 
 class Http2Stream : public std::enable_shared_from_this<Http2Stream> {
  public:
@@ -151,8 +160,11 @@ class Http2Stream : public std::enable_shared_from_this<Http2Stream> {
   // `callback` runs once, at the next 'timeout' (Node: once('timeout')); with 0 it is not added,
   // and the callbacks earlier calls added that have not run are removed (Node removes that one).
   void setTimeout(uint64_t ms, std::function<void()> callback = nullptr);
-  // Node's http2stream.priority() is deprecated (RFC 9113 dropped priorities): accepted, no-op.
-  void priority() {}
+  // Node's http2stream.priority(options): as Node 20, a PRIORITY frame for this stream (RFC
+  // 7540 §6.3; RFC 9113 deprecates the scheme and peers may ignore it), or with `silent` only
+  // nghttp2's local priority tree changes. A `parent` equal to the stream's own id does nothing
+  // (as Node). Errors: ERR_HTTP2_INVALID_STREAM (destroyed), ERR_OUT_OF_RANGE (parent < 0).
+  absl::Status priority(const PriorityOptions& options = {});
 
   // --- events (each returns an id for off()) ---
   ListenerId onData(std::function<void(std::string_view)> fn);
@@ -254,6 +266,10 @@ struct Nghttp2Callbacks;
   absl::Status submitHeaders(const Headers& headers, bool end_stream, bool wait_for_trailers);
   // The part after validation: `nva` is submitted as is.
   absl::Status submitNv(const nghttp2_nv* nva, size_t n, bool end_stream, bool wait_for_trailers);
+  // A request's RFC 7540 priority (RequestOptions parent/weight/exclusive), set before submitNv.
+  int32_t priority_parent_ = 0;
+  int32_t priority_weight_ = NGHTTP2_DEFAULT_WEIGHT;
+  bool priority_exclusive_ = false;
   // sendTrailers() after validation; empty `nva`: an empty DATA with END_STREAM instead.
   absl::Status submitTrailerNv(const nghttp2_nv* nva, size_t n);
   void resumeDataIfDeferred();
@@ -484,6 +500,19 @@ struct RequestOptions {
   // END_STREAM on the request HEADERS. Unset: true for GET, HEAD and DELETE (as Node).
   std::optional<bool> endStream;
   bool waitForTrailers = false;
+  // RFC 7540 priority, sent as Node 20 sends it: the HEADERS frame carries the PRIORITY flag
+  // with these unless they are the defaults (parent 0, weight 16, not exclusive). `parent`:
+  // the stream this one depends on (>= 0, else ERR_OUT_OF_RANGE); `weight` is clamped to
+  // 1..256 (as Node); `exclusive`: the E bit. (RFC 9113 deprecates this scheme; servers may
+  // ignore it.)
+  int32_t parent = 0;
+  int32_t weight = 16;
+  bool exclusive = false;
+  // Node's `signal`: aborting it destroys the stream with abortError() (RST_STREAM CANCEL, as
+  // Node). Already aborted: the stream is destroyed at once, before its HEADERS are
+  // submitted (no stream id used, id() stays 0), and its 'error' and 'close' follow on the loop. The stream's listener on the signal is removed
+  // when the stream closes.
+  std::shared_ptr<AbortSignal> signal;
 };
 
 // A request we sent on our client session.

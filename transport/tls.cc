@@ -196,18 +196,39 @@ absl::StatusOr<int> parseVersion(const std::string& version, const char* option)
 
 int acceptAnyCertificate(int, X509_STORE_CTX*) { return 1; }
 
+// Node 20's tls.DEFAULT_CIPHERS (crypto.constants.defaultCoreCipherList), used when `ciphers` is
+// empty: its TLS 1.2 order differs from OpenSSL's (AES-128 before AES-256), which decides the
+// cipher a server picks for the same client (checked against Node 20 with openssl s_client).
+constexpr char kNodeDefaultCiphers[] =
+    "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256:"
+    "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:DHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-SHA256:"
+    "DHE-RSA-AES128-SHA256:ECDHE-RSA-AES256-SHA384:DHE-RSA-AES256-SHA384:"
+    "ECDHE-RSA-AES256-SHA256:DHE-RSA-AES256-SHA256:HIGH:!aNULL:!eNULL:!EXPORT:!DES:!RC4:!MD5:"
+    "!PSK:!SRP:!CAMELLIA";
+
 // Node's `ciphers`: one list; the TLS 1.3 suites ("TLS_...") are set apart, as Node does.
-absl::Status applyCiphers(SSL_CTX* ctx, const std::string& ciphers) {
-  if (ciphers.empty()) return absl::OkStatus();
+absl::Status applyCiphers(SSL_CTX* ctx, const std::string& option) {
+  const std::string& ciphers = option.empty() ? std::string(kNodeDefaultCiphers) : option;
   std::vector<std::string> tls12, tls13;
   for (absl::string_view part : absl::StrSplit(ciphers, ':', absl::SkipEmpty())) {
     (absl::StartsWith(part, "TLS_") ? tls13 : tls12).emplace_back(part);
   }
   const std::string list12 = absl::StrJoin(tls12, ":");
   const std::string list13 = absl::StrJoin(tls13, ":");
-  // A list without TLS 1.2 names (or without TLS 1.3 ones) leaves that version's defaults; use
-  // minVersion/maxVersion to rule a version out.
+  // A list without TLS 1.3 names leaves OpenSSL's TLS 1.3 suites; a list with only TLS 1.3 names
+  // leaves no TLS 1.2 cipher and, when TLS 1.3 is allowed, raises the minimum version to it (Node
+  // 20's createSecureContext; a TLS 1.2 peer then gets protocol_version, checked with Node 20).
   ERR_clear_error();
+  if (list12.empty() && !list13.empty()) {
+    SSL_CTX_set_cipher_list(ctx, "");  // clears the list, then reports "no cipher match"
+    ERR_clear_error();
+    const long max = SSL_CTX_get_max_proto_version(ctx);
+    if (SSL_CTX_get_min_proto_version(ctx) < TLS1_3_VERSION &&
+        (max == 0 || max > TLS1_2_VERSION)) {
+      SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+    }
+  }
   if (!list12.empty() && SSL_CTX_set_cipher_list(ctx, list12.c_str()) != 1) {
     return absl::InvalidArgumentError(withOpenSslErrors(
         absl::StrCat("TlsOptions.ciphers: \"", ciphers, "\" selects no TLS 1.2 cipher")));
@@ -568,6 +589,9 @@ absl::StatusOr<std::shared_ptr<TlsContext>> TlsContext::create(bool is_server,
     dh.release();  // now the SSL_CTX's
   }
 
+  // Node adds a pfx's extra certificates to the trusted store (and, on a server, to the CA names
+  // of its certificate request) as well as sending them as the chain (checked with Node 20).
+  std::vector<X509Ptr> pfx_extras;
   if (cert->present || pfx->present) {
     Identity identity;
     if (pfx->present) {
@@ -576,6 +600,10 @@ absl::StatusOr<std::shared_ptr<TlsContext>> TlsContext::create(bool is_server,
       identity = *std::move(parsed);
       cert = pfx;
       key = pfx;
+      for (size_t i = 1; i < identity.chain.size(); ++i) {
+        X509_up_ref(identity.chain[i].get());
+        pfx_extras.emplace_back(identity.chain[i].get());
+      }
     } else {
       absl::StatusOr<std::vector<X509Ptr>> certs = parseCertificates(*cert, /*first_aux=*/true);
       if (!certs.ok()) return certs.status();
@@ -632,6 +660,20 @@ absl::StatusOr<std::shared_ptr<TlsContext>> TlsContext::create(bool is_server,
       }
     } else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
       return absl::InternalError(withOpenSslErrors("cannot load the system's default CA store"));
+    }
+    X509_STORE* store = SSL_CTX_get_cert_store(ctx);
+    for (const X509Ptr& c : pfx_extras) {
+      if (X509_STORE_add_cert(store, c.get()) != 1) {
+        if (ERR_GET_REASON(ERR_peek_last_error()) != X509_R_CERT_ALREADY_IN_HASH_TABLE) {
+          return absl::InvalidArgumentError(withOpenSslErrors(
+              absl::StrCat(pfx->label, ": cannot trust a certificate of the PKCS#12 archive")));
+        }
+        ERR_clear_error();
+      }
+      if (is_server && SSL_CTX_add_client_CA(ctx, c.get()) != 1) {
+        return absl::InvalidArgumentError(
+            withOpenSslErrors(absl::StrCat(pfx->label, ": cannot add a client CA name")));
+      }
     }
     int mode = SSL_VERIFY_PEER;
     if (is_server && options.rejectUnauthorized) mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;

@@ -136,16 +136,20 @@ struct TlsOptions {
   bool requestCert = false;
   // OpenSSL cipher list for TLS 1.2 and below (Node's `ciphers`, e.g.
   // "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256"); TLS 1.3 suites (names
-  // starting "TLS_", as Node splits them) go to SSL_CTX_set_ciphersuites. Empty: OpenSSL's
-  // defaults; a list naming only one version's ciphers leaves the other's defaults (rule a
-  // version out with minVersion/maxVersion). A list that selects nothing is kInvalidArgument.
+  // starting "TLS_", as Node splits them) go to SSL_CTX_set_ciphersuites. Empty: Node 20's
+  // tls.DEFAULT_CIPHERS (its TLS 1.2 order differs from OpenSSL's). As in Node, a list without
+  // TLS 1.3 names keeps the default TLS 1.3 suites, and a list with only TLS 1.3 names leaves no
+  // TLS 1.2 cipher and raises minVersion to TLSv1.3 (unless maxVersion is TLSv1.2). A list that
+  // selects nothing is kInvalidArgument.
   std::string ciphers;
   // Node's `ecdhCurve`: the key-exchange groups, ':'-separated ("P-256:X25519"), or "auto" /
   // empty for OpenSSL's defaults.
   std::string ecdhCurve;
 
   // Node's `pfx`: a PKCS#12 archive (DER bytes, not PEM) holding the private key and the
-  // certificate, plus its other certificates sent as the chain; decrypted with `passphrase`
+  // certificate, plus its other certificates, which are sent as the chain and, as Node does, also
+  // trusted to verify the peer (added to ca/caFile or to the default store; on a server with
+  // requestCert, named in the certificate request too); decrypted with `passphrase`
   // (empty: an archive without password). pfxFile: the same from a file. Cannot be combined with
   // cert/key (kInvalidArgument; Node would let one override the other).
   std::string pfx;
@@ -160,8 +164,10 @@ struct TlsOptions {
   // ("ECDSA+SHA256:RSA-PSS+SHA256", "ecdsa_secp256r1_sha256"). Empty: OpenSSL's defaults.
   std::string sigalgs;
   // Node's `honorCipherOrder` (server): pick the cipher by the server's order of `ciphers`
-  // instead of the client's. false, as Node's default.
-  bool honorCipherOrder = false;
+  // instead of the client's. true, as the default of Node's tls.createServer and
+  // http2.createSecureServer (tls.createSecureContext's is false, but a Node server sets it
+  // unless told otherwise; checked with Node 20). Clients ignore it.
+  bool honorCipherOrder = true;
   // Node's `secureOptions`: OpenSSL SSL_OP_* bits added to those h2rpc sets (SSL_OP_NO_TLSv1_3,
   // SSL_OP_NO_TICKET, ...). h2rpc's own (no renegotiation, no compression) cannot be removed.
   uint64_t secureOptions = 0;

@@ -78,6 +78,9 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
   bool uncork_scheduled = false;
   std::string host;
   uint16_t port = 0;
+  // net.connect()'s localAddress/localPort: bound before each TCP attempt (empty: none).
+  std::string local_address;
+  uint16_t local_port = 0;
   std::shared_ptr<State> self;
 
   static constexpr size_t kReadBuffer = 65536;
@@ -153,6 +156,22 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
       return;
     }
     open(a.family());
+    if (!local_address.empty()) {
+      // As Node's internalConnect: bind, then connect; a failed bind fails the attempt.
+      auto local = SocketAddress::fromIp(local_address, local_port);
+      // Another family than the address tried: EINVAL at bind, as Node (its bind() parses the
+      // local address in the destination's family).
+      int brv = local.ok() && local->family() == a.family()
+                    ? uv_tcp_bind(&h->tcp, local->sockaddrPtr(), 0)
+                    : UV_EINVAL;
+      if (brv < 0) {
+        // Node's exceptionWithHostPort: the port only when one was asked for.
+        attemptFailed(systemError("bind", brv,
+                                  local_port > 0 ? absl::StrCat(local_address, ":", local_port)
+                                                 : local_address));
+        return;
+      }
+    }
     auto* creq = new uv_connect_t;
     creq->data = this;
     int rv = uv_tcp_connect(creq, &h->tcp, a.sockaddrPtr(), [](uv_connect_t* c, int status) {
@@ -518,8 +537,16 @@ UvSocket::~UvSocket() { destroy(); }
 
 std::unique_ptr<UvSocket> UvSocket::connect(UvLoop* loop, std::string host, uint16_t port,
                                             LookupFunction lookup) {
+  return connect(loop, std::move(host), port, {.lookup = std::move(lookup)});
+}
+
+std::unique_ptr<UvSocket> UvSocket::connect(UvLoop* loop, std::string host, uint16_t port,
+                                            TcpConnectOptions options) {
+  LookupFunction lookup = std::move(options.lookup);
   std::unique_ptr<UvSocket> sock(new UvSocket(loop));
   std::shared_ptr<State> st = sock->state_;
+  st->local_address = std::move(options.localAddress);
+  st->local_port = options.localPort;
   st->self = st;  // until closed
   st->connecting = true;
   // Strip the brackets of an IPv6 literal.
@@ -617,6 +644,8 @@ void UvSocket::destroy() {
 }
 
 bool UvSocket::connecting() const { return state_->connecting; }
+
+bool UvSocket::destroyed() const { return state_->closed || state_->detached; }
 
 std::string UvSocket::remoteAddress() const {
   if (!state_->tcp_open || state_->closed || state_->h->handle.type != UV_TCP) return "";

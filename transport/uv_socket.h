@@ -35,6 +35,18 @@ class UvSocket : public Socket {
   // systemError() (socket_address.h). A lookup may give Unix addresses too.
   static std::unique_ptr<UvSocket> connect(UvLoop* loop, std::string host, uint16_t port,
                                            LookupFunction lookup = nullptr);
+  // net.connect()'s options beyond host and port.
+  struct TcpConnectOptions {
+    LookupFunction lookup;
+    // Bind each attempt's socket to this IP (and localPort; 0: any) before connecting. An
+    // address the system cannot bind, or of the other family than the address tried, fails
+    // that attempt with Node's "bind EADDRNOTAVAIL 10.9.9.9" error (EINVAL for the other family). Checked by the
+    // caller to be an IP (connect() returns ERR_INVALID_IP_ADDRESS otherwise).
+    std::string localAddress;
+    uint16_t localPort = 0;
+  };
+  static std::unique_ptr<UvSocket> connect(UvLoop* loop, std::string host, uint16_t port,
+                                           TcpConnectOptions options);
   // Connects to resolved addresses (IP or Unix, abstract included), tried in order.
   static std::unique_ptr<UvSocket> connect(UvLoop* loop, std::vector<SocketAddress> addresses);
   // Accepts a pending connection on a listening libuv TCP or pipe handle.
@@ -50,6 +62,8 @@ class UvSocket : public Socket {
   void end() override;
   void destroy() override;
   bool connecting() const override;
+  // True once closed or destroyed (Node's socket.destroyed).
+  bool destroyed() const;
   std::string remoteAddress() const override;
   uint16_t remotePort() const override;
   std::string localAddress() const override;
