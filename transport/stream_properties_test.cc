@@ -15,7 +15,7 @@ namespace {
 // pending() is true only before the stream has an id. Node 20 also says pending (id undefined)
 // for a request made while the session connects; here nghttp2 numbers the stream when request()
 // submits it and only its HEADERS wait for the connection (README.md's deviation row).
-// session() is the owner.
+// session() is the owner; 'ready' comes once, from the loop.
 TEST(StreamPropertiesTest, ARequestHasItsIdAtOnceAndSessionIsItsOwner) {
   SessionPair p;
   ASSERT_TRUE(p.client->connecting());
@@ -24,7 +24,11 @@ TEST(StreamPropertiesTest, ARequestHasItsIdAtOnceAndSessionIsItsOwner) {
   EXPECT_FALSE((*req)->pending());
   EXPECT_EQ((*req)->id(), 1);
   EXPECT_EQ((*req)->session(), p.client.get());
+  int ready = 0;
+  (*req)->onReady([&] { ++ready; });
+  EXPECT_EQ(ready, 0);  // 'ready' is an event: never inside request()
   p.run();
+  EXPECT_EQ(ready, 1);
   ASSERT_EQ(p.streams.size(), 1u);
   EXPECT_FALSE(p.streams[0]->pending());
   EXPECT_EQ(p.streams[0]->id(), 1);
