@@ -329,6 +329,21 @@ std::string stripBrackets(std::string name) {
   return name;
 }
 
+// An IP address as inet_ntop writes it ("0:0:0:0:0:0:0:1" -> "::1"), as Node's canonicalizeIP.
+std::string canonicalIp(const std::string& address) {
+  unsigned char bytes[16];
+  char text[INET6_ADDRSTRLEN];
+  if (inet_pton(AF_INET, address.c_str(), bytes) == 1 &&
+      inet_ntop(AF_INET, bytes, text, sizeof(text)) != nullptr) {
+    return text;
+  }
+  if (inet_pton(AF_INET6, address.c_str(), bytes) == 1 &&
+      inet_ntop(AF_INET6, bytes, text, sizeof(text)) != nullptr) {
+    return text;
+  }
+  return address;
+}
+
 bool isIpAddress(const std::string& name) {
   unsigned char addr[16];
   return inet_pton(AF_INET, name.c_str(), addr) == 1 || inet_pton(AF_INET6, name.c_str(), addr) == 1;
@@ -1356,13 +1371,19 @@ absl::Status checkServerIdentity(std::string_view hostname, const PeerCertificat
   }
   ERR_clear_error();
   if (match) return absl::OkStatus();
-  // Node's texts (lib/tls.js checkServerIdentity).
+  // Node's texts (lib/tls.js checkServerIdentity; checked with Node 20): an address is listed
+  // against the certificate's IP SANs in canonical form ("::1"), joined with ", ".
+  if (ip) {
+    std::vector<std::string> ips;
+    for (const std::string& address : cert.ipAddresses) ips.push_back(canonicalIp(address));
+    return absl::UnauthenticatedError(absl::StrCat(
+        "ERR_TLS_CERT_ALTNAME_INVALID: Hostname/IP does not match certificate's altnames: IP: ",
+        host, " is not in the cert's list: ", absl::StrJoin(ips, ", ")));
+  }
   return absl::UnauthenticatedError(
-      ip ? absl::StrCat("ERR_TLS_CERT_ALTNAME_INVALID: IP: ", host, " is not in the cert's list: ",
-                        cert.subjectaltname)
-         : absl::StrCat("ERR_TLS_CERT_ALTNAME_INVALID: Hostname/IP does not match certificate's "
-                        "altnames: Host: ", host, ". is not in the cert's altnames: ",
-                        cert.subjectaltname));
+      absl::StrCat("ERR_TLS_CERT_ALTNAME_INVALID: Hostname/IP does not match certificate's "
+                   "altnames: Host: ", host, ". is not in the cert's altnames: ",
+                   cert.subjectaltname));
 }
 
 bool TlsEngine::isSessionReused() const {
