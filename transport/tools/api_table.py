@@ -12,9 +12,13 @@ A table row is `| Node | C++ | state | test |`:
   otherwise (a sub-case, or "—" for what Node does not have) renders no element.
 - C++: every backticked span that is a C++ (qualified) identifier, or starts with one followed by
   "(", "{" or "<", names a symbol: `A::b` a member of class A (or of namespace constants/transport),
-  `Name` (upper case) a type or function of h2rpc::transport, `name` a member of one of the
-  classes of the table's section (SECTIONS), except in the module section, where it is a free
-  function. ALL_CAPS spans (error codes, frame names) and IGNORED words are prose.
+  `Name` (upper case) a type or function of h2rpc::transport, `name(…)` in the module section a
+  free function, any other `name` a member of a class of the table's section (SECTIONS), of a
+  class the row qualifies a name with, or else of any public class (ALL_CLASSES). Spans in
+  ALL_CAPS or MACRO_Style (error codes, OpenSSL flags), `kCode`s, test names (`FooTest`,
+  `foo_test`) and IGNORED words are prose. The member check derives from the class (has_X<T>):
+  a `final` class would stop the build; none of transport/'s is final, keep it so or give it its
+  own check.
 - state: done, deviation or n/a.
 - test: `Suite.Case` (a TEST/TEST_F/TEST_P in some *_test.cc; `*` matches any suffix),
   `//pkg:target` (a *_test rule in pkg's BUILD file), several separated by ", ", or `—` (only for
