@@ -113,9 +113,9 @@ absl::StatusOr<std::shared_ptr<ClientHttp2Session>> connect(UvLoop* loop,
 absl::StatusOr<std::shared_ptr<ClientHttp2Session>> connect(UvLoop* loop, Authority authority,
                                                            ConnectOptions options) {
   if (authority.scheme.empty()) {
-    std::string_view protocol = options.protocol.empty() ? "https:" : options.protocol;
-    if (!protocol.empty() && protocol.back() == ':') protocol.remove_suffix(1);
-    authority.scheme = std::string(protocol);
+    std::string protocol = options.protocol.empty() ? std::string("https:") : options.protocol;
+    if (!protocol.empty() && protocol.back() == ':') protocol.pop_back();
+    authority.scheme = std::move(protocol);
   }
   if (authority.scheme != "http" && authority.scheme != "https") {
     return nodeError(absl::StatusCode::kInvalidArgument, "ERR_HTTP2_UNSUPPORTED_PROTOCOL",

@@ -252,7 +252,9 @@ TEST(StreamPriorityTest, SendsAPriorityFrameAsNode20) {
   auto frames = FramesOf(tap.bytes, 1);
   ASSERT_EQ(CountType(frames, 2), 1);
   for (const auto& f : frames) {
-    if (f.type == 2) EXPECT_EQ(Hex(f.payload), "0000000009");
+    if (f.type == 2) {
+      EXPECT_EQ(Hex(f.payload), "0000000009");
+    }
   }
   ASSERT_TRUE(req->priority({.parent = 0, .weight = 300, .exclusive = true}).ok());
   tap.loop.runUntilIdle();

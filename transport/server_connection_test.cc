@@ -306,7 +306,7 @@ TEST(ConnectOptionsTest, ProtocolOptionGivesTheSchemeOfAnAuthorityWithoutOne) {
   });
   ConnectOptions options;
   options.protocol = "http:";
-  auto client = connect(&loop, Authority{.host = "127.0.0.1", .port = server->port()}, options);
+  auto client = connect(&loop, Authority{.scheme = "", .host = "127.0.0.1", .port = server->port()}, options);
   ASSERT_TRUE(client.ok()) << client.status();
   EXPECT_FALSE((*client)->encrypted());
   auto req = *(*client)->request({});
@@ -316,10 +316,10 @@ TEST(ConnectOptionsTest, ProtocolOptionGivesTheSchemeOfAnAuthorityWithoutOne) {
   EXPECT_EQ(scheme_seen, "http");
   (*client)->destroy();
   options.protocol = "ftp:";
-  EXPECT_EQ(nodeErrorMessage(connect(&loop, Authority{.host = "h", .port = 1}, options).status()),
+  EXPECT_EQ(nodeErrorMessage(connect(&loop, Authority{.scheme = "", .host = "h", .port = 1}, options).status()),
             "protocol \"ftp:\" is unsupported.");
   // No protocol anywhere: https (Node's default), so the session is a TLS one.
-  auto tls = connect(&loop, Authority{.host = "127.0.0.1", .port = server->port()});
+  auto tls = connect(&loop, Authority{.scheme = "", .host = "127.0.0.1", .port = server->port()});
   ASSERT_TRUE(tls.ok());
   EXPECT_TRUE((*tls)->encrypted());
   (*tls)->destroy();

@@ -498,7 +498,7 @@ class ServerHttp2Stream : public Http2Stream {
 // Options of ClientHttp2Session::request() (Node's names).
 struct RequestOptions {
   // END_STREAM on the request HEADERS. Unset: true for GET, HEAD and DELETE (as Node).
-  std::optional<bool> endStream;
+  std::optional<bool> endStream{};
   bool waitForTrailers = false;
   // RFC 7540 priority, sent as Node 20 sends it: the HEADERS frame carries the PRIORITY flag
   // with these unless they are the defaults (parent 0, weight 16, not exclusive). `parent`:
@@ -512,7 +512,7 @@ struct RequestOptions {
   // Node). Already aborted: the stream is destroyed at once, before its HEADERS are
   // submitted (no stream id used, id() stays 0), and its 'error' and 'close' follow on the loop. The stream's listener on the signal is removed
   // when the stream closes.
-  std::shared_ptr<AbortSignal> signal;
+  std::shared_ptr<AbortSignal> signal{};
 };
 
 // A request we sent on our client session.

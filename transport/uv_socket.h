@@ -37,12 +37,12 @@ class UvSocket : public Socket {
                                            LookupFunction lookup = nullptr);
   // net.connect()'s options beyond host and port.
   struct TcpConnectOptions {
-    LookupFunction lookup;
+    LookupFunction lookup{};
     // Bind each attempt's socket to this IP (and localPort; 0: any) before connecting. An
     // address the system cannot bind, or of the other family than the address tried, fails
     // that attempt with Node's "bind EADDRNOTAVAIL 10.9.9.9" error (EINVAL for the other family). Checked by the
     // caller to be an IP (connect() returns ERR_INVALID_IP_ADDRESS otherwise).
-    std::string localAddress;
+    std::string localAddress{};
     uint16_t localPort = 0;
   };
   static std::unique_ptr<UvSocket> connect(UvLoop* loop, std::string host, uint16_t port,
