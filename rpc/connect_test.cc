@@ -33,16 +33,29 @@ using transport::Headers;
 constexpr char kEcho[] = "/h2rpc.rpc_test.EchoService/Echo";
 constexpr char kExpand[] = "/h2rpc.rpc_test.EchoService/Expand";
 constexpr char kCollect[] = "/h2rpc.rpc_test.EchoService/Collect";
+constexpr char kChat[] = "/h2rpc.rpc_test.EchoService/Chat";
 
-// Echo: the text back; metadata x-in → initial x-head and trailing x-tail; status_code fails
+// Echo: the text back; each metadata x-in → initial x-head and trailing x-tail; text "keys"
+// answers the client metadata's names; status_code fails
 // (text "details" adds an ErrorInfo); text "deadline" answers the deadline's remaining seconds
-// in index (-1 without one). Expand: `count` replies, then the status. Collect: the texts joined.
+// in index (-1 without one). Expand: `count` replies, then the status. Collect: the texts joined. Chat: "re: " and the
+// text for each request.
 class Backend : public rpc_test::EchoService::Service {
  public:
+  static std::string Keys(ServerContext& ctx) {
+    std::string keys;
+    for (const auto& [key, value] : ctx.client_metadata()) absl::StrAppend(&keys, key, ",");
+    return keys;
+  }
   Task<absl::StatusOr<EchoReply>> Echo(ServerContext& ctx, const EchoRequest& req) override {
-    if (auto v = ctx.client_metadata().GetFirst("x-in")) {
-      (void)ctx.initial_metadata().Add("x-head", *v);
-      (void)ctx.trailing_metadata().Add("x-tail", absl::StrCat(*v, "!"));
+    for (const std::string& v : ctx.client_metadata().Get("x-in")) {
+      (void)ctx.initial_metadata().Add("x-head", v);
+      (void)ctx.trailing_metadata().Add("x-tail", absl::StrCat(v, "!"));
+    }
+    if (req.text() == "keys") {  // the client metadata's names, as the handler sees them
+      EchoReply reply;
+      reply.set_text(Keys(ctx));
+      co_return reply;
     }
     if (req.status_code() != 0) {
       absl::Status status(static_cast<absl::StatusCode>(req.status_code()), req.text());
@@ -67,7 +80,7 @@ class Backend : public rpc_test::EchoService::Service {
     }
     for (int i = 0; i < req.count(); ++i) {
       EchoReply reply;
-      reply.set_text(req.text());
+      reply.set_text(req.text() == "keys" ? Keys(ctx) : req.text());
       reply.set_index(i);
       if (!co_await out.Write(reply)) co_return absl::CancelledError("gone");
     }
@@ -82,8 +95,15 @@ class Backend : public rpc_test::EchoService::Service {
     co_return reply;
   }
   Task<absl::Status> Chat(ServerContext&,
-                          ServerReaderWriter<EchoReply, EchoRequest>&) override {
-    co_return absl::UnimplementedError("not here");
+                          ServerReaderWriter<EchoReply, EchoRequest>& s) override {
+    int n = 0;
+    while (std::optional<EchoRequest> req = co_await s.Read()) {
+      EchoReply reply;
+      reply.set_text("re: " + req->text());
+      reply.set_index(n++);
+      if (!co_await s.Write(reply)) co_return absl::CancelledError("gone");
+    }
+    co_return absl::OkStatus();
   }
 };
 
@@ -244,6 +264,147 @@ TEST_F(ConnectTest, EarlyErrorsAreConnectErrors) {
   EXPECT_NE(timeout.body.find("connect-timeout-ms"), std::string::npos);
   Answer unknown = Post(kEcho, "application/xml", "<x/>");
   EXPECT_EQ(unknown.header(":status"), "415");
+}
+
+TEST_F(ConnectTest, ConnectRequestFieldsAreNotClientMetadata) {
+  auto packed = Compress(Compression::kGzip, Raw("keys"));
+  ASSERT_TRUE(packed.ok());
+  Answer a = Post(kEcho, "application/proto", *packed,
+                  {{"connect-protocol-version", "1"}, {"connect-timeout-ms", "30000"},
+                   {"content-encoding", "gzip"}, {"accept-encoding", "identity"},
+                   {"x-kept", "1"}});
+  ASSERT_EQ(a.header(":status"), "200") << a.body;
+  EchoReply reply;
+  ASSERT_TRUE(reply.ParseFromString(a.body));
+  EXPECT_EQ(reply.text(), "x-kept,");
+  // Streaming's names (connect-content-encoding, connect-accept-encoding) as well.
+  Answer s = Post(kExpand, "application/connect+json",
+                  ConnectEnvelope(kConnectCompressedFlag, *Compress(Compression::kGzip,
+                                                                    R"({"text":"keys","count":1})")),
+                  {{"connect-protocol-version", "1"}, {"connect-content-encoding", "gzip"},
+                   {"connect-accept-encoding", "identity"}, {"connect-timeout-ms", "30000"},
+                   {"x-kept", "1"}});
+  Envelopes e = SplitEnvelopes(s.body);
+  ASSERT_TRUE(e.well_formed);
+  ASSERT_EQ(e.items.size(), 2u) << s.body;
+  EXPECT_EQ(e.items[0].second, R"({"text":"x-kept,"})");
+}
+
+TEST_F(ConnectTest, RepeatedMetadataNamesInUnaryHeaders) {
+  Answer a = Post(kEcho, "application/proto", Raw("hi"), {{"x-in", "a"}, {"x-in", "b"}});
+  EXPECT_EQ(a.header(":status"), "200");
+  std::vector<std::string> head, tail;
+  for (const auto& f : a.headers) {
+    if (f.name == "x-head") head.push_back(std::string(f.value));
+    if (f.name == "trailer-x-tail") tail.push_back(std::string(f.value));
+  }
+  EXPECT_EQ(head, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(tail, (std::vector<std::string>{"a!", "b!"}));
+}
+
+TEST_F(ConnectTest, UnexpectedVerbIsAConnect405WithAllow) {
+  for (const char* verb : {"PUT", "DELETE"}) {
+    for (const char* type : {"application/proto", "application/connect+json"}) {
+      Answer a;
+      auto req = client_->request(
+          Headers{{":method", verb}, {":path", kEcho}, {"content-type", type}},
+          {.endStream = true});
+      ASSERT_TRUE(req.ok());
+      (*req)->onResponse([&](const Headers& h, uint8_t) { a.headers = h; });
+      (*req)->onData([&](std::string_view d) { a.body += d; });
+      (*req)->onClose([&] { a.closed = true; });
+      loop_.runUntilIdle();
+      ASSERT_TRUE(a.closed);
+      EXPECT_EQ(a.header(":status"), "405") << verb << " " << type;
+      EXPECT_EQ(a.header("allow"), "POST");
+      EXPECT_EQ(a.header("content-type"), "application/json");
+      EXPECT_NE(a.body.find(R"("code":"unimplemented")"), std::string::npos) << a.body;
+    }
+  }
+}
+
+TEST_F(ConnectTest, BidiStreamingOverHttp2) {
+  Answer a;
+  auto req = client_->request(Headers{{":method", "POST"},
+                                      {":path", kChat},
+                                      {"content-type", "application/connect+json"},
+                                      {"connect-protocol-version", "1"}},
+                              {.endStream = false});
+  ASSERT_TRUE(req.ok());
+  (*req)->onResponse([&](const Headers& h, uint8_t) { a.headers = h; });
+  (*req)->onData([&](std::string_view d) { a.body += d; });
+  (*req)->onClose([&] { a.closed = true; });
+  // Full duplex: each reply arrives before the next request is sent.
+  (*req)->write(ConnectEnvelope(0, R"({"text":"one"})"));
+  loop_.runUntilIdle();
+  EXPECT_EQ(a.header(":status"), "200");
+  EXPECT_EQ(a.header("content-type"), "application/connect+json");
+  Envelopes first = SplitEnvelopes(a.body);
+  ASSERT_EQ(first.items.size(), 1u) << a.body;
+  EXPECT_EQ(first.items[0].second, R"({"text":"re: one"})");
+  (*req)->write(ConnectEnvelope(0, R"({"text":"two"})"));
+  loop_.runUntilIdle();
+  EXPECT_EQ(SplitEnvelopes(a.body).items.size(), 2u) << a.body;
+  (*req)->end();
+  loop_.runUntilIdle();
+  ASSERT_TRUE(a.closed);
+  Envelopes e = SplitEnvelopes(a.body);
+  ASSERT_TRUE(e.well_formed);
+  ASSERT_EQ(e.items.size(), 3u) << a.body;
+  EXPECT_EQ(e.items[1].first, 0);
+  EXPECT_EQ(e.items[1].second, R"({"text":"re: two","index":1})");
+  EXPECT_EQ(e.items[2].first, kConnectEndStreamFlag);
+  EXPECT_EQ(e.items[2].second, "{}");
+}
+
+TEST_F(ConnectTest, DeadlineFiresDuringTheCall) {
+  // Requests left open: the handler waits for the rest, the deadline ends the call.
+  Answer unary, stream;
+  auto open = [&](const char* path, const char* type, Answer& a) {
+    auto req = client_->request(Headers{{":method", "POST"},
+                                        {":path", path},
+                                        {"content-type", type},
+                                        {"connect-timeout-ms", "100"}},
+                                {.endStream = false});
+    EXPECT_TRUE(req.ok());
+    (*req)->onResponse([&a](const Headers& h, uint8_t) { a.headers = h; });
+    (*req)->onData([&a](std::string_view d) { a.body += d; });
+    (*req)->onClose([&a] { a.closed = true; });
+    (*req)->write(std::string_view(path) == kEcho ? std::string("\x0a")
+                                                  : ConnectEnvelope(0, R"({"text":"a"})"));
+    return *req;
+  };
+  [[maybe_unused]] auto r1 = open(kEcho, "application/proto", unary);
+  [[maybe_unused]] auto r2 = open(kCollect, "application/connect+json", stream);
+  loop_.runUntilIdle();
+  EXPECT_TRUE(unary.headers.empty());  // nothing before the deadline
+  EXPECT_TRUE(stream.body.empty());
+  loop_.advance(150);
+  loop_.runUntilIdle();
+  EXPECT_EQ(unary.header(":status"), "504");
+  EXPECT_NE(unary.body.find(R"("code":"deadline_exceeded")"), std::string::npos) << unary.body;
+  EXPECT_EQ(stream.header(":status"), "200");
+  Envelopes e = SplitEnvelopes(stream.body);
+  ASSERT_EQ(e.items.size(), 1u) << stream.body;
+  EXPECT_EQ(e.items[0].first, kConnectEndStreamFlag);
+  EXPECT_NE(e.items[0].second.find(R"("code":"deadline_exceeded")"), std::string::npos)
+      << e.items[0].second;
+}
+
+TEST_F(ConnectTest, ServerStreamingWithNoneOrSeveralRequestsIsUnimplemented) {
+  // As connect-go ("unary request has no message" / "multiple messages") and the conformance
+  // suite's connect_server_unexpected cases.
+  const std::string one = ConnectEnvelope(0, Raw("x", 0, 1));
+  for (const std::string& body : {std::string(), one + one}) {
+    Answer a = Post(kExpand, "application/connect+proto", body);
+    EXPECT_EQ(a.header(":status"), "200");
+    Envelopes e = SplitEnvelopes(a.body);
+    ASSERT_TRUE(e.well_formed);
+    ASSERT_EQ(e.items.size(), 1u) << a.body;
+    EXPECT_EQ(e.items[0].first, kConnectEndStreamFlag);
+    EXPECT_NE(e.items[0].second.find(R"({"error":{"code":"unimplemented")"), std::string::npos)
+        << e.items[0].second;
+  }
 }
 
 TEST_F(ConnectTest, TimeoutHeaderIsTheDeadline) {

@@ -442,6 +442,17 @@ void Server::StartCall(std::shared_ptr<transport::ServerHttp2Stream> stream,
       RespondPreflight(to, options_.cors, headers);
       return;
     }
+    const std::optional<RequestContentType> connect =
+        ParseRequestContentType(value(kContentType).value_or(""));
+    if (connect && IsConnect(connect->protocol) && options_.protocols.connect) {
+      // A Connect client's: 405 with allow and the error JSON (as connect-go), for streaming
+      // types too (a verb error is an HTTP error, not an end-stream message).
+      const RequestContentType unary{WireProtocol::kConnect, connect->codec};
+      const Headers allow{{"allow", "POST"}};
+      RespondTrailersOnly(to, absl::UnimplementedError(absl::StrCat("Method not allowed: ", method)),
+                          "405", &unary, &allow);
+      return;
+    }
     RespondTrailersOnly(to, absl::InternalError(absl::StrCat("Method not allowed: ", method)),
                         "405");
     return;
@@ -619,7 +630,17 @@ void Server::StartConnectCall(std::shared_ptr<transport::ServerHttp2Stream> stre
   }
   CompressionSet accepts = ParseAcceptEncoding(
       headers.get(unary ? "accept-encoding" : "connect-accept-encoding").value_or(""));
-  auto metadata = Metadata::FromHeaderFields(headers, /*skip_reserved=*/true);
+  // Connect's own request fields are the protocol's, not the application's metadata (connect-go
+  // leaves them out of the handler's headers too).
+  Headers application;
+  for (const transport::HeaderField& f : headers) {
+    const absl::string_view n(f.name.data(), f.name.size());
+    if (absl::StartsWith(n, "connect-") || n == "content-encoding" || n == "accept-encoding") {
+      continue;
+    }
+    application.add(f.name, f.value);
+  }
+  auto metadata = Metadata::FromHeaderFields(application, /*skip_reserved=*/true);
   if (!metadata.ok()) {
     fail(absl::InvalidArgumentError(metadata.status().message()));
     return;
