@@ -1,13 +1,15 @@
 // The Connect protocol served by rpc::Server on the handlers of a generated service (HTTP/2 over
 // a MemorySocket on a ManualLoop, and HTTP/1.1): unary with proto and JSON, errors as HTTP
 // statuses and the error JSON, metadata and trailer- headers, connect-timeout-ms, compression,
-// streaming with its end-stream message, and ServerOptions::protocols.
+// streaming with its end-stream message, GET for NO_SIDE_EFFECTS methods, and
+// ServerOptions::protocols.
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "google/rpc/error_details.pb.h"
 #include "gtest/gtest.h"
 #include "rpc/compression.h"
@@ -16,6 +18,7 @@
 #include "rpc/server.h"
 #include "rpc/status_details.h"
 #include "rpc/testdata/echo_service.h2rpc.h"
+#include "rpc/testdata/idempotent.h2rpc.h"
 #include "rpc/wire_protocol.h"
 #include "transport/compat/compat_server.h"
 #include "transport/http1/http1_server.h"
@@ -107,6 +110,33 @@ class Backend : public rpc_test::EchoService::Service {
   }
 };
 
+// Lookup (rpc/testdata/idempotent.proto): each method answers its name and the text.
+class LookupBackend : public rpc_test::Lookup::Service {
+ public:
+  Task<absl::StatusOr<EchoReply>> Find(ServerContext&, const EchoRequest& req) override {
+    co_return Reply("find ", req);
+  }
+  Task<absl::StatusOr<EchoReply>> Put(ServerContext&, const EchoRequest& req) override {
+    co_return Reply("put ", req);
+  }
+  Task<absl::StatusOr<EchoReply>> Change(ServerContext&, const EchoRequest& req) override {
+    co_return Reply("change ", req);
+  }
+  Task<absl::Status> Watch(ServerContext&, const EchoRequest&,
+                           ServerWriter<EchoReply>&) override {
+    co_return absl::OkStatus();
+  }
+
+ private:
+  static EchoReply Reply(const char* what, const EchoRequest& req) {
+    EchoReply reply;
+    reply.set_text(absl::StrCat(what, req.text()));
+    return reply;
+  }
+};
+
+constexpr char kFind[] = "/h2rpc.rpc_test.Lookup/Find";
+
 struct Answer {
   Headers headers;
   bool had_trailers = false;
@@ -157,6 +187,7 @@ class ConnectTest : public ::testing::Test {
   void SetUp() override {
     server_ = std::make_unique<Server>(nullptr, Options());
     server_->RegisterService(&backend_);
+    server_->RegisterService(&lookup_);
     auto [server_end, client_end] = transport::MemorySocket::pair(&loop_);
     server_session_ = *transport::ServerHttp2Session::create(&loop_, std::move(server_end));
     server_->ServeSession(*server_session_);
@@ -187,8 +218,24 @@ class ConnectTest : public ::testing::Test {
     return a;
   }
 
+  // A GET request: no body, END_STREAM on the headers.
+  Answer Get(const std::string& target) {
+    Answer a;
+    auto req = client_->request(Headers{{":method", "GET"}, {":path", target}},
+                                {.endStream = true});
+    EXPECT_TRUE(req.ok()) << req.status();
+    if (!req.ok()) return a;
+    (*req)->onResponse([&](const Headers& h, uint8_t) { a.headers = h; });
+    (*req)->onData([&](std::string_view d) { a.body += d; });
+    (*req)->onClose([&] { a.closed = true; });
+    loop_.runUntilIdle();
+    EXPECT_TRUE(a.closed);
+    return a;
+  }
+
   transport::ManualLoop loop_;
   Backend backend_;
+  LookupBackend lookup_;
   std::unique_ptr<Server> server_;
   std::shared_ptr<transport::ServerHttp2Session> server_session_;
   std::shared_ptr<transport::ClientHttp2Session> client_;
@@ -407,6 +454,73 @@ TEST_F(ConnectTest, ServerStreamingWithNoneOrSeveralRequestsIsUnimplemented) {
   }
 }
 
+TEST_F(ConnectTest, GetForNoSideEffectsMethods) {
+  // JSON, percent-encoded ("+" a space, as Go's url.ParseQuery).
+  Answer json =
+      Get(absl::StrCat(kFind, "?connect=v1&encoding=json&message=%7B%22text%22%3A%22a+b%22%7D"));
+  EXPECT_EQ(json.header(":status"), "200") << json.body;
+  EXPECT_EQ(json.header("content-type"), "application/json");
+  EXPECT_EQ(json.body, R"({"text":"find a b"})");
+  // Binary in URL-safe base64, unpadded and padded.
+  const std::string raw = Raw("b64?>");
+  for (std::string b64 : {absl::WebSafeBase64Escape(raw), absl::Base64Escape(raw)}) {
+    absl::StrReplaceAll({{"+", "-"}, {"/", "_"}, {"=", "%3D"}}, &b64);
+    Answer proto = Get(absl::StrCat(kFind, "?encoding=proto&base64=1&message=", b64));
+    EXPECT_EQ(proto.header(":status"), "200") << proto.body;
+    EXPECT_EQ(proto.header("content-type"), "application/proto");
+    EchoReply reply;
+    ASSERT_TRUE(reply.ParseFromString(proto.body));
+    EXPECT_EQ(reply.text(), "find b64?>");
+  }
+  // Compressed.
+  auto packed = Compress(Compression::kGzip, Raw("zipped"));
+  ASSERT_TRUE(packed.ok());
+  Answer gz = Get(absl::StrCat(kFind, "?encoding=proto&base64=1&compression=gzip&message=",
+                               absl::WebSafeBase64Escape(*packed)));
+  EXPECT_EQ(gz.header(":status"), "200") << gz.body;
+  EchoReply reply;
+  ASSERT_TRUE(reply.ParseFromString(gz.body));
+  EXPECT_EQ(reply.text(), "find zipped");
+  // No message: the empty one.
+  EXPECT_EQ(Get(absl::StrCat(kFind, "?encoding=json")).body, R"({"text":"find "})");
+  // POST still works on the same method.
+  EXPECT_EQ(Post(kFind, "application/json", R"({"text":"p"})").body, R"({"text":"find p"})");
+}
+
+TEST_F(ConnectTest, GetErrors) {
+  // Methods not declared NO_SIDE_EFFECTS (IDEMPOTENT, none, streaming): 405, POST only.
+  for (const char* method : {"/h2rpc.rpc_test.Lookup/Put", "/h2rpc.rpc_test.Lookup/Change",
+                             "/h2rpc.rpc_test.Lookup/Watch", kEcho}) {
+    Answer a = Get(absl::StrCat(method, "?encoding=json&message=%7B%7D"));
+    EXPECT_EQ(a.header(":status"), "405") << method;
+    EXPECT_EQ(a.header("allow"), "POST");
+    EXPECT_NE(a.body.find(R"({"code":"unimplemented")"), std::string::npos) << a.body;
+  }
+  struct Case {
+    std::string query;
+    const char* status;
+    const char* code;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"?message=%7B%7D", "400", "invalid_argument"},               // no encoding
+           {"?encoding=xml", "400", "invalid_argument"},                 // unknown encoding
+           {"?connect=v2&encoding=json", "400", "invalid_argument"},     // unknown version
+           {"?encoding=json&message=%7", "400", "invalid_argument"},     // bad percent-encoding
+           {"?encoding=proto&base64=1&message=%25%25", "400", "invalid_argument"},  // not base64
+           {"?encoding=json&message=%7B%22nope%22%3A1%7D", "400", "invalid_argument"},
+           {"?encoding=proto&compression=br&message=x", "501", "unimplemented"},
+       }) {
+    Answer a = Get(absl::StrCat(kFind, c.query));
+    EXPECT_EQ(a.header(":status"), c.status) << c.query << " " << a.body;
+    EXPECT_NE(a.body.find(absl::StrCat(R"({"code":")", c.code, R"(")")), std::string::npos)
+        << c.query << " " << a.body;
+  }
+  Answer unknown = Get("/h2rpc.rpc_test.Lookup/Nope?encoding=json");
+  EXPECT_EQ(unknown.header(":status"), "404");
+  // A GET without a query is not Connect's: the generic 405.
+  EXPECT_EQ(Get(kFind).header(":status"), "405");
+}
+
 TEST_F(ConnectTest, TimeoutHeaderIsTheDeadline) {
   Answer a = Post(kEcho, "application/json", R"({"text":"deadline"})",
                   {{"connect-timeout-ms", "30000"}});
@@ -571,8 +685,10 @@ class RawClient : public transport::Socket::Handler {
 TEST(ConnectHttp1Test, UnaryJsonWithContentLength) {
   transport::ManualLoop loop;
   Backend backend;
+  LookupBackend lookup;
   Server server(nullptr);
   server.RegisterService(&backend);
+  server.RegisterService(&lookup);
   auto [server_end, client_end] = transport::MemorySocket::pair(&loop);
   RawClient client;
   client_end->setHandler(&client);
@@ -599,6 +715,19 @@ TEST(ConnectHttp1Test, UnaryJsonWithContentLength) {
   loop.runUntilIdle();
   EXPECT_EQ(client.received.rfind("HTTP/1.1 404 ", 0), 0u) << client.received;
   EXPECT_NE(client.received.find(R"({"code":"not_found","message":"x"})"), std::string::npos);
+  // GET over HTTP/1.1, for a NO_SIDE_EFFECTS method and for another one.
+  client.received.clear();
+  client_end->write(absl::StrCat("GET ", kFind,
+                                 "?encoding=json&message=%7B%22text%22%3A%22h1%22%7D HTTP/1.1\r\n"
+                                 "host: x\r\n\r\n"));
+  loop.runUntilIdle();
+  EXPECT_EQ(client.received.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << client.received;
+  EXPECT_NE(client.received.find(R"({"text":"find h1"})"), std::string::npos) << client.received;
+  client.received.clear();
+  client_end->write(absl::StrCat("GET ", kEcho, "?encoding=json HTTP/1.1\r\nhost: x\r\n\r\n"));
+  loop.runUntilIdle();
+  EXPECT_EQ(client.received.rfind("HTTP/1.1 405 ", 0), 0u) << client.received;
+  EXPECT_NE(client.received.find("allow: POST\r\n"), std::string::npos) << client.received;
   client_end->setHandler(nullptr);
   http1.reset();
   loop.runUntilIdle();

@@ -437,6 +437,15 @@ void Server::StartCall(std::shared_ptr<transport::ServerHttp2Stream> stream,
     return;
   }
   const std::string method(value(kMethod).value_or(""));
+  if (method == "GET" && options_.protocols.connect) {
+    // Connect's GET carries its message in the query; without one it is not Connect's.
+    const absl::string_view target = value(kPath).value_or("");
+    if (const size_t q = target.find('?'); q != absl::string_view::npos) {
+      StartConnectGet(std::move(stream), std::move(exchange), headers, target.substr(0, q),
+                      target.substr(q + 1));
+      return;
+    }
+  }
   if (method != "POST") {
     if (method == "OPTIONS" && options_.cors.enabled()) {
       RespondPreflight(to, options_.cors, headers);
@@ -592,7 +601,7 @@ void Server::StartConnectCall(std::shared_ptr<transport::ServerHttp2Stream> stre
                               std::shared_ptr<transport::CompatStream> exchange,
                               const Headers& headers, const RequestContentType& type,
                               std::string path, bool generic, const MethodHandler& handler,
-                              const Headers* extra) {
+                              const Headers* extra, ConnectGetQuery* get) {
   // Connect renames gRPC's request fields (connectrpc.com/docs/protocol): read here, apart from
   // gRPC's one pass, so that gRPC's calls pay nothing for them.
   const EarlyReply to{stream.get(), exchange.get()};
@@ -618,7 +627,16 @@ void Server::StartConnectCall(std::shared_ptr<transport::ServerHttp2Stream> stre
     deadline = absl::Now() + absl::Milliseconds(ms);
   }
   Compression request_compression = Compression::kIdentity;
-  if (auto encoding = headers.get(unary ? "content-encoding" : "connect-content-encoding")) {
+  if (get != nullptr && !get->compression.empty()) {
+    std::optional<Compression> c = CompressionFromName(get->compression);
+    if (!c) {
+      fail(absl::UnimplementedError(absl::StrCat("Unsupported compression: ", get->compression)));
+      return;
+    }
+    request_compression = *c;
+  } else if (auto encoding = get != nullptr ? std::nullopt
+                                            : headers.get(unary ? "content-encoding"
+                                                                : "connect-content-encoding")) {
     std::optional<Compression> c = CompressionFromName(*encoding);
     if (!c) {
       fail(absl::UnimplementedError(absl::StrCat("Unsupported ",
@@ -650,6 +668,7 @@ void Server::StartConnectCall(std::shared_ptr<transport::ServerHttp2Stream> stre
   if (type.codec == "json") connect.method = FindGeneratedMethod(path);
   connect.max_request_bytes = options_.limits.max_receive_message_size;
   connect.request_compression = request_compression;
+  if (get != nullptr) connect.get_message = std::move(get->message);
   absl::StatusOr<std::unique_ptr<CallProtocol>> protocol = MakeConnectProtocol(connect);
   if (!protocol.ok()) {
     fail(protocol.status());
@@ -664,6 +683,57 @@ void Server::StartConnectCall(std::shared_ptr<transport::ServerHttp2Stream> stre
                                             request_compression, accepts);
   call->SetProtocol(std::move(*protocol));
   LaunchCall(std::move(call), stream.get(), generic, handler, deadline);
+}
+
+void Server::StartConnectGet(std::shared_ptr<transport::ServerHttp2Stream> stream,
+                             std::shared_ptr<transport::CompatStream> exchange,
+                             const Headers& headers, absl::string_view target,
+                             absl::string_view query) {
+  const EarlyReply to{stream.get(), exchange.get()};
+  std::optional<Headers> cors;
+  if (options_.cors.enabled()) {
+    if (auto origin = headers.get("origin"); origin && OriginAllowed(options_.cors, *origin)) {
+      cors = CorsResponseHeaders(options_.cors, *origin);
+    }
+  }
+  const Headers* extra = cors ? &*cors : nullptr;
+  RequestContentType type{WireProtocol::kConnect, "json"};  // until the query names its codec
+  absl::StatusOr<ConnectGetQuery> get = ParseConnectGetQuery(query);
+  if (!get.ok()) {
+    RespondTrailersOnly(to, get.status(), "200", &type, extra);
+    return;
+  }
+  type.codec = get->codec;
+  std::string path(target);
+  auto it = methods_.find(path);
+  const MethodHandler* handler = it != methods_.end() ? &it->second : nullptr;
+  if (handler == nullptr && generic_) handler = &*generic_;
+  if (handler == nullptr) {
+    RespondTrailersOnly(to, absl::UnimplementedError(absl::StrCat("Method not found: ", path)),
+                        "404", &type, extra);
+    return;
+  }
+  if (!ConnectGetAllowed(FindGeneratedMethod(path))) {
+    // As connect-go: a method with side effects (or one without a descriptor) is POST only.
+    Headers allow = extra != nullptr ? *extra : Headers{};
+    allow.add("allow", "POST");
+    RespondTrailersOnly(to,
+                        absl::UnimplementedError(absl::StrCat(
+                            "GET is only for methods declared idempotency_level = "
+                            "NO_SIDE_EFFECTS; call ", path, " with POST")),
+                        "405", &type, &allow);
+    return;
+  }
+  if (get->message.size() > options_.limits.max_receive_message_size) {
+    RespondTrailersOnly(to,
+                        absl::ResourceExhaustedError(absl::StrCat(
+                            "Request message larger than max (", get->message.size(), " vs. ",
+                            options_.limits.max_receive_message_size, ")")),
+                        "200", &type, extra);
+    return;
+  }
+  StartConnectCall(std::move(stream), std::move(exchange), headers, type, std::move(path),
+                   it == methods_.end(), *handler, extra, &*get);
 }
 
 void Server::Shutdown(absl::Duration grace, std::function<void()> done) {
