@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/descriptor.h"
+#include "google/protobuf/descriptor.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/type_resolver.h"
 #include "google/protobuf/util/type_resolver_util.h"
@@ -209,7 +210,8 @@ class ConnectUnaryProtocol : public ConnectProtocolBase {
   explicit ConnectUnaryProtocol(const ConnectCallOptions& options)
       : ConnectProtocolBase(options),
         max_request_bytes_(options.max_request_bytes),
-        request_compressed_(options.request_compression != Compression::kIdentity) {}
+        request_compressed_(options.request_compression != Compression::kIdentity),
+        body_(options.get_message) {}
 
   absl::Status DecodeRequest(const transport::SharedBuffer& chunk,
                              transport::SharedBuffer& framed) override {
@@ -439,6 +441,88 @@ const google::protobuf::MethodDescriptor* FindGeneratedMethod(absl::string_view 
   if (slash == std::string::npos) return nullptr;
   name[slash] = '.';
   return google::protobuf::DescriptorPool::generated_pool()->FindMethodByName(name);
+}
+
+namespace {
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// A query component, as Go's url.ParseQuery decodes it: %XX and "+" for a space.
+absl::StatusOr<std::string> QueryUnescape(absl::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '+') {
+      out.push_back(' ');
+    } else if (in[i] == '%') {
+      const int hi = i + 2 < in.size() ? HexDigit(in[i + 1]) : -1;
+      const int lo = hi >= 0 ? HexDigit(in[i + 2]) : -1;
+      if (lo < 0) return absl::InvalidArgumentError("Bad percent-encoding in the query");
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else {
+      out.push_back(in[i]);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<ConnectGetQuery> ParseConnectGetQuery(absl::string_view query) {
+  ConnectGetQuery out;
+  std::optional<std::string> encoding, connect;
+  bool base64 = false;
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const absl::string_view pair = query.substr(0, amp);
+    query = amp == absl::string_view::npos ? absl::string_view() : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    const size_t eq = pair.find('=');
+    absl::StatusOr<std::string> key = QueryUnescape(pair.substr(0, eq));
+    absl::StatusOr<std::string> value =
+        QueryUnescape(eq == absl::string_view::npos ? absl::string_view() : pair.substr(eq + 1));
+    if (!key.ok()) return key.status();
+    if (!value.ok()) return value.status();
+    // The first of a repeated key counts (Go's url.Values.Get).
+    if (*key == "encoding" && !encoding) encoding = std::move(*value);
+    if (*key == "connect" && !connect) connect = std::move(*value);
+    if (*key == "message" && out.message.empty()) out.message = std::move(*value);
+    if (*key == "base64") base64 = base64 || *value == "1";
+    if (*key == "compression" && out.compression.empty()) out.compression = std::move(*value);
+  }
+  if (connect && *connect != "v1") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Unsupported connect query value: '", *connect, "' (want v1)"));
+  }
+  if (!encoding) return absl::InvalidArgumentError("Missing the encoding query parameter");
+  if (*encoding == "proto") {
+    out.codec = "proto";
+  } else if (*encoding == "json") {
+    out.codec = "json";
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat("Unsupported encoding: '", *encoding, "'"));
+  }
+  if (base64) {
+    std::string raw;
+    // absl takes the padded and the unpadded forms.
+    if (!absl::WebSafeBase64Unescape(out.message, &raw)) {
+      return absl::InvalidArgumentError("The message query parameter is not URL-safe base64");
+    }
+    out.message = std::move(raw);
+  }
+  if (out.compression == "identity") out.compression.clear();
+  return out;
+}
+
+bool ConnectGetAllowed(const google::protobuf::MethodDescriptor* method) {
+  return method != nullptr && !method->client_streaming() && !method->server_streaming() &&
+         method->options().idempotency_level() == google::protobuf::MethodOptions::NO_SIDE_EFFECTS;
 }
 
 absl::StatusOr<std::unique_ptr<CallProtocol>> MakeConnectProtocol(

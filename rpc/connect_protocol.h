@@ -6,7 +6,8 @@
 //              compression). Nothing goes out before the handler ends: an OK call answers 200
 //              with the message, an error the HTTP status of its code and the error JSON
 //              {"code","message","details":[{"type","value"}]}. Initial metadata in headers,
-//              trailing metadata in headers prefixed "trailer-".
+//              trailing metadata in headers prefixed "trailer-". GET (the message in the
+//              query) for methods declared idempotency_level = NO_SIDE_EFFECTS.
 //   streaming  POST application/connect+proto|+json, messages in 5-byte envelopes as gRPC's
 //              (flag 0x01 compressed, connect-content-encoding); the response always 200, its
 //              last envelope flagged 0x02 holding {"error":{…},"metadata":{k:[v…]}}.
@@ -84,7 +85,21 @@ struct ConnectCallOptions {
   size_t max_request_bytes = 4 * 1024 * 1024;
   // Unary: the body's content-encoding (the message is framed compressed for ServerCall).
   Compression request_compression = Compression::kIdentity;
+  // Unary GET: the message from the query (the request has no body).
+  std::string get_message;
 };
+
+// A unary GET's query: ?connect=v1&encoding=proto|json&message=…[&base64=1][&compression=…]
+// (percent-decoded, "+" a space; base64 is URL-safe, padded or not).
+struct ConnectGetQuery {
+  absl::string_view codec;  // "proto" or "json"
+  std::string message;      // the request message (compressed when `compression` is set)
+  std::string compression;  // "" for none
+};
+// INVALID_ARGUMENT for a malformed query, a missing or unknown encoding, connect other than v1.
+absl::StatusOr<ConnectGetQuery> ParseConnectGetQuery(absl::string_view query);
+// GET is for methods declared `option idempotency_level = NO_SIDE_EFFECTS` (unary only).
+bool ConnectGetAllowed(const google::protobuf::MethodDescriptor* method);
 
 // The method of a path ("/pkg.Service/Method") in the generated descriptor pool, or null.
 const google::protobuf::MethodDescriptor* FindGeneratedMethod(absl::string_view path);

@@ -124,5 +124,35 @@ TEST(ConnectProtocol, JsonWithoutADescriptorIsAClearError) {
   EXPECT_TRUE(MakeConnectProtocol(options).ok());
 }
 
+TEST(ConnectGetQuery, DecodesEachParameter) {
+  auto q = ParseConnectGetQuery("connect=v1&encoding=json&message=%7B%22a%22%3A%22x+y%22%7D");
+  ASSERT_TRUE(q.ok()) << q.status();
+  EXPECT_EQ(q->codec, "json");
+  EXPECT_EQ(q->message, R"({"a":"x y"})");
+  EXPECT_EQ(q->compression, "");
+  // URL-safe base64, padded or not; the first of a repeated key; an empty pair skipped.
+  for (const char* query : {"encoding=proto&base64=1&message=-_8",
+                            "encoding=proto&base64=1&message=-_8%3D",
+                            "&encoding=proto&encoding=json&message=-_8&base64=1&compression=gzip"}) {
+    auto b = ParseConnectGetQuery(query);
+    ASSERT_TRUE(b.ok()) << query << " " << b.status();
+    EXPECT_EQ(b->codec, "proto") << query;
+    EXPECT_EQ(b->message, "\xfb\xff") << query;
+  }
+  EXPECT_EQ(ParseConnectGetQuery("encoding=proto&compression=gzip")->compression, "gzip");
+  EXPECT_EQ(ParseConnectGetQuery("encoding=proto&compression=identity")->compression, "");
+  // Without base64=1 the message is taken as is.
+  EXPECT_EQ(ParseConnectGetQuery("encoding=proto&message=-_8")->message, "-_8");
+}
+
+TEST(ConnectGetQuery, BadQueriesAreInvalidArgument) {
+  for (const char* query : {"", "message=x", "encoding=xml", "connect=v2&encoding=json",
+                            "encoding=json&message=%4", "encoding=json&message=%zz",
+                            "encoding=proto&base64=1&message=!!"}) {
+    auto q = ParseConnectGetQuery(query);
+    EXPECT_EQ(q.status().code(), absl::StatusCode::kInvalidArgument) << query;
+  }
+}
+
 }  // namespace
 }  // namespace h2rpc::rpc

@@ -1,13 +1,15 @@
 // The Connect protocol served by rpc::Server on the handlers of a generated service (HTTP/2 over
 // a MemorySocket on a ManualLoop, and HTTP/1.1): unary with proto and JSON, errors as HTTP
 // statuses and the error JSON, metadata and trailer- headers, connect-timeout-ms, compression,
-// streaming with its end-stream message, and ServerOptions::protocols.
+// streaming with its end-stream message, GET for NO_SIDE_EFFECTS methods, and
+// ServerOptions::protocols.
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "google/rpc/error_details.pb.h"
 #include "gtest/gtest.h"
 #include "rpc/compression.h"
@@ -16,6 +18,7 @@
 #include "rpc/server.h"
 #include "rpc/status_details.h"
 #include "rpc/testdata/echo_service.h2rpc.h"
+#include "rpc/testdata/idempotent.h2rpc.h"
 #include "rpc/wire_protocol.h"
 #include "transport/compat/compat_server.h"
 #include "transport/http1/http1_server.h"
@@ -33,16 +36,29 @@ using transport::Headers;
 constexpr char kEcho[] = "/h2rpc.rpc_test.EchoService/Echo";
 constexpr char kExpand[] = "/h2rpc.rpc_test.EchoService/Expand";
 constexpr char kCollect[] = "/h2rpc.rpc_test.EchoService/Collect";
+constexpr char kChat[] = "/h2rpc.rpc_test.EchoService/Chat";
 
-// Echo: the text back; metadata x-in → initial x-head and trailing x-tail; status_code fails
+// Echo: the text back; each metadata x-in → initial x-head and trailing x-tail; text "keys"
+// answers the client metadata's names; status_code fails
 // (text "details" adds an ErrorInfo); text "deadline" answers the deadline's remaining seconds
-// in index (-1 without one). Expand: `count` replies, then the status. Collect: the texts joined.
+// in index (-1 without one). Expand: `count` replies, then the status. Collect: the texts joined. Chat: "re: " and the
+// text for each request.
 class Backend : public rpc_test::EchoService::Service {
  public:
+  static std::string Keys(ServerContext& ctx) {
+    std::string keys;
+    for (const auto& [key, value] : ctx.client_metadata()) absl::StrAppend(&keys, key, ",");
+    return keys;
+  }
   Task<absl::StatusOr<EchoReply>> Echo(ServerContext& ctx, const EchoRequest& req) override {
-    if (auto v = ctx.client_metadata().GetFirst("x-in")) {
-      (void)ctx.initial_metadata().Add("x-head", *v);
-      (void)ctx.trailing_metadata().Add("x-tail", absl::StrCat(*v, "!"));
+    for (const std::string& v : ctx.client_metadata().Get("x-in")) {
+      (void)ctx.initial_metadata().Add("x-head", v);
+      (void)ctx.trailing_metadata().Add("x-tail", absl::StrCat(v, "!"));
+    }
+    if (req.text() == "keys") {  // the client metadata's names, as the handler sees them
+      EchoReply reply;
+      reply.set_text(Keys(ctx));
+      co_return reply;
     }
     if (req.status_code() != 0) {
       absl::Status status(static_cast<absl::StatusCode>(req.status_code()), req.text());
@@ -67,7 +83,7 @@ class Backend : public rpc_test::EchoService::Service {
     }
     for (int i = 0; i < req.count(); ++i) {
       EchoReply reply;
-      reply.set_text(req.text());
+      reply.set_text(req.text() == "keys" ? Keys(ctx) : req.text());
       reply.set_index(i);
       if (!co_await out.Write(reply)) co_return absl::CancelledError("gone");
     }
@@ -82,10 +98,44 @@ class Backend : public rpc_test::EchoService::Service {
     co_return reply;
   }
   Task<absl::Status> Chat(ServerContext&,
-                          ServerReaderWriter<EchoReply, EchoRequest>&) override {
-    co_return absl::UnimplementedError("not here");
+                          ServerReaderWriter<EchoReply, EchoRequest>& s) override {
+    int n = 0;
+    while (std::optional<EchoRequest> req = co_await s.Read()) {
+      EchoReply reply;
+      reply.set_text("re: " + req->text());
+      reply.set_index(n++);
+      if (!co_await s.Write(reply)) co_return absl::CancelledError("gone");
+    }
+    co_return absl::OkStatus();
   }
 };
+
+// Lookup (rpc/testdata/idempotent.proto): each method answers its name and the text.
+class LookupBackend : public rpc_test::Lookup::Service {
+ public:
+  Task<absl::StatusOr<EchoReply>> Find(ServerContext&, const EchoRequest& req) override {
+    co_return Reply("find ", req);
+  }
+  Task<absl::StatusOr<EchoReply>> Put(ServerContext&, const EchoRequest& req) override {
+    co_return Reply("put ", req);
+  }
+  Task<absl::StatusOr<EchoReply>> Change(ServerContext&, const EchoRequest& req) override {
+    co_return Reply("change ", req);
+  }
+  Task<absl::Status> Watch(ServerContext&, const EchoRequest&,
+                           ServerWriter<EchoReply>&) override {
+    co_return absl::OkStatus();
+  }
+
+ private:
+  static EchoReply Reply(const char* what, const EchoRequest& req) {
+    EchoReply reply;
+    reply.set_text(absl::StrCat(what, req.text()));
+    return reply;
+  }
+};
+
+constexpr char kFind[] = "/h2rpc.rpc_test.Lookup/Find";
 
 struct Answer {
   Headers headers;
@@ -137,6 +187,7 @@ class ConnectTest : public ::testing::Test {
   void SetUp() override {
     server_ = std::make_unique<Server>(nullptr, Options());
     server_->RegisterService(&backend_);
+    server_->RegisterService(&lookup_);
     auto [server_end, client_end] = transport::MemorySocket::pair(&loop_);
     server_session_ = *transport::ServerHttp2Session::create(&loop_, std::move(server_end));
     server_->ServeSession(*server_session_);
@@ -167,8 +218,24 @@ class ConnectTest : public ::testing::Test {
     return a;
   }
 
+  // A GET request: no body, END_STREAM on the headers.
+  Answer Get(const std::string& target) {
+    Answer a;
+    auto req = client_->request(Headers{{":method", "GET"}, {":path", target}},
+                                {.endStream = true});
+    EXPECT_TRUE(req.ok()) << req.status();
+    if (!req.ok()) return a;
+    (*req)->onResponse([&](const Headers& h, uint8_t) { a.headers = h; });
+    (*req)->onData([&](std::string_view d) { a.body += d; });
+    (*req)->onClose([&] { a.closed = true; });
+    loop_.runUntilIdle();
+    EXPECT_TRUE(a.closed);
+    return a;
+  }
+
   transport::ManualLoop loop_;
   Backend backend_;
+  LookupBackend lookup_;
   std::unique_ptr<Server> server_;
   std::shared_ptr<transport::ServerHttp2Session> server_session_;
   std::shared_ptr<transport::ClientHttp2Session> client_;
@@ -244,6 +311,214 @@ TEST_F(ConnectTest, EarlyErrorsAreConnectErrors) {
   EXPECT_NE(timeout.body.find("connect-timeout-ms"), std::string::npos);
   Answer unknown = Post(kEcho, "application/xml", "<x/>");
   EXPECT_EQ(unknown.header(":status"), "415");
+}
+
+TEST_F(ConnectTest, ConnectRequestFieldsAreNotClientMetadata) {
+  auto packed = Compress(Compression::kGzip, Raw("keys"));
+  ASSERT_TRUE(packed.ok());
+  Answer a = Post(kEcho, "application/proto", *packed,
+                  {{"connect-protocol-version", "1"}, {"connect-timeout-ms", "30000"},
+                   {"content-encoding", "gzip"}, {"accept-encoding", "identity"},
+                   {"x-kept", "1"}});
+  ASSERT_EQ(a.header(":status"), "200") << a.body;
+  EchoReply reply;
+  ASSERT_TRUE(reply.ParseFromString(a.body));
+  EXPECT_EQ(reply.text(), "x-kept,");
+  // Streaming's names (connect-content-encoding, connect-accept-encoding) as well.
+  Answer s = Post(kExpand, "application/connect+json",
+                  ConnectEnvelope(kConnectCompressedFlag, *Compress(Compression::kGzip,
+                                                                    R"({"text":"keys","count":1})")),
+                  {{"connect-protocol-version", "1"}, {"connect-content-encoding", "gzip"},
+                   {"connect-accept-encoding", "identity"}, {"connect-timeout-ms", "30000"},
+                   {"x-kept", "1"}});
+  Envelopes e = SplitEnvelopes(s.body);
+  ASSERT_TRUE(e.well_formed);
+  ASSERT_EQ(e.items.size(), 2u) << s.body;
+  EXPECT_EQ(e.items[0].second, R"({"text":"x-kept,"})");
+}
+
+TEST_F(ConnectTest, RepeatedMetadataNamesInUnaryHeaders) {
+  Answer a = Post(kEcho, "application/proto", Raw("hi"), {{"x-in", "a"}, {"x-in", "b"}});
+  EXPECT_EQ(a.header(":status"), "200");
+  std::vector<std::string> head, tail;
+  for (const auto& f : a.headers) {
+    if (f.name == "x-head") head.push_back(std::string(f.value));
+    if (f.name == "trailer-x-tail") tail.push_back(std::string(f.value));
+  }
+  EXPECT_EQ(head, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(tail, (std::vector<std::string>{"a!", "b!"}));
+}
+
+TEST_F(ConnectTest, UnexpectedVerbIsAConnect405WithAllow) {
+  for (const char* verb : {"PUT", "DELETE"}) {
+    for (const char* type : {"application/proto", "application/connect+json"}) {
+      Answer a;
+      auto req = client_->request(
+          Headers{{":method", verb}, {":path", kEcho}, {"content-type", type}},
+          {.endStream = true});
+      ASSERT_TRUE(req.ok());
+      (*req)->onResponse([&](const Headers& h, uint8_t) { a.headers = h; });
+      (*req)->onData([&](std::string_view d) { a.body += d; });
+      (*req)->onClose([&] { a.closed = true; });
+      loop_.runUntilIdle();
+      ASSERT_TRUE(a.closed);
+      EXPECT_EQ(a.header(":status"), "405") << verb << " " << type;
+      EXPECT_EQ(a.header("allow"), "POST");
+      EXPECT_EQ(a.header("content-type"), "application/json");
+      EXPECT_NE(a.body.find(R"("code":"unimplemented")"), std::string::npos) << a.body;
+    }
+  }
+}
+
+TEST_F(ConnectTest, BidiStreamingOverHttp2) {
+  Answer a;
+  auto req = client_->request(Headers{{":method", "POST"},
+                                      {":path", kChat},
+                                      {"content-type", "application/connect+json"},
+                                      {"connect-protocol-version", "1"}},
+                              {.endStream = false});
+  ASSERT_TRUE(req.ok());
+  (*req)->onResponse([&](const Headers& h, uint8_t) { a.headers = h; });
+  (*req)->onData([&](std::string_view d) { a.body += d; });
+  (*req)->onClose([&] { a.closed = true; });
+  // Full duplex: each reply arrives before the next request is sent.
+  (*req)->write(ConnectEnvelope(0, R"({"text":"one"})"));
+  loop_.runUntilIdle();
+  EXPECT_EQ(a.header(":status"), "200");
+  EXPECT_EQ(a.header("content-type"), "application/connect+json");
+  Envelopes first = SplitEnvelopes(a.body);
+  ASSERT_EQ(first.items.size(), 1u) << a.body;
+  EXPECT_EQ(first.items[0].second, R"({"text":"re: one"})");
+  (*req)->write(ConnectEnvelope(0, R"({"text":"two"})"));
+  loop_.runUntilIdle();
+  EXPECT_EQ(SplitEnvelopes(a.body).items.size(), 2u) << a.body;
+  (*req)->end();
+  loop_.runUntilIdle();
+  ASSERT_TRUE(a.closed);
+  Envelopes e = SplitEnvelopes(a.body);
+  ASSERT_TRUE(e.well_formed);
+  ASSERT_EQ(e.items.size(), 3u) << a.body;
+  EXPECT_EQ(e.items[1].first, 0);
+  EXPECT_EQ(e.items[1].second, R"({"text":"re: two","index":1})");
+  EXPECT_EQ(e.items[2].first, kConnectEndStreamFlag);
+  EXPECT_EQ(e.items[2].second, "{}");
+}
+
+TEST_F(ConnectTest, DeadlineFiresDuringTheCall) {
+  // Requests left open: the handler waits for the rest, the deadline ends the call.
+  Answer unary, stream;
+  auto open = [&](const char* path, const char* type, Answer& a) {
+    auto req = client_->request(Headers{{":method", "POST"},
+                                        {":path", path},
+                                        {"content-type", type},
+                                        {"connect-timeout-ms", "100"}},
+                                {.endStream = false});
+    EXPECT_TRUE(req.ok());
+    (*req)->onResponse([&a](const Headers& h, uint8_t) { a.headers = h; });
+    (*req)->onData([&a](std::string_view d) { a.body += d; });
+    (*req)->onClose([&a] { a.closed = true; });
+    (*req)->write(std::string_view(path) == kEcho ? std::string("\x0a")
+                                                  : ConnectEnvelope(0, R"({"text":"a"})"));
+    return *req;
+  };
+  [[maybe_unused]] auto r1 = open(kEcho, "application/proto", unary);
+  [[maybe_unused]] auto r2 = open(kCollect, "application/connect+json", stream);
+  loop_.runUntilIdle();
+  EXPECT_TRUE(unary.headers.empty());  // nothing before the deadline
+  EXPECT_TRUE(stream.body.empty());
+  loop_.advance(150);
+  loop_.runUntilIdle();
+  EXPECT_EQ(unary.header(":status"), "504");
+  EXPECT_NE(unary.body.find(R"("code":"deadline_exceeded")"), std::string::npos) << unary.body;
+  EXPECT_EQ(stream.header(":status"), "200");
+  Envelopes e = SplitEnvelopes(stream.body);
+  ASSERT_EQ(e.items.size(), 1u) << stream.body;
+  EXPECT_EQ(e.items[0].first, kConnectEndStreamFlag);
+  EXPECT_NE(e.items[0].second.find(R"("code":"deadline_exceeded")"), std::string::npos)
+      << e.items[0].second;
+}
+
+TEST_F(ConnectTest, ServerStreamingWithNoneOrSeveralRequestsIsUnimplemented) {
+  // As connect-go ("unary request has no message" / "multiple messages") and the conformance
+  // suite's connect_server_unexpected cases.
+  const std::string one = ConnectEnvelope(0, Raw("x", 0, 1));
+  for (const std::string& body : {std::string(), one + one}) {
+    Answer a = Post(kExpand, "application/connect+proto", body);
+    EXPECT_EQ(a.header(":status"), "200");
+    Envelopes e = SplitEnvelopes(a.body);
+    ASSERT_TRUE(e.well_formed);
+    ASSERT_EQ(e.items.size(), 1u) << a.body;
+    EXPECT_EQ(e.items[0].first, kConnectEndStreamFlag);
+    EXPECT_NE(e.items[0].second.find(R"({"error":{"code":"unimplemented")"), std::string::npos)
+        << e.items[0].second;
+  }
+}
+
+TEST_F(ConnectTest, GetForNoSideEffectsMethods) {
+  // JSON, percent-encoded ("+" a space, as Go's url.ParseQuery).
+  Answer json =
+      Get(absl::StrCat(kFind, "?connect=v1&encoding=json&message=%7B%22text%22%3A%22a+b%22%7D"));
+  EXPECT_EQ(json.header(":status"), "200") << json.body;
+  EXPECT_EQ(json.header("content-type"), "application/json");
+  EXPECT_EQ(json.body, R"({"text":"find a b"})");
+  // Binary in URL-safe base64, unpadded and padded.
+  const std::string raw = Raw("b64?>");
+  for (std::string b64 : {absl::WebSafeBase64Escape(raw), absl::Base64Escape(raw)}) {
+    absl::StrReplaceAll({{"+", "-"}, {"/", "_"}, {"=", "%3D"}}, &b64);
+    Answer proto = Get(absl::StrCat(kFind, "?encoding=proto&base64=1&message=", b64));
+    EXPECT_EQ(proto.header(":status"), "200") << proto.body;
+    EXPECT_EQ(proto.header("content-type"), "application/proto");
+    EchoReply reply;
+    ASSERT_TRUE(reply.ParseFromString(proto.body));
+    EXPECT_EQ(reply.text(), "find b64?>");
+  }
+  // Compressed.
+  auto packed = Compress(Compression::kGzip, Raw("zipped"));
+  ASSERT_TRUE(packed.ok());
+  Answer gz = Get(absl::StrCat(kFind, "?encoding=proto&base64=1&compression=gzip&message=",
+                               absl::WebSafeBase64Escape(*packed)));
+  EXPECT_EQ(gz.header(":status"), "200") << gz.body;
+  EchoReply reply;
+  ASSERT_TRUE(reply.ParseFromString(gz.body));
+  EXPECT_EQ(reply.text(), "find zipped");
+  // No message: the empty one.
+  EXPECT_EQ(Get(absl::StrCat(kFind, "?encoding=json")).body, R"({"text":"find "})");
+  // POST still works on the same method.
+  EXPECT_EQ(Post(kFind, "application/json", R"({"text":"p"})").body, R"({"text":"find p"})");
+}
+
+TEST_F(ConnectTest, GetErrors) {
+  // Methods not declared NO_SIDE_EFFECTS (IDEMPOTENT, none, streaming): 405, POST only.
+  for (const char* method : {"/h2rpc.rpc_test.Lookup/Put", "/h2rpc.rpc_test.Lookup/Change",
+                             "/h2rpc.rpc_test.Lookup/Watch", kEcho}) {
+    Answer a = Get(absl::StrCat(method, "?encoding=json&message=%7B%7D"));
+    EXPECT_EQ(a.header(":status"), "405") << method;
+    EXPECT_EQ(a.header("allow"), "POST");
+    EXPECT_NE(a.body.find(R"({"code":"unimplemented")"), std::string::npos) << a.body;
+  }
+  struct Case {
+    std::string query;
+    const char* status;
+    const char* code;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"?message=%7B%7D", "400", "invalid_argument"},               // no encoding
+           {"?encoding=xml", "400", "invalid_argument"},                 // unknown encoding
+           {"?connect=v2&encoding=json", "400", "invalid_argument"},     // unknown version
+           {"?encoding=json&message=%7", "400", "invalid_argument"},     // bad percent-encoding
+           {"?encoding=proto&base64=1&message=%25%25", "400", "invalid_argument"},  // not base64
+           {"?encoding=json&message=%7B%22nope%22%3A1%7D", "400", "invalid_argument"},
+           {"?encoding=proto&compression=br&message=x", "501", "unimplemented"},
+       }) {
+    Answer a = Get(absl::StrCat(kFind, c.query));
+    EXPECT_EQ(a.header(":status"), c.status) << c.query << " " << a.body;
+    EXPECT_NE(a.body.find(absl::StrCat(R"({"code":")", c.code, R"(")")), std::string::npos)
+        << c.query << " " << a.body;
+  }
+  Answer unknown = Get("/h2rpc.rpc_test.Lookup/Nope?encoding=json");
+  EXPECT_EQ(unknown.header(":status"), "404");
+  // A GET without a query is not Connect's: the generic 405.
+  EXPECT_EQ(Get(kFind).header(":status"), "405");
 }
 
 TEST_F(ConnectTest, TimeoutHeaderIsTheDeadline) {
@@ -410,8 +685,10 @@ class RawClient : public transport::Socket::Handler {
 TEST(ConnectHttp1Test, UnaryJsonWithContentLength) {
   transport::ManualLoop loop;
   Backend backend;
+  LookupBackend lookup;
   Server server(nullptr);
   server.RegisterService(&backend);
+  server.RegisterService(&lookup);
   auto [server_end, client_end] = transport::MemorySocket::pair(&loop);
   RawClient client;
   client_end->setHandler(&client);
@@ -438,6 +715,19 @@ TEST(ConnectHttp1Test, UnaryJsonWithContentLength) {
   loop.runUntilIdle();
   EXPECT_EQ(client.received.rfind("HTTP/1.1 404 ", 0), 0u) << client.received;
   EXPECT_NE(client.received.find(R"({"code":"not_found","message":"x"})"), std::string::npos);
+  // GET over HTTP/1.1, for a NO_SIDE_EFFECTS method and for another one.
+  client.received.clear();
+  client_end->write(absl::StrCat("GET ", kFind,
+                                 "?encoding=json&message=%7B%22text%22%3A%22h1%22%7D HTTP/1.1\r\n"
+                                 "host: x\r\n\r\n"));
+  loop.runUntilIdle();
+  EXPECT_EQ(client.received.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << client.received;
+  EXPECT_NE(client.received.find(R"({"text":"find h1"})"), std::string::npos) << client.received;
+  client.received.clear();
+  client_end->write(absl::StrCat("GET ", kEcho, "?encoding=json HTTP/1.1\r\nhost: x\r\n\r\n"));
+  loop.runUntilIdle();
+  EXPECT_EQ(client.received.rfind("HTTP/1.1 405 ", 0), 0u) << client.received;
+  EXPECT_NE(client.received.find("allow: POST\r\n"), std::string::npos) << client.received;
   client_end->setHandler(nullptr);
   http1.reset();
   loop.runUntilIdle();

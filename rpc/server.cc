@@ -437,9 +437,29 @@ void Server::StartCall(std::shared_ptr<transport::ServerHttp2Stream> stream,
     return;
   }
   const std::string method(value(kMethod).value_or(""));
+  if (method == "GET" && options_.protocols.connect) {
+    // Connect's GET carries its message in the query; without one it is not Connect's.
+    const absl::string_view target = value(kPath).value_or("");
+    if (const size_t q = target.find('?'); q != absl::string_view::npos) {
+      StartConnectGet(std::move(stream), std::move(exchange), headers, target.substr(0, q),
+                      target.substr(q + 1));
+      return;
+    }
+  }
   if (method != "POST") {
     if (method == "OPTIONS" && options_.cors.enabled()) {
       RespondPreflight(to, options_.cors, headers);
+      return;
+    }
+    const std::optional<RequestContentType> connect =
+        ParseRequestContentType(value(kContentType).value_or(""));
+    if (connect && IsConnect(connect->protocol) && options_.protocols.connect) {
+      // A Connect client's: 405 with allow and the error JSON (as connect-go), for streaming
+      // types too (a verb error is an HTTP error, not an end-stream message).
+      const RequestContentType unary{WireProtocol::kConnect, connect->codec};
+      const Headers allow{{"allow", "POST"}};
+      RespondTrailersOnly(to, absl::UnimplementedError(absl::StrCat("Method not allowed: ", method)),
+                          "405", &unary, &allow);
       return;
     }
     RespondTrailersOnly(to, absl::InternalError(absl::StrCat("Method not allowed: ", method)),
@@ -581,7 +601,7 @@ void Server::StartConnectCall(std::shared_ptr<transport::ServerHttp2Stream> stre
                               std::shared_ptr<transport::CompatStream> exchange,
                               const Headers& headers, const RequestContentType& type,
                               std::string path, bool generic, const MethodHandler& handler,
-                              const Headers* extra) {
+                              const Headers* extra, ConnectGetQuery* get) {
   // Connect renames gRPC's request fields (connectrpc.com/docs/protocol): read here, apart from
   // gRPC's one pass, so that gRPC's calls pay nothing for them.
   const EarlyReply to{stream.get(), exchange.get()};
@@ -607,7 +627,16 @@ void Server::StartConnectCall(std::shared_ptr<transport::ServerHttp2Stream> stre
     deadline = absl::Now() + absl::Milliseconds(ms);
   }
   Compression request_compression = Compression::kIdentity;
-  if (auto encoding = headers.get(unary ? "content-encoding" : "connect-content-encoding")) {
+  if (get != nullptr && !get->compression.empty()) {
+    std::optional<Compression> c = CompressionFromName(get->compression);
+    if (!c) {
+      fail(absl::UnimplementedError(absl::StrCat("Unsupported compression: ", get->compression)));
+      return;
+    }
+    request_compression = *c;
+  } else if (auto encoding = get != nullptr ? std::nullopt
+                                            : headers.get(unary ? "content-encoding"
+                                                                : "connect-content-encoding")) {
     std::optional<Compression> c = CompressionFromName(*encoding);
     if (!c) {
       fail(absl::UnimplementedError(absl::StrCat("Unsupported ",
@@ -619,7 +648,17 @@ void Server::StartConnectCall(std::shared_ptr<transport::ServerHttp2Stream> stre
   }
   CompressionSet accepts = ParseAcceptEncoding(
       headers.get(unary ? "accept-encoding" : "connect-accept-encoding").value_or(""));
-  auto metadata = Metadata::FromHeaderFields(headers, /*skip_reserved=*/true);
+  // Connect's own request fields are the protocol's, not the application's metadata (connect-go
+  // leaves them out of the handler's headers too).
+  Headers application;
+  for (const transport::HeaderField& f : headers) {
+    const absl::string_view n(f.name.data(), f.name.size());
+    if (absl::StartsWith(n, "connect-") || n == "content-encoding" || n == "accept-encoding") {
+      continue;
+    }
+    application.add(f.name, f.value);
+  }
+  auto metadata = Metadata::FromHeaderFields(application, /*skip_reserved=*/true);
   if (!metadata.ok()) {
     fail(absl::InvalidArgumentError(metadata.status().message()));
     return;
@@ -629,6 +668,7 @@ void Server::StartConnectCall(std::shared_ptr<transport::ServerHttp2Stream> stre
   if (type.codec == "json") connect.method = FindGeneratedMethod(path);
   connect.max_request_bytes = options_.limits.max_receive_message_size;
   connect.request_compression = request_compression;
+  if (get != nullptr) connect.get_message = std::move(get->message);
   absl::StatusOr<std::unique_ptr<CallProtocol>> protocol = MakeConnectProtocol(connect);
   if (!protocol.ok()) {
     fail(protocol.status());
@@ -643,6 +683,57 @@ void Server::StartConnectCall(std::shared_ptr<transport::ServerHttp2Stream> stre
                                             request_compression, accepts);
   call->SetProtocol(std::move(*protocol));
   LaunchCall(std::move(call), stream.get(), generic, handler, deadline);
+}
+
+void Server::StartConnectGet(std::shared_ptr<transport::ServerHttp2Stream> stream,
+                             std::shared_ptr<transport::CompatStream> exchange,
+                             const Headers& headers, absl::string_view target,
+                             absl::string_view query) {
+  const EarlyReply to{stream.get(), exchange.get()};
+  std::optional<Headers> cors;
+  if (options_.cors.enabled()) {
+    if (auto origin = headers.get("origin"); origin && OriginAllowed(options_.cors, *origin)) {
+      cors = CorsResponseHeaders(options_.cors, *origin);
+    }
+  }
+  const Headers* extra = cors ? &*cors : nullptr;
+  RequestContentType type{WireProtocol::kConnect, "json"};  // until the query names its codec
+  absl::StatusOr<ConnectGetQuery> get = ParseConnectGetQuery(query);
+  if (!get.ok()) {
+    RespondTrailersOnly(to, get.status(), "200", &type, extra);
+    return;
+  }
+  type.codec = get->codec;
+  std::string path(target);
+  auto it = methods_.find(path);
+  const MethodHandler* handler = it != methods_.end() ? &it->second : nullptr;
+  if (handler == nullptr && generic_) handler = &*generic_;
+  if (handler == nullptr) {
+    RespondTrailersOnly(to, absl::UnimplementedError(absl::StrCat("Method not found: ", path)),
+                        "404", &type, extra);
+    return;
+  }
+  if (!ConnectGetAllowed(FindGeneratedMethod(path))) {
+    // As connect-go: a method with side effects (or one without a descriptor) is POST only.
+    Headers allow = extra != nullptr ? *extra : Headers{};
+    allow.add("allow", "POST");
+    RespondTrailersOnly(to,
+                        absl::UnimplementedError(absl::StrCat(
+                            "GET is only for methods declared idempotency_level = "
+                            "NO_SIDE_EFFECTS; call ", path, " with POST")),
+                        "405", &type, &allow);
+    return;
+  }
+  if (get->message.size() > options_.limits.max_receive_message_size) {
+    RespondTrailersOnly(to,
+                        absl::ResourceExhaustedError(absl::StrCat(
+                            "Request message larger than max (", get->message.size(), " vs. ",
+                            options_.limits.max_receive_message_size, ")")),
+                        "200", &type, extra);
+    return;
+  }
+  StartConnectCall(std::move(stream), std::move(exchange), headers, type, std::move(path),
+                   it == methods_.end(), *handler, extra, &*get);
 }
 
 void Server::Shutdown(absl::Duration grace, std::function<void()> done) {

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "rpc/channelz.h"
 #include "rpc/keepalive.h"
@@ -49,7 +50,8 @@
 
 namespace h2rpc::rpc {
 
-class GenericService;  // rpc/generic.h
+class GenericService;    // rpc/generic.h
+struct ConnectGetQuery;  // rpc/connect_protocol.h
 
 // Cross-origin calls from web pages (CORS, the Fetch standard), for gRPC-Web: browsers ask before
 // a call with custom headers (a preflight OPTIONS request) and show a page only the response
@@ -266,7 +268,13 @@ class Server {
                         std::shared_ptr<transport::CompatStream> exchange,
                         const transport::Headers& headers, const RequestContentType& type,
                         std::string path, bool generic, const MethodHandler& handler,
-                        const transport::Headers* extra);
+                        const transport::Headers* extra, ConnectGetQuery* get = nullptr);
+  // A Connect GET (`target` the path before "?", `query` after it): for NO_SIDE_EFFECTS
+  // methods only, 405 for others.
+  void StartConnectGet(std::shared_ptr<transport::ServerHttp2Stream> stream,
+                       std::shared_ptr<transport::CompatStream> exchange,
+                       const transport::Headers& headers, absl::string_view target,
+                       absl::string_view query);
   // A call made and validated: counted, started, handed to the interceptors and its handler.
   void LaunchCall(std::shared_ptr<ServerCall> call, transport::ServerHttp2Stream* stream,
                   bool generic, const MethodHandler& handler, std::optional<absl::Time> deadline);

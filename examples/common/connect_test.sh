@@ -2,7 +2,7 @@
 # The Connect protocol against an example server, with real clients: `buf curl --protocol connect`
 # (connect-go's client; unary and server streaming, binary proto) over plain HTTP/1.1 (http://),
 # h2c (--http2-prior-knowledge) or TLS (https://, HTTP/2 by ALPN), and plain curl with JSON for
-# a unary call and for a Connect error. The server runs with --allow_http1; buf's schema is a
+# a unary call, for a Connect error and for a GET the method refuses. The server runs with --allow_http1; buf's schema is a
 # descriptor set (.binpb).
 #   connect_test.sh [--mode=tcp|tls] SERVER PACKAGE_JSON SCHEMA \
 #       PATH JSON_REQUEST 'expected output' [PATH JSON 'expected' ...]
@@ -90,4 +90,12 @@ out=$(timeout 30 curl -sS -i "${curl_args[@]}" -H 'content-type: application/jso
 echo "$out"
 expect_in " 400" "$out"
 expect_in '{"code":"invalid_argument"' "$out"
+echo "--- curl, GET on a method not declared NO_SIDE_EFFECTS: 405, POST only"
+out=$(timeout 30 curl -sS -i "${curl_args[@]}" \
+      "$base/$first_path?connect=v1&encoding=json&message=%7B%7D" 2>&1) ||
+  { echo "curl failed: $out"; exit 1; }
+echo "$out"
+expect_in " 405" "$out"
+expect_in "allow: POST" "$out"
+expect_in '{"code":"unimplemented"' "$out"
 echo PASS
