@@ -19,6 +19,7 @@
 #include "rpc/status_details.h"
 #include "rpc/testdata/echo_service.h2rpc.h"
 #include "rpc/testdata/idempotent.h2rpc.h"
+#include "rpc/testing/memory_sessions.h"
 #include "rpc/wire_protocol.h"
 #include "transport/compat/compat_server.h"
 #include "transport/http1/http1_server.h"
@@ -188,16 +189,13 @@ class ConnectTest : public ::testing::Test {
     server_ = std::make_unique<Server>(nullptr, Options());
     server_->RegisterService(&backend_);
     server_->RegisterService(&lookup_);
-    auto [server_end, client_end] = transport::MemorySocket::pair(&loop_);
-    server_session_ = *transport::ServerHttp2Session::create(&loop_, std::move(server_end));
-    server_->ServeSession(*server_session_);
-    client_ = *transport::ClientHttp2Session::create(&loop_, std::move(client_end), "http",
-                                                     "localhost");
+    auto sessions = testing::ServeOverMemory(loop_, *server_);
+    ASSERT_TRUE(sessions.ok()) << sessions.status();
+    server_session_ = sessions->server;
+    client_ = sessions->client;
   }
   void TearDown() override {
-    client_->destroy();
-    server_session_->destroy();
-    loop_.runUntilIdle();
+    testing::MemorySessions{server_session_, client_}.Destroy(loop_);
   }
 
   Answer Post(const std::string& path, const std::string& content_type, const std::string& body,

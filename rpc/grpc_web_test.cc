@@ -12,6 +12,7 @@
 #include "rpc/framing.h"
 #include "rpc/server.h"
 #include "rpc/testdata/echo.pb.h"
+#include "rpc/testing/memory_sessions.h"
 #include "rpc/wire_protocol.h"
 #include "transport/compat/compat_server.h"
 #include "transport/http1/http1_server.h"
@@ -118,22 +119,14 @@ class GrpcWebTest : public ::testing::Test {
   virtual ServerOptions Options() { return {}; }
   void SetUp() override {
     server_ = std::make_unique<Server>(nullptr, Options());  // never listens: no UvLoop
-    Server& server_ref = *server_;
-    server_ref.RegisterService(&service_);
-    auto [server_end, client_end] = transport::MemorySocket::pair(&loop_);
-    auto server_session = transport::ServerHttp2Session::create(&loop_, std::move(server_end));
-    ASSERT_TRUE(server_session.ok());
-    server_session_ = *server_session;
-    server_ref.ServeSession(*server_session_);
-    auto client = transport::ClientHttp2Session::create(&loop_, std::move(client_end), "http",
-                                                        "localhost");
-    ASSERT_TRUE(client.ok());
-    client_ = *client;
+    server_->RegisterService(&service_);
+    auto sessions = testing::ServeOverMemory(loop_, *server_);
+    ASSERT_TRUE(sessions.ok()) << sessions.status();
+    server_session_ = sessions->server;
+    client_ = sessions->client;
   }
   void TearDown() override {
-    client_->destroy();
-    server_session_->destroy();
-    loop_.runUntilIdle();
+    testing::MemorySessions{server_session_, client_}.Destroy(loop_);
   }
 
   // Sends the body in pieces of `chunk` bytes (0: at once).

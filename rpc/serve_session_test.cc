@@ -9,8 +9,8 @@
 #include "rpc/framing.h"
 #include "rpc/server.h"
 #include "rpc/testdata/echo.pb.h"
+#include "rpc/testing/memory_sessions.h"
 #include "transport/manual_loop.h"
-#include "transport/memory_socket.h"
 #include "transport/session.h"
 
 namespace h2rpc::rpc {
@@ -42,20 +42,13 @@ class ServeSessionTest : public ::testing::Test {
  protected:
   void SetUp() override {
     server_.RegisterService(&service_);
-    auto [server_end, client_end] = transport::MemorySocket::pair(&loop_);
-    auto server_session = transport::ServerHttp2Session::create(&loop_, std::move(server_end));
-    ASSERT_TRUE(server_session.ok());
-    server_session_ = *server_session;
-    server_.ServeSession(*server_session_);
-    auto client = transport::ClientHttp2Session::create(&loop_, std::move(client_end), "http",
-                                                        "localhost");
-    ASSERT_TRUE(client.ok());
-    client_ = *client;
+    auto sessions = testing::ServeOverMemory(loop_, server_);
+    ASSERT_TRUE(sessions.ok()) << sessions.status();
+    server_session_ = sessions->server;
+    client_ = sessions->client;
   }
   void TearDown() override {
-    client_->destroy();
-    server_session_->destroy();
-    loop_.runUntilIdle();
+    testing::MemorySessions{server_session_, client_}.Destroy(loop_);
   }
 
   Answer Send(const Headers& headers, const std::string& body) {

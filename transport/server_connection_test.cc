@@ -12,16 +12,11 @@
 #include "transport/manual_loop.h"
 #include "transport/memory_socket.h"
 #include "transport/server.h"
+#include "transport/testing/run_until.h"
 #include "transport/uv_socket.h"
 
 namespace h2rpc::transport {
 namespace {
-
-template <typename F>
-bool RunUntil(UvLoop& loop, F done, int max_iterations = 20000) {
-  for (int i = 0; i < max_iterations && !done(); ++i) uv_run(loop.uv(), UV_RUN_ONCE);
-  return done();
-}
 
 std::string Url(const Http2Server& s) { return "http://127.0.0.1:" + std::to_string(s.port()); }
 

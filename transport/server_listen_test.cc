@@ -12,16 +12,11 @@
 #include "transport/errors.h"
 #include "transport/server.h"
 #include "transport/socket_address.h"
+#include "transport/testing/run_until.h"
 #include "transport/uv_loop.h"
 
 namespace h2rpc::transport {
 namespace {
-
-template <typename F>
-bool RunUntil(UvLoop& loop, F done, int max_iterations = 20000) {
-  for (int i = 0; i < max_iterations && !done(); ++i) uv_run(loop.uv(), UV_RUN_ONCE);
-  return done();
-}
 
 // Serves 200 with the request's :authority in a header.
 void AnswerAll(Http2Server& server) {

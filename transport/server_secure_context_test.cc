@@ -7,18 +7,13 @@
 
 #include "gtest/gtest.h"
 #include "transport/server.h"
+#include "transport/testing/run_until.h"
 #include "transport/tls_socket.h"
 #include "transport/uv_loop.h"
 #include "transport/uv_socket.h"
 
 namespace h2rpc::transport {
 namespace {
-
-template <typename F>
-bool RunUntil(UvLoop& loop, F done, int max_iterations = 20000) {
-  for (int i = 0; i < max_iterations && !done(); ++i) uv_run(loop.uv(), UV_RUN_ONCE);
-  return done();
-}
 
 TlsOptions ServerTls(const std::string& name) {
   TlsOptions tls;

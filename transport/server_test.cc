@@ -10,19 +10,13 @@
 #include "transport/connect.h"
 #include "transport/constants.h"
 #include "transport/errors.h"
+#include "transport/testing/run_until.h"
 #include "transport/tls.h"
 #include "transport/tls_socket.h"
 #include "transport/uv_socket.h"
 
 namespace h2rpc::transport {
 namespace {
-
-// Runs the loop until `done` (bounded: a hang fails instead of blocking the test).
-template <typename F>
-bool RunUntil(UvLoop& loop, F done, int max_iterations = 20000) {
-  for (int i = 0; i < max_iterations && !done(); ++i) uv_run(loop.uv(), UV_RUN_ONCE);
-  return done();
-}
 
 std::string Url(const Http2Server& s) { return "http://127.0.0.1:" + std::to_string(s.port()); }
 

@@ -9,6 +9,7 @@
 
 #include "gtest/gtest.h"
 #include "transport/server.h"
+#include "transport/testing/run_until.h"
 #include "transport/tls.h"
 #include "transport/tls_socket.h"
 #include "transport/uv_loop.h"
@@ -16,13 +17,6 @@
 
 namespace h2rpc::transport {
 namespace {
-
-// Runs the loop until `done` (bounded: a hang fails instead of blocking the test).
-template <typename F>
-bool RunUntil(UvLoop& loop, F done, int max_iterations = 20000) {
-  for (int i = 0; i < max_iterations && !done(); ++i) uv_run(loop.uv(), UV_RUN_ONCE);
-  return done();
-}
 
 struct Client : Socket::Handler {
   void onSocketConnect() override { connected = true; }

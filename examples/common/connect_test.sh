@@ -9,16 +9,14 @@
 # The first PATH is also called with curl: JSON_REQUEST as the body, 'expected output' in the
 # answer.
 set -u
+source examples/common/test_lib.sh || exit 1
 mode=tcp
 case "${1:-}" in --mode=*) mode=${1#--mode=}; shift ;; esac
 server=$1 package_json=$2 schema=$3
 shift 3
 log=$TEST_TMPDIR/server.log
 certs=tests/testdata/tls
-modules=$(dirname "$(readlink -f "$package_json")")/node_modules
-buf=$modules/@bufbuild/buf-linux-x64/bin/buf
-[ -x "$buf" ] || { echo "no buf CLI at $buf: run 'make setup'"; exit 1; }
-export HOME=$TEST_TMPDIR XDG_CACHE_HOME=$TEST_TMPDIR/cache  # buf writes a cache
+find_buf "$package_json"
 
 case $mode in
   tcp) "$server" --port=0 --allow_http1 >"$log" 2>&1 & ;;
@@ -28,19 +26,8 @@ case $mode in
 esac
 pid=$!
 trap 'kill -9 $pid 2>/dev/null' EXIT
-where=""
-for _ in $(seq 200); do
-  where=$(sed -n 's/.*listening on \([^ ]*\)$/\1/p' "$log" | head -1)
-  [ -n "$where" ] && break
-  kill -0 $pid 2>/dev/null || break
-  sleep 0.05
-done
-[ -n "$where" ] || { echo "the server did not start:"; cat "$log"; exit 1; }
-port=${where##*:}
+wait_listening "$log"
 
-expect_in() {  # expect_in WHAT OUTPUT
-  grep -qF -- "$1" <<<"$2" || { echo "missing: $1"; echo "in: $2"; exit 1; }
-}
 call() {  # call 'HTTP/x 200' URL PATH JSON EXPECTED [buf args...]: one call, on the HTTP version said
   local http=$1 url=$2 path=$3 data=$4 expected=$5 out
   shift 5

@@ -6,15 +6,13 @@
 #   reflection_health_test.sh [--mode=tcp|tls] SERVER PACKAGE_JSON HEALTH_CLIENT HEALTH_DESC \
 #       SERVICE METHOD JSON_REQUEST 'expected output'
 set -u
+source examples/common/test_lib.sh || exit 1
 mode=tcp
 case "${1:-}" in --mode=*) mode=${1#--mode=}; shift ;; esac
 server=$1 package_json=$2 health_client=$3 health_desc=$4 service=$5 method=$6 data=$7 expect=$8
 log=$TEST_TMPDIR/server.log
 certs=tests/testdata/tls
-modules=$(dirname "$(readlink -f "$package_json")")/node_modules
-buf=$modules/@bufbuild/buf-linux-x64/bin/buf
-[ -x "$buf" ] || { echo "no buf CLI at $buf: run 'make setup'"; exit 1; }
-export HOME=$TEST_TMPDIR XDG_CACHE_HOME=$TEST_TMPDIR/cache  # buf writes a cache
+find_buf "$package_json"
 
 case $mode in
   tcp) "$server" --port=0 >"$log" 2>&1 & ;;
@@ -23,15 +21,7 @@ case $mode in
 esac
 pid=$!
 trap 'kill -9 $pid 2>/dev/null' EXIT
-where=""
-for _ in $(seq 200); do
-  where=$(sed -n 's/.*listening on \([^ ]*\)$/\1/p' "$log" | head -1)
-  [ -n "$where" ] && break
-  kill -0 $pid 2>/dev/null || break
-  sleep 0.05
-done
-[ -n "$where" ] || { echo "the server did not start:"; cat "$log"; exit 1; }
-port=${where##*:}
+wait_listening "$log"
 case $mode in
   tcp) url=http://127.0.0.1:$port; buf_args=(--http2-prior-knowledge)
        py_args=(--target="127.0.0.1:$port") ;;
@@ -43,9 +33,6 @@ run() {  # prints the command's output; fails the test if it fails
   local out
   out=$(timeout 30 "$@" 2>&1) || { echo "failed: $*"; echo "$out"; exit 1; }
   echo "$out"
-}
-expect_in() {  # expect_in WHAT OUTPUT
-  grep -qF -- "$1" <<<"$2" || { echo "missing: $1"; echo "in: $2"; exit 1; }
 }
 
 for protocol in grpc-v1 grpc-v1alpha; do

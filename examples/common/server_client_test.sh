@@ -10,6 +10,7 @@
 #      certificate and token on the client; without the token, or with a certificate from
 #      another CA, the client must fail.
 set -u
+source examples/common/test_lib.sh || exit 1
 mode=tcp
 case "${1:-}" in --mode=*) mode=${1#--mode=}; shift ;; esac
 server=$1 client=$2; shift 2
@@ -27,15 +28,7 @@ case $mode in
 esac
 pid=$!
 trap 'kill -9 $pid 2>/dev/null; rm -f "$sock"' EXIT
-where=""
-for _ in $(seq 200); do
-  where=$(sed -n 's/.*listening on \([^ ]*\)$/\1/p' "$log" | head -1)
-  [ -n "$where" ] && break
-  kill -0 $pid 2>/dev/null || break
-  sleep 0.05
-done
-[ -n "$where" ] || { echo "the server did not start:"; cat "$log"; exit 1; }
-port=${where##*:}
+wait_listening "$log"
 case $mode in
   tcp) client_args=(--target="127.0.0.1:$port") ;;
   unix)
