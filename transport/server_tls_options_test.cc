@@ -15,12 +15,15 @@
 #include "gtest/gtest.h"
 #include "transport/node_oracle.h"
 #include "transport/server.h"
+#include "transport/testing/ok_tls_server.h"
 #include "transport/uv_loop_thread.h"
 
 namespace h2rpc::transport {
 namespace {
 
 using ::testing::HasSubstr;
+using Fixture = testing::OkTlsServer;
+using testing::OnLoop;
 
 const char kCa[] = "tests/testdata/tls/ca.pem";
 
@@ -30,50 +33,6 @@ TlsOptions ServerTls(const std::string& name) {
   tls.keyFile = "tests/testdata/tls/" + name + ".key";
   return tls;
 }
-
-// Runs `fn` on the loop thread and waits for it.
-template <typename F>
-void OnLoop(UvLoopThread& io, F fn) {
-  std::promise<void> done;
-  ASSERT_TRUE(io.loop()->executor()->post([&] {
-    fn();
-    done.set_value();
-  }));
-  done.get_future().wait();
-}
-
-// A secure server answering every request 200 "ok", on its own loop thread. `make` gives the
-// TLS options (it may capture the loop).
-struct Fixture {
-  explicit Fixture(const std::function<TlsOptions(UvLoop*)>& make) {
-    TlsOptions tls = make(io.loop());
-    OnLoop(io, [&] {
-      ServerOptions options;
-      options.handshakeTimeout = 0;
-      options.sessionIdleTimeout = 0;
-      auto created = Http2Server::createSecureServer(io.loop(), tls, options);
-      ASSERT_TRUE(created.ok()) << created.status();
-      server = *std::move(created);
-      server->onStream([](std::shared_ptr<ServerHttp2Stream> s, const Headers&, uint8_t) {
-        (void)s->respond({{":status", "200"}});
-        (void)s->end("ok");
-      });
-      ASSERT_TRUE(server->listen(0, "127.0.0.1").ok());
-      port = server->port();
-    });
-  }
-  ~Fixture() {
-    OnLoop(io, [&] {
-      server->close();
-      server->closeAllSessions();
-      server.reset();
-    });
-    io.stop();
-  }
-  UvLoopThread io;
-  std::unique_ptr<Http2Server> server;
-  uint16_t port = 0;
-};
 
 // Runs a shell command; returns its stdout and exit status.
 std::pair<std::string, int> Run(const std::string& command) {

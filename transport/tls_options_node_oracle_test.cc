@@ -26,12 +26,17 @@
 #include "transport/connect.h"
 #include "transport/node_oracle.h"
 #include "transport/server.h"
+#include "transport/testing/ok_tls_server.h"
 #include "transport/tls_socket.h"
 #include "transport/uv_loop.h"
 #include "transport/uv_loop_thread.h"
 
 namespace h2rpc::transport {
 namespace {
+
+// h2rpc's secure Http2Server answering 200 "ok", on its own loop thread.
+using OurServer = testing::OkTlsServer;
+using testing::OnLoop;
 
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -165,49 +170,6 @@ std::string SClient(uint16_t port, const std::string& extra) {
   }
   return absl::StrJoin(kept, "\n");
 }
-
-// Runs `fn` on the loop thread and waits for it.
-template <typename F>
-void OnLoop(UvLoopThread& io, F fn) {
-  std::promise<void> done;
-  ASSERT_TRUE(io.loop()->executor()->post([&] {
-    fn();
-    done.set_value();
-  }));
-  done.get_future().wait();
-}
-
-// h2rpc's secure Http2Server answering 200 "ok", on its own loop thread.
-struct OurServer {
-  explicit OurServer(const TlsOptions& tls) {
-    OnLoop(io, [&] {
-      ServerOptions options;
-      options.handshakeTimeout = 0;
-      options.sessionIdleTimeout = 0;
-      auto created = Http2Server::createSecureServer(io.loop(), tls, options);
-      ASSERT_TRUE(created.ok()) << created.status();
-      server = *std::move(created);
-      server->onStream([](std::shared_ptr<ServerHttp2Stream> s, const Headers&, uint8_t) {
-        (void)s->respond({{":status", "200"}});
-        (void)s->end("ok");
-      });
-      ASSERT_TRUE(server->listen(0, "127.0.0.1").ok());
-      port = server->port();
-    });
-  }
-  ~OurServer() {
-    OnLoop(io, [&] {
-      if (server == nullptr) return;
-      server->close();
-      server->closeAllSessions();
-      server.reset();
-    });
-    io.stop();
-  }
-  UvLoopThread io;
-  std::unique_ptr<Http2Server> server;
-  uint16_t port = 0;
-};
 
 // What h2rpc's client saw of one connection (a GET /).
 struct ClientResult {
