@@ -345,6 +345,13 @@ absl::Status Server::Start(std::unique_ptr<transport::Http2Server> http2,
                        [this, alive] {
                          if (!alive.expired()) ++too_many_pings_;
                        });
+    if (grace_over_) {
+      session->destroy(absl::OkStatus(), transport::constants::NGHTTP2_NO_ERROR);
+    } else if (draining_) {
+      // Accepted before Shutdown() closed the listener, or its TLS handshake ended after: its
+      // client may have sent a call already, which must be served like those of the others.
+      transport::closeGracefully(session, DrainOptions());
+    }
   });
   http2->onStream([this, alive](std::shared_ptr<transport::ServerHttp2Stream> stream,
                                 const Headers& headers, uint8_t) {
@@ -743,21 +750,19 @@ void Server::Shutdown(absl::Duration grace, std::function<void()> done) {
     if (done) loop_->post(std::move(done));
     return;
   }
+  draining_ = true;
   http2_->close(std::move(done));  // stops listening; `done` once every connection closed
   if (http1_) http1_->closeAll();  // HTTP/1.1 ones: each after its response in progress
   // Two-phase GOAWAY on each: running calls, and those already on their way, may finish.
   auto sessions = sessions_;
   for (auto& weak : sessions) {
-    if (auto s = weak.lock()) {
-      transport::GracefulCloseOptions close;
-      close.pingTimeout = TimeoutMs(options_.goaway_ping_timeout);
-      transport::closeGracefully(s, close);
-    }
+    if (auto s = weak.lock()) transport::closeGracefully(s, DrainOptions());
   }
   grace_timer_ = loop_->createTimer();
   std::weak_ptr<bool> alive = alive_;
   grace_timer_->start(static_cast<uint64_t>(absl::ToInt64Milliseconds(grace)), [this, alive] {
     if (alive.expired()) return;
+    grace_over_ = true;
     // Grace is over: cancel what still runs (streams reset with CANCEL, connections closed).
     auto sessions = sessions_;
     for (auto& weak : sessions) {
@@ -765,6 +770,12 @@ void Server::Shutdown(absl::Duration grace, std::function<void()> done) {
     }
   });
   grace_timer_->unref();
+}
+
+transport::GracefulCloseOptions Server::DrainOptions() const {
+  transport::GracefulCloseOptions close;
+  close.pingTimeout = TimeoutMs(options_.goaway_ping_timeout);
+  return close;
 }
 
 ServerSnapshot Server::Snapshot() {

@@ -292,6 +292,8 @@ class Server {
   std::shared_ptr<transport::Http1Server> http1_;
   std::optional<transport::TlsOptions> listen_tls_;  // set by ListenTls, then read-only
   ServerSnapshot SnapshotOnLoop() const;
+  // Shutdown()'s two-phase GOAWAY (ServerOptions::goaway_ping_timeout).
+  transport::GracefulCloseOptions DrainOptions() const;
   std::set<std::weak_ptr<transport::ServerHttp2Session>,
            std::owner_less<std::weak_ptr<transport::ServerHttp2Session>>>
       sessions_;
@@ -301,6 +303,10 @@ class Server {
                      std::shared_ptr<internal::ConnectionCounters>>
       counters_;
   std::unique_ptr<transport::Timer> grace_timer_;
+  // Shutdown() has begun / its grace is over: a connection that becomes a session from then on
+  // (accepted just before, or done with its TLS handshake) is drained / closed at once.
+  bool draining_ = false;
+  bool grace_over_ = false;
   uint64_t too_many_pings_ = 0;
   // Shared with the calls, which count themselves out when their stream closes.
   std::shared_ptr<size_t> active_calls_ = std::make_shared<size_t>(0);

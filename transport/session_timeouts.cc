@@ -12,6 +12,18 @@ namespace h2rpc::transport {
 void closeGracefully(const std::shared_ptr<Http2Session>& session, GracefulCloseOptions options,
                      std::function<void()> callback) {
   if (session->closed() || session->destroyed()) return;
+  if (session->type() == Http2Session::Type::kServer && session->connecting()) {
+    // A connection accepted in this very loop turn (its session starts from the loop): its
+    // client may have sent its requests already (a proxy writes the preface and its request at
+    // once, and never retries a request it sent). close() now would hang up without reading
+    // them or sending a GOAWAY; both phases go once the session has started instead.
+    if (callback) session->onClose(std::move(callback));
+    std::weak_ptr<Http2Session> weak = session;
+    session->onConnect([weak, options = std::move(options)]() mutable {
+      if (auto s = weak.lock()) closeGracefully(s, std::move(options));
+    });
+    return;
+  }
   if (session->type() != Http2Session::Type::kServer || session->connecting() ||
       !session->shutdownNotice().ok()) {
     session->close(std::move(callback));

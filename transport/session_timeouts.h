@@ -72,7 +72,9 @@ struct GracefulCloseOptions {
 // and options.debugData, then close() (which repeats it without the data, as Node's does after
 // goaway()): open streams finish, `callback` runs at 'close'. A GOAWAY from the peer meanwhile
 // (it is done opening streams) sends the final GOAWAY at once. A client session, or one not
-// yet connected, is simply close()d. Nothing happens to a session already closing.
+// yet connected, is simply close()d; but a server session accepted in this loop turn (it starts
+// from the loop) gets both phases once started: its client may have sent requests already.
+// Nothing happens to a session already closing.
 void closeGracefully(const std::shared_ptr<Http2Session>& session, GracefulCloseOptions options,
                      std::function<void()> callback = nullptr);
 

@@ -404,6 +404,47 @@ TEST(GracefulCloseTest, TwoPhaseMaxAgeCarriesItsDebugData) {
   EXPECT_EQ(log.goaways[1], (Goaway{constants::NGHTTP2_NO_ERROR, 1, "max_age"}));
 }
 
+// A connection accepted in the loop turn that closes the server: its session has not started
+// (that is posted) when closeGracefully() comes, and its client — a proxy, say, that writes its
+// preface and request at once and never retries a request it sent — has a request on the way.
+// It gets both phases and its request is served; close() there used to hang up on it without a
+// GOAWAY or a read (nginx: "upstream prematurely closed connection", a 502).
+TEST(GracefulCloseTest, ConnectionAcceptedThisTurnIsDrainedNotDropped) {
+  Fixture f;
+  ASSERT_TRUE(f.server->connecting());  // its start is posted
+  auto client = *ClientHttp2Session::create(&f.loop, std::move(f.peer_socket), "http", "localhost");
+  ClientLog log;
+  log.watch(*client);
+  auto req = client->request({{":method", "POST"}, {":path", "/call"}});
+  ASSERT_TRUE(req.ok());
+  std::string status;
+  (*req)->onResponse([&](const Headers& h, uint8_t) { status = h.get(":status").value_or(""); });
+  bool done = false;
+  closeGracefully(f.server, {.pingTimeout = 1000, .debugData = "bye"}, [&] { done = true; });
+  f.loop.runUntilIdle();
+  ASSERT_EQ(f.streams.size(), 1u);  // the request was read and handed over
+  ASSERT_TRUE(f.streams[0]->respond({{":status", "200"}}, {.endStream = true}).ok());
+  f.loop.runUntilIdle();
+  EXPECT_EQ(status, "200");
+  ASSERT_GE(log.goaways.size(), 2u);
+  EXPECT_EQ(log.goaways[0], (Goaway{constants::NGHTTP2_NO_ERROR, INT32_MAX, ""}));
+  EXPECT_EQ(log.goaways[1], (Goaway{constants::NGHTTP2_NO_ERROR, 1, "bye"}));
+  EXPECT_TRUE(done);
+  EXPECT_TRUE(f.server->destroyed());
+}
+
+// The same connection gone before its session started: the callback still runs at 'close'.
+TEST(GracefulCloseTest, ConnectionGoneBeforeItsSessionStartedStillCallsBack) {
+  Fixture f;
+  f.raw();
+  bool done = false;
+  closeGracefully(f.server, {}, [&] { done = true; });
+  f.peer_socket->end();
+  f.loop.runUntilIdle();
+  EXPECT_TRUE(f.server->destroyed());
+  EXPECT_TRUE(done);
+}
+
 TEST(GracefulCloseTest, ShutdownNoticeIsForServersOnly) {
   Fixture f;
   f.connect();
