@@ -29,11 +29,15 @@ declare -A PID=()
 FRONT_H2C=8080 FRONT_TLS=8443
 
 # start_backend NAME: an interop server on its port (TLS for tls*), waits for "listening".
+# Its drain gives running calls 5 s (the interop server's default is 500 ms): what is tested is
+# that a draining backend loses no call it accepted, not how fast a loaded machine answers (CI
+# took 0.6-0.9 s for calls that crossed a drain: cut at 500 ms, they were 502s).
 start_backend() {
   local name=$1 tls=()
   [[ $name == tls* ]] && tls=(--use_tls)
   : >"$TMP/$name.log"  # a restart must not read the previous run's "listening"
-  "$server" --host=127.0.0.1 --port="${PORT[$name]}" "${tls[@]}" >"$TMP/$name.log" 2>&1 &
+  "$server" --host=127.0.0.1 --port="${PORT[$name]}" --shutdown_grace_ms=5000 "${tls[@]}" \
+    >"$TMP/$name.log" 2>&1 &
   PID[$name]=$!
   PIDS+=($!)
   for _ in $(seq 300); do

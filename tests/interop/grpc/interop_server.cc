@@ -3,8 +3,9 @@
 //
 //   interop_server --port=0 [--use_tls [--tls_cert_file=server.pem --tls_key_file=server.key]]
 //
-// Prints "listening PORT" once it accepts connections; SIGTERM/SIGINT stop it gracefully (exit 0)
-// after printing "too_many_pings N" (connections closed for pinging too often).
+// Prints "listening PORT" once it accepts connections; SIGTERM/SIGINT stop it gracefully (running
+// calls get --shutdown_grace_ms, 500 by default), and it exits 0 after printing "too_many_pings N"
+// (connections closed for pinging too often).
 // The service itself is test_service_impl.h (see its known gap: `expect_compressed`).
 #include <signal.h>
 
@@ -35,6 +36,8 @@ ABSL_FLAG(std::string, listen, "",
           "Instead of --host/--port, a gRPC listen address: unix:path, unix-abstract:name, "
           "[::]:0, ... (rpc/target.h).");
 ABSL_FLAG(bool, print_authority, false, "EmptyCall prints 'authority <:authority>'.");
+ABSL_FLAG(int, shutdown_grace_ms, 500,
+          "On SIGTERM/SIGINT: how long running calls may finish (Server::Shutdown's grace).");
 
 namespace h2rpc::interop {
 namespace {
@@ -42,6 +45,7 @@ namespace {
 struct Stopper {
   rpc::Server* server;
   transport::UvLoop* loop;
+  absl::Duration grace;
   bool stopping = false;
 };
 
@@ -49,7 +53,7 @@ void OnSignal(uv_signal_t* handle, int) {
   auto* s = static_cast<Stopper*>(handle->data);
   if (s->stopping) return;
   s->stopping = true;
-  s->server->Shutdown(absl::Milliseconds(500), [s] { s->loop->stop(); });
+  s->server->Shutdown(s->grace, [s] { s->loop->stop(); });
 }
 
 int Main(const char* argv0) {
@@ -93,7 +97,7 @@ int Main(const char* argv0) {
   std::printf("listening %u\n", static_cast<unsigned>(server.port()));
   std::fflush(stdout);
 
-  Stopper stopper{&server, &loop};
+  Stopper stopper{&server, &loop, absl::Milliseconds(absl::GetFlag(FLAGS_shutdown_grace_ms))};
   uv_signal_t sigterm, sigint;
   for (auto [handle, signum] : {std::pair{&sigterm, SIGTERM}, std::pair{&sigint, SIGINT}}) {
     uv_signal_init(loop.uv(), handle);
