@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "google/rpc/error_details.pb.h"
 #include "gtest/gtest.h"
 #include "rpc/status_details.h"
@@ -73,6 +74,26 @@ TEST(ConnectErrorJson, CodeMessageAndDetailsBase64Unpadded) {
   while (!value.empty() && value.back() == '=') value.pop_back();
   EXPECT_EQ(json, absl::StrCat(R"({"code":"failed_precondition","message":"nope","details":)",
                                R"([{"type":"google.rpc.ErrorInfo","value":")", value, R"("}]})"));
+}
+
+// Found by tests/fuzz connect_fuzzer (corpus/connect/finding-error-json-not-utf8): a status
+// message is any bytes, and JSON must be UTF-8; each stray byte becomes U+FFFD (as connect-go),
+// well-formed UTF-8 passes through.
+TEST(ConnectErrorJson, BytesThatAreNotUtf8BecomeReplacementCharacters) {
+  EXPECT_EQ(ConnectErrorJson(absl::StatusCode::kInternal, "caf\xc3\xa9 \xf0\x9f\x98\x80", ""),
+            "{\"code\":\"internal\",\"message\":\"caf\xc3\xa9 \xf0\x9f\x98\x80\"}");
+  // A stray continuation byte, a lead byte without its continuation, an overlong '/', a UTF-16
+  // surrogate, a code point above U+10FFFF, a truncated sequence at the end.
+  EXPECT_EQ(ConnectErrorJson(absl::StatusCode::kInternal,
+                             "a\x80 b\xc3z c\xc0\xaf d\xed\xa0\x80 e\xf4\x90\x80\x80 f\xe2\x82", ""),
+            R"({"code":"internal","message":"a\ufffd b\ufffdz c\ufffd\ufffd )"
+            R"(d\ufffd\ufffd\ufffd e\ufffd\ufffd\ufffd\ufffd f\ufffd\ufffd"})");
+  ConnectStatusParts parts;
+  parts.code = absl::StatusCode::kUnknown;
+  parts.message = "\xff";
+  parts.metadata.add("x-a", "caf\xe9");
+  EXPECT_EQ(ConnectEndStreamJson(parts),
+            R"({"error":{"code":"unknown","message":"\ufffd"},"metadata":{"x-a":["caf\ufffd"]}})");
 }
 
 TEST(ConnectEndStream, ErrorAndMetadataFromTheStatusFields) {
@@ -151,6 +172,18 @@ TEST(ConnectGetQuery, BadQueriesAreInvalidArgument) {
                             "encoding=proto&base64=1&message=!!"}) {
     auto q = ParseConnectGetQuery(query);
     EXPECT_EQ(q.status().code(), absl::StatusCode::kInvalidArgument) << query;
+  }
+}
+
+TEST(ConnectTimeout, TenDigitsOfMillisecondsAtMost) {
+  EXPECT_EQ(*ParseConnectTimeout("0"), absl::ZeroDuration());
+  EXPECT_EQ(*ParseConnectTimeout("1500"), absl::Milliseconds(1500));
+  EXPECT_EQ(*ParseConnectTimeout("9999999999"), absl::Milliseconds(9999999999));
+  for (const char* bad : {"", "12345678901", "-1", "+1", " 1", "1 ", "1.5", "0x10", "1e3"}) {
+    absl::StatusOr<absl::Duration> d = ParseConnectTimeout(bad);
+    ASSERT_FALSE(d.ok()) << bad;
+    EXPECT_EQ(d.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_EQ(d.status().message(), absl::StrCat("Invalid connect-timeout-ms: '", bad, "'"));
   }
 }
 
