@@ -30,6 +30,7 @@
 #include "rpc/framing.h"
 #include "rpc/status_util.h"
 #include "rpc/testdata/echo.pb.h"
+#include "rpc/testdata/echo_service.h2rpc.h"
 #include "rpc/wire_protocol.h"
 #include "tests/fuzz/fuzz_util.h"
 #include "transport/buffer.h"
@@ -155,6 +156,13 @@ void CheckErrorJson(Input& in) {
     const std::string_view line = in.Until('\n');
     const size_t space = line.find(' ');
     if (line.substr(0, 5) == "grpc-") continue;  // the status fields' own names
+    // Names as rpc::Metadata admits them (lower-case token characters); values any bytes.
+    bool valid_name = space != 0 && space != std::string_view::npos;
+    for (char c : line.substr(0, space == std::string_view::npos ? 0 : space)) {
+      valid_name = valid_name && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+                                  c == '_' || c == '.');
+    }
+    if (!valid_name) continue;
     metadata.add(std::string(line.substr(0, space)),
                  std::string(space == std::string_view::npos ? "" : line.substr(space + 1)));
   }
@@ -205,8 +213,10 @@ void CheckErrorJson(Input& in) {
 
 const google::protobuf::MethodDescriptor* EchoMethod() {
   static const google::protobuf::MethodDescriptor* method = [] {
-    // Linking echo.pb.cc puts the messages in the generated pool; the service comes from
-    // echo_service.proto (rpc:echo_service_test_h2rpc).
+    // The service is echo_service.proto's (rpc:echo_service_test_h2rpc). A static link (the
+    // fuzz build) keeps its descriptors only when referenced: as its generated Service does.
+    h2rpc::rpc::internal::KeepGeneratedDescriptors(
+        &::descriptor_table_rpc_2ftestdata_2fecho_5fservice_2eproto);
     const google::protobuf::MethodDescriptor* m = FindGeneratedMethod(kEchoPath);
     H2RPC_FUZZ_CHECK(m != nullptr);
     return m;
