@@ -87,6 +87,15 @@ size_t Utf8SequenceLength(absl::string_view s) {
   return n;
 }
 
+bool IsUtf8(absl::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    const size_t n = Utf8SequenceLength(s.substr(i));
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+
 // A JSON string literal (RFC 8259): quotes, backslashes and control characters escaped; UTF-8
 // passes through. JSON text is UTF-8 (RFC 8259 §8.1), and a status message or metadata value
 // may hold any bytes: each byte that is not part of a well-formed sequence becomes U+FFFD, as
@@ -211,6 +220,13 @@ class JsonCodec {
     if (!status.ok()) {
       return absl::InternalError(
           absl::StrCat("Response message not convertible to JSON: ", std::string(status.message())));
+    }
+    // libprotobuf prints a string field's bytes as they are, and a handler may have put bytes
+    // that are not UTF-8 in one (protobuf only logs that): such JSON is not JSON (RFC 8259 §8.1)
+    // and the client could not read it. An error, as connect-go's protojson gives.
+    if (!IsUtf8(json)) {
+      return absl::InternalError(
+          "Response message not convertible to JSON: a string field is not UTF-8");
     }
     message = std::move(json);
     return absl::OkStatus();

@@ -2,6 +2,7 @@
 // back, the error JSON with details, the end-stream message, content-types.
 #include "rpc/connect_protocol.h"
 
+#include <memory>
 #include <string>
 
 #include "absl/strings/escaping.h"
@@ -10,6 +11,8 @@
 #include "gtest/gtest.h"
 #include "rpc/status_details.h"
 #include "rpc/status_util.h"
+#include "rpc/testdata/echo.pb.h"
+#include "rpc/testdata/echo_service.h2rpc.h"
 #include "rpc/wire_protocol.h"
 
 namespace h2rpc::rpc {
@@ -94,6 +97,28 @@ TEST(ConnectErrorJson, BytesThatAreNotUtf8BecomeReplacementCharacters) {
   parts.metadata.add("x-a", "caf\xe9");
   EXPECT_EQ(ConnectEndStreamJson(parts),
             R"({"error":{"code":"unknown","message":"\ufffd"},"metadata":{"x-a":["caf\ufffd"]}})");
+}
+
+// Found by tests/fuzz connect_fuzzer (corpus/connect/finding-json-response-not-utf8): a handler
+// that put bytes that are not UTF-8 in a string field (protobuf only logs it) made libprotobuf
+// print them into the JSON as they were; the call fails INTERNAL instead, as connect-go's.
+TEST(ConnectProtocol, AResponseStringThatIsNotUtf8IsNotPrintedAsJson) {
+  ConnectCallOptions options;
+  options.type = {WireProtocol::kConnectStream, "json"};
+  options.method = FindGeneratedMethod("/h2rpc.rpc_test.EchoService/Echo");
+  ASSERT_NE(options.method, nullptr);
+  absl::StatusOr<std::unique_ptr<CallProtocol>> protocol = MakeConnectProtocol(options);
+  ASSERT_TRUE(protocol.ok()) << protocol.status();
+  rpc_test::EchoReply reply;
+  reply.set_text("caf\xc3\xa9");
+  std::string message = reply.SerializeAsString();
+  ASSERT_TRUE((*protocol)->TranscodeResponse(message).ok());
+  EXPECT_EQ(message, "{\"text\":\"caf\xc3\xa9\"}");
+  reply.set_text("over\xc0\xbflong");  // '/' in two bytes
+  message = reply.SerializeAsString();
+  absl::Status st = (*protocol)->TranscodeResponse(message);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(st.message(), "Response message not convertible to JSON: a string field is not UTF-8");
 }
 
 TEST(ConnectEndStream, ErrorAndMetadataFromTheStatusFields) {
