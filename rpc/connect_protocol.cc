@@ -1,5 +1,6 @@
 #include "rpc/connect_protocol.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <utility>
 
@@ -55,11 +56,66 @@ const CodeRow* FindRow(absl::StatusCode code) {
   return nullptr;
 }
 
-// A JSON string literal (RFC 8259): quotes, backslashes and control characters escaped; other
-// bytes as they are (UTF-8 passes through).
+// The length of the well-formed UTF-8 sequence (RFC 3629) at the start of `s`, or 0 if there is
+// none there (a stray continuation byte, an overlong form, a surrogate, a code point above
+// U+10FFFF, a truncated sequence).
+size_t Utf8SequenceLength(absl::string_view s) {
+  const auto c = static_cast<unsigned char>(s[0]);
+  if (c < 0x80) return 1;
+  size_t n;
+  uint32_t cp;
+  if ((c & 0xe0) == 0xc0) {
+    n = 2;
+    cp = c & 0x1f;
+  } else if ((c & 0xf0) == 0xe0) {
+    n = 3;
+    cp = c & 0x0f;
+  } else if ((c & 0xf8) == 0xf0) {
+    n = 4;
+    cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (s.size() < n) return 0;
+  for (size_t i = 1; i < n; ++i) {
+    const auto d = static_cast<unsigned char>(s[i]);
+    if ((d & 0xc0) != 0x80) return 0;
+    cp = cp << 6 | (d & 0x3f);
+  }
+  constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+  return n;
+}
+
+bool IsUtf8(absl::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    const size_t n = Utf8SequenceLength(s.substr(i));
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+
+// A JSON string literal (RFC 8259): quotes, backslashes and control characters escaped; UTF-8
+// passes through. JSON text is UTF-8 (RFC 8259 §8.1), and a status message or metadata value
+// may hold any bytes: each byte that is not part of a well-formed sequence becomes U+FFFD, as
+// connect-go's encoding/json does (a JSON parser, protobuf's included, refuses the raw bytes).
 void AppendJsonString(std::string& out, absl::string_view s) {
   out.push_back('"');
-  for (char c : s) {
+  for (size_t i = 0; i < s.size();) {
+    const char c = s[i];
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      const size_t n = Utf8SequenceLength(s.substr(i));
+      if (n == 0) {
+        out += "\\ufffd";
+        ++i;
+      } else {
+        out.append(s.data() + i, n);
+        i += n;
+      }
+      continue;
+    }
+    ++i;
     switch (c) {
       case '"':
         out += "\\\"";
@@ -164,6 +220,13 @@ class JsonCodec {
     if (!status.ok()) {
       return absl::InternalError(
           absl::StrCat("Response message not convertible to JSON: ", std::string(status.message())));
+    }
+    // libprotobuf prints a string field's bytes as they are, and a handler may have put bytes
+    // that are not UTF-8 in one (protobuf only logs that): such JSON is not JSON (RFC 8259 §8.1)
+    // and the client could not read it. An error, as connect-go's protojson gives.
+    if (!IsUtf8(json)) {
+      return absl::InternalError(
+          "Response message not convertible to JSON: a string field is not UTF-8");
     }
     message = std::move(json);
     return absl::OkStatus();
@@ -473,6 +536,16 @@ absl::StatusOr<std::string> QueryUnescape(absl::string_view in) {
 }
 
 }  // namespace
+
+absl::StatusOr<absl::Duration> ParseConnectTimeout(absl::string_view value) {
+  uint64_t ms = 0;
+  if (value.empty() || value.size() > 10 ||
+      !std::all_of(value.begin(), value.end(), absl::ascii_isdigit) ||
+      !absl::SimpleAtoi(value, &ms)) {
+    return absl::InvalidArgumentError(absl::StrCat("Invalid connect-timeout-ms: '", value, "'"));
+  }
+  return absl::Milliseconds(ms);
+}
 
 absl::StatusOr<ConnectGetQuery> ParseConnectGetQuery(absl::string_view query) {
   ConnectGetQuery out;

@@ -28,6 +28,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "rpc/compression.h"
 #include "rpc/wire_protocol.h"
 #include "transport/headers.h"
@@ -88,6 +89,9 @@ struct ConnectCallOptions {
   // Unary GET: the message from the query (the request has no body).
   std::string get_message;
 };
+
+// connect-timeout-ms: 1 to 10 ASCII digits, milliseconds (the spec); INVALID_ARGUMENT otherwise.
+absl::StatusOr<absl::Duration> ParseConnectTimeout(absl::string_view value);
 
 // A unary GET's query: ?connect=v1&encoding=proto|json&message=…[&base64=1][&compression=…]
 // (percent-decoded, "+" a space; base64 is URL-safe, padded or not).

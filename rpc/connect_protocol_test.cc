@@ -2,13 +2,17 @@
 // back, the error JSON with details, the end-stream message, content-types.
 #include "rpc/connect_protocol.h"
 
+#include <memory>
 #include <string>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "google/rpc/error_details.pb.h"
 #include "gtest/gtest.h"
 #include "rpc/status_details.h"
 #include "rpc/status_util.h"
+#include "rpc/testdata/echo.pb.h"
+#include "rpc/testdata/echo_service.h2rpc.h"
 #include "rpc/wire_protocol.h"
 
 namespace h2rpc::rpc {
@@ -73,6 +77,48 @@ TEST(ConnectErrorJson, CodeMessageAndDetailsBase64Unpadded) {
   while (!value.empty() && value.back() == '=') value.pop_back();
   EXPECT_EQ(json, absl::StrCat(R"({"code":"failed_precondition","message":"nope","details":)",
                                R"([{"type":"google.rpc.ErrorInfo","value":")", value, R"("}]})"));
+}
+
+// Found by tests/fuzz connect_fuzzer (corpus/connect/finding-error-json-not-utf8): a status
+// message is any bytes, and JSON must be UTF-8; each stray byte becomes U+FFFD (as connect-go),
+// well-formed UTF-8 passes through.
+TEST(ConnectErrorJson, BytesThatAreNotUtf8BecomeReplacementCharacters) {
+  EXPECT_EQ(ConnectErrorJson(absl::StatusCode::kInternal, "caf\xc3\xa9 \xf0\x9f\x98\x80", ""),
+            "{\"code\":\"internal\",\"message\":\"caf\xc3\xa9 \xf0\x9f\x98\x80\"}");
+  // A stray continuation byte, a lead byte without its continuation, an overlong '/', a UTF-16
+  // surrogate, a code point above U+10FFFF, a truncated sequence at the end.
+  EXPECT_EQ(ConnectErrorJson(absl::StatusCode::kInternal,
+                             "a\x80 b\xc3z c\xc0\xaf d\xed\xa0\x80 e\xf4\x90\x80\x80 f\xe2\x82", ""),
+            R"({"code":"internal","message":"a\ufffd b\ufffdz c\ufffd\ufffd )"
+            R"(d\ufffd\ufffd\ufffd e\ufffd\ufffd\ufffd\ufffd f\ufffd\ufffd"})");
+  ConnectStatusParts parts;
+  parts.code = absl::StatusCode::kUnknown;
+  parts.message = "\xff";
+  parts.metadata.add("x-a", "caf\xe9");
+  EXPECT_EQ(ConnectEndStreamJson(parts),
+            R"({"error":{"code":"unknown","message":"\ufffd"},"metadata":{"x-a":["caf\ufffd"]}})");
+}
+
+// Found by tests/fuzz connect_fuzzer (corpus/connect/finding-json-response-not-utf8): a handler
+// that put bytes that are not UTF-8 in a string field (protobuf only logs it) made libprotobuf
+// print them into the JSON as they were; the call fails INTERNAL instead, as connect-go's.
+TEST(ConnectProtocol, AResponseStringThatIsNotUtf8IsNotPrintedAsJson) {
+  ConnectCallOptions options;
+  options.type = {WireProtocol::kConnectStream, "json"};
+  options.method = FindGeneratedMethod("/h2rpc.rpc_test.EchoService/Echo");
+  ASSERT_NE(options.method, nullptr);
+  absl::StatusOr<std::unique_ptr<CallProtocol>> protocol = MakeConnectProtocol(options);
+  ASSERT_TRUE(protocol.ok()) << protocol.status();
+  rpc_test::EchoReply reply;
+  reply.set_text("caf\xc3\xa9");
+  std::string message = reply.SerializeAsString();
+  ASSERT_TRUE((*protocol)->TranscodeResponse(message).ok());
+  EXPECT_EQ(message, "{\"text\":\"caf\xc3\xa9\"}");
+  reply.set_text("over\xc0\xbflong");  // '/' in two bytes
+  message = reply.SerializeAsString();
+  absl::Status st = (*protocol)->TranscodeResponse(message);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(st.message(), "Response message not convertible to JSON: a string field is not UTF-8");
 }
 
 TEST(ConnectEndStream, ErrorAndMetadataFromTheStatusFields) {
@@ -151,6 +197,18 @@ TEST(ConnectGetQuery, BadQueriesAreInvalidArgument) {
                             "encoding=proto&base64=1&message=!!"}) {
     auto q = ParseConnectGetQuery(query);
     EXPECT_EQ(q.status().code(), absl::StatusCode::kInvalidArgument) << query;
+  }
+}
+
+TEST(ConnectTimeout, TenDigitsOfMillisecondsAtMost) {
+  EXPECT_EQ(*ParseConnectTimeout("0"), absl::ZeroDuration());
+  EXPECT_EQ(*ParseConnectTimeout("1500"), absl::Milliseconds(1500));
+  EXPECT_EQ(*ParseConnectTimeout("9999999999"), absl::Milliseconds(9999999999));
+  for (const char* bad : {"", "12345678901", "-1", "+1", " 1", "1 ", "1.5", "0x10", "1e3"}) {
+    absl::StatusOr<absl::Duration> d = ParseConnectTimeout(bad);
+    ASSERT_FALSE(d.ok()) << bad;
+    EXPECT_EQ(d.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_EQ(d.status().message(), absl::StrCat("Invalid connect-timeout-ms: '", bad, "'"));
   }
 }
 

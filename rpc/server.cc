@@ -623,15 +623,12 @@ void Server::StartConnectCall(std::shared_ptr<transport::ServerHttp2Stream> stre
   }
   std::optional<absl::Time> deadline;
   if (auto timeout = headers.get("connect-timeout-ms")) {
-    // At most 10 digits (the spec); a positive integer of milliseconds.
-    uint64_t ms = 0;
-    if (timeout->empty() || timeout->size() > 10 ||
-        !std::all_of(timeout->begin(), timeout->end(), absl::ascii_isdigit) ||
-        !absl::SimpleAtoi(*timeout, &ms)) {
-      fail(absl::InvalidArgumentError(absl::StrCat("Invalid connect-timeout-ms: '", *timeout, "'")));
+    absl::StatusOr<absl::Duration> d = ParseConnectTimeout(*timeout);
+    if (!d.ok()) {
+      fail(d.status());
       return;
     }
-    deadline = absl::Now() + absl::Milliseconds(ms);
+    deadline = absl::Now() + *d;
   }
   Compression request_compression = Compression::kIdentity;
   if (get != nullptr && !get->compression.empty()) {

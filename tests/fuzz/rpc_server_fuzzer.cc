@@ -9,8 +9,6 @@
 //    fields (nghttp2's deflater) and frames everything after the client preface, so the fuzzer
 //    spends its time on header values and messages, not on HPACK;
 //  * raw (kRaw): the client's bytes as they are (captures of grpcio's requests).
-#include <nghttp2/nghttp2.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -22,6 +20,7 @@
 #include "rpc/sleep.h"
 #include "rpc/testdata/echo.pb.h"
 #include "tests/fuzz/fuzz_util.h"
+#include "tests/fuzz/h2_request.h"
 #include "tests/fuzz/session_harness.h"
 #include "transport/session.h"
 
@@ -100,57 +99,6 @@ class EchoService : public Service {
   }
 };
 
-std::string FrameHeader(size_t length, uint8_t type, uint8_t flags, uint32_t stream) {
-  return {static_cast<char>(length >> 16), static_cast<char>(length >> 8),
-          static_cast<char>(length),       static_cast<char>(type),
-          static_cast<char>(flags),        static_cast<char>(stream >> 24),
-          static_cast<char>(stream >> 16), static_cast<char>(stream >> 8),
-          static_cast<char>(stream)};
-}
-
-// HEADERS (+ CONTINUATION) of `fields`, HPACK-encoded by `deflater`, then DATA of `body`.
-std::string EncodeRequest(nghttp2_hd_deflater* deflater,
-                          const std::vector<std::pair<std::string_view, std::string_view>>& fields,
-                          std::string_view body, uint32_t stream, uint8_t options) {
-  std::vector<nghttp2_nv> nva;
-  for (const auto& [name, value] : fields) {
-    nva.push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
-                   reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
-                   value.size(), NGHTTP2_NV_FLAG_NONE});
-  }
-  std::string block(nghttp2_hd_deflate_bound(deflater, nva.data(), nva.size()), '\0');
-  const ssize_t n = nghttp2_hd_deflate_hd(deflater, reinterpret_cast<uint8_t*>(block.data()),
-                                          block.size(), nva.data(), nva.size());
-  H2RPC_FUZZ_CHECK(n >= 0);
-  block.resize(static_cast<size_t>(n));
-
-  const bool end = !(options & kKeepOpen);
-  std::string out;
-  constexpr size_t kFrame = 16384;
-  for (size_t at = 0; at == 0 || at < block.size(); at += kFrame) {
-    const std::string_view piece = std::string_view(block).substr(at, kFrame);
-    const bool last = at + kFrame >= block.size();
-    uint8_t flags = last ? NGHTTP2_FLAG_END_HEADERS : 0;
-    if (at == 0 && end && body.empty()) flags |= NGHTTP2_FLAG_END_STREAM;
-    out += FrameHeader(piece.size(), at == 0 ? NGHTTP2_HEADERS : NGHTTP2_CONTINUATION, flags,
-                       stream);
-    out += piece;
-  }
-  const size_t data_frame = (options & kTinyFrames) ? 7 : kFrame;
-  for (size_t at = 0; at < body.size(); at += data_frame) {
-    const std::string_view piece = body.substr(at, data_frame);
-    const bool last = at + data_frame >= body.size();
-    out += FrameHeader(piece.size(), NGHTTP2_DATA, last && end ? NGHTTP2_FLAG_END_STREAM : 0,
-                       stream);
-    out += piece;
-  }
-  if (options & kReset) {
-    out += FrameHeader(4, NGHTTP2_RST_STREAM, 0, stream);
-    out += std::string("\0\0\0\x08", 4);
-  }
-  return out;
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -162,22 +110,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (options & kRaw) {
     bytes = std::string(in.Rest());
   } else {
-    std::vector<std::pair<std::string_view, std::string_view>> fields;
-    for (;;) {
-      std::string_view line = in.Until('\n');
-      if (line.empty()) break;
-      const size_t space = line.find(' ');
-      fields.emplace_back(line.substr(0, space),
-                          space == std::string_view::npos ? std::string_view()
-                                                          : line.substr(space + 1));
-    }
-    const std::string_view body = in.Rest();
-    nghttp2_hd_deflater* deflater = nullptr;
-    H2RPC_FUZZ_CHECK(nghttp2_hd_deflate_new(&deflater, 4096) == 0);
-    bytes.append(h2rpc::fuzz::kClientPreface).append(h2rpc::fuzz::kEmptySettings);
-    bytes += EncodeRequest(deflater, fields, body, 1, options);
-    if (options & kTwice) bytes += EncodeRequest(deflater, fields, body, 3, options);
-    nghttp2_hd_deflate_del(deflater);
+    const h2rpc::fuzz::FieldLines fields = h2rpc::fuzz::ReadFieldLines(in);
+    bytes = h2rpc::fuzz::ClientConnection(fields, in.Rest(), (options & kTwice) != 0,
+                                          {.keep_open = (options & kKeepOpen) != 0,
+                                           .reset = (options & kReset) != 0,
+                                           .tiny_frames = (options & kTinyFrames) != 0});
   }
 
   PeerHarness h;

@@ -19,7 +19,8 @@ cd "$(dirname "$0")/../.."
 FUZZ_S=${FUZZ_S:-60}
 FUZZ_TIMEOUT=${FUZZ_TIMEOUT:-5}
 JOBS=${FUZZ_JOBS:-1}
-ALL=(server_session client_session rpc_server deframer metadata timeout status authority http1_request)
+ALL=(server_session client_session rpc_server deframer metadata timeout status authority http1_request
+     grpc_web content_type connect web_server)
 targets=("$@")
 ((${#targets[@]})) || targets=("${ALL[@]}")
 
