@@ -1,6 +1,7 @@
 #!/bin/bash
 # The README checks must fail on a bad README (transport/testdata/api_table_bad_readme.md):
-# - api_table.py check reports the misspelled element, the unknown test and target, the bad state;
+# - api_table.py check reports the misspelled element, the unknown test and target, the bad state,
+#   a row that renders two elements;
 # - the C++ that api_table.py gencc writes from it does not compile, naming the misspelled member,
 #   while the C++ written from the real README compiles with the same command (the control: the
 #   failure is the name's, not the compiler's set-up).
@@ -24,6 +25,7 @@ expect "a library is no test" "$tmp/check.out" "//transport:session is a cc_libr
 expect "an unknown state" "$tmp/check.out" 'state "not yet"'
 expect "a done row without a test" "$tmp/check.out" "a done row must name a test"
 expect "an element with two rows" "$tmp/check.out" "already has README line"
+expect "a row with two elements" "$tmp/check.out" "renders 2 spec elements"
 
 compile() { /usr/bin/c++ -std=c++20 -fsyntax-only -I"$root" "$1" >"$2" 2>&1; }
 /usr/bin/python3 "$script" gencc "$readme" "$tmp/good.cc" || { echo "FAIL: gencc on README.md"; fail=1; }

@@ -54,9 +54,10 @@ struct ConnectOptions : SessionOptions {
 };
 
 // Errors: parseAuthority()'s (ERR_INVALID_URL, ERR_HTTP2_UNSUPPORTED_PROTOCOL); a bad TLS setup;
-// kInvalidArgument for a bad `path`. Connection failures arrive as the session's 'error' (and
-// each pending stream's, as in Node): the socket's systemError() (getaddrinfo ENOTFOUND host,
-// connect ECONNREFUSED 127.0.0.1:1; see socket_address.h) or the TLS engine's.
+// kInvalidArgument for a bad `path`. Connection failures arrive as the session's 'error': the
+// socket's systemError() (getaddrinfo ENOTFOUND host, connect ECONNREFUSED 127.0.0.1:1; see
+// socket_address.h) or the TLS engine's; requests made meanwhile (still pending) fail first,
+// as in Node, with ERR_HTTP2_STREAM_CANCEL "(caused by: <that error>)", its absl code kept.
 absl::StatusOr<std::shared_ptr<ClientHttp2Session>> connect(UvLoop* loop,
                                                            std::string_view authority,
                                                            ConnectOptions options = {});

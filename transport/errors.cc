@@ -5,7 +5,9 @@
 #include "transport/constants.h"
 
 namespace h2rpc::transport {
+
 namespace {
+constexpr char kCausePayloadUrl[] = "h2rpc/cause";
 // Debian's Abseil is built with its own absl::string_view (not std::string_view): convert.
 absl::string_view AbslView(std::string_view s) { return {s.data(), s.size()}; }
 }  // namespace
@@ -57,6 +59,24 @@ absl::Status http2StreamError(uint32_t code) {
 absl::Status http2SessionError(uint32_t code) {
   return nodeError(statusCodeForHttp2Error(code), "ERR_HTTP2_SESSION_ERROR",
                    absl::StrCat("Session closed with error code ", code));
+}
+
+absl::Status http2StreamCancelError(const absl::Status& cause) {
+  if (cause.ok()) {
+    return nodeError(absl::StatusCode::kCancelled, "ERR_HTTP2_STREAM_CANCEL",
+                     "The pending stream has been canceled");
+  }
+  absl::Status error = nodeError(
+      cause.code(), "ERR_HTTP2_STREAM_CANCEL",
+      absl::StrCat("The pending stream has been canceled (caused by: ", nodeErrorMessage(cause),
+                   ")"));
+  error.SetPayload(kCausePayloadUrl, absl::Cord(cause.ToString()));
+  return error;
+}
+
+std::string errorCause(const absl::Status& status) {
+  auto cause = status.GetPayload(kCausePayloadUrl);
+  return cause ? std::string(*cause) : std::string();
 }
 
 }  // namespace h2rpc::transport

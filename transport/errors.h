@@ -47,6 +47,15 @@ absl::Status http2StreamError(uint32_t code);
 // name).
 absl::Status http2SessionError(uint32_t code);
 
+// ERR_HTTP2_STREAM_CANCEL: "The pending stream has been canceled (caused by: <cause's message>)",
+// what a request still waiting for its session's connection fails with when the session is
+// destroyed (Node's Http2Session destroy). Keeps the cause's absl code (kCancelled without one)
+// and the cause itself as the payload errorCause() reads (Node's err.cause).
+absl::Status http2StreamCancelError(const absl::Status& cause);
+
+// The cause http2StreamCancelError() kept (its ToString()), empty if none.
+std::string errorCause(const absl::Status& status);
+
 }  // namespace h2rpc::transport
 
 #endif  // H2RPC_TRANSPORT_ERRORS_H_

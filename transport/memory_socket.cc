@@ -90,9 +90,14 @@ void MemorySocket::scheduleDelivery() {
   });
 }
 
+void MemorySocket::finishConnect() {
+  holding_connect_ = false;
+  scheduleDelivery();
+}
+
 void MemorySocket::deliver() {
   delivery_scheduled_ = false;
-  if (!handler_) return;
+  if (!handler_ || holding_connect_) return;
   if (connect_pending_) {
     connect_pending_ = false;
     handler_->onSocketConnect();

@@ -34,7 +34,12 @@ class MemorySocket : public Socket {
   void resumeReading() override;
   void end() override;
   void destroy() override;
-  bool connecting() const override { return false; }
+  bool connecting() const override { return holding_connect_; }
+  // Test helpers: this end says it is still connecting (as a TCP socket before connect() or a
+  // TLS socket before its handshake) and delivers nothing, 'connect' included, until
+  // finishConnect(). Call holdConnect() before a session is made over it.
+  void holdConnect() { holding_connect_ = true; }
+  void finishConnect();
   std::string remoteAddress() const override { return "memory"; }
 
   // Test helpers: total bytes this end has received and sent.
@@ -59,6 +64,7 @@ class MemorySocket : public Socket {
   bool paused_ = false;
   bool delivery_scheduled_ = false;
   bool connect_pending_ = true;
+  bool holding_connect_ = false;
   size_t bytes_read_ = 0;
   size_t bytes_written_ = 0;
   std::vector<std::pair<uintptr_t, size_t>> writev_;

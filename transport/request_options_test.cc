@@ -137,10 +137,13 @@ TEST(RequestAuthorityTest, HostHeaderReplacesTheDefaultAuthority) {
 
 // The client's frames as a raw peer reads them.
 struct FrameTap : Socket::Handler {
-  FrameTap() {
+  // hold_connect: the client's socket still connects until client_socket->finishConnect().
+  explicit FrameTap(bool hold_connect = false) {
     auto [a, b] = MemorySocket::pair(&loop);
     peer = std::move(a);
     peer->setHandler(this);
+    client_socket = b.get();
+    if (hold_connect) client_socket->holdConnect();
     client = *ClientHttp2Session::create(&loop, std::move(b), "http", "localhost:80");
   }
   void onSocketConnect() override {}
@@ -169,6 +172,7 @@ struct FrameTap : Socket::Handler {
   }
   ManualLoop loop;
   std::unique_ptr<MemorySocket> peer;
+  MemorySocket* client_socket = nullptr;
   std::shared_ptr<ClientHttp2Session> client;
   std::string bytes;
 };
@@ -261,6 +265,27 @@ TEST(StreamPriorityTest, SendsAPriorityFrameAsNode20) {
   frames = FramesOf(tap.bytes, 1);
   ASSERT_EQ(CountType(frames, 2), 2);
   EXPECT_EQ(Hex(frames.back().payload), "80000000ff");
+}
+
+// Node: priority() on a pending stream (its session still connecting) waits for 'ready', when
+// the stream has its id: nothing is sent before the connection, then HEADERS and PRIORITY for
+// stream 1 (nghttp2 queues PRIORITY ahead of HEADERS; Node submits both in the same turn too).
+TEST(StreamPriorityTest, PriorityMadeWhilePendingIsSentForItsId) {
+  FrameTap tap(/*hold_connect=*/true);
+  auto req = *tap.client->request({});
+  ASSERT_TRUE(req->pending());
+  ASSERT_TRUE(req->priority({.weight = 10}).ok());
+  tap.loop.runUntilIdle();
+  EXPECT_TRUE(tap.bytes.empty());
+  tap.client_socket->finishConnect();
+  tap.loop.runUntilIdle();
+  auto frames = FramesOf(tap.bytes, 1);
+  ASSERT_EQ(frames.size(), 2u);
+  EXPECT_EQ(CountType(frames, 1), 1);  // HEADERS
+  ASSERT_EQ(CountType(frames, 2), 1);  // PRIORITY
+  for (const auto& f : frames) {
+    if (f.type == 2) EXPECT_EQ(Hex(f.payload), "0000000009");
+  }
 }
 
 TEST(StreamPriorityTest, SilentSelfParentAndErrorsSendNothing) {

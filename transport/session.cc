@@ -438,7 +438,7 @@ void Http2Session::close(std::function<void()> callback) {
 }
 
 void Http2Session::maybeDestroy() {
-  if (destroyed_ || !closed_ || !streams_.empty()) return;
+  if (destroyed_ || !closed_ || !streams_.empty() || !pending_requests_.empty()) return;
   if (ng_ && nghttp2_session_want_write(ng_) && socket_ && !connecting_) {
     scheduleFlush();  // let GOAWAY and the last frames out first; flush() calls us again
     return;
@@ -463,7 +463,15 @@ void Http2Session::destroy(absl::Status error, std::optional<uint32_t> code) {
   if (timer_) timer_->stop();
 
   // Streams go first (Node: each stream.destroy(error)); they report 'close' before we do, with
-  // the GOAWAY code we received if any, else ours.
+  // the GOAWAY code we received if any, else ours. Requests still waiting for the connection
+  // first, with ERR_HTTP2_STREAM_CANCEL (caused by `error`) and, as Node, INTERNAL_ERROR
+  // unless the session has a code.
+  auto pending = std::move(pending_requests_);
+  pending_requests_.clear();
+  for (auto& stream : pending) {
+    stream->detach(http2StreamCancelError(error),
+                   goaway_code_ ? goaway_code_ : (c ? c : constants::NGHTTP2_INTERNAL_ERROR));
+  }
   detachStreams(error, goaway_code_ ? goaway_code_ : c);
 
   if (ng_ && socket_ && !connecting_) {
@@ -638,7 +646,43 @@ void Http2Session::addStream(std::shared_ptr<Http2Stream> stream) {
   slot->startPerformanceTiming();
 }
 
-void Http2Session::removeStream(int32_t id) {
+bool Http2Session::requestsWaitForConnect() const {
+  return connecting_ && socket_ && socket_->connecting();
+}
+
+void Http2Session::addPendingRequest(std::shared_ptr<Http2Stream> stream) {
+  if (pending_requests_.empty()) {
+    std::weak_ptr<Http2Session> weak = weak_from_this();
+    connect_event_.once([weak] {
+      if (auto self = weak.lock()) self->requestOnConnect();
+    });
+  }
+  pending_requests_.push_back(std::move(stream));
+}
+
+void Http2Session::requestOnConnect() {
+  auto self = shared_from_this();
+  auto pending = std::move(pending_requests_);
+  pending_requests_.clear();
+  for (auto& stream : pending) {
+    if (stream->destroyed() || destroyed_) continue;  // destroy() detached them already
+    if (closed_) {
+      // Node: the session was closed while the request waited: it fails, nothing is sent.
+      stream->detach(nodeError(absl::StatusCode::kUnavailable, "ERR_HTTP2_GOAWAY_SESSION",
+                               "New streams cannot be created after receiving a GOAWAY"),
+                     constants::NGHTTP2_INTERNAL_ERROR);
+      continue;
+    }
+    stream->submitDeferred();
+  }
+}
+
+void Http2Session::removeStream(int32_t id, const Http2Stream* stream) {
+  if (id == 0 && stream != nullptr) {
+    auto it = std::find_if(pending_requests_.begin(), pending_requests_.end(),
+                           [stream](const auto& s) { return s.get() == stream; });
+    if (it != pending_requests_.end()) pending_requests_.erase(it);
+  }
   auto it = streams_.find(id);
   if (it != streams_.end()) {
     it->second->leaveSessionCount();
@@ -942,6 +986,9 @@ void Http2Session::onSocketConnect() {
   connecting_ = false;
   auto self = shared_from_this();
   connect_event_.emit();
+  // The pending requests' listener (addPendingRequest) went with removeAllListeners(): they
+  // still go.
+  if (!pending_requests_.empty() && !destroyed_) requestOnConnect();
   if (closed_ && !destroyed_) {
     // close() came before the connection: as Node's requestOnConnect, the requests made
     // meanwhile fail with ERR_HTTP2_GOAWAY_SESSION and their HEADERS never go out; then the
@@ -1600,11 +1647,15 @@ absl::StatusOr<std::shared_ptr<ClientHttp2Stream>> ClientHttp2Session::startRequ
     stream->session_ = nullptr;
     return submitted;
   }
-  addStream(stream);
-  std::shared_ptr<Http2Stream> ready = stream;
-  post([ready] {
-    if (!ready->destroyed()) ready->ready_event_.emit();
-  });
+  if (stream->pending()) {
+    addPendingRequest(stream);  // 'ready' when it is submitted, at 'connect'
+  } else {
+    addStream(stream);
+    std::shared_ptr<Http2Stream> ready = stream;
+    post([ready] {
+      if (!ready->destroyed()) ready->ready_event_.emit();
+    });
+  }
   updateTimer();
   if (signal) {
     std::weak_ptr<ClientHttp2Stream> weak = stream;

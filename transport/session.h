@@ -69,7 +69,7 @@ struct SessionOptions {
   uint32_t streamResetBurst = 1000;
   uint32_t streamResetRate = 33;
   uint32_t maxReservedRemoteStreams = 200;
-  uint64_t unknownProtocolTimeout = 10000;  // ms (TLS servers)
+  uint64_t unknownProtocolTimeout = 10000;  // ms (TLS servers; a client ignores it, as Node)
   // Servers (Node's `origins`): URLs whose origins an ORIGIN frame lists as soon as the session
   // starts (see ServerHttp2Session::origin(); its errors fail the session's creation).
   std::vector<std::string> origins;
@@ -234,6 +234,12 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   // Stream bookkeeping shared with the subclasses.
   Http2Stream* findStream(int32_t id) const;
   void addStream(std::shared_ptr<Http2Stream> stream);
+  // A client's request made while its socket connects waits, without an id, for 'connect'
+  // (Node's requestOnConnect): kept in pending_requests_, submitted in order by
+  // requestOnConnect(), a listener of the first such request's 'connect' as in Node.
+  bool requestsWaitForConnect() const;
+  void addPendingRequest(std::shared_ptr<Http2Stream> stream);
+  void requestOnConnect();
   nghttp2_session* nghttp2() const { return ng_; }
   absl::Status invalidSession() const;
   void scheduleFlush();
@@ -276,7 +282,8 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   int onSendData(nghttp2_frame* frame, const uint8_t* framehd, size_t length);
   void maybeDestroy();
   void finishClose(absl::Status error);
-  void removeStream(int32_t id);
+  // `stream`: a pending one (id 0) is looked for in pending_requests_.
+  void removeStream(int32_t id, const Http2Stream* stream = nullptr);
   void consume(int32_t stream_id, size_t bytes);
   // RST_STREAM: CANCEL at once, other codes after the frames already queued (as Node).
   void submitRstStream(int32_t stream_id, uint32_t code);
@@ -353,6 +360,7 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   const SharedBuffer* input_ = nullptr;
 
   std::unordered_map<int32_t, std::shared_ptr<Http2Stream>> streams_;
+  std::vector<std::shared_ptr<Http2Stream>> pending_requests_;  // see requestsWaitForConnect()
   // Sum over streams_ of bufferSize() + readableLength(), kept by the streams as their buffers
   // change, so that memoryInUse() (checked for every new stream) does not walk them all.
   size_t stream_bytes_ = 0;

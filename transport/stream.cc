@@ -40,6 +40,13 @@ std::string httpDate() {
 
 }  // namespace
 
+struct Http2Stream::DeferredRequest {
+  std::vector<std::string> names, values;
+  std::vector<uint8_t> flags;  // nghttp2_nv flags (NO_INDEX for sensitive fields)
+  bool end_stream = false;
+  std::vector<PriorityOptions> priorities;  // priority() calls while pending, in order
+};
+
 Http2Stream::Http2Stream(Http2Session* session, int32_t id)
     : session_(session), loop_(session->loop()), id_(id) {}
 
@@ -123,6 +130,10 @@ absl::Status Http2Stream::priority(const PriorityOptions& options) {
                                   options.parent));
   }
   updateTimer();
+  if (deferred_request_) {  // pending: sent once the request is (Node: once('ready'))
+    deferred_request_->priorities.push_back(options);
+    return absl::OkStatus();
+  }
   // Node: a stream cannot depend on itself; nothing is sent.
   if (options.parent == id_ || session_ == nullptr || session_->nghttp2() == nullptr) {
     return absl::OkStatus();
@@ -142,26 +153,39 @@ absl::Status Http2Stream::priority(const PriorityOptions& options) {
   return absl::OkStatus();
 }
 
-absl::Status Http2Stream::submitNv(const nghttp2_nv* nva, size_t n, bool end_stream,
-                                   bool wait_for_trailers) {
-  const bool server = session_->type() == Http2Session::Type::kServer;
+nghttp2_data_provider Http2Stream::dataProvider(Http2Stream* stream) {
   nghttp2_data_provider provider;
-  provider.source.ptr = this;
+  provider.source.ptr = stream;
   provider.read_callback = [](nghttp2_session* ng, int32_t id, uint8_t*, size_t length,
                               uint32_t* flags, nghttp2_data_source* src, void*) -> ssize_t {
     auto* stream = static_cast<Http2Stream*>(src->ptr);
-    // The provider outlives nothing: the session looks the stream up to be safe.
-    Http2Stream* live = stream->session_ ? stream->session_->findStream(id) : nullptr;
-    if (live != stream) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-    return stream->readForFraming(length, flags);
+    return stream->readForFramingIfLive(id, length, flags);
   };
+  return provider;
+}
+
+ssize_t Http2Stream::readForFramingIfLive(int32_t id, size_t length, uint32_t* flags) {
+  // The provider outlives nothing: the session looks the stream up to be safe.
+  Http2Stream* live = session_ ? session_->findStream(id) : nullptr;
+  if (live != this) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  return readForFraming(length, flags);
+}
+
+absl::Status Http2Stream::submitNv(const nghttp2_nv* nva, size_t n, bool end_stream,
+                                   bool wait_for_trailers) {
+  const bool server = session_->type() == Http2Session::Type::kServer;
+  nghttp2_data_provider provider = dataProvider(this);
   nghttp2_data_provider* p = end_stream ? nullptr : &provider;
   nghttp2_session* ng = session_->nghttp2();
+  const bool defer = !server && session_->requestsWaitForConnect();
   if (server) {
     int rv = nghttp2_submit_response(ng, id_, nva, n, p);
     if (rv != 0) {
       return nodeError(absl::StatusCode::kInternal, "ERR_HTTP2_ERROR", nghttp2_strerror(rv));
     }
+  } else if (defer) {
+    // Node's requestOnConnect: no id before the connection is up; submitted at 'connect'.
+    deferRequest(nva, n, end_stream);
   } else {
     // As Node: always a priority spec; nghttp2 sets the PRIORITY flag unless it is the default.
     nghttp2_priority_spec pri_spec;
@@ -182,16 +206,82 @@ absl::Status Http2Stream::submitNv(const nghttp2_nv* nva, size_t n, bool end_str
   if (end_stream) {
     writable_ending_ = true;
     writable_finished_ = true;
-    auto self = shared_from_this();
-    post([self] {
-      for (auto& cb : self->end_callbacks_) cb(absl::OkStatus());
-      self->end_callbacks_.clear();
-      self->finish_event_.emit();
-    });
+    // Node: a pending stream's writable side finishes once it is ready (_final waits).
+    if (!defer) finishWithHeaders();
   }
   updateTimer();
-  session_->scheduleFlush();
+  if (!defer) session_->scheduleFlush();
   return absl::OkStatus();
+}
+
+void Http2Stream::finishWithHeaders() {
+  auto self = shared_from_this();
+  post([self] {
+    for (auto& cb : self->end_callbacks_) cb(absl::OkStatus());
+    self->end_callbacks_.clear();
+    self->finish_event_.emit();
+  });
+}
+
+void Http2Stream::deferRequest(const nghttp2_nv* nva, size_t n, bool end_stream) {
+  auto d = std::make_unique<DeferredRequest>();
+  d->names.reserve(n);
+  d->values.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    d->names.emplace_back(reinterpret_cast<const char*>(nva[i].name), nva[i].namelen);
+    d->values.emplace_back(reinterpret_cast<const char*>(nva[i].value), nva[i].valuelen);
+    d->flags.push_back(nva[i].flags);
+  }
+  d->end_stream = end_stream;
+  deferred_request_ = std::move(d);
+}
+
+void Http2Stream::submitDeferred() {
+  std::unique_ptr<DeferredRequest> d = std::move(deferred_request_);
+  if (!d || destroyed_ || session_ == nullptr || session_->nghttp2() == nullptr) return;
+  auto self = shared_from_this();
+  Http2Session* session = session_;
+  std::vector<nghttp2_nv> nva(d->names.size());
+  for (size_t i = 0; i < nva.size(); ++i) {
+    // nghttp2 copies them (no NO_COPY flags).
+    nva[i].name = reinterpret_cast<uint8_t*>(d->names[i].data());
+    nva[i].namelen = d->names[i].size();
+    nva[i].value = reinterpret_cast<uint8_t*>(d->values[i].data());
+    nva[i].valuelen = d->values[i].size();
+    nva[i].flags = d->flags[i];
+  }
+  nghttp2_priority_spec pri_spec;
+  nghttp2_priority_spec_init(&pri_spec, priority_parent_, priority_weight_, priority_exclusive_);
+  nghttp2_data_provider provider = dataProvider(this);
+  int32_t id = nghttp2_submit_request(session->nghttp2(), &pri_spec, nva.data(), nva.size(),
+                                      d->end_stream ? nullptr : &provider, this);
+  if (id < 0) {
+    // Node's requestOnConnect: these two fail the stream, anything else the session.
+    if (id == NGHTTP2_ERR_STREAM_ID_NOT_AVAILABLE) {
+      destroy(nodeError(absl::StatusCode::kResourceExhausted, "ERR_HTTP2_OUT_OF_STREAMS",
+                        "No stream ID is available because maximum stream ID has been reached"));
+    } else if (id == NGHTTP2_ERR_INVALID_ARGUMENT) {
+      destroy(nodeError(absl::StatusCode::kInvalidArgument, "ERR_HTTP2_STREAM_SELF_DEPENDENCY",
+                        "A stream cannot depend on itself"));
+    } else {
+      session->destroy(nodeError(absl::StatusCode::kInternal, "ERR_HTTP2_ERROR",
+                                 nghttp2_strerror(id)));
+    }
+    return;
+  }
+  setId(id);
+  session->addStream(self);
+  if (d->end_stream) finishWithHeaders();
+  // What was called on the stream while it waited, in order (Node: once('ready', ...)).
+  for (const PriorityOptions& p : d->priorities) (void)priority(p);
+  if (closed_ && rst_code_) {
+    // close(code) while pending: the HEADERS (and what was written) go out, then RST_STREAM.
+    session->pending_rst_.push_back({id, *rst_code_});
+  }
+  post([self] {
+    if (!self->destroyed()) self->ready_event_.emit();
+  });
+  session->scheduleFlush();
 }
 
 bool Http2Stream::write(std::string data, WriteCallback cb) {
@@ -677,6 +767,13 @@ void Http2Stream::close(uint32_t code, std::function<void()> callback) {
   if (!writable_finished_ && (!was_ending || code != constants::NGHTTP2_NO_ERROR)) {
     no_end_stream_ = true;
   }
+  if (session_ != nullptr && deferred_request_) {
+    // Node's finishCloseStream on a pending stream: the readable side ends now (push(null));
+    // the RST_STREAM follows the HEADERS once the request is submitted (submitDeferred).
+    read_ended_ = true;
+    scheduleInbox();
+    return;
+  }
   if (session_ == nullptr || id_ == 0) return;
   auto submitRst = [self = shared_from_this(), code] {
     if (self->session_ == nullptr || self->destroyed_) return;
@@ -819,7 +916,8 @@ void Http2Stream::finishDestroy(absl::Status error) {
   }
   // Unread data is dropped (its connection-level credit was given when it arrived).
   Http2Session* session = session_;
-  if (session) session->removeStream(id_);  // which takes our bytes out of its total
+  deferred_request_.reset();  // a pending request that is never sent
+  if (session) session->removeStream(id_, this);  // which takes our bytes out of its total
   inbox_.clear();
   inbox_bytes_ = 0;
   // Queued writes will never be sent.

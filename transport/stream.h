@@ -88,6 +88,8 @@ class Http2Stream : public std::enable_shared_from_this<Http2Stream> {
   int32_t id() const { return id_; }
   // The session, or nullptr once the stream is destroyed.
   Http2Session* session() const { return session_; }
+  // True while the stream has no id: a request made while its session connects waits for the
+  // 'connect' to be submitted (Node's requestOnConnect); 'ready' comes with its id.
   bool pending() const { return id_ == 0; }
   bool aborted() const { return aborted_; }
   bool closed() const { return closed_; }
@@ -229,6 +231,10 @@ struct Nghttp2Callbacks;
   // collects them with takeFramed(); only runs of pieces under kCopyBelow bytes are copied, into
   // one buffer.
   ssize_t readForFraming(size_t length, uint32_t* data_flags);
+  // The stream's body source for nghttp2 (readForFramingIfLive).
+  static nghttp2_data_provider dataProvider(Http2Stream* stream);
+  // readForFraming() if the session still has this stream as `id` (else a callback failure).
+  ssize_t readForFramingIfLive(int32_t id, size_t length, uint32_t* data_flags);
   std::vector<SharedBuffer> takeFramed() { return std::move(framed_); }
   // The session is going away: drop everything without touching nghttp2.
   void detach(const absl::Status& error, uint32_t code);
@@ -266,6 +272,17 @@ struct Nghttp2Callbacks;
   absl::Status submitHeaders(const Headers& headers, bool end_stream, bool wait_for_trailers);
   // The part after validation: `nva` is submitted as is.
   absl::Status submitNv(const nghttp2_nv* nva, size_t n, bool end_stream, bool wait_for_trailers);
+  // A request made while the session connects: what submitNv would give nghttp2, kept (with
+  // the priority() calls made meanwhile) until submitDeferred() at the session's 'connect'.
+  struct DeferredRequest;
+  std::unique_ptr<DeferredRequest> deferred_request_;
+  void deferRequest(const nghttp2_nv* nva, size_t n, bool end_stream);
+  // Submits the deferred request; its id, then the priority() and close() calls made while it
+  // waited, in order, then 'ready' (Node: listeners of 'ready'). Errors as Node's
+  // requestOnConnect: the stream (or, for nghttp2's other errors, the session) is destroyed.
+  void submitDeferred();
+  // The 'finish' of a stream whose END_STREAM went with its HEADERS.
+  void finishWithHeaders();
   // A request's RFC 7540 priority (RequestOptions parent/weight/exclusive), set before submitNv.
   int32_t priority_parent_ = 0;
   int32_t priority_weight_ = NGHTTP2_DEFAULT_WEIGHT;

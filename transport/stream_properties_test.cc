@@ -12,10 +12,10 @@
 namespace h2rpc::transport {
 namespace {
 
-// pending() is true only before the stream has an id. Node 20 also says pending (id undefined)
-// for a request made while the session connects; here nghttp2 numbers the stream when request()
-// submits it and only its HEADERS wait for the connection (README.md's deviation row).
-// session() is the owner; 'ready' comes once, from the loop.
+// pending() is true only before the stream has an id: over a socket that is already connected
+// (a MemorySocket here), as in Node, request() submits the stream at once and it has its id;
+// while the socket connects it waits (pending_request_test). session() is the owner; 'ready'
+// comes once, from the loop.
 TEST(StreamPropertiesTest, ARequestHasItsIdAtOnceAndSessionIsItsOwner) {
   SessionPair p;
   ASSERT_TRUE(p.client->connecting());

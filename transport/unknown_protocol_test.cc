@@ -1,7 +1,8 @@
 // A TLS server's 'unknownProtocol' (Node's Http2SecureServer): a client that negotiates no
 // application protocol (no ALPN offered, no allowHTTP1) is reported to the listener with what it
 // offered and destroyed after unknownProtocolTimeout; without a listener it gets Node's plain-text
-// 403 first. Loopback TCP and TLS with the test certificates.
+// 403 first. Loopback TCP and TLS with the test certificates. A client ignores the option, as
+// Node's (sans-I/O).
 #include <memory>
 #include <string>
 #include <string_view>
@@ -9,6 +10,8 @@
 
 #include "gtest/gtest.h"
 #include "transport/server.h"
+#include "transport/session.h"
+#include "transport/testing/session_pair.h"
 #include "transport/testing/run_until.h"
 #include "transport/tls.h"
 #include "transport/tls_socket.h"
@@ -93,6 +96,37 @@ TEST(UnknownProtocolTest, WithoutAListenerNodes403ThenClose) {
       << handler.received;
   client->setHandler(nullptr);
   server->close();
+}
+
+}  // namespace
+}  // namespace h2rpc::transport
+
+namespace h2rpc::transport {
+namespace {
+
+// Node 20's http2.connect() neither checks nor reads options.unknownProtocolTimeout (only a
+// server's connectionListener arms that timer, lib/internal/http2/core.js): a client session
+// whose socket negotiated no h2 (a MemorySocket has no ALPN at all) outlives the timeout and
+// still serves requests.
+TEST(UnknownProtocolTest, AClientIgnoresTheOptionAsNode) {
+  SessionOptions client_options;
+  client_options.unknownProtocolTimeout = 1;
+  SessionPair p({}, client_options);
+  p.on_stream = [](std::shared_ptr<ServerHttp2Stream> s, const Headers&) {
+    (void)s->respond({{":status", "200"}}, {.endStream = true});
+  };
+  p.run();
+  ASSERT_NE(p.client->alpnProtocol(), "h2");
+  p.loop.advance(1000);
+  p.run();
+  EXPECT_FALSE(p.client->closed());
+  EXPECT_FALSE(p.client->destroyed());
+  auto req = p.client->request({{":path", "/"}});
+  ASSERT_TRUE(req.ok());
+  std::string status;
+  (*req)->onResponse([&](const Headers& h, uint8_t) { status = h.get(":status").value_or(""); });
+  p.run();
+  EXPECT_EQ(status, "200");
 }
 
 }  // namespace

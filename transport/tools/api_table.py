@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
 """Checks transport/README.md's "Node name -> C++ name" tables against the spec and the code.
 
-  api_table.py check README ELEMENTS ROOT   every spec element has exactly one row; every test a
-                                            row names exists under ROOT; states are known
+  api_table.py check README ELEMENTS ROOT   every spec element has exactly one row, every row at
+                                            most one element; every test a row names exists
+                                            under ROOT; states are known
   api_table.py gencc README OUT.cc          writes C++ that compiles only if every C++ name the
                                             tables' C++ column quotes exists (//transport:api_table_check)
 
 A table row is `| Node | C++ | state | test |`:
-- Node starts with the names of the spec elements it renders, each in backticks, separated by
-  ", " (names as transport/testdata/node_http2_api_elements.txt lists them); a row that starts
-  otherwise (a sub-case, or "—" for what Node does not have) renders no element.
+- Node starts with the name of the one spec element it renders, in backticks (as
+  transport/testdata/node_http2_api_elements.txt lists it): one row per element, so each has its
+  own C++ name, state and test; a row that starts otherwise (a sub-case, or "—" for what Node
+  does not have) renders no element. A row starting with two elements ("`a`, `b`") is an error.
 - C++: every backticked span that is a C++ (qualified) identifier, or starts with one followed by
   "(", "{" or "<", names a symbol: `A::b` a member of class A (or of namespace constants/transport),
   `Name` (upper case) a type or function of h2rpc::transport, `name(…)` in the module section a
@@ -166,6 +168,10 @@ def check(rows, elements, tests, targets):
   errors, owner = [], {}
   known = set(elements)
   for row in rows:
+    named = [name for name in row.elements() if name in known]
+    if len(named) > 1:
+      errors.append('%s: renders %d spec elements (%s): one row per element' % (
+          row.label(), len(named), ', '.join('`%s`' % n for n in named)))
     for name in row.elements():
       if name not in known:
         continue  # a row about a sub-case; its own first span is not a spec element
