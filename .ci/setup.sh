@@ -18,6 +18,7 @@ PACKAGES=(
   golang-go golang-google-grpc-dev golang-goprotobuf-dev
   clang-14 libfuzzer-14-dev
   nginx-light
+  chromium
 )
 # More packages to require, e.g. to try the error paths: H2RPC_EXTRA_PACKAGES=no-such-pkg make setup
 read -r -a extra <<<"${H2RPC_EXTRA_PACKAGES:-}"

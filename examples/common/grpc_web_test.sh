@@ -1,7 +1,7 @@
 #!/bin/bash
 # gRPC-Web against an example server, with a real client: `buf curl --protocol grpcweb` (connect-go's
 # gRPC-Web client) over plain HTTP/1.1 (http://), h2c (--http2-prior-knowledge) or TLS (https://,
-# HTTP/2 by ALPN). The server runs with --allow_http1; the schema is a descriptor set (.binpb):
+# HTTP/2 by ALPN). The server serves HTTP/1.1 by default (--allow_http1); the schema is a descriptor set (.binpb):
 # reflection is a bidi call, which HTTP/1.1 cannot carry.
 #   grpc_web_test.sh [--mode=tcp|tls] SERVER PACKAGE_JSON SCHEMA \
 #       PATH JSON_REQUEST 'expected output' [PATH JSON 'expected' ...]
@@ -16,8 +16,8 @@ certs=tests/testdata/tls
 find_buf "$package_json"
 
 case $mode in
-  tcp) "$server" --port=0 --allow_http1 --cors_allowed_origins=http://page.test >"$log" 2>&1 & ;;
-  tls) "$server" --port=0 --allow_http1 --cors_allowed_origins=http://page.test --tls_cert=$certs/server.pem --tls_key=$certs/server.key \
+  tcp) "$server" --port=0 --cors_allowed_origins=http://page.test >"$log" 2>&1 & ;;
+  tls) "$server" --port=0 --cors_allowed_origins=http://page.test --tls_cert=$certs/server.pem --tls_key=$certs/server.key \
          >"$log" 2>&1 & ;;
   *) echo "unknown mode $mode"; exit 2 ;;
 esac
