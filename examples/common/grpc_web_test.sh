@@ -61,6 +61,12 @@ if [ "$mode" = tcp ]; then
   echo "$out"
   expect_in "HTTP/1.1 505" "$out"
   expect_in "grpc-message: gRPC requires HTTP/2" "$out"
+  # What is no call (a browser's GET of a page) is the http_fallback's: 404 without --web_root.
+  echo "--- a page without --web_root"
+  out=$(timeout 30 curl -sS -i --http1.1 "http://127.0.0.1:$port/" 2>&1 || true)
+  echo "$out"
+  expect_in "HTTP/1.1 404" "$out"
+  expect_in "no page here" "$out"
 fi
 # CORS: a browser's preflight from the allowed page, and from another one.
 case $mode in

@@ -2,7 +2,7 @@
 // over HTTP (GET/HEAD) on the RPC port, as rpc::ServerOptions::http_fallback, so that a web app's
 // page and its gRPC-Web/Connect calls share one origin (no CORS needed). A demo's file server:
 // the whole file is read per request (no caching, no ranges); paths with "..", hidden files and
-// anything but regular files are 404.
+// anything but regular files are 404; without a directory ("") every page is.
 //
 // Threading: the loop's thread (the server calls it there). Lifetime: the returned listener
 // keeps its own copy of the directory name.
@@ -58,6 +58,9 @@ inline transport::RequestEvents::RequestListener ServeWebRoot(std::string root) 
     if (req->method() != "GET" && req->method() != "HEAD") {
       (void)res->setHeader("allow", "GET, HEAD");
       return fail(405, "GET or HEAD only (calls are POSTs with a gRPC-Web or Connect type)\n");
+    }
+    if (root.empty()) {
+      return fail(404, "no page here: this port answers gRPC, gRPC-Web and Connect calls\n");
     }
     const std::string file = WebRootFile(root, req->url());
     std::ifstream in(file, std::ios::binary);

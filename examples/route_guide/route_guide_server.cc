@@ -134,9 +134,7 @@ int main(int argc, char** argv) {
   options.cors.allowed_origins = absl::GetFlag(FLAGS_cors_allowed_origins);
   // gRPC, gRPC-Web and Connect are all served (options.protocols' default); what is no call
   // (a page) gets the web root's files, or 404.
-  if (!absl::GetFlag(FLAGS_web_root).empty()) {
-    options.http_fallback = h2rpc::examples::ServeWebRoot(absl::GetFlag(FLAGS_web_root));
-  }
+  options.http_fallback = h2rpc::examples::ServeWebRoot(absl::GetFlag(FLAGS_web_root));
   h2rpc::rpc::Server server(&loop, options);
   server.RegisterService(&service);
   // Health checking (grpc.health.v1: Kubernetes probes, load balancers) and server reflection
