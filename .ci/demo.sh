@@ -81,6 +81,15 @@ echo "demo: gRPC helloworld — //examples/helloworld:greeter_server on port $gr
 start_server "$logdir/greeter.log" //examples/helloworld:greeter_server -- --port="$grpc_port"
 run_client //examples/helloworld:greeter_client -- --target="127.0.0.1:$grpc_port" --name=h2rpc \
   || fail "greeter_client (unary SayHello)"
+# A browser-style call on the same port: the Connect protocol's JSON unary, over HTTP/1.1, the
+# way a web page's fetch (or connect-web) makes it (examples/README.md, "Web apps").
+connect_call=(curl -sS --http1.1 -H 'content-type: application/json' -d '{"name": "browser"}'
+              "http://127.0.0.1:$grpc_port/helloworld.Greeter/SayHello")
+echo "demo: the same SayHello as a web page makes it (Connect, JSON, HTTP/1.1):"
+echo "demo: \$ ${connect_call[*]}"
+connect_out=$("${connect_call[@]}" 2>&1) || fail "curl of a Connect JSON unary: $connect_out"
+echo "    $connect_out"
+grep -qF '"message":"Hello browser"' <<<"$connect_out" || fail "Connect JSON SayHello: $connect_out"
 echo
 
 sock=$logdir/greeter.sock

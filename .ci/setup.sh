@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 # Build: compiler, Bazel, libraries. Tests: the real peers (nghttp2-client, curl, python3-h2,
 # python3-grpcio, gRPC C++, Node.js). Bench: taskset (util-linux), valgrind, grpc-go (Go, its
 # gRPC and protoc-gen-go: bench/grpcgo). Fuzzing (make fuzz): clang 14 and its libFuzzer runtime.
+# Browser suite (examples/web): chromium, run headless by the vendored playwright-core.
 PACKAGES=(
   g++ make bazel-bootstrap python3 ca-certificates
   libnghttp2-dev libssl-dev openssl libuv1-dev zlib1g-dev libabsl-dev libhttp-parser-dev
@@ -18,6 +19,7 @@ PACKAGES=(
   golang-go golang-google-grpc-dev golang-goprotobuf-dev
   clang-14 libfuzzer-14-dev
   nginx-light
+  chromium
 )
 # More packages to require, e.g. to try the error paths: H2RPC_EXTRA_PACKAGES=no-such-pkg make setup
 read -r -a extra <<<"${H2RPC_EXTRA_PACKAGES:-}"

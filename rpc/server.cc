@@ -395,15 +395,31 @@ void Server::OnStream(std::shared_ptr<transport::ServerHttp2Stream> stream,
 
 void Server::ServeHttp1Request(std::shared_ptr<transport::Http2ServerRequest> req,
                                std::shared_ptr<transport::Http2ServerResponse> res) {
-  (void)res;  // the call answers on the exchange itself, as on an HTTP/2 stream
+  // A call answers on the exchange itself, as on an HTTP/2 stream; `res` is http_fallback's.
   // The request line as HTTP/2's pseudo-headers, so one validation serves both.
   Headers headers{{":method", req->method()}, {":path", req->url()}};
   for (const transport::HeaderField& field : req->headers()) headers.add(field.name, field.value);
-  StartCall(nullptr, req->exchange(), headers);
+  std::shared_ptr<transport::CompatStream> exchange = req->exchange();
+  const Http1Request http1{std::move(req), std::move(res)};
+  StartCall(nullptr, std::move(exchange), headers, &http1);
+}
+
+void Server::Fallback(std::shared_ptr<transport::ServerHttp2Stream> stream,
+                      const Http1Request* http1, const Headers& headers) {
+  if (!fallback_events_) {
+    fallback_events_ = transport::RequestEvents::create();
+    fallback_events_->onRequest(options_.http_fallback);
+  }
+  if (stream) {
+    fallback_events_->handleStream(std::move(stream), headers);
+  } else if (http1 != nullptr) {
+    fallback_events_->handleRequest(http1->req, http1->res);
+  }
 }
 
 void Server::StartCall(std::shared_ptr<transport::ServerHttp2Stream> stream,
-                       std::shared_ptr<transport::CompatStream> exchange, const Headers& headers) {
+                       std::shared_ptr<transport::CompatStream> exchange, const Headers& headers,
+                       const Http1Request* http1) {
   const EarlyReply to{stream.get(), exchange.get()};
   // One pass over the fields for everything the server reads (a get() per name was a pass
   // each): views of the first field of each name; a name that came more than once is read
@@ -444,18 +460,28 @@ void Server::StartCall(std::shared_ptr<transport::ServerHttp2Stream> stream,
     return;
   }
   const std::string method(value(kMethod).value_or(""));
+  // http_fallback takes what is no call (see ServerOptions), if the request came with a way to
+  // answer it (a stream, or an HTTP/1.1 request's `res`).
+  const bool fallback = options_.http_fallback && (stream || http1 != nullptr);
   if (method == "GET" && options_.protocols.connect) {
     // Connect's GET carries its message in the query; without one it is not Connect's.
     const absl::string_view target = value(kPath).value_or("");
     if (const size_t q = target.find('?'); q != absl::string_view::npos) {
-      StartConnectGet(std::move(stream), std::move(exchange), headers, target.substr(0, q),
-                      target.substr(q + 1));
-      return;
+      const absl::string_view path = target.substr(0, q);
+      if (!fallback || generic_ || methods_.count(std::string(path))) {
+        StartConnectGet(std::move(stream), std::move(exchange), headers, path,
+                        target.substr(q + 1));
+        return;
+      }
     }
   }
   if (method != "POST") {
     if (method == "OPTIONS" && options_.cors.enabled()) {
       RespondPreflight(to, options_.cors, headers);
+      return;
+    }
+    if (fallback) {
+      Fallback(std::move(stream), http1, headers);
       return;
     }
     const std::optional<RequestContentType> connect =
@@ -476,6 +502,10 @@ void Server::StartCall(std::shared_ptr<transport::ServerHttp2Stream> stream,
   const absl::string_view content_type = value(kContentType).value_or("");
   // The protocol (gRPC, gRPC-Web, gRPC-Web-text) is the content-type's, matched exactly.
   std::optional<RequestContentType> type = ParseRequestContentType(content_type);
+  if (!type && fallback) {
+    Fallback(std::move(stream), http1, headers);
+    return;
+  }
   if (!type) {
     RespondTrailersOnly(
         to,

@@ -174,6 +174,13 @@ struct ServerOptions {
   // 403; gRPC-Web responses to an allowed origin carry access-control-allow-origin and
   // access-control-expose-headers. Plain gRPC responses never do (no browser speaks it).
   CorsOptions cors;
+  // What answers the requests that are no call, as node:http2's compat 'request' listener
+  // (transport/compat/compat_server.h), over HTTP/2 and, with allow_http1, HTTP/1.1: so one port
+  // serves a web app's page beside its calls. No call is: a method other than POST (but an
+  // OPTIONS preflight while cors is on, and a Connect GET of a served method), or a POST whose
+  // content-type is no protocol's (rpc/wire_protocol.h). Unset, they are answered as a gRPC
+  // server does: 405, or 415 for the content-type.
+  transport::RequestEvents::RequestListener http_fallback;
 };
 
 // The per-connection timeouts `options` asks for (the max_connection_* fields), for
@@ -258,9 +265,17 @@ class Server {
                 const transport::Headers& headers);
   // OnStream's work for either exchange: `stream` (HTTP/2) or `exchange` (HTTP/1.1, whose
   // `headers` then carry :method and :path too), exactly one set.
+  // An HTTP/1.1 request as RequestEvents gave it, for http_fallback.
+  struct Http1Request {
+    std::shared_ptr<transport::Http2ServerRequest> req;
+    std::shared_ptr<transport::Http2ServerResponse> res;
+  };
   void StartCall(std::shared_ptr<transport::ServerHttp2Stream> stream,
                  std::shared_ptr<transport::CompatStream> exchange,
-                 const transport::Headers& headers);
+                 const transport::Headers& headers, const Http1Request* http1 = nullptr);
+  // Hands a request that is no call to options_.http_fallback: `stream` (HTTP/2) or `http1`.
+  void Fallback(std::shared_ptr<transport::ServerHttp2Stream> stream, const Http1Request* http1,
+                const transport::Headers& headers);
 
   // The same for a Connect request (rpc/connect_protocol.h), from the point its handler is
   // known; `extra` the CORS fields (or null).
@@ -290,6 +305,8 @@ class Server {
   // allow_http1: the HTTP/1.1 connections' requests, and the server of those connections.
   std::shared_ptr<transport::RequestEvents> http1_events_;
   std::shared_ptr<transport::Http1Server> http1_;
+  // http_fallback's (req, res) maker for HTTP/2 streams; null without one.
+  std::shared_ptr<transport::RequestEvents> fallback_events_;
   std::optional<transport::TlsOptions> listen_tls_;  // set by ListenTls, then read-only
   ServerSnapshot SnapshotOnLoop() const;
   // Shutdown()'s two-phase GOAWAY (ServerOptions::goaway_ping_timeout).

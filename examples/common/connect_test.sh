@@ -2,7 +2,7 @@
 # The Connect protocol against an example server, with real clients: `buf curl --protocol connect`
 # (connect-go's client; unary and server streaming, binary proto) over plain HTTP/1.1 (http://),
 # h2c (--http2-prior-knowledge) or TLS (https://, HTTP/2 by ALPN), and plain curl with JSON for
-# a unary call, for a Connect error and for a GET the method refuses. The server runs with --allow_http1; buf's schema is a
+# a unary call, for a Connect error and for a GET the method refuses. The server serves HTTP/1.1 by default (--allow_http1); buf's schema is a
 # descriptor set (.binpb).
 #   connect_test.sh [--mode=tcp|tls] SERVER PACKAGE_JSON SCHEMA \
 #       PATH JSON_REQUEST 'expected output' [PATH JSON 'expected' ...]
@@ -19,8 +19,8 @@ certs=tests/testdata/tls
 find_buf "$package_json"
 
 case $mode in
-  tcp) "$server" --port=0 --allow_http1 >"$log" 2>&1 & ;;
-  tls) "$server" --port=0 --allow_http1 --tls_cert=$certs/server.pem --tls_key=$certs/server.key \
+  tcp) "$server" --port=0 >"$log" 2>&1 & ;;
+  tls) "$server" --port=0 --tls_cert=$certs/server.pem --tls_key=$certs/server.key \
          >"$log" 2>&1 & ;;
   *) echo "unknown mode $mode"; exit 2 ;;
 esac

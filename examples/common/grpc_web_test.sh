@@ -1,7 +1,7 @@
 #!/bin/bash
 # gRPC-Web against an example server, with a real client: `buf curl --protocol grpcweb` (connect-go's
 # gRPC-Web client) over plain HTTP/1.1 (http://), h2c (--http2-prior-knowledge) or TLS (https://,
-# HTTP/2 by ALPN). The server runs with --allow_http1; the schema is a descriptor set (.binpb):
+# HTTP/2 by ALPN). The server serves HTTP/1.1 by default (--allow_http1); the schema is a descriptor set (.binpb):
 # reflection is a bidi call, which HTTP/1.1 cannot carry.
 #   grpc_web_test.sh [--mode=tcp|tls] SERVER PACKAGE_JSON SCHEMA \
 #       PATH JSON_REQUEST 'expected output' [PATH JSON 'expected' ...]
@@ -16,8 +16,8 @@ certs=tests/testdata/tls
 find_buf "$package_json"
 
 case $mode in
-  tcp) "$server" --port=0 --allow_http1 --cors_allowed_origins=http://page.test >"$log" 2>&1 & ;;
-  tls) "$server" --port=0 --allow_http1 --cors_allowed_origins=http://page.test --tls_cert=$certs/server.pem --tls_key=$certs/server.key \
+  tcp) "$server" --port=0 --cors_allowed_origins=http://page.test >"$log" 2>&1 & ;;
+  tls) "$server" --port=0 --cors_allowed_origins=http://page.test --tls_cert=$certs/server.pem --tls_key=$certs/server.key \
          >"$log" 2>&1 & ;;
   *) echo "unknown mode $mode"; exit 2 ;;
 esac
@@ -61,6 +61,12 @@ if [ "$mode" = tcp ]; then
   echo "$out"
   expect_in "HTTP/1.1 505" "$out"
   expect_in "grpc-message: gRPC requires HTTP/2" "$out"
+  # What is no call (a browser's GET of a page) is the http_fallback's: 404 without --web_root.
+  echo "--- a page without --web_root"
+  out=$(timeout 30 curl -sS -i --http1.1 "http://127.0.0.1:$port/" 2>&1 || true)
+  echo "$out"
+  expect_in "HTTP/1.1 404" "$out"
+  expect_in "no page here" "$out"
 fi
 # CORS: a browser's preflight from the allowed page, and from another one.
 case $mode in

@@ -7,6 +7,8 @@
 // Credentials (rpc/README.md, "Credentials"): --tls_client_ca=ca.pem asks clients for a
 // certificate signed by that CA (mTLS) and greets them by their verified identity;
 // --bearer_token=T refuses calls without "authorization: Bearer T" (UNAUTHENTICATED).
+// One port, every client: gRPC (HTTP/2), gRPC-Web and Connect (HTTP/2 and HTTP/1.1) on the same
+// handlers; --web_root=DIR serves a web app's files there too (examples/README.md).
 #include <cstdio>
 #include <string>
 #include <utility>
@@ -16,6 +18,7 @@
 #include "absl/flags/parse.h"
 #include "examples/common/listen_flags.h"
 #include "examples/common/shutdown_signal.h"
+#include "examples/common/web_root.h"
 #include "examples/helloworld/helloworld.h2rpc.h"
 #include "rpc/health/health_service.h"
 #include "rpc/reflection/reflection_service.h"
@@ -30,8 +33,12 @@ ABSL_FLAG(std::string, tls_cert, "", "PEM certificate file: serve TLS (ALPN h2) 
 ABSL_FLAG(std::string, tls_key, "", "PEM private key file for --tls_cert");
 ABSL_FLAG(std::string, tls_client_ca, "",
           "PEM CA file: require client certificates signed by it (mTLS; needs --tls_cert)");
-ABSL_FLAG(bool, allow_http1, false,
-          "also serve HTTP/1.1 on the port (gRPC-Web clients without HTTP/2)");
+ABSL_FLAG(bool, allow_http1, true,
+          "also serve HTTP/1.1 on the port (browsers over cleartext, curl; gRPC-Web and Connect "
+          "only: gRPC needs HTTP/2); --noallow_http1: HTTP/2 only");
+ABSL_FLAG(std::string, web_root, "",
+          "serve this directory's files (GET /, /app.js, ...) on the port beside the calls: a web "
+          "app's page and its gRPC-Web/Connect calls on one origin");
 ABSL_FLAG(std::vector<std::string>, cors_allowed_origins, {},
           "origins whose web pages may call (CORS for gRPC-Web), e.g. https://app.example; * for any");
 ABSL_FLAG(std::string, bearer_token, "",
@@ -72,6 +79,9 @@ int main(int argc, char** argv) {
   h2rpc::rpc::ServerOptions options;
   options.allow_http1 = absl::GetFlag(FLAGS_allow_http1);
   options.cors.allowed_origins = absl::GetFlag(FLAGS_cors_allowed_origins);
+  // gRPC, gRPC-Web and Connect are all served (options.protocols' default); what is no call
+  // (a page) gets the web root's files, or 404.
+  options.http_fallback = h2rpc::examples::ServeWebRoot(absl::GetFlag(FLAGS_web_root));
   h2rpc::rpc::Server server(&loop, options);
   server.RegisterService(&greeter);
   // Health checking (grpc.health.v1: Kubernetes probes, load balancers) and server reflection
