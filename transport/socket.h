@@ -73,7 +73,8 @@ class Socket {
     std::string data;
     absl::Status st = readRegion(region, &data);
     write(std::move(data));
-    region.file->report(st.ok() ? region.length : 0, std::move(st));
+    const size_t sent = st.ok() ? region.length : 0;  // before st is moved
+    region.file->report(sent, std::move(st));
   }
 
   // Stop / restart delivering onSocketData (the peer is then held back by TCP flow control).

@@ -539,7 +539,8 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
     std::string data;
     absl::Status st = readRegion(it.file, &data);
     corked.push_front({SharedBuffer(std::move(data))});
-    it.file.file->report(st.ok() ? it.sent + it.file.length : it.sent, std::move(st));
+    const size_t sent = st.ok() ? it.sent + it.file.length : it.sent;  // before st is moved
+    it.file.file->report(sent, std::move(st));
   }
 
   // sendfile cannot wait for the socket to become writable, and libuv owns the socket's poll
