@@ -109,6 +109,8 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
   // A gate write (gate()) is in flight: the corked items wait for its completion.
   bool gated = false;
   bool send_file = true;  // setSendFile()
+  size_t sent_file_bytes = 0;  // sentFileBytes()
+  size_t gates = 0;            // sendFileWaits()
   bool uncork_scheduled = false;
   std::string host;
   uint16_t port = 0;
@@ -502,6 +504,7 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
       ssize_t n = ::sendfile(sock, it.file.file->fd(), &off, it.file.length);
       if (n > 0) {
         advance(it, static_cast<size_t>(n));
+        sent_file_bytes += static_cast<size_t>(n);
         continue;
       }
       if (n < 0 && errno == EINTR) continue;
@@ -569,6 +572,7 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
     req->gate = true;
     req->buffers.push_back(SharedBuffer(std::string(1, byte)));
     gated = true;
+    ++gates;
     uv_buf_t buf = uv_buf_init(const_cast<char*>(req->buffers[0].data()), 1);
     submit(req, &buf, 1);
   }
@@ -808,6 +812,10 @@ void UvSocket::sendFile(FileRegion region) {
 }
 
 void UvSocket::setSendFile(bool on) { state_->send_file = on; }
+
+size_t UvSocket::sentFileBytes() const { return state_->sent_file_bytes; }
+
+size_t UvSocket::sendFileWaits() const { return state_->gates; }
 
 size_t UvSocket::writeQueueSize() const { return state_->queued; }
 

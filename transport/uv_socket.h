@@ -64,6 +64,10 @@ class UvSocket : public Socket {
   void sendFile(FileRegion region) override;
   // Off: canSendFile() is false and sendFile() copies (for comparisons; on by default).
   void setSendFile(bool on);
+  // Bytes sendfile(2) sent, and how many times a region waited for the socket to be writable
+  // (behind a write in flight, or after EAGAIN): what tests and benchmarks look at.
+  size_t sentFileBytes() const;
+  size_t sendFileWaits() const;
   void pauseReading() override;
   void resumeReading() override;
   void end() override;
