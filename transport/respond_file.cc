@@ -137,7 +137,7 @@ class FileSender : public std::enable_shared_from_this<FileSender> {
   // Reads and writes chunks until write() reports backpressure ('drain' calls again) or the
   // range is sent (then end()).
   void pump() {
-    if (file_) return pumpRegions();
+    if (zero_copy_) return pumpRegions();
     ServerHttp2Stream& s = *stream_;
     while (!s.destroyed() && fd_ >= 0) {
       size_t want = kChunk;
@@ -188,7 +188,10 @@ class FileSender : public std::enable_shared_from_this<FileSender> {
     if (!owns_fd_) fd = ::fcntl(fd_, F_DUPFD_CLOEXEC, 0);
     if (fd < 0) return;
     file_ = std::make_shared<OpenFile>(fd);
-    if (owns_fd_) fd_ = -1;  // file_ owns it now
+    zero_copy_ = true;
+    // file_ owns respondWithFile's descriptor now; respondWithFD's is the application's, and
+    // the duplicate is read instead.
+    fd_ = -1;
     std::weak_ptr<FileSender> weak = shared_from_this();
     EventLoop* loop = stream_->loop();
     file_->setReport([weak, loop](size_t sent, absl::Status error) {
@@ -283,6 +286,7 @@ class FileSender : public std::enable_shared_from_this<FileSender> {
   int64_t remaining_ = -1;
   // Zero-copy: the file the regions read, the bytes written as regions and those the socket
   // reported sent.
+  bool zero_copy_ = false;
   std::shared_ptr<OpenFile> file_;
   size_t written_ = 0;
   size_t confirmed_ = 0;

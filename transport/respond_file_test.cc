@@ -585,7 +585,9 @@ TEST(RespondWithFileZeroCopyTest, AShortReadInTheSocketIsNeverEndedCleanly) {
   ZeroCopyPair p;
   int hooked = 0;
   p.server_socket->setBeforeSendFile([&](const FileRegion&) {
-    if (hooked++ == 0) ASSERT_EQ(::truncate(path.c_str(), 5000), 0);
+    if (hooked++ == 0) {
+      ASSERT_EQ(::truncate(path.c_str(), 5000), 0);
+    }
   });
   p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers&) {
     ASSERT_TRUE(s->respondWithFile(path).ok());
