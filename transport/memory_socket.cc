@@ -51,6 +51,17 @@ void MemorySocket::writev(std::vector<SharedBuffer> buffers) {
   Socket::writev(std::move(buffers));
 }
 
+void MemorySocket::sendFile(FileRegion region) {
+  if (!can_send_file_ || shared_->write_closed[side_]) {
+    Socket::sendFile(std::move(region));
+    return;
+  }
+  if (before_send_file_) before_send_file_(region);
+  ++send_file_calls_;
+  send_file_bytes_ += region.length;
+  Socket::sendFile(std::move(region));  // the same bytes, read from the file
+}
+
 size_t MemorySocket::writeQueueSize() const { return shared_->inbox[1 - side_].size(); }
 
 void MemorySocket::pauseReading() { paused_ = true; }

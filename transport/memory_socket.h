@@ -8,6 +8,7 @@
 #define H2RPC_TRANSPORT_MEMORY_SOCKET_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -30,6 +31,10 @@ class MemorySocket : public Socket {
   // tests can check that a payload reached the socket without being copied.
   void writev(std::vector<SharedBuffer> buffers) override;
   size_t writeQueueSize() const override;
+  // As a kernel socket would with sendfile(2), when a test turns it on (setCanSendFile): the
+  // region's bytes are read from the file and delivered in order with the writes around them.
+  bool canSendFile() const override { return can_send_file_; }
+  void sendFile(FileRegion region) override;
   void pauseReading() override;
   void resumeReading() override;
   void end() override;
@@ -45,6 +50,15 @@ class MemorySocket : public Socket {
   // Test helpers: total bytes this end has received and sent.
   size_t bytesRead() const { return bytes_read_; }
   size_t bytesWritten() const { return bytes_written_; }
+  // Test helpers for zero-copy files: say canSendFile(); how many of bytesWritten() came
+  // through sendFile(), in how many calls.
+  void setCanSendFile(bool can) { can_send_file_ = can; }
+  // Runs before each sendFile() reads its region (a test may truncate the file there).
+  void setBeforeSendFile(std::function<void(const FileRegion&)> hook) {
+    before_send_file_ = std::move(hook);
+  }
+  size_t sendFileBytes() const { return send_file_bytes_; }
+  size_t sendFileCalls() const { return send_file_calls_; }
   // (address, size) of every buffer given to writev(), in order. Addresses only identify the
   // buffers: the bytes may be gone.
   const std::vector<std::pair<uintptr_t, size_t>>& writevBuffers() const { return writev_; }
@@ -67,6 +81,10 @@ class MemorySocket : public Socket {
   bool holding_connect_ = false;
   size_t bytes_read_ = 0;
   size_t bytes_written_ = 0;
+  bool can_send_file_ = false;
+  size_t send_file_bytes_ = 0;
+  size_t send_file_calls_ = 0;
+  std::function<void(const FileRegion&)> before_send_file_;
   std::vector<std::pair<uintptr_t, size_t>> writev_;
   std::vector<std::pair<uintptr_t, size_t>> delivered_;
 };

@@ -1,16 +1,29 @@
 // ServerHttp2Stream::respondWithFile() / respondWithFD(): a response whose body is read from a
 // file as the stream drains.
 //
-// Reading: bounded pread() chunks (kChunk) on the loop thread, one chunk per 'drain'. The core is
-// sans-I/O (EventLoop has no thread pool: ManualLoop tests drive everything by hand), and a 64
-// KiB read from the page cache costs microseconds; a cold disk can block the loop for a disk
-// seek per chunk (libuv's fs thread pool would avoid that, at the price of a second thread and
-// a loop-specific path). Memory: the stream's high-water mark (16 KiB) is below one chunk, so
-// write() reports backpressure after each chunk and the next is read only on 'drain', which
-// comes when nghttp2 has framed the previous one, i.e. when the peer's window allowed it.
-// The chunk goes to the socket without a copy (write(SharedBuffer) frames with
-// NGHTTP2_DATA_FLAG_NO_COPY); sendfile() is not used: Socket::writev takes memory buffers, and
-// TLS must encrypt in user space anyway.
+// Zero-copy (a socket that canSendFile(): plain TCP or a Unix socket, uv_socket.h): the body
+// goes to the stream as file regions (Http2Stream::writeFile), 64 KiB per 'drain'; nghttp2
+// frames them (flow control, frame size) with NGHTTP2_DATA_FLAG_NO_COPY, and the session hands
+// the socket each frame's 9-byte header, then the region, which the socket sends with
+// sendfile(2): file pages go from the page cache to the socket, never through user space. The
+// file is checked (fstat) before each region, so a file that shrank is caught before a frame
+// commits to bytes it no longer has; one that shrinks (or fails to read) after that makes the
+// socket send zeros in the frame's place and report the error: the stream is then reset
+// (RST_STREAM INTERNAL_ERROR, as a read error is today), and END_STREAM is held back until
+// the socket has reported every region sent, so a response is never ended cleanly on bytes the
+// file did not give. The cost: the END_STREAM goes on its own empty DATA frame, a loop turn
+// after the last region.
+//
+// Otherwise (TLS, which must encrypt in user space; pipes): bounded pread() chunks (kChunk) on
+// the loop thread, one chunk per 'drain'. The core is sans-I/O (EventLoop has no thread pool:
+// ManualLoop tests drive everything by hand), and a 64 KiB read from the page cache costs
+// microseconds; a cold disk can block the loop for a disk seek per chunk (libuv's fs thread
+// pool would avoid that, at the price of a second thread and a loop-specific path); sendfile
+// blocks the same way on a cold page. Memory: the stream's high-water mark (16 KiB) is below one
+// chunk, so write() reports backpressure after each chunk and the next is read only on
+// 'drain', which comes when nghttp2 has framed the previous one, i.e. when the peer's window
+// allowed it. The chunk goes to the socket without a further copy (write(SharedBuffer) frames
+// with NGHTTP2_DATA_FLAG_NO_COPY).
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -25,6 +38,7 @@
 #include "transport/buffer.h"
 #include "transport/constants.h"
 #include "transport/errors.h"
+#include "transport/file_region.h"
 #include "transport/stream.h"
 
 namespace h2rpc::transport {
@@ -110,8 +124,12 @@ class FileSender : public std::enable_shared_from_this<FileSender> {
       return;
     }
     auto self = shared_from_this();
+    if (regular_ && s.canSendFile()) startZeroCopy();
     s.onDrain([self] { self->pump(); });
-    s.onClose([self] { self->closeFd(); });
+    s.onClose([self] {
+      self->closeFd();
+      self->file_.reset();  // regions still queued in the socket keep the file open
+    });
     pump();
   }
 
@@ -119,6 +137,7 @@ class FileSender : public std::enable_shared_from_this<FileSender> {
   // Reads and writes chunks until write() reports backpressure ('drain' calls again) or the
   // range is sent (then end()).
   void pump() {
+    if (zero_copy_) return pumpRegions();
     ServerHttp2Stream& s = *stream_;
     while (!s.destroyed() && fd_ >= 0) {
       size_t want = kChunk;
@@ -161,6 +180,85 @@ class FileSender : public std::enable_shared_from_this<FileSender> {
     }
   }
 
+  // The file becomes an OpenFile shared with the socket's queued regions (they may outlive the
+  // stream): respondWithFile's own descriptor, or a duplicate of respondWithFD's (the
+  // application may close its own once the stream is closed). No duplicate: the copying path.
+  void startZeroCopy() {
+    int fd = fd_;
+    if (!owns_fd_) fd = ::fcntl(fd_, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) return;
+    file_ = std::make_shared<OpenFile>(fd);
+    zero_copy_ = true;
+    // file_ owns respondWithFile's descriptor now; respondWithFD's is the application's, and
+    // the duplicate is read instead.
+    fd_ = -1;
+    std::weak_ptr<FileSender> weak = shared_from_this();
+    EventLoop* loop = stream_->loop();
+    file_->setReport([weak, loop](size_t sent, absl::Status error) {
+      // Never inside the socket's call: from the loop.
+      loop->post([weak, sent, error = std::move(error)]() mutable {
+        if (auto self = weak.lock()) self->onRegionSent(sent, std::move(error));
+      });
+    });
+  }
+
+  // Writes file regions until write() reports backpressure ('drain' calls again) or the range
+  // is written; ends the stream once the socket has sent all of it (see the top).
+  void pumpRegions() {
+    ServerHttp2Stream& s = *stream_;
+    while (!s.destroyed() && file_ && remaining_ > 0) {
+      const size_t n = static_cast<size_t>(std::min<int64_t>(remaining_, kChunk));
+      struct stat st;
+      if (::fstat(file_->fd(), &st) != 0) return failMidFile(fsError(errno, "fstat", ""));
+      if (st.st_size < offset_ + static_cast<int64_t>(n)) {
+        return failMidFile(nodeError(absl::StatusCode::kDataLoss, "ERR_HTTP2_SEND_FILE",
+                                     "The file ended before the announced length"));
+      }
+      FileRegion region{file_, offset_, n};
+      offset_ += static_cast<int64_t>(n);
+      remaining_ -= static_cast<int64_t>(n);
+      written_ += n;
+      s.writing_file_ = true;
+      const bool more = s.writeFile(std::move(region));
+      s.writing_file_ = false;
+      if (!more) return;  // wait for 'drain'
+    }
+    maybeEndZeroCopy();
+  }
+
+  void onRegionSent(size_t sent, absl::Status error) {
+    if (error.code() == absl::StatusCode::kDataLoss) {
+      return failMidFile(
+          nodeError(error.code(), "ERR_HTTP2_SEND_FILE", std::string(error.message())));
+    }
+    if (!error.ok()) {  // readRegion's "EIO: Input/output error, read"
+      const std::string message(error.message());
+      const size_t colon = message.find(": ");
+      if (colon == std::string::npos) return failMidFile(std::move(error));
+      return failMidFile(
+          nodeError(error.code(), message.substr(0, colon), message.substr(colon + 2)));
+    }
+    confirmed_ += sent;
+    maybeEndZeroCopy();
+  }
+
+  void maybeEndZeroCopy() {
+    ServerHttp2Stream& s = *stream_;
+    if (ended_ || remaining_ != 0 || confirmed_ < written_ || s.destroyed()) return;
+    ended_ = true;
+    file_.reset();
+    s.writing_file_ = true;
+    s.end();
+    s.writing_file_ = false;
+  }
+
+  void failMidFile(absl::Status error) {
+    file_.reset();
+    ended_ = true;
+    ServerHttp2Stream& s = *stream_;
+    if (!s.destroyed()) s.destroy(std::move(error));  // RST_STREAM INTERNAL_ERROR, as Node
+  }
+
   void fail(absl::Status error) {
     closeFd();
     ServerHttp2Stream& s = *stream_;
@@ -186,6 +284,13 @@ class FileSender : public std::enable_shared_from_this<FileSender> {
   RespondWithFileOptions options_;
   int64_t offset_ = 0;
   int64_t remaining_ = -1;
+  // Zero-copy: the file the regions read, the bytes written as regions and those the socket
+  // reported sent.
+  bool zero_copy_ = false;
+  std::shared_ptr<OpenFile> file_;
+  size_t written_ = 0;
+  size_t confirmed_ = 0;
+  bool ended_ = false;
 };
 
 absl::Status ServerHttp2Stream::respondWithFile(std::string path, const Headers& headers,

@@ -89,6 +89,7 @@ TEST(RespondWithFileTest, LargeFileArrivesByteExactThroughASmallWindow) {
   ASSERT_EQ(r.body.size(), contents.size());
   EXPECT_TRUE(r.body == contents);
   EXPECT_EQ(req->rstCode(), 0u);
+  EXPECT_EQ(p.server_socket->sendFileCalls(), 0u);  // MemorySocket says it cannot: copies
 }
 
 TEST(RespondWithFileTest, APausedReaderHoldsTheServerAtOneChunk) {
@@ -374,6 +375,230 @@ TEST(RespondWithFileTest, HeadRequestGetsTheHeadersOnly) {
   EXPECT_EQ(r.response.get("content-length"), "1234");
   EXPECT_EQ(r.body, "");
   EXPECT_THAT(r.events, ElementsAre("response 200", "end", "close"));
+}
+
+
+// --- Zero-copy: on a socket that can send files (a MemorySocket standing in for sendfile(2),
+// counting what comes through sendFile() and what through write()), the body goes as file
+// regions, never through memory. ---
+
+struct ZeroCopyPair : Pair {
+  ZeroCopyPair() { server_socket->setCanSendFile(true); }
+  size_t memoryBytes() const {
+    return server_socket->bytesWritten() - server_socket->sendFileBytes();
+  }
+};
+
+std::shared_ptr<ClientHttp2Stream> get(ZeroCopyPair& p, std::string path = "/") {
+  return get(static_cast<Pair&>(p), std::move(path));
+}
+
+TEST(RespondWithFileZeroCopyTest, TheBodyGoesThroughSendFileOnly) {
+  std::string contents;
+  const std::string path = makeFile("zc-large.bin", (1 << 20) + 12345, &contents);
+  ZeroCopyPair p;
+  p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers&) {
+    ASSERT_TRUE(s->respondWithFile(path, {{"content-type", "application/octet-stream"}}).ok());
+  };
+  auto req = get(p);
+  Recorder r(*req);
+  p.run();
+  EXPECT_THAT(r.events, ElementsAre("response 200", "end", "close"));
+  EXPECT_EQ(r.response.get("content-length"), std::to_string(contents.size()));
+  ASSERT_EQ(r.body.size(), contents.size());
+  EXPECT_TRUE(r.body == contents);
+  EXPECT_EQ(req->rstCode(), 0u);
+  // Every body byte came through sendFile(), one region per DATA frame (16 KiB at most: the
+  // client's SETTINGS_MAX_FRAME_SIZE); what went through memory is HTTP/2's own bytes (frame
+  // headers, HEADERS, SETTINGS, WINDOW_UPDATE acks): under 1 % of the body.
+  EXPECT_EQ(p.server_socket->sendFileBytes(), contents.size());
+  EXPECT_GE(p.server_socket->sendFileCalls(), contents.size() / 16384);
+  EXPECT_LT(p.memoryBytes(), contents.size() / 100);
+}
+
+TEST(RespondWithFileZeroCopyTest, TwoFilesInterleaveOnOneSession) {
+  std::string a, b;
+  const std::string path_a = makeFile("zc-a.bin", 300000, &a);
+  const std::string path_b = makeFile("zc-b.bin", 300001, &b);
+  ZeroCopyPair p;
+  p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers& h) {
+    ASSERT_TRUE(s->respondWithFile(h.get(":path") == "/a" ? path_a : path_b).ok());
+  };
+  auto ra = get(p, "/a");
+  auto rb = get(p, "/b");
+  std::string body_a, body_b, order;
+  ra->onData([&](std::string_view d) {
+    body_a += d;
+    order += 'a';
+  });
+  rb->onData([&](std::string_view d) {
+    body_b += d;
+    order += 'b';
+  });
+  p.run();
+  EXPECT_TRUE(body_a == a);
+  EXPECT_TRUE(body_b == b);
+  // Interleaved: b's data began before a's ended (the frames of both share the connection).
+  EXPECT_LT(order.find('b'), order.rfind('a'));
+  EXPECT_EQ(p.server_socket->sendFileBytes(), a.size() + b.size());
+}
+
+TEST(RespondWithFileZeroCopyTest, OffsetAndLengthAndTrailers) {
+  std::string contents;
+  const std::string path = makeFile("zc-range.bin", 200000, &contents);
+  ZeroCopyPair p;
+  p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers&) {
+    s->onWantTrailers([s] { EXPECT_TRUE(s->sendTrailers({{"x-sum", "ok"}}).ok()); });
+    ASSERT_TRUE(
+        s->respondWithFile(path, {}, {.offset = 1001, .length = 100000, .waitForTrailers = true})
+            .ok());
+  };
+  auto req = get(p);
+  Recorder r(*req);
+  p.run();
+  EXPECT_EQ(r.response.get("content-length"), "100000");
+  EXPECT_TRUE(r.body == contents.substr(1001, 100000));
+  EXPECT_EQ(r.trailers.get("x-sum"), "ok");
+  EXPECT_THAT(r.events, ElementsAre("response 200", "trailers", "end", "close"));
+  EXPECT_EQ(p.server_socket->sendFileBytes(), 100000u);
+}
+
+TEST(RespondWithFileZeroCopyTest, RespondWithFDSendsADuplicateAndLeavesTheDescriptorAlone) {
+  std::string contents;
+  const std::string path = makeFile("zc-fd.bin", 70000, &contents);
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  ZeroCopyPair p;
+  const int before = openFds();
+  p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers&) {
+    ASSERT_TRUE(s->respondWithFD(fd, {}, {.offset = 5}).ok());
+  };
+  auto req = get(p);
+  Recorder r(*req);
+  p.run();
+  EXPECT_TRUE(r.body == contents.substr(5));
+  EXPECT_EQ(p.server_socket->sendFileBytes(), contents.size() - 5);
+  EXPECT_EQ(::lseek(fd, 0, SEEK_CUR), 0);
+  EXPECT_EQ(::fcntl(fd, F_GETFD), 0);  // still open
+  EXPECT_EQ(openFds(), before);        // and the duplicate is closed
+  ::close(fd);
+}
+
+TEST(RespondWithFileZeroCopyTest, APipeIsStillCopied) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const std::string data(30000, 'p');
+  ASSERT_EQ(::write(fds[1], data.data(), data.size()), static_cast<ssize_t>(data.size()));
+  ::close(fds[1]);
+  ZeroCopyPair p;
+  p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers&) {
+    ASSERT_TRUE(s->respondWithFD(fds[0]).ok());
+  };
+  auto req = get(p);
+  Recorder r(*req);
+  p.run();
+  EXPECT_EQ(r.body, data);
+  EXPECT_THAT(r.events, ElementsAre("response 200", "end", "close"));
+  EXPECT_EQ(p.server_socket->sendFileCalls(), 0u);  // sendfile(2) needs a file it can map
+  ::close(fds[0]);
+}
+
+TEST(RespondWithFileZeroCopyTest, AClientResetMidFileClosesTheFileOnceTheSocketIsDone) {
+  std::string contents;
+  const std::string path = makeFile("zc-reset.bin", 2 << 20, &contents);
+  ZeroCopyPair p;
+  p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers&) {
+    ASSERT_TRUE(s->respondWithFile(path).ok());
+  };
+  const int before = openFds();
+  auto req = get(p);
+  std::string body;
+  req->onData([&](std::string_view d) {
+    body += d;
+    if (body.size() >= 50000) req->close(NGHTTP2_CANCEL);
+  });
+  p.run();
+  ASSERT_EQ(p.streams.size(), 1u);
+  EXPECT_TRUE(p.streams[0]->destroyed());
+  EXPECT_EQ(p.streams[0]->rstCode(), uint32_t{NGHTTP2_CANCEL});
+  EXPECT_LT(body.size(), contents.size());
+  EXPECT_TRUE(body == contents.substr(0, body.size()));
+  EXPECT_EQ(openFds(), before);
+  // The session's framing is intact: the next file on it arrives whole.
+  std::string second;
+  const std::string path2 = makeFile("zc-after-reset.bin", 100000, &second);
+  p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers&) {
+    ASSERT_TRUE(s->respondWithFile(path2).ok());
+  };
+  auto req2 = get(p);
+  Recorder r2(*req2);
+  p.run();
+  EXPECT_TRUE(r2.body == second);
+  EXPECT_THAT(r2.events, ElementsAre("response 200", "end", "close"));
+}
+
+TEST(RespondWithFileZeroCopyTest, AFileThatShrinksMidResponseResetsTheStreamNotTheSession) {
+  std::string contents;
+  const std::string path = makeFile("zc-shrink.bin", 2 << 20, &contents);
+  ZeroCopyPair p;
+  absl::Status stream_error;
+  p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers&) {
+    s->onError([&](const absl::Status& e) { stream_error = e; });
+    ASSERT_TRUE(s->respondWithFile(path).ok());
+  };
+  auto req = get(p);
+  Recorder r(*req);
+  bool truncated = false;
+  req->onData([&](std::string_view) {
+    if (!truncated && r.body.size() >= 100000) {
+      truncated = true;
+      ASSERT_EQ(::truncate(path.c_str(), 120000), 0);
+    }
+  });
+  p.run();
+  ASSERT_TRUE(truncated);
+  EXPECT_EQ(nodeErrorCode(stream_error), "ERR_HTTP2_SEND_FILE");
+  EXPECT_EQ(req->rstCode(), uint32_t{NGHTTP2_INTERNAL_ERROR});
+  EXPECT_THAT(r.events, ::testing::Not(::testing::Contains("end")));
+  EXPECT_LT(r.body.size(), contents.size());
+  EXPECT_TRUE(r.body.substr(0, 100000) == contents.substr(0, 100000));
+  // Frames already committed were completed (with zeros past the new end), so the connection
+  // is still in step: the next request on it is answered.
+  std::string next;
+  const std::string path2 = makeFile("zc-after-shrink.bin", 50000, &next);
+  p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers&) {
+    ASSERT_TRUE(s->respondWithFile(path2).ok());
+  };
+  auto req2 = get(p);
+  Recorder r2(*req2);
+  p.run();
+  EXPECT_TRUE(r2.body == next);
+  EXPECT_THAT(r2.events, ElementsAre("response 200", "end", "close"));
+}
+
+TEST(RespondWithFileZeroCopyTest, AShortReadInTheSocketIsNeverEndedCleanly) {
+  // The file shrinks after its only region was framed (with what would be END_STREAM on a
+  // copied body): the socket sends zeros for the missing half; the stream must end in
+  // RST_STREAM, not in END_STREAM on a body the file did not give.
+  std::string contents;
+  const std::string path = makeFile("zc-short.bin", 10000, &contents);
+  ZeroCopyPair p;
+  int hooked = 0;
+  p.server_socket->setBeforeSendFile([&](const FileRegion&) {
+    if (hooked++ == 0) {
+      ASSERT_EQ(::truncate(path.c_str(), 5000), 0);
+    }
+  });
+  p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers&) {
+    ASSERT_TRUE(s->respondWithFile(path).ok());
+  };
+  auto req = get(p);
+  Recorder r(*req);
+  p.run();
+  EXPECT_EQ(hooked, 1);
+  EXPECT_EQ(req->rstCode(), uint32_t{NGHTTP2_INTERNAL_ERROR});
+  EXPECT_THAT(r.events, ::testing::Not(::testing::Contains("end")));
+  EXPECT_TRUE(r.body.substr(0, 5000) == contents.substr(0, 5000));
 }
 
 }  // namespace

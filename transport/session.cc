@@ -906,15 +906,22 @@ bool Http2Session::writeOut() {
     SharedBuffer bytes(std::move(out_bytes_));
     std::vector<SharedBuffer> buffers;
     buffers.reserve(out_segments_.size());
-    for (OutSegment& seg : out_segments_) {
-      buffers.push_back(seg.payload.empty() ? bytes.slice(seg.offset, seg.length)
-                                            : std::move(seg.payload));
-    }
+    std::vector<OutSegment> segments = std::move(out_segments_);
     out_segments_.clear();
     out_bytes_ = std::string();
     perf_.bytes_written += out_pending_;
     out_pending_ = 0;
-    socket_->writev(std::move(buffers));
+    for (OutSegment& seg : segments) {
+      if (seg.file.file) {  // the memory before it, then the region: the socket keeps the order
+        if (!buffers.empty()) socket_->writev(std::move(buffers));
+        buffers.clear();
+        socket_->sendFile(std::move(seg.file));
+        continue;
+      }
+      buffers.push_back(seg.payload.empty() ? bytes.slice(seg.offset, seg.length)
+                                            : std::move(seg.payload));
+    }
+    if (!buffers.empty()) socket_->writev(std::move(buffers));
     wrote = true;
   };
   while (socket_->writeQueueSize() + out_pending_ < kSocketHighWater) {
@@ -943,7 +950,7 @@ bool Http2Session::writeOut() {
 void Http2Session::appendOutput(const char* data, size_t length) {
   // Consecutive bytes of nghttp2's extend the last segment.
   if (!out_segments_.empty() && out_segments_.back().payload.empty() &&
-      out_segments_.back().offset + out_segments_.back().length == out_bytes_.size()) {
+      !out_segments_.back().file.file && out_segments_.back().offset + out_segments_.back().length == out_bytes_.size()) {
     out_segments_.back().length += length;
   } else {
     out_segments_.push_back({SharedBuffer(), out_bytes_.size(), length});
@@ -955,9 +962,9 @@ void Http2Session::appendOutput(const char* data, size_t length) {
 int Http2Session::onSendData(nghttp2_frame* frame, const uint8_t* framehd, size_t length) {
   Http2Stream* stream = findStream(frame->hd.stream_id);
   if (stream == nullptr) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-  std::vector<SharedBuffer> payload = stream->takeFramed();
+  std::vector<Http2Stream::FramedPiece> payload = stream->takeFramed();
   size_t total = 0;
-  for (const SharedBuffer& b : payload) total += b.size();
+  for (const Http2Stream::FramedPiece& piece : payload) total += piece.size();
   // What readForFraming took is what nghttp2 framed; anything else would corrupt the stream.
   if (total != length) return NGHTTP2_ERR_CALLBACK_FAILURE;
   appendOutput(reinterpret_cast<const char*>(framehd), 9);
@@ -966,9 +973,9 @@ int Http2Session::onSendData(nghttp2_frame* frame, const uint8_t* framehd, size_
     const char pad_length = static_cast<char>(padlen - 1);
     appendOutput(&pad_length, 1);
   }
-  for (SharedBuffer& b : payload) {
-    out_pending_ += b.size();
-    out_segments_.push_back({std::move(b), 0, 0});
+  for (Http2Stream::FramedPiece& piece : payload) {
+    out_pending_ += piece.size();
+    out_segments_.push_back({std::move(piece.data), 0, 0, std::move(piece.file)});
   }
   if (padlen > 1) {
     static constexpr char kZeros[256] = {};

@@ -346,12 +346,16 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   nghttp2_session* ng_ = nullptr;
   size_t nghttp2_memory_ = 0;  // bytes nghttp2 holds (CountedAllocator)
   // The batch writeOut() is building: a segment is either a range of out_bytes_ (nghttp2's own
-  // bytes, copied) or a DATA payload (referenced, not copied). out_pending_: bytes in it.
+  // bytes, copied), a DATA payload (referenced, not copied) or a file region of a DATA payload
+  // (respondWithFile: the socket sends it from the file). out_pending_: bytes in it.
   struct OutSegment {
     SharedBuffer payload;
     size_t offset = 0;
     size_t length = 0;
+    FileRegion file{};
   };
+  // Whether the socket sends file regions itself (Socket::canSendFile).
+  bool canSendFile() const { return socket_ != nullptr && socket_->canSendFile(); }
   std::vector<OutSegment> out_segments_;
   std::string out_bytes_;
   size_t out_pending_ = 0;

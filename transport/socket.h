@@ -16,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "transport/buffer.h"
+#include "transport/file_region.h"
 
 namespace h2rpc::transport {
 
@@ -58,6 +59,23 @@ class Socket {
     write(std::move(data));
   }
   virtual size_t writeQueueSize() const = 0;
+
+  // Zero-copy files: whether sendFile() hands file bytes to the kernel without copying them
+  // through user space (UvSocket over TCP or a Unix socket: sendfile(2)). A TLS socket must
+  // encrypt in user space, so it says no and the session reads files into memory instead.
+  virtual bool canSendFile() const { return false; }
+  // Queues region.length bytes of the file, after everything queued before and before
+  // everything queued after; they count in writeQueueSize() until sent. Once the region is
+  // handed to the kernel, region.file->report() says so; bytes the file cannot give (a read
+  // error, the file shrank) are sent as zeros, since the framing around them is committed, and
+  // the report carries the error. The default reads the region into memory and write()s it.
+  virtual void sendFile(FileRegion region) {
+    std::string data;
+    absl::Status st = readRegion(region, &data);
+    write(std::move(data));
+    const size_t sent = st.ok() ? region.length : 0;  // before st is moved
+    region.file->report(sent, std::move(st));
+  }
 
   // Stop / restart delivering onSocketData (the peer is then held back by TCP flow control).
   virtual void pauseReading() = 0;

@@ -289,6 +289,13 @@ bool Http2Stream::write(std::string data, WriteCallback cb) {
 }
 
 bool Http2Stream::write(SharedBuffer data, WriteCallback cb) {
+  return enqueue({std::move(data), 0, std::move(cb)});
+}
+
+bool Http2Stream::canSendFile() const { return session_ != nullptr && session_->canSendFile(); }
+
+bool Http2Stream::enqueue(Chunk chunk) {
+  WriteCallback& cb = chunk.cb;
   if (destroyed_ || writable_ending_ || (file_response_ && !writing_file_)) {
     absl::Status err = destroyed_ ? streamDestroyed() : writeAfterEnd();
     auto self = shared_from_this();
@@ -309,9 +316,10 @@ bool Http2Stream::write(SharedBuffer data, WriteCallback cb) {
     }
   }
   updateTimer();
-  buffer_size_ += data.size();
-  countBuffered(data.size(), 0);
-  outq_.push_back({std::move(data), 0, std::move(cb)});
+  const size_t size = chunk.size();
+  buffer_size_ += size;
+  countBuffered(size, 0);
+  outq_.push_back(std::move(chunk));
   resumeDataIfDeferred();
   if (counted_in_ != nullptr) {
     auto self = shared_from_this();
@@ -397,22 +405,27 @@ ssize_t Http2Stream::readForFraming(size_t length, uint32_t* data_flags) {
   std::string small;
   auto flushSmall = [&] {
     if (small.empty()) return;
-    framed_.push_back(SharedBuffer(std::move(small)));
+    framed_.push_back({SharedBuffer(std::move(small))});
     small = std::string();
   };
   while (copied < length && !outq_.empty()) {
     Chunk& chunk = outq_.front();
-    const size_t n = std::min(length - copied, chunk.data.size() - chunk.offset);
-    if (n > 0 && n < kCopyBelow) {
+    const size_t n = std::min(length - copied, chunk.size() - chunk.offset);
+    if (n > 0 && chunk.file.file) {
+      flushSmall();
+      framed_.push_back({SharedBuffer(),
+                         {chunk.file.file, chunk.file.offset + static_cast<int64_t>(chunk.offset),
+                          n}});
+    } else if (n > 0 && n < kCopyBelow) {
       if (small.empty()) small.reserve(std::min(length - copied, buffer_size_));
       small.append(chunk.data.data() + chunk.offset, n);
     } else if (n > 0) {
       flushSmall();
-      framed_.push_back(chunk.data.slice(chunk.offset, n));
+      framed_.push_back({chunk.data.slice(chunk.offset, n)});
     }
     copied += n;
     chunk.offset += n;
-    if (chunk.offset == chunk.data.size()) {
+    if (chunk.offset == chunk.size()) {
       if (chunk.cb) done.push_back(std::move(chunk.cb));
       outq_.pop_front();
     }

@@ -29,6 +29,7 @@
 #include "absl/status/status.h"
 #include "transport/abort.h"
 #include "transport/buffer.h"
+#include "transport/file_region.h"
 #include "transport/event.h"
 #include "transport/event_loop.h"
 #include "transport/fifo.h"
@@ -230,12 +231,19 @@ struct Nghttp2Callbacks;
   // framed_ as slices of the written buffers until nghttp2 sends the frame and the session
   // collects them with takeFramed(); only runs of pieces under kCopyBelow bytes are copied, into
   // one buffer.
+  // File regions (writeFile) are taken as sub-regions: the socket sends them from the file.
   ssize_t readForFraming(size_t length, uint32_t* data_flags);
   // The stream's body source for nghttp2 (readForFramingIfLive).
   static nghttp2_data_provider dataProvider(Http2Stream* stream);
   // readForFraming() if the session still has this stream as `id` (else a callback failure).
   ssize_t readForFramingIfLive(int32_t id, size_t length, uint32_t* data_flags);
-  std::vector<SharedBuffer> takeFramed() { return std::move(framed_); }
+  // A piece of a DATA frame's payload: bytes in memory, or (file.file set) a file region.
+  struct FramedPiece {
+    SharedBuffer data;
+    FileRegion file{};
+    size_t size() const { return file.file ? file.length : data.size(); }
+  };
+  std::vector<FramedPiece> takeFramed() { return std::move(framed_); }
   // The session is going away: drop everything without touching nghttp2.
   void detach(const absl::Status& error, uint32_t code);
   // While the stream is in the session's table, its buffered bytes (bufferSize() +
@@ -304,15 +312,25 @@ struct Nghttp2Callbacks;
   EventLoop* loop_;
   int32_t id_ = 0;
 
-  // Writable side.
+  // Writable side. A chunk is bytes in memory, or (file.file set) a region of a file that the
+  // socket sends itself (writeFile).
   struct Chunk {
     SharedBuffer data;
     size_t offset = 0;
     WriteCallback cb;
+    FileRegion file{};
+    size_t size() const { return file.file ? file.length : data.size(); }
   };
   Fifo<Chunk> outq_;
+  // write() for any chunk.
+  bool enqueue(Chunk chunk);
+  // respondWithFile() on a socket that can send files (canSendFile()): a region written as
+  // write() writes bytes (same backpressure, same memory accounting as the bytes it stands
+  // for), framed by nghttp2 and sent by the socket with sendfile(2).
+  bool writeFile(FileRegion region) { return enqueue({SharedBuffer(), 0, nullptr, std::move(region)}); }
+  bool canSendFile() const;
   // The payload of the DATA frame nghttp2 is about to send (see readForFraming).
-  std::vector<SharedBuffer> framed_;
+  std::vector<FramedPiece> framed_;
   // Pieces of a DATA frame smaller than this are copied together (see readForFraming).
   static constexpr size_t kCopyBelow = 512;
   size_t buffer_size_ = 0;

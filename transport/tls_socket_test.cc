@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <algorithm>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <utility>
@@ -289,6 +290,51 @@ TEST(TlsSocketTest, WrongCaFailsVerificationOnBothSides) {
   p.run();
   EXPECT_EQ(p.client_rec.closes, 1);
   EXPECT_EQ(p.server_rec.closes, 1);
+}
+
+TEST(TlsSocketTest, RespondWithFileOverTlsIsReadAndEncryptedNotSentFromTheFile) {
+  // The TCP socket under TLS could send files (a MemorySocket told so), but TLS must encrypt in
+  // user space: the session sees a socket that cannot, and reads the file into memory.
+  ManualLoop loop;
+  auto [a, b] = MemorySocket::pair(&loop);
+  MemorySocket* lower = a.get();
+  lower->setCanSendFile(true);
+  auto server_tls = TlsSocket::create(&loop, std::move(a), ServerContext(), /*isServer=*/true);
+  auto client_tls = TlsSocket::create(&loop, std::move(b), ClientContext(), /*isServer=*/false,
+                                      "localhost");
+  ASSERT_TRUE(server_tls.ok()) << server_tls.status();
+  ASSERT_TRUE(client_tls.ok()) << client_tls.status();
+  EXPECT_FALSE((*server_tls)->canSendFile());
+  auto server = ServerHttp2Session::create(&loop, std::move(*server_tls));
+  auto client = ClientHttp2Session::create(&loop, std::move(*client_tls), "https", "localhost:443");
+  ASSERT_TRUE(server.ok()) << server.status();
+  ASSERT_TRUE(client.ok()) << client.status();
+  const std::string contents = Payload(200000, 5);
+  const std::string path = ::testing::TempDir() + "/tls-file.bin";
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << contents;
+  }
+  std::vector<std::shared_ptr<ServerHttp2Stream>> streams;
+  (*server)->onStream([&](std::shared_ptr<ServerHttp2Stream> s, const Headers&, uint8_t) {
+    streams.push_back(s);
+    ASSERT_TRUE(s->respondWithFile(path).ok());
+  });
+  auto req = (*client)->request({{":path", "/"}});
+  ASSERT_TRUE(req.ok()) << req.status();
+  std::string body;
+  bool ended = false;
+  (*req)->onData([&](std::string_view d) { body.append(d.data(), d.size()); });
+  (*req)->onEnd([&] { ended = true; });
+  loop.runUntilIdle(kRunLimit);
+  EXPECT_TRUE(ended);
+  ASSERT_EQ(body.size(), contents.size());
+  EXPECT_TRUE(body == contents);
+  EXPECT_EQ(lower->sendFileCalls(), 0u);
+  EXPECT_GT(lower->bytesWritten(), contents.size());  // all of it encrypted, through write()
+  (*client)->destroy();
+  (*server)->destroy();
+  loop.runUntilIdle(kRunLimit);
 }
 
 TEST(TlsSocketTest, WrongCaMakesTheClientSessionEmitError) {

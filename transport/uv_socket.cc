@@ -1,10 +1,15 @@
 #include "transport/uv_socket.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <deque>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -19,6 +24,24 @@ absl::Status uvError(const char* syscall, int err, const std::string& where) {
   std::string msg = absl::StrCat(syscall, " ", uv_err_name(err));
   if (!where.empty()) absl::StrAppend(&msg, " ", where);
   return absl::UnavailableError(msg);
+}
+
+// sendfile(2) errors that are the socket's (the connection failed), not the file's.
+bool socketErrno(int err) {
+  switch (err) {
+    case EPIPE:
+    case ECONNRESET:
+    case ENOTCONN:
+    case ETIMEDOUT:
+    case EHOSTUNREACH:
+    case ENETUNREACH:
+    case ENETDOWN:
+    case ECONNABORTED:
+    case ESHUTDOWN:
+      return true;
+    default:
+      return false;
+  }
 }
 
 }  // namespace
@@ -73,8 +96,21 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
   bool detached = false;  // the UvSocket is gone: the loop holds the close in progress
   int handles_closing = 0;
   size_t queued = 0;  // bytes corked or handed to libuv and not written yet
-  std::vector<SharedBuffer> corked;
+  // A queued write: bytes, or (file.file set) a file region sent with sendfile(2); `sent`: how
+  // much of the region went already.
+  struct Item {
+    SharedBuffer buf;
+    FileRegion file{};
+    size_t sent = 0;
+  };
+  std::deque<Item> corked;
   size_t corked_bytes = 0;
+  size_t inflight = 0;  // uv_write requests not completed
+  // A gate write (gate()) is in flight: the corked items wait for its completion.
+  bool gated = false;
+  bool send_file = true;  // setSendFile()
+  size_t sent_file_bytes = 0;  // sentFileBytes()
+  size_t gates = 0;            // sendFileWaits()
   bool uncork_scheduled = false;
   std::string host;
   uint16_t port = 0;
@@ -108,6 +144,7 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
     // The buffers, referenced until libuv is done with them.
     std::vector<SharedBuffer> buffers;
     size_t bytes = 0;
+    bool gate = false;  // its completion resumes the corked items (gate())
     std::shared_ptr<State> state;
   };
 
@@ -316,20 +353,32 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
   // read. They count in writeQueueSize() at once.
   void write(std::string data) {
     if (closed || ending || data.empty()) return;
-    cork(SharedBuffer(std::move(data)));
+    cork({SharedBuffer(std::move(data))});
   }
 
   void writev(std::vector<SharedBuffer> buffers) {
     if (closed || ending) return;
     for (SharedBuffer& b : buffers) {
-      if (!b.empty()) cork(std::move(b));
+      if (!b.empty()) cork({std::move(b)});
     }
   }
 
-  void cork(SharedBuffer b) {
-    queued += b.size();
-    corked_bytes += b.size();
-    corked.push_back(std::move(b));
+  void sendFile(FileRegion region) {
+    if (closed || ending) return;
+    if (region.length == 0) {
+      region.file->report(0, absl::OkStatus());
+      return;
+    }
+    cork({SharedBuffer(), std::move(region)});
+  }
+
+  static size_t itemSize(const Item& it) { return it.file.file ? it.file.length : it.buf.size(); }
+
+  void cork(Item item) {
+    const size_t n = itemSize(item);
+    queued += n;
+    corked_bytes += n;
+    corked.push_back(std::move(item));
     if (uncork_scheduled) return;
     uncork_scheduled = true;
     loop->beforePoll([keep = shared_from_this()] {
@@ -338,28 +387,69 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
     });
   }
 
-  std::vector<uv_buf_t> corkedBufs() const {
+  // The corked bytes up to the first file region, as libuv buffers; `count` items, `bytes`.
+  std::vector<uv_buf_t> corkedBufs(size_t* count, size_t* bytes) const {
     std::vector<uv_buf_t> bufs;
-    bufs.reserve(corked.size());
-    for (const SharedBuffer& b : corked) {
+    *count = 0;
+    *bytes = 0;
+    for (const Item& it : corked) {
+      if (it.file.file) break;
       // libuv only reads through base; the const_cast never writes.
-      bufs.push_back(uv_buf_init(const_cast<char*>(b.data()), static_cast<unsigned>(b.size())));
+      bufs.push_back(
+          uv_buf_init(const_cast<char*>(it.buf.data()), static_cast<unsigned>(it.buf.size())));
+      ++*count;
+      *bytes += it.buf.size();
     }
     return bufs;
   }
 
+  // TCP_CORK while bytes and file regions alternate: a frame header written alone would
+  // otherwise leave as its own 9-byte segment (TCP_NODELAY is on). Unset once the turn's
+  // writes are done, which pushes out what is left.
+  void setTcpCork(bool on) {
+    uv_os_fd_t fd;
+    if (uv_fileno(&h->handle, &fd) != 0) return;
+    const int v = on ? 1 : 0;
+    (void)::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &v, sizeof(v));
+  }
+
   void uncork() {
     // While connecting there may be no handle yet (lookup) or only a failing one: the bytes wait
-    // for onConnected().
-    if (corked.empty() || closed || connecting) return;
-    std::vector<uv_buf_t> bufs = corkedBufs();
-    // Straight to the kernel when nothing is in flight (the common case): no write request, no
-    // completion callback next turn, no POLLOUT watcher change (an epoll_ctl and a non-blocking
-    // epoll_wait per write, measured with strace).
+    // for onConnected(). While a gate write is in flight, they wait for it.
+    if (corked.empty() || closed || connecting || gated) return;
+    bool has_file = false;
+    for (const Item& it : corked) has_file = has_file || it.file.file != nullptr;
+    const bool tcp_cork = has_file && h->handle.type == UV_TCP;
+    if (tcp_cork) setTcpCork(true);
+    while (!corked.empty() && !closed && !gated) {
+      if (corked.front().file.file) {
+        sendCorkedFile();
+      } else {
+        writeCorkedBytes();
+      }
+    }
+    if (closed) return;
+    if (tcp_cork) setTcpCork(false);
+    if (!corked.empty() || queued != 0) return;  // the write callbacks take it from here
+    if (ending) {
+      shutdown();
+    } else if (handler) {
+      handler->onSocketDrain();
+    }
+  }
+
+  // The corked bytes up to the first file region: straight to the kernel when nothing is in
+  // flight (the common case: no write request, no completion callback next turn, no POLLOUT
+  // watcher change, i.e. an epoll_ctl and a non-blocking epoll_wait per write, measured with
+  // strace); what the kernel did not take goes through uv_write, which keeps it until the
+  // socket is writable.
+  void writeCorkedBytes() {
+    size_t count = 0;
+    size_t bytes = 0;
+    std::vector<uv_buf_t> bufs = corkedBufs(&count, &bytes);
     size_t written = 0;
-    if (queued == corked_bytes) {
-      int rv = uv_try_write(stream(), bufs.data(),
-                            static_cast<unsigned>(bufs.size()));
+    if (inflight == 0) {
+      int rv = uv_try_write(stream(), bufs.data(), static_cast<unsigned>(bufs.size()));
       if (rv < 0 && rv != UV_EAGAIN && rv != UV_ENOSYS) {
         forgetCorked();
         closeWith(uvError("write", rv, ""), /*notify=*/true);
@@ -367,17 +457,12 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
       }
       written = rv > 0 ? static_cast<size_t>(rv) : 0;
     }
-    if (written == corked_bytes) {
-      forgetCorked();
-      if (queued == 0 && ending) {
-        shutdown();
-      } else if (queued == 0 && handler) {
-        handler->onSocketDrain();
-      }
+    queued -= written;
+    corked_bytes -= bytes;
+    if (written == bytes) {
+      corked.erase(corked.begin(), corked.begin() + static_cast<std::ptrdiff_t>(count));
       return;
     }
-    // The rest goes through uv_write, which keeps it until the socket is writable.
-    queued -= written;
     size_t first = 0;
     for (size_t skip = written; skip > 0;) {
       const size_t n = bufs[first].len;
@@ -390,21 +475,118 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
       ++first;
     }
     auto* req = new WriteReq;
-    req->bytes = corked_bytes - written;
-    req->buffers = std::move(corked);  // the bytes bufs point into stay referenced
-    corked.clear();
-    corked_bytes = 0;
+    req->bytes = bytes - written;
+    // The bytes bufs point into stay referenced.
+    req->buffers.reserve(count);
+    for (size_t i = 0; i < count; ++i) {
+      req->buffers.push_back(std::move(corked.front().buf));
+      corked.pop_front();
+    }
     // uv_write copies the uv_buf_t array it is given (not the bytes): `bufs` may go.
-    submit(req, bufs.data() + first, static_cast<unsigned>(bufs.size() - first));
+    submit(req, bufs.data() + first, static_cast<unsigned>(count - first));
+  }
+
+  // The file region at the front: sendfile(2) while the kernel takes it, after every write in
+  // flight (they come first).
+  void sendCorkedFile() {
+    if (inflight > 0) {
+      gate();
+      return;
+    }
+    uv_os_fd_t sock;
+    if (uv_fileno(&h->handle, &sock) != 0) {
+      fallBackToCopy();
+      return;
+    }
+    Item& it = corked.front();
+    while (it.file.length > 0) {
+      off_t off = static_cast<off_t>(it.file.offset);
+      ssize_t n = ::sendfile(sock, it.file.file->fd(), &off, it.file.length);
+      if (n > 0) {
+        advance(it, static_cast<size_t>(n));
+        sent_file_bytes += static_cast<size_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        gate();
+        return;
+      }
+      if (n < 0 && socketErrno(errno)) {
+        const int err = uv_translate_sys_error(errno);
+        forgetCorked();
+        closeWith(uvError("write", err, ""), /*notify=*/true);
+        return;
+      }
+      // End of file (it shrank), a read error, or a file sendfile cannot send (EINVAL): read
+      // it instead; zeros for what the file cannot give, and the report says why.
+      fallBackToCopy();
+      return;
+    }
+    it.file.file->report(it.sent, absl::OkStatus());
+    corked.pop_front();
+  }
+
+  void advance(Item& it, size_t n) {
+    it.file.offset += static_cast<int64_t>(n);
+    it.file.length -= n;
+    it.sent += n;
+    queued -= n;
+    corked_bytes -= n;
+  }
+
+  // The front region becomes the bytes pread gives (same size: the accounting is unchanged).
+  void fallBackToCopy() {
+    Item it = std::move(corked.front());
+    corked.pop_front();
+    std::string data;
+    absl::Status st = readRegion(it.file, &data);
+    corked.push_front({SharedBuffer(std::move(data))});
+    const size_t sent = st.ok() ? it.sent + it.file.length : it.sent;  // before st is moved
+    it.file.file->report(sent, std::move(st));
+  }
+
+  // sendfile cannot wait for the socket to become writable, and libuv owns the socket's poll
+  // watcher: so one byte of the region goes through uv_write, which libuv sends after the
+  // writes before it, once the socket is writable; its completion resumes the corked items.
+  // One byte copied each time the socket fills up.
+  void gate() {
+    Item& it = corked.front();
+    char byte = 0;
+    ssize_t n;
+    do {
+      n = ::pread(it.file.file->fd(), &byte, 1, static_cast<off_t>(it.file.offset));
+    } while (n < 0 && errno == EINTR);
+    if (n != 1) {
+      fallBackToCopy();
+      return;
+    }
+    advance(it, 1);
+    queued += 1;  // still queued: in the gate write now
+    if (it.file.length == 0) {
+      it.file.file->report(it.sent, absl::OkStatus());
+      corked.pop_front();
+    }
+    auto* req = new WriteReq;
+    req->bytes = 1;
+    req->gate = true;
+    req->buffers.push_back(SharedBuffer(std::string(1, byte)));
+    gated = true;
+    ++gates;
+    uv_buf_t buf = uv_buf_init(const_cast<char*>(req->buffers[0].data()), 1);
+    submit(req, &buf, 1);
   }
 
   // Best effort when the socket closes with writes still corked (a GOAWAY written just before
   // destroy()): what the kernel takes now, as an uncorked uv_write would have sent at once.
   void writeCorkedNow() {
     if (corked.empty() || !tcp_open) return;
-    std::vector<uv_buf_t> bufs = corkedBufs();
-    (void)uv_try_write(stream(), bufs.data(),
-                       static_cast<unsigned>(bufs.size()));
+    size_t count = 0;
+    size_t bytes = 0;
+    std::vector<uv_buf_t> bufs = corkedBufs(&count, &bytes);
+    if (!bufs.empty()) {
+      (void)uv_try_write(stream(), bufs.data(), static_cast<unsigned>(bufs.size()));
+    }
     forgetCorked();
   }
 
@@ -417,17 +599,27 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
 
   void submit(WriteReq* req, const uv_buf_t* bufs, unsigned nbufs) {
     req->state = shared_from_this();
+    ++inflight;
     int rv = uv_write(&req->req, stream(), bufs, nbufs,
                       [](uv_write_t* r, int status) {
                         auto* wr = reinterpret_cast<WriteReq*>(r);
                         std::shared_ptr<State> st = std::move(wr->state);
                         st->queued -= wr->bytes;
+                        --st->inflight;
+                        const bool gate = wr->gate;
                         delete wr;
                         if (status < 0) {
                           if (status != UV_ECANCELED) {
                             st->closeWith(uvError("write", status, ""), /*notify=*/true);
                           }
                           return;
+                        }
+                        if (gate) {
+                          st->gated = false;
+                          if (!st->corked.empty()) {
+                            st->uncork();
+                            return;
+                          }
                         }
                         if (st->queued == 0) {
                           if (st->ending) {
@@ -438,6 +630,7 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
                         }
                       });
     if (rv < 0) {
+      --inflight;
       queued -= req->bytes;
       req->state.reset();
       delete req;
@@ -608,6 +801,21 @@ void UvSocket::setHandler(Handler* handler) {
 void UvSocket::write(std::string data) { state_->write(std::move(data)); }
 
 void UvSocket::writev(std::vector<SharedBuffer> buffers) { state_->writev(std::move(buffers)); }
+
+bool UvSocket::canSendFile() const {
+  return state_->send_file && state_->tcp_open && !state_->closed;
+}
+
+void UvSocket::sendFile(FileRegion region) {
+  if (!state_->send_file) return Socket::sendFile(std::move(region));
+  state_->sendFile(std::move(region));
+}
+
+void UvSocket::setSendFile(bool on) { state_->send_file = on; }
+
+size_t UvSocket::sentFileBytes() const { return state_->sent_file_bytes; }
+
+size_t UvSocket::sendFileWaits() const { return state_->gates; }
 
 size_t UvSocket::writeQueueSize() const { return state_->queued; }
 

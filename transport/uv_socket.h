@@ -57,6 +57,17 @@ class UvSocket : public Socket {
   void write(std::string data) override;
   void writev(std::vector<SharedBuffer> buffers) override;
   size_t writeQueueSize() const override;
+  // sendfile(2), in order with the writes around it (uv_socket.cc). A region the kernel does
+  // not take at once waits behind a one-byte uv_write of its own, since libuv owns the socket's
+  // poll watcher; a file sendfile refuses (EINVAL) is read into memory instead.
+  bool canSendFile() const override;
+  void sendFile(FileRegion region) override;
+  // Off: canSendFile() is false and sendFile() copies (for comparisons; on by default).
+  void setSendFile(bool on);
+  // Bytes sendfile(2) sent, and how many times a region waited for the socket to be writable
+  // (behind a write in flight, or after EAGAIN): what tests and benchmarks look at.
+  size_t sentFileBytes() const;
+  size_t sendFileWaits() const;
   void pauseReading() override;
   void resumeReading() override;
   void end() override;

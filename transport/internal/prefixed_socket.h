@@ -45,6 +45,8 @@ class PrefixedSocket : public Socket, private Socket::Handler {
   void write(std::string data) override { inner_->write(std::move(data)); }
   void writev(std::vector<SharedBuffer> buffers) override { inner_->writev(std::move(buffers)); }
   size_t writeQueueSize() const override { return inner_->writeQueueSize(); }
+  bool canSendFile() const override { return inner_->canSendFile(); }
+  void sendFile(FileRegion region) override { inner_->sendFile(std::move(region)); }
   void pauseReading() override {
     paused_ = true;
     inner_->pauseReading();
