@@ -146,6 +146,10 @@ class CountStatus final : public h2rpc::rpc::ServerInterceptor {
   void OnFinish(h2rpc::rpc::ServerCall& call, absl::Status& status) override {
     auto& counter = call.IsCancelled() ? g_cancelled : status.ok() ? g_ok : g_not_ok;
     counter.fetch_add(1, std::memory_order_relaxed);
+    // Which call and why: what a failed `--stats` check needs to be understood.
+    if (&counter == &g_not_ok) {
+      std::fprintf(stderr, "not ok: %s %s\n", call.method().c_str(), status.ToString().c_str());
+    }
   }
 };
 

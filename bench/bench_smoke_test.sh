@@ -76,7 +76,7 @@ for config in 1:0:-1 2:0:-1 1:100:-1 1:0:0; do
   stats=$(grep '^stats:' "$log")
   echo "$config $stats"
   if ! grep -Eq '^stats: ok=[1-9][0-9]* not_ok=0 cancelled=[0-9]+$' <<<"$stats"; then
-    echo "FAIL --stats (loops=$loops): '$stats'"; fail=1
+    echo "FAIL --stats (loops=$loops): '$stats'"; grep '^not ok:' "$log" | head -5; fail=1
   fi
   wait $pid 2>/dev/null
   pid=""

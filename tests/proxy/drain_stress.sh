@@ -26,7 +26,12 @@ cleanup() {
 trap cleanup EXIT
 die() { echo "FATAL $*"; exit 1; }
 
-declare -A PORT=([h2c1]=50051 [h2c2]=50052 [h2c3]=50053 [tls1]=50061 [tls2]=50062 [tls3]=50063)
+# Fixed ports (the test has its own network namespace), BELOW the kernel's ephemeral range:
+# nginx opens a connection per call, and while a drained backend is down one of those could
+# take its port as a source port, so its restart would fail with EADDRINUSE (a CI flake).
+declare -A PORT=([h2c1]=20051 [h2c2]=20052 [h2c3]=20053 [tls1]=20061 [tls2]=20062 [tls3]=20063)
+read -r ephemeral_low _ </proc/sys/net/ipv4/ip_local_port_range
+((ephemeral_low > 20063)) || { echo "FATAL ephemeral ports start at $ephemeral_low: pick lower backend ports"; exit 1; }
 declare -A PID=()
 FRONT_H2C=8080 FRONT_TLS=8443
 
