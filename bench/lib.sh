@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # sets variables its callers read
 # bench/lib.sh — shell helpers shared by bench/run.sh and bench/protocols.sh (sourced, not run).
 
 # stop_server PID: SIGTERM (a graceful stop: bench_server prints its --stats line), up to 5 s,

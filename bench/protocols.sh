@@ -22,7 +22,7 @@
 # that fails records no value; it is listed in the report (failed.tsv) and the medians are over
 # the surviving rounds.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
 
@@ -58,7 +58,9 @@ else
   bin=$($BAZEL info --config=opt bazel-bin 2>/dev/null)/bench
   [ -n "${KEEP_BAZEL:-}" ] || $BAZEL shutdown >/dev/null 2>&1
 fi
-[ -x "$bin/bench_server" ] && [ -x "$bin/make_request" ] || die "no bench_server/make_request under $bin"
+if [ ! -x "$bin/bench_server" ] || [ ! -x "$bin/make_request" ]; then
+  die "no bench_server/make_request under $bin"
+fi
 ulimit -n 65536 2>/dev/null || true
 
 # The bodies, per size (0: 0 B request and response; 1k: 1 KiB each): the gRPC envelope (gRPC,
