@@ -1,5 +1,5 @@
 # h2rpc: the two commands for a new machine are `make demo` and `make test` (see README.md).
-.PHONY: setup demo test asan tsan fuzz bench floods build clean
+.PHONY: setup demo test asan tsan fuzz bench bench-protocols floods build clean
 
 setup:
 	@./.ci/setup.sh
@@ -31,6 +31,12 @@ fuzz: setup
 # h2rpc vs gRPC C++ on this machine; writes bench/RESULTS.md (ROUNDS=N, see bench/README.md).
 bench: setup
 	@./bench/run.sh
+
+# What each protocol (gRPC, gRPC-Web, gRPC-Web text, Connect proto/JSON; HTTP/2 and HTTP/1.1)
+# costs beside gRPC under the same h2load load; writes bench/PROTOCOLS.md (ROUNDS=N DURATION=N,
+# see bench/protocols.sh).
+bench-protocols: setup
+	@./bench/protocols.sh
 
 # Hostile clients (HPACK bomb, floods, idle connections) vs nghttpd and gRPC C++; writes
 # bench/FLOODS.md (DURATION=N ONLY=attack,... SERVERS=..., see bench/floods.sh).

@@ -40,6 +40,8 @@ ABSL_FLAG(std::string, host, "127.0.0.1", "address to listen on");
 ABSL_FLAG(int, max_concurrent_streams, 0,
           "SETTINGS_MAX_CONCURRENT_STREAMS the server advertises; 0 keeps the library's default "
           "(Node's: unlimited)");
+ABSL_FLAG(bool, allow_http1, false,
+          "also serve HTTP/1.1 on the port (gRPC-Web and Connect; bench/protocols.sh)");
 ABSL_FLAG(int, loops, 1,
           "event loops (threads), each with its own listening socket on the same port "
           "(SO_REUSEPORT); see bench/README.md, 'N cores'");
@@ -179,6 +181,7 @@ int main(int argc, char** argv) {
     options.http2.settings.maxConcurrentStreams = static_cast<uint32_t>(n);
   }
   options.reuse_port = loops > 1;
+  options.allow_http1 = absl::GetFlag(FLAGS_allow_http1);
   const bool stats = absl::GetFlag(FLAGS_stats);
   if (stats) {
     options.interceptors.push_back(

@@ -139,16 +139,9 @@ start_server() {
   printf -v "${var}_pid" '%s' "$pid"
   printf -v "${var}_port" '%s' "$port"
 }
-stop_server() {
-  kill -TERM "$1" 2>/dev/null
-  for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.05; done
-  kill -9 "$1" 2>/dev/null
-  wait "$1" 2>/dev/null
-}
-cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
-# CPU time of all the process's threads in ns (the scheduler's run time: finer than ticks).
-cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f", s}'; }
-rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+# stop_server, cpu_ticks, cpu_ns, rss_kib, h2load_parse, stats_parse.
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 # The gRPC-shaped request h2load posts must get grpc-status 0 (h2load itself only sees :status).
 # check_grpc_ok PORT SERVER: 0 if it does. Run before and after each server's h2load rows: a
@@ -178,10 +171,9 @@ h2load_unary() {
   t0=$(cpu_ticks "$pid")
   out=$(eval "$cmd" 2>&1)
   t1=$(cpu_ticks "$pid")
-  local rps ok bad
-  rps=$(sed -n 's/^finished in [0-9.]*s, \([0-9.]*\) req\/s.*/\1/p' <<<"$out")
-  ok=$(sed -n 's/^requests: .* \([0-9]*\) succeeded.*/\1/p' <<<"$out")
-  bad=$(sed -n 's/^requests: .* succeeded, \([0-9]*\) failed, \([0-9]*\) errored.*/\1\2/p' <<<"$out")
+  local rps ok bad h2_rps h2_ok h2_bad
+  h2load_parse "$out"
+  rps=$h2_rps ok=$h2_ok bad=$h2_bad
   local reason=""
   if [ -z "$rps" ] || [ -z "$ok" ] || [ "$ok" = 0 ] || [ "$bad" != 00 ]; then
     reason="h2load: $(grep -a '^requests:' <<<"$out" | head -1)"
@@ -312,10 +304,10 @@ stop_main() {
   local impl=$1 log=$work/srv_$1.log
   stop_server "$(pid_of "$impl")"
   [ "$STATS" = 1 ] && [ "$impl" != grpcpp ] || return 0
-  local line ok bad
+  local line ok bad st_ok st_not_ok
   line=$(grep -a '^stats:' "$log" | tail -1)
-  ok=$(sed -n 's/^stats: ok=\([0-9]*\) not_ok=\([0-9]*\).*/\1/p' <<<"$line")
-  bad=$(sed -n 's/^stats: ok=\([0-9]*\) not_ok=\([0-9]*\).*/\2/p' <<<"$line")
+  stats_parse "$log"
+  ok=$st_ok bad=$st_not_ok
   if [ -z "$ok" ]; then
     record_failed "$impl" "*" "*" "no stats line at exit (crashed or hung?)"
   elif [ "$bad" != 0 ]; then

@@ -1,5 +1,5 @@
 // The browser suite's page script (bundled by esbuild at test time; examples/web/README.md).
-// route_guide's four kinds of calls from a web page served by route_guide_server itself:
+// By default, route_guide's four kinds of calls from a page served by route_guide_server itself:
 // - connect-web with its Connect and its gRPC-Web transports: unary and server streaming (the
 //   kinds connect-web has: browsers cannot stream a request body over HTTP/1.1, and fetch's
 //   request streaming is half-duplex, so it has no client or bidi streaming);
@@ -7,9 +7,11 @@
 //   streaming;
 // - over HTTP/2 only: client streaming and bidi as Connect streaming calls made by hand with
 //   fetch and a ReadableStream body (duplex: 'half': the whole request, then the response).
-// No code generation: the messages and the service come from route_guide.binpb (a descriptor set
-// served beside the page). Each call's outcome is a row of the table; window.suite holds them
-// all once done, for the driver (driver.js).
+// Loaded with ?service=greeter (from greeter_server), the page calls helloworld's SayHello
+// instead, with the same three clients (connect-web Connect and gRPC-Web, grpc-web text).
+// No code generation: the messages and the services come from route_guide.binpb and
+// helloworld.binpb (descriptor sets served beside the page). Each call's outcome is a row of the
+// table; window.suite holds them all once done, for the driver (driver.js).
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
 import { create, createFileRegistry, fromBinary, toBinary } from "@bufbuild/protobuf";
@@ -94,14 +96,53 @@ async function connectStream(method, inputs) {
   return out;
 }
 
+async function loadRegistry(file) {
+  const set = fromBinary(FileDescriptorSetSchema,
+                         new Uint8Array(await (await fetch(file)).arrayBuffer()));
+  return createFileRegistry(set);
+}
+
+// helloworld.Greeter/SayHello from greeter_server, with each client; the name says which client
+// sent it, so a reply that came from another call cannot pass for this one's.
+async function greeter() {
+  const registry = await loadRegistry("helloworld.binpb");
+  const service = registry.getService("helloworld.Greeter");
+  const HelloRequest = registry.getMessage("helloworld.HelloRequest");
+  for (const [name, transport, tag] of [
+    ["connect-web (Connect)", createConnectTransport({ baseUrl: location.origin }), "connect"],
+    ["connect-web (gRPC-Web)", createGrpcWebTransport({ baseUrl: location.origin }), "grpc-web"],
+  ]) {
+    const client = createClient(service, transport);
+    await run(name, "SayHello (unary)", async () =>
+      (await client.sayHello(create(HelloRequest, { name: `browser via ${tag}` }))).message);
+  }
+  const sayHello = service.methods.find((m) => m.name === "SayHello");
+  const web = new GrpcWebClientBase({ format: "text" });
+  await run("grpc-web (text)", "SayHello (unary)", () => new Promise((resolve, reject) => {
+    web.rpcCall(`${location.origin}/helloworld.Greeter/SayHello`,
+                create(HelloRequest, { name: "browser via grpc-web text" }), {},
+                new MethodDescriptor("/helloworld.Greeter/SayHello", MethodType.UNARY, Object,
+                                     Object, (req) => toBinary(sayHello.input, req),
+                                     (bytes) => fromBinary(sayHello.output, bytes)),
+                (err, reply) => (err ? reject(new Error(`${err.code}: ${err.message}`))
+                                     : resolve(reply.message)));
+  }));
+}
+
 async function main() {
   const h2 = location.protocol === "https:";
   const nav = performance.getEntriesByType("navigation")[0];
   document.getElementById("where").textContent =
       `${location.origin}, page over ${nav ? nav.nextHopProtocol : "?"}`;
-  const set = fromBinary(FileDescriptorSetSchema,
-                         new Uint8Array(await (await fetch("route_guide.binpb")).arrayBuffer()));
-  const registry = createFileRegistry(set);
+  if (new URLSearchParams(location.search).get("service") === "greeter") {
+    document.querySelector("h1").textContent = "greeter from a browser";
+    document.title = "h2rpc: greeter from a browser";
+    await greeter();
+    window.suite = { protocol: nav ? nav.nextHopProtocol : "", rows };
+    document.body.dataset.done = "1";
+    return;
+  }
+  const registry = await loadRegistry("route_guide.binpb");
   const service = registry.getService("routeguide.RouteGuide");
   const method = (name) => service.methods.find((m) => m.name === name);
   const Point = registry.getMessage("routeguide.Point");

@@ -3,12 +3,15 @@
 # on one port; Debian's Chromium (driven by playwright-core, driver.js) loads it over HTTP/1.1
 # (http://) and over HTTP/2 (https://, TLS with the test certificate), and the page calls with
 # connect-web (Connect, gRPC-Web), grpc-web (text) and, over HTTP/2, Connect streaming uploads by
-# fetch (app.js). Checks every call's result and which HTTP version carried the page; screenshots
-# go to $TEST_UNDECLARED_OUTPUTS_DIR (browser.png: HTTP/2, browser_http1.png: HTTP/1.1).
-#   browser_test.sh SERVER PACKAGE_JSON SCHEMA INDEX_HTML APP_JS DRIVER_JS
+# fetch (app.js). Then greeter_server serves the same page the same two ways, and the page
+# (?service=greeter) calls its SayHello with the same three clients. Checks every call's result
+# and which HTTP version carried the page; screenshots go to $TEST_UNDECLARED_OUTPUTS_DIR
+# (browser.png: HTTP/2, browser_http1.png: HTTP/1.1; greeter.png, greeter_http1.png).
+#   browser_test.sh SERVER PACKAGE_JSON SCHEMA INDEX_HTML APP_JS DRIVER_JS GREETER_SERVER
+#                   GREETER_SCHEMA
 set -u
 source examples/common/test_lib.sh || exit 1
-server=$1 package_json=$2 schema=$3 index=$4 app=$5 driver=$6
+server=$1 package_json=$2 schema=$3 index=$4 app=$5 driver=$6 greeter_server=$7 greeter_schema=$8
 certs=tests/testdata/tls
 node_modules=$(dirname "$(readlink -f "$package_json")")/node_modules
 esbuild=$node_modules/@esbuild/linux-x64/bin/esbuild
@@ -25,15 +28,16 @@ www=$TEST_TMPDIR/www
 mkdir -p "$www"
 cp "$index" "$www/index.html"
 cp "$schema" "$www/route_guide.binpb"
+cp "$greeter_schema" "$www/helloworld.binpb"
 NODE_PATH=$node_modules "$esbuild" "$app" --bundle --format=esm --target=chrome120 \
   --log-level=warning --outfile="$www/app.js" || { echo "esbuild failed"; exit 1; }
 
 pids=()
 trap 'for p in "${pids[@]}"; do kill -9 $p 2>/dev/null; done' EXIT
-start() {  # start NAME [flags...]: a route_guide_server serving $www; sets port
+start() {  # start NAME [flags...]: a route_guide_server (or $bin) serving $www; sets port
   local name=$1
   shift
-  "$server" --port=0 --web_root="$www" "$@" >"$TEST_TMPDIR/$name.log" 2>&1 &
+  "${bin:-$server}" --port=0 --web_root="$www" "$@" >"$TEST_TMPDIR/$name.log" 2>&1 &
   pid=$!
   pids+=($pid)
   wait_listening "$TEST_TMPDIR/$name.log"
@@ -42,6 +46,10 @@ start plain
 plain_port=$port
 start tls --tls_cert=$certs/server.pem --tls_key=$certs/server.key
 tls_port=$port
+bin=$greeter_server start greeter_plain
+greeter_plain_port=$port
+bin=$greeter_server start greeter_tls --tls_cert=$certs/server.pem --tls_key=$certs/server.key
+greeter_tls_port=$port
 spki=$(openssl x509 -in $certs/server.pem -pubkey -noout | openssl pkey -pubin -outform der |
        openssl dgst -sha256 -binary | base64)
 
@@ -65,7 +73,40 @@ expect_in "net::ERR_ALPN_NEGOTIATION_FAILED" "$(cat "$TEST_TMPDIR/driver.err")"
 echo "--- HTTP/2: https://localhost:$tls_port/"
 http2=$(NODE_PATH=$node_modules drive "https://localhost:$tls_port/" "$out/browser.png" "$spki")
 echo "$http2"
-[ -s "$out/browser.png" ] && [ -s "$out/browser_http1.png" ] || { echo "no screenshot"; exit 1; }
+echo "--- greeter, HTTP/1.1: http://127.0.0.1:$greeter_plain_port/?service=greeter"
+greeter_http1=$(NODE_PATH=$node_modules drive "http://127.0.0.1:$greeter_plain_port/?service=greeter" \
+                "$out/greeter_http1.png")
+echo "$greeter_http1"
+echo "--- greeter, HTTP/2: https://localhost:$greeter_tls_port/?service=greeter"
+greeter_http2=$(NODE_PATH=$node_modules drive "https://localhost:$greeter_tls_port/?service=greeter" \
+                "$out/greeter.png" "$spki")
+echo "$greeter_http2"
+for png in browser browser_http1 greeter greeter_http1; do
+  [ -s "$out/$png.png" ] || { echo "no screenshot $png.png"; exit 1; }
+done
+
+python3 - "$greeter_http1" "$greeter_http2" <<'PY' || exit 1
+import json, sys
+# Each client's own name comes back: the reply is its call's, not another's.
+WANT = {"connect-web (Connect)": "Hello browser via connect",
+        "connect-web (gRPC-Web)": "Hello browser via grpc-web",
+        "grpc-web (text)": "Hello browser via grpc-web text"}
+failures = []
+for name, text, version in [("greeter HTTP/1.1", sys.argv[1], "http/1.1"),
+                            ("greeter HTTP/2", sys.argv[2], "h2")]:
+    lines = [json.loads(l) for l in text.splitlines() if l.strip()]
+    if not lines or lines[0].get("protocol") != version:
+        failures.append(f"{name}: the page came over {lines[0] if lines else '?'}, not {version}")
+    rows = {(r["client"], r["call"]): r for r in lines[1:]}
+    if len(rows) != len(WANT) or len(lines) - 1 != len(WANT):
+        failures.append(f"{name}: {len(lines) - 1} calls, want {len(WANT)}: {lines[1:]}")
+    for client, message in WANT.items():
+        row = rows.get((client, "SayHello (unary)"))
+        if not (row and row["outcome"] == "ok" and row["result"] == message):
+            failures.append(f"{name}: {client} SayHello: {row}, want {message!r}")
+for f in failures: print("FAIL:", f)
+sys.exit(1 if failures else 0)
+PY
 
 python3 - "$http1" "$http2" <<'PY' || exit 1
 import json, sys
