@@ -23,6 +23,7 @@
 #include "rpc/sync.h"
 #include "rpc/testdata/echo_service.h2rpc.h"
 #include "rpc/wire_protocol.h"
+#include "transport/tls_socket.h"
 #include "transport/uv_loop.h"
 
 namespace h2rpc::rpc {
@@ -347,6 +348,48 @@ TEST_P(ClientProtocolTest, RetryPolicyRetriesAnUnavailableAnswer) {
   EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(channel->policy_retries(), 2);  // three attempts, each answered UNAVAILABLE
   channel->Close();
+}
+
+// The same over TLS (h2 by ALPN): a unary call and a server stream.
+TEST_P(ClientProtocolTest, OverTls) {
+  ServerOptions server_options;
+  server_options.protocols.grpc = GetParam().protocol == ChannelProtocol::kGrpc;
+  server_options.protocols.grpc_web = GetParam().protocol == ChannelProtocol::kGrpcWeb ||
+                                      GetParam().protocol == ChannelProtocol::kGrpcWebText;
+  server_options.protocols.connect = GetParam().protocol == ChannelProtocol::kConnect;
+  Server server(&loop_, server_options);
+  server.RegisterService(&backend_);
+  transport::TlsOptions tls;
+  tls.certFile = "tests/testdata/tls/server.pem";
+  tls.keyFile = "tests/testdata/tls/server.key";
+  absl::Status listening = server.ListenTls("127.0.0.1:0", tls);
+  ASSERT_TRUE(listening.ok()) << listening;
+  ChannelOptions options;
+  options.protocol = GetParam().protocol;
+  options.connect_codec = GetParam().codec;
+  options.use_tls = true;
+  options.tls.caFile = "tests/testdata/tls/ca.pem";
+  auto channel = Channel::Create(&loop_, "localhost:" + std::to_string(server.port()), options);
+  EchoService::Stub stub(channel);
+  ClientContext context;
+  absl::StatusOr<EchoReply> reply = stub.EchoBlocking(&context, Req("secure"), In("t1"));
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->text(), "secure");
+  EXPECT_EQ(context.initial_metadata().GetFirst("x-protocol"), GetParam().server_sees);
+  EXPECT_EQ(context.trailing_metadata().GetFirst("x-tail"), "t1!");
+  auto body = [&]() -> Task<int> {
+    auto reader = stub.Expand(Req("x", 4));
+    int n = 0;
+    while (co_await reader->Read()) ++n;
+    absl::Status status = co_await reader->Finish();
+    EXPECT_TRUE(status.ok()) << status;
+    co_return n;
+  };
+  EXPECT_EQ(BlockOn(&loop_, body()), 4);
+  channel->Close();
+  bool closed = false;
+  server.Shutdown(absl::Seconds(1), [&] { closed = true; });
+  for (int i = 0; i < 1000 && !closed; ++i) uv_run(loop_.uv(), UV_RUN_ONCE);
 }
 
 INSTANTIATE_TEST_SUITE_P(
