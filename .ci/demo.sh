@@ -90,6 +90,10 @@ echo "demo: \$ ${connect_call[*]}"
 connect_out=$("${connect_call[@]}" 2>&1) || fail "curl of a Connect JSON unary: $connect_out"
 echo "    $connect_out"
 grep -qF '"message":"Hello browser"' <<<"$connect_out" || fail "Connect JSON SayHello: $connect_out"
+# The C++ client speaks it too (ChannelOptions::protocol; rpc/README.md, "Client protocols").
+echo "demo: the same SayHello from the C++ client in the Connect protocol (JSON, HTTP/2):"
+run_client //examples/helloworld:greeter_client -- --target="127.0.0.1:$grpc_port" \
+  --name="h2rpc over Connect" --protocol=connect-json || fail "greeter_client --protocol=connect-json"
 echo
 
 sock=$logdir/greeter.sock

@@ -286,6 +286,21 @@ ClientCall::ClientCall(std::shared_ptr<Channel> channel, std::string path, CallO
   own_wait_for_ready_ = options_.wait_for_ready;
   config_ = channel_->service_config_;
   ApplyMethodConfig();
+  if (channel_->options().protocol != ChannelProtocol::kGrpc) {
+    auto protocol = ClientProtocol::Make(channel_->options().protocol,
+                                         channel_->options().connect_codec, path_,
+                                         max_receive_message_size_);
+    if (protocol.ok()) {
+      protocol_ = std::move(*protocol);
+    } else {
+      protocol_error_ = protocol.status();
+    }
+  }
+}
+
+size_t ClientCall::EncodedPayloadBytes(const std::string& encoded) const {
+  if (protocol_) return protocol_->PayloadBytes(encoded);
+  return encoded.size() - kMessagePrefixSize;
 }
 
 void ClientCall::ApplyMethodConfig() {
@@ -339,6 +354,10 @@ std::shared_ptr<ClientCall> ClientCall::Start(std::shared_ptr<Channel> channel, 
   call->channel_->last_call_started_ = absl::Now();
   if (call->parent_ && !call->parent_->end_status().ok()) {
     call->End(call->parent_->end_status());  // the parent is over: do not start at all
+    return call;
+  }
+  if (!call->protocol_error_.ok()) {
+    call->End(call->protocol_error_);  // (Connect JSON for a method without a descriptor)
     return call;
   }
   if (!call->channel_->options().interceptors.empty() || !call->options_.interceptors.empty()) {
@@ -508,7 +527,21 @@ void ClientCall::Begin() {
   if (!previous_attempts.empty()) fields[n++] = {"grpc-previous-rpc-attempts", previous_attempts};
 
   absl::StatusOr<std::shared_ptr<transport::ClientHttp2Stream>> stream;
-  if (options_.metadata.empty() && !path_.empty() && !channel_->authority().empty() &&
+  if (protocol_) {
+    // gRPC-Web or Connect: the protocol's fields instead of gRPC's (no te, no grpc-timeout
+    // for Connect), then the metadata.
+    Headers headers;
+    for (size_t i = 0; i < 4; ++i) headers.add(fields[i].name, fields[i].value);
+    std::optional<absl::Duration> left;
+    if (deadline_) left = *deadline_ - absl::Now();
+    protocol_->RequestHeaders(left, options_.compression, headers);
+    headers.add("user-agent", copt.user_agent);
+    if (!previous_attempts.empty() && copt.protocol != ChannelProtocol::kConnect) {
+      headers.add("grpc-previous-rpc-attempts", previous_attempts);
+    }
+    for (const auto& [key, value] : options_.metadata.ToWire()) headers.add(key, value);
+    stream = (*session)->request(headers, {.endStream = false});
+  } else if (options_.metadata.empty() && !path_.empty() && !channel_->authority().empty() &&
       transport::isValidHeaderValue(path_) &&
       transport::isValidHeaderValue(channel_->authority()) &&
       transport::isValidHeaderValue(copt.user_agent)) {
@@ -549,19 +582,33 @@ void ClientCall::Begin() {
     if (!self || (self->attempt_ != attempt && !self->UnparkAttempt(attempt))) return nullptr;
     return self;
   };
-  stream_->onResponse([current_or_parked](const Headers& h, uint8_t flags) {
-    if (auto self = current_or_parked()) self->OnResponse(h, flags);
-  });
-  // Owned chunks: the deframer keeps slices of them instead of copying message bytes.
-  stream_->onDataBuffer([current](const transport::SharedBuffer& data) {
-    if (auto self = current()) self->OnData(data);
-  });
-  stream_->onTrailers([current](const Headers& h, uint8_t) {
-    if (auto self = current()) self->OnTrailers(h);
-  });
-  stream_->onEnd([current] {
-    if (auto self = current()) self->OnEnd();
-  });
+  if (protocol_) {
+    // gRPC-Web, Connect: their responses are translated (their status is in the body or the
+    // HTTP status: HTTP trailers mean nothing to them).
+    stream_->onResponse([current_or_parked](const Headers& h, uint8_t flags) {
+      if (auto self = current_or_parked()) self->OnProtocolHeaders(h, flags);
+    });
+    stream_->onDataBuffer([current](const transport::SharedBuffer& data) {
+      if (auto self = current()) self->OnProtocolData(data);
+    });
+    stream_->onEnd([current] {
+      if (auto self = current()) self->OnProtocolEnd();
+    });
+  } else {
+    stream_->onResponse([current_or_parked](const Headers& h, uint8_t flags) {
+      if (auto self = current_or_parked()) self->OnResponse(h, flags);
+    });
+    // Owned chunks: the deframer keeps slices of them instead of copying message bytes.
+    stream_->onDataBuffer([current](const transport::SharedBuffer& data) {
+      if (auto self = current()) self->OnData(data);
+    });
+    stream_->onTrailers([current](const Headers& h, uint8_t) {
+      if (auto self = current()) self->OnTrailers(h);
+    });
+    stream_->onEnd([current] {
+      if (auto self = current()) self->OnEnd();
+    });
+  }
   stream_->onError([weak, attempt](const absl::Status& error) {
     auto self = weak.lock();
     if (!self) return;
@@ -586,7 +633,7 @@ void ClientCall::Begin() {
     waiting_ = false;
     bool took_all = true;
     for (std::string& frame : waiting_frames_) {
-      if (current_attempt_) current_attempt_->message_bytes_sent += frame.size() - kMessagePrefixSize;
+      if (current_attempt_) current_attempt_->message_bytes_sent += EncodedPayloadBytes(frame);
       took_all = stream_->write(std::move(frame)) && took_all;  // one refusal: wait for 'drain'
     }
     waiting_frames_.clear();
@@ -632,15 +679,31 @@ Awaitable<bool> ClientCall::WriteRaw(std::string message, WriteOptions options) 
     result.state()->Complete(false);
     return result;
   }
-  bool compressed = false;
-  if (options_.compression != Compression::kIdentity && !options.no_compression) {
-    auto packed = Compress(options_.compression, message);
-    if (packed.ok()) {
-      message = std::move(*packed);
-      compressed = true;
+  std::string frame;
+  if (protocol_) {
+    // gRPC-Web, Connect: their encoding (Connect's JSON, unary's raw body, base64 text).
+    size_t payload_bytes = 0;
+    auto encoded = protocol_->EncodeRequest(
+        std::move(message), options.no_compression ? Compression::kIdentity : options_.compression,
+        &payload_bytes);
+    if (!encoded.ok()) {
+      Cancel(encoded.status());
+      result.state()->Complete(false);
+      return result;
     }
+    frame = std::move(*encoded);
+    message.resize(payload_bytes);  // (only its size counts below)
+  } else {
+    bool compressed = false;
+    if (options_.compression != Compression::kIdentity && !options.no_compression) {
+      auto packed = Compress(options_.compression, message);
+      if (packed.ok()) {
+        message = std::move(*packed);
+        compressed = true;
+      }
+    }
+    frame = FrameMessage(message, compressed);
   }
-  std::string frame = FrameMessage(message, compressed);
   message_bytes_sent_ += message.size();
   if (retry_possible_) {
     const ChannelOptions& copt = channel_->options();
@@ -766,6 +829,50 @@ void ClientCall::OnResponse(const Headers& headers, uint8_t flags) {
     auto& chain = interception_->chain;
     for (size_t k = chain.size(); k-- > 0;) chain[k]->OnReceiveInitialMetadata(*this);
   }
+}
+
+void ClientCall::OnProtocolHeaders(const Headers& headers, uint8_t flags) {
+  ClientProtocol::Translated translated;
+  absl::Status st =
+      protocol_->OnHeaders(headers, (flags & NGHTTP2_FLAG_END_STREAM) != 0, translated);
+  ApplyTranslated(st, translated);
+}
+
+void ClientCall::OnProtocolData(const transport::SharedBuffer& data) {
+  if (done()) return;
+  ClientProtocol::Translated translated;
+  absl::Status st = protocol_->OnBody(data, translated);
+  ApplyTranslated(st, translated);
+}
+
+void ClientCall::OnProtocolEnd() {
+  const uint64_t attempt = attempt_;
+  if (!done()) {
+    ClientProtocol::Translated translated;
+    absl::Status st = protocol_->OnEnd(translated);
+    ApplyTranslated(st, translated);
+  }
+  // (A retry started from the translated status owns the call's state now.)
+  if (attempt_ == attempt) OnEnd();
+}
+
+void ClientCall::ApplyTranslated(const absl::Status& status,
+                                 ClientProtocol::Translated& translated) {
+  if (!status.ok()) {
+    Cancel(status);
+    return;
+  }
+  const uint64_t attempt = attempt_;
+  auto same_attempt = [&] { return !done() && attempt_ == attempt; };
+  if (translated.headers) {
+    OnResponse(*translated.headers, translated.trailers_only ? NGHTTP2_FLAG_END_STREAM : 0);
+    if (!same_attempt()) return;
+  }
+  if (!translated.framed.empty()) {
+    OnData(transport::SharedBuffer(std::move(translated.framed)));
+    if (!same_attempt()) return;
+  }
+  if (translated.trailers) OnTrailers(*translated.trailers);
 }
 
 void ClientCall::OnData(const transport::SharedBuffer& data) {
@@ -1000,7 +1107,7 @@ bool ClientCall::RetryTransparently() {
     return true;
   }
   for (std::string& frame : frames) {
-    if (current_attempt_) current_attempt_->message_bytes_sent += frame.size() - kMessagePrefixSize;
+    if (current_attempt_) current_attempt_->message_bytes_sent += EncodedPayloadBytes(frame);
     stream_->write(std::move(frame));
   }
   if (writes_done) WritesDone();
@@ -1222,6 +1329,7 @@ void ClientCall::ResetAttemptState() {
   trailers_status_.reset();
   response_ended_ = false;
   response_compression_ = Compression::kIdentity;
+  if (protocol_) protocol_->Reset();
   stream_error_ = absl::OkStatus();
   trailing_metadata_ = Metadata();
   deframer_ = MessageDeframer(max_receive_message_size_, StreamWindow(channel_->options()));

@@ -28,6 +28,7 @@
 #include "google/protobuf/message_lite.h"
 #include "rpc/backoff.h"
 #include "rpc/channelz.h"
+#include "rpc/client_protocol.h"
 #include "rpc/compression.h"
 #include "rpc/connectivity.h"
 #include "rpc/context.h"
@@ -145,6 +146,13 @@ struct ChannelOptions {
   // retried any more (transparently or by its retryPolicy).
   size_t per_rpc_retry_buffer_size = 256 * 1024;
   size_t retry_buffer_size = 16 * 1024 * 1024;
+  // The wire protocol of the calls (rpc/client_protocol.h; rpc/README.md, "Client protocols"):
+  // gRPC, or gRPC-Web (its text mode) or Connect, to call servers that speak those (connect-go,
+  // connect-node, Envoy-fronted gRPC-Web services, our own rpc::Server). Over HTTP/2 only.
+  ChannelProtocol protocol = ChannelProtocol::kGrpc;
+  // Connect's message codec: protobuf binary, or JSON (protobuf's JSON mapping of the method's
+  // generated types; a method the program has no descriptor for fails INVALID_ARGUMENT).
+  ConnectCodec connect_codec = ConnectCodec::kProto;
   // Reconnection backoff of each subchannel (gRPC's connection-backoff defaults: 1 s, x1.6,
   // jitter 0.2, 120 s at most, every attempt allowed at least 20 s to connect).
   BackoffOptions backoff;
@@ -457,6 +465,16 @@ class ClientCall : public std::enable_shared_from_this<ClientCall> {
   std::shared_ptr<CallCredentials> credentials_;
   void StartDeadlineTimer();
   void OnResponse(const transport::Headers& headers, uint8_t flags);
+  // gRPC-Web and Connect (ChannelOptions::protocol): the response goes through protocol_, whose
+  // translation (gRPC's headers, frames, trailers) the gRPC handlers above then take.
+  std::unique_ptr<ClientProtocol> protocol_;
+  absl::Status protocol_error_;  // ClientProtocol::Make's, reported by Start()
+  void OnProtocolHeaders(const transport::Headers& headers, uint8_t flags);
+  void OnProtocolData(const transport::SharedBuffer& data);
+  void OnProtocolEnd();
+  void ApplyTranslated(const absl::Status& status, ClientProtocol::Translated& translated);
+  // The message bytes of one request as written on the stream (its prefix off).
+  size_t EncodedPayloadBytes(const std::string& encoded) const;
   void OnData(const transport::SharedBuffer& data);
   void OnTrailers(const transport::Headers& trailers);
   // The stream's 'end': every DATA byte has reached OnData.

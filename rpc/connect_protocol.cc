@@ -611,4 +611,35 @@ absl::StatusOr<std::unique_ptr<CallProtocol>> MakeConnectProtocol(
   return std::unique_ptr<CallProtocol>(std::make_unique<ConnectStreamProtocol>(options));
 }
 
+absl::Status ConnectJsonToBinary(const google::protobuf::Descriptor* type, std::string& message) {
+  absl::string_view json = message;
+  if (absl::StripAsciiWhitespace(json).empty()) json = "{}";
+  std::string binary;
+  auto status = google::protobuf::util::JsonToBinaryString(
+      GeneratedTypeResolver(), TypeUrl(type), std::string(json), &binary,
+      google::protobuf::util::JsonParseOptions());
+  if (!status.ok()) {
+    return absl::InternalError(
+        absl::StrCat("Invalid JSON message: ", std::string(status.message())));
+  }
+  message = std::move(binary);
+  return absl::OkStatus();
+}
+
+absl::Status ConnectBinaryToJson(const google::protobuf::Descriptor* type, std::string& message) {
+  std::string json;
+  auto status = google::protobuf::util::BinaryToJsonString(
+      GeneratedTypeResolver(), TypeUrl(type), message, &json,
+      google::protobuf::util::JsonPrintOptions());
+  if (!status.ok()) {
+    return absl::InternalError(
+        absl::StrCat("Message not convertible to JSON: ", std::string(status.message())));
+  }
+  if (!IsUtf8(json)) {
+    return absl::InternalError("Message not convertible to JSON: a string field is not UTF-8");
+  }
+  message = std::move(json);
+  return absl::OkStatus();
+}
+
 }  // namespace h2rpc::rpc

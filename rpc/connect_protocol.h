@@ -34,6 +34,7 @@
 #include "transport/headers.h"
 
 namespace google::protobuf {
+class Descriptor;
 class MethodDescriptor;
 }
 
@@ -111,6 +112,13 @@ const google::protobuf::MethodDescriptor* FindGeneratedMethod(absl::string_view 
 // The protocol object of a Connect call. INVALID_ARGUMENT for JSON without a method descriptor
 // (a generic service's method the binary does not know).
 absl::StatusOr<std::unique_ptr<CallProtocol>> MakeConnectProtocol(const ConnectCallOptions& options);
+
+// Protobuf's JSON mapping of one message of `type` (the generated pool's), both ways, as the
+// server's JSON codec does (for the client, rpc/client_protocol.h). JSON → binary: an empty body
+// is the empty message, unknown fields are an error; binary → JSON: lowerCamel names, output
+// that is not UTF-8 an error. INTERNAL with protobuf's reason on failure.
+absl::Status ConnectJsonToBinary(const google::protobuf::Descriptor* type, std::string& message);
+absl::Status ConnectBinaryToJson(const google::protobuf::Descriptor* type, std::string& message);
 
 }  // namespace h2rpc::rpc
 

@@ -9,6 +9,7 @@
 # mtls: tls, plus --tls_client_ca=ca.pem --bearer_token on the server and the client's
 #      certificate and token on the client; without the token, or with a certificate from
 #      another CA, the client must fail.
+# CLIENT_ARGS (environment): more client flags, e.g. --protocol=connect.
 set -u
 source examples/common/test_lib.sh || exit 1
 mode=tcp
@@ -39,6 +40,7 @@ case $mode in
   mtls) client_args=(--target="localhost:$port" --ca_file=$certs/ca.pem --bearer_token=s3cret
                      --tls_client_cert=$certs/client.pem --tls_client_key=$certs/client.key) ;;
 esac
+client_args+=(${CLIENT_ARGS:-})
 out=$(timeout 30 "$client" "${client_args[@]}" 2>&1)
 rc=$?
 echo "$out"

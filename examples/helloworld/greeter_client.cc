@@ -5,7 +5,10 @@
 // Calls SayHello twice: with the blocking convenience, then from a coroutine.
 // --tls_client_cert/--tls_client_key present a client certificate (mTLS); --bearer_token sends
 // "authorization: Bearer <token>" on every call (per-call credentials; TLS only).
+// --protocol=grpc-web|grpc-web-text|connect|connect-json calls in that protocol instead of gRPC
+// (ChannelOptions::protocol; rpc/README.md, "Client protocols"), e.g. a connect-go server.
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include "absl/flags/flag.h"
@@ -22,6 +25,8 @@ ABSL_FLAG(std::string, name, "world", "who to greet");
 ABSL_FLAG(std::string, tls_client_cert, "", "PEM client certificate (with --ca_file): mTLS");
 ABSL_FLAG(std::string, tls_client_key, "", "PEM private key for --tls_client_cert");
 ABSL_FLAG(std::string, bearer_token, "", "send 'authorization: Bearer <this>' (TLS only)");
+ABSL_FLAG(std::string, protocol, "grpc",
+          "wire protocol: grpc, grpc-web, grpc-web-text, connect (proto) or connect-json");
 
 namespace {
 
@@ -48,6 +53,17 @@ int main(int argc, char** argv) {
   if (!absl::GetFlag(FLAGS_bearer_token).empty()) {
     options.call_credentials = h2rpc::rpc::BearerTokenCredentials(absl::GetFlag(FLAGS_bearer_token));
   }
+  std::string protocol = absl::GetFlag(FLAGS_protocol);
+  if (protocol == "connect-json") {
+    protocol = "connect";
+    options.connect_codec = h2rpc::rpc::ConnectCodec::kJson;
+  }
+  std::optional<h2rpc::rpc::ChannelProtocol> wire = h2rpc::rpc::ChannelProtocolFromName(protocol);
+  if (!wire) {
+    std::fprintf(stderr, "greeter_client: unknown --protocol '%s'\n", protocol.c_str());
+    return 2;
+  }
+  options.protocol = *wire;
   auto made = h2rpc::rpc::Channel::New(&loop, absl::GetFlag(FLAGS_target), options);
   if (!made.ok()) {
     std::fprintf(stderr, "%s\n", made.status().ToString().c_str());

@@ -11,10 +11,14 @@ cd "$(dirname "$0")"
 # clients, bundled at test time by esbuild (its linux-x64 binary only, as buf's: the `esbuild`
 # launcher would pull every platform's), driven in Debian's chromium by playwright-core (no
 # browser download: it runs /usr/bin/chromium).
-DIRECT='{"@grpc/grpc-js": "1.14.3", "@grpc/proto-loader": "0.8.0", "@bufbuild/buf-linux-x64": "1.75.0", "@connectrpc/connect": "2.3.0", "@connectrpc/connect-web": "2.3.0", "@bufbuild/protobuf": "2.17.0", "grpc-web": "2.1.1", "playwright-core": "1.61.1", "@esbuild/linux-x64": "0.28.2"}'
+# @connectrpc/connect-node: the third-party Connect/gRPC-Web/gRPC server our C++ client calls
+# (tests/interop/connect). 2.0.4 is the last whose engines allow Node 18 (Debian 12's); it
+# declares @connectrpc/connect 2.0.4 as its peer while the browser suite needs 2.3.0, and runs
+# on 2.3.0 (the interop test shows it): .npmrc's legacy-peer-deps lets npm install both.
+DIRECT='{"@grpc/grpc-js": "1.14.3", "@grpc/proto-loader": "0.8.0", "@bufbuild/buf-linux-x64": "1.75.0", "@connectrpc/connect": "2.3.0", "@connectrpc/connect-web": "2.3.0", "@bufbuild/protobuf": "2.17.0", "grpc-web": "2.1.1", "playwright-core": "1.61.1", "@esbuild/linux-x64": "0.28.2", "@connectrpc/connect-node": "2.0.4"}'
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 echo "{\"name\":\"resolve\",\"private\":true,\"dependencies\":$DIRECT}" >"$tmp/package.json"
-(cd "$tmp" && npm install --package-lock-only --no-audit --no-fund >/dev/null)
+(cd "$tmp" && npm install --package-lock-only --legacy-peer-deps --no-audit --no-fund >/dev/null)
 rm -rf vendor && mkdir vendor
 node -e '
 const l = require(process.argv[1]);
