@@ -514,7 +514,8 @@ void Server::StartCall(std::shared_ptr<transport::ServerHttp2Stream> stream,
   // First, as gRPC's HPACK parser does. The transport enforces the hard limit while receiving
   // only once the client has acknowledged our SETTINGS (as Node); this covers the rest.
   if (absl::Status st = CheckMetadataSize(metadata_size, metadata_limits_); !st.ok()) {
-    RespondTrailersOnly(to, st);
+    const std::optional<Headers> cors = CorsFor(options_.cors, headers);
+    RespondTrailersOnly(to, st, "200", nullptr, cors ? &*cors : nullptr);
     return;
   }
   const std::string method(value(kMethod).value_or(""));
@@ -543,8 +544,7 @@ void Server::StartCall(std::shared_ptr<transport::ServerHttp2Stream> stream,
       return;
     }
     // An early error a page of an allowed origin must be able to read (without the CORS fields
-    // the browser hides it): every one below but those to gRPC over HTTP/2, which no browser
-    // speaks. Looked up only on these paths: a gRPC call pays nothing for it.
+    // the browser hides it). Looked up only on the error paths: a call pays nothing for it.
     const std::optional<Headers> cors = CorsFor(options_.cors, headers);
     const std::optional<RequestContentType> connect =
         ParseRequestContentType(value(kContentType).value_or(""));
