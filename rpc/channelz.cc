@@ -48,6 +48,7 @@ void AppendConnectionText(const ConnectionSnapshot& c, const std::string& indent
                   " state=", ConnectionStateName(c.state));
   if (c.goaway_sent) absl::StrAppend(&out, " goaway_sent");
   if (c.goaway_received) absl::StrAppend(&out, " goaway_received(code=", c.goaway_received_code, ")");
+  if (c.http_version != "2") absl::StrAppend(&out, " http=", c.http_version);
   absl::StrAppend(&out, "\n");
   absl::StrAppend(&out, indent, "  calls started=", c.calls_started, " succeeded=",
                   c.calls_succeeded, " failed=", c.calls_failed, " active=", c.streams_active,
@@ -107,7 +108,9 @@ const char* JsonBool(bool b) { return b ? "true" : "false"; }
 std::string ConnectionJson(const ConnectionSnapshot& c) {
   const transport::SessionState& f = c.flow;
   std::string out = absl::StrCat(
-      "{\"peer\":", JsonString(c.peer), ",\"local\":", JsonString(c.local), ",\"state\":", JsonString(ConnectionStateName(c.state)),
+      "{\"peer\":", JsonString(c.peer), ",\"local\":", JsonString(c.local),
+      ",\"http_version\":", JsonString(c.http_version),
+      ",\"state\":", JsonString(ConnectionStateName(c.state)),
       ",\"goaway_sent\":", JsonBool(c.goaway_sent),
       ",\"goaway_received\":", JsonBool(c.goaway_received),
       ",\"goaway_received_code\":", c.goaway_received_code,

@@ -60,6 +60,9 @@ const char* ConnectionStateName(ConnectionState state);
 struct ConnectionSnapshot {
   std::string peer;  // "address:port" as ServerCall::peer(); "" when the socket does not say
   std::string local;  // our end, the same way (transport's Socket::localAddress/localPort)
+  // "2", or "1.1" for a server's HTTP/1.1 connection (ServerOptions::allow_http1: gRPC-Web and
+  // Connect calls; no GOAWAY, windows or streams there, one call at a time listed with id 0).
+  std::string http_version = "2";
   ConnectionState state = ConnectionState::kConnecting;
   bool goaway_sent = false;      // we began closing (GOAWAY sent or about to be)
   bool goaway_received = false;  // the peer sent a GOAWAY

@@ -22,6 +22,7 @@
 #include "rpc/testing/memory_sessions.h"
 #include "rpc/wire_protocol.h"
 #include "transport/compat/compat_server.h"
+#include "transport/constants.h"
 #include "transport/http1/http1_server.h"
 #include "transport/manual_loop.h"
 #include "transport/memory_socket.h"
@@ -93,22 +94,27 @@ class Backend : public rpc_test::EchoService::Service {
     }
     co_return absl::OkStatus();
   }
-  Task<absl::StatusOr<EchoReply>> Collect(ServerContext&, ServerReader<EchoRequest>& in) override {
+  Task<absl::StatusOr<EchoReply>> Collect(ServerContext& ctx,
+                                          ServerReader<EchoRequest>& in) override {
     EchoReply reply;
     while (auto req = co_await in.Read()) reply.set_text(reply.text() + req->text());
+    ended_cancelled.push_back(ctx.IsCancelled());
     co_return reply;
   }
-  Task<absl::Status> Chat(ServerContext&,
+  Task<absl::Status> Chat(ServerContext& ctx,
                           ServerReaderWriter<EchoReply, EchoRequest>& s) override {
     int n = 0;
     while (std::optional<EchoRequest> req = co_await s.Read()) {
       EchoReply reply;
       reply.set_text("re: " + req->text());
       reply.set_index(n++);
-      if (!co_await s.Write(reply)) co_return absl::CancelledError("gone");
+      if (!co_await s.Write(reply)) break;
     }
+    ended_cancelled.push_back(ctx.IsCancelled());
     co_return absl::OkStatus();
   }
+  // Collect's and Chat's ends: whether the handler saw its call cancelled.
+  std::vector<bool> ended_cancelled;
 };
 
 // Lookup (rpc/testdata/idempotent.proto): each method answers its name and the text.
@@ -540,6 +546,94 @@ TEST_F(ConnectTest, GzipRequestBodyAndUnsupportedEncodings) {
   EXPECT_NE(lie.header(":status"), "200");
 }
 
+TEST_F(ConnectTest, DeflateBothWaysUnaryAndStreaming) {
+  // deflate is the zlib format (RFC 1950), as connect-go's and gRPC's "deflate".
+  auto packed = Compress(Compression::kDeflate, R"({"text":"squeezed"})");
+  ASSERT_TRUE(packed.ok());
+  Answer a = Post(kEcho, "application/json", *packed,
+                  {{"content-encoding", "deflate"}, {"accept-encoding", "deflate"}});
+  EXPECT_EQ(a.header(":status"), "200") << a.body;
+  EXPECT_EQ(a.header("content-encoding"), "deflate");
+  EXPECT_NE(a.header("accept-encoding").find("deflate"), std::string::npos);
+  auto plain = Decompress(Compression::kDeflate, a.body, 1 << 20);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_EQ(*plain, R"({"text":"squeezed"})");
+  // Streaming: connect-content-encoding, each envelope flagged 0x01.
+  auto env = Compress(Compression::kDeflate, Raw("d", 0, 2));
+  ASSERT_TRUE(env.ok());
+  Answer s = Post(kExpand, "application/connect+proto",
+                  ConnectEnvelope(kConnectCompressedFlag, *env),
+                  {{"connect-content-encoding", "deflate"}, {"connect-accept-encoding", "deflate"}});
+  EXPECT_EQ(s.header(":status"), "200");
+  EXPECT_EQ(s.header("connect-content-encoding"), "deflate");
+  Envelopes e = SplitEnvelopes(s.body);
+  ASSERT_TRUE(e.well_formed);
+  ASSERT_EQ(e.items.size(), 3u) << s.body;
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(e.items[i].first, kConnectCompressedFlag);
+    auto message = Decompress(Compression::kDeflate, e.items[i].second, 1 << 20);
+    ASSERT_TRUE(message.ok()) << message.status();
+    EchoReply reply;
+    ASSERT_TRUE(reply.ParseFromString(*message));
+    EXPECT_EQ(reply.text(), "d");
+    EXPECT_EQ(reply.index(), i);
+  }
+  EXPECT_EQ(e.items[2], std::make_pair(kConnectEndStreamFlag, std::string("{}")));
+  // A deflate body that is not: an error, not a crash or a garbled message.
+  Answer bad = Post(kEcho, "application/proto", Raw("x"), {{"content-encoding", "deflate"}});
+  EXPECT_EQ(bad.header(":status"), "500") << bad.body;
+  EXPECT_EQ(bad.body.rfind(R"({"code":"internal")", 0), 0u) << bad.body;
+}
+
+TEST_F(ConnectTest, EmptyMessagesUnaryAndStreaming) {
+  // The empty message is an empty body (proto) or {} (JSON), both ways.
+  Answer proto = Post(kEcho, "application/proto", "", {{"x-in", "e"}});
+  EXPECT_EQ(proto.header(":status"), "200") << proto.body;
+  EXPECT_EQ(proto.header("content-type"), "application/proto");
+  EXPECT_EQ(proto.header("x-head"), "e");  // the handler ran on the empty message
+  EXPECT_EQ(proto.body, "");
+  Answer json = Post(kEcho, "application/json", "{}");
+  EXPECT_EQ(json.header(":status"), "200") << json.body;
+  EXPECT_EQ(json.body, "{}");
+  // Streams: empty envelopes in (two empty requests), an empty message out.
+  Answer c = Post(kCollect, "application/connect+proto",
+                  ConnectEnvelope(0, "") + ConnectEnvelope(0, ""));
+  Envelopes ce = SplitEnvelopes(c.body);
+  ASSERT_TRUE(ce.well_formed);
+  ASSERT_EQ(ce.items.size(), 2u) << c.body;
+  EXPECT_EQ(ce.items[0], std::make_pair(uint8_t{0}, std::string()));
+  EXPECT_EQ(ce.items[1], std::make_pair(kConnectEndStreamFlag, std::string("{}")));
+  Answer cj = Post(kCollect, "application/connect+json",
+                   ConnectEnvelope(0, "{}") + ConnectEnvelope(0, "{}"));
+  Envelopes cje = SplitEnvelopes(cj.body);
+  ASSERT_EQ(cje.items.size(), 2u) << cj.body;
+  EXPECT_EQ(cje.items[0], std::make_pair(uint8_t{0}, std::string("{}")));
+  // Server streaming: the first reply (text "", index 0) is the empty message.
+  Answer x = Post(kExpand, "application/connect+proto", ConnectEnvelope(0, Raw("", 0, 2)));
+  Envelopes xe = SplitEnvelopes(x.body);
+  ASSERT_EQ(xe.items.size(), 3u) << x.body;
+  EXPECT_EQ(xe.items[0], std::make_pair(uint8_t{0}, std::string()));
+  EXPECT_EQ(xe.items[2].first, kConnectEndStreamFlag);
+}
+
+TEST_F(ConnectTest, CompressedFlagWithoutAnEncodingIsInternal) {
+  // connect_server_unexpected's unexpected-compressed-message: flag 0x01 and no (or identity)
+  // connect-content-encoding → internal, in the end-stream message.
+  for (const Headers& extra : {Headers{}, Headers{{"connect-content-encoding", "identity"}}}) {
+    Answer a = Post(kExpand, "application/connect+proto",
+                    ConnectEnvelope(kConnectCompressedFlag, Raw("z", 0, 1)), extra);
+    EXPECT_EQ(a.header(":status"), "200");
+    Envelopes e = SplitEnvelopes(a.body);
+    ASSERT_TRUE(e.well_formed);
+    ASSERT_EQ(e.items.size(), 1u) << a.body;
+    EXPECT_EQ(e.items[0].first, kConnectEndStreamFlag);
+    EXPECT_EQ(e.items[0].second.rfind(R"({"error":{"code":"internal")", 0), 0u)
+        << e.items[0].second;
+    EXPECT_NE(e.items[0].second.find("connect-content-encoding"), std::string::npos)
+        << e.items[0].second;
+  }
+}
+
 TEST_F(ConnectTest, GzipResponseWhenTheHandlerCompressesAndTheClientAccepts) {
   Answer a = Post(kEcho, "application/json", R"({"text":"gzip me"})",
                   {{"accept-encoding", "gzip"}});
@@ -613,6 +707,47 @@ TEST_F(ConnectTest, GrpcAndGrpcWebStillServedBesideConnect) {
   EXPECT_TRUE(g.had_trailers);
   Answer w = Post(kEcho, "application/grpc-web+proto", FrameMessage(Raw("w"), false));
   EXPECT_EQ(w.header("content-type"), "application/grpc-web+proto");
+}
+
+TEST_F(ConnectTest, ClientCancellationOverHttp2ReachesTheHandler) {
+  // Connect streaming, gRPC-Web, and a Connect unary call whose body is still coming: the client
+  // resets the stream (RST_STREAM CANCEL) mid-call.
+  struct Case {
+    const char* path;
+    const char* type;
+    std::string first;
+    bool handler_runs;
+  };
+  const std::vector<Case> cases = {
+      {kCollect, "application/connect+proto", ConnectEnvelope(0, Raw("a")), true},
+      {kChat, "application/connect+json", ConnectEnvelope(0, R"({"text":"a"})"), true},
+      {kCollect, "application/grpc-web+proto", FrameMessage(Raw("a"), false), true},
+      {kChat, "application/grpc-web-text", absl::Base64Escape(FrameMessage(Raw("a"), false)),
+       true},
+      {kEcho, "application/proto", std::string("\x0a"), false},
+  };
+  for (const Case& c : cases) {
+    backend_.ended_cancelled.clear();
+    Answer a;
+    auto req = client_->request(
+        Headers{{":method", "POST"}, {":path", c.path}, {"content-type", c.type}},
+        {.endStream = false});
+    ASSERT_TRUE(req.ok());
+    (*req)->onResponse([&](const Headers& h, uint8_t) { a.headers = h; });
+    (*req)->onData([&](std::string_view d) { a.body += d; });
+    (*req)->onClose([&] { a.closed = true; });
+    (*req)->write(c.first);
+    loop_.runUntilIdle();
+    EXPECT_EQ(server_->Snapshot().active_calls, 1u) << c.type;
+    EXPECT_TRUE(backend_.ended_cancelled.empty()) << c.type;  // still running
+    (*req)->close(transport::constants::NGHTTP2_CANCEL);
+    loop_.runUntilIdle();
+    EXPECT_TRUE(a.closed);
+    EXPECT_EQ(server_->Snapshot().active_calls, 0u) << c.type << ": a call left behind";
+    if (c.handler_runs) {
+      EXPECT_EQ(backend_.ended_cancelled, std::vector<bool>{true}) << c.path << " " << c.type;
+    }
+  }
 }
 
 class ConnectSmallLimitTest : public ConnectTest {
@@ -727,6 +862,45 @@ TEST(ConnectHttp1Test, UnaryJsonWithContentLength) {
   EXPECT_EQ(client.received.rfind("HTTP/1.1 405 ", 0), 0u) << client.received;
   EXPECT_NE(client.received.find("allow: POST\r\n"), std::string::npos) << client.received;
   client_end->setHandler(nullptr);
+  http1.reset();
+  loop.runUntilIdle();
+}
+
+TEST(ConnectHttp1Test, ClientClosingTheConnectionMidResponseCancelsTheCall) {
+  // HTTP/1.1 has no RST_STREAM: a client cancels by closing the connection. Bidi over a chunked
+  // request body, the response under way (one reply received) when the client goes.
+  transport::ManualLoop loop;
+  Backend backend;
+  Server server(nullptr);
+  server.RegisterService(&backend);
+  auto events = transport::RequestEvents::create();
+  events->onRequest([&](std::shared_ptr<transport::Http2ServerRequest> req,
+                        std::shared_ptr<transport::Http2ServerResponse> res) {
+    server.ServeHttp1Request(std::move(req), std::move(res));
+  });
+  auto http1 = transport::Http1Server::create(&loop, events);
+  for (const auto& [type, message] : std::vector<std::pair<std::string, std::string>>{
+           {"application/connect+json", ConnectEnvelope(0, R"({"text":"a"})")},
+           {"application/grpc-web+proto", FrameMessage(Raw("a"), false)}}) {
+    backend.ended_cancelled.clear();
+    auto [server_end, client_end] = transport::MemorySocket::pair(&loop);
+    RawClient client;
+    client_end->setHandler(&client);
+    http1->serve(std::move(server_end));
+    client_end->write(absl::StrCat("POST ", kChat, " HTTP/1.1\r\nhost: x\r\ncontent-type: ",
+                                   type, "\r\ntransfer-encoding: chunked\r\n\r\n",
+                                   absl::Hex(message.size()), "\r\n", message, "\r\n"));
+    loop.runUntilIdle();
+    EXPECT_EQ(client.received.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << client.received;
+    EXPECT_NE(client.received.find("re: a"), std::string::npos) << client.received;
+    EXPECT_EQ(server.Snapshot().active_calls, 1u) << type;
+    EXPECT_TRUE(backend.ended_cancelled.empty()) << type;
+    client_end->destroy();
+    loop.runUntilIdle();
+    EXPECT_EQ(backend.ended_cancelled, std::vector<bool>{true}) << type;
+    EXPECT_EQ(server.Snapshot().active_calls, 0u) << type << ": a call left behind";
+    EXPECT_EQ(http1->connectionCount(), 0u);
+  }
   http1.reset();
   loop.runUntilIdle();
 }

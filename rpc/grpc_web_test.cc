@@ -250,25 +250,37 @@ TEST_F(GrpcWebTest, EarlyErrorsAnswerInTheRequestsProtocol) {
 }
 
 TEST_F(GrpcWebTest, CompressedBothWays) {
-  EchoRequest req;
-  req.set_text(std::string(200, 'z'));
-  auto packed = Compress(Compression::kGzip, req.SerializeAsString());
-  ASSERT_TRUE(packed.ok());
-  Answer a = Send("/h2rpc.rpc_test.Echo/Unary", "application/grpc-web+proto",
-                  FrameMessage(*packed, /*compressed=*/true),
-                  {{"grpc-encoding", "gzip"}, {"grpc-accept-encoding", "gzip"}});
-  EXPECT_EQ(a.headers.get("grpc-encoding").value_or(""), "gzip");
-  ASSERT_GE(a.body.size(), 1u);
-  EXPECT_EQ(a.body[0], 1);  // the response message's compressed flag
-  WebBody body = SplitWebBody(a.body);
-  ASSERT_TRUE(body.well_formed);
-  ASSERT_EQ(body.messages.size(), 1u);
-  auto plain = Decompress(Compression::kGzip, body.messages[0], 1 << 20);
-  ASSERT_TRUE(plain.ok()) << plain.status();
-  EchoReply reply;
-  ASSERT_TRUE(reply.ParseFromString(*plain));
-  EXPECT_EQ(reply.text(), req.text());
-  EXPECT_EQ(body.trailer_block, "grpc-status: 0\r\n");  // the trailer frame is never compressed
+  // gzip and deflate (the zlib format), gRPC-Web and gRPC itself.
+  for (const Compression c : {Compression::kGzip, Compression::kDeflate}) {
+    for (const char* type : {"application/grpc-web+proto", "application/grpc"}) {
+      const std::string name(CompressionName(c));
+      SCOPED_TRACE(name + " " + type);
+      EchoRequest req;
+      req.set_text(std::string(200, 'z'));
+      auto packed = Compress(c, req.SerializeAsString());
+      ASSERT_TRUE(packed.ok());
+      Answer a = Send("/h2rpc.rpc_test.Echo/Unary", type,
+                      FrameMessage(*packed, /*compressed=*/true),
+                      {{"grpc-encoding", name}, {"grpc-accept-encoding", name}, {"te", "trailers"}});
+      EXPECT_EQ(a.headers.get("grpc-encoding").value_or(""), name);
+      ASSERT_GE(a.body.size(), 1u);
+      EXPECT_EQ(a.body[0], 1);  // the response message's compressed flag
+      WebBody body = SplitWebBody(a.body);
+      ASSERT_TRUE(body.well_formed);
+      ASSERT_EQ(body.messages.size(), 1u);
+      auto plain = Decompress(c, body.messages[0], 1 << 20);
+      ASSERT_TRUE(plain.ok()) << plain.status();
+      EchoReply reply;
+      ASSERT_TRUE(reply.ParseFromString(*plain));
+      EXPECT_EQ(reply.text(), req.text());
+      if (type == std::string("application/grpc")) {
+        EXPECT_TRUE(a.had_trailers);  // the status in HTTP trailers
+      } else {
+        // The trailer frame is never compressed.
+        EXPECT_EQ(body.trailer_block, "grpc-status: 0\r\n");
+      }
+    }
+  }
 }
 
 TEST_F(GrpcWebTest, PlainGrpcIsUnchanged) {
@@ -340,7 +352,8 @@ TEST_F(GrpcWebCorsTest, CallsFromAnAllowedOriginExposeTheStatusFields) {
                   {{"origin", "https://app.example"}, {"x-in", "m"}});
   EXPECT_EQ(a.headers.get("access-control-allow-origin").value_or(""), "https://app.example");
   EXPECT_EQ(a.headers.get("access-control-expose-headers").value_or(""),
-            "grpc-status, grpc-message, grpc-status-details-bin, x-head, x-tail");
+            "grpc-status, grpc-message, grpc-status-details-bin, content-encoding, "
+            "connect-content-encoding, x-head, x-tail");
   EXPECT_EQ(a.headers.get("x-head").value_or(""), "m");  // metadata still after them
   EXPECT_EQ(SplitWebBody(a.body).trailer_block, "grpc-status: 0\r\nx-tail: m!\r\n");
   // Early errors (Trailers-Only) too: the page must be able to read their grpc-status.
@@ -356,6 +369,70 @@ TEST_F(GrpcWebCorsTest, CallsFromAnAllowedOriginExposeTheStatusFields) {
   Answer grpc = Send("/h2rpc.rpc_test.Echo/Unary", "application/grpc", Request("c"),
                      {{"origin", "https://app.example"}, {"te", "trailers"}});
   EXPECT_FALSE(grpc.headers.get("access-control-allow-origin").has_value());
+}
+TEST_F(GrpcWebCorsTest, EarlyErrorsCarryTheCorsFieldsForAnAllowedOrigin) {
+  // Refused before any handler runs: the page must still read why (no CORS fields: the browser
+  // hides the response and the page sees a bare network error).
+  struct Case {
+    const char* what;
+    const char* path;
+    const char* content_type;
+    const char* method;
+    Headers extra;
+    const char* status;
+  };
+  const std::vector<Case> cases = {
+      {"unknown content-type", "/h2rpc.rpc_test.Echo/Unary", "text/plain", "POST", {}, "415"},
+      {"PUT, gRPC-Web", "/h2rpc.rpc_test.Echo/Unary", "application/grpc-web+proto", "PUT", {},
+       "405"},
+      {"PUT, Connect", "/h2rpc.rpc_test.Echo/Unary", "application/json", "PUT", {}, "405"},
+      {"Connect, unknown path", "/h2rpc.rpc_test.Echo/Nope", "application/json", "POST", {},
+       "404"},
+      {"Connect, bad version", "/h2rpc.rpc_test.Echo/Unary", "application/proto", "POST",
+       {{"connect-protocol-version", "7"}}, "400"},
+      {"Connect GET, unknown path", "/h2rpc.rpc_test.Echo/Nope?encoding=json", "", "GET", {},
+       "404"},
+  };
+  for (const Case& c : cases) {
+    Headers extra{{"origin", "https://app.example"}};
+    for (const auto& f : c.extra) extra.add(f.name, f.value);
+    Answer a = Send(c.path, c.content_type, "", extra, 0, c.method);
+    EXPECT_EQ(a.headers.get(":status").value_or(""), c.status) << c.what;
+    EXPECT_EQ(a.headers.get("access-control-allow-origin").value_or(""), "https://app.example")
+        << c.what;
+    EXPECT_NE(a.headers.get("access-control-expose-headers").value_or("").find("grpc-status"),
+              std::string::npos)
+        << c.what;
+    if (c.what == std::string("PUT, Connect")) {
+      EXPECT_EQ(a.headers.get("allow").value_or(""), "POST");  // kept beside the CORS fields
+    }
+    // Another origin: none.
+    Headers other{{"origin", "https://evil.example"}};
+    for (const auto& f : c.extra) other.add(f.name, f.value);
+    Answer o = Send(c.path, c.content_type, "", other, 0, c.method);
+    EXPECT_EQ(o.headers.get(":status").value_or(""), c.status) << c.what;
+    EXPECT_FALSE(o.headers.get("access-control-allow-origin").has_value()) << c.what;
+  }
+}
+
+class GrpcWebCorsProtocolsOffTest : public GrpcWebTest {
+ protected:
+  ServerOptions Options() override {
+    ServerOptions o;
+    o.cors.allowed_origins = {"https://app.example"};
+    o.protocols.connect = false;
+    o.protocols.grpc_web = false;
+    return o;
+  }
+};
+
+TEST_F(GrpcWebCorsProtocolsOffTest, TheProtocolOff415CarriesTheCorsFields) {
+  for (const char* type : {"application/grpc-web+proto", "application/json"}) {
+    Answer a = Send("/h2rpc.rpc_test.Echo/Unary", type, "", {{"origin", "https://app.example"}});
+    EXPECT_EQ(a.headers.get(":status").value_or(""), "415") << type;
+    EXPECT_EQ(a.headers.get("access-control-allow-origin").value_or(""), "https://app.example")
+        << type;
+  }
 }
 
 // --- HTTP/1.1 (ServerOptions::allow_http1's path, sans I/O) --------------------------------------
@@ -430,10 +507,12 @@ class GrpcWebHttp1Test : public ::testing::Test {
   // Sends a POST with `body` (content-length, or chunked in pieces of `chunk` bytes) and waits
   // for the whole response.
   Http1Response Post(const std::string& path, const std::string& content_type,
-                     const std::string& body, size_t chunk = 0) {
+                     const std::string& body, size_t chunk = 0,
+                     const std::string& more_fields = "") {
     client_.received.clear();
     std::string head = absl::StrCat("POST ", path, " HTTP/1.1\r\nhost: example.test\r\n",
-                                    "content-type: ", content_type, "\r\nx-grpc-web: 1\r\n");
+                                    "content-type: ", content_type, "\r\nx-grpc-web: 1\r\n",
+                                    more_fields);
     if (chunk == 0) {
       client_socket_->write(absl::StrCat(head, "content-length: ", body.size(), "\r\n\r\n", body));
     } else {
@@ -503,6 +582,14 @@ TEST_F(GrpcWebHttp1Test, GrpcOverHttp1IsRefusedClearly) {
                          GrpcWebTest::Request("no"));
   EXPECT_EQ(r.head.substr(0, 12), "HTTP/1.1 505");
   EXPECT_NE(r.head.find("grpc-message: gRPC requires HTTP/2"), std::string::npos) << r.head;
+  EXPECT_EQ(r.head.find("access-control-allow-origin"), std::string::npos) << r.head;
+  // From a page (a fetch() that tried gRPC): the page can read the 505 and its grpc-message.
+  Http1Response page = Post("/h2rpc.rpc_test.Echo/Unary", "application/grpc",
+                            GrpcWebTest::Request("no"), 0, "origin: http://page.test\r\n");
+  EXPECT_EQ(page.head.substr(0, 12), "HTTP/1.1 505");
+  EXPECT_NE(page.head.find("access-control-allow-origin: http://page.test\r\n"),
+            std::string::npos)
+      << page.head;
 }
 
 TEST_F(GrpcWebHttp1Test, EarlyErrorsInHeaders) {

@@ -13,7 +13,10 @@
 #include "rpc/server.h"
 #include "rpc/server_pool.h"
 #include "rpc/testdata/echo.pb.h"
+#include "rpc/framing.h"
+#include "transport/connect.h"
 #include "transport/tls_socket.h"
+#include "transport/uv_socket.h"
 
 namespace h2rpc::rpc {
 namespace {
@@ -81,8 +84,8 @@ class MtlsTest : public ::testing::Test {
     server_->Shutdown(absl::Seconds(1), [&] { closed = true; });
     for (int i = 0; i < 1000 && !closed; ++i) uv_run(loop_.uv(), UV_RUN_ONCE);
   }
-  void Start(const transport::TlsOptions* tls) {
-    server_ = std::make_unique<Server>(&loop_);
+  void Start(const transport::TlsOptions* tls, ServerOptions options = {}) {
+    server_ = std::make_unique<Server>(&loop_, std::move(options));
     server_->RegisterService(&service_);
     absl::Status st = tls ? server_->ListenTls("127.0.0.1:0", *tls) : server_->Listen("127.0.0.1:0");
     ASSERT_TRUE(st.ok()) << st;
@@ -187,6 +190,108 @@ TEST_F(MtlsTest, CleartextIsInsecure) {
   ASSERT_TRUE(text.ok()) << text.status();
   EXPECT_TRUE(Has(*text, "type=insecure")) << *text;
   EXPECT_TRUE(Has(*text, "authenticated=false")) << *text;
+}
+
+// --- Connect and gRPC-Web: the same auth context as gRPC (HTTP/2 and HTTP/1.1 over TLS) ---
+
+// Runs `loop` until `done` (bounded: a hang fails the test instead of blocking it).
+template <typename F>
+bool RunUntil(transport::UvLoop& loop, F done) {
+  for (int i = 0; i < 20000 && !done(); ++i) uv_run(loop.uv(), UV_RUN_ONCE);
+  return done();
+}
+
+// One unary call to WhoAmIService with `content_type` (proto codec) over HTTP/2 with TLS and the
+// client certificate `cert`: the response body (for proto, the reply's text is in it verbatim).
+std::string RawHttp2Call(transport::UvLoop& loop, uint16_t port, const std::string& cert,
+                         const std::string& content_type, const std::string& body) {
+  transport::ConnectOptions options;
+  options.tls.caFile = TestFile("ca.pem");
+  options.tls.certFile = TestFile(cert + ".pem");
+  options.tls.keyFile = TestFile(cert + ".key");
+  auto session = transport::connect(&loop, absl::StrCat("https://localhost:", port), options);
+  if (!session.ok()) return "connect: " + session.status().ToString();
+  auto req = (*session)->request(transport::Headers{{":method", "POST"},
+                                                    {":path", "/h2rpc.rpc_test.Echo/Unary"},
+                                                    {"content-type", content_type},
+                                                    {"x-grpc-web", "1"}},
+                                 {.endStream = false});
+  if (!req.ok()) return "request: " + req.status().ToString();
+  std::string received;
+  bool closed = false;
+  (*req)->onData([&](std::string_view d) { received += d; });
+  (*req)->onClose([&] { closed = true; });
+  (*req)->end(body);
+  if (!RunUntil(loop, [&] { return closed; })) received += "<timed out>";
+  (*session)->close();
+  RunUntil(loop, [&] { return (*session)->closed() || (*session)->destroyed(); });
+  return received;
+}
+
+struct RawTlsClient : transport::Socket::Handler {
+  void onSocketConnect() override { connected = true; }
+  void onSocketData(std::string_view d) override { received += d; }
+  void onSocketDrain() override {}
+  void onSocketClose(absl::Status) override { closed = true; }
+  bool connected = false;
+  bool closed = false;
+  std::string received;
+};
+
+// The same over HTTP/1.1 (ALPN http/1.1, ServerOptions::allow_http1): the whole raw response.
+std::string RawHttp1Call(transport::UvLoop& loop, uint16_t port, const std::string& cert,
+                         const std::string& content_type, const std::string& body) {
+  transport::TlsOptions tls;
+  tls.caFile = TestFile("ca.pem");
+  tls.certFile = TestFile(cert + ".pem");
+  tls.keyFile = TestFile(cert + ".key");
+  tls.servername = "localhost";
+  tls.ALPNProtocols = {"http/1.1"};
+  auto ctx = transport::TlsContext::createClient(tls);
+  if (!ctx.ok()) return "context: " + ctx.status().ToString();
+  auto socket = transport::TlsSocket::create(
+      &loop, transport::UvSocket::connect(&loop, "127.0.0.1", port), *ctx, /*isServer=*/false);
+  if (!socket.ok()) return "socket: " + socket.status().ToString();
+  RawTlsClient client;
+  (*socket)->setHandler(&client);
+  (*socket)->write(absl::StrCat("POST /h2rpc.rpc_test.Echo/Unary HTTP/1.1\r\nhost: localhost\r\n",
+                                "content-type: ", content_type, "\r\nx-grpc-web: 1\r\n",
+                                "connection: close\r\ncontent-length: ", body.size(),
+                                "\r\n\r\n", body));
+  if (!RunUntil(loop, [&] { return client.closed; })) client.received += "<timed out>";
+  (*socket)->setHandler(nullptr);
+  return client.received;
+}
+
+TEST_F(MtlsTest, ConnectAndGrpcWebSeeTheClientCertificateOverHttp2AndHttp1) {
+  transport::TlsOptions tls = ServerTls(/*reject=*/true);
+  ServerOptions options;
+  options.allow_http1 = true;
+  Start(&tls, options);
+  const std::string message = EchoRequest().SerializeAsString();
+  struct Case {
+    const char* content_type;
+    std::string body;
+  };
+  const std::vector<Case> cases = {{"application/proto", message},
+                                   {"application/connect+proto", FrameMessage(message, false)},
+                                   {"application/grpc-web+proto", FrameMessage(message, false)}};
+  for (const Case& c : cases) {
+    for (const bool http1 : {false, true}) {
+      SCOPED_TRACE(absl::StrCat(c.content_type, http1 ? " over HTTP/1.1" : " over HTTP/2"));
+      const std::string text =
+          http1 ? RawHttp1Call(loop_, server_->port(), "client_spiffe", c.content_type, c.body)
+                : RawHttp2Call(loop_, server_->port(), "client_spiffe", c.content_type, c.body);
+      EXPECT_TRUE(Has(text, "type=ssl")) << text;
+      EXPECT_TRUE(Has(text, "authenticated=true")) << text;
+      EXPECT_TRUE(Has(text, "cn=h2rpc spiffe client")) << text;
+      EXPECT_TRUE(Has(text, "spiffe=spiffe://h2rpc.test/ns/tests/sa/client")) << text;
+      if (http1) {
+        EXPECT_EQ(text.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << text;
+      }
+    }
+  }
+  EXPECT_EQ(service_.calls, 6);
 }
 
 // The serial number of the certificate the server showed `channel`'s current connection.

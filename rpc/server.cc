@@ -115,10 +115,29 @@ bool OriginAllowed(const CorsOptions& cors, std::string_view origin) {
 Headers CorsResponseHeaders(const CorsOptions& cors, std::string_view origin) {
   Headers h{{"access-control-allow-origin", std::string(origin)}, {"vary", "origin"}};
   if (cors.allow_credentials) h.add("access-control-allow-credentials", "true");
-  std::string exposed = "grpc-status, grpc-message, grpc-status-details-bin";
+  // connect-es's `cors.exposedHeaders`: gRPC-Web's status fields, and Connect's compression
+  // fields (content-encoding is not CORS-safelisted; a page's fetch() would not see it).
+  std::string exposed =
+      "grpc-status, grpc-message, grpc-status-details-bin, content-encoding, "
+      "connect-content-encoding";
   for (const std::string& name : cors.exposed_headers) absl::StrAppend(&exposed, ", ", name);
   h.add("access-control-expose-headers", exposed);
   return h;
+}
+
+// The CORS fields of a response to `request` (nullopt: CORS off, no origin, or one not allowed).
+std::optional<Headers> CorsFor(const CorsOptions& cors, const Headers& request) {
+  if (!cors.enabled()) return std::nullopt;
+  auto origin = request.get("origin");
+  if (!origin || !OriginAllowed(cors, *origin)) return std::nullopt;
+  return CorsResponseHeaders(cors, *origin);
+}
+
+// `extra` and then `more`.
+Headers Joined(const std::optional<Headers>& extra, Headers more) {
+  Headers out = extra ? *extra : Headers{};
+  for (const transport::HeaderField& f : more) out.add(f.name, f.value);
+  return out;
 }
 
 // An OPTIONS request: the browser's preflight before a cross-origin call.
@@ -400,8 +419,47 @@ void Server::ServeHttp1Request(std::shared_ptr<transport::Http2ServerRequest> re
   Headers headers{{":method", req->method()}, {":path", req->url()}};
   for (const transport::HeaderField& field : req->headers()) headers.add(field.name, field.value);
   std::shared_ptr<transport::CompatStream> exchange = req->exchange();
+  if (draining_) {
+    // Shutdown() has begun: no new call. A request gets here on a connection accepted before
+    // the listener closed whose first bytes came after. 503 (UNAVAILABLE, which clients retry
+    // elsewhere) and the connection goes after it.
+    const EarlyReply to{nullptr, exchange.get()};
+    if (http1_) {
+      for (const std::shared_ptr<transport::Http1Connection>& c : http1_->connections()) {
+        if (c->socket() == exchange->socket()) c->close();  // after this response: says so
+      }
+    }
+    const std::optional<Headers> extra = CorsFor(options_.cors, headers);
+    std::optional<RequestContentType> type =
+        ParseRequestContentType(headers.get("content-type").value_or(""));
+    if (type && IsConnect(type->protocol)) type->protocol = WireProtocol::kConnect;  // its 503
+    RespondTrailersOnly(to, absl::UnavailableError("The server is shutting down"), "503",
+                        type && type->protocol != WireProtocol::kGrpc ? &*type : nullptr,
+                        extra ? &*extra : nullptr);
+    return;
+  }
   const Http1Request http1{std::move(req), std::move(res)};
   StartCall(nullptr, std::move(exchange), headers, &http1);
+}
+
+std::shared_ptr<internal::ConnectionCounters> Server::Http1Counters(
+    const transport::CompatStream& exchange) {
+  const transport::Socket* socket = exchange.socket();
+  if (!http1_ || socket == nullptr) return nullptr;
+  auto [it, inserted] = http1_counters_.try_emplace(socket);
+  if (!inserted) return it->second;
+  // A new connection: its counters go with it (a later connection may get the same address).
+  for (const std::shared_ptr<transport::Http1Connection>& c : http1_->connections()) {
+    if (c->socket() != socket || c->closed()) continue;
+    it->second = std::make_shared<internal::ConnectionCounters>();
+    std::weak_ptr<bool> alive = alive_;
+    c->onClose([this, alive, socket] {
+      if (!alive.expired()) http1_counters_.erase(socket);
+    });
+    return it->second;
+  }
+  http1_counters_.erase(it);  // not one of ours
+  return nullptr;
 }
 
 void Server::Fallback(std::shared_ptr<transport::ServerHttp2Stream> stream,
@@ -456,7 +514,8 @@ void Server::StartCall(std::shared_ptr<transport::ServerHttp2Stream> stream,
   // First, as gRPC's HPACK parser does. The transport enforces the hard limit while receiving
   // only once the client has acknowledged our SETTINGS (as Node); this covers the rest.
   if (absl::Status st = CheckMetadataSize(metadata_size, metadata_limits_); !st.ok()) {
-    RespondTrailersOnly(to, st);
+    const std::optional<Headers> cors = CorsFor(options_.cors, headers);
+    RespondTrailersOnly(to, st, "200", nullptr, cors ? &*cors : nullptr);
     return;
   }
   const std::string method(value(kMethod).value_or(""));
@@ -484,19 +543,22 @@ void Server::StartCall(std::shared_ptr<transport::ServerHttp2Stream> stream,
       Fallback(std::move(stream), http1, headers);
       return;
     }
+    // An early error a page of an allowed origin must be able to read (without the CORS fields
+    // the browser hides it). Looked up only on the error paths: a call pays nothing for it.
+    const std::optional<Headers> cors = CorsFor(options_.cors, headers);
     const std::optional<RequestContentType> connect =
         ParseRequestContentType(value(kContentType).value_or(""));
     if (connect && IsConnect(connect->protocol) && options_.protocols.connect) {
       // A Connect client's: 405 with allow and the error JSON (as connect-go), for streaming
       // types too (a verb error is an HTTP error, not an end-stream message).
       const RequestContentType unary{WireProtocol::kConnect, connect->codec};
-      const Headers allow{{"allow", "POST"}};
+      const Headers allow = Joined(cors, {{"allow", "POST"}});
       RespondTrailersOnly(to, absl::UnimplementedError(absl::StrCat("Method not allowed: ", method)),
                           "405", &unary, &allow);
       return;
     }
     RespondTrailersOnly(to, absl::InternalError(absl::StrCat("Method not allowed: ", method)),
-                        "405");
+                        "405", nullptr, cors ? &*cors : nullptr);
     return;
   }
   const absl::string_view content_type = value(kContentType).value_or("");
@@ -507,38 +569,37 @@ void Server::StartCall(std::shared_ptr<transport::ServerHttp2Stream> stream,
     return;
   }
   if (!type) {
+    const std::optional<Headers> cors = CorsFor(options_.cors, headers);
     RespondTrailersOnly(
         to,
         absl::InvalidArgumentError(absl::StrCat("Unsupported content-type: '", content_type, "'")),
-        "415");
+        "415", nullptr, cors ? &*cors : nullptr);
     return;
   }
   const bool enabled = type->protocol == WireProtocol::kGrpc ? options_.protocols.grpc
                        : IsConnect(type->protocol)           ? options_.protocols.connect
                                                              : options_.protocols.grpc_web;
   if (!enabled) {
+    const std::optional<Headers> cors = CorsFor(options_.cors, headers);
     RespondTrailersOnly(to,
                         absl::InvalidArgumentError(absl::StrCat(
                             "This server does not speak ", WireProtocolName(type->protocol),
                             " (content-type '", content_type, "')")),
-                        "415");
+                        "415", nullptr, cors ? &*cors : nullptr);
     return;
   }
   const RequestContentType* web = type->protocol == WireProtocol::kGrpc ? nullptr : &*type;
   // CORS fields for a web call from an allowed origin's page (looked up only then: gRPC's
   // calls pay nothing for them).
   std::optional<Headers> cors;
-  if (web != nullptr && options_.cors.enabled()) {
-    if (auto origin = headers.get("origin"); origin && OriginAllowed(options_.cors, *origin)) {
-      cors = CorsResponseHeaders(options_.cors, *origin);
-    }
-  }
+  if (web != nullptr) cors = CorsFor(options_.cors, headers);
   const Headers* extra = cors ? &*cors : nullptr;
   if (exchange && web == nullptr) {
+    cors = CorsFor(options_.cors, headers);  // a browser's fetch() may try this one
     RespondTrailersOnly(to,
                         absl::InternalError("gRPC requires HTTP/2; over HTTP/1.1 use gRPC-Web "
                                             "(content-type application/grpc-web+proto)"),
-                        "505");
+                        "505", nullptr, cors ? &*cors : nullptr);
     return;
   }
   std::string path(value(kPath).value_or(""));
@@ -618,6 +679,8 @@ void Server::LaunchCall(std::shared_ptr<ServerCall> call, transport::ServerHttp2
   if (auto found = stream ? counters_.find(stream->session()) : counters_.end();
       found != counters_.end()) {
     call->CountIn(found->second);  // a listened connection's call (rpc/channelz.h)
+  } else if (stream == nullptr && call->http1_exchange() != nullptr) {
+    call->CountIn(Http1Counters(*call->http1_exchange()));  // null: not a listened one
   }
   if (!options_.interceptors.empty()) {
     std::vector<std::unique_ptr<ServerInterceptor>> chain;
@@ -724,12 +787,7 @@ void Server::StartConnectGet(std::shared_ptr<transport::ServerHttp2Stream> strea
                              const Headers& headers, absl::string_view target,
                              absl::string_view query) {
   const EarlyReply to{stream.get(), exchange.get()};
-  std::optional<Headers> cors;
-  if (options_.cors.enabled()) {
-    if (auto origin = headers.get("origin"); origin && OriginAllowed(options_.cors, *origin)) {
-      cors = CorsResponseHeaders(options_.cors, *origin);
-    }
-  }
+  const std::optional<Headers> cors = CorsFor(options_.cors, headers);
   const Headers* extra = cors ? &*cors : nullptr;
   RequestContentType type{WireProtocol::kConnect, "json"};  // until the query names its codec
   absl::StatusOr<ConnectGetQuery> get = ParseConnectGetQuery(query);
@@ -749,8 +807,7 @@ void Server::StartConnectGet(std::shared_ptr<transport::ServerHttp2Stream> strea
   }
   if (!ConnectGetAllowed(FindGeneratedMethod(path))) {
     // As connect-go: a method with side effects (or one without a descriptor) is POST only.
-    Headers allow = extra != nullptr ? *extra : Headers{};
-    allow.add("allow", "POST");
+    const Headers allow = Joined(cors, {{"allow", "POST"}});
     RespondTrailersOnly(to,
                         absl::UnimplementedError(absl::StrCat(
                             "GET is only for methods declared idempotency_level = "
@@ -778,8 +835,21 @@ void Server::Shutdown(absl::Duration grace, std::function<void()> done) {
     return;
   }
   draining_ = true;
-  http2_->close(std::move(done));  // stops listening; `done` once every connection closed
-  if (http1_) http1_->closeAll();  // HTTP/1.1 ones: each after its response in progress
+  // `done` once every connection closed: the HTTP/2 ones (http2_'s close) and the HTTP/1.1 ones.
+  auto left = std::make_shared<size_t>(1);
+  auto one_closed = [left, done = std::make_shared<std::function<void()>>(std::move(done))] {
+    if (--*left == 0 && *done) (*done)();
+  };
+  if (http1_) {
+    for (const auto& c : http1_->connections()) {
+      if (c->closed()) continue;
+      ++*left;
+      c->onClose(one_closed);
+    }
+  }
+  http2_->close(one_closed);  // stops listening
+  // HTTP/1.1: idle (keep-alive) connections close now, the others after their response.
+  if (http1_) http1_->closeAll();
   // Two-phase GOAWAY on each: running calls, and those already on their way, may finish.
   auto sessions = sessions_;
   for (auto& weak : sessions) {
@@ -794,6 +864,11 @@ void Server::Shutdown(absl::Duration grace, std::function<void()> done) {
     auto sessions = sessions_;
     for (auto& weak : sessions) {
       if (auto s = weak.lock()) s->destroy(absl::OkStatus(), transport::constants::NGHTTP2_NO_ERROR);
+    }
+    // HTTP/1.1 has no RST_STREAM: a call still running is cancelled by closing its connection.
+    if (http1_) {
+      auto open = http1_->connections();
+      for (const auto& c : open) c->destroy();
     }
   });
   grace_timer_->unref();
@@ -827,6 +902,32 @@ ServerSnapshot Server::SnapshotOnLoop() const {
     internal::AddCounters(*counters, now_ms, c);
     if (counters->keepalive) c.keepalive_pings_sent = counters->keepalive->pings_sent();
     snapshot.connections.push_back(std::move(c));
+  }
+  if (http1_) {
+    for (const std::shared_ptr<transport::Http1Connection>& connection : http1_->connections()) {
+      ConnectionSnapshot c;
+      c.http_version = "1.1";
+      if (const transport::Socket* socket = connection->socket()) {
+        const std::string address = socket->remoteAddress();
+        if (!address.empty()) c.peer = absl::StrCat(address, ":", socket->remotePort());
+        const std::string local = socket->localAddress();
+        if (!local.empty()) c.local = absl::StrCat(local, ":", socket->localPort());
+        if (auto found = http1_counters_.find(socket); found != http1_counters_.end()) {
+          for (const auto& [id, call] : found->second->calls) {
+            StreamSnapshot s;
+            s.id = id;
+            s.state_name = "open";
+            c.streams.push_back(std::move(s));
+          }
+          c.streams_active = c.streams.size();
+          internal::AddCounters(*found->second, now_ms, c);
+        }
+      }
+      c.state = connection->closed() ? ConnectionState::kClosed
+                : draining_           ? ConnectionState::kDraining
+                                      : ConnectionState::kReady;
+      snapshot.connections.push_back(std::move(c));
+    }
   }
   return snapshot;
 }

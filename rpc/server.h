@@ -293,6 +293,10 @@ class Server {
   // A call made and validated: counted, started, handed to the interceptors and its handler.
   void LaunchCall(std::shared_ptr<ServerCall> call, transport::ServerHttp2Stream* stream,
                   bool generic, const MethodHandler& handler, std::optional<absl::Time> deadline);
+  // The counters of the listened HTTP/1.1 connection `exchange` is on (made at its first
+  // request, dropped when it closes); null for an Http1Server of the caller's own.
+  std::shared_ptr<internal::ConnectionCounters> Http1Counters(
+      const transport::CompatStream& exchange);
 
   transport::UvLoop* loop_;
   ServerOptions options_;
@@ -319,6 +323,10 @@ class Server {
   std::unordered_map<const transport::Http2Session*,
                      std::shared_ptr<internal::ConnectionCounters>>
       counters_;
+  // allow_http1: each open HTTP/1.1 connection's counters, by its socket (what its exchanges
+  // show); listed by Snapshot() beside the HTTP/2 ones.
+  std::unordered_map<const transport::Socket*, std::shared_ptr<internal::ConnectionCounters>>
+      http1_counters_;
   std::unique_ptr<transport::Timer> grace_timer_;
   // Shutdown() has begun / its grace is over: a connection that becomes a session from then on
   // (accepted just before, or done with its TLS handshake) is drained / closed at once.

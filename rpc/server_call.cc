@@ -252,8 +252,12 @@ std::string ServerCall::authority() const {
   return headers.get("host").value_or("");
 }
 
+const transport::CompatStream* ServerCall::http1_exchange() const {
+  return http1_ ? http1_->exchange.get() : nullptr;
+}
+
 const transport::Socket* ServerCall::transport_socket() const {
-  if (!stream_) return nullptr;  // HTTP/1.1: the exchange does not show its socket
+  if (!stream_) return http1_->exchange->socket();  // HTTP/1.1: the connection's (TLS) socket
   transport::Http2Session* s = stream_->session();
   return s != nullptr ? s->socket() : nullptr;
 }
@@ -278,9 +282,9 @@ void ServerCall::CountActive(std::shared_ptr<size_t> active) {
 }
 
 void ServerCall::CountIn(std::shared_ptr<internal::ConnectionCounters> counters) {
-  if (counters_ || !counters || !stream_) return;
+  if (counters_ || !counters) return;
   counters_ = std::move(counters);
-  counted_id_ = stream_->id();
+  counted_id_ = stream_ ? stream_->id() : 0;  // HTTP/1.1: one exchange at a time
   ++counters_->calls_started;
   counters_->last_call_started = absl::Now();
   counters_->calls[counted_id_] = this;
@@ -349,8 +353,11 @@ absl::Status ServerCall::PullMessages() {
     Received message{"", frame->compressed};
     if (frame->compressed) {
       if (request_compression_ == Compression::kIdentity) {
-        return absl::InternalError(
-            "Compressed flag set on a message but the request has no grpc-encoding");
+        // Connect names the field connect-content-encoding (its conformance suite expects
+        // internal for this, as gRPC does).
+        return absl::InternalError(absl::StrCat(
+            "Compressed flag set on a message but the request has no ",
+            IsConnect(protocol()) ? "connect-content-encoding" : "grpc-encoding"));
       }
       std::string packed = std::move(*frame).Assembled();
       CountMessageReceived(packed.size());

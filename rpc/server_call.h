@@ -165,6 +165,8 @@ class ServerCall : public std::enable_shared_from_this<ServerCall>, public CallC
   std::string peer() const;
   // The connection's socket (a transport::TlsSocket over TLS), or null once it is gone.
   const transport::Socket* transport_socket() const;
+  // The HTTP/1.1 exchange the call is on; null for an HTTP/2 stream's.
+  const transport::CompatStream* http1_exchange() const;
   // The request's :authority (Host for HTTP/1-style requests): the name the client dialled,
   // e.g. "localhost" for unix: targets (what gRPC C++'s ExperimentalGetAuthority gives).
   std::string authority() const;

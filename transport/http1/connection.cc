@@ -59,7 +59,9 @@ void Http1Connection::armIdleTimer() {
 }
 
 void Http1Connection::onSocketData(std::string_view data) {
-  if (closed_ || closing_) return;
+  // Closing: the request in progress still gets its body (its response may need all of it: a
+  // draining server lets running calls finish); nothing after it is served.
+  if (closed_ || (closing_ && !exchange_)) return;
   inbuf_.append(data);
   process();
 }

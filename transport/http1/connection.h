@@ -70,6 +70,8 @@ class Http1Connection : public Socket::Handler,
   // the socket is destroyed, the exchange in progress drops its listeners.
   void abandon();
   bool closed() const { return closed_; }
+  // close() was called while an exchange was in progress: the connection goes after it.
+  bool closing() const { return closing_; }
   ListenerId onClose(std::function<void()> fn) { return close_event_.on(std::move(fn)); }
   Socket* socket() const { return socket_.get(); }
   EventLoop* loop() const { return loop_; }

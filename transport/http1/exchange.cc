@@ -137,6 +137,8 @@ absl::Status Http1Exchange::respond(const Headers& headers, RespondOptions optio
       keep_alive_ = false;  // HTTP/1.0 without a length: the close ends the body
     }
   }
+  // A closing connection (its server closes it after this response) says so (RFC 9112 9.6).
+  if (connection_ && connection_->closing()) keep_alive_ = false;
   if (!keep_alive_) {
     absl::StrAppend(&block, "connection: close\r\n");
   } else if (http_version_ == "1.0") {

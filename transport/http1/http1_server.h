@@ -41,6 +41,8 @@ class Http1Server : public std::enable_shared_from_this<Http1Server> {
   ~Http1Server();
 
   size_t connectionCount() const { return connections_.size(); }
+  // The open connections (a server lists them, counts their calls, waits for them to close).
+  const std::set<std::shared_ptr<Http1Connection>>& connections() const { return connections_; }
   // Closes every connection after its response in progress.
   void closeAll();
 
