@@ -38,7 +38,7 @@ std::string HedgingConfig(int max_attempts, const std::string& delay,
 struct Step {
   enum Kind { kStall, kFail, kReply } kind = kReply;
   int status = 0;                      // kFail: the grpc-status
-  std::optional<std::string> pushback;  // kFail: grpc-retry-pushback-ms
+  std::optional<std::string> pushback{};  // kFail: grpc-retry-pushback-ms
 };
 Step Stall() { return {Step::kStall}; }
 Step Fail(int status, std::optional<std::string> pushback = std::nullopt) {
@@ -52,8 +52,8 @@ class HedgingServer {
  public:
   struct Seen {
     std::string previous_attempts;  // grpc-previous-rpc-attempts, "" when absent
-    std::string data;               // the request bytes (framed messages)
-    std::optional<uint32_t> rst;    // how the stream closed (once it did)
+    std::string data{};             // the request bytes (framed messages)
+    std::optional<uint32_t> rst{};  // how the stream closed (once it did)
     bool closed = false;
   };
 

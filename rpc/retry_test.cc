@@ -82,10 +82,10 @@ class FlakyService : public Service {
 // each request's grpc-previous-rpc-attempts ("" when absent).
 struct Step {
   int status = 0;
-  std::optional<std::string> pushback;
+  std::optional<std::string> pushback{};
   std::string http_status = "200";  // another one: a proxy's answer, text/plain
   uint32_t reset = 0;                // an HTTP/2 error code: RST_STREAM instead of an answer
-  std::string accept_encoding;       // grpc-accept-encoding of a failure, if set
+  std::string accept_encoding{};     // grpc-accept-encoding of a failure, if set
 };
 class ScriptedServer {
  public:
@@ -235,8 +235,9 @@ TEST_F(RetryTest, MethodMaxResponseMessageBytes) {
 }
 
 TEST_F(RetryTest, InvalidServiceConfigMakesTheChannelInvalid) {
-  auto channel = Channel::New(&loop_, absl::StrCat("127.0.0.1:", server_->port()),
-                              {.service_config = RetryConfig(1)});
+  ChannelOptions options;
+  options.service_config = RetryConfig(1);
+  auto channel = Channel::New(&loop_, absl::StrCat("127.0.0.1:", server_->port()), options);
   ASSERT_FALSE(channel.ok());
   EXPECT_EQ(channel.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(channel.status().message().find("maxAttempts"), std::string::npos)

@@ -860,7 +860,9 @@ void Server::Shutdown(absl::Duration grace, std::function<void()> done) {
   grace_timer_->start(static_cast<uint64_t>(absl::ToInt64Milliseconds(grace)), [this, alive] {
     if (alive.expired()) return;
     grace_over_ = true;
-    // Grace is over: cancel what still runs (streams reset with CANCEL, connections closed).
+    // Grace is over: connections still in their TLS handshake go, and what still runs is
+    // cancelled (streams reset with CANCEL, connections closed).
+    if (http2_) http2_->closePendingConnections();
     auto sessions = sessions_;
     for (auto& weak : sessions) {
       if (auto s = weak.lock()) s->destroy(absl::OkStatus(), transport::constants::NGHTTP2_NO_ERROR);

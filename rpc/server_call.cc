@@ -780,6 +780,14 @@ void ServerCall::FinishRaw(const absl::Status& status) {
 }
 
 void ServerCall::Fail(const absl::Status& status) {
+  if (stream_ != nullptr && stream_->aborted() && !finished_) {
+    // The peer reset the stream (an RST_STREAM, even NO_ERROR, ends its readable side, so a
+    // partial message then reads as "ended in the middle of a message"), or it went: nothing
+    // can be sent, and the call's real end is the client's cancellation, which is what the
+    // hooks (and the counters) must see.
+    Cancel(absl::CancelledError("Cancelled"));
+    return;
+  }
   // A status we generate ourselves (bad framing, size limit, ...): end the call with it and
   // stop the handler as if cancelled.
   Finish(status);

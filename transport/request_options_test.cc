@@ -284,7 +284,9 @@ TEST(StreamPriorityTest, PriorityMadeWhilePendingIsSentForItsId) {
   EXPECT_EQ(CountType(frames, 1), 1);  // HEADERS
   ASSERT_EQ(CountType(frames, 2), 1);  // PRIORITY
   for (const auto& f : frames) {
-    if (f.type == 2) EXPECT_EQ(Hex(f.payload), "0000000009");
+    if (f.type == 2) {
+      EXPECT_EQ(Hex(f.payload), "0000000009");
+    }
   }
 }
 

@@ -60,6 +60,8 @@ class PendingTls : public Socket::Handler {
   bool closed() const { return closed_; }
   std::unique_ptr<Timer> timer;
   uint64_t accepted_at = 0;
+  // Handshake done but not h2 and not HTTP/1: held until unknownProtocolTimeout.
+  bool rejected = false;
 
  private:
   std::unique_ptr<TlsSocket> socket_;
@@ -336,21 +338,43 @@ void Http2Server::off(ListenerId id) {
 void Http2Server::onAccept() {
   auto accepted = UvSocket::accept(loop_, listener_);
   if (!accepted.ok()) return;
+  takeConnection(*std::move(accepted));
+}
+
+void Http2Server::acceptQueued() {
+  if (!listener_) return;
+  uv_os_fd_t fd;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(listener_), &fd) != 0) return;
+  const int family = listener_->type == UV_NAMED_PIPE ? AF_UNIX : AF_INET;
+  std::weak_ptr<bool> alive = alive_;
+  // Bounded by the backlog the kernel holds; a 'connection' listener may destroy the server.
+  for (int i = 0; i < 4096 && !alive.expired(); ++i) {
+    const int accepted = ::accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (accepted < 0) {
+      if (errno == EINTR) continue;
+      return;  // EAGAIN: the queue is empty (or an error: nothing more to take)
+    }
+    auto socket = UvSocket::adopt(loop_, accepted, family);
+    if (socket.ok()) takeConnection(*std::move(socket));
+  }
+}
+
+void Http2Server::takeConnection(std::unique_ptr<UvSocket> accepted) {
   // Node's 'connection'. A listener may destroy the socket: then there is no session.
   std::weak_ptr<bool> alive = alive_;
-  connection_event_.emit(**accepted);
+  connection_event_.emit(*accepted);
   if (alive.expired()) return;  // a listener destroyed the server
-  if ((*accepted)->destroyed()) return;
+  if (accepted->destroyed()) return;
   const uint64_t accepted_at = loop_->now();
   if (!tls_) {
     if (options_.allowHTTP1 && http1_handler_) {
-      sniff(std::move(*accepted), accepted_at);
+      sniff(std::move(accepted), accepted_at);
     } else {
-      addSession(std::move(*accepted), accepted_at);
+      addSession(std::move(accepted), accepted_at);
     }
     return;
   }
-  auto tls = TlsSocket::create(loop_, std::move(*accepted), tls_, /*isServer=*/true);
+  auto tls = TlsSocket::create(loop_, std::move(accepted), tls_, /*isServer=*/true);
   if (!tls.ok()) return;
   auto pending = std::make_unique<PendingTls>(
       this, std::move(*tls), alive, [this, alive](PendingTls* p, bool h2) {
@@ -368,10 +392,12 @@ void Http2Server::onAccept() {
             if (addSession(std::move(socket), p_accepted_at)) {
               raw->resumeReading();  // the session reads now
             }
+            maybeFinishClose();
             return;
           }
           if (p->closed()) {
             pending_tls_.erase(it);
+            maybeFinishClose();
             return;
           }
           // allowHTTP1: ALPN http/1.1, or none (Node serves such a client as HTTP/1 too).
@@ -380,6 +406,7 @@ void Http2Server::onAccept() {
             std::unique_ptr<TlsSocket> socket = p->release();
             pending_tls_.erase(it);
             http1_handler_(std::move(socket), "");
+            maybeFinishClose();
             return;
           }
           // Node: 'unknownProtocol', or a 403 in plain text when nobody listens; either way
@@ -389,11 +416,15 @@ void Http2Server::onAccept() {
             p->socket()->write(kMissingAlpn);
             p->socket()->end();
           }
+          p->rejected = true;
           p->timer = loop_->createTimer();
           p->timer->start(options_.unknownProtocolTimeout, [this, alive, p] {
-            if (!alive.expired()) pending_tls_.erase(p);
+            if (alive.expired()) return;
+            pending_tls_.erase(p);
+            maybeFinishClose();
           });
           p->timer->unref();  // as Node: it never keeps the process alive
+          maybeFinishClose();  // a closing server does not wait for it
         });
       });
   PendingTls* key = pending.get();
@@ -402,7 +433,9 @@ void Http2Server::onAccept() {
     // The TLS handshake counts against handshakeTimeout; the session gets what is left.
     pending->timer = loop_->createTimer();
     pending->timer->start(options_.handshakeTimeout, [this, alive, key] {
-      if (!alive.expired()) pending_tls_.erase(key);
+      if (alive.expired()) return;
+      pending_tls_.erase(key);
+      maybeFinishClose();
     });
     pending->timer->unref();
   }
@@ -420,6 +453,7 @@ void Http2Server::sniff(std::unique_ptr<Socket> socket, uint64_t accepted_at) {
       if (it == pending_plain_.end()) return;
       if (p->closed()) {
         pending_plain_.erase(it);
+        maybeFinishClose();
         return;
       }
       const bool http2 = p->http2();
@@ -434,6 +468,7 @@ void Http2Server::sniff(std::unique_ptr<Socket> socket, uint64_t accepted_at) {
       } else {
         http1_handler_(std::move(socket), std::move(read));
       }
+      maybeFinishClose();
     });
   });
   PendingPlain* key = pending.get();
@@ -441,7 +476,9 @@ void Http2Server::sniff(std::unique_ptr<Socket> socket, uint64_t accepted_at) {
   if (options_.handshakeTimeout > 0) {
     pending->timer = loop_->createTimer();
     pending->timer->start(options_.handshakeTimeout, [this, alive, key] {
-      if (!alive.expired()) pending_plain_.erase(key);
+      if (alive.expired()) return;
+      pending_plain_.erase(key);
+      maybeFinishClose();
     });
     pending->timer->unref();
   }
@@ -505,12 +542,27 @@ absl::StatusOr<std::shared_ptr<ServerHttp2Session>> performServerHandshake(
 void Http2Server::close(std::function<void()> callback) {
   if (callback) close_event_.once(std::move(callback));
   closing_ = true;
-  // Connections still in their TLS handshake, or rejected for their protocol, go now.
-  pending_tls_.clear();
+  // Connections the kernel completed but we have not accepted yet would be reset when the
+  // listener closes, though their client may have sent a request already: take them first,
+  // like those accepted before.
+  acceptQueued();
   if (listener_) {
     closeListener();
   }
   listening_ = false;
+  // Connections in their TLS handshake stay (as in Node): with TLS 1.3 the client may have sent
+  // its request with its Finished, so dropping one would reset a request in flight. They become
+  // sessions, or go at handshakeTimeout (or closePendingConnections()); close() calls back
+  // after them. Those already rejected for their protocol go now.
+  for (auto it = pending_tls_.begin(); it != pending_tls_.end();) {
+    it = it->second->rejected ? pending_tls_.erase(it) : std::next(it);
+  }
+  maybeFinishClose();
+}
+
+void Http2Server::closePendingConnections() {
+  pending_tls_.clear();
+  pending_plain_.clear();
   maybeFinishClose();
 }
 
@@ -521,6 +573,10 @@ void Http2Server::closeAllSessions() {
 
 void Http2Server::maybeFinishClose() {
   if (!closing_ || !sessions_.empty()) return;
+  for (const auto& [p, pending] : pending_tls_) {
+    if (!pending->rejected) return;  // still in its handshake: may become a session
+  }
+  if (!pending_plain_.empty()) return;
   closing_ = false;
   std::weak_ptr<bool> alive = alive_;
   loop_->post([this, alive] {

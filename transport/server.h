@@ -24,6 +24,7 @@
 #include "transport/socket_address.h"
 #include "transport/tls.h"
 #include "transport/uv_loop.h"
+#include "transport/uv_socket.h"
 
 namespace h2rpc::transport {
 
@@ -107,9 +108,14 @@ class Http2Server {
 
   // Stops accepting connections. `callback` runs once every session has closed. Sessions are
   // not closed by this (as Node); closeAllSessions() sends them GOAWAY and closes them
-  // gracefully.
+  // gracefully. Connections the kernel had queued for accept are accepted first, and those in
+  // their TLS handshake (or being sniffed for HTTP/1) finish it: both become sessions as usual
+  // (their client may have sent a request already) and `callback` waits for them too.
   void close(std::function<void()> callback = nullptr);
   void closeAllSessions();
+  // Closes at once the connections that are not sessions yet (in their TLS handshake, or while
+  // their first bytes tell HTTP/2 from HTTP/1): for the end of a shutdown's grace.
+  void closePendingConnections();
   // Inactivity timeout applied to each new session ('timeout' on the server).
   void setTimeout(uint64_t ms, std::function<void(std::shared_ptr<ServerHttp2Session>)> cb = nullptr);
   // Settings for sessions created from now on.
@@ -176,6 +182,10 @@ class Http2Server {
   Http2Server(UvLoop* loop, ServerOptions options, std::shared_ptr<TlsContext> tls);
   // The listener's accept callback (the public onConnection() is Node's 'connection' event).
   void onAccept();
+  // Accepts, without waiting for the loop, what the kernel has queued on the listener.
+  void acceptQueued();
+  // An accepted connection: 'connection', then TLS, sniffing or a session.
+  void takeConnection(std::unique_ptr<UvSocket> socket);
   // False if no session could be made (the socket is then gone).
   // `accepted_at`: loop time of the accept, from which handshakeTimeout counts.
   bool addSession(std::unique_ptr<Socket> socket, uint64_t accepted_at);

@@ -1400,7 +1400,9 @@ TEST(SessionTest, ClientIgnoresFramesAfterItsOwnRstStream) {
   s.send(RawPeer::frame(1, 0x04, 1, "\x88") + RawPeer::frame(0, 0x01, 1, "late"));
   for (const auto& [t, stream, c] : s.frames()) {
     EXPECT_NE(t, kGoaway);
-    if (t == kRstStream) EXPECT_EQ(c, constants::NGHTTP2_CANCEL);
+    if (t == kRstStream) {
+      EXPECT_EQ(c, constants::NGHTTP2_CANCEL);
+    }
   }
   EXPECT_FALSE(s.client->destroyed());
   EXPECT_EQ(s.client_errors, 0);

@@ -49,12 +49,12 @@ struct SessionTimeoutOptions {
   // idleDebugData / ageDebugData in the final GOAWAY ("max_idle" and "max_age" in gRPC),
   // instead of a single GOAWAY.
   bool twoPhaseGoaway = false;
-  std::string idleDebugData;
-  std::string ageDebugData;
+  std::string idleDebugData{};  // {}: designated initializers may omit it without a warning
+  std::string ageDebugData{};
   uint64_t goawayPingTimeout = 1000;  // see GracefulCloseOptions
   // Told which timeout closed the session ("handshake", "idle", "age", "age grace"), before it
   // is closed. Optional.
-  std::function<void(const char* which)> onExpire;
+  std::function<void(const char* which)> onExpire{};
 };
 
 struct GracefulCloseOptions {

@@ -119,7 +119,9 @@ TEST(SessionTimeoutsTest, TrickledPrefaceDoesNotPushTheHandshakeDeadlineBack) {
   for (uint64_t t = 0; t < 1000; t += 50) {
     f.peer_socket->write(hello.substr(sent++, 1));
     f.loop.advance(50);
-    if (t + 50 < 1000) ASSERT_FALSE(f.server->destroyed()) << "at " << t + 50 << " ms";
+    if (t + 50 < 1000) {
+      ASSERT_FALSE(f.server->destroyed()) << "at " << t + 50 << " ms";
+    }
   }
   EXPECT_LT(sent, hello.size());
   EXPECT_TRUE(f.server->destroyed());

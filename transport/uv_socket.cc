@@ -788,6 +788,19 @@ absl::StatusOr<std::unique_ptr<UvSocket>> UvSocket::accept(UvLoop* loop, uv_stre
   return sock;
 }
 
+absl::StatusOr<std::unique_ptr<UvSocket>> UvSocket::adopt(UvLoop* loop, int fd, int family) {
+  std::unique_ptr<UvSocket> sock(new UvSocket(loop));
+  sock->state_->open(family);
+  int rv = family == AF_UNIX ? uv_pipe_open(&sock->state_->h->pipe, fd)
+                             : uv_tcp_open(&sock->state_->h->tcp, fd);
+  if (rv < 0) {
+    ::close(fd);
+    return uvError("accept", rv, "");
+  }
+  sock->state_->onConnected();
+  return sock;
+}
+
 void UvSocket::setHandler(Handler* handler) {
   state_->handler = handler;
   if (handler == nullptr) {

@@ -51,6 +51,9 @@ class UvSocket : public Socket {
   static std::unique_ptr<UvSocket> connect(UvLoop* loop, std::vector<SocketAddress> addresses);
   // Accepts a pending connection on a listening libuv TCP or pipe handle.
   static absl::StatusOr<std::unique_ptr<UvSocket>> accept(UvLoop* loop, uv_stream_t* server);
+  // Takes a connected socket accepted outside libuv (Http2Server::close() drains its listener's
+  // accept queue with accept4(2)): a pipe for AF_UNIX, else TCP. The fd is closed on error.
+  static absl::StatusOr<std::unique_ptr<UvSocket>> adopt(UvLoop* loop, int fd, int family);
   ~UvSocket() override;
 
   void setHandler(Handler* handler) override;

@@ -21,7 +21,7 @@ struct ServerFlags {
   int port = 0;
   std::string tls_cert, tls_key;  // both or neither: TLS (ALPN h2) instead of h2c
   // With TLS: require a client certificate signed by this CA (mTLS).
-  std::string tls_client_ca;
+  std::string tls_client_ca{};  // {}: callers may leave it out of their braces
 };
 
 // Listens as the flags say; returns what to print after "listening on " ("127.0.0.1:50051",

@@ -9,7 +9,7 @@
 // Then it fetches the server's metrics from --metrics_url and prints its call counter, and the
 // server's channelz-like snapshot from the same endpoint's /channelz (rpc/channelz.h).
 //
-//   bazel run //examples/interceptors:interceptors_client -- --target=127.0.0.1:50051 \
+//   bazel run //examples/interceptors:interceptors_client -- --target=127.0.0.1:50051
 //       --bearer_token=s3cret --metrics_url=http://127.0.0.1:9464/metrics
 #include <cstdio>
 #include <memory>

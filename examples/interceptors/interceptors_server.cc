@@ -10,7 +10,7 @@
 //      asynchronous lookup (a co_await), or they end with UNAUTHENTICATED before the handler.
 //
 //   bazel run //examples/interceptors:interceptors_server -- --port=50051 --bearer_token=s3cret
-//   bazel run //examples/interceptors:interceptors_client -- --target=127.0.0.1:50051 \
+//   bazel run //examples/interceptors:interceptors_client -- --target=127.0.0.1:50051
 //       --bearer_token=s3cret --metrics_url=http://127.0.0.1:<metrics port>/metrics
 //
 // SIGINT/SIGTERM: GOAWAY, running calls get 5 s, then exit.

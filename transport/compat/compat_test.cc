@@ -221,8 +221,12 @@ TEST(CompatTest, DateHeaderFollowsSendDate) {
   int n = 0;
   p.onRequest([&](ReqPtr, ResPtr res) {
     if (n == 1) res->setSendDate(false);
-    if (n == 2) EXPECT_TRUE(res->removeHeader("date").ok());
-    if (n == 3) EXPECT_TRUE(res->setHeader("date", "Thu, 01 Jan 1970 00:00:00 GMT").ok());
+    if (n == 2) {
+      EXPECT_TRUE(res->removeHeader("date").ok());
+    }
+    if (n == 3) {
+      EXPECT_TRUE(res->setHeader("date", "Thu, 01 Jan 1970 00:00:00 GMT").ok());
+    }
     ++n;
     res->end();
   });
