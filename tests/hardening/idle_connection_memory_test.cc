@@ -36,7 +36,8 @@
 #define H2RPC_ASAN 1
 #endif
 #ifdef H2RPC_ASAN
-#include <sanitizer/allocator_interface.h>
+// From the ASan runtime (<sanitizer/allocator_interface.h>, which Debian's gcc does not ship).
+extern "C" size_t __sanitizer_get_current_allocated_bytes();
 #endif
 
 namespace h2rpc {
