@@ -1,5 +1,7 @@
 #include "transport/internal/closed_streams.h"
 
+#include <algorithm>
+
 namespace h2rpc::transport::internal {
 
 void ClosedStreams::closed(int32_t id, uint32_t error_code) {
@@ -16,6 +18,7 @@ void ClosedStreams::closed(int32_t id, uint32_t error_code) {
 }
 
 void ClosedStreams::add(uint32_t entry) {
+  max_id_ = std::max(max_id_, entry & ~kResetBit);
   if (entries_.size() < kCapacity) {
     entries_.push_back(entry);
     return;
@@ -25,8 +28,10 @@ void ClosedStreams::add(uint32_t entry) {
 }
 
 ClosedStreams::How ClosedStreams::find(int32_t id) const {
-  // Only frames on streams nghttp2 no longer knows get here (late or hostile ones), and the
-  // scan is over at most 4 KiB: no index needed.
+  // Ids above every recorded one (new streams: the common case) cannot match. Below it, only
+  // frames on streams nghttp2 no longer knows get here (late or hostile ones), and the scan is
+  // over at most 4 KiB: no index needed.
+  if (id <= 0 || static_cast<uint32_t>(id) > max_id_) return How::kUnknown;
   for (uint32_t e : entries_) {
     if ((e & ~kResetBit) == static_cast<uint32_t>(id)) {
       return (e & kResetBit) ? How::kPeerReset : How::kPeerEnded;

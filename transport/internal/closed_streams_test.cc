@@ -70,5 +70,21 @@ TEST(ClosedStreamsTest, ForgetsTheOldestBeyondItsCapacity) {
   EXPECT_EQ(c.find(2 * (2 * n - 1) + 1), How::kUnknown);
 }
 
+TEST(ClosedStreamsTest, StreamsClosingOutOfOrderAreFoundAndNewIdsAreNot) {
+  // find() stops early for ids above every recorded one (new streams); streams close in any
+  // order, so a lower id recorded after a higher one must still be found.
+  ClosedStreams c;
+  c.peerReset(9);
+  c.closed(9, kCancel);
+  c.closed(3, kNoError);
+  c.closed(7, kNoError);
+  EXPECT_EQ(c.find(9), How::kPeerReset);
+  EXPECT_EQ(c.find(3), How::kPeerEnded);
+  EXPECT_EQ(c.find(7), How::kPeerEnded);
+  EXPECT_EQ(c.find(5), How::kUnknown);
+  EXPECT_EQ(c.find(11), How::kUnknown);
+  EXPECT_EQ(c.find(0), How::kUnknown);
+}
+
 }  // namespace
 }  // namespace h2rpc::transport::internal
