@@ -296,7 +296,9 @@ class ConnectProtocol : public ClientProtocol {
   absl::StatusOr<std::string> EncodeRequest(std::string message, Compression compression,
                                             size_t* payload_bytes) const override {
     if (json_) {
-      if (absl::Status st = ConnectBinaryToJson(method_->input_type(), message); !st.ok()) {
+      if (absl::Status st = ConnectBinaryToJson(ConnectTypeUrl(method_->input_type()), message,
+                                                ConnectJsonSide::kClient);
+          !st.ok()) {
         return st;
       }
     }
@@ -405,7 +407,9 @@ class ConnectProtocol : public ClientProtocol {
       return absl::InternalError(absl::StrCat("Unexpected content-type: '", content_type, "'"));
     }
     if (json_) {
-      if (absl::Status st = ConnectJsonToBinary(method_->output_type(), message); !st.ok()) {
+      if (absl::Status st = ConnectJsonToBinary(ConnectTypeUrl(method_->output_type()), message,
+                                                ConnectJsonSide::kClient);
+          !st.ok()) {
         return st;
       }
     }
@@ -469,7 +473,11 @@ class ConnectProtocol : public ClientProtocol {
           "Received message larger than max (", bytes.size(), " vs. ", max_receive_, ")"));
     }
     if (json_) {
-      if (absl::Status st = ConnectJsonToBinary(method_->output_type(), bytes); !st.ok()) return st;
+      if (absl::Status st = ConnectJsonToBinary(ConnectTypeUrl(method_->output_type()), bytes,
+                                                ConnectJsonSide::kClient);
+          !st.ok()) {
+        return st;
+      }
     }
     out.framed += FrameMessage(bytes, false);
     return absl::OkStatus();
