@@ -15,6 +15,7 @@
 #include "google/protobuf/util/type_resolver_util.h"
 #include "google/rpc/status.pb.h"
 #include "rpc/framing.h"
+#include "rpc/internal/base64.h"
 #include "rpc/status_util.h"
 
 namespace h2rpc::rpc {
@@ -167,9 +168,7 @@ void AppendErrorObject(std::string& out, absl::StatusCode code, absl::string_vie
       out += "{\"type\":";
       AppendJsonString(out, slash == absl::string_view::npos ? url : url.substr(slash + 1));
       out += ",\"value\":";
-      std::string value = absl::Base64Escape(any.value());
-      while (!value.empty() && value.back() == '=') value.pop_back();  // unpadded, as the spec
-      AppendJsonString(out, value);
+      AppendJsonString(out, internal::Base64EncodeUnpadded(any.value()));  // unpadded, as the spec
       out.push_back('}');
     }
     out.push_back(']');
