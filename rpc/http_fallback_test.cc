@@ -44,7 +44,7 @@ struct Pages {
   void Serve(std::shared_ptr<transport::Http2ServerRequest> req,
              std::shared_ptr<transport::Http2ServerResponse> res) {
     seen.push_back(absl::StrCat(req->method(), " ", req->url()));
-    res->setHeader("content-type", "text/plain");
+    EXPECT_TRUE(res->setHeader("content-type", "text/plain").ok());
     if (req->url() == "/index.html") {
       res->end("the page");
     } else {
