@@ -19,61 +19,7 @@
 #include <string>
 #include <vector>
 
-namespace {
-
-constexpr uint8_t kSettings = 0x4, kPing = 0x6, kAck = 0x1;
-
-std::string Frame(uint8_t type, uint8_t flags, const std::string& payload) {
-  std::string f;
-  const uint32_t n = static_cast<uint32_t>(payload.size());
-  f.push_back(static_cast<char>(n >> 16));
-  f.push_back(static_cast<char>(n >> 8));
-  f.push_back(static_cast<char>(n));
-  f.push_back(static_cast<char>(type));
-  f.push_back(static_cast<char>(flags));
-  f.append(4, '\0');  // stream 0
-  return f + payload;
-}
-
-bool WriteAll(int fd, const std::string& s) {
-  size_t off = 0;
-  while (off < s.size()) {
-    ssize_t n = write(fd, s.data() + off, s.size() - off);
-    if (n <= 0) return false;
-    off += static_cast<size_t>(n);
-  }
-  return true;
-}
-
-bool ReadAll(int fd, char* buf, size_t len) {
-  size_t off = 0;
-  while (off < len) {
-    ssize_t n = read(fd, buf + off, len - off);
-    if (n <= 0) return false;
-    off += static_cast<size_t>(n);
-  }
-  return true;
-}
-
-// Reads frames until one of `type` with (or without) ACK; answers the server's SETTINGS.
-bool ReadUntil(int fd, uint8_t type, bool ack) {
-  for (;;) {
-    char h[9];
-    if (!ReadAll(fd, h, 9)) return false;
-    const uint32_t len = (static_cast<uint8_t>(h[0]) << 16) | (static_cast<uint8_t>(h[1]) << 8) |
-                         static_cast<uint8_t>(h[2]);
-    const uint8_t t = static_cast<uint8_t>(h[3]), flags = static_cast<uint8_t>(h[4]);
-    std::vector<char> payload(len);
-    if (len > 0 && !ReadAll(fd, payload.data(), len)) return false;
-    if (t == 0x7) return false;  // GOAWAY
-    if (t == kSettings && !(flags & kAck)) {
-      if (!WriteAll(fd, Frame(kSettings, kAck, ""))) return false;
-    }
-    if (t == type && ((flags & kAck) != 0) == ack) return true;
-  }
-}
-
-}  // namespace
+#include "tests/testing/raw_h2.h"
 
 int main(int argc, char** argv) {
   if (argc != 4) {
@@ -93,7 +39,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "idle_conns: bad IPv4 address %s\n", argv[1]);
     return 2;
   }
-  const std::string hello = std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 24) + Frame(kSettings, 0, "");
   std::vector<int> fds;
   for (int i = 0; i < n; ++i) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -103,8 +48,7 @@ int main(int argc, char** argv) {
       std::perror("idle_conns: connect");
       return 1;
     }
-    if (!WriteAll(fd, hello) || !ReadUntil(fd, kSettings, false) ||
-        !WriteAll(fd, Frame(kPing, 0, std::string(8, 'p'))) || !ReadUntil(fd, kPing, true)) {
+    if (!h2rpc::raw_h2::Handshake(fd)) {
       std::fprintf(stderr, "idle_conns: handshake %d failed\n", i);
       return 1;
     }

@@ -15,6 +15,7 @@
 #include "google/rpc/status.pb.h"
 #include "rpc/connect_protocol.h"
 #include "rpc/framing.h"
+#include "rpc/internal/base64.h"
 #include "rpc/status_util.h"
 #include "rpc/timeout.h"
 #include "rpc/wire_protocol.h"
@@ -29,12 +30,6 @@ constexpr uint8_t kGrpcWebTrailerFlag = 0x80;
 // Room for an error body or an end-stream message beyond the message limit (their details and
 // metadata are not messages).
 constexpr size_t kStatusBodySlack = 64 * 1024;
-
-std::string Base64Unpadded(absl::string_view bytes) {
-  std::string out = absl::Base64Escape(bytes);
-  while (!out.empty() && out.back() == '=') out.pop_back();
-  return out;
-}
 
 // Response fields that are the protocol's, not the application's metadata.
 bool IsProtocolField(absl::string_view name) {
@@ -97,7 +92,7 @@ std::optional<Headers> ErrorObjectToStatusFields(const google::protobuf::Struct&
       any->set_value(std::move(raw));
     }
     if (status.details_size() > 0) {
-      out.add("grpc-status-details-bin", Base64Unpadded(status.SerializeAsString()));
+      out.add("grpc-status-details-bin", internal::Base64EncodeUnpadded(status.SerializeAsString()));
     }
   }
   return out;
@@ -296,7 +291,9 @@ class ConnectProtocol : public ClientProtocol {
   absl::StatusOr<std::string> EncodeRequest(std::string message, Compression compression,
                                             size_t* payload_bytes) const override {
     if (json_) {
-      if (absl::Status st = ConnectBinaryToJson(method_->input_type(), message); !st.ok()) {
+      if (absl::Status st = ConnectBinaryToJson(ConnectTypeUrl(method_->input_type()), message,
+                                                ConnectJsonSide::kClient);
+          !st.ok()) {
         return st;
       }
     }
@@ -405,7 +402,9 @@ class ConnectProtocol : public ClientProtocol {
       return absl::InternalError(absl::StrCat("Unexpected content-type: '", content_type, "'"));
     }
     if (json_) {
-      if (absl::Status st = ConnectJsonToBinary(method_->output_type(), message); !st.ok()) {
+      if (absl::Status st = ConnectJsonToBinary(ConnectTypeUrl(method_->output_type()), message,
+                                                ConnectJsonSide::kClient);
+          !st.ok()) {
         return st;
       }
     }
@@ -469,7 +468,11 @@ class ConnectProtocol : public ClientProtocol {
           "Received message larger than max (", bytes.size(), " vs. ", max_receive_, ")"));
     }
     if (json_) {
-      if (absl::Status st = ConnectJsonToBinary(method_->output_type(), bytes); !st.ok()) return st;
+      if (absl::Status st = ConnectJsonToBinary(ConnectTypeUrl(method_->output_type()), bytes,
+                                                ConnectJsonSide::kClient);
+          !st.ok()) {
+        return st;
+      }
     }
     out.framed += FrameMessage(bytes, false);
     return absl::OkStatus();

@@ -15,6 +15,7 @@
 #include "google/protobuf/util/type_resolver_util.h"
 #include "google/rpc/status.pb.h"
 #include "rpc/framing.h"
+#include "rpc/internal/base64.h"
 #include "rpc/status_util.h"
 
 namespace h2rpc::rpc {
@@ -167,9 +168,7 @@ void AppendErrorObject(std::string& out, absl::StatusCode code, absl::string_vie
       out += "{\"type\":";
       AppendJsonString(out, slash == absl::string_view::npos ? url : url.substr(slash + 1));
       out += ",\"value\":";
-      std::string value = absl::Base64Escape(any.value());
-      while (!value.empty() && value.back() == '=') value.pop_back();  // unpadded, as the spec
-      AppendJsonString(out, value);
+      AppendJsonString(out, internal::Base64EncodeUnpadded(any.value()));  // unpadded, as the spec
       out.push_back('}');
     }
     out.push_back(']');
@@ -188,7 +187,7 @@ std::string TypeUrl(const google::protobuf::Descriptor* type) {
   return absl::StrCat("type.googleapis.com/", type->full_name());
 }
 
-// JSON <-> protobuf's binary form for one method's messages.
+// JSON <-> protobuf's binary form for one method's messages, the type URLs made once.
 class JsonCodec {
  public:
   explicit JsonCodec(const google::protobuf::MethodDescriptor* method)
@@ -196,40 +195,10 @@ class JsonCodec {
         response_url_(TypeUrl(method->output_type())) {}
 
   absl::Status ToBinary(std::string& message) const {
-    std::string binary;
-    // An empty body is the empty message (curl -d '' ...).
-    absl::string_view json = message;
-    if (absl::StripAsciiWhitespace(json).empty()) json = "{}";
-    google::protobuf::util::JsonParseOptions options;  // unknown fields are an error
-    auto status = google::protobuf::util::JsonToBinaryString(
-        GeneratedTypeResolver(), request_url_, std::string(json), &binary, options);
-    if (!status.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("Invalid JSON request message: ", std::string(status.message())));
-    }
-    message = std::move(binary);
-    return absl::OkStatus();
+    return ConnectJsonToBinary(request_url_, message, ConnectJsonSide::kServer);
   }
-
   absl::Status ToJson(std::string& message) const {
-    std::string json;
-    google::protobuf::util::JsonPrintOptions options;  // lowerCamel names
-    auto status = google::protobuf::util::BinaryToJsonString(GeneratedTypeResolver(),
-                                                             response_url_, message, &json,
-                                                             options);
-    if (!status.ok()) {
-      return absl::InternalError(
-          absl::StrCat("Response message not convertible to JSON: ", std::string(status.message())));
-    }
-    // libprotobuf prints a string field's bytes as they are, and a handler may have put bytes
-    // that are not UTF-8 in one (protobuf only logs that): such JSON is not JSON (RFC 8259 §8.1)
-    // and the client could not read it. An error, as connect-go's protojson gives.
-    if (!IsUtf8(json)) {
-      return absl::InternalError(
-          "Response message not convertible to JSON: a string field is not UTF-8");
-    }
-    message = std::move(json);
-    return absl::OkStatus();
+    return ConnectBinaryToJson(response_url_, message, ConnectJsonSide::kServer);
   }
 
  private:
@@ -611,14 +580,23 @@ absl::StatusOr<std::unique_ptr<CallProtocol>> MakeConnectProtocol(
   return std::unique_ptr<CallProtocol>(std::make_unique<ConnectStreamProtocol>(options));
 }
 
-absl::Status ConnectJsonToBinary(const google::protobuf::Descriptor* type, std::string& message) {
+std::string ConnectTypeUrl(const google::protobuf::Descriptor* type) { return TypeUrl(type); }
+
+absl::Status ConnectJsonToBinary(absl::string_view type_url, std::string& message,
+                                 ConnectJsonSide side) {
+  std::string binary;
+  // An empty body is the empty message (curl -d '' ...).
   absl::string_view json = message;
   if (absl::StripAsciiWhitespace(json).empty()) json = "{}";
-  std::string binary;
+  google::protobuf::util::JsonParseOptions options;  // unknown fields are an error
   auto status = google::protobuf::util::JsonToBinaryString(
-      GeneratedTypeResolver(), TypeUrl(type), std::string(json), &binary,
-      google::protobuf::util::JsonParseOptions());
+      GeneratedTypeResolver(), std::string(type_url), std::string(json), &binary, options);
   if (!status.ok()) {
+    // The server's JSON is its caller's request; the client's, a server's response.
+    if (side == ConnectJsonSide::kServer) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Invalid JSON request message: ", std::string(status.message())));
+    }
     return absl::InternalError(
         absl::StrCat("Invalid JSON message: ", std::string(status.message())));
   }
@@ -626,17 +604,23 @@ absl::Status ConnectJsonToBinary(const google::protobuf::Descriptor* type, std::
   return absl::OkStatus();
 }
 
-absl::Status ConnectBinaryToJson(const google::protobuf::Descriptor* type, std::string& message) {
+absl::Status ConnectBinaryToJson(absl::string_view type_url, std::string& message,
+                                 ConnectJsonSide side) {
+  const absl::string_view what = side == ConnectJsonSide::kServer
+                                     ? "Response message not convertible to JSON: "
+                                     : "Message not convertible to JSON: ";
   std::string json;
+  google::protobuf::util::JsonPrintOptions options;  // lowerCamel names
   auto status = google::protobuf::util::BinaryToJsonString(
-      GeneratedTypeResolver(), TypeUrl(type), message, &json,
-      google::protobuf::util::JsonPrintOptions());
+      GeneratedTypeResolver(), std::string(type_url), message, &json, options);
   if (!status.ok()) {
-    return absl::InternalError(
-        absl::StrCat("Message not convertible to JSON: ", std::string(status.message())));
+    return absl::InternalError(absl::StrCat(what, std::string(status.message())));
   }
+  // libprotobuf prints a string field's bytes as they are, and a handler may have put bytes
+  // that are not UTF-8 in one (protobuf only logs that): such JSON is not JSON (RFC 8259 §8.1)
+  // and the peer could not read it. An error, as connect-go's protojson gives.
   if (!IsUtf8(json)) {
-    return absl::InternalError("Message not convertible to JSON: a string field is not UTF-8");
+    return absl::InternalError(absl::StrCat(what, "a string field is not UTF-8"));
   }
   message = std::move(json);
   return absl::OkStatus();

@@ -113,12 +113,20 @@ const google::protobuf::MethodDescriptor* FindGeneratedMethod(absl::string_view 
 // (a generic service's method the binary does not know).
 absl::StatusOr<std::unique_ptr<CallProtocol>> MakeConnectProtocol(const ConnectCallOptions& options);
 
-// Protobuf's JSON mapping of one message of `type` (the generated pool's), both ways, as the
-// server's JSON codec does (for the client, rpc/client_protocol.h). JSON → binary: an empty body
-// is the empty message, unknown fields are an error; binary → JSON: lowerCamel names, output
-// that is not UTF-8 an error. INTERNAL with protobuf's reason on failure.
-absl::Status ConnectJsonToBinary(const google::protobuf::Descriptor* type, std::string& message);
-absl::Status ConnectBinaryToJson(const google::protobuf::Descriptor* type, std::string& message);
+// Protobuf's JSON mapping of one message of a type in the generated pool, named by its type URL
+// (ConnectTypeUrl), both ways: the server's JSON codec and the client's (rpc/client_protocol.h).
+// JSON → binary: an empty body is the empty message, unknown fields are an error; binary → JSON:
+// lowerCamel names, output that is not UTF-8 an error. `side` picks only the failure's status:
+// on the server, JSON that does not parse is the caller's request (INVALID_ARGUMENT, "Invalid
+// JSON request message: ..."), a response that does not print is INTERNAL ("Response message not
+// convertible to JSON: ..."); on the client both are INTERNAL ("Invalid JSON message: ...",
+// "Message not convertible to JSON: ...").
+enum class ConnectJsonSide { kServer, kClient };
+std::string ConnectTypeUrl(const google::protobuf::Descriptor* type);
+absl::Status ConnectJsonToBinary(absl::string_view type_url, std::string& message,
+                                 ConnectJsonSide side);
+absl::Status ConnectBinaryToJson(absl::string_view type_url, std::string& message,
+                                 ConnectJsonSide side);
 
 }  // namespace h2rpc::rpc
 

@@ -121,6 +121,41 @@ TEST(ConnectProtocol, AResponseStringThatIsNotUtf8IsNotPrintedAsJson) {
   EXPECT_EQ(st.message(), "Response message not convertible to JSON: a string field is not UTF-8");
 }
 
+// One conversion serves both ends; the side picks only a failure's status and words.
+TEST(ConnectJson, OnePairForBothSidesDifferingOnlyInTheFailure) {
+  const std::string url = ConnectTypeUrl(rpc_test::EchoRequest::descriptor());
+  for (ConnectJsonSide side : {ConnectJsonSide::kServer, ConnectJsonSide::kClient}) {
+    std::string message = " ";  // an empty body is the empty message
+    ASSERT_TRUE(ConnectJsonToBinary(url, message, side).ok());
+    EXPECT_EQ(message, "");
+    message = R"({"text":"hi"})";
+    ASSERT_TRUE(ConnectJsonToBinary(url, message, side).ok());
+    rpc_test::EchoRequest request;
+    ASSERT_TRUE(request.ParseFromString(message));
+    EXPECT_EQ(request.text(), "hi");
+    ASSERT_TRUE(ConnectBinaryToJson(url, message, side).ok());
+    EXPECT_EQ(message, R"({"text":"hi"})");
+  }
+  std::string message = R"({"nope":1})";  // unknown fields are an error
+  absl::Status st = ConnectJsonToBinary(url, message, ConnectJsonSide::kServer);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(st.message().rfind("Invalid JSON request message: ", 0), 0u) << st;
+  st = ConnectJsonToBinary(url, message, ConnectJsonSide::kClient);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(st.message().rfind("Invalid JSON message: ", 0), 0u) << st;
+  EXPECT_EQ(message, R"({"nope":1})");  // left as it was
+
+  rpc_test::EchoRequest bad;
+  bad.set_text("\xc0\xbf");
+  message = bad.SerializeAsString();
+  st = ConnectBinaryToJson(url, message, ConnectJsonSide::kServer);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(st.message(), "Response message not convertible to JSON: a string field is not UTF-8");
+  st = ConnectBinaryToJson(url, message, ConnectJsonSide::kClient);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(st.message(), "Message not convertible to JSON: a string field is not UTF-8");
+}
+
 TEST(ConnectEndStream, ErrorAndMetadataFromTheStatusFields) {
   absl::Status status = absl::UnavailableError("down 100%");
   Headers fields{{"grpc-status", "14"},

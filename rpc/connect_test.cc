@@ -19,6 +19,7 @@
 #include "rpc/status_details.h"
 #include "rpc/testdata/echo_service.h2rpc.h"
 #include "rpc/testdata/idempotent.h2rpc.h"
+#include "rpc/testing/memory_http1.h"
 #include "rpc/testing/memory_sessions.h"
 #include "rpc/wire_protocol.h"
 #include "transport/compat/compat_server.h"
@@ -806,15 +807,6 @@ TEST_F(ConnectGrpcOffTest, OnlyGrpcRefused) {
 
 // --- HTTP/1.1 (what curl and browsers over cleartext use) ---
 
-class RawClient : public transport::Socket::Handler {
- public:
-  void onSocketConnect() override {}
-  void onSocketData(std::string_view data) override { received.append(data); }
-  void onSocketDrain() override {}
-  void onSocketClose(absl::Status) override {}
-  std::string received;
-};
-
 TEST(ConnectHttp1Test, UnaryJsonWithContentLength) {
   transport::ManualLoop loop;
   Backend backend;
@@ -822,16 +814,9 @@ TEST(ConnectHttp1Test, UnaryJsonWithContentLength) {
   Server server(nullptr);
   server.RegisterService(&backend);
   server.RegisterService(&lookup);
-  auto [server_end, client_end] = transport::MemorySocket::pair(&loop);
-  RawClient client;
-  client_end->setHandler(&client);
-  auto events = transport::RequestEvents::create();
-  events->onRequest([&](std::shared_ptr<transport::Http2ServerRequest> req,
-                        std::shared_ptr<transport::Http2ServerResponse> res) {
-    server.ServeHttp1Request(std::move(req), std::move(res));
-  });
-  auto http1 = transport::Http1Server::create(&loop, events);
-  http1->serve(std::move(server_end));
+  auto http1 = testing::ServeHttp1(loop, server);
+  testing::RawSocketClient client;
+  auto client_end = testing::ConnectRaw(loop, *http1, client);
   const std::string body = R"({"text":"over h1"})";
   client_end->write(absl::StrCat("POST ", kEcho, " HTTP/1.1\r\nhost: x\r\n",
                                  "content-type: application/json\r\ncontent-length: ",
@@ -873,20 +858,13 @@ TEST(ConnectHttp1Test, ClientClosingTheConnectionMidResponseCancelsTheCall) {
   Backend backend;
   Server server(nullptr);
   server.RegisterService(&backend);
-  auto events = transport::RequestEvents::create();
-  events->onRequest([&](std::shared_ptr<transport::Http2ServerRequest> req,
-                        std::shared_ptr<transport::Http2ServerResponse> res) {
-    server.ServeHttp1Request(std::move(req), std::move(res));
-  });
-  auto http1 = transport::Http1Server::create(&loop, events);
+  auto http1 = testing::ServeHttp1(loop, server);
   for (const auto& [type, message] : std::vector<std::pair<std::string, std::string>>{
            {"application/connect+json", ConnectEnvelope(0, R"({"text":"a"})")},
            {"application/grpc-web+proto", FrameMessage(Raw("a"), false)}}) {
     backend.ended_cancelled.clear();
-    auto [server_end, client_end] = transport::MemorySocket::pair(&loop);
-    RawClient client;
-    client_end->setHandler(&client);
-    http1->serve(std::move(server_end));
+    testing::RawSocketClient client;
+    auto client_end = testing::ConnectRaw(loop, *http1, client);
     client_end->write(absl::StrCat("POST ", kChat, " HTTP/1.1\r\nhost: x\r\ncontent-type: ",
                                    type, "\r\ntransfer-encoding: chunked\r\n\r\n",
                                    absl::Hex(message.size()), "\r\n", message, "\r\n"));

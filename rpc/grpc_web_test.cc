@@ -12,6 +12,7 @@
 #include "rpc/framing.h"
 #include "rpc/server.h"
 #include "rpc/testdata/echo.pb.h"
+#include "rpc/testing/memory_http1.h"
 #include "rpc/testing/memory_sessions.h"
 #include "rpc/wire_protocol.h"
 #include "transport/compat/compat_server.h"
@@ -437,15 +438,6 @@ TEST_F(GrpcWebCorsProtocolsOffTest, TheProtocolOff415CarriesTheCorsFields) {
 
 // --- HTTP/1.1 (ServerOptions::allow_http1's path, sans I/O) --------------------------------------
 
-struct RawClient : transport::Socket::Handler {
-  void onSocketConnect() override {}
-  void onSocketData(std::string_view d) override { received += d; }
-  void onSocketDrain() override {}
-  void onSocketClose(absl::Status) override { closed = true; }
-  std::string received;
-  bool closed = false;
-};
-
 struct Http1Response {
   std::string head;  // status line and fields, lower-cased names as sent
   std::string body;  // de-chunked
@@ -487,16 +479,8 @@ class GrpcWebHttp1Test : public ::testing::Test {
  protected:
   void SetUp() override {
     server_.RegisterService(&service_);
-    auto [server_end, client_end] = transport::MemorySocket::pair(&loop_);
-    client_socket_ = std::move(client_end);
-    client_socket_->setHandler(&client_);
-    events_ = transport::RequestEvents::create();
-    events_->onRequest([this](std::shared_ptr<transport::Http2ServerRequest> req,
-                              std::shared_ptr<transport::Http2ServerResponse> res) {
-      server_.ServeHttp1Request(std::move(req), std::move(res));
-    });
-    http1_ = transport::Http1Server::create(&loop_, events_);
-    http1_->serve(std::move(server_end));
+    http1_ = testing::ServeHttp1(loop_, server_);
+    client_socket_ = testing::ConnectRaw(loop_, *http1_, client_);
   }
   void TearDown() override {
     client_socket_->setHandler(nullptr);
@@ -540,9 +524,8 @@ class GrpcWebHttp1Test : public ::testing::Test {
   transport::ManualLoop loop_;
   EchoService service_;
   Server server_{nullptr, CorsEverywhere()};
-  RawClient client_;
+  testing::RawSocketClient client_;
   std::unique_ptr<transport::MemorySocket> client_socket_;
-  std::shared_ptr<transport::RequestEvents> events_;
   std::shared_ptr<transport::Http1Server> http1_;
 };
 

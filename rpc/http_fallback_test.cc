@@ -10,6 +10,7 @@
 #include "rpc/framing.h"
 #include "rpc/server.h"
 #include "rpc/testdata/echo.pb.h"
+#include "rpc/testing/memory_http1.h"
 #include "rpc/testing/memory_sessions.h"
 #include "transport/compat/compat_server.h"
 #include "transport/http1/http1_server.h"
@@ -43,7 +44,7 @@ struct Pages {
   void Serve(std::shared_ptr<transport::Http2ServerRequest> req,
              std::shared_ptr<transport::Http2ServerResponse> res) {
     seen.push_back(absl::StrCat(req->method(), " ", req->url()));
-    res->setHeader("content-type", "text/plain");
+    EXPECT_TRUE(res->setHeader("content-type", "text/plain").ok());
     if (req->url() == "/index.html") {
       res->end("the page");
     } else {
@@ -154,30 +155,15 @@ TEST_F(HttpFallbackTest, WithoutOneNoCallGetsTheRpcAnswers) {
 
 // --- HTTP/1.1 (allow_http1's path, sans I/O) ---------------------------------------------------
 
-struct RawClient : transport::Socket::Handler {
-  void onSocketConnect() override {}
-  void onSocketData(std::string_view d) override { received += d; }
-  void onSocketDrain() override {}
-  void onSocketClose(absl::Status) override {}
-  std::string received;
-};
-
 TEST(HttpFallbackHttp1Test, PagesAndCallsOnOneKeptAliveConnection) {
   transport::ManualLoop loop;
   EchoService service;
   Pages pages;
   Server server(nullptr, WithFallback(&pages));
   server.RegisterService(&service);
-  auto [server_end, client_end] = transport::MemorySocket::pair(&loop);
-  RawClient client;
-  client_end->setHandler(&client);
-  auto events = transport::RequestEvents::create();
-  events->onRequest([&](std::shared_ptr<transport::Http2ServerRequest> req,
-                        std::shared_ptr<transport::Http2ServerResponse> res) {
-    server.ServeHttp1Request(std::move(req), std::move(res));
-  });
-  auto http1 = transport::Http1Server::create(&loop, events);
-  http1->serve(std::move(server_end));
+  auto http1 = testing::ServeHttp1(loop, server);
+  testing::RawSocketClient client;
+  auto client_end = testing::ConnectRaw(loop, *http1, client);
 
   client_end->write("GET /index.html HTTP/1.1\r\nhost: a.test\r\n\r\n");
   loop.runUntilIdle();

@@ -12,16 +12,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "rpc/internal/base64.h"
 
 namespace h2rpc::rpc {
 namespace {
-
-// Base64 (RFC 4648 §4) without padding, as the spec asks senders to emit.
-std::string Base64EncodeUnpadded(absl::string_view bytes) {
-  std::string encoded = absl::Base64Escape(bytes);
-  while (!encoded.empty() && encoded.back() == '=') encoded.pop_back();
-  return encoded;
-}
 
 int Base64Value(char c) {
   if (c >= 'A' && c <= 'Z') return c - 'A';
@@ -130,7 +124,7 @@ std::vector<Metadata::Entry> Metadata::ToWire() const {
   std::vector<Entry> fields;
   fields.reserve(entries_.size());
   for (const auto& [key, value] : entries_) {
-    fields.emplace_back(key, IsBinaryKey(key) ? Base64EncodeUnpadded(value) : value);
+    fields.emplace_back(key, IsBinaryKey(key) ? internal::Base64EncodeUnpadded(value) : value);
   }
   return fields;
 }

@@ -7,9 +7,9 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "rpc/interceptor_util.h"
+#include "rpc/internal/base64.h"
 #include "rpc/server_interceptor.h"
 #include "rpc/status_util.h"
 #include "transport/constants.h"
@@ -42,9 +42,8 @@ void AddStatus(Headers& headers, const absl::Status& status) {
   bool has_payload = false;
   status.ForEachPayload([&](absl::string_view, const absl::Cord&) { has_payload = true; });
   if (!status.ok() && has_payload) {
-    std::string b64 = absl::Base64Escape(EncodeStatusDetails(status));
-    while (!b64.empty() && b64.back() == '=') b64.pop_back();
-    headers.add("grpc-status-details-bin", b64);
+    headers.add("grpc-status-details-bin",
+                internal::Base64EncodeUnpadded(EncodeStatusDetails(status)));
   }
 }
 

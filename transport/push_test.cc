@@ -57,7 +57,7 @@ TEST(PushTest, ServerPushesTwoStreamsClientSeesHeadersAndBodies) {
   };
   std::vector<Pushed> pushed;
   p.client->onStream([&](std::shared_ptr<ClientHttp2Stream> s, const Headers& h, uint8_t) {
-    pushed.push_back({s, h});
+    pushed.push_back({.stream = s, .request = h, .response = {}, .body = {}, .events = {}});
     size_t i = pushed.size() - 1;
     s->onPush([&, i](const Headers& h, uint8_t) {
       pushed[i].events.push_back("push");

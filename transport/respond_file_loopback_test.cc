@@ -28,6 +28,14 @@ namespace {
 using ::testing::ElementsAre;
 using testing::OnLoop;
 
+// Options for bytes [offset, offset + length) of the file (negative length: to its end), the
+// callbacks left unset (designated initializers would leave them unnamed: -Wextra warns).
+RespondWithFileOptions fileOptions(int64_t offset, int64_t length = -1) {
+  RespondWithFileOptions o;
+  o.offset = offset, o.length = length;
+  return o;
+}
+
 // A file of `size` pseudo-random bytes.
 std::string makeFile(const std::string& name, size_t size, std::string* contents) {
   std::mt19937 rng(static_cast<uint32_t>(size) * 7 + 1);
@@ -144,11 +152,11 @@ TEST(RespondWithFileLoopbackTest, RangesAndTwoFilesAtOnce) {
   Loopback lb;
   lb.respond = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers& h) {
     if (h.get(":path") == "/a") {
-      ASSERT_TRUE(s->respondWithFile(path_a, {}, {.offset = 12345, .length = 2 << 20}).ok());
+      ASSERT_TRUE(s->respondWithFile(path_a, {}, fileOptions(12345, 2 << 20)).ok());
     } else {
       const int fd = ::open(path_b.c_str(), O_RDONLY | O_CLOEXEC);
       ASSERT_GE(fd, 0);
-      ASSERT_TRUE(s->respondWithFD(fd, {}, {.offset = 1}).ok());
+      ASSERT_TRUE(s->respondWithFD(fd, {}, fileOptions(1)).ok());
       s->onClose([fd] { ::close(fd); });  // the application's descriptor, closed by it
     }
   };
@@ -270,7 +278,7 @@ TEST(RespondWithFileLoopbackTest, OverTlsTheFileIsReadAndEncryptedNotSentWithSen
   const std::string path = makeFile("lb-tls.bin", 3 << 20, &contents);
   Loopback lb(/*secure=*/true);
   lb.respond = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers&) {
-    ASSERT_TRUE(s->respondWithFile(path, {}, {.offset = 3, .length = (3 << 20) - 10}).ok());
+    ASSERT_TRUE(s->respondWithFile(path, {}, fileOptions(3, (3 << 20) - 10)).ok());
   };
   auto req = lb.get("/");
   Response r(*req);

@@ -55,6 +55,14 @@ struct Recorder {
   std::string body;
 };
 
+// Options for bytes [offset, offset + length) of the file (negative length: to its end), the
+// callbacks left unset (designated initializers would leave them unnamed: -Wextra warns).
+RespondWithFileOptions fileOptions(int64_t offset, int64_t length = -1, bool trailers = false) {
+  RespondWithFileOptions o;
+  o.offset = offset, o.length = length, o.waitForTrailers = trailers;
+  return o;
+}
+
 // A file of `size` pseudo-random bytes (a byte-exact comparison catches a lost, repeated or
 // reordered chunk).
 std::string makeFile(const std::string& name, size_t size, std::string* contents) {
@@ -121,9 +129,9 @@ TEST(RespondWithFileTest, OffsetAndLengthSendThatRange) {
   Pair p;
   p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers& h) {
     if (h.get(":path") == "/mid") {
-      ASSERT_TRUE(s->respondWithFile(path, {}, {.offset = 1000, .length = 100000}).ok());
+      ASSERT_TRUE(s->respondWithFile(path, {}, fileOptions(1000, 100000)).ok());
     } else {  // the length runs past the end: clipped to the file, as Node
-      ASSERT_TRUE(s->respondWithFile(path, {}, {.offset = 150000, .length = 999999}).ok());
+      ASSERT_TRUE(s->respondWithFile(path, {}, fileOptions(150000, 999999)).ok());
     }
   };
   auto mid = get(p, "/mid");
@@ -142,9 +150,9 @@ TEST(RespondWithFileTest, NegativeLengthMeansToTheEndAndAnOffsetPastItAnEmptyBod
   Pair p;
   p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers& h) {
     if (h.get(":path") == "/neg") {  // as Node: any negative length is "to the end"
-      ASSERT_TRUE(s->respondWithFile(path, {}, {.offset = 100, .length = -2}).ok());
+      ASSERT_TRUE(s->respondWithFile(path, {}, fileOptions(100, -2)).ok());
     } else {  // Node announces content-length -2000 here and the peer resets; we send none
-      ASSERT_TRUE(s->respondWithFile(path, {}, {.offset = 5000}).ok());
+      ASSERT_TRUE(s->respondWithFile(path, {}, fileOptions(5000)).ok());
     }
   };
   auto neg = get(p, "/neg");
@@ -251,7 +259,7 @@ TEST(RespondWithFileTest, TrailersAfterTheFileWithWaitForTrailers) {
   Pair p;
   p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers&) {
     s->onWantTrailers([s] { EXPECT_TRUE(s->sendTrailers({{"x-sum", "ok"}}).ok()); });
-    ASSERT_TRUE(s->respondWithFile(path, {}, {.waitForTrailers = true}).ok());
+    ASSERT_TRUE(s->respondWithFile(path, {}, fileOptions(0, -1, /*trailers=*/true)).ok());
   };
   auto req = get(p);
   Recorder r(*req);
@@ -268,7 +276,7 @@ TEST(RespondWithFileTest, RespondWithFDLeavesTheDescriptorOpenAndItsPositionAlon
   ASSERT_GE(fd, 0);
   Pair p;
   p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers&) {
-    ASSERT_TRUE(s->respondWithFD(fd, {}, {.offset = 5}).ok());
+    ASSERT_TRUE(s->respondWithFD(fd, {}, fileOptions(5)).ok());
   };
   auto req = get(p);
   Recorder r(*req);
@@ -289,7 +297,7 @@ TEST(RespondWithFileTest, RespondWithFDOnAPipeReadsToEndOfFile) {
   absl::Status noseek;
   p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers& h) {
     if (h.get(":path") == "/ranged") {
-      RespondWithFileOptions o{.offset = 1};
+      RespondWithFileOptions o = fileOptions(1);
       o.onError = [&, s](const absl::Status& e) {
         noseek = e;
         s->close();
@@ -318,7 +326,7 @@ TEST(RespondWithFileTest, RefusedAtOnce) {
   std::vector<std::string> codes;
   p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers&) {
     codes.push_back(nodeErrorCode(s->respondWithFile(path, {{":status", "304"}})));
-    codes.push_back(nodeErrorCode(s->respondWithFile(path, {}, {.offset = -1})));
+    codes.push_back(nodeErrorCode(s->respondWithFile(path, {}, fileOptions(-1))));
     ASSERT_TRUE(s->respondWithFile(path).ok());
     codes.push_back(nodeErrorCode(s->respondWithFile(path)));
     // The Duplex is closed: the application's writes and end() are refused.
@@ -450,7 +458,7 @@ TEST(RespondWithFileZeroCopyTest, OffsetAndLengthAndTrailers) {
   p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers&) {
     s->onWantTrailers([s] { EXPECT_TRUE(s->sendTrailers({{"x-sum", "ok"}}).ok()); });
     ASSERT_TRUE(
-        s->respondWithFile(path, {}, {.offset = 1001, .length = 100000, .waitForTrailers = true})
+        s->respondWithFile(path, {}, fileOptions(1001, 100000, /*trailers=*/true))
             .ok());
   };
   auto req = get(p);
@@ -471,7 +479,7 @@ TEST(RespondWithFileZeroCopyTest, RespondWithFDSendsADuplicateAndLeavesTheDescri
   ZeroCopyPair p;
   const int before = openFds();
   p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers&) {
-    ASSERT_TRUE(s->respondWithFD(fd, {}, {.offset = 5}).ok());
+    ASSERT_TRUE(s->respondWithFD(fd, {}, fileOptions(5)).ok());
   };
   auto req = get(p);
   Recorder r(*req);

@@ -20,7 +20,7 @@ FUZZ_S=${FUZZ_S:-60}
 FUZZ_TIMEOUT=${FUZZ_TIMEOUT:-5}
 JOBS=${FUZZ_JOBS:-1}
 ALL=(server_session client_session rpc_server deframer metadata timeout status authority http1_request
-     grpc_web content_type connect web_server)
+     grpc_web content_type connect web_server client_protocol)
 targets=("$@")
 ((${#targets[@]})) || targets=("${ALL[@]}")
 

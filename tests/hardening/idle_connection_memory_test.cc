@@ -15,7 +15,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <array>
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
@@ -25,6 +24,7 @@
 
 #include "gtest/gtest.h"
 #include "rpc/server.h"
+#include "tests/testing/raw_h2.h"
 #include "transport/uv_loop.h"
 
 #if defined(__has_feature)
@@ -52,37 +52,6 @@ int64_t HeapInUse() {
 #endif
 }
 
-constexpr uint8_t kSettings = 0x4, kPing = 0x6, kGoaway = 0x7, kAck = 0x1;
-
-void AppendFrame(std::string& out, uint8_t type, uint8_t flags, size_t payload) {
-  out.push_back(static_cast<char>(payload >> 16));
-  out.push_back(static_cast<char>(payload >> 8));
-  out.push_back(static_cast<char>(payload));
-  out.push_back(static_cast<char>(type));
-  out.push_back(static_cast<char>(flags));
-  out.append(4, '\0');  // stream 0
-}
-
-bool WriteAll(int fd, const std::string& s) {
-  size_t off = 0;
-  while (off < s.size()) {
-    ssize_t n = write(fd, s.data() + off, s.size() - off);
-    if (n <= 0) return false;
-    off += static_cast<size_t>(n);
-  }
-  return true;
-}
-
-bool ReadAll(int fd, char* buf, size_t len) {
-  size_t off = 0;
-  while (off < len) {
-    ssize_t n = read(fd, buf + off, len - off);
-    if (n <= 0) return false;
-    off += static_cast<size_t>(n);
-  }
-  return true;
-}
-
 // The client side, on its own thread: no allocation once constructed.
 class IdleClients {
  public:
@@ -91,11 +60,6 @@ class IdleClients {
     addr_.sin_family = AF_INET;
     addr_.sin_port = htons(port);
     inet_pton(AF_INET, "127.0.0.1", &addr_.sin_addr);
-    hello_ = std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 24);
-    AppendFrame(hello_, kSettings, 0, 0);
-    AppendFrame(settings_ack_, kSettings, kAck, 0);
-    AppendFrame(ping_, kPing, 0, 8);
-    ping_.append(8, 'p');
   }
   ~IdleClients() {
     for (int fd : fds_) close(fd);
@@ -109,8 +73,7 @@ class IdleClients {
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (connect(fd, reinterpret_cast<sockaddr*>(&addr_), sizeof(addr_)) != 0) return false;
-    return WriteAll(fd, hello_) && ReadUntil(fd, kSettings, false) && WriteAll(fd, ping_) &&
-           ReadUntil(fd, kPing, true);
+    return raw_h2::Handshake(fd);
   }
 
   // The test's script: one warm-up connection (the server's one-time allocations), wait for the
@@ -130,34 +93,12 @@ class IdleClients {
   bool ok_ = false;
 
  private:
-  // Reads frames until one of `type` with (or without) ACK; acknowledges the server's SETTINGS.
-  bool ReadUntil(int fd, uint8_t type, bool ack) {
-    for (;;) {
-      char h[9];
-      if (!ReadAll(fd, h, 9)) return false;
-      const uint32_t len = (static_cast<uint32_t>(static_cast<uint8_t>(h[0])) << 16) |
-                           (static_cast<uint32_t>(static_cast<uint8_t>(h[1])) << 8) |
-                           static_cast<uint8_t>(h[2]);
-      const uint8_t t = static_cast<uint8_t>(h[3]), flags = static_cast<uint8_t>(h[4]);
-      for (uint32_t left = len; left > 0;) {
-        const size_t chunk = left < buf_.size() ? left : buf_.size();
-        if (!ReadAll(fd, buf_.data(), chunk)) return false;
-        left -= static_cast<uint32_t>(chunk);
-      }
-      if (t == kGoaway) return false;
-      if (t == kSettings && !(flags & kAck) && !WriteAll(fd, settings_ack_)) return false;
-      if (t == type && ((flags & kAck) != 0) == ack) return true;
-    }
-  }
-
   // The loop may be asleep in its poll: a posted no-op makes it check the phase again.
   void Wake() { loop_->postFromAnyThread([] {}); }
 
   transport::UvLoop* const loop_;
   const int n_;
   sockaddr_in addr_{};
-  std::string hello_, settings_ack_, ping_;
-  std::array<char, 1024> buf_{};
   std::vector<int> fds_;
 };
 

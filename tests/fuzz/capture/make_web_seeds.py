@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Writes the hand-made seeds (hand-*) of the stop-24 protocol targets: grpc_web, content_type,
-connect and web_server. The requests copy the fields real clients send (buf curl and connect-go:
+connect, web_server, and of stop 27's client_protocol (responses, shaped like the servers' own).
+The requests copy the fields real clients send (buf curl and connect-go:
 connect-protocol-version, connect-timeout-ms, accept-encoding; grpc-web's JavaScript client:
 x-grpc-web, x-user-agent, a grpc-web-text body; curl with JSON; browsers' CORS preflights).
 Run by hand from the repository root; deterministic."""
@@ -137,3 +138,49 @@ put("web_server", "raw-h1_pipelined", bytes([1 | 128, 0, 0, 0]) +
     b"POST " + ECHO + b"Echo HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}" +
     b"GET " + FIND + b"?encoding=json&message=%7B%7D HTTP/1.1\r\nhost: x\r\n\r\n")
 cn("error_not_utf8", 2, 0, bytes([3]) + b"bad \xff\xfe bytes \xc3\n\nx-a caf\xe9")
+
+
+# --- client_protocol: call, split (2), limit, "name: value" lines, NUL, body -------------------
+# call: bits 0-1 grpc-web, grpc-web-text, connect; bit 2 JSON; bits 3-4 Echo, Expand, Chat, an
+# unknown path; bit 5 END_STREAM on the headers; bits 6-7 :status 200, 404, 503, the first line.
+def cp(name, call, split, limit, headers, body):
+    put("client_protocol", name, bytes([call]) + struct.pack(">H", split) + bytes([limit]) +
+        b"\n".join(headers) + b"\0" + body)
+
+
+reply = echo(b"hi")
+web = msg(reply) + msg(b"grpc-status:0\r\ngrpc-message:ok\r\nx-meta: v\r\n", 0x80)
+cp("grpc_web", 0, 0, 8, [b"content-type: application/grpc-web+proto", b"x-a: 1"], web)
+cp("grpc_web_split", 0, 0x0102, 8, [b"content-type: application/grpc-web+proto"], web + web[:3])
+cp("grpc_web_text", 1, 0x0003, 8, [b"content-type: application/grpc-web-text+proto"],
+   base64.b64encode(web[:7]) + base64.b64encode(web[7:]))
+cp("grpc_web_trailers_only", 0x20, 0, 8, [b"content-type: application/grpc-web+proto",
+                                          b"grpc-status: 5", b"grpc-message: gone"], b"")
+cp("grpc_web_too_large", 0, 0, 0, [b"content-type: application/grpc-web+proto"],
+   msg(b"x" * 40) + msg(b"grpc-status:0\r\n", 0x80))
+cp("connect_unary_proto", 2, 0, 8, [b"content-type: application/proto", b"trailer-x-t: 1",
+                                    b"x-h: 2"], reply)
+cp("connect_unary_json", 2 | 4, 0x0001, 8, [b"content-type: application/json"], b'{"text":"hi"}')
+cp("connect_unary_gzip", 2, 0, 8, [b"content-type: application/proto", b"content-encoding: gzip"],
+   gzip.compress(reply, mtime=0))
+cp("connect_unary_error", 2 | (1 << 6), 0, 8, [b"content-type: application/json",
+                                               b"trailer-x-t: 1"],
+   b'{"code":"not_found","message":"x","details":[{"type":"google.rpc.ErrorInfo","value":"CgFh"}]}')
+cp("connect_unary_error_no_json", 2 | (2 << 6), 0, 8, [b"content-type: text/html"],
+   b"<html>busy</html>")
+cp("connect_status_from_input", 2 | (3 << 6), 0, 8, [b"429", b"content-type: application/json"],
+   b'{"code":"resource_exhausted"}')
+cp("connect_stream_proto", 2 | (1 << 3), 0x0105, 8,
+   [b"content-type: application/connect+proto", b"x-h: 1"],
+   msg(reply) + msg(reply) + msg(b'{"metadata":{"k":["v","w"]}}', 2))
+cp("connect_stream_json_error", 2 | 4 | (2 << 3), 0x0002, 8,
+   [b"content-type: application/connect+json"],
+   msg(b'{"text":"a"}') + msg(b'{"error":{"code":"internal","message":"m"},"metadata":{"X-K":["v"]}}', 2))
+cp("connect_stream_gzip", 2 | (1 << 3), 0, 8,
+   [b"content-type: application/connect+proto", b"connect-content-encoding: gzip"],
+   msg(gzip.compress(reply, mtime=0), 1) + msg(gzip.compress(b"{}", mtime=0), 3))
+cp("connect_stream_generic", 2 | (3 << 3), 0, 8, [b"content-type: application/connect+proto"],
+   msg(b"raw") + msg(b"{}", 2))
+cp("connect_stream_cut", 2 | (1 << 3), 0, 8, [b"content-type: application/connect+proto"],
+   msg(reply)[:4])
+cp("connect_stream_wrong_type", 2 | (1 << 3), 0, 8, [b"content-type: application/json"], b"{}")
