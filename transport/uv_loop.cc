@@ -339,13 +339,24 @@ bool UvLoop::driveUntil(const std::function<void()>& start,
   return true;
 }
 
+// libuv 1.44's UV_RUN_ONCE runs due timers at the start of its turn, then computes how long to
+// block from the timers left: a timer already due when the turn starts fires, and the turn
+// then sleeps in epoll_wait until I/O, forever if none comes (a caller turning the loop until
+// that timer fired never got control back). Such a turn must not block.
+uv_run_mode UvLoop::blockingMode() {
+  uv_update_time(loop_);
+  return uv_backend_timeout(loop_) == 0 ? UV_RUN_NOWAIT : UV_RUN_ONCE;
+}
+
 int UvLoop::runOnce() {
   RunScope scope(this);
-  if (!idle_poll_.enabled()) return uv_run(loop_, UV_RUN_ONCE);
+  if (!idle_poll_.enabled()) return uv_run(loop_, blockingMode());
   io_this_turn_ = false;
-  const int alive =
-      uv_run(loop_, idle_poll_.polling(uv_hrtime()) ? UV_RUN_NOWAIT : UV_RUN_ONCE);
-  if (io_this_turn_) idle_poll_.onIoTurn(first_io_ns_, uv_hrtime());
+  bulk_this_turn_ = false;
+  const bool poll = idle_poll_.polling(uv_hrtime(), sockets_waiting_to_write_ > 0);
+  idle_poll_.onTurn();
+  const int alive = uv_run(loop_, poll ? UV_RUN_NOWAIT : blockingMode());
+  if (io_this_turn_) idle_poll_.onIoTurn(first_io_ns_, uv_hrtime(), bulk_this_turn_);
   return alive;
 }
 

@@ -17,6 +17,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -40,8 +41,10 @@ struct UvLoopOptions {
   // (transport/internal/idle_poll.h). A gap of at most `adaptivePollMaxMicros` that polling
   // missed doubles the window (from 25 µs, up to that maximum); a longer gap halves it, then
   // turns it off. Quick request/response traffic gets polling; sparse traffic and an idle loop
-  // get none, and after a burst the loop polls at most the window. 0: off, the loop always
-  // sleeps when it has nothing to do (as Node's does).
+  // get none, and after a burst the loop polls at most the window. A loaded loop gets none: it
+  // polls only after it wrote since its last I/O, not after a read that filled the read buffer,
+  // and not while a socket waits to be writable. 0: off, the loop always sleeps when it has
+  // nothing to do (as Node's does).
   uint32_t adaptivePollMaxMicros = 100;
   // Fixed busy polling, for latency-bound programs on a core of their own: after I/O the loop
   // always polls this many microseconds before it sleeps (instead of the adaptive window).
@@ -155,12 +158,33 @@ class UvLoop : public EventLoop {
     uv_stop(loop_);
   }
   // Sockets and servers call this when data or a connection arrived: what idle polling learns
-  // from and starts its window after. Cheap (one clock read per turn at most).
-  void noteIo() {
-    if (io_this_turn_ || !idle_poll_.enabled()) return;
+  // from and starts its window after. Cheap (one clock read per turn at most). `bulk`: a read
+  // filled the whole read buffer (data was waiting: a stream, not an answer), so the loop does
+  // not poll after this turn (internal/idle_poll.h).
+  void noteIo(bool bulk = false) {
+    if (!idle_poll_.enabled()) return;
+    bulk_this_turn_ = bulk_this_turn_ || bulk;
+    if (io_this_turn_) return;
     io_this_turn_ = true;
     first_io_ns_ = uv_hrtime();  // a vDSO clock read, no system call
   }
+  // Sockets call this when they hand bytes to the kernel: adaptive idle polling polls only
+  // after the loop wrote (it then waits for an answer), not while it only receives.
+  void noteWrite() {
+    if (idle_poll_.enabled()) idle_poll_.onWrite();
+  }
+  // Sockets call this when bytes the kernel did not take start waiting for the socket to become
+  // writable (true) and when the last of them went (false), once each: while any socket waits,
+  // the loop does not idle-poll (waiting for the peer to read is not idle).
+  void noteWriteWaiting(bool waiting) {
+    if (waiting) {
+      ++sockets_waiting_to_write_;
+    } else {
+      --sockets_waiting_to_write_;
+    }
+  }
+  // How many sockets wait to write (for tests and diagnostics).
+  size_t socketsWaitingToWrite() const { return sockets_waiting_to_write_; }
   // The current idle-polling window in nanoseconds (for tests and diagnostics).
   uint64_t idlePollWindowNs() const { return idle_poll_.windowNs(); }
   uv_loop_t* uv() const { return loop_; }
@@ -170,11 +194,15 @@ class UvLoop : public EventLoop {
   // same thread are fine; another thread already running it is a programming error: abort).
   class RunScope;
   static void onIdle(uv_idle_t* idle);
+  // UV_RUN_ONCE, or UV_RUN_NOWAIT when the turn must not block (a timer is due).
+  uv_run_mode blockingMode();
   static void onPrepare(uv_prepare_t* prepare);
 
   UvLoopOptions options_;
   internal::IdlePoll idle_poll_;
   bool io_this_turn_ = false;
+  bool bulk_this_turn_ = false;
+  size_t sockets_waiting_to_write_ = 0;
   uint64_t first_io_ns_ = 0;
   bool stop_requested_ = false;
   uv_loop_t* loop_;

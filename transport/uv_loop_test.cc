@@ -2,7 +2,9 @@
 #include "transport/uv_loop.h"
 
 #include <algorithm>
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -112,6 +114,25 @@ TEST(UvLoopTest, ATurnOfSlowCallbacksEndsWithinItsTimeBudget) {
   }
   EXPECT_LE(max_per_turn, 16);
   EXPECT_GE(turn_of.back(), kCallbacks / 16 - 1);
+}
+
+// A timer already due when runOnce() starts fires in that turn, and the turn does not then
+// sleep waiting for I/O (libuv 1.44's UV_RUN_ONCE ran the timer first, then blocked in
+// epoll_wait without a timeout: a caller turning the loop until the timer fired hung). The far
+// timer only bounds the test: the turn must end long before it.
+TEST(UvLoopTest, RunOnceReturnsAfterATimerThatWasAlreadyDue) {
+  for (UvLoopOptions options : {UvLoopOptions{}, UvLoopOptions{.adaptivePollMaxMicros = 0}}) {
+    UvLoop loop(options);
+    bool due_fired = false, far_fired = false;
+    auto due = loop.createTimer();
+    auto far = loop.createTimer();
+    due->start(1, [&] { due_fired = true; });
+    far->start(10'000, [&] { far_fired = true; });
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // the timer becomes due (input)
+    loop.runOnce();
+    EXPECT_TRUE(due_fired);
+    EXPECT_FALSE(far_fired);
+  }
 }
 
 // A busy-polling loop's run() still ends when nothing is left, and when stop() is called.

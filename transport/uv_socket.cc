@@ -291,7 +291,8 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
           auto* st = static_cast<State*>(s->data);
           if (nread == UV_ENOBUFS) return;  // this turn's read is spent (see read_turn_spent)
           auto keep = st->shared_from_this();
-          if (nread != 0) st->loop->noteIo();
+          // A full buffer means more was waiting: a stream, not an answer (idle polling).
+          if (nread != 0) st->loop->noteIo(static_cast<size_t>(nread) == kReadBuffer);
           if (static_cast<size_t>(nread) == kReadBuffer) {
             // More may be waiting: past the budget, leave it for the next turn, after the other
             // sockets.
@@ -449,6 +450,7 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
     size_t count = 0;
     size_t bytes = 0;
     std::vector<uv_buf_t> bufs = corkedBufs(&count, &bytes);
+    if (bytes > 0) loop->noteWrite();  // the loop may now wait for an answer (idle polling)
     size_t written = 0;
     if (inflight == 0) {
       int rv = uv_try_write(stream(), bufs.data(), static_cast<unsigned>(bufs.size()));
@@ -495,6 +497,7 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
       gate();
       return;
     }
+    loop->noteWrite();
     uv_os_fd_t sock;
     if (uv_fileno(&h->handle, &sock) != 0) {
       fallBackToCopy();
@@ -600,13 +603,14 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
 
   void submit(WriteReq* req, const uv_buf_t* bufs, unsigned nbufs) {
     req->state = shared_from_this();
-    ++inflight;
+    // While writes wait for the socket, the loop does not idle-poll (UvLoop::noteWriteWaiting).
+    if (inflight++ == 0) loop->noteWriteWaiting(true);
     int rv = uv_write(&req->req, stream(), bufs, nbufs,
                       [](uv_write_t* r, int status) {
                         auto* wr = reinterpret_cast<WriteReq*>(r);
                         std::shared_ptr<State> st = std::move(wr->state);
                         st->queued -= wr->bytes;
-                        --st->inflight;
+                        if (--st->inflight == 0) st->loop->noteWriteWaiting(false);
                         const bool gate = wr->gate;
                         delete wr;
                         if (status < 0) {
@@ -631,7 +635,7 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
                         }
                       });
     if (rv < 0) {
-      --inflight;
+      if (--inflight == 0) loop->noteWriteWaiting(false);
       queued -= req->bytes;
       req->state.reset();
       delete req;

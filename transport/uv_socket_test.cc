@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <chrono>
 #include <string>
@@ -305,13 +306,124 @@ TEST(UvSocketTest, AdaptivePollingLoopLearnsToPollFromTheGapsBetweenData) {
     ASSERT_TRUE(sendAndReceive(sent + 1));
   }
   EXPECT_GE(p.loop.idlePollWindowNs(), uint64_t{2'000'000});
+  // The loop answers (it polls only while it waits for an answer to what it wrote).
+  p.client->write("y");
   int turns = TurnsUntilTimer(p.loop, 20);
   for (int attempt = 0; attempt < 10 && turns <= 50; ++attempt) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));  // a gap the window covers
     ASSERT_TRUE(sendAndReceive(++sent));
+    p.client->write("y");
     turns = TurnsUntilTimer(p.loop, 20);
   }
   EXPECT_GT(turns, 50);  // it polled for milliseconds before sleeping
+}
+
+
+// Turns with I/O 2 ms apart, as a peer answering a little later than the window: the window
+// grows to at least 2 ms (the maximum is a minute: a slow machine cannot make a gap too long).
+void LearnToPoll(UvLoop& loop, const std::function<void()>& io_turn) {
+  io_turn();
+  for (int i = 0; i < 12; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // the gap (the input, not a wait)
+    io_turn();
+  }
+}
+
+// A turn whose read filled the whole read buffer (a stream, not an answer): the loop sleeps
+// after it though its window would have it poll, and the window stays as it was.
+TEST(UvSocketTest, AdaptivePollingLoopSleepsAfterABulkRead) {
+  UvLoop loop(UvLoopOptions{.adaptivePollMaxMicros = 60'000'000});
+  auto io_turn = [&loop](bool bulk) {
+    loop.post([&loop, bulk] { loop.noteIo(bulk); });
+    loop.runOnce();
+  };
+  LearnToPoll(loop, [&] { io_turn(false); });
+  const uint64_t window = loop.idlePollWindowNs();
+  ASSERT_GE(window, uint64_t{2'000'000});
+  io_turn(true);
+  loop.noteWrite();  // and answered: still no polling after a bulk read
+  EXPECT_LE(TurnsUntilTimer(loop, 20), 3);  // slept
+  EXPECT_EQ(loop.idlePollWindowNs(), window);
+}
+
+// While a socket's bytes wait for it to become writable (the peer does not read), data that
+// arrives does not make the loop poll: it sleeps until epoll reports the socket. Once the peer
+// has read everything, the count of waiting sockets is back to 0.
+TEST(UvSocketTest, AdaptivePollingLoopSleepsWhileWritesWaitForTheSocket) {
+  Pair p(UvLoopOptions{.adaptivePollMaxMicros = 60'000'000});
+  auto sendAndReceive = [&p] {
+    const size_t total = p.handler.received.size() + 1;
+    if (send(p.peer, "x", 1, 0) != 1) return false;
+    for (int turns = 0; turns < 50'000'000 && p.handler.received.size() < total; ++turns) {
+      p.loop.runOnce();
+    }
+    return p.handler.received.size() >= total;
+  };
+  LearnToPoll(p.loop, [&] { ASSERT_TRUE(sendAndReceive()); });
+  ASSERT_GE(p.loop.idlePollWindowNs(), uint64_t{2'000'000});
+  ASSERT_EQ(p.loop.socketsWaitingToWrite(), 0u);
+
+  const size_t big = 16 << 20;  // more than both sockets' buffers hold
+  p.client->write(std::string(big, 'w'));
+  // Not runOnce(): once the bytes wait, a turn that sleeps would wait for a peer that does not
+  // read.
+  for (int i = 0; i < 100 && p.loop.socketsWaitingToWrite() == 0; ++i) {
+    uv_run(p.loop.uv(), UV_RUN_NOWAIT);  // the kernel takes part of it, the rest waits
+  }
+  ASSERT_EQ(p.loop.socketsWaitingToWrite(), 1u);
+  ASSERT_TRUE(sendAndReceive());
+  p.client->write("y");  // an answer, queued behind the waiting bytes
+  EXPECT_LE(TurnsUntilTimer(p.loop, 20), 3);  // slept though data has just arrived
+
+  size_t got = 0;
+  std::thread reader([&] {
+    std::vector<char> buf(1 << 20);
+    while (got < big + 1) {  // and the answer
+      ssize_t n = recv(p.peer, buf.data(), buf.size(), 0);
+      if (n <= 0) {  // SO_RCVTIMEO: the write fails, the loop below ends, the test fails
+        shutdown(p.peer, SHUT_RDWR);
+        return;
+      }
+      got += static_cast<size_t>(n);
+    }
+  });
+  while (p.loop.socketsWaitingToWrite() != 0) p.loop.runOnce();
+  reader.join();
+  EXPECT_EQ(got, big + 1);
+  EXPECT_EQ(p.client->writeQueueSize(), 0u);
+}
+
+// A loop that receives data and writes nothing (a streaming client between WINDOW_UPDATEs)
+// sleeps after it though its window is learned: it waits for no answer.
+TEST(UvSocketTest, AdaptivePollingLoopThatOnlyReceivesSleeps) {
+  Pair p(UvLoopOptions{.adaptivePollMaxMicros = 60'000'000});
+  auto sendAndReceive = [&p] {
+    const size_t total = p.handler.received.size() + 1;
+    if (send(p.peer, "x", 1, 0) != 1) return false;
+    for (int turns = 0; turns < 50'000'000 && p.handler.received.size() < total; ++turns) {
+      p.loop.runOnce();
+    }
+    return p.handler.received.size() >= total;
+  };
+  LearnToPoll(p.loop, [&] { ASSERT_TRUE(sendAndReceive()); });
+  ASSERT_GE(p.loop.idlePollWindowNs(), uint64_t{2'000'000});
+  ASSERT_TRUE(sendAndReceive());
+  EXPECT_LE(TurnsUntilTimer(p.loop, 20), 3);
+}
+
+// A socket destroyed with writes waiting does not leave the loop thinking it still waits.
+TEST(UvSocketTest, DestroyedSocketNoLongerWaitsToWrite) {
+  Pair p(UvLoopOptions{.adaptivePollMaxMicros = 100});
+  p.client->write(std::string(16 << 20, 'w'));
+  for (int i = 0; i < 100 && p.loop.socketsWaitingToWrite() == 0; ++i) {
+    uv_run(p.loop.uv(), UV_RUN_NOWAIT);
+  }
+  ASSERT_EQ(p.loop.socketsWaitingToWrite(), 1u);
+  p.client->destroy();
+  for (int i = 0; i < 100 && p.loop.socketsWaitingToWrite() != 0; ++i) {
+    uv_run(p.loop.uv(), UV_RUN_NOWAIT);  // the cancelled write's callback
+  }
+  EXPECT_EQ(p.loop.socketsWaitingToWrite(), 0u);
 }
 
 }  // namespace
