@@ -27,9 +27,9 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
 #include "rpc/connectivity.h"
 #include "transport/session.h"
@@ -133,8 +133,9 @@ struct ConnectionCounters {
   uint64_t last_message_received_ms = 0;
   std::shared_ptr<KeepalivePinger> keepalive;
   // The open calls by stream id, for their method paths; a call removes itself when its stream
-  // closes (or when it is destroyed).
-  std::unordered_map<int32_t, const ServerCall*> calls;
+  // closes (or when it is destroyed). Open addressing: a call's insert and erase allocate
+  // nothing (a node-based map allocated a node per call).
+  absl::flat_hash_map<int32_t, const ServerCall*> calls;
 };
 
 // The transport's part of a connection snapshot (peer, state, GOAWAY, windows, streams with

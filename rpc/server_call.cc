@@ -149,7 +149,8 @@ void ServerCall::EndBody() {
 
 ServerCall::~ServerCall() {
   ReleaseCounters();  // (normally done when the stream closed)
-  EndContext(absl::CancelledError("The parent call ended"));
+  // (Normally ended by Finish or Cancel: no status built here for nothing.)
+  if (!context_end_) EndContext(absl::CancelledError("The parent call ended"));
 }
 
 std::stop_token ServerCall::stop_token() {
@@ -168,14 +169,20 @@ void ServerCall::EndContext(const absl::Status& why) {
   if (context_end_) return;
   // What a call inheriting from this one ends with: our deadline's DEADLINE_EXCEEDED, or
   // CANCELLED (the client cancelled, the connection went, or the handler finished first).
+  // The two fixed statuses are built once and copied (a copy shares the message: no
+  // allocation per call; never destroyed, as calls may end while the program exits).
+  static const absl::Status* const kDeadline = new absl::Status(
+      absl::DeadlineExceededError("Deadline Exceeded (the parent call's deadline)"));
+  static const absl::Status* const kEnded =
+      new absl::Status(absl::CancelledError("The parent call ended"));
   if (why.code() == absl::StatusCode::kDeadlineExceeded) {
-    context_end_ = absl::DeadlineExceededError("Deadline Exceeded (the parent call's deadline)");
+    context_end_ = *kDeadline;
   } else if (cancelled_) {
     context_end_ = absl::CancelledError(
         why.message().empty() ? std::string("The parent call was cancelled")
                               : absl::StrCat("The parent call was cancelled: ", why.message()));
   } else {
-    context_end_ = absl::CancelledError("The parent call ended");
+    context_end_ = *kEnded;
   }
   // Stop callbacks run here; the ones rpc/ registers only post (ClientCall, Sleep, sync.h).
   if (stop_) stop_->request_stop();
@@ -208,7 +215,7 @@ void ServerCall::Start(std::optional<absl::Time> deadline) {
     // Owned chunks: the deframer keeps the bytes not parsed yet as slices of them.
     stream_->onDataBuffer([self](const transport::SharedBuffer& data) { self->OnData(data); });
     stream_->onEnd([self] { self->OnEnd(); });
-    stream_->onDrain([self] { self->FlushWrites(/*ok=*/true); });
+    // ('drain': with the first write that waits for it, see WriteFramed.)
     auto keep = shared_from_this();
     stream_->onClose([keep] { keep->OnClose(); });
     loop_ = stream_->session()->loop();
@@ -668,6 +675,13 @@ void ServerCall::WriteFramed(transport::SharedBuffer framed, Awaitable<bool>& re
     // it until the stream's close event runs.
     result.state()->Complete(false);
   } else {
+    if (stream_ && !drain_listened_) {
+      // 'drain' is emitted from a later loop turn, after this write's buffer empties: added
+      // now, the listener sees it. A plain pointer, as the listeners of Start().
+      drain_listened_ = true;
+      ServerCall* self = this;
+      stream_->onDrain([self] { self->FlushWrites(/*ok=*/true); });
+    }
     pending_writes_.push_back({result.state()});
   }
 }

@@ -287,6 +287,9 @@ class ServerCall : public std::enable_shared_from_this<ServerCall>, public CallC
     std::shared_ptr<Awaitable<bool>::State> done;
   };
   transport::Fifo<PendingWrite> pending_writes_;  // waiting for 'drain'
+  // HTTP/2: the 'drain' listener is added with the first write that waits for it (a unary
+  // call's response never does: one listener fewer to allocate and tear down per call).
+  bool drain_listened_ = false;
   bool request_ended_ = false;
   bool headers_sent_ = false;
   bool finished_ = false;

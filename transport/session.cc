@@ -854,9 +854,14 @@ void Http2Session::runParsedEvents() {
   const bool was_in_nghttp2 = in_nghttp2_;
   in_nghttp2_ = false;
   while (!parsed_events_.empty()) {
-    std::vector<LoopCallback> events = std::move(parsed_events_);
-    parsed_events_.clear();
+    // The spare's storage becomes the queue's; a nested run (a listener that makes nghttp2
+    // parse) finds no spare and allocates, as before.
+    std::vector<LoopCallback> events = std::move(spare_events_);
+    spare_events_.clear();
+    events.swap(parsed_events_);
     for (LoopCallback& fn : events) fn();
+    events.clear();
+    if (events.capacity() > spare_events_.capacity()) spare_events_ = std::move(events);
   }
   in_nghttp2_ = was_in_nghttp2;
 }

@@ -408,6 +408,9 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   bool in_nghttp2_ = false;  // inside mem_recv/mem_send: nghttp2 must not be re-entered
   bool parsing_ = false;     // inside receive(): see post()
   std::vector<LoopCallback> parsed_events_;  // post()'s while parsing, until the frame is read
+  // runParsedEvents()'s batch, kept empty between runs so that the vectors keep their capacity
+  // (moving the batch out made the next post() while parsing allocate: one per request).
+  std::vector<LoopCallback> spare_events_;
   uint32_t goaway_code_ = 0;
   bool goaway_received_ = false;
   int32_t goaway_last_stream_id_ = 0;
