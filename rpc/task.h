@@ -158,6 +158,23 @@ class FramePool {
   }
 };
 
+// An allocator on FramePool, for the shared state of each Awaitable: a streaming call makes
+// one per Read and per Write, each message (std::allocate_shared: state and control block in
+// one block, recycled instead of a malloc and a free per operation).
+template <typename T>
+struct PoolAllocator {
+  using value_type = T;
+  PoolAllocator() = default;
+  template <typename U>
+  PoolAllocator(const PoolAllocator<U>&) noexcept {}  // NOLINT: rebinding is implicit
+  T* allocate(size_t n) { return static_cast<T*>(FramePool::Allocate(n * sizeof(T))); }
+  void deallocate(T* p, size_t n) noexcept { FramePool::Free(p, n * sizeof(T)); }
+  template <typename U>
+  bool operator==(const PoolAllocator<U>&) const noexcept {
+    return true;
+  }
+};
+
 template <typename Derived>
 struct PromiseBase {
   // Frames from FramePool (the compiler passes the frame's size to both).
@@ -358,11 +375,9 @@ class [[nodiscard]] Awaitable {
   };
 
   // An operation of `loop` (see "Where the waiter resumes" above).
-  explicit Awaitable(transport::EventLoop* loop) : state_(std::make_shared<State>()) {
-    state_->loop = loop;
-  }
+  explicit Awaitable(transport::EventLoop* loop) : state_(NewState()) { state_->loop = loop; }
   // Without a loop: the waiter resumes inside Complete() (see above).
-  Awaitable() : state_(std::make_shared<State>()) {}
+  Awaitable() : state_(NewState()) {}
   explicit Awaitable(std::shared_ptr<State> state) : state_(std::move(state)) {}
   Awaitable(Awaitable&& other) noexcept : state_(std::move(other.state_)) {}
   Awaitable(const Awaitable& other) : state_(other.state_) {}
@@ -395,6 +410,9 @@ class [[nodiscard]] Awaitable {
   }
 
  private:
+  static std::shared_ptr<State> NewState() {
+    return std::allocate_shared<State>(internal::PoolAllocator<State>());
+  }
   std::shared_ptr<State> state_;
   bool suspended_ = false;  // this object is what a coroutine waits on
 };

@@ -853,16 +853,15 @@ void Http2Session::runParsedEvents() {
   // even destroy(), which then runs at once instead of being posted.
   const bool was_in_nghttp2 = in_nghttp2_;
   in_nghttp2_ = false;
+  // (A nested call, if a listener ever made one, finds no spare and allocates its own.)
+  std::vector<LoopCallback> events = std::move(spare_events_);
+  events.clear();
   while (!parsed_events_.empty()) {
-    // The spare's storage becomes the queue's; a nested run (a listener that makes nghttp2
-    // parse) finds no spare and allocates, as before.
-    std::vector<LoopCallback> events = std::move(spare_events_);
-    spare_events_.clear();
     events.swap(parsed_events_);
     for (LoopCallback& fn : events) fn();
     events.clear();
-    if (events.capacity() > spare_events_.capacity()) spare_events_ = std::move(events);
   }
+  spare_events_ = std::move(events);
   in_nghttp2_ = was_in_nghttp2;
 }
 
@@ -911,8 +910,11 @@ bool Http2Session::writeOut() {
     SharedBuffer bytes(std::move(out_bytes_));
     std::vector<SharedBuffer> buffers;
     buffers.reserve(out_segments_.size());
-    std::vector<OutSegment> segments = std::move(out_segments_);
-    out_segments_.clear();
+    // out_segments_ takes the spare (empty) vector and the spare gets this one back after:
+    // both keep their capacity, so a batch allocates no segment vector.
+    std::vector<OutSegment> segments = std::move(spare_segments_);
+    segments.clear();
+    segments.swap(out_segments_);
     out_bytes_ = std::string();
     perf_.bytes_written += out_pending_;
     out_pending_ = 0;
@@ -927,6 +929,8 @@ bool Http2Session::writeOut() {
                                             : std::move(seg.payload));
     }
     if (!buffers.empty()) socket_->writev(std::move(buffers));
+    segments.clear();
+    spare_segments_ = std::move(segments);
     wrote = true;
   };
   while (socket_->writeQueueSize() + out_pending_ < kSocketHighWater) {
@@ -967,7 +971,8 @@ void Http2Session::appendOutput(const char* data, size_t length) {
 int Http2Session::onSendData(nghttp2_frame* frame, const uint8_t* framehd, size_t length) {
   Http2Stream* stream = findStream(frame->hd.stream_id);
   if (stream == nullptr) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-  std::vector<Http2Stream::FramedPiece> payload = stream->takeFramed();
+  // The stream's own vector, emptied below: it keeps its capacity for the next frame.
+  std::vector<Http2Stream::FramedPiece>& payload = stream->framed();
   size_t total = 0;
   for (const Http2Stream::FramedPiece& piece : payload) total += piece.size();
   // What readForFraming took is what nghttp2 framed; anything else would corrupt the stream.
@@ -982,6 +987,7 @@ int Http2Session::onSendData(nghttp2_frame* frame, const uint8_t* framehd, size_
     out_pending_ += piece.size();
     out_segments_.push_back({std::move(piece.data), 0, 0, std::move(piece.file)});
   }
+  payload.clear();
   if (padlen > 1) {
     static constexpr char kZeros[256] = {};
     appendOutput(kZeros, padlen - 1);

@@ -357,6 +357,7 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   // Whether the socket sends file regions itself (Socket::canSendFile).
   bool canSendFile() const { return socket_ != nullptr && socket_->canSendFile(); }
   std::vector<OutSegment> out_segments_;
+  std::vector<OutSegment> spare_segments_;  // writeOut()'s other vector (see flushBatch)
   std::string out_bytes_;
   size_t out_pending_ = 0;
   // The socket buffer being fed to nghttp2 (onSocketBuffer), so that DATA payloads in it can
@@ -408,8 +409,8 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   bool in_nghttp2_ = false;  // inside mem_recv/mem_send: nghttp2 must not be re-entered
   bool parsing_ = false;     // inside receive(): see post()
   std::vector<LoopCallback> parsed_events_;  // post()'s while parsing, until the frame is read
-  // runParsedEvents()'s batch, kept empty between runs so that the vectors keep their capacity
-  // (moving the batch out made the next post() while parsing allocate: one per request).
+  // runParsedEvents() swaps parsed_events_ with this one (empty, its capacity kept), so that
+  // frames that post events (every DATA frame for a reader) allocate no new vector each time.
   std::vector<LoopCallback> spare_events_;
   uint32_t goaway_code_ = 0;
   bool goaway_received_ = false;

@@ -402,8 +402,16 @@ ssize_t Http2Stream::readForFraming(size_t length, uint32_t* data_flags) {
   // thousands of iovecs: libuv writes at most IOV_MAX (1024) per writev and waits a loop turn
   // for the rest, so a busy connection got 1024 messages out per turn; under CPU load a
   // bidirectional stream then sent nothing for seconds (bench_smoke_test's both_streaming).
+  // A run's first small piece waits as a slice (`lone`): a run of one goes out as it is (a
+  // ping-pong message, one per frame, costs no copy and no buffer); a second piece starts the
+  // copy.
   std::string small;
+  SharedBuffer lone;
   auto flushSmall = [&] {
+    if (!lone.empty()) {
+      framed_.push_back({std::move(lone)});
+      lone = SharedBuffer();
+    }
     if (small.empty()) return;
     framed_.push_back({SharedBuffer(std::move(small))});
     small = std::string();
@@ -417,8 +425,16 @@ ssize_t Http2Stream::readForFraming(size_t length, uint32_t* data_flags) {
                          {chunk.file.file, chunk.file.offset + static_cast<int64_t>(chunk.offset),
                           n}});
     } else if (n > 0 && n < kCopyBelow) {
-      if (small.empty()) small.reserve(std::min(length - copied, buffer_size_));
-      small.append(chunk.data.data() + chunk.offset, n);
+      if (small.empty() && lone.empty()) {
+        lone = chunk.data.slice(chunk.offset, n);
+      } else {
+        if (small.empty()) {
+          small.reserve(std::min(length - copied + lone.size(), buffer_size_));
+          small.append(lone.data(), lone.size());
+          lone = SharedBuffer();
+        }
+        small.append(chunk.data.data() + chunk.offset, n);
+      }
     } else if (n > 0) {
       flushSmall();
       framed_.push_back({chunk.data.slice(chunk.offset, n)});

@@ -229,8 +229,8 @@ struct Nghttp2Callbacks;
   // Takes up to `length` bytes for nghttp2's next DATA frame; returns their count or an nghttp2
   // error code (DEFERRED). The bytes are not copied (NGHTTP2_DATA_FLAG_NO_COPY): they wait in
   // framed_ as slices of the written buffers until nghttp2 sends the frame and the session
-  // collects them with takeFramed(); only runs of pieces under kCopyBelow bytes are copied, into
-  // one buffer.
+  // collects them with framed(); only runs of two or more pieces under kCopyBelow bytes are
+  // copied, into one buffer (a lone small piece goes as a slice too: copying it saves nothing).
   // File regions (writeFile) are taken as sub-regions: the socket sends them from the file.
   ssize_t readForFraming(size_t length, uint32_t* data_flags);
   // The stream's body source for nghttp2 (readForFramingIfLive).
@@ -243,7 +243,9 @@ struct Nghttp2Callbacks;
     FileRegion file{};
     size_t size() const { return file.file ? file.length : data.size(); }
   };
-  std::vector<FramedPiece> takeFramed() { return std::move(framed_); }
+  // The pieces of the frame readForFraming() made; the session moves them out and clears the
+  // vector (which keeps its capacity: no allocation per DATA frame).
+  std::vector<FramedPiece>& framed() { return framed_; }
   // The session is going away: drop everything without touching nghttp2.
   void detach(const absl::Status& error, uint32_t code);
   // While the stream is in the session's table, its buffered bytes (bufferSize() +
