@@ -9,6 +9,7 @@
 //   StreamingBothWays    reads the first request, then writes responses while reading the rest
 //
 //   bench_server --port=0 [--loops=1] [--host=127.0.0.1] [--stats]
+//                [--tls_cert=server.pem --tls_key=server.key]
 //
 // Prints "listening PORT" once it accepts connections; SIGINT/SIGTERM stop it gracefully (so
 // that valgrind --tool=callgrind writes its profile). With --stats, a server interceptor counts
@@ -33,6 +34,7 @@
 #include "grpc/testing/benchmark_service.h2rpc.h"
 #include "rpc/server.h"
 #include "rpc/server_interceptor.h"
+#include "transport/tls.h"
 #include "transport/uv_loop.h"
 
 ABSL_FLAG(int, port, 0, "port to listen on (0 picks a free one; printed as 'listening PORT')");
@@ -45,6 +47,10 @@ ABSL_FLAG(bool, allow_http1, false,
 ABSL_FLAG(int, loops, 1,
           "event loops (threads), each with its own listening socket on the same port "
           "(SO_REUSEPORT); see bench/README.md, 'N cores'");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate file: serve TLS (ALPN h2) with it and --tls_key instead of cleartext "
+          "(for bench/idle_conns --tls; e.g. tests/testdata/tls/server.pem)");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key file of --tls_cert");
 ABSL_FLAG(bool, stats, false,
           "count calls by their final status (a server interceptor) and print "
           "'stats: ok=N not_ok=M cancelled=C' at exit");
@@ -187,6 +193,12 @@ int main(int argc, char** argv) {
     options.interceptors.push_back(
         [](h2rpc::rpc::ServerCall&) { return std::make_unique<CountStatus>(); });
   }
+  std::optional<h2rpc::transport::TlsOptions> tls;
+  if (!absl::GetFlag(FLAGS_tls_cert).empty() || !absl::GetFlag(FLAGS_tls_key).empty()) {
+    tls.emplace();
+    tls->certFile = absl::GetFlag(FLAGS_tls_cert);
+    tls->keyFile = absl::GetFlag(FLAGS_tls_key);
+  }
   const std::string host = absl::GetFlag(FLAGS_host);
   uint16_t port = static_cast<uint16_t>(absl::GetFlag(FLAGS_port));
   std::vector<std::unique_ptr<Worker>> workers;
@@ -195,7 +207,8 @@ int main(int argc, char** argv) {
     w->server = std::make_unique<h2rpc::rpc::Server>(&w->loop, options);
     w->server->RegisterService(&w->service);
     // Port 0: the first loop picks one, the others join it.
-    if (absl::Status st = w->server->Listen(host, port); !st.ok()) {
+    if (absl::Status st = tls ? w->server->ListenTls(host, port, *tls) : w->server->Listen(host, port);
+        !st.ok()) {
       std::fprintf(stderr, "bench_server: loop %d: %s\n", i, st.ToString().c_str());
       return 1;
     }

@@ -263,14 +263,18 @@ client_run() {
   fi
 }
 
-# rss_per_conn IMPL: a fresh server; its RSS before and after IDLE_CONNS idle connections.
+# rss_per_conn IMPL [active]: a fresh server; its RSS before and after IDLE_CONNS idle
+# connections, or active ones (idle_conns --active: each made one unary call and holds a
+# ping-pong call open).
 rss_per_conn() {
-  local impl=$1
+  local impl=$1 mode=${2:-idle}
+  local metric=rss_kib_per_conn flag=()
+  if [ "$mode" = active ]; then metric=rss_kib_per_active_conn flag=(--active); fi
   start_server "$impl" rss
   sleep 0.5
   local before after
   before=$(rss_kib "$rss_pid")
-  local cmd=(taskset -c "$CLIENT_CPU" "$bin/idle_conns" 127.0.0.1 "$rss_port" "$IDLE_CONNS")
+  local cmd=(taskset -c "$CLIENT_CPU" "$bin/idle_conns" 127.0.0.1 "$rss_port" "$IDLE_CONNS" "${flag[@]}")
   log_cmd "${cmd[*]}   # VmRSS of the server from /proc/PID/status before and after"
   "${cmd[@]}" >"$work/idle.log" 2>&1 &
   local ipid=$!
@@ -283,12 +287,12 @@ rss_per_conn() {
   if grep -q '^ready' "$work/idle.log"; then
     sleep 0.5
     after=$(rss_kib "$rss_pid")
-    record "$impl" idle_conns rss_kib_per_conn \
+    record "$impl" idle_conns "$metric" \
       "$(awk -v a="$after" -v b="$before" -v n="$IDLE_CONNS" 'BEGIN {printf "%.2f", (a - b) / n}')"
-    record "$impl" idle_conns rss_kib_base "$before"
+    if [ "$mode" = idle ]; then record "$impl" idle_conns rss_kib_base "$before"; fi
   else
     cat "$work/idle.log" >&2
-    echo "bench: idle connections to $impl failed" >&2
+    echo "bench: $mode connections to $impl failed" >&2
   fi
   kill -9 "$ipid" 2>/dev/null
   wait "$ipid" 2>/dev/null
@@ -428,7 +432,7 @@ open(sys.argv[1], "wb").write(b"\x00" + struct.pack(">I", len(msg)) + msg)' \
     done
   fi
   for s in "${order[@]}"; do stop_main "$s"; done
-  for s in "${order[@]}"; do rss_per_conn "$s"; done
+  for s in "${order[@]}"; do rss_per_conn "$s"; rss_per_conn "$s" active; done
 
   # h2rpc with idle polling off on both sides (--adaptive_poll_max_us=0: Node's always-sleep
   # loop), against gRPC C++'s default again: what the adaptive polling of the default rows

@@ -23,6 +23,8 @@ constexpr size_t kWriteBatch = 64 * 1024;
 // The largest DATA payload we send in one frame (when the peer allows it): a 64 KiB gRPC
 // message and its prefix fit.
 constexpr int64_t kMaxDataFrame = 128 * 1024;
+// The most padding nghttp2 adds to a DATA frame (NGHTTP2_MAX_PADLEN).
+constexpr int64_t kMaxPadding = 256;
 
 double msSince(EventLoop* loop, uint64_t start) {
   return static_cast<double>(loop->now() - start);
@@ -112,12 +114,23 @@ struct Nghttp2Callbacks {
     return S(ud)->onFrameSent(frame);
   }
   // DATA frames as large as the peer and flow control allow, up to kMaxDataFrame (nghttp2
-  // stops at 16 KiB otherwise, whatever SETTINGS_MAX_FRAME_SIZE the peer sent). nghttp2 sizes
-  // its frame buffer to this once per session, though our payloads never go through it.
-  static ssize_t dataReadLength(nghttp2_session*, uint8_t, int32_t, int32_t session_window,
-                                int32_t stream_window, uint32_t remote_max_frame_size, void*) {
+  // stops at 16 KiB otherwise, whatever SETTINGS_MAX_FRAME_SIZE the peer sent), and no larger
+  // than what the stream has queued: nghttp2 1.52 grows its frame buffer (aob.framebufs) to
+  // this length + 10 bytes before it asks for the data, and keeps it for the session's life,
+  // though our payloads never go through it (NO_COPY). Without the last bound, one 5-byte gRPC
+  // message to a peer allowing large frames left a 64 KiB buffer on the connection. The frames
+  // are the same: readForFraming copies at most what is queued. Padding may add up to 256 bytes
+  // (NGHTTP2_MAX_PADLEN) beyond the payload, within this length: that much more is allowed.
+  static ssize_t dataReadLength(nghttp2_session*, uint8_t, int32_t id, int32_t session_window,
+                                int32_t stream_window, uint32_t remote_max_frame_size, void* ud) {
     int64_t n = std::min<int64_t>({session_window, stream_window, remote_max_frame_size,
                                    kMaxDataFrame});
+    if (const Http2Stream* stream = S(ud)->findStream(id)) {
+      const int64_t padding = S(ud)->options_.paddingStrategy != constants::PADDING_STRATEGY_NONE
+                                  ? kMaxPadding
+                                  : 0;
+      n = std::min<int64_t>(n, static_cast<int64_t>(stream->bufferSize()) + padding);
+    }
     return static_cast<ssize_t>(std::max<int64_t>(n, 1));
   }
   // A DATA frame whose payload the stream did not copy (NGHTTP2_DATA_FLAG_NO_COPY).
