@@ -103,13 +103,13 @@ def issue18_rows(values, by_round):
           ("grpcpp", "grpcpp", "latency_unary_1x1_busy.p99_us"), 0.7, ge=False)
     ratio("same-policy p99, 1 call in flight (both loops sleeping: h2rpc polling off), h2rpc / gRPC C++",
           ("h2rpc", "h2rpc", "latency_unary_1x1_nopoll.p99_us"),
-          ("grpcpp", "grpcpp", "latency_unary_1x1.p99_us"), 0.7, ge=False)
+          ("grpcpp", "grpcpp", "latency_unary_1x1_ph2.p99_us"), 0.7, ge=False)
     ratio("same-policy ping-pong 1 stream (busy polling both sides), h2rpc / gRPC C++",
           ("h2rpc", "h2rpc", "pingpong_1x1_busy.ops_per_s"),
           ("grpcpp", "grpcpp", "pingpong_1x1_busy.ops_per_s"), 1.5)
     ratio("same-policy ping-pong 1 stream (both loops sleeping: h2rpc polling off), h2rpc / gRPC C++",
           ("h2rpc", "h2rpc", "pingpong_1x1_nopoll.ops_per_s"),
-          ("grpcpp", "grpcpp", "pingpong_1x1.ops_per_s"), 1.5)
+          ("grpcpp", "grpcpp", "pingpong_1x1_ph2.ops_per_s"), 1.5)
     st = lambda s, f: (s, s, f"streaming_64KiB_1x1.{f}")  # noqa: E731
     per = ratio_rounds(by_round, st("h2rpc", "mb_per_s"), st("grpcpp", "mb_per_s"))
     rows.append(("64 KiB server streaming MB/s, own clients, h2rpc / gRPC C++, every round",
@@ -222,7 +222,8 @@ def main():
     w("")
     w("Medians over the surviving rounds (failed runs: \"Failed runs\" below). \"Same policy\" "
       "compares loops that wait the same way: busy polling on both sides, or both sleeping (h2rpc "
-      "with idle polling off); h2rpc's default (adaptive idle polling) is in the tables below with "
+      "with idle polling off, against gRPC C++ in the same phase: fresh servers side by side, runs "
+      "alternating); h2rpc's default (adaptive idle polling) is in the tables below with "
       f"its CPU cost (\"Idle polling: what it costs\": sparse and paced rows). {NDEBUG_NOTE}.")
     w("")
     w("| figure | measured | target | met |")
@@ -261,7 +262,7 @@ def main():
           f"{'—' if ratio is None else f'{ratio:.2f}×'} | {tgt} | {met} | {fmt(go)} | {goratio} | {counts} |")
     w("")
     floor_rt = median(series("tcp", "tcp_pingpong.ops_per_s"))
-    grpc_pp = median(series("grpcpp", "pingpong_1x1.ops_per_s"))
+    grpc_pp = median(series("grpcpp", "pingpong_1x1_ph2.ops_per_s"))
     if floor_rt and grpc_pp:
         w("- h2rpc's loops poll for a short learned window after traffic instead of sleeping "
           "(adaptive idle polling, its default; transport/README.md); gRPC C++'s sleep. The floor "
@@ -342,16 +343,18 @@ def main():
           "window after traffic instead (adaptive idle polling); its rows with polling off show "
           f"what sleeping costs. With busy polling (`--busy_poll_us={a.busy_poll_us}` on server and "
           "client, both stacks) nobody sleeps while traffic flows and the stacks' own costs show. "
+          "The rows gRPC C++ default, h2rpc polling off and h2rpc default "
+          "come from one phase: three fresh servers side by side, each run on the three in turn. "
           "Client CPU per call is the client's CPU time / calls (it includes the kernel's cost of "
           "sleeping and waking, or of polling).")
         w("")
         w("| | round trips/s | p50 µs | p99 µs | unary calls/s | unary p50 µs | unary p99 µs | client CPU µs/call |")
         w("|---|---|---|---|---|---|---|---|")
         rows = [("tcp", "tcp_pingpong", None, "bare TCP, blocking"),
-                ("grpcpp", "pingpong_1x1", "latency_unary_1x1", "gRPC C++, default (blocking)"),
+                ("grpcpp", "pingpong_1x1_ph2", "latency_unary_1x1_ph2", "gRPC C++, default (blocking)"),
                 ("h2rpc", "pingpong_1x1_nopoll", "latency_unary_1x1_nopoll",
                  "h2rpc, idle polling off (blocking, as Node)"),
-                ("h2rpc", "pingpong_1x1", "latency_unary_1x1", "h2rpc, default (adaptive idle polling)"),
+                ("h2rpc", "pingpong_1x1_ph2", "latency_unary_1x1_ph2", "h2rpc, default (adaptive idle polling)"),
                 ("tcp", "tcp_pingpong_busy", None, "bare TCP, busy polling"),
                 ("grpcpp", "pingpong_1x1_busy", "latency_unary_1x1_busy", "gRPC C++, busy polling"),
                 ("h2rpc", "pingpong_1x1_busy", "latency_unary_1x1_busy", "h2rpc, busy polling")]
@@ -374,7 +377,7 @@ def main():
         w("| traffic | idle polling | calls/s | p50 µs | p99 µs | client CPU µs/call | server CPU µs/call |")
         w("|---|---|---|---|---|---|---|")
         for metric, traffic in (("latency_unary_1x1", "back to back"), ("sparse_unary", "sparse (1 ms pauses)")):
-            for suffix, label in (("_nopoll", "off"), ("", "adaptive (default)")) if metric != "sparse_unary" else \
+            for suffix, label in (("_nopoll", "off"), ("_ph2", "adaptive (default)")) if metric != "sparse_unary" else \
                     (("_nopoll", "off"), ("_ours", "adaptive (default)")):
                 g = lambda f: median(series("h2rpc", f"{metric}{suffix}.{f}"))  # noqa: E731
                 w(f"| {traffic} | {label} | {fmt(g('ops_per_s'))} | {fmt(g('p50_us'))} | {fmt(g('p99_us'))} | "
@@ -396,14 +399,14 @@ def main():
                     w(f"| {r:,} calls/s | {name} | {fmt(g('server_cpu_pct'))} | "
                       f"{fmt(g('cpu_us_per_req'))} | {fmt(g('mean_us'))} |")
         st = lambda v: median(series("h2rpc", f"streaming_64KiB_1x1{v}.mb_per_s"))  # noqa: E731
-        if st("_nopoll") and st(""):
+        if st("_nopoll") and st("_ph2"):
             w("")
             sc = lambda v: median(series("h2rpc", f"streaming_64KiB_1x1{v}.server_cpu_us_per_op"))  # noqa: E731
             w(f"- Server streaming 64 KiB, own client: {fmt(st('_nopoll'))} MB/s with polling off, "
-              f"{fmt(st(''))} MB/s with the default (gRPC C++: "
-              f"{fmt(median(series('grpcpp', 'streaming_64KiB_1x1.mb_per_s')))} MB/s); the server's "
-              f"CPU per message {fmt(sc('_nopoll'))} µs and {fmt(sc(''))} µs. A client that polls is "
-              "rarely asleep when data comes, so the server's writes rarely have to wake it.")
+              f"{fmt(st('_ph2'))} MB/s with the default (gRPC C++: "
+              f"{fmt(median(series('grpcpp', 'streaming_64KiB_1x1_ph2.mb_per_s')))} MB/s), measured "
+              "in the same phase (three fresh servers side by side, runs alternating); the server's "
+              f"CPU per message {fmt(sc('_nopoll'))} µs and {fmt(sc('_ph2'))} µs.")
         w("")
     scale = {(impl, loops): median(series(impl, f"h2load_unary_0B_all_cpus_loops{loops}.rps"))
              for impl, _ in IMPLS for loops in (1, 2)}

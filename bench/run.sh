@@ -434,21 +434,40 @@ open(sys.argv[1], "wb").write(b"\x00" + struct.pack(">I", len(msg)) + msg)' \
   for s in "${order[@]}"; do stop_main "$s"; done
   for s in "${order[@]}"; do rss_per_conn "$s"; rss_per_conn "$s" active; done
 
-  # h2rpc with idle polling off on both sides (--adaptive_poll_max_us=0: Node's always-sleep
-  # loop), against gRPC C++'s default again: what the adaptive polling of the default rows
-  # brings. Then sparse unary traffic (a 1 ms pause after each call), polling off and on: what
-  # it costs when it does not pay off (client and server CPU per call).
+  # The sleeping-loop phase: h2rpc with idle polling off on both sides (--adaptive_poll_max_us=0:
+  # Node's always-sleep loop, rows "*_nopoll"), h2rpc's default (adaptive polling) and gRPC C++'s
+  # default (both rows "*_ph2"), three fresh servers side by side on SERVER_CPU, each row run on
+  # the three in turn (the order rotating between rounds): the same-policy sleeping ratios and
+  # what polling brings or costs compare runs of one phase, never a main-phase run with this one.
+  # Then sparse unary traffic (a 1 ms pause after each call), polling off and on: what it costs
+  # when it does not pay off (client and server CPU per call).
   server_extra=--adaptive_poll_max_us=0
   start_server h2rpc nopoll
   server_extra=
   start_server h2rpc ours
-  client_extra=--adaptive_poll_max_us=0
-  server_pid=$nopoll_pid client_run h2rpc h2rpc "$nopoll_port" latency_unary_1x1_nopoll unary 1 1 0 0 \
-    p50_us p99_us ops_per_s client_cpu_us_per_op
-  server_pid=$nopoll_pid client_run h2rpc h2rpc "$nopoll_port" pingpong_1x1_nopoll pingpong 1 1 0 0 ops_per_s p50_us \
-    p99_us client_cpu_us_per_op
-  server_pid=$nopoll_pid client_run h2rpc h2rpc "$nopoll_port" streaming_64KiB_1x1_nopoll \
-    server_streaming 1 1 0 65536 mb_per_s client_cpu_us_per_op
+  start_server grpcpp theirs
+  variants=(nopoll ours theirs)
+  k=$(((round - 1) % 3))
+  variants=("${variants[@]:k}" "${variants[@]:0:k}")
+  # ph2_run VARIANT METRIC MODE REQ RESP FIELD...: one 1 × 1 run on the phase's VARIANT server.
+  ph2_run() {
+    local v=$1 metric=$2 mode=$3 req=$4 resp=$5 impl=h2rpc suffix=_ph2
+    shift 5
+    case $v in nopoll) suffix=_nopoll client_extra=--adaptive_poll_max_us=0 ;; theirs) impl=grpcpp ;; esac
+    local pid_var=${v}_pid port_var=${v}_port
+    server_pid=${!pid_var} client_run "$impl" "$impl" "${!port_var}" "$metric$suffix" "$mode" 1 1 \
+      "$req" "$resp" "$@"
+    client_extra=
+  }
+  for v in "${variants[@]}"; do
+    ph2_run "$v" latency_unary_1x1 unary 0 0 p50_us p99_us ops_per_s client_cpu_us_per_op
+  done
+  for v in "${variants[@]}"; do
+    ph2_run "$v" pingpong_1x1 pingpong 0 0 ops_per_s p50_us p99_us client_cpu_us_per_op
+  done
+  for v in "${variants[@]}"; do
+    ph2_run "$v" streaming_64KiB_1x1 server_streaming 0 65536 mb_per_s client_cpu_us_per_op
+  done
   for variant in nopoll ours; do
     client_extra=--think_ms=1
     [ "$variant" = nopoll ] && client_extra+=" --adaptive_poll_max_us=0"
@@ -459,7 +478,6 @@ open(sys.argv[1], "wb").write(b"\x00" + struct.pack(">I", len(msg)) + msg)' \
   client_extra=
   # Paced load (4,000 and 20,000 requests/s) on the three servers: polling off, the default,
   # gRPC C++. The h2rpc server with polling off is recorded as server "h2rpc_nopoll".
-  start_server grpcpp theirs
   paced=(nopoll ours theirs)
   [ "$GRPCGO" = 1 ] && { start_server grpcgo go; paced+=(go); }
   for rps in 500 2500; do
