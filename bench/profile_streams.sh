@@ -5,6 +5,8 @@
 #
 #   bench/profile_streams.sh server pingpong 8 32 0          # SIDE MODE CHANNELS OUTSTANDING RESP_SIZE
 #   bench/profile_streams.sh client server_streaming 1 1 65536
+#   CLIENT_FLAGS=--max_frame_size=16384 bench/profile_streams.sh client server_streaming 1 1 65536
+#                                        # the server then sends 16 KiB DATA frames (as grpc-go's)
 #
 # Steps: both binaries from `bazel build --config=opt` (or $BIN); the measured side under
 # `valgrind --tool=callgrind`; after the client's warm-up (and past the streams' set-up) the
@@ -43,7 +45,8 @@ for _ in $(seq 600); do
 done
 [ -n "$port" ] || { cat "$OUTDIR/server-$tag.log"; die "server did not start"; }
 client=("$BIN/bench_client" --target=127.0.0.1:"$port" --mode="$mode" --channels="$ch"
-        --outstanding="$out" --req_size=0 --resp_size="$resp" --warmup_s=3 --duration_s=8)
+        --outstanding="$out" --req_size=0 --resp_size="$resp" --warmup_s=3 --duration_s=8
+        ${CLIENT_FLAGS:-})
 [ "$side" = client ] && client=(valgrind --tool=callgrind --callgrind-out-file="$cg" "${client[@]}")
 "${client[@]}" >"$OUTDIR/client-$tag.log" 2>&1 &
 cpid=$!

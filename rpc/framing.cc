@@ -152,6 +152,14 @@ size_t MessageDeframer::Parse(absl::string_view bytes, const transport::SharedBu
     } else {
       const size_t take = std::min<size_t>(remaining_, bytes.size());
       if (owner != nullptr) {
+        if (take > 0 && partial_.pieces.empty() && take < remaining_) {
+          // More chunks to come (a message in 16 KiB DATA frames: 5 pieces per 64 KiB): room
+          // for as many as chunks of this size would make, at most kMaxReservedPieces, so the
+          // vector is not regrown (1, 2, 4, 8: four allocations for five pieces).
+          constexpr size_t kMaxReservedPieces = 16;
+          partial_.pieces.reserve(
+              std::min<size_t>(kMaxReservedPieces, 1 + (remaining_ - 1) / take));
+        }
         if (take > 0) {
           partial_.pieces.push_back(
               owner->slice(static_cast<size_t>(bytes.data() - owner->data()), take));

@@ -268,6 +268,22 @@ TEST(MessageDeframerTest, OwnedChunksBecomeSlicesNotCopies) {
   EXPECT_FALSE(deframer.HasPartial());
 }
 
+// A 64 KiB message in 16 KiB DATA frames is five slices: their vector is sized once from the
+// first chunk (it used to grow 1, 2, 4, 8: four allocations per message). (The room reserved
+// is at most 16 slices, whatever length the prefix declares.)
+TEST(MessageDeframerTest, SlicesOfAMessageAreCountedFromItsFirstChunk) {
+  const std::string wire = FrameMessage(std::string(65536, 'p'), false);
+  MessageDeframer deframer;
+  for (size_t offset = 0; offset < wire.size(); offset += 16384) {
+    ASSERT_TRUE(deframer.Feed(transport::SharedBuffer(wire.substr(offset, 16384))).ok());
+  }
+  std::optional<Frame> f = deframer.Next();
+  ASSERT_TRUE(f.has_value());
+  EXPECT_EQ(f->pieces.size(), 5u);
+  EXPECT_EQ(f->pieces.capacity(), 5u);
+  EXPECT_EQ(std::move(*f).Assembled(), std::string(65536, 'p'));
+}
+
 TEST(MessageDeframerTest, LargeMessageAtTheLimit) {
   MessageDeframer deframer;  // 4 MiB
   const std::string payload(4 << 20, 'z');

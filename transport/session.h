@@ -363,6 +363,16 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   // The socket buffer being fed to nghttp2 (onSocketBuffer), so that DATA payloads in it can
   // be kept as slices instead of copies; null while feeding bytes we may not keep.
   const SharedBuffer* input_ = nullptr;
+  // DATA frames of one stream that follow each other in input_ (see noteDataRun): their
+  // payloads, [begin, end) of input_, are kept as slices when together they fill half of it.
+  struct DataRun {
+    int32_t stream_id = 0;
+    const char* begin = nullptr;
+    const char* end = nullptr;
+  };
+  DataRun data_run_;
+  void noteDataRun(const internal::FrameScanner::Frame& frame, const char* payload);
+  bool keepAsSlice(int32_t stream_id, std::string_view data) const;
 
   std::unordered_map<int32_t, std::shared_ptr<Http2Stream>> streams_;
   std::vector<std::shared_ptr<Http2Stream>> pending_requests_;  // see requestsWaitForConnect()

@@ -1012,6 +1012,75 @@ TEST(SessionTest, LargeReceivedPayloadsAreSlicesOfTheSocketBuffer) {
   }
 }
 
+// A message sent in DATA frames of the default 16 KiB (grpc-go and gRPC C++ servers do) arrives
+// as several payloads of one stream back to back in one socket read: each is under half of it,
+// together they fill it, so they are kept as slices too (each used to be copied).
+TEST(SessionTest, RunsOfDataFramesOfOneStreamAreSlicesOfTheSocketBuffer) {
+  Pair p;  // the client allows the default 16 KiB frames
+  const std::string body(60000, 'R');  // 3 frames of 16,384 bytes and one of 10,848
+  p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers&) {
+    ASSERT_TRUE(s->respond().ok());
+    s->end(body);
+  };
+  auto req = p.client->request({{":path", "/"}});
+  ASSERT_TRUE(req.ok()) << req.status();
+  std::vector<SharedBuffer> chunks;
+  (*req)->onDataBuffer([&](const SharedBuffer& b) { chunks.push_back(b); });
+  p.run();
+  ASSERT_EQ(chunks.size(), 4u);
+  std::string joined;
+  for (const SharedBuffer& b : chunks) joined += b.view();
+  EXPECT_EQ(joined, body);
+  // Slices of one delivered buffer: each payload sits 9 bytes (a frame header) after the last.
+  const auto first = reinterpret_cast<uintptr_t>(chunks[0].data());
+  bool delivered = false;
+  for (const auto& [a, n] : p.client_socket->deliveredBuffers()) {
+    delivered = delivered || (first >= a && first + body.size() <= a + n);
+  }
+  EXPECT_TRUE(delivered);
+  for (size_t i = 1; i < chunks.size(); ++i) {
+    EXPECT_EQ(chunks[i].data(), chunks[i - 1].data() + chunks[i - 1].size() + 9) << i;
+  }
+}
+
+// Frames of two streams taking turns in one read: a stream keeps slices of a delivered buffer
+// only when they fill at least half of it, so that what it holds stays within twice what it
+// counts, whatever order nghttp2 sends the frames in.
+TEST(SessionTest, InterleavedStreamsKeepSlicesOnlyOfBuffersTheyHalfFill) {
+  SessionOptions client_options;
+  client_options.settings.initialWindowSize = 1 << 20;
+  Pair p({}, client_options);
+  const std::string body(40000, 'I');
+  p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers&) {
+    ASSERT_TRUE(s->respond().ok());
+    s->end(body);
+  };
+  std::vector<SharedBuffer> chunks[2];
+  for (auto& c : chunks) {
+    auto req = p.client->request({{":path", "/"}});
+    ASSERT_TRUE(req.ok()) << req.status();
+    (*req)->onDataBuffer([&c](const SharedBuffer& b) { c.push_back(b); });
+  }
+  p.run();
+  for (auto& c : chunks) {
+    std::string joined;
+    std::map<uintptr_t, size_t> held;  // bytes of each delivered buffer this stream keeps
+    for (const SharedBuffer& b : c) {
+      joined += b.view();
+      const auto address = reinterpret_cast<uintptr_t>(b.data());
+      for (const auto& [a, n] : p.client_socket->deliveredBuffers()) {
+        if (address >= a && address + b.size() <= a + n) held[a] += b.size();
+      }
+    }
+    EXPECT_EQ(joined, body);
+    for (const auto& [a, n] : p.client_socket->deliveredBuffers()) {
+      if (held.count(a)) {
+        EXPECT_GE(2 * held[a], n) << held[a] << " of " << n;
+      }
+    }
+  }
+}
+
 TEST(SessionTest, RemoteCustomSettingsAreReported) {
   SessionOptions server_options;
   server_options.remoteCustomSettings = {0x1234};
