@@ -602,11 +602,13 @@ void Server::StartCall(std::shared_ptr<transport::ServerHttp2Stream> stream,
                         "505", nullptr, cors ? &*cors : nullptr);
     return;
   }
-  std::string path(value(kPath).value_or(""));
-  auto it = methods_.find(path);
+  const absl::string_view path_value = value(kPath).value_or("");
+  const std::string_view path_view(path_value.data(), path_value.size());
+  auto it = methods_.find(path_view);
   const MethodHandler* handler = it != methods_.end() ? &it->second : nullptr;
   if (handler == nullptr && generic_) handler = &*generic_;
   if (handler == nullptr) {
+    const std::string path(path_view);
     // Tell "no such service" from "no such method", as gRPC does.
     const std::string service = path.size() > 1 ? path.substr(1, path.rfind('/') - 1) : "";
     RespondTrailersOnly(to, services_.count(service)
@@ -619,8 +621,8 @@ void Server::StartCall(std::shared_ptr<transport::ServerHttp2Stream> stream,
   }
   const bool connect = IsConnect(type->protocol);
   if (connect) {
-    StartConnectCall(std::move(stream), std::move(exchange), headers, *type, std::move(path),
-                     it == methods_.end(), *handler, extra);
+    StartConnectCall(std::move(stream), std::move(exchange), headers, *type,
+                     std::string(path_view), it == methods_.end(), *handler, extra);
     return;
   }
   std::optional<absl::Time> deadline;
@@ -656,12 +658,21 @@ void Server::StartCall(std::shared_ptr<transport::ServerHttp2Stream> stream,
     }
     metadata = std::move(*parsed);
   }
-  std::shared_ptr<ServerCall> call =
-      stream ? std::make_shared<ServerCall>(stream, std::move(path), std::move(metadata),
-                                            options_.limits, request_compression, accepts)
-             : std::make_shared<ServerCall>(exchange, headers, std::move(path),
-                                            std::move(metadata), options_.limits,
-                                            request_compression, accepts);
+  std::shared_ptr<ServerCall> call;
+  if (stream && first[kPath] != nullptr && !repeated[kPath] &&
+      &headers == &stream->requestHeaders()) {
+    // The method is the stream's own :path field, which lives as long as the call's stream:
+    // referred to, not copied.
+    call = std::make_shared<ServerCall>(stream, first[kPath], std::move(metadata),
+                                        options_.limits, request_compression, accepts);
+  } else if (stream) {
+    call = std::make_shared<ServerCall>(stream, std::string(path_view), std::move(metadata),
+                                        options_.limits, request_compression, accepts);
+  } else {
+    call = std::make_shared<ServerCall>(exchange, headers, std::string(path_view),
+                                        std::move(metadata), options_.limits,
+                                        request_compression, accepts);
+  }
   if (web != nullptr) {
     std::unique_ptr<CallProtocol> protocol = MakeCallProtocol(*web);
     if (cors) protocol->set_extra_headers(std::move(*cors));

@@ -301,7 +301,7 @@ class Server {
   transport::UvLoop* loop_;
   ServerOptions options_;
   MetadataSizeLimits metadata_limits_;
-  std::map<std::string, MethodHandler> methods_;
+  std::map<std::string, MethodHandler, std::less<>> methods_;  // found by a view of :path
   std::optional<MethodHandler> generic_;  // RegisterGenericService
   std::set<std::string> services_;
   std::vector<Service*> registered_;  // for the Service hooks (OnServiceRegistered, ...)

@@ -104,7 +104,7 @@ ServerCall::ServerCall(std::shared_ptr<transport::ServerHttp2Stream> stream, std
                        std::optional<Metadata> client_metadata, CallLimits limits,
                        Compression request_compression, CompressionSet peer_accepts)
     : stream_(std::move(stream)),
-      method_(std::move(method)),
+      method_storage_(std::move(method)),
       client_metadata_(std::move(client_metadata)),
       limits_(limits),
       request_compression_(request_compression),
@@ -114,6 +114,15 @@ ServerCall::ServerCall(std::shared_ptr<transport::ServerHttp2Stream> stream, std
   deframer_.set_max_ready(1);
   // Answer in the client's compression when it accepts it (it used it, so it does).
   if (Accepts(peer_accepts_, request_compression_)) response_compression_ = request_compression_;
+}
+
+ServerCall::ServerCall(std::shared_ptr<transport::ServerHttp2Stream> stream,
+                       const std::string* request_path, std::optional<Metadata> client_metadata,
+                       CallLimits limits, Compression request_compression,
+                       CompressionSet peer_accepts)
+    : ServerCall(std::move(stream), std::string(), std::move(client_metadata), limits,
+                 request_compression, peer_accepts) {
+  method_ = request_path;
 }
 
 struct ServerCall::Http1 {
@@ -204,10 +213,11 @@ const Metadata& ServerCall::client_metadata() const {
 
 void ServerCall::Start(std::optional<absl::Time> deadline) {
   std::weak_ptr<ServerCall> weak = weak_from_this();
-  // The call object lives as long as its stream has listeners: the 'close' listener holds it,
-  // and the stream drops every listener after 'close' (nothing is emitted after it). So the
-  // other listeners (here and 'wantTrailers') can hold a plain pointer — which std::function
-  // keeps in place, where a weak_ptr cost an allocation and a lock per listener.
+  // The call object lives until its stream's 'close' (its last event): kept by
+  // keep_until_close_, released by OnClose. So the listeners (here and 'wantTrailers') can
+  // hold a plain pointer — which std::function keeps in place, where a weak_ptr or a
+  // shared_ptr cost an allocation per listener (and a lock for weak_ptr). (The call holds the
+  // stream: the two go together, as when the 'close' listener itself held the call.)
   ServerCall* self = this;
   if (http1_) {
     StartHttp1(shared_from_this());
@@ -216,8 +226,8 @@ void ServerCall::Start(std::optional<absl::Time> deadline) {
     stream_->onDataBuffer([self](const transport::SharedBuffer& data) { self->OnData(data); });
     stream_->onEnd([self] { self->OnEnd(); });
     // ('drain': with the first write that waits for it, see WriteFramed.)
-    auto keep = shared_from_this();
-    stream_->onClose([keep] { keep->OnClose(); });
+    keep_until_close_ = shared_from_this();
+    stream_->onClose([self] { self->OnClose(); });
     loop_ = stream_->session()->loop();
   }
   deadline_ = deadline;
@@ -832,6 +842,9 @@ void ServerCall::Cancel(const absl::Status& why) {
 }
 
 void ServerCall::OnClose() {
+  // Nothing is emitted after 'close': the call goes when the last of its holders (the handler,
+  // this) lets go.
+  const std::shared_ptr<ServerCall> keep = std::move(keep_until_close_);
   if (active_) {
     --*active_;  // first, as the server's own 'close' listener did before the call's
     active_.reset();

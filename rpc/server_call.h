@@ -104,6 +104,12 @@ class ServerCall : public std::enable_shared_from_this<ServerCall>, public CallC
   ServerCall(std::shared_ptr<transport::ServerHttp2Stream> stream, std::string method,
              std::optional<Metadata> client_metadata, CallLimits limits,
              Compression request_compression, CompressionSet peer_accepts);
+  // The same with the method held by the stream itself: `request_path` is the :path field of
+  // stream->requestHeaders() (which live as long as the stream, and so as the call): referred
+  // to instead of copied.
+  ServerCall(std::shared_ptr<transport::ServerHttp2Stream> stream,
+             const std::string* request_path, std::optional<Metadata> client_metadata,
+             CallLimits limits, Compression request_compression, CompressionSet peer_accepts);
   // The same call on an HTTP/1.1 exchange (ServerOptions::allow_http1), whose request fields
   // are `request_headers`. It needs a CallProtocol (gRPC itself needs HTTP/2): HTTP/1.1 has no
   // trailers a browser can read, and no RST_STREAM, so the status goes in the body.
@@ -146,7 +152,7 @@ class ServerCall : public std::enable_shared_from_this<ServerCall>, public CallC
   // The stream's loop (set when the call starts, before its handler runs).
   transport::EventLoop* loop() const { return loop_; }
   bool finished() const { return finished_; }
-  const std::string& method() const { return method_; }
+  const std::string& method() const { return *method_; }
   // Served by a GenericService (no registered service has the method): the path is the
   // client's choice, so metrics label it "other" (gRFC A66). Set by the server.
   bool generic() const { return generic_; }
@@ -252,6 +258,7 @@ class ServerCall : public std::enable_shared_from_this<ServerCall>, public CallC
   // request fields (http1_; apart, so that HTTP/2 calls carry one null pointer for it). Exactly
   // one is set.
   std::shared_ptr<transport::ServerHttp2Stream> stream_;
+  std::shared_ptr<ServerCall> keep_until_close_;  // HTTP/2: this, from Start() to OnClose()
   struct Http1;
   std::unique_ptr<Http1> http1_;
   void StartHttp1(std::shared_ptr<ServerCall> keep);
@@ -260,7 +267,8 @@ class ServerCall : public std::enable_shared_from_this<ServerCall>, public CallC
   void EndBody();
   const transport::Headers& RequestHeaders() const;
   std::unique_ptr<CallProtocol> protocol_;  // null: gRPC (one branch per step)
-  std::string method_;
+  std::string method_storage_;
+  const std::string* method_ = &method_storage_;  // or the stream's :path field
   mutable std::optional<Metadata> client_metadata_;  // see the constructor
   Metadata initial_metadata_;
   Metadata trailing_metadata_;

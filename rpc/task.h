@@ -29,6 +29,7 @@
 #include <utility>
 
 #include "rpc/context.h"
+#include "transport/block_pool.h"
 #include "transport/event_loop.h"
 
 namespace h2rpc::rpc {
@@ -79,101 +80,12 @@ struct FinalAwaiter {
   void await_resume() noexcept {}
 };
 
-// Coroutine frames come and go several per call (the method's task, the handler, reads): a
-// per-thread free list of recently freed frames, by size class, saves malloc and free for
-// each. Frames larger than kMaxSize, and any beyond kMaxCached per class, use the heap. Under
-// AddressSanitizer the heap is used throughout, so that use-after-free stays detectable.
-class FramePool {
- public:
-  static constexpr size_t kGranule = 64;
-  static constexpr size_t kMaxSize = 2048;
-  static constexpr size_t kMaxCached = 128;
-
-  static void* Allocate(size_t size) {
-#if !defined(__SANITIZE_ADDRESS__)
-    if (size <= kMaxSize) {
-      Bucket& b = Local().buckets[ClassOf(size)];
-      if (b.head != nullptr) {
-        Node* n = b.head;
-        b.head = n->next;
-        --b.count;
-        return n;
-      }
-      return ::operator new(RoundUp(size));
-    }
-#endif
-    return ::operator new(size);
-  }
-  static void Free(void* p, size_t size) noexcept {
-#if !defined(__SANITIZE_ADDRESS__)
-    if (size <= kMaxSize) {
-      Pool& pool = Local();
-      Bucket& b = pool.buckets[ClassOf(size)];
-      if (!pool.exiting && b.count < kMaxCached) {
-        b.head = ::new (p) Node{b.head};
-        ++b.count;
-        return;
-      }
-      ::operator delete(p, RoundUp(size));
-      return;
-    }
-#endif
-    ::operator delete(p, size);
-  }
-
- private:
-  struct Node {
-    Node* next;
-  };
-  struct Bucket {
-    Node* head = nullptr;
-    size_t count = 0;
-  };
-  // Trivially destructible, so that it stays usable while other thread_local and static
-  // objects are destroyed; Drain empties it when the thread exits.
-  struct Pool {
-    Bucket buckets[kMaxSize / kGranule];
-    bool exiting;
-  };
-  struct Drain {
-    Pool* pool;
-    ~Drain() {
-      pool->exiting = true;  // frames freed from here on go back to the heap
-      for (Bucket& b : pool->buckets) {
-        while (Node* n = b.head) {
-          b.head = n->next;
-          ::operator delete(static_cast<void*>(n));
-        }
-        b.count = 0;
-      }
-    }
-  };
-  static size_t ClassOf(size_t size) { return size == 0 ? 0 : (size - 1) / kGranule; }
-  static size_t RoundUp(size_t size) { return (ClassOf(size) + 1) * kGranule; }
-  static Pool& Local() {
-    thread_local Pool pool{};
-    thread_local Drain drain{&pool};
-    (void)drain;
-    return pool;
-  }
-};
-
-// An allocator on FramePool, for the shared state of each Awaitable: a streaming call makes
-// one per Read and per Write, each message (std::allocate_shared: state and control block in
-// one block, recycled instead of a malloc and a free per operation).
+// Coroutine frames come and go several per call (the method's task, the handler, reads), and an
+// Awaitable's shared state per Read and per Write: they come from transport's per-thread
+// BlockPool (transport/block_pool.h), recycled instead of a malloc and a free each.
+using FramePool = transport::BlockPool;
 template <typename T>
-struct PoolAllocator {
-  using value_type = T;
-  PoolAllocator() = default;
-  template <typename U>
-  PoolAllocator(const PoolAllocator<U>&) noexcept {}  // NOLINT: rebinding is implicit
-  T* allocate(size_t n) { return static_cast<T*>(FramePool::Allocate(n * sizeof(T))); }
-  void deallocate(T* p, size_t n) noexcept { FramePool::Free(p, n * sizeof(T)); }
-  template <typename U>
-  bool operator==(const PoolAllocator<U>&) const noexcept {
-    return true;
-  }
-};
+using PoolAllocator = transport::BlockPoolAllocator<T>;
 
 template <typename Derived>
 struct PromiseBase {

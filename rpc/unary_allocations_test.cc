@@ -89,14 +89,16 @@ TEST_F(UnaryAllocationsTest, StaysWithinBudget) {
   // their capacity, nghttp2's tables, the coroutine frame pool).
   for (int i = 0; i < 20; ++i) ASSERT_TRUE(Call());
   constexpr int kCalls = 100;
-  constexpr double kBudget = 87;
+  constexpr double kBudget = 66;
   const size_t before = g_allocations;
   for (int i = 0; i < kCalls; ++i) ASSERT_TRUE(Call());
   const double per_call = static_cast<double>(g_allocations - before) / kCalls;
   RecordProperty("allocations_per_call", std::to_string(per_call));
   std::printf("allocations per unary call (client + server): %.2f\n", per_call);
-  // Measured on branch s27-unary (fastbuild): 86.63. Lower it when you cut one; a change that
-  // adds one to every call must say why here.
+  // Measured on branch s27-unary (fastbuild): 86.63; on s28-unary: 65.63 (listeners from the
+  // thread's BlockPool, no stream map node, no copy of :path, no closure for the call's
+  // 'close' listener). Lower it when you cut one; a change that adds one to every call must
+  // say why here.
   EXPECT_LE(per_call, kBudget);
 }
 

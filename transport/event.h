@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "absl/container/inlined_vector.h"
+#include "transport/block_pool.h"
 
 namespace h2rpc::transport {
 
@@ -33,13 +34,13 @@ class Event {
   // Node's emitter.on(): adds a listener; returns an id for off().
   ListenerId on(Listener fn) {
     ListenerId id = nextListenerId();
-    listeners_.push_back({id, std::make_shared<Listener>(std::move(fn)), false});
+    listeners_.push_back({id, share(std::move(fn)), false});
     return id;
   }
   // Node's emitter.once(): removed before it runs.
   ListenerId once(Listener fn) {
     ListenerId id = nextListenerId();
-    listeners_.push_back({id, std::make_shared<Listener>(std::move(fn)), true});
+    listeners_.push_back({id, share(std::move(fn)), true});
     return id;
   }
   // Returns true if the id was one of this event's listeners.
@@ -71,6 +72,12 @@ class Event {
   }
 
  private:
+  // Each listener is shared so that emit() can call it after it was removed (by itself or by
+  // another listener): its block comes from the thread's BlockPool, as a stream's four or five
+  // listeners are made and dropped with every request.
+  static std::shared_ptr<Listener> share(Listener fn) {
+    return std::allocate_shared<Listener>(BlockPoolAllocator<Listener>(), std::move(fn));
+  }
   struct Entry {
     ListenerId id;
     std::shared_ptr<Listener> fn;

@@ -1125,7 +1125,7 @@ int Http2Session::onBeginHeaders(const nghttp2_frame* frame) {
     // decoded without bound behind TEMPORAL_CALLBACK_FAILURE.
     auto refuse = [&](uint32_t code) {
       nghttp2_submit_rst_stream(ng_, NGHTTP2_FLAG_NONE, id, code);
-      incoming_ = IncomingHeaders{id, Headers(), 0, true};
+      beginHeaderBlock(id);
       incoming_.refused = true;
       return 0;
     };
@@ -1154,10 +1154,24 @@ int Http2Session::onBeginHeaders(const nghttp2_frame* frame) {
   // One block at a time: HTTP/2 sends a header block as HEADERS (or PUSH_PROMISE) and its
   // CONTINUATIONs with no other frame in between, so a new block replaces any leftover (one
   // nghttp2 stopped delivering after a stream error).
-  incoming_ = IncomingHeaders{id, Headers(), 0, true};
+  beginHeaderBlock(id);
   // A request block is usually 6-10 fields: grow once, not field by field.
   incoming_.headers.reserve(8);
   return 0;
+}
+
+void Http2Session::beginHeaderBlock(int32_t id) {
+  incoming_ = IncomingHeaders{id, Headers(), 0, true};
+  incoming_.hard_limit = headerBlockHardLimit();
+  const uint32_t min_pairs = type_ == Type::kServer ? 4 : 1;
+  incoming_.max_pairs = std::max(options_.maxHeaderListPairs, min_pairs);
+  // The SETTINGS_MAX_HEADER_LIST_SIZE our peer has acknowledged (until then nghttp2's
+  // "unlimited"), capped at 16 MiB, and each field counted as RFC 9113 §6.5.2 does (name +
+  // value + 32): Node's Http2Stream::AddHeader exactly.
+  constexpr size_t kMaxMaxHeaderListSize = 16777215;  // Node's MAX_MAX_HEADER_LIST_SIZE
+  incoming_.max_length = std::min<size_t>(
+      nghttp2_session_get_local_settings(ng_, NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE),
+      kMaxMaxHeaderListSize);
 }
 
 int Http2Session::onHeader(const nghttp2_frame* frame, std::string_view name,
@@ -1173,7 +1187,7 @@ int Http2Session::onHeader(const nghttp2_frame* frame, std::string_view name,
   // closing instead of decoding): the work a block costs is bounded by our limit.
   // session_header_bomb_test.cc; bench/FLOODS.md.
   incoming_.decoded += name.size() + value.size() + 32;
-  if (incoming_.decoded > headerBlockHardLimit()) {
+  if (incoming_.decoded > incoming_.hard_limit) {
     recv_error_ = nodeError(absl::StatusCode::kResourceExhausted,
                             "ERR_HTTP2_HEADER_BLOCK_TOO_LARGE",
                             "A header block decoded to more than twice maxHeaderListSize");
@@ -1181,15 +1195,8 @@ int Http2Session::onHeader(const nghttp2_frame* frame, std::string_view name,
     return NGHTTP2_ERR_CALLBACK_FAILURE;  // nghttp2 stops decoding at once
   }
   if (incoming_.refused) return 0;
-  const uint32_t min_pairs = type_ == Type::kServer ? 4 : 1;
-  const size_t max_pairs = std::max(options_.maxHeaderListPairs, min_pairs);
-  // The SETTINGS_MAX_HEADER_LIST_SIZE our peer has acknowledged (until then nghttp2's
-  // "unlimited"), capped at 16 MiB, and each field counted as RFC 9113 §6.5.2 does (name +
-  // value + 32): Node's Http2Stream::AddHeader exactly.
-  constexpr size_t kMaxMaxHeaderListSize = 16777215;  // Node's MAX_MAX_HEADER_LIST_SIZE
-  const size_t max_length = std::min<size_t>(
-      nghttp2_session_get_local_settings(ng_, NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE),
-      kMaxMaxHeaderListSize);
+  const size_t max_pairs = incoming_.max_pairs;
+  const size_t max_length = incoming_.max_length;
   const size_t length = name.size() + value.size() + 32;
   Headers& headers = incoming_.headers;
   size_t& bytes = incoming_.bytes;

@@ -29,6 +29,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "transport/event.h"
@@ -374,7 +375,8 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   void noteDataRun(const internal::FrameScanner::Frame& frame, const char* payload);
   bool keepAsSlice(int32_t stream_id, std::string_view data) const;
 
-  std::unordered_map<int32_t, std::shared_ptr<Http2Stream>> streams_;
+  // Open streams by id. Flat (no node per stream: one allocation less for every request).
+  absl::flat_hash_map<int32_t, std::shared_ptr<Http2Stream>> streams_;
   std::vector<std::shared_ptr<Http2Stream>> pending_requests_;  // see requestsWaitForConnect()
   // Sum over streams_ of bufferSize() + readableLength(), kept by the streams as their buffers
   // change, so that memoryInUse() (checked for every new stream) does not walk them all.
@@ -391,8 +393,16 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
     uint64_t decoded = 0;
     // Refused for its size (stream reset): the rest of the block is counted and dropped.
     bool refused = false;
+    // The block's limits, read once when it begins (they come from our acknowledged SETTINGS,
+    // and no SETTINGS ACK can arrive inside a block): headerBlockHardLimit(), and the
+    // maxHeaderListPairs / SETTINGS_MAX_HEADER_LIST_SIZE that onHeader enforces.
+    uint64_t hard_limit = 0;
+    size_t max_pairs = 0;
+    size_t max_length = 0;
   };
   IncomingHeaders incoming_;
+  // Starts a header block for stream `id` in incoming_ (its limits read once).
+  void beginHeaderBlock(int32_t id);
 
   struct PendingPing {
     std::string payload;
