@@ -11,8 +11,10 @@
 // PING. bench_server serves both methods.
 //
 // With --tls, over TLS (ALPN h2, the server's certificate not checked): bench_server --tls_cert.
+// With --response_size=N (and --active), the unary call asks for N bytes (SimpleRequest's
+// response_size): the server sends them in one DATA frame, the peer allowing 1 MiB frames.
 //
-//   idle_conns 127.0.0.1 PORT 1000 [--active] [--tls]
+//   idle_conns 127.0.0.1 PORT 1000 [--active [--response_size=N]] [--tls]
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -69,6 +71,18 @@ std::string CallHeaders(uint32_t stream, const std::string& path) {
 // A DATA frame carrying one empty gRPC message (its 5-byte prefix).
 std::string EmptyMessage(uint32_t stream, bool end_stream) {
   return Frame(kData, end_stream ? kEndStream : 0, std::string(5, '\0'), stream);
+}
+
+// A DATA frame ending `stream`: a SimpleRequest asking for `response_size` bytes (field 2).
+std::string SizedRequest(uint32_t stream, uint32_t response_size) {
+  std::string message(1, '\x10');
+  for (uint32_t v = response_size;; v >>= 7) {
+    message.push_back(static_cast<char>(v < 0x80 ? v : (v & 0x7f) | 0x80));
+    if (v < 0x80) break;
+  }
+  std::string prefix(4, '\0');
+  prefix.push_back(static_cast<char>(message.size()));
+  return Frame(kData, kEndStream, prefix + message, stream);
 }
 
 // A connection: a blocking socket, with TLS on it or not.
@@ -128,17 +142,24 @@ bool ReadUntil(const Conn& c, uint8_t type, bool ack) { return ReadUntil(c, type
 
 int main(int argc, char** argv) {
   bool active = false, tls = false, usage = argc < 4;
+  uint32_t response_size = 0;
   for (int i = 4; i < argc; ++i) {
     if (std::strcmp(argv[i], "--active") == 0) {
       active = true;
+    } else if (std::strncmp(argv[i], "--response_size=", 16) == 0) {
+      const long v = std::atol(argv[i] + 16);
+      if (v <= 0 || v > (1 << 20)) usage = true;
+      response_size = static_cast<uint32_t>(v);
     } else if (std::strcmp(argv[i], "--tls") == 0) {
       tls = true;
     } else {
       usage = true;
     }
   }
+  if (response_size > 0 && !active) usage = true;
   if (usage) {
-    std::fprintf(stderr, "usage: idle_conns HOST PORT N [--active] [--tls]\n");
+    std::fprintf(stderr,
+                 "usage: idle_conns HOST PORT N [--active [--response_size=1..1048576]] [--tls]\n");
     return 2;
   }
   SSL_CTX* ctx = nullptr;
@@ -167,7 +188,8 @@ int main(int argc, char** argv) {
   const std::string hello = std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 24) +
                             Frame(kSettings, 0, active ? std::string("\0\x05\0\x10\0\0", 6) : "");
   const std::string unary =
-      CallHeaders(1, "/grpc.testing.BenchmarkService/UnaryCall") + EmptyMessage(1, true);
+      CallHeaders(1, "/grpc.testing.BenchmarkService/UnaryCall") +
+      (response_size > 0 ? SizedRequest(1, response_size) : EmptyMessage(1, true));
   const std::string streaming =
       CallHeaders(3, "/grpc.testing.BenchmarkService/StreamingCall") + EmptyMessage(3, false);
   std::vector<Conn> conns;

@@ -20,6 +20,7 @@ namespace h2rpc::transport {
 
 namespace internal {
 class PerformanceRegistry;  // transport/performance.h
+class SharedFrameBuffer;    // transport/internal/nghttp2_allocator.h
 }  // namespace internal
 
 // What post() takes: any callable of no arguments, moved in. Unlike std::function it keeps
@@ -127,6 +128,9 @@ class EventLoop {
   // first PerformanceObserver is created on it. Sessions check it before timing anything.
   internal::PerformanceRegistry* performanceRegistry() const { return performance_.get(); }
   std::shared_ptr<internal::PerformanceRegistry>& performanceRegistrySlot() { return performance_; }
+  // The output frame buffer this loop's server sessions share (made by the first one; each
+  // holds it, so it outlives them).
+  std::shared_ptr<internal::SharedFrameBuffer>& frameBufferSlot() { return frame_buffer_; }
 
  protected:
   // Destroys what the loop still keeps (called first thing by each loop's destructor).
@@ -140,6 +144,7 @@ class EventLoop {
   std::unordered_map<const void*, std::shared_ptr<void>> adopted_;
   // Destroyed after the derived loop's destructor has released the sessions.
   std::shared_ptr<internal::PerformanceRegistry> performance_;
+  std::shared_ptr<internal::SharedFrameBuffer> frame_buffer_;
 };
 
 }  // namespace h2rpc::transport

@@ -40,40 +40,18 @@ absl::StatusOr<std::vector<nghttp2_settings_entry>> toEntries(const Settings& s)
   return iv;
 }
 
-// nghttp2's allocations, counted for maxSessionMemory (as Node does). Each block carries its
-// size in a header so that free() and realloc() can keep the count exact.
-struct CountedAllocator {
-  static constexpr size_t kHeader = alignof(std::max_align_t);
-  static size_t* counter(void* ud) { return static_cast<size_t*>(ud); }
-  static void* alloc(size_t size, void* ud) {
-    auto* p = static_cast<char*>(std::malloc(size + kHeader));
-    if (p == nullptr) return nullptr;
-    *reinterpret_cast<size_t*>(p) = size;
-    *counter(ud) += size;
-    return p + kHeader;
+// The block a loop's server sessions share as nghttp2's frame buffer
+// (internal/nghttp2_allocator.h): as large as the largest chunk nghttp2 asks for, a DATA frame
+// of kMaxDataFrame (dataReadLength never answers more) with its 9-byte header and Pad Length
+// byte.
+std::shared_ptr<internal::SharedFrameBuffer> loopFrameBuffer(EventLoop* loop) {
+  auto& slot = loop->frameBufferSlot();
+  if (!slot) {
+    slot = std::make_shared<internal::SharedFrameBuffer>(
+        static_cast<size_t>(kMaxDataFrame) + 9 + 1);
   }
-  static void release(void* ptr, void* ud) {
-    if (ptr == nullptr) return;
-    char* p = static_cast<char*>(ptr) - kHeader;
-    *counter(ud) -= *reinterpret_cast<size_t*>(p);
-    std::free(p);
-  }
-  static void* zalloc(size_t n, size_t size, void* ud) {
-    void* p = alloc(n * size, ud);
-    if (p) std::memset(p, 0, n * size);
-    return p;
-  }
-  static void* resize(void* ptr, size_t size, void* ud) {
-    if (ptr == nullptr) return alloc(size, ud);
-    char* p = static_cast<char*>(ptr) - kHeader;
-    const size_t old = *reinterpret_cast<size_t*>(p);
-    auto* q = static_cast<char*>(std::realloc(p, size + kHeader));
-    if (q == nullptr) return nullptr;
-    *reinterpret_cast<size_t*>(q) = size;
-    *counter(ud) = *counter(ud) - old + size;
-    return q + kHeader;
-  }
-};
+  return slot;
+}
 
 }  // namespace
 
@@ -222,8 +200,11 @@ absl::Status Http2Session::init() {
   nghttp2_option_set_builtin_recv_extension_type(opt, NGHTTP2_ALTSVC);
   nghttp2_option_set_builtin_recv_extension_type(opt, NGHTTP2_ORIGIN);
 
-  nghttp2_mem mem = {&nghttp2_memory_, CountedAllocator::alloc, CountedAllocator::release,
-                     CountedAllocator::zalloc, CountedAllocator::resize};
+  // Not a client's: nghttp2 writes its client magic into the frame buffer at creation.
+  if (type_ == Type::kServer && internal::SharedFrameBuffer::supported()) {
+    nghttp2_alloc_.shareFrameBuffer(loopFrameBuffer(loop_));
+  }
+  nghttp2_mem mem = nghttp2_alloc_.mem();
   int rv = type_ == Type::kServer ? nghttp2_session_server_new3(&ng_, cb, this, opt, &mem)
                                   : nghttp2_session_client_new3(&ng_, cb, this, opt, &mem);
   nghttp2_option_del(opt);
@@ -734,7 +715,7 @@ size_t Http2Session::memoryInUse() const {
   // What Node counts: nghttp2's own memory (header tables, queued frames), data queued to be
   // sent or waiting to be read, each stream, unacknowledged PINGs and SETTINGS; and what the
   // application retains for streams and their request headers (setRetainedBytes).
-  size_t total = nghttp2_memory_ + (socket_ ? socket_->writeQueueSize() : 0);
+  size_t total = nghttp2_alloc_.bytes() + (socket_ ? socket_->writeQueueSize() : 0);
   total += streams_.size() * sizeof(Http2Stream) + stream_bytes_;
   total += pending_pings_.size() * sizeof(PendingPing);
   total += pending_settings_.size() * sizeof(PendingSettings);
@@ -949,10 +930,26 @@ bool Http2Session::writeOut() {
     wrote = true;
   };
   while (socket_->writeQueueSize() + out_pending_ < kSocketHighWater) {
+    // A server's frames are packed into its loop's shared block: ours from mem_send until
+    // appendOutput has copied them (internal/nghttp2_allocator.h).
+    internal::SharedFrameBuffer* shared = nghttp2_alloc_.shared();
+    if (shared != nullptr && shared->user != nullptr) {
+      // Inside another session's mem_send, which nghttp2's callbacks never lead to (they
+      // post): a bug. Going on would overwrite that session's frame; go later.
+#ifndef NDEBUG
+      std::fprintf(stderr, "h2rpc: a session wrote inside another's nghttp2_session_mem_send\n");
+      std::abort();
+#endif
+      scheduleFlush();
+      break;
+    }
+    if (shared != nullptr) shared->user = this;
     const uint8_t* data = nullptr;
     in_nghttp2_ = true;
     ssize_t n = nghttp2_session_mem_send(ng_, &data);
     in_nghttp2_ = false;
+    if (n > 0) appendOutput(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
+    if (shared != nullptr) shared->user = nullptr;
     if (n < 0) {
       out_segments_.clear();
       out_bytes_.clear();
@@ -962,7 +959,6 @@ bool Http2Session::writeOut() {
       }
       return false;
     }
-    if (n > 0) appendOutput(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
     if (out_pending_ >= kWriteBatch) flushBatch();
     if (n == 0) break;
   }

@@ -38,6 +38,7 @@
 #include "transport/headers.h"
 #include "transport/internal/closed_streams.h"
 #include "transport/internal/frame_scanner.h"
+#include "transport/internal/nghttp2_allocator.h"
 #include "transport/memory_quota.h"
 #include "transport/performance.h"
 #include "transport/settings.h"
@@ -345,7 +346,8 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   std::unique_ptr<Socket> socket_;
   SessionOptions options_;
   nghttp2_session* ng_ = nullptr;
-  size_t nghttp2_memory_ = 0;  // bytes nghttp2 holds (CountedAllocator)
+  // nghttp2's memory: counted, and a server session's frame buffer in its loop's block.
+  internal::Nghttp2Allocator nghttp2_alloc_;
   // The batch writeOut() is building: a segment is either a range of out_bytes_ (nghttp2's own
   // bytes, copied), a DATA payload (referenced, not copied) or a file region of a DATA payload
   // (respondWithFile: the socket sends it from the file). out_pending_: bytes in it.

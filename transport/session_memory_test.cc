@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -343,6 +344,49 @@ TEST(SessionMemoryTest, QuotaRefusesNewStreamsWhenNothingCanBeReclaimed) {
   EXPECT_FALSE(c.server->destroyed());
   EXPECT_FALSE(c.client->destroyed());
   EXPECT_EQ(c.server->memoryResets(), 0u);
+}
+
+// nghttp2 1.52 reallocates its frame buffer to a DATA frame's size + 10 bytes the first time a
+// frame larger than 16 KiB goes out, and kept it for the session's life, counted as the
+// session's memory: a server whose clients (allowing 1 MiB frames, as gRPC clients do) had each
+// received one ~60 KB response refused every new stream once their number times ~70 KB passed
+// the quota, though they held nothing. Connections that received a large response and stay
+// open idle must leave the quota room for a newcomer.
+TEST(SessionMemoryTest, ConnectionsThatReceivedALargeResponseLeaveTheQuotaRoom) {
+  ManualLoop loop;
+  auto quota = std::make_shared<MemoryQuota>(1000000);
+  SessionOptions server = WithMemory(10);
+  server.memoryQuota = quota;
+  SessionOptions large_frames;
+  large_frames.settings.maxFrameSize = 1 << 20;
+  constexpr int kConnections = 20;
+  constexpr size_t kResponse = 60000;
+  std::vector<std::unique_ptr<Connection>> idle;
+  for (int i = 0; i < kConnections; ++i) {
+    auto c = std::make_unique<Connection>(&loop, server, large_frames);
+    auto req = c->request("/large");
+    size_t received = 0;
+    req->onData([&](std::string_view d) { received += d.size(); });
+    req->end();
+    loop.runUntilIdle();
+    ASSERT_EQ(c->streams.size(), 1u) << "connection " << i << " refused, quota used "
+                                     << quota->used() << " of " << quota->limit();
+    ASSERT_TRUE(c->streams[0]->respond().ok());
+    c->streams[0]->end(std::string(kResponse, 'm'));
+    loop.runUntilIdle();
+    EXPECT_EQ(received, kResponse);
+    idle.push_back(std::move(c));
+  }
+  // What each idle connection counts once its response is gone: nghttp2's session, its stream
+  // map and header tables, not a frame buffer of the response's size.
+  for (auto& c : idle) EXPECT_LT(c->server->memoryInUse(), 20000u);
+  Connection newcomer(&loop, server, large_frames);
+  auto req = newcomer.request("/new");
+  req->end();
+  loop.runUntilIdle();
+  EXPECT_EQ(newcomer.streams.size(), 1u);
+  EXPECT_EQ(req->rstCode(), std::nullopt);
+  EXPECT_EQ(newcomer.server->memoryResets(), 0u);
 }
 
 }  // namespace
