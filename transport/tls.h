@@ -353,6 +353,7 @@ class TlsEngine {
 
  private:
   friend class TlsContext;
+  friend struct TlsEngineBio;  // reads in_, writes output_ (tls.cc)
   TlsEngine(std::shared_ptr<TlsContext> context, bool is_server);
 
   // Marks the engine started; on a client, applies the servername (SNI, name to verify).
@@ -365,8 +366,6 @@ class TlsEngine {
   // Writes the plaintext buffered before the handshake, then a requested close_notify.
   void writePending();
   void sendCloseNotify();
-  // Moves OpenSSL's output from the BIO pair into output_; true if there was some.
-  bool drain();
   // Hands output_ to onCiphertext if set. Returns false if the engine was destroyed by it.
   bool flushOutput();
   // Records in error_ the failure of an OpenSSL call that returned `ret`.
@@ -380,9 +379,10 @@ class TlsEngine {
   std::shared_ptr<TlsContext> context_;
   const bool is_server_;
   ssl_st* ssl_ = nullptr;
-  bio_st* network_ = nullptr;  // our end of the BIO pair whose other end the SSL reads and writes
   std::string servername_;
-  std::string output_;             // ciphertext drained from the BIO pair, not yet handed out
+  std::string output_;             // ciphertext OpenSSL wrote (TlsEngineBio), not yet handed out
+  std::string_view in_;            // ciphertext OpenSSL may read: the fed bytes, or unread_
+  std::string unread_;             // what OpenSSL left unread at the end of a feedCiphertext()
   std::string pending_plaintext_;  // written before the handshake was done
   std::string reentrant_input_;    // fed from a callback during feedCiphertext()
   std::vector<std::string> client_alpn_;
