@@ -1,4 +1,4 @@
-// transport/tls.h — a sans-I/O TLS layer (OpenSSL over a BIO pair): bytes in, bytes out, no
+// transport/tls.h — a sans-I/O TLS layer (OpenSSL over an in-memory BIO): bytes in, bytes out, no
 // sockets. The HTTP/2 session runs over a TCP socket directly or through a TlsEngine identically.
 //
 //   TlsOptions  Node's tls options as http2.createSecureServer() / http2.connect() take them.
@@ -11,7 +11,8 @@
 //   - Every byte read from the socket goes to feedCiphertext(). It runs the handshake, then decrypts
 //     and calls onPlaintext() in chunks of at most kMaxPlaintextChunk bytes as it reads them; all
 //     the bytes fed are consumed before it returns, so nothing accumulates inside the engine
-//     (the BIO pair holds at most 32 KiB each way). There is no pause inside a feed: a reader that
+//     (OpenSSL reads them in place; a handshake waiting for the SNICallback's answer leaves at
+//     most 32 KiB unread, copied). There is no pause inside a feed: a reader that
 //     wants backpressure stops reading the socket, and buffers what one feed still delivers.
 //     Bytes that arrive after the peer's close_notify are dropped.
 //   - Application data goes to writePlaintext(). Data written before the handshake is done is
