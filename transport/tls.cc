@@ -1,12 +1,14 @@
 // transport/tls.cc — see tls.h.
 //
-// Each TlsEngine owns an SSL and a BIO pair of kBioBufferSize bytes per direction: OpenSSL reads
-// and writes the "internal" end, the engine writes fed ciphertext into and drains output from the
-// "network" end. Input is pushed in at most kBioBufferSize bytes at a time and processed before the
-// next piece, output is moved into output_ (a std::string handed to the caller by move), so the
-// engine's memory stays bounded whatever the traffic; only pending_plaintext_ (data written before
-// the handshake is done) and output_ (ciphertext the caller has not taken) grow with what the caller
-// does.
+// Each TlsEngine owns an SSL whose BIO (TlsEngineBio) has no buffer of its own: OpenSSL reads the
+// ciphertext being fed straight from the caller's bytes (in_) and writes its output straight into
+// output_ (a std::string handed to the caller by move). Input is offered kInputSlice bytes at a
+// time and processed before the next piece; what OpenSSL leaves unread (a handshake waiting for the
+// SNICallback's answer) is copied into unread_, at most kMaxUnread bytes. So the engine's memory
+// stays bounded whatever the traffic; only pending_plaintext_ (data written before the handshake is
+// done) and output_ (ciphertext the caller has not taken) grow with what the caller does. A BIO
+// pair held two 32 KiB ring buffers per connection instead, and copied every byte once more
+// (bench/PROFILE.md, "RSS per connection, stop 28").
 #include "transport/tls.h"
 
 #include <arpa/inet.h>
@@ -38,7 +40,9 @@
 namespace h2rpc::transport {
 namespace {
 
-constexpr size_t kBioBufferSize = 32 * 1024;
+// Ciphertext offered to OpenSSL per process(), and the most it may leave unread between two feeds.
+constexpr size_t kInputSlice = 32 * 1024;
+constexpr size_t kMaxUnread = 32 * 1024;
 constexpr char kSessionIdContext[] = "h2rpc";
 
 // Empties OpenSSL's error queue of this thread into "error:...:reason[:data]; ...". `first` gets
@@ -839,6 +843,49 @@ int TlsContext::newSession(SSL* ssl, SSL_SESSION* session) {
 }
 
 // ------------------------------------------------------------------------------------------------
+// TlsEngineBio: the BIO between an engine's SSL and the engine (the file's first comment).
+
+struct TlsEngineBio {
+  static int write(BIO* bio, const char* data, size_t len, size_t* written) {
+    BIO_clear_retry_flags(bio);
+    static_cast<TlsEngine*>(BIO_get_data(bio))->output_.append(data, len);
+    *written = len;
+    return 1;
+  }
+  static int read(BIO* bio, char* out, size_t len, size_t* read) {
+    BIO_clear_retry_flags(bio);
+    std::string_view& in = static_cast<TlsEngine*>(BIO_get_data(bio))->in_;
+    *read = 0;
+    if (in.empty()) {
+      BIO_set_retry_read(bio);  // SSL_ERROR_WANT_READ: the next feedCiphertext() goes on
+      return 0;
+    }
+    *read = std::min(len, in.size());
+    std::memcpy(out, in.data(), *read);
+    in.remove_prefix(*read);
+    return 1;
+  }
+  // FLUSH succeeds (the output is in output_ already); nothing else applies (PENDING: none).
+  static long ctrl(BIO*, int cmd, long, void*) { return cmd == BIO_CTRL_FLUSH ? 1 : 0; }
+  // One method for the process, never freed.
+  static const BIO_METHOD* method() {
+    static const BIO_METHOD* const kMethod = [] {
+      const int index = BIO_get_new_index();
+      BIO_METHOD* m = index == -1 ? nullptr
+                                  : BIO_meth_new(index | BIO_TYPE_SOURCE_SINK, "h2rpc TLS engine");
+      if (m != nullptr &&
+          (BIO_meth_set_write_ex(m, write) != 1 || BIO_meth_set_read_ex(m, read) != 1 ||
+           BIO_meth_set_ctrl(m, ctrl) != 1)) {
+        BIO_meth_free(m);
+        m = nullptr;
+      }
+      return m;
+    }();
+    return kMethod;
+  }
+};
+
+// ------------------------------------------------------------------------------------------------
 // TlsEngine
 
 std::unique_ptr<TlsEngine> TlsEngine::create(std::shared_ptr<TlsContext> context, bool isServer) {
@@ -853,14 +900,16 @@ TlsEngine::TlsEngine(std::shared_ptr<TlsContext> context, bool is_server)
   ERR_clear_error();
   SSL* ssl = SSL_new(context_->native());
   if (ssl == nullptr) return;
-  BIO* internal = nullptr;
-  BIO* network = nullptr;
-  if (BIO_new_bio_pair(&internal, kBioBufferSize, &network, kBioBufferSize) != 1) {
+  const BIO_METHOD* method = TlsEngineBio::method();
+  BIO* bio = method != nullptr ? BIO_new(method) : nullptr;
+  if (bio == nullptr) {
     SSL_free(ssl);
     ERR_clear_error();
     return;
   }
-  SSL_set_bio(ssl, internal, internal);
+  BIO_set_data(bio, this);
+  BIO_set_init(bio, 1);
+  SSL_set_bio(ssl, bio, bio);  // the SSL owns it
   SSL_set_app_data(ssl, this);
   if (is_server_) {
     SSL_set_accept_state(ssl);
@@ -870,13 +919,11 @@ TlsEngine::TlsEngine(std::shared_ptr<TlsContext> context, bool is_server)
     session_ = context_->session_;
   }
   ssl_ = ssl;
-  network_ = network;
 }
 
 TlsEngine::~TlsEngine() {
   *alive_ = false;
   if (ssl_ != nullptr) SSL_free(ssl_);
-  if (network_ != nullptr) BIO_free(network_);
 }
 
 absl::Status TlsEngine::setServername(std::string servername) {
@@ -985,36 +1032,49 @@ absl::Status TlsEngine::feedCiphertext(std::string_view bytes) {
     return absl::OkStatus();
   }
   if (absl::Status s = begin(); !s.ok()) return s;
-  std::shared_ptr<bool> alive = alive_;
   feeding_ = true;
-  std::string more;  // reentrant input taken over from reentrant_input_
+  // What OpenSSL left unread last time (in_, in unread_) goes first.
+  std::string more;
+  if (!in_.empty()) {
+    more.reserve(in_.size() + bytes.size());
+    more.append(in_).append(bytes);
+    bytes = more;
+  }
+  in_ = {};
+  unread_ = std::string();
   for (;;) {
     do {
       if (peer_close_notify_) {
         bytes = {};  // nothing may follow close_notify: drop it
         break;
       }
-      size_t room = BIO_ctrl_get_write_guarantee(network_);
-      if (room == 0) {
-        error_ = absl::InternalError("TLS engine stalled: OpenSSL does not read its input");
-        break;
-      }
-      size_t n = std::min(room, bytes.size());
-      size_t written = 0;
-      if (n > 0 && BIO_write_ex(network_, bytes.data(), n, &written) != 1) {
-        error_ = absl::InternalError(withOpenSslErrors("BIO_write to the TLS engine failed"));
-        break;
-      }
-      bytes.remove_prefix(written);
+      const size_t n = std::min(kInputSlice, bytes.size());
+      in_ = bytes.substr(0, n);
       if (!process()) return absl::OkStatus();
+      const size_t consumed = n - in_.size();
+      in_ = {};
+      bytes.remove_prefix(consumed);
+      if (consumed == 0) break;  // OpenSSL waits (for the SNICallback's answer): kept below
     } while (!bytes.empty() && error_.ok());
     if (reentrant_input_.empty() || !error_.ok()) break;
-    more = std::move(reentrant_input_);
+    // Fed from a callback: after what is left of ours.
+    std::string next;
+    next.reserve(bytes.size() + reentrant_input_.size());
+    next.append(bytes).append(reentrant_input_);
     reentrant_input_.clear();
+    more = std::move(next);
     bytes = more;
   }
   feeding_ = false;
   reentrant_input_.clear();
+  if (!bytes.empty() && error_.ok()) {
+    if (bytes.size() > kMaxUnread) {
+      error_ = absl::InternalError("TLS engine stalled: OpenSSL does not read its input");
+    } else {
+      unread_.assign(bytes.data(), bytes.size());  // bytes is the caller's or `more`, not unread_
+      in_ = unread_;
+    }
+  }
   if (!flushOutput()) return absl::OkStatus();
   return error_;
 }
@@ -1051,14 +1111,9 @@ size_t TlsEngine::writeNow(std::string_view data) {
       continue;
     }
     int e = SSL_get_error(ssl_, r);
-    if (e == SSL_ERROR_WANT_WRITE) {
-      if (!drain()) break;
-      continue;
-    }
     if (e == SSL_ERROR_WANT_READ) break;  // retried after the next feedCiphertext()
     fail(r, "TLS write failed");
   }
-  drain();
   return consumed;
 }
 
@@ -1082,7 +1137,6 @@ void TlsEngine::sendCloseNotify() {
       break;
     }
     int e = SSL_get_error(ssl_, r);
-    if (e == SSL_ERROR_WANT_WRITE && drain()) continue;
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
       // Sent or queued as far as OpenSSL is concerned; what it waits for is the peer's answer.
       close_notify_sent_ = (SSL_get_shutdown(ssl_) & SSL_SENT_SHUTDOWN) != 0;
@@ -1091,7 +1145,6 @@ void TlsEngine::sendCloseNotify() {
     fail(r, "TLS shutdown failed");
     break;
   }
-  drain();
 }
 
 void TlsEngine::shutdown() {
@@ -1112,13 +1165,9 @@ bool TlsEngine::process() {
       int r = SSL_do_handshake(ssl_);
       if (r == 1) break;
       int e = SSL_get_error(ssl_, r);
-      if (e == SSL_ERROR_WANT_WRITE && drain()) continue;
-      if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_CLIENT_HELLO_CB) {
-        drain();  // WANT_CLIENT_HELLO_CB: waiting for the SNICallback's answer (see resume())
-        return true;
-      }
+      // WANT_CLIENT_HELLO_CB: waiting for the SNICallback's answer (see resume()).
+      if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_CLIENT_HELLO_CB) return true;
       fail(r, "TLS handshake failed");
-      drain();
       return true;
     }
     handshake_done_ = true;
@@ -1141,7 +1190,6 @@ bool TlsEngine::process() {
       continue;
     }
     int e = SSL_get_error(ssl_, r);
-    if (e == SSL_ERROR_WANT_WRITE && drain()) continue;
     if (e == SSL_ERROR_WANT_READ) break;
     if (e == SSL_ERROR_ZERO_RETURN) {
       peer_close_notify_ = true;
@@ -1156,28 +1204,10 @@ bool TlsEngine::process() {
   if (error_.ok() && (!pending_plaintext_.empty() || (shutdown_requested_ && !close_notify_sent_))) {
     writePending();
   }
-  drain();
   return true;
 }
 
-bool TlsEngine::drain() {
-  size_t total = 0;
-  for (;;) {
-    size_t pending = BIO_ctrl_pending(network_);
-    if (pending == 0) break;
-    size_t old_size = output_.size();
-    output_.resize(old_size + pending);
-    size_t n = 0;
-    if (BIO_read_ex(network_, output_.data() + old_size, pending, &n) != 1) n = 0;
-    output_.resize(old_size + n);
-    if (n == 0) break;
-    total += n;
-  }
-  return total > 0;
-}
-
 bool TlsEngine::flushOutput() {
-  drain();
   if (!onCiphertext || output_.empty()) return true;
   std::shared_ptr<bool> alive = alive_;
   std::string out = std::move(output_);
@@ -1187,14 +1217,13 @@ bool TlsEngine::flushOutput() {
 }
 
 std::string TlsEngine::takeCiphertext() {
-  drain();
   std::string out = std::move(output_);
   output_ = std::string();
   return out;
 }
 
 size_t TlsEngine::pendingCiphertextBytes() const {
-  return output_.size() + BIO_ctrl_pending(network_);
+  return output_.size();
 }
 
 void TlsEngine::fail(int ret, std::string_view what) {

@@ -1,4 +1,4 @@
-// transport/tls.h — a sans-I/O TLS layer (OpenSSL over a BIO pair): bytes in, bytes out, no
+// transport/tls.h — a sans-I/O TLS layer (OpenSSL over an in-memory BIO): bytes in, bytes out, no
 // sockets. The HTTP/2 session runs over a TCP socket directly or through a TlsEngine identically.
 //
 //   TlsOptions  Node's tls options as http2.createSecureServer() / http2.connect() take them.
@@ -11,7 +11,8 @@
 //   - Every byte read from the socket goes to feedCiphertext(). It runs the handshake, then decrypts
 //     and calls onPlaintext() in chunks of at most kMaxPlaintextChunk bytes as it reads them; all
 //     the bytes fed are consumed before it returns, so nothing accumulates inside the engine
-//     (the BIO pair holds at most 32 KiB each way). There is no pause inside a feed: a reader that
+//     (OpenSSL reads them in place; a handshake waiting for the SNICallback's answer leaves at
+//     most 32 KiB unread, copied). There is no pause inside a feed: a reader that
 //     wants backpressure stops reading the socket, and buffers what one feed still delivers.
 //     Bytes that arrive after the peer's close_notify are dropped.
 //   - Application data goes to writePlaintext(). Data written before the handshake is done is
@@ -353,6 +354,7 @@ class TlsEngine {
 
  private:
   friend class TlsContext;
+  friend struct TlsEngineBio;  // reads in_, writes output_ (tls.cc)
   TlsEngine(std::shared_ptr<TlsContext> context, bool is_server);
 
   // Marks the engine started; on a client, applies the servername (SNI, name to verify).
@@ -365,8 +367,6 @@ class TlsEngine {
   // Writes the plaintext buffered before the handshake, then a requested close_notify.
   void writePending();
   void sendCloseNotify();
-  // Moves OpenSSL's output from the BIO pair into output_; true if there was some.
-  bool drain();
   // Hands output_ to onCiphertext if set. Returns false if the engine was destroyed by it.
   bool flushOutput();
   // Records in error_ the failure of an OpenSSL call that returned `ret`.
@@ -380,9 +380,10 @@ class TlsEngine {
   std::shared_ptr<TlsContext> context_;
   const bool is_server_;
   ssl_st* ssl_ = nullptr;
-  bio_st* network_ = nullptr;  // our end of the BIO pair whose other end the SSL reads and writes
   std::string servername_;
-  std::string output_;             // ciphertext drained from the BIO pair, not yet handed out
+  std::string output_;             // ciphertext OpenSSL wrote (TlsEngineBio), not yet handed out
+  std::string_view in_;            // ciphertext OpenSSL may read: the fed bytes, or unread_
+  std::string unread_;             // what OpenSSL left unread at the end of a feedCiphertext()
   std::string pending_plaintext_;  // written before the handshake was done
   std::string reentrant_input_;    // fed from a callback during feedCiphertext()
   std::vector<std::string> client_alpn_;
