@@ -5,9 +5,7 @@
 // allocation to every call fails here, where bench/profile.sh would only show it as a few
 // hundred instructions more. bench/PROFILE.md ("Unary 0 B, stop 27") has the server's share.
 #include <cstdio>
-#include <cstdlib>
 #include <memory>
-#include <new>
 #include <string>
 #include <string_view>
 
@@ -18,16 +16,7 @@
 #include "rpc/testing/memory_sessions.h"
 #include "transport/manual_loop.h"
 #include "transport/session.h"
-
-// Counts allocations made by this test binary (global replacement, as the standard allows).
-static size_t g_allocations = 0;
-void* operator new(size_t size) {
-  ++g_allocations;
-  if (void* p = std::malloc(size ? size : 1)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
+#include "transport/testing/allocation_counter.h"
 
 namespace h2rpc::rpc {
 namespace {
@@ -35,6 +24,7 @@ namespace {
 using rpc_test::EchoReply;
 using rpc_test::EchoRequest;
 using transport::Headers;
+using transport::testing::AllocationCount;
 
 class EchoService : public Service {
  public:
@@ -90,9 +80,9 @@ TEST_F(UnaryAllocationsTest, StaysWithinBudget) {
   for (int i = 0; i < 20; ++i) ASSERT_TRUE(Call());
   constexpr int kCalls = 100;
   constexpr double kBudget = 87;
-  const size_t before = g_allocations;
+  const size_t before = AllocationCount();
   for (int i = 0; i < kCalls; ++i) ASSERT_TRUE(Call());
-  const double per_call = static_cast<double>(g_allocations - before) / kCalls;
+  const double per_call = static_cast<double>(AllocationCount() - before) / kCalls;
   RecordProperty("allocations_per_call", std::to_string(per_call));
   std::printf("allocations per unary call (client + server): %.2f\n", per_call);
   // Measured on branch s27-unary (fastbuild): 86.63. Lower it when you cut one; a change that
