@@ -11,43 +11,25 @@
 
 #include "gtest/gtest.h"
 #include "rpc/framing.h"
-#include "rpc/server.h"
 #include "rpc/testdata/echo.pb.h"
-#include "rpc/testing/memory_sessions.h"
-#include "transport/manual_loop.h"
+#include "rpc/testing/echo_service.h"
 #include "transport/session.h"
 #include "transport/testing/allocation_counter.h"
 
 namespace h2rpc::rpc {
 namespace {
 
-using rpc_test::EchoReply;
 using rpc_test::EchoRequest;
 using transport::Headers;
 using transport::testing::AllocationCount;
 
-class EchoService : public Service {
- public:
-  EchoService() : Service("h2rpc.rpc_test.Echo") {
-    AddUnaryMethod<EchoRequest, EchoReply>(
-        "/h2rpc.rpc_test.Echo/Unary",
-        [](ServerContext&, const EchoRequest&) -> Task<absl::StatusOr<EchoReply>> {
-          co_return EchoReply();  // 0 B each way, as bench/profile.sh's default
-        });
-  }
-};
-
-class UnaryAllocationsTest : public ::testing::Test {
+class UnaryAllocationsTest : public testing::EchoServerTest {
  protected:
   void SetUp() override {
-    server_.RegisterService(&service_);
-    auto sessions = testing::ServeOverMemory(loop_, server_);
-    ASSERT_TRUE(sessions.ok()) << sessions.status();
-    server_session_ = sessions->server;
-    client_ = sessions->client;
+    EchoServerTest::SetUp();
+    // Empty: the echo is 0 B each way, as bench/profile.sh's default.
     request_ = FrameMessage(EchoRequest().SerializeAsString(), false);
   }
-  void TearDown() override { testing::MemorySessions{server_session_, client_}.Destroy(loop_); }
 
   // One call, to its end; true if it answered grpc-status 0.
   bool Call() {
@@ -66,11 +48,6 @@ class UnaryAllocationsTest : public ::testing::Test {
     return ok && closed;
   }
 
-  transport::ManualLoop loop_;
-  EchoService service_;
-  Server server_{nullptr};  // never listens: needs no UvLoop
-  std::shared_ptr<transport::ServerHttp2Session> server_session_;
-  std::shared_ptr<transport::ClientHttp2Session> client_;
   std::string request_;
 };
 
