@@ -12,8 +12,8 @@
 #include "rpc/framing.h"
 #include "rpc/server.h"
 #include "rpc/testdata/echo.pb.h"
+#include "rpc/testing/echo_service.h"
 #include "rpc/testing/memory_http1.h"
-#include "rpc/testing/memory_sessions.h"
 #include "rpc/wire_protocol.h"
 #include "transport/compat/compat_server.h"
 #include "transport/http1/http1_server.h"
@@ -27,41 +27,6 @@ namespace {
 using rpc_test::EchoReply;
 using rpc_test::EchoRequest;
 using transport::Headers;
-
-class EchoService : public Service {
- public:
-  EchoService() : Service("h2rpc.rpc_test.Echo") {
-    AddUnaryMethod<EchoRequest, EchoReply>(
-        "/h2rpc.rpc_test.Echo/Unary",
-        [](ServerContext& ctx, const EchoRequest& req) -> Task<absl::StatusOr<EchoReply>> {
-          if (auto v = ctx.client_metadata().GetFirst("x-in")) {
-            (void)ctx.initial_metadata().Add("x-head", *v);
-            (void)ctx.trailing_metadata().Add("x-tail", absl::StrCat(*v, "!"));
-          }
-          if (req.status_code() != 0) {
-            co_return absl::Status(static_cast<absl::StatusCode>(req.status_code()), req.text());
-          }
-          EchoReply reply;
-          reply.set_text(req.text());
-          co_return reply;
-        });
-    AddServerStreamingMethod<EchoRequest, EchoReply>(
-        "/h2rpc.rpc_test.Echo/Stream",
-        [](ServerContext&, const EchoRequest& req,
-           ServerWriter<EchoReply>& out) -> Task<absl::Status> {
-          for (int i = 0; i < req.count(); ++i) {
-            EchoReply reply;
-            reply.set_text(req.text());
-            reply.set_index(i);
-            if (!co_await out.Write(reply)) co_return absl::CancelledError("gone");
-          }
-          if (req.status_code() != 0) {
-            co_return absl::Status(static_cast<absl::StatusCode>(req.status_code()), req.text());
-          }
-          co_return absl::OkStatus();
-        });
-  }
-};
 
 struct Answer {
   Headers headers;
@@ -115,21 +80,8 @@ std::string DecodeTextBody(const std::string& text) {
   return out;
 }
 
-class GrpcWebTest : public ::testing::Test {
+class GrpcWebTest : public testing::EchoServerTest {
  protected:
-  virtual ServerOptions Options() { return {}; }
-  void SetUp() override {
-    server_ = std::make_unique<Server>(nullptr, Options());  // never listens: no UvLoop
-    server_->RegisterService(&service_);
-    auto sessions = testing::ServeOverMemory(loop_, *server_);
-    ASSERT_TRUE(sessions.ok()) << sessions.status();
-    server_session_ = sessions->server;
-    client_ = sessions->client;
-  }
-  void TearDown() override {
-    testing::MemorySessions{server_session_, client_}.Destroy(loop_);
-  }
-
   // Sends the body in pieces of `chunk` bytes (0: at once).
   Answer Send(const std::string& path, const std::string& content_type, const std::string& body,
               Headers extra = {}, size_t chunk = 0, const std::string& method = "POST") {
@@ -165,14 +117,6 @@ class GrpcWebTest : public ::testing::Test {
     req.set_status_code(code);
     return FrameMessage(req.SerializeAsString(), false);
   }
-
-
- protected:
-  transport::ManualLoop loop_;
-  EchoService service_;
-  std::unique_ptr<Server> server_;
-  std::shared_ptr<transport::ServerHttp2Session> server_session_;
-  std::shared_ptr<transport::ClientHttp2Session> client_;
 };
 
 TEST_F(GrpcWebTest, UnaryStatusAndMetadataGoInTheBody) {
@@ -522,7 +466,7 @@ class GrpcWebHttp1Test : public ::testing::Test {
   }
 
   transport::ManualLoop loop_;
-  EchoService service_;
+  testing::EchoService service_;
   Server server_{nullptr, CorsEverywhere()};
   testing::RawSocketClient client_;
   std::unique_ptr<transport::MemorySocket> client_socket_;

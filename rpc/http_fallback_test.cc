@@ -10,8 +10,8 @@
 #include "rpc/framing.h"
 #include "rpc/server.h"
 #include "rpc/testdata/echo.pb.h"
+#include "rpc/testing/echo_service.h"
 #include "rpc/testing/memory_http1.h"
-#include "rpc/testing/memory_sessions.h"
 #include "transport/compat/compat_server.h"
 #include "transport/http1/http1_server.h"
 #include "transport/manual_loop.h"
@@ -21,22 +21,8 @@
 namespace h2rpc::rpc {
 namespace {
 
-using rpc_test::EchoReply;
 using rpc_test::EchoRequest;
 using transport::Headers;
-
-class EchoService : public Service {
- public:
-  EchoService() : Service("h2rpc.rpc_test.Echo") {
-    AddUnaryMethod<EchoRequest, EchoReply>(
-        "/h2rpc.rpc_test.Echo/Unary",
-        [](ServerContext&, const EchoRequest& req) -> Task<absl::StatusOr<EchoReply>> {
-          EchoReply reply;
-          reply.set_text(req.text());
-          co_return reply;
-        });
-  }
-};
 
 // The fallback: a page per path, and what it saw.
 struct Pages {
@@ -76,24 +62,16 @@ struct Answer {
   bool closed = false;
 };
 
-class HttpFallbackTest : public ::testing::Test {
+// Each test serves with its own options (Serve).
+class HttpFallbackTest : public testing::EchoServerTest {
  protected:
-  void Start(ServerOptions options) {
-    server_ = std::make_unique<Server>(nullptr, std::move(options));  // never listens
-    server_->RegisterService(&service_);
-    auto sessions = testing::ServeOverMemory(loop_, *server_);
-    ASSERT_TRUE(sessions.ok()) << sessions.status();
-    sessions_ = *sessions;
-  }
-  void TearDown() override {
-    if (sessions_.client) sessions_.Destroy(loop_);
-  }
+  void SetUp() override {}
   Answer Send(const std::string& method, const std::string& path, const std::string& body = "",
               Headers extra = {}) {
     Answer a;
     Headers headers{{":method", method}, {":path", path}};
     for (const auto& f : extra) headers.add(f.name, f.value);
-    auto req = sessions_.client->request(headers, {.endStream = body.empty()});
+    auto req = client_->request(headers, {.endStream = body.empty()});
     EXPECT_TRUE(req.ok()) << req.status();
     if (!req.ok()) return a;
     (*req)->onResponse([&](const Headers& h, uint8_t) { a.headers = h; });
@@ -107,15 +85,11 @@ class HttpFallbackTest : public ::testing::Test {
     EXPECT_TRUE(a.closed);
     return a;
   }
-  transport::ManualLoop loop_;
-  EchoService service_;
   Pages pages_;
-  std::unique_ptr<Server> server_;
-  testing::MemorySessions sessions_;
 };
 
 TEST_F(HttpFallbackTest, PagesAreServedBesideCallsOverHttp2) {
-  Start(WithFallback(&pages_));
+  Serve(WithFallback(&pages_));
   Answer page = Send("GET", "/index.html");
   EXPECT_EQ(page.headers.get(":status").value_or(""), "200");
   EXPECT_EQ(page.headers.get("content-type").value_or(""), "text/plain");
@@ -145,7 +119,7 @@ TEST_F(HttpFallbackTest, PagesAreServedBesideCallsOverHttp2) {
 }
 
 TEST_F(HttpFallbackTest, WithoutOneNoCallGetsTheRpcAnswers) {
-  Start({});
+  Serve({});
   EXPECT_EQ(Send("GET", "/index.html").headers.get(":status").value_or(""), "405");
   Answer form = Send("POST", "/index.html", "a=b",
                      {{"content-type", "application/x-www-form-urlencoded"}});
@@ -157,7 +131,7 @@ TEST_F(HttpFallbackTest, WithoutOneNoCallGetsTheRpcAnswers) {
 
 TEST(HttpFallbackHttp1Test, PagesAndCallsOnOneKeptAliveConnection) {
   transport::ManualLoop loop;
-  EchoService service;
+  testing::EchoService service;
   Pages pages;
   Server server(nullptr, WithFallback(&pages));
   server.RegisterService(&service);

@@ -7,10 +7,8 @@
 
 #include "gtest/gtest.h"
 #include "rpc/framing.h"
-#include "rpc/server.h"
 #include "rpc/testdata/echo.pb.h"
-#include "rpc/testing/memory_sessions.h"
-#include "transport/manual_loop.h"
+#include "rpc/testing/echo_service.h"
 #include "transport/session.h"
 
 namespace h2rpc::rpc {
@@ -20,37 +18,13 @@ using rpc_test::EchoReply;
 using rpc_test::EchoRequest;
 using transport::Headers;
 
-class EchoService : public Service {
- public:
-  EchoService() : Service("h2rpc.rpc_test.Echo") {
-    AddUnaryMethod<EchoRequest, EchoReply>(
-        "/h2rpc.rpc_test.Echo/Unary",
-        [](ServerContext&, const EchoRequest& req) -> Task<absl::StatusOr<EchoReply>> {
-          EchoReply reply;
-          reply.set_text(req.text());
-          co_return reply;
-        });
-  }
-};
-
 struct Answer {
   std::string http_status, grpc_status, body;
   bool closed = false;
 };
 
-class ServeSessionTest : public ::testing::Test {
+class ServeSessionTest : public testing::EchoServerTest {
  protected:
-  void SetUp() override {
-    server_.RegisterService(&service_);
-    auto sessions = testing::ServeOverMemory(loop_, server_);
-    ASSERT_TRUE(sessions.ok()) << sessions.status();
-    server_session_ = sessions->server;
-    client_ = sessions->client;
-  }
-  void TearDown() override {
-    testing::MemorySessions{server_session_, client_}.Destroy(loop_);
-  }
-
   Answer Send(const Headers& headers, const std::string& body) {
     Answer a;
     auto req = client_->request(headers, {.endStream = false});
@@ -69,12 +43,6 @@ class ServeSessionTest : public ::testing::Test {
     EXPECT_TRUE(a.closed);
     return a;
   }
-
-  transport::ManualLoop loop_;
-  EchoService service_;
-  Server server_{nullptr};  // never listens: needs no UvLoop
-  std::shared_ptr<transport::ServerHttp2Session> server_session_;
-  std::shared_ptr<transport::ClientHttp2Session> client_;
 };
 
 TEST_F(ServeSessionTest, ServesAValidCall) {

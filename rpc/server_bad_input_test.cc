@@ -10,6 +10,7 @@
 #include "rpc/server.h"
 #include "rpc/sleep.h"
 #include "rpc/testdata/echo.pb.h"
+#include "rpc/testing/echo_service.h"
 #include "transport/connect.h"
 #include "transport/constants.h"
 
@@ -19,33 +20,6 @@ namespace {
 using rpc_test::EchoReply;
 using rpc_test::EchoRequest;
 using transport::Headers;
-
-class EchoService : public Service {
- public:
-  EchoService() : Service("h2rpc.rpc_test.Echo") {
-    AddUnaryMethod<EchoRequest, EchoReply>(
-        "/h2rpc.rpc_test.Echo/Unary", [](ServerContext&, const EchoRequest& req) -> Task<absl::StatusOr<EchoReply>> {
-          EchoReply reply;
-          reply.set_text(req.text());
-          co_return reply;
-        });
-    AddBidiStreamingMethod<EchoRequest, EchoReply>(
-        "/h2rpc.rpc_test.Echo/Chat",
-        [this](ServerContext& ctx, ServerReaderWriter<EchoReply, EchoRequest>& s) -> Task<absl::Status> {
-          ++chats_started;
-          while (auto req = co_await s.Read()) {
-            EchoReply reply;
-            reply.set_text(req->text());
-            if (!co_await s.Write(reply)) break;
-          }
-          chat_saw_cancel = ctx.IsCancelled();
-          ++chats_ended;
-          co_return absl::OkStatus();
-        });
-  }
-  int chats_started = 0, chats_ended = 0;
-  bool chat_saw_cancel = false;
-};
 
 // What came back on one raw request.
 struct Answer {
@@ -118,7 +92,7 @@ class BadInputTest : public ::testing::Test {
   }
 
   transport::UvLoop loop_;
-  EchoService service_;
+  testing::EchoService service_;
   std::unique_ptr<Server> server_;
   std::shared_ptr<transport::ClientHttp2Session> session_;
 };

@@ -96,7 +96,7 @@ SerializedMessage SerializeMessage(const Message& message) {
 
 // A ServerCall is also the CallContext (rpc/context.h) of its handler: calls the handler starts
 // inherit its deadline and are cancelled when it ends (cancelled, past its deadline, finished).
-class ServerCall : public std::enable_shared_from_this<ServerCall>, public CallContext {
+class ServerCall final : public std::enable_shared_from_this<ServerCall>, public CallContext {
  public:
   // `client_metadata` nullopt: parsed from the stream's request headers the first time
   // client_metadata() is called (most handlers never look), which the caller must have checked

@@ -5,59 +5,31 @@
 // allocation to every call fails here, where bench/profile.sh would only show it as a few
 // hundred instructions more. bench/PROFILE.md ("Unary 0 B, stop 27") has the server's share.
 #include <cstdio>
-#include <cstdlib>
 #include <memory>
-#include <new>
 #include <string>
 #include <string_view>
 
 #include "gtest/gtest.h"
 #include "rpc/framing.h"
-#include "rpc/server.h"
 #include "rpc/testdata/echo.pb.h"
-#include "rpc/testing/memory_sessions.h"
-#include "transport/manual_loop.h"
+#include "rpc/testing/echo_service.h"
 #include "transport/session.h"
-
-// Counts allocations made by this test binary (global replacement, as the standard allows).
-static size_t g_allocations = 0;
-void* operator new(size_t size) {
-  ++g_allocations;
-  if (void* p = std::malloc(size ? size : 1)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
+#include "transport/testing/allocation_counter.h"
 
 namespace h2rpc::rpc {
 namespace {
 
-using rpc_test::EchoReply;
 using rpc_test::EchoRequest;
 using transport::Headers;
+using transport::testing::AllocationCount;
 
-class EchoService : public Service {
- public:
-  EchoService() : Service("h2rpc.rpc_test.Echo") {
-    AddUnaryMethod<EchoRequest, EchoReply>(
-        "/h2rpc.rpc_test.Echo/Unary",
-        [](ServerContext&, const EchoRequest&) -> Task<absl::StatusOr<EchoReply>> {
-          co_return EchoReply();  // 0 B each way, as bench/profile.sh's default
-        });
-  }
-};
-
-class UnaryAllocationsTest : public ::testing::Test {
+class UnaryAllocationsTest : public testing::EchoServerTest {
  protected:
   void SetUp() override {
-    server_.RegisterService(&service_);
-    auto sessions = testing::ServeOverMemory(loop_, server_);
-    ASSERT_TRUE(sessions.ok()) << sessions.status();
-    server_session_ = sessions->server;
-    client_ = sessions->client;
+    EchoServerTest::SetUp();
+    // Empty: the echo is 0 B each way, as bench/profile.sh's default.
     request_ = FrameMessage(EchoRequest().SerializeAsString(), false);
   }
-  void TearDown() override { testing::MemorySessions{server_session_, client_}.Destroy(loop_); }
 
   // One call, to its end; true if it answered grpc-status 0.
   bool Call() {
@@ -76,11 +48,6 @@ class UnaryAllocationsTest : public ::testing::Test {
     return ok && closed;
   }
 
-  transport::ManualLoop loop_;
-  EchoService service_;
-  Server server_{nullptr};  // never listens: needs no UvLoop
-  std::shared_ptr<transport::ServerHttp2Session> server_session_;
-  std::shared_ptr<transport::ClientHttp2Session> client_;
   std::string request_;
 };
 
@@ -90,9 +57,9 @@ TEST_F(UnaryAllocationsTest, StaysWithinBudget) {
   for (int i = 0; i < 20; ++i) ASSERT_TRUE(Call());
   constexpr int kCalls = 100;
   constexpr double kBudget = 66;
-  const size_t before = g_allocations;
+  const size_t before = AllocationCount();
   for (int i = 0; i < kCalls; ++i) ASSERT_TRUE(Call());
-  const double per_call = static_cast<double>(g_allocations - before) / kCalls;
+  const double per_call = static_cast<double>(AllocationCount() - before) / kCalls;
   RecordProperty("allocations_per_call", std::to_string(per_call));
   std::printf("allocations per unary call (client + server): %.2f\n", per_call);
   // Measured on branch s27-unary (fastbuild): 86.63; on s28-unary: 65.63 (listeners from the

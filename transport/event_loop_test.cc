@@ -3,33 +3,24 @@
 // and a few values) without allocating.
 #include "transport/event_loop.h"
 
-#include <cstdlib>
 #include <memory>
-#include <new>
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "transport/manual_loop.h"
-
-// Counts allocations made by this test binary (global replacement, as the standard allows).
-static size_t g_allocations = 0;
-void* operator new(size_t size) {
-  ++g_allocations;
-  if (void* p = std::malloc(size ? size : 1)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
+#include "transport/testing/allocation_counter.h"
 
 namespace h2rpc::transport {
 namespace {
+
+using testing::AllocationCount;
 
 TEST(LoopCallbackTest, SmallCapturesAreKeptInPlace) {
   auto a = std::make_shared<int>(1);
   auto b = std::make_shared<int>(2);
   int calls = 0;
-  const size_t before = g_allocations;
+  const size_t before = AllocationCount();
   {
     LoopCallback cb([a, b, &calls, flag = true, code = 7u] {
       calls += flag && code == 7 ? *a + *b : 0;
@@ -40,7 +31,7 @@ TEST(LoopCallbackTest, SmallCapturesAreKeptInPlace) {
     moved();
     EXPECT_EQ(a.use_count(), 2);
   }
-  EXPECT_EQ(g_allocations, before);  // std::function would have allocated here
+  EXPECT_EQ(AllocationCount(), before);  // std::function would have allocated here
   EXPECT_EQ(calls, 3);
   EXPECT_EQ(a.use_count(), 1);  // destroyed once, with the callback
   EXPECT_EQ(b.use_count(), 1);

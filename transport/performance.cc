@@ -25,7 +25,7 @@ std::shared_ptr<internal::PerformanceRegistry> registryOf(EventLoop* loop) {
 }  // namespace
 
 PerformanceObserver::PerformanceObserver(EventLoop* loop, Callback callback)
-    : loop_(loop), registry_(registryOf(loop)), callback_(std::move(callback)) {}
+    : registry_(registryOf(loop)), callback_(std::move(callback)) {}
 
 PerformanceObserver::~PerformanceObserver() { registry_->remove(this); }
 

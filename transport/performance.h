@@ -112,7 +112,6 @@ class PerformanceObserver : public std::enable_shared_from_this<PerformanceObser
   friend class internal::PerformanceRegistry;
   PerformanceObserver(EventLoop* loop, Callback callback);
 
-  EventLoop* const loop_;
   const std::shared_ptr<internal::PerformanceRegistry> registry_;
   Callback callback_;
   bool observing_ = false;

@@ -109,10 +109,7 @@ absl::Status Http2Stream::submitHeaders(const Headers& headers, bool end_stream,
                                                        : HeadersKind::kRequest);
   if (!fields.ok()) return fields.status();
   std::vector<nghttp2_nv> nva = internal::toNv(*fields);
-  if (absl::Status st = submitNv(nva.data(), nva.size(), end_stream, wait_for_trailers);
-      !st.ok()) {
-    return st;
-  }
+  if (absl::Status st = submitNv(nva, end_stream, wait_for_trailers); !st.ok()) return st;
   Headers sent;
   sent.reserve(fields->size());
   // Names from a Headers, hence lower-case already.
@@ -171,7 +168,7 @@ ssize_t Http2Stream::readForFramingIfLive(int32_t id, size_t length, uint32_t* f
   return readForFraming(length, flags);
 }
 
-absl::Status Http2Stream::submitNv(const nghttp2_nv* nva, size_t n, bool end_stream,
+absl::Status Http2Stream::submitNv(std::span<const nghttp2_nv> nva, bool end_stream,
                                    bool wait_for_trailers) {
   const bool server = session_->type() == Http2Session::Type::kServer;
   nghttp2_data_provider provider = dataProvider(this);
@@ -179,18 +176,18 @@ absl::Status Http2Stream::submitNv(const nghttp2_nv* nva, size_t n, bool end_str
   nghttp2_session* ng = session_->nghttp2();
   const bool defer = !server && session_->requestsWaitForConnect();
   if (server) {
-    int rv = nghttp2_submit_response(ng, id_, nva, n, p);
+    int rv = nghttp2_submit_response(ng, id_, nva.data(), nva.size(), p);
     if (rv != 0) {
       return nodeError(absl::StatusCode::kInternal, "ERR_HTTP2_ERROR", nghttp2_strerror(rv));
     }
   } else if (defer) {
     // Node's requestOnConnect: no id before the connection is up; submitted at 'connect'.
-    deferRequest(nva, n, end_stream);
+    deferRequest(nva.data(), nva.size(), end_stream);
   } else {
     // As Node: always a priority spec; nghttp2 sets the PRIORITY flag unless it is the default.
     nghttp2_priority_spec pri_spec;
     nghttp2_priority_spec_init(&pri_spec, priority_parent_, priority_weight_, priority_exclusive_);
-    int32_t id = nghttp2_submit_request(ng, &pri_spec, nva, n, p, this);
+    int32_t id = nghttp2_submit_request(ng, &pri_spec, nva.data(), nva.size(), p, this);
     if (id == NGHTTP2_ERR_STREAM_ID_NOT_AVAILABLE) {
       return nodeError(absl::StatusCode::kResourceExhausted, "ERR_HTTP2_OUT_OF_STREAMS",
                        "No stream ID is available because maximum stream ID has been reached");
@@ -604,7 +601,7 @@ absl::Status Http2Stream::submitPrevalidated(std::span<const HeaderFieldView> fi
 #ifndef NDEBUG
   checkStaticBlock(fields, HeadersKind::kRequest, nva, n);
 #endif
-  if (absl::Status st = submitNv(nva, n, end_stream, wait_for_trailers); !st.ok()) return st;
+  if (absl::Status st = submitNv({nva, n}, end_stream, wait_for_trailers); !st.ok()) return st;
   sent_block_ = encodeBlock(fields);
   return absl::OkStatus();
 }
@@ -1168,7 +1165,7 @@ absl::Status ServerHttp2Stream::respondStatic(std::span<const StaticHeaderField>
 #endif
   const bool end_stream = options.endStream || status == 204 || status == 205 ||
                           status == 304 || head_request_;
-  if (absl::Status st = submitNv(nva, n, end_stream, options.waitForTrailers); !st.ok()) {
+  if (absl::Status st = submitNv({nva, n}, end_stream, options.waitForTrailers); !st.ok()) {
     return st;
   }
   if (has_status) {

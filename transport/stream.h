@@ -280,8 +280,10 @@ struct Nghttp2Callbacks;
 
   // Submits our (initial) HEADERS with a data provider unless end_stream.
   absl::Status submitHeaders(const Headers& headers, bool end_stream, bool wait_for_trailers);
-  // The part after validation: `nva` is submitted as is.
-  absl::Status submitNv(const nghttp2_nv* nva, size_t n, bool end_stream, bool wait_for_trailers);
+  // The part after validation: `nva` is submitted as is. (A span, not pointer and length: g++
+  // takes a const pointer to a stack array that an empty block leaves unwritten for a read of
+  // it, and warns -Wmaybe-uninitialized in opt builds.)
+  absl::Status submitNv(std::span<const nghttp2_nv> nva, bool end_stream, bool wait_for_trailers);
   // A request made while the session connects: what submitNv would give nghttp2, kept (with
   // the priority() calls made meanwhile) until submitDeferred() at the session's 'connect'.
   struct DeferredRequest;

@@ -2,26 +2,19 @@
 // between a client and a server session (ManualLoop, MemorySocket pair). Counts what this
 // binary allocates (global operator new, as the standard allows replacing it), so that the
 // allocations bench/PROFILE.md ("Streams, stop 27") removed stay removed.
-#include <cstdlib>
+#include <cstdio>
 #include <memory>
-#include <new>
 #include <string>
 
 #include "gtest/gtest.h"
 #include "transport/buffer.h"
+#include "transport/testing/allocation_counter.h"
 #include "transport/testing/session_pair.h"
-
-static size_t g_allocations = 0;
-void* operator new(size_t size) {
-  ++g_allocations;
-  if (void* p = std::malloc(size ? size : 1)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
 
 namespace h2rpc::transport {
 namespace {
+
+using testing::AllocationCount;
 
 TEST(StreamAllocationTest, SmallDataRoundTripsAllocateLittle) {
   SessionPair p;
@@ -46,9 +39,9 @@ TEST(StreamAllocationTest, SmallDataRoundTripsAllocateLittle) {
   for (int i = 0; i < 50; ++i) roundTrip();  // warm-up: windows, vectors, loop queues
   ASSERT_NE(server_stream, nullptr);
   constexpr int kRounds = 200;
-  const size_t before = g_allocations;
+  const size_t before = AllocationCount();
   for (int i = 0; i < kRounds; ++i) roundTrip();
-  const double per_round_trip = static_cast<double>(g_allocations - before) / kRounds;
+  const double per_round_trip = static_cast<double>(AllocationCount() - before) / kRounds;
   // 9.2 when this test was added (g++ 12, libstdc++): each direction still copies the
   // received payload out of the socket buffer (onDataChunk), and the session's output batch,
   // the memory socket and the loop's queues allocate. Before, each direction also allocated a

@@ -76,6 +76,15 @@ struct Pair {
     ssize_t n = recv(peer, buf, sizeof(buf), 0);
     return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
   }
+  // The peer sends one byte; true once the loop has turned until the client received it.
+  bool receiveOneFromPeer() {
+    const size_t total = handler.received.size() + 1;
+    if (send(peer, "x", 1, 0) != 1) return false;
+    for (int turns = 0; turns < 50'000'000 && handler.received.size() < total; ++turns) {
+      loop.runOnce();
+    }
+    return handler.received.size() >= total;
+  }
 
   UvLoop loop;
   Recorder handler;
@@ -329,6 +338,12 @@ void LearnToPoll(UvLoop& loop, const std::function<void()>& io_turn) {
   }
 }
 
+// LearnToPoll with the pair's peer sending a byte a turn; then the window is learned.
+void LearnToPollFromPeer(Pair& p) {
+  LearnToPoll(p.loop, [&] { ASSERT_TRUE(p.receiveOneFromPeer()); });
+  ASSERT_GE(p.loop.idlePollWindowNs(), uint64_t{2'000'000});
+}
+
 // A turn whose read filled the whole read buffer (a stream, not an answer): the loop sleeps
 // after it though its window would have it poll, and the window stays as it was.
 TEST(UvSocketTest, AdaptivePollingLoopSleepsAfterABulkRead) {
@@ -351,16 +366,7 @@ TEST(UvSocketTest, AdaptivePollingLoopSleepsAfterABulkRead) {
 // has read everything, the count of waiting sockets is back to 0.
 TEST(UvSocketTest, AdaptivePollingLoopSleepsWhileWritesWaitForTheSocket) {
   Pair p(UvLoopOptions{.adaptivePollMaxMicros = 60'000'000});
-  auto sendAndReceive = [&p] {
-    const size_t total = p.handler.received.size() + 1;
-    if (send(p.peer, "x", 1, 0) != 1) return false;
-    for (int turns = 0; turns < 50'000'000 && p.handler.received.size() < total; ++turns) {
-      p.loop.runOnce();
-    }
-    return p.handler.received.size() >= total;
-  };
-  LearnToPoll(p.loop, [&] { ASSERT_TRUE(sendAndReceive()); });
-  ASSERT_GE(p.loop.idlePollWindowNs(), uint64_t{2'000'000});
+  ASSERT_NO_FATAL_FAILURE(LearnToPollFromPeer(p));
   ASSERT_EQ(p.loop.socketsWaitingToWrite(), 0u);
 
   const size_t big = 16 << 20;  // more than both sockets' buffers hold
@@ -371,7 +377,7 @@ TEST(UvSocketTest, AdaptivePollingLoopSleepsWhileWritesWaitForTheSocket) {
     uv_run(p.loop.uv(), UV_RUN_NOWAIT);  // the kernel takes part of it, the rest waits
   }
   ASSERT_EQ(p.loop.socketsWaitingToWrite(), 1u);
-  ASSERT_TRUE(sendAndReceive());
+  ASSERT_TRUE(p.receiveOneFromPeer());
   p.client->write("y");  // an answer, queued behind the waiting bytes
   EXPECT_LE(TurnsUntilTimer(p.loop, 20), 3);  // slept though data has just arrived
 
@@ -397,17 +403,8 @@ TEST(UvSocketTest, AdaptivePollingLoopSleepsWhileWritesWaitForTheSocket) {
 // sleeps after it though its window is learned: it waits for no answer.
 TEST(UvSocketTest, AdaptivePollingLoopThatOnlyReceivesSleeps) {
   Pair p(UvLoopOptions{.adaptivePollMaxMicros = 60'000'000});
-  auto sendAndReceive = [&p] {
-    const size_t total = p.handler.received.size() + 1;
-    if (send(p.peer, "x", 1, 0) != 1) return false;
-    for (int turns = 0; turns < 50'000'000 && p.handler.received.size() < total; ++turns) {
-      p.loop.runOnce();
-    }
-    return p.handler.received.size() >= total;
-  };
-  LearnToPoll(p.loop, [&] { ASSERT_TRUE(sendAndReceive()); });
-  ASSERT_GE(p.loop.idlePollWindowNs(), uint64_t{2'000'000});
-  ASSERT_TRUE(sendAndReceive());
+  ASSERT_NO_FATAL_FAILURE(LearnToPollFromPeer(p));
+  ASSERT_TRUE(p.receiveOneFromPeer());
   EXPECT_LE(TurnsUntilTimer(p.loop, 20), 3);
 }
 

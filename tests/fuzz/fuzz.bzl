@@ -2,7 +2,7 @@
 
 load("@rules_cc//cc:defs.bzl", "cc_binary", "cc_library", "cc_test")
 
-def h2rpc_fuzzer(name, srcs, deps = [], corpus = None):
+def h2rpc_fuzzer(name, srcs, deps = [], corpus = None, regression_tags = []):
     """Defines `name` (the libFuzzer binary, built by tests/fuzz/run.sh with --config=fuzz only)
     and `name_regression_test` (replays corpus/<corpus>/ with any compiler, in `bazel test //...`).
 
@@ -11,6 +11,7 @@ def h2rpc_fuzzer(name, srcs, deps = [], corpus = None):
       srcs: the file(s) defining LLVMFuzzerTestOneInput.
       deps: what they use.
       corpus: the directory under corpus/ (default: name without "_fuzzer").
+      regression_tags: tags of the regression test (e.g. no_tsan).
     """
     corpus = corpus or name.replace("_fuzzer", "")
     cc_library(
@@ -35,6 +36,7 @@ def h2rpc_fuzzer(name, srcs, deps = [], corpus = None):
         size = "small",
         srcs = ["replay_main.cc"],
         args = ["tests/fuzz/corpus/" + corpus],  # the runfiles directory of `data`
+        tags = regression_tags,
         data = native.glob(["corpus/%s/**" % corpus]),
         deps = [":" + name + "_lib"],
     )

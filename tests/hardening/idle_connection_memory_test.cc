@@ -13,11 +13,8 @@
 #include <arpa/inet.h>
 #include <malloc.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
-#include <array>
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
@@ -29,6 +26,7 @@
 #include "grpc/testing/benchmark_service.h2rpc.h"
 #include "gtest/gtest.h"
 #include "rpc/server.h"
+#include "tests/testing/raw_h2.h"
 #include "transport/uv_loop.h"
 
 #if defined(__has_feature)
@@ -47,6 +45,14 @@ extern "C" size_t __sanitizer_get_current_allocated_bytes();
 namespace h2rpc {
 namespace {
 
+using raw_h2::kData;
+using raw_h2::kEndStream;
+using raw_h2::kHeaders;
+using raw_h2::kPing;
+using raw_h2::kSettings;
+using raw_h2::ReadUntil;
+using raw_h2::WriteAll;
+
 int64_t HeapInUse() {
 #ifdef H2RPC_ASAN
   return static_cast<int64_t>(__sanitizer_get_current_allocated_bytes());
@@ -54,90 +60,6 @@ int64_t HeapInUse() {
   struct mallinfo2 mi = mallinfo2();
   return static_cast<int64_t>(mi.uordblks + mi.hblkhd);
 #endif
-}
-
-constexpr uint8_t kSettings = 0x4, kPing = 0x6, kGoaway = 0x7, kAck = 0x1;
-constexpr uint8_t kData = 0x0, kHeaders = 0x1, kRstStream = 0x3, kEndStream = 0x1, kEndHeaders = 0x4;
-
-void AppendFrame(std::string& out, uint8_t type, uint8_t flags, size_t payload) {
-  out.push_back(static_cast<char>(payload >> 16));
-  out.push_back(static_cast<char>(payload >> 8));
-  out.push_back(static_cast<char>(payload));
-  out.push_back(static_cast<char>(type));
-  out.push_back(static_cast<char>(flags));
-  out.append(4, '\0');  // stream 0
-}
-
-bool WriteAll(int fd, const std::string& s) {
-  size_t off = 0;
-  while (off < s.size()) {
-    ssize_t n = write(fd, s.data() + off, s.size() - off);
-    if (n <= 0) return false;
-    off += static_cast<size_t>(n);
-  }
-  return true;
-}
-
-bool ReadAll(int fd, char* buf, size_t len) {
-  size_t off = 0;
-  while (off < len) {
-    ssize_t n = read(fd, buf + off, len - off);
-    if (n <= 0) return false;
-    off += static_cast<size_t>(n);
-  }
-  return true;
-}
-
-// Sets the stream id of the frame header at the start of `frame`.
-void SetStream(std::string& frame, uint32_t stream) {
-  for (int i = 0; i < 4; ++i) frame[5 + i] = static_cast<char>(stream >> (24 - 8 * i));
-}
-
-// A client request's HEADERS frame for a gRPC call to `path` on `stream`: every field a literal
-// without indexing, new name (RFC 7541 §6.2.2), all lengths below 127.
-std::string CallHeaders(uint32_t stream, const std::string& path) {
-  std::string block;
-  auto field = [&](const std::string& name, const std::string& value) {
-    block.push_back('\0');
-    block.push_back(static_cast<char>(name.size()));
-    block += name;
-    block.push_back(static_cast<char>(value.size()));
-    block += value;
-  };
-  field(":method", "POST");
-  field(":scheme", "http");
-  field(":path", path);
-  field(":authority", "localhost");
-  field("content-type", "application/grpc");
-  field("te", "trailers");
-  std::string out;
-  AppendFrame(out, kHeaders, kEndHeaders, block.size());
-  SetStream(out, stream);
-  return out + block;
-}
-
-// A DATA frame on `stream` carrying one empty gRPC message (its 5-byte prefix).
-std::string EmptyMessage(uint32_t stream, bool end_stream) {
-  std::string out;
-  AppendFrame(out, kData, end_stream ? kEndStream : 0, 5);
-  SetStream(out, stream);
-  return out.append(5, '\0');
-}
-
-// A DATA frame on `stream` ending it, carrying a SimpleRequest asking for `response_size`
-// bytes (field 2, a varint).
-std::string SizedRequest(uint32_t stream, uint32_t response_size) {
-  std::string message(1, '\x10');
-  for (uint32_t v = response_size; ; v >>= 7) {
-    message.push_back(static_cast<char>(v < 0x80 ? v : (v & 0x7f) | 0x80));
-    if (v < 0x80) break;
-  }
-  std::string out;
-  AppendFrame(out, kData, kEndStream, 5 + message.size());
-  SetStream(out, stream);
-  out.append(4, '\0');
-  out.push_back(static_cast<char>(message.size()));
-  return out + message;
 }
 
 // The client side, on its own thread: no allocation once constructed.
@@ -154,24 +76,13 @@ class IdleClients {
     addr_.sin_family = AF_INET;
     addr_.sin_port = htons(port);
     inet_pton(AF_INET, "127.0.0.1", &addr_.sin_addr);
-    hello_ = std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 24);
-    if (active) {
-      constexpr uint32_t kMaxFrameSize = 1 << 20;
-      AppendFrame(hello_, kSettings, 0, 6);
-      const char entry[6] = {0, 0x5, static_cast<char>(kMaxFrameSize >> 24),
-                             static_cast<char>(kMaxFrameSize >> 16),
-                             static_cast<char>(kMaxFrameSize >> 8), static_cast<char>(kMaxFrameSize)};
-      hello_.append(entry, sizeof(entry));
-    } else {
-      AppendFrame(hello_, kSettings, 0, 0);
-    }
-    AppendFrame(settings_ack_, kSettings, kAck, 0);
-    AppendFrame(ping_, kPing, 0, 8);
-    ping_.append(8, 'p');
-    unary_ = CallHeaders(1, "/grpc.testing.BenchmarkService/UnaryCall") +
-             (response_size > 0 ? SizedRequest(1, response_size) : EmptyMessage(1, true));
-    streaming_ =
-        CallHeaders(3, "/grpc.testing.BenchmarkService/StreamingCall") + EmptyMessage(3, false);
+    hello_ = raw_h2::Hello(active ? 1 << 20 : 0);
+    ping_ = raw_h2::Ping();
+    unary_ = raw_h2::CallHeaders(1, "/grpc.testing.BenchmarkService/UnaryCall") +
+             (response_size > 0 ? raw_h2::SizedRequest(1, response_size)
+                                : raw_h2::EmptyMessage(1, true));
+    streaming_ = raw_h2::CallHeaders(3, "/grpc.testing.BenchmarkService/StreamingCall") +
+                 raw_h2::EmptyMessage(3, false);
   }
   ~IdleClients() {
     for (int fd : fds_) close(fd);
@@ -179,19 +90,16 @@ class IdleClients {
 
   // One connection through the handshake, kept open.
   bool Open() {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return false;
-    fds_.push_back(fd);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (connect(fd, reinterpret_cast<sockaddr*>(&addr_), sizeof(addr_)) != 0) return false;
-    if (!WriteAll(fd, hello_) || !ReadUntil(fd, kSettings, false)) return false;
+    const raw_h2::Conn c{raw_h2::Connect(addr_)};
+    if (c.fd < 0) return false;
+    fds_.push_back(c.fd);
+    if (!WriteAll(c, hello_) || !ReadUntil(c, kSettings, false)) return false;
     // The unary call's trailers, then the ping-pong call's first response.
-    if (active_ && (!WriteAll(fd, unary_) || !ReadUntil(fd, kHeaders, kEndStream, 1) ||
-                    !WriteAll(fd, streaming_) || !ReadUntil(fd, kData, 0, 3))) {
+    if (active_ && (!WriteAll(c, unary_) || !ReadUntil(c, kHeaders, kEndStream, true, 1) ||
+                    !WriteAll(c, streaming_) || !ReadUntil(c, kData, 0, true, 3))) {
       return false;
     }
-    return WriteAll(fd, ping_) && ReadUntil(fd, kPing, true);
+    return WriteAll(c, ping_) && ReadUntil(c, kPing, true);
   }
 
   // The test's script: one warm-up connection (the server's one-time allocations), wait for the
@@ -211,40 +119,6 @@ class IdleClients {
   bool ok_ = false;
 
  private:
-  // Reads frames until one of `type` with (or without) ACK; acknowledges the server's SETTINGS.
-  bool ReadUntil(int fd, uint8_t type, bool ack) { return ReadUntil(fd, type, kAck, 0, ack); }
-
-  // Reads frames until one of `type` on `stream` with `flag` set (any flags if 0); a RST_STREAM
-  // or GOAWAY fails.
-  bool ReadUntil(int fd, uint8_t type, uint8_t flag, uint32_t stream) {
-    return ReadUntil(fd, type, flag, stream, flag != 0);
-  }
-
-  bool ReadUntil(int fd, uint8_t type, uint8_t flag, uint32_t stream, bool flag_set) {
-    for (;;) {
-      char h[9];
-      if (!ReadAll(fd, h, 9)) return false;
-      const uint32_t len = (static_cast<uint32_t>(static_cast<uint8_t>(h[0])) << 16) |
-                           (static_cast<uint32_t>(static_cast<uint8_t>(h[1])) << 8) |
-                           static_cast<uint8_t>(h[2]);
-      const uint8_t t = static_cast<uint8_t>(h[3]), flags = static_cast<uint8_t>(h[4]);
-      for (uint32_t left = len; left > 0;) {
-        const size_t chunk = left < buf_.size() ? left : buf_.size();
-        if (!ReadAll(fd, buf_.data(), chunk)) return false;
-        left -= static_cast<uint32_t>(chunk);
-      }
-      const uint32_t id = (static_cast<uint32_t>(static_cast<uint8_t>(h[5]) & 0x7f) << 24) |
-                          (static_cast<uint32_t>(static_cast<uint8_t>(h[6])) << 16) |
-                          (static_cast<uint32_t>(static_cast<uint8_t>(h[7])) << 8) |
-                          static_cast<uint8_t>(h[8]);
-      if (t == kGoaway || t == kRstStream) return false;
-      if (t == kSettings && !(flags & kAck) && !WriteAll(fd, settings_ack_)) return false;
-      if (t == type && id == stream && (flag == 0 || ((flags & flag) != 0) == flag_set)) {
-        return true;
-      }
-    }
-  }
-
   // The loop may be asleep in its poll: a posted no-op makes it check the phase again.
   void Wake() { loop_->postFromAnyThread([] {}); }
 
@@ -252,8 +126,7 @@ class IdleClients {
   const int n_;
   const bool active_;
   sockaddr_in addr_{};
-  std::string hello_, settings_ack_, ping_, unary_, streaming_;
-  std::array<char, 1024> buf_{};
+  std::string hello_, ping_, unary_, streaming_;
   std::vector<int> fds_;
 };
 
