@@ -67,6 +67,8 @@ std::shared_ptr<void> BlockCache::Allocate(size_t size) {
   return std::shared_ptr<void>(block, [cls](void* p) { Release(p, cls); });
 }
 
+size_t BlockCache::BlockSize(size_t size) { return ClassSize(ClassOf(size)); }
+
 int BlockCache::CachedBlocks() {
   if (cache_gone) return 0;
   int n = 0;

@@ -39,6 +39,8 @@ class BlockCache {
   // At least `size` bytes (kMinBlock <= size <= kMaxBlock), uninitialised; freed to the cache
   // of the thread that drops the last reference.
   static std::shared_ptr<void> Allocate(size_t size);
+  // The size of the block Allocate(size) hands out (its size class).
+  static size_t BlockSize(size_t size);
   // Free blocks cached on this thread, and their bytes (tests, diagnostics).
   static int CachedBlocks();
   static size_t CachedBytes();
@@ -55,6 +57,7 @@ class SharedBuffer {
     auto owner = std::make_shared<std::string>(std::move(bytes));
     data_ = owner->data();
     size_ = owner->size();
+    block_size_ = owner->capacity();
     owner_ = std::move(owner);
   }
   // `size` bytes left uninitialised (no zero fill): fill them through mutable_data() before the
@@ -66,6 +69,7 @@ class SharedBuffer {
       auto owner = internal::BlockCache::Allocate(size);
       b.data_ = static_cast<char*>(owner.get());
       b.size_ = size;
+      b.block_size_ = internal::BlockCache::BlockSize(size);
       b.owner_ = std::move(owner);
       return b;
     }
@@ -76,6 +80,7 @@ class SharedBuffer {
 #endif
     b.data_ = owner.get();
     b.size_ = size;
+    b.block_size_ = size;
     b.owner_ = std::move(owner);
     return b;
   }
@@ -84,6 +89,9 @@ class SharedBuffer {
   // Only while this is the one reference (before copies or slices are handed on).
   char* mutable_data() { return data_; }
   size_t size() const { return size_; }
+  // The size of the allocation these bytes are in, which they keep alive: more than size() for
+  // a slice (or a buffer of a larger size class). What keeping a slice really holds.
+  size_t block_size() const { return block_size_; }
   bool empty() const { return size_ == 0; }
   std::string_view view() const { return {data_, size_}; }
   // No other SharedBuffer (or slice) shares these bytes: they may be overwritten.
@@ -102,6 +110,7 @@ class SharedBuffer {
     b.owner_ = owner_;
     b.data_ = data_ + offset;
     b.size_ = length;
+    b.block_size_ = block_size_;
     return b;
   }
 
@@ -109,6 +118,7 @@ class SharedBuffer {
   std::shared_ptr<void> owner_;
   char* data_ = nullptr;
   size_t size_ = 0;
+  size_t block_size_ = 0;
 };
 
 }  // namespace h2rpc::transport

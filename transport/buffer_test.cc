@@ -114,4 +114,20 @@ TEST(SharedBufferTest, BlocksMayBeFreedOnAnotherThread) {
 }
 
 }  // namespace
+// Last: it leaves a block in this thread's cache, which the tests above count.
+// What a slice really keeps alive: the whole block, which the session weighs before it keeps
+// a received payload as a slice of a read (Http2Session::keepAsSlice).
+TEST(SharedBufferTest, BlockSizeIsTheWholeAllocationAndSlicesKeepIt) {
+  SharedBuffer small = SharedBuffer::ForOverwrite(100);
+  EXPECT_EQ(small.block_size(), 100u);
+  SharedBuffer large = SharedBuffer::ForOverwrite(20000);  // a 32 KiB size class
+  EXPECT_EQ(large.block_size(), size_t{32} << 10);
+  EXPECT_EQ(large.slice(10, 30).block_size(), size_t{32} << 10);
+  EXPECT_EQ(large.slice(10, 30).size(), 30u);
+  std::string s(5, 'x');
+  s.reserve(1000);
+  EXPECT_GE(SharedBuffer(std::move(s)).block_size(), 1000u);
+  EXPECT_EQ(SharedBuffer().block_size(), 0u);
+}
+
 }  // namespace h2rpc::transport

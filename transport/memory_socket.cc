@@ -1,5 +1,6 @@
 #include "transport/memory_socket.h"
 
+#include <cstring>
 #include <memory>
 #include <string>
 #include <utility>
@@ -123,6 +124,11 @@ void MemorySocket::deliver() {
     MemorySocket* writer = shared_->end[1 - side_];
     // The delivered string is ours to give away: the handler may keep slices of it.
     SharedBuffer buffer(std::move(data));
+    if (read_block_ >= buffer.size() && !buffer.empty()) {
+      SharedBuffer block = SharedBuffer::ForOverwrite(read_block_);
+      std::memcpy(block.mutable_data(), buffer.data(), buffer.size());
+      buffer = block.slice(0, buffer.size());
+    }
     delivered_.emplace_back(reinterpret_cast<uintptr_t>(buffer.data()), buffer.size());
     handler_->onSocketBuffer(buffer);
     if (writer && shared_->end[1 - side_] == writer && writer->handler_) {

@@ -62,6 +62,9 @@ class MemorySocket : public Socket {
   // (address, size) of every buffer given to writev(), in order. Addresses only identify the
   // buffers: the bytes may be gone.
   const std::vector<std::pair<uintptr_t, size_t>>& writevBuffers() const { return writev_; }
+  // Deliver each read as UvSocket does: the bytes copied to the start of a block of
+  // `block_size` bytes, handed over as a slice of it (0: the bytes as they were written).
+  void setReadBlock(size_t block_size) { read_block_ = block_size; }
   // (address, size) of every buffer delivered to the handler (onSocketBuffer), in order.
   const std::vector<std::pair<uintptr_t, size_t>>& deliveredBuffers() const { return delivered_; }
 
@@ -81,6 +84,7 @@ class MemorySocket : public Socket {
   bool holding_connect_ = false;
   size_t bytes_read_ = 0;
   size_t bytes_written_ = 0;
+  size_t read_block_ = 0;
   bool can_send_file_ = false;
   size_t send_file_bytes_ = 0;
   size_t send_file_calls_ = 0;

@@ -1409,9 +1409,12 @@ bool Http2Session::keepAsSlice(int32_t stream_id, std::string_view data) const {
       data.data() + data.size() > input_->data() + input_->size()) {
     return false;
   }
-  if (data.size() * 2 >= input_->size()) return true;
+  // The buffer is the whole block the bytes read are in (block_size(): a short read is a
+  // slice of the socket's 64 KiB read block, which a kept slice holds whole), not what was read.
+  const size_t block = input_->block_size();
+  if (data.size() * 2 >= block) return true;
   return stream_id == data_run_.stream_id && data.data() >= data_run_.begin &&
-         data.data() + data.size() <= data_run_.end && data.size() * 8 >= input_->size();
+         data.data() + data.size() <= data_run_.end && data.size() * 8 >= block;
 }
 
 // The frame scanner found a frame header whose payload starts at `payload` in input_: for a
@@ -1439,7 +1442,7 @@ void Http2Session::noteDataRun(const internal::FrameScanner::Frame& frame, const
     end += kHeader + std::min<size_t>(length, limit - end - kHeader);
   }
   // Too little to keep the buffer for: copied, as single small payloads are.
-  if (static_cast<size_t>(end - payload) * 2 < input_->size()) return;
+  if (static_cast<size_t>(end - payload) * 2 < input_->block_size()) return;
   data_run_ = DataRun{frame.stream_id, payload, end};
 }
 

@@ -1081,6 +1081,32 @@ TEST(SessionTest, InterleavedStreamsKeepSlicesOnlyOfBuffersTheyHalfFill) {
   }
 }
 
+// A short read is a slice of the socket's 64 KiB read block: a small payload that fills half of
+// what was read must still be copied, or each such frame would keep a whole block alive while
+// the stream counts only its payload (a peer sending one small DATA frame per read could make
+// us hold 64 KiB per few bytes counted).
+TEST(SessionTest, SmallPayloadOfAShortReadIsCopiedOutOfTheReadBlock) {
+  Pair p;
+  p.client_socket->setReadBlock(64 * 1024);
+  const std::string body(100, 'S');
+  p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers&) {
+    ASSERT_TRUE(s->respond().ok());
+    s->end(body);
+  };
+  auto req = p.client->request({{":path", "/"}});
+  ASSERT_TRUE(req.ok()) << req.status();
+  std::vector<SharedBuffer> chunks;
+  (*req)->onDataBuffer([&](const SharedBuffer& b) { chunks.push_back(b); });
+  p.run();
+  ASSERT_EQ(chunks.size(), 1u);
+  EXPECT_EQ(chunks[0].view(), body);
+  EXPECT_LT(chunks[0].block_size(), size_t{64 * 1024});
+  const auto address = reinterpret_cast<uintptr_t>(chunks[0].data());
+  for (const auto& [a, n] : p.client_socket->deliveredBuffers()) {
+    EXPECT_FALSE(address >= a && address < a + n) << "kept as a slice of a " << n << "-byte read";
+  }
+}
+
 TEST(SessionTest, RemoteCustomSettingsAreReported) {
   SessionOptions server_options;
   server_options.remoteCustomSettings = {0x1234};
