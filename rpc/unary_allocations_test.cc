@@ -56,7 +56,13 @@ TEST_F(UnaryAllocationsTest, StaysWithinBudget) {
   // their capacity, nghttp2's tables, the coroutine frame pool).
   for (int i = 0; i < 20; ++i) ASSERT_TRUE(Call());
   constexpr int kCalls = 100;
+#if defined(__SANITIZE_ADDRESS__)
+  // Under ASan the BlockPool hands out heap blocks (transport/block_pool.h), so listeners and
+  // coroutine frames count here: 78.63 measured (make asan, fresh Debian, c8ac566).
+  constexpr double kBudget = 79;
+#else
   constexpr double kBudget = 66;
+#endif
   const size_t before = AllocationCount();
   for (int i = 0; i < kCalls; ++i) ASSERT_TRUE(Call());
   const double per_call = static_cast<double>(AllocationCount() - before) / kCalls;
