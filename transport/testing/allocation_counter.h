@@ -12,7 +12,8 @@
 
 namespace h2rpc::transport::testing {
 
-// Calls of the global operator new (and so of new[]) since the program started.
+// Calls of the global operator new, in every form (array, aligned, nothrow), since the program
+// started.
 size_t AllocationCount();
 
 }  // namespace h2rpc::transport::testing
