@@ -2,7 +2,6 @@
 // memory (no sockets, no sleeps), with the test certificates of tests/testdata/tls.
 #include "transport/tls.h"
 
-#include <malloc.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -20,19 +19,8 @@
 #include "absl/status/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "transport/testing/heap_in_use.h"
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define H2RPC_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define H2RPC_ASAN 1
-#endif
-#ifdef H2RPC_ASAN
-// From the ASan runtime (<sanitizer/allocator_interface.h>, which Debian's gcc does not ship).
-extern "C" size_t __sanitizer_get_current_allocated_bytes();
-#endif
 
 namespace h2rpc::transport {
 namespace {
@@ -41,6 +29,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::StartsWith;
+using testing::HeapInUse;
 
 // The test's working directory is the workspace root in the runfiles tree.
 std::string TestFile(const std::string& name) { return "tests/testdata/tls/" + name; }
@@ -878,17 +867,6 @@ TEST_F(TlsTest, OneContextServesManyConnections) {
   }
 }
 
-// Heap bytes in use (malloc's main arena, or ASan's allocator): deterministic, so a budget can
-// be asserted.
-int64_t HeapInUse() {
-#ifdef H2RPC_ASAN
-  return static_cast<int64_t>(__sanitizer_get_current_allocated_bytes());
-#else
-  struct mallinfo2 mi = mallinfo2();
-  return static_cast<int64_t>(mi.uordblks + mi.hblkhd);
-#endif
-}
-
 // What a server engine holds once its handshake is done and it is idle (issue 18: RSS per idle
 // TLS connection): its SSL object and session, no buffer. OpenSSL frees its record buffers when
 // they are empty (SSL_MODE_RELEASE_BUFFERS) and the engine's BIO has none: the BIO pair it had
@@ -899,6 +877,9 @@ int64_t HeapInUse() {
 constexpr int64_t kIdleServerEngineBudget = 16 * 1024;
 
 TEST(TlsEngineMemoryTest, IdleServerEngineHoldsNoBuffers) {
+#ifdef H2RPC_TSAN
+  GTEST_SKIP() << "heap in use is not measurable under TSan (mallinfo2 does not see its allocator)";
+#endif
   auto server_ctx = TlsContext::createServer(ServerOptions());
   auto client_ctx = TlsContext::createClient(ClientOptions());
   ASSERT_TRUE(server_ctx.ok() && client_ctx.ok());

@@ -11,12 +11,13 @@
 #include "gtest/gtest.h"
 #include "transport/connect.h"
 #include "transport/server.h"
+#include "transport/sanitizers.h"
 #include "transport/uv_loop.h"
 
 namespace h2rpc::transport {
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__)
+#ifdef H2RPC_ASAN
 // ASan keeps freed memory in quarantine (256 MiB by default) and runs ~10x slower: transfer
 // less, and do not read anything into RSS.
 constexpr bool kSanitized = true;
