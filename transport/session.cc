@@ -53,6 +53,39 @@ std::shared_ptr<internal::SharedFrameBuffer> loopFrameBuffer(EventLoop* loop) {
   return slot;
 }
 
+// One spare vector per thread, not per session: the capacity a session's batches need is kept
+// between them on the thread, so an idle connection holds none (two vectors of frame segments
+// and one of parsed events stayed with every connection after its handshake: ~470 heap
+// bytes) while a busy one still allocates no vector per batch. Sessions of one thread use
+// it one at a time; a nested use (a listener making another session write) finds none and
+// allocates its own, and give() keeps the larger of the two.
+template <typename T>
+class ThreadSpare {
+ public:
+  // The thread's spare (empty, with the capacity it kept), or an empty vector.
+  static std::vector<T> take() { return std::move(spare()); }  // leaves spare() empty, unallocated
+  // Before a push_back: `v`, empty, takes the thread's spare if it has no memory of its own.
+  static void fill(std::vector<T>& v) {
+    if (v.capacity() == 0) v = take();
+  }
+  // Gives `v`'s capacity to the thread (cleared) if it holds more than the spare; else frees it.
+  static void give(std::vector<T>& v) {
+    if (v.capacity() == 0) return;
+    v.clear();
+    std::vector<T>& s = spare();
+    if (v.capacity() > s.capacity()) {
+      s.swap(v);
+    }
+    std::vector<T>().swap(v);  // v holds no memory after this
+  }
+
+ private:
+  static std::vector<T>& spare() {
+    static thread_local std::vector<T> vector;
+    return vector;
+  }
+};
+
 }  // namespace
 
 // Static trampolines from nghttp2's C callbacks to the session's members.
@@ -590,6 +623,7 @@ void Http2Session::unref() {
 
 void Http2Session::post(LoopCallback fn) {
   if (in_nghttp2_ && parsing_) {
+    ThreadSpare<LoopCallback>::fill(parsed_events_);
     parsed_events_.push_back(std::move(fn));  // runParsedEvents(), after this frame
   } else {
     loop_->post(std::move(fn));
@@ -849,17 +883,19 @@ int Http2Session::checkClosedStream(const internal::FrameScanner::Frame& frame) 
 void Http2Session::runParsedEvents() {
   // nghttp2 has returned (memRecv is between two of its calls): listeners may call anything,
   // even destroy(), which then runs at once instead of being posted.
+  if (parsed_events_.empty()) return;  // the usual case (and then it holds no memory either)
   const bool was_in_nghttp2 = in_nghttp2_;
   in_nghttp2_ = false;
-  // (A nested call, if a listener ever made one, finds no spare and allocates its own.)
-  std::vector<LoopCallback> events = std::move(spare_events_);
-  events.clear();
+  // The events run from a vector of their own: a listener may post more (a nested parse).
+  std::vector<LoopCallback> events;
   while (!parsed_events_.empty()) {
     events.swap(parsed_events_);
     for (LoopCallback& fn : events) fn();
     events.clear();
   }
-  spare_events_ = std::move(events);
+  // Both are empty now: their memory goes back to the thread (ThreadSpare), none stays here.
+  ThreadSpare<LoopCallback>::give(events);
+  ThreadSpare<LoopCallback>::give(parsed_events_);
   in_nghttp2_ = was_in_nghttp2;
 }
 
@@ -908,10 +944,9 @@ bool Http2Session::writeOut() {
     SharedBuffer bytes(std::move(out_bytes_));
     std::vector<SharedBuffer> buffers;
     buffers.reserve(out_segments_.size());
-    // out_segments_ takes the spare (empty) vector and the spare gets this one back after:
-    // both keep their capacity, so a batch allocates no segment vector.
-    std::vector<OutSegment> segments = std::move(spare_segments_);
-    segments.clear();
+    // The batch's segments leave out_segments_ empty while they are written (the socket may
+    // call back into us); its capacity comes back to out_segments_ after, for the next batch.
+    std::vector<OutSegment> segments;
     segments.swap(out_segments_);
     out_bytes_ = std::string();
     perf_.bytes_written += out_pending_;
@@ -928,7 +963,10 @@ bool Http2Session::writeOut() {
     }
     if (!buffers.empty()) socket_->writev(std::move(buffers));
     segments.clear();
-    spare_segments_ = std::move(segments);
+    if (out_segments_.empty()) {
+      out_segments_.swap(segments);
+    }
+    ThreadSpare<OutSegment>::give(segments);
     wrote = true;
   };
   while (socket_->writeQueueSize() + out_pending_ < kSocketHighWater) {
@@ -965,6 +1003,8 @@ bool Http2Session::writeOut() {
     if (n == 0) break;
   }
   flushBatch();
+  // Its memory is the thread's between two writeOut() calls (ThreadSpare).
+  if (out_segments_.empty()) ThreadSpare<OutSegment>::give(out_segments_);
   if (wrote) updateTimer();
   return true;
 }
@@ -975,6 +1015,7 @@ void Http2Session::appendOutput(const char* data, size_t length) {
       !out_segments_.back().file.file && out_segments_.back().offset + out_segments_.back().length == out_bytes_.size()) {
     out_segments_.back().length += length;
   } else {
+    ThreadSpare<OutSegment>::fill(out_segments_);
     out_segments_.push_back({SharedBuffer(), out_bytes_.size(), length});
   }
   out_bytes_.append(data, length);

@@ -358,8 +358,7 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   };
   // Whether the socket sends file regions itself (Socket::canSendFile).
   bool canSendFile() const { return socket_ != nullptr && socket_->canSendFile(); }
-  std::vector<OutSegment> out_segments_;
-  std::vector<OutSegment> spare_segments_;  // writeOut()'s other vector (see flushBatch)
+  std::vector<OutSegment> out_segments_;  // unallocated between batches (session.cc, ThreadSpare)
   std::string out_bytes_;
   size_t out_pending_ = 0;
   // The socket buffer being fed to nghttp2 (onSocketBuffer), so that DATA payloads in it can
@@ -429,10 +428,10 @@ class Http2Session : public std::enable_shared_from_this<Http2Session>, private 
   bool flush_scheduled_ = false;
   bool in_nghttp2_ = false;  // inside mem_recv/mem_send: nghttp2 must not be re-entered
   bool parsing_ = false;     // inside receive(): see post()
-  std::vector<LoopCallback> parsed_events_;  // post()'s while parsing, until the frame is read
-  // runParsedEvents() swaps parsed_events_ with this one (empty, its capacity kept), so that
-  // frames that post events (every DATA frame for a reader) allocate no new vector each time.
-  std::vector<LoopCallback> spare_events_;
+  // post()'s while parsing, until the frame is read. Its memory is the thread's between frames
+  // (session.cc, ThreadSpare): an idle session holds none, and frames that post events (every
+  // DATA frame for a reader) allocate no new vector each time.
+  std::vector<LoopCallback> parsed_events_;
   uint32_t goaway_code_ = 0;
   bool goaway_received_ = false;
   int32_t goaway_last_stream_id_ = 0;

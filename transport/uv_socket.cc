@@ -90,8 +90,9 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
   bool closed = false;
   // Lingering close (UvLoopOptions::lingerMillis): from end() on, input is read (and dropped
   // when nobody handles it) until the peer's FIN, at most lingerMaxBytes, until the timer fires.
-  uv_timer_t linger_timer;
-  bool timer_open = false;
+  // Made by startLinger() and freed by its close callback: an idle connection holds none (a
+  // uv_timer_t is 152 bytes, and 1000 idle connections would hold 1000 of them unused).
+  uv_timer_t* linger_timer = nullptr;  // open while set
   size_t lingered_bytes = 0;
   bool detached = false;  // the UvSocket is gone: the loop holds the close in progress
   int handles_closing = 0;
@@ -667,12 +668,12 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
   // end(): the lingering close starts; bounded in time from here.
   void startLinger() {
     const uint32_t ms = loop->options().lingerMillis;
-    if (ms > 0 && !timer_open && tcp_open) {
-      uv_timer_init(loop->uv(), &linger_timer);
-      linger_timer.data = this;
-      timer_open = true;
+    if (ms > 0 && linger_timer == nullptr && tcp_open) {
+      linger_timer = new uv_timer_t;
+      uv_timer_init(loop->uv(), linger_timer);
+      linger_timer->data = this;
       uv_timer_start(
-          &linger_timer,
+          linger_timer,
           [](uv_timer_t* t) {
             auto* st = static_cast<State*>(t->data);
             auto keep = st->shared_from_this();
@@ -710,10 +711,11 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
       ++handles_closing;
       uv_close(&h->handle, &State::onHandleClosed);
     }
-    if (timer_open) {
-      uv_timer_stop(&linger_timer);
+    if (linger_timer != nullptr) {
+      uv_timer_stop(linger_timer);
       ++handles_closing;
-      uv_close(reinterpret_cast<uv_handle_t*>(&linger_timer), &State::onHandleClosed);
+      uv_close(reinterpret_cast<uv_handle_t*>(linger_timer), &State::onHandleClosed);
+      linger_timer = nullptr;  // freed by onHandleClosed
     }
     if (detached) loop->release(this);  // its guard finds us closed
     if (handles_closing == 0) self.reset();  // nothing open (every connect attempt failed)
@@ -722,7 +724,9 @@ struct UvSocket::State : std::enable_shared_from_this<State> {
 
   static void onHandleClosed(uv_handle_t* hd) {
     auto* st = static_cast<State*>(hd->data);
-    if (hd != reinterpret_cast<uv_handle_t*>(&st->linger_timer)) {
+    if (hd->type == UV_TIMER) {
+      delete reinterpret_cast<uv_timer_t*>(hd);
+    } else {
       delete reinterpret_cast<Handle*>(hd);
     }
     if (--st->handles_closing == 0) st->self.reset();  // may free the state
