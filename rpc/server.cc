@@ -21,6 +21,7 @@
 #include "rpc/status_util.h"
 #include "rpc/timeout.h"
 #include "rpc/wire_protocol.h"
+#include "transport/block_pool.h"
 #include "transport/constants.h"
 
 namespace h2rpc::rpc {
@@ -28,6 +29,7 @@ namespace h2rpc::rpc {
 namespace {
 
 using transport::Headers;
+using transport::MakePooledShared;
 
 // See ServerOptions::fix_malloc_mmap_threshold.
 void FixMallocMmapThreshold() {
@@ -663,13 +665,13 @@ void Server::StartCall(std::shared_ptr<transport::ServerHttp2Stream> stream,
       &headers == &stream->requestHeaders()) {
     // The method is the stream's own :path field, which lives as long as the call's stream:
     // referred to, not copied.
-    call = std::make_shared<ServerCall>(stream, first[kPath], std::move(metadata),
+    call = MakePooledShared<ServerCall>(stream, first[kPath], std::move(metadata),
                                         options_.limits, request_compression, accepts);
   } else if (stream) {
-    call = std::make_shared<ServerCall>(stream, std::string(path_view), std::move(metadata),
+    call = MakePooledShared<ServerCall>(stream, std::string(path_view), std::move(metadata),
                                         options_.limits, request_compression, accepts);
   } else {
-    call = std::make_shared<ServerCall>(exchange, headers, std::string(path_view),
+    call = MakePooledShared<ServerCall>(exchange, headers, std::string(path_view),
                                         std::move(metadata), options_.limits,
                                         request_compression, accepts);
   }
@@ -784,9 +786,9 @@ void Server::StartConnectCall(std::shared_ptr<transport::ServerHttp2Stream> stre
   }
   if (extra != nullptr) (*protocol)->set_extra_headers(*extra);
   std::shared_ptr<ServerCall> call =
-      stream ? std::make_shared<ServerCall>(stream, std::move(path), std::move(*metadata),
+      stream ? MakePooledShared<ServerCall>(stream, std::move(path), std::move(*metadata),
                                             options_.limits, request_compression, accepts)
-             : std::make_shared<ServerCall>(exchange, headers, std::move(path),
+             : MakePooledShared<ServerCall>(exchange, headers, std::move(path),
                                             std::move(*metadata), options_.limits,
                                             request_compression, accepts);
   call->SetProtocol(std::move(*protocol));

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "transport/block_pool.h"
 #include "transport/constants.h"
 #include "transport/errors.h"
 #include "transport/internal/nv.h"
@@ -1632,7 +1633,8 @@ void ServerHttp2Session::off(ListenerId id) {
 }
 
 void ServerHttp2Session::onNewStream(int32_t id, Headers headers, uint8_t flags) {
-  auto stream = std::make_shared<ServerHttp2Stream>(this, id);
+  // From the thread's BlockPool: one per request, too large for glibc's per-thread cache.
+  auto stream = MakePooledShared<ServerHttp2Stream>(this, id);
   const bool end_stream = flags & NGHTTP2_FLAG_END_STREAM;
   if (end_stream) {
     stream->end_after_headers_ = true;
@@ -1714,7 +1716,7 @@ absl::StatusOr<std::shared_ptr<ClientHttp2Stream>> ClientHttp2Session::request(
   if (absl::Status st = checkRequestOptions(options); !st.ok()) return st;
   if (options.signal && options.signal->aborted()) return abortedRequest(*options.signal);
 
-  auto stream = std::make_shared<ClientHttp2Stream>(this, 0);
+  auto stream = MakePooledShared<ClientHttp2Stream>(this, 0);
   setPriority(*stream, options);
   absl::Status submitted = stream->submitHeaders(headers, end_stream, options.waitForTrailers);
   return startRequest(std::move(stream), std::move(submitted), options.signal);
@@ -1745,7 +1747,7 @@ absl::StatusOr<std::shared_ptr<ClientHttp2Stream>> ClientHttp2Session::requestPr
   const bool end_stream = options.endStream.value_or(endsWithHeaders(method));
   if (absl::Status st = checkRequestOptions(options); !st.ok()) return st;
   if (options.signal && options.signal->aborted()) return abortedRequest(*options.signal);
-  auto stream = std::make_shared<ClientHttp2Stream>(this, 0);
+  auto stream = MakePooledShared<ClientHttp2Stream>(this, 0);
   setPriority(*stream, options);
   absl::Status submitted =
       stream->submitPrevalidated(headers, end_stream, options.waitForTrailers);
@@ -1802,7 +1804,7 @@ std::shared_ptr<ClientHttp2Stream> ClientHttp2Session::abortedRequest(const Abor
   // Node 20: the stream object exists but is destroyed inside request(), before its HEADERS are
   // submitted: no stream id is used, nothing reaches the peer, no 'ready'; 'error' (AbortError)
   // and 'close' follow on the loop.
-  auto stream = std::make_shared<ClientHttp2Stream>(this, 0);
+  auto stream = MakePooledShared<ClientHttp2Stream>(this, 0);
   stream->destroy(abortError(signal.reason()));
   return stream;
 }
