@@ -11,15 +11,21 @@
 // Large buffers (ForOverwrite of 16 KiB and more: socket reads, serialized messages) come from a
 // small per-thread cache of blocks and go back to it (internal::BlockCache): a stream of 64 KiB
 // messages would otherwise make glibc hand the top of its heap back to the kernel and fault it
-// in again for about every message (bench/README.md, "Known issues").
+// in again for about every message (bench/README.md, "Known issues"). Smaller ones, control block
+// and bytes in one block, come from the thread's BlockPool (block_pool.h): a ping-pong message
+// makes two (its outgoing buffer, the copy of the received payload) per side, and a malloc and
+// a free each took ~2 of the ~2.5 allocations per message (bench/PROFILE.md, "Streams, stop 29").
 #ifndef H2RPC_TRANSPORT_BUFFER_H_
 #define H2RPC_TRANSPORT_BUFFER_H_
 
 #include <cstddef>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
+
+#include "transport/block_pool.h"
 
 namespace h2rpc::transport {
 
@@ -51,9 +57,17 @@ class BlockCache {
 class SharedBuffer {
  public:
   SharedBuffer() = default;
-  // Takes the string's bytes (moved, never copied).
+  // Takes the string's bytes (moved, never copied), except that up to kCopyStringBelow bytes
+  // are copied into a pooled block (ForOverwrite): cheaper than a control block from the heap
+  // (a framed ping-pong message is 5 bytes, in the string's inline buffer).
+  static constexpr size_t kCopyStringBelow = 256;
   explicit SharedBuffer(std::string bytes) {
     if (bytes.empty()) return;
+    if (bytes.size() < kCopyStringBelow) {
+      *this = ForOverwrite(bytes.size());
+      std::memcpy(data_, bytes.data(), bytes.size());
+      return;
+    }
     auto owner = std::make_shared<std::string>(std::move(bytes));
     data_ = owner->data();
     size_ = owner->size();
@@ -73,11 +87,9 @@ class SharedBuffer {
       b.owner_ = std::move(owner);
       return b;
     }
-#if defined(__cpp_lib_smart_ptr_for_overwrite)
-    std::shared_ptr<char[]> owner = std::make_shared_for_overwrite<char[]>(size);
-#else
-    std::shared_ptr<char[]> owner(new char[size]);
-#endif
+    // From the thread's BlockPool (the heap above BlockPool::kMaxSize, and under ASan).
+    std::shared_ptr<char[]> owner =
+        std::allocate_shared_for_overwrite<char[]>(BlockPoolAllocator<char>(), size);
     b.data_ = owner.get();
     b.size_ = size;
     b.block_size_ = size;

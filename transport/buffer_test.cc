@@ -8,11 +8,38 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "transport/testing/allocation_counter.h"
 
 namespace h2rpc::transport {
 namespace {
 
 using internal::BlockCache;
+using testing::AllocationCount;
+
+// Small buffers (a ping-pong message's outgoing buffer and the copy of its received payload,
+// made and dropped once per message) come from the thread's BlockPool: after the first, a
+// buffer made and dropped again allocates nothing. So does a short string handed over (copied
+// into such a block, not wrapped in a control block from the heap).
+TEST(SharedBufferTest, SmallBuffersAreRecycledOnTheThread) {
+  {  // the two blocks the loop below has alive at once
+    SharedBuffer warm = SharedBuffer::ForOverwrite(5);
+    SharedBuffer warm_too(std::string("\0\0\0\0\0", 5));
+  }
+  const size_t before = AllocationCount();
+  constexpr int kRounds = 100;
+  for (int i = 0; i < kRounds; ++i) {
+    SharedBuffer b = SharedBuffer::ForOverwrite(5);
+    std::memset(b.mutable_data(), i, 5);
+    SharedBuffer s(std::string("\0\0\0\0\0", 5));
+    ASSERT_EQ(s.view(), std::string_view("\0\0\0\0\0", 5));
+    ASSERT_EQ(s.block_size(), 5u);
+  }
+#if defined(__SANITIZE_ADDRESS__)
+  EXPECT_EQ(AllocationCount() - before, size_t{2 * kRounds});  // the pool is off: plain heap
+#else
+  EXPECT_EQ(AllocationCount() - before, 0u);
+#endif
+}
 
 TEST(SharedBufferTest, SlicesShareTheBytesAndKeepThemAlive) {
   SharedBuffer slice;
@@ -124,9 +151,12 @@ TEST(SharedBufferTest, BlockSizeIsTheWholeAllocationAndSlicesKeepIt) {
   EXPECT_EQ(large.block_size(), size_t{32} << 10);
   EXPECT_EQ(large.slice(10, 30).block_size(), size_t{32} << 10);
   EXPECT_EQ(large.slice(10, 30).size(), 30u);
-  std::string s(5, 'x');
+  std::string s(SharedBuffer::kCopyStringBelow, 'x');
   s.reserve(1000);
-  EXPECT_GE(SharedBuffer(std::move(s)).block_size(), 1000u);
+  EXPECT_GE(SharedBuffer(std::move(s)).block_size(), 1000u);  // taken, with its capacity
+  std::string short_one(5, 'x');
+  short_one.reserve(1000);
+  EXPECT_EQ(SharedBuffer(std::move(short_one)).block_size(), 5u);  // copied: holds only its bytes
   EXPECT_EQ(SharedBuffer().block_size(), 0u);
 }
 
