@@ -13,6 +13,7 @@
 #include "rpc/framing.h"
 #include "rpc/testdata/echo.pb.h"
 #include "rpc/testing/echo_service.h"
+#include "transport/sanitizers.h"
 #include "transport/session.h"
 #include "transport/testing/allocation_counter.h"
 
@@ -56,7 +57,7 @@ TEST_F(UnaryAllocationsTest, StaysWithinBudget) {
   // their capacity, nghttp2's tables, the coroutine frame pool).
   for (int i = 0; i < 20; ++i) ASSERT_TRUE(Call());
   constexpr int kCalls = 100;
-#if defined(__SANITIZE_ADDRESS__)
+#ifdef H2RPC_ASAN
   // Under ASan the BlockPool hands out heap blocks (transport/block_pool.h), so listeners and
   // coroutine frames count here: 78.63 measured (make asan, fresh Debian, c8ac566).
   constexpr double kBudget = 79;

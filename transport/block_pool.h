@@ -1,6 +1,7 @@
 // transport/block_pool.h — BlockPool: a per-thread free list of small blocks by size class, for
-// objects made and dropped several times per call on a loop thread: event listeners (event.h)
-// and, in rpc/, coroutine frames and Awaitable states (rpc/task.h). A recently freed block of the
+// objects made and dropped several times per call on a loop thread: event listeners (event.h),
+// small SharedBuffers (buffer.h), streams and rpc::ServerCall (MakePooledShared below) and, in
+// rpc/, coroutine frames and Awaitable states (rpc/task.h). A recently freed block of the
 // same class is handed out again instead of a malloc and a free each; with hundreds of calls in
 // flight glibc's per-thread cache (7 blocks per size) is soon empty and every malloc takes its
 // slow path.
@@ -9,7 +10,7 @@
 // that allocated it (it then joins that thread's pool). Lifetime: blocks cached when the thread
 // exits go back to the heap; blocks freed after that go to the heap directly. Blocks larger than
 // kMaxSize, any beyond MaxCachedIn() per class, and any beyond kMaxCachedTotalBytes per thread,
-// use the heap. Under AddressSanitizer the heap is
+// use the heap. Under AddressSanitizer (g++ or clang: H2RPC_ASAN) the heap is
 // used throughout, so that use-after-free stays detectable.
 #ifndef H2RPC_TRANSPORT_BLOCK_POOL_H_
 #define H2RPC_TRANSPORT_BLOCK_POOL_H_
@@ -18,6 +19,8 @@
 #include <memory>
 #include <new>
 #include <utility>
+
+#include "transport/sanitizers.h"
 
 namespace h2rpc::transport {
 
@@ -40,7 +43,7 @@ class BlockPool {
   }
 
   static void* Allocate(size_t size) {
-#if !defined(__SANITIZE_ADDRESS__)
+#ifndef H2RPC_ASAN
     if (size <= kMaxSize) {
       Pool& pool = Local();
       Bucket& b = pool.buckets[ClassOf(size)];
@@ -58,7 +61,7 @@ class BlockPool {
   }
   // `size` must be the size given to Allocate.
   static void Free(void* p, size_t size) noexcept {
-#if !defined(__SANITIZE_ADDRESS__)
+#ifndef H2RPC_ASAN
     if (size <= kMaxSize) {
       Pool& pool = Local();
       const size_t size_class = ClassOf(size);

@@ -9,11 +9,12 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "transport/sanitizers.h"
 
 namespace h2rpc::transport {
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__)
+#ifdef H2RPC_ASAN
 constexpr bool kPooled = false;
 #else
 constexpr bool kPooled = true;

@@ -8,6 +8,7 @@
 
 #include "gtest/gtest.h"
 #include "transport/buffer.h"
+#include "transport/sanitizers.h"
 #include "transport/testing/allocation_counter.h"
 #include "transport/testing/session_pair.h"
 
@@ -48,7 +49,7 @@ TEST(StreamAllocationTest, SmallDataRoundTripsAllocateLittle) {
   // since stop 29: 9.2 before (bench/PROFILE.md, "Streams, stop 29"). Before stop 27, each
   // direction also allocated a new parsed-events vector, framed-pieces vector and
   // output-segments vector, and a copy of the lone small piece: 4 more per direction.
-#if defined(__SANITIZE_ADDRESS__)
+#ifdef H2RPC_ASAN
   // The pool is off under ASan (plain heap, so that use-after-free stays detectable).
   EXPECT_LE(per_round_trip, 11.0) << per_round_trip;
 #else

@@ -11,7 +11,6 @@
 // Outside sanitizers the main arena's in-use bytes (mallinfo2) are counted, which the client
 // thread's own arena does not touch; under ASan its allocator's total.
 #include <arpa/inet.h>
-#include <malloc.h>
 #include <netinet/in.h>
 #include <unistd.h>
 
@@ -27,20 +26,9 @@
 #include "gtest/gtest.h"
 #include "rpc/server.h"
 #include "tests/testing/raw_h2.h"
+#include "transport/testing/heap_in_use.h"
 #include "transport/uv_loop.h"
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define H2RPC_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define H2RPC_ASAN 1
-#endif
-#ifdef H2RPC_ASAN
-// From the ASan runtime (<sanitizer/allocator_interface.h>, which Debian's gcc does not ship).
-extern "C" size_t __sanitizer_get_current_allocated_bytes();
-#endif
 
 namespace h2rpc {
 namespace {
@@ -52,15 +40,7 @@ using raw_h2::kPing;
 using raw_h2::kSettings;
 using raw_h2::ReadUntil;
 using raw_h2::WriteAll;
-
-int64_t HeapInUse() {
-#ifdef H2RPC_ASAN
-  return static_cast<int64_t>(__sanitizer_get_current_allocated_bytes());
-#else
-  struct mallinfo2 mi = mallinfo2();
-  return static_cast<int64_t>(mi.uordblks + mi.hblkhd);
-#endif
-}
+using transport::testing::HeapInUse;
 
 // The client side, on its own thread: no allocation once constructed.
 class IdleClients {
