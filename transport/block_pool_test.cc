@@ -50,7 +50,9 @@ TEST(BlockPoolTest, KeepsAtMostMaxCachedTotalBytes) {
   }
   for (auto [p, size] : blocks) BlockPool::Free(p, size);
   EXPECT_LE(BlockPool::CachedBytes(), BlockPool::kMaxCachedTotalBytes);
-  if (kPooled) EXPECT_GT(BlockPool::CachedBytes(), BlockPool::kMaxCachedTotalBytes / 2);
+  if (kPooled) {
+    EXPECT_GT(BlockPool::CachedBytes(), BlockPool::kMaxCachedTotalBytes / 2);
+  }
   // What is handed out again leaves the count (the smallest class was freed first: it is kept).
   const size_t cached = BlockPool::CachedBytes();
   void* p = BlockPool::Allocate(BlockPool::kGranule);
@@ -70,7 +72,9 @@ TEST(BlockPoolTest, MakePooledSharedReusesTheBlock) {
   EXPECT_TRUE(weak.expired());
   weak.reset();  // the block (object and control block) is freed with the last weak reference
   auto b = MakePooledShared<Stream>();
-  if (kPooled) EXPECT_EQ(b.get(), first);
+  if (kPooled) {
+    EXPECT_EQ(b.get(), first);
+  }
   EXPECT_EQ(b->bytes[0], 0);
 }
 

@@ -1007,7 +1007,9 @@ TEST(SessionTest, LargeReceivedPayloadsAreSlicesOfTheSocketBuffer) {
       EXPECT_TRUE(delivered(address, chunks[0].size()));
     } else {
       EXPECT_EQ(chunks[0].view(), "tiny");
-      EXPECT_FALSE(delivered(address, chunks[0].size()));  // copied
+      // Copied into a block of its own. (Not an address check: the copy may take a block one
+      // of the earlier reads had, freed since, and from the thread's BlockPool it often does.)
+      EXPECT_EQ(chunks[0].block_size(), chunks[0].size());
     }
   }
 }
