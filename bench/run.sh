@@ -468,6 +468,18 @@ open(sys.argv[1], "wb").write(b"\x00" + struct.pack(">I", len(msg)) + msg)' \
   for v in "${variants[@]}"; do
     ph2_run "$v" streaming_64KiB_1x1 server_streaming 0 65536 mb_per_s client_cpu_us_per_op
   done
+  # Concurrent ping-pong 8 × 32 with gRPC C++'s client on the phase's three servers (the client
+  # is the limit there): issue 18 asks our server never to fall below gRPC C++'s own with that
+  # client, polling on or off. Rows "pingpong_8x32_nopoll" (h2rpc, polling off) and
+  # "pingpong_8x32_ph2" (h2rpc's default, gRPC C++), client "grpcpp".
+  if [ "$PINGPONG_CONC" = 1 ]; then
+    for v in "${variants[@]}"; do
+      case $v in nopoll) impl=h2rpc suffix=_nopoll ;; ours) impl=h2rpc suffix=_ph2 ;; theirs) impl=grpcpp suffix=_ph2 ;; esac
+      pid_var=${v}_pid port_var=${v}_port
+      server_pid=${!pid_var} client_run "$impl" grpcpp "${!port_var}" "pingpong_8x32$suffix" pingpong 8 32 \
+        0 0 ops_per_s p99_us client_cpu_us_per_op
+    done
+  fi
   for variant in nopoll ours; do
     client_extra=--think_ms=1
     [ "$variant" = nopoll ] && client_extra+=" --adaptive_poll_max_us=0"
