@@ -11,6 +11,7 @@
 #include "rpc/client.h"
 #include "rpc/server.h"
 #include "rpc/testdata/echo.pb.h"
+#include "rpc/testing/echo_service.h"
 
 namespace h2rpc::rpc {
 namespace {
@@ -36,26 +37,10 @@ TEST(CallLogTest, FormatsOneLogfmtLine) {
             "received=1 message=\"no \\\"such\\\" key=x\\\\y\\n\"");
 }
 
-class EchoService : public Service {
- public:
-  EchoService() : Service("h2rpc.rpc_test.Echo") {
-    AddUnaryMethod<EchoRequest, EchoReply>(
-        "/h2rpc.rpc_test.Echo/Unary",
-        [](ServerContext&, const EchoRequest& req) -> Task<absl::StatusOr<EchoReply>> {
-          if (req.status_code() != 0) {
-            co_return absl::Status(static_cast<absl::StatusCode>(req.status_code()), req.text());
-          }
-          EchoReply reply;
-          reply.set_text(req.text());
-          co_return reply;
-        });
-  }
-};
-
 TEST(CallLogTest, OneRecordPerCallOnEachSide) {
   transport::UvLoop loop;
   std::vector<CallLogRecord> server_log, client_log;
-  EchoService service;
+  testing::EchoService service;
   ServerOptions server_options;
   server_options.interceptors.push_back(
       ServerCallLogger([&](const CallLogRecord& r) { server_log.push_back(r); }));

@@ -17,6 +17,7 @@
 #include "rpc/server_pool.h"
 #include "transport/uv_loop_thread.h"
 #include "rpc/testdata/echo.pb.h"
+#include "rpc/testing/echo_service.h"
 
 namespace h2rpc::rpc {
 namespace {
@@ -121,26 +122,10 @@ TEST(CallMetricsTest, LatencyBucketsAndEscaping) {
   EXPECT_EQ(lines[43], "grpc_client_call_duration_seconds_count{" + l + "} 2");
 }
 
-class EchoService : public Service {
- public:
-  EchoService() : Service("h2rpc.rpc_test.Echo") {
-    AddUnaryMethod<EchoRequest, EchoReply>(
-        "/h2rpc.rpc_test.Echo/Unary",
-        [](ServerContext&, const EchoRequest& req) -> Task<absl::StatusOr<EchoReply>> {
-          if (req.status_code() != 0) {
-            co_return absl::Status(static_cast<absl::StatusCode>(req.status_code()), "no");
-          }
-          EchoReply reply;
-          reply.set_text(req.text());
-          co_return reply;
-        });
-  }
-};
-
 TEST(CallMetricsTest, InterceptorsRecordA66Instruments) {
   transport::UvLoop loop;
   CallMetrics metrics;
-  EchoService service;
+  testing::EchoService service;
   ServerOptions server_options;
   server_options.interceptors.push_back(metrics.ServerInterceptor());
   Server server(&loop, server_options);
@@ -348,7 +333,7 @@ TEST_F(PerAttemptMetricsTest, AHedgedCallIsTwoAttemptsTheLoserCancelled) {
 // under --config=tsan too).
 TEST(CallMetricsTest, SharedAcrossThreads) {
   CallMetrics metrics;
-  EchoService service;
+  testing::EchoService service;
   ServerPoolOptions options;
   options.num_threads = 2;
   options.server.interceptors.push_back(metrics.ServerInterceptor());

@@ -9,6 +9,7 @@
 #include "rpc/framing.h"
 #include "rpc/testdata/echo.pb.h"
 #include "rpc/testing/echo_service.h"
+#include "rpc/testing/raw_call.h"
 #include "transport/session.h"
 
 namespace h2rpc::rpc {
@@ -18,30 +19,13 @@ using rpc_test::EchoReply;
 using rpc_test::EchoRequest;
 using transport::Headers;
 
-struct Answer {
-  std::string http_status, grpc_status, body;
-  bool closed = false;
-};
+using Answer = testing::RawAnswer;
 
 class ServeSessionTest : public testing::EchoServerTest {
  protected:
   Answer Send(const Headers& headers, const std::string& body) {
-    Answer a;
-    auto req = client_->request(headers, {.endStream = false});
-    EXPECT_TRUE(req.ok()) << req.status();
-    if (!req.ok()) return a;
-    auto take = [&a](const Headers& h) {
-      if (auto v = h.get(":status")) a.http_status = *v;
-      if (auto v = h.get("grpc-status")) a.grpc_status = *v;
-    };
-    (*req)->onResponse([&](const Headers& h, uint8_t) { take(h); });
-    (*req)->onTrailers([&](const Headers& h, uint8_t) { take(h); });
-    (*req)->onData([&](std::string_view d) { a.body += d; });
-    (*req)->onClose([&] { a.closed = true; });
-    (*req)->end(body);
-    loop_.runUntilIdle();
-    EXPECT_TRUE(a.closed);
-    return a;
+    return testing::SendRaw(*client_, headers, body,
+                            [this](const Answer&) { loop_.runUntilIdle(); });
   }
 };
 

@@ -11,6 +11,7 @@
 #include "rpc/sleep.h"
 #include "rpc/testdata/echo.pb.h"
 #include "rpc/testing/echo_service.h"
+#include "rpc/testing/raw_call.h"
 #include "transport/connect.h"
 #include "transport/constants.h"
 
@@ -21,15 +22,7 @@ using rpc_test::EchoReply;
 using rpc_test::EchoRequest;
 using transport::Headers;
 
-// What came back on one raw request.
-struct Answer {
-  std::string http_status;
-  std::string grpc_status;
-  std::string grpc_message;
-  std::string accept_encoding;
-  std::string body;
-  bool closed = false;
-};
+using Answer = testing::RawAnswer;
 
 class BadInputTest : public ::testing::Test {
  protected:
@@ -55,24 +48,9 @@ class BadInputTest : public ::testing::Test {
 
   // Sends `headers` and `body` (END_STREAM after it), waits for the stream to close.
   Answer Send(const Headers& headers, const std::string& body) {
-    Answer a;
-    auto req = session_->request(headers, {.endStream = false});
-    EXPECT_TRUE(req.ok()) << req.status();
-    if (!req.ok()) return a;
-    auto take = [&a](const Headers& h) {
-      if (auto v = h.get(":status")) a.http_status = *v;
-      if (auto v = h.get("grpc-status")) a.grpc_status = *v;
-      if (auto v = h.get("grpc-message")) a.grpc_message = *v;
-      if (auto v = h.get("grpc-accept-encoding")) a.accept_encoding = *v;
-    };
-    (*req)->onResponse([&](const Headers& h, uint8_t) { take(h); });
-    (*req)->onTrailers([&](const Headers& h, uint8_t) { take(h); });
-    (*req)->onData([&](std::string_view d) { a.body += d; });
-    (*req)->onClose([&] { a.closed = true; });
-    (*req)->end(body);
-    for (int i = 0; i < 2000 && !a.closed; ++i) uv_run(loop_.uv(), UV_RUN_ONCE);
-    EXPECT_TRUE(a.closed);
-    return a;
+    return testing::SendRaw(*session_, headers, body, [this](const Answer& a) {
+      for (int i = 0; i < 2000 && !a.closed; ++i) uv_run(loop_.uv(), UV_RUN_ONCE);
+    });
   }
 
   std::string Message(const std::string& text) {

@@ -946,7 +946,8 @@ bool Http2Session::writeOut() {
     std::vector<SharedBuffer> buffers;
     buffers.reserve(out_segments_.size());
     // The batch's segments leave out_segments_ empty while they are written (the socket may
-    // call back into us); its capacity comes back to out_segments_ after, for the next batch.
+    // call back into us); its capacity comes back to out_segments_ after, for the next batch,
+    // and to the thread once, after the loop (ThreadSpare).
     std::vector<OutSegment> segments;
     segments.swap(out_segments_);
     out_bytes_ = std::string();
@@ -964,10 +965,8 @@ bool Http2Session::writeOut() {
     }
     if (!buffers.empty()) socket_->writev(std::move(buffers));
     segments.clear();
-    if (out_segments_.empty()) {
-      out_segments_.swap(segments);
-    }
-    ThreadSpare<OutSegment>::give(segments);
+    // Unless a callback queued segments meanwhile (then this vector is freed: rare).
+    if (out_segments_.empty()) out_segments_.swap(segments);
     wrote = true;
   };
   while (socket_->writeQueueSize() + out_pending_ < kSocketHighWater) {

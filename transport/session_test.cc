@@ -15,6 +15,7 @@
 #include "transport/errors.h"
 #include "transport/manual_loop.h"
 #include "transport/memory_socket.h"
+#include "transport/testing/received_buffers.h"
 #include "transport/testing/session_pair.h"
 
 namespace h2rpc::transport {
@@ -985,26 +986,18 @@ TEST(SessionTest, LargeReceivedPayloadsAreSlicesOfTheSocketBuffer) {
   client_options.settings.maxFrameSize = 65536;  // 40000 bytes: one DATA frame
   Pair p({}, client_options);
   const std::string big(40000, 'L');
-  p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers& h) {
-    ASSERT_TRUE(s->respond().ok());
-    s->end(h.get(":path") == "/big" ? big : std::string("tiny"));
-  };
-  auto delivered = [&](uintptr_t address, size_t size) {
-    for (const auto& [a, n] : p.client_socket->deliveredBuffers()) {
-      if (address >= a && address + size <= a + n) return true;
-    }
-    return false;
-  };
+  RespondWithBody(p, [&](const Headers& h) {
+    return h.get(":path") == "/big" ? big : std::string("tiny");
+  });
   for (const std::string path : {"/big", "/tiny"}) {
     auto req = p.client->request({{":path", path}});
-    std::vector<SharedBuffer> chunks;
-    (*req)->onDataBuffer([&](const SharedBuffer& b) { chunks.push_back(b); });
+    ReceivedBuffers received(**req);
     p.run();
+    const std::vector<SharedBuffer>& chunks = received.chunks;
     ASSERT_EQ(chunks.size(), 1u) << path;
-    const auto address = reinterpret_cast<uintptr_t>(chunks[0].data());
     if (path == "/big") {
       EXPECT_EQ(chunks[0].view(), big);
-      EXPECT_TRUE(delivered(address, chunks[0].size()));
+      EXPECT_TRUE(DeliveredBufferHolding(*p.client_socket, chunks[0].data(), chunks[0].size()));
     } else {
       EXPECT_EQ(chunks[0].view(), "tiny");
       // Copied into a block of its own. (Not an address check: the copy may take a block one
@@ -1020,26 +1013,16 @@ TEST(SessionTest, LargeReceivedPayloadsAreSlicesOfTheSocketBuffer) {
 TEST(SessionTest, RunsOfDataFramesOfOneStreamAreSlicesOfTheSocketBuffer) {
   Pair p;  // the client allows the default 16 KiB frames
   const std::string body(60000, 'R');  // 3 frames of 16,384 bytes and one of 10,848
-  p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers&) {
-    ASSERT_TRUE(s->respond().ok());
-    s->end(body);
-  };
+  RespondWithBody(p, body);
   auto req = p.client->request({{":path", "/"}});
   ASSERT_TRUE(req.ok()) << req.status();
-  std::vector<SharedBuffer> chunks;
-  (*req)->onDataBuffer([&](const SharedBuffer& b) { chunks.push_back(b); });
+  ReceivedBuffers received(**req);
   p.run();
+  const std::vector<SharedBuffer>& chunks = received.chunks;
   ASSERT_EQ(chunks.size(), 4u);
-  std::string joined;
-  for (const SharedBuffer& b : chunks) joined += b.view();
-  EXPECT_EQ(joined, body);
+  EXPECT_EQ(received.joined(), body);
   // Slices of one delivered buffer: each payload sits 9 bytes (a frame header) after the last.
-  const auto first = reinterpret_cast<uintptr_t>(chunks[0].data());
-  bool delivered = false;
-  for (const auto& [a, n] : p.client_socket->deliveredBuffers()) {
-    delivered = delivered || (first >= a && first + body.size() <= a + n);
-  }
-  EXPECT_TRUE(delivered);
+  EXPECT_TRUE(DeliveredBufferHolding(*p.client_socket, chunks[0].data(), body.size()));
   for (size_t i = 1; i < chunks.size(); ++i) {
     EXPECT_EQ(chunks[i].data(), chunks[i - 1].data() + chunks[i - 1].size() + 9) << i;
   }
@@ -1053,28 +1036,22 @@ TEST(SessionTest, InterleavedStreamsKeepSlicesOnlyOfBuffersTheyHalfFill) {
   client_options.settings.initialWindowSize = 1 << 20;
   Pair p({}, client_options);
   const std::string body(40000, 'I');
-  p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers&) {
-    ASSERT_TRUE(s->respond().ok());
-    s->end(body);
-  };
-  std::vector<SharedBuffer> chunks[2];
-  for (auto& c : chunks) {
+  RespondWithBody(p, body);
+  std::vector<std::unique_ptr<ReceivedBuffers>> received;
+  for (int i = 0; i < 2; ++i) {
     auto req = p.client->request({{":path", "/"}});
     ASSERT_TRUE(req.ok()) << req.status();
-    (*req)->onDataBuffer([&c](const SharedBuffer& b) { c.push_back(b); });
+    received.push_back(std::make_unique<ReceivedBuffers>(**req));
   }
   p.run();
-  for (auto& c : chunks) {
-    std::string joined;
+  for (const auto& r : received) {
     std::map<uintptr_t, size_t> held;  // bytes of each delivered buffer this stream keeps
-    for (const SharedBuffer& b : c) {
-      joined += b.view();
-      const auto address = reinterpret_cast<uintptr_t>(b.data());
-      for (const auto& [a, n] : p.client_socket->deliveredBuffers()) {
-        if (address >= a && address + b.size() <= a + n) held[a] += b.size();
+    for (const SharedBuffer& b : r->chunks) {
+      if (auto buffer = DeliveredBufferHolding(*p.client_socket, b.data(), b.size())) {
+        held[buffer->first] += b.size();
       }
     }
-    EXPECT_EQ(joined, body);
+    EXPECT_EQ(r->joined(), body);
     for (const auto& [a, n] : p.client_socket->deliveredBuffers()) {
       if (held.count(a)) {
         EXPECT_GE(2 * held[a], n) << held[a] << " of " << n;
@@ -1091,22 +1068,18 @@ TEST(SessionTest, SmallPayloadOfAShortReadIsCopiedOutOfTheReadBlock) {
   Pair p;
   p.client_socket->setReadBlock(64 * 1024);
   const std::string body(100, 'S');
-  p.on_stream = [&](std::shared_ptr<ServerHttp2Stream> s, const Headers&) {
-    ASSERT_TRUE(s->respond().ok());
-    s->end(body);
-  };
+  RespondWithBody(p, body);
   auto req = p.client->request({{":path", "/"}});
   ASSERT_TRUE(req.ok()) << req.status();
-  std::vector<SharedBuffer> chunks;
-  (*req)->onDataBuffer([&](const SharedBuffer& b) { chunks.push_back(b); });
+  ReceivedBuffers received(**req);
   p.run();
+  const std::vector<SharedBuffer>& chunks = received.chunks;
   ASSERT_EQ(chunks.size(), 1u);
   EXPECT_EQ(chunks[0].view(), body);
   EXPECT_LT(chunks[0].block_size(), size_t{64 * 1024});
-  const auto address = reinterpret_cast<uintptr_t>(chunks[0].data());
-  for (const auto& [a, n] : p.client_socket->deliveredBuffers()) {
-    EXPECT_FALSE(address >= a && address < a + n) << "kept as a slice of a " << n << "-byte read";
-  }
+  // Its first byte in no delivered buffer.
+  auto buffer = DeliveredBufferHolding(*p.client_socket, chunks[0].data(), 1);
+  EXPECT_FALSE(buffer) << "kept as a slice of a " << buffer->second << "-byte read";
 }
 
 TEST(SessionTest, RemoteCustomSettingsAreReported) {
