@@ -131,7 +131,6 @@ struct ConnectionCounters {
   std::optional<absl::Time> last_call_started;
   uint64_t last_message_sent_ms = 0;  // loop time (EventLoop::now()); 0: none yet
   uint64_t last_message_received_ms = 0;
-  std::shared_ptr<KeepalivePinger> keepalive;
   // The open calls by stream id, for their method paths; a call removes itself when its stream
   // closes (or when it is destroyed). Open addressing: a call's insert and erase allocate
   // nothing (a node-based map allocated a node per call).

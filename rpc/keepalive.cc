@@ -27,7 +27,9 @@ std::shared_ptr<KeepalivePinger> KeepalivePinger::Attach(
     return nullptr;
   }
   std::shared_ptr<KeepalivePinger> self(new KeepalivePinger(session, options));
-  session->onClose([self] { self->Stop(); });  // the session's listener keeps us until then
+  if (!options.owner_stops_at_close) {
+    session->onClose([self] { self->Stop(); });  // the session's listener keeps us until then
+  }
   self->Arm(self->time_ms_);
   return self;
 }

@@ -16,7 +16,8 @@
 //
 // Threading: the session's loop thread. Lifetime: attach() ties each to its session: it lives
 // until the session's 'close' (held by the session's listeners) and never keeps the session
-// alive; the returned handle only lets its owner look (and, for the pinger, wake it up).
+// alive; the returned handle only lets its owner look (and, for the pinger, wake it up). A
+// pinger attached with owner_stops_at_close lives as long as that handle instead.
 // Timers are unref'd: they never keep a UvLoop running.
 #ifndef H2RPC_RPC_KEEPALIVE_H_
 #define H2RPC_RPC_KEEPALIVE_H_
@@ -48,6 +49,10 @@ struct KeepaliveOptions {
   absl::Duration timeout = kKeepaliveTimeout;
   // Ping also while no call is open (servers: always true).
   bool permit_without_calls = false;
+  // The caller keeps the handle and calls Stop() at the session's 'close' (rpc::Server, from
+  // the listener it has anyway: one 'close' listener fewer per connection). Otherwise the
+  // pinger listens for 'close' itself, and that listener keeps it.
+  bool owner_stops_at_close = false;
 };
 
 class KeepalivePinger : public std::enable_shared_from_this<KeepalivePinger> {
@@ -65,6 +70,8 @@ class KeepalivePinger : public std::enable_shared_from_this<KeepalivePinger> {
   // did: what calls that were on it report.
   const std::optional<absl::Status>& failure() const { return failure_; }
   uint64_t pings_sent() const { return pings_sent_; }
+  // No more pings; frees the timer. At the session's 'close' (owner_stops_at_close).
+  void Stop();
 
  private:
   KeepalivePinger(const std::shared_ptr<transport::Http2Session>& session,
@@ -72,7 +79,6 @@ class KeepalivePinger : public std::enable_shared_from_this<KeepalivePinger> {
   void Arm(uint64_t ms);
   void OnTimer();
   void OnAck(uint64_t ping);
-  void Stop();
 
   std::weak_ptr<transport::Http2Session> session_;
   transport::EventLoop* loop_;

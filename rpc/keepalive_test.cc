@@ -147,6 +147,28 @@ TEST_F(KeepaliveTest, PermitWithoutCallsPingsAnIdleConnection) {
   EXPECT_EQ(server_pings_, 3);
 }
 
+// rpc::Server's way (one 'close' listener per connection fewer): the pinger pings while the
+// owner holds it, Stop() ends it, and the handle alone keeps it (no listener of its own).
+TEST_F(KeepaliveTest, OwnerStoppedPingerPingsUntilStoppedAndLivesByItsHandle) {
+  Connect();
+  auto pinger = KeepalivePinger::Attach(client_, {.time = absl::Seconds(1),
+                                                  .permit_without_calls = true,
+                                                  .owner_stops_at_close = true});
+  ASSERT_NE(pinger, nullptr);
+  loop_.advance(2000);
+  EXPECT_EQ(server_pings_, 2);
+  pinger->Stop();
+  loop_.advance(3000);
+  EXPECT_EQ(server_pings_, 2);
+  // A second one, dropped: nothing else keeps it, so it never pings.
+  std::weak_ptr<KeepalivePinger> dropped = KeepalivePinger::Attach(
+      client_,
+      {.time = absl::Seconds(1), .permit_without_calls = true, .owner_stops_at_close = true});
+  EXPECT_TRUE(dropped.expired());
+  loop_.advance(3000);
+  EXPECT_EQ(server_pings_, 2);
+}
+
 TEST_F(KeepaliveTest, UnansweredPingClosesTheConnectionAtTheTimeout) {
   Connect(/*raw_server=*/true);
   OpenStream();

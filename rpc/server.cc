@@ -337,19 +337,19 @@ absl::Status Server::Start(std::unique_ptr<transport::Http2Server> http2,
   std::weak_ptr<bool> alive = alive_;
   http2->onSession([this, alive](std::shared_ptr<transport::ServerHttp2Session> session) {
     if (alive.expired()) return;
-    sessions_.insert(session);
-    auto counters = std::make_shared<internal::ConnectionCounters>();
-    counters_[session.get()] = counters;
+    const transport::Http2Session* key = session.get();
+    connections_[key].session = session;
     if (options_.connection_window_size > 0) {
       (void)session->setLocalWindowSize(static_cast<int32_t>(
           std::min<uint32_t>(options_.connection_window_size, INT32_MAX)));
     }
-    std::weak_ptr<transport::ServerHttp2Session> weak = session;
-    const transport::Http2Session* key = session.get();
-    session->onClose([this, alive, weak, key] {
+    session->onClose([this, alive, key] {
       if (alive.expired()) return;
-      sessions_.erase(weak);
-      counters_.erase(key);
+      auto found = connections_.find(key);
+      if (found == connections_.end()) return;
+      // The pinger has no 'close' listener of its own (one fewer per connection).
+      if (found->second.keepalive) found->second.keepalive->Stop();
+      connections_.erase(found);
     });
     if (options_.max_connection_idle != absl::InfiniteDuration() ||
         options_.max_connection_age != absl::InfiniteDuration()) {
@@ -357,15 +357,20 @@ absl::Status Server::Start(std::unique_ptr<transport::Http2Server> http2,
       const double jitter = std::uniform_real_distribution<double>(-1.0, 1.0)(random);
       transport::SessionTimeouts::attach(session, ConnectionTimeouts(options_, jitter));
     }
-    counters->keepalive = KeepalivePinger::Attach(session, {.time = options_.keepalive_time,
-                                                            .timeout = options_.keepalive_timeout,
-                                                            .permit_without_calls = true});
+    std::shared_ptr<KeepalivePinger> keepalive =
+        KeepalivePinger::Attach(session, {.time = options_.keepalive_time,
+                                          .timeout = options_.keepalive_timeout,
+                                          .permit_without_calls = true,
+                                          .owner_stops_at_close = true});
+    // Looked up again: nothing above may have closed the session, but if it did, its entry
+    // is gone and the pinger goes with this handle.
+    if (auto found = connections_.find(key); found != connections_.end()) {
+      found->second.keepalive = std::move(keepalive);
+    }
     PingPolicy::Attach(session,
                        {.min_time = options_.keepalive_min_time,
                         .permit_without_calls = options_.keepalive_permit_without_calls},
-                       [this, alive] {
-                         if (!alive.expired()) ++too_many_pings_;
-                       });
+                       [count = too_many_pings_] { ++*count; });
     if (grace_over_) {
       session->destroy(absl::OkStatus(), transport::constants::NGHTTP2_NO_ERROR);
     } else if (draining_) {
@@ -689,9 +694,12 @@ void Server::LaunchCall(std::shared_ptr<ServerCall> call, transport::ServerHttp2
   if (generic) call->MarkGeneric();  // before the interceptors see it
   call->CountActive(active_calls_);  // until its stream closes (no listener of our own)
   call->Start(deadline);
-  if (auto found = stream ? counters_.find(stream->session()) : counters_.end();
-      found != counters_.end()) {
-    call->CountIn(found->second);  // a listened connection's call (rpc/channelz.h)
+  if (auto found = stream ? connections_.find(stream->session()) : connections_.end();
+      found != connections_.end()) {
+    // A listened connection's call (rpc/channelz.h); its first makes the counters.
+    std::shared_ptr<internal::ConnectionCounters>& counters = found->second.counters;
+    if (!counters) counters = std::make_shared<internal::ConnectionCounters>();
+    call->CountIn(counters);
   } else if (stream == nullptr && call->http1_exchange() != nullptr) {
     call->CountIn(Http1Counters(*call->http1_exchange()));  // null: not a listened one
   }
@@ -864,10 +872,7 @@ void Server::Shutdown(absl::Duration grace, std::function<void()> done) {
   // HTTP/1.1: idle (keep-alive) connections close now, the others after their response.
   if (http1_) http1_->closeAll();
   // Two-phase GOAWAY on each: running calls, and those already on their way, may finish.
-  auto sessions = sessions_;
-  for (auto& weak : sessions) {
-    if (auto s = weak.lock()) transport::closeGracefully(s, DrainOptions());
-  }
+  for (const auto& s : OpenSessions()) transport::closeGracefully(s, DrainOptions());
   grace_timer_ = loop_->createTimer();
   std::weak_ptr<bool> alive = alive_;
   grace_timer_->start(static_cast<uint64_t>(absl::ToInt64Milliseconds(grace)), [this, alive] {
@@ -876,9 +881,8 @@ void Server::Shutdown(absl::Duration grace, std::function<void()> done) {
     // Grace is over: connections still in their TLS handshake go, and what still runs is
     // cancelled (streams reset with CANCEL, connections closed).
     if (http2_) http2_->closePendingConnections();
-    auto sessions = sessions_;
-    for (auto& weak : sessions) {
-      if (auto s = weak.lock()) s->destroy(absl::OkStatus(), transport::constants::NGHTTP2_NO_ERROR);
+    for (const auto& s : OpenSessions()) {
+      s->destroy(absl::OkStatus(), transport::constants::NGHTTP2_NO_ERROR);
     }
     // HTTP/1.1 has no RST_STREAM: a call still running is cancelled by closing its connection.
     if (http1_) {
@@ -887,6 +891,15 @@ void Server::Shutdown(absl::Duration grace, std::function<void()> done) {
     }
   });
   grace_timer_->unref();
+}
+
+std::vector<std::shared_ptr<transport::ServerHttp2Session>> Server::OpenSessions() const {
+  std::vector<std::shared_ptr<transport::ServerHttp2Session>> open;
+  open.reserve(connections_.size());
+  for (const auto& [key, connection] : connections_) {
+    if (auto s = connection.session.lock()) open.push_back(std::move(s));
+  }
+  return open;
 }
 
 transport::GracefulCloseOptions Server::DrainOptions() const {
@@ -905,17 +918,15 @@ ServerSnapshot Server::Snapshot() {
 ServerSnapshot Server::SnapshotOnLoop() const {
   ServerSnapshot snapshot;
   snapshot.active_calls = *active_calls_;
-  snapshot.too_many_pings = too_many_pings_;
+  snapshot.too_many_pings = *too_many_pings_;
   const uint64_t now_ms = loop_ ? loop_->now() : 0;
-  for (const auto& weak : sessions_) {
-    std::shared_ptr<transport::ServerHttp2Session> session = weak.lock();
+  for (const auto& [key, connection] : connections_) {
+    std::shared_ptr<transport::ServerHttp2Session> session = connection.session.lock();
     if (!session) continue;
-    auto found = counters_.find(session.get());
-    if (found == counters_.end()) continue;
-    const std::shared_ptr<internal::ConnectionCounters>& counters = found->second;
+    static const internal::ConnectionCounters kNoCallYet;
     ConnectionSnapshot c = internal::SnapshotSession(*session);
-    internal::AddCounters(*counters, now_ms, c);
-    if (counters->keepalive) c.keepalive_pings_sent = counters->keepalive->pings_sent();
+    internal::AddCounters(connection.counters ? *connection.counters : kNoCallYet, now_ms, c);
+    if (connection.keepalive) c.keepalive_pings_sent = connection.keepalive->pings_sent();
     snapshot.connections.push_back(std::move(c));
   }
   if (http1_) {

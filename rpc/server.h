@@ -252,7 +252,7 @@ class Server {
   void Shutdown(absl::Duration grace, std::function<void()> done = nullptr);
   size_t active_calls() const { return *active_calls_; }
   // Connections closed with GOAWAY "too_many_pings" (see ServerOptions::keepalive_min_time).
-  uint64_t too_many_pings() const { return too_many_pings_; }
+  uint64_t too_many_pings() const { return *too_many_pings_; }
   // A channelz-like snapshot of the listened connections (rpc/channelz.h): peers, states,
   // counters, flow-control windows, open streams. Any thread: read directly on the loop
   // thread, else posted there and waited for. Sessions given to ServeSession() are not listed.
@@ -315,14 +315,18 @@ class Server {
   ServerSnapshot SnapshotOnLoop() const;
   // Shutdown()'s two-phase GOAWAY (ServerOptions::goaway_ping_timeout).
   transport::GracefulCloseOptions DrainOptions() const;
-  std::set<std::weak_ptr<transport::ServerHttp2Session>,
-           std::owner_less<std::weak_ptr<transport::ServerHttp2Session>>>
-      sessions_;
-  // Each open listened connection's counters (rpc/channelz.h), by session: found per call with
-  // one hash lookup, no reference counting.
-  std::unordered_map<const transport::Http2Session*,
-                     std::shared_ptr<internal::ConnectionCounters>>
-      counters_;
+  // Each open listened HTTP/2 connection, by its session: one entry, found with one hash lookup
+  // per call (no reference counting). The session is weak (a connection keeps itself); its
+  // counters (rpc/channelz.h) are made at its first call, so that an idle connection holds
+  // none; its keepalive pinger is stopped by our 'close' listener.
+  struct Connection {
+    std::weak_ptr<transport::ServerHttp2Session> session;
+    std::shared_ptr<internal::ConnectionCounters> counters;
+    std::shared_ptr<KeepalivePinger> keepalive;
+  };
+  std::unordered_map<const transport::Http2Session*, Connection> connections_;
+  // connections_' sessions that are still there, locked (Shutdown() closes them).
+  std::vector<std::shared_ptr<transport::ServerHttp2Session>> OpenSessions() const;
   // allow_http1: each open HTTP/1.1 connection's counters, by its socket (what its exchanges
   // show); listed by Snapshot() beside the HTTP/2 ones.
   std::unordered_map<const transport::Socket*, std::shared_ptr<internal::ConnectionCounters>>
@@ -332,7 +336,10 @@ class Server {
   // (accepted just before, or done with its TLS handshake) is drained / closed at once.
   bool draining_ = false;
   bool grace_over_ = false;
-  uint64_t too_many_pings_ = 0;
+  // Shared with each connection's PingPolicy: its callback holds this pointer alone, which
+  // std::function stores inline (a callback holding `this` and `alive_` took an allocation per
+  // connection), and which outlives the server as long as a policy may run.
+  std::shared_ptr<uint64_t> too_many_pings_ = std::make_shared<uint64_t>(0);
   // Shared with the calls, which count themselves out when their stream closes.
   std::shared_ptr<size_t> active_calls_ = std::make_shared<size_t>(0);
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -132,7 +132,7 @@ Http2Server::~Http2Server() {
   if (listener_) {
     closeListener();
   }
-  for (auto& session : sessions_) session->destroy();
+  for (auto& [session, timeouts] : sessions_) session->destroy();
   pending_tls_.clear();
   pending_plain_.clear();
 }
@@ -497,8 +497,8 @@ bool Http2Server::addSession(std::unique_ptr<Socket> socket, uint64_t accepted_a
         spent < options_.handshakeTimeout ? options_.handshakeTimeout - spent : 1;
   }
   timeouts.idleTimeout = options_.sessionIdleTimeout;
-  SessionTimeouts::attach(session, std::move(timeouts));
-  sessions_.insert(session);
+  timeouts.ownerStopsAtClose = true;
+  sessions_.emplace(session, SessionTimeouts::attach(session, std::move(timeouts)));
   std::weak_ptr<bool> alive = alive_;
   std::weak_ptr<ServerHttp2Session> weak = session;
   session->onStream([this, alive](std::shared_ptr<ServerHttp2Stream> stream, const Headers& h,
@@ -514,7 +514,12 @@ bool Http2Server::addSession(std::unique_ptr<Socket> socket, uint64_t accepted_a
   });
   session->onClose([this, alive, weak] {
     if (alive.expired()) return;
-    if (auto s = weak.lock()) sessions_.erase(s);
+    if (auto s = weak.lock()) {
+      if (auto found = sessions_.find(s); found != sessions_.end()) {
+        if (found->second) found->second->stop();
+        sessions_.erase(found);
+      }
+    }
     maybeFinishClose();
   });
   if (options_.timeout > 0) {
@@ -567,7 +572,9 @@ void Http2Server::closePendingConnections() {
 }
 
 void Http2Server::closeAllSessions() {
-  auto sessions = sessions_;
+  std::vector<std::shared_ptr<ServerHttp2Session>> sessions;
+  sessions.reserve(sessions_.size());
+  for (const auto& [session, timeouts] : sessions_) sessions.push_back(session);
   for (auto& s : sessions) s->close();
 }
 

@@ -30,6 +30,7 @@ namespace h2rpc::transport {
 
 class PendingTls;
 class PendingPlain;
+class SessionTimeouts;  // transport/session_timeouts.h
 
 // createServer() options: the session options plus the server's own.
 struct ServerOptions : SessionOptions {
@@ -202,7 +203,9 @@ class Http2Server {
   SocketAddress address_;
   bool listening_ = false;
   bool closing_ = false;
-  std::set<std::shared_ptr<ServerHttp2Session>> sessions_;
+  // Each session with its timeouts (handshake, idle), which our 'close' listener stops: they
+  // need no listener of their own.
+  std::map<std::shared_ptr<ServerHttp2Session>, std::shared_ptr<SessionTimeouts>> sessions_;
   // TLS connections whose handshake is not done yet.
   std::map<PendingTls*, std::unique_ptr<PendingTls>> pending_tls_;
   std::map<PendingPlain*, std::unique_ptr<PendingPlain>> pending_plain_;

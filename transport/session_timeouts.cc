@@ -86,14 +86,18 @@ std::shared_ptr<SessionTimeouts> SessionTimeouts::attach(
     return nullptr;
   }
   std::shared_ptr<SessionTimeouts> self(new SessionTimeouts(session, std::move(options)));
-  // The session's listeners keep us until its 'close' (after which it drops them).
-  session->onRemoteSettings([self](const Settings&) {
-    // The first SETTINGS comes right after the preface (nghttp2 refuses anything else).
-    if (self->handshake_done_) return;
+  // The session's listeners keep us until its 'close' (after which it drops them). Only the
+  // first SETTINGS matters (it comes right after the preface: nghttp2 refuses anything else),
+  // so that listener goes with it: an established connection does not hold it.
+  std::weak_ptr<SessionTimeouts> weak = self;
+  self->settings_listener_ = session->onRemoteSettings([weak](const Settings&) {
+    auto self = weak.lock();
+    if (!self || self->handshake_done_) return;
     self->handshake_done_ = true;
     self->handshake_timer_.reset();
+    if (auto session = self->session_.lock()) session->off(self->settings_listener_);
   });
-  session->onClose([self] { self->stopAll(); });
+  if (!self->options_.ownerStopsAtClose) session->onClose([self] { self->stopAll(); });
   self->start();
   return self;
 }

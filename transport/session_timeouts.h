@@ -15,7 +15,8 @@
 //
 // Threading: the session's loop thread. Lifetime: attach() ties the timers to the session: they
 // live until its 'close' (kept by its listeners) and never keep it alive; dropping the handle
-// attach() returns does not stop them. Timers are unref'd: they never keep a UvLoop running.
+// attach() returns does not stop them (except with ownerStopsAtClose, as Http2Server's are).
+// Timers are unref'd: they never keep a UvLoop running.
 #ifndef H2RPC_TRANSPORT_SESSION_TIMEOUTS_H_
 #define H2RPC_TRANSPORT_SESSION_TIMEOUTS_H_
 
@@ -55,6 +56,10 @@ struct SessionTimeoutOptions {
   // Told which timeout closed the session ("handshake", "idle", "age", "age grace"), before it
   // is closed. Optional.
   std::function<void(const char* which)> onExpire{};
+  // The caller keeps attach()'s handle and calls stop() at the session's 'close' (Http2Server,
+  // from the listener it has anyway: one 'close' listener fewer per connection). Otherwise
+  // the timeouts listen for 'close' themselves, and that listener keeps them.
+  bool ownerStopsAtClose = false;
 };
 
 struct GracefulCloseOptions {
@@ -81,7 +86,8 @@ void closeGracefully(const std::shared_ptr<Http2Session>& session, GracefulClose
 class SessionTimeouts : public std::enable_shared_from_this<SessionTimeouts> {
  public:
   // Starts the timers on `session` (which must not be closed); does nothing when every timeout
-  // is 0. The returned handle only lets tests look; the timers run without it.
+  // is 0. The returned handle only lets tests look; the timers run without it (unless
+  // options.ownerStopsAtClose: then they run as long as the handle lives).
   static std::shared_ptr<SessionTimeouts> attach(const std::shared_ptr<Http2Session>& session,
                                                  SessionTimeoutOptions options);
 
@@ -90,6 +96,8 @@ class SessionTimeouts : public std::enable_shared_from_this<SessionTimeouts> {
   ~SessionTimeouts();
 
   bool handshakeDone() const { return handshake_done_; }
+  // Stops every timer for good (at the session's 'close': ownerStopsAtClose).
+  void stop() { stopAll(); }
 
  private:
   SessionTimeouts(const std::shared_ptr<Http2Session>& session, SessionTimeoutOptions options);
@@ -107,6 +115,7 @@ class SessionTimeouts : public std::enable_shared_from_this<SessionTimeouts> {
   EventLoop* loop_;
   SessionTimeoutOptions options_;
   bool handshake_done_ = false;
+  ListenerId settings_listener_ = 0;  // removed at the first SETTINGS
   std::unique_ptr<Timer> handshake_timer_, idle_timer_, age_timer_, grace_timer_;
 };
 

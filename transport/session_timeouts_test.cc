@@ -215,6 +215,54 @@ TEST(SessionTimeoutsTest, ZeroDisablesEverything) {
   EXPECT_FALSE(f.server->destroyed());
 }
 
+// Http2Server's way (one 'close' listener per connection fewer): the owner's handle keeps the
+// timers, stop() ends them, and dropping the handle drops them.
+TEST(SessionTimeoutsTest, OwnedTimeoutsRunWhileTheirHandleLives) {
+  Fixture f;
+  f.attach({.idleTimeout = 1000, .ownerStopsAtClose = true});
+  f.connect();
+  f.loop.advance(999);
+  EXPECT_FALSE(f.server->closed());
+  f.loop.advance(1);
+  EXPECT_EQ(f.expired, std::vector<std::string>{"idle"});
+  EXPECT_TRUE(f.server->closed());
+}
+
+TEST(SessionTimeoutsTest, OwnedTimeoutsStopWithStopOrTheirHandle) {
+  Fixture stopped;
+  stopped.attach({.idleTimeout = 1000, .ownerStopsAtClose = true});
+  stopped.connect();
+  stopped.timeouts->stop();
+  stopped.loop.advance(5000);
+  EXPECT_FALSE(stopped.server->closed());
+  EXPECT_TRUE(stopped.expired.empty());
+
+  Fixture dropped;
+  dropped.attach({.handshakeTimeout = 1000, .ownerStopsAtClose = true});
+  dropped.raw();
+  std::weak_ptr<SessionTimeouts> weak = dropped.timeouts;
+  dropped.timeouts.reset();
+  EXPECT_TRUE(weak.expired());
+  dropped.loop.advance(5000);
+  EXPECT_FALSE(dropped.server->destroyed());
+  EXPECT_TRUE(dropped.expired.empty());
+}
+
+// The handshake's SETTINGS listener goes once it has done its job; the handshake stays done.
+TEST(SessionTimeoutsTest, SecondSettingsAfterTheHandshakeChangesNothing) {
+  Fixture f;
+  f.raw();
+  f.attach({.handshakeTimeout = 1000});
+  f.peer_socket->write(std::string(kPreface) + kSettings);
+  f.loop.runUntilIdle();
+  EXPECT_TRUE(f.timeouts->handshakeDone());
+  f.peer_socket->write(kSettings);
+  f.loop.advance(100000);
+  EXPECT_TRUE(f.timeouts->handshakeDone());
+  EXPECT_FALSE(f.server->destroyed());
+  EXPECT_TRUE(f.expired.empty());
+}
+
 // ---- idle (streams only: gRPC's max_connection_idle) -----------------------------------------
 
 TEST(SessionTimeoutsTest, StreamsOnlyIdleIgnoresPings) {
