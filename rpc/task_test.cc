@@ -63,8 +63,8 @@ TEST(FramePoolTest, ReusesFreedFramesOfTheSameSizeClass) {
 #else
   EXPECT_EQ(a, b);
 #endif
-  void* big = internal::FramePool::Allocate(internal::FramePool::kMaxSize + 1);
-  internal::FramePool::Free(big, internal::FramePool::kMaxSize + 1);
+  void* big = internal::FramePool::Allocate(internal::FramePool::kMaxSmallSize + 1);
+  internal::FramePool::Free(big, internal::FramePool::kMaxSmallSize + 1);
   internal::FramePool::Free(b, 120);
 }
 

@@ -8,13 +8,13 @@
 // are read-only, so concurrent reads are safe). The reference count is atomic (shared_ptr).
 // Lifetime: the bytes live as long as any SharedBuffer (or slice) refers to them.
 //
-// Large buffers (ForOverwrite of 16 KiB and more: socket reads, serialized messages) come from a
-// small per-thread cache of blocks and go back to it (internal::BlockCache): a stream of 64 KiB
-// messages would otherwise make glibc hand the top of its heap back to the kernel and fault it
-// in again for about every message (bench/README.md, "Known issues"). Smaller ones, control block
-// and bytes in one block, come from the thread's BlockPool (block_pool.h): a ping-pong message
-// makes two (its outgoing buffer, the copy of the received payload) per side, and a malloc and
-// a free each took ~2 of the ~2.5 allocations per message (bench/PROFILE.md, "Streams, stop 29").
+// ForOverwrite's blocks come from the thread's BlockPool (block_pool.h) and go back to it: large
+// ones (16 KiB .. 2 MiB: socket reads, serialized messages) in a block of their own, a stream of
+// 64 KiB messages would otherwise make glibc hand the top of its heap back to the kernel and
+// fault it in again for about every message (bench/README.md, "Known issues"); small ones
+// (<= 2 KiB) with their control block in one block, a ping-pong message makes two (its outgoing
+// buffer, the copy of the received payload) per side, and a malloc and a free each took ~2 of the
+// ~2.5 allocations per message (bench/PROFILE.md, "Streams, stop 29").
 #ifndef H2RPC_TRANSPORT_BUFFER_H_
 #define H2RPC_TRANSPORT_BUFFER_H_
 
@@ -28,31 +28,6 @@
 #include "transport/block_pool.h"
 
 namespace h2rpc::transport {
-
-namespace internal {
-
-// Blocks of 16 KiB .. 2 MiB in power-of-two size classes, kept per thread for reuse: up to
-// kPerClass free blocks per class and kMaxCachedBytes in all; beyond that, or on a thread that
-// is exiting, a block goes back to malloc. A block freed on another thread than the one that
-// allocated it joins that other thread's cache (it is plain malloc memory either way).
-class BlockCache {
- public:
-  static constexpr size_t kMinBlock = size_t{16} << 10;
-  static constexpr size_t kMaxBlock = size_t{2} << 20;
-  static constexpr int kPerClass = 32;
-  static constexpr size_t kMaxCachedBytes = size_t{4} << 20;
-
-  // At least `size` bytes (kMinBlock <= size <= kMaxBlock), uninitialised; freed to the cache
-  // of the thread that drops the last reference.
-  static std::shared_ptr<void> Allocate(size_t size);
-  // The size of the block Allocate(size) hands out (its size class).
-  static size_t BlockSize(size_t size);
-  // Free blocks cached on this thread, and their bytes (tests, diagnostics).
-  static int CachedBlocks();
-  static size_t CachedBytes();
-};
-
-}  // namespace internal
 
 class SharedBuffer {
  public:
@@ -79,15 +54,17 @@ class SharedBuffer {
   static SharedBuffer ForOverwrite(size_t size) {
     SharedBuffer b;
     if (size == 0) return b;
-    if (size >= internal::BlockCache::kMinBlock && size <= internal::BlockCache::kMaxBlock) {
-      auto owner = internal::BlockCache::Allocate(size);
-      b.data_ = static_cast<char*>(owner.get());
+    if (BlockPool::IsLarge(size)) {
+      // The bytes alone in a block (a power of two), the control block from a small class.
+      void* block = BlockPool::Allocate(size);
+      b.owner_ = std::shared_ptr<void>(block, FreeBlock{size}, BlockPoolAllocator<char>());
+      b.data_ = static_cast<char*>(block);
       b.size_ = size;
-      b.block_size_ = internal::BlockCache::BlockSize(size);
-      b.owner_ = std::move(owner);
+      b.block_size_ = BlockPool::BlockSize(size);
       return b;
     }
-    // From the thread's BlockPool (the heap above BlockPool::kMaxSize, and under ASan).
+    // Bytes and control block in one block (from the heap between BlockPool's small and large
+    // classes, and under ASan).
     std::shared_ptr<char[]> owner =
         std::allocate_shared_for_overwrite<char[]>(BlockPoolAllocator<char>(), size);
     b.data_ = owner.get();
@@ -127,6 +104,12 @@ class SharedBuffer {
   }
 
  private:
+  // A large block's deleter: back to the pool of the thread that drops the last reference.
+  struct FreeBlock {
+    size_t size;  // as given to BlockPool::Allocate
+    void operator()(void* p) const noexcept { BlockPool::Free(p, size); }
+  };
+
   std::shared_ptr<void> owner_;
   char* data_ = nullptr;
   size_t size_ = 0;

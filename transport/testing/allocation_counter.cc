@@ -7,6 +7,7 @@
 namespace {
 
 std::atomic<size_t> g_allocations{0};
+std::atomic<size_t> g_deallocations{0};
 
 void* Allocate(size_t size) {
   g_allocations.fetch_add(1, std::memory_order_relaxed);
@@ -21,6 +22,11 @@ void* AllocateAligned(size_t size, std::align_val_t alignment) {
   const size_t rounded = ((size ? size : 1) + align - 1) / align * align;
   if (void* p = std::aligned_alloc(align, rounded)) return p;
   throw std::bad_alloc();
+}
+
+void Deallocate(void* p) {
+  if (p != nullptr) g_deallocations.fetch_add(1, std::memory_order_relaxed);
+  std::free(p);
 }
 
 }  // namespace
@@ -48,19 +54,20 @@ void* operator new[](size_t size, std::align_val_t alignment) {
   return AllocateAligned(size, alignment);
 }
 
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
-void operator delete[](void* p, size_t) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p) noexcept { Deallocate(p); }
+void operator delete[](void* p) noexcept { Deallocate(p); }
+void operator delete(void* p, size_t) noexcept { Deallocate(p); }
+void operator delete[](void* p, size_t) noexcept { Deallocate(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { Deallocate(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { Deallocate(p); }
+void operator delete(void* p, std::align_val_t) noexcept { Deallocate(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { Deallocate(p); }
+void operator delete(void* p, size_t, std::align_val_t) noexcept { Deallocate(p); }
+void operator delete[](void* p, size_t, std::align_val_t) noexcept { Deallocate(p); }
 
 namespace h2rpc::transport::testing {
 
 size_t AllocationCount() { return g_allocations.load(std::memory_order_relaxed); }
+size_t DeallocationCount() { return g_deallocations.load(std::memory_order_relaxed); }
 
 }  // namespace h2rpc::transport::testing

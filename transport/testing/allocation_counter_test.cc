@@ -40,5 +40,20 @@ TEST(AllocationCounterTest, CountsAlignedAndNothrowForms) {
   EXPECT_EQ(reinterpret_cast<uintptr_t>(aligned_array.get()) % 64, 0u);
 }
 
+TEST(AllocationCounterTest, CountsEachGlobalDeleteOfABlock) {
+  auto one = std::make_unique<int>(1);
+  auto array = std::make_unique<char[]>(64);
+  auto aligned = std::make_unique<Aligned>();
+  g_sink = one.get();
+  g_sink = array.get();
+  g_sink = aligned.get();
+  const size_t before = DeallocationCount();
+  one.reset();
+  array.reset();
+  aligned.reset();
+  ::operator delete(nullptr);  // no block: not counted
+  EXPECT_EQ(DeallocationCount(), before + 3);
+}
+
 }  // namespace
 }  // namespace h2rpc::transport::testing
