@@ -13,6 +13,12 @@
 //
 // Prints "listening PORT"; SIGINT/SIGTERM stop it. --loops=N runs N completion queues, each
 // polled by its own thread (gRPC C++'s way of using N cores); the comparison uses 1.
+//
+// Stopping: gRPC aborts (`grpc_cq_begin_op`) if an operation starts on a queue already shut down,
+// and a handler starts one (the next RequestX, a Finish after a cancelled Read) on most events.
+// So a queue is shut down by its own polling thread, woken by an Alarm once server->Shutdown()
+// returned, and only when it has no call left: from then on no handler requests a new call, and
+// the calls still alive end (cancelled) and delete themselves first.
 #include <signal.h>
 
 #include <algorithm>
@@ -22,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include <grpcpp/alarm.h>
 #include <grpcpp/grpcpp.h>
 
 #include "absl/flags/flag.h"
@@ -62,17 +69,31 @@ void SetResponse(const SimpleRequest& request, SimpleResponse* response) {
 
 class Call;
 
-// A completion-queue tag: which operation of which call completed.
+// A completion-queue tag: which operation of which call completed; call == nullptr is the stop
+// Alarm.
 struct Tag {
   Call* call;
   int op;
 };
 
+// Per polling thread, i.e. per queue: each queue's calls are made, proceeded and deleted only by
+// the thread that polls it.
+thread_local int t_live_calls = 0;   // Call objects of this thread's queue
+thread_local bool t_stopping = false;  // the stop Alarm fired: request no new call
+
+// Requests the next call of a method, unless the queue is stopping.
+template <typename C>
+void RequestNext(BenchmarkService::AsyncService* service, ServerCompletionQueue* cq) {
+  if (!t_stopping) new C(service, cq);
+}
+
 class Call {
  public:
   Call(BenchmarkService::AsyncService* service, ServerCompletionQueue* cq)
-      : service_(service), cq_(cq) {}
-  virtual ~Call() = default;
+      : service_(service), cq_(cq) {
+    ++t_live_calls;
+  }
+  virtual ~Call() { --t_live_calls; }
   virtual void Proceed(int op, bool ok) = 0;
 
  protected:
@@ -94,7 +115,7 @@ class UnaryCall final : public Call {
   }
   void Proceed(int op, bool ok) override {
     if (op == kRequest && ok) {
-      new UnaryCall(service_, cq_);
+      RequestNext<UnaryCall>(service_, cq_);
       SetResponse(request_, &response_);
       responder_.Finish(response_, Status::OK, tag(kFinish));
       return;
@@ -117,7 +138,7 @@ class PingPongCall final : public Call {
     switch (op) {
       case kRequest:
         if (!ok) break;
-        new PingPongCall(service_, cq_);
+        RequestNext<PingPongCall>(service_, cq_);
         stream_.Read(&request_, tag(kRead));
         return;
       case kRead:
@@ -155,7 +176,7 @@ class FromServerCall final : public Call {
     switch (op) {
       case kRequest:
         if (!ok) break;
-        new FromServerCall(service_, cq_);
+        RequestNext<FromServerCall>(service_, cq_);
         SetResponse(request_, &response_);
         writer_.Write(response_, tag(kWrite));
         return;
@@ -185,7 +206,7 @@ class FromClientCall final : public Call {
     switch (op) {
       case kRequest:
         if (!ok) break;
-        new FromClientCall(service_, cq_);
+        RequestNext<FromClientCall>(service_, cq_);
         reader_.Read(&request_, tag(kRead));
         return;
       case kRead:
@@ -221,7 +242,7 @@ class BothWaysCall final : public Call {
           delete this;
           return;
         }
-        new BothWaysCall(service_, cq_);
+        RequestNext<BothWaysCall>(service_, cq_);
         first_ = true;
         reading_ = true;
         stream_.Read(&request_, tag(kRead));
@@ -280,13 +301,23 @@ void Poll(BenchmarkService::AsyncService* service, ServerCompletionQueue* cq, in
     new FromClientCall(service, cq);
     new BothWaysCall(service, cq);
   }
+  bool shut_down = false;
+  auto handle = [&](void* tag, bool ok) {
+    Tag* t = static_cast<Tag*>(tag);
+    if (t->call == nullptr) {
+      t_stopping = true;
+    } else {
+      t->call->Proceed(t->op, ok);
+    }
+    if (t_stopping && t_live_calls == 0 && !shut_down) {
+      shut_down = true;
+      cq->Shutdown();  // no call left to start an operation on it
+    }
+  };
   void* tag;
   bool ok;
   if (busy_poll_ns == 0) {
-    while (cq->Next(&tag, &ok)) {
-      Tag* t = static_cast<Tag*>(tag);
-      t->call->Proceed(t->op, ok);
-    }
+    while (cq->Next(&tag, &ok)) handle(tag, ok);
     return;
   }
   // gRPC's non-blocking poll: a deadline already passed makes AsyncNext poll the fds once
@@ -299,8 +330,7 @@ void Poll(BenchmarkService::AsyncService* service, ServerCompletionQueue* cq, in
     const auto status = cq->AsyncNext(&tag, &ok, deadline);
     if (status == grpc::CompletionQueue::SHUTDOWN) break;
     if (status == grpc::CompletionQueue::GOT_EVENT) {
-      Tag* t = static_cast<Tag*>(tag);
-      t->call->Proceed(t->op, ok);
+      handle(tag, ok);
       spin_until = h2rpc::bench::NowNs() + busy_poll_ns;
     }
   }
@@ -335,11 +365,17 @@ int main(int argc, char** argv) {
   std::printf("listening %d\n", port);
   std::fflush(stdout);
 
+  // One stop Alarm per queue (see the top of the file); they outlive the pollers.
+  std::vector<grpc::Alarm> alarms(cqs.size());
+  Tag stop_tag{nullptr, 0};
   std::thread stopper([&] {
     int signum = 0;
     sigwait(&signals, &signum);
+    // Calls still running after 500 ms are cancelled; requested calls complete with ok=false.
     server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
-    for (auto& cq : cqs) cq->Shutdown();
+    for (size_t i = 0; i < cqs.size(); ++i) {
+      alarms[i].Set(cqs[i].get(), std::chrono::system_clock::now(), &stop_tag);
+    }
   });
   const int preposted = std::max(1, absl::GetFlag(FLAGS_preposted));
   const int64_t busy_poll_ns = int64_t{std::max(0, absl::GetFlag(FLAGS_busy_poll_us))} * 1000;
