@@ -138,7 +138,9 @@ class UvLoop : public EventLoop {
   static UvLoop* current();
   // Runs `fn` in libuv's prepare phase: after this turn's posted callbacks (and postLast ones)
   // have run, right before the loop polls for I/O. Sockets send their writes here, so what all
-  // sessions produced in a turn leaves in one write per connection.
+  // sessions produced in a turn leaves in one write per connection. What these callbacks post
+  // runs before the poll too (a 'drain' resuming a writer), and what that queues with
+  // beforePoll() after it: up to 4 rounds per turn, then the rest next turn (uv_loop.cc).
   void beforePoll(LoopCallback fn);
 
   // Runs until nothing referenced is left (or stop()). Returns like uv_run.
