@@ -249,6 +249,10 @@ bool Channel::RetryThrottled() const {
 struct ClientCall::Interception {
   std::vector<std::unique_ptr<ClientInterceptor>> chain;  // outermost first
   bool finish_seen = false;  // OnFinish ran (once per call)
+  // Some interceptor of the chain has OnSend / OnReceive on: else writes / reads go the plain
+  // way (writes made while the OnStart hooks run are held by WriteRaw until Begin(), as always).
+  bool sends = false;
+  bool receives = false;
   // Messages written while OnStart hooks run wait for them before their OnSend hooks.
   bool started = false;
   std::vector<std::shared_ptr<Awaitable<bool>::State>> start_waiters;
@@ -663,7 +667,9 @@ void ClientCall::StartDeadlineTimer() {
 
 Awaitable<bool> ClientCall::Write(std::string message, WriteOptions options) {
   // (A call already over fails the write without troubling the hooks.)
-  if (interception_ && !done()) return WriteIntercepted(std::move(message), options);
+  if (interception_ && interception_->sends && !done()) {
+    return WriteIntercepted(std::move(message), options);
+  }
   return WriteRaw(std::move(message), options);
 }
 
@@ -1366,7 +1372,7 @@ void ClientCall::End(absl::Status status) {
 
 Awaitable<std::optional<std::string>> ClientCall::Read() {
   Awaitable<std::optional<std::string>> result(channel_->loop());
-  if (interception_) {
+  if (interception_ && interception_->receives) {
     internal::StartInterceptedStep<std::optional<std::string>>(
         RunReceiveHooks(shared_from_this(), result.state(), nullptr),
         [this](const absl::Status& why) { Cancel(why); }, result.state(), std::nullopt);
@@ -1397,7 +1403,7 @@ bool ClientCall::YieldBeforeRead() {
 }
 
 Awaitable<std::optional<ReceivedMessage>> ClientCall::ReadMessage() {
-  if (interception_) {
+  if (interception_ && interception_->receives) {
     Awaitable<std::optional<ReceivedMessage>> result(channel_->loop());
     internal::StartInterceptedStep<std::optional<ReceivedMessage>>(
         RunReceiveHooks(shared_from_this(), nullptr, result.state()),
@@ -1519,6 +1525,10 @@ void ClientCall::StartIntercepted() {
     return;
   }
   interception_ = std::make_unique<Interception>();
+  for (const auto& interceptor : chain) {
+    interception_->sends |= interceptor->message_hooks().sends;
+    interception_->receives |= interceptor->message_hooks().receives;
+  }
   interception_->chain = std::move(chain);
   if (deadline_) StartDeadlineTimer();  // the deadline counts while the hooks run
   waiting_ = true;                      // Write() and WritesDone() are held until Begin()
@@ -1600,6 +1610,7 @@ Task<void> ClientCall::RunSendHooks(std::shared_ptr<ClientCall> self, std::strin
   for (auto& interceptor : self->interception_->chain) {
     if (self->done()) break;
     if (!m) break;
+    if (!interceptor->message_hooks().sends) continue;
     absl::Status status = co_await interceptor->OnSend(*self, m);
     if (!status.ok()) {
       self->Cancel(status);
@@ -1625,6 +1636,7 @@ Task<void> ClientCall::RunReceiveHooks(
     std::optional<std::string> message = std::move(*received).Take();
     absl::Status status;
     for (size_t k = chain.size(); k-- > 0 && message && status.ok();) {  // innermost first
+      if (!chain[k]->message_hooks().receives) continue;
       status = co_await chain[k]->OnReceive(*self, message);
     }
     if (!status.ok()) {

@@ -40,7 +40,11 @@
 //
 // Cost: a channel without interceptors takes one branch per call, read, write and end. With
 // one, each hook call is a coroutine (frames come from a per-thread pool), each read and write
-// one more, and responses are handed over assembled (one copy of each message).
+// one more, and responses are handed over assembled (one copy of each message). An interceptor
+// that does not look at messages says so to its base — `MyInterceptor() :
+// ClientInterceptor(kNoMessageHooks) {}`, or `{.receives = false}` for one side — and its calls'
+// reads and writes then go the plain way (as server_interceptor.h's). Hooks declared off are
+// not called.
 //
 // Threading: hooks run on the channel's loop thread. Lifetime: made by the factory when the call
 // starts (the factory may return null to stay out of the call), destroyed with the call.
@@ -59,7 +63,18 @@ namespace h2rpc::rpc {
 
 class ClientInterceptor {
  public:
+  // Which message hooks run for this interceptor (see "Cost" above).
+  struct MessageHooks {
+    bool sends = true;     // OnSend
+    bool receives = true;  // OnReceive
+  };
+  static constexpr MessageHooks kNoMessageHooks{.sends = false, .receives = false};
+
+  ClientInterceptor() = default;
+  explicit ClientInterceptor(MessageHooks hooks) : message_hooks_(hooks) {}
   virtual ~ClientInterceptor() = default;
+
+  MessageHooks message_hooks() const { return message_hooks_; }
 
   // Before the request headers go out: read call.method(), change call.outgoing_metadata().
   // Non-OK fails the call locally; the later interceptors' OnStart do not run.
@@ -103,6 +118,9 @@ class ClientInterceptor {
     (void)call;
     (void)status;
   }
+
+ private:
+  MessageHooks message_hooks_;
 };
 
 }  // namespace h2rpc::rpc

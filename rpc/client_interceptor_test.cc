@@ -97,7 +97,8 @@ std::string Text(const std::string& bytes) {
 }
 
 struct Recorder : ClientInterceptor {
-  Recorder(std::string name, std::vector<std::string>* log) : name(std::move(name)), log(log) {}
+  Recorder(std::string name, std::vector<std::string>* log, MessageHooks hooks = {})
+      : ClientInterceptor(hooks), name(std::move(name)), log(log) {}
   Task<absl::Status> OnStart(ClientCall& call) override {
     log->push_back(name + ".start " + call.method());
     co_return absl::OkStatus();
@@ -195,6 +196,7 @@ TEST_F(ClientInterceptorTest, ChannelsThenCallsFirstIsOutermost) {
 
 // Adds the caller's identity after an asynchronous lookup; writes made meanwhile are held.
 struct AsyncIdentity : ClientInterceptor {
+  explicit AsyncIdentity(MessageHooks hooks = {}) : ClientInterceptor(hooks) {}
   Task<absl::Status> OnStart(ClientCall& call) override {
     const bool elapsed = co_await Sleep(call.channel()->loop(), absl::Milliseconds(30),
                                         call.stop_token());
@@ -209,6 +211,41 @@ TEST_F(ClientInterceptorTest, OnStartMayAwaitAndAddMetadata) {
   ASSERT_TRUE(reply.ok()) << reply.status();
   EXPECT_EQ(reply->text(), "hi@alice");
   // A bidi call writes at once: its messages wait for the hook, then go in order.
+  auto body = [&]() -> Task<std::pair<std::vector<std::string>, absl::Status>> {
+    ClientReaderWriter<EchoRequest, EchoReply> chat(ClientCall::Start(channel_, kChat, {}));
+    EXPECT_TRUE(co_await chat.Write(Req("1")));
+    EXPECT_TRUE(co_await chat.Write(Req("2")));
+    chat.WritesDone();
+    std::vector<std::string> got;
+    while (std::optional<EchoReply> r = co_await chat.Read()) got.push_back(r->text());
+    co_return std::pair{got, co_await chat.Finish()};
+  };
+  auto [got, status] = Run(body());
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_EQ(got, (std::vector<std::string>{"re: 1", "re: 2"}));
+}
+
+TEST_F(ClientInterceptorTest, HooksDeclaredOffAreNotCalled) {
+  MakeChannel({Make<Recorder>(std::string("A"), &log_),
+               Make<Recorder>(std::string("B"), &log_, ClientInterceptor::kNoMessageHooks),
+               Make<Recorder>(std::string("C"), &log_,
+                              ClientInterceptor::MessageHooks{.receives = false})});
+  auto reply = Unary(Req("hi"));
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(log_, (std::vector<std::string>{
+                      "A.start /h2rpc.rpc_test.Echo/Unary", "B.start /h2rpc.rpc_test.Echo/Unary",
+                      "C.start /h2rpc.rpc_test.Echo/Unary", "A.send hi", "C.send hi",
+                      "C.headers echo", "B.headers echo", "A.headers echo", "A.receive hi",
+                      "C.finish OK done", "B.finish OK done", "A.finish OK done"}));
+}
+
+// AsyncIdentity without message hooks: its calls' messages take the plain way, and those written
+// while OnStart waits are still held until it is done, then go in order.
+TEST_F(ClientInterceptorTest, WithoutMessageHooksWritesStillWaitForOnStart) {
+  MakeChannel({Make<AsyncIdentity>(ClientInterceptor::kNoMessageHooks)});
+  auto reply = Unary(Req("hi"));
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->text(), "hi@alice");
   auto body = [&]() -> Task<std::pair<std::vector<std::string>, absl::Status>> {
     ClientReaderWriter<EchoRequest, EchoReply> chat(ClientCall::Start(channel_, kChat, {}));
     EXPECT_TRUE(co_await chat.Write(Req("1")));

@@ -64,8 +64,10 @@ std::string Labels(const std::vector<std::string>& names, const std::vector<std:
 
 class ServerMetricsInterceptor : public ServerInterceptor {
  public:
+  // No message hooks: the byte counts come from the call, so its messages go the plain way.
   ServerMetricsInterceptor(CallMetrics* metrics, const ServerCall& call)
-      : metrics_(metrics),
+      : ServerInterceptor(kNoMessageHooks),
+        metrics_(metrics),
         method_(call.generic() ? "other" : MethodLabel(call.method())),
         start_(absl::Now()) {
     metrics_->Add(kServerStarted, {method_});
@@ -86,7 +88,8 @@ class ServerMetricsInterceptor : public ServerInterceptor {
 class ClientMetricsInterceptor : public ClientInterceptor {
  public:
   ClientMetricsInterceptor(CallMetrics* metrics, const ClientCall& call)
-      : metrics_(metrics),
+      : ClientInterceptor(kNoMessageHooks),  // (byte counts come from the attempts)
+        metrics_(metrics),
         method_(call.generic_method() ? "other" : MethodLabel(call.method())),
         target_(CanonicalTarget(*call.channel())),
         call_start_(absl::Now()) {}

@@ -477,8 +477,17 @@ void ServerCall::OnEnd() {
   DeliverReads();
 }
 
+struct ServerCall::Interception {
+  std::vector<std::unique_ptr<ServerInterceptor>> chain;  // outermost first
+  bool finish_seen = false;  // OnFinish ran (once per call)
+  // Some interceptor of the chain has OnRequest / OnResponse on: else reads / writes go the
+  // plain way (no string copy, no coroutine per message).
+  bool requests = false;
+  bool responses = false;
+};
+
 Awaitable<std::optional<std::string>> ServerCall::Read() {
-  if (interception_) return ReadIntercepted();
+  if (interception_ && interception_->requests) return ReadIntercepted();
   return ReadRaw();
 }
 
@@ -698,7 +707,7 @@ void ServerCall::WriteFramed(transport::SharedBuffer framed, Awaitable<bool>& re
 
 Awaitable<bool> ServerCall::Write(std::string message, WriteOptions options) {
   // (A call already over fails the write without troubling the hooks.)
-  if (interception_ && !finished_ && !cancelled_) {
+  if (interception_ && interception_->responses && !finished_ && !cancelled_) {
     return WriteIntercepted(std::move(message), options);
   }
   return WriteRaw(std::move(message), options);
@@ -730,7 +739,7 @@ Awaitable<bool> ServerCall::WriteRaw(std::string message, WriteOptions options) 
 
 Awaitable<bool> ServerCall::Write(SerializedMessage message, WriteOptions options) {
   if (message.framed.size() == kMessagePrefixSize + message.payload_size) {
-    if (interception_ && !finished_ && !cancelled_) {
+    if (interception_ && interception_->responses && !finished_ && !cancelled_) {
       // Interceptors see (and may change) the payload as a string: a copy, only for them.
       return WriteIntercepted(
           std::string(message.framed.data() + kMessagePrefixSize, message.payload_size), options);
@@ -863,15 +872,14 @@ void ServerCall::OnClose() {
 // the handler's response), runs the hooks over it, then completes the Awaitable the handler
 // waits on. It holds the call until it ends; a hook's waits end with the call's stop_token().
 
-struct ServerCall::Interception {
-  std::vector<std::unique_ptr<ServerInterceptor>> chain;  // outermost first
-  bool finish_seen = false;  // OnFinish ran (once per call)
-};
-
 void ServerCall::SetInterceptors(std::vector<std::unique_ptr<ServerInterceptor>> chain) {
   std::erase(chain, nullptr);  // factories that stayed out of this call
   if (chain.empty()) return;
   interception_ = std::make_unique<Interception>();
+  for (const auto& interceptor : chain) {
+    interception_->requests |= interceptor->message_hooks().requests;
+    interception_->responses |= interceptor->message_hooks().responses;
+  }
   interception_->chain = std::move(chain);
 }
 
@@ -918,6 +926,7 @@ Task<void> ServerCall::RunRequestHooks(
     if (!message) break;
     absl::Status status;
     for (size_t k = 0; k < chain.size() && message && status.ok(); ++k) {
+      if (!chain[k]->message_hooks().requests) continue;
       status = co_await chain[k]->OnRequest(*self, message);
     }
     if (self->finished_ || self->cancelled_) break;  // ended while a hook ran
@@ -949,6 +958,7 @@ Task<void> ServerCall::RunResponseHooks(std::shared_ptr<ServerCall> self, std::s
   std::optional<std::string> m(std::move(message));
   auto& chain = self->interception_->chain;
   for (size_t k = chain.size(); k-- > 0 && m;) {  // innermost first
+    if (!chain[k]->message_hooks().responses) continue;
     absl::Status status = co_await chain[k]->OnResponse(*self, m);
     if (!status.ok() || self->finished_ || self->cancelled_) {
       if (!self->finished_ && !self->cancelled_) self->Fail(status);

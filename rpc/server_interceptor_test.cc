@@ -13,6 +13,7 @@
 #include "rpc/server.h"
 #include "rpc/sleep.h"
 #include "rpc/testdata/echo.pb.h"
+#include "transport/testing/allocation_counter.h"
 
 namespace h2rpc::rpc {
 namespace {
@@ -95,7 +96,8 @@ std::string Text(const std::string& bytes) {
 
 // Records every hook it sees in `log` under its name; what the test sets changes its behaviour.
 struct Recorder : ServerInterceptor {
-  Recorder(std::string name, std::vector<std::string>* log) : name(std::move(name)), log(log) {}
+  Recorder(std::string name, std::vector<std::string>* log, MessageHooks hooks = {})
+      : ServerInterceptor(hooks), name(std::move(name)), log(log) {}
   Task<absl::Status> OnStart(ServerCall& call) override {
     log->push_back(name + ".start " + call.method());
     co_return absl::OkStatus();
@@ -480,6 +482,51 @@ TEST_F(ServerInterceptorTest, FactoriesMayStayOutOfACall) {
   ASSERT_TRUE(status.ok());
   ASSERT_TRUE(RunUntil([&] { return log_.size() == 4; }));
   EXPECT_EQ(log_.front(), "A.start /h2rpc.rpc_test.Echo/Chat");
+}
+
+TEST_F(ServerInterceptorTest, HooksDeclaredOffAreNotCalled) {
+  StartServer({Make<Recorder>("A", &log_),
+               Make<Recorder>("B", &log_, ServerInterceptor::kNoMessageHooks),
+               Make<Recorder>("C", &log_, ServerInterceptor::MessageHooks{.requests = false})});
+  ASSERT_TRUE(Unary(Req("hi")).ok());
+  ASSERT_TRUE(RunUntil([&] { return log_.size() == 9; }));
+  EXPECT_EQ(log_, (std::vector<std::string>{
+                      "A.start /h2rpc.rpc_test.Echo/Unary", "B.start /h2rpc.rpc_test.Echo/Unary",
+                      "C.start /h2rpc.rpc_test.Echo/Unary", "A.request hi", "C.response hi",
+                      "A.response hi", "C.finish OK", "B.finish OK", "A.finish OK"}));
+}
+
+// Server-streaming messages cost the same allocations with an interceptor that has no message
+// hooks as with none (no string copy, no coroutine per message); with the hooks on, more.
+TEST_F(ServerInterceptorTest, AnInterceptorWithoutMessageHooksLeavesMessagesAlone) {
+  struct NoOp : ServerInterceptor {};
+  struct StatusOnly : ServerInterceptor {
+    StatusOnly() : ServerInterceptor(kNoMessageHooks) {}
+    void OnFinish(ServerCall&, absl::Status&) override {}
+  };
+  int mode = 0;  // 0: no interceptor, 1: StatusOnly, 2: NoOp (message hooks on)
+  StartServer({[&](ServerCall&) -> std::unique_ptr<ServerInterceptor> {
+    if (mode == 1) return std::make_unique<StatusOnly>();
+    if (mode == 2) return std::make_unique<NoOp>();
+    return nullptr;
+  }});
+  EchoRequest req = Req(std::string(100, 'x'));  // longer than a short string's inline bytes
+  // Allocations per message: calls of 65 and 1 messages, after a warm-up of each.
+  auto per_message = [&](int m) {
+    mode = m;
+    size_t counts[2];
+    for (int n : {1, 65}) {
+      req.set_count(n);
+      EXPECT_TRUE(Expand(req).second.ok());
+      const size_t before = transport::testing::AllocationCount();
+      EXPECT_TRUE(Expand(req).second.ok());
+      counts[n == 65] = transport::testing::AllocationCount() - before;
+    }
+    return (static_cast<double>(counts[1]) - static_cast<double>(counts[0])) / 64;
+  };
+  const double none = per_message(0), status_only = per_message(1), no_op = per_message(2);
+  EXPECT_NEAR(status_only, none, 0.05) << "with message hooks: " << no_op;
+  EXPECT_GE(no_op, none + 1) << "no interceptor: " << none;
 }
 
 }  // namespace
