@@ -253,6 +253,7 @@ struct ClientCall::Interception {
   // way (writes made while the OnStart hooks run are held by WriteRaw until Begin(), as always).
   bool sends = false;
   bool receives = false;
+  bool start = false;  // some OnStart: else the call proceeds at once
   // Messages written while OnStart hooks run wait for them before their OnSend hooks.
   bool started = false;
   std::vector<std::shared_ptr<Awaitable<bool>::State>> start_waiters;
@@ -1526,10 +1527,16 @@ void ClientCall::StartIntercepted() {
   }
   interception_ = std::make_unique<Interception>();
   for (const auto& interceptor : chain) {
-    interception_->sends |= interceptor->message_hooks().sends;
-    interception_->receives |= interceptor->message_hooks().receives;
+    interception_->start |= interceptor->hooks().start;
+    interception_->sends |= interceptor->hooks().sends;
+    interception_->receives |= interceptor->hooks().receives;
   }
   interception_->chain = std::move(chain);
+  if (!interception_->start) {  // nothing to wait for: as without interceptors
+    interception_->Started();
+    Proceed();
+    return;
+  }
   if (deadline_) StartDeadlineTimer();  // the deadline counts while the hooks run
   waiting_ = true;                      // Write() and WritesDone() are held until Begin()
   // A plain pointer in the callback: the task's frame holds the call until it has run.
@@ -1544,6 +1551,7 @@ void ClientCall::StartIntercepted() {
 
 Task<void> ClientCall::RunStartHooks(std::shared_ptr<ClientCall> self) {
   for (auto& interceptor : self->interception_->chain) {
+    if (!interceptor->hooks().start) continue;
     absl::Status status = co_await interceptor->OnStart(*self);
     if (self->done()) co_return;  // ended meanwhile (cancelled, deadline, EndLocally)
     if (!status.ok()) {
@@ -1610,7 +1618,7 @@ Task<void> ClientCall::RunSendHooks(std::shared_ptr<ClientCall> self, std::strin
   for (auto& interceptor : self->interception_->chain) {
     if (self->done()) break;
     if (!m) break;
-    if (!interceptor->message_hooks().sends) continue;
+    if (!interceptor->hooks().sends) continue;
     absl::Status status = co_await interceptor->OnSend(*self, m);
     if (!status.ok()) {
       self->Cancel(status);
@@ -1636,7 +1644,7 @@ Task<void> ClientCall::RunReceiveHooks(
     std::optional<std::string> message = std::move(*received).Take();
     absl::Status status;
     for (size_t k = chain.size(); k-- > 0 && message && status.ok();) {  // innermost first
-      if (!chain[k]->message_hooks().receives) continue;
+      if (!chain[k]->hooks().receives) continue;
       status = co_await chain[k]->OnReceive(*self, message);
     }
     if (!status.ok()) {

@@ -43,8 +43,8 @@
 // one more, and responses are handed over assembled (one copy of each message). An interceptor
 // that does not look at messages says so to its base — `MyInterceptor() :
 // ClientInterceptor(kNoMessageHooks) {}`, or `{.receives = false}` for one side — and its calls'
-// reads and writes then go the plain way (as server_interceptor.h's). Hooks declared off are
-// not called.
+// reads and writes then go the plain way (as server_interceptor.h's); with kNoAsyncHooks (no
+// OnStart either) the request headers go out at once. Hooks declared off are not called.
 //
 // Threading: hooks run on the channel's loop thread. Lifetime: made by the factory when the call
 // starts (the factory may return null to stay out of the call), destroyed with the call.
@@ -63,18 +63,21 @@ namespace h2rpc::rpc {
 
 class ClientInterceptor {
  public:
-  // Which message hooks run for this interceptor (see "Cost" above).
-  struct MessageHooks {
+  // Which of the coroutine hooks run for this interceptor (see "Cost" above); the others
+  // (OnReceiveInitialMetadata, OnAttemptStarted/Finished, OnFinish) always run.
+  struct Hooks {
+    bool start = true;     // OnStart
     bool sends = true;     // OnSend
     bool receives = true;  // OnReceive
   };
-  static constexpr MessageHooks kNoMessageHooks{.sends = false, .receives = false};
+  static constexpr Hooks kNoMessageHooks{.start = true, .sends = false, .receives = false};
+  static constexpr Hooks kNoAsyncHooks{.start = false, .sends = false, .receives = false};
 
   ClientInterceptor() = default;
-  explicit ClientInterceptor(MessageHooks hooks) : message_hooks_(hooks) {}
+  explicit ClientInterceptor(Hooks hooks) : hooks_(hooks) {}
   virtual ~ClientInterceptor() = default;
 
-  MessageHooks message_hooks() const { return message_hooks_; }
+  Hooks hooks() const { return hooks_; }
 
   // Before the request headers go out: read call.method(), change call.outgoing_metadata().
   // Non-OK fails the call locally; the later interceptors' OnStart do not run.
@@ -120,7 +123,7 @@ class ClientInterceptor {
   }
 
  private:
-  MessageHooks message_hooks_;
+  Hooks hooks_;
 };
 
 }  // namespace h2rpc::rpc

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "rpc/client.h"
@@ -97,7 +98,7 @@ std::string Text(const std::string& bytes) {
 }
 
 struct Recorder : ClientInterceptor {
-  Recorder(std::string name, std::vector<std::string>* log, MessageHooks hooks = {})
+  Recorder(std::string name, std::vector<std::string>* log, Hooks hooks = {})
       : ClientInterceptor(hooks), name(std::move(name)), log(log) {}
   Task<absl::Status> OnStart(ClientCall& call) override {
     log->push_back(name + ".start " + call.method());
@@ -196,7 +197,7 @@ TEST_F(ClientInterceptorTest, ChannelsThenCallsFirstIsOutermost) {
 
 // Adds the caller's identity after an asynchronous lookup; writes made meanwhile are held.
 struct AsyncIdentity : ClientInterceptor {
-  explicit AsyncIdentity(MessageHooks hooks = {}) : ClientInterceptor(hooks) {}
+  explicit AsyncIdentity(Hooks hooks = {}) : ClientInterceptor(hooks) {}
   Task<absl::Status> OnStart(ClientCall& call) override {
     const bool elapsed = co_await Sleep(call.channel()->loop(), absl::Milliseconds(30),
                                         call.stop_token());
@@ -229,14 +230,30 @@ TEST_F(ClientInterceptorTest, HooksDeclaredOffAreNotCalled) {
   MakeChannel({Make<Recorder>(std::string("A"), &log_),
                Make<Recorder>(std::string("B"), &log_, ClientInterceptor::kNoMessageHooks),
                Make<Recorder>(std::string("C"), &log_,
-                              ClientInterceptor::MessageHooks{.receives = false})});
+                              ClientInterceptor::Hooks{.receives = false}),
+               Make<Recorder>(std::string("D"), &log_, ClientInterceptor::kNoAsyncHooks)});
   auto reply = Unary(Req("hi"));
   ASSERT_TRUE(reply.ok()) << reply.status();
   EXPECT_EQ(log_, (std::vector<std::string>{
                       "A.start /h2rpc.rpc_test.Echo/Unary", "B.start /h2rpc.rpc_test.Echo/Unary",
                       "C.start /h2rpc.rpc_test.Echo/Unary", "A.send hi", "C.send hi",
-                      "C.headers echo", "B.headers echo", "A.headers echo", "A.receive hi",
-                      "C.finish OK done", "B.finish OK done", "A.finish OK done"}));
+                      "D.headers echo", "C.headers echo", "B.headers echo", "A.headers echo",
+                      "A.receive hi", "D.finish OK done", "C.finish OK done", "B.finish OK done",
+                      "A.finish OK done"}));
+  // OnFinish and the plain hooks only: the call goes out at once, and still ends through it.
+  log_.clear();
+  MakeChannel({Make<Recorder>(std::string("D"), &log_, ClientInterceptor::kNoAsyncHooks)});
+  ASSERT_TRUE(Unary(Req("hi")).ok());
+  EchoRequest two = Req("x");
+  two.set_count(2);
+  auto [texts, status] = Expand(two);
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_EQ(texts.size(), 2u);
+  ASSERT_EQ(log_.size(), 4u);
+  EXPECT_EQ(log_[0], "D.headers echo");
+  EXPECT_EQ(log_[1], "D.finish OK done");
+  EXPECT_TRUE(absl::StartsWith(log_[2], "D.headers")) << log_[2];  // (no x-server here)
+  EXPECT_TRUE(absl::StartsWith(log_[3], "D.finish OK")) << log_[3];
 }
 
 // AsyncIdentity without message hooks: its calls' messages take the plain way, and those written

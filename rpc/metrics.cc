@@ -64,9 +64,9 @@ std::string Labels(const std::vector<std::string>& names, const std::vector<std:
 
 class ServerMetricsInterceptor : public ServerInterceptor {
  public:
-  // No message hooks: the byte counts come from the call, so its messages go the plain way.
+  // OnFinish only: the byte counts come from the call, whose messages go the plain way.
   ServerMetricsInterceptor(CallMetrics* metrics, const ServerCall& call)
-      : ServerInterceptor(kNoMessageHooks),
+      : ServerInterceptor(kNoAsyncHooks),
         metrics_(metrics),
         method_(call.generic() ? "other" : MethodLabel(call.method())),
         start_(absl::Now()) {
@@ -88,7 +88,7 @@ class ServerMetricsInterceptor : public ServerInterceptor {
 class ClientMetricsInterceptor : public ClientInterceptor {
  public:
   ClientMetricsInterceptor(CallMetrics* metrics, const ClientCall& call)
-      : ClientInterceptor(kNoMessageHooks),  // (byte counts come from the attempts)
+      : ClientInterceptor(kNoAsyncHooks),  // (byte counts come from the attempts)
         metrics_(metrics),
         method_(call.generic_method() ? "other" : MethodLabel(call.method())),
         target_(CanonicalTarget(*call.channel())),

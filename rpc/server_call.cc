@@ -484,6 +484,7 @@ struct ServerCall::Interception {
   // plain way (no string copy, no coroutine per message).
   bool requests = false;
   bool responses = false;
+  bool start = false;  // some OnStart: else the handler starts at once
 };
 
 Awaitable<std::optional<std::string>> ServerCall::Read() {
@@ -877,13 +878,18 @@ void ServerCall::SetInterceptors(std::vector<std::unique_ptr<ServerInterceptor>>
   if (chain.empty()) return;
   interception_ = std::make_unique<Interception>();
   for (const auto& interceptor : chain) {
-    interception_->requests |= interceptor->message_hooks().requests;
-    interception_->responses |= interceptor->message_hooks().responses;
+    interception_->start |= interceptor->hooks().start;
+    interception_->requests |= interceptor->hooks().requests;
+    interception_->responses |= interceptor->hooks().responses;
   }
   interception_->chain = std::move(chain);
 }
 
 void ServerCall::StartIntercepted(std::function<void(std::shared_ptr<ServerCall>)> start_handler) {
+  if (!interception_->start) {  // no OnStart: as without interceptors
+    start_handler(shared_from_this());
+    return;
+  }
   // A plain pointer in the callback: the task's frame holds the call until it has run.
   ServerCall* c = this;
   CallContextScope scope(c);  // the hooks' client calls inherit this call, as the handler's
@@ -894,6 +900,7 @@ void ServerCall::StartIntercepted(std::function<void(std::shared_ptr<ServerCall>
 Task<void> ServerCall::RunStartHooks(std::shared_ptr<ServerCall> self,
                                      std::function<void(std::shared_ptr<ServerCall>)> start) {
   for (auto& interceptor : self->interception_->chain) {
+    if (!interceptor->hooks().start) continue;
     absl::Status status = co_await interceptor->OnStart(*self);
     if (self->finished_ || self->cancelled_) co_return;  // ended while the hook ran
     if (!status.ok()) {
@@ -926,7 +933,7 @@ Task<void> ServerCall::RunRequestHooks(
     if (!message) break;
     absl::Status status;
     for (size_t k = 0; k < chain.size() && message && status.ok(); ++k) {
-      if (!chain[k]->message_hooks().requests) continue;
+      if (!chain[k]->hooks().requests) continue;
       status = co_await chain[k]->OnRequest(*self, message);
     }
     if (self->finished_ || self->cancelled_) break;  // ended while a hook ran
@@ -958,7 +965,7 @@ Task<void> ServerCall::RunResponseHooks(std::shared_ptr<ServerCall> self, std::s
   std::optional<std::string> m(std::move(message));
   auto& chain = self->interception_->chain;
   for (size_t k = chain.size(); k-- > 0 && m;) {  // innermost first
-    if (!chain[k]->message_hooks().responses) continue;
+    if (!chain[k]->hooks().responses) continue;
     absl::Status status = co_await chain[k]->OnResponse(*self, m);
     if (!status.ok() || self->finished_ || self->cancelled_) {
       if (!self->finished_ && !self->cancelled_) self->Fail(status);

@@ -38,19 +38,20 @@
 // Cost: a server without interceptors takes one branch per call, read, write and finish. With
 // one, each hook call is a coroutine (frames come from a per-thread pool) and each read and
 // write one more, and each response is copied into a string for OnResponse (rpc/README.md,
-// "Interceptors"). An interceptor that does not look at messages (metrics, auth, logging of
-// statuses) says so to its base, and its calls then read and write as without interceptors:
+// "Interceptors"). An interceptor that does not look at messages (auth, metrics, logging of
+// statuses) says so to its base, and its calls then read and write as without interceptors;
+// one with OnFinish only (kNoAsyncHooks) also starts its calls' handlers at once:
 //
 //   class CountStatus : public ServerInterceptor {
 //    public:
-//     CountStatus() : ServerInterceptor(kNoMessageHooks) {}
+//     CountStatus() : ServerInterceptor(kNoAsyncHooks) {}   // or kNoMessageHooks, or {...}
 //     void OnFinish(ServerCall& call, absl::Status& status) override { ... }
 //   };
 //
 // (A 64 KiB server-streaming message cost 33 µs of server CPU through such an interceptor with
 // the message hooks on, 26 µs without interceptors; bench/PROFILE.md, "Interceptors, stop 31".)
-// The hooks declared off are not called: an interceptor that overrides OnRequest/OnResponse must
-// leave them on.
+// The hooks declared off are not called: an interceptor that overrides OnStart, OnRequest or
+// OnResponse must leave that one on.
 //
 // Threading: the hooks run on the call's loop thread. Lifetime: made for one call by the
 // factory (on the loop thread; it may return null to stay out of that call), destroyed with the
@@ -72,18 +73,21 @@ namespace h2rpc::rpc {
 
 class ServerInterceptor {
  public:
-  // Which message hooks run for this interceptor (see "Cost" above).
-  struct MessageHooks {
+  // Which of the coroutine hooks run for this interceptor (see "Cost" above); OnFinish always
+  // runs.
+  struct Hooks {
+    bool start = true;      // OnStart
     bool requests = true;   // OnRequest
     bool responses = true;  // OnResponse
   };
-  static constexpr MessageHooks kNoMessageHooks{.requests = false, .responses = false};
+  static constexpr Hooks kNoMessageHooks{.start = true, .requests = false, .responses = false};
+  static constexpr Hooks kNoAsyncHooks{.start = false, .requests = false, .responses = false};
 
   ServerInterceptor() = default;
-  explicit ServerInterceptor(MessageHooks hooks) : message_hooks_(hooks) {}
+  explicit ServerInterceptor(Hooks hooks) : hooks_(hooks) {}
   virtual ~ServerInterceptor() = default;
 
-  MessageHooks message_hooks() const { return message_hooks_; }
+  Hooks hooks() const { return hooks_; }
 
   // Before the handler runs (and before any request message is read). Read or change the
   // request metadata, set response metadata; a non-OK status answers the call with it
@@ -116,7 +120,7 @@ class ServerInterceptor {
   }
 
  private:
-  MessageHooks message_hooks_;
+  Hooks hooks_;
 };
 
 // Makes the interceptor of one call (null: none for this call).

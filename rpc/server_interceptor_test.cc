@@ -96,7 +96,7 @@ std::string Text(const std::string& bytes) {
 
 // Records every hook it sees in `log` under its name; what the test sets changes its behaviour.
 struct Recorder : ServerInterceptor {
-  Recorder(std::string name, std::vector<std::string>* log, MessageHooks hooks = {})
+  Recorder(std::string name, std::vector<std::string>* log, Hooks hooks = {})
       : ServerInterceptor(hooks), name(std::move(name)), log(log) {}
   Task<absl::Status> OnStart(ServerCall& call) override {
     log->push_back(name + ".start " + call.method());
@@ -487,13 +487,26 @@ TEST_F(ServerInterceptorTest, FactoriesMayStayOutOfACall) {
 TEST_F(ServerInterceptorTest, HooksDeclaredOffAreNotCalled) {
   StartServer({Make<Recorder>("A", &log_),
                Make<Recorder>("B", &log_, ServerInterceptor::kNoMessageHooks),
-               Make<Recorder>("C", &log_, ServerInterceptor::MessageHooks{.requests = false})});
+               Make<Recorder>("C", &log_, ServerInterceptor::Hooks{.requests = false}),
+               Make<Recorder>("D", &log_, ServerInterceptor::kNoAsyncHooks)});
   ASSERT_TRUE(Unary(Req("hi")).ok());
-  ASSERT_TRUE(RunUntil([&] { return log_.size() == 9; }));
+  ASSERT_TRUE(RunUntil([&] { return log_.size() == 10; }));
   EXPECT_EQ(log_, (std::vector<std::string>{
                       "A.start /h2rpc.rpc_test.Echo/Unary", "B.start /h2rpc.rpc_test.Echo/Unary",
                       "C.start /h2rpc.rpc_test.Echo/Unary", "A.request hi", "C.response hi",
-                      "A.response hi", "C.finish OK", "B.finish OK", "A.finish OK"}));
+                      "A.response hi", "D.finish OK", "C.finish OK", "B.finish OK",
+                      "A.finish OK"}));
+}
+
+TEST_F(ServerInterceptorTest, OnFinishOnlyStillSeesEveryCallKindEnd) {
+  StartServer({Make<Recorder>("D", &log_, ServerInterceptor::kNoAsyncHooks)});
+  ASSERT_TRUE(Unary(Req("hi")).ok());
+  auto [texts, status] = Expand(Req("x"));
+  ASSERT_TRUE(status.ok()) << status;
+  ASSERT_TRUE(Collect({"a", "b"}).ok());
+  ASSERT_TRUE(Chat({"p"}).second.ok());
+  ASSERT_TRUE(RunUntil([&] { return log_.size() == 4; }));
+  EXPECT_EQ(log_, std::vector<std::string>(4, "D.finish OK"));
 }
 
 // Server-streaming messages cost the same allocations with an interceptor that has no message
@@ -501,7 +514,7 @@ TEST_F(ServerInterceptorTest, HooksDeclaredOffAreNotCalled) {
 TEST_F(ServerInterceptorTest, AnInterceptorWithoutMessageHooksLeavesMessagesAlone) {
   struct NoOp : ServerInterceptor {};
   struct StatusOnly : ServerInterceptor {
-    StatusOnly() : ServerInterceptor(kNoMessageHooks) {}
+    StatusOnly() : ServerInterceptor(kNoAsyncHooks) {}
     void OnFinish(ServerCall&, absl::Status&) override {}
   };
   int mode = 0;  // 0: no interceptor, 1: StatusOnly, 2: NoOp (message hooks on)
