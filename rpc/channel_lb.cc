@@ -306,9 +306,21 @@ SubchannelConnection Channel::Connect(const transport::SocketAddress& address,
   c.session->onError([error](const absl::Status& e) {
     if (error->ok()) *error = e;
   });
+  c.session->onGoaway([on_goaway = events.on_goaway](uint32_t, int32_t, std::string_view) {
+    on_goaway();
+  });
+  if (options_.connection_window_size > 0) {
+    (void)c.session->setLocalWindowSize(
+        static_cast<int32_t>(std::min<uint32_t>(options_.connection_window_size, INT32_MAX)));
+  }
+  StartKeepalive(c.session);
+  // The connection's pinger is owned by `c` (and by the calls made on it, which read its
+  // failure()); our 'close' listener stops it (rpc/keepalive.h, lifetime rule).
+  c.keepalive = keepalive_;
   std::weak_ptr<Channel> weak = weak_from_this();
   c.session->onClose([weak, error, connected = c.connected, on_closed = events.on_closed,
-                      address] {
+                      address, pinger = std::weak_ptr<KeepalivePinger>(c.keepalive)] {
+    if (auto p = pinger.lock()) p->Stop();
     auto self = weak.lock();
     if (!self) return;
     if (!*connected) {
@@ -326,15 +338,6 @@ SubchannelConnection Channel::Connect(const transport::SocketAddress& address,
                        error->ok() ? std::string() : absl::StrCat(": ", error->message()))));
     }
   });
-  c.session->onGoaway([on_goaway = events.on_goaway](uint32_t, int32_t, std::string_view) {
-    on_goaway();
-  });
-  if (options_.connection_window_size > 0) {
-    (void)c.session->setLocalWindowSize(
-        static_cast<int32_t>(std::min<uint32_t>(options_.connection_window_size, INT32_MAX)));
-  }
-  StartKeepalive(c.session);
-  c.keepalive = keepalive_;
   c.close = [weak_session] {
     if (auto s = weak_session.lock(); s && !s->destroyed()) s->close();
   };

@@ -26,10 +26,8 @@ std::shared_ptr<KeepalivePinger> KeepalivePinger::Attach(
   if (options.time == absl::InfiniteDuration() || session->closed() || session->destroyed()) {
     return nullptr;
   }
+  // The handle owns us: no 'close' listener (the owner's calls Stop()).
   std::shared_ptr<KeepalivePinger> self(new KeepalivePinger(session, options));
-  if (!options.owner_stops_at_close) {
-    session->onClose([self] { self->Stop(); });  // the session's listener keeps us until then
-  }
   self->Arm(self->time_ms_);
   return self;
 }

@@ -14,10 +14,16 @@
 // events, lastFrameReceived(), streamFramesSent(), streamCount()) and take time from its loop
 // (ManualLoop in tests).
 //
-// Threading: the session's loop thread. Lifetime: attach() ties each to its session: it lives
-// until the session's 'close' (held by the session's listeners) and never keeps the session
-// alive; the returned handle only lets its owner look (and, for the pinger, wake it up). A
-// pinger attached with owner_stops_at_close lives as long as that handle instead.
+// Threading: the session's loop thread.
+// Lifetime rule: the handle KeepalivePinger::Attach() returns OWNS the pinger's timer, as
+// transport::SessionTimeouts' handle owns its timers (the same rule, see there): it pings while
+// the handle lives; Stop(), or dropping the handle, stops it for good; Attach() adds no 'close'
+// listener, so the owner calls Stop() from the 'close' listener it has anyway (rpc::Server's per
+// connection, the channel's per connection). The pinger never keeps the session alive. A handle
+// kept past 'close' without Stop() keeps its timer armed until it fires once, finds the session
+// destroyed and stops; the pinger's failure() stays readable as long as the handle lives.
+// PingPolicy has no timer: its 'ping' listener holds it until the session's 'close', and the
+// handle Attach() returns only lets its owner look.
 // Timers are unref'd: they never keep a UvLoop running.
 #ifndef H2RPC_RPC_KEEPALIVE_H_
 #define H2RPC_RPC_KEEPALIVE_H_
@@ -49,15 +55,12 @@ struct KeepaliveOptions {
   absl::Duration timeout = kKeepaliveTimeout;
   // Ping also while no call is open (servers: always true).
   bool permit_without_calls = false;
-  // The caller keeps the handle and calls Stop() at the session's 'close' (rpc::Server, from
-  // the listener it has anyway: one 'close' listener fewer per connection). Otherwise the
-  // pinger listens for 'close' itself, and that listener keeps it.
-  bool owner_stops_at_close = false;
 };
 
 class KeepalivePinger : public std::enable_shared_from_this<KeepalivePinger> {
  public:
-  // Starts pinging `session` (nullptr if options.time is infinite or the session is closed).
+  // Starts pinging `session` and returns the pinger's owner (see the lifetime rule above);
+  // nullptr if options.time is infinite or the session is closed.
   static std::shared_ptr<KeepalivePinger> Attach(
       const std::shared_ptr<transport::Http2Session>& session, KeepaliveOptions options);
   KeepalivePinger(const KeepalivePinger&) = delete;
@@ -70,7 +73,7 @@ class KeepalivePinger : public std::enable_shared_from_this<KeepalivePinger> {
   // did: what calls that were on it report.
   const std::optional<absl::Status>& failure() const { return failure_; }
   uint64_t pings_sent() const { return pings_sent_; }
-  // No more pings; frees the timer. At the session's 'close' (owner_stops_at_close).
+  // No more pings; frees the timer. The owner calls it from its 'close' listener.
   void Stop();
 
  private:

@@ -147,26 +147,65 @@ TEST_F(KeepaliveTest, PermitWithoutCallsPingsAnIdleConnection) {
   EXPECT_EQ(server_pings_, 3);
 }
 
-// rpc::Server's way (one 'close' listener per connection fewer): the pinger pings while the
-// owner holds it, Stop() ends it, and the handle alone keeps it (no listener of its own).
-TEST_F(KeepaliveTest, OwnerStoppedPingerPingsUntilStoppedAndLivesByItsHandle) {
+// The lifetime rule (rpc/keepalive.h): the handle owns the pinger. It pings while the handle
+// lives and Stop() ends it; Attach() adds no listener that would keep it, so a dropped handle
+// takes the pinger and its timer with it.
+TEST_F(KeepaliveTest, HandleOwnsThePingerStopOrDroppingItEndsThePings) {
   Connect();
+  const size_t timers = loop_.pendingTimers();
   auto pinger = KeepalivePinger::Attach(client_, {.time = absl::Seconds(1),
-                                                  .permit_without_calls = true,
-                                                  .owner_stops_at_close = true});
+                                                  .permit_without_calls = true});
   ASSERT_NE(pinger, nullptr);
   loop_.advance(2000);
   EXPECT_EQ(server_pings_, 2);
   pinger->Stop();
+  EXPECT_EQ(loop_.pendingTimers(), timers);
   loop_.advance(3000);
   EXPECT_EQ(server_pings_, 2);
-  // A second one, dropped: nothing else keeps it, so it never pings.
+  // A second one, dropped: nothing else keeps it (no 'close' listener), so it never pings.
   std::weak_ptr<KeepalivePinger> dropped = KeepalivePinger::Attach(
-      client_,
-      {.time = absl::Seconds(1), .permit_without_calls = true, .owner_stops_at_close = true});
+      client_, {.time = absl::Seconds(1), .permit_without_calls = true});
   EXPECT_TRUE(dropped.expired());
+  EXPECT_EQ(loop_.pendingTimers(), timers);
   loop_.advance(3000);
   EXPECT_EQ(server_pings_, 2);
+}
+
+// The owner stops its handle from its own 'close' listener (as rpc::Server and the channel do):
+// once the session has closed, no timer of the pinger is left, and what it knew stays readable.
+TEST_F(KeepaliveTest, OwnerStoppingTheHandleAtCloseLeavesNoTimer) {
+  Connect();
+  const size_t timers = loop_.pendingTimers();
+  auto pinger = KeepalivePinger::Attach(client_, {.time = absl::Seconds(1),
+                                                  .permit_without_calls = true});
+  ASSERT_NE(pinger, nullptr);
+  client_->onClose([&] { pinger->Stop(); });
+  loop_.advance(1000);
+  EXPECT_EQ(server_pings_, 1);
+  client_->destroy();
+  loop_.runUntilIdle();
+  EXPECT_EQ(loop_.pendingTimers(), timers);
+  EXPECT_EQ(pinger->pings_sent(), 1u);
+  EXPECT_FALSE(pinger->failure().has_value());
+}
+
+// A handle kept past 'close' without Stop(): its timer fires once into a destroyed session and
+// stops; nothing is sent and nothing fails.
+TEST_F(KeepaliveTest, HandleKeptPastCloseWithoutStopFiresOnceAndStops) {
+  Connect();
+  const size_t timers = loop_.pendingTimers();
+  auto pinger = KeepalivePinger::Attach(client_, {.time = absl::Seconds(1),
+                                                  .permit_without_calls = true});
+  ASSERT_NE(pinger, nullptr);
+  client_->destroy();
+  loop_.runUntilIdle();
+  EXPECT_EQ(loop_.pendingTimers(), timers + 1);  // still armed: nobody stopped it
+  loop_.advance(1000);
+  EXPECT_EQ(loop_.pendingTimers(), timers);
+  loop_.advance(5000);
+  EXPECT_EQ(pinger->pings_sent(), 0u);
+  EXPECT_EQ(server_pings_, 0);
+  EXPECT_FALSE(pinger->failure().has_value());
 }
 
 TEST_F(KeepaliveTest, UnansweredPingClosesTheConnectionAtTheTimeout) {

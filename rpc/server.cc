@@ -338,35 +338,35 @@ absl::Status Server::Start(std::unique_ptr<transport::Http2Server> http2,
   http2->onSession([this, alive](std::shared_ptr<transport::ServerHttp2Session> session) {
     if (alive.expired()) return;
     const transport::Http2Session* key = session.get();
-    connections_[key].session = session;
+    // The connection's timers, owned by its entries (the lifetime rule of rpc/keepalive.h and
+    // transport/session_timeouts.h) and stopped by our 'close' listener below.
+    if (options_.max_connection_idle != absl::InfiniteDuration() ||
+        options_.max_connection_age != absl::InfiniteDuration()) {
+      static thread_local std::minstd_rand random(std::random_device{}());
+      const double jitter = std::uniform_real_distribution<double>(-1.0, 1.0)(random);
+      connection_timeouts_.insert_or_assign(
+          key, transport::SessionTimeouts::attach(session, ConnectionTimeouts(options_, jitter)));
+    }
+    std::shared_ptr<KeepalivePinger> keepalive =
+        KeepalivePinger::Attach(session, {.time = options_.keepalive_time,
+                                          .timeout = options_.keepalive_timeout,
+                                          .permit_without_calls = true});
+    connections_.insert_or_assign(key, Connection{session, nullptr, std::move(keepalive)});
     if (options_.connection_window_size > 0) {
       (void)session->setLocalWindowSize(static_cast<int32_t>(
           std::min<uint32_t>(options_.connection_window_size, INT32_MAX)));
     }
     session->onClose([this, alive, key] {
       if (alive.expired()) return;
-      auto found = connections_.find(key);
-      if (found == connections_.end()) return;
-      // The pinger has no 'close' listener of its own (one fewer per connection).
-      if (found->second.keepalive) found->second.keepalive->Stop();
-      connections_.erase(found);
+      if (auto found = connections_.find(key); found != connections_.end()) {
+        if (found->second.keepalive) found->second.keepalive->Stop();
+        connections_.erase(found);
+      }
+      if (auto found = connection_timeouts_.find(key); found != connection_timeouts_.end()) {
+        if (found->second) found->second->stop();
+        connection_timeouts_.erase(found);
+      }
     });
-    if (options_.max_connection_idle != absl::InfiniteDuration() ||
-        options_.max_connection_age != absl::InfiniteDuration()) {
-      static thread_local std::minstd_rand random(std::random_device{}());
-      const double jitter = std::uniform_real_distribution<double>(-1.0, 1.0)(random);
-      transport::SessionTimeouts::attach(session, ConnectionTimeouts(options_, jitter));
-    }
-    std::shared_ptr<KeepalivePinger> keepalive =
-        KeepalivePinger::Attach(session, {.time = options_.keepalive_time,
-                                          .timeout = options_.keepalive_timeout,
-                                          .permit_without_calls = true,
-                                          .owner_stops_at_close = true});
-    // Looked up again: nothing above may have closed the session, but if it did, its entry
-    // is gone and the pinger goes with this handle.
-    if (auto found = connections_.find(key); found != connections_.end()) {
-      found->second.keepalive = std::move(keepalive);
-    }
     PingPolicy::Attach(session,
                        {.min_time = options_.keepalive_min_time,
                         .permit_without_calls = options_.keepalive_permit_without_calls},

@@ -318,13 +318,18 @@ class Server {
   // Each open listened HTTP/2 connection, by its session: one entry, found with one hash lookup
   // per call (no reference counting). The session is weak (a connection keeps itself); its
   // counters (rpc/channelz.h) are made at its first call, so that an idle connection holds
-  // none; its keepalive pinger is stopped by our 'close' listener.
+  // none; its keepalive pinger is owned here and stopped by our 'close' listener.
   struct Connection {
     std::weak_ptr<transport::ServerHttp2Session> session;
     std::shared_ptr<internal::ConnectionCounters> counters;
     std::shared_ptr<KeepalivePinger> keepalive;
   };
   std::unordered_map<const transport::Http2Session*, Connection> connections_;
+  // max_connection_idle / max_connection_age: each connection's SessionTimeouts, owned here and
+  // stopped by the same 'close' listener. Not a field of Connection: a server without them
+  // (the default) would pay 16 bytes per connection (its 64-byte node would become 80).
+  std::unordered_map<const transport::Http2Session*, std::shared_ptr<transport::SessionTimeouts>>
+      connection_timeouts_;
   // connections_' sessions that are still there, locked (Shutdown() closes them).
   std::vector<std::shared_ptr<transport::ServerHttp2Session>> OpenSessions() const;
   // allow_http1: each open HTTP/1.1 connection's counters, by its socket (what its exchanges

@@ -497,7 +497,7 @@ bool Http2Server::addSession(std::unique_ptr<Socket> socket, uint64_t accepted_a
         spent < options_.handshakeTimeout ? options_.handshakeTimeout - spent : 1;
   }
   timeouts.idleTimeout = options_.sessionIdleTimeout;
-  timeouts.ownerStopsAtClose = true;
+  // The entry owns the timeouts; our 'close' listener below stops them.
   sessions_.emplace(session, SessionTimeouts::attach(session, std::move(timeouts)));
   std::weak_ptr<bool> alive = alive_;
   std::weak_ptr<ServerHttp2Session> weak = session;

@@ -86,9 +86,10 @@ std::shared_ptr<SessionTimeouts> SessionTimeouts::attach(
     return nullptr;
   }
   std::shared_ptr<SessionTimeouts> self(new SessionTimeouts(session, std::move(options)));
-  // The session's listeners keep us until its 'close' (after which it drops them). Only the
-  // first SETTINGS matters (it comes right after the preface: nghttp2 refuses anything else),
-  // so that listener goes with it: an established connection does not hold it.
+  // The handle owns us: no 'close' listener (the owner's stops us). Only the first SETTINGS
+  // matters (it comes right after the preface: nghttp2 refuses anything else), so that
+  // listener, which refers to us weakly, goes with it: an established connection does not
+  // hold it.
   std::weak_ptr<SessionTimeouts> weak = self;
   self->settings_listener_ = session->onRemoteSettings([weak](const Settings&) {
     auto self = weak.lock();
@@ -96,8 +97,8 @@ std::shared_ptr<SessionTimeouts> SessionTimeouts::attach(
     self->handshake_done_ = true;
     self->handshake_timer_.reset();
     if (auto session = self->session_.lock()) session->off(self->settings_listener_);
+    self->settings_listener_ = 0;
   });
-  if (!self->options_.ownerStopsAtClose) session->onClose([self] { self->stopAll(); });
   self->start();
   return self;
 }
@@ -106,7 +107,19 @@ SessionTimeouts::SessionTimeouts(const std::shared_ptr<Http2Session>& session,
                                  SessionTimeoutOptions options)
     : session_(session), loop_(session->loop()), options_(std::move(options)) {}
 
-SessionTimeouts::~SessionTimeouts() = default;
+SessionTimeouts::~SessionTimeouts() {
+  // Dropped before the handshake: the listener would only find us gone, but it is ours.
+  if (settings_listener_ != 0) {
+    if (auto session = session_.lock()) session->off(settings_listener_);
+  }
+}
+
+std::shared_ptr<Http2Session> SessionTimeouts::liveSession() {
+  std::shared_ptr<Http2Session> session = session_.lock();
+  if (session && !session->destroyed()) return session;
+  stopAll();
+  return nullptr;
+}
 
 std::unique_ptr<Timer> SessionTimeouts::makeTimer(uint64_t ms, void (SessionTimeouts::*fn)()) {
   std::unique_ptr<Timer> timer = loop_->createTimer();
@@ -131,8 +144,8 @@ void SessionTimeouts::expire(const char* which) {
 }
 
 void SessionTimeouts::onHandshakeTimer() {
-  auto session = session_.lock();
-  if (!session || session->destroyed() || handshake_done_) return;
+  auto session = liveSession();
+  if (!session || handshake_done_) return;
   expire("handshake");
   stopAll();
   // No preface yet: there is nothing to wind down gracefully.
@@ -154,8 +167,8 @@ void SessionTimeouts::armIdle(uint64_t ms) {
 }
 
 void SessionTimeouts::onIdleTimer() {
-  auto session = session_.lock();
-  if (!session || session->closed() || session->destroyed()) return;
+  auto session = liveSession();
+  if (!session || session->closed()) return;
   if (session->streamCount() > 0) {
     // Busy: look again later. The last stream to close sets idleSince(), from which the
     // next look counts, so the deadline stays exact.
@@ -180,8 +193,8 @@ void SessionTimeouts::onIdleTimer() {
 }
 
 void SessionTimeouts::onAgeTimer() {
-  auto session = session_.lock();
-  if (!session || session->destroyed()) return;
+  auto session = liveSession();
+  if (!session) return;
   expire("age");
   idle_timer_.reset();
   handshake_timer_.reset();
@@ -197,8 +210,8 @@ void SessionTimeouts::onAgeTimer() {
 }
 
 void SessionTimeouts::onGraceTimer() {
-  auto session = session_.lock();
-  if (!session || session->destroyed()) return;
+  auto session = liveSession();
+  if (!session) return;
   expire("age grace");
   stopAll();
   session->destroy(absl::OkStatus(), constants::NGHTTP2_NO_ERROR);

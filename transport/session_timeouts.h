@@ -13,10 +13,16 @@
 // session (lastActivity(), idleSince(), streamCount()): no listener per stream, the timers
 // poll those when they fire.
 //
-// Threading: the session's loop thread. Lifetime: attach() ties the timers to the session: they
-// live until its 'close' (kept by its listeners) and never keep it alive; dropping the handle
-// attach() returns does not stop them (except with ownerStopsAtClose, as Http2Server's are).
-// Timers are unref'd: they never keep a UvLoop running.
+// Threading: the session's loop thread.
+// Lifetime rule (the same for rpc::KeepalivePinger): the handle attach() returns OWNS the
+// timers. They run while it lives; stop(), or dropping it, stops them for good. attach() adds
+// no 'close' listener (that would be one more per connection): the owner stops its handle from
+// the 'close' listener it has anyway (Http2Server's per session, rpc::Server's per connection).
+// The timers never keep the session alive (they hold it weakly). A handle dropped before
+// 'close' leaves the session without these timeouts from then on; one kept past 'close'
+// without stop() keeps its timers armed until each fires once, finds the session destroyed and
+// stops (nothing reaches the session: 'close' comes after its destroy()). Timers are unref'd:
+// they never keep a UvLoop running.
 #ifndef H2RPC_TRANSPORT_SESSION_TIMEOUTS_H_
 #define H2RPC_TRANSPORT_SESSION_TIMEOUTS_H_
 
@@ -56,10 +62,6 @@ struct SessionTimeoutOptions {
   // Told which timeout closed the session ("handshake", "idle", "age", "age grace"), before it
   // is closed. Optional.
   std::function<void(const char* which)> onExpire{};
-  // The caller keeps attach()'s handle and calls stop() at the session's 'close' (Http2Server,
-  // from the listener it has anyway: one 'close' listener fewer per connection). Otherwise
-  // the timeouts listen for 'close' themselves, and that listener keeps them.
-  bool ownerStopsAtClose = false;
 };
 
 struct GracefulCloseOptions {
@@ -85,18 +87,18 @@ void closeGracefully(const std::shared_ptr<Http2Session>& session, GracefulClose
 
 class SessionTimeouts : public std::enable_shared_from_this<SessionTimeouts> {
  public:
-  // Starts the timers on `session` (which must not be closed); does nothing when every timeout
-  // is 0. The returned handle only lets tests look; the timers run without it (unless
-  // options.ownerStopsAtClose: then they run as long as the handle lives).
+  // Starts the timers on `session` (which must not be closed) and returns their owner (see the
+  // lifetime rule above); nullptr when every timeout is 0.
   static std::shared_ptr<SessionTimeouts> attach(const std::shared_ptr<Http2Session>& session,
                                                  SessionTimeoutOptions options);
 
   SessionTimeouts(const SessionTimeouts&) = delete;
   SessionTimeouts& operator=(const SessionTimeouts&) = delete;
+  // Stops the timers; removes the handshake's SETTINGS listener if the session is still there.
   ~SessionTimeouts();
 
   bool handshakeDone() const { return handshake_done_; }
-  // Stops every timer for good (at the session's 'close': ownerStopsAtClose).
+  // Stops every timer for good: the owner calls it from its 'close' listener.
   void stop() { stopAll(); }
 
  private:
@@ -110,6 +112,9 @@ class SessionTimeouts : public std::enable_shared_from_this<SessionTimeouts> {
   void onGraceTimer();
   void stopAll();
   void expire(const char* which);
+  // The session, if it is still there and not destroyed; otherwise stops every timer (one
+  // firing after 'close', its handle kept without stop()) and returns null.
+  std::shared_ptr<Http2Session> liveSession();
 
   std::weak_ptr<Http2Session> session_;
   EventLoop* loop_;

@@ -215,11 +215,12 @@ TEST(SessionTimeoutsTest, ZeroDisablesEverything) {
   EXPECT_FALSE(f.server->destroyed());
 }
 
-// Http2Server's way (one 'close' listener per connection fewer): the owner's handle keeps the
-// timers, stop() ends them, and dropping the handle drops them.
-TEST(SessionTimeoutsTest, OwnedTimeoutsRunWhileTheirHandleLives) {
+// The lifetime rule (session_timeouts.h): the handle owns the timers. They run while it lives
+// and stop() ends them; attach() adds no listener that would keep them, so a dropped handle
+// takes its timers with it.
+TEST(SessionTimeoutsTest, TimeoutsRunWhileTheirHandleLives) {
   Fixture f;
-  f.attach({.idleTimeout = 1000, .ownerStopsAtClose = true});
+  f.attach({.idleTimeout = 1000});
   f.connect();
   f.loop.advance(999);
   EXPECT_FALSE(f.server->closed());
@@ -228,24 +229,60 @@ TEST(SessionTimeoutsTest, OwnedTimeoutsRunWhileTheirHandleLives) {
   EXPECT_TRUE(f.server->closed());
 }
 
-TEST(SessionTimeoutsTest, OwnedTimeoutsStopWithStopOrTheirHandle) {
+TEST(SessionTimeoutsTest, StopOrDroppingTheHandleStopsTheTimers) {
   Fixture stopped;
-  stopped.attach({.idleTimeout = 1000, .ownerStopsAtClose = true});
+  const size_t timers = stopped.loop.pendingTimers();
+  stopped.attach({.idleTimeout = 1000});
   stopped.connect();
   stopped.timeouts->stop();
+  EXPECT_EQ(stopped.loop.pendingTimers(), timers);
   stopped.loop.advance(5000);
   EXPECT_FALSE(stopped.server->closed());
   EXPECT_TRUE(stopped.expired.empty());
 
   Fixture dropped;
-  dropped.attach({.handshakeTimeout = 1000, .ownerStopsAtClose = true});
+  dropped.attach({.handshakeTimeout = 1000, .maxAge = 2000});
   dropped.raw();
   std::weak_ptr<SessionTimeouts> weak = dropped.timeouts;
   dropped.timeouts.reset();
-  EXPECT_TRUE(weak.expired());
+  EXPECT_TRUE(weak.expired());  // nothing but the handle held them
+  EXPECT_EQ(dropped.loop.pendingTimers(), timers);
   dropped.loop.advance(5000);
   EXPECT_FALSE(dropped.server->destroyed());
   EXPECT_TRUE(dropped.expired.empty());
+}
+
+// The owner stops its handle from its own 'close' listener (as Http2Server and rpc::Server do):
+// once the session has closed, none of the timers is left.
+TEST(SessionTimeoutsTest, OwnerStoppingTheHandleAtCloseLeavesNoTimer) {
+  Fixture f;
+  const size_t timers = f.loop.pendingTimers();
+  f.attach({.idleTimeout = 1000, .maxAge = 5000, .maxAgeGrace = 1000});
+  f.server->onClose([&f] { f.timeouts->stop(); });
+  f.connect();
+  EXPECT_EQ(f.loop.pendingTimers(), timers + 2);  // idle and age
+  f.server->destroy();
+  f.loop.runUntilIdle();
+  ASSERT_TRUE(f.server_closed);
+  EXPECT_EQ(f.loop.pendingTimers(), timers);
+  EXPECT_TRUE(f.expired.empty());
+}
+
+// A handle kept past 'close' without stop(): each timer fires once into the destroyed session
+// and stops them all; nothing expires.
+TEST(SessionTimeoutsTest, HandleKeptPastCloseWithoutStopDoesNothing) {
+  Fixture f;
+  const size_t timers = f.loop.pendingTimers();
+  f.attach({.idleTimeout = 1000, .maxAge = 5000, .maxAgeGrace = 1000});
+  f.connect();
+  f.server->destroy();
+  f.loop.runUntilIdle();
+  ASSERT_TRUE(f.server_closed);
+  EXPECT_EQ(f.loop.pendingTimers(), timers + 2);  // still armed: nobody stopped them
+  f.loop.advance(1000);  // the idle timer finds the session destroyed: every timer stops
+  EXPECT_EQ(f.loop.pendingTimers(), timers);
+  f.loop.advance(10000);
+  EXPECT_TRUE(f.expired.empty());
 }
 
 // The handshake's SETTINGS listener goes once it has done its job; the handshake stays done.
