@@ -1585,14 +1585,14 @@ int Http2Session::onFrameNotSent(const nghttp2_frame* frame, int lib_error_code)
   std::shared_ptr<Http2Stream> stream = it == streams_.end() ? nullptr : it->second;
   // Node 20 reports the HTTP/2 error code the library error stands for, not nghttp2's own.
   const int code = static_cast<int>(http2CodeOfLibError(lib_error_code));
-  post([self, stream, type, lib_error_code, code, id] {
+  post([self, stream, type, code, id] {
     if (stream) {
       stream->emitFrameError(type, code);
     } else {
       self->frame_error_event_.emit(type, code, id);
     }
     // Node: give a pending GOAWAY a chance to arrive, then close the stream and the session.
-    self->post([self, stream, lib_error_code] {
+    self->post([self, stream] {
       if (stream) stream->close(static_cast<uint32_t>(constants::NGHTTP2_INTERNAL_ERROR));
       self->close();
     });
