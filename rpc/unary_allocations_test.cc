@@ -62,7 +62,7 @@ TEST_F(UnaryAllocationsTest, StaysWithinBudget) {
   // coroutine frames count here: 78.63 measured (make asan, fresh Debian, c8ac566).
   constexpr double kBudget = 79;
 #else
-  constexpr double kBudget = 50;
+  constexpr double kBudget = 45;
 #endif
   const size_t before = AllocationCount();
   for (int i = 0; i < kCalls; ++i) ASSERT_TRUE(Call());
@@ -74,8 +74,10 @@ TEST_F(UnaryAllocationsTest, StaysWithinBudget) {
   // 'close' listener); on s29-unary: 62.63 (the server stream, the call and the client stream
   // from the thread's BlockPool); stop 29 merged: 52.63 (small SharedBuffers from the pool too:
   // each message's outgoing buffer and received copy, both sides). On s30-unary: 49.63 (received header
-  // blocks' field vectors recycled per thread, transport/field_vector_cache.h; ASan: 78.63). Lower it when you cut one; a change that adds one to every
-  // call must say why here.
+  // blocks' field vectors recycled per thread; ASan: 78.63). On s31-fvc: 44.63 (every Headers'
+  // field vector a BlockPool block, transport/headers.h: the client's request and the copies of
+  // headers too, not only received blocks). Lower it when you cut one; a change that adds one to
+  // every call must say why here.
   EXPECT_LE(per_call, kBudget);
 }
 

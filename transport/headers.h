@@ -6,6 +6,10 @@
 // Threading: plain values; a Headers may be used from any thread, but not concurrently mutated.
 // Lifetime: Headers owns its strings; iterators and raw() references are invalidated by add, set
 // and remove, like std::vector's.
+// Memory: the field vector is a BlockPool block (HeaderFields below), so that a header block
+// received per request reuses a dropped one's memory instead of a malloc each; BlockPool's
+// per-thread bound and thread-exit drain cover it, and under ASan it is plain heap (a view into
+// destroyed headers stays a reported error).
 //
 // Names are lower-cased when stored (HTTP/2 sends them lower-case; Node lower-cases object keys).
 // A name given several values is Node's array value: add("x", "1"); add("x", "2") is {x:
@@ -22,6 +26,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "transport/block_pool.h"
 
 namespace h2rpc::transport {
 
@@ -31,9 +36,14 @@ struct HeaderField {
   bool operator==(const HeaderField&) const = default;
 };
 
+// The fields of a Headers, in BlockPool blocks. A received request block (up to 16 fields, as
+// the session reserves and then doubles) is one small class.
+using HeaderFields = std::vector<HeaderField, BlockPoolAllocator<HeaderField>>;
+static_assert(16 * sizeof(HeaderField) <= BlockPool::kMaxSmallSize);
+
 class Headers {
  public:
-  using const_iterator = std::vector<HeaderField>::const_iterator;
+  using const_iterator = HeaderFields::const_iterator;
 
   Headers() = default;
   Headers(std::initializer_list<std::pair<std::string_view, std::string_view>> fields);
@@ -65,7 +75,7 @@ class Headers {
   // Every value of `name`, in order (Node's array value for set-cookie and outgoing arrays).
   std::vector<std::string> getAll(std::string_view name) const;
   // The fields in order, names lower-cased (Node's rawHeaders, as pairs).
-  const std::vector<HeaderField>& raw() const { return fields_; }
+  const HeaderFields& raw() const { return fields_; }
 
   // Node's headers[http2.sensitiveHeaders]: the fields of these names are sent never-indexed
   // (HPACK "never indexed" literal). On received headers, the names that came never-indexed.
@@ -75,16 +85,6 @@ class Headers {
 
   // Room for `n` fields without reallocating (like std::vector's).
   void reserve(size_t n) { fields_.reserve(n); }
-  // For recycling the field vector's memory (received header blocks, field_vector_cache.h):
-  // releaseFields() hands the fields over and leaves this Headers with none (its sensitive
-  // names stay); adoptStorage() clears `storage` and keeps its memory for the fields to come,
-  // if this Headers has no fields (else `storage` is just freed).
-  std::vector<HeaderField> releaseFields() { return std::exchange(fields_, {}); }
-  void adoptStorage(std::vector<HeaderField> storage) {
-    if (!fields_.empty()) return;
-    storage.clear();
-    fields_.swap(storage);
-  }
   size_t size() const { return fields_.size(); }
   bool empty() const { return fields_.empty(); }
   const_iterator begin() const { return fields_.begin(); }
@@ -98,7 +98,7 @@ class Headers {
   friend bool operator==(const Headers& a, const Headers& b);
 
  private:
-  std::vector<HeaderField> fields_;
+  HeaderFields fields_;
   std::vector<std::string> sensitive_;  // lower-cased, no duplicates, in the order given
 };
 

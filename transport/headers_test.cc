@@ -34,20 +34,20 @@ std::string errorCode(const absl::StatusOr<Fields>& result) {
 TEST(HeadersTest, KeepsOrderAndLowerCasesNames) {
   Headers h{{"Content-Type", "text/plain"}, {":Path", "/"}, {"X-Multi", "1"}};
   h.add("x-MULTI", "2");
-  std::vector<HeaderField> expected = {
+  HeaderFields expected = {
       {"content-type", "text/plain"}, {":path", "/"}, {"x-multi", "1"}, {"x-multi", "2"}};
   EXPECT_EQ(h.raw(), expected);
   EXPECT_EQ(h.size(), 4u);
   EXPECT_FALSE(h.empty());
   EXPECT_TRUE(Headers{}.empty());
-  std::vector<HeaderField> iterated(h.begin(), h.end());
+  HeaderFields iterated(h.begin(), h.end());
   EXPECT_EQ(iterated, expected);
 }
 
 TEST(HeadersTest, SetReplacesAllInPlaceOfTheFirst) {
   Headers h{{"a", "1"}, {"b", "2"}, {"a", "3"}, {"c", "4"}};
   h.set("A", "9");
-  EXPECT_EQ(h.raw(), (std::vector<HeaderField>{{"a", "9"}, {"b", "2"}, {"c", "4"}}));
+  EXPECT_EQ(h.raw(), (HeaderFields{{"a", "9"}, {"b", "2"}, {"c", "4"}}));
   h.set("d", "5");
   EXPECT_EQ(h.raw().back(), (HeaderField{"d", "5"}));
 }
@@ -58,7 +58,7 @@ TEST(HeadersTest, RemoveAndHasIgnoreCase) {
   EXPECT_EQ(h.remove("A"), 2u);
   EXPECT_FALSE(h.has("a"));
   EXPECT_EQ(h.remove("a"), 0u);
-  EXPECT_EQ(h.raw(), (std::vector<HeaderField>{{"b", "2"}}));
+  EXPECT_EQ(h.raw(), (HeaderFields{{"b", "2"}}));
 }
 
 TEST(HeadersTest, GetJoinsLikeNodesIncomingHeaders) {

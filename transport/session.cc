@@ -13,7 +13,6 @@
 #include "transport/block_pool.h"
 #include "transport/constants.h"
 #include "transport/errors.h"
-#include "transport/field_vector_cache.h"
 #include "transport/internal/nv.h"
 
 namespace h2rpc::transport {
@@ -1195,9 +1194,8 @@ int Http2Session::onBeginHeaders(const nghttp2_frame* frame) {
   // CONTINUATIONs with no other frame in between, so a new block replaces any leftover (one
   // nghttp2 stopped delivering after a stream error).
   beginHeaderBlock(id);
-  // A request block is usually 6-10 fields: grow once, not field by field, into the memory of
-  // a dropped stream's request headers if the thread kept one (field_vector_cache.h).
-  incoming_.headers.adoptStorage(internal::FieldVectorCache::Take());
+  // A request block is usually 6-10 fields: grow once, not field by field. The block is the
+  // thread's BlockPool's (headers.h), usually a dropped stream's request headers'.
   incoming_.headers.reserve(8);
   return 0;
 }

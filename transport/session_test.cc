@@ -142,9 +142,9 @@ TEST(SessionTest, StaticBlocksSendWhatRespondAndSendTrailersWould) {
   EXPECT_THAT(rf.events, ElementsAre("response", "trailers", "end", "close"));
   EXPECT_EQ(rf.events, rg.events);
   EXPECT_EQ(rf.response, rg.response);
-  EXPECT_EQ(rf.response.raw(), (std::vector<HeaderField>{{":status", "200"},
-                                                         {"content-type", "application/grpc"},
-                                                         {"grpc-accept-encoding", "gzip"}}));
+  EXPECT_EQ(rf.response.raw(), (HeaderFields{{":status", "200"},
+                                             {"content-type", "application/grpc"},
+                                             {"grpc-accept-encoding", "gzip"}}));
   EXPECT_EQ(rf.trailers, rg.trailers);
   EXPECT_EQ(rf.trailers.get("grpc-status"), "0");
   EXPECT_EQ(rf.body, "body");
@@ -249,7 +249,7 @@ TEST(SessionTest, StaticResponseDefaultsStatusAndKeepsEndOfStreamRules) {
   Recorder ra(**a), rb(**b);
   p.run();
   EXPECT_EQ(ra.response.raw(),
-            (std::vector<HeaderField>{{":status", "200"}, {"content-type", "text/plain"}}));
+            (HeaderFields{{":status", "200"}, {"content-type", "text/plain"}}));
   EXPECT_EQ(p.streams[0]->sentHeaders()->raw(), ra.response.raw());
   EXPECT_EQ(rb.response.get(":status"), "204");
   EXPECT_THAT(rb.events, ElementsAre("response", "end", "close"));

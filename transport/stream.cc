@@ -15,7 +15,6 @@
 #include "absl/time/time.h"
 #include "transport/constants.h"
 #include "transport/errors.h"
-#include "transport/field_vector_cache.h"
 #include "transport/internal/nv.h"
 #include "transport/performance.h"
 #include "transport/session.h"
@@ -52,10 +51,6 @@ Http2Stream::Http2Stream(Http2Session* session, int32_t id)
     : session_(session), loop_(session->loop()), id_(id) {}
 
 Http2Stream::~Http2Stream() = default;
-
-ServerHttp2Stream::~ServerHttp2Stream() {
-  internal::FieldVectorCache::Give(request_headers_.releaseFields());
-}
 
 EventLoop* Http2Stream::loop() const { return loop_; }
 
@@ -1099,7 +1094,7 @@ void Http2Stream::emitHeadersEvent(Headers headers, uint8_t flags, int cat) {
     kind = end_of_stream ? Kind::kTrailers : Kind::kHeaders;
   }
   auto self = shared_from_this();
-  post([self, headers = std::move(headers), flags, kind, status]() mutable {
+  post([self, headers = std::move(headers), flags, kind, status] {
     auto* client = dynamic_cast<ClientHttp2Stream*>(self.get());
     if (client && status == 100) client->continue_event_.emit();
     switch (kind) {
@@ -1119,9 +1114,6 @@ void Http2Stream::emitHeadersEvent(Headers headers, uint8_t flags, int cat) {
     // The end of the readable side comes after the HEADERS that carried END_STREAM, even when
     // DATA and trailers arrived together (Node: 'trailers' then 'end').
     if (flags & NGHTTP2_FLAG_END_STREAM) self->receiveEnd();
-    // The listeners had them by reference for the emit only: their memory goes to the thread's
-    // next header block (field_vector_cache.h).
-    internal::FieldVectorCache::Give(headers.releaseFields());
   });
 }
 

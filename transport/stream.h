@@ -520,9 +520,6 @@ class ServerHttp2Stream : public Http2Stream {
   const Headers& requestHeaders() const { return request_headers_; }
 
   ServerHttp2Stream(Http2Session* session, int32_t id) : Http2Stream(session, id) {}
-  // Gives the request headers' field vector to the thread for the next request's
-  // (field_vector_cache.h).
-  ~ServerHttp2Stream() override;
 
  protected:
   absl::Status proceed() override;

@@ -44,10 +44,10 @@ class Http2ServerRequest : public std::enable_shared_from_this<Http2ServerReques
   // --- properties (Node's names) ---
   const Headers& headers() const { return headers_; }
   // Node's rawHeaders: the fields in order (pairs instead of a flat array).
-  const std::vector<HeaderField>& rawHeaders() const { return headers_.raw(); }
+  const HeaderFields& rawHeaders() const { return headers_.raw(); }
   // Trailers received so far (complete after 'end').
   const Headers& trailers() const { return trailers_; }
-  const std::vector<HeaderField>& rawTrailers() const { return trailers_.raw(); }
+  const HeaderFields& rawTrailers() const { return trailers_.raw(); }
   // :method, :path (Node's url; "" for CONNECT, which has none), :scheme; "" when absent.
   // For HTTP/1: the request line's, and "http"/"https".
   const std::string& method() const { return line_.method; }
