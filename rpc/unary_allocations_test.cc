@@ -59,8 +59,9 @@ TEST_F(UnaryAllocationsTest, StaysWithinBudget) {
   constexpr int kCalls = 100;
 #ifdef H2RPC_ASAN
   // Under ASan the BlockPool hands out heap blocks (transport/block_pool.h), so listeners and
-  // coroutine frames count here: 78.63 measured (make asan, fresh Debian, c8ac566).
-  constexpr double kBudget = 79;
+  // coroutine frames count here: 78.63 measured (make asan, fresh Debian, c8ac566); 73.63 on
+  // s31-unary (see below).
+  constexpr double kBudget = 74;
 #else
   constexpr double kBudget = 45;
 #endif
@@ -76,8 +77,11 @@ TEST_F(UnaryAllocationsTest, StaysWithinBudget) {
   // each message's outgoing buffer and received copy, both sides). On s30-unary: 49.63 (received header
   // blocks' field vectors recycled per thread; ASan: 78.63). On s31-fvc: 44.63 (every Headers'
   // field vector a BlockPool block, transport/headers.h: the client's request and the copies of
-  // headers too, not only received blocks). Lower it when you cut one; a change that adds one to
-  // every call must say why here.
+  // headers too, not only received blocks). On s31-unary: 44.63, ASan 73.63 (the pieces vector
+  // of each stream's DATA frames and each output batch's byte string kept per thread, not made
+  // per stream / per batch). Both merged: see kBudget. Lower it when you cut one; a change that
+  // adds one to every call must say why here. (nghttp2's own blocks use malloc, not operator
+  // new: not counted here; bench/profile.sh counts them.)
   EXPECT_LE(per_call, kBudget);
 }
 

@@ -14,6 +14,7 @@
 #include "transport/constants.h"
 #include "transport/errors.h"
 #include "transport/internal/nv.h"
+#include "transport/internal/thread_spare.h"
 
 namespace h2rpc::transport {
 
@@ -54,38 +55,33 @@ std::shared_ptr<internal::SharedFrameBuffer> loopFrameBuffer(EventLoop* loop) {
   return slot;
 }
 
-// One spare vector per thread, not per session: the capacity a session's batches need is kept
-// between them on the thread, so an idle connection holds none (two vectors of frame segments
-// and one of parsed events stayed with every connection after its handshake: ~470 heap
-// bytes) while a busy one still allocates no vector per batch. Sessions of one thread use
-// it one at a time; a nested use (a listener making another session write) finds none and
-// allocates its own, and give() keeps the larger of the two.
-template <typename T>
-class ThreadSpare {
- public:
-  // The thread's spare (empty, with the capacity it kept), or an empty vector.
-  static std::vector<T> take() { return std::move(spare()); }  // leaves spare() empty, unallocated
-  // Before a push_back: `v`, empty, takes the thread's spare if it has no memory of its own.
-  static void fill(std::vector<T>& v) {
-    if (v.capacity() == 0) v = take();
-  }
-  // Gives `v`'s capacity to the thread (cleared) if it holds more than the spare; else frees it.
-  static void give(std::vector<T>& v) {
-    if (v.capacity() == 0) return;
-    v.clear();
-    std::vector<T>& s = spare();
-    if (v.capacity() > s.capacity()) {
-      s.swap(v);
-    }
-    std::vector<T>().swap(v);  // v holds no memory after this
-  }
+// The session's output segments and parsed events are kept per thread, not per session
+// (internal/thread_spare.h): two vectors of frame segments and one of parsed events stayed with
+// every connection after its handshake (~470 heap bytes).
+using internal::ThreadSpare;
 
- private:
-  static std::vector<T>& spare() {
-    static thread_local std::vector<T> vector;
-    return vector;
-  }
-};
+// The buffer a session copies nghttp2's own bytes into while it builds a batch (writeOut),
+// kept per thread between batches, not per session: a batch's bytes are copied out of it into
+// a buffer of their size (from the thread's BlockPool) when the batch goes to the socket, and
+// the string's capacity stays for the next batch of any session of the thread. Moving the
+// string out instead cost its growth from 15 inline bytes by doubling (~7 reallocations for
+// 16 unary responses' HEADERS, DATA headers and trailers) and a control block, every batch.
+// Kept up to kKeptOutputBytes (a larger one is freed); a nested use (a listener making another
+// session write) finds none and builds its own, and the larger one is kept.
+constexpr size_t kKeptOutputBytes = 16 * 1024;
+std::string& threadOutputBytes() {
+  static thread_local std::string bytes;
+  return bytes;
+}
+void takeOutputBytes(std::string& out) {
+  if (out.empty() && threadOutputBytes().capacity() > out.capacity()) out.swap(threadOutputBytes());
+}
+void giveOutputBytes(std::string& out) {
+  out.clear();
+  std::string& kept = threadOutputBytes();
+  if (out.capacity() > kept.capacity() && out.capacity() <= kKeptOutputBytes) kept.swap(out);
+  std::string().swap(out);  // out holds no memory after this
+}
 
 }  // namespace
 
@@ -942,7 +938,11 @@ bool Http2Session::writeOut() {
   bool wrote = false;
   auto flushBatch = [&] {
     if (out_pending_ == 0) return;
-    SharedBuffer bytes(std::move(out_bytes_));
+    SharedBuffer bytes = SharedBuffer::ForOverwrite(out_bytes_.size());
+    if (!out_bytes_.empty()) {
+      std::memcpy(bytes.mutable_data(), out_bytes_.data(), out_bytes_.size());
+    }
+    giveOutputBytes(out_bytes_);
     std::vector<SharedBuffer> buffers;
     buffers.reserve(out_segments_.size());
     // The batch's segments leave out_segments_ empty while they are written (the socket may
@@ -950,7 +950,6 @@ bool Http2Session::writeOut() {
     // and to the thread once, after the loop (ThreadSpare).
     std::vector<OutSegment> segments;
     segments.swap(out_segments_);
-    out_bytes_ = std::string();
     perf_.bytes_written += out_pending_;
     out_pending_ = 0;
     for (OutSegment& seg : segments) {
@@ -1018,6 +1017,7 @@ void Http2Session::appendOutput(const char* data, size_t length) {
     ThreadSpare<OutSegment>::fill(out_segments_);
     out_segments_.push_back({SharedBuffer(), out_bytes_.size(), length});
   }
+  takeOutputBytes(out_bytes_);
   out_bytes_.append(data, length);
   out_pending_ += length;
 }
@@ -1025,7 +1025,7 @@ void Http2Session::appendOutput(const char* data, size_t length) {
 int Http2Session::onSendData(nghttp2_frame* frame, const uint8_t* framehd, size_t length) {
   Http2Stream* stream = findStream(frame->hd.stream_id);
   if (stream == nullptr) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-  // The stream's own vector, emptied below: it keeps its capacity for the next frame.
+  // The stream's vector, emptied below: its memory goes back to the thread (ThreadSpare).
   std::vector<Http2Stream::FramedPiece>& payload = stream->framed();
   size_t total = 0;
   for (const Http2Stream::FramedPiece& piece : payload) total += piece.size();
@@ -1041,7 +1041,7 @@ int Http2Session::onSendData(nghttp2_frame* frame, const uint8_t* framehd, size_
     out_pending_ += piece.size();
     out_segments_.push_back({std::move(piece.data), 0, 0, std::move(piece.file)});
   }
-  payload.clear();
+  ThreadSpare<Http2Stream::FramedPiece>::give(payload);
   if (padlen > 1) {
     static constexpr char kZeros[256] = {};
     appendOutput(kZeros, padlen - 1);

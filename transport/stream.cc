@@ -16,6 +16,7 @@
 #include "transport/constants.h"
 #include "transport/errors.h"
 #include "transport/internal/nv.h"
+#include "transport/internal/thread_spare.h"
 #include "transport/performance.h"
 #include "transport/session.h"
 
@@ -175,6 +176,10 @@ absl::Status Http2Stream::submitNv(std::span<const nghttp2_nv> nva, bool end_str
   nghttp2_data_provider* p = end_stream ? nullptr : &provider;
   nghttp2_session* ng = session_->nghttp2();
   const bool defer = !server && session_->requestsWaitForConnect();
+  // The outbound item and the copy of `nva` nghttp2 makes live until the frame is sent: from
+  // the thread's BlockPool (internal/nghttp2_allocator.h). A request also opens nghttp2's
+  // stream object here, which lives as long as the stream.
+  internal::Nghttp2Allocator::ShortLived short_lived(session_->nghttp2_alloc_);
   if (server) {
     int rv = nghttp2_submit_response(ng, id_, nva.data(), nva.size(), p);
     if (rv != 0) {
@@ -394,6 +399,11 @@ ssize_t Http2Stream::readForFraming(size_t length, uint32_t* data_flags) {
   std::vector<WriteCallback> done;
   // Slices of a frame nghttp2 did not send after all (its stream was closed in between).
   framed_.clear();
+  // The vector's memory is the thread's between frames (internal/thread_spare.h): the session
+  // gives it back once it has moved the pieces out (onSendData). Kept per stream, it cost a
+  // malloc on every stream's first DATA frame (one per unary call each way) and stayed with
+  // every waiting stream.
+  internal::ThreadSpare<FramedPiece>::fill(framed_);
   // Consecutive small pieces are copied into one buffer; larger ones go out as slices of the
   // written buffers (no copy). One slice per piece made a frame of 5-byte gRPC messages
   // thousands of iovecs: libuv writes at most IOV_MAX (1024) per writev and waits a loop turn
@@ -444,6 +454,7 @@ ssize_t Http2Stream::readForFraming(size_t length, uint32_t* data_flags) {
     }
   }
   flushSmall();
+  if (framed_.empty()) internal::ThreadSpare<FramedPiece>::give(framed_);  // nothing to send
   buffer_size_ -= copied;
   countBuffered(0, copied);
   perf_bytes_written_ += copied;
@@ -642,6 +653,8 @@ absl::Status Http2Stream::sendStaticTrailers(std::span<const StaticHeaderField> 
 
 absl::Status Http2Stream::submitTrailerNv(const nghttp2_nv* nva, size_t n) {
   nghttp2_session* ng = session_->nghttp2();
+  // The item (and the trailers' copy) live until the frame is sent (see submitNv).
+  internal::Nghttp2Allocator::ShortLived short_lived(session_->nghttp2_alloc_);
   int rv;
   if (n == 0) {
     nghttp2_data_provider eof;

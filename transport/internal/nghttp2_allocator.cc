@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <new>
+
+#include "transport/block_pool.h"
+#include "transport/sanitizers.h"
 
 namespace h2rpc::transport::internal {
 
@@ -13,9 +17,18 @@ namespace {
 // nghttp2 makes by realloc(NULL, n) is a priority queue's first array of 4 pointers.
 constexpr size_t kFrameBufferChunk = 9 + 1 + 16384;
 
-// Our own blocks carry their size in a header, so that free() and realloc() keep the count
-// exact.
+// Our own blocks carry a header: their size, so that free() and realloc() keep the count
+// exact, and whether the block is BlockPool's (ShortLived).
+struct BlockHeader {
+  size_t size;
+  size_t pooled;
+};
 constexpr size_t kHeader = alignof(std::max_align_t);
+static_assert(sizeof(BlockHeader) <= kHeader);
+
+BlockHeader* HeaderOf(void* ptr) {
+  return reinterpret_cast<BlockHeader*>(static_cast<char*>(ptr) - kHeader);
+}
 
 Nghttp2Allocator* A(void* ud) { return static_cast<Nghttp2Allocator*>(ud); }
 
@@ -35,12 +48,35 @@ bool SharedFrameBuffer::supported() {
 
 nghttp2_mem Nghttp2Allocator::mem() { return {this, alloc, release, zalloc, resize}; }
 
-void* Nghttp2Allocator::own(size_t size) {
-  auto* p = static_cast<char*>(std::malloc(size + kHeader));
-  if (p == nullptr) return nullptr;
-  *reinterpret_cast<size_t*>(p) = size;
+void* Nghttp2Allocator::own(size_t size, bool pooled) {
+#ifdef H2RPC_ASAN
+  pooled = false;  // BlockPool is the heap under ASan: malloc, as without a scope
+#endif
+  pooled = pooled && size <= BlockPool::kMaxSmallSize - kHeader;
+  char* p = nullptr;
+  if (pooled) {
+    try {  // nghttp2 is C: out of memory is a null pointer, never an exception through it
+      p = static_cast<char*>(BlockPool::Allocate(size + kHeader));
+    } catch (const std::bad_alloc&) {
+      return nullptr;
+    }
+  } else {
+    p = static_cast<char*>(std::malloc(size + kHeader));
+    if (p == nullptr) return nullptr;
+  }
+  ::new (p) BlockHeader{size, pooled ? size_t{1} : size_t{0}};
   bytes_ += size;
   return p + kHeader;
+}
+
+void Nghttp2Allocator::releaseOwn(void* ptr) {
+  BlockHeader* h = HeaderOf(ptr);
+  bytes_ -= h->size;
+  if (h->pooled != 0) {
+    BlockPool::Free(h, h->size + kHeader);
+  } else {
+    std::free(h);
+  }
 }
 
 void* Nghttp2Allocator::chunk(size_t size) {
@@ -58,19 +94,21 @@ void* Nghttp2Allocator::chunk(size_t size) {
   return p;
 }
 
-void* Nghttp2Allocator::alloc(size_t size, void* ud) { return A(ud)->own(size); }
+void* Nghttp2Allocator::alloc(size_t size, void* ud) {
+  Nghttp2Allocator* a = A(ud);
+  return a->own(size, a->short_lived_);
+}
 
 void Nghttp2Allocator::release(void* ptr, void* ud) {
   if (ptr == nullptr) return;
   Nghttp2Allocator* a = A(ud);
   if (a->shared_ && ptr == a->shared_->data()) return;  // the loop's, not ours to free
-  char* p = static_cast<char*>(ptr) - kHeader;
-  a->bytes_ -= *reinterpret_cast<size_t*>(p);
-  std::free(p);
+  a->releaseOwn(ptr);
 }
 
 void* Nghttp2Allocator::zalloc(size_t n, size_t size, void* ud) {
-  void* p = A(ud)->own(n * size);
+  Nghttp2Allocator* a = A(ud);
+  void* p = a->own(n * size, a->short_lived_);
   if (p) std::memset(p, 0, n * size);
   return p;
 }
@@ -87,11 +125,20 @@ void* Nghttp2Allocator::resize(void* ptr, size_t size, void* ud) {
     a->head_size_ = size;
     return p;
   }
-  char* p = static_cast<char*>(ptr) - kHeader;
-  const size_t old = *reinterpret_cast<size_t*>(p);
-  auto* q = static_cast<char*>(std::realloc(p, size + kHeader));
+  BlockHeader* h = HeaderOf(ptr);
+  const size_t old = h->size;
+  if (h->pooled != 0) {
+    // nghttp2 grows only its queues' arrays and buffers, never an item or a header copy; if it
+    // did, the block moves to the heap.
+    void* p = a->own(size);
+    if (p == nullptr) return nullptr;
+    std::memcpy(p, ptr, std::min(size, old));
+    a->releaseOwn(ptr);
+    return p;
+  }
+  auto* q = static_cast<char*>(std::realloc(h, size + kHeader));
   if (q == nullptr) return nullptr;
-  *reinterpret_cast<size_t*>(q) = size;
+  reinterpret_cast<BlockHeader*>(q)->size = size;
   a->bytes_ = a->bytes_ - old + size;
   return q + kHeader;
 }

@@ -70,8 +70,33 @@ class SharedFrameBuffer {
 };
 
 // nghttp2_mem's user data for one session.
+//
+// Short-lived blocks: while a ShortLived scope is open (around the session's nghttp2_submit_*
+// calls for a stream's HEADERS, DATA end and trailers), nghttp2's blocks up to
+// BlockPool::kMaxSmallSize come from the thread's BlockPool instead of malloc. Those calls
+// allocate the frame's outbound item and its copy of the header fields, freed once the frame
+// is sent: four mallocs per unary response (bench/PROFILE.md, "Unary 0 B, stop 31"); a
+// client's request also opens nghttp2's stream object there, which lives as long as the
+// stream. Nothing else is pooled: the blocks nghttp2 keeps for the connection's life (its HPACK
+// tables and their entries) stay exact-sized heap blocks, as the heap budgets per connection
+// assume (tests/hardening/idle_connection_memory_test.cc). A block records where it came from,
+// so it may be freed or resized outside any scope. Under ASan nothing is pooled (malloc).
 class Nghttp2Allocator {
  public:
+  class ShortLived {
+   public:
+    explicit ShortLived(Nghttp2Allocator& a) : a_(a), was_(a.short_lived_) {
+      a.short_lived_ = true;
+    }
+    ~ShortLived() { a_.short_lived_ = was_; }
+    ShortLived(const ShortLived&) = delete;
+    ShortLived& operator=(const ShortLived&) = delete;
+
+   private:
+    Nghttp2Allocator& a_;
+    bool was_;
+  };
+
   Nghttp2Allocator() = default;
   Nghttp2Allocator(const Nghttp2Allocator&) = delete;
   Nghttp2Allocator& operator=(const Nghttp2Allocator&) = delete;
@@ -93,14 +118,17 @@ class Nghttp2Allocator {
   static void* zalloc(size_t n, size_t size, void* ud);
   static void* resize(void* ptr, size_t size, void* ud);
 
-  void* own(size_t size);
+  // A block of `size` bytes after our header; from the thread's BlockPool if `pooled`.
+  void* own(size_t size, bool pooled = false);
   void* chunk(size_t size);
+  void releaseOwn(void* ptr);
 
   enum class Head { kNone, kShared, kOwn };
   std::shared_ptr<SharedFrameBuffer> shared_;
   size_t bytes_ = 0;
   Head head_ = Head::kNone;
   size_t head_size_ = 0;  // what nghttp2 asked for its current head chunk
+  bool short_lived_ = false;  // a ShortLived scope is open
 };
 
 }  // namespace h2rpc::transport::internal

@@ -9,8 +9,10 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "transport/block_pool.h"
 #include "transport/manual_loop.h"
 #include "transport/memory_socket.h"
+#include "transport/sanitizers.h"
 #include "transport/session.h"
 
 namespace h2rpc::transport::internal {
@@ -118,6 +120,75 @@ TEST(Nghttp2AllocatorTest, ASmallRequestIsNeverTheBlock) {
 // Server sessions of one loop, their frames interleaved: large header blocks (an extra chunk),
 // DATA frames up to 1 MiB allowed (the head grown in the block), each client receiving exactly
 // what its server sent.
+// What nghttp2 allocates inside a ShortLived scope (a frame's item and header copy) comes from
+// the thread's BlockPool and goes back to it when freed, in the scope or not; outside a scope
+// blocks are exact-sized heap blocks that never enter the pool. The count stays exact.
+TEST(Nghttp2AllocatorTest, ShortLivedBlocksComeFromTheThreadsPool) {
+  Mem s;
+  void* item = nullptr;
+  void* zeroed = nullptr;
+  void* heap = s.malloc(200);
+  {
+    Nghttp2Allocator::ShortLived scope(s.a);
+    item = s.malloc(150);
+    zeroed = s.m.calloc(3, 50, s.m.mem_user_data);
+  }
+  void* after = s.malloc(150);  // the scope is closed: heap again
+  EXPECT_EQ(s.a.bytes(), 200u + 150 + 150 + 150);
+  EXPECT_EQ(static_cast<const char*>(zeroed)[149], 0);
+  std::memset(item, 'i', 150);
+  const size_t cached = BlockPool::CachedBytes();
+  s.free(item);  // after its scope: back to the pool all the same
+  s.free(zeroed);
+#ifdef H2RPC_ASAN
+  // Nothing pooled (malloc, as BlockPool would be the heap), so that ASan sees misuse.
+  EXPECT_EQ(BlockPool::CachedBytes(), cached);
+#else
+  EXPECT_EQ(BlockPool::CachedBytes(), cached + 2 * BlockPool::BlockSize(150 + 16));
+#endif
+  const size_t cached_now = BlockPool::CachedBytes();
+  s.free(heap);
+  s.free(after);
+  EXPECT_EQ(BlockPool::CachedBytes(), cached_now);  // heap blocks went to the heap
+  EXPECT_EQ(s.a.bytes(), 0u);
+}
+
+// nghttp2 1.52 never reallocates an item, but a pooled block that is grown or shrunk moves to
+// the heap with its bytes, and the count follows.
+TEST(Nghttp2AllocatorTest, AResizedPooledBlockKeepsItsBytes) {
+  Mem s;
+  void* p = nullptr;
+  {
+    Nghttp2Allocator::ShortLived scope(s.a);
+    p = s.malloc(100);
+    std::memset(p, 'x', 100);
+    p = s.m.realloc(p, 300, s.m.mem_user_data);
+  }
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(s.a.bytes(), 300u);
+  EXPECT_EQ(std::string(static_cast<const char*>(p), 100), std::string(100, 'x'));
+  p = s.m.realloc(p, 50, s.m.mem_user_data);
+  EXPECT_EQ(s.a.bytes(), 50u);
+  EXPECT_EQ(std::string(static_cast<const char*>(p), 50), std::string(50, 'x'));
+  s.free(p);
+  EXPECT_EQ(s.a.bytes(), 0u);
+}
+
+// Scopes nest: closing the inner one leaves the outer one open.
+TEST(Nghttp2AllocatorTest, ShortLivedScopesNest) {
+  Mem s;
+  Nghttp2Allocator::ShortLived outer(s.a);
+  { Nghttp2Allocator::ShortLived inner(s.a); }
+  void* p = s.malloc(100);
+  const size_t cached = BlockPool::CachedBytes();
+  s.free(p);
+#ifdef H2RPC_ASAN
+  EXPECT_EQ(BlockPool::CachedBytes(), cached);
+#else
+  EXPECT_EQ(BlockPool::CachedBytes(), cached + BlockPool::BlockSize(100 + 16));
+#endif
+}
+
 TEST(Nghttp2AllocatorTest, ServerSessionsSharingTheBlockSendTheirOwnFrames) {
   // Another nghttp2: re-check the conditions in nghttp2_allocator.h against its sources.
   ASSERT_TRUE(SharedFrameBuffer::supported()) << nghttp2_version(0)->version_str;
