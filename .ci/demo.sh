@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # make demo: builds everything, starts each example server on loopback with `bazel run`, runs its
 # client against it, prints what each call returned, stops the servers (they send GOAWAY), and
-# ends with 'demo: ok'. DEMO_PORT (default 50151) is the first of the seven ports used
+# ends with 'demo: ok'. DEMO_PORT (default 20151) is the first of the seven ports used
 # (DEMO_PORT .. DEMO_PORT+6). Needs curl, nghttp (nghttp2-client) and Node 20 (.ci/setup.sh).
+# The default is below Linux's ephemeral range (32768-60999): a port in it can be taken by any
+# program's outgoing connection during the build (50152 was, once, while other tests ran).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 flags=()
 [[ -n "${CI:-}" || ! -t 1 ]] && flags+=(--config=ci)
 quiet=(--ui_event_filters=-info,-stdout,-stderr --noshow_progress)
-port=${DEMO_PORT:-50151}
+port=${DEMO_PORT:-20151}
 tls_port=$((port + 1))
 pids=()
 cleanup() {
