@@ -173,6 +173,26 @@ class ClientInterceptorTest : public ::testing::Test {
     return Run(body());
   }
 
+  // With AsyncIdentity installed: a unary call carries its metadata, and a bidi call that
+  // writes at once has its messages wait for the hook, then go in order.
+  void ExpectIdentityAddedAndEarlyWritesInOrder() {
+    auto reply = Unary(Req("hi"));
+    ASSERT_TRUE(reply.ok()) << reply.status();
+    EXPECT_EQ(reply->text(), "hi@alice");
+    auto body = [&]() -> Task<std::pair<std::vector<std::string>, absl::Status>> {
+      ClientReaderWriter<EchoRequest, EchoReply> chat(ClientCall::Start(channel_, kChat, {}));
+      EXPECT_TRUE(co_await chat.Write(Req("1")));
+      EXPECT_TRUE(co_await chat.Write(Req("2")));
+      chat.WritesDone();
+      std::vector<std::string> got;
+      while (std::optional<EchoReply> r = co_await chat.Read()) got.push_back(r->text());
+      co_return std::pair{got, co_await chat.Finish()};
+    };
+    auto [got, status] = Run(body());
+    ASSERT_TRUE(status.ok()) << status;
+    EXPECT_EQ(got, (std::vector<std::string>{"re: 1", "re: 2"}));
+  }
+
   transport::UvLoop loop_;
   EchoService service_{&loop_};
   std::unique_ptr<Server> server_;
@@ -208,22 +228,7 @@ struct AsyncIdentity : ClientInterceptor {
 
 TEST_F(ClientInterceptorTest, OnStartMayAwaitAndAddMetadata) {
   MakeChannel({Make<AsyncIdentity>()});
-  auto reply = Unary(Req("hi"));
-  ASSERT_TRUE(reply.ok()) << reply.status();
-  EXPECT_EQ(reply->text(), "hi@alice");
-  // A bidi call writes at once: its messages wait for the hook, then go in order.
-  auto body = [&]() -> Task<std::pair<std::vector<std::string>, absl::Status>> {
-    ClientReaderWriter<EchoRequest, EchoReply> chat(ClientCall::Start(channel_, kChat, {}));
-    EXPECT_TRUE(co_await chat.Write(Req("1")));
-    EXPECT_TRUE(co_await chat.Write(Req("2")));
-    chat.WritesDone();
-    std::vector<std::string> got;
-    while (std::optional<EchoReply> r = co_await chat.Read()) got.push_back(r->text());
-    co_return std::pair{got, co_await chat.Finish()};
-  };
-  auto [got, status] = Run(body());
-  ASSERT_TRUE(status.ok()) << status;
-  EXPECT_EQ(got, (std::vector<std::string>{"re: 1", "re: 2"}));
+  ExpectIdentityAddedAndEarlyWritesInOrder();
 }
 
 TEST_F(ClientInterceptorTest, HooksDeclaredOffAreNotCalled) {
@@ -260,21 +265,7 @@ TEST_F(ClientInterceptorTest, HooksDeclaredOffAreNotCalled) {
 // while OnStart waits are still held until it is done, then go in order.
 TEST_F(ClientInterceptorTest, WithoutMessageHooksWritesStillWaitForOnStart) {
   MakeChannel({Make<AsyncIdentity>(ClientInterceptor::kNoMessageHooks)});
-  auto reply = Unary(Req("hi"));
-  ASSERT_TRUE(reply.ok()) << reply.status();
-  EXPECT_EQ(reply->text(), "hi@alice");
-  auto body = [&]() -> Task<std::pair<std::vector<std::string>, absl::Status>> {
-    ClientReaderWriter<EchoRequest, EchoReply> chat(ClientCall::Start(channel_, kChat, {}));
-    EXPECT_TRUE(co_await chat.Write(Req("1")));
-    EXPECT_TRUE(co_await chat.Write(Req("2")));
-    chat.WritesDone();
-    std::vector<std::string> got;
-    while (std::optional<EchoReply> r = co_await chat.Read()) got.push_back(r->text());
-    co_return std::pair{got, co_await chat.Finish()};
-  };
-  auto [got, status] = Run(body());
-  ASSERT_TRUE(status.ok()) << status;
-  EXPECT_EQ(got, (std::vector<std::string>{"re: 1", "re: 2"}));
+  ExpectIdentityAddedAndEarlyWritesInOrder();
 }
 
 // Records when its slow OnStart ends and when its OnSend runs.
